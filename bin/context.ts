@@ -1,0 +1,94 @@
+// Builds what every command needs (config, logger, database, abort signal) and maps outcomes to exit codes.
+import type { Command } from "commander";
+import { loadConfig, resolveConfigDir, type LoadedConfig } from "../core/config/load.js";
+import { openDatabase, type Database } from "../core/db/client.js";
+import { AbortedError, ChantalError, ConfigError, ExitCode, errorMessage } from "../core/errors.js";
+import { createLogger, type Logger } from "../core/log.js";
+import { redactText } from "../core/redact.js";
+
+export interface GlobalOptions {
+  configDir?: string;
+  verbose?: boolean;
+}
+
+export interface CommandContext {
+  log: Logger;
+  signal: AbortSignal;
+  configDir: string;
+  loadConfig(): Promise<LoadedConfig>;
+  openDatabase(opts?: { migrate?: boolean }): Promise<Database>;
+}
+
+function globalOptions(cmd: Command): GlobalOptions {
+  return cmd.optsWithGlobals() as GlobalOptions;
+}
+
+/** SIGINT/SIGTERM abort the running work; a second signal exits at once. */
+function interruptSignal(log: Logger): { signal: AbortSignal; dispose(): void } {
+  const ac = new AbortController();
+  const onSignal = (name: "SIGINT" | "SIGTERM") => () => {
+    if (ac.signal.aborted) process.exit(name === "SIGINT" ? ExitCode.sigint : ExitCode.sigterm);
+    log.warn({ signal: name }, "interrupted: stopping cleanly (send again to exit at once)");
+    ac.abort(new AbortedError(`interrupted by ${name}`, name));
+  };
+  const onInt = onSignal("SIGINT");
+  const onTerm = onSignal("SIGTERM");
+  process.on("SIGINT", onInt);
+  process.on("SIGTERM", onTerm);
+  return {
+    signal: ac.signal,
+    dispose() {
+      process.off("SIGINT", onInt);
+      process.off("SIGTERM", onTerm);
+    },
+  };
+}
+
+function reportError(err: unknown, log: Logger): number {
+  if (err instanceof ConfigError) {
+    for (const line of err.message.split("\n")) process.stderr.write(`error: ${line}\n`);
+    return err.exitCode;
+  }
+  if (err instanceof ChantalError) {
+    process.stderr.write(`error: ${redactText(err.message)}\n`);
+    return err.exitCode;
+  }
+  log.debug({ err }, "unexpected error");
+  process.stderr.write(`error: ${redactText(errorMessage(err))}\n`);
+  return ExitCode.failed;
+}
+
+/** Wrap a command action: build the context, run, close everything, set the exit code. */
+export function action<A extends unknown[]>(fn: (ctx: CommandContext, ...args: A) => Promise<number | void>) {
+  return async (...args: unknown[]): Promise<void> => {
+    const cmd = args.at(-1) as Command;
+    const g = globalOptions(cmd);
+    const log = createLogger({ verbose: g.verbose });
+    const interrupt = interruptSignal(log);
+    const configDir = resolveConfigDir(g.configDir, process.env);
+    let loaded: Promise<LoadedConfig> | undefined;
+    const databases: Database[] = [];
+    const ctx: CommandContext = {
+      log,
+      signal: interrupt.signal,
+      configDir,
+      loadConfig: () => (loaded ??= loadConfig({ configDir })),
+      async openDatabase(opts) {
+        const { config } = await ctx.loadConfig();
+        const db = await openDatabase({ config, log, migrate: opts?.migrate });
+        databases.push(db);
+        return db;
+      },
+    };
+    let code: number;
+    try {
+      code = (await fn(ctx, ...(args.slice(0, -1) as A))) ?? ExitCode.ok;
+    } catch (err) {
+      code = reportError(err, log);
+    } finally {
+      for (const db of databases) await db.close();
+      interrupt.dispose();
+    }
+    process.exitCode = code;
+  };
+}

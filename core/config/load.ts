@@ -1,0 +1,158 @@
+// Reads config.yaml then conf.d/*.yaml (sorted), validates each file, merges them and reports every problem at once.
+import { readFile, readdir, stat } from "node:fs/promises";
+import { join, resolve, isAbsolute } from "node:path";
+import { parseDocument } from "yaml";
+import type { z } from "zod";
+import { ConfigError, type ConfigIssue } from "../errors.js";
+import { formatKeyPath } from "./key-path.js";
+import { interpolateTree } from "./interpolate.js";
+import { ConfigFileSchema, ConfigSchema, type Config, type ConfigFile, type RepositoryConfig } from "./schema.js";
+
+export const DEFAULT_CONFIG_DIR = "/etc/chantal";
+
+export interface LoadedConfig {
+  /** Absolute config directory. */
+  dir: string;
+  /** Files read, relative to dir, in merge order. */
+  files: string[];
+  config: Config;
+  /** Where each repository was defined. */
+  sources: Map<string, { file: string; index: number }>;
+}
+
+/** --config-dir, else $CHANTAL_CONFIG_DIR, else /etc/chantal. */
+export function resolveConfigDir(flag: string | undefined, env: NodeJS.ProcessEnv): string {
+  return resolve(flag ?? env.CHANTAL_CONFIG_DIR ?? DEFAULT_CONFIG_DIR);
+}
+
+async function listConfigFiles(dir: string): Promise<string[]> {
+  const main = join(dir, "config.yaml");
+  try {
+    await stat(main);
+  } catch {
+    throw new ConfigError([{ file: main, path: "", message: "configuration file not found (use --config-dir DIR or CHANTAL_CONFIG_DIR)" }]);
+  }
+  let extra: string[] = [];
+  try {
+    extra = (await readdir(join(dir, "conf.d"))).filter((f) => f.endsWith(".yaml") || f.endsWith(".yml")).sort();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
+  return ["config.yaml", ...extra.map((f) => `conf.d/${f}`)];
+}
+
+function zodIssues(file: string, error: z.ZodError): ConfigIssue[] {
+  return error.issues.flatMap((issue): ConfigIssue[] => {
+    if (issue.code === "unrecognized_keys") {
+      return issue.keys.map((key) => ({ file, path: formatKeyPath([...issue.path, key]), message: "unknown key" }));
+    }
+    if (issue.code === "invalid_union" && "discriminator" in issue) {
+      return [{ file, path: formatKeyPath([...issue.path, issue.discriminator as string]), message: issue.message }];
+    }
+    return [{ file, path: formatKeyPath(issue.path), message: issue.message }];
+  });
+}
+
+/** Repository ids as written, even in a file that fails validation, so duplicates are still reported. */
+function rawRepositoryIds(raw: unknown): (string | undefined)[] {
+  const repos = (raw as { repositories?: unknown }).repositories;
+  if (!Array.isArray(repos)) return [];
+  return repos.map((r) => (r && typeof r === "object" && typeof (r as { id?: unknown }).id === "string" ? (r as { id: string }).id : undefined));
+}
+
+function parseFile(file: string, text: string, env: NodeJS.ProcessEnv): { data?: ConfigFile; ids: (string | undefined)[]; issues: ConfigIssue[] } {
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    return {
+      ids: [],
+      issues: doc.errors.map((e) => {
+        const pos = e.linePos?.[0];
+        return { file: pos ? `${file}:${pos.line}:${pos.col}` : file, path: "", message: `invalid YAML: ${e.message.split("\n")[0]}` };
+      }),
+    };
+  }
+  const raw = doc.toJS() ?? {};
+  if (typeof raw !== "object" || Array.isArray(raw)) return { ids: [], issues: [{ file, path: "", message: "must be a mapping of sections (storage, database, proxy, repositories, scheduler, backup)" }] };
+  const { value, issues } = interpolateTree(raw, env, file);
+  const parsed = ConfigFileSchema.safeParse(value);
+  if (!parsed.success) issues.push(...zodIssues(file, parsed.error));
+  return { data: parsed.success ? parsed.data : undefined, ids: rawRepositoryIds(raw), issues };
+}
+
+function duplicateIssues(sources: { file: string; index: number; id: string }[]): ConfigIssue[] {
+  const first = new Map<string, { file: string; index: number }>();
+  const issues: ConfigIssue[] = [];
+  for (const s of sources) {
+    const prev = first.get(s.id);
+    if (prev) {
+      issues.push({
+        file: s.file,
+        path: `repositories[${s.index}].id`,
+        message: `repository id "${s.id}" is already defined in ${prev.file} (repositories[${prev.index}])`,
+      });
+    } else first.set(s.id, { file: s.file, index: s.index });
+  }
+  return issues;
+}
+
+/** Later files override earlier ones key by key within a section; repositories accumulate. */
+function mergeFiles(files: ConfigFile[]): Record<string, unknown> {
+  const merged: Record<string, Record<string, unknown>> = {};
+  const repositories: RepositoryConfig[] = [];
+  for (const f of files) {
+    for (const [section, value] of Object.entries(f)) {
+      if (value === undefined) continue;
+      if (section === "repositories") repositories.push(...(value as RepositoryConfig[]));
+      else merged[section] = { ...(merged[section] ?? {}), ...(value as Record<string, unknown>) };
+    }
+  }
+  return { ...merged, repositories };
+}
+
+function resolvePaths(config: Config, dir: string): Config {
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(dir, p));
+  const base = abs(config.storage.base_path);
+  const pool = abs(config.storage.pool_path ?? join(base, "pool"));
+  return {
+    ...config,
+    storage: {
+      base_path: base,
+      pool_path: pool,
+      published_path: abs(config.storage.published_path ?? join(base, "published")),
+      temp_path: abs(config.storage.temp_path ?? join(pool, ".tmp")),
+    },
+    backup: { ...config.backup, dir: abs(config.backup.dir ?? join(base, "backups")) },
+  };
+}
+
+export async function loadConfig(opts: { configDir: string; env?: NodeJS.ProcessEnv }): Promise<LoadedConfig> {
+  const env = opts.env ?? process.env;
+  const dir = resolve(opts.configDir);
+  const files = await listConfigFiles(dir);
+  const issues: ConfigIssue[] = [];
+  const parsed: ConfigFile[] = [];
+  const repoSources: { file: string; index: number; id: string }[] = [];
+  for (const file of files) {
+    const text = await readFile(join(dir, file), "utf8");
+    const r = parseFile(file, text, env);
+    issues.push(...r.issues);
+    r.ids.forEach((id, index) => id !== undefined && repoSources.push({ file, index, id }));
+    if (r.data) parsed.push(r.data);
+  }
+  issues.push(...duplicateIssues(repoSources));
+  if (issues.length > 0) throw new ConfigError(issues);
+  const merged = ConfigSchema.safeParse(mergeFiles(parsed));
+  if (!merged.success) throw new ConfigError(zodIssues(files.join(", "), merged.error));
+  const sources = new Map(repoSources.map((s) => [s.id, { file: s.file, index: s.index }]));
+  return { dir, files, config: resolvePaths(merged.data, dir), sources };
+}
+
+/** The repository with this id, or a config error listing the known ids. */
+export function findRepository(loaded: LoadedConfig, id: string): RepositoryConfig {
+  const repo = loaded.config.repositories.find((r) => r.id === id);
+  if (!repo) {
+    const known = loaded.config.repositories.map((r) => r.id).join(", ") || "none";
+    throw new ConfigError([{ file: join(loaded.dir, "config.yaml"), path: "repositories", message: `no repository with id "${id}" (known: ${known})` }]);
+  }
+  return repo;
+}

@@ -1,0 +1,144 @@
+// The configuration document: zod schemas are the single source for validation, defaults and `config schema`.
+import { z } from "zod";
+import { cronProblem, timezoneProblem } from "../schedule/cron.js";
+
+const httpUrl = z.string().refine((s) => /^https?:\/\/[^\s/]+/i.test(s) && URL.canParse(s), {
+  message: "must be an http:// or https:// URL",
+});
+
+const cron = z.string().superRefine((expr, ctx) => {
+  const problem = cronProblem(expr);
+  if (problem) ctx.addIssue({ code: "custom", message: `"${expr}" is not a valid cron expression (${problem})` });
+});
+
+const timezone = z.string().superRefine((tz, ctx) => {
+  const problem = timezoneProblem(tz);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
+
+export const StorageSchema = z.strictObject({
+  base_path: z.string().min(1).default("/var/lib/chantal").describe("Root of everything Chantal writes; the embedded database lives in <base_path>/postgres"),
+  pool_path: z.string().min(1).optional().describe("Content-addressed blob pool (default <base_path>/pool)"),
+  published_path: z.string().min(1).optional().describe("Published trees (default <base_path>/published)"),
+  temp_path: z.string().min(1).optional().describe("Temporary downloads (default <pool_path>/.tmp, same filesystem as the pool)"),
+});
+
+export const DatabaseSchema = z.strictObject({
+  url: z.string().min(1).optional().describe("postgres:// URL; unset means CHANTAL_DATABASE_URL, DATABASE_URL, else the embedded server"),
+});
+
+export const ProxySchema = z.strictObject({
+  enabled: z.boolean().default(true).describe("false means a direct connection"),
+  http_proxy: httpUrl.optional(),
+  https_proxy: httpUrl.optional(),
+  no_proxy: z.union([z.string(), z.array(z.string())]).optional().describe("comma- or space-separated hosts, domains, IPs, CIDRs"),
+  username: z.string().optional(),
+  password: z.string().optional(),
+  verify_ssl: z.boolean().default(true),
+  ca_bundle: z.string().optional().describe("PEM file trusted for the proxy and for upstreams reached through it"),
+});
+
+const ClientCertAuthSchema = z
+  .strictObject({
+    type: z.literal("client_cert"),
+    cert_dir: z.string().optional().describe("directory with <name>.pem and <name>-key.pem (RHEL entitlements)"),
+    cert_file: z.string().optional(),
+    key_file: z.string().optional(),
+    ca_file: z.string().optional(),
+  })
+  .superRefine((a, ctx) => {
+    const explicit = a.cert_file !== undefined || a.key_file !== undefined;
+    if (a.cert_dir && explicit) ctx.addIssue({ code: "custom", message: "give either cert_dir or cert_file/key_file, not both" });
+    else if (!a.cert_dir && !(a.cert_file && a.key_file)) ctx.addIssue({ code: "custom", message: "client_cert needs cert_dir, or both cert_file and key_file" });
+  });
+
+const BasicAuthSchema = z.strictObject({
+  type: z.literal("basic"),
+  username: z.string().min(1),
+  password: z.string(),
+});
+
+export const AuthSchema = z.discriminatedUnion("type", [ClientCertAuthSchema, BasicAuthSchema]);
+
+export const RepoScheduleSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  cron: cron.describe("minute hour day-of-month month day-of-week"),
+  timezone: timezone.optional().describe("IANA zone; default scheduler.timezone, else the host's"),
+  jitter_seconds: z.number().int().min(0).max(300).default(0),
+  create_snapshot: z.boolean().default(false),
+  snapshot_name_template: z.string().min(1).default("{repo_id}-{datetime}").describe("{date}=YYYYMMDD {time}=HHMMSS {datetime} {repo_id}"),
+});
+
+export const RepositorySchema = z.strictObject({
+  id: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "must be 1-63 characters of letters, digits, '.', '_' or '-', starting with a letter or digit"),
+  type: z.enum(["rpm", "apt"], { error: (iss) => `must be "rpm" or "apt", not ${JSON.stringify(iss.input)}` }),
+  upstream_url: httpUrl,
+  enabled: z.boolean().default(true),
+  description: z.string().optional(),
+  proxy: ProxySchema.optional().describe("replaces the global proxy block whole"),
+  auth: AuthSchema.optional(),
+  schedule: RepoScheduleSchema.optional(),
+  download_concurrency: z.number().int().min(1).max(64).default(8),
+});
+
+export const SchedulerSchema = z.strictObject({
+  max_concurrent_syncs: z.number().int().min(1).max(64).default(2),
+  catch_up: z.boolean().default(true),
+  timezone: timezone.optional(),
+  grace_period_seconds: z.number().int().min(0).max(3600).default(60),
+  pid_file: z.string().optional(),
+  log_file: z.string().optional(),
+});
+
+export const BackupRetentionSchema = z.strictObject({
+  keep_last: z.number().int().min(1).optional(),
+  keep_daily: z.number().int().min(0).optional(),
+  keep_weekly: z.number().int().min(0).optional(),
+  keep_monthly: z.number().int().min(0).optional(),
+});
+
+export const BackupSchema = z.strictObject({
+  dir: z.string().optional().describe("default target directory (default <base_path>/backups)"),
+  target: z.string().optional().describe("a directory or s3://bucket/prefix"),
+  include_config: z.boolean().default(true),
+  compress: z.boolean().default(true),
+  schedule: z
+    .strictObject({ enabled: z.boolean().default(true), cron, timezone: timezone.optional() })
+    .optional(),
+  retention: BackupRetentionSchema.optional(),
+});
+
+/** One YAML file: every section optional; the loader merges files. */
+export const ConfigFileSchema = z.strictObject({
+  storage: StorageSchema.partial().optional(),
+  database: DatabaseSchema.optional(),
+  proxy: ProxySchema.optional(),
+  repositories: z.array(RepositorySchema).optional(),
+  scheduler: SchedulerSchema.partial().optional(),
+  backup: BackupSchema.partial().optional(),
+});
+
+/** The merged document with defaults applied. */
+export const ConfigSchema = z.strictObject({
+  storage: StorageSchema.default({ base_path: "/var/lib/chantal" }),
+  database: DatabaseSchema.default({}),
+  proxy: ProxySchema.optional(),
+  repositories: z.array(RepositorySchema).default([]),
+  scheduler: SchedulerSchema.default({ max_concurrent_syncs: 2, catch_up: true, grace_period_seconds: 60 }),
+  backup: BackupSchema.default({ include_config: true, compress: true }),
+});
+
+export type Config = z.output<typeof ConfigSchema>;
+export type ConfigFile = z.output<typeof ConfigFileSchema>;
+export type RepositoryConfig = z.output<typeof RepositorySchema>;
+export type ProxyConfig = z.output<typeof ProxySchema>;
+export type RepoSchedule = z.output<typeof RepoScheduleSchema>;
+export type AuthConfig = z.output<typeof AuthSchema>;
+
+/** JSON Schema of one configuration file, for editors (yaml-language-server). */
+export function configJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(ConfigFileSchema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+  return { ...schema, title: "Chantal configuration file (config.yaml and conf.d/*.yaml)" };
+}

@@ -1,0 +1,189 @@
+// Advisory locks held on a dedicated connection for a whole run: Postgres frees them if the process dies.
+import { hostname } from "node:os";
+import pg from "pg";
+import { AbortedError, LockBusyError, LockLostError } from "../errors.js";
+import { LockClass } from "./lock-ids.js";
+
+export interface LockHolder {
+  backendPid: number;
+  host: string | null;
+  pid: number | null;
+  purpose: string | null;
+  since: Date | null;
+}
+
+export type LockMode = "exclusive" | "shared";
+
+export interface LockRequest {
+  lockClass: number;
+  key: number;
+  mode?: LockMode;
+  /** Written beside the lock so that others can say who holds it. */
+  purpose: string;
+  /** Wait up to this long for the lock; 0 (default) fails at once. */
+  waitMs?: number;
+  /** Terminate the holders' backends and take the lock over. */
+  takeover?: boolean;
+  signal?: AbortSignal;
+  /** How often the held connection is checked (default 5 s). */
+  heartbeatMs?: number;
+}
+
+export interface HeldLock {
+  readonly lockClass: number;
+  readonly key: number;
+  readonly backendPid: number;
+  /** Aborted with a LockLostError when the lock connection is lost. */
+  readonly signal: AbortSignal;
+  release(): Promise<void>;
+}
+
+const POLL_MS = 250;
+
+const HOLDERS_SQL = `
+  SELECT l.pid AS backend_pid, h.host, h.pid, h.purpose, COALESCE(h.since, a.backend_start) AS since
+  FROM pg_locks l
+  LEFT JOIN chantal.lock_holders h ON h.backend_pid = l.pid AND h.lock_class = $1 AND h.lock_key = $2
+  LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+  WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::bigint::oid AND l.objid = $2::bigint::oid AND l.objsubid = 2
+    AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+  ORDER BY since`;
+
+/** Who holds (lockClass, key) right now, from any host. */
+export async function lockHolders(q: pg.Pool | pg.ClientBase, lockClass: number, key: number): Promise<LockHolder[]> {
+  const r = await q.query(HOLDERS_SQL, [lockClass, key]);
+  return r.rows.map((row) => ({
+    backendPid: row.backend_pid as number,
+    host: row.host as string | null,
+    pid: row.pid as number | null,
+    purpose: row.purpose as string | null,
+    since: row.since as Date | null,
+  }));
+}
+
+export function describeHolder(h: LockHolder): string {
+  const since = h.since ? ` since ${h.since.toISOString()}` : "";
+  return h.host ? `${h.host} pid ${h.pid}${since}` : `database backend ${h.backendPid}${since}`;
+}
+
+async function tryTake(client: pg.Client, req: LockRequest): Promise<boolean> {
+  const fn = req.mode === "shared" ? "pg_try_advisory_lock_shared" : "pg_try_advisory_lock";
+  const r = await client.query(`SELECT ${fn}($1, $2) AS ok`, [req.lockClass, req.key]);
+  return r.rows[0].ok === true;
+}
+
+async function terminateHolders(client: pg.Client, req: LockRequest): Promise<void> {
+  for (const h of await lockHolders(client, req.lockClass, req.key)) {
+    await client.query("SELECT pg_terminate_backend($1)", [h.backendPid]);
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+async function waitForLock(client: pg.Client, req: LockRequest): Promise<boolean> {
+  const deadline = Date.now() + (req.waitMs ?? 0);
+  for (;;) {
+    if (req.signal?.aborted) throw new AbortedError("interrupted while waiting for a lock");
+    if (await tryTake(client, req)) return true;
+    if (req.takeover) await terminateHolders(client, req);
+    if (Date.now() >= deadline && !req.takeover) return false;
+    if (req.takeover && Date.now() >= deadline + 30_000) return false;
+    await sleep(POLL_MS, req.signal);
+  }
+}
+
+async function recordHolder(client: pg.Client, req: LockRequest, backendPid: number): Promise<void> {
+  await client.query(
+    `DELETE FROM chantal.lock_holders WHERE lock_class = $1 AND lock_key = $2
+       AND (backend_pid = $3 OR backend_pid NOT IN (SELECT pid FROM pg_stat_activity))`,
+    [req.lockClass, req.key, backendPid],
+  );
+  await client.query(
+    `INSERT INTO chantal.lock_holders (lock_class, lock_key, backend_pid, host, pid, purpose) VALUES ($1, $2, $3, $4, $5, $6)`,
+    [req.lockClass, req.key, backendPid, hostname(), process.pid, req.purpose],
+  );
+}
+
+function watchConnection(client: pg.Client, heartbeatMs: number): { signal: AbortSignal; stop(): void } {
+  const ac = new AbortController();
+  const lost = (why: string) => {
+    if (!ac.signal.aborted) ac.abort(new LockLostError(`lost the database connection that holds the lock (${why}): the lock is no longer held`));
+  };
+  client.on("error", (err) => lost(err.message));
+  client.on("end", () => lost("connection closed"));
+  const timer = setInterval(() => {
+    client.query("SELECT 1").catch((err: Error) => lost(err.message));
+  }, heartbeatMs);
+  timer.unref();
+  return { signal: ac.signal, stop: () => clearInterval(timer) };
+}
+
+/**
+ * Take an advisory lock on its own connection. Throws LockBusyError (with the holders) when it is taken
+ * and waiting is not asked for or times out.
+ */
+export async function acquireLock(url: string, req: LockRequest): Promise<HeldLock> {
+  const client = new pg.Client({ connectionString: url, application_name: `chantal-lock:${req.purpose}`.slice(0, 63), keepAlive: true });
+  client.on("error", () => undefined);
+  await client.connect();
+  let ok = false;
+  try {
+    ok = await waitForLock(client, req);
+    if (!ok) {
+      const holders = await lockHolders(client, req.lockClass, req.key);
+      throw new LockHeldError(holders);
+    }
+    const backendPid = (await client.query("SELECT pg_backend_pid() AS pid")).rows[0].pid as number;
+    await recordHolder(client, req, backendPid);
+    const watch = watchConnection(client, req.heartbeatMs ?? 5_000);
+    let released = false;
+    return {
+      lockClass: req.lockClass,
+      key: req.key,
+      backendPid,
+      signal: watch.signal,
+      async release() {
+        if (released) return;
+        released = true;
+        watch.stop();
+        client.removeAllListeners("end");
+        client.on("error", () => undefined);
+        if (!watch.signal.aborted) {
+          const unlock = req.mode === "shared" ? "pg_advisory_unlock_shared" : "pg_advisory_unlock";
+          await client.query(`DELETE FROM chantal.lock_holders WHERE lock_class = $1 AND lock_key = $2 AND backend_pid = $3`, [req.lockClass, req.key, backendPid]).catch(() => undefined);
+          await client.query(`SELECT ${unlock}($1, $2)`, [req.lockClass, req.key]).catch(() => undefined);
+        }
+        await client.end().catch(() => undefined);
+      },
+    };
+  } catch (err) {
+    await client.end().catch(() => undefined);
+    throw err;
+  }
+}
+
+export class LockHeldError extends LockBusyError {
+  constructor(readonly holders: LockHolder[]) {
+    super(`lock is held by ${holders.map(describeHolder).join(", ") || "another session"}`);
+  }
+}
+
+/** The per-repository lock (DESIGN.md "Locks"): the key is repositories.id. */
+export function repositoryLockRequest(repositoryKey: number, purpose: string, opts: Partial<LockRequest> = {}): LockRequest {
+  return { lockClass: LockClass.repository, key: repositoryKey, purpose, ...opts };
+}
+
+/** The global maintenance lock: syncs hold it shared, restore holds it exclusive. */
+export function maintenanceLockRequest(mode: LockMode, purpose: string, opts: Partial<LockRequest> = {}): LockRequest {
+  return { lockClass: LockClass.maintenance, key: 0, mode, purpose, ...opts };
+}

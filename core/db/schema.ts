@@ -1,0 +1,110 @@
+// Drizzle mirror of core/db/migrations (the SQL files are the source of truth; keep both in step).
+import { bigint, bigserial, char, integer, jsonb, pgSchema, primaryKey, serial, text, timestamp } from "drizzle-orm/pg-core";
+
+export const chantal = pgSchema("chantal");
+
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
+
+export const repositories = chantal.table("repositories", {
+  id: serial("id").primaryKey(),
+  repoId: text("repo_id").notNull().unique(),
+  type: text("type").$type<"rpm" | "apt">().notNull(),
+  upstreamUrl: text("upstream_url").notNull(),
+  indexChecksum: text("index_checksum"),
+  lastSyncedAt: ts("last_synced_at"),
+  createdAt: ts("created_at").notNull().defaultNow(),
+  updatedAt: ts("updated_at").notNull().defaultNow(),
+});
+
+export const packages = chantal.table("packages", {
+  id: bigserial("id", { mode: "number" }).primaryKey(),
+  sha256: char("sha256", { length: 64 }).notNull().unique(),
+  size: bigint("size", { mode: "number" }).notNull(),
+  type: text("type").$type<"rpm" | "deb" | "dsc" | "file">().notNull(),
+  name: text("name").notNull(),
+  epoch: integer("epoch").notNull().default(0),
+  version: text("version").notNull(),
+  release: text("release").notNull().default(""),
+  arch: text("arch").notNull(),
+  metadata: jsonb("metadata").$type<Record<string, unknown>>().notNull().default({}),
+  createdAt: ts("created_at").notNull().defaultNow(),
+});
+
+export const repositoryPackages = chantal.table(
+  "repository_packages",
+  {
+    repositoryId: integer("repository_id").notNull().references(() => repositories.id, { onDelete: "cascade" }),
+    location: text("location").notNull(),
+    packageId: bigint("package_id", { mode: "number" }).notNull().references(() => packages.id),
+  },
+  (t) => [primaryKey({ columns: [t.repositoryId, t.location] })],
+);
+
+export const metadataFiles = chantal.table("metadata_files", {
+  id: bigserial("id", { mode: "number" }).primaryKey(),
+  sha256: char("sha256", { length: 64 }).notNull().unique(),
+  size: bigint("size", { mode: "number" }).notNull(),
+  createdAt: ts("created_at").notNull().defaultNow(),
+});
+
+export const repositoryMetadata = chantal.table(
+  "repository_metadata",
+  {
+    repositoryId: integer("repository_id").notNull().references(() => repositories.id, { onDelete: "cascade" }),
+    path: text("path").notNull(),
+    metadataFileId: bigint("metadata_file_id", { mode: "number" }).notNull().references(() => metadataFiles.id),
+  },
+  (t) => [primaryKey({ columns: [t.repositoryId, t.path] })],
+);
+
+export const snapshots = chantal.table("snapshots", {
+  id: serial("id").primaryKey(),
+  repositoryId: integer("repository_id").notNull().references(() => repositories.id, { onDelete: "cascade" }),
+  name: text("name").notNull(),
+  description: text("description"),
+  packageCount: integer("package_count").notNull().default(0),
+  totalSize: bigint("total_size", { mode: "number" }).notNull().default(0),
+  createdAt: ts("created_at").notNull().defaultNow(),
+  publishedAt: ts("published_at"),
+});
+
+export const snapshotPackages = chantal.table(
+  "snapshot_packages",
+  {
+    snapshotId: integer("snapshot_id").notNull().references(() => snapshots.id, { onDelete: "cascade" }),
+    location: text("location").notNull(),
+    packageId: bigint("package_id", { mode: "number" }).notNull().references(() => packages.id),
+  },
+  (t) => [primaryKey({ columns: [t.snapshotId, t.location] })],
+);
+
+export const snapshotMetadata = chantal.table(
+  "snapshot_metadata",
+  {
+    snapshotId: integer("snapshot_id").notNull().references(() => snapshots.id, { onDelete: "cascade" }),
+    path: text("path").notNull(),
+    metadataFileId: bigint("metadata_file_id", { mode: "number" }).notNull().references(() => metadataFiles.id),
+  },
+  (t) => [primaryKey({ columns: [t.snapshotId, t.path] })],
+);
+
+export type SyncTrigger = "manual" | "schedule" | "cloud";
+export type SyncStatus = "running" | "success" | "noop" | "skipped-locked" | "failed" | "interrupted";
+
+export const syncRuns = chantal.table("sync_runs", {
+  id: bigserial("id", { mode: "number" }).primaryKey(),
+  repositoryId: integer("repository_id").notNull().references(() => repositories.id, { onDelete: "cascade" }),
+  trigger: text("trigger").$type<SyncTrigger>().notNull(),
+  host: text("host").notNull(),
+  pid: integer("pid").notNull(),
+  startedAt: ts("started_at").notNull().defaultNow(),
+  finishedAt: ts("finished_at"),
+  status: text("status").$type<SyncStatus>().notNull(),
+  packagesTotal: integer("packages_total").notNull().default(0),
+  packagesDownloaded: integer("packages_downloaded").notNull().default(0),
+  packagesAdded: integer("packages_added").notNull().default(0),
+  packagesRemoved: integer("packages_removed").notNull().default(0),
+  bytesDownloaded: bigint("bytes_downloaded", { mode: "number" }).notNull().default(0),
+  snapshotName: text("snapshot_name"),
+  error: text("error"),
+});
