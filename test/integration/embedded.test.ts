@@ -1,0 +1,248 @@
+// Real embedded PostgreSQL servers, real chantal child processes: sharing, lifetime and error messages.
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import pg from "pg";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { acquireEmbeddedPostgres } from "../../core/db/embedded.js";
+import { DatabaseError } from "../../core/errors.js";
+import { silentLogger } from "../../core/log.js";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const TIMEOUT = 90_000;
+const bases: string[] = [];
+const require_ = createRequire(import.meta.url);
+
+// Each test gets its own base path, reachable by the 'postgres' user when the suite runs as root.
+async function makeBase(): Promise<string> {
+  const base = await mkdtemp(join(tmpdir(), "chantal-embedded-"));
+  await chmod(base, 0o755);
+  bases.push(base);
+  return base;
+}
+
+function dataDir(base: string): string {
+  return join(base, "postgres", "data");
+}
+
+function postmasterPid(base: string): number | undefined {
+  const file = join(dataDir(base), "postmaster.pid");
+  if (!existsSync(file)) return undefined;
+  const pid = Number(readFileSync(file, "utf8").split("\n")[0]);
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// Last-resort cleanup: a fast shutdown (SIGINT) of any postmaster a test left behind.
+async function forceStop(base: string): Promise<void> {
+  const pid = postmasterPid(base);
+  if (!pid || !alive(pid)) return;
+  process.kill(pid, "SIGINT");
+  for (let i = 0; i < 300 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+}
+
+async function serverIsStopped(base: string): Promise<boolean> {
+  const state = JSON.parse(await readFile(join(base, "postgres", "connection.json"), "utf8")) as { port: number };
+  const client = new pg.Client({ host: "127.0.0.1", port: state.port, user: "x", database: "x", connectionTimeoutMillis: 3000 });
+  const refused = await client.connect().then(
+    () => false,
+    (err: NodeJS.ErrnoException) => err.code === "ECONNREFUSED",
+  );
+  await client.end().catch(() => undefined);
+  return refused && postmasterPid(base) === undefined;
+}
+
+async function query<T>(url: string, sql: string): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(sql)).rows as T[];
+  } finally {
+    await client.end();
+  }
+}
+
+// A chantal-like child: waits until startAt, acquires, reports the postmaster start time, holds, releases.
+async function writeChildScript(dir: string): Promise<string> {
+  const file = join(dir, "child.mts");
+  const url = (p: string) => JSON.stringify(pathToFileURL(p).href);
+  await writeFile(
+    file,
+    `import { acquireEmbeddedPostgres } from ${url(join(ROOT, "core/db/embedded.ts"))};
+import { createLogger } from ${url(join(ROOT, "core/log.ts"))};
+import pg from ${url(require_.resolve("pg", { paths: [ROOT] }))};
+const [basePath, startAt, holdMs] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4])];
+await new Promise((r) => setTimeout(r, Math.max(0, startAt - Date.now())));
+const lease = await acquireEmbeddedPostgres({ basePath, log: createLogger({ json: true }) });
+const client = new pg.Client({ connectionString: lease.url });
+await client.connect();
+const { rows } = await client.query("SELECT pg_postmaster_start_time()::text AS started");
+await client.end();
+process.stdout.write(JSON.stringify({ started: rows[0].started }) + "\\n");
+await new Promise((r) => setTimeout(r, holdMs));
+await lease.release();
+`,
+  );
+  return file;
+}
+
+interface ChildResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function runChild(script: string, base: string, startAt: number, holdMs: number): Promise<ChildResult> {
+  const env = { ...process.env };
+  delete env.CHANTAL_EMBEDDED_KEEP;
+  return new Promise((resolveChild) => {
+    const child = spawn(process.execPath, ["--import", "tsx", script, base, String(startAt), String(holdMs)], { cwd: ROOT, env });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("close", (code) => resolveChild({ code, stdout, stderr }));
+  });
+}
+
+function logMessages(stderr: string): string[] {
+  return stderr
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => (JSON.parse(l) as { msg: string }).msg);
+}
+
+describe("embedded PostgreSQL", () => {
+  const savedKeep = process.env.CHANTAL_EMBEDDED_KEEP;
+  delete process.env.CHANTAL_EMBEDDED_KEEP;
+
+  afterEach(() => {
+    delete process.env.CHANTAL_EMBEDDED_KEEP;
+  });
+
+  afterAll(async () => {
+    for (const base of bases) {
+      await forceStop(base);
+      await rm(base, { recursive: true, force: true });
+    }
+    if (savedKeep !== undefined) process.env.CHANTAL_EMBEDDED_KEEP = savedKeep;
+  });
+
+  it(
+    "starts a server, serves queries, and stops it on the last release",
+    async () => {
+      const base = await makeBase();
+      const lease = await acquireEmbeddedPostgres({ basePath: base, log: silentLogger() });
+      expect(lease.url).toMatch(/^postgres:\/\/chantal:[0-9a-f]+@127\.0\.0\.1:\d+\/chantal$/);
+      expect(await query<{ one: number }>(lease.url, "SELECT 1 AS one")).toEqual([{ one: 1 }]);
+      const user = await query<{ u: string; d: string }>(lease.url, "SELECT current_user AS u, current_database() AS d");
+      expect(user).toEqual([{ u: "chantal", d: "chantal" }]);
+
+      await lease.release();
+      await lease.release(); // idempotent
+      expect(await serverIsStopped(base)).toBe(true);
+
+      const stateMode = statSync(join(base, "postgres", "connection.json")).mode & 0o777;
+      expect(stateMode).toBe(0o600);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "lets two processes started at the same moment share one server, initialised once",
+    async () => {
+      const base = await makeBase();
+      const script = await writeChildScript(base);
+      const startAt = Date.now() + 1500;
+      const [a, b] = await Promise.all([runChild(script, base, startAt, 2500), runChild(script, base, startAt, 2500)]);
+
+      expect(a.code, a.stderr).toBe(0);
+      expect(b.code, b.stderr).toBe(0);
+      const messages = [...logMessages(a.stderr), ...logMessages(b.stderr)];
+      expect(messages.filter((m) => m === "initializing embedded PostgreSQL")).toHaveLength(1);
+      expect(messages.filter((m) => m === "starting embedded PostgreSQL")).toHaveLength(1);
+      expect(messages.filter((m) => m.startsWith("stopping embedded PostgreSQL"))).toHaveLength(1);
+      const started = [a, b].map((r) => (JSON.parse(r.stdout.trim()) as { started: string }).started);
+      expect(started[0]).toBe(started[1]);
+
+      const serverLog = await readFile(join(base, "postgres", "server.log"), "utf8");
+      expect(serverLog.match(/starting PostgreSQL/g)).toHaveLength(1);
+      expect(await serverIsStopped(base)).toBe(true);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "keeps the server alive while this process holds a lease and another process releases",
+    async () => {
+      const base = await makeBase();
+      const lease = await acquireEmbeddedPostgres({ basePath: base, log: silentLogger() });
+      const script = await writeChildScript(base);
+      const child = await runChild(script, base, 0, 0);
+
+      expect(child.code, child.stderr).toBe(0);
+      expect(logMessages(child.stderr).some((m) => m.startsWith("stopping"))).toBe(false);
+      expect(await query<{ one: number }>(lease.url, "SELECT 1 AS one")).toEqual([{ one: 1 }]);
+
+      await lease.release();
+      expect(await serverIsStopped(base)).toBe(true);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "leaves the server running on release when CHANTAL_EMBEDDED_KEEP=1, and a later acquire reuses it",
+    async () => {
+      const base = await makeBase();
+      process.env.CHANTAL_EMBEDDED_KEEP = "1";
+      const first = await acquireEmbeddedPostgres({ basePath: base, log: silentLogger() });
+      await first.release();
+      const pid = postmasterPid(base);
+      expect(pid && alive(pid)).toBe(true);
+
+      delete process.env.CHANTAL_EMBEDDED_KEEP;
+      const second = await acquireEmbeddedPostgres({ basePath: base, log: silentLogger() });
+      expect(postmasterPid(base)).toBe(pid);
+      await second.release();
+      expect(await serverIsStopped(base)).toBe(true);
+    },
+    TIMEOUT,
+  );
+
+  it("fails clearly when the base path is not a usable directory", async () => {
+    const base = await makeBase();
+    await writeFile(join(base, "postgres"), "not a directory");
+    const err = await acquireEmbeddedPostgres({ basePath: base, log: silentLogger() }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DatabaseError);
+    expect((err as Error).message).toMatch(/storage base path .* cannot hold the embedded PostgreSQL/);
+    expect((err as Error).message).toMatch(/storage\.base_path/);
+
+    const fileBase = join(base, "a-file");
+    await writeFile(fileBase, "");
+    const err2 = await acquireEmbeddedPostgres({ basePath: fileBase, log: silentLogger() }).catch((e: unknown) => e);
+    expect(err2).toBeInstanceOf(DatabaseError);
+    expect((err2 as Error).message).toMatch(/not a directory/);
+  });
+
+  it.skipIf(process.getuid?.() !== 0)("as root, explains when the postgres user cannot reach the base path", async () => {
+    const base = await makeBase();
+    const locked = join(base, "locked");
+    await mkdir(locked, { mode: 0o700 });
+    const err = await acquireEmbeddedPostgres({ basePath: join(locked, "store"), log: silentLogger() }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DatabaseError);
+    expect((err as Error).message).toMatch(/user 'postgres'.*cannot access/);
+    expect((err as Error).message).toMatch(/storage\.base_path/);
+  });
+});

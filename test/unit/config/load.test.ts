@@ -1,0 +1,132 @@
+import { rmSync } from "node:fs";
+import { afterEach, describe, expect, it } from "vitest";
+import { loadConfig, resolveConfigDir } from "../../../core/config/load.js";
+import { ConfigError } from "../../../core/errors.js";
+import { interpolateString } from "../../../core/config/interpolate.js";
+import { makeConfigDir } from "../../helpers/cli.js";
+
+const dirs: string[] = [];
+function dirWith(files: Record<string, string>): string {
+  const d = makeConfigDir(files);
+  dirs.push(d);
+  return d;
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+async function issuesOf(files: Record<string, string>, env: NodeJS.ProcessEnv = {}): Promise<string[]> {
+  try {
+    await loadConfig({ configDir: dirWith(files), env });
+  } catch (err) {
+    if (err instanceof ConfigError) return err.message.split("\n");
+    throw err;
+  }
+  return [];
+}
+
+const repo = (id: string, extra = "") => `  - id: ${id}\n    type: rpm\n    upstream_url: http://mirror.example.org/${id}\n${extra}`;
+
+describe("resolveConfigDir", () => {
+  it.each([
+    ["/a", { CHANTAL_CONFIG_DIR: "/b" }, "/a"],
+    [undefined, { CHANTAL_CONFIG_DIR: "/b" }, "/b"],
+    [undefined, {}, "/etc/chantal"],
+  ])("flag %s env %j -> %s", (flag, env, expected) => {
+    expect(resolveConfigDir(flag, env)).toBe(expected);
+  });
+});
+
+describe("interpolateString", () => {
+  it.each([
+    ["${A}", { A: "x" }, "x", []],
+    ["pre-${A}-post", { A: "x" }, "pre-x-post", []],
+    ["${A:-dflt}", {}, "dflt", []],
+    ["${A:-dflt}", { A: "" }, "dflt", []],
+    ["${A}", {}, "", ["A"]],
+    ["$${A}", { A: "x" }, "${A}", []],
+    ["p@ss:w/rd%", {}, "p@ss:w/rd%", []],
+  ])("%s with %j", (input, env, value, missing) => {
+    expect(interpolateString(input, env)).toEqual({ value, missing });
+  });
+});
+
+describe("loadConfig", () => {
+  it("merges config.yaml and conf.d/*.yaml in sorted order and applies defaults", async () => {
+    const dir = dirWith({
+      "config.yaml": `storage:\n  base_path: ./data\nrepositories:\n${repo("a")}`,
+      "conf.d/20-b.yaml": `repositories:\n${repo("c")}`,
+      "conf.d/10-a.yaml": `repositories:\n${repo("b", "    schedule:\n      cron: '0 2 * * *'\n")}`,
+      "conf.d/ignored.txt": "not yaml at all: [",
+    });
+    const loaded = await loadConfig({ configDir: dir, env: {} });
+    expect(loaded.files).toEqual(["config.yaml", "conf.d/10-a.yaml", "conf.d/20-b.yaml"]);
+    expect(loaded.config.repositories.map((r) => r.id)).toEqual(["a", "b", "c"]);
+    expect(loaded.config.storage.base_path).toBe(`${dir}/data`);
+    expect(loaded.config.storage.pool_path).toBe(`${dir}/data/pool`);
+    expect(loaded.config.storage.published_path).toBe(`${dir}/data/published`);
+    const b = loaded.config.repositories[1]!;
+    expect(b.schedule).toMatchObject({ enabled: true, cron: "0 2 * * *", jitter_seconds: 0, create_snapshot: false });
+    expect(b.download_concurrency).toBe(8);
+    expect(loaded.sources.get("b")).toEqual({ file: "conf.d/10-a.yaml", index: 0 });
+  });
+
+  it("interpolates environment variables into strings", async () => {
+    const loaded = await loadConfig({
+      configDir: dirWith({ "config.yaml": `proxy:\n  http_proxy: http://proxy.example.com:8080\n  username: u\n  password: \${PW}\n  no_proxy: \${NP:-localhost}\n` }),
+      env: { PW: "s3cr:t@" },
+    });
+    expect(loaded.config.proxy?.password).toBe("s3cr:t@");
+    expect(loaded.config.proxy?.no_proxy).toBe("localhost");
+  });
+
+  it("reports every problem with file and key path", async () => {
+    const issues = await issuesOf(
+      {
+        "config.yaml": `proxy:\n  password: \${UNSET_PW}\n  verify_ssl: maybe\nrepositories:\n${repo("a", "    schedule:\n      cron: '0 25 * * *'\n      jitter_seconds: 301\n")}`,
+        "conf.d/rhel9.yaml": `repositories:\n  - id: b\n    type: yum\n    upstream_url: ftp://x\n    colour: red\n`,
+      },
+      {},
+    );
+    expect(issues).toEqual([
+      "config.yaml: proxy.password: environment variable UNSET_PW is not set (use ${UNSET_PW:-default} for a default)",
+      "config.yaml: proxy.verify_ssl: Invalid input: expected boolean, received string",
+      'config.yaml: repositories[0].schedule.cron: "0 25 * * *" is not a valid cron expression (hour 25 is out of range 0-23)',
+      "config.yaml: repositories[0].schedule.jitter_seconds: Too big: expected number to be <=300",
+      'conf.d/rhel9.yaml: repositories[0].type: must be "rpm" or "apt", not "yum"',
+      "conf.d/rhel9.yaml: repositories[0].upstream_url: must be an http:// or https:// URL",
+      "conf.d/rhel9.yaml: repositories[0].colour: unknown key",
+    ]);
+  });
+
+  it("names both files for a duplicate repository id", async () => {
+    const issues = await issuesOf({ "config.yaml": `repositories:\n${repo("x")}`, "conf.d/b.yaml": `repositories:\n${repo("y")}${repo("x")}` });
+    expect(issues).toEqual(['conf.d/b.yaml: repositories[1].id: repository id "x" is already defined in config.yaml (repositories[0])']);
+  });
+
+  it("reports malformed YAML with its line and column", async () => {
+    const issues = await issuesOf({ "config.yaml": "storage:\n  base_path: [unclosed\n" });
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toMatch(/^config\.yaml:\d+:\d+: invalid YAML: /);
+  });
+
+  it("rejects duplicate keys and unknown sections", async () => {
+    const issues = await issuesOf({ "config.yaml": "storage:\n  base_path: /a\n  base_path: /b\n" });
+    expect(issues[0]).toMatch(/config\.yaml:3:\d+: invalid YAML: Map keys must be unique/);
+    expect(await issuesOf({ "config.yaml": "storrage: {}\n" })).toEqual(["config.yaml: storrage: unknown key"]);
+  });
+
+  it("validates auth blocks", async () => {
+    const issues = await issuesOf({
+      "config.yaml": `repositories:\n${repo("a", "    auth:\n      type: client_cert\n")}${repo("b", "    auth:\n      type: kerberos\n")}${repo("c", "    auth:\n      type: basic\n      username: u\n      password: p\n")}`,
+    });
+    expect(issues[0]).toBe("config.yaml: repositories[0].auth: client_cert needs cert_dir, or both cert_file and key_file");
+    expect(issues[1]).toMatch(/^config\.yaml: repositories\[1\]\.auth\.type: /);
+    expect(issues).toHaveLength(2);
+  });
+
+  it("fails clearly when config.yaml is missing", async () => {
+    const issues = await issuesOf({ "conf.d/a.yaml": "repositories: []\n" });
+    expect(issues[0]).toMatch(/config\.yaml: configuration file not found/);
+  });
+});
