@@ -1,0 +1,406 @@
+// A small HTTP layer on undici 7: retries with backoff and jitter, Retry-After, redirects,
+// typed errors that name the (redacted) URL. The Dispatcher is injectable, so a proxy-aware
+// Agent (issue 4) plugs in without changes here.
+import type { Readable } from "node:stream";
+import { setTimeout as sleepTimer } from "node:timers/promises";
+import { Agent, request, type Dispatcher } from "undici";
+import { AbortedError, ChantalError } from "../errors.js";
+import { chantalVersion } from "../package-info.js";
+import { redactUrl } from "../redact.js";
+
+export interface HttpOptions {
+  /** undici Dispatcher to send through (a keep-alive Agent, later a proxy agent); default: undici's global one. */
+  dispatcher?: Dispatcher;
+  /** Extra request headers (e.g. basic auth); dropped on a redirect to another origin when they carry credentials. */
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+  /** Retries after the first attempt (default 5). */
+  retries?: number;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  /** Idle timeout for the response headers and between body chunks. */
+  timeoutMs?: number;
+  userAgent?: string;
+  /** Redirects followed per attempt (default 10). */
+  maxRedirects?: number;
+  /** Called before each retry sleep, so callers can log it (core never prints). */
+  onRetry?: (info: RetryInfo) => void;
+}
+
+export interface RetryInfo {
+  url: string;
+  subject?: string;
+  attempt: number;
+  delayMs: number;
+  error: Error;
+}
+
+/** Per-request details that are not connection policy. */
+export interface RequestExtras {
+  /** Ask for bytes from this offset on (Range: bytes=<n>-). */
+  rangeStart?: number;
+  /** What is being fetched (a package NEVRA, "repomd.xml"), named in error messages. */
+  subject?: string;
+}
+
+export interface HttpBuffer {
+  body: Buffer;
+  status: number;
+  headers: Record<string, string>;
+  /** Final URL after redirects. */
+  url: string;
+}
+
+export interface HttpStream {
+  body: Readable;
+  status: number;
+  headers: Record<string, string>;
+  url: string;
+}
+
+export const httpDefaults = {
+  retries: 5,
+  baseDelayMs: 500,
+  maxDelayMs: 30_000,
+  maxRedirects: 10,
+} as const;
+
+const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
+const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
+const RETRYABLE_CODES = new Set([
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "ECONNABORTED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EAI_AGAIN",
+  "ENETUNREACH",
+  "EHOSTUNREACH",
+  "UND_ERR_SOCKET",
+  "UND_ERR_CLOSED",
+  "UND_ERR_CONNECT_TIMEOUT",
+  "UND_ERR_HEADERS_TIMEOUT",
+  "UND_ERR_BODY_TIMEOUT",
+  "UND_ERR_RES_CONTENT_LENGTH_MISMATCH",
+]);
+/** Headers that carry upstream credentials: never forwarded to another origin. */
+const CREDENTIAL_HEADERS = ["authorization", "cookie"];
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+/** Base of every HTTP failure; `url` is already redacted. */
+export class HttpError extends ChantalError {
+  constructor(
+    message: string,
+    readonly url: string,
+    readonly subject?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export class HttpStatusError extends HttpError {
+  constructor(
+    readonly status: number,
+    url: string,
+    subject?: string,
+    /** Server's Retry-After, in ms, when it sent one. */
+    readonly retryAfterMs?: number,
+    attempts = 1,
+  ) {
+    super(`${prefix(subject)}HTTP ${status}${statusText(status)} for ${redactUrl(url)}${attemptsNote(attempts)}`, redactUrl(url), subject);
+  }
+
+  withAttempts(attempts: number): HttpStatusError {
+    return new HttpStatusError(this.status, this.url, this.subject, this.retryAfterMs, attempts);
+  }
+}
+
+/** Connection-level failure: refused, reset, timed out, TLS, DNS. */
+export class HttpNetworkError extends HttpError {
+  constructor(
+    readonly code: string | undefined,
+    readonly retryable: boolean,
+    url: string,
+    subject: string | undefined,
+    cause: unknown,
+    attempts = 1,
+  ) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super(`${prefix(subject)}request to ${redactUrl(url)} failed: ${reason}${code && !reason.includes(code) ? ` (${code})` : ""}${attemptsNote(attempts)}`, redactUrl(url), subject, { cause });
+  }
+
+  withAttempts(attempts: number): HttpNetworkError {
+    return new HttpNetworkError(this.code, this.retryable, this.url, this.subject, this.cause, attempts);
+  }
+}
+
+export class ResponseTooLargeError extends HttpError {
+  constructor(
+    readonly maxBytes: number,
+    url: string,
+    subject?: string,
+  ) {
+    super(`${prefix(subject)}response from ${redactUrl(url)} is larger than the limit of ${maxBytes} bytes`, redactUrl(url), subject);
+  }
+}
+
+function prefix(subject: string | undefined): string {
+  return subject ? `${subject}: ` : "";
+}
+
+function attemptsNote(attempts: number): string {
+  return attempts > 1 ? ` (after ${attempts} attempts)` : "";
+}
+
+function statusText(status: number): string {
+  const texts: Record<number, string> = {
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    407: "Proxy Authentication Required",
+    408: "Request Timeout",
+    410: "Gone",
+    416: "Range Not Satisfiable",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+  };
+  const t = texts[status];
+  return t ? ` ${t}` : "";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Public API
+
+/** GET a small document (an index file) into memory, retrying the whole exchange on transient failures. */
+export async function fetchBuffer(url: string, opts: HttpOptions, limits: { maxBytes: number }, extras: RequestExtras = {}): Promise<HttpBuffer> {
+  return withRetries(url, opts, extras.subject, async () => {
+    const res = await sendFollowingRedirects(url, opts, extras);
+    const body = await readLimited(res, opts, limits.maxBytes, extras.subject);
+    return { body, status: res.status, headers: res.headers, url: res.url };
+  });
+}
+
+/**
+ * GET a response whose body the caller streams (packages). Retries cover getting a usable
+ * response (status, connect, headers); a failure mid-body is the caller's to resume.
+ */
+export async function openStream(url: string, opts: HttpOptions, extras: RequestExtras = {}): Promise<HttpStream> {
+  return withRetries(url, opts, extras.subject, () => sendFollowingRedirects(url, opts, extras));
+}
+
+/** A keep-alive Agent with `connections` sockets per origin: enough to keep `concurrency` downloads busy. */
+export function createHttpAgent(opts: { connections: number; keepAliveTimeoutMs?: number }): Agent {
+  return new Agent({ connections: opts.connections, pipelining: 1, keepAliveTimeout: opts.keepAliveTimeoutMs ?? 10_000 });
+}
+
+/** Whether a failure is worth another attempt (429, 5xx, resets, timeouts). */
+export function isRetryableError(err: unknown): boolean {
+  if (err instanceof HttpStatusError) return RETRYABLE_STATUS.has(err.status);
+  if (err instanceof HttpNetworkError) return err.retryable;
+  if (err instanceof HttpError || err instanceof AbortedError) return false;
+  return isRetryableNetworkFailure(err);
+}
+
+/** Delay before retry number `attempt` (1-based): Retry-After when given, else full jitter over exponential backoff. */
+export function retryDelayMs(attempt: number, opts: HttpOptions, retryAfterMs?: number): number {
+  const maxDelay = opts.maxDelayMs ?? httpDefaults.maxDelayMs;
+  if (retryAfterMs !== undefined) return Math.min(Math.max(0, retryAfterMs), maxDelay);
+  const base = opts.baseDelayMs ?? httpDefaults.baseDelayMs;
+  const ceiling = Math.min(maxDelay, base * 2 ** (attempt - 1));
+  return Math.random() * ceiling;
+}
+
+/** Parse Retry-After (delta seconds or an HTTP date) into ms from now. */
+export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  const at = Date.parse(trimmed);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** Sleep that ends early with AbortedError when the signal fires. */
+export async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (ms <= 0) return throwIfAborted(signal);
+  try {
+    await sleepTimer(ms, undefined, signal ? { signal } : undefined);
+  } catch (err) {
+    if (signal?.aborted) throw abortedError(signal);
+    throw err;
+  }
+}
+
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw abortedError(signal);
+}
+
+/** AbortedError for a fired signal, keeping SIGINT/SIGTERM when the reason names one. */
+export function abortedError(signal: AbortSignal): AbortedError {
+  const reason: unknown = signal.reason;
+  if (reason instanceof AbortedError) return reason;
+  if (reason === "SIGINT" || reason === "SIGTERM") return new AbortedError("interrupted", reason);
+  return new AbortedError("interrupted", "abort");
+}
+
+/** Turn a raw failure (undici, socket, stream) into a typed HTTP error naming the URL. */
+export function toHttpError(err: unknown, url: string, subject: string | undefined, signal?: AbortSignal): Error {
+  if (signal?.aborted) return abortedError(signal);
+  if (err instanceof ChantalError) return err;
+  return new HttpNetworkError(networkCode(err), isRetryableNetworkFailure(err), url, subject, err);
+}
+
+/** Lower-cased, single-valued response headers. */
+export function normalizeHeaders(raw: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(raw)) {
+    if (v === undefined) continue;
+    out[k.toLowerCase()] = Array.isArray(v) ? v.join(", ") : v;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Internals
+
+/** Run `attempt` up to 1 + retries times, sleeping with backoff between retryable failures. */
+async function withRetries<T>(url: string, opts: HttpOptions, subject: string | undefined, attempt: () => Promise<T>): Promise<T> {
+  const retries = opts.retries ?? httpDefaults.retries;
+  for (let n = 1; ; n++) {
+    throwIfAborted(opts.signal);
+    try {
+      return await attempt();
+    } catch (raw) {
+      const err = toHttpError(raw, url, subject, opts.signal);
+      if (!isRetryableError(err)) throw err;
+      if (n > retries) throw withAttemptCount(err, n);
+      const delayMs = retryDelayMs(n, opts, err instanceof HttpStatusError ? err.retryAfterMs : undefined);
+      opts.onRetry?.({ url: redactUrl(url), ...(subject ? { subject } : {}), attempt: n, delayMs, error: err });
+      await sleep(delayMs, opts.signal);
+    }
+  }
+}
+
+function withAttemptCount(err: Error, attempts: number): Error {
+  if (err instanceof HttpStatusError || err instanceof HttpNetworkError) return err.withAttempts(attempts);
+  return err;
+}
+
+/** One attempt: send the GET, follow redirects, return a 2xx (or 304) response with its body unread. */
+async function sendFollowingRedirects(url: string, opts: HttpOptions, extras: RequestExtras): Promise<HttpStream & { body: BodyWithDump }> {
+  const maxRedirects = opts.maxRedirects ?? httpDefaults.maxRedirects;
+  let headers = requestHeaders(opts, extras);
+  let current = url;
+  for (let hops = 0; ; hops++) {
+    const res = await sendOnce(current, opts, headers, extras.subject);
+    const location = res.headers["location"];
+    if (REDIRECT_STATUS.has(res.status) && location) {
+      await discard(res.body);
+      if (hops >= maxRedirects) throw new HttpError(`${prefix(extras.subject)}too many redirects (more than ${maxRedirects}) starting at ${redactUrl(url)}`, redactUrl(url), extras.subject);
+      const next = new URL(location, current).toString();
+      if (new URL(next).origin !== new URL(current).origin) headers = withoutCredentials(headers);
+      current = next;
+      continue;
+    }
+    if ((res.status >= 200 && res.status < 300) || res.status === 304) return res;
+    await discard(res.body);
+    throw new HttpStatusError(res.status, current, extras.subject, parseRetryAfter(res.headers["retry-after"]));
+  }
+}
+
+type BodyWithDump = Readable & { dump?: (opts?: { limit: number }) => Promise<void> };
+
+async function sendOnce(url: string, opts: HttpOptions, headers: Record<string, string>, subject: string | undefined): Promise<HttpStream & { body: BodyWithDump }> {
+  try {
+    const res = await request(url, {
+      method: "GET",
+      headers,
+      ...(opts.dispatcher ? { dispatcher: opts.dispatcher } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.timeoutMs !== undefined ? { headersTimeout: opts.timeoutMs, bodyTimeout: opts.timeoutMs } : {}),
+    });
+    return { status: res.statusCode, headers: normalizeHeaders(res.headers), body: res.body, url };
+  } catch (err) {
+    throw toHttpError(err, url, subject, opts.signal);
+  }
+}
+
+function requestHeaders(opts: HttpOptions, extras: RequestExtras): Record<string, string> {
+  const headers: Record<string, string> = {
+    "user-agent": opts.userAgent ?? `chantal/${chantalVersion}`,
+    // Mirrors must be byte-identical to upstream: never let a server re-encode the body.
+    "accept-encoding": "identity",
+  };
+  for (const [k, v] of Object.entries(opts.headers ?? {})) headers[k.toLowerCase()] = v;
+  if (extras.rangeStart !== undefined && extras.rangeStart > 0) headers["range"] = `bytes=${extras.rangeStart}-`;
+  return headers;
+}
+
+function withoutCredentials(headers: Record<string, string>): Record<string, string> {
+  const out = { ...headers };
+  for (const h of CREDENTIAL_HEADERS) delete out[h];
+  return out;
+}
+
+/** Read a whole body, refusing more than maxBytes (declared or actual). */
+async function readLimited(res: HttpStream, opts: HttpOptions, maxBytes: number, subject: string | undefined): Promise<Buffer> {
+  const declared = Number(res.headers["content-length"]);
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    res.body.destroy();
+    throw new ResponseTooLargeError(maxBytes, res.url, subject);
+  }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  try {
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      total += chunk.length;
+      if (total > maxBytes) {
+        res.body.destroy();
+        throw new ResponseTooLargeError(maxBytes, res.url, subject);
+      }
+      chunks.push(chunk);
+    }
+  } catch (err) {
+    throw toHttpError(err, res.url, subject, opts.signal);
+  }
+  return Buffer.concat(chunks, total);
+}
+
+/** Drop an unwanted body; reading a small one lets the socket be reused. */
+async function discard(body: BodyWithDump): Promise<void> {
+  try {
+    if (body.dump) await body.dump({ limit: 64 * 1024 });
+    else body.destroy();
+  } catch {
+    // The response is being thrown away; a failure to drain it changes nothing.
+  }
+}
+
+function isRetryableNetworkFailure(err: unknown): boolean {
+  const code = networkCode(err);
+  if (code && RETRYABLE_CODES.has(code)) return true;
+  return causeChain(err).some((e) => /socket hang up|other side closed|premature close|terminated/i.test(e.message));
+}
+
+function networkCode(err: unknown): string | undefined {
+  for (const e of causeChain(err)) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && code !== "UND_ERR_ABORTED") return code;
+  }
+  return undefined;
+}
+
+function causeChain(err: unknown): Error[] {
+  const out: Error[] = [];
+  let cur: unknown = err;
+  while (cur instanceof Error && out.length < 8) {
+    out.push(cur);
+    cur = cur.cause;
+  }
+  return out;
+}
