@@ -355,7 +355,7 @@ async function connectLease(ctx: Ctx, state: State): Promise<pg.Client> {
     return await connect(ctx, state, DATABASE, LEASE_APPLICATION);
   } catch (err) {
     if (pgCode(err) !== "3D000") throw err;
-    await createDatabase(ctx, state); // a previous starter died between initdb and CREATE DATABASE (or it is the first start)
+    await createDatabase(ctx, state); // the process that ran initdb died before CREATE DATABASE
     return connect(ctx, state, DATABASE, LEASE_APPLICATION);
   }
 }

@@ -26,6 +26,7 @@ export const packages = chantal.table("packages", {
   version: text("version").notNull(),
   release: text("release").notNull().default(""),
   arch: text("arch").notNull(),
+  checksum: text("checksum").notNull(),
   metadata: jsonb("metadata").$type<Record<string, unknown>>().notNull().default({}),
   createdAt: ts("created_at").notNull().defaultNow(),
 });

@@ -22,10 +22,13 @@ CREATE TABLE chantal.packages (
   version     text NOT NULL,
   release     text NOT NULL DEFAULT '',
   arch        text NOT NULL,
+  -- The checksum upstream declared (type:value), to find the blob again when it is not a sha256.
+  checksum    text NOT NULL,
   metadata    jsonb NOT NULL DEFAULT '{}'::jsonb,
   created_at  timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX packages_name_arch_idx ON chantal.packages (name, arch);
+CREATE INDEX packages_checksum_idx ON chantal.packages (checksum);
 
 -- The repository's current package set, at upstream-relative locations.
 CREATE TABLE chantal.repository_packages (

@@ -1,0 +1,160 @@
+// Published trees: built beside the old one from pool hardlinks, then swapped in by renaming a symlink (atomic).
+import { constants } from "node:fs";
+import { copyFile, link, lstat, mkdir, readdir, readlink, rename, rm, stat, symlink } from "node:fs/promises";
+import { dirname, join, relative, resolve, sep } from "node:path";
+import { ChantalError } from "../errors.js";
+import type { TreeEntry } from "../db/package-sets.js";
+
+export class PublishError extends ChantalError {}
+
+const TREES = ".trees";
+const LINK_CONCURRENCY = 32;
+
+export interface PublishRequest {
+  /** `<published>/<repo-id>`: holds `latest`, `snapshots/<name>` and the hidden `.trees/`. */
+  repoRoot: string;
+  /** Relative to repoRoot: `latest` or `snapshots/<name>`. */
+  name: string;
+  entries: readonly TreeEntry[];
+  blobPath: (sha256: string) => string;
+  signal?: AbortSignal;
+}
+
+export interface PublishResult {
+  path: string;
+  files: number;
+}
+
+function insideRoot(root: string, rel: string): string {
+  const full = resolve(root, rel);
+  if (!full.startsWith(root + sep)) throw new PublishError(`refusing to publish "${rel}": it escapes the tree`);
+  return full;
+}
+
+async function placeFile(source: string, dest: string): Promise<void> {
+  try {
+    await link(source, dest);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EXDEV" || code === "EPERM" || code === "EMLINK") await copyFile(source, dest, constants.COPYFILE_FICLONE);
+    else throw err;
+  }
+}
+
+async function checkBlobs(entries: readonly TreeEntry[], blobPath: (sha: string) => string): Promise<void> {
+  const missing: string[] = [];
+  await forEachLimited(entries, LINK_CONCURRENCY, async (e) => {
+    try {
+      await stat(blobPath(e.sha256));
+    } catch {
+      missing.push(`${e.path} (${e.sha256})`);
+    }
+  });
+  if (missing.length > 0) {
+    throw new PublishError(`${missing.length} file(s) are missing from the pool, e.g. ${missing.slice(0, 3).join(", ")}: run "repo sync" to fetch them again`);
+  }
+}
+
+async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>, signal?: AbortSignal): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      signal?.throwIfAborted();
+      await fn(items[next++]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+async function buildTree(dir: string, req: PublishRequest): Promise<void> {
+  const dirs = new Set<string>();
+  for (const e of req.entries) dirs.add(dirname(insideRoot(dir, e.path)));
+  for (const d of [...dirs].sort()) await mkdir(d, { recursive: true });
+  await forEachLimited(req.entries, LINK_CONCURRENCY, (e) => placeFile(req.blobPath(e.sha256), join(dir, e.path)), req.signal);
+}
+
+/** Point `linkPath` at `target` atomically: a new symlink renamed over the old one. */
+async function swapSymlink(linkPath: string, target: string): Promise<string | null> {
+  let previous: string | null = null;
+  try {
+    const st = await lstat(linkPath);
+    if (st.isSymbolicLink()) previous = await readlink(linkPath);
+    else throw new PublishError(`${linkPath} exists and is not a symlink made by Chantal: move it away`);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
+  const tmp = `${linkPath}.swap-${process.pid}`;
+  await rm(tmp, { force: true });
+  await symlink(target, tmp);
+  await rename(tmp, linkPath);
+  return previous;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Remove trees no symlink points to; a tree still being built by a live process is kept. */
+export async function collectGarbage(repoRoot: string): Promise<string[]> {
+  const treesDir = join(repoRoot, TREES);
+  const referenced = new Set<string>();
+  const addLink = async (p: string) => {
+    try {
+      referenced.add(resolve(dirname(p), await readlink(p)));
+    } catch {
+      /* not a symlink */
+    }
+  };
+  await addLink(join(repoRoot, "latest"));
+  for (const name of await readdir(join(repoRoot, "snapshots")).catch(() => [] as string[])) await addLink(join(repoRoot, "snapshots", name));
+  const removed: string[] = [];
+  for (const name of await readdir(treesDir).catch(() => [] as string[])) {
+    const full = join(treesDir, name);
+    const building = /\.building-(\d+)$/.exec(name);
+    if (referenced.has(full) || (building && isAlive(Number(building[1])))) continue;
+    await rm(full, { recursive: true, force: true });
+    removed.push(name);
+  }
+  return removed;
+}
+
+/** Build the tree beside the live one, swap it in, then drop what nothing points to. */
+export async function publishTree(req: PublishRequest): Promise<PublishResult> {
+  const root = resolve(req.repoRoot);
+  const linkPath = insideRoot(root, req.name);
+  await checkBlobs(req.entries, req.blobPath);
+  const stamp = `${req.name.replace(/[^A-Za-z0-9._-]/g, "_")}-${new Date().toISOString().replace(/[-:.]/g, "")}`;
+  const building = join(root, TREES, `${stamp}.building-${process.pid}`);
+  const final = join(root, TREES, stamp);
+  await mkdir(building, { recursive: true });
+  try {
+    await buildTree(building, req);
+    await rename(building, final);
+  } catch (err) {
+    await rm(building, { recursive: true, force: true });
+    throw err;
+  }
+  await mkdir(dirname(linkPath), { recursive: true });
+  await swapSymlink(linkPath, relative(dirname(linkPath), final));
+  await collectGarbage(root);
+  return { path: linkPath, files: req.entries.length };
+}
+
+/** Remove a published name (a snapshot being deleted) and its tree. */
+export async function unpublish(repoRootPath: string, name: string): Promise<boolean> {
+  const root = resolve(repoRootPath);
+  const linkPath = insideRoot(root, name);
+  try {
+    await lstat(linkPath);
+  } catch {
+    return false;
+  }
+  await rm(linkPath, { force: true });
+  await collectGarbage(root);
+  return true;
+}
