@@ -1,5 +1,5 @@
 // Generates a valid RPM repository of N packages with random payloads (correct checksums, createrepo layout), streaming.
-import { createHash, randomBytes } from "node:crypto";
+import { createCipheriv, createHash } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -50,15 +50,30 @@ async function writeGzipped(path: string, chunks: AsyncIterable<string> | Iterab
   return { sha256: closed.digest("hex"), size, openSha256: open.digest("hex"), openSize };
 }
 
-/** `count` packages of `payloadBytes` random bytes each, plus repodata/ (primary, filelists, other). */
-export async function generateRpmRepo(dir: string, count: number, payloadBytes: number, opts: { version?: string; seedName?: string } = {}): Promise<GeneratedRepo> {
+/** Pseudo-random bytes that depend only on the seed: the same package generated twice is the same blob. */
+export function payloadFor(seed: string, bytes: number): Buffer {
+  const key = createHash("sha256").update(seed).digest();
+  const cipher = createCipheriv("aes-128-ctr", key.subarray(0, 16), key.subarray(16, 32));
+  return Buffer.concat([cipher.update(Buffer.alloc(bytes)), cipher.final()]);
+}
+
+export interface GenerateOptions {
+  version?: string;
+  /** Package name prefix (default "pkg"). */
+  seedName?: string;
+  /** Index of the first package (default 0): shifting it adds and removes packages between two generations. */
+  first?: number;
+}
+
+/** `count` packages of `payloadBytes` pseudo-random bytes each, plus repodata/ (primary, filelists, other). */
+export async function generateRpmRepo(dir: string, count: number, payloadBytes: number, opts: GenerateOptions = {}): Promise<GeneratedRepo> {
   const version = opts.version ?? "1.0";
   await mkdir(join(dir, "repodata"), { recursive: true });
   const entries: string[] = [];
-  for (let i = 0; i < count; i++) {
+  for (let i = opts.first ?? 0; i < (opts.first ?? 0) + count; i++) {
     const name = `${opts.seedName ?? "pkg"}${String(i).padStart(6, "0")}`;
     const location = `Packages/${name[name.length - 1]}/${name}-${version}-1.noarch.rpm`;
-    const data = randomBytes(payloadBytes);
+    const data = payloadFor(`${name}-${version}`, payloadBytes);
     await mkdir(join(dir, location, ".."), { recursive: true });
     await writeFile(join(dir, location), data);
     entries.push(packageEntry(name, version, location, createHash("sha256").update(data).digest("hex"), data.length));

@@ -6,7 +6,11 @@ import * as configSchema from "./commands/config-schema.js";
 import * as configValidate from "./commands/config-validate.js";
 import * as dbMigrate from "./commands/db-migrate.js";
 import * as dbStatus from "./commands/db-status.js";
+import * as publish from "./commands/publish.js";
+import * as repoHistory from "./commands/repo-history.js";
 import * as repoList from "./commands/repo-list.js";
+import * as repoSync from "./commands/repo-sync.js";
+import * as snapshot from "./commands/snapshot.js";
 
 export function buildProgram(): Command {
   const program = new Command("chantal-run")
@@ -27,8 +31,12 @@ export function buildProgram(): Command {
 
   const repo = program.command("repo").description("repositories: list, sync, history");
   repoList.register(repo);
+  repoSync.register(repo);
+  repoHistory.register(repo);
+  snapshot.register(program);
+  publish.register(program);
 
-  for (const c of [program, config, db, repo]) c.exitOverride();
+  for (const c of program.commands) c.exitOverride();
   return program;
 }
 

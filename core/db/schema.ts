@@ -11,6 +11,7 @@ export const repositories = chantal.table("repositories", {
   type: text("type").$type<"rpm" | "apt">().notNull(),
   upstreamUrl: text("upstream_url").notNull(),
   indexChecksum: text("index_checksum"),
+  publishedChecksum: text("published_checksum"),
   lastSyncedAt: ts("last_synced_at"),
   createdAt: ts("created_at").notNull().defaultNow(),
   updatedAt: ts("updated_at").notNull().defaultNow(),

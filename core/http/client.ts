@@ -351,7 +351,7 @@ function withoutCredentials(headers: Record<string, string>): Record<string, str
 async function readLimited(res: HttpStream, opts: HttpOptions, maxBytes: number, subject: string | undefined): Promise<Buffer> {
   const declared = Number(res.headers["content-length"]);
   if (Number.isFinite(declared) && declared > maxBytes) {
-    res.body.destroy();
+    dropBody(res.body);
     throw new ResponseTooLargeError(maxBytes, res.url, subject);
   }
   const chunks: Buffer[] = [];
@@ -360,7 +360,7 @@ async function readLimited(res: HttpStream, opts: HttpOptions, maxBytes: number,
     for await (const chunk of res.body as AsyncIterable<Buffer>) {
       total += chunk.length;
       if (total > maxBytes) {
-        res.body.destroy();
+        dropBody(res.body);
         throw new ResponseTooLargeError(maxBytes, res.url, subject);
       }
       chunks.push(chunk);
@@ -375,10 +375,17 @@ async function readLimited(res: HttpStream, opts: HttpOptions, maxBytes: number,
 async function discard(body: BodyWithDump): Promise<void> {
   try {
     if (body.dump) await body.dump({ limit: 64 * 1024 });
-    else body.destroy();
+    else dropBody(body);
   } catch {
     // The response is being thrown away; a failure to drain it changes nothing.
   }
+}
+
+/** Destroy a body we no longer want; undici emits an AbortError on destroy, which nobody needs to see. */
+export function dropBody(body: Readable): void {
+  if (body.destroyed) return;
+  body.on("error", () => undefined);
+  body.destroy();
 }
 
 function isRetryableNetworkFailure(err: unknown): boolean {

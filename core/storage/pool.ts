@@ -18,6 +18,8 @@ export class PoolError extends ChantalError {}
 export class Pool {
   private tempSeq = 0;
   private tempDirReady: Promise<void> | undefined;
+  /** <aa>/<bb> directories known to exist (at most 65,536 entries). */
+  private readonly madeDirs = new Map<string, Promise<void>>();
   private readonly host = safeNamePart(hostname()).slice(0, 63);
 
   constructor(
@@ -58,19 +60,31 @@ export class Pool {
   async adopt(tempFile: string, sha256: string): Promise<void> {
     const dest = this.pathOf(sha256);
     try {
-      await rename(tempFile, dest);
-    } catch (err) {
-      if (errCode(err) === "ENOENT" && (await isFile(tempFile))) {
-        // Common first-time case: the <aa>/<bb> directory does not exist yet.
-        await mkdir(dirname(dest), { recursive: true });
+      await this.ensureDir(dirname(dest));
+      await rename(tempFile, dest).catch(async (err: unknown) => {
+        if (errCode(err) !== "ENOENT" || !(await isFile(tempFile))) throw err;
+        // The directory went away since we made it (pool cleanup): make it again.
+        this.madeDirs.delete(dirname(dest));
+        await this.ensureDir(dirname(dest));
         await rename(tempFile, dest);
-        return;
-      }
+      });
+    } catch (err) {
       if (errCode(err) === "EXDEV") {
         throw new PoolError(`temp dir ${this.tempDir} and pool ${this.root} must be on the same filesystem (rename failed with EXDEV)`, { cause: err });
       }
       throw new PoolError(`cannot move ${tempFile} into the pool as ${dest}: ${(err as Error).message}`, { cause: err });
     }
+  }
+
+  /** mkdir -p once per <aa>/<bb> directory: a fresh pool of 20,000 blobs would otherwise pay a syscall per file. */
+  private ensureDir(dir: string): Promise<void> {
+    let made = this.madeDirs.get(dir);
+    if (!made) {
+      made = mkdir(dir, { recursive: true }).then(() => undefined);
+      made.catch(() => this.madeDirs.delete(dir));
+      this.madeDirs.set(dir, made);
+    }
+    return made;
   }
 
   /** A fresh temp file name in tempDir, unique per call; host and pid let cleanStaleTemp tell dead writers. */

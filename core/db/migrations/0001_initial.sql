@@ -6,6 +6,8 @@ CREATE TABLE chantal.repositories (
   type            text NOT NULL CHECK (type IN ('rpm', 'apt')),
   upstream_url    text NOT NULL,
   index_checksum  text,
+  -- The index_checksum of the tree under <published>/<repo_id>/latest, to republish after a failed publish.
+  published_checksum  text,
   last_synced_at  timestamptz,
   created_at      timestamptz NOT NULL DEFAULT now(),
   updated_at      timestamptz NOT NULL DEFAULT now()

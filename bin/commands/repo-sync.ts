@@ -1,0 +1,90 @@
+import type { Command } from "commander";
+import { combinedExitCode, runSync, syncExitCode, type SyncResult } from "../../functions/sync.js";
+import { UsageError } from "../../core/errors.js";
+import { action } from "../context.js";
+import { printJson, printTable } from "../output.js";
+import { progressReporter } from "../progress.js";
+
+interface SyncOptions {
+  repoId?: string;
+  all?: boolean;
+  wait?: string | boolean;
+  force?: boolean;
+  full?: boolean;
+  publish?: boolean;
+  snapshot?: string | boolean;
+  json?: boolean;
+}
+
+function waitSeconds(wait: string | boolean | undefined): number {
+  if (wait === undefined || wait === false) return 0;
+  if (wait === true) return 24 * 3600;
+  const n = Number(wait);
+  if (!Number.isFinite(n) || n < 0) throw new UsageError(`--wait takes a number of seconds, not "${wait}"`);
+  return n;
+}
+
+function summaryRow(r: SyncResult) {
+  return {
+    repository: r.repoId,
+    status: r.status,
+    packages: r.counts.packagesTotal,
+    downloaded: r.counts.packagesDownloaded,
+    added: r.counts.packagesAdded,
+    removed: r.counts.packagesRemoved,
+    mb: (r.counts.bytesDownloaded / 1_048_576).toFixed(1),
+    seconds: (r.durationMs / 1000).toFixed(1),
+    error: r.error ?? "",
+  };
+}
+
+export function register(repo: Command): void {
+  repo
+    .command("sync")
+    .description("mirror a repository (or --all enabled ones) into the pool and publish latest")
+    .option("--repo-id <id>", "the repository to sync")
+    .option("--all", "sync every enabled repository, going on past failures")
+    .option("--wait [seconds]", "wait for a running sync of the same repository instead of failing (exit 75)")
+    .option("--force", "take the repository lock over from a running sync (terminates its database session)")
+    .option("--full", "re-read upstream metadata even when its index is unchanged")
+    .option("--no-publish", "do not publish latest after the sync")
+    .option("--snapshot [template]", "create and publish a snapshot after a successful sync ({date} {time} {datetime} {repo_id})")
+    .option("--json", "print the results as JSON")
+    .action(
+      action(async (ctx, opts: SyncOptions) => {
+        if (!opts.repoId === !opts.all) throw new UsageError("give either --repo-id ID or --all");
+        const loaded = await ctx.loadConfig();
+        const ids = opts.all ? loaded.config.repositories.filter((r) => r.enabled).map((r) => r.id) : [opts.repoId!];
+        const database = await ctx.openDatabase();
+        const progress = progressReporter(ctx.log);
+        const results: SyncResult[] = [];
+        try {
+          for (const repoId of ids) {
+            if (ctx.signal.aborted) break;
+            const snapshotTemplate = opts.snapshot === true ? "{repo_id}-{datetime}" : opts.snapshot || undefined;
+            const result = await runSync(
+              { repoId, trigger: "manual", waitSeconds: waitSeconds(opts.wait), force: opts.force ?? false, full: opts.full ?? false, publish: opts.publish !== false, ...(snapshotTemplate ? { snapshotTemplate } : {}) },
+              { loaded, database, log: ctx.log, signal: ctx.signal, now: () => new Date(), onProgress: progress.onProgress },
+            );
+            results.push(result);
+            const level = result.status === "failed" || result.status === "interrupted" ? "error" : result.status === "skipped-locked" ? "warn" : "info";
+            ctx.log[level]({ repo: repoId, status: result.status, run: result.runId, ...result.counts, error: result.error }, `sync ${result.status}`);
+          }
+        } finally {
+          progress.stop();
+        }
+        if (opts.json) printJson(opts.all ? results : results[0]);
+        else if (opts.all) printTable(results.map(summaryRow), ["repository", "status", "packages", "downloaded", "added", "removed", "mb", "seconds", "error"].map((k) => ({ key: k, title: k.toUpperCase() })));
+        else {
+          const r = results[0]!;
+          if (r.error) process.stderr.write(`error: ${r.error}\n`);
+          process.stdout.write(
+            `${r.repoId}: ${r.status} — ${r.counts.packagesTotal} packages, ${r.counts.packagesDownloaded} downloaded (${(r.counts.bytesDownloaded / 1_048_576).toFixed(1)} MB), +${r.counts.packagesAdded} -${r.counts.packagesRemoved} in ${(r.durationMs / 1000).toFixed(1)} s` +
+              `${r.published ? `\npublished: ${r.published}` : ""}${r.snapshot ? `\nsnapshot: ${r.snapshot}` : ""}\n`,
+          );
+        }
+        const signalName = ctx.signal.aborted ? ((ctx.signal.reason as { signalName?: NodeJS.Signals }).signalName ?? "SIGTERM") : undefined;
+        return combinedExitCode(results.map((r) => syncExitCode(r, signalName)));
+      }),
+    );
+}

@@ -1,0 +1,429 @@
+// Downloads into the pool: stream to a temp file while hashing (one pass), verify size and
+// checksum, resume a dropped body with Range, adopt by atomic rename. Nothing unverified
+// ever enters the pool, and temp files never outlive a failed or aborted download.
+import { createHash, type Hash } from "node:crypto";
+import { setMaxListeners } from "node:events";
+import { createReadStream } from "node:fs";
+import { open, stat, unlink, type FileHandle } from "node:fs/promises";
+import type { Readable } from "node:stream";
+import type { Dispatcher } from "undici";
+import { AbortedError, ChantalError } from "../errors.js";
+import { redactUrl } from "../redact.js";
+import type { Pool } from "../storage/pool.js";
+import {
+  abortedError,
+  createHttpAgent,
+  dropBody,
+  httpDefaults,
+  HttpStatusError,
+  isRetryableError,
+  openStream,
+  retryDelayMs,
+  sleep,
+  throwIfAborted,
+  toHttpError,
+  type HttpOptions,
+  type HttpStream,
+} from "./client.js";
+
+export type ChecksumAlgo = "sha1" | "sha256" | "sha384" | "sha512";
+
+export interface ExpectedChecksum {
+  algo: ChecksumAlgo;
+  value: string;
+}
+
+export interface DownloadJob {
+  url: string;
+  expected: ExpectedChecksum;
+  /** Declared size; when known, a body that grows past it is cut off and counted as a mismatch. */
+  size?: number;
+  /** What is downloaded (a package NEVRA), named in error messages. */
+  label: string;
+}
+
+export interface DownloadContext {
+  pool: Pool;
+  http: HttpOptions;
+  /** Called with each chunk's length as it arrives (progress). */
+  onBytes?: (n: number) => void;
+}
+
+export interface DownloadResult {
+  sha256: string;
+  size: number;
+  /** Bytes received over the network, retries included. */
+  bytesDownloaded: number;
+  /** Whether a dropped body was continued with a Range request. */
+  resumed: boolean;
+}
+
+export interface DownloadManyContext extends DownloadContext {
+  concurrency: number;
+  signal?: AbortSignal;
+  /** Called as each job completes, for progress. */
+  onFileDone?: (job: DownloadJob, result: DownloadResult, index: number) => void;
+}
+
+export interface DownloadManyResult {
+  files: number;
+  /** Sum of the sizes of the downloaded files. */
+  bytes: number;
+  bytesDownloaded: number;
+  resumedFiles: number;
+  /** In job order. */
+  results: DownloadResult[];
+}
+
+const HEX_LENGTH: Record<ChecksumAlgo, number> = { sha1: 40, sha256: 64, sha384: 96, sha512: 128 };
+/** A checksum mismatch is retried once: a corrupting proxy or a mid-update mirror gets one more chance. */
+const CHECKSUM_ATTEMPTS = 2;
+
+export class ChecksumMismatchError extends ChantalError {
+  constructor(
+    readonly label: string,
+    readonly url: string,
+    readonly expected: ExpectedChecksum & { size?: number },
+    readonly actual: { value: string; size: number; oversize: boolean },
+    attempts: number,
+  ) {
+    super(`checksum mismatch for ${label} from ${redactUrl(url)}: ${describeMismatch(expected, actual)} (after ${attempts} attempts)`);
+  }
+}
+
+export class InvalidChecksumError extends ChantalError {}
+
+function describeMismatch(expected: ExpectedChecksum & { size?: number }, actual: { value: string; size: number; oversize: boolean }): string {
+  if (actual.oversize) return `expected ${expected.size} bytes, got more than that`;
+  if (expected.size !== undefined && expected.size !== actual.size) return `expected ${expected.size} bytes, got ${actual.size}`;
+  return `expected ${expected.algo} ${expected.value.toLowerCase()}, got ${actual.value}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// One file
+
+/** Download one file into the pool, verified; returns its sha256 (the pool key). */
+export async function downloadToPool(job: DownloadJob, ctx: DownloadContext): Promise<DownloadResult> {
+  validateExpected(job);
+  await ctx.pool.ensureTempDir();
+  let bytesDownloaded = 0;
+  let lastFetch: FetchedTemp | undefined;
+  for (let attempt = 1; attempt <= CHECKSUM_ATTEMPTS; attempt++) {
+    throwIfAborted(ctx.http.signal);
+    const temp = ctx.pool.tempPath(job.expected.value.slice(0, 16));
+    let adopted = false;
+    try {
+      const fetched = await fetchToTemp(job, ctx, temp, (n) => (bytesDownloaded += n));
+      lastFetch = fetched;
+      if (matchesExpected(job, fetched)) {
+        await ctx.pool.adopt(temp, fetched.sha256);
+        adopted = true;
+        return { sha256: fetched.sha256, size: fetched.size, bytesDownloaded, resumed: fetched.resumed };
+      }
+    } finally {
+      if (!adopted) await removeQuietly(temp);
+    }
+  }
+  const actual = lastFetch!;
+  throw new ChecksumMismatchError(
+    job.label,
+    job.url,
+    { ...job.expected, ...(job.size !== undefined ? { size: job.size } : {}) },
+    { value: actual.declaredDigest, size: actual.size, oversize: actual.oversize },
+    CHECKSUM_ATTEMPTS,
+  );
+}
+
+function validateExpected(job: DownloadJob): void {
+  const len = HEX_LENGTH[job.expected.algo];
+  if (len === undefined) throw new InvalidChecksumError(`${job.label}: unsupported checksum type ${JSON.stringify(job.expected.algo)} for ${redactUrl(job.url)}`);
+  if (job.expected.value.length !== len || !/^[0-9a-fA-F]+$/.test(job.expected.value)) {
+    throw new InvalidChecksumError(`${job.label}: malformed ${job.expected.algo} checksum ${JSON.stringify(job.expected.value)} for ${redactUrl(job.url)}`);
+  }
+}
+
+function matchesExpected(job: DownloadJob, fetched: FetchedTemp): boolean {
+  if (fetched.oversize) return false;
+  if (job.size !== undefined && fetched.size !== job.size) return false;
+  return fetched.declaredDigest === job.expected.value.toLowerCase();
+}
+
+interface FetchedTemp {
+  sha256: string;
+  /** Digest in the job's declared algorithm. */
+  declaredDigest: string;
+  size: number;
+  /** The body grew past the declared size and was cut off. */
+  oversize: boolean;
+  resumed: boolean;
+}
+
+/** Transfer state across connection drops within one checksum attempt. */
+interface TransferState {
+  /** Bytes of the body already in the temp file. */
+  written: number;
+  /** The server showed it honours Range (Accept-Ranges: bytes or a 206). */
+  rangesSupported: boolean;
+  resumed: boolean;
+  failures: number;
+}
+
+/** Fetch the body into `temp`, resuming or restarting after transient failures; hashes in the same pass. */
+async function fetchToTemp(job: DownloadJob, ctx: DownloadContext, temp: string, countDownloaded: (n: number) => void): Promise<FetchedTemp> {
+  const signal = ctx.http.signal;
+  const retries = ctx.http.retries ?? httpDefaults.retries;
+  const state: TransferState = { written: 0, rangesSupported: false, resumed: false, failures: 0 };
+  for (;;) {
+    const res = await openAtOffset(job, ctx, state);
+    const continuing = res.status === 206 && state.written > 0 && contentRangeStart(res.headers["content-range"]) === state.written;
+    try {
+      if (res.status === 206 && !continuing) throw new UnusablePartialResponse(res.headers["content-range"]);
+      const hashes = continuing ? await hashFile(temp, job.expected.algo) : new MultiHash(job.expected.algo);
+      if (!continuing) state.written = 0;
+      state.resumed ||= continuing;
+      state.rangesSupported = res.status === 206 || /\bbytes\b/i.test(res.headers["accept-ranges"] ?? "");
+      const remaining = job.size === undefined ? undefined : job.size - state.written;
+      const outcome = await receiveToFile(res.body, temp, continuing, hashes, remaining, (n) => {
+        countDownloaded(n);
+        ctx.onBytes?.(n);
+      });
+      state.written += outcome.bytes;
+      return { sha256: hashes.sha256Hex(), declaredDigest: hashes.declaredHex(), size: state.written, oversize: outcome.oversize, resumed: state.resumed };
+    } catch (raw) {
+      dropBody(res.body);
+      const err = toHttpError(raw, job.url, job.label, signal);
+      const unusablePartial = raw instanceof UnusablePartialResponse;
+      if (err instanceof AbortedError || !(unusablePartial || isRetryableError(err))) throw err;
+      if (++state.failures > retries) throw err;
+      // A server whose partial answers cannot be trusted gets a fresh start without Range.
+      if (unusablePartial) state.rangesSupported = false;
+      state.written = unusablePartial ? 0 : await fileSize(temp);
+      const delayMs = retryDelayMs(state.failures, ctx.http);
+      ctx.http.onRetry?.({ url: redactUrl(job.url), subject: job.label, attempt: state.failures, delayMs, error: err });
+      await sleep(delayMs, signal);
+    }
+  }
+}
+
+/** A 206 we did not ask for, or for another offset than the partial file's end. */
+class UnusablePartialResponse extends Error {
+  constructor(contentRange: string | undefined) {
+    super(`server answered 206 with an unusable Content-Range ${JSON.stringify(contentRange ?? "")}`);
+  }
+}
+
+/** Open the URL, asking for the rest of the body when a resume is possible; a 416 means start over. */
+async function openAtOffset(job: DownloadJob, ctx: DownloadContext, state: TransferState): Promise<HttpStream> {
+  const rangeStart = state.written > 0 && state.rangesSupported ? state.written : undefined;
+  try {
+    return await openStream(job.url, ctx.http, { subject: job.label, ...(rangeStart !== undefined ? { rangeStart } : {}) });
+  } catch (err) {
+    if (rangeStart === undefined || !(err instanceof HttpStatusError) || err.status !== 416) throw err;
+    state.written = 0;
+    state.rangesSupported = false;
+    return openStream(job.url, ctx.http, { subject: job.label });
+  }
+}
+
+function contentRangeStart(value: string | undefined): number | undefined {
+  const m = /^bytes\s+(\d+)-\d+\/(?:\d+|\*)$/i.exec(value?.trim() ?? "");
+  return m ? Number(m[1]) : undefined;
+}
+
+/** Read a body into the temp file, hashing each chunk on the way; stop if it exceeds `maxBytes`. */
+async function receiveToFile(
+  body: Readable,
+  temp: string,
+  append: boolean,
+  hashes: MultiHash,
+  maxBytes: number | undefined,
+  onChunk: (n: number) => void,
+): Promise<{ bytes: number; oversize: boolean }> {
+  const writer = new TempFileWriter(temp, append);
+  let bytes = 0;
+  let oversize = false;
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      onChunk(chunk.length);
+      if (maxBytes !== undefined && bytes + chunk.length > maxBytes) {
+        oversize = true;
+        dropBody(body);
+        break;
+      }
+      hashes.update(chunk);
+      bytes += chunk.length;
+      await writer.push(chunk);
+    }
+    await writer.close();
+  } catch (err) {
+    // Keep what arrived: its length is the resume offset.
+    await writer.close().catch(() => undefined);
+    throw err;
+  }
+  return { bytes, oversize };
+}
+
+/**
+ * Buffers chunks and writes them in 1 MiB batches, one write in flight while the next batch
+ * arrives. A small package costs one open, one write and one close; no stream machinery.
+ */
+class TempFileWriter {
+  private static readonly batchBytes = 1024 * 1024;
+  private handle: FileHandle | undefined;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private inFlight: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  constructor(
+    private readonly path: string,
+    private readonly append: boolean,
+  ) {}
+
+  async push(chunk: Buffer): Promise<void> {
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    if (this.pendingBytes >= TempFileWriter.batchBytes) await this.flush();
+  }
+
+  /** Write what is pending and close; creates the file even for an empty body. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await this.flush();
+      await this.inFlight;
+      if (!this.handle) this.handle = await open(this.path, this.append ? "a" : "w");
+    } finally {
+      await this.handle?.close();
+    }
+  }
+
+  private async flush(): Promise<void> {
+    await this.inFlight;
+    if (this.pendingBytes === 0) return;
+    const data = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.handle ??= await open(this.path, this.append ? "a" : "w");
+    const write = writeFully(this.handle, data);
+    write.catch(() => undefined); // observed by the next flush or close
+    this.inFlight = write;
+  }
+}
+
+async function writeFully(handle: FileHandle, data: Buffer): Promise<void> {
+  for (let off = 0; off < data.length; ) {
+    const { bytesWritten } = await handle.write(data, off, data.length - off);
+    off += bytesWritten;
+  }
+}
+
+/** sha256 plus the declared algorithm, updated together in one pass. */
+class MultiHash {
+  private readonly sha256 = createHash("sha256");
+  private readonly declared: Hash | undefined;
+
+  constructor(algo: ChecksumAlgo) {
+    this.declared = algo === "sha256" ? undefined : createHash(algo);
+  }
+
+  update(chunk: Buffer): void {
+    this.sha256.update(chunk);
+    this.declared?.update(chunk);
+  }
+
+  private sha256Digest: string | undefined;
+
+  sha256Hex(): string {
+    this.sha256Digest ??= this.sha256.digest("hex");
+    return this.sha256Digest;
+  }
+
+  declaredHex(): string {
+    return this.declared ? this.declared.digest("hex") : this.sha256Hex();
+  }
+}
+
+/** Re-hash a partial file from disk: the in-memory hash state is not kept across a dropped connection. */
+async function hashFile(path: string, algo: ChecksumAlgo): Promise<MultiHash> {
+  const hashes = new MultiHash(algo);
+  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) hashes.update(chunk);
+  return hashes;
+}
+
+async function fileSize(path: string): Promise<number> {
+  try {
+    return (await stat(path)).size;
+  } catch {
+    return 0;
+  }
+}
+
+async function removeQuietly(path: string): Promise<void> {
+  try {
+    await unlink(path);
+  } catch {
+    // Already gone (never created, or adopted by a concurrent identical download).
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Many files
+
+/**
+ * Download jobs with a bounded pool of workers sharing one keep-alive Agent. The first failure
+ * stops new jobs, aborts the in-flight ones (their temp files go) and is rethrown.
+ */
+export async function downloadMany(jobs: readonly DownloadJob[], ctx: DownloadManyContext): Promise<DownloadManyResult> {
+  const outer = ctx.signal ?? ctx.http.signal;
+  throwIfAborted(outer);
+  const stopper = new AbortController();
+  const signal = outer ? AbortSignal.any([outer, stopper.signal]) : stopper.signal;
+  // Every in-flight request and backoff sleep listens on it: not a leak.
+  setMaxListeners(Math.max(16, ctx.concurrency * 4), signal);
+  const ownAgent = ctx.http.dispatcher ? undefined : createHttpAgent({ connections: Math.max(1, ctx.concurrency) });
+  const dispatcher: Dispatcher | undefined = ctx.http.dispatcher ?? ownAgent;
+  const jobCtx: DownloadContext = { pool: ctx.pool, http: { ...ctx.http, signal, ...(dispatcher ? { dispatcher } : {}) }, ...(ctx.onBytes ? { onBytes: ctx.onBytes } : {}) };
+
+  const results: DownloadResult[] = new Array<DownloadResult>(jobs.length);
+  let firstError: unknown;
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (firstError === undefined && !signal.aborted && next < jobs.length) {
+      const index = next++;
+      const job = jobs[index]!;
+      try {
+        const result = await downloadToPool(job, jobCtx);
+        results[index] = result;
+        ctx.onFileDone?.(job, result, index);
+      } catch (err) {
+        if (firstError === undefined) {
+          firstError = err;
+          stopper.abort(new AbortedError("stopped: another download failed"));
+        }
+      }
+    }
+  };
+
+  try {
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(ctx.concurrency, jobs.length)) }, worker));
+  } finally {
+    if (ownAgent) await (firstError === undefined ? ownAgent.close() : ownAgent.destroy()).catch(() => undefined);
+  }
+  if (outer?.aborted) throw abortedError(outer);
+  if (firstError !== undefined) throw firstError;
+  return summarize(results);
+}
+
+function summarize(results: DownloadResult[]): DownloadManyResult {
+  let bytes = 0;
+  let bytesDownloaded = 0;
+  let resumedFiles = 0;
+  for (const r of results) {
+    bytes += r.size;
+    bytesDownloaded += r.bytesDownloaded;
+    if (r.resumed) resumedFiles++;
+  }
+  return { files: results.length, bytes, bytesDownloaded, resumedFiles, results };
+}

@@ -1,0 +1,268 @@
+// primary.xml: the package list of an RPM repository, parsed as a stream (saxes) into small batches,
+// so memory stays flat however large the document; limits stop documents built to exhaust it.
+import { StringDecoder } from "node:string_decoder";
+import { SaxesParser, type SaxesTagPlain } from "saxes";
+import { AbortedError, ChantalError } from "../errors.js";
+import { LimitExceededError } from "../compress/decompress.js";
+import { localName, parseChecksum, withoutBom, type Checksum, type PlainXml } from "./repomd.js";
+
+export class PrimaryParseError extends ChantalError {}
+
+export interface PrimaryPackage {
+  name: string;
+  arch: string;
+  epoch: number;
+  version: string;
+  release: string;
+  checksum: Checksum;
+  /** The checksum value (createrepo marks it pkgid="YES"): the package's identity in the other metadata files. */
+  pkgid: string;
+  /** Size of the .rpm file in bytes (<size package=…>). */
+  size?: number;
+  /** The href as upstream wrote it; pass it through safeLocation() before use. */
+  location: string;
+  /** xml:base of <location>, when present. */
+  locationBase?: string;
+}
+
+export interface PrimaryLimits {
+  maxPackages: number;
+  /** Longest text, attribute value, comment or tag, in characters. */
+  maxTextLength: number;
+  maxElements: number;
+  maxDepth: number;
+}
+
+export const DEFAULT_PRIMARY_LIMITS: PrimaryLimits = {
+  maxPackages: 2_000_000,
+  maxTextLength: 1024 * 1024,
+  // A large repository (EPEL) has ~150 elements per package (provides, requires, files).
+  maxElements: 500_000_000,
+  maxDepth: 64,
+};
+
+export interface ParsePrimaryOptions extends Partial<PrimaryLimits> {
+  signal?: AbortSignal;
+  /** Names the file in error messages. */
+  label?: string;
+}
+
+/** saxes is fed this much text at a time, which bounds what it buffers beyond one token. */
+const WRITE_PIECE = 64 * 1024;
+
+/** Elements directly inside <package> that we read; everything else (format, files, deps) is skipped. */
+type Field = "name" | "arch" | "checksum";
+const TEXT_FIELDS = new Set<string>(["name", "arch", "checksum"]);
+
+interface PackageDraft {
+  type?: string;
+  name?: string;
+  arch?: string;
+  epoch?: string;
+  version?: string;
+  release?: string;
+  checksumType?: string;
+  checksum?: string;
+  size?: string;
+  location?: string;
+  locationBase?: string;
+}
+
+function invalid(label: string, message: string): PrimaryParseError {
+  return new PrimaryParseError(`${label}: ${message}`);
+}
+
+function describe(d: PackageDraft): string {
+  if (!d.name) return "a <package>";
+  return `package ${d.name}${d.version ? `-${d.version}` : ""}${d.release ? `-${d.release}` : ""}${d.arch ? `.${d.arch}` : ""}`;
+}
+
+function required(label: string, d: PackageDraft, value: string | undefined, what: string): string {
+  if (value === undefined || value === "") throw invalid(label, `${describe(d)} has no ${what}`);
+  return value;
+}
+
+function parseNonNegative(label: string, d: PackageDraft, text: string, what: string): number {
+  if (!/^\d{1,15}$/.test(text)) throw invalid(label, `${describe(d)} has an invalid ${what} ${JSON.stringify(text.slice(0, 40))}`);
+  return Number(text);
+}
+
+function finishPackage(label: string, d: PackageDraft): PrimaryPackage {
+  const name = required(label, d, d.name, "<name>");
+  const checksumText = required(label, d, d.checksum, "<checksum>");
+  const checksum = parseChecksum(d.checksumType, checksumText, `${label}: ${describe(d)}`);
+  const pkg: PrimaryPackage = {
+    name,
+    arch: required(label, d, d.arch, "<arch>"),
+    epoch: d.epoch === undefined || d.epoch === "" ? 0 : parseNonNegative(label, d, d.epoch, "epoch"),
+    version: required(label, d, d.version, "version (<version ver>)"),
+    release: required(label, d, d.release, "release (<version rel>)"),
+    checksum,
+    pkgid: checksum.value,
+    location: required(label, d, d.location, "<location href>"),
+  };
+  if (d.size !== undefined) pkg.size = parseNonNegative(label, d, d.size, "package size");
+  if (d.locationBase !== undefined) pkg.locationBase = d.locationBase;
+  return pkg;
+}
+
+/** The SAX event handlers: turn <package> elements into PrimaryPackage objects in `ready`. */
+class PrimaryReader {
+  readonly ready: PrimaryPackage[] = [];
+  packages = 0;
+  elements = 0;
+  /** Parser position at the last tag event: the distance from it is the size of the token being read. */
+  lastEventAt = 0;
+  private depth = 0;
+  private packageDepth = -1;
+  private draft: PackageDraft | undefined;
+  private field: Field | undefined;
+  private text = "";
+
+  constructor(
+    private readonly label: string,
+    private readonly limits: PrimaryLimits,
+  ) {}
+
+  open(tag: SaxesTagPlain, position: number): void {
+    this.lastEventAt = position;
+    this.depth++;
+    if (++this.elements > this.limits.maxElements) this.overLimit("maxElements", this.limits.maxElements, "elements");
+    if (this.depth > this.limits.maxDepth) this.overLimit("maxDepth", this.limits.maxDepth, "levels of nesting");
+    const name = localName(tag.name);
+    if (this.depth === 1) {
+      if (name !== "metadata") throw invalid(this.label, `the root element is <${tag.name}>, not <metadata>: this is not a primary.xml`);
+      return;
+    }
+    if (name === "package" && this.draft === undefined) return this.openPackage(tag);
+    if (this.draft && this.depth === this.packageDepth + 1) this.openField(this.draft, name, tag);
+  }
+
+  private openPackage(tag: SaxesTagPlain): void {
+    if (++this.packages > this.limits.maxPackages) this.overLimit("maxPackages", this.limits.maxPackages, "packages");
+    this.draft = {};
+    if (tag.attributes.type !== undefined) this.draft.type = tag.attributes.type;
+    this.packageDepth = this.depth;
+  }
+
+  private openField(d: PackageDraft, name: string, tag: SaxesTagPlain): void {
+    const a = tag.attributes;
+    if (name === "version") {
+      d.epoch = a.epoch;
+      d.version = a.ver;
+      d.release = a.rel;
+    } else if (name === "size") {
+      d.size = a.package;
+    } else if (name === "location") {
+      d.location = a.href;
+      if (a["xml:base"] !== undefined) d.locationBase = a["xml:base"];
+    } else if (TEXT_FIELDS.has(name)) {
+      if (name === "checksum") d.checksumType = a.type;
+      this.field = name as Field;
+      this.text = "";
+    }
+  }
+
+  addText(text: string): void {
+    if (this.field === undefined) return;
+    this.text += text;
+    if (this.text.length > this.limits.maxTextLength) this.overLimit("maxTextLength", this.limits.maxTextLength, "characters of text in one element");
+  }
+
+  close(tag: SaxesTagPlain, position: number): void {
+    this.lastEventAt = position;
+    if (this.draft && this.depth === this.packageDepth) this.closePackage(this.draft, tag);
+    else if (this.draft && this.field !== undefined && this.depth === this.packageDepth + 1) this.closeField(this.draft, this.field);
+    this.depth--;
+  }
+
+  private closeField(d: PackageDraft, field: Field): void {
+    d[field] = this.text.trim();
+    this.field = undefined;
+    this.text = "";
+  }
+
+  private closePackage(d: PackageDraft, tag: SaxesTagPlain): void {
+    this.draft = undefined;
+    this.packageDepth = -1;
+    if (localName(tag.name) !== "package") throw invalid(this.label, "unbalanced <package> element");
+    // Only RPM packages live in primary.xml; a different type is skipped as dnf (libsolv) does.
+    if (d.type !== undefined && d.type !== "rpm") return;
+    this.ready.push(finishPackage(this.label, d));
+  }
+
+  overLimit(limit: keyof PrimaryLimits, max: number, what: string): never {
+    throw new LimitExceededError(`${this.label}: more than ${max} ${what} (limit ${limit}); refusing the document`, { limit, max });
+  }
+}
+
+function resolveLimits(opts: ParsePrimaryOptions): PrimaryLimits {
+  return {
+    maxPackages: opts.maxPackages ?? DEFAULT_PRIMARY_LIMITS.maxPackages,
+    maxTextLength: opts.maxTextLength ?? DEFAULT_PRIMARY_LIMITS.maxTextLength,
+    maxElements: opts.maxElements ?? DEFAULT_PRIMARY_LIMITS.maxElements,
+    maxDepth: opts.maxDepth ?? DEFAULT_PRIMARY_LIMITS.maxDepth,
+  };
+}
+
+function xmlError(label: string, err: unknown): unknown {
+  if (err instanceof ChantalError) return err;
+  const detail = err instanceof Error ? err.message : String(err);
+  return new PrimaryParseError(`${label}: not well-formed XML: ${detail}`, { cause: err });
+}
+
+/** Feeds text to saxes in bounded pieces and refuses any single token longer than the text limit. */
+function feed(parser: SaxesParser<PlainXml>, reader: PrimaryReader, text: string, limits: PrimaryLimits): void {
+  for (let i = 0; i < text.length; i += WRITE_PIECE) {
+    parser.write(text.slice(i, i + WRITE_PIECE));
+    // saxes buffers a token (text, tag, comment) until it ends: one without end must not grow without bound.
+    if (parser.position - reader.lastEventAt > limits.maxTextLength + WRITE_PIECE) {
+      reader.overLimit("maxTextLength", limits.maxTextLength, "characters without a tag (one text, tag or comment)");
+    }
+  }
+}
+
+function createParser(label: string, reader: PrimaryReader): SaxesParser<PlainXml> {
+  const parser = new SaxesParser<PlainXml>({ xmlns: false, fileName: label });
+  parser.on("opentag", (tag) => reader.open(tag, parser.position));
+  parser.on("closetag", (tag) => reader.close(tag, parser.position));
+  parser.on("text", (text) => reader.addText(text));
+  parser.on("cdata", (text) => reader.addText(text));
+  return parser;
+}
+
+/**
+ * Stream-parses primary.xml (decompressed bytes, e.g. from decompressIterable) and yields its packages.
+ * The input is read only as fast as packages are consumed; limits throw LimitExceededError, malformed
+ * XML or packages PrimaryParseError, an md5 or missing checksum ChecksumRefusedError.
+ */
+export async function* parsePrimary(input: AsyncIterable<Uint8Array | string>, opts: ParsePrimaryOptions = {}): AsyncGenerator<PrimaryPackage> {
+  const label = opts.label ?? "primary.xml";
+  const limits = resolveLimits(opts);
+  const reader = new PrimaryReader(label, limits);
+  const parser = createParser(label, reader);
+  const decoder = new StringDecoder("utf8");
+  let first = true;
+  for await (const chunk of input) {
+    if (opts.signal?.aborted) throw new AbortedError(`${label}: parsing interrupted`);
+    let text = typeof chunk === "string" ? chunk : decoder.write(chunk as Buffer);
+    if (first && text.length > 0) {
+      text = withoutBom(text);
+      first = false;
+    }
+    try {
+      feed(parser, reader, text, limits);
+    } catch (err) {
+      throw xmlError(label, err);
+    }
+    yield* reader.ready.splice(0);
+  }
+  try {
+    feed(parser, reader, decoder.end(), limits);
+    parser.close();
+  } catch (err) {
+    throw xmlError(label, err);
+  }
+  if (reader.elements === 0) throw invalid(label, "the document is empty");
+  yield* reader.ready.splice(0);
+}

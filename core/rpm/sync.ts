@@ -1,0 +1,210 @@
+// RPM mirror sync: repomd.xml -> every <data> file -> stream-parse primary -> download missing packages -> one transaction.
+import { createReadStream } from "node:fs";
+import { createHash } from "node:crypto";
+import { ChantalError } from "../errors.js";
+import { fetchBuffer, HttpStatusError } from "../http/client.js";
+import { downloadMany, type DownloadJob } from "../http/download.js";
+import { decompressStream, compressionFromPath } from "../compress/decompress.js";
+import { putBuffer } from "../storage/put-buffer.js";
+import {
+  replaceRepositoryMetadata,
+  replaceRepositoryPackages,
+  sha256ByChecksum,
+  upsertMetadataFiles,
+  upsertPackages,
+  type PackageRecord,
+} from "../db/package-sets.js";
+import { zeroCounts, type RunCounts } from "../db/sync-runs.js";
+import type { RepoSyncContext, RepoSyncResult } from "../sync/types.js";
+import { parseRepomd, type RepomdData } from "./repomd.js";
+import { parsePrimary, type PrimaryPackage } from "./primary.js";
+import { safeLocation } from "./location.js";
+import { PackageRecorder } from "../sync/package-recorder.js";
+
+export class RpmMetadataError extends ChantalError {}
+
+const REPOMD = "repodata/repomd.xml";
+const SIGNATURE_FILES = ["repodata/repomd.xml.asc", "repodata/repomd.xml.key"];
+const MAX_REPOMD_BYTES = 16 * 1024 * 1024;
+/** A primary.xml that decompresses past this is refused (a decompression bomb, not a repository). */
+const MAX_PRIMARY_BYTES = 8 * 1024 * 1024 * 1024;
+
+export function upstreamBase(url: string): string {
+  return url.endsWith("/") ? url : `${url}/`;
+}
+
+function sha256Hex(data: Buffer): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+/** Optional files (signatures): absent upstream is fine, any other failure is not. */
+async function fetchOptional(url: string, ctx: RepoSyncContext): Promise<Buffer | null> {
+  try {
+    return (await fetchBuffer(url, { ...ctx.http, signal: ctx.signal }, { maxBytes: 1024 * 1024 }, { subject: url.split("/").pop() })).body;
+  } catch (err) {
+    if (err instanceof HttpStatusError && (err.status === 404 || err.status === 403)) return null;
+    throw err;
+  }
+}
+
+interface MetadataEntry {
+  path: string;
+  sha256: string;
+  size: number;
+}
+
+async function fetchDataFiles(data: RepomdData[], ctx: RepoSyncContext): Promise<MetadataEntry[]> {
+  const base = upstreamBase(ctx.repo.upstream_url);
+  const jobs: DownloadJob[] = data.map((d) => {
+    const path = safeLocation(d.location);
+    return { url: new URL(path, base).toString(), expected: d.checksum, ...(d.size !== undefined ? { size: d.size } : {}), label: `${d.type} metadata (${path})` };
+  });
+  const result = await downloadMany(jobs, { pool: ctx.pool, http: ctx.http, concurrency: 4, signal: ctx.signal });
+  return jobs.map((_, i) => ({ path: safeLocation(data[i]!.location), sha256: result.results[i]!.sha256, size: result.results[i]!.size }));
+}
+
+async function readPrimary(entry: MetadataEntry, ctx: RepoSyncContext): Promise<PrimaryPackage[]> {
+  const input = createReadStream(ctx.pool.pathOf(entry.sha256));
+  const text = input.pipe(decompressStream(compressionFromPath(entry.path), { maxOutputBytes: MAX_PRIMARY_BYTES }));
+  input.on("error", (err) => text.destroy(err));
+  const pkgs: PrimaryPackage[] = [];
+  for await (const p of parsePrimary(text, { signal: ctx.signal })) pkgs.push(p);
+  return pkgs;
+}
+
+interface PlannedPackage {
+  pkg: PrimaryPackage;
+  location: string;
+  checksum: string;
+  /** Known when upstream declares sha256, or when we have pooled it before. */
+  sha256?: string;
+}
+
+/** Which packages the pool lacks: by sha256 when declared, else by the checksum we recorded when we pooled it. */
+async function planDownloads(pkgs: PrimaryPackage[], ctx: RepoSyncContext): Promise<{ planned: PlannedPackage[]; missing: PlannedPackage[] }> {
+  const byLocation = new Map<string, PlannedPackage>();
+  for (const pkg of pkgs) {
+    const location = safeLocation(pkg.location, pkg.locationBase);
+    const checksum = `${pkg.checksum.algo}:${pkg.checksum.value.toLowerCase()}`;
+    byLocation.set(location, { pkg, location, checksum, ...(pkg.checksum.algo === "sha256" ? { sha256: pkg.checksum.value.toLowerCase() } : {}) });
+  }
+  const planned = [...byLocation.values()];
+  const unknown = planned.filter((p) => !p.sha256).map((p) => p.checksum);
+  if (unknown.length > 0) {
+    const known = await sha256ByChecksum(ctx.db, unknown);
+    for (const p of planned) p.sha256 ??= known.get(p.checksum);
+  }
+  const present = await ctx.pool.haveMany(planned.flatMap((p) => (p.sha256 ? [p.sha256] : [])));
+  const seen = new Set<string>();
+  const missing = planned.filter((p) => {
+    if (p.sha256 && present.has(p.sha256)) return false;
+    if (seen.has(p.checksum)) return false;
+    seen.add(p.checksum);
+    return true;
+  });
+  return { planned, missing };
+}
+
+function packageRecord(p: PlannedPackage, sha256: string, size: number): PackageRecord {
+  return { sha256, size, type: "rpm", name: p.pkg.name, epoch: p.pkg.epoch, version: p.pkg.version, release: p.pkg.release, arch: p.pkg.arch, checksum: p.checksum };
+}
+
+async function downloadMissing(missing: PlannedPackage[], ctx: RepoSyncContext, recorder: PackageRecorder, counts: RunCounts): Promise<void> {
+  const base = upstreamBase(ctx.repo.upstream_url);
+  const bytesTotal = missing.reduce((n, p) => n + (p.pkg.size ?? 0), 0);
+  let bytesDone = 0;
+  let filesDone = 0;
+  const jobs: DownloadJob[] = missing.map((p) => ({
+    url: new URL(p.location, base).toString(),
+    expected: p.pkg.checksum,
+    ...(p.pkg.size !== undefined ? { size: p.pkg.size } : {}),
+    label: `${p.pkg.name}-${p.pkg.epoch ? `${p.pkg.epoch}:` : ""}${p.pkg.version}-${p.pkg.release}.${p.pkg.arch}`,
+  }));
+  ctx.onProgress?.({ phase: "download", filesDone, filesTotal: jobs.length, bytesDone, bytesTotal });
+  await downloadMany(jobs, {
+    pool: ctx.pool,
+    http: ctx.http,
+    concurrency: ctx.repo.download_concurrency,
+    signal: ctx.signal,
+    onBytes: (n) => {
+      bytesDone += n;
+      counts.bytesDownloaded += n;
+    },
+    onFileDone: (_job, result, index) => {
+      const p = missing[index]!;
+      p.sha256 = result.sha256;
+      counts.packagesDownloaded++;
+      recorder.add(packageRecord(p, result.sha256, result.size));
+      ctx.onProgress?.({ phase: "download", filesDone: ++filesDone, filesTotal: jobs.length, bytesDone, bytesTotal });
+    },
+  });
+}
+
+/** Packages that share a checksum with a downloaded one get its sha256. */
+function fillFromSiblings(planned: PlannedPackage[]): void {
+  const byChecksum = new Map<string, string>();
+  for (const p of planned) if (p.sha256) byChecksum.set(p.checksum, p.sha256);
+  for (const p of planned) p.sha256 ??= byChecksum.get(p.checksum);
+}
+
+async function commit(ctx: RepoSyncContext, planned: PlannedPackage[], metadata: MetadataEntry[], indexChecksum: string, counts: RunCounts): Promise<void> {
+  const records = planned.map((p) => packageRecord(p, p.sha256!, p.pkg.size ?? 0));
+  const client = await ctx.db.connect();
+  try {
+    await client.query("BEGIN");
+    const ids = await upsertPackages(client, records);
+    const metaIds = await upsertMetadataFiles(client, metadata);
+    const pkgChange = await replaceRepositoryPackages(client, ctx.row.id, planned.map((p) => ({ location: p.location, packageId: ids.get(p.sha256!)! })));
+    await replaceRepositoryMetadata(client, ctx.row.id, metadata.map((m) => ({ path: m.path, metadataFileId: metaIds.get(m.sha256)! })));
+    await client.query(`UPDATE chantal.repositories SET index_checksum = $2, last_synced_at = now(), updated_at = now() WHERE id = $1`, [ctx.row.id, indexChecksum]);
+    await client.query("COMMIT");
+    counts.packagesAdded = pkgChange.added + pkgChange.changed;
+    counts.packagesRemoved = pkgChange.removed;
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+export async function syncRpm(ctx: RepoSyncContext): Promise<RepoSyncResult> {
+  const counts = zeroCounts();
+  const base = upstreamBase(ctx.repo.upstream_url);
+  ctx.onProgress?.({ phase: "index", filesDone: 0, filesTotal: 1, bytesDone: 0, bytesTotal: 0 });
+  const repomdBytes = (await fetchBuffer(new URL(REPOMD, base).toString(), { ...ctx.http, signal: ctx.signal }, { maxBytes: MAX_REPOMD_BYTES }, { subject: "repomd.xml" })).body;
+  const indexChecksum = sha256Hex(repomdBytes);
+  if (!ctx.force && ctx.row.indexChecksum === indexChecksum) {
+    ctx.log.info({ repo: ctx.repo.id }, "repomd.xml unchanged: nothing to do");
+    return { status: "noop", counts };
+  }
+  const repomd = parseRepomd(repomdBytes);
+  const primaryData = repomd.data.find((d) => d.type === "primary");
+  if (!primaryData) throw new RpmMetadataError(`${REPOMD} of ${ctx.repo.id} lists no primary metadata`);
+
+  ctx.onProgress?.({ phase: "metadata", filesDone: 0, filesTotal: repomd.data.length, bytesDone: 0, bytesTotal: 0 });
+  const metadata = await fetchDataFiles(repomd.data, ctx);
+  metadata.push({ path: REPOMD, ...(await putBuffer(ctx.pool, repomdBytes)) });
+  for (const path of SIGNATURE_FILES) {
+    const body = await fetchOptional(new URL(path, base).toString(), ctx);
+    if (body) metadata.push({ path, ...(await putBuffer(ctx.pool, body)) });
+  }
+
+  const primaryEntry = metadata.find((m) => m.path === safeLocation(primaryData.location))!;
+  const pkgs = await readPrimary(primaryEntry, ctx);
+  counts.packagesTotal = pkgs.length;
+  ctx.onProgress?.({ phase: "plan", filesDone: 0, filesTotal: pkgs.length, bytesDone: 0, bytesTotal: 0 });
+  const { planned, missing } = await planDownloads(pkgs, ctx);
+  ctx.log.info({ repo: ctx.repo.id, packages: planned.length, missing: missing.length }, "plan");
+
+  const recorder = new PackageRecorder(ctx.db);
+  try {
+    await downloadMissing(missing, ctx, recorder, counts);
+  } finally {
+    await recorder.close();
+  }
+  fillFromSiblings(planned);
+  ctx.onProgress?.({ phase: "commit", filesDone: 0, filesTotal: 1, bytesDone: 0, bytesTotal: 0 });
+  await commit(ctx, planned, metadata, indexChecksum, counts);
+  return { status: "success", counts };
+}

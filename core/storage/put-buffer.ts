@@ -1,0 +1,15 @@
+// Small in-memory files (an index we already fetched) go into the pool like downloads: temp file, then atomic adopt.
+import { createHash } from "node:crypto";
+import { writeFile } from "node:fs/promises";
+import type { Pool } from "./pool.js";
+
+export async function putBuffer(pool: Pool, data: Buffer): Promise<{ sha256: string; size: number }> {
+  const sha256 = createHash("sha256").update(data).digest("hex");
+  if (!(await pool.has(sha256))) {
+    await pool.ensureTempDir();
+    const tmp = pool.tempPath(sha256);
+    await writeFile(tmp, data);
+    await pool.adopt(tmp, sha256);
+  }
+  return { sha256, size: data.length };
+}

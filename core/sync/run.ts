@@ -1,0 +1,168 @@
+// The sync handler's core: locks, the sync_runs row, the type-specific sync, then publish and snapshot.
+import type { Config } from "../config/schema.js";
+import { findRepository, type LoadedConfig } from "../config/load.js";
+import type { Database } from "../db/client.js";
+import { acquireLock, describeHolder, LockHeldError, maintenanceLockRequest, repositoryLockRequest, type HeldLock } from "../db/locks.js";
+import { ensureRepository, type RepositoryRow } from "../db/repositories.js";
+import type { SyncStatus, SyncTrigger } from "../db/schema.js";
+import { finishRun, markAbandonedRuns, startRun, zeroCounts, type RunCounts } from "../db/sync-runs.js";
+import { AbortedError, ChantalError, errorMessage, LockBusyError } from "../errors.js";
+import { repositoryHttp } from "../http/repo-http.js";
+import type { Logger } from "../log.js";
+import { redactSecrets } from "../redact.js";
+import { syncRpm } from "../rpm/sync.js";
+import { snapshotNameFromTemplate } from "../snapshots/name.js";
+import { createSnapshot, findSnapshot } from "../snapshots/snapshots.js";
+import { poolOf, publishLatest, publishSnapshot } from "./publish-repo.js";
+import type { RepoSyncContext, RepoSyncResult, SyncProgress } from "./types.js";
+
+export interface SyncRequest {
+  repoId: string;
+  trigger: SyncTrigger;
+  /** Seconds to wait for a busy repository lock (0: fail at once). */
+  waitSeconds?: number;
+  /** Take the lock over from its holder (terminates the holder's database session). */
+  force?: boolean;
+  /** Re-read all upstream metadata even when the index is unchanged. */
+  full?: boolean;
+  /** Publish latest after the sync (default true). */
+  publish?: boolean;
+  /** Create (and publish) a snapshot after a successful sync, named from this template. */
+  snapshotTemplate?: string;
+}
+
+export interface SyncEnv {
+  loaded: LoadedConfig;
+  database: Database;
+  log: Logger;
+  signal: AbortSignal;
+  now: () => Date;
+  onProgress?: (repoId: string, p: SyncProgress) => void;
+}
+
+export type SyncOutcome = "success" | "noop" | "skipped-locked" | "failed" | "interrupted";
+
+export interface SyncResult {
+  repoId: string;
+  status: SyncOutcome;
+  runId: number | null;
+  counts: RunCounts;
+  durationMs: number;
+  error?: string;
+  published?: string;
+  snapshot?: string;
+}
+
+/** Secret values of the configuration, removed from any error text we store or print. */
+export function configSecrets(config: Config): string[] {
+  const out: (string | undefined)[] = [config.proxy?.password];
+  for (const r of config.repositories) {
+    out.push(r.proxy?.password);
+    if (r.auth?.type === "basic") out.push(r.auth.password);
+  }
+  return out.filter((s): s is string => !!s);
+}
+
+async function takeLocks(req: SyncRequest, row: RepositoryRow, env: SyncEnv): Promise<HeldLock[]> {
+  const maintenance = await acquireLock(env.database.url, maintenanceLockRequest("shared", `sync ${req.repoId}`, { signal: env.signal })).catch((err) => {
+    if (err instanceof LockHeldError) throw new LockBusyError(`a database restore is running (${err.holders.map(describeHolder).join(", ")}): sync of ${req.repoId} not started`);
+    throw err;
+  });
+  try {
+    const repoLock = await acquireLock(
+      env.database.url,
+      repositoryLockRequest(row.id, `sync ${req.repoId}`, { waitMs: (req.waitSeconds ?? 0) * 1000, takeover: req.force ?? false, signal: env.signal }),
+    );
+    return [repoLock, maintenance];
+  } catch (err) {
+    await maintenance.release();
+    if (err instanceof LockHeldError) {
+      const h = err.holders[0];
+      throw new LockBusyError(`repository ${req.repoId} is already being synced${h ? ` by ${describeHolder(h)}` : ""}`);
+    }
+    throw err;
+  }
+}
+
+async function recordSkipped(env: SyncEnv, row: RepositoryRow, req: SyncRequest, message: string): Promise<number> {
+  const runId = await startRun(env.database.pool, row.id, req.trigger, "skipped-locked", env.now());
+  await finishRun(env.database.pool, runId, { status: "skipped-locked", counts: zeroCounts(), error: message, finishedAt: env.now() });
+  return runId;
+}
+
+async function syncByType(ctx: RepoSyncContext): Promise<RepoSyncResult> {
+  if (ctx.repo.type === "rpm") return syncRpm(ctx);
+  throw new ChantalError(`repository ${ctx.repo.id}: type "${ctx.repo.type}" cannot be synced by this version yet`);
+}
+
+/** A unique snapshot name: the template's, else with -2, -3 ... appended; an existing snapshot is never touched. */
+async function freeSnapshotName(env: SyncEnv, repoId: string, wanted: string): Promise<string> {
+  for (let i = 1; ; i++) {
+    const name = i === 1 ? wanted : `${wanted}-${i}`;
+    if (!(await findSnapshot(env.database.pool, repoId, name))) return name;
+  }
+}
+
+async function afterSync(req: SyncRequest, env: SyncEnv, row: RepositoryRow, outcome: RepoSyncResult, signal: AbortSignal): Promise<Pick<SyncResult, "published" | "snapshot">> {
+  const { config } = env.loaded;
+  const out: Pick<SyncResult, "published" | "snapshot"> = {};
+  if (req.publish !== false) {
+    const state = await env.database.pool.query(`SELECT index_checksum, published_checksum FROM chantal.repositories WHERE id = $1`, [row.id]);
+    const stale = state.rows[0].index_checksum !== state.rows[0].published_checksum;
+    if (outcome.status === "success" || stale) out.published = (await publishLatest(env.database.pool, config, { id: row.id, repoId: req.repoId }, signal)).path;
+  }
+  if (req.snapshotTemplate) {
+    const wanted = snapshotNameFromTemplate(req.snapshotTemplate, { repoId: req.repoId, now: env.now() });
+    const name = await freeSnapshotName(env, req.repoId, wanted);
+    if (name !== wanted) env.log.warn({ repo: req.repoId, wanted, name }, "snapshot name exists already: using a suffix");
+    const snap = await createSnapshot(env.database.pool, row.id, req.repoId, name);
+    await publishSnapshot(env.database.pool, config, snap, env.now(), signal);
+    out.snapshot = name;
+  }
+  return out;
+}
+
+export async function syncRepository(req: SyncRequest, env: SyncEnv): Promise<SyncResult> {
+  const started = Date.now();
+  const { config } = env.loaded;
+  const repo = findRepository(env.loaded, req.repoId);
+  const secrets = configSecrets(config);
+  const row = await ensureRepository(env.database.pool, repo);
+  let locks: HeldLock[];
+  try {
+    locks = await takeLocks(req, row, env);
+  } catch (err) {
+    if (!(err instanceof LockBusyError)) throw err;
+    const runId = await recordSkipped(env, row, req, err.message);
+    return { repoId: req.repoId, status: "skipped-locked", runId, counts: zeroCounts(), durationMs: Date.now() - started, error: err.message };
+  }
+  const signal = AbortSignal.any([env.signal, ...locks.map((l) => l.signal)]);
+  const pool = poolOf(config);
+  const http = repositoryHttp(repo, config, { onRetry: (i) => env.log.warn({ repo: repo.id, url: i.url, attempt: i.attempt, delayMs: i.delayMs, error: redactSecrets(i.error.message, secrets) }, "retrying") });
+  let runId: number | null = null;
+  let counts = zeroCounts();
+  try {
+    const abandoned = await markAbandonedRuns(env.database.pool, row.id);
+    if (abandoned) env.log.warn({ repo: repo.id, runs: abandoned }, "marked runs of a dead process as interrupted");
+    await pool.cleanStaleTemp(24 * 3600 * 1000);
+    runId = await startRun(env.database.pool, row.id, req.trigger, "running", env.now());
+    const ctx: RepoSyncContext = {
+      config, repo, row, db: env.database.pool, pool, http: http.http, log: env.log, signal, runId, force: req.full ?? false,
+      ...(env.onProgress ? { onProgress: (p: SyncProgress) => env.onProgress!(repo.id, p) } : {}),
+    };
+    const outcome = await syncByType(ctx);
+    counts = outcome.counts;
+    const extra = await afterSync(req, env, row, outcome, signal);
+    await finishRun(env.database.pool, runId, { status: outcome.status, counts, snapshotName: extra.snapshot ?? null, finishedAt: env.now() });
+    return { repoId: repo.id, status: outcome.status, runId, counts, durationMs: Date.now() - started, ...extra };
+  } catch (err) {
+    const cause = signal.aborted && !(err instanceof ChantalError && !(err instanceof AbortedError)) ? (signal.reason ?? err) : err;
+    const status: SyncStatus = cause instanceof AbortedError ? "interrupted" : "failed";
+    const message = redactSecrets(`${errorMessage(cause)}`, secrets);
+    if (runId !== null) await finishRun(env.database.pool, runId, { status, counts, error: message, finishedAt: env.now() }).catch(() => undefined);
+    return { repoId: repo.id, status, runId, counts, durationMs: Date.now() - started, error: message };
+  } finally {
+    await http.close();
+    for (const l of locks) await l.release();
+  }
+}

@@ -1,0 +1,36 @@
+// What a repository-type syncer (rpm, apt) receives and returns; the orchestration around it is core/sync/run.ts.
+import type pg from "pg";
+import type { Config, RepositoryConfig } from "../config/schema.js";
+import type { HttpOptions } from "../http/client.js";
+import type { Logger } from "../log.js";
+import type { Pool } from "../storage/pool.js";
+import type { RepositoryRow } from "../db/repositories.js";
+import type { RunCounts } from "../db/sync-runs.js";
+
+export interface SyncProgress {
+  phase: "index" | "metadata" | "plan" | "download" | "commit" | "publish";
+  filesDone: number;
+  filesTotal: number;
+  bytesDone: number;
+  bytesTotal: number;
+}
+
+export interface RepoSyncContext {
+  config: Config;
+  repo: RepositoryConfig;
+  row: RepositoryRow;
+  db: pg.Pool;
+  pool: Pool;
+  http: HttpOptions;
+  log: Logger;
+  signal: AbortSignal;
+  runId: number;
+  /** Re-read everything even when the index is unchanged. */
+  force: boolean;
+  onProgress?: (p: SyncProgress) => void;
+}
+
+export interface RepoSyncResult {
+  status: "success" | "noop";
+  counts: RunCounts;
+}

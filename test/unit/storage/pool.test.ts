@@ -1,0 +1,113 @@
+import { spawnSync } from "node:child_process";
+import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, dirname, join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { Pool, PoolError } from "../../../core/storage/pool.js";
+
+const SHA_A = "a".repeat(64);
+const SHA_B = "ab12" + "0".repeat(60);
+
+let dir: string;
+let pool: Pool;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "chantal-pool-"));
+  pool = new Pool(join(dir, "pool"), join(dir, "tmp"));
+  await pool.ensureTempDir();
+});
+
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function tempWith(content: string): Promise<string> {
+  const path = pool.tempPath("k");
+  await writeFile(path, content);
+  return path;
+}
+
+/** A pid that certainly belonged to a process which has exited. */
+function deadPid(): number {
+  const child = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"], { encoding: "utf8" });
+  return Number(child.stdout);
+}
+
+describe("Pool", () => {
+  it("lays blobs out as <root>/<aa>/<bb>/<sha256>", () => {
+    expect(pool.pathOf(SHA_B)).toBe(join(dir, "pool", "ab", "12", SHA_B));
+    expect(pool.pathOf(SHA_B.toUpperCase())).toBe(join(dir, "pool", "ab", "12", SHA_B));
+  });
+
+  it("rejects a key that is not a sha256 (no path tricks)", () => {
+    expect(() => pool.pathOf("../../etc/passwd")).toThrow(PoolError);
+    expect(() => pool.pathOf("abc")).toThrow(PoolError);
+  });
+
+  it("adopts a temp file by rename, creating the directories", async () => {
+    const temp = await tempWith("hello");
+    expect(await pool.has(SHA_B)).toBe(false);
+    await pool.adopt(temp, SHA_B);
+    expect(await pool.has(SHA_B)).toBe(true);
+    expect(await readFile(pool.pathOf(SHA_B), "utf8")).toBe("hello");
+    expect(await readdir(join(dir, "tmp"))).toEqual([]);
+  });
+
+  it("tolerates a concurrent identical adopt", async () => {
+    const temps = await Promise.all(Array.from({ length: 8 }, () => tempWith("same")));
+    await Promise.all(temps.map((t) => pool.adopt(t, SHA_A)));
+    expect(await readFile(pool.pathOf(SHA_A), "utf8")).toBe("same");
+    expect(await readdir(join(dir, "tmp"))).toEqual([]);
+  });
+
+  it("fails clearly when the temp file is missing", async () => {
+    await expect(pool.adopt(join(dir, "tmp", "nope"), SHA_A)).rejects.toThrow(PoolError);
+  });
+
+  it("haveMany returns the pooled subset", async () => {
+    const shas = Array.from({ length: 300 }, (_, i) => i.toString(16).padStart(64, "0"));
+    for (const sha of shas.slice(0, 100)) await pool.adopt(await tempWith(sha), sha);
+    const have = await pool.haveMany([...shas, shas[0]!], 16);
+    expect(have.size).toBe(100);
+    expect(have.has(shas[0]!)).toBe(true);
+    expect(have.has(shas[150]!)).toBe(false);
+    expect((await pool.haveMany([])).size).toBe(0);
+  });
+
+  it("makes unique temp names in tempDir, outside the pool tree", () => {
+    const a = pool.tempPath("same key");
+    const b = pool.tempPath("same key");
+    expect(a).not.toBe(b);
+    expect(dirname(a)).toBe(join(dir, "tmp"));
+    expect(basename(a)).toContain(`_${process.pid}_`);
+    expect(basename(a)).not.toContain(" ");
+  });
+
+  it("cleanStaleTemp removes temp files of dead processes and keeps live ones", async () => {
+    const mine = await tempWith("in progress");
+    const dead = mine.replace(`_${process.pid}_`, `_${deadPid()}_`);
+    expect(dead).not.toBe(mine);
+    await writeFile(dead, "left by kill -9");
+    expect(await pool.cleanStaleTemp(60 * 60_000)).toBe(1);
+    expect(await readdir(join(dir, "tmp"))).toEqual([basename(mine)]);
+  });
+
+  it("cleanStaleTemp removes any temp file older than the limit", async () => {
+    const old = await tempWith("old");
+    const foreign = join(dir, "tmp", "someone-elses-file");
+    await writeFile(foreign, "x");
+    const past = new Date(Date.now() - 2 * 60 * 60_000);
+    await utimes(old, past, past);
+    await utimes(foreign, past, past);
+    const fresh = await tempWith("fresh");
+    expect(await pool.cleanStaleTemp(60 * 60_000)).toBe(2);
+    expect(await readdir(join(dir, "tmp"))).toEqual([basename(fresh)]);
+  });
+
+  it("cleanStaleTemp is a no-op when tempDir does not exist", async () => {
+    const p = new Pool(join(dir, "p2"), join(dir, "missing"));
+    expect(await p.cleanStaleTemp(1000)).toBe(0);
+    await mkdir(join(dir, "missing"));
+    expect(await p.cleanStaleTemp(1000)).toBe(0);
+  });
+});
