@@ -223,7 +223,7 @@ function feed(parser: SaxesParser<PlainXml>, reader: PrimaryReader, text: string
 }
 
 function createParser(label: string, reader: PrimaryReader): SaxesParser<PlainXml> {
-  const parser = new SaxesParser<PlainXml>({ xmlns: false, fileName: label });
+  const parser = new SaxesParser<PlainXml>({ xmlns: false, fileName: label, position: false });
   parser.on("opentag", (tag) => reader.open(tag, parser.position));
   parser.on("closetag", (tag) => reader.close(tag, parser.position));
   parser.on("text", (text) => reader.addText(text));
@@ -259,10 +259,10 @@ export async function* parsePrimary(input: AsyncIterable<Uint8Array | string>, o
   }
   try {
     feed(parser, reader, decoder.end(), limits);
+    if (reader.elements === 0) throw invalid(label, "the document is empty: it has no root element");
     parser.close();
   } catch (err) {
     throw xmlError(label, err);
   }
-  if (reader.elements === 0) throw invalid(label, "the document is empty");
   yield* reader.ready.splice(0);
 }

@@ -1,5 +1,5 @@
 // Runs the real CLI (bin/chantal-run.js on the TypeScript sources) as a child process.
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -15,23 +15,35 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runCli(args: string[], opts: { env?: Record<string, string | undefined>; input?: string; timeoutMs?: number } = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, CHANTAL_FROM_SOURCE: "1", ...opts.env };
-    for (const [k, v] of Object.entries(opts.env ?? {})) if (v === undefined) delete env[k];
-    const child = spawn(process.execPath, [cliPath, ...args], { env, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
+export interface CliOptions {
+  env?: Record<string, string | undefined>;
+  input?: string;
+  timeoutMs?: number;
+}
+
+/** Start the CLI and return the child at once (for tests that signal it), with its result as a promise. */
+export function spawnCli(args: string[], opts: CliOptions = {}): { child: ChildProcessWithoutNullStreams; result: Promise<CliResult>; output(): string } {
+  const env: NodeJS.ProcessEnv = { ...process.env, CHANTAL_FROM_SOURCE: "1", ...opts.env };
+  for (const [k, v] of Object.entries(opts.env ?? {})) if (v === undefined) delete env[k];
+  const child = spawn(process.execPath, [cliPath, ...args], { env, stdio: ["pipe", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => (stdout += d));
+  child.stderr.on("data", (d) => (stderr += d));
+  const result = new Promise<CliResult>((resolve, reject) => {
     const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 120_000);
     child.on("error", reject);
     child.on("close", (code, signal) => {
       clearTimeout(timer);
       resolve({ code, signal, stdout, stderr });
     });
-    child.stdin.end(opts.input ?? "");
   });
+  child.stdin.end(opts.input ?? "");
+  return { child, result, output: () => stdout + stderr };
+}
+
+export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
+  return spawnCli(args, opts).result;
 }
 
 /** A config directory with the given files (path relative to the dir -> YAML text). */

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { createTestDatabase, type TestDatabase } from "./db.js";
-import { makeConfigDir, runCli, type CliResult } from "./cli.js";
+import { makeConfigDir, runCli, spawnCli, type CliResult } from "./cli.js";
 import { startStaticServer, type FaultPlan, type StaticServer } from "./http-server.js";
 
 export interface SyncEnvironment {
@@ -15,6 +15,7 @@ export interface SyncEnvironment {
   db: TestDatabase;
   pg: pg.Pool;
   cli(...args: string[]): Promise<CliResult>;
+  spawn(...args: string[]): ReturnType<typeof spawnCli>;
   published(repoId: string, name?: string): string;
   poolFiles(): string[];
   tempFiles(): string[];
@@ -45,6 +46,7 @@ export async function startSyncEnvironment(opts: { upstream: string; faults?: Fa
     db,
     pg: pool,
     cli: (...args) => runCli(["--config-dir", configDir, ...args], { env: { CHANTAL_LOG_LEVEL: "warn" } }),
+    spawn: (...args) => spawnCli(["--config-dir", configDir, ...args]),
     published: (repoId, name = "latest") => join(base, "published", repoId, name),
     poolFiles: () => listFiles(join(base, "pool")).filter((f) => !f.includes("/.tmp/")),
     tempFiles: () => listFiles(join(base, "pool", ".tmp")),

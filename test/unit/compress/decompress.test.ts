@@ -250,7 +250,6 @@ describe("output limit", () => {
         expect(seen).toBeLessThanOrEqual(LIMIT);
         expect(Date.now() - started).toBeLessThan(10_000);
         // Lenient: the point is "not 1 GiB", whatever the garbage collector does meanwhile.
-        console.log(kind, "peak RSS growth MB", Math.round((peak - before) / 1048576), "ms", Date.now() - started);
         expect(peak - before).toBeLessThan(256 * 1024 * 1024);
       });
     }
