@@ -223,7 +223,7 @@ function feed(parser: SaxesParser<PlainXml>, reader: PrimaryReader, text: string
 }
 
 function createParser(label: string, reader: PrimaryReader): SaxesParser<PlainXml> {
-  const parser = new SaxesParser<PlainXml>({ xmlns: false, fileName: label, position: false });
+  const parser = new SaxesParser<PlainXml>({ xmlns: false, fileName: label });
   parser.on("opentag", (tag) => reader.open(tag, parser.position));
   parser.on("closetag", (tag) => reader.close(tag, parser.position));
   parser.on("text", (text) => reader.addText(text));
