@@ -1,6 +1,6 @@
 // Streaming decompression of upstream metadata (gzip, xz, zstd, bzip2 or plain) with a hard output limit:
 // every decoder is pulled piece by piece, so a decompression bomb ends in LimitExceededError, not out of memory.
-import { Duplex, pipeline, Readable } from "node:stream";
+import { Duplex, pipeline, Readable, type Transform } from "node:stream";
 import zlib from "node:zlib";
 import xzDecompress from "xz-decompress";
 import { ChantalError } from "../errors.js";
@@ -83,8 +83,8 @@ async function* inPieces(source: AsyncIterable<Uint8Array>, size: number): Async
 }
 
 /** Runs a Node transform (zlib) as a pull-based iterable: backpressure reaches the source. */
-function throughNodeTransform(source: AsyncIterable<Uint8Array>, transform: NodeJS.ReadWriteStream & Readable): AsyncIterable<Buffer> {
-  return pipeline(Readable.from(source, { objectMode: false }), transform, () => undefined) as Readable;
+function throughNodeTransform(source: AsyncIterable<Uint8Array>, transform: Transform): AsyncIterable<Buffer> {
+  return pipeline(Readable.from(source, { objectMode: false }), transform, () => undefined);
 }
 
 async function* gunzip(source: AsyncIterable<Uint8Array>): AsyncGenerator<Buffer> {

@@ -26,8 +26,10 @@ export class RpmMetadataError extends ChantalError {}
 const REPOMD = "repodata/repomd.xml";
 const SIGNATURE_FILES = ["repodata/repomd.xml.asc", "repodata/repomd.xml.key"];
 const MAX_REPOMD_BYTES = 16 * 1024 * 1024;
-/** A primary.xml that decompresses past this is refused (a decompression bomb, not a repository). */
-const MAX_PRIMARY_BYTES = 8 * 1024 * 1024 * 1024;
+/** A primary.xml that decompresses past this is refused (a decompression bomb, not a repository; Fedora's is ~0.3 GB). */
+const MAX_PRIMARY_BYTES = 4 * 1024 * 1024 * 1024;
+/** More packages than any real repository (Fedora: ~75,000), fewer than would exhaust memory. */
+const MAX_PACKAGES = 1_000_000;
 
 export function upstreamBase(url: string): string {
   return url.endsWith("/") ? url : `${url}/`;
@@ -68,7 +70,7 @@ async function readPrimary(entry: MetadataEntry, ctx: RepoSyncContext): Promise<
   const text = input.pipe(decompressStream(compressionFromPath(entry.path), { maxOutputBytes: MAX_PRIMARY_BYTES }));
   input.on("error", (err) => text.destroy(err));
   const pkgs: PrimaryPackage[] = [];
-  for await (const p of parsePrimary(text, { signal: ctx.signal })) pkgs.push(p);
+  for await (const p of parsePrimary(text, { signal: ctx.signal, maxPackages: MAX_PACKAGES })) pkgs.push(p);
   return pkgs;
 }
 

@@ -122,6 +122,12 @@ async function afterSync(req: SyncRequest, env: SyncEnv, row: RepositoryRow, out
   return out;
 }
 
+/** When the run was aborted, the abort's reason (SIGTERM, a lost lock) explains the failure better than the error it caused. */
+function failureCause(err: unknown, signal: AbortSignal): unknown {
+  const isOwnFailure = err instanceof ChantalError && !(err instanceof AbortedError);
+  return signal.aborted && !isOwnFailure ? (signal.reason ?? err) : err;
+}
+
 export async function syncRepository(req: SyncRequest, env: SyncEnv): Promise<SyncResult> {
   const started = Date.now();
   const { config } = env.loaded;
@@ -156,7 +162,7 @@ export async function syncRepository(req: SyncRequest, env: SyncEnv): Promise<Sy
     await finishRun(env.database.pool, runId, { status: outcome.status, counts, snapshotName: extra.snapshot ?? null, finishedAt: env.now() });
     return { repoId: repo.id, status: outcome.status, runId, counts, durationMs: Date.now() - started, ...extra };
   } catch (err) {
-    const cause = signal.aborted && !(err instanceof ChantalError && !(err instanceof AbortedError)) ? (signal.reason ?? err) : err;
+    const cause = failureCause(err, signal);
     const status: SyncStatus = cause instanceof AbortedError ? "interrupted" : "failed";
     const message = redactSecrets(`${errorMessage(cause)}`, secrets);
     if (runId !== null) await finishRun(env.database.pool, runId, { status, counts, error: message, finishedAt: env.now() }).catch(() => undefined);

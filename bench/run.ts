@@ -1,0 +1,993 @@
+// Benchmark: Chantal's first sync, no-op re-sync and peak RSS against `dnf reposync` on the same generated
+// repositories, served from 127.0.0.1 (nginx when installed, else bench/serve.ts), medians of N runs measured
+// side by side in one invocation. See bench/README.md for the method and the latest numbers.
+//
+//   npm run bench -- [--quick] [--only small,large,noop,big-primary] [--runs 3] [--wait 70] [--json] ...
+//
+// Everything it writes lives under $CHANTAL_BENCH_DIR (default /tmp/chantal-bench): the generated
+// repositories (cached between invocations), nginx's config/pid/logs, the embedded PostgreSQL, and the
+// per-run storage (deleted before each workload, then `sync` and a wait: PERFORMANCE.md's hygiene).
+// Results go to stdout and to bench/results/latest.json.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { createWriteStream, existsSync, readFileSync, readdirSync } from "node:fs";
+import { mkdir, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { createServer, connect } from "node:net";
+import { cpus, release, totalmem } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import pg from "pg";
+import { generateRpmRepo } from "./rpm-repo-generator.js";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const CLI = join(ROOT, "bin", "chantal-run.js");
+const RESULTS_DIR = join(ROOT, "bench", "results");
+const MB = 1_000_000;
+const MiB = 1024 * 1024;
+
+// ---------------------------------------------------------------------------------------------------- options
+
+type WorkloadId = "small" | "large" | "noop" | "big-primary";
+
+interface WorkloadDef {
+  id: WorkloadId;
+  title: string;
+  full: { count: number; bytes: number };
+  quick: { count: number; bytes: number };
+  /** PERFORMANCE.md / issue 3 targets at full size. */
+  targets: { firstSec?: number; noopSec?: number; rssMb?: number };
+}
+
+const WORKLOADS: WorkloadDef[] = [
+  { id: "small", title: "5,000 × 20 KB", full: { count: 5_000, bytes: 20 * 1024 }, quick: { count: 1_000, bytes: 20 * 1024 }, targets: { firstSec: 3.5 } },
+  { id: "large", title: "200 × 5 MB", full: { count: 200, bytes: 5 * MiB }, quick: { count: 40, bytes: 5 * MiB }, targets: { firstSec: 5 } },
+  { id: "noop", title: "20,000 × 2 KB", full: { count: 20_000, bytes: 2 * 1024 }, quick: { count: 4_000, bytes: 2 * 1024 }, targets: { firstSec: 8, noopSec: 1, rssMb: 150 } },
+  { id: "big-primary", title: "100,000 × 200 B", full: { count: 100_000, bytes: 200 }, quick: { count: 20_000, bytes: 200 }, targets: { rssMb: 300 } },
+];
+const ALIASES: Record<string, WorkloadId> = { many: "noop", "20k": "noop", big: "big-primary", bigprimary: "big-primary", memory: "big-primary" };
+
+const USAGE = `usage: npm run bench -- [options]
+  --only LIST         workloads, comma-separated or repeated: small, large, noop (20,000 × 2 KB), big-primary (default: all)
+  --runs N            runs per workload, median reported (default 3; 1 with --quick)
+  --big-runs N        runs for big-primary (default 1)
+  --quick             reduced sizes (1,000 × 20 KB, 40 × 5 MB, 4,000 × 2 KB, 20,000 × 200 B)
+  --wait S            seconds to wait after deleting old data and sync (default 70; 5 with --quick)
+  --dir DIR           bench data directory (default $CHANTAL_BENCH_DIR or /tmp/chantal-bench)
+  --dnf-parallel L    dnf max_parallel_downloads values to compare (default 3,10; big-primary uses the first)
+  --no-dnf            skip dnf reposync
+  --server S          auto | nginx | node (default auto: nginx when installed)
+  --concurrency N     Chantal's download_concurrency (default: Chantal's own default)
+  --no-build          do not run \`npm run build\` first (uses dist/ as it is)
+  --from-source       run Chantal from TypeScript (CHANTAL_FROM_SOURCE=1) instead of dist/
+  --verbose           Chantal debug logs (kept under DIR/logs)
+  --cpu-prof          CPU-profile Chantal's first syncs; prints the top functions by self time
+  --regenerate        regenerate the cached repositories
+  --keep              keep the synced data at the end (default: deleted)
+  --json              print the results as JSON instead of the table
+`;
+
+interface Options {
+  only: WorkloadId[];
+  runs: number;
+  bigRuns: number;
+  quick: boolean;
+  waitSec: number;
+  dir: string;
+  dnfParallel: number[];
+  dnf: boolean;
+  server: "auto" | "nginx" | "node";
+  concurrency: number | undefined;
+  build: boolean;
+  fromSource: boolean;
+  verbose: boolean;
+  cpuProf: boolean;
+  regenerate: boolean;
+  keep: boolean;
+  json: boolean;
+}
+
+function fail(message: string, code = 2): never {
+  process.stderr.write(`bench: ${message}\n`);
+  process.exit(code);
+}
+
+function positiveInt(name: string, raw: string | undefined, dflt: number, min = 1): number {
+  if (raw === undefined) return dflt;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) fail(`${name} takes an integer >= ${min}, not "${raw}"\n${USAGE}`);
+  return n;
+}
+
+function parseOptions(argv: string[]): Options {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: {
+        only: { type: "string", multiple: true },
+        runs: { type: "string" },
+        "big-runs": { type: "string" },
+        quick: { type: "boolean", default: false },
+        wait: { type: "string" },
+        dir: { type: "string" },
+        "dnf-parallel": { type: "string" },
+        "no-dnf": { type: "boolean", default: false },
+        server: { type: "string", default: "auto" },
+        concurrency: { type: "string" },
+        "no-build": { type: "boolean", default: false },
+        "from-source": { type: "boolean", default: false },
+        verbose: { type: "boolean", default: false },
+        "cpu-prof": { type: "boolean", default: false },
+        regenerate: { type: "boolean", default: false },
+        keep: { type: "boolean", default: false },
+        json: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (err) {
+    fail(`${(err as Error).message}\n${USAGE}`);
+  }
+  const v = parsed.values;
+  if (v.help) {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
+  const only: WorkloadId[] = [];
+  for (const item of (v.only ?? []).flatMap((s) => s.split(",")).map((s) => s.trim().toLowerCase()).filter(Boolean)) {
+    const id = (ALIASES[item] ?? item) as WorkloadId;
+    if (!WORKLOADS.some((w) => w.id === id)) fail(`unknown workload "${item}" (small, large, noop, big-primary)`);
+    if (!only.includes(id)) only.push(id);
+  }
+  const quick = v.quick;
+  const server = v.server as Options["server"];
+  if (!["auto", "nginx", "node"].includes(server)) fail(`--server takes auto, nginx or node, not "${v.server}"`);
+  const dnfParallel = (v["dnf-parallel"] ?? "3,10").split(",").map((s) => positiveInt("--dnf-parallel", s.trim(), 3));
+  return {
+    only: only.length ? only : WORKLOADS.map((w) => w.id),
+    runs: positiveInt("--runs", v.runs, quick ? 1 : 3),
+    bigRuns: positiveInt("--big-runs", v["big-runs"], 1),
+    quick,
+    waitSec: positiveInt("--wait", v.wait, quick ? 5 : 70, 0),
+    dir: resolve(v.dir ?? process.env.CHANTAL_BENCH_DIR ?? "/tmp/chantal-bench"),
+    dnfParallel,
+    dnf: !v["no-dnf"],
+    server,
+    concurrency: v.concurrency === undefined ? undefined : positiveInt("--concurrency", v.concurrency, 8),
+    build: !v["no-build"],
+    fromSource: v["from-source"],
+    verbose: v.verbose,
+    cpuProf: v["cpu-prof"],
+    regenerate: v.regenerate,
+    keep: v.keep,
+    json: v.json,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------- small helpers
+
+function say(message: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+}
+
+function median(values: number[]): number | null {
+  const xs = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (xs.length === 0) return null;
+  const mid = Math.floor(xs.length / 2);
+  return xs.length % 2 ? xs[mid]! : (xs[mid - 1]! + xs[mid]!) / 2;
+}
+
+function round(x: number | null | undefined, digits = 2): number | null {
+  if (x === null || x === undefined || !Number.isFinite(x)) return null;
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+function syncDisks(): void {
+  spawnSync("sync", { stdio: "ignore" });
+}
+
+function hasCommand(cmd: string, args: string[]): boolean {
+  const r = spawnSync(cmd, args, { stdio: "ignore", timeout: 60_000 });
+  return r.status === 0;
+}
+
+function findExecutable(name: string): string | null {
+  for (const d of (process.env.PATH ?? "").split(":").concat(["/usr/sbin", "/sbin", "/usr/bin"])) {
+    if (d && existsSync(join(d, name))) return join(d, name);
+  }
+  return null;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((ok, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const a = s.address();
+      s.close(() => (typeof a === "object" && a ? ok(a.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+async function waitForPort(port: number, timeoutMs: number, child?: ChildProcess): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child && child.exitCode !== null) throw new Error(`server exited with code ${child.exitCode}`);
+    const ok = await new Promise<boolean>((done) => {
+      const sock = connect(port, "127.0.0.1");
+      sock.once("connect", () => (sock.destroy(), done(true)));
+      sock.once("error", () => done(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
+    await sleep(50);
+  }
+}
+
+async function countFiles(dir: string, suffix: string): Promise<number> {
+  let n = 0;
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
+      if (e.isDirectory()) await walk(join(d, e.name));
+      else if (e.name.endsWith(suffix)) n++;
+    }
+  };
+  await walk(dir);
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------------------- cleanup registry
+
+const cleanups: (() => Promise<void>)[] = [];
+let cleaning: Promise<void> | undefined;
+function runCleanups(): Promise<void> {
+  return (cleaning ??= (async () => {
+    for (const c of cleanups.splice(0).reverse()) await c().catch((err: unknown) => say(`cleanup failed: ${(err as Error).message}`));
+  })());
+}
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.once(sig, () => {
+    say(`${sig}: stopping servers and exiting`);
+    void runCleanups().finally(() => process.exit(sig === "SIGINT" ? 130 : 143));
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------- repositories
+
+interface RepoInfo {
+  workload: WorkloadDef;
+  name: string;
+  dir: string;
+  count: number;
+  bytes: number;
+  totalBytes: number;
+}
+
+async function ensureRepo(opts: Options, w: WorkloadDef): Promise<RepoInfo> {
+  const size = opts.quick ? w.quick : w.full;
+  const name = `${w.id}-${size.count}x${size.bytes}`;
+  const dir = join(opts.dir, "repos", name);
+  const marker = join(dir, ".bench-complete");
+  const info: RepoInfo = { workload: w, name, dir, count: size.count, bytes: size.bytes, totalBytes: size.count * size.bytes };
+  if (!opts.regenerate && existsSync(marker)) return info;
+  const tmp = `${dir}.generating`;
+  await rm(tmp, { recursive: true, force: true });
+  await rm(dir, { recursive: true, force: true });
+  say(`generating ${name} (${size.count} packages × ${size.bytes} bytes) ...`);
+  const t0 = Date.now();
+  await generateRpmRepo(tmp, size.count, size.bytes, { seedName: `b${w.id.replace(/[^a-z]/g, "")}` });
+  await writeFile(join(tmp, ".bench-complete"), `${JSON.stringify({ count: size.count, bytes: size.bytes, generatedAt: new Date().toISOString() })}\n`);
+  await rename(tmp, dir);
+  say(`generated ${name} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  return info;
+}
+
+// ---------------------------------------------------------------------------------------------------- HTTP server
+
+interface Served {
+  kind: "nginx" | "node";
+  baseUrl: string;
+  stop(): Promise<void>;
+}
+
+function nginxConfig(dir: string, root: string, port: number): string {
+  const asRoot = process.getuid?.() === 0;
+  return `# generated by bench/run.ts
+${asRoot ? "user root;\n" : ""}worker_processes auto;
+daemon off;
+pid ${join(dir, "nginx.pid")};
+error_log ${join(dir, "error.log")} warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  tcp_nodelay on;
+  keepalive_timeout 65;
+  keepalive_requests 1000000;
+  open_file_cache max=200000 inactive=60s;
+  types { application/x-rpm rpm; application/xml xml; application/gzip gz; }
+  default_type application/octet-stream;
+  client_body_temp_path ${join(dir, "tmp", "body")};
+  proxy_temp_path ${join(dir, "tmp", "proxy")};
+  fastcgi_temp_path ${join(dir, "tmp", "fastcgi")};
+  uwsgi_temp_path ${join(dir, "tmp", "uwsgi")};
+  scgi_temp_path ${join(dir, "tmp", "scgi")};
+  server {
+    listen 127.0.0.1:${port};
+    root ${root};
+    location / { }
+  }
+}
+`;
+}
+
+async function startNginx(opts: Options, nginx: string): Promise<Served> {
+  const dir = join(opts.dir, "nginx");
+  await mkdir(join(dir, "tmp"), { recursive: true });
+  const port = await freePort();
+  const conf = join(dir, "nginx.conf");
+  await writeFile(conf, nginxConfig(dir, join(opts.dir, "repos"), port));
+  const errLog = join(dir, "error.log");
+  const check = spawnSync(nginx, ["-t", "-q", "-p", dir, "-c", conf, "-e", errLog], { encoding: "utf8" });
+  if (check.status !== 0) throw new Error(`nginx -t failed: ${check.stderr || check.stdout}`);
+  const child = spawn(nginx, ["-p", dir, "-c", conf, "-e", errLog], { stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+  try {
+    await waitForPort(port, 10_000, child);
+  } catch (err) {
+    child.kill("SIGKILL");
+    throw new Error(`nginx did not start: ${(err as Error).message} ${stderr}`);
+  }
+  const pid = child.pid!;
+  say(`nginx ${pid} serving ${join(opts.dir, "repos")} on http://127.0.0.1:${port}/ (config ${conf})`);
+  return {
+    kind: "nginx",
+    baseUrl: `http://127.0.0.1:${port}/`,
+    stop: () => stopChild(child, "SIGQUIT", `nginx ${pid}`),
+  };
+}
+
+async function startNodeServer(opts: Options): Promise<Served> {
+  const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "bench", "serve.ts"), join(opts.dir, "repos"), "0"], {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const url = await new Promise<string>((ok, reject) => {
+    let out = "";
+    const timer = setTimeout(() => reject(new Error("bench/serve.ts did not start within 30 s")), 30_000);
+    child.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+      const m = /listening (http:\/\/\S+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        ok(m[1]!);
+      }
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`bench/serve.ts exited with code ${code}`));
+    });
+  });
+  say(`node static server ${child.pid} serving ${join(opts.dir, "repos")} on ${url}`);
+  return { kind: "node", baseUrl: url, stop: () => stopChild(child, "SIGTERM", `node server ${child.pid}`) };
+}
+
+async function stopChild(child: ChildProcess, signal: NodeJS.Signals, name: string): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((ok) => child.once("exit", () => ok()));
+  child.kill(signal);
+  const timedOut = await Promise.race([exited.then(() => false), sleep(10_000).then(() => true)]);
+  if (timedOut) {
+    child.kill("SIGKILL");
+    await exited;
+  }
+  say(`stopped ${name}`);
+}
+
+async function startServer(opts: Options): Promise<Served> {
+  const nginx = findExecutable("nginx");
+  if (opts.server === "nginx" && !nginx) fail("--server nginx: nginx is not installed (apt-get install -y nginx)", 1);
+  const served = opts.server !== "node" && nginx ? await startNginx(opts, nginx) : await startNodeServer(opts);
+  cleanups.push(() => served.stop());
+  return served;
+}
+
+// ---------------------------------------------------------------------------------------------------- database
+
+interface BenchDatabase {
+  kind: "embedded" | "TEST_DATABASE_URL" | "CHANTAL_DATABASE_URL";
+  /** A fresh, migrated database per call. */
+  fresh(name: string): Promise<string>;
+  dropAll(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const DB_PREFIX = "chantal_bench_";
+const TEMPLATE_DB = `${DB_PREFIX}template`;
+
+function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+async function openBenchDatabase(opts: Options, runChantal: (configDir: string, args: string[]) => Promise<void>): Promise<BenchDatabase> {
+  let url: string;
+  let kind: BenchDatabase["kind"];
+  let release = async () => {};
+  const external = process.env.TEST_DATABASE_URL ? "TEST_DATABASE_URL" : process.env.CHANTAL_DATABASE_URL ? "CHANTAL_DATABASE_URL" : null;
+  if (external) {
+    kind = external;
+    url = process.env[external]!;
+    say(`database: the server of ${external}; one fresh database per run (${DB_PREFIX}*)`);
+  } else {
+    kind = "embedded";
+    const { acquireEmbeddedPostgres } = await import("../core/db/embedded.js");
+    const { silentLogger } = await import("../core/log.js");
+    const base = join(opts.dir, "pg");
+    await mkdir(base, { recursive: true });
+    say(`database: embedded PostgreSQL under ${base}, kept up for the whole benchmark; one fresh database per run`);
+    const lease = await acquireEmbeddedPostgres({ basePath: base, log: silentLogger() });
+    url = lease.url;
+    release = () => lease.release();
+  }
+  const admin = new pg.Client({ connectionString: url, application_name: "chantal-bench" });
+  admin.on("error", () => undefined);
+  await admin.connect();
+  const closeAll = async () => {
+    await admin.end().catch(() => undefined);
+    await release();
+  };
+  cleanups.push(closeAll);
+
+  const drop = async (name: string) => {
+    await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`).catch(async () => admin.query(`DROP DATABASE IF EXISTS "${name}"`));
+  };
+  const dropAll = async () => {
+    const r = await admin.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE $1 AND datname <> $2`, [`${DB_PREFIX}%`, TEMPLATE_DB]);
+    for (const row of r.rows) await drop(row.datname);
+  };
+
+  // One migrated template per invocation (with the Chantal under test); each run clones it, so a run's time is its sync, not CREATE TABLE.
+  await drop(TEMPLATE_DB);
+  try {
+    await admin.query(`CREATE DATABASE "${TEMPLATE_DB}"`);
+  } catch (err) {
+    throw new Error(`cannot create databases on ${kind} (${(err as Error).message}): the benchmark needs CREATEDB to give each run a fresh database`);
+  }
+  const tplDir = join(opts.dir, "template");
+  await rm(tplDir, { recursive: true, force: true });
+  await mkdir(join(tplDir, "config"), { recursive: true });
+  await writeFile(join(tplDir, "config", "config.yaml"), `storage:\n  base_path: ${join(tplDir, "base")}\ndatabase:\n  url: ${JSON.stringify(withDatabase(url, TEMPLATE_DB))}\n`, { mode: 0o600 });
+  await runChantal(join(tplDir, "config"), ["db", "migrate"]);
+
+  return {
+    kind,
+    async fresh(name) {
+      const db = `${DB_PREFIX}${name.replace(/[^a-z0-9_]/gi, "_").toLowerCase()}`;
+      await drop(db);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await admin.query(`CREATE DATABASE "${db}" TEMPLATE "${TEMPLATE_DB}"`);
+          break;
+        } catch (err) {
+          // "source database is being accessed by other users": a backend of the migrate process still exiting.
+          if (attempt >= 50 || !/being accessed/.test((err as Error).message)) throw err;
+          await sleep(100);
+        }
+      }
+      return withDatabase(url, db);
+    },
+    dropAll,
+    async close() {
+      await dropAll().catch(() => undefined);
+      await drop(TEMPLATE_DB).catch(() => undefined);
+      await closeAll();
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------- timed processes
+
+interface Timed {
+  code: number | null;
+  wallSec: number;
+  /** Peak RSS of the process (its VmHWM), from /usr/bin/time or /proc polling. */
+  rssMb: number | null;
+  stdout: string;
+  startedAt: number;
+}
+
+const GNU_TIME = existsSync("/usr/bin/time") && hasCommand("/usr/bin/time", ["-f", "%M", "true"]) ? "/usr/bin/time" : null;
+
+async function timed(cmd: string, args: string[], o: { env?: NodeJS.ProcessEnv; stderrFile: string; cwd?: string }): Promise<Timed> {
+  await mkdir(dirname(o.stderrFile), { recursive: true });
+  const rssFile = `${o.stderrFile}.rss`;
+  const [file, argv] = GNU_TIME ? [GNU_TIME, ["-f", "%M", "-o", rssFile, cmd, ...args]] : [cmd, args];
+  const errStream = createWriteStream(o.stderrFile);
+  await new Promise((ok) => errStream.once("open", ok));
+  const startedAt = Date.now();
+  const t0 = performance.now();
+  const child = spawn(file, argv, { env: o.env ?? process.env, cwd: o.cwd ?? ROOT, stdio: ["ignore", "pipe", errStream] });
+  let stdout = "";
+  child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
+  let polledKb = 0;
+  const poll = GNU_TIME
+    ? undefined
+    : setInterval(() => {
+        try {
+          const m = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"));
+          if (m) polledKb = Math.max(polledKb, Number(m[1]));
+        } catch {
+          /* exited */
+        }
+      }, 20);
+  const code = await new Promise<number | null>((ok) => child.once("close", (c) => ok(c)));
+  const wallSec = (performance.now() - t0) / 1000;
+  if (poll) clearInterval(poll);
+  errStream.end();
+  let rssKb = polledKb || null;
+  if (GNU_TIME) {
+    const text = await readFile(rssFile, "utf8").catch(() => "");
+    const last = text.trim().split("\n").pop() ?? "";
+    rssKb = /^\d+$/.test(last) ? Number(last) : null;
+  }
+  return { code, wallSec, rssMb: rssKb === null ? null : rssKb / 1024, stdout, startedAt };
+}
+
+// ---------------------------------------------------------------------------------------------------- Chantal
+
+interface SyncJson {
+  status: string;
+  counts?: { packagesTotal: number; packagesDownloaded: number; bytesDownloaded: number };
+  durationMs?: number;
+  error?: string;
+}
+
+interface Phase {
+  msg: string;
+  atSec: number;
+}
+
+function chantalEnv(opts: Options): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.CHANTAL_DATABASE_URL;
+  delete env.DATABASE_URL;
+  delete env.CHANTAL_CONFIG_DIR;
+  delete env.NODE_OPTIONS;
+  if (opts.fromSource) env.CHANTAL_FROM_SOURCE = "1";
+  else delete env.CHANTAL_FROM_SOURCE;
+  return env;
+}
+
+/** When each distinct log message first appeared, in seconds after the process started (the last progress line too). */
+async function phasesOf(logFile: string, startedAt: number): Promise<Phase[]> {
+  const out: Phase[] = [];
+  let lastProgress: Phase | undefined;
+  const seen = new Set<string>();
+  for (const line of (await readFile(logFile, "utf8").catch(() => "")).split("\n")) {
+    if (!line.startsWith("{")) continue;
+    try {
+      const j = JSON.parse(line) as { time?: string; msg?: string };
+      if (!j.time || !j.msg) continue;
+      const p = { msg: j.msg, atSec: round((Date.parse(j.time) - startedAt) / 1000, 3)! };
+      if (j.msg === "download progress") lastProgress = p;
+      if (!seen.has(j.msg)) {
+        seen.add(j.msg);
+        out.push(p);
+      }
+    } catch {
+      /* not a log line */
+    }
+  }
+  if (lastProgress && out.at(-1) !== lastProgress) out.push({ msg: "download progress (last)", atSec: lastProgress.atSec });
+  return out.sort((a, b) => a.atSec - b.atSec).slice(0, 40);
+}
+
+interface ToolRun {
+  tool: string;
+  run: number;
+  ok: boolean;
+  error?: string;
+  firstSec: number | null;
+  firstRssMb: number | null;
+  noopSec: number | null;
+  noopRssMb: number | null;
+  firstReportedSec?: number | null;
+  noopReportedSec?: number | null;
+  phases?: Phase[];
+  noopPhases?: Phase[];
+  profile?: string;
+}
+
+async function chantalRun(opts: Options, repo: RepoInfo, run: number, served: Served, db: BenchDatabase, workDir: string): Promise<ToolRun> {
+  const dir = join(workDir, `run${run}`, "chantal");
+  const configDir = join(dir, "config");
+  await mkdir(configDir, { recursive: true });
+  const url = await db.fresh(`${repo.workload.id}_${run}`);
+  const repoId = `bench-${repo.workload.id}`;
+  await writeFile(
+    join(configDir, "config.yaml"),
+    `# generated by bench/run.ts\nstorage:\n  base_path: ${join(dir, "base")}\ndatabase:\n  url: ${JSON.stringify(url)}\nrepositories:\n  - id: ${repoId}\n    type: rpm\n    upstream_url: ${served.baseUrl}${repo.name}/\n` +
+      (opts.concurrency ? `    download_concurrency: ${opts.concurrency}\n` : ""),
+    { mode: 0o600 },
+  );
+  const logs = join(opts.dir, "logs", repo.workload.id, `run${run}`);
+  const node = [...(opts.cpuProf ? ["--cpu-prof", `--cpu-prof-dir=${join(opts.dir, "profiles", repo.workload.id, `run${run}`)}`] : [])];
+  const args = (profile: boolean) => [...(profile ? node : []), CLI, "--config-dir", configDir, ...(opts.verbose ? ["--verbose"] : []), "repo", "sync", "--repo-id", repoId, "--json"];
+  const env = chantalEnv(opts);
+  const parse = (t: Timed, what: string): SyncJson => {
+    try {
+      return JSON.parse(t.stdout) as SyncJson;
+    } catch {
+      throw new Error(`chantal ${what} exited with ${t.code} and printed no JSON result (log: ${logs})`);
+    }
+  };
+
+  const result: ToolRun = { tool: "chantal", run, ok: false, firstSec: null, firstRssMb: null, noopSec: null, noopRssMb: null };
+  try {
+    syncDisks();
+    await sleep(1_000);
+    const first = await timed(process.execPath, args(opts.cpuProf), { env, stderrFile: join(logs, "chantal-first.log") });
+    const fj = parse(first, "first sync");
+    if (fj.status !== "success") throw new Error(`first sync: ${fj.status}${fj.error ? `: ${fj.error}` : ""}`);
+    if (fj.counts && fj.counts.packagesDownloaded !== repo.count) throw new Error(`first sync downloaded ${fj.counts.packagesDownloaded} of ${repo.count} packages`);
+    Object.assign(result, {
+      firstSec: first.wallSec,
+      firstRssMb: first.rssMb,
+      firstReportedSec: fj.durationMs !== undefined ? fj.durationMs / 1000 : null,
+      phases: await phasesOf(join(logs, "chantal-first.log"), first.startedAt),
+    });
+    if (opts.cpuProf) result.profile = join(opts.dir, "profiles", repo.workload.id, `run${run}`);
+
+    syncDisks();
+    await sleep(1_000);
+    const noop = await timed(process.execPath, args(false), { env, stderrFile: join(logs, "chantal-noop.log") });
+    const nj = parse(noop, "no-op re-sync");
+    if (nj.status !== "noop") throw new Error(`re-sync of an unchanged repository: ${nj.status}${nj.error ? `: ${nj.error}` : ""} (expected noop)`);
+    Object.assign(result, {
+      ok: true,
+      noopSec: noop.wallSec,
+      noopRssMb: noop.rssMb,
+      noopReportedSec: nj.durationMs !== undefined ? nj.durationMs / 1000 : null,
+      noopPhases: await phasesOf(join(logs, "chantal-noop.log"), noop.startedAt),
+    });
+  } catch (err) {
+    result.error = (err as Error).message;
+    say(`chantal ${repo.workload.id} run ${run} FAILED: ${result.error}`);
+  }
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------------- dnf reposync
+
+const DNF_OK = (() => {
+  if (!findExecutable("dnf")) return false;
+  return hasCommand("dnf", ["reposync", "--help"]);
+})();
+
+async function dnfRun(opts: Options, repo: RepoInfo, run: number, parallel: number, served: Served, workDir: string): Promise<ToolRun> {
+  const dir = join(workDir, `run${run}`, `dnf-p${parallel}`);
+  const out = join(dir, "out");
+  await mkdir(out, { recursive: true });
+  const args = [
+    "reposync",
+    "-q",
+    "-y",
+    "--releasever=bench",
+    `--repofrompath=bench,${served.baseUrl}${repo.name}/`,
+    "--repo=bench",
+    "-p",
+    out,
+    "--norepopath",
+    `--setopt=max_parallel_downloads=${parallel}`,
+    `--setopt=cachedir=${join(dir, "cache")}`,
+    `--setopt=logdir=${join(dir, "log")}`,
+    "--setopt=reposdir=/dev/null",
+    "--setopt=bench.gpgcheck=0",
+  ];
+  const logs = join(opts.dir, "logs", repo.workload.id, `run${run}`);
+  const env = { ...process.env, LANG: "C.UTF-8", LC_ALL: "C.UTF-8" };
+  const tool = `dnf-p${parallel}`;
+  const result: ToolRun = { tool, run, ok: false, firstSec: null, firstRssMb: null, noopSec: null, noopRssMb: null };
+  try {
+    syncDisks();
+    await sleep(1_000);
+    const first = await timed("dnf", args, { env, stderrFile: join(logs, `${tool}-first.log`) });
+    if (first.code !== 0) throw new Error(`dnf reposync exited with ${first.code} (log ${join(logs, `${tool}-first.log`)})`);
+    const files = await countFiles(out, ".rpm");
+    if (files !== repo.count) throw new Error(`dnf reposync left ${files} of ${repo.count} packages`);
+    Object.assign(result, { firstSec: first.wallSec, firstRssMb: first.rssMb });
+    syncDisks();
+    await sleep(1_000);
+    const noop = await timed("dnf", args, { env, stderrFile: join(logs, `${tool}-noop.log`) });
+    if (noop.code !== 0) throw new Error(`dnf reposync (re-run) exited with ${noop.code}`);
+    Object.assign(result, { ok: true, noopSec: noop.wallSec, noopRssMb: noop.rssMb });
+  } catch (err) {
+    result.error = (err as Error).message;
+    say(`${tool} ${repo.workload.id} run ${run} FAILED: ${result.error}`);
+  }
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------------- CPU profiles
+
+interface CpuProfile {
+  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+async function summarizeProfiles(dir: string, top = 15): Promise<{ fn: string; selfMs: number; pct: number }[]> {
+  const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".cpuprofile")) : [];
+  const self = new Map<string, number>();
+  let total = 0;
+  for (const f of files) {
+    const p = JSON.parse(await readFile(join(dir, f), "utf8")) as CpuProfile;
+    const byId = new Map(p.nodes.map((n) => [n.id, n]));
+    p.samples.forEach((id, i) => {
+      const n = byId.get(id);
+      if (!n) return;
+      const cf = n.callFrame;
+      const where = cf.url ? `${cf.url.replace(/^file:\/\//, "").replace(`${ROOT}/`, "")}:${cf.lineNumber + 1}` : "";
+      const key = `${cf.functionName || "(anonymous)"}${where ? ` ${where}` : ""}`;
+      const dt = (p.timeDeltas[i] ?? 0) / 1000;
+      self.set(key, (self.get(key) ?? 0) + dt);
+      total += dt;
+    });
+  }
+  return [...self.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([fn, ms]) => ({ fn, selfMs: round(ms, 1)!, pct: round((100 * ms) / Math.max(total, 1), 1)! }));
+}
+
+// ---------------------------------------------------------------------------------------------------- results
+
+interface ToolSummary {
+  tool: string;
+  runs: number;
+  okRuns: number;
+  firstSec: number | null;
+  firstMBps: number | null;
+  firstRssMb: number | null;
+  noopSec: number | null;
+  noopRssMb: number | null;
+}
+
+interface TargetCheck {
+  what: string;
+  target: string;
+  measured: string;
+  ok: boolean | null;
+}
+
+interface WorkloadResult {
+  id: WorkloadId;
+  title: string;
+  packages: number;
+  payloadBytes: number;
+  totalMB: number;
+  summaries: ToolSummary[];
+  /** dnf median first-sync time divided by Chantal's: > 1 means Chantal is faster. */
+  speedup: Record<string, number | null>;
+  noopSpeedup: Record<string, number | null>;
+  targets: TargetCheck[];
+  samples: ToolRun[];
+  profileTop?: { fn: string; selfMs: number; pct: number }[];
+}
+
+function summarize(tool: string, samples: ToolRun[], totalBytes: number): ToolSummary {
+  const ok = samples.filter((s) => s.tool === tool && s.ok);
+  const first = median(ok.map((s) => s.firstSec!));
+  return {
+    tool,
+    runs: samples.filter((s) => s.tool === tool).length,
+    okRuns: ok.length,
+    firstSec: round(first, 3),
+    firstMBps: first ? round(totalBytes / MB / first, 1) : null,
+    firstRssMb: round(median(ok.map((s) => s.firstRssMb ?? NaN)), 1),
+    noopSec: round(median(ok.map((s) => s.noopSec!)), 3),
+    noopRssMb: round(median(ok.map((s) => s.noopRssMb ?? NaN)), 1),
+  };
+}
+
+function checkTargets(w: WorkloadDef, quick: boolean, chantal: ToolSummary, dnfs: ToolSummary[]): TargetCheck[] {
+  const out: TargetCheck[] = [];
+  const fmt = (x: number | null, unit: string) => (x === null ? "–" : `${x} ${unit}`);
+  for (const d of dnfs) {
+    if (d.firstSec === null || chantal.firstSec === null) continue;
+    out.push({ what: `first sync vs ${d.tool}`, target: "at least as fast", measured: `${chantal.firstSec} s vs ${d.firstSec} s`, ok: chantal.firstSec <= d.firstSec });
+  }
+  if (quick) return out; // PERFORMANCE.md's absolute targets are for the full sizes
+  if (w.targets.firstSec !== undefined) out.push({ what: "first sync", target: `≤ ${w.targets.firstSec} s`, measured: fmt(chantal.firstSec, "s"), ok: chantal.firstSec === null ? null : chantal.firstSec <= w.targets.firstSec });
+  if (w.targets.noopSec !== undefined) {
+    out.push({ what: "no-op re-sync (PERFORMANCE.md)", target: `≤ ${w.targets.noopSec} s`, measured: fmt(chantal.noopSec, "s"), ok: chantal.noopSec === null ? null : chantal.noopSec <= w.targets.noopSec });
+    out.push({ what: "no-op re-sync (issue 3)", target: "< 2 s", measured: fmt(chantal.noopSec, "s"), ok: chantal.noopSec === null ? null : chantal.noopSec < 2 });
+  }
+  if (w.targets.rssMb !== undefined) out.push({ what: "peak RSS, first sync", target: `≤ ${w.targets.rssMb} MB`, measured: fmt(chantal.firstRssMb, "MB"), ok: chantal.firstRssMb === null ? null : chantal.firstRssMb <= w.targets.rssMb });
+  return out;
+}
+
+function pad(s: string, n: number, right = false): string {
+  return right ? s.padStart(n) : s.padEnd(n);
+}
+
+function table(headers: string[], rows: string[][], rightFrom = 1): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) => cells.map((c, i) => pad(c, widths[i]!, i >= rightFrom)).join("  ").trimEnd();
+  return [line(headers), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
+}
+
+const num = (x: number | null | undefined, digits = 2) => (x === null || x === undefined ? "–" : x.toFixed(digits));
+
+function render(results: WorkloadResult[], meta: Record<string, unknown>): string {
+  const rows: string[][] = [];
+  for (const r of results) {
+    for (const s of r.summaries) {
+      rows.push([
+        s === r.summaries[0] ? `${r.id} (${r.title})` : "",
+        s.tool,
+        `${s.okRuns}/${s.runs}`,
+        num(s.firstSec),
+        num(s.firstMBps, 1),
+        num(s.firstRssMb, 0),
+        num(s.noopSec),
+        num(s.noopRssMb, 0),
+        s.tool === "chantal" ? "1.00×" : r.speedup[s.tool] ? `${r.speedup[s.tool]!.toFixed(2)}×` : "–",
+        s.tool === "chantal" ? "1.00×" : r.noopSpeedup[s.tool] ? `${r.noopSpeedup[s.tool]!.toFixed(2)}×` : "–",
+      ]);
+    }
+  }
+  const main = table(["workload", "tool", "ok", "first s", "MB/s", "RSS MB", "no-op s", "no-op RSS", "first: tool/chantal", "no-op: tool/chantal"], rows, 2);
+  const targets = results.flatMap((r) => r.targets.map((t) => [r.id, t.what, t.target, t.measured, t.ok === null ? "?" : t.ok ? "ok" : "MISSED"]));
+  const parts = [
+    `Chantal benchmark — ${meta.mode} mode, median of ${meta.runs} run(s); server ${meta.server}, database ${meta.database}; ${meta.machine}`,
+    "",
+    main,
+    "",
+    "\"first: tool/chantal\" is the tool's median first-sync time divided by Chantal's (> 1: Chantal is faster).",
+  ];
+  if (targets.length) parts.push("", table(["workload", "target", "wanted", "measured", "result"], targets, 99));
+  for (const r of results) {
+    const c = r.samples.find((s) => s.tool === "chantal" && s.ok && s.phases?.length);
+    if (c?.phases) parts.push("", `chantal ${r.id}, run ${c.run}: log timeline (s after process start): ${c.phases.map((p) => `${p.atSec} ${p.msg}`).join(" | ")}; exit ${num(c.firstSec)}`);
+    if (r.profileTop?.length) parts.push(`chantal ${r.id} CPU profile, top self time: ${r.profileTop.slice(0, 10).map((p) => `${p.pct}% ${p.fn}`).join("; ")}`);
+  }
+  return `${parts.join("\n")}\n`;
+}
+
+// ---------------------------------------------------------------------------------------------------- main
+
+async function prepareFreshState(opts: Options, db: BenchDatabase | undefined): Promise<void> {
+  // PERFORMANCE.md: delete old data first, sync, wait (ext4 avoids recently freed inodes), then time.
+  await rm(join(opts.dir, "work"), { recursive: true, force: true });
+  await rm(join(opts.dir, "profiles"), { recursive: true, force: true }).catch(() => undefined);
+  await db?.dropAll();
+  syncDisks();
+  if (opts.waitSec > 0) {
+    say(`deleted old data; sync; waiting ${opts.waitSec} s before timing (PERFORMANCE.md hygiene)`);
+    await sleep(opts.waitSec * 1000);
+  }
+}
+
+async function main(): Promise<void> {
+  const opts = parseOptions(process.argv.slice(2));
+  await mkdir(opts.dir, { recursive: true });
+  const startedAt = new Date();
+
+  if (!opts.fromSource && opts.build) {
+    say("npm run build ...");
+    const b = spawnSync("npm", ["run", "build", "--silent"], { cwd: ROOT, encoding: "utf8" });
+    if (b.status !== 0) {
+      if (!existsSync(join(ROOT, "dist", "bin", "main.js"))) fail(`npm run build failed and there is no dist/:\n${b.stdout}${b.stderr}`, 1);
+      say(`warning: npm run build exited with ${b.status} (type errors?); timing the JavaScript it emitted:\n${(b.stdout + b.stderr).trim().split("\n").slice(0, 10).join("\n")}`);
+    }
+  }
+  if (!opts.fromSource && !existsSync(join(ROOT, "dist", "bin", "main.js"))) fail("dist/ is missing: drop --no-build, or use --from-source", 1);
+
+  const useDnf = opts.dnf && DNF_OK;
+  if (opts.dnf && !DNF_OK) say("dnf reposync is not available (apt-get install -y dnf dnf-plugins-core): Chantal only");
+
+  // Generate (or reuse) every repository before any timing, and before the old-data delete + wait.
+  const repos: RepoInfo[] = [];
+  for (const id of opts.only) repos.push(await ensureRepo(opts, WORKLOADS.find((w) => w.id === id)!));
+
+  const served = await startServer(opts);
+  const env = chantalEnv(opts);
+  const runChantal = async (configDir: string, args: string[]) => {
+    const r = spawnSync(process.execPath, [CLI, "--config-dir", configDir, ...args], { env, encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`chantal-run ${args.join(" ")} failed (${r.status}): ${r.stderr}`);
+  };
+  let db: BenchDatabase | undefined;
+  const results: WorkloadResult[] = [];
+  const machine = `${cpus().length} vCPU, ${Math.round(totalmem() / 1024 ** 3)} GB RAM, Linux ${release()}, Node ${process.version}`;
+  try {
+    db = await openBenchDatabase(opts, runChantal);
+    cleanups.push(() => db!.close());
+    for (const repo of repos) {
+      const w = repo.workload;
+      const runs = w.id === "big-primary" ? opts.bigRuns : opts.runs;
+      const dnfs = !useDnf ? [] : w.id === "big-primary" ? opts.dnfParallel.slice(0, 1) : opts.dnfParallel;
+      say(`=== ${w.id}: ${repo.count} × ${repo.bytes} bytes (${(repo.totalBytes / MB).toFixed(0)} MB), ${runs} run(s); chantal${dnfs.map((p) => `, dnf reposync -j${p}`).join("")}`);
+      await prepareFreshState(opts, db);
+      const workDir = join(opts.dir, "work", w.id);
+      const samples: ToolRun[] = [];
+      for (let run = 1; run <= runs; run++) {
+        const c = await chantalRun(opts, repo, run, served, db, workDir);
+        samples.push(c);
+        say(`chantal   run ${run}: first ${num(c.firstSec)} s (${num(c.firstRssMb, 0)} MB RSS), no-op ${num(c.noopSec)} s`);
+        for (const p of dnfs) {
+          const d = await dnfRun(opts, repo, run, p, served, workDir);
+          samples.push(d);
+          say(`dnf -j${String(p).padEnd(3)} run ${run}: first ${num(d.firstSec)} s (${num(d.firstRssMb, 0)} MB RSS), no-op ${num(d.noopSec)} s`);
+        }
+      }
+      const chantal = summarize("chantal", samples, repo.totalBytes);
+      const dnfSummaries = dnfs.map((p) => summarize(`dnf-p${p}`, samples, repo.totalBytes));
+      const ratio = (a: number | null, b: number | null) => (a !== null && b !== null && b > 0 ? round(a / b, 2) : null);
+      const result: WorkloadResult = {
+        id: w.id,
+        title: opts.quick ? `${repo.count.toLocaleString("en-US")} × ${repo.bytes >= MiB ? `${repo.bytes / MiB} MB` : `${repo.bytes >= 1024 ? `${repo.bytes / 1024} KB` : `${repo.bytes} B`}`}` : w.title,
+        packages: repo.count,
+        payloadBytes: repo.bytes,
+        totalMB: round(repo.totalBytes / MB, 1)!,
+        summaries: [chantal, ...dnfSummaries],
+        speedup: Object.fromEntries(dnfSummaries.map((d) => [d.tool, ratio(d.firstSec, chantal.firstSec)])),
+        noopSpeedup: Object.fromEntries(dnfSummaries.map((d) => [d.tool, ratio(d.noopSec, chantal.noopSec)])),
+        targets: checkTargets(w, opts.quick, chantal, dnfSummaries),
+        samples,
+      };
+      if (opts.cpuProf) result.profileTop = await summarizeProfiles(join(opts.dir, "profiles", w.id, "run1"));
+      results.push(result);
+    }
+    if (!opts.keep) {
+      await rm(join(opts.dir, "work"), { recursive: true, force: true });
+      await db.dropAll();
+    }
+  } finally {
+    await runCleanups();
+  }
+
+  const meta = {
+    mode: opts.quick ? "quick" : "full",
+    runs: opts.runs,
+    server: served.kind,
+    database: db?.kind ?? "?",
+    machine,
+  };
+  const doc = {
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    ...meta,
+    options: { ...opts, dir: opts.dir },
+    chantal: opts.fromSource ? "sources (CHANTAL_FROM_SOURCE=1)" : "dist/",
+    gitHead: spawnSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" }).stdout.trim() || null,
+    results,
+  };
+  await mkdir(RESULTS_DIR, { recursive: true });
+  const json = `${JSON.stringify(doc, null, 2)}\n`;
+  await writeFile(join(RESULTS_DIR, "latest.json"), json);
+  await writeFile(join(RESULTS_DIR, `latest-${meta.mode}.json`), json);
+  const text = render(results, meta);
+  if (opts.json) {
+    process.stderr.write(text);
+    process.stdout.write(json);
+  } else {
+    process.stdout.write(text);
+  }
+  say(`results written to ${join(RESULTS_DIR, "latest.json")}`);
+  const failed = results.some((r) => r.samples.some((s) => !s.ok && s.tool === "chantal"));
+  process.exitCode = failed ? 1 : 0;
+}
+
+await main().catch(async (err: unknown) => {
+  process.stderr.write(`bench: ${(err as Error).stack ?? String(err)}\n`);
+  await runCleanups();
+  process.exitCode = 1;
+});
