@@ -4,7 +4,8 @@ import { createHash } from "node:crypto";
 import { ChantalError } from "../errors.js";
 import { fetchBuffer, HttpStatusError } from "../http/client.js";
 import { downloadMany, type DownloadJob } from "../http/download.js";
-import { decompressStream, compressionFromPath } from "../compress/decompress.js";
+import { decompressIterable, compressionFromPath } from "../compress/decompress.js";
+import { upstreamFileUrl } from "../http/url.js";
 import { putBuffer } from "../storage/put-buffer.js";
 import {
   replaceRepositoryMetadata,
@@ -31,10 +32,6 @@ const MAX_PRIMARY_BYTES = 4 * 1024 * 1024 * 1024;
 /** More packages than any real repository (Fedora: ~75,000), fewer than would exhaust memory. */
 const MAX_PACKAGES = 1_000_000;
 
-export function upstreamBase(url: string): string {
-  return url.endsWith("/") ? url : `${url}/`;
-}
-
 function sha256Hex(data: Buffer): string {
   return createHash("sha256").update(data).digest("hex");
 }
@@ -55,22 +52,27 @@ interface MetadataEntry {
   size: number;
 }
 
+/** The repository-relative path of an upstream location, refusing anything outside the repository. */
+function locationOf(ctx: RepoSyncContext, href: string, base?: string): string {
+  return safeLocation(href, base, { repoUrl: ctx.repo.upstream_url });
+}
+
 async function fetchDataFiles(data: RepomdData[], ctx: RepoSyncContext): Promise<MetadataEntry[]> {
-  const base = upstreamBase(ctx.repo.upstream_url);
-  const jobs: DownloadJob[] = data.map((d) => {
-    const path = safeLocation(d.location);
-    return { url: new URL(path, base).toString(), expected: d.checksum, ...(d.size !== undefined ? { size: d.size } : {}), label: `${d.type} metadata (${path})` };
-  });
+  const paths = data.map((d) => locationOf(ctx, d.location, d.locationBase));
+  const jobs: DownloadJob[] = data.map((d, i) => ({
+    url: upstreamFileUrl(ctx.repo.upstream_url, paths[i]!),
+    expected: d.checksum,
+    ...(d.size !== undefined ? { size: d.size } : {}),
+    label: `${d.type} metadata (${paths[i]})`,
+  }));
   const result = await downloadMany(jobs, { pool: ctx.pool, http: ctx.http, concurrency: 4, signal: ctx.signal });
-  return jobs.map((_, i) => ({ path: safeLocation(data[i]!.location), sha256: result.results[i]!.sha256, size: result.results[i]!.size }));
+  return jobs.map((_, i) => ({ path: paths[i]!, sha256: result.results[i]!.sha256, size: result.results[i]!.size }));
 }
 
 async function readPrimary(entry: MetadataEntry, ctx: RepoSyncContext): Promise<PrimaryPackage[]> {
-  const input = createReadStream(ctx.pool.pathOf(entry.sha256));
-  const text = input.pipe(decompressStream(compressionFromPath(entry.path), { maxOutputBytes: MAX_PRIMARY_BYTES }));
-  input.on("error", (err) => text.destroy(err));
+  const text = decompressIterable(createReadStream(ctx.pool.pathOf(entry.sha256)), compressionFromPath(entry.path), { maxOutputBytes: MAX_PRIMARY_BYTES, label: entry.path });
   const pkgs: PrimaryPackage[] = [];
-  for await (const p of parsePrimary(text, { signal: ctx.signal, maxPackages: MAX_PACKAGES })) pkgs.push(p);
+  for await (const p of parsePrimary(text, { signal: ctx.signal, maxPackages: MAX_PACKAGES, label: entry.path })) pkgs.push(p);
   return pkgs;
 }
 
@@ -86,7 +88,7 @@ interface PlannedPackage {
 async function planDownloads(pkgs: PrimaryPackage[], ctx: RepoSyncContext): Promise<{ planned: PlannedPackage[]; missing: PlannedPackage[] }> {
   const byLocation = new Map<string, PlannedPackage>();
   for (const pkg of pkgs) {
-    const location = safeLocation(pkg.location, pkg.locationBase);
+    const location = locationOf(ctx, pkg.location, pkg.locationBase);
     const checksum = `${pkg.checksum.algo}:${pkg.checksum.value.toLowerCase()}`;
     byLocation.set(location, { pkg, location, checksum, ...(pkg.checksum.algo === "sha256" ? { sha256: pkg.checksum.value.toLowerCase() } : {}) });
   }
@@ -112,12 +114,11 @@ function packageRecord(p: PlannedPackage, sha256: string, size: number): Package
 }
 
 async function downloadMissing(missing: PlannedPackage[], ctx: RepoSyncContext, recorder: PackageRecorder, counts: RunCounts): Promise<void> {
-  const base = upstreamBase(ctx.repo.upstream_url);
   const bytesTotal = missing.reduce((n, p) => n + (p.pkg.size ?? 0), 0);
   let bytesDone = 0;
   let filesDone = 0;
   const jobs: DownloadJob[] = missing.map((p) => ({
-    url: new URL(p.location, base).toString(),
+    url: upstreamFileUrl(ctx.repo.upstream_url, p.location),
     expected: p.pkg.checksum,
     ...(p.pkg.size !== undefined ? { size: p.pkg.size } : {}),
     label: `${p.pkg.name}-${p.pkg.epoch ? `${p.pkg.epoch}:` : ""}${p.pkg.version}-${p.pkg.release}.${p.pkg.arch}`,
@@ -172,9 +173,8 @@ async function commit(ctx: RepoSyncContext, planned: PlannedPackage[], metadata:
 
 export async function syncRpm(ctx: RepoSyncContext): Promise<RepoSyncResult> {
   const counts = zeroCounts();
-  const base = upstreamBase(ctx.repo.upstream_url);
   ctx.onProgress?.({ phase: "index", filesDone: 0, filesTotal: 1, bytesDone: 0, bytesTotal: 0 });
-  const repomdBytes = (await fetchBuffer(new URL(REPOMD, base).toString(), { ...ctx.http, signal: ctx.signal }, { maxBytes: MAX_REPOMD_BYTES }, { subject: "repomd.xml" })).body;
+  const repomdBytes = (await fetchBuffer(upstreamFileUrl(ctx.repo.upstream_url, REPOMD), { ...ctx.http, signal: ctx.signal }, { maxBytes: MAX_REPOMD_BYTES }, { subject: "repomd.xml" })).body;
   const indexChecksum = sha256Hex(repomdBytes);
   if (!ctx.force && ctx.row.indexChecksum === indexChecksum) {
     ctx.log.info({ repo: ctx.repo.id }, "repomd.xml unchanged: nothing to do");
@@ -188,11 +188,11 @@ export async function syncRpm(ctx: RepoSyncContext): Promise<RepoSyncResult> {
   const metadata = await fetchDataFiles(repomd.data, ctx);
   metadata.push({ path: REPOMD, ...(await putBuffer(ctx.pool, repomdBytes)) });
   for (const path of SIGNATURE_FILES) {
-    const body = await fetchOptional(new URL(path, base).toString(), ctx);
+    const body = await fetchOptional(upstreamFileUrl(ctx.repo.upstream_url, path), ctx);
     if (body) metadata.push({ path, ...(await putBuffer(ctx.pool, body)) });
   }
 
-  const primaryEntry = metadata.find((m) => m.path === safeLocation(primaryData.location))!;
+  const primaryEntry = metadata.find((m) => m.path === locationOf(ctx, primaryData.location, primaryData.locationBase))!;
   const pkgs = await readPrimary(primaryEntry, ctx);
   counts.packagesTotal = pkgs.length;
   ctx.onProgress?.({ phase: "plan", filesDone: 0, filesTotal: pkgs.length, bytesDone: 0, bytesTotal: 0 });
