@@ -1,18 +1,39 @@
-// chantal-run: parse argv and hand over to a command; each verb lives in bin/commands/<noun>-<verb>.ts.
+// chantal-run: parse argv and hand over to a command. Each verb is one file, bin/commands/<noun>-<verb>.ts,
+// exporting register(nounCommand); this file finds them, so adding a verb never edits it.
+import { readdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { Command, CommanderError } from "commander";
 import { chantalVersion } from "../core/package-info.js";
 import { ExitCode } from "../core/errors.js";
-import * as configSchema from "./commands/config-schema.js";
-import * as configValidate from "./commands/config-validate.js";
-import * as dbMigrate from "./commands/db-migrate.js";
-import * as dbStatus from "./commands/db-status.js";
-import * as publish from "./commands/publish.js";
-import * as repoHistory from "./commands/repo-history.js";
-import * as repoList from "./commands/repo-list.js";
-import * as repoSync from "./commands/repo-sync.js";
-import * as snapshot from "./commands/snapshot.js";
 
-export function buildProgram(): Command {
+/** The nouns, in help order. */
+const NOUNS: Record<string, string> = {
+  config: "validate and describe the configuration",
+  repo: "repositories: list, sync, history",
+  snapshot: "freeze, compare and delete snapshots of a repository",
+  publish: "write published trees: latest, or a snapshot",
+  proxy: "which proxy applies, and does it work",
+  scheduler: "the local scheduler daemon",
+  db: "database status, migrations, backup and restore",
+  pool: "the content-addressed pool",
+  cloud: "the AWS deployment",
+};
+
+interface CommandModule {
+  register(noun: Command): void;
+}
+
+async function commandModules(): Promise<{ noun: string; module: CommandModule }[]> {
+  const dir = join(dirname(fileURLToPath(import.meta.url)), "commands");
+  const ext = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
+  const files = readdirSync(dir).filter((f) => f.endsWith(ext) && !f.endsWith(".d.ts")).sort();
+  return Promise.all(
+    files.map(async (f) => ({ noun: f.split("-")[0]!.replace(ext, ""), module: (await import(pathToFileURL(join(dir, f)).href)) as CommandModule })),
+  );
+}
+
+export async function buildProgram(): Promise<Command> {
   const program = new Command("chantal-run")
     .description("Chantal: offline mirrors of RPM and APT repositories")
     .version(chantalVersion)
@@ -20,28 +41,18 @@ export function buildProgram(): Command {
     .option("-v, --verbose", "debug logging")
     .showHelpAfterError()
     .exitOverride();
-
-  const config = program.command("config").description("validate and describe the configuration");
-  configValidate.register(config);
-  configSchema.register(config);
-
-  const db = program.command("db").description("database status and maintenance");
-  dbStatus.register(db);
-  dbMigrate.register(db);
-
-  const repo = program.command("repo").description("repositories: list, sync, history");
-  repoList.register(repo);
-  repoSync.register(repo);
-  repoHistory.register(repo);
-  snapshot.register(program);
-  publish.register(program);
-
-  for (const c of program.commands) c.exitOverride();
+  const modules = await commandModules();
+  for (const [noun, description] of Object.entries(NOUNS)) {
+    const mine = modules.filter((m) => m.noun === noun);
+    if (mine.length === 0) continue;
+    const group = program.command(noun).description(description);
+    for (const m of mine) m.module.register(group);
+  }
   return program;
 }
 
 try {
-  await buildProgram().parseAsync(process.argv);
+  await (await buildProgram()).parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) {
     process.exitCode = err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;

@@ -69,6 +69,17 @@ export const RepoScheduleSchema = z.strictObject({
   snapshot_name_template: z.string().min(1).default("{repo_id}-{datetime}").describe("{date}=YYYYMMDD {time}=HHMMSS {datetime} {repo_id}"),
 });
 
+export const AptSourceSchema = z.strictObject({
+  distribution: z.string().min(1).describe("suite or codename, e.g. bookworm-updates; a path ending in / for a flat repository"),
+  components: z.array(z.string().min(1)).min(1).default(["main"]),
+  architectures: z.array(z.string().min(1)).min(1).default(["amd64"]).describe('packages of architecture "all" come along'),
+  include_sources: z.boolean().default(false),
+});
+
+export const VerifySchema = z.strictObject({
+  keyring: z.string().min(1).optional().describe("OpenPGP keyring that signs InRelease / Release.gpg (apt) or repomd.xml.asc (rpm)"),
+});
+
 export const RepositorySchema = z.strictObject({
   id: z
     .string()
@@ -80,7 +91,12 @@ export const RepositorySchema = z.strictObject({
   proxy: ProxySchema.optional().describe("replaces the global proxy block whole"),
   auth: AuthSchema.optional(),
   schedule: RepoScheduleSchema.optional(),
+  apt: AptSourceSchema.optional().describe("required for type apt"),
+  verify: VerifySchema.optional(),
   download_concurrency: z.number().int().min(1).max(64).default(8),
+}).superRefine((r, ctx) => {
+  if (r.type === "apt" && !r.apt) ctx.addIssue({ code: "custom", path: ["apt"], message: "an apt repository needs an apt: block (distribution, components, architectures)" });
+  if (r.type === "rpm" && r.apt) ctx.addIssue({ code: "custom", path: ["apt"], message: "only apt repositories take an apt: block" });
 });
 
 export const SchedulerSchema = z.strictObject({
@@ -136,6 +152,7 @@ export type RepositoryConfig = z.output<typeof RepositorySchema>;
 export type ProxyConfig = z.output<typeof ProxySchema>;
 export type RepoSchedule = z.output<typeof RepoScheduleSchema>;
 export type AuthConfig = z.output<typeof AuthSchema>;
+export type AptSourceConfig = z.output<typeof AptSourceSchema>;
 
 /** JSON Schema of one configuration file, for editors (yaml-language-server). */
 export function configJsonSchema(): Record<string, unknown> {

@@ -187,3 +187,13 @@ export function repositoryLockRequest(repositoryKey: number, purpose: string, op
 export function maintenanceLockRequest(mode: LockMode, purpose: string, opts: Partial<LockRequest> = {}): LockRequest {
   return { lockClass: LockClass.maintenance, key: 0, mode, purpose, ...opts };
 }
+
+/** Run `fn` while holding a lock; always released. */
+export async function withLock<T>(url: string, req: LockRequest, fn: (lock: HeldLock) => Promise<T>): Promise<T> {
+  const lock = await acquireLock(url, req);
+  try {
+    return await fn(lock);
+  } finally {
+    await lock.release();
+  }
+}

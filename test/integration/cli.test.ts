@@ -10,7 +10,7 @@ beforeAll(async () => {
   tdb = await createTestDatabase("cli");
   dir = makeConfigDir({
     "config.yaml": `storage:\n  base_path: ./data\ndatabase:\n  url: \${TEST_URL}\nrepositories:\n  - id: alpha\n    type: rpm\n    upstream_url: http://user:topsecret@mirror.example.org/alpha\n`,
-    "conf.d/beta.yaml": `repositories:\n  - id: beta\n    type: apt\n    upstream_url: http://mirror.example.org/debian\n    schedule:\n      cron: "0 2 * * *"\n      timezone: Europe/Berlin\n`,
+    "conf.d/beta.yaml": `repositories:\n  - id: beta\n    type: apt\n    upstream_url: http://mirror.example.org/debian\n    apt:\n      distribution: bookworm\n    schedule:\n      cron: "0 2 * * *"\n      timezone: Europe/Berlin\n`,
   });
 });
 afterAll(async () => {

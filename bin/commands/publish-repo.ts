@@ -1,0 +1,32 @@
+import type { Command } from "commander";
+import { findRepository } from "../../core/config/load.js";
+import { repositoryLockRequest, withLock } from "../../core/db/locks.js";
+import { ensureRepository } from "../../core/db/repositories.js";
+import { UsageError } from "../../core/errors.js";
+import { publishLatest } from "../../core/sync/publish-repo.js";
+import { action } from "../context.js";
+
+/** Publishing waits for a running sync of the repository: it never races the sync's own publish. */
+const PUBLISH_WAIT_MS = 3600_000;
+
+export function register(publish: Command): void {
+  publish
+    .command("repo")
+    .description("publish the current state of a repository (or --all) to <published>/<repo-id>/latest")
+    .option("--repo-id <id>", "repository")
+    .option("--all", "every repository that has been synced")
+    .action(
+      action(async (ctx, opts: { repoId?: string; all?: boolean }) => {
+        if (!opts.repoId === !opts.all) throw new UsageError("give either --repo-id ID or --all");
+        const loaded = await ctx.loadConfig();
+        const database = await ctx.openDatabase();
+        const repos = opts.all ? loaded.config.repositories : [findRepository(loaded, opts.repoId!)];
+        for (const repo of repos) {
+          const row = await ensureRepository(database.pool, repo);
+          if (opts.all && !row.indexChecksum) continue;
+          const result = await withLock(database.url, repositoryLockRequest(row.id, `publish ${repo.id}`, { waitMs: PUBLISH_WAIT_MS, signal: ctx.signal }), () => publishLatest(database.pool, loaded.config, { id: row.id, repoId: repo.id }, ctx.signal));
+          process.stdout.write(`published ${repo.id}: ${result.path} (${result.files} files)\n`);
+        }
+      }),
+    );
+}

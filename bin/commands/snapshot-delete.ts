@@ -1,0 +1,33 @@
+import type { Command } from "commander";
+import { findRepository } from "../../core/config/load.js";
+import { repositoryLockRequest, withLock } from "../../core/db/locks.js";
+import { ensureRepository } from "../../core/db/repositories.js";
+import { ChantalError } from "../../core/errors.js";
+import { deleteSnapshotRow, getSnapshot } from "../../core/snapshots/snapshots.js";
+import { unpublishSnapshot } from "../../core/sync/publish-repo.js";
+import { action } from "../context.js";
+
+export function register(snapshot: Command): void {
+  snapshot
+    .command("delete")
+    .description("delete a snapshot (its blobs stay in the pool); a published one only with --force")
+    .requiredOption("--repo-id <id>", "repository")
+    .requiredOption("--name <name>", "snapshot")
+    .option("--force", "also unpublish it")
+    .action(
+      action(async (ctx, opts: { repoId: string; name: string; force?: boolean }) => {
+        const loaded = await ctx.loadConfig();
+        const database = await ctx.openDatabase();
+        const snap = await getSnapshot(database.pool, opts.repoId, opts.name);
+        if (snap.publishedAt && !opts.force) {
+          throw new ChantalError(`snapshot ${snap.name} of ${snap.repoId} is published (since ${snap.publishedAt.toISOString()}): clients may use it; add --force to unpublish and delete it`);
+        }
+        const repoRow = await ensureRepository(database.pool, findRepository(loaded, opts.repoId));
+        await withLock(database.url, repositoryLockRequest(repoRow.id, `snapshot delete ${snap.name}`, { waitMs: 30_000, signal: ctx.signal }), async () => {
+          const unpublished = await unpublishSnapshot(loaded.config, snap);
+          await deleteSnapshotRow(database.pool, snap.id);
+          process.stdout.write(`deleted snapshot ${snap.name} of ${snap.repoId}${unpublished ? " (unpublished)" : ""}\n`);
+        });
+      }),
+    );
+}
