@@ -129,22 +129,17 @@ export interface TreeEntry {
   sha256: string;
 }
 
-export async function repositoryTree(q: pg.ClientBase | pg.Pool, repositoryId: number): Promise<TreeEntry[]> {
-  const r = await q.query(
-    `SELECT rp.location AS path, p.sha256 FROM chantal.repository_packages rp JOIN chantal.packages p ON p.id = rp.package_id WHERE rp.repository_id = $1
+const TREE_SQL = {
+  repository: `SELECT rp.location AS path, p.sha256 FROM chantal.repository_packages rp JOIN chantal.packages p ON p.id = rp.package_id WHERE rp.repository_id = $1
      UNION ALL
      SELECT rm.path, m.sha256 FROM chantal.repository_metadata rm JOIN chantal.metadata_files m ON m.id = rm.metadata_file_id WHERE rm.repository_id = $1`,
-    [repositoryId],
-  );
-  return r.rows.map((row) => ({ path: row.path, sha256: (row.sha256 as string).trim() }));
-}
-
-export async function snapshotTree(q: pg.ClientBase | pg.Pool, snapshotId: number): Promise<TreeEntry[]> {
-  const r = await q.query(
-    `SELECT sp.location AS path, p.sha256 FROM chantal.snapshot_packages sp JOIN chantal.packages p ON p.id = sp.package_id WHERE sp.snapshot_id = $1
+  snapshot: `SELECT sp.location AS path, p.sha256 FROM chantal.snapshot_packages sp JOIN chantal.packages p ON p.id = sp.package_id WHERE sp.snapshot_id = $1
      UNION ALL
      SELECT sm.path, m.sha256 FROM chantal.snapshot_metadata sm JOIN chantal.metadata_files m ON m.id = sm.metadata_file_id WHERE sm.snapshot_id = $1`,
-    [snapshotId],
-  );
-  return r.rows.map((row) => ({ path: row.path, sha256: (row.sha256 as string).trim() }));
+} as const;
+
+/** Every file of a repository's current state, or of a snapshot. */
+export async function treeOf(q: pg.ClientBase | pg.Pool, owner: keyof typeof TREE_SQL, id: number): Promise<TreeEntry[]> {
+  const r = await q.query(TREE_SQL[owner], [id]);
+  return r.rows.map((row) => ({ path: row.path, sha256: row.sha256 as string }));
 }

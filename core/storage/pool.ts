@@ -4,6 +4,7 @@
 import { mkdir, readdir, rename, stat, unlink } from "node:fs/promises";
 import { hostname } from "node:os";
 import { dirname, join } from "node:path";
+import { isProcessAlive } from "../process.js";
 import { ChantalError } from "../errors.js";
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -164,15 +165,6 @@ async function isFile(path: string): Promise<boolean> {
   }
 }
 
-function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it exists but belongs to another user.
-    return errCode(err) === "EPERM";
-  }
-}
 
 function errCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;

@@ -3,6 +3,7 @@ import { constants } from "node:fs";
 import { copyFile, link, lstat, mkdir, readdir, readlink, rename, rm, stat, symlink } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { ChantalError } from "../errors.js";
+import { isProcessAlive } from "../process.js";
 import type { TreeEntry } from "../db/package-sets.js";
 
 export class PublishError extends ChantalError {}
@@ -90,14 +91,6 @@ async function swapSymlink(linkPath: string, target: string): Promise<string | n
   return previous;
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 /** Remove trees no symlink points to; a tree still being built by a live process is kept. */
 export async function collectGarbage(repoRoot: string): Promise<string[]> {
@@ -116,7 +109,7 @@ export async function collectGarbage(repoRoot: string): Promise<string[]> {
   for (const name of await readdir(treesDir).catch(() => [] as string[])) {
     const full = join(treesDir, name);
     const building = /\.building-(\d+)$/.exec(name);
-    if (referenced.has(full) || (building && isAlive(Number(building[1])))) continue;
+    if (referenced.has(full) || (building && isProcessAlive(Number(building[1])))) continue;
     await rm(full, { recursive: true, force: true });
     removed.push(name);
   }

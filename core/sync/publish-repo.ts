@@ -2,7 +2,7 @@
 import { join } from "node:path";
 import type pg from "pg";
 import type { Config } from "../config/schema.js";
-import { repositoryTree, snapshotTree } from "../db/package-sets.js";
+import { treeOf } from "../db/package-sets.js";
 import { publishTree, unpublish, type PublishResult } from "../storage/publish.js";
 import { Pool } from "../storage/pool.js";
 import { markPublished, type SnapshotRow } from "../snapshots/snapshots.js";
@@ -20,7 +20,7 @@ export async function publishLatest(db: pg.Pool, config: Config, repository: { i
   const state = await db.query(`SELECT index_checksum FROM chantal.repositories WHERE id = $1`, [repository.id]);
   const checksum = state.rows[0]?.index_checksum as string | null;
   if (!checksum) throw new ChantalError(`repository ${repository.repoId} has not been synced yet: nothing to publish`);
-  const entries = await repositoryTree(db, repository.id);
+  const entries = await treeOf(db, "repository", repository.id);
   const pool = poolOf(config);
   const result = await publishTree({ repoRoot: publishedRoot(config, repository.repoId), name: "latest", entries, blobPath: (s) => pool.pathOf(s), ...(signal ? { signal } : {}) });
   await db.query(`UPDATE chantal.repositories SET published_checksum = $2 WHERE id = $1`, [repository.id, checksum]);
@@ -28,7 +28,7 @@ export async function publishLatest(db: pg.Pool, config: Config, repository: { i
 }
 
 export async function publishSnapshot(db: pg.Pool, config: Config, snapshot: SnapshotRow, now: Date, signal?: AbortSignal): Promise<PublishResult> {
-  const entries = await snapshotTree(db, snapshot.id);
+  const entries = await treeOf(db, "snapshot", snapshot.id);
   const pool = poolOf(config);
   const result = await publishTree({ repoRoot: publishedRoot(config, snapshot.repoId), name: `snapshots/${snapshot.name}`, entries, blobPath: (s) => pool.pathOf(s), ...(signal ? { signal } : {}) });
   await markPublished(db, snapshot.id, now);

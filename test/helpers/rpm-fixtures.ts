@@ -2,28 +2,14 @@
 // synthetic primary.xml generator for size tests.
 import { execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { accessSync, constants } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { gunzipSync } from "node:zlib";
 import { tmpdir } from "node:os";
-import { delimiter, join } from "node:path";
+import { join } from "node:path";
 import { promisify } from "node:util";
 
 const execFileAsync = promisify(execFile);
 
-/** Whether an executable is on PATH (tests that need rpmbuild, createrepo_c, xz, … skip without it). */
-export function hasTool(name: string): boolean {
-  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
-    if (!dir) continue;
-    try {
-      accessSync(join(dir, name), constants.X_OK);
-      return true;
-    } catch {
-      // not in this directory
-    }
-  }
-  return false;
-}
 
 export async function run(cmd: string, args: string[], opts: { cwd?: string; input?: Buffer } = {}): Promise<string> {
   try {

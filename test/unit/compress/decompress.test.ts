@@ -15,7 +15,9 @@ import {
   type CompressionKind,
 } from "../../../core/compress/decompress.js";
 import { ChantalError } from "../../../core/errors.js";
-import { hasTool, runWithInput } from "../../helpers/rpm-fixtures.js";
+import { runWithInput } from "../../helpers/rpm-fixtures.js";
+import { toolMissing } from "../../helpers/tools.js";
+import { rejection } from "../../helpers/assert.js";
 
 const TOOLS: Record<Exclude<CompressionKind, "none">, { tool: string; args: string[] }> = {
   gz: { tool: "gzip", args: ["-c"] },
@@ -48,14 +50,6 @@ async function decompressAll(kind: CompressionKind, data: Buffer, chunkSize = 64
   return collect(decompressIterable(chunked(data, chunkSize), kind, { maxOutputBytes, label: `test.${kind}` }));
 }
 
-async function failure(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error("expected a failure");
-}
 
 /** Text, random bytes and long runs: exercises every stage of the decoders (and several bzip2 blocks at -1). */
 function sampleData(): Buffer {
@@ -92,7 +86,7 @@ describe("round trips through the real tools", () => {
   });
 
   for (const kind of KINDS) {
-    describe.skipIf(!hasTool(TOOLS[kind].tool))(kind, () => {
+    describe.skipIf(toolMissing(TOOLS[kind].tool))(kind, () => {
       it("decompresses what the tool compressed, in large and in tiny input chunks", async () => {
         const packed = await compress(kind, data);
         expect(sha256(await decompressAll(kind, packed))).toBe(sha256(data));
@@ -113,7 +107,7 @@ describe("round trips through the real tools", () => {
 
       it("refuses truncated data with DecompressionError naming the file", async () => {
         const packed = await compress(kind, data);
-        const err = await failure(decompressAll(kind, packed.subarray(0, Math.floor(packed.length / 2))));
+        const err = await rejection(decompressAll(kind, packed.subarray(0, Math.floor(packed.length / 2))));
         expect(err).toBeInstanceOf(DecompressionError);
         expect(err.message).toMatch(new RegExp(`^test\\.${kind}: `));
       });
@@ -121,37 +115,37 @@ describe("round trips through the real tools", () => {
       it("refuses corrupted data", async () => {
         const packed = Buffer.from(await compress(kind, data.subarray(0, 400_000)));
         for (let i = 40; i < packed.length - 40; i += 97) packed[i] = packed[i]! ^ 0x55;
-        expect(await failure(decompressAll(kind, packed))).toBeInstanceOf(DecompressionError);
+        expect(await rejection(decompressAll(kind, packed))).toBeInstanceOf(DecompressionError);
       });
 
       it("refuses data in another format and an empty file", async () => {
-        const err = await failure(decompressAll(kind, Buffer.from("this is plain text, not compressed at all\n".repeat(10))));
+        const err = await rejection(decompressAll(kind, Buffer.from("this is plain text, not compressed at all\n".repeat(10))));
         expect(err).toBeInstanceOf(DecompressionError);
-        const empty = await failure(decompressAll(kind, Buffer.alloc(0)));
+        const empty = await rejection(decompressAll(kind, Buffer.alloc(0)));
         expect(empty).toBeInstanceOf(DecompressionError);
         expect(empty.message).toMatch(/empty/);
       });
     });
   }
 
-  it.skipIf(!hasTool("bzip2"))("bzip2: every block size, runs across block boundaries", async () => {
+  it.skipIf(toolMissing("bzip2"))("bzip2: every block size, runs across block boundaries", async () => {
     const runs = Buffer.concat([Buffer.alloc(250_000, 0x61), data.subarray(0, 300_000), Buffer.alloc(4, 0x62), Buffer.alloc(5, 0x63)]);
     for (const level of ["-1", "-5", "-9"]) {
       expect(sha256(await decompressAll("bz2", await compress("bz2", runs, [level]), 4096))).toBe(sha256(runs));
     }
   });
 
-  it.skipIf(!hasTool("xz"))("xz: reads crc32, crc64 and no-check streams; refuses sha256 checks clearly", async () => {
+  it.skipIf(toolMissing("xz"))("xz: reads crc32, crc64 and no-check streams; refuses sha256 checks clearly", async () => {
     const small = data.subarray(0, 10_000);
     for (const check of ["none", "crc32", "crc64"]) {
       expect(sha256(await decompressAll("xz", await compress("xz", small, [`--check=${check}`])))).toBe(sha256(small));
     }
-    const err = await failure(decompressAll("xz", await compress("xz", small, ["--check=sha256"])));
+    const err = await rejection(decompressAll("xz", await compress("xz", small, ["--check=sha256"])));
     expect(err).toBeInstanceOf(DecompressionError);
     expect(err.message).toMatch(/SHA-256/);
   });
 
-  it.skipIf(!hasTool("zstd"))("zstd: reads frames with checksums and high levels", async () => {
+  it.skipIf(toolMissing("zstd"))("zstd: reads frames with checksums and high levels", async () => {
     const small = data.subarray(0, 500_000);
     expect(sha256(await decompressAll("zst", await compress("zst", small, ["-19", "--check"]), 999))).toBe(sha256(small));
   });
@@ -163,7 +157,7 @@ describe("zstd frames that would make fzstd allocate or copy too much", () => {
   it("refuses a frame asking for a 1 GiB window", async () => {
     // descriptor 0 (no single segment, no checksum), window descriptor exponent 20 -> 2^30, then one raw block "x".
     const frame = Buffer.concat([frameStart, Buffer.from([0x00, 20 << 3, 0x09, 0x00, 0x00, 0x78])]);
-    const err = await failure(decompressAll("zst", frame));
+    const err = await rejection(decompressAll("zst", frame));
     expect(err).toBeInstanceOf(DecompressionError);
     expect(err.message).toMatch(/1024 MiB window/);
   });
@@ -173,14 +167,14 @@ describe("zstd frames that would make fzstd allocate or copy too much", () => {
     const size = Buffer.alloc(8);
     size.writeBigUInt64LE(2n ** 31n);
     const frame = Buffer.concat([frameStart, Buffer.from([0xe0]), size, Buffer.from([0x09, 0x00, 0x00, 0x78])]);
-    expect((await failure(decompressAll("zst", frame))).message).toMatch(/window/);
+    expect((await rejection(decompressAll("zst", frame))).message).toMatch(/window/);
   });
 
   it("refuses a block larger than 128 KiB", async () => {
     // RLE block (type 1) of 1 MiB: header = last | type << 1 | size << 3.
     const header = 1 | (1 << 1) | ((1 << 20) << 3);
     const frame = Buffer.concat([frameStart, Buffer.from([0x00, 10 << 3, header & 0xff, (header >> 8) & 0xff, (header >> 16) & 0xff, 0x41])]);
-    expect((await failure(decompressAll("zst", frame))).message).toMatch(/block larger than 128 KiB/);
+    expect((await rejection(decompressAll("zst", frame))).message).toMatch(/block larger than 128 KiB/);
   });
 
   it("skips skippable frames", async () => {
@@ -193,7 +187,7 @@ describe("zstd frames that would make fzstd allocate or copy too much", () => {
 
 describe("output limit", () => {
   it("stops at the limit with LimitExceededError (plain data too)", async () => {
-    const err = await failure(decompressAll("none", Buffer.alloc(5000), 1000, 4096));
+    const err = await rejection(decompressAll("none", Buffer.alloc(5000), 1000, 4096));
     expect(err).toBeInstanceOf(LimitExceededError);
     expect(err).toBeInstanceOf(ChantalError);
     expect((err as LimitExceededError).limit).toBe("maxOutputBytes");
@@ -216,7 +210,7 @@ describe("output limit", () => {
       const zeros = Buffer.alloc(64 * 1024 * 1024);
       // 16 concatenated 64 MiB members decompress to 1 GiB, and take a fraction of the time to make.
       await Promise.all(
-        KINDS.filter((k) => hasTool(TOOLS[k].tool)).map(async (kind) => {
+        KINDS.filter((k) => !toolMissing(TOOLS[k].tool)).map(async (kind) => {
           const member = await compress(kind, zeros, kind === "xz" ? ["-0"] : kind === "gz" || kind === "bz2" ? ["-9"] : ["-3"]);
           const path = join(dir, `bomb.${kind}`);
           await writeFile(path, Buffer.concat(Array.from({ length: GiB / zeros.length }, () => member)));
@@ -230,13 +224,13 @@ describe("output limit", () => {
     });
 
     for (const kind of KINDS) {
-      it.skipIf(!hasTool(TOOLS[kind].tool))(`${kind}: stopped at the limit, quickly, with bounded memory`, async () => {
+      it.skipIf(toolMissing(TOOLS[kind].tool))(`${kind}: stopped at the limit, quickly, with bounded memory`, async () => {
         const before = process.memoryUsage().rss;
         let peak = before;
         const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 5);
         const started = Date.now();
         let seen = 0;
-        const err = await failure(
+        const err = await rejection(
           (async () => {
             for await (const chunk of decompressIterable(createReadStream(files.get(kind)!), kind, { maxOutputBytes: LIMIT, label: `bomb.${kind}` })) {
               seen += chunk.length;
@@ -254,8 +248,8 @@ describe("output limit", () => {
       });
     }
 
-    it.skipIf(!hasTool("gzip"))("through the Duplex: the pipeline fails with LimitExceededError", async () => {
-      const err = await failure(
+    it.skipIf(toolMissing("gzip"))("through the Duplex: the pipeline fails with LimitExceededError", async () => {
+      const err = await rejection(
         pipeline(
           createReadStream(files.get("gz")!),
           decompressStream("gz", { maxOutputBytes: LIMIT, label: "bomb.gz" }),
@@ -286,7 +280,7 @@ describe("streaming behaviour", () => {
   });
 
   it.each(["none", "gz", "zst", "xz", "bz2"] as const)("%s: reads the source only as fast as output is consumed", async (kind) => {
-    if (kind !== "none" && !hasTool(TOOLS[kind].tool)) return;
+    if (kind !== "none" && toolMissing(TOOLS[kind].tool)) return;
     const data = randomBytes(3 * 1024 * 1024);
     const packed = kind === "none" ? data : await compress(kind, data);
     let pulled = 0;
@@ -311,7 +305,7 @@ describe("streaming behaviour", () => {
       throw boom;
     }
     for (const kind of ["gz", "xz", "zst", "bz2", "none"] as const) {
-      expect(await failure(collect(decompressIterable(source(), kind, { maxOutputBytes: 1000 })))).toBe(boom);
+      expect(await rejection(collect(decompressIterable(source(), kind, { maxOutputBytes: 1000 })))).toBe(boom);
     }
   });
 });

@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { compareEvr, formatEvr, rpmvercmp, type Evr } from "../../../core/rpm/evr.js";
-import { hasTool, run } from "../../helpers/rpm-fixtures.js";
+import { run } from "../../helpers/rpm-fixtures.js";
+import { toolMissing } from "../../helpers/tools.js";
 
 // rpm's own cases: tests/rpmvercmp.at in rpm 4.18.
 const RPM_CASES: [string, string, -1 | 0 | 1][] = [
@@ -203,7 +204,7 @@ async function rpmLuaVercmp(pairs: (readonly [string, string])[]): Promise<numbe
   }
 }
 
-describe.skipIf(!hasTool("rpm"))("against the installed rpm", () => {
+describe.skipIf(toolMissing("rpm"))("against the installed rpm", () => {
   it("rpmvercmp agrees with rpm on 3000 random version pairs", async () => {
     const rand = seededRandom(42);
     const pairs = Array.from({ length: 3000 }, () => [randomVersion(rand), randomVersion(rand)] as const);

@@ -9,7 +9,9 @@ import { AbortedError } from "../../../core/errors.js";
 import { safeLocation } from "../../../core/rpm/location.js";
 import { parsePrimary, PrimaryParseError, type ParsePrimaryOptions, type PrimaryPackage } from "../../../core/rpm/primary.js";
 import { ChecksumRefusedError, parseRepomd } from "../../../core/rpm/repomd.js";
-import { buildRpm, createRepo, hasTool, syntheticPackageXml, syntheticPrimaryXml, syntheticSha256 } from "../../helpers/rpm-fixtures.js";
+import { buildRpm, createRepo, syntheticPackageXml, syntheticPrimaryXml, syntheticSha256 } from "../../helpers/rpm-fixtures.js";
+import { rejection } from "../../helpers/assert.js";
+import { toolMissing } from "../../helpers/tools.js";
 
 const HEAD = `<?xml version="1.0" encoding="UTF-8"?>\n<metadata xmlns="http://linux.duke.edu/metadata/common" xmlns:rpm="http://linux.duke.edu/metadata/rpm" packages="1">\n`;
 const SHA = "ab".repeat(32);
@@ -32,14 +34,6 @@ async function parseAll(xml: string | Buffer | AsyncIterable<Uint8Array>, opts: 
   return out;
 }
 
-async function failure(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error("expected a failure");
-}
 
 describe("parsePrimary", () => {
   it("reads the fields of each package", async () => {
@@ -101,7 +95,7 @@ describe("parsePrimary", () => {
 
   describe("refuses bad metadata with a message naming the package", () => {
     it("an md5 package checksum", async () => {
-      const err = await failure(parseAll(HEAD + pkg(MINIMAL.replace(`<checksum type="sha256" pkgid="YES">${SHA}`, `<checksum type="md5" pkgid="YES">${"a".repeat(32)}`)) + "</metadata>", { label: "p.xml" }));
+      const err = await rejection(parseAll(HEAD + pkg(MINIMAL.replace(`<checksum type="sha256" pkgid="YES">${SHA}`, `<checksum type="md5" pkgid="YES">${"a".repeat(32)}`)) + "</metadata>", { label: "p.xml" }));
       expect(err).toBeInstanceOf(ChecksumRefusedError);
       expect(err.message).toBe("p.xml: package hello-1.0-1.noarch has an md5 checksum, which is not accepted");
     });
@@ -116,7 +110,7 @@ describe("parsePrimary", () => {
       ["a bad epoch", MINIMAL.replace('epoch="0"', 'epoch="x"'), /has an invalid epoch "x"/],
       ["a bad size", MINIMAL.replace('package="123"', 'package="-5"'), /has an invalid package size "-5"/],
     ])("%s", async (_what, inner, message) => {
-      const err = await failure(parseAll(HEAD + pkg(inner) + "</metadata>"));
+      const err = await rejection(parseAll(HEAD + pkg(inner) + "</metadata>"));
       expect(err).toBeInstanceOf(PrimaryParseError);
       expect(err.message).toMatch(/^primary\.xml: /);
       expect(err.message).toMatch(message);
@@ -129,7 +123,7 @@ describe("parsePrimary", () => {
       ["an empty document", ``, /empty/],
       ["an undefined entity (no DTD expansion)", `<!DOCTYPE m [<!ENTITY a "aaaaaaaaaa">]>${HEAD.split("\n")[1]}<package>&a;</package></metadata>`, /not well-formed XML/],
     ])("%s", async (_what, xml, message) => {
-      const err = await failure(parseAll(xml));
+      const err = await rejection(parseAll(xml));
       expect(err).toBeInstanceOf(PrimaryParseError);
       expect(err.message).toMatch(message);
     });
@@ -137,13 +131,13 @@ describe("parsePrimary", () => {
 
   describe("limits", () => {
     it("maxPackages", async () => {
-      const err = await failure(parseAll(syntheticPrimaryXml(11), { maxPackages: 10 }));
+      const err = await rejection(parseAll(syntheticPrimaryXml(11), { maxPackages: 10 }));
       expect(err).toBeInstanceOf(LimitExceededError);
       expect(err.message).toMatch(/more than 10 packages \(limit maxPackages\)/);
     });
 
     it("maxTextLength in an element we read", async () => {
-      const err = await failure(parseAll(HEAD + pkg(MINIMAL.replace("hello", "x".repeat(2000))) + "</metadata>", { maxTextLength: 1000 }));
+      const err = await rejection(parseAll(HEAD + pkg(MINIMAL.replace("hello", "x".repeat(2000))) + "</metadata>", { maxTextLength: 1000 }));
       expect(err).toBeInstanceOf(LimitExceededError);
       expect((err as LimitExceededError).limit).toBe("maxTextLength");
     });
@@ -154,25 +148,25 @@ describe("parsePrimary", () => {
         const filler = Buffer.alloc(1024 * 1024, 0x61);
         for (let i = 0; i < 1024; i++) yield filler; // 1 GiB if it were all read
       }
-      const err = await failure(parseAll(endlessComment(), { maxTextLength: 1024 * 1024 }));
+      const err = await rejection(parseAll(endlessComment(), { maxTextLength: 1024 * 1024 }));
       expect(err).toBeInstanceOf(LimitExceededError);
       async function* endlessAttribute(): AsyncGenerator<Buffer> {
         yield Buffer.from(`${HEAD}<package type="`);
         const filler = Buffer.alloc(1024 * 1024, 0x61);
         for (let i = 0; i < 1024; i++) yield filler;
       }
-      expect(await failure(parseAll(endlessAttribute(), { maxTextLength: 1024 * 1024 }))).toBeInstanceOf(LimitExceededError);
+      expect(await rejection(parseAll(endlessAttribute(), { maxTextLength: 1024 * 1024 }))).toBeInstanceOf(LimitExceededError);
     });
 
     it("maxElements", async () => {
-      const err = await failure(parseAll(syntheticPrimaryXml(100), { maxElements: 500 }));
+      const err = await rejection(parseAll(syntheticPrimaryXml(100), { maxElements: 500 }));
       expect(err).toBeInstanceOf(LimitExceededError);
       expect((err as LimitExceededError).limit).toBe("maxElements");
     });
 
     it("maxDepth", async () => {
       const deep = HEAD + "<a>".repeat(100) + "</a>".repeat(100) + "</metadata>";
-      const err = await failure(parseAll(deep));
+      const err = await rejection(parseAll(deep));
       expect(err).toBeInstanceOf(LimitExceededError);
       expect((err as LimitExceededError).limit).toBe("maxDepth");
     });
@@ -181,7 +175,7 @@ describe("parsePrimary", () => {
   it("stops with AbortedError when the signal fires", async () => {
     const ac = new AbortController();
     let n = 0;
-    const err = await failure(
+    const err = await rejection(
       (async () => {
         for await (const _p of parsePrimary(syntheticPrimaryXml(10_000), { signal: ac.signal })) if (++n === 100) ac.abort();
       })(),
@@ -225,7 +219,7 @@ describe("parsePrimary", () => {
   });
 });
 
-describe.skipIf(!hasTool("rpmbuild") || !hasTool("createrepo_c"))("a real repository from rpmbuild and createrepo_c", () => {
+describe.skipIf(toolMissing("rpmbuild") || toolMissing("createrepo_c"))("a real repository from rpmbuild and createrepo_c", () => {
   let dir: string;
   const built: { path: string; location: string; name: string; epoch: number; version: string; release: string }[] = [];
 
