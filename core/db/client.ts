@@ -5,6 +5,7 @@ import type { Config } from "../config/schema.js";
 import { DatabaseError, errorMessage } from "../errors.js";
 import type { Logger } from "../log.js";
 import { redactSecrets } from "../redact.js";
+import { applicationName } from "./application-name.js";
 import { migrate } from "./migrate.js";
 import * as schema from "./schema.js";
 
@@ -46,7 +47,7 @@ function passwordOf(url: string): string | undefined {
 }
 
 export async function connectPool(url: string, opts: { max?: number; applicationName?: string } = {}): Promise<pg.Pool> {
-  const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 10, application_name: opts.applicationName ?? "chantal", connectionTimeoutMillis: 15_000 });
+  const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 10, application_name: applicationName(opts.applicationName ?? "chantal"), connectionTimeoutMillis: 15_000 });
   pool.on("error", () => undefined); // an idle client's error surfaces on its next query
   try {
     const c = await pool.connect();

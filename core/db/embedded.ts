@@ -21,6 +21,7 @@ import pg from "pg";
 import lockfile from "proper-lockfile";
 import { AbortedError, DatabaseError, errorMessage } from "../errors.js";
 import type { Logger } from "../log.js";
+import { ownConnectionsPattern } from "./application-name.js";
 
 export interface EmbeddedLease {
   /** postgres://chantal:<password>@127.0.0.1:<port>/chantal — contains the password: never log it. */
@@ -419,10 +420,11 @@ async function releaseLease(ctx: Ctx, client: pg.Client): Promise<void> {
   }
 }
 
-// Every client backend but our own lease counts: leases, pools, and anyone's psql.
+// Every client backend of other processes counts: leases, pools, and anyone's psql; ours may still be closing.
 async function otherClients(client: pg.Client): Promise<number> {
   const res = await client.query<{ n: number }>(
-    "SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
+    "SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND application_name NOT LIKE $1",
+    [ownConnectionsPattern()],
   );
   return res.rows[0]?.n ?? 0;
 }

@@ -2,6 +2,7 @@
 import { hostname } from "node:os";
 import pg from "pg";
 import { AbortedError, LockBusyError, LockLostError } from "../errors.js";
+import { applicationName } from "./application-name.js";
 import { LockClass } from "./lock-ids.js";
 
 export interface LockHolder {
@@ -133,7 +134,7 @@ function watchConnection(client: pg.Client, heartbeatMs: number): { signal: Abor
  * and waiting is not asked for or times out.
  */
 export async function acquireLock(url: string, req: LockRequest): Promise<HeldLock> {
-  const client = new pg.Client({ connectionString: url, application_name: `chantal-lock:${req.purpose}`.slice(0, 63), keepAlive: true });
+  const client = new pg.Client({ connectionString: url, application_name: applicationName(`chantal-lock:${req.purpose}`), keepAlive: true });
   client.on("error", () => undefined);
   await client.connect();
   let ok = false;

@@ -18,13 +18,15 @@ export interface HttpOptions {
   retries?: number;
   baseDelayMs?: number;
   maxDelayMs?: number;
-  /** Idle timeout for the response headers and between body chunks. */
+  /** Idle timeout for the response headers and between body chunks (default 60 s: undici's 300 s hides a dead mirror). */
   timeoutMs?: number;
   userAgent?: string;
   /** Redirects followed per attempt (default 10). */
   maxRedirects?: number;
   /** Called before each retry sleep, so callers can log it (core never prints). */
   onRetry?: (info: RetryInfo) => void;
+  /** Turns a connection-layer failure into a clearer error (a proxy's 407, a failed CONNECT); undefined keeps the default. */
+  describeFailure?: (err: unknown, url: string, subject: string | undefined) => Error | undefined;
 }
 
 export interface RetryInfo {
@@ -63,6 +65,7 @@ export const httpDefaults = {
   baseDelayMs: 500,
   maxDelayMs: 30_000,
   maxRedirects: 10,
+  timeoutMs: 60_000,
 } as const;
 
 const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
@@ -137,6 +140,21 @@ export class HttpNetworkError extends HttpError {
   }
 }
 
+/** The proxy refused or failed a request (407, a CONNECT that did not succeed, the proxy unreachable); `proxy` is redacted. */
+export class ProxyError extends HttpError {
+  constructor(
+    message: string,
+    url: string,
+    readonly proxy: string,
+    readonly status: number | undefined,
+    readonly retryable: boolean,
+    subject?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, redactUrl(url), subject, options);
+  }
+}
+
 export class ResponseTooLargeError extends HttpError {
   constructor(
     readonly maxBytes: number,
@@ -202,7 +220,7 @@ export function createHttpAgent(opts: { connections: number; keepAliveTimeoutMs?
 /** Whether a failure is worth another attempt (429, 5xx, resets, timeouts). */
 export function isRetryableError(err: unknown): boolean {
   if (err instanceof HttpStatusError) return RETRYABLE_STATUS.has(err.status);
-  if (err instanceof HttpNetworkError) return err.retryable;
+  if (err instanceof HttpNetworkError || err instanceof ProxyError) return err.retryable;
   if (err instanceof HttpError || err instanceof AbortedError) return false;
   return isRetryableNetworkFailure(err);
 }
@@ -322,11 +340,12 @@ async function sendOnce(url: string, opts: HttpOptions, headers: Record<string, 
       headers,
       ...(opts.dispatcher ? { dispatcher: opts.dispatcher } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
-      ...(opts.timeoutMs !== undefined ? { headersTimeout: opts.timeoutMs, bodyTimeout: opts.timeoutMs } : {}),
+      headersTimeout: opts.timeoutMs ?? httpDefaults.timeoutMs,
+      bodyTimeout: opts.timeoutMs ?? httpDefaults.timeoutMs,
     });
     return { status: res.statusCode, headers: normalizeHeaders(res.headers), body: res.body, url };
   } catch (err) {
-    throw toHttpError(err, url, subject, opts.signal);
+    throw (opts.signal?.aborted ? undefined : opts.describeFailure?.(err, url, subject)) ?? toHttpError(err, url, subject, opts.signal);
   }
 }
 

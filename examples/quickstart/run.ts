@@ -1,6 +1,6 @@
 // Quickstart: a real sync with the real CLI on the embedded database.
 // Upstream: $CHANTAL_QUICKSTART_URL (an RPM repository you choose), else a generated demo repository served on 127.0.0.1.
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createReadStream, existsSync } from "node:fs";
 import { mkdir, stat, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
@@ -22,9 +22,11 @@ function serveDirectory(dir: string): Promise<{ server: Server; url: string }> {
   return new Promise((ok) => server.listen(0, "127.0.0.1", () => ok({ server, url: `http://127.0.0.1:${(server.address() as { port: number }).port}/` })));
 }
 
-function chantal(configDir: string, ...args: string[]): number {
+/** Asynchronous on purpose: the demo upstream is served from this very process. */
+function chantal(configDir: string, ...args: string[]): Promise<number> {
   process.stdout.write(`\n$ chantal-run --config-dir ${configDir} ${args.join(" ")}\n`);
-  return spawnSync(process.execPath, [cli, "--config-dir", configDir, ...args], { stdio: "inherit" }).status ?? 1;
+  const child = spawn(process.execPath, [cli, "--config-dir", configDir, ...args], { stdio: "inherit" });
+  return new Promise((resolve) => child.on("close", (code) => resolve(code ?? 1)));
 }
 
 let server: Server | undefined;
@@ -40,9 +42,9 @@ await writeFile(
   join(configDir, "config.yaml"),
   `# written by examples/quickstart/run.ts\nstorage:\n  base_path: ${root}\nrepositories:\n  - id: quickstart\n    type: rpm\n    upstream_url: ${upstream}\n`,
 );
-let code = chantal(configDir, "repo", "sync", "--repo-id", "quickstart");
-if (code === 0) code = chantal(configDir, "repo", "sync", "--repo-id", "quickstart");
-if (code === 0) code = chantal(configDir, "repo", "list");
+let code = await chantal(configDir, "repo", "sync", "--repo-id", "quickstart");
+if (code === 0) code = await chantal(configDir, "repo", "sync", "--repo-id", "quickstart");
+if (code === 0) code = await chantal(configDir, "repo", "list");
 server?.close();
 if (code === 0) process.stdout.write(`\nPublished tree: ${join(root, "published", "quickstart", "latest")}\nPoint dnf at it with: dnf --repofrompath=quickstart,file://${join(root, "published", "quickstart", "latest")} --repo=quickstart list --available\n`);
 process.exitCode = code;
