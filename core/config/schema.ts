@@ -1,5 +1,6 @@
 // The configuration document: zod schemas are the single source for validation, defaults and `config schema`.
 import { z } from "zod";
+import { parseNoProxy } from "../http/proxy.js";
 import { cronProblem, timezoneProblem } from "../schedule/cron.js";
 
 const httpUrl = z.string().refine((s) => /^https?:\/\/[^\s/]+/i.test(s) && URL.canParse(s), {
@@ -31,7 +32,14 @@ export const ProxySchema = z.strictObject({
   enabled: z.boolean().default(true).describe("false means a direct connection"),
   http_proxy: httpUrl.optional(),
   https_proxy: httpUrl.optional(),
-  no_proxy: z.union([z.string(), z.array(z.string())]).optional().describe("comma- or space-separated hosts, domains, IPs, CIDRs"),
+  no_proxy: z
+    .union([z.string(), z.array(z.string())])
+    .optional()
+    .superRefine((v, ctx) => {
+      const bad = parseNoProxy(v).invalid;
+      if (bad.length > 0) ctx.addIssue({ code: "custom", message: `not a host, domain, IP address or CIDR range: ${bad.join(", ")}` });
+    })
+    .describe("comma- or space-separated: *, example.com / .example.com (and subdomains), hosts, IPs, CIDRs, each with an optional :port"),
   username: z.string().optional(),
   password: z.string().optional(),
   verify_ssl: z.boolean().default(true),
@@ -124,6 +132,14 @@ export const BackupSchema = z.strictObject({
     .strictObject({ enabled: z.boolean().default(true), cron, timezone: timezone.optional() })
     .optional(),
   retention: BackupRetentionSchema.optional(),
+  s3: z
+    .strictObject({
+      endpoint: httpUrl.optional().describe("S3-compatible endpoint (MinIO, Ceph, s3rver); default AWS"),
+      region: z.string().min(1).optional().describe("default AWS_REGION, else us-east-1"),
+      force_path_style: z.boolean().default(false).describe("bucket in the path, not the host name (most S3-compatible servers)"),
+    })
+    .optional()
+    .describe("settings for s3://bucket/prefix targets; credentials come from the AWS environment (AWS_ACCESS_KEY_ID, profiles, roles)"),
 });
 
 /** One YAML file: every section optional; the loader merges files. */

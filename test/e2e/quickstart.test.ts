@@ -12,7 +12,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function quickstart(): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
-    const env = { ...process.env, CHANTAL_QUICKSTART_DIR: dir, CHANTAL_FROM_SOURCE: "1" };
+    const env: NodeJS.ProcessEnv = { ...process.env, CHANTAL_QUICKSTART_DIR: dir, CHANTAL_FROM_SOURCE: "1" };
     delete env.CHANTAL_QUICKSTART_URL;
     delete env.DATABASE_URL;
     delete env.CHANTAL_DATABASE_URL;
