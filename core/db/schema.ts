@@ -110,3 +110,36 @@ export const syncRuns = chantal.table("sync_runs", {
   snapshotName: text("snapshot_name"),
   error: text("error"),
 });
+
+// 0002_scheduler.sql
+export const schedulerInstances = chantal.table("scheduler_instances", {
+  id: bigserial("id", { mode: "number" }).primaryKey(),
+  host: text("host").notNull(),
+  pid: integer("pid").notNull(),
+  lockKey: integer("lock_key").notNull(),
+  backendPid: integer("backend_pid").notNull(),
+  version: text("version").notNull(),
+  configDir: text("config_dir").notNull(),
+  scheduleCount: integer("schedule_count").notNull().default(0),
+  startedAt: ts("started_at").notNull().defaultNow(),
+  heartbeatAt: ts("heartbeat_at").notNull().defaultNow(),
+  stoppedAt: ts("stopped_at"),
+  stopReason: text("stop_reason"),
+});
+
+export const scheduleState = chantal.table("schedule_state", {
+  jobKey: text("job_key").primaryKey(),
+  kind: text("kind").$type<"sync" | "backup">().notNull(),
+  target: text("target").notNull(),
+  cron: text("cron").notNull(),
+  timezone: text("timezone").notNull(),
+  nextRunAt: ts("next_run_at"),
+  lastFireAt: ts("last_fire_at"),
+  lastStartedAt: ts("last_started_at"),
+  lastFinishedAt: ts("last_finished_at"),
+  lastStatus: text("last_status"),
+  lastRunId: bigint("last_run_id", { mode: "number" }),
+  lastError: text("last_error"),
+  instanceId: bigint("instance_id", { mode: "number" }).references(() => schedulerInstances.id, { onDelete: "set null" }),
+  updatedAt: ts("updated_at").notNull().defaultNow(),
+});

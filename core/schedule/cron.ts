@@ -1,5 +1,7 @@
 // Five-field unix cron: validation with messages that say which field is wrong, and next-fire computation.
 import { CronExpressionParser } from "cron-parser";
+import { nextFire } from "./next.js";
+import { hostTimeZone } from "./zone.js";
 
 interface FieldSpec {
   name: string;
@@ -71,7 +73,17 @@ export function cronProblem(expr: string): string | null {
       if (problem) return problem;
     }
   }
-  return null;
+  return neverFiresProblem(fields.join(" "));
+}
+
+/** Valid fields can still name a date that never occurs (30 February): cron-parser refuses those. */
+function neverFiresProblem(expr: string): string | null {
+  try {
+    CronExpressionParser.parse(expr, { tz: "UTC", currentDate: new Date(Date.UTC(2000, 0, 1)) }).next();
+    return null;
+  } catch (err) {
+    return `it never fires (${(err as Error).message})`;
+  }
 }
 
 export function timezoneProblem(tz: string): string | null {
@@ -83,8 +95,7 @@ export function timezoneProblem(tz: string): string | null {
   }
 }
 
-/** The first fire time strictly after `after`, in the schedule's time zone. */
+/** The first fire time strictly after `after`, in the schedule's time zone (default the host's), once per local minute across DST (see next.ts). */
 export function nextFireTime(expr: string, after: Date, tz?: string): Date {
-  const it = CronExpressionParser.parse(cronFields(expr).join(" "), { currentDate: after, tz });
-  return it.next().toDate();
+  return nextFire(expr, after, tz ?? hostTimeZone());
 }

@@ -21,8 +21,16 @@ describe("cronProblem", () => {
     ["*/0 * * * *", 'minute step "0" must be a positive number'],
     ["10-5 * * * *", 'minute range "10-5" runs backwards'],
     ["1,,2 * * * *", 'minute "" is malformed'],
+    ["0 0 29 2 *", null],
+    ["0 0 31 2 1", null],
   ])("%s -> %s", (expr, expected) => {
     expect(cronProblem(expr)).toBe(expected);
+  });
+});
+
+describe("cronProblem: dates that never occur", () => {
+  it.each(["0 0 30 2 *", "0 0 31 4 *", "0 0 31 2,4,6 *"])("%s never fires", (expr) => {
+    expect(cronProblem(expr)).toMatch(/^it never fires/);
   });
 });
 

@@ -1,0 +1,58 @@
+import type { Command } from "commander";
+import { repositoriesWithLastRun } from "../../core/db/repositories.js";
+import { nextFire } from "../../core/schedule/next.js";
+import { scheduleTimeZone, unscheduledReason } from "../../core/schedule/plan.js";
+import { formatInZone } from "../../core/schedule/zone.js";
+import { action } from "../context.js";
+import { printJson, printTable } from "../output.js";
+
+export function register(scheduler: Command): void {
+  scheduler
+    .command("list")
+    .description("every configured repository with its schedule, time zone, next run and last run")
+    .option("--json", "print as JSON")
+    .action(
+      action(async (ctx, opts: { json?: boolean }) => {
+        const { config } = await ctx.loadConfig();
+        const database = await ctx.openDatabase();
+        const lastRuns = new Map((await repositoriesWithLastRun(database.pool)).map((r) => [r.repoId, r]));
+        const now = new Date();
+        const rows = config.repositories.map((repo) => {
+          const unscheduled = unscheduledReason(repo);
+          const zone = unscheduled ? null : scheduleTimeZone(config, repo.schedule!.timezone);
+          const next = zone ? nextFire(repo.schedule!.cron, now, zone) : null;
+          const last = lastRuns.get(repo.id);
+          return {
+            repository: repo.id,
+            scheduled: unscheduled === null,
+            schedule: unscheduled ? null : repo.schedule!.cron,
+            unscheduled_reason: unscheduled,
+            timezone: zone,
+            jitter_seconds: unscheduled ? null : repo.schedule!.jitter_seconds,
+            create_snapshot: unscheduled ? null : repo.schedule!.create_snapshot,
+            snapshot_name_template: unscheduled || !repo.schedule!.create_snapshot ? null : repo.schedule!.snapshot_name_template,
+            next_run: next?.toISOString() ?? null,
+            next_run_local: next && zone ? formatInZone(next, zone) : null,
+            last_run: last?.startedAt ? { started_at: last.startedAt.toISOString(), finished_at: last.finishedAt?.toISOString() ?? null, status: last.status, trigger: last.trigger } : null,
+          };
+        });
+        if (opts.json) return printJson(rows);
+        printTable(
+          rows.map((r) => ({
+            repository: r.repository,
+            schedule: r.schedule ?? `(${r.unscheduled_reason})`,
+            timezone: r.timezone ?? "-",
+            next: r.next_run_local ?? "-",
+            last: r.last_run ? `${r.last_run.started_at} (${r.last_run.status}${r.last_run.trigger === "schedule" ? "" : `, ${r.last_run.trigger}`})` : "never",
+          })),
+          [
+            { key: "repository", title: "REPOSITORY" },
+            { key: "schedule", title: "SCHEDULE" },
+            { key: "timezone", title: "TIMEZONE" },
+            { key: "next", title: "NEXT RUN" },
+            { key: "last", title: "LAST RUN (RESULT)" },
+          ],
+        );
+      }),
+    );
+}

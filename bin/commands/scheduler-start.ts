@@ -1,0 +1,242 @@
+import { spawn } from "node:child_process";
+import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { dirname } from "node:path";
+import type { Command } from "commander";
+import { runSync } from "../../functions/sync.js";
+import { loadConfig, type LoadedConfig } from "../../core/config/load.js";
+import type { Database } from "../../core/db/client.js";
+import { acquireLock, describeHolder, LockHeldError, type HeldLock } from "../../core/db/locks.js";
+import { AbortedError, ChantalError, ConfigError, errorMessage, ExitCode, formatConfigIssue, LockBusyError } from "../../core/errors.js";
+import type { Logger } from "../../core/log.js";
+import { chantalVersion } from "../../core/package-info.js";
+import { acceleratedClock, systemClock, testClockSpec, type Clock } from "../../core/schedule/clock.js";
+import { Scheduler, type JobRunner, type JobRunRequest, type JobRunResult } from "../../core/schedule/daemon.js";
+import { readPidFile, removePidFile, runningSchedulerPid, schedulerPaths, writePidFile } from "../../core/schedule/pidfile.js";
+import { planJobs, scheduleIssues, type JobKind } from "../../core/schedule/plan.js";
+import { heartbeat, markStopped, registerInstance, ScheduleStateStore, schedulerLockRequest, hostLockKey } from "../../core/schedule/state.js";
+import { action, type CommandContext } from "../context.js";
+
+const HEARTBEAT_MS = 15_000;
+/** How long `start --daemon` waits for the detached daemon to come up (the embedded database may need initdb). */
+const DETACH_TIMEOUT_MS = 180_000;
+
+/**
+ * The handler of each job kind: a scheduled run calls the same handler as the CLI. The backup kind (issue 6)
+ * is one more entry, after "backup" joins JobKind and planJobs in core/schedule/plan.ts:
+ *   async backup(req) {
+ *     const r = await runBackup({ ...from req.loaded.config.backup }, { config: req.loaded.config, database, log, signal: req.signal, now: () => clock.now() });
+ *     return { status: r.status, runId: null, details: { location: r.location, size: r.size } };
+ *   },
+ */
+function jobHandlers(database: Database, log: Logger, clock: Clock): Record<JobKind, JobRunner> {
+  return {
+    async sync(req: JobRunRequest): Promise<JobRunResult> {
+      const r = await runSync(
+        { repoId: req.job.target, trigger: "schedule", publish: true, ...(req.job.snapshotTemplate ? { snapshotTemplate: req.job.snapshotTemplate } : {}) },
+        { loaded: req.loaded, database, log, signal: req.signal, now: () => clock.now() },
+      );
+      return { status: r.status, runId: r.runId, error: r.error, details: { ...r.counts, snapshot: r.snapshot, durationMs: r.durationMs } };
+    },
+  };
+}
+
+/** The configuration, with the checks only the scheduler needs (exit 78 with file and key path). */
+async function loadSchedulerConfig(load: () => Promise<LoadedConfig>): Promise<LoadedConfig> {
+  const loaded = await load();
+  const issues = scheduleIssues(loaded);
+  if (issues.length > 0) throw new ConfigError(issues);
+  return loaded;
+}
+
+function schedulerClock(log: Logger): Clock {
+  const spec = testClockSpec(process.env);
+  if (!spec) return systemClock;
+  log.warn({ start: spec.start.toISOString(), speed: spec.speed }, "TEST CLOCK: CHANTAL_SCHEDULER_TEST_START is set; the scheduler does not follow the real time");
+  return acceleratedClock(spec.start, spec.speed);
+}
+
+async function ensureNotRunning(pidFile: string): Promise<void> {
+  const pid = await runningSchedulerPid(pidFile);
+  if (pid !== null) throw new ChantalError(`the scheduler is already running on this host (pid ${pid}, pid file ${pidFile}); stop it with: chantal-run scheduler stop`);
+}
+
+async function takeHostLock(database: Database): Promise<HeldLock> {
+  try {
+    return await acquireLock(database.url, schedulerLockRequest());
+  } catch (err) {
+    if (err instanceof LockHeldError) {
+      throw new LockBusyError(`a scheduler is already running on this host (${err.holders.map(describeHolder).join(", ") || "another session"})`);
+    }
+    throw err;
+  }
+}
+
+/**
+ * SIGHUP: read the configuration again; an invalid one is logged and the running one kept. The handler is
+ * installed first thing (an unhandled SIGHUP would end the process); one that arrives before the scheduler
+ * runs is applied once it does, and one during shutdown is ignored.
+ */
+function hangupHandler(ctx: CommandContext) {
+  let target: { scheduler: Scheduler; current: { loaded: LoadedConfig }; onReloaded: () => void } | null = null;
+  let pending = false;
+  let closed = false;
+  let chain = Promise.resolve();
+  const reload = () => {
+    if (closed) return;
+    if (!target) {
+      pending = true;
+      return;
+    }
+    const { scheduler, current, onReloaded } = target;
+    chain = chain.then(async () => {
+      if (closed) return;
+      ctx.log.info("SIGHUP: reloading the configuration");
+      let loaded: LoadedConfig;
+      try {
+        loaded = await loadSchedulerConfig(() => loadConfig({ configDir: ctx.configDir }));
+      } catch (err) {
+        const issues = err instanceof ConfigError ? err.issues.map(formatConfigIssue) : [errorMessage(err)];
+        ctx.log.error({ issues }, `configuration not reloaded, the running one is kept: ${issues.join("; ")}`);
+        return;
+      }
+      if (JSON.stringify(loaded.config.database) !== JSON.stringify(current.loaded.config.database)) {
+        ctx.log.warn("database settings changed: they take effect at the next start (the scheduler keeps its connection)");
+      }
+      const changes = await scheduler.reload(loaded);
+      current.loaded = loaded;
+      onReloaded();
+      const keys = (jobs: { key: string }[]) => jobs.map((j) => j.key);
+      ctx.log.info({ added: keys(changes.added), removed: keys(changes.removed), retimed: keys(changes.retimed), updated: keys(changes.updated) }, "configuration reloaded");
+    }).catch((err: unknown) => ctx.log.error({ error: errorMessage(err) }, "reloading the configuration failed"));
+  };
+  const onHup = () => reload();
+  process.on("SIGHUP", onHup);
+  return {
+    /** From now on SIGHUP reloads this scheduler. */
+    attach(scheduler: Scheduler, current: { loaded: LoadedConfig }, onReloaded: () => void) {
+      target = { scheduler, current, onReloaded };
+      if (pending) reload();
+    },
+    /** Shutdown: later SIGHUPs do nothing; waits for a reload in progress. */
+    close(): Promise<void> {
+      closed = true;
+      return chain;
+    },
+    dispose() {
+      closed = true;
+      process.off("SIGHUP", onHup);
+    },
+  };
+}
+
+/** Resolves with why the daemon should stop: a signal (through ctx.signal) or the loss of its lock connection. */
+function stopRequested(ctx: CommandContext, lock: HeldLock): Promise<Error> {
+  return new Promise((resolve) => {
+    const done = (s: AbortSignal) => () => resolve(s.reason instanceof Error ? s.reason : new AbortedError(String(s.reason)));
+    if (ctx.signal.aborted) return done(ctx.signal)();
+    if (lock.signal.aborted) return done(lock.signal)();
+    ctx.signal.addEventListener("abort", done(ctx.signal), { once: true });
+    lock.signal.addEventListener("abort", done(lock.signal), { once: true });
+  });
+}
+
+async function runForeground(ctx: CommandContext): Promise<number> {
+  const hangup = hangupHandler(ctx);
+  try {
+    return await runScheduler(ctx, hangup);
+  } finally {
+    hangup.dispose();
+  }
+}
+
+async function runScheduler(ctx: CommandContext, hangup: ReturnType<typeof hangupHandler>): Promise<number> {
+  const loaded = await loadSchedulerConfig(ctx.loadConfig);
+  const { pidFile } = schedulerPaths(loaded);
+  await ensureNotRunning(pidFile);
+  const clock = schedulerClock(ctx.log);
+  const database = await ctx.openDatabase();
+  const lock = await takeHostLock(database);
+  const current = { loaded };
+  let stopHeartbeat = () => {};
+  try {
+    await writePidFile(pidFile, process.pid);
+    const scheduleCount = () => planJobs(current.loaded.config).length;
+    const id = await registerInstance(database.pool, {
+      host: hostname(), pid: process.pid, lockKey: hostLockKey(), backendPid: lock.backendPid, version: chantalVersion, configDir: loaded.dir, scheduleCount: scheduleCount(),
+    });
+    const handlers = jobHandlers(database, ctx.log, clock);
+    const scheduler = new Scheduler({
+      loaded, clock, log: ctx.log, store: new ScheduleStateStore(database.pool, id),
+      runJob: (req) => handlers[req.job.kind](req),
+    });
+    await scheduler.start();
+    const beat = () => void heartbeat(database.pool, id, scheduleCount()).catch((err: unknown) => ctx.log.warn({ error: errorMessage(err) }, "heartbeat failed"));
+    const timer = setInterval(beat, HEARTBEAT_MS);
+    stopHeartbeat = () => clearInterval(timer);
+    hangup.attach(scheduler, current, beat);
+    ctx.log.info({ host: hostname(), pid: process.pid, schedules: scheduler.jobList.length, pidFile }, "scheduler started");
+
+    const reason = await stopRequested(ctx, lock);
+    const lostLock = lock.signal.aborted && !ctx.signal.aborted;
+    ctx.log.info({ reason: reason.message }, "scheduler stopping");
+    await hangup.close();
+    const graceMs = current.loaded.config.scheduler.grace_period_seconds * 1000;
+    const result = await scheduler.stop(lostLock ? 0 : graceMs, new AbortedError(`the scheduler is stopping (${reason.message}); grace period of ${graceMs / 1000} s over`, "SIGTERM"));
+    const signalName = reason instanceof AbortedError && reason.signalName !== "abort" ? reason.signalName : null;
+    const why = lostLock ? `lost its database connection: ${reason.message}` : signalName ? `stopped by ${signalName}` : reason.message;
+    await markStopped(database.pool, id, why).catch(() => undefined);
+    ctx.log.info(result, "scheduler stopped");
+    return lostLock ? ExitCode.failed : ExitCode.ok;
+  } finally {
+    stopHeartbeat();
+    await removePidFile(pidFile, process.pid).catch(() => undefined);
+    await lock.release();
+  }
+}
+
+function lastLines(path: string, n: number): string {
+  try {
+    return readFileSync(path, "utf8").trimEnd().split("\n").slice(-n).join("\n");
+  } catch {
+    return "";
+  }
+}
+
+/** --daemon: start this command again without it, detached, with its output in the log file; return once it runs. */
+async function detach(ctx: CommandContext): Promise<number> {
+  const loaded = await loadSchedulerConfig(ctx.loadConfig); // an invalid configuration fails here, on the terminal, with exit 78
+  const { pidFile, logFile } = schedulerPaths(loaded);
+  await ensureNotRunning(pidFile);
+  testClockSpec(process.env); // a malformed test clock fails here, not in the detached child
+  mkdirSync(dirname(logFile), { recursive: true });
+  const out = openSync(logFile, "a");
+  const args = process.argv.slice(1).filter((a) => a !== "--daemon");
+  const child = spawn(process.execPath, [...process.execArgv, ...args], { detached: true, stdio: ["ignore", out, out], env: process.env });
+  closeSync(out);
+  const exited = new Promise<number>((resolve) => child.once("exit", (code, signal) => resolve(code ?? (signal ? 128 : 1))));
+  const end = Date.now() + DETACH_TIMEOUT_MS;
+  for (;;) {
+    if ((await readPidFile(pidFile).catch(() => null)) === child.pid) break;
+    const code = await Promise.race([exited, new Promise<null>((r) => setTimeout(() => r(null), 100))]);
+    if (code !== null) {
+      process.stderr.write(`error: the scheduler exited during start (exit ${code}); last lines of ${logFile}:\n${lastLines(logFile, 10)}\n`);
+      return code === ExitCode.ok ? ExitCode.failed : code;
+    }
+    if (Date.now() > end) {
+      child.unref();
+      throw new ChantalError(`the scheduler (pid ${child.pid}) did not come up within ${DETACH_TIMEOUT_MS / 1000} s; see ${logFile}`);
+    }
+  }
+  child.unref();
+  process.stdout.write(`scheduler started in the background: pid ${child.pid}\nlog: ${logFile}\npid file: ${pidFile}\n`);
+  return ExitCode.ok;
+}
+
+export function register(scheduler: Command): void {
+  scheduler
+    .command("start")
+    .description("run the scheduler in the foreground (what systemd runs); --daemon detaches it")
+    .option("--daemon", "run in the background: log to scheduler.log_file, write scheduler.pid_file, return once it runs")
+    .action(action(async (ctx, opts: { daemon?: boolean }) => (opts.daemon ? detach(ctx) : runForeground(ctx))));
+}

@@ -1,0 +1,86 @@
+import type { Command } from "commander";
+import { planJobs } from "../../core/schedule/plan.js";
+import { readSchedulerStatus, type InstanceRow, type ScheduleStateRow, type SchedulerStatus } from "../../core/schedule/state.js";
+import { formatInZone } from "../../core/schedule/zone.js";
+import { action } from "../context.js";
+import { printJson } from "../output.js";
+
+function duration(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  const d = Math.floor(s / 86400);
+  const h = Math.floor((s % 86400) / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return `${d > 0 ? `${d}d ` : ""}${d > 0 || h > 0 ? `${h}h ` : ""}${m}m ${s % 60}s`;
+}
+
+/** The active sync schedules recorded by the (last) daemon: configured ones have a next run. */
+function activeSyncSchedules(status: SchedulerStatus): ScheduleStateRow[] {
+  return status.schedules.filter((s) => s.kind === "sync" && s.nextRunAt !== null);
+}
+
+function nextSync(status: SchedulerStatus): ScheduleStateRow | null {
+  return activeSyncSchedules(status).sort((a, b) => a.nextRunAt!.getTime() - b.nextRunAt!.getTime())[0] ?? null;
+}
+
+function instanceJson(i: InstanceRow, now: Date) {
+  return {
+    host: i.host, pid: i.pid, version: i.version, config_dir: i.configDir, started_at: i.startedAt.toISOString(), uptime_seconds: i.running ? Math.floor((now.getTime() - i.startedAt.getTime()) / 1000) : null,
+    heartbeat_at: i.heartbeatAt.toISOString(), stopped_at: i.stoppedAt?.toISOString() ?? null, stop_reason: i.stopReason, running: i.running,
+  };
+}
+
+function toJson(status: SchedulerStatus) {
+  const next = nextSync(status);
+  const last = status.lastScheduledSync;
+  return {
+    status: status.running.length > 0 ? "running" : "stopped",
+    instances: status.running.map((i) => instanceJson(i, status.dbNow)),
+    last_instance: status.latest ? instanceJson(status.latest, status.dbNow) : null,
+    scheduled_repositories: activeSyncSchedules(status).length,
+    last_sync: last ? { repository: last.repoId, started_at: last.startedAt.toISOString(), finished_at: last.finishedAt?.toISOString() ?? null, status: last.status, snapshot: last.snapshotName, error: last.error } : null,
+    next_sync: next ? { repository: next.target, at: next.nextRunAt!.toISOString(), cron: next.cron, timezone: next.timeZone } : null,
+  };
+}
+
+/** `configuredCount`: scheduled repositories in this host's configuration, shown when no scheduler has run yet. */
+function lines(status: SchedulerStatus, configuredCount: number): string[] {
+  const out: string[] = [];
+  const row = (k: string, v: string) => out.push(`${`${k}:`.padEnd(12)}${v}`);
+  if (status.running.length > 0) {
+    row("Status", "Running");
+    for (const i of status.running) {
+      row("Host", i.host);
+      row("PID", String(i.pid));
+      row("Uptime", `${duration(status.dbNow.getTime() - i.startedAt.getTime())} (since ${i.startedAt.toISOString()}, last heartbeat ${i.heartbeatAt.toISOString()})`);
+    }
+  } else {
+    row("Status", "Stopped");
+    const l = status.latest;
+    if (l) row("Last run", `${l.host} pid ${l.pid}, ${l.startedAt.toISOString()} to ${(l.stoppedAt ?? l.heartbeatAt).toISOString()}${l.stopReason ? ` (${l.stopReason})` : " (did not stop cleanly)"}`);
+    else row("Last run", "never started against this database");
+  }
+  const count = status.latest ? activeSyncSchedules(status).length : configuredCount;
+  row("Schedules", `${count} ${count === 1 ? "repository" : "repositories"}${status.latest ? "" : " (in this configuration)"}`);
+  const last = status.lastScheduledSync;
+  row("Last sync", last ? `${last.repoId} at ${last.startedAt.toISOString()}: ${last.status}${last.snapshotName ? ` (snapshot ${last.snapshotName})` : ""}${last.error ? ` (${last.error})` : ""}` : "none yet");
+  const next = nextSync(status);
+  const when = next ? `${next.target} at ${formatInZone(next.nextRunAt!, next.timeZone)} (${next.timeZone})` : "none";
+  row("Next sync", next && status.running.length === 0 ? `${when}, once the scheduler runs` : when);
+  return out;
+}
+
+export function register(scheduler: Command): void {
+  scheduler
+    .command("status")
+    .description("is a scheduler running (on any host), the last and the next scheduled sync — from the database")
+    .option("--json", "print as JSON")
+    .action(
+      action(async (ctx, opts: { json?: boolean }) => {
+        const { config } = await ctx.loadConfig();
+        const database = await ctx.openDatabase();
+        const status = await readSchedulerStatus(database.pool);
+        if (opts.json) return printJson(toJson(status));
+        process.stdout.write(lines(status, planJobs(config).filter((j) => j.kind === "sync").length).join("\n") + "\n");
+      }),
+    );
+}

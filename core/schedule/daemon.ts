@@ -1,0 +1,304 @@
+// The scheduler loop: fires due schedules, queues their runs (jitter, max_concurrent_syncs), runs them through an
+// injected handler, keeps the state in the database, reloads its plan, and stops with a grace period.
+//
+// Time comes from an injected Clock (tests move it by hand or start it at a chosen instant); the grace period
+// at stop is real time, because it bounds how long a shutdown really takes (systemd's TimeoutStopSec).
+import { setTimeout as sleep } from "node:timers/promises";
+import type { LoadedConfig } from "../config/load.js";
+import { AbortedError, errorMessage } from "../errors.js";
+import type { Logger } from "../log.js";
+import { decideAtStart, type StartDecision } from "./catchup.js";
+import type { Clock } from "./clock.js";
+import { nextFire } from "./next.js";
+import { diffPlans, planJobs, type PlanChanges, type ScheduledJob } from "./plan.js";
+import { dropJobs, enqueue, jitterDelayMs, nextReadyAt, takeRunnable, type PendingRun } from "./queue.js";
+import type { RunOutcome, ScheduleStateStore } from "./state.js";
+import { hostTimeZone } from "./zone.js";
+
+export interface JobRunRequest {
+  job: ScheduledJob;
+  /** The fire time this run belongs to. */
+  scheduledAt: Date;
+  catchUp: boolean;
+  /** Aborted when the grace period of a shutdown ends. */
+  signal: AbortSignal;
+  /** The configuration in force when the run starts. */
+  loaded: LoadedConfig;
+}
+
+export interface JobRunResult extends RunOutcome {
+  /** Extra fields for the log line (counts, snapshot). */
+  details?: Record<string, unknown>;
+}
+
+export type JobRunner = (req: JobRunRequest) => Promise<JobRunResult>;
+
+export interface SchedulerOptions {
+  loaded: LoadedConfig;
+  clock: Clock;
+  log: Logger;
+  store: ScheduleStateStore;
+  runJob: JobRunner;
+  random?: () => number;
+  hostZone?: string;
+}
+
+/** The longest the loop sleeps without looking at the clock again (a suspended host, a clock step). */
+const MAX_SLEEP_MS = 30_000;
+
+interface RunningJob {
+  job: ScheduledJob;
+  run: PendingRun;
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+export interface StopResult {
+  /** Runs that finished within the grace period. */
+  finished: number;
+  /** Runs aborted when it ended. */
+  aborted: number;
+  /** Queued runs that never started. */
+  dropped: number;
+}
+
+export class Scheduler {
+  private loaded: LoadedConfig;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly store: ScheduleStateStore;
+  private readonly runJob: JobRunner;
+  private readonly random: () => number;
+  private readonly hostZone: string;
+  private jobs = new Map<string, ScheduledJob>();
+  private nextAt = new Map<string, number>();
+  private queue: PendingRun[] = [];
+  private readonly running = new Map<string, RunningJob>();
+  private seq = 0;
+  private stopping = false;
+  private cancelTimer: (() => void) | null = null;
+  private writes: Promise<void> = Promise.resolve();
+
+  constructor(opts: SchedulerOptions) {
+    this.loaded = opts.loaded;
+    this.clock = opts.clock;
+    this.log = opts.log;
+    this.store = opts.store;
+    this.runJob = opts.runJob;
+    this.random = opts.random ?? Math.random;
+    this.hostZone = opts.hostZone ?? hostTimeZone();
+  }
+
+  get jobList(): ScheduledJob[] {
+    return [...this.jobs.values()];
+  }
+
+  /** Next fire time of each job (ms), for logs and tests. */
+  nextRuns(): Map<string, Date> {
+    return new Map([...this.nextAt].map(([k, v]) => [k, new Date(v)]));
+  }
+
+  get runningKeys(): string[] {
+    return [...this.running.keys()];
+  }
+
+  get queuedKeys(): string[] {
+    return this.queue.map((p) => p.jobKey);
+  }
+
+  /** Plans the jobs, decides catch-up from the stored state, and starts the loop. */
+  async start(): Promise<void> {
+    const plan = planJobs(this.loaded.config, this.hostZone);
+    const stored = await this.store.loadTimings();
+    const now = this.clock.now();
+    const catchUp = this.loaded.config.scheduler.catch_up;
+    for (const job of plan) {
+      this.jobs.set(job.key, job);
+      let d: StartDecision;
+      try {
+        d = decideAtStart(job, stored.get(job.key), now, catchUp);
+      } catch (err) {
+        this.log.error({ job: job.key, cron: job.cron, error: errorMessage(err) }, "schedule disabled: no next fire time");
+        continue;
+      }
+      this.nextAt.set(job.key, d.next.getTime());
+      if (d.action === "wait") {
+        this.log.info({ job: job.key, cron: job.cron, timezone: job.timeZone, next: d.next.toISOString() }, "schedule planned");
+        await this.store.schedule(job, d.next);
+        continue;
+      }
+      const fields = { job: job.key, missed: d.missedAt.toISOString(), missedRuns: d.missedCount, next: d.next.toISOString() };
+      if (d.action === "catch-up") {
+        this.log.info(fields, "missed while the scheduler was down: running once now (scheduler.catch_up)");
+        this.addRun(job, d.missedAt.getTime(), now.getTime(), true);
+      } else {
+        this.log.info(fields, "missed while the scheduler was down: waiting for the next time (scheduler.catch_up is off)");
+      }
+      await this.store.schedule(job, d.next, d.missedAt);
+    }
+    await this.store.retire(plan.map((j) => j.key));
+    this.tick();
+  }
+
+  /** Takes a new configuration: new, changed and removed schedules apply at once; running syncs go on. */
+  async reload(loaded: LoadedConfig): Promise<PlanChanges> {
+    const plan = planJobs(loaded.config, this.hostZone);
+    const changes = diffPlans([...this.jobs.values()], plan);
+    this.loaded = loaded;
+    this.jobs = new Map(plan.map((j) => [j.key, j]));
+    const now = this.clock.now();
+    for (const job of [...changes.added, ...changes.retimed]) {
+      const next = this.safeNextFire(job, now);
+      if (next === null) continue;
+      this.nextAt.set(job.key, next);
+      this.persist((s) => s.schedule(job, new Date(next)));
+    }
+    for (const job of changes.removed) {
+      this.nextAt.delete(job.key);
+      if (this.running.has(job.key)) this.log.info({ job: job.key }, "schedule removed: its running sync finishes");
+    }
+    const { kept, dropped } = dropJobs(this.queue, new Set(this.jobs.keys()));
+    this.queue = kept;
+    for (const p of dropped) this.log.info({ job: p.jobKey }, "schedule removed: its queued run is dropped");
+    this.persist((s) => s.retire(plan.map((j) => j.key)));
+    this.tick();
+    await this.flush();
+    return changes;
+  }
+
+  /**
+   * No new runs; running ones get `graceMs` (real time) to finish, then are aborted with `reason` and awaited.
+   * Queued and aborted runs are stored as due again, so that catch_up runs them at the next start.
+   */
+  async stop(graceMs: number, reason: Error = new AbortedError("the scheduler is stopping", "SIGTERM")): Promise<StopResult> {
+    this.stopping = true;
+    this.cancelTimer?.();
+    this.cancelTimer = null;
+    const dropped = this.queue.splice(0);
+    for (const p of dropped) {
+      const job = this.jobs.get(p.jobKey);
+      this.log.info({ job: p.jobKey }, "stopping: queued run not started");
+      if (job) this.persist((s) => s.schedule(job, new Date(p.dueAt)));
+    }
+    const inFlight = [...this.running.values()];
+    let aborted = 0;
+    if (inFlight.length > 0) {
+      this.log.info({ running: inFlight.map((r) => r.job.key), graceSeconds: graceMs / 1000 }, "stopping: waiting for running syncs to finish");
+      const all = Promise.allSettled(inFlight.map((r) => r.done));
+      const grace = new AbortController();
+      const timedOut = await Promise.race([all.then(() => false), sleep(graceMs, true, { signal: grace.signal }).catch(() => false)]);
+      grace.abort();
+      if (timedOut) {
+        for (const r of this.running.values()) {
+          aborted++;
+          this.log.warn({ job: r.job.key, graceSeconds: graceMs / 1000 }, "grace period over: aborting the running sync");
+          r.controller.abort(reason);
+          this.persist((s) => s.schedule(r.job, new Date(r.run.dueAt)));
+        }
+        await all;
+      }
+    }
+    await this.flush();
+    return { finished: inFlight.length - aborted, aborted, dropped: dropped.length };
+  }
+
+  /** Waits for the state writes issued so far. */
+  flush(): Promise<void> {
+    return this.writes;
+  }
+
+  // ------------------------------------------------------------------ the loop
+
+  private tick(): void {
+    if (this.stopping) return;
+    const now = this.clock.now().getTime();
+    for (const job of this.jobs.values()) {
+      const due = this.nextAt.get(job.key);
+      if (due !== undefined && due <= now) this.fire(job, due, now);
+    }
+    this.startRunnable(now);
+    this.armTimer(now);
+  }
+
+  /** One fire time: queue a run (unless the job is busy) and compute the next time from now, so a clock jump fires once. */
+  private fire(job: ScheduledJob, dueAt: number, now: number): void {
+    const next = this.safeNextFire(job, new Date(now));
+    if (next === null) this.nextAt.delete(job.key);
+    else this.nextAt.set(job.key, next);
+    const queued = this.addRun(job, dueAt, now, false);
+    if (queued) this.log.info({ job: job.key, due: new Date(dueAt).toISOString(), next: next === null ? null : new Date(next).toISOString() }, "schedule fell due");
+    this.persist((s) => s.schedule(job, next === null ? null : new Date(next), new Date(dueAt)));
+  }
+
+  private addRun(job: ScheduledJob, dueAt: number, now: number, catchUp: boolean): boolean {
+    const readyAt = Math.max(dueAt, now) + jitterDelayMs(job.jitterSeconds, this.random);
+    const r = enqueue(this.queue, { jobKey: job.key, dueAt, readyAt, seq: ++this.seq, catchUp }, new Set(this.running.keys()));
+    if (!r.queued) {
+      this.log.warn({ job: job.key, due: new Date(dueAt).toISOString(), reason: r.reason }, "previous run of this schedule has not finished: this fire time is skipped");
+      return false;
+    }
+    this.queue = r.queue;
+    if (readyAt > now) this.log.info({ job: job.key, jitterSeconds: (readyAt - Math.max(dueAt, now)) / 1000 }, "jitter: delaying this run");
+    return true;
+  }
+
+  private startRunnable(now: number): void {
+    const max = this.loaded.config.scheduler.max_concurrent_syncs;
+    const { start, waiting } = takeRunnable(this.queue, this.running.size, max, now);
+    this.queue = waiting;
+    const blocked = waiting.filter((p) => p.readyAt <= now).length;
+    if (blocked > 0 && start.length === 0) this.log.debug({ queued: blocked, max }, "max_concurrent_syncs reached: runs wait in order");
+    for (const run of start) this.launch(run);
+  }
+
+  private launch(run: PendingRun): void {
+    const job = this.jobs.get(run.jobKey);
+    if (!job) return;
+    const controller = new AbortController();
+    const entry: RunningJob = { job, run, controller, done: Promise.resolve() };
+    this.running.set(job.key, entry);
+    entry.done = this.execute(job, run, controller.signal).finally(() => {
+      this.running.delete(job.key);
+      this.tick();
+    });
+  }
+
+  private async execute(job: ScheduledJob, run: PendingRun, signal: AbortSignal): Promise<void> {
+    const startedAt = this.clock.now();
+    this.persist((s) => s.runStarted(job, startedAt));
+    this.log.info({ job: job.key, due: new Date(run.dueAt).toISOString(), catchUp: run.catchUp }, "scheduled run starting");
+    let result: JobRunResult;
+    try {
+      result = await this.runJob({ job, scheduledAt: new Date(run.dueAt), catchUp: run.catchUp, signal, loaded: this.loaded });
+    } catch (err) {
+      result = { status: "failed", runId: null, error: errorMessage(err) };
+    }
+    const level = result.status === "failed" || result.status === "interrupted" ? "error" : result.status === "skipped-locked" ? "warn" : "info";
+    this.log[level]({ job: job.key, status: result.status, run: result.runId, error: result.error, ...result.details }, `scheduled run ${result.status}`);
+    const finishedAt = this.clock.now();
+    this.persist((s) => s.runFinished(job, finishedAt, result));
+  }
+
+  private armTimer(now: number): void {
+    this.cancelTimer?.();
+    const candidates = [...this.nextAt.values()];
+    const ready = nextReadyAt(this.queue, now);
+    if (ready !== null) candidates.push(ready);
+    const wake = candidates.length > 0 ? Math.min(...candidates) : now + MAX_SLEEP_MS;
+    this.cancelTimer = this.clock.setTimer(() => this.tick(), Math.min(Math.max(0, wake - now), MAX_SLEEP_MS));
+  }
+
+  private safeNextFire(job: ScheduledJob, after: Date): number | null {
+    try {
+      return nextFire(job.cron, after, job.timeZone).getTime();
+    } catch (err) {
+      this.log.error({ job: job.key, cron: job.cron, error: errorMessage(err) }, "schedule disabled: no next fire time");
+      return null;
+    }
+  }
+
+  /** State writes run one after another, in the order the loop issued them; a failed write is logged, never fatal. */
+  private persist(write: (store: ScheduleStateStore) => Promise<void>): void {
+    this.writes = this.writes.then(() => write(this.store)).catch((err: unknown) => this.log.error({ error: errorMessage(err) }, "cannot save scheduler state"));
+  }
+}

@@ -1,0 +1,102 @@
+// Which scheduled jobs a configuration asks for: pure, so the daemon, `scheduler list` and tests agree.
+//
+// A job is one schedule of one kind. Today the only kind is "sync" (one per repository with an enabled
+// schedule). A second kind (the backup.schedule calling runBackup) is one more entry in JobKind, one more
+// block at the end of planJobs (key "backup", timezone from scheduleTimeZone), and one more handler in
+// bin/commands/scheduler-start.ts (jobHandlers); the daemon, queue, catch-up and state are kind-agnostic, and
+// chantal.schedule_state already accepts kind 'backup'.
+import type { LoadedConfig } from "../config/load.js";
+import type { Config, RepositoryConfig } from "../config/schema.js";
+import { errorMessage, type ConfigIssue } from "../errors.js";
+import { snapshotNameFromTemplate } from "../snapshots/name.js";
+import { hostTimeZone } from "./zone.js";
+
+export type JobKind = "sync";
+
+export interface ScheduledJob {
+  /** Unique and stable: the key of its row in chantal.schedule_state ("sync:<repo_id>"). */
+  key: string;
+  kind: JobKind;
+  /** What the job acts on: the repository id for "sync". */
+  target: string;
+  cron: string;
+  timeZone: string;
+  jitterSeconds: number;
+  /** Set when the schedule creates a snapshot after a successful sync. */
+  snapshotTemplate?: string;
+}
+
+export const syncJobKey = (repoId: string): string => `sync:${repoId}`;
+
+/** schedule.timezone, else scheduler.timezone, else the host's zone. */
+export function scheduleTimeZone(config: Config, own: string | undefined, hostZone: string = hostTimeZone()): string {
+  return own ?? config.scheduler.timezone ?? hostZone;
+}
+
+/** Why a configured repository has no scheduled sync, or null when it has one. */
+export function unscheduledReason(repo: RepositoryConfig): "repository disabled" | "manual only" | null {
+  if (!repo.schedule?.enabled) return "manual only";
+  if (!repo.enabled) return "repository disabled";
+  return null;
+}
+
+export function planJobs(config: Config, hostZone: string = hostTimeZone()): ScheduledJob[] {
+  const jobs: ScheduledJob[] = [];
+  for (const repo of config.repositories) {
+    if (unscheduledReason(repo) !== null) continue;
+    const s = repo.schedule!;
+    jobs.push({
+      key: syncJobKey(repo.id),
+      kind: "sync",
+      target: repo.id,
+      cron: s.cron,
+      timeZone: scheduleTimeZone(config, s.timezone, hostZone),
+      jitterSeconds: s.jitter_seconds,
+      ...(s.create_snapshot ? { snapshotTemplate: s.snapshot_name_template } : {}),
+    });
+  }
+  return jobs;
+}
+
+/** Two plans of one job fire at the same times (a change of jitter or snapshot settings keeps the next run). */
+export function sameTiming(a: Pick<ScheduledJob, "cron" | "timeZone">, b: Pick<ScheduledJob, "cron" | "timeZone">): boolean {
+  return a.cron.trim() === b.cron.trim() && a.timeZone === b.timeZone;
+}
+
+export interface PlanChanges {
+  added: ScheduledJob[];
+  removed: ScheduledJob[];
+  /** Same key, different cron or zone: the next run is computed again. */
+  retimed: ScheduledJob[];
+  /** Same key and timing, other settings changed (jitter, snapshot): the next run is kept. */
+  updated: ScheduledJob[];
+}
+
+export function diffPlans(before: readonly ScheduledJob[], after: readonly ScheduledJob[]): PlanChanges {
+  const old = new Map(before.map((j) => [j.key, j]));
+  const now = new Map(after.map((j) => [j.key, j]));
+  const changes: PlanChanges = { added: [], removed: [], retimed: [], updated: [] };
+  for (const job of after) {
+    const prev = old.get(job.key);
+    if (!prev) changes.added.push(job);
+    else if (!sameTiming(prev, job)) changes.retimed.push(job);
+    else if (JSON.stringify(prev) !== JSON.stringify(job)) changes.updated.push(job);
+  }
+  for (const job of before) if (!now.has(job.key)) changes.removed.push(job);
+  return changes;
+}
+
+/** Problems the schema cannot see: a snapshot name template that cannot make a valid name (file and key path). */
+export function scheduleIssues(loaded: LoadedConfig, now: Date = new Date()): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  for (const repo of loaded.config.repositories) {
+    if (!repo.schedule?.enabled || !repo.schedule.create_snapshot) continue;
+    try {
+      snapshotNameFromTemplate(repo.schedule.snapshot_name_template, { repoId: repo.id, now });
+    } catch (err) {
+      const src = loaded.sources.get(repo.id);
+      issues.push({ file: src?.file ?? "config.yaml", path: `repositories[${src?.index ?? "?"}].schedule.snapshot_name_template`, message: errorMessage(err) });
+    }
+  }
+  return issues;
+}

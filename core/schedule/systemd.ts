@@ -1,0 +1,101 @@
+// The systemd unit of the scheduler: rendered from the configuration by `scheduler install-systemd`; with the
+// defaults it is byte for byte deploy/systemd/chantal-scheduler.service (a unit test keeps the two in step).
+import { dirname, resolve, sep } from "node:path";
+import type { LoadedConfig } from "../config/load.js";
+import { schedulerPaths } from "./pidfile.js";
+
+export interface UnitOptions {
+  /** The foreground command, as argv. */
+  execStart: string[];
+  /** Directories the service may write (everything else is read-only under ProtectSystem=strict). */
+  readWritePaths: string[];
+  /** Above scheduler.grace_period_seconds, so that systemd never kills a shutdown that is still within its grace. */
+  timeoutStopSec: number;
+  /** "read-only" when something the service needs lives under /home, /root or /run/user. */
+  protectHome: "yes" | "read-only";
+  /** "no" only when data or configuration lives under /tmp or /var/tmp, which a private /tmp would hide. */
+  privateTmp: "yes" | "no";
+  user?: string;
+}
+
+export const DEFAULT_UNIT_OPTIONS: UnitOptions = {
+  execStart: ["/usr/local/bin/chantal-run", "--config-dir", "/etc/chantal", "scheduler", "start"],
+  readWritePaths: ["/var/lib/chantal"],
+  timeoutStopSec: 90,
+  protectHome: "yes",
+  privateTmp: "yes",
+};
+
+export const UNIT_NAME = "chantal-scheduler.service";
+export const DEFAULT_UNIT_PATH = `/etc/systemd/system/${UNIT_NAME}`;
+
+/** One word of a unit line: % and $ escaped, quoted when it has blanks, quotes or backslashes. */
+export function unitWord(word: string): string {
+  const escaped = word.replace(/%/g, "%%").replace(/\$/g, "$$$$");
+  return /[\s"'\\]/.test(escaped) ? `"${escaped.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"` : escaped;
+}
+
+export function renderSchedulerUnit(o: UnitOptions): string {
+  const user = o.user ? `User=${o.user}\nGroup=${o.user}\n` : "#User=chantal\n#Group=chantal\n";
+  return `# Chantal scheduler: runs the scheduled repository syncs in the foreground (Type=simple; never --daemon here).
+# Install: chantal-run scheduler install-systemd --write, then systemctl daemon-reload && systemctl enable --now chantal-scheduler
+[Unit]
+Description=Chantal repository mirror scheduler
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+Type=simple
+ExecStart=${o.execStart.map(unitWord).join(" ")}
+# systemctl reload re-reads the configuration (SIGHUP); an invalid one is logged and the old one kept.
+ExecReload=/bin/kill -HUP $MAINPID
+# SIGTERM stops new runs and gives running syncs scheduler.grace_period_seconds before aborting them cleanly.
+TimeoutStopSec=${o.timeoutStopSec}
+# Only the daemon gets SIGTERM: an embedded PostgreSQL it started may still serve other chantal commands,
+# and stops by itself when its last client is gone.
+KillMode=process
+Restart=on-failure
+RestartSec=10
+${user}NoNewPrivileges=yes
+PrivateTmp=${o.privateTmp}
+ProtectSystem=strict
+ProtectHome=${o.protectHome}
+ReadWritePaths=${o.readWritePaths.map(unitWord).join(" ")}
+
+[Install]
+WantedBy=multi-user.target
+`;
+}
+
+const isUnder = (path: string, dir: string) => path === dir || path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
+
+/** The smallest set of directories that covers every path (a directory inside another listed one is dropped). */
+export function coveringDirectories(paths: readonly string[]): string[] {
+  const unique = [...new Set(paths.map((p) => resolve(p)))].sort();
+  return unique.filter((p) => !unique.some((q) => q !== p && isUnder(p, q)));
+}
+
+/** Every directory the scheduler writes: storage paths, backups, and the directories of its pid and log files. */
+export function schedulerWritableDirectories(loaded: LoadedConfig): string[] {
+  const { storage, backup } = loaded.config;
+  const { pidFile, logFile } = schedulerPaths(loaded);
+  const paths = [storage.base_path, storage.pool_path, storage.published_path, storage.temp_path, backup.dir, dirname(pidFile), dirname(logFile)];
+  return coveringDirectories(paths.filter((p): p is string => typeof p === "string"));
+}
+
+const HOME_DIRS = ["/home", "/root", "/run/user"];
+const TMP_DIRS = ["/tmp", "/var/tmp"];
+
+export function unitOptionsFor(loaded: LoadedConfig, opts: { nodePath: string; cliPath: string; user?: string }): UnitOptions {
+  const readWritePaths = schedulerWritableDirectories(loaded);
+  const needed = [...readWritePaths, loaded.dir, opts.nodePath, opts.cliPath];
+  const inHome = needed.some((p) => HOME_DIRS.some((h) => isUnder(resolve(p), h)));
+  return {
+    execStart: [opts.nodePath, opts.cliPath, "--config-dir", loaded.dir, "scheduler", "start"],
+    readWritePaths,
+    timeoutStopSec: loaded.config.scheduler.grace_period_seconds + 30,
+    protectHome: inHome ? "read-only" : "yes",
+    privateTmp: needed.some((p) => TMP_DIRS.some((t) => isUnder(resolve(p), t))) ? "no" : "yes",
+    ...(opts.user ? { user: opts.user } : {}),
+  };
+}

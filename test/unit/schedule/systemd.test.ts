@@ -1,0 +1,81 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../../../core/config/load.js";
+import { coveringDirectories, DEFAULT_UNIT_OPTIONS, renderSchedulerUnit, unitOptionsFor, unitWord } from "../../../core/schedule/systemd.js";
+import { makeConfigDir, repoRoot } from "../../helpers/cli.js";
+import { describeWithTools } from "../../helpers/tools.js";
+
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+describe("the systemd unit", () => {
+  it("rendered with the defaults is deploy/systemd/chantal-scheduler.service", () => {
+    expect(renderSchedulerUnit(DEFAULT_UNIT_OPTIONS)).toBe(readFileSync(join(repoRoot, "deploy", "systemd", "chantal-scheduler.service"), "utf8"));
+  });
+
+  it("has the required settings", () => {
+    const unit = renderSchedulerUnit(DEFAULT_UNIT_OPTIONS);
+    for (const line of ["Type=simple", "After=network-online.target", "Wants=network-online.target", "NoNewPrivileges=yes", "PrivateTmp=yes", "ProtectSystem=strict", "ProtectHome=yes", "ReadWritePaths=/var/lib/chantal", "Restart=on-failure", "WantedBy=multi-user.target"]) {
+      expect(unit.split("\n")).toContain(line);
+    }
+    expect(unit).toMatch(/^ExecStart=\S+ --config-dir \/etc\/chantal scheduler start$/m);
+    expect(unit).not.toMatch(/^ExecStart=.*--daemon/m);
+  });
+
+  it.each([
+    ["/usr/bin/node", "/usr/bin/node"],
+    ["/srv/my repos", '"/srv/my repos"'],
+    ["/data/100%", "/data/100%%"],
+    ["/data/$HOME", "/data/$$HOME"],
+    ['/a"b', '"/a\\"b"'],
+  ])("unitWord(%s) = %s", (word, expected) => {
+    expect(unitWord(word)).toBe(expected);
+  });
+
+  it("coveringDirectories keeps the outermost directories", () => {
+    expect(coveringDirectories(["/var/lib/chantal", "/var/lib/chantal/pool", "/srv/published", "/var/lib/chantal-other", "/srv/published/"])).toEqual(["/srv/published", "/var/lib/chantal", "/var/lib/chantal-other"]);
+  });
+
+  it("from a configuration: its paths, its grace period, ProtectHome read-only for paths under /root or /home", async () => {
+    const configDir = makeConfigDir({
+      "config.yaml": "storage:\n  base_path: /var/lib/chantal-test\n  published_path: /srv/www/mirror\nscheduler:\n  grace_period_seconds: 300\n  log_file: /var/log/chantal/scheduler.log\nbackup:\n  dir: /backup/chantal\n",
+    });
+    dirs.push(configDir);
+    const loaded = await loadConfig({ configDir, env: {} });
+    const o = unitOptionsFor(loaded, { nodePath: "/usr/bin/node", cliPath: "/opt/chantal/bin/chantal-run.js", user: "chantal" });
+    expect(o.readWritePaths).toEqual(["/backup/chantal", "/srv/www/mirror", "/var/lib/chantal-test", "/var/log/chantal"]);
+    expect(o.timeoutStopSec).toBe(330);
+    expect(o.execStart).toEqual(["/usr/bin/node", "/opt/chantal/bin/chantal-run.js", "--config-dir", configDir, "scheduler", "start"]);
+    expect(o.protectHome).toBe(configDir.startsWith("/root") || configDir.startsWith("/home") ? "read-only" : "yes");
+    const unit = renderSchedulerUnit(o);
+    expect(unit).toContain("User=chantal\nGroup=chantal\n");
+    expect(unit).toContain("TimeoutStopSec=330\n");
+    expect(o.privateTmp).toBe("no"); // this test's config directory is under /tmp
+    const inHome = unitOptionsFor(loaded, { nodePath: "/root/.nvm/versions/node/v20/bin/node", cliPath: "/opt/chantal/bin/chantal-run.js" });
+    expect(inHome.protectHome).toBe("read-only");
+    const tmpDir = makeConfigDir({ "config.yaml": "storage:\n  base_path: /tmp/chantal-data\n" });
+    dirs.push(tmpDir);
+    const inTmp = unitOptionsFor(await loadConfig({ configDir: tmpDir, env: {} }), { nodePath: "/usr/bin/node", cliPath: "/opt/chantal/bin/chantal-run.js" });
+    expect(inTmp.privateTmp).toBe("no");
+    const outside = unitOptionsFor({ ...loaded, dir: "/etc/chantal" }, { nodePath: "/usr/bin/node", cliPath: "/opt/chantal/bin/chantal-run.js" });
+    expect(outside).toMatchObject({ privateTmp: "yes", protectHome: "yes" });
+    expect(renderSchedulerUnit(inTmp)).toContain("\nPrivateTmp=no\n");
+  });
+
+});
+
+describeWithTools(["systemd-analyze"], "the systemd unit, checked by systemd", () => {
+  it("systemd-analyze verify accepts the unit that install-systemd renders", () => {
+    const dir = mkdtempSync(join(tmpdir(), "chantal-unit-"));
+    dirs.push(dir);
+    const unit = renderSchedulerUnit({ ...DEFAULT_UNIT_OPTIONS, execStart: [process.execPath, join(repoRoot, "bin", "chantal-run.js"), "--config-dir", dir, "scheduler", "start"], readWritePaths: [dir] });
+    const file = join(dir, "chantal-scheduler.service");
+    writeFileSync(file, unit);
+    const r = spawnSync("systemd-analyze", ["verify", file], { encoding: "utf8" });
+    expect(r.stderr.trim()).toBe("");
+    expect(r.status).toBe(0);
+  });
+});
