@@ -33,7 +33,7 @@ function jobHandlers(database: Database, log: Logger, clock: Clock): Record<JobK
   return {
     async sync(req: JobRunRequest): Promise<JobRunResult> {
       const r = await runSync(
-        { repoId: req.job.target, trigger: "schedule", publish: true, ...(req.job.snapshotTemplate ? { snapshotTemplate: req.job.snapshotTemplate } : {}) },
+        { repoId: req.job.target, trigger: "schedule", publish: true, ...(req.job.snapshotTemplate ? { snapshotTemplate: req.job.snapshotTemplate, snapshotTimeZone: req.job.timeZone } : {}) },
         { loaded: req.loaded, database, log, signal: req.signal, now: () => clock.now() },
       );
       return { status: r.status, runId: r.runId, error: r.error, details: { ...r.counts, snapshot: r.snapshot, durationMs: r.durationMs } };

@@ -7,10 +7,11 @@ import { ensureRepository, type RepositoryRow } from "../db/repositories.js";
 import type { SyncStatus, SyncTrigger } from "../db/schema.js";
 import { finishRun, markAbandonedRuns, startRun, zeroCounts, type RunCounts } from "../db/sync-runs.js";
 import { AbortedError, ChantalError, errorMessage, LockBusyError } from "../errors.js";
-import { repositoryHttp } from "../http/repo-http.js";
+import { repositoryHttp, routeSummary, type RepositoryHttp } from "../http/repo-http.js";
 import type { Logger } from "../log.js";
 import { redactSecrets } from "../redact.js";
 import { syncRpm } from "../rpm/sync.js";
+import { syncApt } from "../apt/sync.js";
 import { snapshotNameFromTemplate } from "../snapshots/name.js";
 import { createSnapshot, findSnapshot } from "../snapshots/snapshots.js";
 import { poolOf, publishLatest, publishSnapshot } from "./publish-repo.js";
@@ -29,6 +30,8 @@ export interface SyncRequest {
   publish?: boolean;
   /** Create (and publish) a snapshot after a successful sync, named from this template. */
   snapshotTemplate?: string;
+  /** Zone of {date} and {time} in the snapshot name (the schedule's; default UTC). */
+  snapshotTimeZone?: string;
 }
 
 export interface SyncEnv {
@@ -92,6 +95,7 @@ async function recordSkipped(env: SyncEnv, row: RepositoryRow, req: SyncRequest,
 
 async function syncByType(ctx: RepoSyncContext): Promise<RepoSyncResult> {
   if (ctx.repo.type === "rpm") return syncRpm(ctx);
+  if (ctx.repo.type === "apt") return syncApt(ctx);
   throw new ChantalError(`repository ${ctx.repo.id}: type "${ctx.repo.type}" cannot be synced by this version yet`);
 }
 
@@ -112,7 +116,7 @@ async function afterSync(req: SyncRequest, env: SyncEnv, row: RepositoryRow, out
     if (outcome.status === "success" || stale) out.published = (await publishLatest(env.database.pool, config, { id: row.id, repoId: req.repoId }, signal)).path;
   }
   if (req.snapshotTemplate) {
-    const wanted = snapshotNameFromTemplate(req.snapshotTemplate, { repoId: req.repoId, now: env.now() });
+    const wanted = snapshotNameFromTemplate(req.snapshotTemplate, { repoId: req.repoId, now: env.now(), ...(req.snapshotTimeZone ? { timeZone: req.snapshotTimeZone } : {}) });
     const name = await freeSnapshotName(env, req.repoId, wanted);
     if (name !== wanted) env.log.warn({ repo: req.repoId, wanted, name }, "snapshot name exists already: using a suffix");
     const snap = await createSnapshot(env.database.pool, row.id, req.repoId, name);
@@ -144,7 +148,7 @@ export async function syncRepository(req: SyncRequest, env: SyncEnv): Promise<Sy
   }
   const signal = AbortSignal.any([env.signal, ...locks.map((l) => l.signal)]);
   const pool = poolOf(config);
-  const http = repositoryHttp(repo, config, { onRetry: (i) => env.log.warn({ repo: repo.id, url: i.url, attempt: i.attempt, delayMs: i.delayMs, error: redactSecrets(i.error.message, secrets) }, "retrying") });
+  let http: RepositoryHttp | undefined;
   let runId: number | null = null;
   let counts = zeroCounts();
   try {
@@ -152,6 +156,10 @@ export async function syncRepository(req: SyncRequest, env: SyncEnv): Promise<Sy
     if (abandoned) env.log.warn({ repo: repo.id, runs: abandoned }, "marked runs of a dead process as interrupted");
     await pool.cleanStaleTemp(24 * 3600 * 1000);
     runId = await startRun(env.database.pool, row.id, req.trigger, "running", env.now());
+    // Built inside the run, so an unreadable ca_bundle or client certificate is recorded as its failure.
+    http = repositoryHttp(repo, config, { onRetry: (i) => env.log.warn({ repo: repo.id, url: i.url, attempt: i.attempt, delayMs: i.delayMs, error: redactSecrets(i.error.message, secrets) }, "retrying") }, { configDir: env.loaded.dir });
+    env.log.debug({ repo: repo.id, ...routeSummary(http.upstream) }, "proxy");
+    for (const warning of http.warnings) env.log.warn({ repo: repo.id }, warning);
     const ctx: RepoSyncContext = {
       config, repo, row, db: env.database.pool, pool, http: http.http, log: env.log, signal, runId, force: req.full ?? false,
       ...(env.onProgress ? { onProgress: (p: SyncProgress) => env.onProgress!(repo.id, p) } : {}),
@@ -168,7 +176,7 @@ export async function syncRepository(req: SyncRequest, env: SyncEnv): Promise<Sy
     if (runId !== null) await finishRun(env.database.pool, runId, { status, counts, error: message, finishedAt: env.now() }).catch(() => undefined);
     return { repoId: repo.id, status, runId, counts, durationMs: Date.now() - started, error: message };
   } finally {
-    await http.close();
+    await http?.close();
     for (const l of locks) await l.release();
   }
 }

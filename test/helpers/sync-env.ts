@@ -38,6 +38,7 @@ export async function startSyncEnvironment(opts: { upstream: string; faults?: Fa
     "config.yaml": `storage:\n  base_path: ${base}\ndatabase:\n  url: ${db.url}\nrepositories:\n${repoYaml(server.url)}`,
   });
   const pool = new pg.Pool({ connectionString: db.url, max: 2 });
+  pool.on("error", () => undefined); // DROP DATABASE ... FORCE at close() ends idle clients
   return {
     upstream: opts.upstream,
     base,
