@@ -1,0 +1,43 @@
+import type { Command } from "commander";
+import { formatBytes, optionalConfig } from "../../core/backup/format.js";
+import { listBackups } from "../../core/backup/list.js";
+import { defaultTarget, openStore } from "../../core/backup/store.js";
+import { action } from "../context.js";
+import { printJson, printTable } from "../output.js";
+
+export function register(db: Command): void {
+  db.command("backup-list")
+    .description("list the backups in a directory or S3 prefix, newest first; an unreadable archive is listed as invalid")
+    .option("--target <dir|s3-url>", "a directory or s3://bucket/prefix (default backup.target, else backup.dir)")
+    .option("--json", "print as JSON")
+    .action(
+      action(async (ctx, opts: { target?: string; json?: boolean }) => {
+        const config = await optionalConfig(ctx.loadConfig);
+        const store = openStore(defaultTarget(config, opts.target), config);
+        try {
+          const list = await listBackups(store, ctx.signal);
+          if (opts.json) {
+            return printJson(list.map((b) => ({ name: b.name, location: b.location, created_at: b.createdAt.toISOString(), size: b.size, valid: b.valid, error: b.error ?? null, packages: b.manifest?.packages_count ?? null, database_version: b.manifest?.database_version ?? null, includes_config: b.manifest?.includes_config ?? null })));
+          }
+          if (list.length === 0) {
+            process.stdout.write(`no backups in ${store.describe()}\n`);
+            return;
+          }
+          process.stdout.write(`${store.describe()}\n`);
+          printTable(
+            list.map((b) => ({ file: b.name, date: b.createdAt.toISOString(), size: formatBytes(b.size), packages: b.manifest?.packages_count ?? null, version: b.manifest?.database_version ?? null, status: b.valid ? "ok" : `INVALID: ${b.error}` })),
+            [
+              { key: "file", title: "FILE" },
+              { key: "date", title: "DATE" },
+              { key: "size", title: "SIZE" },
+              { key: "packages", title: "PACKAGES" },
+              { key: "version", title: "DB VERSION" },
+              { key: "status", title: "STATUS" },
+            ],
+          );
+        } finally {
+          store.close();
+        }
+      }),
+    );
+}

@@ -1,0 +1,159 @@
+// backup-verify: read the whole archive once and check every member against the manifest; writes nothing.
+import { Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { createGunzip } from "node:zlib";
+import { errorMessage } from "../errors.js";
+import { countingStream, digestingStream, readArchive, readSmall } from "./archive.js";
+import { DUMP_END } from "./dump.js";
+import { BackupInvalidError, CONFIG_PREFIX, MANIFEST_NAME, parseManifest, type Manifest, type MemberDigest } from "./manifest.js";
+import type { BackupStore } from "./store.js";
+
+export interface VerifyCheck {
+  ok: boolean;
+  label: string;
+  detail?: string;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  location: string;
+  archiveBytes: number;
+  checks: VerifyCheck[];
+  manifest?: Manifest;
+}
+
+const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
+const END_MARKER = Buffer.from(`${DUMP_END}\n`);
+
+/** A sink that keeps the last bytes of what it is given, to see that a dump ends with its end marker. */
+export function tailKeeper(keep = END_MARKER.length): { sink: Writable; endsWithMarker(): boolean } {
+  let tail = Buffer.alloc(0);
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      tail = Buffer.concat([tail, chunk]).subarray(-keep);
+      cb();
+    },
+  });
+  return { sink, endsWithMarker: () => tail.equals(END_MARKER) };
+}
+
+/**
+ * A sink for the stored dump that decompresses it (when gzip) and checks its end marker. It never fails itself, so the
+ * member is always read to its end and its sha256 is computed over all of it; the outcome is a check.
+ */
+export function dumpChecker(gzip: boolean): { sink: Writable; result(): Promise<VerifyCheck> } {
+  const tail = tailKeeper();
+  const gunzip = gzip ? createGunzip() : undefined;
+  let error: Error | undefined;
+  const decoded = gunzip ? pipeline(gunzip, tail.sink).catch((err: Error) => void (error ??= err)) : Promise.resolve();
+  const target: Writable = gunzip ?? tail.sink;
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      if (error || target.destroyed) return cb();
+      if (target.write(chunk)) cb();
+      else {
+        const go = () => {
+          target.off("drain", go);
+          target.off("close", go);
+          cb();
+        };
+        target.on("drain", go);
+        target.on("close", go);
+      }
+    },
+    final(cb) {
+      if (!target.destroyed) target.end();
+      decoded.then(() => cb(), cb);
+    },
+  });
+  return {
+    sink,
+    async result() {
+      await decoded;
+      if (error) return { ok: false, label: "database dump decompresses", detail: errorMessage(error) };
+      return tail.endsWithMarker()
+        ? { ok: true, label: "database dump decompresses and is complete" }
+        : { ok: false, label: "database dump is complete", detail: "it does not end with the dump's final COMMIT (truncated when written?)" };
+    },
+  };
+}
+
+/** Compare the members read with the manifest: one check per member, and one for members the manifest does not list. */
+export function memberChecks(manifest: Manifest, digests: Map<string, MemberDigest>): VerifyCheck[] {
+  const checks: VerifyCheck[] = [];
+  for (const [name, want] of Object.entries(manifest.members)) {
+    const got = digests.get(name);
+    if (!got) checks.push({ ok: false, label: `${name} present`, detail: "missing from the archive" });
+    else if (got.size < want.size && got.sha256 !== want.sha256) {
+      checks.push({ ok: false, label: `${name} complete`, detail: `only ${got.size} of ${want.size} bytes: the archive is truncated` });
+    } else if (got.sha256 !== want.sha256 || got.size !== want.size) {
+      checks.push({ ok: false, label: `${name} sha256`, detail: `is ${got.sha256} (${got.size} bytes), the manifest says ${want.sha256} (${want.size} bytes): the member was modified` });
+    } else checks.push({ ok: true, label: `${name} sha256`, detail: `${want.size} bytes` });
+  }
+  const unexpected = [...digests.keys()].filter((n) => !manifest.members[n]);
+  if (unexpected.length > 0) checks.push({ ok: false, label: "no members beyond the manifest", detail: `unexpected: ${unexpected.join(", ")}` });
+  return checks;
+}
+
+/** Verify one stored backup: tar readable, manifest valid, every member present with its sha256, dump complete, config present. */
+export async function verifyBackup(store: BackupStore, name: string, opts: { signal?: AbortSignal } = {}): Promise<VerifyReport> {
+  const location = store.describe(name);
+  const checks: VerifyCheck[] = [];
+  const digests = new Map<string, MemberDigest>();
+  const dumpChecks: VerifyCheck[] = [];
+  let manifest: Manifest | undefined;
+  let manifestError: string | undefined;
+  let sawManifest = false;
+  const counter = countingStream();
+  let readError: unknown;
+  try {
+    const input = await store.openRead(name, opts.signal);
+    await readArchive(
+      input.pipe(counter.stream),
+      async (m) => {
+        if (m.path === MANIFEST_NAME) {
+          sawManifest = true;
+          try {
+            manifest = parseManifest(await readSmall(m.body, MAX_MANIFEST_BYTES, MANIFEST_NAME));
+          } catch (err) {
+            manifestError = errorMessage(err);
+            m.body.resume();
+          }
+          return;
+        }
+        const d = digestingStream();
+        const isDump = m.path === "database.sql.gz" || m.path === "database.sql";
+        if (isDump) {
+          const checker = dumpChecker(m.path.endsWith(".gz"));
+          await pipeline(m.body, d.stream, checker.sink);
+          dumpChecks.push(await checker.result());
+        } else await pipeline(m.body, d.stream, new Writable({ write: (_c, _e, cb) => cb() }));
+        digests.set(m.path, d.digest());
+      },
+      opts,
+    );
+  } catch (err) {
+    readError = err;
+  }
+  checks.push(readError ? { ok: false, label: "archive is a readable tar", detail: errorMessage(readError) } : { ok: true, label: "archive is a readable tar", detail: `${digests.size + (sawManifest ? 1 : 0)} members, ${counter.bytes()} bytes` });
+  if (!sawManifest) checks.push({ ok: false, label: "manifest.json present", detail: readError ? "not reached" : "the archive has no manifest.json: not a Chantal backup" });
+  else if (!manifest) checks.push({ ok: false, label: "manifest.json valid", detail: manifestError ?? "unreadable" });
+  else checks.push({ ok: true, label: "manifest.json present and valid", detail: `backup version ${manifest.backup_version}, schema version ${manifest.database_version}, made by Chantal ${manifest.chantal_version}` });
+  if (manifest) {
+    checks.push(...memberChecks(manifest, digests));
+    checks.push(...dumpChecks);
+    if (dumpChecks.length === 0) checks.push({ ok: false, label: "database dump decompresses", detail: `${manifest.database_file} not found` });
+    if (manifest.includes_config) {
+      const present = manifest.config_files.filter((f) => digests.has(CONFIG_PREFIX + f)).length;
+      checks.push({ ok: present === manifest.config_files.length, label: "configuration present", detail: `${present} of ${manifest.config_files.length} files` });
+    }
+  }
+  return { ok: checks.every((c) => c.ok), location, archiveBytes: counter.bytes(), checks, ...(manifest ? { manifest } : {}) };
+}
+
+/** The first failed check as an error, for callers that must refuse an invalid backup. */
+export function assertVerified(report: VerifyReport): Manifest {
+  const bad = report.checks.find((c) => !c.ok);
+  if (bad || !report.manifest) throw new BackupInvalidError(`backup ${report.location} is not valid: ${bad ? `${bad.label}: ${bad.detail ?? "failed"}` : "no manifest"}`);
+  return report.manifest;
+}

@@ -1,0 +1,79 @@
+// The backup handler: one shape for the CLI, the local scheduler, a Fargate task and CI (DESIGN.md "The handler contract").
+// It never exits the process: the caller maps the status to an exit code (backupExitCode).
+import type { Config } from "../core/config/schema.js";
+import { createBackup, type BackupCounts, type BackupOutcome, type BackupRequest } from "../core/backup/create.js";
+import { AbortedError, ChantalError, errorMessage, ExitCode, LockBusyError } from "../core/errors.js";
+import type { Logger } from "../core/log.js";
+import { redactText } from "../core/redact.js";
+
+export type { BackupRequest, BackupOutcome, BackupCounts };
+
+export type BackupStatus = "success" | "skipped-locked" | "failed" | "interrupted";
+
+export interface BackupContext {
+  config: Config;
+  /** The configuration directory, archived under config/ when includeConfig. */
+  configDir: string;
+  /** The database to back up (openDatabase(...).url). */
+  databaseUrl: string;
+  log: Logger;
+  signal: AbortSignal;
+  now: () => Date;
+}
+
+export interface BackupResult {
+  status: BackupStatus;
+  /** The archive's path or s3:// URL. */
+  location: string | null;
+  size: number;
+  counts: BackupCounts | null;
+  durationMs: number;
+  /** Backups deleted by backup.retention afterwards. */
+  pruned: string[];
+  error?: string;
+  /** A retention failure after a good backup (the status stays success). */
+  pruneError?: string;
+  outcome?: BackupOutcome;
+}
+
+/** The request a scheduled or cloud run makes: everything from the backup section of the configuration. */
+export function backupRequestFromConfig(config: Config, overrides: Partial<BackupRequest> = {}): BackupRequest {
+  return { includeConfig: config.backup.include_config, compress: config.backup.compress, ...(config.backup.target ? { target: config.backup.target } : {}), ...overrides };
+}
+
+export async function runBackup(req: BackupRequest, ctx: BackupContext): Promise<BackupResult> {
+  const started = Date.now();
+  const base = { location: null, size: 0, counts: null, pruned: [] as string[] };
+  try {
+    const outcome = await createBackup(req, ctx);
+    return {
+      status: "success",
+      location: outcome.location,
+      size: outcome.size,
+      counts: outcome.counts,
+      durationMs: Date.now() - started,
+      pruned: outcome.prune?.deleted ?? [],
+      ...(outcome.pruneError ? { pruneError: outcome.pruneError } : {}),
+      outcome,
+    };
+  } catch (err) {
+    const cause = ctx.signal.aborted && !(err instanceof ChantalError && !(err instanceof AbortedError)) ? (ctx.signal.reason ?? err) : err;
+    const status: BackupStatus = cause instanceof AbortedError ? "interrupted" : err instanceof LockBusyError ? "skipped-locked" : "failed";
+    ctx.log.debug({ err }, "backup failed");
+    return { status, ...base, durationMs: Date.now() - started, error: redactText(errorMessage(cause)) };
+  }
+}
+
+/** Exit code of a backup result (DESIGN.md "Conventions"). */
+export function backupExitCode(result: Pick<BackupResult, "status">, signal?: NodeJS.Signals): number {
+  switch (result.status) {
+    case "success":
+      return ExitCode.ok;
+    case "skipped-locked":
+      return ExitCode.locked;
+    case "interrupted":
+      return signal === "SIGINT" ? ExitCode.sigint : ExitCode.sigterm;
+    default:
+      return ExitCode.failed;
+  }
+}
