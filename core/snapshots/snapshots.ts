@@ -2,6 +2,7 @@
 import type pg from "pg";
 import { ChantalError } from "../errors.js";
 import { compareEvr } from "../rpm/evr.js";
+import { compareDebianParts } from "../apt/version.js";
 import { checkSnapshotName } from "./name.js";
 
 export class SnapshotError extends ChantalError {}
@@ -109,26 +110,33 @@ async function packageVersions(q: pg.Pool | pg.ClientBase, snapshotId: number): 
   return r.rows as PackageVersion[];
 }
 
+/** Orders two versions of a package: RPM's EVR order, or dpkg's for apt repositories. */
+export type VersionComparator = (a: PackageVersion, b: PackageVersion) => number;
+
+export function versionComparator(repositoryType: string): VersionComparator {
+  return repositoryType === "apt" ? compareDebianParts : compareEvr;
+}
+
 /** The newest version per name and arch: a repository may carry several. */
-function newestByNameArch(pkgs: PackageVersion[]): Map<string, PackageVersion> {
+function newestByNameArch(pkgs: PackageVersion[], compare: VersionComparator): Map<string, PackageVersion> {
   const out = new Map<string, PackageVersion>();
   for (const p of pkgs) {
     const key = `${p.name}.${p.arch}`;
     const prev = out.get(key);
-    if (!prev || compareEvr(p, prev) > 0) out.set(key, p);
+    if (!prev || compare(p, prev) > 0) out.set(key, p);
   }
   return out;
 }
 
-export function diffPackageSets(a: PackageVersion[], b: PackageVersion[]): SnapshotDiff {
-  const before = newestByNameArch(a);
-  const after = newestByNameArch(b);
+export function diffPackageSets(a: PackageVersion[], b: PackageVersion[], compare: VersionComparator = compareEvr): SnapshotDiff {
+  const before = newestByNameArch(a, compare);
+  const after = newestByNameArch(b, compare);
   const diff: SnapshotDiff = { added: [], removed: [], updated: [] };
   for (const [key, p] of after) {
     const old = before.get(key);
     if (!old) diff.added.push(p);
     else {
-      const cmp = compareEvr(p, old);
+      const cmp = compare(p, old);
       if (cmp !== 0) diff.updated.push({ name: p.name, arch: p.arch, from: old, to: p, direction: cmp > 0 ? "upgrade" : "downgrade" });
     }
   }
@@ -141,7 +149,8 @@ export function diffPackageSets(a: PackageVersion[], b: PackageVersion[]): Snaps
 }
 
 export async function diffSnapshots(q: pg.Pool | pg.ClientBase, a: SnapshotRow, b: SnapshotRow): Promise<SnapshotDiff> {
-  return diffPackageSets(await packageVersions(q, a.id), await packageVersions(q, b.id));
+  const type = await q.query(`SELECT r.type FROM chantal.snapshots s JOIN chantal.repositories r ON r.id = s.repository_id WHERE s.id = $1`, [a.id]);
+  return diffPackageSets(await packageVersions(q, a.id), await packageVersions(q, b.id), versionComparator(type.rows[0]?.type ?? "rpm"));
 }
 
 export function formatEvr(p: { epoch: number; version: string; release: string }): string {

@@ -1,0 +1,152 @@
+// deb822 (Debian control) text: "Field: value" lines, continuation lines starting with a space or tab,
+// paragraphs separated by blank lines. Field names are case-insensitive; we key them in lower case.
+import { StringDecoder } from "node:string_decoder";
+import { AbortedError, ChantalError } from "../errors.js";
+import { LimitExceededError } from "../compress/decompress.js";
+
+export class Deb822Error extends ChantalError {}
+
+/** One paragraph: lower-cased field name -> value (continuation lines joined with "\n", first line trimmed). */
+export type Paragraph = Map<string, string>;
+
+const FIELD = /^([!-9;-~][!-9;-~]*)[ \t]*:(.*)$/;
+
+/** Adds one physical line to a paragraph being read; `last` is the field continuation lines belong to. */
+function addLine(p: Paragraph, line: string, last: string | undefined, where: () => string): string | undefined {
+  if (line.startsWith(" ") || line.startsWith("\t")) {
+    if (last === undefined) throw new Deb822Error(`${where()}: a continuation line before any field`);
+    p.set(last, `${p.get(last)}\n${line.slice(1)}`);
+    return last;
+  }
+  if (line.startsWith("#")) return last;
+  const m = FIELD.exec(line);
+  if (!m) throw new Deb822Error(`${where()}: not a "Field: value" line: ${JSON.stringify(line.slice(0, 80))}`);
+  const name = m[1]!.toLowerCase();
+  p.set(name, m[2]!.trim());
+  return name;
+}
+
+/** The paragraphs of a small document (a Release file), in memory. */
+export function parseParagraphs(text: string, label: string): Paragraph[] {
+  const out: Paragraph[] = [];
+  let current: Paragraph | undefined;
+  let last: string | undefined;
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!.replace(/\r$/, "");
+    if (line.trim() === "") {
+      current = undefined;
+      last = undefined;
+      continue;
+    }
+    if (!current) out.push((current = new Map()));
+    last = addLine(current, line, last, () => `${label} line ${i + 1}`);
+  }
+  return out;
+}
+
+export interface StanzaLimits {
+  /** More paragraphs than this fail (a document built to exhaust memory). */
+  maxStanzas: number;
+  /** A paragraph longer than this, in characters, fails (an unterminated gigantic paragraph). */
+  maxStanzaChars: number;
+}
+
+export interface StanzaOptions extends Partial<StanzaLimits> {
+  /** Names the file in error messages. */
+  label?: string;
+  signal?: AbortSignal;
+  /** Only these (lower-case) fields are kept; all fields when omitted. */
+  fields?: ReadonlySet<string>;
+}
+
+export const DEFAULT_STANZA_LIMITS: StanzaLimits = { maxStanzas: 2_000_000, maxStanzaChars: 8 * 1024 * 1024 };
+
+/** A paragraph and the 1-based line it starts on (for error messages). */
+export interface Stanza {
+  fields: Paragraph;
+  line: number;
+}
+
+/** Reads paragraphs from a stream of bytes (UTF-8), holding one paragraph at a time. */
+export async function* readStanzas(source: AsyncIterable<Buffer>, opts: StanzaOptions = {}): AsyncGenerator<Stanza> {
+  const limits = { ...DEFAULT_STANZA_LIMITS, ...opts };
+  const label = opts.label ?? "deb822 document";
+  const decoder = new StringDecoder("utf8");
+  let carry = "";
+  let lineNo = 0;
+  let stanzas = 0;
+  let current: Paragraph | undefined;
+  let startLine = 0;
+  let chars = 0;
+  let last: string | undefined;
+  let keep = true;
+
+  const where = () => `${label} line ${lineNo}`;
+  const finish = (): Stanza | undefined => {
+    if (!current) return undefined;
+    const out = { fields: current, line: startLine };
+    current = undefined;
+    last = undefined;
+    if (++stanzas > limits.maxStanzas) {
+      throw new LimitExceededError(`${label}: more than ${limits.maxStanzas} paragraphs (the limit)`, { limit: "maxStanzas", max: limits.maxStanzas });
+    }
+    return out;
+  };
+  const take = (raw: string): Stanza | undefined => {
+    lineNo++;
+    const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
+    if (line.trim() === "") return finish();
+    if (!current) {
+      current = new Map();
+      startLine = lineNo;
+      chars = 0;
+    }
+    chars += line.length + 1;
+    if (chars > limits.maxStanzaChars) {
+      throw new LimitExceededError(`${label}: the paragraph at line ${startLine} is longer than ${limits.maxStanzaChars} characters (the limit)`, {
+        limit: "maxStanzaChars",
+        max: limits.maxStanzaChars,
+      });
+    }
+    // A continuation of a field we drop is dropped with it.
+    if (opts.fields && (line.startsWith(" ") || line.startsWith("\t"))) {
+      if (keep) last = addLine(current, line, last, where);
+      return undefined;
+    }
+    if (opts.fields && !line.startsWith("#")) {
+      const colon = line.indexOf(":");
+      keep = colon > 0 && opts.fields.has(line.slice(0, colon).trimEnd().toLowerCase());
+      if (!keep) {
+        if (colon <= 0) throw new Deb822Error(`${where()}: not a "Field: value" line: ${JSON.stringify(line.slice(0, 80))}`);
+        return undefined;
+      }
+    }
+    last = addLine(current, line, last, where);
+    return undefined;
+  };
+
+  for await (const chunk of source) {
+    if (opts.signal?.aborted) throw new AbortedError();
+    carry += decoder.write(chunk);
+    let start = 0;
+    for (;;) {
+      const nl = carry.indexOf("\n", start);
+      if (nl === -1) break;
+      const done = take(carry.slice(start, nl));
+      if (done) yield done;
+      start = nl + 1;
+    }
+    carry = carry.slice(start);
+    if (carry.length > limits.maxStanzaChars) {
+      throw new LimitExceededError(`${label}: a line longer than ${limits.maxStanzaChars} characters (the limit)`, { limit: "maxStanzaChars", max: limits.maxStanzaChars });
+    }
+  }
+  carry += decoder.end();
+  if (carry.length > 0) {
+    const done = take(carry);
+    if (done) yield done;
+  }
+  const tail = finish();
+  if (tail) yield tail;
+}

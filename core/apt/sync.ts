@@ -1,0 +1,387 @@
+// APT mirror sync: InRelease (or Release + Release.gpg) -> verified, parsed Release -> index files checked
+// against it -> stream-parsed Packages/Sources -> missing .deb files downloaded -> one transaction.
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { ChantalError } from "../errors.js";
+import { fetchBuffer, HttpStatusError } from "../http/client.js";
+import { downloadMany, downloadToPool, type DownloadJob } from "../http/download.js";
+import { upstreamFileUrl } from "../http/url.js";
+import { putBuffer } from "../storage/put-buffer.js";
+import {
+  replaceRepositoryMetadata,
+  replaceRepositoryPackages,
+  upsertMetadataFiles,
+  upsertPackages,
+  type PackageRecord,
+} from "../db/package-sets.js";
+import { zeroCounts, type RunCounts } from "../db/sync-runs.js";
+import type { RepoSyncContext, RepoSyncResult } from "../sync/types.js";
+import { PackageRecorder } from "../sync/package-recorder.js";
+import { safeLocation } from "../rpm/location.js";
+import type { AptSourceConfig } from "../config/schema.js";
+import { checkValidUntil, MAX_RELEASE_BYTES, parseRelease, type Release, type ReleaseFile } from "./release.js";
+import { loadKeyring, splitClearsigned, verifyClearsigned, verifyDetached, AptSignatureError, type Keyring } from "./signature.js";
+import { byHashPaths, compressionOf, planIndexTargets, type IndexTarget } from "./indices.js";
+import { MAX_INDEX_BYTES, parsePackagesIndex, parseSourcesIndex } from "./packages.js";
+
+export class AptSyncError extends ChantalError {}
+
+const INDEX_CONCURRENCY = 4;
+const EMPTY_SHA256 = sha256Hex(Buffer.alloc(0));
+
+interface MetadataEntry {
+  path: string;
+  sha256: string;
+  size: number;
+}
+
+/** The suite's signed index as fetched: InRelease, or Release with its detached signature. */
+interface SuiteIndex {
+  inRelease: Buffer | null;
+  release: Buffer | null;
+  releaseGpg: Buffer | null;
+}
+
+/** One file the run will publish at `location` (a .deb, or a source package's file). */
+interface PlannedFile {
+  location: string;
+  sha256: string;
+  size: number;
+  record: Omit<PackageRecord, "sha256" | "size" | "checksum">;
+}
+
+function sha256Hex(data: Buffer | string): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+function distPath(source: AptSourceConfig, ctx: RepoSyncContext): string {
+  if (source.distribution.endsWith("/")) {
+    throw new AptSyncError(`repository ${ctx.repo.id}: apt.distribution "${source.distribution}" names a flat repository, which this version does not mirror (use a suite under dists/)`);
+  }
+  return safeLocation(`dists/${source.distribution}`, undefined);
+}
+
+/** A path inside the repository built from configuration and Release entries; refuses anything that leaves it. */
+function insideRepository(path: string): string {
+  return safeLocation(path, undefined);
+}
+
+/** Files that may be absent upstream: 404/403 is "absent", any other failure is not. */
+async function fetchOptional(path: string, ctx: RepoSyncContext): Promise<Buffer | null> {
+  const url = upstreamFileUrl(ctx.repo.upstream_url, path);
+  try {
+    return (await fetchBuffer(url, { ...ctx.http, signal: ctx.signal }, { maxBytes: MAX_RELEASE_BYTES }, { subject: path })).body;
+  } catch (err) {
+    if (err instanceof HttpStatusError && (err.status === 404 || err.status === 403)) return null;
+    throw err;
+  }
+}
+
+async function fetchSuiteIndex(dist: string, ctx: RepoSyncContext): Promise<SuiteIndex> {
+  const [inRelease, release, releaseGpg] = await Promise.all([
+    fetchOptional(`${dist}/InRelease`, ctx),
+    fetchOptional(`${dist}/Release`, ctx),
+    fetchOptional(`${dist}/Release.gpg`, ctx),
+  ]);
+  if (!inRelease && !release) {
+    throw new AptSyncError(`repository ${ctx.repo.id}: neither ${dist}/InRelease nor ${dist}/Release exists at ${ctx.repo.upstream_url} (check upstream_url and apt.distribution)`);
+  }
+  return { inRelease, release, releaseGpg };
+}
+
+/** Release text for comparison: line ends and trailing whitespace do not count (clearsigning drops them). */
+function canonicalText(text: string): string {
+  return text.split("\n").map((l) => l.trimEnd()).join("\n").trimEnd();
+}
+
+interface VerifiedSuite {
+  /** The text to parse: InRelease's signed payload, or Release. */
+  text: string;
+  label: string;
+  /** The suite files to publish, verbatim. */
+  files: { name: string; data: Buffer }[];
+}
+
+/**
+ * Chooses and checks what the suite's Release says. With a keyring, the signature must verify and the
+ * verified text is what gets parsed; Release + Release.gpg beside an InRelease are kept only when they say
+ * the same and (with a keyring) verify, so the published tree holds no file a client would reject.
+ */
+async function verifiedSuite(index: SuiteIndex, dist: string, keyring: Keyring | undefined, ctx: RepoSyncContext): Promise<VerifiedSuite> {
+  const repoLabel = (name: string) => `${dist}/${name} of repository ${ctx.repo.id}`;
+  const files: { name: string; data: Buffer }[] = [];
+  if (index.inRelease) {
+    const label = repoLabel("InRelease");
+    const text = keyring ? await verifyClearsigned(index.inRelease, keyring, label) : splitClearsigned(index.inRelease.toString("utf8"), label).payload;
+    files.push({ name: "InRelease", data: index.inRelease });
+    if (index.release && (await detachedPairUsable(index, text, keyring, repoLabel("Release"), ctx))) {
+      files.push({ name: "Release", data: index.release });
+      if (index.releaseGpg) files.push({ name: "Release.gpg", data: index.releaseGpg });
+    }
+    return { text, label, files };
+  }
+  const label = repoLabel("Release");
+  const release = index.release!;
+  if (keyring) {
+    if (!index.releaseGpg) throw new AptSignatureError(`${label}: upstream has neither InRelease nor Release.gpg, so the keyring ${keyring.path} cannot verify it`);
+    await verifyDetached(release, index.releaseGpg, keyring, label);
+  }
+  files.push({ name: "Release", data: release });
+  if (index.releaseGpg) files.push({ name: "Release.gpg", data: index.releaseGpg });
+  return { text: release.toString("utf8"), label, files };
+}
+
+async function detachedPairUsable(index: SuiteIndex, inReleaseText: string, keyring: Keyring | undefined, label: string, ctx: RepoSyncContext): Promise<boolean> {
+  if (canonicalText(index.release!.toString("utf8")) !== canonicalText(inReleaseText)) {
+    ctx.log.warn({ repo: ctx.repo.id }, `${label} differs from InRelease (upstream mid-update?): publishing InRelease only`);
+    return false;
+  }
+  if (!keyring) return true;
+  if (!index.releaseGpg) return true;
+  try {
+    await verifyDetached(index.release!, index.releaseGpg, keyring, label);
+    return true;
+  } catch (err) {
+    if (!(err instanceof AptSignatureError)) throw err;
+    ctx.log.warn({ repo: ctx.repo.id, error: err.message }, "Release.gpg does not verify: publishing InRelease only");
+    return false;
+  }
+}
+
+/** What the no-op check compares: the suite files and the part of the configuration that selects indices. */
+function indexChecksumOf(suite: VerifiedSuite, source: AptSourceConfig): string {
+  const h = createHash("sha256");
+  h.update(JSON.stringify({ d: source.distribution, c: source.components, a: source.architectures, s: source.include_sources }));
+  for (const f of suite.files) h.update(`\0${f.name}\0${sha256Hex(f.data)}`);
+  return h.digest("hex");
+}
+
+// ------------------------------------------------------------------------------------------------ index files
+
+/** Runs `work` over `items`, `limit` at a time, in order of completion. */
+async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+function isAbsent(err: unknown): boolean {
+  return err instanceof HttpStatusError && (err.status === 404 || err.status === 403);
+}
+
+/**
+ * Pools one index file, verified against the Release's size and SHA256; returns false when it is absent
+ * upstream. With Acquire-By-Hash the by-hash copy is fetched first (it cannot change under us), as apt does.
+ */
+async function fetchIndexFile(file: ReleaseFile, dist: string, release: Release, ctx: RepoSyncContext): Promise<boolean> {
+  if (await ctx.pool.has(file.sha256)) return true;
+  // An empty index (a component without sources) is known without asking.
+  if (file.size === 0 && file.sha256 === EMPTY_SHA256) {
+    await putBuffer(ctx.pool, Buffer.alloc(0));
+    return true;
+  }
+  const paths = release.acquireByHash ? [`${dist}/${byHashPaths(file)[0]}`, `${dist}/${file.path}`] : [`${dist}/${file.path}`];
+  for (const path of paths) {
+    try {
+      await downloadToPool(
+        { url: upstreamFileUrl(ctx.repo.upstream_url, insideRepository(path)), expected: { algo: "sha256", value: file.sha256 }, size: file.size, label: `${dist}/${file.path}` },
+        { pool: ctx.pool, http: { ...ctx.http, signal: ctx.signal } },
+      );
+      return true;
+    } catch (err) {
+      if (!isAbsent(err)) throw err;
+    }
+  }
+  return false;
+}
+
+async function sha512OfPooled(sha256: string, ctx: RepoSyncContext): Promise<string> {
+  const h = createHash("sha512");
+  for await (const chunk of createReadStream(ctx.pool.pathOf(sha256))) h.update(chunk as Buffer);
+  return h.digest("hex");
+}
+
+/** The published paths of one pooled index file: its canonical path and the by-hash paths apt may ask for. */
+async function indexEntries(file: ReleaseFile, dist: string, release: Release, ctx: RepoSyncContext): Promise<MetadataEntry[]> {
+  const out: MetadataEntry[] = [{ path: insideRepository(`${dist}/${file.path}`), sha256: file.sha256, size: file.size }];
+  if (!release.acquireByHash) return out;
+  for (const p of byHashPaths(file)) out.push({ path: insideRepository(`${dist}/${p}`), sha256: file.sha256, size: file.size });
+  if (file.sha512 && (await sha512OfPooled(file.sha256, ctx)) !== file.sha512) {
+    throw new AptSyncError(`${dist}/${file.path} of repository ${ctx.repo.id}: its SHA256 matches the Release but its SHA512 does not (inconsistent upstream)`);
+  }
+  return out;
+}
+
+/** Pools every listed variant of every target; the variant to parse must exist, the others may be absent upstream. */
+async function fetchIndexFiles(targets: IndexTarget[], dist: string, release: Release, ctx: RepoSyncContext): Promise<MetadataEntry[]> {
+  const jobs = targets.flatMap((t) => t.variants.map((file) => ({ file, required: t.parse === file })));
+  const entries: MetadataEntry[][] = [];
+  let done = 0;
+  ctx.onProgress?.({ phase: "metadata", filesDone: 0, filesTotal: jobs.length, bytesDone: 0, bytesTotal: 0 });
+  await eachLimited(jobs, INDEX_CONCURRENCY, async ({ file, required }) => {
+    const present = await fetchIndexFile(file, dist, release, ctx);
+    if (!present && required) {
+      throw new AptSyncError(`${dist}/${file.path} of repository ${ctx.repo.id} is listed in the Release but missing at ${upstreamFileUrl(ctx.repo.upstream_url, `${dist}/${file.path}`)}`);
+    }
+    if (present) entries.push(await indexEntries(file, dist, release, ctx));
+    ctx.onProgress?.({ phase: "metadata", filesDone: ++done, filesTotal: jobs.length, bytesDone: 0, bytesTotal: 0 });
+  });
+  return entries.flat();
+}
+
+// ------------------------------------------------------------------------------------------------ packages
+
+class PlannedSet {
+  readonly byLocation = new Map<string, PlannedFile>();
+
+  constructor(private readonly ctx: RepoSyncContext) {}
+
+  /** Adds a file; the same location twice must be the same file (an index or two disagreeing is refused). */
+  add(href: string, sha256: string, size: number, record: PlannedFile["record"], label: string): void {
+    const location = safeLocation(href, undefined, { repoUrl: this.ctx.repo.upstream_url });
+    const prev = this.byLocation.get(location);
+    if (prev && (prev.sha256 !== sha256 || prev.size !== size)) {
+      throw new AptSyncError(`${label}: ${location} is listed twice with different checksums (${prev.sha256} and ${sha256}) in repository ${this.ctx.repo.id}`);
+    }
+    if (!prev) this.byLocation.set(location, { location, sha256, size, record });
+  }
+}
+
+function indexLabel(dist: string, file: ReleaseFile): string {
+  return `${dist}/${file.path}`;
+}
+
+async function readIndices(targets: IndexTarget[], dist: string, ctx: RepoSyncContext): Promise<PlannedSet> {
+  const set = new PlannedSet(ctx);
+  for (const t of targets) {
+    if (!t.parse) continue;
+    const label = indexLabel(dist, t.parse);
+    const opts = { compression: compressionOf(t.parse.path), maxOutputBytes: MAX_INDEX_BYTES, label, signal: ctx.signal };
+    const source = createReadStream(ctx.pool.pathOf(t.parse.sha256));
+    try {
+      if (t.kind === "packages") {
+        for await (const p of parsePackagesIndex(source, opts)) {
+          set.add(p.filename, p.sha256, p.size, { type: "deb", name: p.name, epoch: p.epoch, version: p.version, release: p.release, arch: p.arch, metadata: { version: p.fullVersion } }, label);
+        }
+      } else {
+        for await (const s of parseSourcesIndex(source, opts)) {
+          for (const f of s.files) {
+            const type = f.filename.endsWith(".dsc") ? "dsc" : "file";
+            set.add(f.filename, f.sha256, f.size, { type, name: s.name, epoch: s.epoch, version: s.version, release: s.release, arch: "source", metadata: { version: s.fullVersion } }, label);
+          }
+        }
+      }
+    } finally {
+      source.destroy();
+    }
+  }
+  return set;
+}
+
+function packageRecord(p: PlannedFile): PackageRecord {
+  return { ...p.record, sha256: p.sha256, size: p.size, checksum: `sha256:${p.sha256}` };
+}
+
+function describeFile(p: PlannedFile): string {
+  const v = p.record.metadata?.version;
+  return `${p.record.name}${v ? ` ${String(v)}` : ""} (${p.record.arch}) ${p.location.split("/").pop()}`;
+}
+
+async function downloadMissing(missing: PlannedFile[], ctx: RepoSyncContext, recorder: PackageRecorder, counts: RunCounts): Promise<void> {
+  const bytesTotal = missing.reduce((n, p) => n + p.size, 0);
+  let bytesDone = 0;
+  let filesDone = 0;
+  const jobs: DownloadJob[] = missing.map((p) => ({
+    url: upstreamFileUrl(ctx.repo.upstream_url, p.location),
+    expected: { algo: "sha256", value: p.sha256 },
+    size: p.size,
+    label: describeFile(p),
+  }));
+  ctx.onProgress?.({ phase: "download", filesDone, filesTotal: jobs.length, bytesDone, bytesTotal });
+  await downloadMany(jobs, {
+    pool: ctx.pool,
+    http: ctx.http,
+    concurrency: ctx.repo.download_concurrency,
+    signal: ctx.signal,
+    onBytes: (n) => {
+      bytesDone += n;
+      counts.bytesDownloaded += n;
+    },
+    onFileDone: (_job, _result, index) => {
+      counts.packagesDownloaded++;
+      recorder.add(packageRecord(missing[index]!));
+      ctx.onProgress?.({ phase: "download", filesDone: ++filesDone, filesTotal: jobs.length, bytesDone, bytesTotal });
+    },
+  });
+}
+
+async function commit(ctx: RepoSyncContext, planned: PlannedFile[], metadata: MetadataEntry[], indexChecksum: string, counts: RunCounts): Promise<void> {
+  const client = await ctx.db.connect();
+  try {
+    await client.query("BEGIN");
+    const ids = await upsertPackages(client, planned.map(packageRecord));
+    const metaIds = await upsertMetadataFiles(client, metadata);
+    const pkgChange = await replaceRepositoryPackages(client, ctx.row.id, planned.map((p) => ({ location: p.location, packageId: ids.get(p.sha256)! })));
+    await replaceRepositoryMetadata(client, ctx.row.id, metadata.map((m) => ({ path: m.path, metadataFileId: metaIds.get(m.sha256)! })));
+    await client.query(`UPDATE chantal.repositories SET index_checksum = $2, last_synced_at = now(), updated_at = now() WHERE id = $1`, [ctx.row.id, indexChecksum]);
+    await client.query("COMMIT");
+    counts.packagesAdded = pkgChange.added + pkgChange.changed;
+    counts.packagesRemoved = pkgChange.removed;
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+function warnOnSuiteMismatch(release: Release, source: AptSourceConfig, label: string, ctx: RepoSyncContext): void {
+  const wanted = source.distribution;
+  if (release.suite !== undefined && release.codename !== undefined && release.suite !== wanted && release.codename !== wanted) {
+    ctx.log.warn({ repo: ctx.repo.id, suite: release.suite, codename: release.codename }, `${label} is for suite ${release.suite} (${release.codename}), not ${wanted}`);
+  }
+}
+
+export async function syncApt(ctx: RepoSyncContext): Promise<RepoSyncResult> {
+  const source = ctx.repo.apt;
+  if (!source) throw new AptSyncError(`repository ${ctx.repo.id}: an apt repository needs an apt: block`);
+  const counts = zeroCounts();
+  const dist = distPath(source, ctx);
+  ctx.onProgress?.({ phase: "index", filesDone: 0, filesTotal: 1, bytesDone: 0, bytesTotal: 0 });
+  const keyring = ctx.repo.verify?.keyring ? await loadKeyring(ctx.repo.verify.keyring) : undefined;
+  const suite = await verifiedSuite(await fetchSuiteIndex(dist, ctx), dist, keyring, ctx);
+  const release = parseRelease(suite.text, suite.label);
+  checkValidUntil(release, new Date(), suite.label);
+  const indexChecksum = indexChecksumOf(suite, source);
+  if (!ctx.force && ctx.row.indexChecksum === indexChecksum) {
+    ctx.log.info({ repo: ctx.repo.id }, `${suite.label.split(" ")[0]} unchanged: nothing to do`);
+    return { status: "noop", counts };
+  }
+  warnOnSuiteMismatch(release, source, suite.label, ctx);
+
+  const targets = planIndexTargets(release, { components: source.components, architectures: source.architectures, includeSources: source.include_sources }, suite.label);
+  const metadata: MetadataEntry[] = [];
+  for (const f of suite.files) metadata.push({ path: `${dist}/${f.name}`, ...(await putBuffer(ctx.pool, f.data)) });
+  metadata.push(...(await fetchIndexFiles(targets, dist, release, ctx)));
+
+  const set = await readIndices(targets, dist, ctx);
+  const planned = [...set.byLocation.values()];
+  counts.packagesTotal = planned.length;
+  ctx.onProgress?.({ phase: "plan", filesDone: 0, filesTotal: planned.length, bytesDone: 0, bytesTotal: 0 });
+  const present = await ctx.pool.haveMany(planned.map((p) => p.sha256));
+  const seen = new Set<string>();
+  const missing = planned.filter((p) => !present.has(p.sha256) && !seen.has(p.sha256) && seen.add(p.sha256));
+  ctx.log.info({ repo: ctx.repo.id, packages: planned.length, missing: missing.length }, "plan");
+
+  const recorder = new PackageRecorder(ctx.db);
+  try {
+    await downloadMissing(missing, ctx, recorder, counts);
+  } finally {
+    await recorder.close();
+  }
+  ctx.onProgress?.({ phase: "commit", filesDone: 0, filesTotal: 1, bytesDone: 0, bytesTotal: 0 });
+  await commit(ctx, planned, metadata, indexChecksum, counts);
+  return { status: "success", counts };
+}

@@ -1,0 +1,85 @@
+import { describe, expect, it } from "vitest";
+import { checkValidUntil, parseRelease, parseReleaseDate } from "../../../core/apt/release.js";
+import { ChantalError } from "../../../core/errors.js";
+
+const H1 = "a".repeat(64);
+const H2 = "b".repeat(64);
+const H3 = "c".repeat(64);
+const S1 = "d".repeat(128);
+
+const RELEASE = `Origin: Debian
+Label: Debian
+Suite: stable-updates
+Codename: bookworm-updates
+Date: Sat, 10 Jun 2023 08:48:49 UTC
+Valid-Until: Sat, 17 Jun 2023 08:48:49 UTC
+Acquire-By-Hash: yes
+No-Support-for-Architecture-all: Packages
+Architectures: all amd64 arm64
+Components: main contrib non-free-firmware non-free
+Description: Debian 12 - Updates
+MD5Sum:
+ 0123456789abcdef0123456789abcdef    21 main/binary-amd64/Packages
+SHA256:
+ ${H1}    21 main/binary-amd64/Packages
+ ${H2}   140 main/binary-amd64/Packages.xz
+ ${H3.toUpperCase()}  9001 contrib/i18n/Translation-en.bz2
+SHA512:
+ ${S1}   140 main/binary-amd64/Packages.xz
+`;
+
+describe("Release", () => {
+  it("parses fields, the SHA256 list (with SHA512 where listed), Acquire-By-Hash and dates", () => {
+    const r = parseRelease(RELEASE);
+    expect(r).toMatchObject({ suite: "stable-updates", codename: "bookworm-updates", origin: "Debian", label: "Debian", acquireByHash: true });
+    expect(r.architectures).toEqual(["all", "amd64", "arm64"]);
+    expect(r.components).toEqual(["main", "contrib", "non-free-firmware", "non-free"]);
+    expect(r.date?.toISOString()).toBe("2023-06-10T08:48:49.000Z");
+    expect(r.validUntil?.toISOString()).toBe("2023-06-17T08:48:49.000Z");
+    expect([...r.files.keys()]).toEqual(["main/binary-amd64/Packages", "main/binary-amd64/Packages.xz", "contrib/i18n/Translation-en.bz2"]);
+    expect(r.files.get("main/binary-amd64/Packages.xz")).toEqual({ path: "main/binary-amd64/Packages.xz", size: 140, sha256: H2, sha512: S1 });
+    expect(r.files.get("contrib/i18n/Translation-en.bz2")).toEqual({ path: "contrib/i18n/Translation-en.bz2", size: 9001, sha256: H3 });
+  });
+
+  it("reads Acquire-By-Hash as no when absent, and field names case-insensitively", () => {
+    const r = parseRelease(`suite: x\nsha256:\n ${H1} 1 main/binary-amd64/Packages\n`);
+    expect(r.acquireByHash).toBe(false);
+    expect(r.suite).toBe("x");
+  });
+
+  it.each([
+    ["no SHA256", "Suite: x\nMD5Sum:\n 0123456789abcdef0123456789abcdef 1 a\n", /lists no SHA256 checksums/],
+    ["a short hash", `Suite: x\nSHA256:\n ${"a".repeat(63)} 1 a\n`, /malformed SHA256 line/],
+    ["a size that is not a number", `Suite: x\nSHA256:\n ${H1} x a\n`, /malformed SHA256 line/],
+    ["a bad Valid-Until", `Valid-Until: tomorrow\nSHA256:\n ${H1} 1 a\n`, /Valid-Until is not a valid date: "tomorrow"/],
+    ["a continuation before any field", ` oops\nSHA256:\n ${H1} 1 a\n`, /continuation line before any field/],
+    ["an empty file", "\n\n", /is empty/],
+  ])("refuses %s", (_what, text, message) => {
+    expect(() => parseRelease(text, "dists/x/InRelease")).toThrow(message);
+    expect(() => parseRelease(text)).toThrow(ChantalError);
+  });
+
+  it("enforces Valid-Until", () => {
+    const r = parseRelease(RELEASE);
+    expect(() => checkValidUntil(r, new Date("2023-06-17T08:48:48Z"), "InRelease")).not.toThrow();
+    expect(() => checkValidUntil(r, new Date("2023-06-17T08:48:50Z"), "InRelease")).toThrow(/InRelease has expired: Valid-Until 2023-06-17T08:48:49.000Z is in the past/);
+    const noLimit = parseRelease(`SHA256:\n ${H1} 1 a\n`);
+    expect(() => checkValidUntil(noLimit, new Date("2999-01-01"), "Release")).not.toThrow();
+  });
+
+  it.each([
+    ["Sat, 10 Jun 2023 08:48:49 UTC", "2023-06-10T08:48:49.000Z"],
+    ["Sat, 10 Jun 2023 08:48:49 GMT", "2023-06-10T08:48:49.000Z"],
+    ["Thu, 26 Nov 2026 07:00:01 +0000", "2026-11-26T07:00:01.000Z"],
+    ["Thu, 26 Nov 2026 09:00:01 +0200", "2026-11-26T07:00:01.000Z"],
+    ["Wed, 25 Nov 2026 23:30:01 -0730", "2026-11-26T07:00:01.000Z"],
+    ["1 Jan 2024 00:00:00 UTC", "2024-01-01T00:00:00.000Z"],
+    ["Mon, 1 Jan 2024 00:00 UTC", "2024-01-01T00:00:00.000Z"],
+  ])("parses the date %s", (text, iso) => {
+    expect(parseReleaseDate(text)?.toISOString()).toBe(iso);
+  });
+
+  it.each(["", "2024-01-01", "Sat, 10 Foo 2023 08:48:49 UTC", "Sat, 10 Jun 2023 25:00:00 UTC", "Sat, 10 Jun 2023 08:48:49 CEST"])("refuses the date %j", (text) => {
+    expect(parseReleaseDate(text)).toBeUndefined();
+  });
+});
