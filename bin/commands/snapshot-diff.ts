@@ -6,7 +6,7 @@ import { printJson } from "../output.js";
 export function register(snapshot: Command): void {
   snapshot
     .command("diff")
-    .description("packages added, removed and updated (by name and arch, in RPM EVR order) from snapshot A to B")
+    .description("packages added, removed and updated (by name and arch, in RPM or Debian version order) from snapshot A to B")
     .requiredOption("--repo-id <id>", "repository")
     .argument("<a>", "older snapshot")
     .argument("<b>", "newer snapshot")

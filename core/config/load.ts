@@ -106,12 +106,44 @@ function mergeFiles(files: ConfigFile[]): Record<string, unknown> {
   return { ...merged, repositories };
 }
 
+type AbsolutePath = (p: string) => string;
+
+function resolveProxyPaths<P extends { ca_bundle?: string | undefined } | undefined>(proxy: P, abs: AbsolutePath): P {
+  return proxy?.ca_bundle ? { ...proxy, ca_bundle: abs(proxy.ca_bundle) } : proxy;
+}
+
+/** Files a repository names (keyring, certificates, CAs) are relative to the config directory. */
+function resolveRepositoryPaths(repo: RepositoryConfig, abs: AbsolutePath): RepositoryConfig {
+  const auth = repo.auth?.type === "client_cert"
+    ? {
+        ...repo.auth,
+        ...(repo.auth.cert_dir ? { cert_dir: abs(repo.auth.cert_dir) } : {}),
+        ...(repo.auth.cert_file ? { cert_file: abs(repo.auth.cert_file) } : {}),
+        ...(repo.auth.key_file ? { key_file: abs(repo.auth.key_file) } : {}),
+        ...(repo.auth.ca_file ? { ca_file: abs(repo.auth.ca_file) } : {}),
+      }
+    : repo.auth;
+  return {
+    ...repo,
+    ...(auth ? { auth } : {}),
+    ...(repo.proxy ? { proxy: resolveProxyPaths(repo.proxy, abs) } : {}),
+    ...(repo.verify?.keyring ? { verify: { ...repo.verify, keyring: abs(repo.verify.keyring) } } : {}),
+  };
+}
+
 function resolvePaths(config: Config, dir: string): Config {
-  const abs = (p: string) => (isAbsolute(p) ? p : resolve(dir, p));
+  const abs: AbsolutePath = (p) => (isAbsolute(p) ? p : resolve(dir, p));
   const base = abs(config.storage.base_path);
   const pool = abs(config.storage.pool_path ?? join(base, "pool"));
   return {
     ...config,
+    ...(config.proxy ? { proxy: resolveProxyPaths(config.proxy, abs) } : {}),
+    repositories: config.repositories.map((r) => resolveRepositoryPaths(r, abs)),
+    scheduler: {
+      ...config.scheduler,
+      ...(config.scheduler.pid_file ? { pid_file: abs(config.scheduler.pid_file) } : {}),
+      ...(config.scheduler.log_file ? { log_file: abs(config.scheduler.log_file) } : {}),
+    },
     storage: {
       base_path: base,
       pool_path: pool,

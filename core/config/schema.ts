@@ -78,7 +78,7 @@ export const RepoScheduleSchema = z.strictObject({
 });
 
 export const AptSourceSchema = z.strictObject({
-  distribution: z.string().min(1).describe("suite or codename, e.g. bookworm-updates; a path ending in / for a flat repository"),
+  distribution: z.string().min(1).describe("suite or codename, e.g. bookworm-updates (flat repositories are not supported)"),
   components: z.array(z.string().min(1)).min(1).default(["main"]),
   architectures: z.array(z.string().min(1)).min(1).default(["amd64"]).describe('packages of architecture "all" come along'),
   include_sources: z.boolean().default(false),

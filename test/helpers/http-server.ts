@@ -136,7 +136,8 @@ async function handle(root: string, req: RecordedRequest, fault: Fault | undefin
   if (!fault?.noRanges) headers["accept-ranges"] = "bytes";
   if (range) headers["content-range"] = `bytes ${start}-${end}/${info.size}`;
   res.writeHead(range ? 206 : 200, headers);
-  if (req.method === "HEAD") return void res.end();
+  // An empty file has no byte range to read (createReadStream would read with end -1).
+  if (req.method === "HEAD" || info.size === 0) return void res.end();
 
   if (!needsByteControl(fault)) {
     createReadStream(file, { start, end }).pipe(res);

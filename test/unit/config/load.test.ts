@@ -71,6 +71,19 @@ describe("loadConfig", () => {
     expect(loaded.sources.get("b")).toEqual({ file: "conf.d/10-a.yaml", index: 0 });
   });
 
+  it("resolves the files a repository names relative to the config directory", async () => {
+    const dir = dirWith({
+      "config.yaml": `proxy:\n  ca_bundle: certs/ca.pem\nscheduler:\n  pid_file: run/s.pid\nrepositories:\n${repo("a", "    auth:\n      type: client_cert\n      cert_file: pki/c.pem\n      key_file: /etc/pki/k.pem\n    verify:\n      keyring: keys/k.gpg\n    proxy:\n      ca_bundle: ca2.pem\n")}`,
+    });
+    const { config } = await loadConfig({ configDir: dir, env: {} });
+    const a = config.repositories[0]!;
+    expect(config.proxy?.ca_bundle).toBe(`${dir}/certs/ca.pem`);
+    expect(config.scheduler.pid_file).toBe(`${dir}/run/s.pid`);
+    expect(a.auth).toMatchObject({ cert_file: `${dir}/pki/c.pem`, key_file: "/etc/pki/k.pem" });
+    expect(a.verify?.keyring).toBe(`${dir}/keys/k.gpg`);
+    expect(a.proxy?.ca_bundle).toBe(`${dir}/ca2.pem`);
+  });
+
   it("interpolates environment variables into strings", async () => {
     const loaded = await loadConfig({
       configDir: dirWith({ "config.yaml": `proxy:\n  http_proxy: http://proxy.example.com:8080\n  username: u\n  password: \${PW}\n  no_proxy: \${NP:-localhost}\n` }),
