@@ -60,3 +60,9 @@ export class AbortedError extends ChantalError {
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** When work was aborted, the abort's reason (SIGTERM, a lost lock) explains a failure better than the error it caused. */
+export function failureCause(err: unknown, signal: AbortSignal): unknown {
+  const isOwnFailure = err instanceof ChantalError && !(err instanceof AbortedError);
+  return signal.aborted && !isOwnFailure ? (signal.reason ?? err) : err;
+}

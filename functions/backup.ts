@@ -2,7 +2,7 @@
 // It never exits the process: the caller maps the status to an exit code (backupExitCode).
 import type { Config } from "../core/config/schema.js";
 import { createBackup, type BackupCounts, type BackupOutcome, type BackupRequest } from "../core/backup/create.js";
-import { AbortedError, ChantalError, errorMessage, ExitCode, LockBusyError } from "../core/errors.js";
+import { AbortedError, errorMessage, ExitCode, failureCause, LockBusyError } from "../core/errors.js";
 import type { Logger } from "../core/log.js";
 import { redactText } from "../core/redact.js";
 
@@ -57,7 +57,7 @@ export async function runBackup(req: BackupRequest, ctx: BackupContext): Promise
       outcome,
     };
   } catch (err) {
-    const cause = ctx.signal.aborted && !(err instanceof ChantalError && !(err instanceof AbortedError)) ? (ctx.signal.reason ?? err) : err;
+    const cause = failureCause(err, ctx.signal);
     const status: BackupStatus = cause instanceof AbortedError ? "interrupted" : err instanceof LockBusyError ? "skipped-locked" : "failed";
     ctx.log.debug({ err }, "backup failed");
     return { status, ...base, durationMs: Date.now() - started, error: redactText(errorMessage(cause)) };

@@ -1,7 +1,8 @@
 import type { Command } from "commander";
 import { repositoriesWithLastRun } from "../../core/db/repositories.js";
 import { nextFire } from "../../core/schedule/next.js";
-import { scheduleTimeZone, unscheduledReason } from "../../core/schedule/plan.js";
+import { BACKUP_JOB_KEY, scheduleTimeZone, unscheduledReason } from "../../core/schedule/plan.js";
+import { readSchedulerStatus } from "../../core/schedule/state.js";
 import { formatInZone } from "../../core/schedule/zone.js";
 import { action } from "../context.js";
 import { printJson, printTable } from "../output.js";
@@ -9,7 +10,7 @@ import { printJson, printTable } from "../output.js";
 export function register(scheduler: Command): void {
   scheduler
     .command("list")
-    .description("every configured repository with its schedule, time zone, next run and last run")
+    .description("every configured repository (and the database backup) with its schedule, time zone, next run and last run")
     .option("--json", "print as JSON")
     .action(
       action(async (ctx, opts: { json?: boolean }) => {
@@ -36,6 +37,17 @@ export function register(scheduler: Command): void {
             last_run: last?.startedAt ? { started_at: last.startedAt.toISOString(), finished_at: last.finishedAt?.toISOString() ?? null, status: last.status, trigger: last.trigger } : null,
           };
         });
+        const backup = config.backup.schedule?.enabled ? config.backup.schedule : undefined;
+        if (backup) {
+          const zone = scheduleTimeZone(config, backup.timezone);
+          const next = nextFire(backup.cron, now, zone);
+          const state = (await readSchedulerStatus(database.pool)).schedules.find((j) => j.jobKey === BACKUP_JOB_KEY);
+          rows.push({
+            repository: "(database backup)", scheduled: true, schedule: backup.cron, unscheduled_reason: null, timezone: zone, jitter_seconds: 0, create_snapshot: null, snapshot_name_template: null,
+            next_run: next.toISOString(), next_run_local: formatInZone(next, zone),
+            last_run: state?.lastStartedAt ? { started_at: state.lastStartedAt.toISOString(), finished_at: state.lastFinishedAt?.toISOString() ?? null, status: state.lastStatus, trigger: "schedule" } : null,
+          });
+        }
         if (opts.json) return printJson(rows);
         printTable(
           rows.map((r) => ({

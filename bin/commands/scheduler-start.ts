@@ -3,6 +3,7 @@ import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname } from "node:path";
 import type { Command } from "commander";
+import { backupRequestFromConfig, runBackup } from "../../functions/backup.js";
 import { runSync } from "../../functions/sync.js";
 import { loadConfig, type LoadedConfig } from "../../core/config/load.js";
 import type { Database } from "../../core/db/client.js";
@@ -21,14 +22,7 @@ const HEARTBEAT_MS = 15_000;
 /** How long `start --daemon` waits for the detached daemon to come up (the embedded database may need initdb). */
 const DETACH_TIMEOUT_MS = 180_000;
 
-/**
- * The handler of each job kind: a scheduled run calls the same handler as the CLI. The backup kind (issue 6)
- * is one more entry, after "backup" joins JobKind and planJobs in core/schedule/plan.ts:
- *   async backup(req) {
- *     const r = await runBackup({ ...from req.loaded.config.backup }, { config: req.loaded.config, database, log, signal: req.signal, now: () => clock.now() });
- *     return { status: r.status, runId: null, details: { location: r.location, size: r.size } };
- *   },
- */
+/** The handler of each job kind: a scheduled run calls the same handler as the CLI and the cloud. */
 function jobHandlers(database: Database, log: Logger, clock: Clock): Record<JobKind, JobRunner> {
   return {
     async sync(req: JobRunRequest): Promise<JobRunResult> {
@@ -37,6 +31,11 @@ function jobHandlers(database: Database, log: Logger, clock: Clock): Record<JobK
         { loaded: req.loaded, database, log, signal: req.signal, now: () => clock.now() },
       );
       return { status: r.status, runId: r.runId, error: r.error, details: { ...r.counts, snapshot: r.snapshot, durationMs: r.durationMs } };
+    },
+    async backup(req: JobRunRequest): Promise<JobRunResult> {
+      const { config, dir } = req.loaded;
+      const r = await runBackup(backupRequestFromConfig(config), { config, configDir: dir, databaseUrl: database.url, log, signal: req.signal, now: () => clock.now() });
+      return { status: r.status, runId: null, error: r.error, details: { location: r.location, size: r.size, pruned: r.pruned.length, durationMs: r.durationMs } };
     },
   };
 }

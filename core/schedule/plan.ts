@@ -1,23 +1,21 @@
 // Which scheduled jobs a configuration asks for: pure, so the daemon, `scheduler list` and tests agree.
 //
-// A job is one schedule of one kind. Today the only kind is "sync" (one per repository with an enabled
-// schedule). A second kind (the backup.schedule calling runBackup) is one more entry in JobKind, one more
-// block at the end of planJobs (key "backup", timezone from scheduleTimeZone), and one more handler in
-// bin/commands/scheduler-start.ts (jobHandlers); the daemon, queue, catch-up and state are kind-agnostic, and
-// chantal.schedule_state already accepts kind 'backup'.
+// A job is one schedule of one kind: "sync" (one per repository with an enabled schedule) or "backup" (the
+// backup.schedule). The daemon, queue, catch-up and state are kind-agnostic; each kind's handler is in
+// bin/commands/scheduler-start.ts (jobHandlers).
 import type { LoadedConfig } from "../config/load.js";
 import type { Config, RepositoryConfig } from "../config/schema.js";
 import { errorMessage, type ConfigIssue } from "../errors.js";
 import { snapshotNameFromTemplate } from "../snapshots/name.js";
 import { hostTimeZone } from "./zone.js";
 
-export type JobKind = "sync";
+export type JobKind = "sync" | "backup";
 
 export interface ScheduledJob {
   /** Unique and stable: the key of its row in chantal.schedule_state ("sync:<repo_id>"). */
   key: string;
   kind: JobKind;
-  /** What the job acts on: the repository id for "sync". */
+  /** What the job acts on: the repository id for "sync", "database" for "backup". */
   target: string;
   cron: string;
   timeZone: string;
@@ -27,6 +25,7 @@ export interface ScheduledJob {
 }
 
 export const syncJobKey = (repoId: string): string => `sync:${repoId}`;
+export const BACKUP_JOB_KEY = "backup";
 
 /** schedule.timezone, else scheduler.timezone, else the host's zone. */
 export function scheduleTimeZone(config: Config, own: string | undefined, hostZone: string = hostTimeZone()): string {
@@ -54,6 +53,10 @@ export function planJobs(config: Config, hostZone: string = hostTimeZone()): Sch
       jitterSeconds: s.jitter_seconds,
       ...(s.create_snapshot ? { snapshotTemplate: s.snapshot_name_template } : {}),
     });
+  }
+  const backup = config.backup.schedule;
+  if (backup?.enabled) {
+    jobs.push({ key: BACKUP_JOB_KEY, kind: "backup", target: "database", cron: backup.cron, timeZone: scheduleTimeZone(config, backup.timezone, hostZone), jitterSeconds: 0 });
   }
   return jobs;
 }

@@ -6,7 +6,7 @@ import { acquireLock, describeHolder, LockHeldError, maintenanceLockRequest, rep
 import { ensureRepository, type RepositoryRow } from "../db/repositories.js";
 import type { SyncStatus, SyncTrigger } from "../db/schema.js";
 import { finishRun, markAbandonedRuns, startRun, zeroCounts, type RunCounts } from "../db/sync-runs.js";
-import { AbortedError, ChantalError, errorMessage, LockBusyError } from "../errors.js";
+import { AbortedError, ChantalError, errorMessage, failureCause, LockBusyError } from "../errors.js";
 import { repositoryHttp, routeSummary, type RepositoryHttp } from "../http/repo-http.js";
 import type { Logger } from "../log.js";
 import { redactSecrets } from "../redact.js";
@@ -124,12 +124,6 @@ async function afterSync(req: SyncRequest, env: SyncEnv, row: RepositoryRow, out
     out.snapshot = name;
   }
   return out;
-}
-
-/** When the run was aborted, the abort's reason (SIGTERM, a lost lock) explains the failure better than the error it caused. */
-function failureCause(err: unknown, signal: AbortSignal): unknown {
-  const isOwnFailure = err instanceof ChantalError && !(err instanceof AbortedError);
-  return signal.aborted && !isOwnFailure ? (signal.reason ?? err) : err;
 }
 
 export async function syncRepository(req: SyncRequest, env: SyncEnv): Promise<SyncResult> {

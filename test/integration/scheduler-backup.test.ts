@@ -1,0 +1,59 @@
+// backup.schedule runs the backup handler from the real scheduler daemon (test clock: no wall-clock waiting).
+import { mkdtempSync, readdirSync, rmSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { generateRpmRepo } from "../../bench/rpm-repo-generator.js";
+import { spawnCli } from "../helpers/cli.js";
+import { startSyncEnvironment, type SyncEnvironment } from "../helpers/sync-env.js";
+
+let env: SyncEnvironment | undefined;
+let upstream: string | undefined;
+let daemon: ReturnType<typeof spawnCli> | undefined;
+afterAll(async () => {
+  if (daemon && daemon.child.exitCode === null) daemon.child.kill("SIGKILL");
+  await daemon?.result;
+  await env?.close();
+  if (upstream) rmSync(upstream, { recursive: true, force: true });
+});
+
+async function until<T>(what: string, probe: () => T | undefined | false | null, timeoutMs = 30_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = probe();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe("scheduled database backup", () => {
+  it("runs at its cron time in its zone, writes a verified archive, and shows in scheduler list", async () => {
+    upstream = mkdtempSync(join(tmpdir(), "chantal-up-"));
+    await generateRpmRepo(upstream, 3, 512);
+    env = await startSyncEnvironment({ upstream });
+    const backups = join(env.base, "nightly");
+    const { writeFileSync } = await import("node:fs");
+    const { mkdirSync } = await import("node:fs");
+    mkdirSync(join(env.configDir, "conf.d"), { recursive: true });
+    writeFileSync(join(env.configDir, "conf.d/backup.yaml"), `backup:\n  dir: ${backups}\n  include_config: true\n  schedule:\n    cron: "30 3 * * *"\n    timezone: Europe/Berlin\n`);
+    expect((await env.cli("repo", "sync", "--repo-id", "r1")).code).toBe(0);
+
+    const list = JSON.parse((await env.cli("scheduler", "list", "--json")).stdout) as { repository: string; schedule: string | null; timezone: string | null }[];
+    expect(list.find((r) => r.repository === "(database backup)")).toMatchObject({ schedule: "30 3 * * *", timezone: "Europe/Berlin" });
+
+    // 03:29:57 in Berlin (CET, UTC+1): the backup is due three seconds later.
+    daemon = spawnCli(["--config-dir", env.configDir, "scheduler", "start"], { env: { CHANTAL_SCHEDULER_TEST_START: "2026-01-15T02:29:57Z", CHANTAL_LOG_LEVEL: "info" } });
+    const archive = await until("the scheduled backup", () => existsSync(backups) && readdirSync(backups).find((f) => /^chantal-backup-\d{8}-\d{6}\.tar\.gz$/.test(f)));
+    const done = await until("the run's log line", () => daemon!.output().split("\n").find((l) => l.includes('"job":"backup"') && l.includes("\"status\"") && l.includes("scheduled run")));
+    expect(JSON.parse(done)).toMatchObject({ status: "success" });
+    daemon.child.kill("SIGTERM");
+    expect((await daemon.result).code).toBe(0);
+
+    const verify = await env.cli("db", "backup-verify", join(backups, archive));
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+    const state = (await env.pg.query(`SELECT last_status, last_started_at FROM chantal.schedule_state WHERE job_key = 'backup'`)).rows[0];
+    expect(state.last_status).toBe("success");
+    expect(state.last_started_at.toISOString() >= "2026-01-15T02:30:00.000Z").toBe(true);
+  });
+});
