@@ -1,4 +1,4 @@
-// The README's first command: a real sync with the real CLI on the embedded database, which stops afterwards.
+// The README's first command: a real (APT) sync with the real CLI on the embedded database, which stops afterwards.
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, chmodSync, rmSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -25,12 +25,13 @@ function quickstart(): Promise<{ code: number | null; output: string }> {
 }
 
 describe("npm run quickstart", () => {
-  it("syncs the demo repository twice (the second a no-op), publishes it, and leaves no server running", async () => {
+  it("syncs the signed demo APT suite twice (the second a no-op), publishes it, and leaves no server running", async () => {
     const r = await quickstart();
     expect(r.code, r.output).toBe(0);
     expect(r.output).toMatch(/quickstart: success — 40 packages, 40 downloaded/);
     expect(r.output).toMatch(/quickstart: noop/);
-    expect(readdirSync(join(dir, "published/quickstart/latest/repodata"))).toContain("repomd.xml");
+    expect(readdirSync(join(dir, "published/quickstart/latest/dists/demo"))).toContain("InRelease");
+    expect(r.output).toMatch(/deb \[signed-by=\S+demo-archive-keyring\.gpg\] file:\S+\/published\/quickstart\/latest demo main/);
     expect(existsSync(join(dir, "postgres/data/postmaster.pid"))).toBe(false);
   }, 180_000);
 });
