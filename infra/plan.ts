@@ -1,0 +1,184 @@
+// The deployment plan: a pure function from the loaded configuration to the EventBridge Scheduler
+// schedules (one per repository with an enabled schedule, one for backup.schedule) and the problems
+// that keep an expression off AWS. sst.config.ts, `cloud schedules` and `config validate --target aws` share it.
+import { createHash } from "node:crypto";
+import type { DesiredSchedule } from "../core/cloud/reconcile.js";
+import type { Config } from "../core/config/schema.js";
+import type { LoadedConfig } from "../core/config/load.js";
+import type { ConfigIssue } from "../core/errors.js";
+import { toAwsCron } from "./cron-aws.js";
+
+/** EventBridge Scheduler: a schedule name is 1-64 characters of [0-9a-zA-Z-_.]. */
+export const SCHEDULE_NAME_MAX = 64;
+export const SYNC_SCHEDULE_PREFIX = "chantal-sync-";
+export const BACKUP_SCHEDULE_NAME = "chantal-backup";
+/** A disabled schedule the SST app keeps in the group: `cloud schedules` copies its target when it creates one. */
+export const TARGET_TEMPLATE_SCHEDULE_NAME = "chantal-target-template";
+/** The container in the task definition that every schedule overrides. */
+export const CONTAINER_NAME = "chantal";
+/** The container entry (issue 8 item 3): `node dist/functions/entry.js <handler> [args]`. */
+export const ENTRY_COMMAND = ["node", "dist/functions/entry.js"] as const;
+/** The SST app's schedule group for a stage; `cloud schedules` defaults to the production one. */
+export function scheduleGroupName(stage: string): string {
+  return `chantal-${stage}`;
+}
+/** Where a schedule without a zone of its own runs: a Fargate task has no meaningful "host zone". */
+export const DEFAULT_CLOUD_TIMEZONE = "UTC";
+
+/** What the container entry receives as SST_EVENT (JSON), equivalent to its argv form. */
+export type TaskEvent =
+  | { handler: "sync"; repoId: string; trigger: "cloud"; snapshotTemplate?: string }
+  | { handler: "backup"; trigger: "cloud" };
+
+export type FlexibleTimeWindow = { Mode: "OFF" } | { Mode: "FLEXIBLE"; MaximumWindowInMinutes: number };
+
+export interface PlannedSchedule {
+  /** Schedule name within the group. */
+  name: string;
+  handler: "sync" | "backup";
+  /** The repository, for sync schedules. */
+  repoId?: string;
+  /** The expression as written in the YAML. */
+  cron: string;
+  /** `cron(min hour dom month dow year)`. */
+  expression: string;
+  timezone: string;
+  flexibleTimeWindow: FlexibleTimeWindow;
+  description: string;
+  /** argv for the image: ENTRY_COMMAND + handler + arguments. */
+  command: string[];
+  event: TaskEvent;
+}
+
+export interface PlanProblem {
+  /** The repository id, or null for backup.schedule. */
+  repository: string | null;
+  /** Key path in the configuration, e.g. `repositories[2].schedule.cron`. */
+  path: string;
+  cron: string;
+  reason: string;
+  fix: string;
+}
+
+export interface DeploymentPlan {
+  schedules: PlannedSchedule[];
+  problems: PlanProblem[];
+}
+
+function shortHash(text: string): string {
+  return createHash("sha256").update(text).digest("hex").slice(0, 8);
+}
+
+/**
+ * `chantal-sync-<id>`; a name that would pass 64 characters is cut to 55 and ends in `-` + 8 hex
+ * digits of the id's sha256 (exactly 64 long), so it stays unique and never equals an uncut name
+ * (those are at most 63 long: repository ids are at most 63 characters, and 13 + 50 = 63 is the cut-off).
+ */
+export function syncScheduleName(repoId: string): string {
+  const full = SYNC_SCHEDULE_PREFIX + repoId;
+  if (full.length < SCHEDULE_NAME_MAX) return full;
+  return `${full.slice(0, SCHEDULE_NAME_MAX - 9)}-${shortHash(repoId)}`;
+}
+
+/** Jitter delays a run by up to N seconds; AWS's nearest equivalent is a flexible window of whole minutes. */
+export function flexibleWindow(jitterSeconds: number): FlexibleTimeWindow {
+  if (jitterSeconds <= 0) return { Mode: "OFF" };
+  return { Mode: "FLEXIBLE", MaximumWindowInMinutes: Math.ceil(jitterSeconds / 60) };
+}
+
+function syncCommand(event: Extract<TaskEvent, { handler: "sync" }>): string[] {
+  const args = ["sync", "--repo-id", event.repoId];
+  if (event.snapshotTemplate) args.push("--snapshot", event.snapshotTemplate);
+  return [...ENTRY_COMMAND, ...args];
+}
+
+/**
+ * The plan. A repository is scheduled when it is enabled and has an enabled schedule; its zone is
+ * schedule.timezone, else scheduler.timezone, else UTC. Jitter becomes a flexible time window.
+ */
+export function deploymentPlan(config: Config): DeploymentPlan {
+  const schedules: PlannedSchedule[] = [];
+  const problems: PlanProblem[] = [];
+  config.repositories.forEach((repo, index) => {
+    const s = repo.schedule;
+    if (!repo.enabled || !s?.enabled) return;
+    const aws = toAwsCron(s.cron);
+    if (!aws.ok) {
+      problems.push({ repository: repo.id, path: `repositories[${index}].schedule.cron`, cron: s.cron, reason: aws.reason, fix: aws.fix });
+      return;
+    }
+    const event: TaskEvent = { handler: "sync", repoId: repo.id, trigger: "cloud", ...(s.create_snapshot ? { snapshotTemplate: s.snapshot_name_template } : {}) };
+    schedules.push({
+      name: syncScheduleName(repo.id),
+      handler: "sync",
+      repoId: repo.id,
+      cron: s.cron,
+      expression: aws.expression,
+      timezone: s.timezone ?? config.scheduler.timezone ?? DEFAULT_CLOUD_TIMEZONE,
+      flexibleTimeWindow: flexibleWindow(s.jitter_seconds),
+      description: `chantal: sync ${repo.id} at "${s.cron}"`,
+      command: syncCommand(event),
+      event,
+    });
+  });
+  const b = config.backup.schedule;
+  if (b?.enabled) {
+    const aws = toAwsCron(b.cron);
+    if (!aws.ok) problems.push({ repository: null, path: "backup.schedule.cron", cron: b.cron, reason: aws.reason, fix: aws.fix });
+    else {
+      schedules.push({
+        name: BACKUP_SCHEDULE_NAME,
+        handler: "backup",
+        cron: b.cron,
+        expression: aws.expression,
+        timezone: b.timezone ?? config.scheduler.timezone ?? DEFAULT_CLOUD_TIMEZONE,
+        flexibleTimeWindow: { Mode: "OFF" },
+        description: `chantal: database backup at "${b.cron}"`,
+        command: [...ENTRY_COMMAND, "backup"],
+        event: { handler: "backup", trigger: "cloud" },
+      });
+    }
+  }
+  return { schedules, problems };
+}
+
+/**
+ * The schedule target's Input: ECS RunTask overrides for the one container. The entry gets both the
+ * argv (command) and the same request as SST_EVENT, so it may read either.
+ */
+export function containerOverrides(s: Pick<PlannedSchedule, "command" | "event">): string {
+  return JSON.stringify({
+    containerOverrides: [{ name: CONTAINER_NAME, command: s.command, environment: [{ name: "SST_EVENT", value: JSON.stringify(s.event) }] }],
+  });
+}
+
+/** Schedules chantal owns in its group: `cloud schedules` deletes only these when the YAML drops them. */
+export function isManagedScheduleName(name: string): boolean {
+  return name.startsWith(SYNC_SCHEDULE_PREFIX) || name === BACKUP_SCHEDULE_NAME;
+}
+
+/** What EventBridge Scheduler stores for each planned schedule. */
+export function desiredSchedules(plan: DeploymentPlan): DesiredSchedule[] {
+  return plan.schedules.map((s) => ({
+    name: s.name,
+    expression: s.expression,
+    timezone: s.timezone,
+    flexibleTimeWindow: s.flexibleTimeWindow,
+    description: s.description,
+    input: containerOverrides(s),
+  }));
+}
+
+
+/** Problems as config issues, pointing at the file and key path where the expression is written. */
+export function planProblemIssues(problems: PlanProblem[], loaded: Pick<LoadedConfig, "files" | "sources">): ConfigIssue[] {
+  return problems.map((p) => {
+    const src = p.repository === null ? undefined : loaded.sources.get(p.repository);
+    const who = p.repository === null ? "the backup schedule" : `repository ${p.repository}`;
+    return {
+      file: src?.file ?? loaded.files.join(", "),
+      path: src ? `repositories[${src.index}].schedule.cron` : p.path,
+      message: `${who} cannot run on AWS EventBridge Scheduler: ${p.reason}; fix: ${p.fix}`,
+    };
+  });
+}
