@@ -3,7 +3,7 @@ import { combinedExitCode, runSync, syncExitCode, type SyncResult } from "../../
 import { UsageError } from "../../core/errors.js";
 import { action } from "../context.js";
 import { printJson, printTable } from "../output.js";
-import { progressReporter } from "../progress.js";
+import { progressReporter } from "../../functions/progress.js";
 
 interface SyncOptions {
   repoId?: string;

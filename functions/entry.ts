@@ -1,0 +1,114 @@
+// The container entry (Fargate task, CI job): `node dist/functions/entry.js sync --repo-id X [--snapshot T]`,
+// `... backup`, or the same request as SST_EVENT JSON. It runs exactly the handlers the local runner runs,
+// logs JSON lines on stdout, turns SIGTERM into a clean abort, and exits with DESIGN.md's codes.
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { z } from "zod";
+import { loadConfig, resolveConfigDir, type LoadedConfig } from "../core/config/load.js";
+import { openDatabase } from "../core/db/client.js";
+import { AbortedError, ChantalError, ConfigError, ExitCode, UsageError, errorMessage, formatConfigIssue } from "../core/errors.js";
+import { createLogger, type Logger } from "../core/log.js";
+import { redactText } from "../core/redact.js";
+import { backupExitCode, backupRequestFromConfig, runBackup } from "./backup.js";
+import { progressReporter } from "./progress.js";
+import { runSync, syncExitCode } from "./sync.js";
+
+const TaskEventSchema = z.discriminatedUnion("handler", [
+  z.strictObject({ handler: z.literal("sync"), repoId: z.string().min(1), trigger: z.enum(["cloud", "schedule", "manual"]).default("cloud"), snapshotTemplate: z.string().min(1).optional() }),
+  z.strictObject({ handler: z.literal("backup"), trigger: z.enum(["cloud", "schedule", "manual"]).default("cloud") }),
+]);
+export type TaskInput = z.output<typeof TaskEventSchema>;
+
+function fromArgv(args: string[]): unknown {
+  const [handler, ...rest] = args;
+  const flags = new Map<string, string>();
+  for (let i = 0; i < rest.length; i += 2) {
+    const flag = rest[i]!;
+    if (!flag.startsWith("--") || rest[i + 1] === undefined) throw new UsageError(`unexpected argument "${flag}" (usage: entry sync --repo-id ID [--snapshot TEMPLATE] | entry backup)`);
+    flags.set(flag.slice(2), rest[i + 1]!);
+  }
+  if (handler === "sync") return { handler, repoId: flags.get("repo-id"), ...(flags.has("snapshot") ? { snapshotTemplate: flags.get("snapshot") } : {}) };
+  if (handler === "backup" && flags.size === 0) return { handler };
+  throw new UsageError(`unknown handler "${handler}" (sync or backup)`);
+}
+
+/** The request: from argv when it names a handler, else from SST_EVENT. */
+export function parseTaskInput(args: string[], env: NodeJS.ProcessEnv): TaskInput {
+  let raw: unknown;
+  if (args.length > 0) raw = fromArgv(args);
+  else if (env.SST_EVENT) {
+    try {
+      raw = JSON.parse(env.SST_EVENT);
+    } catch {
+      throw new UsageError("SST_EVENT is not valid JSON");
+    }
+  } else throw new UsageError("no task: pass `sync --repo-id ID`, `backup`, or SST_EVENT");
+  const parsed = TaskEventSchema.safeParse(raw);
+  if (!parsed.success) throw new UsageError(`invalid task input: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ")}`);
+  return parsed.data;
+}
+
+/** The database linked by the SST app (`Resource.Database` is the env var SST_RESOURCE_Database), as a URL. */
+export function databaseUrlFromSstResource(env: NodeJS.ProcessEnv, name = "Database"): string | undefined {
+  const raw = env[`SST_RESOURCE_${name}`];
+  if (!raw) return undefined;
+  const r = JSON.parse(raw) as { host?: string; port?: number; username?: string; password?: string; database?: string };
+  if (!r.host || !r.username) return undefined;
+  const user = encodeURIComponent(r.username);
+  const password = r.password ? `:${encodeURIComponent(r.password)}` : "";
+  return `postgres://${user}${password}@${r.host}:${r.port ?? 5432}/${encodeURIComponent(r.database ?? "postgres")}`;
+}
+
+async function taskConfig(env: NodeJS.ProcessEnv, signal: AbortSignal): Promise<LoadedConfig> {
+  if (!env.CHANTAL_CONFIG_S3_URI) return loadConfig({ configDir: resolveConfigDir(undefined, env), env });
+  const { downloadConfigDir } = await import("../core/cloud/config-source.js");
+  const downloaded = await downloadConfigDir(env.CHANTAL_CONFIG_S3_URI, join(tmpdir(), "chantal-task"), { signal });
+  return loadConfig({ configDir: downloaded.dir, env });
+}
+
+async function runTask(input: TaskInput, env: NodeJS.ProcessEnv, log: Logger, signal: AbortSignal): Promise<number> {
+  const loaded = await taskConfig(env, signal);
+  const linked = databaseUrlFromSstResource(env);
+  const database = await openDatabase({ config: loaded.config, log, env: linked ? { ...env, CHANTAL_DATABASE_URL: linked } : env });
+  const now = () => new Date();
+  const signalName = () => (signal.aborted ? (signal.reason as AbortedError).signalName : undefined) as NodeJS.Signals | undefined;
+  try {
+    if (input.handler === "sync") {
+      const progress = progressReporter(log, false);
+      const r = await runSync(
+        { repoId: input.repoId, trigger: input.trigger, ...(input.snapshotTemplate ? { snapshotTemplate: input.snapshotTemplate } : {}) },
+        { loaded, database, log, signal, now, onProgress: progress.onProgress },
+      );
+      log[r.status === "failed" || r.status === "interrupted" ? "error" : "info"]({ task: input, result: { ...r } }, `sync ${r.status}`);
+      return syncExitCode(r, signalName());
+    }
+    const r = await runBackup(backupRequestFromConfig(loaded.config), { config: loaded.config, configDir: loaded.dir, databaseUrl: database.url, log, signal, now });
+    log[r.status === "success" ? "info" : "error"]({ task: input, result: { status: r.status, location: r.location, size: r.size, counts: r.counts, error: r.error } }, `backup ${r.status}`);
+    return backupExitCode(r, signalName());
+  } finally {
+    await database.close();
+  }
+}
+
+export async function main(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const log = createLogger({ json: true, destination: 1 });
+  const ac = new AbortController();
+  const onSignal = (name: "SIGINT" | "SIGTERM") => () => {
+    log.warn({ signal: name }, "stopping: aborting the running task cleanly");
+    ac.abort(new AbortedError(`interrupted by ${name}`, name));
+  };
+  process.once("SIGTERM", onSignal("SIGTERM"));
+  process.once("SIGINT", onSignal("SIGINT"));
+  try {
+    return await runTask(parseTaskInput(args, env), env, log, ac.signal);
+  } catch (err) {
+    const message = err instanceof ConfigError ? err.issues.map(formatConfigIssue).join("; ") : redactText(errorMessage(err));
+    log.error({ error: message }, "task failed");
+    return err instanceof ChantalError ? err.exitCode : ExitCode.failed;
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  process.exitCode = await main(process.argv.slice(2), process.env);
+}
