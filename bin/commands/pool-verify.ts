@@ -19,12 +19,13 @@ export function register(pool: Command): void {
       action(async (ctx, opts: { repoId?: string; deep?: boolean; fix?: boolean; json?: boolean }) => {
         const { config } = await ctx.loadConfig();
         const database = await ctx.openDatabase();
-        const r = await verifyPool(database.pool, poolOf(config), { ...(opts.repoId ? { repoId: opts.repoId } : {}), deep: opts.deep ?? false, fix: opts.fix ?? false, signal: ctx.signal });
+        const pool = poolOf(config);
+        const r = await verifyPool(database.pool, pool, { ...(opts.repoId ? { repoId: opts.repoId } : {}), deep: opts.deep ?? false, fix: opts.fix ?? false, signal: ctx.signal });
         if (opts.json) {
           printJson(r);
           return r.problems.length ? ExitCode.failed : ExitCode.ok;
         }
-        const lines = [`checked ${r.checked.packages} packages and ${r.checked.metadata} metadata files in ${config.storage.pool_path}${opts.deep ? " (sha256)" : ""}`];
+        const lines = [`checked ${r.checked.packages} packages and ${r.checked.metadata} metadata files in ${pool.location}${opts.deep ? " (sha256)" : ""}`];
         if (r.problems.length === 0) lines.push("✓ every referenced blob is in the pool");
         else {
           const count = (k: string) => r.problems.filter((p) => p.kind === k).length;

@@ -1,7 +1,6 @@
 // APT mirror sync: InRelease (or Release + Release.gpg) -> verified, parsed Release -> index files checked
 // against it -> stream-parsed Packages/Sources -> missing .deb files downloaded -> one transaction.
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
 import { ChantalError } from "../errors.js";
 import { fetchBuffer, HttpStatusError } from "../http/client.js";
 import { downloadMany, downloadToPool, type DownloadJob } from "../http/download.js";
@@ -199,7 +198,7 @@ async function fetchIndexFile(file: ReleaseFile, dist: string, release: Release,
 
 async function sha512OfPooled(sha256: string, ctx: RepoSyncContext): Promise<string> {
   const h = createHash("sha512");
-  for await (const chunk of createReadStream(ctx.pool.pathOf(sha256))) h.update(chunk as Buffer);
+  for await (const chunk of ctx.pool.openRead(sha256, ctx.signal)) h.update(chunk as Buffer);
   return h.digest("hex");
 }
 
@@ -259,7 +258,7 @@ async function readIndices(targets: IndexTarget[], dist: string, ctx: RepoSyncCo
     if (!t.parse) continue;
     const label = indexLabel(dist, t.parse);
     const opts = { compression: compressionOf(t.parse.path), maxOutputBytes: MAX_INDEX_BYTES, label, signal: ctx.signal };
-    const source = createReadStream(ctx.pool.pathOf(t.parse.sha256));
+    const source = ctx.pool.openRead(t.parse.sha256, ctx.signal);
     try {
       if (t.kind === "packages") {
         for await (const p of parsePackagesIndex(source, opts)) {

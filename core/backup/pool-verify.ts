@@ -1,12 +1,10 @@
 // pool verify: every blob the database references (packages, metadata files) is in the pool with the right size (and,
 // deep, the right sha256). The pool is not in a database backup, so this is the check after a restore or a disk loss.
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { stat, unlink } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
 import type pg from "pg";
 import { ChantalError } from "../errors.js";
-import type { Pool } from "../storage/pool.js";
+import type { BlobStore } from "../storage/blob-store.js";
 
 const BATCH = 5_000;
 const STAT_CONCURRENCY = 64;
@@ -20,6 +18,7 @@ export interface BlobProblem {
   sha256: string;
   expectedSize: number;
   actualSize?: number;
+  /** The blob's file, or its s3:// URL. */
   path: string;
 }
 
@@ -74,27 +73,23 @@ async function* blobRows(db: pg.Pool, kind: "package" | "metadata", repository: 
   }
 }
 
-async function sha256File(path: string): Promise<string> {
+async function sha256Blob(pool: BlobStore, sha256: string, signal?: AbortSignal): Promise<string> {
   const hash = createHash("sha256");
-  await pipeline(createReadStream(path, { highWaterMark: 1 << 20 }), hash);
+  await pipeline(pool.openRead(sha256, signal), hash);
   return hash.digest("hex");
 }
 
 /** Size 0 means the size was not known when the row was written: only presence (and, deep, sha256) is checked. */
-async function checkBlob(pool: Pool, kind: "package" | "metadata", row: BlobRow, deep: boolean): Promise<BlobProblem | null> {
-  const path = pool.pathOf(row.sha256);
-  const base = { blob: kind, sha256: row.sha256, expectedSize: row.size, path };
-  const info = await stat(path).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === "ENOENT" || err.code === "ENOTDIR") return undefined;
-    throw err;
-  });
-  if (!info?.isFile()) return { kind: "missing", ...base };
-  if (row.size > 0 && info.size !== row.size) return { kind: "size", ...base, actualSize: info.size };
-  if (deep && (await sha256File(path)) !== row.sha256) return { kind: "sha256", ...base, actualSize: info.size };
+async function checkBlob(pool: BlobStore, kind: "package" | "metadata", row: BlobRow, deep: boolean, signal?: AbortSignal): Promise<BlobProblem | null> {
+  const base = { blob: kind, sha256: row.sha256, expectedSize: row.size, path: pool.locationOf(row.sha256) };
+  const size = await pool.sizeOf(row.sha256);
+  if (size === undefined) return { kind: "missing", ...base };
+  if (row.size > 0 && size !== row.size) return { kind: "size", ...base, actualSize: size };
+  if (deep && (await sha256Blob(pool, row.sha256, signal)) !== row.sha256) return { kind: "sha256", ...base, actualSize: size };
   return null;
 }
 
-async function checkAll(pool: Pool, kind: "package" | "metadata", rows: BlobRow[], deep: boolean, signal?: AbortSignal): Promise<{ problems: BlobProblem[]; ids: number[] }> {
+async function checkAll(pool: BlobStore, kind: "package" | "metadata", rows: BlobRow[], deep: boolean, signal?: AbortSignal): Promise<{ problems: BlobProblem[]; ids: number[] }> {
   const problems: BlobProblem[] = [];
   const ids: number[] = [];
   let next = 0;
@@ -102,7 +97,7 @@ async function checkAll(pool: Pool, kind: "package" | "metadata", rows: BlobRow[
     while (next < rows.length) {
       if (signal?.aborted) throw signal.reason;
       const row = rows[next++]!;
-      const p = await checkBlob(pool, kind, row, deep);
+      const p = await checkBlob(pool, kind, row, deep, signal);
       if (p) {
         problems.push(p);
         ids.push(row.id);
@@ -138,20 +133,18 @@ async function affected(db: pg.Pool, packageIds: number[], metadataIds: number[]
  * A no-op sync stops at an unchanged repomd.xml before planning, so it would never notice a missing blob: the fix
  * forgets the repositories' index checksum, and their next sync re-reads upstream and downloads what the pool lacks.
  */
-async function fix(db: pg.Pool, problems: BlobProblem[], repositories: { id: number; repoId: string }[]): Promise<NonNullable<PoolVerifyResult["fixed"]>> {
+async function fix(db: pg.Pool, pool: BlobStore, problems: BlobProblem[], repositories: { id: number; repoId: string }[]): Promise<NonNullable<PoolVerifyResult["fixed"]>> {
   let removed = 0;
   for (const p of problems) {
     if (p.kind === "missing") continue;
-    await unlink(p.path).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== "ENOENT") throw err;
-    });
+    await pool.remove(p.sha256);
     removed++;
   }
   if (repositories.length > 0) await db.query(`UPDATE chantal.repositories SET index_checksum = NULL WHERE id = ANY($1::int[])`, [repositories.map((r) => r.id)]);
   return { removed, resetRepositories: repositories.map((r) => r.repoId) };
 }
 
-export async function verifyPool(db: pg.Pool, pool: Pool, opts: PoolVerifyOptions = {}): Promise<PoolVerifyResult> {
+export async function verifyPool(db: pg.Pool, pool: BlobStore, opts: PoolVerifyOptions = {}): Promise<PoolVerifyResult> {
   let repository: number | null = null;
   if (opts.repoId) {
     const r = await db.query(`SELECT id FROM chantal.repositories WHERE repo_id = $1`, [opts.repoId]);
@@ -178,6 +171,6 @@ export async function verifyPool(db: pg.Pool, pool: Pool, opts: PoolVerifyOption
     repositories: hit.repositories.map((r) => r.repoId),
     snapshots: hit.snapshots,
   };
-  if (opts.fix && problems.length > 0) result.fixed = await fix(db, problems, hit.repositories);
+  if (opts.fix && problems.length > 0) result.fixed = await fix(db, pool, problems, hit.repositories);
   return result;
 }

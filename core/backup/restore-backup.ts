@@ -3,7 +3,7 @@
 import type pg from "pg";
 import { readMigrations, type Migration } from "../db/migrate.js";
 import type { Logger } from "../log.js";
-import type { Pool } from "../storage/pool.js";
+import type { BlobStore } from "../storage/blob-store.js";
 import type { Manifest } from "./manifest.js";
 import { verifyPool } from "./pool-verify.js";
 import {
@@ -68,7 +68,7 @@ export interface RestoreOutcome extends LoadOutcome {
   missingBlobs?: number;
 }
 
-export async function executeRestore(plan: RestorePlan, store: BackupStore, name: string, env: RestoreEnv, opts: { pool?: Pool; known?: Migration[] } = {}): Promise<RestoreOutcome> {
+export async function executeRestore(plan: RestorePlan, store: BackupStore, name: string, env: RestoreEnv, opts: { pool?: BlobStore; known?: Migration[] } = {}): Promise<RestoreOutcome> {
   const lock = await takeRestoreLock(env.databaseUrl, "restore", env.signal);
   let staging: string | undefined;
   let committed = false;

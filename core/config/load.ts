@@ -145,10 +145,12 @@ function resolvePaths(config: Config, dir: string): Config {
       ...(config.scheduler.log_file ? { log_file: abs(config.scheduler.log_file) } : {}),
     },
     storage: {
+      ...config.storage,
       base_path: base,
       pool_path: pool,
       published_path: abs(config.storage.published_path ?? join(base, "published")),
-      temp_path: abs(config.storage.temp_path ?? join(pool, ".tmp")),
+      // With S3 the temp dir need not share a filesystem with anything: blobs are uploaded, not renamed.
+      temp_path: abs(config.storage.temp_path ?? (config.storage.backend === "s3" ? join(base, "tmp") : join(pool, ".tmp"))),
     },
     backup: { ...config.backup, dir: abs(config.backup.dir ?? join(base, "backups")) },
   };

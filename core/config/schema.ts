@@ -17,12 +17,42 @@ const timezone = z.string().superRefine((tz, ctx) => {
   if (problem) ctx.addIssue({ code: "custom", message: problem });
 });
 
+export const S3StorageSchema = z.strictObject({
+  bucket: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be an S3 bucket name: 3-63 lowercase letters, digits, '.' or '-'")
+    .describe("bucket holding the pool and the published trees"),
+  prefix: z
+    .string()
+    .default("")
+    .transform((p) => p.replace(/^\/+|\/+$/g, ""))
+    .refine((p) => p === "" || /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(p), "must be key segments of letters, digits, '.', '_' or '-' separated by '/'")
+    .refine((p) => !p.split("/").some((s) => s === "." || s === ".."), "must not contain '.' or '..' segments")
+    .describe("key prefix: <prefix>/pool/..., <prefix>/published/... (default: the bucket root)"),
+  region: z.string().min(1).optional().describe("default AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1"),
+  endpoint: httpUrl.optional().describe("S3-compatible endpoint (MinIO, Ceph, s3rver); default AWS"),
+  force_path_style: z.boolean().default(false).describe("bucket in the path, not the host name (most S3-compatible servers)"),
+});
+
+export type S3StorageConfig = z.output<typeof S3StorageSchema>;
+
 export const StorageSchema = z.strictObject({
-  base_path: z.string().min(1).default("/var/lib/chantal").describe("Root of everything Chantal writes; the embedded database lives in <base_path>/postgres"),
+  base_path: z.string().min(1).optional().describe("Root of everything Chantal writes (default /var/lib/chantal); the embedded database lives in <base_path>/postgres"),
   pool_path: z.string().min(1).optional().describe("Content-addressed blob pool (default <base_path>/pool)"),
   published_path: z.string().min(1).optional().describe("Published trees (default <base_path>/published)"),
-  temp_path: z.string().min(1).optional().describe("Temporary downloads (default <pool_path>/.tmp, same filesystem as the pool)"),
+  temp_path: z.string().min(1).optional().describe("Temporary downloads (default <pool_path>/.tmp, same filesystem as the pool; <base_path>/tmp with backend s3)"),
+  backend: z.enum(["filesystem", "s3"], { error: (iss) => `must be "filesystem" or "s3", not ${JSON.stringify(iss.input)}` }).optional().describe("where the pool and the published trees live: filesystem (default) or s3"),
+  s3: S3StorageSchema.optional().describe("the bucket for backend s3; credentials come from the AWS environment (AWS_ACCESS_KEY_ID, profiles, roles)"),
 });
+
+/**
+ * Defaults apply to the merged document only: a default in a file's storage block would override what an
+ * earlier file set (a conf.d file with storage.s3 would reset base_path and backend). Backend s3 needs its
+ * bucket, checked here too, as storage.s3 may come from another file than storage.backend.
+ */
+const StorageWithBackendSchema = StorageSchema.superRefine((s, ctx) => {
+  if (s.backend === "s3" && !s.s3) ctx.addIssue({ code: "custom", path: ["s3", "bucket"], message: "storage.backend s3 needs storage.s3.bucket (and usually region, or endpoint for an S3-compatible server)" });
+}).transform((s) => ({ ...s, base_path: s.base_path ?? "/var/lib/chantal" }));
 
 export const DatabaseSchema = z.strictObject({
   url: z.string().min(1).optional().describe("postgres:// URL; unset means CHANTAL_DATABASE_URL, DATABASE_URL, else the embedded server"),
@@ -154,7 +184,7 @@ export const ConfigFileSchema = z.strictObject({
 
 /** The merged document with defaults applied. */
 export const ConfigSchema = z.strictObject({
-  storage: StorageSchema.default({ base_path: "/var/lib/chantal" }),
+  storage: StorageWithBackendSchema.default({ base_path: "/var/lib/chantal" }),
   database: DatabaseSchema.default({}),
   proxy: ProxySchema.optional(),
   repositories: z.array(RepositorySchema).default([]),

@@ -9,7 +9,7 @@ import type { Readable } from "node:stream";
 import type { Dispatcher } from "undici";
 import { AbortedError, ChantalError } from "../errors.js";
 import { redactUrl } from "../redact.js";
-import type { Pool } from "../storage/pool.js";
+import type { BlobStore } from "../storage/blob-store.js";
 import {
   abortedError,
   createHttpAgent,
@@ -43,7 +43,7 @@ export interface DownloadJob {
 }
 
 export interface DownloadContext {
-  pool: Pool;
+  pool: BlobStore;
   http: HttpOptions;
   /** Called with each chunk's length as it arrives (progress). */
   onBytes?: (n: number) => void;
@@ -116,7 +116,7 @@ export async function downloadToPool(job: DownloadJob, ctx: DownloadContext): Pr
       const fetched = await fetchToTemp(job, ctx, temp, (n) => (bytesDownloaded += n));
       lastFetch = fetched;
       if (matchesExpected(job, fetched)) {
-        await ctx.pool.adopt(temp, fetched.sha256);
+        await ctx.pool.adopt(temp, fetched.sha256, ctx.http.signal);
         adopted = true;
         return { sha256: fetched.sha256, size: fetched.size, bytesDownloaded, resumed: fetched.resumed };
       }

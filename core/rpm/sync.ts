@@ -1,5 +1,4 @@
 // RPM mirror sync: repomd.xml -> every <data> file -> stream-parse primary -> download missing packages -> one transaction.
-import { createReadStream } from "node:fs";
 import { createHash } from "node:crypto";
 import { ChantalError } from "../errors.js";
 import { fetchBuffer, HttpStatusError } from "../http/client.js";
@@ -70,7 +69,7 @@ async function fetchDataFiles(data: RepomdData[], ctx: RepoSyncContext): Promise
 }
 
 async function readPrimary(entry: MetadataEntry, ctx: RepoSyncContext): Promise<PrimaryPackage[]> {
-  const text = decompressIterable(createReadStream(ctx.pool.pathOf(entry.sha256)), compressionFromPath(entry.path), { maxOutputBytes: MAX_PRIMARY_BYTES, label: entry.path });
+  const text = decompressIterable(ctx.pool.openRead(entry.sha256, ctx.signal), compressionFromPath(entry.path), { maxOutputBytes: MAX_PRIMARY_BYTES, label: entry.path });
   const pkgs: PrimaryPackage[] = [];
   for await (const p of parsePrimary(text, { signal: ctx.signal, maxPackages: MAX_PACKAGES, label: entry.path })) pkgs.push(p);
   return pkgs;

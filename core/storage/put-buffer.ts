@@ -1,9 +1,9 @@
 // Small in-memory files (an index we already fetched) go into the pool like downloads: temp file, then atomic adopt.
 import { createHash } from "node:crypto";
 import { writeFile } from "node:fs/promises";
-import type { Pool } from "./pool.js";
+import type { BlobStore } from "./blob-store.js";
 
-export async function putBuffer(pool: Pool, data: Buffer): Promise<{ sha256: string; size: number }> {
+export async function putBuffer(pool: BlobStore, data: Buffer): Promise<{ sha256: string; size: number }> {
   const sha256 = createHash("sha256").update(data).digest("hex");
   if (!(await pool.has(sha256))) {
     await pool.ensureTempDir();

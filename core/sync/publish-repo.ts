@@ -2,14 +2,17 @@
 import { join } from "node:path";
 import type pg from "pg";
 import type { Config } from "../config/schema.js";
-import { treeOf } from "../db/package-sets.js";
+import { treeOf, type TreeEntry } from "../db/package-sets.js";
 import { publishTree, unpublish, type PublishResult } from "../storage/publish.js";
-import { Pool } from "../storage/pool.js";
+import type { BlobStore } from "../storage/blob-store.js";
+import { blobStoreOf } from "../storage/backend.js";
+import { S3BlobStore } from "../storage/s3-blob-store.js";
+import { publishS3Tree, unpublishS3Tree } from "../storage/s3-publish.js";
 import { markPublished, type SnapshotRow } from "../snapshots/snapshots.js";
 import { ChantalError } from "../errors.js";
 
-export function poolOf(config: Config): Pool {
-  return new Pool(config.storage.pool_path!, config.storage.temp_path!);
+export function poolOf(config: Config): BlobStore {
+  return blobStoreOf(config);
 }
 
 export function publishedRoot(config: Config, repoId: string): string {
@@ -21,20 +24,27 @@ export async function publishLatest(db: pg.Pool, config: Config, repository: { i
   const checksum = state.rows[0]?.index_checksum as string | null;
   if (!checksum) throw new ChantalError(`repository ${repository.repoId} has not been synced yet: nothing to publish`);
   const entries = await treeOf(db, "repository", repository.id);
-  const pool = poolOf(config);
-  const result = await publishTree({ repoRoot: publishedRoot(config, repository.repoId), name: "latest", entries, blobPath: (s) => pool.pathOf(s), ...(signal ? { signal } : {}) });
+  const result = await publishEntries(config, repository.repoId, "latest", entries, signal);
   await db.query(`UPDATE chantal.repositories SET published_checksum = $2 WHERE id = $1`, [repository.id, checksum]);
   return result;
 }
 
 export async function publishSnapshot(db: pg.Pool, config: Config, snapshot: SnapshotRow, now: Date, signal?: AbortSignal): Promise<PublishResult> {
   const entries = await treeOf(db, "snapshot", snapshot.id);
-  const pool = poolOf(config);
-  const result = await publishTree({ repoRoot: publishedRoot(config, snapshot.repoId), name: `snapshots/${snapshot.name}`, entries, blobPath: (s) => pool.pathOf(s), ...(signal ? { signal } : {}) });
+  const result = await publishEntries(config, snapshot.repoId, `snapshots/${snapshot.name}`, entries, signal);
   await markPublished(db, snapshot.id, now);
   return result;
 }
 
 export function unpublishSnapshot(config: Config, snapshot: SnapshotRow): Promise<boolean> {
+  const store = blobStoreOf(config);
+  if (store instanceof S3BlobStore) return unpublishS3Tree(store, snapshot.repoId, `snapshots/${snapshot.name}`);
   return unpublish(publishedRoot(config, snapshot.repoId), `snapshots/${snapshot.name}`);
+}
+
+/** The backend's publisher: hardlinks and a symlink swap in a directory, or server-side copies in the bucket. */
+function publishEntries(config: Config, repoId: string, name: string, entries: TreeEntry[], signal?: AbortSignal): Promise<PublishResult> {
+  const store = blobStoreOf(config);
+  if (store instanceof S3BlobStore) return publishS3Tree(store, { repoId, name, entries, ...(signal ? { signal } : {}) });
+  return publishTree({ repoRoot: publishedRoot(config, repoId), name, entries, blobPath: (s) => store.pathOf(s), ...(signal ? { signal } : {}) });
 }

@@ -3,7 +3,7 @@ import type pg from "pg";
 import type { Config, RepositoryConfig } from "../config/schema.js";
 import type { HttpOptions } from "../http/client.js";
 import type { Logger } from "../log.js";
-import type { Pool } from "../storage/pool.js";
+import type { BlobStore } from "../storage/blob-store.js";
 import type { RepositoryRow } from "../db/repositories.js";
 import type { RunCounts } from "../db/sync-runs.js";
 
@@ -20,7 +20,7 @@ export interface RepoSyncContext {
   repo: RepositoryConfig;
   row: RepositoryRow;
   db: pg.Pool;
-  pool: Pool;
+  pool: BlobStore;
   http: HttpOptions;
   log: Logger;
   signal: AbortSignal;

@@ -1,0 +1,21 @@
+// storage.backend picks where the pool and the published trees live: a directory (default) or an S3 bucket.
+import type { Config } from "../config/schema.js";
+import { ChantalError } from "../errors.js";
+import { FilesystemBlobStore } from "./pool.js";
+import { S3Bucket, s3SettingsOf } from "./s3-bucket.js";
+import { S3BlobStore } from "./s3-blob-store.js";
+
+/** One S3 store (one client, one connection pool) per loaded configuration. */
+const s3Stores = new WeakMap<object, S3BlobStore>();
+
+export function blobStoreOf(config: Config): FilesystemBlobStore | S3BlobStore {
+  const storage = config.storage;
+  if (storage.backend !== "s3") return new FilesystemBlobStore(storage.pool_path!, storage.temp_path!);
+  if (!storage.s3) throw new ChantalError("storage.backend is s3 but storage.s3.bucket is not set");
+  let store = s3Stores.get(storage);
+  if (!store) {
+    store = new S3BlobStore(new S3Bucket(s3SettingsOf(storage.s3)), storage.temp_path!);
+    s3Stores.set(storage, store);
+  }
+  return store;
+}

@@ -1,0 +1,140 @@
+// What sync, download, publish and pool verify need from the content-addressed pool, wherever it lives
+// (a directory: FilesystemBlobStore in pool.ts; a bucket: S3BlobStore), and the local temp area both use:
+// downloads are hashed into a local temp file and only a verified file is handed to adopt().
+import { mkdir, readdir, stat, unlink } from "node:fs/promises";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import type { Readable } from "node:stream";
+import { ChantalError } from "../errors.js";
+import { isProcessAlive } from "../process.js";
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+const TEMP_PREFIX = "ct_";
+const TEMP_SUFFIX = ".part";
+/** ct_<host>_<pid>_<seq>_<key>.part */
+const TEMP_NAME = /^ct_([A-Za-z0-9.-]*)_(\d+)_\d+_.*\.part$/;
+
+export class PoolError extends ChantalError {}
+
+export interface BlobStore {
+  /** Where the blobs are, for messages: the pool directory, or s3://bucket/<prefix>/pool. */
+  readonly location: string;
+  /** Where one blob is, for messages and reports: a path, or an s3:// URL. */
+  locationOf(sha256: string): string;
+  has(sha256: string): Promise<boolean>;
+  /** The subset of `shas` already stored (lowercase). */
+  haveMany(shas: Iterable<string>, concurrency?: number): Promise<Set<string>>;
+  /** The stored size in bytes, or undefined when the blob is absent. */
+  sizeOf(sha256: string): Promise<number | undefined>;
+  /** Take a verified temp file (named by tempPath) into the store under its sha256. */
+  adopt(tempFile: string, sha256: string, signal?: AbortSignal): Promise<void>;
+  /** The blob's bytes. */
+  openRead(sha256: string, signal?: AbortSignal): Readable;
+  /** Delete a blob (pool verify --fix); absent is fine. */
+  remove(sha256: string): Promise<void>;
+  /** A fresh local temp file name, unique per call. */
+  tempPath(key: string): string;
+  ensureTempDir(): Promise<void>;
+  /** Remove temp files left by dead writers; returns how many. */
+  cleanStaleTemp(olderThanMs: number): Promise<number>;
+}
+
+export function normalizeSha256(sha256: string): string {
+  const sha = sha256.toLowerCase();
+  if (!SHA256_HEX.test(sha)) throw new PoolError(`not a sha256 hex digest: ${JSON.stringify(sha256)}`);
+  return sha;
+}
+
+/** <aa>/<bb>/<sha256>: the layout of the pool in a directory and in a bucket alike. */
+export function blobRelativePath(sha256: string): string {
+  const sha = normalizeSha256(sha256);
+  return `${sha.slice(0, 2)}/${sha.slice(2, 4)}/${sha}`;
+}
+
+/** Runs `work` over `items`, at most `limit` at a time; stops taking new items once the signal aborts. */
+export async function forEachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>, signal?: AbortSignal): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      signal?.throwIfAborted();
+      await work(items[next++]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+}
+
+/**
+ * The local directory downloads are written to before they enter the store. Names carry host and pid,
+ * so that cleanStaleTemp can tell a dead writer's leftovers from a live one's.
+ */
+export class TempArea {
+  private seq = 0;
+  private ready: Promise<void> | undefined;
+  private readonly host = safeNamePart(hostname()).slice(0, 63);
+
+  constructor(readonly dir: string) {}
+
+  /** A fresh temp file name in dir, unique per call. */
+  path(key: string): string {
+    const seq = ++this.seq;
+    const safeKey = safeNamePart(key).slice(0, 80);
+    return join(this.dir, `${TEMP_PREFIX}${this.host}_${process.pid}_${seq}_${safeKey}${TEMP_SUFFIX}`);
+  }
+
+  /** Create dir once (callers write temp files right after path()). */
+  ensure(): Promise<void> {
+    this.ready ??= mkdir(this.dir, { recursive: true }).then(
+      () => undefined,
+      (err: unknown) => {
+        this.ready = undefined;
+        throw new PoolError(`cannot create temp dir ${this.dir}: ${(err as Error).message}`, { cause: err });
+      },
+    );
+    return this.ready;
+  }
+
+  /**
+   * Remove temp files left by dead writers (kill -9): ours whose pid is gone on this host,
+   * and any file older than olderThanMs (another host's, a reused pid, a foreign file).
+   */
+  async cleanStale(olderThanMs: number): Promise<number> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch (err) {
+      if (errCode(err) === "ENOENT") return 0;
+      throw err;
+    }
+    const now = Date.now();
+    let removed = 0;
+    for (const name of names) {
+      const path = join(this.dir, name);
+      const info = await stat(path).catch(() => undefined);
+      if (!info?.isFile()) continue;
+      if (!this.isStale(name, now - info.mtimeMs, olderThanMs)) continue;
+      try {
+        await unlink(path);
+        removed++;
+      } catch (err) {
+        if (errCode(err) !== "ENOENT") throw err;
+      }
+    }
+    return removed;
+  }
+
+  private isStale(name: string, ageMs: number, olderThanMs: number): boolean {
+    if (ageMs > olderThanMs) return true;
+    const m = TEMP_NAME.exec(name);
+    if (!m || m[1] !== this.host) return false;
+    const pid = Number(m[2]);
+    return pid !== process.pid && !isProcessAlive(pid);
+  }
+}
+
+function safeNamePart(s: string): string {
+  return s.replace(/[^A-Za-z0-9.-]+/g, "-");
+}
+
+export function errCode(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code;
+}
