@@ -5,6 +5,7 @@ import { fetchBuffer, HttpStatusError } from "../http/client.js";
 import { downloadMany, type DownloadJob } from "../http/download.js";
 import { decompressIterable, compressionFromPath } from "../compress/decompress.js";
 import { upstreamFileUrl } from "../http/url.js";
+import { flatCopy } from "../strings.js";
 import { putBuffer } from "../storage/put-buffer.js";
 import {
   replaceRepositoryMetadata,
@@ -88,7 +89,8 @@ async function planDownloads(pkgs: PrimaryPackage[], ctx: RepoSyncContext): Prom
   const byLocation = new Map<string, PlannedPackage>();
   for (const pkg of pkgs) {
     const location = locationOf(ctx, pkg.location, pkg.locationBase);
-    const checksum = `${pkg.checksum.algo}:${pkg.checksum.value.toLowerCase()}`;
+    // Flattened: a template literal is a rope of several heap objects, kept for every package.
+    const checksum = flatCopy(`${pkg.checksum.algo}:${pkg.checksum.value.toLowerCase()}`);
     byLocation.set(location, { pkg, location, checksum, ...(pkg.checksum.algo === "sha256" ? { sha256: pkg.checksum.value.toLowerCase() } : {}) });
   }
   const planned = [...byLocation.values()];
@@ -112,16 +114,36 @@ function packageRecord(p: PlannedPackage, sha256: string, size: number): Package
   return { sha256, size, type: "rpm", name: p.pkg.name, epoch: p.pkg.epoch, version: p.pkg.version, release: p.pkg.release, arch: p.pkg.arch, checksum: p.checksum };
 }
 
+/** A download job whose URL and label are made when needed: 100,000 of them up front would cost tens of MB. */
+class PackageDownload implements DownloadJob {
+  constructor(
+    private readonly upstreamUrl: string,
+    private readonly planned: PlannedPackage,
+  ) {}
+
+  get url(): string {
+    return upstreamFileUrl(this.upstreamUrl, this.planned.location);
+  }
+
+  get expected() {
+    return this.planned.pkg.checksum;
+  }
+
+  get size(): number | undefined {
+    return this.planned.pkg.size;
+  }
+
+  get label(): string {
+    const p = this.planned.pkg;
+    return `${p.name}-${p.epoch ? `${p.epoch}:` : ""}${p.version}-${p.release}.${p.arch}`;
+  }
+}
+
 async function downloadMissing(missing: PlannedPackage[], ctx: RepoSyncContext, recorder: PackageRecorder, counts: RunCounts): Promise<void> {
   const bytesTotal = missing.reduce((n, p) => n + (p.pkg.size ?? 0), 0);
   let bytesDone = 0;
   let filesDone = 0;
-  const jobs: DownloadJob[] = missing.map((p) => ({
-    url: upstreamFileUrl(ctx.repo.upstream_url, p.location),
-    expected: p.pkg.checksum,
-    ...(p.pkg.size !== undefined ? { size: p.pkg.size } : {}),
-    label: `${p.pkg.name}-${p.pkg.epoch ? `${p.pkg.epoch}:` : ""}${p.pkg.version}-${p.pkg.release}.${p.pkg.arch}`,
-  }));
+  const jobs: DownloadJob[] = missing.map((p) => new PackageDownload(ctx.repo.upstream_url, p));
   ctx.onProgress?.({ phase: "download", filesDone, filesTotal: jobs.length, bytesDone, bytesTotal });
   await downloadMany(jobs, {
     pool: ctx.pool,
