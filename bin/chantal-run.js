@@ -4,6 +4,9 @@ import { existsSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { dirname, join } from "node:path";
 
+// The AWS SDK warns on Node 20 on every start: noise among JSON log lines (see README "Deploying to AWS").
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const compiled = join(root, "dist", "bin", "main.js");
 if (process.env.CHANTAL_FROM_SOURCE === "1" || !existsSync(compiled)) {

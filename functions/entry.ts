@@ -92,6 +92,7 @@ async function runTask(input: TaskInput, env: NodeJS.ProcessEnv, log: Logger, si
 }
 
 export async function main(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   const log = createLogger({ json: true, destination: 1 });
   const ac = new AbortController();
   const onSignal = (name: "SIGINT" | "SIGTERM") => () => {

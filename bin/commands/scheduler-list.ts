@@ -7,13 +7,44 @@ import { formatInZone } from "../../core/schedule/zone.js";
 import { action } from "../context.js";
 import { printJson, printTable } from "../output.js";
 
+async function listCloudSchedules(signal: AbortSignal, opts: { json?: boolean; group?: string; region?: string; endpoint?: string }): Promise<void> {
+  const { liveScheduleRows } = await import("../../core/cloud/schedules.js");
+  const { scheduleGroupName, TARGET_TEMPLATE_SCHEDULE_NAME } = await import("../../infra/plan.js");
+  const { group, region, rows } = await liveScheduleRows({
+    group: opts.group ?? process.env.CHANTAL_SCHEDULE_GROUP ?? scheduleGroupName("production"),
+    ...(opts.region ? { region: opts.region } : {}),
+    ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
+    signal,
+    excludeNames: [TARGET_TEMPLATE_SCHEDULE_NAME],
+  });
+  if (opts.json) return printJson({ group, region, schedules: rows });
+  process.stdout.write(`schedule group ${group} (${region})\n`);
+  printTable(
+    rows.map((r) => ({ ...r, target: r.handler === "sync" ? r.repoId : r.handler, window: r.flexibleWindowMinutes ? `${r.flexibleWindowMinutes} min` : "off" })),
+    [
+      { key: "name", title: "SCHEDULE" },
+      { key: "target", title: "REPOSITORY" },
+      { key: "expression", title: "EXPRESSION" },
+      { key: "timezone", title: "TIMEZONE" },
+      { key: "window", title: "WINDOW" },
+      { key: "state", title: "STATE" },
+      { key: "lastModified", title: "MODIFIED" },
+    ],
+  );
+}
+
 export function register(scheduler: Command): void {
   scheduler
     .command("list")
     .description("every configured repository (and the database backup) with its schedule, time zone, next run and last run")
     .option("--json", "print as JSON")
+    .option("--cloud", "list the live EventBridge Scheduler schedules of the AWS deployment instead")
+    .option("--group <name>", "with --cloud: the schedule group (default $CHANTAL_SCHEDULE_GROUP, else chantal-production)")
+    .option("--region <region>", "with --cloud: the AWS region")
+    .option("--endpoint <url>", "with --cloud: another Scheduler API endpoint")
     .action(
-      action(async (ctx, opts: { json?: boolean }) => {
+      action(async (ctx, opts: { json?: boolean; cloud?: boolean; group?: string; region?: string; endpoint?: string }) => {
+        if (opts.cloud) return listCloudSchedules(ctx.signal, opts);
         const { config } = await ctx.loadConfig();
         const database = await ctx.openDatabase();
         const lastRuns = new Map((await repositoriesWithLastRun(database.pool)).map((r) => [r.repoId, r]));

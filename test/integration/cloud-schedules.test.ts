@@ -263,6 +263,17 @@ describe("liveScheduleRows (for scheduler list --cloud)", () => {
       else process.env[k] = saved[k];
     }
   });
+
+  it("scheduler list --cloud prints them through the real CLI", async () => {
+    expect((await cli(["--config-dir", configDir, "cloud", "schedules", "--group", GROUP, "--endpoint", server.url])).code).toBe(0);
+    const r = await cli(["--config-dir", configDir, "scheduler", "list", "--cloud", "--group", GROUP, "--region", "eu-west-1", "--endpoint", server.url]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^schedule group chantal-test \(eu-west-1\)/);
+    expect(r.stdout).toMatch(/^chantal-sync-rhel9-baseos +rhel9-baseos +cron\(0 3 \* \* \? \*\) +Europe\/Berlin +2 min +ENABLED/m);
+    expect(r.stdout).not.toMatch(/chantal-target-template/);
+    const json = JSON.parse((await cli(["--config-dir", configDir, "scheduler", "list", "--cloud", "--json", "--group", GROUP, "--region", "eu-west-1", "--endpoint", server.url])).stdout);
+    expect(json.schedules.map((s: { name: string }) => s.name)).toContain("chantal-backup");
+  });
 });
 
 describe("config validate --target aws", () => {
