@@ -3,16 +3,12 @@
 import { createHash } from "node:crypto";
 import { ChantalError } from "../errors.js";
 import { fetchBuffer, HttpStatusError } from "../http/client.js";
-import { downloadMany, downloadToPool, type DownloadJob } from "../http/download.js";
+import { downloadToPool, type DownloadJob } from "../http/download.js";
 import { upstreamFileUrl } from "../http/url.js";
+import { commitSync, type MetadataEntry } from "../sync/commit.js";
+import { downloadPackages } from "../sync/download-packages.js";
 import { putBuffer } from "../storage/put-buffer.js";
-import {
-  replaceRepositoryMetadata,
-  replaceRepositoryPackages,
-  upsertMetadataFiles,
-  upsertPackages,
-  type PackageRecord,
-} from "../db/package-sets.js";
+import type { PackageRecord } from "../db/package-sets.js";
 import { zeroCounts, type RunCounts } from "../db/sync-runs.js";
 import type { RepoSyncContext, RepoSyncResult } from "../sync/types.js";
 import { PackageRecorder } from "../sync/package-recorder.js";
@@ -27,12 +23,6 @@ export class AptSyncError extends ChantalError {}
 
 const INDEX_CONCURRENCY = 4;
 const EMPTY_SHA256 = sha256Hex(Buffer.alloc(0));
-
-interface MetadataEntry {
-  path: string;
-  sha256: string;
-  size: number;
-}
 
 /** The suite's signed index as fetched: InRelease, or Release with its detached signature. */
 interface SuiteIndex {
@@ -289,52 +279,16 @@ function describeFile(p: PlannedFile): string {
 }
 
 async function downloadMissing(missing: PlannedFile[], ctx: RepoSyncContext, recorder: PackageRecorder, counts: RunCounts): Promise<void> {
-  const bytesTotal = missing.reduce((n, p) => n + p.size, 0);
-  let bytesDone = 0;
-  let filesDone = 0;
   const jobs: DownloadJob[] = missing.map((p) => ({
     url: upstreamFileUrl(ctx.repo.upstream_url, p.location),
     expected: { algo: "sha256", value: p.sha256 },
     size: p.size,
     label: describeFile(p),
   }));
-  ctx.onProgress?.({ phase: "download", filesDone, filesTotal: jobs.length, bytesDone, bytesTotal });
-  await downloadMany(jobs, {
-    pool: ctx.pool,
-    http: ctx.http,
-    concurrency: ctx.repo.download_concurrency,
-    signal: ctx.signal,
-    onBytes: (n) => {
-      bytesDone += n;
-      counts.bytesDownloaded += n;
-    },
-    onFileDone: (_job, _result, index) => {
-      counts.packagesDownloaded++;
-      recorder.add(packageRecord(missing[index]!));
-      ctx.onProgress?.({ phase: "download", filesDone: ++filesDone, filesTotal: jobs.length, bytesDone, bytesTotal });
-    },
-  });
+  const bytesTotal = missing.reduce((n, p) => n + p.size, 0);
+  await downloadPackages(jobs, ctx, counts, bytesTotal, (index) => recorder.add(packageRecord(missing[index]!)));
 }
 
-async function commit(ctx: RepoSyncContext, planned: PlannedFile[], metadata: MetadataEntry[], indexChecksum: string, counts: RunCounts): Promise<void> {
-  const client = await ctx.db.connect();
-  try {
-    await client.query("BEGIN");
-    const ids = await upsertPackages(client, planned.map(packageRecord));
-    const metaIds = await upsertMetadataFiles(client, metadata);
-    const pkgChange = await replaceRepositoryPackages(client, ctx.row.id, planned.map((p) => ({ location: p.location, packageId: ids.get(p.sha256)! })));
-    await replaceRepositoryMetadata(client, ctx.row.id, metadata.map((m) => ({ path: m.path, metadataFileId: metaIds.get(m.sha256)! })));
-    await client.query(`UPDATE chantal.repositories SET index_checksum = $2, last_synced_at = now(), updated_at = now() WHERE id = $1`, [ctx.row.id, indexChecksum]);
-    await client.query("COMMIT");
-    counts.packagesAdded = pkgChange.added + pkgChange.changed;
-    counts.packagesRemoved = pkgChange.removed;
-  } catch (err) {
-    await client.query("ROLLBACK").catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
-}
 
 function warnOnSuiteMismatch(release: Release, source: AptSourceConfig, label: string, ctx: RepoSyncContext): void {
   const wanted = source.distribution;
@@ -381,6 +335,6 @@ export async function syncApt(ctx: RepoSyncContext): Promise<RepoSyncResult> {
     await recorder.close();
   }
   ctx.onProgress?.({ phase: "commit", filesDone: 0, filesTotal: 1, bytesDone: 0, bytesTotal: 0 });
-  await commit(ctx, planned, metadata, indexChecksum, counts);
+  await commitSync(ctx, planned.map((p) => ({ location: p.location, record: packageRecord(p) })), metadata, indexChecksum, counts);
   return { status: "success", counts };
 }

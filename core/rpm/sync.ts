@@ -3,18 +3,13 @@ import { createHash } from "node:crypto";
 import { ChantalError } from "../errors.js";
 import { fetchBuffer, HttpStatusError } from "../http/client.js";
 import { downloadMany, type DownloadJob } from "../http/download.js";
+import { commitSync, type CommittedPackage, type MetadataEntry } from "../sync/commit.js";
+import { downloadPackages } from "../sync/download-packages.js";
 import { decompressIterable, compressionFromPath } from "../compress/decompress.js";
 import { upstreamFileUrl } from "../http/url.js";
 import { flatCopy } from "../strings.js";
 import { putBuffer } from "../storage/put-buffer.js";
-import {
-  replaceRepositoryMetadata,
-  replaceRepositoryPackages,
-  sha256ByChecksum,
-  upsertMetadataFiles,
-  upsertPackages,
-  type PackageRecord,
-} from "../db/package-sets.js";
+import { sha256ByChecksum, type PackageRecord } from "../db/package-sets.js";
 import { zeroCounts, type RunCounts } from "../db/sync-runs.js";
 import type { RepoSyncContext, RepoSyncResult } from "../sync/types.js";
 import { parseRepomd, type RepomdData } from "./repomd.js";
@@ -44,12 +39,6 @@ async function fetchOptional(url: string, ctx: RepoSyncContext): Promise<Buffer 
     if (err instanceof HttpStatusError && (err.status === 404 || err.status === 403)) return null;
     throw err;
   }
-}
-
-interface MetadataEntry {
-  path: string;
-  sha256: string;
-  size: number;
 }
 
 /** The repository-relative path of an upstream location, refusing anything outside the repository. */
@@ -141,26 +130,11 @@ class PackageDownload implements DownloadJob {
 
 async function downloadMissing(missing: PlannedPackage[], ctx: RepoSyncContext, recorder: PackageRecorder, counts: RunCounts): Promise<void> {
   const bytesTotal = missing.reduce((n, p) => n + (p.pkg.size ?? 0), 0);
-  let bytesDone = 0;
-  let filesDone = 0;
   const jobs: DownloadJob[] = missing.map((p) => new PackageDownload(ctx.repo.upstream_url, p));
-  ctx.onProgress?.({ phase: "download", filesDone, filesTotal: jobs.length, bytesDone, bytesTotal });
-  await downloadMany(jobs, {
-    pool: ctx.pool,
-    http: ctx.http,
-    concurrency: ctx.repo.download_concurrency,
-    signal: ctx.signal,
-    onBytes: (n) => {
-      bytesDone += n;
-      counts.bytesDownloaded += n;
-    },
-    onFileDone: (_job, result, index) => {
-      const p = missing[index]!;
-      p.sha256 = result.sha256;
-      counts.packagesDownloaded++;
-      recorder.add(packageRecord(p, result.sha256, result.size));
-      ctx.onProgress?.({ phase: "download", filesDone: ++filesDone, filesTotal: jobs.length, bytesDone, bytesTotal });
-    },
+  await downloadPackages(jobs, ctx, counts, bytesTotal, (index, result) => {
+    const p = missing[index]!;
+    p.sha256 = result.sha256;
+    recorder.add(packageRecord(p, result.sha256, result.size));
   });
 }
 
@@ -171,25 +145,8 @@ function fillFromSiblings(planned: PlannedPackage[]): void {
   for (const p of planned) p.sha256 ??= byChecksum.get(p.checksum);
 }
 
-async function commit(ctx: RepoSyncContext, planned: PlannedPackage[], metadata: MetadataEntry[], indexChecksum: string, counts: RunCounts): Promise<void> {
-  const records = planned.map((p) => packageRecord(p, p.sha256!, p.pkg.size ?? 0));
-  const client = await ctx.db.connect();
-  try {
-    await client.query("BEGIN");
-    const ids = await upsertPackages(client, records);
-    const metaIds = await upsertMetadataFiles(client, metadata);
-    const pkgChange = await replaceRepositoryPackages(client, ctx.row.id, planned.map((p) => ({ location: p.location, packageId: ids.get(p.sha256!)! })));
-    await replaceRepositoryMetadata(client, ctx.row.id, metadata.map((m) => ({ path: m.path, metadataFileId: metaIds.get(m.sha256)! })));
-    await client.query(`UPDATE chantal.repositories SET index_checksum = $2, last_synced_at = now(), updated_at = now() WHERE id = $1`, [ctx.row.id, indexChecksum]);
-    await client.query("COMMIT");
-    counts.packagesAdded = pkgChange.added + pkgChange.changed;
-    counts.packagesRemoved = pkgChange.removed;
-  } catch (err) {
-    await client.query("ROLLBACK").catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+function committed(planned: PlannedPackage[]): CommittedPackage[] {
+  return planned.map((p) => ({ location: p.location, record: packageRecord(p, p.sha256!, p.pkg.size ?? 0) }));
 }
 
 export async function syncRpm(ctx: RepoSyncContext): Promise<RepoSyncResult> {
@@ -228,6 +185,6 @@ export async function syncRpm(ctx: RepoSyncContext): Promise<RepoSyncResult> {
   }
   fillFromSiblings(planned);
   ctx.onProgress?.({ phase: "commit", filesDone: 0, filesTotal: 1, bytesDone: 0, bytesTotal: 0 });
-  await commit(ctx, planned, metadata, indexChecksum, counts);
+  await commitSync(ctx, committed(planned), metadata, indexChecksum, counts);
   return { status: "success", counts };
 }
