@@ -2,9 +2,10 @@
 // It never exits the process: the caller maps the status to an exit code (backupExitCode).
 import type { Config } from "../core/config/schema.js";
 import { createBackup, type BackupCounts, type BackupOutcome, type BackupRequest } from "../core/backup/create.js";
-import { AbortedError, errorMessage, ExitCode, failureCause, LockBusyError } from "../core/errors.js";
+import { AbortedError, errorMessage, failureCause, LockBusyError } from "../core/errors.js";
 import type { Logger } from "../core/log.js";
 import { redactText } from "../core/redact.js";
+import { statusExitCode } from "./exit-code.js";
 
 export type { BackupRequest, BackupOutcome, BackupCounts };
 
@@ -66,14 +67,5 @@ export async function runBackup(req: BackupRequest, ctx: BackupContext): Promise
 
 /** Exit code of a backup result (DESIGN.md "Conventions"). */
 export function backupExitCode(result: Pick<BackupResult, "status">, signal?: NodeJS.Signals): number {
-  switch (result.status) {
-    case "success":
-      return ExitCode.ok;
-    case "skipped-locked":
-      return ExitCode.locked;
-    case "interrupted":
-      return signal === "SIGINT" ? ExitCode.sigint : ExitCode.sigterm;
-    default:
-      return ExitCode.failed;
-  }
+  return statusExitCode(result.status, signal);
 }

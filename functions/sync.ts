@@ -1,6 +1,7 @@
 // The sync handler: one shape for the CLI, the local scheduler, a Fargate task and CI (DESIGN.md "The handler contract").
 import { syncRepository, type SyncEnv, type SyncRequest, type SyncResult } from "../core/sync/run.js";
 import { ExitCode } from "../core/errors.js";
+import { statusExitCode } from "./exit-code.js";
 
 export type { SyncRequest, SyncResult };
 
@@ -9,18 +10,8 @@ export function runSync(req: SyncRequest, ctx: SyncEnv): Promise<SyncResult> {
 }
 
 /** Exit code of one result (DESIGN.md "Conventions"). */
-export function syncExitCode(result: Pick<SyncResult, "status" | "error">, signal?: NodeJS.Signals): number {
-  switch (result.status) {
-    case "success":
-    case "noop":
-      return ExitCode.ok;
-    case "skipped-locked":
-      return ExitCode.locked;
-    case "interrupted":
-      return signal === "SIGINT" ? ExitCode.sigint : ExitCode.sigterm;
-    default:
-      return ExitCode.failed;
-  }
+export function syncExitCode(result: Pick<SyncResult, "status">, signal?: NodeJS.Signals): number {
+  return statusExitCode(result.status, signal);
 }
 
 /** One exit code for several results: interrupted beats failed beats skipped beats ok. */

@@ -2,6 +2,7 @@
 // The AWS SDK is loaded on first use: local backups (and every other command) never pay for it.
 import type { S3Client, S3ClientConfig } from "@aws-sdk/client-s3";
 import type { Readable } from "node:stream";
+import { uploadStream } from "../storage/s3-upload.js";
 import type { Config } from "../config/schema.js";
 import { ChantalError, UsageError, errorMessage } from "../errors.js";
 
@@ -119,23 +120,11 @@ export class S3Store {
   /** A streaming multipart upload: at most queueSize x partSize bytes in memory, whatever the archive's size. */
   async write(name: string, body: Readable, signal?: AbortSignal): Promise<void> {
     const { client } = await this.api();
-    const { Upload } = await import("@aws-sdk/lib-storage");
-    const upload = new Upload({
-      client,
-      params: { Bucket: this.location.bucket, Key: s3Key(this.location, name), Body: body, ContentType: name.endsWith(".gz") ? "application/gzip" : "application/x-tar" },
-      partSize: 8 * 1024 * 1024,
-      queueSize: 2,
-      leavePartsOnError: false,
-    });
-    const onAbort = () => void upload.abort().catch(() => undefined);
-    signal?.addEventListener("abort", onAbort, { once: true });
     try {
-      await upload.done();
+      await uploadStream(client, { Bucket: this.location.bucket, Key: s3Key(this.location, name), Body: body, ContentType: name.endsWith(".gz") ? "application/gzip" : "application/x-tar" }, signal);
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
       throw describeS3Error(err, `cannot upload ${this.describe(name)}`);
-    } finally {
-      signal?.removeEventListener("abort", onAbort);
     }
   }
 

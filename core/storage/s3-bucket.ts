@@ -7,6 +7,7 @@ import type { S3Client, S3ClientConfig } from "@aws-sdk/client-s3";
 import type { S3StorageConfig } from "../config/schema.js";
 import { AbortedError, ChantalError, errorMessage } from "../errors.js";
 import { redactUrl } from "../redact.js";
+import { uploadStream } from "./s3-upload.js";
 
 export class S3StorageError extends ChantalError {}
 
@@ -32,7 +33,6 @@ export interface ObjectHeaders {
 /** Parallel requests the client allows (copies, HEADs and uploads of concurrent downloads share them). */
 const MAX_SOCKETS = 128;
 const DELETE_BATCH = 1000;
-const UPLOAD_PART_BYTES = 8 * 1024 * 1024;
 
 export function s3SettingsOf(s3: S3StorageConfig, env: NodeJS.ProcessEnv = process.env): S3Settings {
   return {
@@ -138,23 +138,12 @@ export class S3Bucket {
   /** Upload a local file: one PUT when small, a multipart upload (8 MiB parts, 2 in flight) when large. */
   async uploadFile(key: string, file: string, headers: ObjectHeaders, signal?: AbortSignal): Promise<void> {
     const { client } = await this.api();
-    const { Upload } = await import("@aws-sdk/lib-storage");
     const body = createReadStream(file);
-    const upload = new Upload({
-      client,
-      params: { Bucket: this.name, Key: key, Body: body, ContentType: headers.contentType, ...(headers.cacheControl ? { CacheControl: headers.cacheControl } : {}) },
-      partSize: UPLOAD_PART_BYTES,
-      queueSize: 2,
-      leavePartsOnError: false,
-    });
-    const onAbort = () => void upload.abort().catch(() => undefined);
-    signal?.addEventListener("abort", onAbort, { once: true });
     try {
-      await upload.done();
+      await uploadStream(client, { Bucket: this.name, Key: key, Body: body, ContentType: headers.contentType, ...(headers.cacheControl ? { CacheControl: headers.cacheControl } : {}) }, signal);
     } catch (err) {
       throw this.fail(err, `cannot upload ${file} to ${this.url(key)}`, signal);
     } finally {
-      signal?.removeEventListener("abort", onAbort);
       body.destroy();
     }
   }
