@@ -6,19 +6,13 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { generateAptSuite } from "../../bench/apt-repo-generator.js";
 import { startSyncEnvironment, type SyncEnvironment } from "../helpers/sync-env.js";
+import { until } from "../helpers/wait.js";
 
 const COUNT = 120;
 const METADATA_BLOBS = 3; // Release, Packages, Packages.gz
 let upstream: string;
 let env: SyncEnvironment | undefined;
 
-async function until(cond: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("timed out waiting");
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 afterAll(async () => {
   await env?.close();
@@ -38,14 +32,14 @@ describe("interrupted APT syncs", () => {
     const debBlobs = () => e.poolFiles().length - METADATA_BLOBS;
 
     const first = e.spawn("repo", "sync", "--repo-id", "deb");
-    await until(() => debBlobs() >= 10);
+    await until("10 pooled .deb files", () => debBlobs() >= 10);
     first.child.kill("SIGTERM");
     expect((await first.result).code).toBe(143);
     expect(e.tempFiles()).toEqual([]);
     expect(existsSync(e.published("deb"))).toBe(false);
 
     const second = e.spawn("repo", "sync", "--repo-id", "deb");
-    await until(() => debBlobs() >= 30);
+    await until("30 pooled .deb files", () => debBlobs() >= 30);
     second.child.kill("SIGKILL");
     await second.result;
     const pooled = debBlobs();

@@ -1,9 +1,10 @@
 // Real RPM repositories (rpmbuild + createrepo_c), synced through the CLI, then read by the real dnf.
-import { mkdtempSync, readFileSync, rmSync, readdirSync, mkdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { buildRpm, createRepo, run } from "../helpers/rpm-fixtures.js";
+import { buildRpm, createRepo } from "../helpers/rpm-fixtures.js";
+import { dnfClient } from "../helpers/dnf.js";
 import { startSyncEnvironment, type SyncEnvironment } from "../helpers/sync-env.js";
 import { describeWithTools } from "../helpers/tools.js";
 
@@ -12,22 +13,9 @@ let scratch: string;
 let env: SyncEnvironment;
 const built = new Map<string, string>();
 
-async function dnf(treePath: string, ...args: string[]): Promise<string> {
-  const cache = mkdtempSync(join(scratch, "dnf-cache-"));
-  const reposdir = join(scratch, "no-repos");
-  mkdirSync(reposdir, { recursive: true });
-  return run("dnf", [
-    "-q", "-y", "--releasever=9", "--nogpgcheck",
-    `--setopt=cachedir=${cache}`, `--setopt=reposdir=${reposdir}`, "--setopt=skip_if_unavailable=False",
-    `--repofrompath=mirror,file://${treePath}`, "--repo=mirror",
-    ...args,
-  ]);
-}
-
-async function available(treePath: string): Promise<string[]> {
-  const out = await dnf(treePath, "repoquery", "--available", "--qf", "%{name}-%{epoch}:%{version}-%{release}.%{arch}");
-  return out.split("\n").map((l) => l.trim()).filter(Boolean).sort();
-}
+const client = () => dnfClient(scratch);
+const dnf = (tree: string, ...args: string[]) => client().dnf(`file://${tree}`, ...args);
+const available = (tree: string) => client().available(`file://${tree}`);
 
 async function add(subdir: string, name: string, version: string, epoch?: number): Promise<void> {
   const path = await buildRpm({ dir: join(upstream, subdir), name, version, release: "1", ...(epoch !== undefined ? { epoch } : {}), payloadBytes: 3000 });

@@ -2,16 +2,17 @@
 // endpoint on 127.0.0.1 (s3rver), publishes latest and a snapshot there, follows an upstream change, and the
 // real dnf and apt-get read the published trees over plain HTTP straight from the bucket.
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import S3rver from "s3rver";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { APT_TOOLS, aptClient, buildDeb, createGpgKey, writeAptRepo, type DebSpec, type GpgKey } from "../helpers/apt-fixtures.js";
-import { buildRpm, createRepo, run } from "../helpers/rpm-fixtures.js";
+import { buildRpm, createRepo } from "../helpers/rpm-fixtures.js";
 import { listFiles, startSyncEnvironment, type SyncEnvironment } from "../helpers/sync-env.js";
 import { describeWithTools } from "../helpers/tools.js";
+import { dnfClient } from "../helpers/dnf.js";
 
 // The CLI child processes inherit these: S3rver's fixed credentials, and never the instance metadata service.
 process.env.AWS_EC2_METADATA_DISABLED = "true";
@@ -68,22 +69,8 @@ async function sync(repo: string): Promise<{ code: number | null; json: Record<s
 
 // ------------------------------------------------------------------------------------------------ clients
 
-async function dnf(url: string, ...args: string[]): Promise<string> {
-  const cache = mkdtempSync(join(scratch, "dnf-cache-"));
-  const reposdir = join(scratch, "no-repos");
-  mkdirSync(reposdir, { recursive: true });
-  return run("dnf", [
-    "-q", "-y", "--releasever=9", "--nogpgcheck",
-    `--setopt=cachedir=${cache}`, `--setopt=reposdir=${reposdir}`, "--setopt=skip_if_unavailable=False",
-    `--repofrompath=s3mirror,${url}`, "--repo=s3mirror",
-    ...args,
-  ]);
-}
-
-async function dnfAvailable(url: string): Promise<string[]> {
-  const out = await dnf(url, "repoquery", "--available", "--qf", "%{name}-%{version}-%{release}");
-  return out.split("\n").map((l) => l.trim()).filter(Boolean).sort();
-}
+const dnf = (url: string, ...args: string[]) => dnfClient(scratch, "s3mirror").dnf(url, ...args);
+const dnfAvailable = (url: string) => dnfClient(scratch, "s3mirror").available(url, "%{name}-%{version}-%{release}");
 
 function apt(url: string) {
   return aptClient(scratch, { uri: url, dist: DIST, components: COMPONENTS, keyring: key.keyring });

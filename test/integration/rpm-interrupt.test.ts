@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { generateRpmRepo } from "../../bench/rpm-repo-generator.js";
 import { startSyncEnvironment, type SyncEnvironment } from "../helpers/sync-env.js";
+import { until } from "../helpers/wait.js";
 
 const COUNT = 120;
 const METADATA_BLOBS = 4; // primary, filelists, other, repomd.xml
@@ -19,13 +20,6 @@ async function slowEnvironment(): Promise<SyncEnvironment> {
   return env;
 }
 
-async function until(cond: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("timed out waiting");
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const packageBlobs = (env: SyncEnvironment) => env.poolFiles().length - METADATA_BLOBS;
 
@@ -40,7 +34,7 @@ describe("interrupted syncs", () => {
   it("after kill -9 the next run completes and downloads only what is not pooled", async () => {
     const env = await slowEnvironment();
     const run = env.spawn("repo", "sync", "--repo-id", "r1");
-    await until(() => packageBlobs(env) >= 20);
+    await until("20 pooled packages", () => packageBlobs(env) >= 20);
     run.child.kill("SIGKILL");
     await run.result;
     const pooled = packageBlobs(env);
@@ -62,7 +56,7 @@ describe("interrupted syncs", () => {
   it("SIGTERM stops cleanly: exit 143, run recorded as interrupted, temp files removed, lock released", async () => {
     const env = await slowEnvironment();
     const run = env.spawn("repo", "sync", "--repo-id", "r1");
-    await until(() => packageBlobs(env) >= 10);
+    await until("10 pooled packages", () => packageBlobs(env) >= 10);
     run.child.kill("SIGTERM");
     const r = await run.result;
     expect(r.code).toBe(143);

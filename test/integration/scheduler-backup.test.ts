@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { generateRpmRepo } from "../../bench/rpm-repo-generator.js";
 import { spawnCli } from "../helpers/cli.js";
 import { startSyncEnvironment, type SyncEnvironment } from "../helpers/sync-env.js";
+import { until } from "../helpers/wait.js";
 
 let env: SyncEnvironment | undefined;
 let upstream: string | undefined;
@@ -17,15 +18,6 @@ afterAll(async () => {
   if (upstream) rmSync(upstream, { recursive: true, force: true });
 });
 
-async function until<T>(what: string, probe: () => T | undefined | false | null, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe("scheduled database backup", () => {
   it("runs at its cron time in its zone, writes a verified archive, and shows in scheduler list", async () => {

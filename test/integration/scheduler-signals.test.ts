@@ -10,6 +10,7 @@ import { isAlive } from "../../core/schedule/pidfile.js";
 import { runCli, spawnCli } from "../helpers/cli.js";
 import type { FaultPlan } from "../helpers/http-server.js";
 import { startSyncEnvironment, type SyncEnvironment } from "../helpers/sync-env.js";
+import { until } from "../helpers/wait.js";
 
 const COUNT = 60;
 let upstream: string;
@@ -54,15 +55,6 @@ function startDaemon(env: SyncEnvironment, start: string, args: string[] = []) {
   return d;
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function runs(env: SyncEnvironment) {
   return (await env.pg.query(`SELECT * FROM chantal.sync_runs WHERE trigger = 'schedule' ORDER BY id`)).rows;

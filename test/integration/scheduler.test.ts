@@ -11,6 +11,7 @@ import { ensureRepository } from "../../core/db/repositories.js";
 import type { RepositoryConfig } from "../../core/config/schema.js";
 import { spawnCli } from "../helpers/cli.js";
 import { startSyncEnvironment, type SyncEnvironment } from "../helpers/sync-env.js";
+import { until } from "../helpers/wait.js";
 
 let upstream: string;
 const envs: SyncEnvironment[] = [];
@@ -57,15 +58,6 @@ function startDaemon(env: SyncEnvironment, clock: { start: string; speed?: numbe
   return d;
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function scheduledRuns(env: SyncEnvironment, repoId?: string) {
   const r = await env.pg.query(
