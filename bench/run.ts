@@ -61,7 +61,9 @@ const USAGE = `usage: npm run bench -- [options]
   --no-build          do not run \`npm run build\` first (uses dist/ as it is)
   --from-source       run Chantal from TypeScript (CHANTAL_FROM_SOURCE=1) instead of dist/
   --verbose           Chantal debug logs (kept under DIR/logs)
-  --cpu-prof          CPU-profile Chantal's first syncs; prints the top functions by self time
+  --cpu-prof          CPU-profile Chantal's syncs (DIR/profiles/<workload>/run<N>/{first,noop}); prints the top self times
+  --max-busy PCT      before each timing, wait until the CPUs are at most PCT% busy (default 20; shared machines)
+  --quiet-max S       ... but at most S seconds (default 120; 20 with --quick)
   --regenerate        regenerate the cached repositories
   --keep              keep the synced data at the end (default: deleted)
   --json              print the results as JSON instead of the table
@@ -83,6 +85,8 @@ interface Options {
   verbose: boolean;
   cpuProf: boolean;
   regenerate: boolean;
+  maxBusyPct: number;
+  quietMaxSec: number;
   keep: boolean;
   json: boolean;
 }
@@ -120,6 +124,8 @@ function parseOptions(argv: string[]): Options {
         verbose: { type: "boolean", default: false },
         "cpu-prof": { type: "boolean", default: false },
         regenerate: { type: "boolean", default: false },
+        "max-busy": { type: "string" },
+        "quiet-max": { type: "string" },
         keep: { type: "boolean", default: false },
         json: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
@@ -161,6 +167,8 @@ function parseOptions(argv: string[]): Options {
     verbose: v.verbose,
     cpuProf: v["cpu-prof"],
     regenerate: v.regenerate,
+    maxBusyPct: positiveInt("--max-busy", v["max-busy"], 20, 0),
+    quietMaxSec: positiveInt("--quiet-max", v["quiet-max"], quick ? 20 : 120, 0),
     keep: v.keep,
     json: v.json,
   };
@@ -227,6 +235,10 @@ async function waitForPort(port: number, timeoutMs: number, child?: ChildProcess
   }
 }
 
+function lastLines(text: string, n = 3): string {
+  return text.trim().split("\n").slice(-n).join(" / ");
+}
+
 async function countFiles(dir: string, suffix: string): Promise<number> {
   let n = 0;
   const walk = async (d: string): Promise<void> => {
@@ -248,10 +260,13 @@ function runCleanups(): Promise<void> {
     for (const c of cleanups.splice(0).reverse()) await c().catch((err: unknown) => say(`cleanup failed: ${(err as Error).message}`));
   })());
 }
+// process.on, not once: signal-exit (via proper-lockfile) re-raises the signal when it sees no other listener left.
 for (const sig of ["SIGINT", "SIGTERM"] as const) {
-  process.once(sig, () => {
+  process.on(sig, () => {
+    const code = sig === "SIGINT" ? 130 : 143;
+    if (cleaning) return say(`${sig} again: still stopping servers`);
     say(`${sig}: stopping servers and exiting`);
-    void runCleanups().finally(() => process.exit(sig === "SIGINT" ? 130 : 143));
+    void runCleanups().finally(() => process.exit(code));
   });
 }
 
@@ -308,7 +323,6 @@ http {
   tcp_nodelay on;
   keepalive_timeout 65;
   keepalive_requests 1000000;
-  open_file_cache max=200000 inactive=60s;
   types { application/x-rpm rpm; application/xml xml; application/gzip gz; }
   default_type application/octet-stream;
   client_body_temp_path ${join(dir, "tmp", "body")};
@@ -485,8 +499,10 @@ async function openBenchDatabase(opts: Options, runChantal: (configDir: string, 
     },
     dropAll,
     async close() {
-      await dropAll().catch(() => undefined);
-      await drop(TEMPLATE_DB).catch(() => undefined);
+      if (!opts.keep) {
+        await dropAll().catch(() => undefined);
+        await drop(TEMPLATE_DB).catch(() => undefined);
+      }
       await closeAll();
     },
   };
@@ -499,8 +515,50 @@ interface Timed {
   wallSec: number;
   /** Peak RSS of the process (its VmHWM), from /usr/bin/time or /proc polling. */
   rssMb: number | null;
+  /** User + system CPU seconds of the process and its waited-for children (/usr/bin/time only). */
+  cpuSec: number | null;
+  /** Fraction of all CPUs busy (anyone: the process, the server, the database, other users) while it ran. */
+  machineBusy: number | null;
+  /** Fraction of all CPUs busy in the second before it started (after waiting for a quiet machine). */
+  busyBefore: number;
   stdout: string;
   startedAt: number;
+}
+
+function cpuTimes(): { idle: number; total: number } | null {
+  try {
+    const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const idle = (f[3] ?? 0) + (f[4] ?? 0);
+    return { idle, total: f.reduce((a, b) => a + b, 0) };
+  } catch {
+    return null;
+  }
+}
+
+function busyBetween(a: ReturnType<typeof cpuTimes>, b: ReturnType<typeof cpuTimes>): number | null {
+  if (!a || !b || b.total <= a.total) return null;
+  return 1 - (b.idle - a.idle) / (b.total - a.total);
+}
+
+let quietMaxSec = 120;
+let maxBusy = 0.2;
+
+/** This machine is shared: wait (bounded) until the CPUs are mostly idle, so a timing is not someone else's test suite. */
+async function waitForQuiet(): Promise<number> {
+  const deadline = Date.now() + quietMaxSec * 1000;
+  let warned = false;
+  for (;;) {
+    const a = cpuTimes();
+    await sleep(1_000);
+    const busy = busyBetween(a, cpuTimes()) ?? 0;
+    if (busy <= maxBusy) return busy;
+    if (Date.now() > deadline) {
+      say(`machine still ${(busy * 100).toFixed(0)}% busy after ${quietMaxSec} s: timing anyway (recorded)`);
+      return busy;
+    }
+    if (!warned) say(`machine ${(busy * 100).toFixed(0)}% busy (other processes): waiting up to ${quietMaxSec} s for < ${(maxBusy * 100).toFixed(0)}%`);
+    warned = true;
+  }
 }
 
 const GNU_TIME = existsSync("/usr/bin/time") && hasCommand("/usr/bin/time", ["-f", "%M", "true"]) ? "/usr/bin/time" : null;
@@ -508,9 +566,12 @@ const GNU_TIME = existsSync("/usr/bin/time") && hasCommand("/usr/bin/time", ["-f
 async function timed(cmd: string, args: string[], o: { env?: NodeJS.ProcessEnv; stderrFile: string; cwd?: string }): Promise<Timed> {
   await mkdir(dirname(o.stderrFile), { recursive: true });
   const rssFile = `${o.stderrFile}.rss`;
-  const [file, argv] = GNU_TIME ? [GNU_TIME, ["-f", "%M", "-o", rssFile, cmd, ...args]] : [cmd, args];
+  const [file, argv] = GNU_TIME ? [GNU_TIME, ["-f", "%M %U %S", "-o", rssFile, cmd, ...args]] : [cmd, args];
   const errStream = createWriteStream(o.stderrFile);
   await new Promise((ok) => errStream.once("open", ok));
+  syncDisks();
+  const busyBefore = await waitForQuiet();
+  const cpu0 = cpuTimes();
   const startedAt = Date.now();
   const t0 = performance.now();
   const child = spawn(file, argv, { env: o.env ?? process.env, cwd: o.cwd ?? ROOT, stdio: ["ignore", "pipe", errStream] });
@@ -529,15 +590,18 @@ async function timed(cmd: string, args: string[], o: { env?: NodeJS.ProcessEnv; 
       }, 20);
   const code = await new Promise<number | null>((ok) => child.once("close", (c) => ok(c)));
   const wallSec = (performance.now() - t0) / 1000;
+  const machineBusy = busyBetween(cpu0, cpuTimes());
   if (poll) clearInterval(poll);
   errStream.end();
   let rssKb = polledKb || null;
+  let cpuSec: number | null = null;
   if (GNU_TIME) {
     const text = await readFile(rssFile, "utf8").catch(() => "");
-    const last = text.trim().split("\n").pop() ?? "";
-    rssKb = /^\d+$/.test(last) ? Number(last) : null;
+    const m = /^(\d+) ([\d.]+) ([\d.]+)$/.exec(text.trim().split("\n").pop() ?? "");
+    rssKb = m ? Number(m[1]) : null;
+    cpuSec = m ? Number(m[2]) + Number(m[3]) : null;
   }
-  return { code, wallSec, rssMb: rssKb === null ? null : rssKb / 1024, stdout, startedAt };
+  return { code, wallSec, rssMb: rssKb === null ? null : rssKb / 1024, cpuSec, machineBusy, busyBefore, stdout, startedAt };
 }
 
 // ---------------------------------------------------------------------------------------------------- Chantal
@@ -598,6 +662,11 @@ interface ToolRun {
   firstRssMb: number | null;
   noopSec: number | null;
   noopRssMb: number | null;
+  firstCpuSec?: number | null;
+  noopCpuSec?: number | null;
+  /** Fraction of the machine's CPUs busy during the first sync / in the second before it (see Timed). */
+  firstMachineBusy?: number | null;
+  firstBusyBefore?: number;
   firstReportedSec?: number | null;
   noopReportedSec?: number | null;
   phases?: Phase[];
@@ -618,8 +687,8 @@ async function chantalRun(opts: Options, repo: RepoInfo, run: number, served: Se
     { mode: 0o600 },
   );
   const logs = join(opts.dir, "logs", repo.workload.id, `run${run}`);
-  const node = [...(opts.cpuProf ? ["--cpu-prof", `--cpu-prof-dir=${join(opts.dir, "profiles", repo.workload.id, `run${run}`)}`] : [])];
-  const args = (profile: boolean) => [...(profile ? node : []), CLI, "--config-dir", configDir, ...(opts.verbose ? ["--verbose"] : []), "repo", "sync", "--repo-id", repoId, "--json"];
+  const profileDir = join(opts.dir, "profiles", repo.workload.id, `run${run}`);
+  const args = (what: "first" | "noop") => [...(opts.cpuProf ? ["--cpu-prof", `--cpu-prof-dir=${join(profileDir, what)}`] : []), CLI, "--config-dir", configDir, ...(opts.verbose ? ["--verbose"] : []), "repo", "sync", "--repo-id", repoId, "--json"];
   const env = chantalEnv(opts);
   const parse = (t: Timed, what: string): SyncJson => {
     try {
@@ -631,29 +700,29 @@ async function chantalRun(opts: Options, repo: RepoInfo, run: number, served: Se
 
   const result: ToolRun = { tool: "chantal", run, ok: false, firstSec: null, firstRssMb: null, noopSec: null, noopRssMb: null };
   try {
-    syncDisks();
-    await sleep(1_000);
-    const first = await timed(process.execPath, args(opts.cpuProf), { env, stderrFile: join(logs, "chantal-first.log") });
+    const first = await timed(process.execPath, args("first"), { env, stderrFile: join(logs, "chantal-first.log") });
     const fj = parse(first, "first sync");
     if (fj.status !== "success") throw new Error(`first sync: ${fj.status}${fj.error ? `: ${fj.error}` : ""}`);
     if (fj.counts && fj.counts.packagesDownloaded !== repo.count) throw new Error(`first sync downloaded ${fj.counts.packagesDownloaded} of ${repo.count} packages`);
     Object.assign(result, {
       firstSec: first.wallSec,
       firstRssMb: first.rssMb,
+      firstCpuSec: first.cpuSec,
+      firstMachineBusy: first.machineBusy,
+      firstBusyBefore: first.busyBefore,
       firstReportedSec: fj.durationMs !== undefined ? fj.durationMs / 1000 : null,
       phases: await phasesOf(join(logs, "chantal-first.log"), first.startedAt),
     });
-    if (opts.cpuProf) result.profile = join(opts.dir, "profiles", repo.workload.id, `run${run}`);
+    if (opts.cpuProf) result.profile = profileDir;
 
-    syncDisks();
-    await sleep(1_000);
-    const noop = await timed(process.execPath, args(false), { env, stderrFile: join(logs, "chantal-noop.log") });
+    const noop = await timed(process.execPath, args("noop"), { env, stderrFile: join(logs, "chantal-noop.log") });
     const nj = parse(noop, "no-op re-sync");
     if (nj.status !== "noop") throw new Error(`re-sync of an unchanged repository: ${nj.status}${nj.error ? `: ${nj.error}` : ""} (expected noop)`);
     Object.assign(result, {
       ok: true,
       noopSec: noop.wallSec,
       noopRssMb: noop.rssMb,
+      noopCpuSec: noop.cpuSec,
       noopReportedSec: nj.durationMs !== undefined ? nj.durationMs / 1000 : null,
       noopPhases: await phasesOf(join(logs, "chantal-noop.log"), noop.startedAt),
     });
@@ -696,18 +765,14 @@ async function dnfRun(opts: Options, repo: RepoInfo, run: number, parallel: numb
   const tool = `dnf-p${parallel}`;
   const result: ToolRun = { tool, run, ok: false, firstSec: null, firstRssMb: null, noopSec: null, noopRssMb: null };
   try {
-    syncDisks();
-    await sleep(1_000);
     const first = await timed("dnf", args, { env, stderrFile: join(logs, `${tool}-first.log`) });
-    if (first.code !== 0) throw new Error(`dnf reposync exited with ${first.code} (log ${join(logs, `${tool}-first.log`)})`);
+    if (first.code !== 0) throw new Error(`dnf reposync exited with ${first.code}: ${lastLines(first.stdout)} (log ${join(logs, `${tool}-first.log`)})`);
     const files = await countFiles(out, ".rpm");
     if (files !== repo.count) throw new Error(`dnf reposync left ${files} of ${repo.count} packages`);
-    Object.assign(result, { firstSec: first.wallSec, firstRssMb: first.rssMb });
-    syncDisks();
-    await sleep(1_000);
+    Object.assign(result, { firstSec: first.wallSec, firstRssMb: first.rssMb, firstCpuSec: first.cpuSec, firstMachineBusy: first.machineBusy, firstBusyBefore: first.busyBefore });
     const noop = await timed("dnf", args, { env, stderrFile: join(logs, `${tool}-noop.log`) });
-    if (noop.code !== 0) throw new Error(`dnf reposync (re-run) exited with ${noop.code}`);
-    Object.assign(result, { ok: true, noopSec: noop.wallSec, noopRssMb: noop.rssMb });
+    if (noop.code !== 0) throw new Error(`dnf reposync (re-run) exited with ${noop.code}: ${lastLines(noop.stdout)} (log ${join(logs, `${tool}-noop.log`)})`);
+    Object.assign(result, { ok: true, noopSec: noop.wallSec, noopRssMb: noop.rssMb, noopCpuSec: noop.cpuSec });
   } catch (err) {
     result.error = (err as Error).message;
     say(`${tool} ${repo.workload.id} run ${run} FAILED: ${result.error}`);
@@ -723,7 +788,9 @@ interface CpuProfile {
   timeDeltas: number[];
 }
 
-async function summarizeProfiles(dir: string, top = 15): Promise<{ fn: string; selfMs: number; pct: number }[]> {
+type ProfileLine = { fn: string; selfMs: number; pct: number };
+
+async function summarizeProfiles(dir: string, top = 15): Promise<ProfileLine[]> {
   const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".cpuprofile")) : [];
   const self = new Map<string, number>();
   let total = 0;
@@ -756,6 +823,13 @@ interface ToolSummary {
   firstSec: number | null;
   firstMBps: number | null;
   firstRssMb: number | null;
+  firstCpuSec: number | null;
+  /** Median fraction of the machine busy during the first syncs (1 = all CPUs). */
+  firstMachineBusy: number | null;
+  /** Median CPU seconds used by everything but the tool during its first sync (nginx, PostgreSQL, other users). */
+  firstOtherCpuSec: number | null;
+  /** Median share of the CPUs busy in the second before the first syncs started (other users' load). */
+  firstBusyBefore: number | null;
   noopSec: number | null;
   noopRssMb: number | null;
 }
@@ -779,7 +853,7 @@ interface WorkloadResult {
   noopSpeedup: Record<string, number | null>;
   targets: TargetCheck[];
   samples: ToolRun[];
-  profileTop?: { fn: string; selfMs: number; pct: number }[];
+  profileTop?: { first: ProfileLine[]; noop: ProfileLine[] };
 }
 
 function summarize(tool: string, samples: ToolRun[], totalBytes: number): ToolSummary {
@@ -792,6 +866,10 @@ function summarize(tool: string, samples: ToolRun[], totalBytes: number): ToolSu
     firstSec: round(first, 3),
     firstMBps: first ? round(totalBytes / MB / first, 1) : null,
     firstRssMb: round(median(ok.map((s) => s.firstRssMb ?? NaN)), 1),
+    firstCpuSec: round(median(ok.map((s) => s.firstCpuSec ?? NaN)), 2),
+    firstMachineBusy: round(median(ok.map((s) => s.firstMachineBusy ?? NaN)), 2),
+    firstOtherCpuSec: round(median(ok.map((s) => (s.firstMachineBusy ?? NaN) * cpus().length * s.firstSec! - (s.firstCpuSec ?? NaN))), 2),
+    firstBusyBefore: round(median(ok.map((s) => s.firstBusyBefore ?? NaN)), 2),
     noopSec: round(median(ok.map((s) => s.noopSec!)), 3),
     noopRssMb: round(median(ok.map((s) => s.noopRssMb ?? NaN)), 1),
   };
@@ -837,6 +915,9 @@ function render(results: WorkloadResult[], meta: Record<string, unknown>): strin
         num(s.firstSec),
         num(s.firstMBps, 1),
         num(s.firstRssMb, 0),
+        num(s.firstCpuSec),
+        num(s.firstOtherCpuSec),
+        s.firstBusyBefore === null ? "–" : `${Math.round(s.firstBusyBefore * 100)}%`,
         num(s.noopSec),
         num(s.noopRssMb, 0),
         s.tool === "chantal" ? "1.00×" : r.speedup[s.tool] ? `${r.speedup[s.tool]!.toFixed(2)}×` : "–",
@@ -844,20 +925,27 @@ function render(results: WorkloadResult[], meta: Record<string, unknown>): strin
       ]);
     }
   }
-  const main = table(["workload", "tool", "ok", "first s", "MB/s", "RSS MB", "no-op s", "no-op RSS", "first: tool/chantal", "no-op: tool/chantal"], rows, 2);
+  const main = table(["workload", "tool", "ok", "first s", "MB/s", "RSS MB", "CPU s", "other CPU s", "busy before", "no-op s", "no-op RSS", "first: tool/chantal", "no-op: tool/chantal"], rows, 2);
   const targets = results.flatMap((r) => r.targets.map((t) => [r.id, t.what, t.target, t.measured, t.ok === null ? "?" : t.ok ? "ok" : "MISSED"]));
   const parts = [
     `Chantal benchmark — ${meta.mode} mode, median of ${meta.runs} run(s); server ${meta.server}, database ${meta.database}; ${meta.machine}`,
     "",
     main,
     "",
-    "\"first: tool/chantal\" is the tool's median first-sync time divided by Chantal's (> 1: Chantal is faster).",
+    "\"first: tool/chantal\" is the tool's median first-sync time divided by Chantal's (> 1: Chantal is faster). Medians of the first",
+    "sync: CPU s = user+sys of the tool's process; other CPU s = everything else meanwhile (nginx, PostgreSQL, other users);",
+    "busy before = share of the CPUs busy in the second before it started (other users' load; high values make a sample suspect).",
   ];
   if (targets.length) parts.push("", table(["workload", "target", "wanted", "measured", "result"], targets, 99));
   for (const r of results) {
-    const c = r.samples.find((s) => s.tool === "chantal" && s.ok && s.phases?.length);
+    // The timeline of the run closest to the median, not of an outlier.
+    const med = r.summaries[0]?.firstSec ?? 0;
+    const c = r.samples.filter((s) => s.tool === "chantal" && s.ok && s.phases?.length).sort((a, b) => Math.abs(a.firstSec! - med) - Math.abs(b.firstSec! - med))[0];
     if (c?.phases) parts.push("", `chantal ${r.id}, run ${c.run}: log timeline (s after process start): ${c.phases.map((p) => `${p.atSec} ${p.msg}`).join(" | ")}; exit ${num(c.firstSec)}`);
-    if (r.profileTop?.length) parts.push(`chantal ${r.id} CPU profile, top self time: ${r.profileTop.slice(0, 10).map((p) => `${p.pct}% ${p.fn}`).join("; ")}`);
+    for (const what of ["first", "noop"] as const) {
+      const top = r.profileTop?.[what];
+      if (top?.length) parts.push(`chantal ${r.id} ${what === "first" ? "first sync" : "no-op"} CPU profile, top self time: ${top.slice(0, 10).map((p) => `${p.pct}% ${p.fn}`).join("; ")}`);
+    }
   }
   return `${parts.join("\n")}\n`;
 }
@@ -867,7 +955,6 @@ function render(results: WorkloadResult[], meta: Record<string, unknown>): strin
 async function prepareFreshState(opts: Options, db: BenchDatabase | undefined): Promise<void> {
   // PERFORMANCE.md: delete old data first, sync, wait (ext4 avoids recently freed inodes), then time.
   await rm(join(opts.dir, "work"), { recursive: true, force: true });
-  await rm(join(opts.dir, "profiles"), { recursive: true, force: true }).catch(() => undefined);
   await db?.dropAll();
   syncDisks();
   if (opts.waitSec > 0) {
@@ -878,6 +965,9 @@ async function prepareFreshState(opts: Options, db: BenchDatabase | undefined): 
 
 async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2));
+  maxBusy = opts.maxBusyPct / 100;
+  await rm(join(opts.dir, "profiles"), { recursive: true, force: true });
+  quietMaxSec = opts.quietMaxSec;
   await mkdir(opts.dir, { recursive: true });
   const startedAt = new Date();
 
@@ -943,7 +1033,10 @@ async function main(): Promise<void> {
         targets: checkTargets(w, opts.quick, chantal, dnfSummaries),
         samples,
       };
-      if (opts.cpuProf) result.profileTop = await summarizeProfiles(join(opts.dir, "profiles", w.id, "run1"));
+      if (opts.cpuProf) {
+        const dir = join(opts.dir, "profiles", w.id, "run1");
+        result.profileTop = { first: await summarizeProfiles(join(dir, "first")), noop: await summarizeProfiles(join(dir, "noop")) };
+      }
       results.push(result);
     }
     if (!opts.keep) {
