@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { findRepository } from "../../core/config/load.js";
+import { repositoryLockRequest, withLock } from "../../core/db/locks.js";
 import { ensureRepository } from "../../core/db/repositories.js";
 import { snapshotNameFromTemplate } from "../../core/snapshots/name.js";
 import { createSnapshot } from "../../core/snapshots/snapshots.js";
@@ -24,7 +25,10 @@ export function register(snapshot: Command): void {
         const row = await ensureRepository(database.pool, repo);
         const name = snapshotNameFromTemplate(opts.name, { repoId: repo.id, now: new Date() });
         const snap = await createSnapshot(database.pool, row.id, repo.id, name, opts.description);
-        const published = opts.publish ? (await publishSnapshot(database.pool, loaded.config, snap, new Date(), ctx.signal)).path : undefined;
+        // Publishing takes the repository lock, like every publish: it must not race a sync's publish of latest.
+        const published = opts.publish
+          ? (await withLock(database.url, repositoryLockRequest(row.id, `publish ${repo.id}/${snap.name}`, { waitMs: 3600_000, signal: ctx.signal }), () => publishSnapshot(database.pool, loaded.config, snap, new Date(), ctx.signal))).path
+          : undefined;
         if (opts.json) return printJson({ ...snap, published });
         process.stdout.write(`created snapshot ${snap.name} of ${repo.id}: ${snap.packageCount} packages, ${(snap.totalSize / 1_048_576).toFixed(1)} MB${published ? `\npublished: ${published}` : ""}\n`);
       }),

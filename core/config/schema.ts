@@ -115,7 +115,7 @@ export const AptSourceSchema = z.strictObject({
 });
 
 export const VerifySchema = z.strictObject({
-  keyring: z.string().min(1).optional().describe("OpenPGP keyring that signs InRelease / Release.gpg (apt) or repomd.xml.asc (rpm)"),
+  keyring: z.string().min(1).optional().describe("OpenPGP keyring that signs InRelease / Release.gpg (apt repositories)"),
 });
 
 export const RepositorySchema = z.strictObject({
@@ -135,6 +135,14 @@ export const RepositorySchema = z.strictObject({
 }).superRefine((r, ctx) => {
   if (r.type === "apt" && !r.apt) ctx.addIssue({ code: "custom", path: ["apt"], message: "an apt repository needs an apt: block (distribution, components, architectures)" });
   if (r.type === "rpm" && r.apt) ctx.addIssue({ code: "custom", path: ["apt"], message: "only apt repositories take an apt: block" });
+  if (r.type === "rpm" && r.verify?.keyring) {
+    ctx.addIssue({ code: "custom", path: ["verify", "keyring"], message: "is checked for apt repositories only: an RPM mirror keeps repomd.xml.asc verbatim, so enable repo_gpgcheck in dnf to verify it" });
+  }
+  for (const key of ["components", "architectures"] as const) {
+    const list = r.apt?.[key] ?? [];
+    const dup = list.find((v, i) => list.indexOf(v) !== i);
+    if (dup) ctx.addIssue({ code: "custom", path: ["apt", key], message: `lists "${dup}" twice` });
+  }
 });
 
 export const SchedulerSchema = z.strictObject({

@@ -122,11 +122,28 @@ function watchConnection(client: pg.Client, heartbeatMs: number): { signal: Abor
   };
   client.on("error", (err) => lost(err.message));
   client.on("end", () => lost("connection closed"));
+  // A half-open connection never answers: a heartbeat that takes longer than two periods counts as lost.
+  let pending: NodeJS.Timeout | undefined;
   const timer = setInterval(() => {
-    client.query("SELECT 1").catch((err: Error) => lost(err.message));
+    if (pending) return;
+    pending = setTimeout(() => lost(`no answer to a heartbeat within ${2 * heartbeatMs} ms`), 2 * heartbeatMs);
+    pending.unref();
+    client
+      .query("SELECT 1")
+      .then(() => undefined, (err: Error) => lost(err.message))
+      .finally(() => {
+        clearTimeout(pending);
+        pending = undefined;
+      });
   }, heartbeatMs);
   timer.unref();
-  return { signal: ac.signal, stop: () => clearInterval(timer) };
+  return {
+    signal: ac.signal,
+    stop: () => {
+      clearInterval(timer);
+      clearTimeout(pending);
+    },
+  };
 }
 
 /**
@@ -134,7 +151,7 @@ function watchConnection(client: pg.Client, heartbeatMs: number): { signal: Abor
  * and waiting is not asked for or times out.
  */
 export async function acquireLock(url: string, req: LockRequest): Promise<HeldLock> {
-  const client = new pg.Client({ connectionString: url, application_name: applicationName(`chantal-lock:${req.purpose}`), keepAlive: true });
+  const client = new pg.Client({ connectionString: url, application_name: applicationName(`chantal-lock:${req.purpose}`), keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
   client.on("error", () => undefined);
   await client.connect();
   let ok = false;

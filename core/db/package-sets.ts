@@ -52,8 +52,22 @@ export async function upsertPackages(q: pg.ClientBase | pg.Pool, pkgs: readonly 
       ],
     );
     for (const row of r.rows) ids.set((row.sha256 as string).trim(), Number(row.id));
+    await addConcurrentlyInserted(q, "packages", b.map((p) => p.sha256), ids);
   }
   return ids;
+}
+
+/**
+ * Rows another transaction inserted after our statement's snapshot: DO NOTHING skipped them and the join
+ * could not see them. A new statement (READ COMMITTED) does.
+ */
+async function addConcurrentlyInserted(q: pg.ClientBase | pg.Pool, table: "packages" | "metadata_files", shas: readonly string[], ids: Map<string, number>): Promise<void> {
+  const missing = shas.filter((s) => !ids.has(s));
+  if (missing.length === 0) return;
+  const r = await q.query(`SELECT id, sha256 FROM chantal.${table} WHERE sha256 = ANY($1::text[])`, [missing]);
+  for (const row of r.rows) ids.set((row.sha256 as string).trim(), Number(row.id));
+  const still = missing.filter((s) => !ids.has(s));
+  if (still.length > 0) throw new Error(`could not record ${still.length} ${table} row(s), e.g. ${still[0]}`);
 }
 
 /** sha256 of known packages by upstream checksum (`algo:value`), for checksums that are not sha256. */
@@ -73,7 +87,9 @@ export async function upsertMetadataFiles(q: pg.ClientBase | pg.Pool, files: rea
      SELECT id, sha256 FROM inserted UNION ALL SELECT m.id, m.sha256 FROM chantal.metadata_files m JOIN input i ON i.sha256 = m.sha256`,
     [files.map((f) => f.sha256), files.map((f) => f.size)],
   );
-  return new Map(r.rows.map((row) => [(row.sha256 as string).trim(), Number(row.id)]));
+  const ids = new Map(r.rows.map((row) => [(row.sha256 as string).trim(), Number(row.id)]));
+  await addConcurrentlyInserted(q, "metadata_files", files.map((f) => f.sha256), ids);
+  return ids;
 }
 
 export interface SetChange {

@@ -92,10 +92,26 @@ async function swapSymlink(linkPath: string, target: string): Promise<string | n
 }
 
 
-/** Remove trees no symlink points to; a tree still being built by a live process is kept. */
-export async function collectGarbage(repoRoot: string): Promise<string[]> {
+/** A tree younger than this is never collected: another process may be about to swap a symlink onto it. */
+const TREE_GRACE_MS = 10 * 60 * 1000;
+
+async function isYoung(path: string, now: number): Promise<boolean> {
+  try {
+    return now - (await stat(path)).mtimeMs < TREE_GRACE_MS;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Remove trees no symlink points to. Kept: trees still being built by a live process, trees built in the
+ * last minutes (a concurrent publish may be swapping onto one), and `keep` (the tree `latest` pointed to
+ * until now, so that clients that fetched the previous index can finish reading it).
+ */
+export async function collectGarbage(repoRoot: string, keep: readonly string[] = []): Promise<string[]> {
+  const now = Date.now();
   const treesDir = join(repoRoot, TREES);
-  const referenced = new Set<string>();
+  const referenced = new Set<string>(keep);
   const addLink = async (p: string) => {
     try {
       referenced.add(resolve(dirname(p), await readlink(p)));
@@ -109,7 +125,7 @@ export async function collectGarbage(repoRoot: string): Promise<string[]> {
   for (const name of await readdir(treesDir).catch(() => [] as string[])) {
     const full = join(treesDir, name);
     const building = /\.building-(\d+)$/.exec(name);
-    if (referenced.has(full) || (building && isProcessAlive(Number(building[1])))) continue;
+    if (referenced.has(full) || (building && isProcessAlive(Number(building[1]))) || (await isYoung(full, now))) continue;
     await rm(full, { recursive: true, force: true });
     removed.push(name);
   }
@@ -133,8 +149,8 @@ export async function publishTree(req: PublishRequest): Promise<PublishResult> {
     throw err;
   }
   await mkdir(dirname(linkPath), { recursive: true });
-  await swapSymlink(linkPath, relative(dirname(linkPath), final));
-  await collectGarbage(root);
+  const previous = await swapSymlink(linkPath, relative(dirname(linkPath), final));
+  await collectGarbage(root, previous ? [resolve(dirname(linkPath), previous)] : []);
   return { path: linkPath, files: req.entries.length };
 }
 

@@ -30,6 +30,8 @@ export async function commitSync(ctx: RepoSyncContext, packages: readonly Commit
     const pkgChange = await replaceRepositoryPackages(client, ctx.row.id, packages.map((p) => ({ location: p.location, packageId: ids.get(p.record.sha256)! })));
     await replaceRepositoryMetadata(client, ctx.row.id, metadata.map((m) => ({ path: m.path, metadataFileId: metaIds.get(m.sha256)! })));
     await client.query(`UPDATE chantal.repositories SET index_checksum = $2, last_synced_at = now(), updated_at = now() WHERE id = $1`, [ctx.row.id, indexChecksum]);
+    // Interrupted, or the lock lost to a takeover, while the transaction ran: roll back, change nothing.
+    ctx.signal.throwIfAborted();
     await client.query("COMMIT");
     counts.packagesAdded = pkgChange.added + pkgChange.changed;
     counts.packagesRemoved = pkgChange.removed;

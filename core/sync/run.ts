@@ -116,6 +116,7 @@ async function afterSync(req: SyncRequest, env: SyncEnv, row: RepositoryRow, out
     if (outcome.status === "success" || stale) out.published = (await publishLatest(env.database.pool, config, { id: row.id, repoId: req.repoId }, signal)).path;
   }
   if (req.snapshotTemplate) {
+    signal.throwIfAborted();
     const wanted = snapshotNameFromTemplate(req.snapshotTemplate, { repoId: req.repoId, now: env.now(), ...(req.snapshotTimeZone ? { timeZone: req.snapshotTimeZone } : {}) });
     const name = await freeSnapshotName(env, req.repoId, wanted);
     if (name !== wanted) env.log.warn({ repo: req.repoId, wanted, name }, "snapshot name exists already: using a suffix");
@@ -131,21 +132,23 @@ export async function syncRepository(req: SyncRequest, env: SyncEnv): Promise<Sy
   const { config } = env.loaded;
   const repo = findRepository(env.loaded, req.repoId);
   const secrets = configSecrets(config);
-  const row = await ensureRepository(env.database.pool, repo);
+  const unlocked = await ensureRepository(env.database.pool, repo);
   let locks: HeldLock[];
   try {
-    locks = await takeLocks(req, row, env);
+    locks = await takeLocks(req, unlocked, env);
   } catch (err) {
     if (!(err instanceof LockBusyError)) throw err;
-    const runId = await recordSkipped(env, row, req, err.message);
+    const runId = await recordSkipped(env, unlocked, req, err.message);
     return { repoId: req.repoId, status: "skipped-locked", runId, counts: zeroCounts(), durationMs: Date.now() - started, error: err.message };
   }
   const signal = AbortSignal.any([env.signal, ...locks.map((l) => l.signal)]);
-  const pool = poolOf(config);
   let http: RepositoryHttp | undefined;
   let runId: number | null = null;
   let counts = zeroCounts();
   try {
+    const pool = poolOf(config);
+    // Read again under the lock: a restore or `pool verify --fix` may have reset the index checksum meanwhile.
+    const row = await ensureRepository(env.database.pool, repo);
     const abandoned = await markAbandonedRuns(env.database.pool, row.id);
     if (abandoned) env.log.warn({ repo: repo.id, runs: abandoned }, "marked runs of a dead process as interrupted");
     await pool.cleanStaleTemp(24 * 3600 * 1000);

@@ -73,10 +73,11 @@ describe("loadConfig", () => {
 
   it("resolves the files a repository names relative to the config directory", async () => {
     const dir = dirWith({
-      "config.yaml": `proxy:\n  ca_bundle: certs/ca.pem\nscheduler:\n  pid_file: run/s.pid\nrepositories:\n${repo("a", "    auth:\n      type: client_cert\n      cert_file: pki/c.pem\n      key_file: /etc/pki/k.pem\n    verify:\n      keyring: keys/k.gpg\n    proxy:\n      ca_bundle: ca2.pem\n")}`,
+      "config.yaml": `proxy:\n  ca_bundle: certs/ca.pem\nscheduler:\n  pid_file: run/s.pid\nrepositories:\n${repo("a", "    apt:\n      distribution: bookworm\n    auth:\n      type: client_cert\n      cert_file: pki/c.pem\n      key_file: /etc/pki/k.pem\n    verify:\n      keyring: keys/k.gpg\n    proxy:\n      ca_bundle: ca2.pem\n").replace("type: rpm", "type: apt")}`,
     });
     const { config } = await loadConfig({ configDir: dir, env: {} });
     const a = config.repositories[0]!;
+    expect(a.type).toBe("apt");
     expect(config.proxy?.ca_bundle).toBe(`${dir}/certs/ca.pem`);
     expect(config.scheduler.pid_file).toBe(`${dir}/run/s.pid`);
     expect(a.auth).toMatchObject({ cert_file: `${dir}/pki/c.pem`, key_file: "/etc/pki/k.pem" });
@@ -136,6 +137,16 @@ describe("loadConfig", () => {
     expect(issues[0]).toBe("config.yaml: repositories[0].auth: client_cert needs cert_dir, or both cert_file and key_file");
     expect(issues[1]).toMatch(/^config\.yaml: repositories\[1\]\.auth\.type: /);
     expect(issues).toHaveLength(2);
+  });
+
+  it("refuses a keyring on an rpm repository and duplicate apt components", async () => {
+    const issues = await issuesOf({
+      "config.yaml": `repositories:\n${repo("a", "    verify:\n      keyring: /k.gpg\n")}  - id: d\n    type: apt\n    upstream_url: http://mirror.example.org/debian\n    apt:\n      distribution: bookworm\n      components: [main, contrib, main]\n`,
+    });
+    expect(issues).toEqual([
+      "config.yaml: repositories[0].verify.keyring: is checked for apt repositories only: an RPM mirror keeps repomd.xml.asc verbatim, so enable repo_gpgcheck in dnf to verify it",
+      'config.yaml: repositories[1].apt.components: lists "main" twice',
+    ]);
   });
 
   it("fails clearly when config.yaml is missing", async () => {
