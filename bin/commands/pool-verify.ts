@@ -1,5 +1,7 @@
 import type { Command } from "commander";
 import { verifyPool } from "../../core/backup/pool-verify.js";
+import { describeHolder, LockHeldError, maintenanceLockRequest, withLock } from "../../core/db/locks.js";
+import { LockBusyError } from "../../core/errors.js";
 import { ExitCode } from "../../core/errors.js";
 import { poolOf } from "../../core/sync/publish-repo.js";
 import { action } from "../context.js";
@@ -20,7 +22,14 @@ export function register(pool: Command): void {
         const { config } = await ctx.loadConfig();
         const database = await ctx.openDatabase();
         const pool = poolOf(config);
-        const r = await verifyPool(database.pool, pool, { ...(opts.repoId ? { repoId: opts.repoId } : {}), deep: opts.deep ?? false, fix: opts.fix ?? false, signal: ctx.signal });
+        const verify = () => verifyPool(database.pool, pool, { ...(opts.repoId ? { repoId: opts.repoId } : {}), deep: opts.deep ?? false, fix: opts.fix ?? false, signal: ctx.signal });
+        // --fix changes what syncs rely on (blobs, index checksums): it runs while no sync does, like a restore.
+        const r = opts.fix
+          ? await withLock(database.url, maintenanceLockRequest("exclusive", "pool verify --fix", { signal: ctx.signal }), verify).catch((err: unknown) => {
+              if (err instanceof LockHeldError) throw new LockBusyError(`syncs are running (${err.holders.map(describeHolder).join(", ")}): run pool verify --fix when they have finished`);
+              throw err;
+            })
+          : await verify();
         if (opts.json) {
           printJson(r);
           return r.problems.length ? ExitCode.failed : ExitCode.ok;
