@@ -7,6 +7,7 @@ import type pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import { BackupInvalidError } from "./manifest.js";
 import { DUMP_BEGIN, DUMP_END } from "./dump.js";
+import { dropSecondaryStructures, restoreSecondaryStructures, type DeferredStructures } from "./deferred-constraints.js";
 
 const NEWLINE = 10;
 const COPY_LINE = /^COPY (\S+) \((.*)\) FROM stdin;$/;
@@ -21,12 +22,15 @@ class ScriptRunner {
   private sql: string[] = [];
   private copy: Writable | undefined;
   private began = false;
+  private deferred: DeferredStructures | undefined;
   ended = false;
   readonly result: LoadResult = { statements: 0, copies: 0 };
 
   constructor(
     private readonly client: pg.ClientBase,
     private readonly signal?: AbortSignal,
+    /** Schema whose foreign keys and secondary indexes are dropped before the data and rebuilt after it. */
+    private readonly deferIn?: string,
   ) {}
 
   /** One line of the SQL part (not COPY data), without its newline. */
@@ -37,6 +41,7 @@ class ScriptRunner {
     }
     if (line === DUMP_END) {
       await this.flush();
+      if (this.deferred) await restoreSecondaryStructures(this.client, this.deferred);
       this.ended = true;
       return;
     }
@@ -49,6 +54,7 @@ class ScriptRunner {
     if (copy) {
       if (!this.began) throw new BackupInvalidError("the dump has COPY data before its begin marker");
       await this.flush();
+      if (this.deferIn && !this.deferred) this.deferred = await dropSecondaryStructures(this.client, this.deferIn);
       this.copy = this.client.query(copyFrom(`COPY ${copy[1]} (${copy[2]}) FROM STDIN`));
       this.result.copies++;
       return;
@@ -87,8 +93,8 @@ class ScriptRunner {
  * Execute the dump read from `input` (decompressed). The dump's own BEGIN/COMMIT lines are skipped: the caller owns
  * the transaction. Throws BackupInvalidError when the dump is incomplete (no end marker).
  */
-export async function loadDump(client: pg.ClientBase, input: Readable, signal?: AbortSignal): Promise<LoadResult> {
-  const runner = new ScriptRunner(client, signal);
+export async function loadDump(client: pg.ClientBase, input: Readable, signal?: AbortSignal, opts: { deferConstraintsIn?: string } = {}): Promise<LoadResult> {
+  const runner = new ScriptRunner(client, signal, opts.deferConstraintsIn);
   let rest: Buffer = Buffer.alloc(0);
   for await (const raw of input) {
     let buf = rest.length ? Buffer.concat([rest, raw as Buffer]) : (raw as Buffer);

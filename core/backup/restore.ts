@@ -123,7 +123,7 @@ async function loadMembers(client: pg.ClientBase, input: Readable, opts: LoadOpt
       if (m.path === opts.manifest.database_file) {
         const decoded = new PassThrough({ highWaterMark: 1 << 20 });
         const feeding = opts.manifest.compression === "gzip" ? pipeline(m.body, d.stream, createGunzip(), decoded) : pipeline(m.body, d.stream, decoded);
-        await Promise.all([loadDump(client, decoded, opts.signal), feeding]);
+        await Promise.all([loadDump(client, decoded, opts.signal, { deferConstraintsIn: SCHEMA }), feeding]);
       } else if (m.path.startsWith(CONFIG_PREFIX) && opts.configStagingDir && opts.manifest.members[m.path]) {
         const to = stagedPath(opts.configStagingDir, m.path);
         await mkdir(dirname(to), { recursive: true, mode: 0o700 });

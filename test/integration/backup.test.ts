@@ -89,12 +89,20 @@ describe("db backup and restore", () => {
     const stateB = await state();
     expect(stateB.current).not.toEqual(stateA.current);
 
+    const structure = async () => ({
+      indexes: (await env.pg.query(`SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'chantal' ORDER BY 2`)).rows,
+      constraints: (await env.pg.query(`SELECT conname, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE connamespace = 'chantal'::regnamespace ORDER BY 1`)).rows,
+    });
+    const structureBefore = await structure();
     const r = await env.cli("db", "restore", backupA, "--yes");
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/current: +1 repositories, 16 packages, 2 snapshots/);
     expect(r.stderr).toMatch(/after restore: 1 repositories, 8 packages, 1 snapshots/);
     expect(r.stdout).toMatch(/next steps:\n.*config validate.*\n.*pool verify.*\n.*repo sync --all.*\n.*publish repo --all/);
     const restored = await state();
+    // foreign keys and indexes, dropped while the rows loaded, are all back
+    expect(await structure()).toEqual(structureBefore);
+    expect(structureBefore.constraints.some((c) => c.def.startsWith("FOREIGN KEY"))).toBe(true);
     expect(restored.current).toEqual(stateA.current);
     expect(restored.packages).toEqual(stateA.packages);
     expect(restored.packages.some((p) => p.version === "2.0")).toBe(false);
