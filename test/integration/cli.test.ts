@@ -2,7 +2,8 @@ import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pg from "pg";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { makeConfigDir, runCli } from "../helpers/cli.js";
+import { join } from "node:path";
+import { makeConfigDir, repoRoot, runCli } from "../helpers/cli.js";
 
 let tdb: TestDatabase;
 let dir: string;
@@ -37,6 +38,13 @@ describe("chantal-run config", () => {
     expect(r.stderr).toContain("conf.d/rhel9.yaml: repositories[0].unknown_key: unknown key");
     expect(r.stderr).toContain('conf.d/rhel9.yaml: repositories[0].id: repository id "a" is already defined in config.yaml (repositories[0])');
     rmSync(bad, { recursive: true, force: true });
+  });
+
+  it("the shipped examples validate, for the local scheduler and for AWS", async () => {
+    for (const target of [[], ["--target", "aws"]]) {
+      const r = await runCli(["config", "validate", "--config-dir", join(repoRoot, "examples/config"), ...target]);
+      expect(r.code, r.stderr).toBe(0);
+    }
   });
 
   it("schema prints a JSON Schema that describes the sections", async () => {
