@@ -1066,7 +1066,10 @@ async function main(): Promise<void> {
   await mkdir(RESULTS_DIR, { recursive: true });
   const json = `${JSON.stringify(doc, null, 2)}\n`;
   await writeFile(join(RESULTS_DIR, "latest.json"), json);
-  await writeFile(join(RESULTS_DIR, `latest-${meta.mode}.json`), json);
+  // The per-mode copy (latest-full.json is the one the README cites) only for a complete set of workloads, so a
+  // partial run (--only) never replaces it.
+  const complete = WORKLOADS.every((w) => opts.only.includes(w.id));
+  if (complete) await writeFile(join(RESULTS_DIR, `latest-${meta.mode}.json`), json);
   const text = render(results, meta);
   if (opts.json) {
     process.stderr.write(text);
@@ -1074,7 +1077,7 @@ async function main(): Promise<void> {
   } else {
     process.stdout.write(text);
   }
-  say(`results written to ${join(RESULTS_DIR, "latest.json")}`);
+  say(`results written to ${join(RESULTS_DIR, "latest.json")}${complete ? ` and latest-${meta.mode}.json` : ""}`);
   const failed = results.some((r) => r.samples.some((s) => !s.ok && s.tool === "chantal"));
   process.exitCode = failed ? 1 : 0;
 }
