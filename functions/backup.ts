@@ -1,7 +1,7 @@
 // The backup handler: one shape for the CLI, the local scheduler, a Fargate task and CI (DESIGN.md "The handler contract").
 // It never exits the process: the caller maps the status to an exit code (backupExitCode).
 import type { Config } from "../core/config/schema.js";
-import { createBackup, type BackupCounts, type BackupOutcome, type BackupRequest } from "../core/backup/create.js";
+import { createBackup, type BackupCounts, type BackupEnv, type BackupOutcome, type BackupRequest } from "../core/backup/create.js";
 import { AbortedError, errorMessage, failureCause, LockBusyError } from "../core/errors.js";
 import type { Logger } from "../core/log.js";
 import { redactText } from "../core/redact.js";
@@ -11,16 +11,8 @@ export type { BackupRequest, BackupOutcome, BackupCounts };
 
 export type BackupStatus = "success" | "skipped-locked" | "failed" | "interrupted";
 
-export interface BackupContext {
-  config: Config;
-  /** The configuration directory, archived under config/ when includeConfig. */
-  configDir: string;
-  /** The database to back up (openDatabase(...).url). */
-  databaseUrl: string;
-  log: Logger;
-  signal: AbortSignal;
-  now: () => Date;
-}
+/** What the handler needs: the same as core's backup environment. */
+export type BackupContext = BackupEnv;
 
 export interface BackupResult {
   status: BackupStatus;
