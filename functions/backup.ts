@@ -3,7 +3,6 @@
 import type { Config } from "../core/config/schema.js";
 import { createBackup, type BackupCounts, type BackupEnv, type BackupOutcome, type BackupRequest } from "../core/backup/create.js";
 import { AbortedError, errorMessage, failureCause, LockBusyError } from "../core/errors.js";
-import type { Logger } from "../core/log.js";
 import { redactText } from "../core/redact.js";
 import { statusExitCode } from "./exit-code.js";
 
