@@ -98,9 +98,8 @@ export function reconcileSchedules(desired: DesiredSchedule[], live: Map<string,
   return { changes: changes.sort((a, b) => order[a.action] - order[b.action]), unchanged, unmanaged };
 }
 
-/** UpdateSchedule replaces the whole schedule: keep everything live that the plan does not set (get, merge, put). */
-export function mergedUpdate(live: GetScheduleOutput, desired: DesiredSchedule, groupName: string): UpdateScheduleInput {
-  if (!live.Target) throw new Error(`schedule ${desired.name} has no target`);
+/** The fields the plan owns, on top of the target (from the live schedule or the template). */
+function plannedFields(desired: DesiredSchedule, groupName: string, target: NonNullable<GetScheduleOutput["Target"]>) {
   return {
     Name: desired.name,
     GroupName: groupName,
@@ -108,8 +107,16 @@ export function mergedUpdate(live: GetScheduleOutput, desired: DesiredSchedule, 
     ScheduleExpressionTimezone: desired.timezone,
     FlexibleTimeWindow: desired.flexibleTimeWindow,
     Description: desired.description,
-    State: "ENABLED",
-    Target: { ...live.Target, Input: desired.input },
+    State: "ENABLED" as const,
+    Target: { ...target, Input: desired.input },
+  };
+}
+
+/** UpdateSchedule replaces the whole schedule: keep everything live that the plan does not set (get, merge, put). */
+export function mergedUpdate(live: GetScheduleOutput, desired: DesiredSchedule, groupName: string): UpdateScheduleInput {
+  if (!live.Target) throw new Error(`schedule ${desired.name} has no target`);
+  return {
+    ...plannedFields(desired, groupName, live.Target),
     StartDate: live.StartDate,
     EndDate: live.EndDate,
     KmsKeyArn: live.KmsKeyArn,
@@ -121,14 +128,7 @@ export function mergedUpdate(live: GetScheduleOutput, desired: DesiredSchedule, 
 export function createFromTemplate(template: GetScheduleOutput, desired: DesiredSchedule, groupName: string): CreateScheduleInput {
   if (!template.Target) throw new Error(`the target template ${template.Name ?? ""} has no target`);
   return {
-    Name: desired.name,
-    GroupName: groupName,
-    ScheduleExpression: desired.expression,
-    ScheduleExpressionTimezone: desired.timezone,
-    FlexibleTimeWindow: desired.flexibleTimeWindow,
-    Description: desired.description,
-    State: "ENABLED",
-    Target: { ...template.Target, Input: desired.input },
+    ...plannedFields(desired, groupName, template.Target),
     KmsKeyArn: template.KmsKeyArn,
   };
 }
