@@ -11,7 +11,6 @@ import { putBuffer } from "../storage/put-buffer.js";
 import type { PackageRecord } from "../db/package-sets.js";
 import { zeroCounts, type RunCounts } from "../db/sync-runs.js";
 import type { RepoSyncContext, RepoSyncResult } from "../sync/types.js";
-import { PackageRecorder } from "../sync/package-recorder.js";
 import { safeLocation } from "../rpm/location.js";
 import type { AptSourceConfig } from "../config/schema.js";
 import { checkValidUntil, MAX_RELEASE_BYTES, parseRelease, type Release, type ReleaseFile } from "./release.js";
@@ -278,7 +277,7 @@ function describeFile(p: PlannedFile): string {
   return `${p.record.name}${v ? ` ${String(v)}` : ""} (${p.record.arch}) ${p.location.split("/").pop()}`;
 }
 
-async function downloadMissing(missing: PlannedFile[], ctx: RepoSyncContext, recorder: PackageRecorder, counts: RunCounts): Promise<void> {
+async function downloadMissing(missing: PlannedFile[], ctx: RepoSyncContext, counts: RunCounts): Promise<void> {
   const jobs: DownloadJob[] = missing.map((p) => ({
     url: upstreamFileUrl(ctx.repo.upstream_url, p.location),
     expected: { algo: "sha256", value: p.sha256 },
@@ -286,7 +285,7 @@ async function downloadMissing(missing: PlannedFile[], ctx: RepoSyncContext, rec
     label: describeFile(p),
   }));
   const bytesTotal = missing.reduce((n, p) => n + p.size, 0);
-  await downloadPackages(jobs, ctx, counts, bytesTotal, (index) => recorder.add(packageRecord(missing[index]!)));
+  await downloadPackages(jobs, ctx, counts, bytesTotal, (index) => packageRecord(missing[index]!));
 }
 
 
@@ -328,12 +327,7 @@ export async function syncApt(ctx: RepoSyncContext): Promise<RepoSyncResult> {
   const missing = planned.filter((p) => !present.has(p.sha256) && !seen.has(p.sha256) && seen.add(p.sha256));
   ctx.log.info({ repo: ctx.repo.id, packages: planned.length, missing: missing.length }, "plan");
 
-  const recorder = new PackageRecorder(ctx.db);
-  try {
-    await downloadMissing(missing, ctx, recorder, counts);
-  } finally {
-    await recorder.close();
-  }
+  await downloadMissing(missing, ctx, counts);
   ctx.onProgress?.({ phase: "commit", filesDone: 0, filesTotal: 1, bytesDone: 0, bytesTotal: 0 });
   await commitSync(ctx, planned.map((p) => ({ location: p.location, record: packageRecord(p) })), metadata, indexChecksum, counts);
   return { status: "success", counts };

@@ -15,7 +15,6 @@ import type { RepoSyncContext, RepoSyncResult } from "../sync/types.js";
 import { parseRepomd, type RepomdData } from "./repomd.js";
 import { parsePrimary, type PrimaryPackage } from "./primary.js";
 import { safeLocation } from "./location.js";
-import { PackageRecorder } from "../sync/package-recorder.js";
 
 export class RpmMetadataError extends ChantalError {}
 
@@ -128,13 +127,13 @@ class PackageDownload implements DownloadJob {
   }
 }
 
-async function downloadMissing(missing: PlannedPackage[], ctx: RepoSyncContext, recorder: PackageRecorder, counts: RunCounts): Promise<void> {
+async function downloadMissing(missing: PlannedPackage[], ctx: RepoSyncContext, counts: RunCounts): Promise<void> {
   const bytesTotal = missing.reduce((n, p) => n + (p.pkg.size ?? 0), 0);
   const jobs: DownloadJob[] = missing.map((p) => new PackageDownload(ctx.repo.upstream_url, p));
   await downloadPackages(jobs, ctx, counts, bytesTotal, (index, result) => {
     const p = missing[index]!;
     p.sha256 = result.sha256;
-    recorder.add(packageRecord(p, result.sha256, result.size));
+    return packageRecord(p, result.sha256, result.size);
   });
 }
 
@@ -177,12 +176,7 @@ export async function syncRpm(ctx: RepoSyncContext): Promise<RepoSyncResult> {
   const { planned, missing } = await planDownloads(pkgs, ctx);
   ctx.log.info({ repo: ctx.repo.id, packages: planned.length, missing: missing.length }, "plan");
 
-  const recorder = new PackageRecorder(ctx.db);
-  try {
-    await downloadMissing(missing, ctx, recorder, counts);
-  } finally {
-    await recorder.close();
-  }
+  await downloadMissing(missing, ctx, counts);
   fillFromSiblings(planned);
   ctx.onProgress?.({ phase: "commit", filesDone: 0, filesTotal: 1, bytesDone: 0, bytesTotal: 0 });
   await commitSync(ctx, committed(planned), metadata, indexChecksum, counts);

@@ -1,9 +1,27 @@
 // Downloads a sync's missing packages with progress and run counts; each finished one is recorded at once (resume after kill -9).
+import type { PackageRecord } from "../db/package-sets.js";
 import type { RunCounts } from "../db/sync-runs.js";
 import { downloadMany, type DownloadJob, type DownloadResult } from "../http/download.js";
+import { PackageRecorder } from "./package-recorder.js";
 import type { RepoSyncContext } from "./types.js";
 
 export async function downloadPackages(
+  jobs: readonly DownloadJob[],
+  ctx: RepoSyncContext,
+  counts: RunCounts,
+  bytesTotal: number,
+  /** The catalog row of a finished download, recorded at once so that a killed run does not fetch it again. */
+  recordOf: (index: number, result: DownloadResult) => PackageRecord,
+): Promise<void> {
+  const recorder = new PackageRecorder(ctx.db);
+  try {
+    await downloadAll(jobs, ctx, counts, bytesTotal, (index, result) => recorder.add(recordOf(index, result)));
+  } finally {
+    await recorder.close();
+  }
+}
+
+async function downloadAll(
   jobs: readonly DownloadJob[],
   ctx: RepoSyncContext,
   counts: RunCounts,
