@@ -5,7 +5,7 @@ import { ChantalError } from "../errors.js";
 import { fetchBuffer, HttpStatusError } from "../http/client.js";
 import { downloadToPool, type DownloadJob } from "../http/download.js";
 import { upstreamFileUrl } from "../http/url.js";
-import { commitSync, type MetadataEntry } from "../sync/commit.js";
+import { commitSync, type CommittedPackage, type MetadataEntry } from "../sync/commit.js";
 import { downloadPackages } from "../sync/download-packages.js";
 import { putBuffer } from "../storage/put-buffer.js";
 import type { PackageRecord } from "../db/package-sets.js";
@@ -268,8 +268,8 @@ async function readIndices(targets: IndexTarget[], dist: string, ctx: RepoSyncCo
   return set;
 }
 
-function packageRecord(p: PlannedFile): PackageRecord {
-  return { ...p.record, sha256: p.sha256, size: p.size, checksum: `sha256:${p.sha256}` };
+function packageRecord(p: PlannedFile): CommittedPackage {
+  return { ...p.record, sha256: p.sha256, size: p.size, checksum: `sha256:${p.sha256}`, location: p.location };
 }
 
 function describeFile(p: PlannedFile): string {
@@ -329,6 +329,6 @@ export async function syncApt(ctx: RepoSyncContext): Promise<RepoSyncResult> {
 
   await downloadMissing(missing, ctx, counts);
   ctx.onProgress?.({ phase: "commit", filesDone: 0, filesTotal: 1, bytesDone: 0, bytesTotal: 0 });
-  await commitSync(ctx, planned.map((p) => ({ location: p.location, record: packageRecord(p) })), metadata, indexChecksum, counts);
+  await commitSync(ctx, planned, packageRecord, metadata, indexChecksum, counts);
   return { status: "success", counts };
 }

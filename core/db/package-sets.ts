@@ -21,23 +21,19 @@ function* batches<T>(items: readonly T[], size = BATCH): Generator<T[]> {
   for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
 }
 
-/** Insert packages that are new (by sha256); returns sha256 -> id for all of them. */
-export async function upsertPackages(q: pg.ClientBase | pg.Pool, pkgs: readonly PackageRecord[]): Promise<Map<string, number>> {
-  const ids = new Map<string, number>();
-  for (const b of batches(pkgs)) {
-    const r = await q.query(
-      `WITH input AS (
-         SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::text[], $9::text[], $10::jsonb[])
-           AS t(sha256, size, type, name, epoch, version, release, arch, checksum, metadata)
-       ), inserted AS (
-         INSERT INTO chantal.packages (sha256, size, type, name, epoch, version, release, arch, checksum, metadata)
-         SELECT DISTINCT ON (sha256) * FROM input
-         ON CONFLICT (sha256) DO NOTHING
-         RETURNING id, sha256
-       )
-       SELECT id, sha256 FROM inserted
-       UNION ALL
-       SELECT p.id, p.sha256 FROM chantal.packages p JOIN input i ON i.sha256 = p.sha256`,
+/**
+ * Insert packages that are new (by sha256). Rows that already exist, or that a concurrent transaction is
+ * inserting, are left as they are: the sets refer to packages by sha256 (replaceSet checks they all exist).
+ * `sha256` is compared as char(64), the column's type, so that the unique index is used.
+ */
+export async function upsertPackages<T>(q: pg.ClientBase | pg.Pool, items: readonly T[], recordOf: (item: T) => PackageRecord): Promise<void> {
+  for (const slice of batches(items)) {
+    const b = slice.map(recordOf);
+    await q.query(
+      `INSERT INTO chantal.packages (sha256, size, type, name, epoch, version, release, arch, checksum, metadata)
+       SELECT DISTINCT ON (sha256) * FROM unnest($1::char(64)[], $2::bigint[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::text[], $9::text[], $10::jsonb[])
+         AS t(sha256, size, type, name, epoch, version, release, arch, checksum, metadata)
+       ON CONFLICT (sha256) DO NOTHING`,
       [
         b.map((p) => p.sha256),
         b.map((p) => p.size),
@@ -51,23 +47,7 @@ export async function upsertPackages(q: pg.ClientBase | pg.Pool, pkgs: readonly 
         b.map((p) => JSON.stringify(p.metadata ?? {})),
       ],
     );
-    for (const row of r.rows) ids.set((row.sha256 as string).trim(), Number(row.id));
-    await addConcurrentlyInserted(q, "packages", b.map((p) => p.sha256), ids);
   }
-  return ids;
-}
-
-/**
- * Rows another transaction inserted after our statement's snapshot: DO NOTHING skipped them and the join
- * could not see them. A new statement (READ COMMITTED) does.
- */
-async function addConcurrentlyInserted(q: pg.ClientBase | pg.Pool, table: "packages" | "metadata_files", shas: readonly string[], ids: Map<string, number>): Promise<void> {
-  const missing = shas.filter((s) => !ids.has(s));
-  if (missing.length === 0) return;
-  const r = await q.query(`SELECT id, sha256 FROM chantal.${table} WHERE sha256 = ANY($1::text[])`, [missing]);
-  for (const row of r.rows) ids.set((row.sha256 as string).trim(), Number(row.id));
-  const still = missing.filter((s) => !ids.has(s));
-  if (still.length > 0) throw new Error(`could not record ${still.length} ${table} row(s), e.g. ${still[0]}`);
 }
 
 /** sha256 of known packages by upstream checksum (`algo:value`), for checksums that are not sha256. */
@@ -80,16 +60,12 @@ export async function sha256ByChecksum(q: pg.ClientBase | pg.Pool, checksums: re
   return out;
 }
 
-export async function upsertMetadataFiles(q: pg.ClientBase | pg.Pool, files: readonly { sha256: string; size: number }[]): Promise<Map<string, number>> {
-  const r = await q.query(
-    `WITH input AS (SELECT DISTINCT * FROM unnest($1::text[], $2::bigint[]) AS t(sha256, size)),
-     inserted AS (INSERT INTO chantal.metadata_files (sha256, size) SELECT * FROM input ON CONFLICT (sha256) DO NOTHING RETURNING id, sha256)
-     SELECT id, sha256 FROM inserted UNION ALL SELECT m.id, m.sha256 FROM chantal.metadata_files m JOIN input i ON i.sha256 = m.sha256`,
+export async function upsertMetadataFiles(q: pg.ClientBase | pg.Pool, files: readonly { sha256: string; size: number }[]): Promise<void> {
+  await q.query(
+    `INSERT INTO chantal.metadata_files (sha256, size) SELECT DISTINCT ON (sha256) * FROM unnest($1::char(64)[], $2::bigint[]) AS t(sha256, size)
+     ON CONFLICT (sha256) DO NOTHING`,
     [files.map((f) => f.sha256), files.map((f) => f.size)],
   );
-  const ids = new Map(r.rows.map((row) => [(row.sha256 as string).trim(), Number(row.id)]));
-  await addConcurrentlyInserted(q, "metadata_files", files.map((f) => f.sha256), ids);
-  return ids;
 }
 
 export interface SetChange {
@@ -98,45 +74,76 @@ export interface SetChange {
   changed: number;
 }
 
+/** One of a repository's two sets: its packages by location, its metadata files by path. */
+interface SetTable {
+  table: "repository_packages" | "repository_metadata";
+  keyColumn: "location" | "path";
+  valueColumn: "package_id" | "metadata_file_id";
+  /** Where `valueColumn` points, found there by sha256. */
+  files: "packages" | "metadata_files";
+}
+
+const PACKAGE_SET: SetTable = { table: "repository_packages", keyColumn: "location", valueColumn: "package_id", files: "packages" };
+const METADATA_SET: SetTable = { table: "repository_metadata", keyColumn: "path", valueColumn: "metadata_file_id", files: "metadata_files" };
+
+/** An entry of a set: its location or path, and the sha256 of the file there. */
+export interface SetEntry {
+  key: string;
+  sha256: string;
+}
+
 /**
- * Make `<table>` hold exactly `entries` for `ownerId` (a repository's or snapshot's set), reporting what changed.
- * Staged through a temporary table so that 100,000 rows cost three statements.
+ * Make a repository's set hold exactly `entries` (the last one wins for a key), reporting what changed.
+ * Staged through a temporary table and joined to the files by sha256 in SQL, so that 100,000 rows cost a
+ * few statements and no id map in memory. Every sha256 must be recorded already.
  */
-async function replaceSet(
-  client: pg.ClientBase,
-  table: "repository_packages" | "repository_metadata",
-  ownerColumn: "repository_id",
-  keyColumn: "location" | "path",
-  valueColumn: "package_id" | "metadata_file_id",
-  ownerId: number,
-  entries: readonly { key: string; value: number }[],
-): Promise<SetChange> {
-  await client.query(`CREATE TEMP TABLE IF NOT EXISTS staged_set (key text PRIMARY KEY, value bigint NOT NULL) ON COMMIT DELETE ROWS`);
-  await client.query(`TRUNCATE staged_set`);
+async function replaceSet<T>(client: pg.ClientBase, set: SetTable, repositoryId: number, entries: readonly T[], entryOf: (item: T) => SetEntry): Promise<SetChange> {
+  const { table, keyColumn, valueColumn, files } = set;
+  await client.query(`CREATE TEMP TABLE IF NOT EXISTS staged_files (key text PRIMARY KEY, sha256 char(64) NOT NULL) ON COMMIT DELETE ROWS`);
+  await client.query(`TRUNCATE staged_files`);
   for (const b of batches(entries)) {
-    await client.query(`INSERT INTO staged_set (key, value) SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, [b.map((e) => e.key), b.map((e) => e.value)]);
+    const keys: string[] = [];
+    const shas: string[] = [];
+    for (const item of b) {
+      const e = entryOf(item);
+      keys.push(e.key);
+      shas.push(e.sha256);
+    }
+    await client.query(
+      `INSERT INTO staged_files (key, sha256)
+       SELECT DISTINCT ON (key) key, sha256 FROM unnest($1::text[], $2::char(64)[]) WITH ORDINALITY AS t(key, sha256, n) ORDER BY key, n DESC
+       ON CONFLICT (key) DO UPDATE SET sha256 = EXCLUDED.sha256`,
+      [keys, shas],
+    );
   }
+  const unknown = await client.query(
+    `SELECT count(*)::int AS n, min(s.sha256) AS example FROM staged_files s WHERE NOT EXISTS (SELECT 1 FROM chantal.${files} f WHERE f.sha256 = s.sha256)`,
+  );
+  if (unknown.rows[0].n > 0) throw new Error(`could not record ${unknown.rows[0].n} ${files} row(s), e.g. ${unknown.rows[0].example}`);
   const removed = await client.query(
-    `DELETE FROM chantal.${table} t WHERE t.${ownerColumn} = $1 AND NOT EXISTS (SELECT 1 FROM staged_set s WHERE s.key = t.${keyColumn})`,
-    [ownerId],
+    `DELETE FROM chantal.${table} t WHERE t.repository_id = $1 AND NOT EXISTS (SELECT 1 FROM staged_files s WHERE s.key = t.${keyColumn})`,
+    [repositoryId],
   );
   const changed = await client.query(
-    `UPDATE chantal.${table} t SET ${valueColumn} = s.value FROM staged_set s WHERE t.${ownerColumn} = $1 AND t.${keyColumn} = s.key AND t.${valueColumn} <> s.value`,
-    [ownerId],
+    `UPDATE chantal.${table} t SET ${valueColumn} = f.id FROM staged_files s JOIN chantal.${files} f ON f.sha256 = s.sha256
+     WHERE t.repository_id = $1 AND t.${keyColumn} = s.key AND t.${valueColumn} <> f.id`,
+    [repositoryId],
   );
   const added = await client.query(
-    `INSERT INTO chantal.${table} (${ownerColumn}, ${keyColumn}, ${valueColumn}) SELECT $1, key, value FROM staged_set ON CONFLICT DO NOTHING`,
-    [ownerId],
+    `INSERT INTO chantal.${table} (repository_id, ${keyColumn}, ${valueColumn})
+     SELECT $1, s.key, f.id FROM staged_files s JOIN chantal.${files} f ON f.sha256 = s.sha256
+     ON CONFLICT DO NOTHING`,
+    [repositoryId],
   );
   return { added: added.rowCount ?? 0, removed: removed.rowCount ?? 0, changed: changed.rowCount ?? 0 };
 }
 
-export function replaceRepositoryPackages(client: pg.ClientBase, repositoryId: number, entries: readonly { location: string; packageId: number }[]): Promise<SetChange> {
-  return replaceSet(client, "repository_packages", "repository_id", "location", "package_id", repositoryId, entries.map((e) => ({ key: e.location, value: e.packageId })));
+export function replaceRepositoryPackages<T>(client: pg.ClientBase, repositoryId: number, entries: readonly T[], entryOf: (item: T) => SetEntry): Promise<SetChange> {
+  return replaceSet(client, PACKAGE_SET, repositoryId, entries, entryOf);
 }
 
-export function replaceRepositoryMetadata(client: pg.ClientBase, repositoryId: number, entries: readonly { path: string; metadataFileId: number }[]): Promise<SetChange> {
-  return replaceSet(client, "repository_metadata", "repository_id", "path", "metadata_file_id", repositoryId, entries.map((e) => ({ key: e.path, value: e.metadataFileId })));
+export function replaceRepositoryMetadata(client: pg.ClientBase, repositoryId: number, entries: readonly { path: string; sha256: string }[]): Promise<SetChange> {
+  return replaceSet(client, METADATA_SET, repositoryId, entries, (m) => ({ key: m.path, sha256: m.sha256 }));
 }
 
 /** What a published tree is made of: every file's upstream-relative path and its pooled sha256. */
@@ -154,8 +161,37 @@ const TREE_SQL = {
      SELECT sm.path, m.sha256 FROM chantal.snapshot_metadata sm JOIN chantal.metadata_files m ON m.id = sm.metadata_file_id WHERE sm.snapshot_id = $1`,
 } as const;
 
-/** Every file of a repository's current state, or of a snapshot. */
-export async function treeOf(q: pg.ClientBase | pg.Pool, owner: keyof typeof TREE_SQL, id: number): Promise<TreeEntry[]> {
-  const r = await q.query(TREE_SQL[owner], [id]);
-  return r.rows.map((row) => ({ path: row.path, sha256: row.sha256 as string }));
+const TREE_PAGE = 5_000;
+
+/**
+ * Every file of a repository's current state, or of a snapshot, a page at a time: a cursor in one read-only
+ * snapshot of the database, so that a tree of 100,000 files is never all in memory and is read consistently.
+ */
+export async function* treePages(db: pg.Pool, owner: keyof typeof TREE_SQL, id: number): AsyncGenerator<TreeEntry[]> {
+  if (!Number.isSafeInteger(id)) throw new Error(`invalid ${owner} id ${id}`);
+  const client = await db.connect();
+  let finished = false;
+  try {
+    await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    // DECLARE takes no bind parameters: the id is an integer, checked above.
+    await client.query(`DECLARE tree_files NO SCROLL CURSOR FOR ${TREE_SQL[owner].replaceAll("$1", String(id))}`);
+    for (;;) {
+      const r = await client.query<TreeEntry>(`FETCH ${TREE_PAGE} FROM tree_files`);
+      if (r.rows.length === 0) break;
+      yield r.rows;
+    }
+    await client.query("COMMIT");
+    finished = true;
+  } finally {
+    // The consumer stopped early or failed: the connection goes back to the pool without a transaction.
+    if (!finished) await client.query("ROLLBACK").catch(() => undefined);
+    client.release();
+  }
+}
+
+/** Every file of a repository's current state, or of a snapshot, all at once (S3 publishing plans over the whole tree). */
+export async function treeOf(db: pg.Pool, owner: keyof typeof TREE_SQL, id: number): Promise<TreeEntry[]> {
+  const out: TreeEntry[] = [];
+  for await (const page of treePages(db, owner, id)) for (const e of page) out.push(e);
+  return out;
 }

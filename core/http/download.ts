@@ -63,6 +63,8 @@ export interface DownloadManyContext extends DownloadContext {
   signal?: AbortSignal;
   /** Called as each job completes, for progress. */
   onFileDone?: (job: DownloadJob, result: DownloadResult, index: number) => void;
+  /** The caller takes each result in onFileDone: `results` stays empty instead of holding one per job. */
+  discardResults?: boolean;
 }
 
 export interface DownloadManyResult {
@@ -71,7 +73,7 @@ export interface DownloadManyResult {
   bytes: number;
   bytesDownloaded: number;
   resumedFiles: number;
-  /** In job order. */
+  /** In job order; empty with `discardResults`. */
   results: DownloadResult[];
 }
 
@@ -386,7 +388,8 @@ export async function downloadMany(jobs: readonly DownloadJob[], ctx: DownloadMa
   const dispatcher: Dispatcher | undefined = ctx.http.dispatcher ?? ownAgent;
   const jobCtx: DownloadContext = { pool: ctx.pool, http: { ...ctx.http, signal, ...(dispatcher ? { dispatcher } : {}) }, ...(ctx.onBytes ? { onBytes: ctx.onBytes } : {}) };
 
-  const results: DownloadResult[] = new Array<DownloadResult>(jobs.length);
+  const results: DownloadResult[] = ctx.discardResults ? [] : new Array<DownloadResult>(jobs.length);
+  const totals = { files: 0, bytes: 0, bytesDownloaded: 0, resumedFiles: 0 };
   let firstError: unknown;
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -395,7 +398,8 @@ export async function downloadMany(jobs: readonly DownloadJob[], ctx: DownloadMa
       const job = jobs[index]!;
       try {
         const result = await downloadToPool(job, jobCtx);
-        results[index] = result;
+        if (!ctx.discardResults) results[index] = result;
+        addTo(totals, result);
         ctx.onFileDone?.(job, result, index);
       } catch (err) {
         if (firstError === undefined) {
@@ -413,17 +417,12 @@ export async function downloadMany(jobs: readonly DownloadJob[], ctx: DownloadMa
   }
   if (outer?.aborted) throw abortedError(outer);
   if (firstError !== undefined) throw firstError;
-  return summarize(results);
+  return { ...totals, results };
 }
 
-function summarize(results: DownloadResult[]): DownloadManyResult {
-  let bytes = 0;
-  let bytesDownloaded = 0;
-  let resumedFiles = 0;
-  for (const r of results) {
-    bytes += r.size;
-    bytesDownloaded += r.bytesDownloaded;
-    if (r.resumed) resumedFiles++;
-  }
-  return { files: results.length, bytes, bytesDownloaded, resumedFiles, results };
+function addTo(totals: Omit<DownloadManyResult, "results">, r: DownloadResult): void {
+  totals.files++;
+  totals.bytes += r.size;
+  totals.bytesDownloaded += r.bytesDownloaded;
+  if (r.resumed) totals.resumedFiles++;
 }

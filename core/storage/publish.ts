@@ -16,7 +16,8 @@ export interface PublishRequest {
   repoRoot: string;
   /** Relative to repoRoot: `latest` or `snapshots/<name>`. */
   name: string;
-  entries: readonly TreeEntry[];
+  /** The tree's files, a page at a time (core/db/package-sets.ts treePages). */
+  pages: AsyncIterable<readonly TreeEntry[]>;
   blobPath: (sha256: string) => string;
   signal?: AbortSignal;
 }
@@ -42,20 +43,6 @@ async function placeFile(source: string, dest: string): Promise<void> {
   }
 }
 
-async function checkBlobs(entries: readonly TreeEntry[], blobPath: (sha: string) => string): Promise<void> {
-  const missing: string[] = [];
-  await forEachLimited(entries, LINK_CONCURRENCY, async (e) => {
-    try {
-      await stat(blobPath(e.sha256));
-    } catch {
-      missing.push(`${e.path} (${e.sha256})`);
-    }
-  });
-  if (missing.length > 0) {
-    throw new PublishError(`${missing.length} file(s) are missing from the pool, e.g. ${missing.slice(0, 3).join(", ")}: run "repo sync" to fetch them again`);
-  }
-}
-
 async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>, signal?: AbortSignal): Promise<void> {
   let next = 0;
   const worker = async () => {
@@ -67,11 +54,45 @@ async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: 
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
-async function buildTree(dir: string, req: PublishRequest): Promise<void> {
-  const dirs = new Set<string>();
-  for (const e of req.entries) dirs.add(dirname(insideRoot(dir, e.path)));
-  for (const d of [...dirs].sort()) await mkdir(d, { recursive: true });
-  await forEachLimited(req.entries, LINK_CONCURRENCY, (e) => placeFile(req.blobPath(e.sha256), join(dir, e.path)), req.signal);
+/** Files whose blob is not in the pool: the tree is refused, with a count and a few examples. */
+class MissingBlobs {
+  count = 0;
+  readonly examples: string[] = [];
+
+  add(e: TreeEntry): void {
+    if (++this.count <= 3) this.examples.push(`${e.path} (${e.sha256})`);
+  }
+
+  throwIfAny(): void {
+    if (this.count === 0) return;
+    throw new PublishError(`${this.count} file(s) are missing from the pool, e.g. ${this.examples.join(", ")}: run "repo sync" to fetch them again`);
+  }
+}
+
+/** Link every file into `dir`, page by page; returns how many. */
+async function buildTree(dir: string, req: PublishRequest): Promise<number> {
+  const made = new Set<string>();
+  const missing = new MissingBlobs();
+  let files = 0;
+  for await (const page of req.pages) {
+    const dirs = new Set<string>();
+    for (const e of page) {
+      const d = dirname(insideRoot(dir, e.path));
+      if (!made.has(d)) dirs.add(d);
+    }
+    for (const d of [...dirs].sort()) {
+      await mkdir(d, { recursive: true });
+      made.add(d);
+    }
+    await forEachLimited(page, LINK_CONCURRENCY, (e) => placeFile(req.blobPath(e.sha256), join(dir, e.path)).catch((err: NodeJS.ErrnoException) => {
+      // The directory was just made: ENOENT is the blob's.
+      if (err.code === "ENOENT") missing.add(e);
+      else throw err;
+    }), req.signal);
+    files += page.length;
+  }
+  missing.throwIfAny();
+  return files;
 }
 
 /** Point `linkPath` at `target` atomically: a new symlink renamed over the old one. */
@@ -136,13 +157,13 @@ export async function collectGarbage(repoRoot: string, keep: readonly string[] =
 export async function publishTree(req: PublishRequest): Promise<PublishResult> {
   const root = resolve(req.repoRoot);
   const linkPath = insideRoot(root, req.name);
-  await checkBlobs(req.entries, req.blobPath);
   const stamp = `${req.name.replace(/[^A-Za-z0-9._-]/g, "_")}-${new Date().toISOString().replace(/[-:.]/g, "")}`;
   const building = join(root, TREES, `${stamp}.building-${process.pid}`);
   const final = join(root, TREES, stamp);
   await mkdir(building, { recursive: true });
+  let files: number;
   try {
-    await buildTree(building, req);
+    files = await buildTree(building, req);
     await rename(building, final);
   } catch (err) {
     await rm(building, { recursive: true, force: true });
@@ -151,7 +172,7 @@ export async function publishTree(req: PublishRequest): Promise<PublishResult> {
   await mkdir(dirname(linkPath), { recursive: true });
   const previous = await swapSymlink(linkPath, relative(dirname(linkPath), final));
   await collectGarbage(root, previous ? [resolve(dirname(linkPath), previous)] : []);
-  return { path: linkPath, files: req.entries.length };
+  return { path: linkPath, files };
 }
 
 /** Remove a published name (a snapshot being deleted) and its tree. */

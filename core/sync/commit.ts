@@ -1,11 +1,5 @@
 // The one transaction that ends a sync of any type: packages, the repository's new set and metadata, its index checksum.
-import {
-  replaceRepositoryMetadata,
-  replaceRepositoryPackages,
-  upsertMetadataFiles,
-  upsertPackages,
-  type PackageRecord,
-} from "../db/package-sets.js";
+import { replaceRepositoryMetadata, replaceRepositoryPackages, upsertMetadataFiles, upsertPackages, type PackageRecord } from "../db/package-sets.js";
 import type { RunCounts } from "../db/sync-runs.js";
 import type { RepoSyncContext } from "./types.js";
 
@@ -16,19 +10,33 @@ export interface MetadataEntry {
   size: number;
 }
 
-export interface CommittedPackage {
+/** A package of the repository's new set: its catalog row and where upstream has it. */
+export interface CommittedPackage extends PackageRecord {
   location: string;
-  record: PackageRecord;
 }
 
-export async function commitSync(ctx: RepoSyncContext, packages: readonly CommittedPackage[], metadata: readonly MetadataEntry[], indexChecksum: string, counts: RunCounts): Promise<void> {
+/**
+ * `committedOf` turns a syncer's own package objects into rows one batch at a time, so that a syncer whose
+ * objects already are CommittedPackages (RPM) costs no copy of 100,000 of them.
+ */
+export async function commitSync<T>(
+  ctx: RepoSyncContext,
+  packages: readonly T[],
+  committedOf: (p: T) => CommittedPackage,
+  metadata: readonly MetadataEntry[],
+  indexChecksum: string,
+  counts: RunCounts,
+): Promise<void> {
   const client = await ctx.db.connect();
   try {
     await client.query("BEGIN");
-    const ids = await upsertPackages(client, packages.map((p) => p.record));
-    const metaIds = await upsertMetadataFiles(client, metadata);
-    const pkgChange = await replaceRepositoryPackages(client, ctx.row.id, packages.map((p) => ({ location: p.location, packageId: ids.get(p.record.sha256)! })));
-    await replaceRepositoryMetadata(client, ctx.row.id, metadata.map((m) => ({ path: m.path, metadataFileId: metaIds.get(m.sha256)! })));
+    await upsertPackages(client, packages, committedOf);
+    await upsertMetadataFiles(client, metadata);
+    const pkgChange = await replaceRepositoryPackages(client, ctx.row.id, packages, (p) => {
+      const c = committedOf(p);
+      return { key: c.location, sha256: c.sha256 };
+    });
+    await replaceRepositoryMetadata(client, ctx.row.id, metadata);
     await client.query(`UPDATE chantal.repositories SET index_checksum = $2, last_synced_at = now(), updated_at = now() WHERE id = $1`, [ctx.row.id, indexChecksum]);
     // Interrupted, or the lock lost to a takeover, while the transaction ran: roll back, change nothing.
     ctx.signal.throwIfAborted();

@@ -37,6 +37,7 @@ async function downloadAll(
     http: ctx.http,
     concurrency: ctx.repo.download_concurrency,
     signal: ctx.signal,
+    discardResults: true,
     onBytes: (n) => {
       bytesDone += n;
       counts.bytesDownloaded += n;

@@ -28,7 +28,7 @@ export class PackageRecorder {
     const batch = this.buffer.splice(0);
     if (batch.length === 0) return this.flushing;
     this.flushing = this.flushing.then(() =>
-      upsertPackages(this.db, batch).then(
+      upsertPackages(this.db, batch, (r) => r).then(
         () => undefined,
         (err: unknown) => {
           this.error ??= err;

@@ -2,7 +2,7 @@
 import { join } from "node:path";
 import type pg from "pg";
 import type { Config } from "../config/schema.js";
-import { treeOf, type TreeEntry } from "../db/package-sets.js";
+import { treeOf, treePages } from "../db/package-sets.js";
 import { publishTree, unpublish, type PublishResult } from "../storage/publish.js";
 import type { BlobStore } from "../storage/blob-store.js";
 import { blobStoreOf } from "../storage/backend.js";
@@ -23,15 +23,13 @@ export async function publishLatest(db: pg.Pool, config: Config, repository: { i
   const state = await db.query(`SELECT index_checksum FROM chantal.repositories WHERE id = $1`, [repository.id]);
   const checksum = state.rows[0]?.index_checksum as string | null;
   if (!checksum) throw new ChantalError(`repository ${repository.repoId} has not been synced yet: nothing to publish`);
-  const entries = await treeOf(db, "repository", repository.id);
-  const result = await publishEntries(config, repository.repoId, "latest", entries, signal);
+  const result = await publishFrom(db, config, repository.repoId, "latest", { owner: "repository", id: repository.id }, signal);
   await db.query(`UPDATE chantal.repositories SET published_checksum = $2 WHERE id = $1`, [repository.id, checksum]);
   return result;
 }
 
 export async function publishSnapshot(db: pg.Pool, config: Config, snapshot: SnapshotRow, now: Date, signal?: AbortSignal): Promise<PublishResult> {
-  const entries = await treeOf(db, "snapshot", snapshot.id);
-  const result = await publishEntries(config, snapshot.repoId, `snapshots/${snapshot.name}`, entries, signal);
+  const result = await publishFrom(db, config, snapshot.repoId, `snapshots/${snapshot.name}`, { owner: "snapshot", id: snapshot.id }, signal);
   await markPublished(db, snapshot.id, now);
   return result;
 }
@@ -43,8 +41,10 @@ export function unpublishSnapshot(config: Config, snapshot: SnapshotRow): Promis
 }
 
 /** The backend's publisher: hardlinks and a symlink swap in a directory, or server-side copies in the bucket. */
-function publishEntries(config: Config, repoId: string, name: string, entries: TreeEntry[], signal?: AbortSignal): Promise<PublishResult> {
+async function publishFrom(db: pg.Pool, config: Config, repoId: string, name: string, tree: { owner: "repository" | "snapshot"; id: number }, signal?: AbortSignal): Promise<PublishResult> {
   const store = blobStoreOf(config);
-  if (store instanceof S3BlobStore) return publishS3Tree(store, { repoId, name, entries, ...(signal ? { signal } : {}) });
-  return publishTree({ repoRoot: publishedRoot(config, repoId), name, entries, blobPath: (s) => store.pathOf(s), ...(signal ? { signal } : {}) });
+  if (store instanceof S3BlobStore) {
+    return publishS3Tree(store, { repoId, name, entries: await treeOf(db, tree.owner, tree.id), ...(signal ? { signal } : {}) });
+  }
+  return publishTree({ repoRoot: publishedRoot(config, repoId), name, pages: treePages(db, tree.owner, tree.id), blobPath: (s) => store.pathOf(s), ...(signal ? { signal } : {}) });
 }
