@@ -2,7 +2,7 @@
 // Temp files live in tempDir (same filesystem, never inside the <aa>/<bb> tree) and are
 // moved in by one atomic rename, so a reader or a crash never sees a half-written blob.
 import { createReadStream } from "node:fs";
-import { mkdir, rename, stat, unlink } from "node:fs/promises";
+import { mkdir, readdir, rename, stat, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { errCode, normalizeSha256, PoolError, TempArea, type BlobStore } from "./blob-store.js";
@@ -42,19 +42,39 @@ export class FilesystemBlobStore implements BlobStore {
     return isFile(this.pathOf(sha256));
   }
 
-  /** The subset of `shas` already pooled; stats run in parallel, bounded so 100k shas don't open 100k requests at once. */
+  /**
+   * The subset of `shas` already pooled. The <aa> directories are listed first (at most 256), so that a blob
+   * whose <aa>/<bb> directory does not exist costs nothing: a first sync into a fresh pool stats no file.
+   * The stats that remain run in parallel, bounded so 100k shas don't open 100k requests at once.
+   */
   async haveMany(shas: Iterable<string>, concurrency = DEFAULT_STAT_CONCURRENCY): Promise<Set<string>> {
-    const unique = [...new Set([...shas].map(normalizeSha256))];
+    const unique = new Set<string>();
+    for (const s of shas) unique.add(normalizeSha256(s));
+    const dirs = await this.fanoutDirs(new Set([...unique].map((s) => s.slice(0, 2))));
+    const candidates = [...unique].filter((s) => dirs.has(s.slice(0, 4)));
     const present = new Set<string>();
     let next = 0;
     const worker = async (): Promise<void> => {
-      while (next < unique.length) {
-        const sha = unique[next++]!;
+      while (next < candidates.length) {
+        const sha = candidates[next++]!;
         if (await isFile(this.pathOf(sha))) present.add(sha);
       }
     };
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, unique.length)) }, worker));
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, candidates.length)) }, worker));
     return present;
+  }
+
+  /** Which <aa>/<bb> directories exist under the given <aa> prefixes, as "aabb". */
+  private async fanoutDirs(prefixes: Set<string>): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (const aa of prefixes) {
+      const names = await readdir(join(this.root, aa)).catch((err: unknown) => {
+        if (errCode(err) === "ENOENT" || errCode(err) === "ENOTDIR") return [] as string[];
+        throw err;
+      });
+      for (const bb of names) out.add(aa + bb);
+    }
+    return out;
   }
 
   async sizeOf(sha256: string): Promise<number | undefined> {

@@ -74,6 +74,22 @@ describe("Pool", () => {
     expect((await pool.haveMany([])).size).toBe(0);
   });
 
+  it("haveMany finds blobs across <aa>/<bb> directories, present, absent and half-present", async () => {
+    const sha = (prefix: string, n: number) => prefix + n.toString(16).padStart(64 - prefix.length, "0");
+    const pooled = [sha("ab12", 1), sha("ab34", 2), sha("ff00", 3)];
+    for (const s of pooled) await pool.adopt(await tempWith(s), s);
+    const absent = [
+      sha("ab12", 9), // its <aa>/<bb> exists
+      sha("ab99", 1), // its <aa> exists, not its <bb>
+      sha("cd00", 1), // no <aa>
+    ];
+    // A directory where a blob would be is not a blob.
+    const notFile = sha("ee00", 1);
+    await mkdir(join(dir, "pool", "ee", "00", notFile), { recursive: true });
+    const have = await pool.haveMany([...pooled, ...absent, notFile].map((s) => s.toUpperCase()));
+    expect([...have].sort()).toEqual([...pooled].sort());
+  });
+
   it("makes unique temp names in tempDir, outside the pool tree", () => {
     const a = pool.tempPath("same key");
     const b = pool.tempPath("same key");
