@@ -2,18 +2,17 @@
 import { createHash } from "node:crypto";
 import { ChantalError } from "../errors.js";
 import { fetchBuffer, HttpStatusError } from "../http/client.js";
-import { downloadMany, type DownloadJob } from "../http/download.js";
+import { downloadMany, type ChecksumAlgo, type DownloadJob, type ExpectedChecksum } from "../http/download.js";
 import { commitSync, type CommittedPackage, type MetadataEntry } from "../sync/commit.js";
 import { downloadPackages } from "../sync/download-packages.js";
-import { decompressIterable, compressionFromPath } from "../compress/decompress.js";
+import { compressionFromPath } from "../compress/decompress.js";
 import { upstreamFileUrl } from "../http/url.js";
-import { flatCopy } from "../strings.js";
 import { putBuffer } from "../storage/put-buffer.js";
-import { sha256ByChecksum, type PackageRecord } from "../db/package-sets.js";
+import { sha256ByChecksum } from "../db/package-sets.js";
 import { zeroCounts, type RunCounts } from "../db/sync-runs.js";
 import type { RepoSyncContext, RepoSyncResult } from "../sync/types.js";
 import { parseRepomd, type RepomdData } from "./repomd.js";
-import { parsePrimary, type PrimaryPackage } from "./primary.js";
+import { parsePrimaryInWorker } from "./primary-thread.js";
 import { safeLocation } from "./location.js";
 
 export class RpmMetadataError extends ChantalError {}
@@ -57,95 +56,133 @@ async function fetchDataFiles(data: RepomdData[], ctx: RepoSyncContext): Promise
   return jobs.map((_, i) => ({ path: paths[i]!, sha256: result.results[i]!.sha256, size: result.results[i]!.size }));
 }
 
-async function readPrimary(entry: MetadataEntry, ctx: RepoSyncContext): Promise<PrimaryPackage[]> {
-  const text = decompressIterable(ctx.pool.openRead(entry.sha256, ctx.signal), compressionFromPath(entry.path), { maxOutputBytes: MAX_PRIMARY_BYTES, label: entry.path });
-  const pkgs: PrimaryPackage[] = [];
-  for await (const p of parsePrimary(text, { signal: ctx.signal, maxPackages: MAX_PACKAGES, label: entry.path })) pkgs.push(p);
-  return pkgs;
+/**
+ * One package of the repository's new set, as compact as it can be: 100,000 of them stay in memory from the
+ * parse to the commit. It is also the package's catalog row (CommittedPackage) once its sha256 is known.
+ */
+class RpmPackage {
+  readonly type = "rpm";
+  /** Known when upstream declares sha256, when we have pooled it before, or once downloaded. */
+  sha256: string | undefined;
+
+  constructor(
+    readonly location: string,
+    readonly name: string,
+    readonly epoch: number,
+    readonly version: string,
+    readonly release: string,
+    readonly arch: string,
+    public size: number,
+    readonly checksumAlgo: ChecksumAlgo,
+    /** Lower-case hex; its length tells the algorithm, so it alone identifies the file among packages. */
+    readonly checksumValue: string,
+  ) {
+    if (checksumAlgo === "sha256") this.sha256 = checksumValue;
+  }
+
+  /** Upstream's declared checksum as `algo:value`, as recorded in the catalog. */
+  get checksum(): string {
+    return `${this.checksumAlgo}:${this.checksumValue}`;
+  }
+
+  get nevra(): string {
+    return `${this.name}-${this.epoch ? `${this.epoch}:` : ""}${this.version}-${this.release}.${this.arch}`;
+  }
 }
 
-interface PlannedPackage {
-  pkg: PrimaryPackage;
-  location: string;
-  checksum: string;
-  /** Known when upstream declares sha256, or when we have pooled it before. */
-  sha256?: string;
+/** Few distinct values (arch) repeated in every package: one string each instead of 100,000 copies. */
+class StringPool {
+  private readonly known = new Map<string, string>();
+  constructor(private readonly max: number) {}
+
+  intern(s: string): string {
+    const hit = this.known.get(s);
+    if (hit !== undefined) return hit;
+    if (this.known.size < this.max) this.known.set(s, s);
+    return s;
+  }
+}
+
+/** The packages of primary.xml by location (a location listed twice: the last wins), parsed in a worker thread. */
+async function readPrimary(entry: MetadataEntry, ctx: RepoSyncContext): Promise<RpmPackage[]> {
+  const byLocation = new Map<string, RpmPackage>();
+  const arches = new StringPool(1000);
+  const packages = parsePrimaryInWorker(ctx.pool.openRead(entry.sha256, ctx.signal), {
+    compression: compressionFromPath(entry.path),
+    label: entry.path,
+    maxOutputBytes: MAX_PRIMARY_BYTES,
+    maxPackages: MAX_PACKAGES,
+    repoUrl: ctx.repo.upstream_url,
+    signal: ctx.signal,
+  });
+  for await (const p of packages) {
+    byLocation.set(p.location, new RpmPackage(p.location, p.name, p.epoch, p.version, p.release, arches.intern(p.arch), p.size ?? 0, p.checksumAlgo, p.checksumValue));
+  }
+  return [...byLocation.values()];
 }
 
 /** Which packages the pool lacks: by sha256 when declared, else by the checksum we recorded when we pooled it. */
-async function planDownloads(pkgs: PrimaryPackage[], ctx: RepoSyncContext): Promise<{ planned: PlannedPackage[]; missing: PlannedPackage[] }> {
-  const byLocation = new Map<string, PlannedPackage>();
-  for (const pkg of pkgs) {
-    const location = locationOf(ctx, pkg.location, pkg.locationBase);
-    // Flattened: a template literal is a rope of several heap objects, kept for every package.
-    const checksum = flatCopy(`${pkg.checksum.algo}:${pkg.checksum.value.toLowerCase()}`);
-    byLocation.set(location, { pkg, location, checksum, ...(pkg.checksum.algo === "sha256" ? { sha256: pkg.checksum.value.toLowerCase() } : {}) });
-  }
-  const planned = [...byLocation.values()];
-  const unknown = planned.filter((p) => !p.sha256).map((p) => p.checksum);
+async function planDownloads(planned: RpmPackage[], ctx: RepoSyncContext): Promise<RpmPackage[]> {
+  const unknown = planned.filter((p) => !p.sha256);
   if (unknown.length > 0) {
-    const known = await sha256ByChecksum(ctx.db, unknown);
-    for (const p of planned) p.sha256 ??= known.get(p.checksum);
+    const known = await sha256ByChecksum(ctx.db, unknown.map((p) => p.checksum));
+    for (const p of unknown) p.sha256 = known.get(p.checksum);
   }
   const present = await ctx.pool.haveMany(planned.flatMap((p) => (p.sha256 ? [p.sha256] : [])));
   const seen = new Set<string>();
-  const missing = planned.filter((p) => {
+  return planned.filter((p) => {
     if (p.sha256 && present.has(p.sha256)) return false;
-    if (seen.has(p.checksum)) return false;
-    seen.add(p.checksum);
+    if (seen.has(p.checksumValue)) return false;
+    seen.add(p.checksumValue);
     return true;
   });
-  return { planned, missing };
-}
-
-function packageRecord(p: PlannedPackage, sha256: string, size: number): PackageRecord {
-  return { sha256, size, type: "rpm", name: p.pkg.name, epoch: p.pkg.epoch, version: p.pkg.version, release: p.pkg.release, arch: p.pkg.arch, checksum: p.checksum };
 }
 
 /** A download job whose URL and label are made when needed: 100,000 of them up front would cost tens of MB. */
 class PackageDownload implements DownloadJob {
   constructor(
     private readonly upstreamUrl: string,
-    private readonly planned: PlannedPackage,
+    private readonly pkg: RpmPackage,
   ) {}
 
   get url(): string {
-    return upstreamFileUrl(this.upstreamUrl, this.planned.location);
+    return upstreamFileUrl(this.upstreamUrl, this.pkg.location);
   }
 
-  get expected() {
-    return this.planned.pkg.checksum;
+  get expected(): ExpectedChecksum {
+    return { algo: this.pkg.checksumAlgo, value: this.pkg.checksumValue };
   }
 
   get size(): number | undefined {
-    return this.planned.pkg.size;
+    return this.pkg.size || undefined;
   }
 
   get label(): string {
-    const p = this.planned.pkg;
-    return `${p.name}-${p.epoch ? `${p.epoch}:` : ""}${p.version}-${p.release}.${p.arch}`;
+    return this.pkg.nevra;
   }
 }
 
-async function downloadMissing(missing: PlannedPackage[], ctx: RepoSyncContext, counts: RunCounts): Promise<void> {
-  const bytesTotal = missing.reduce((n, p) => n + (p.pkg.size ?? 0), 0);
+async function downloadMissing(missing: RpmPackage[], ctx: RepoSyncContext, counts: RunCounts): Promise<void> {
+  const bytesTotal = missing.reduce((n, p) => n + p.size, 0);
   const jobs: DownloadJob[] = missing.map((p) => new PackageDownload(ctx.repo.upstream_url, p));
   await downloadPackages(jobs, ctx, counts, bytesTotal, (index, result) => {
     const p = missing[index]!;
     p.sha256 = result.sha256;
-    return packageRecord(p, result.sha256, result.size);
+    p.size = result.size;
+    return committedOf(p);
   });
 }
 
 /** Packages that share a checksum with a downloaded one get its sha256. */
-function fillFromSiblings(planned: PlannedPackage[]): void {
+function fillFromSiblings(planned: RpmPackage[]): void {
   const byChecksum = new Map<string, string>();
-  for (const p of planned) if (p.sha256) byChecksum.set(p.checksum, p.sha256);
-  for (const p of planned) p.sha256 ??= byChecksum.get(p.checksum);
+  for (const p of planned) if (p.sha256) byChecksum.set(p.checksumValue, p.sha256);
+  for (const p of planned) p.sha256 ??= byChecksum.get(p.checksumValue);
 }
 
-function committed(planned: PlannedPackage[]): CommittedPackage[] {
-  return planned.map((p) => ({ location: p.location, record: packageRecord(p, p.sha256!, p.pkg.size ?? 0) }));
+function committedOf(p: RpmPackage): CommittedPackage {
+  if (p.sha256 === undefined) throw new Error(`${p.nevra} (${p.location}) was neither pooled nor downloaded`);
+  return p as RpmPackage & { sha256: string };
 }
 
 export async function syncRpm(ctx: RepoSyncContext): Promise<RepoSyncResult> {
@@ -170,15 +207,15 @@ export async function syncRpm(ctx: RepoSyncContext): Promise<RepoSyncResult> {
   }
 
   const primaryEntry = metadata.find((m) => m.path === locationOf(ctx, primaryData.location, primaryData.locationBase))!;
-  const pkgs = await readPrimary(primaryEntry, ctx);
-  counts.packagesTotal = pkgs.length;
-  ctx.onProgress?.({ phase: "plan", filesDone: 0, filesTotal: pkgs.length, bytesDone: 0, bytesTotal: 0 });
-  const { planned, missing } = await planDownloads(pkgs, ctx);
+  const planned = await readPrimary(primaryEntry, ctx);
+  counts.packagesTotal = planned.length;
+  ctx.onProgress?.({ phase: "plan", filesDone: 0, filesTotal: planned.length, bytesDone: 0, bytesTotal: 0 });
+  const missing = await planDownloads(planned, ctx);
   ctx.log.info({ repo: ctx.repo.id, packages: planned.length, missing: missing.length }, "plan");
 
   await downloadMissing(missing, ctx, counts);
   fillFromSiblings(planned);
   ctx.onProgress?.({ phase: "commit", filesDone: 0, filesTotal: 1, bytesDone: 0, bytesTotal: 0 });
-  await commitSync(ctx, committed(planned), metadata, indexChecksum, counts);
+  await commitSync(ctx, planned, committedOf, metadata, indexChecksum, counts);
   return { status: "success", counts };
 }

@@ -1,0 +1,88 @@
+// Messages between the sync and the primary.xml worker thread, and the errors that cross between them.
+import { DecompressionError, LimitExceededError, type CompressionKind } from "../compress/decompress.js";
+import { ChantalError } from "../errors.js";
+import { UnsafePathError } from "./location.js";
+import { PrimaryParseError } from "./primary.js";
+import { ChecksumRefusedError, type ChecksumAlgo } from "./repomd.js";
+
+export interface PrimaryWorkerInput {
+  compression: CompressionKind;
+  label: string;
+  maxOutputBytes: number;
+  maxPackages: number;
+  /** The repository's URL, for safeLocation. */
+  repoUrl: string;
+}
+
+export type ToWorker = { type: "chunk"; data: Uint8Array } | { type: "end" };
+
+export type ToMain =
+  | { type: "more" }
+  /** PACKED_FIELDS values per package, in the order of PackedPackage. */
+  | { type: "packages"; packed: (string | number | null)[] }
+  | { type: "done" }
+  | { type: "failed"; error: SerializedError };
+
+/** A package as the worker sends it: its location is already checked and relative to the repository. */
+export interface PackedPackage {
+  location: string;
+  name: string;
+  epoch: number;
+  version: string;
+  release: string;
+  arch: string;
+  size: number | null;
+  checksumAlgo: ChecksumAlgo;
+  checksumValue: string;
+}
+
+export const PACKED_FIELDS = 9;
+
+export function unpack(packed: readonly (string | number | null)[], at: number): PackedPackage {
+  return {
+    location: packed[at] as string,
+    name: packed[at + 1] as string,
+    epoch: packed[at + 2] as number,
+    version: packed[at + 3] as string,
+    release: packed[at + 4] as string,
+    arch: packed[at + 5] as string,
+    size: packed[at + 6] as number | null,
+    checksumAlgo: packed[at + 7] as ChecksumAlgo,
+    checksumValue: packed[at + 8] as string,
+  };
+}
+
+export interface SerializedError {
+  kind: string;
+  message: string;
+  limit?: string;
+  max?: number;
+  href?: string;
+  reason?: string;
+  base?: string;
+}
+
+export function serializeError(err: unknown): SerializedError {
+  if (err instanceof LimitExceededError) return { kind: "LimitExceededError", message: err.message, limit: err.limit, max: err.max };
+  if (err instanceof UnsafePathError) return { kind: "UnsafePathError", message: err.message, href: err.href, reason: err.reason, ...(err.base !== undefined ? { base: err.base } : {}) };
+  if (err instanceof Error) return { kind: err.constructor.name, message: err.message };
+  return { kind: "Error", message: String(err) };
+}
+
+/** The same error class on this side, so that callers and exit codes see what an in-thread parse would throw. */
+export function deserializeError(e: SerializedError): Error {
+  switch (e.kind) {
+    case "LimitExceededError":
+      return new LimitExceededError(e.message, { limit: e.limit ?? "unknown", max: e.max ?? 0 });
+    case "UnsafePathError":
+      return new UnsafePathError(e.href ?? "", e.reason ?? e.message, e.base);
+    case "PrimaryParseError":
+      return new PrimaryParseError(e.message);
+    case "ChecksumRefusedError":
+      return new ChecksumRefusedError(e.message);
+    case "DecompressionError":
+      return new DecompressionError(e.message);
+    default:
+      return new ChantalError(e.message);
+  }
+}

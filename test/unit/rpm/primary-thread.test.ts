@@ -1,0 +1,98 @@
+// parsePrimaryInWorker: the same packages and the same errors as parsing in the sync's own thread.
+import { gzipSync } from "node:zlib";
+import { describe, expect, it } from "vitest";
+import { DecompressionError, LimitExceededError } from "../../../core/compress/decompress.js";
+import { AbortedError } from "../../../core/errors.js";
+import { UnsafePathError } from "../../../core/rpm/location.js";
+import { PrimaryParseError } from "../../../core/rpm/primary.js";
+import { parsePrimaryInWorker, type PrimaryInWorkerOptions } from "../../../core/rpm/primary-thread.js";
+import type { PackedPackage } from "../../../core/rpm/primary-protocol.js";
+import { ChecksumRefusedError } from "../../../core/rpm/repomd.js";
+import { rejection } from "../../helpers/assert.js";
+
+const REPO = "http://127.0.0.1:9/repo/";
+const HEAD = `<?xml version="1.0" encoding="UTF-8"?>\n<metadata xmlns="http://linux.duke.edu/metadata/common" packages="2">\n`;
+const SHA = "ab".repeat(32);
+
+function pkg(name: string, opts: { href?: string; base?: string; checksum?: string; size?: string } = {}): string {
+  const checksum = opts.checksum ?? `<checksum type="sha256" pkgid="YES">${SHA}</checksum>`;
+  const base = opts.base !== undefined ? ` xml:base="${opts.base}"` : "";
+  return `<package type="rpm"><name>${name}</name><arch>x86_64</arch><version epoch="2" ver="1.0" rel="3.el9"/>${checksum}<size package="${opts.size ?? "123"}"/><location${base} href="${opts.href ?? `Packages/${name}.rpm`}"/><format><rpm:entry name="x"/></format></package>\n`;
+}
+
+async function* chunks(bytes: Buffer, size = 1000): AsyncGenerator<Buffer> {
+  for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size);
+}
+
+function options(extra: Partial<PrimaryInWorkerOptions> = {}): PrimaryInWorkerOptions {
+  return { compression: "gz", label: "repodata/primary.xml.gz", maxOutputBytes: 64 * 1024 * 1024, maxPackages: 1000, repoUrl: REPO, ...extra };
+}
+
+async function parseAll(xml: string | Buffer, extra: Partial<PrimaryInWorkerOptions> = {}): Promise<PackedPackage[]> {
+  const out: PackedPackage[] = [];
+  for await (const p of parsePrimaryInWorker(chunks(gzipSync(xml)), options(extra))) out.push(p);
+  return out;
+}
+
+describe("parsePrimaryInWorker", () => {
+  it("yields every package with its location resolved, across batches", async () => {
+    const names = Array.from({ length: 2500 }, (_, i) => `p${i}`);
+    const xml = `${HEAD}${names.map((n) => pkg(n)).join("")}${pkg("based", { base: `${REPO}sub/`, href: "x.rpm", size: "7" })}</metadata>`;
+    const got = await parseAll(xml, { maxPackages: 10_000 });
+    expect(got).toHaveLength(2501);
+    expect(got[0]).toEqual({ location: "Packages/p0.rpm", name: "p0", epoch: 2, version: "1.0", release: "3.el9", arch: "x86_64", size: 123, checksumAlgo: "sha256", checksumValue: SHA });
+    expect(got[1999]!.name).toBe("p1999");
+    expect(got[2500]).toMatchObject({ location: "sub/x.rpm", size: 7 });
+  });
+
+  it("brings each error back as the class the sync expects", async () => {
+    const cases: [string, Buffer | string, Partial<PrimaryInWorkerOptions>, new (...a: never[]) => Error, RegExp][] = [
+      ["malformed XML", `${HEAD}<package type="rpm"><name>a</nam></package></metadata>`, {}, PrimaryParseError, /primary\.xml\.gz: not well-formed XML/],
+      ["md5", `${HEAD}${pkg("a", { checksum: `<checksum type="md5">${"a".repeat(32)}</checksum>` })}</metadata>`, {}, ChecksumRefusedError, /md5/],
+      ["unsafe href", `${HEAD}${pkg("a", { href: "../../etc/passwd" })}</metadata>`, {}, UnsafePathError, /\.\.\/\.\.\/etc\/passwd/],
+      ["too many packages", `${HEAD}${pkg("a")}${pkg("b")}${pkg("c")}</metadata>`, { maxPackages: 2 }, LimitExceededError, /more than 2 packages/],
+      ["decompressed size", `${HEAD}${"<!-- padding -->".repeat(10_000)}</metadata>`, { maxOutputBytes: 4096 }, LimitExceededError, /decompresses to more than 4 KiB/],
+    ];
+    for (const [what, xml, extra, cls, message] of cases) {
+      const err = await rejection(parseAll(xml, extra));
+      expect(err, what).toBeInstanceOf(cls);
+      expect((err as Error).message, what).toMatch(message);
+    }
+    const limit = (await rejection(parseAll(`${HEAD}${pkg("a")}${pkg("b")}${pkg("c")}</metadata>`, { maxPackages: 2 }))) as LimitExceededError;
+    expect(limit).toMatchObject({ limit: "maxPackages", max: 2 });
+  });
+
+  it("reports corrupt compressed data as a DecompressionError", async () => {
+    const gz = gzipSync(`${HEAD}${pkg("a")}</metadata>`);
+    gz.fill(0x55, 12, 40);
+    const out: PackedPackage[] = [];
+    const err = await rejection((async () => {
+      for await (const p of parsePrimaryInWorker(chunks(gz), options())) out.push(p);
+    })());
+    expect(err).toBeInstanceOf(DecompressionError);
+  });
+
+  it("passes a failure of the source through unchanged", async () => {
+    async function* failing(): AsyncGenerator<Buffer> {
+      yield gzipSync(HEAD).subarray(0, 10);
+      throw new Error("connection reset while reading the pool");
+    }
+    const err = await rejection((async () => {
+      for await (const _ of parsePrimaryInWorker(failing(), options())) void _;
+    })());
+    expect((err as Error).message).toBe("connection reset while reading the pool");
+  });
+
+  it("stops when aborted", async () => {
+    const controller = new AbortController();
+    const xml = `${HEAD}${Array.from({ length: 3000 }, (_, i) => pkg(`p${i}`)).join("")}</metadata>`;
+    let seen = 0;
+    const err = await rejection((async () => {
+      for await (const _ of parsePrimaryInWorker(chunks(gzipSync(xml)), options({ maxPackages: 10_000, signal: controller.signal }))) {
+        if (++seen === 10) controller.abort();
+      }
+    })());
+    expect(err).toBeInstanceOf(AbortedError);
+    expect(seen).toBeLessThan(3000);
+  });
+});
