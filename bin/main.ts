@@ -6,34 +6,26 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { Command, CommanderError } from "commander";
 import { chantalVersion } from "../core/package-info.js";
 import { ExitCode } from "../core/errors.js";
-
-/** The nouns, in help order. */
-const NOUNS: Record<string, string> = {
-  config: "validate and describe the configuration",
-  repo: "repositories: list, sync, history",
-  snapshot: "freeze, compare and delete snapshots of a repository",
-  publish: "write published trees: latest, or a snapshot",
-  proxy: "which proxy applies, and does it work",
-  scheduler: "the local scheduler daemon",
-  db: "database status, migrations, backup and restore",
-  pool: "the content-addressed pool",
-  cloud: "the AWS deployment",
-};
+import { NOUNS, requestedNoun } from "./nouns.js";
 
 interface CommandModule {
   register(noun: Command): void;
 }
 
-async function commandModules(): Promise<{ noun: string; module: CommandModule }[]> {
+/** Only the requested noun's verbs are imported: a sync does not pay the memory of the cloud and backup code. */
+async function commandModules(noun: string | undefined): Promise<{ noun: string; module: CommandModule }[]> {
   const dir = join(dirname(fileURLToPath(import.meta.url)), "commands");
   const ext = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
-  const files = readdirSync(dir).filter((f) => f.endsWith(ext) && !f.endsWith(".d.ts")).sort();
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith(ext) && !f.endsWith(".d.ts") && (noun === undefined || f.startsWith(`${noun}-`)))
+    .sort();
   return Promise.all(
     files.map(async (f) => ({ noun: f.split("-")[0]!.replace(ext, ""), module: (await import(pathToFileURL(join(dir, f)).href)) as CommandModule })),
   );
 }
 
-export async function buildProgram(): Promise<Command> {
+/** The CLI with the verbs of `noun` (all of them when undefined). */
+export async function buildProgram(noun?: string): Promise<Command> {
   const program = new Command("chantal-run")
     .description("Chantal: offline mirrors of RPM and APT repositories")
     .version(chantalVersion)
@@ -41,7 +33,7 @@ export async function buildProgram(): Promise<Command> {
     .option("-v, --verbose", "debug logging")
     .showHelpAfterError()
     .exitOverride();
-  const modules = await commandModules();
+  const modules = await commandModules(noun);
   for (const [noun, description] of Object.entries(NOUNS)) {
     const mine = modules.filter((m) => m.noun === noun);
     if (mine.length === 0) continue;
@@ -52,7 +44,7 @@ export async function buildProgram(): Promise<Command> {
 }
 
 try {
-  await (await buildProgram()).parseAsync(process.argv);
+  await (await buildProgram(requestedNoun(process.argv.slice(2)))).parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) {
     process.exitCode = err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;

@@ -1,6 +1,7 @@
 // Logs go to stderr: pretty on a TTY, JSON lines otherwise (containers, systemd).
+import { createRequire } from "node:module";
 import { pino, type Logger } from "pino";
-import pretty from "pino-pretty";
+import type PinoPretty from "pino-pretty";
 
 export type { Logger };
 
@@ -17,6 +18,8 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   const fd = opts.destination ?? 2;
   const tty = !opts.json && fd === 2 && process.stderr.isTTY;
   if (tty) {
+    // Loaded only for a terminal: containers and systemd never pay for it.
+    const pretty = createRequire(import.meta.url)("pino-pretty") as typeof PinoPretty;
     return pino({ level, base: undefined }, pretty({ destination: fd, sync: true, ignore: "pid,hostname", translateTime: "SYS:HH:MM:ss" }));
   }
   return pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: fd, sync: true }));

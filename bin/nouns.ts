@@ -1,0 +1,29 @@
+// The CLI's nouns, and which one a command line asks for (main.ts loads only that noun's verbs).
+
+/** The nouns, in help order. */
+export const NOUNS: Record<string, string> = {
+  config: "validate and describe the configuration",
+  repo: "repositories: list, sync, history",
+  snapshot: "freeze, compare and delete snapshots of a repository",
+  publish: "write published trees: latest, or a snapshot",
+  proxy: "which proxy applies, and does it work",
+  scheduler: "the local scheduler daemon",
+  db: "database status, migrations, backup and restore",
+  pool: "the content-addressed pool",
+  cloud: "the AWS deployment",
+};
+
+/**
+ * The noun the arguments ask for, past the global options; undefined when there is none or it is unknown
+ * (top-level help, a typo), and then every command is loaded.
+ */
+export function requestedNoun(args: readonly string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    // -c <dir>, --config-dir <dir>, and short flags clustered before c (-vc <dir>) take the next word.
+    if (a === "--config-dir" || /^-[a-zA-Z]*c$/.test(a)) i++;
+    else if (!a.startsWith("-")) return Object.hasOwn(NOUNS, a) ? a : undefined;
+  }
+  return undefined;
+}
+
