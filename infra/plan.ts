@@ -16,8 +16,11 @@ export const BACKUP_SCHEDULE_NAME = "chantal-backup";
 export const TARGET_TEMPLATE_SCHEDULE_NAME = "chantal-target-template";
 /** The container in the task definition that every schedule overrides. */
 export const CONTAINER_NAME = "chantal";
-/** The container entry (issue 8 item 3): `node dist/functions/entry.js <handler> [args]`. */
-export const ENTRY_COMMAND = ["node", "dist/functions/entry.js"] as const;
+/**
+ * The container entry (issue 8 item 3): `node dist/functions/entry.js <handler> [args]`, with the heap
+ * policy of the chantal-run executable (bin/chantal-run.js explains it).
+ */
+export const ENTRY_COMMAND = ["node", "--max-old-space-size=1536", "dist/functions/entry.js"] as const;
 /** The SST app's schedule group for a stage; `cloud schedules` defaults to the production one. */
 export function scheduleGroupName(stage: string): string {
   return `chantal-${stage}`;

@@ -110,7 +110,7 @@ describe("cloud schedules", () => {
       "    timezone: UTC -> Europe/Berlin",
       "    flexibleTimeWindow: OFF -> FLEXIBLE 2 min",
       '    description: chantal: sync rhel9-baseos at "0 2 * * *" -> chantal: sync rhel9-baseos at "0 3 * * *"',
-      `    input: {"containerOverrides":[{"command":["node","dist/functions/entry.js","sync","--repo-id","rhel9-baseos"],"name":"chantal"}]} -> {"containerOverrides":[{"command":["node","dist/functions/entry.js","sync","--repo-id","rhel9-baseos"],"environment":[{"name":"SST_EVENT","value":"{\\"handler\\":\\"sync\\",\\"repoId\\":\\"rhel9-baseos\\",\\"trigger\\":\\"cloud\\"}"}],"name":"chantal"}]}`,
+      `    input: {"containerOverrides":[{"command":["node","dist/functions/entry.js","sync","--repo-id","rhel9-baseos"],"name":"chantal"}]} -> {"containerOverrides":[{"command":["node","--max-old-space-size=1536","dist/functions/entry.js","sync","--repo-id","rhel9-baseos"],"environment":[{"name":"SST_EVENT","value":"{\\"handler\\":\\"sync\\",\\"repoId\\":\\"rhel9-baseos\\",\\"trigger\\":\\"cloud\\"}"}],"name":"chantal"}]}`,
       "- chantal-sync-retired",
       "left alone (not chantal's): nightly-report",
       "",
@@ -145,7 +145,7 @@ describe("cloud schedules", () => {
       containerOverrides: [
         {
           name: "chantal",
-          command: ["node", "dist/functions/entry.js", "sync", "--repo-id", "epel", "--snapshot", "epel-{date}"],
+          command: ["node", "--max-old-space-size=1536", "dist/functions/entry.js", "sync", "--repo-id", "epel", "--snapshot", "epel-{date}"],
           environment: [{ name: "SST_EVENT", value: JSON.stringify({ handler: "sync", repoId: "epel", trigger: "cloud", snapshotTemplate: "epel-{date}" }) }],
         },
       ],

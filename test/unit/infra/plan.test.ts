@@ -82,7 +82,7 @@ describe("deploymentPlan", () => {
         timezone: "Europe/Berlin",
         flexibleTimeWindow: { Mode: "FLEXIBLE", MaximumWindowInMinutes: 2 },
         description: 'chantal: sync rhel9-baseos at "0 2 * * *"',
-        command: ["node", "dist/functions/entry.js", "sync", "--repo-id", "rhel9-baseos", "--snapshot", "rhel9-{date}"],
+        command: ["node", "--max-old-space-size=1536", "dist/functions/entry.js", "sync", "--repo-id", "rhel9-baseos", "--snapshot", "rhel9-{date}"],
         event: { handler: "sync", repoId: "rhel9-baseos", trigger: "cloud", snapshotTemplate: "rhel9-{date}" },
       },
       {
@@ -94,7 +94,7 @@ describe("deploymentPlan", () => {
         timezone: "America/New_York",
         flexibleTimeWindow: { Mode: "OFF" },
         description: 'chantal: sync epel at "30 4 * * MON-FRI"',
-        command: ["node", "dist/functions/entry.js", "sync", "--repo-id", "epel"],
+        command: ["node", "--max-old-space-size=1536", "dist/functions/entry.js", "sync", "--repo-id", "epel"],
         event: { handler: "sync", repoId: "epel", trigger: "cloud" },
       },
       {
@@ -105,7 +105,7 @@ describe("deploymentPlan", () => {
         timezone: "Europe/Paris",
         flexibleTimeWindow: { Mode: "OFF" },
         description: 'chantal: database backup at "@daily"',
-        command: ["node", "dist/functions/entry.js", "backup"],
+        command: ["node", "--max-old-space-size=1536", "dist/functions/entry.js", "backup"],
         event: { handler: "backup", trigger: "cloud" },
       },
     ]);
@@ -167,7 +167,7 @@ describe("containerOverrides", () => {
       containerOverrides: [
         {
           name: "chantal",
-          command: ["node", "dist/functions/entry.js", "sync", "--repo-id", "epel"],
+          command: ["node", "--max-old-space-size=1536", "dist/functions/entry.js", "sync", "--repo-id", "epel"],
           environment: [{ name: "SST_EVENT", value: '{"handler":"sync","repoId":"epel","trigger":"cloud"}' }],
         },
       ],
