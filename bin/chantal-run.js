@@ -1,8 +1,6 @@
 #!/usr/bin/env -S node --max-old-space-size=1536
 // Entry shim: run the compiled CLI, or the TypeScript sources when CHANTAL_FROM_SOURCE=1 (tests, development).
-// The heap limit is a memory policy, not a cap we expect to reach: below 2 GB V8 lets the heap grow to ~2x
-// the live data between full collections instead of 4x, which keeps a 100,000-package sync near 200 MB
-// (bench/README.md). Run as `node bin/chantal-run.js`, pass the flag yourself (the container entry does).
+// The shebang's flags are core/node-flags.ts (why: there); with `node bin/chantal-run.js`, pass them yourself.
 import { existsSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { dirname, join } from "node:path";

@@ -6,6 +6,7 @@ import type { DesiredSchedule } from "../core/cloud/reconcile.js";
 import type { Config } from "../core/config/schema.js";
 import type { LoadedConfig } from "../core/config/load.js";
 import type { ConfigIssue } from "../core/errors.js";
+import { NODE_FLAGS } from "../core/node-flags.js";
 import { toAwsCron } from "./cron-aws.js";
 
 /** EventBridge Scheduler: a schedule name is 1-64 characters of [0-9a-zA-Z-_.]. */
@@ -18,9 +19,9 @@ export const TARGET_TEMPLATE_SCHEDULE_NAME = "chantal-target-template";
 export const CONTAINER_NAME = "chantal";
 /**
  * The container entry (issue 8 item 3): `node dist/functions/entry.js <handler> [args]`, with the heap
- * policy of the chantal-run executable (bin/chantal-run.js explains it).
+ * policy of the chantal-run executable (core/node-flags.ts).
  */
-export const ENTRY_COMMAND = ["node", "--max-old-space-size=1536", "dist/functions/entry.js"] as const;
+export const ENTRY_COMMAND = ["node", ...NODE_FLAGS, "dist/functions/entry.js"] as const;
 /** The SST app's schedule group for a stage; `cloud schedules` defaults to the production one. */
 export function scheduleGroupName(stage: string): string {
   return `chantal-${stage}`;

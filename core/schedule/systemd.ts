@@ -3,6 +3,7 @@
 import { dirname, resolve, sep } from "node:path";
 import type { LoadedConfig } from "../config/load.js";
 import { schedulerPaths } from "./pidfile.js";
+import { NODE_FLAGS } from "../node-flags.js";
 
 export interface UnitOptions {
   /** The foreground command, as argv. */
@@ -91,7 +92,7 @@ export function unitOptionsFor(loaded: LoadedConfig, opts: { nodePath: string; c
   const needed = [...readWritePaths, loaded.dir, opts.nodePath, opts.cliPath];
   const inHome = needed.some((p) => HOME_DIRS.some((h) => isUnder(resolve(p), h)));
   return {
-    execStart: [opts.nodePath, opts.cliPath, "--config-dir", loaded.dir, "scheduler", "start"],
+    execStart: [opts.nodePath, ...NODE_FLAGS, opts.cliPath, "--config-dir", loaded.dir, "scheduler", "start"],
     readWritePaths,
     timeoutStopSec: loaded.config.scheduler.grace_period_seconds + 30,
     protectHome: inHome ? "read-only" : "yes",

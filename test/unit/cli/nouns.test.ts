@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { requestedNoun } from "../../../bin/nouns.js";
+import { NODE_FLAGS } from "../../../core/node-flags.js";
 
 const ROOT = join(import.meta.dirname, "..", "..", "..");
 
@@ -25,8 +26,9 @@ describe("requestedNoun", () => {
 });
 
 describe("the chantal-run executable", () => {
-  it("runs through its shebang with a heap limit below V8's 2 GB threshold for a 4x growing factor", () => {
+  it("runs through its shebang with NODE_FLAGS, a heap limit below V8's 2 GB threshold for a 4x growing factor", () => {
     const shebang = readFileSync(join(ROOT, "bin/chantal-run.js"), "utf8").split("\n", 1)[0]!;
+    expect(shebang).toBe(`#!/usr/bin/env -S node ${NODE_FLAGS.join(" ")}`);
     const limit = Number(/--max-old-space-size=(\d+)/.exec(shebang)?.[1]);
     expect(limit).toBeGreaterThanOrEqual(1024);
     expect(limit).toBeLessThan(2048);

@@ -48,7 +48,7 @@ describe("the systemd unit", () => {
     const o = unitOptionsFor(loaded, { nodePath: "/usr/bin/node", cliPath: "/opt/chantal/bin/chantal-run.js", user: "chantal" });
     expect(o.readWritePaths).toEqual(["/backup/chantal", "/srv/www/mirror", "/var/lib/chantal-test", "/var/log/chantal"]);
     expect(o.timeoutStopSec).toBe(330);
-    expect(o.execStart).toEqual(["/usr/bin/node", "/opt/chantal/bin/chantal-run.js", "--config-dir", configDir, "scheduler", "start"]);
+    expect(o.execStart).toEqual(["/usr/bin/node", "--max-old-space-size=1536", "/opt/chantal/bin/chantal-run.js", "--config-dir", configDir, "scheduler", "start"]);
     expect(o.protectHome).toBe(configDir.startsWith("/root") || configDir.startsWith("/home") ? "read-only" : "yes");
     const unit = renderSchedulerUnit(o);
     expect(unit).toContain("User=chantal\nGroup=chantal\n");
