@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import { generateAptSuite } from "./apt-repo-generator.js";
+import { NODE_FLAGS } from "../core/node-flags.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 let CLI = join(ROOT, "bin", "chantal-run.js");
@@ -166,7 +167,7 @@ async function chantalRun(run: number, url: string, db: Db): Promise<RunResult> 
   const env = chantalEnv();
   const migrate = await timed(process.execPath, [CLI, "--config-dir", configDir, "db", "migrate"], env);
   if (migrate.code !== 0) throw new Error(`chantal db migrate failed: ${migrate.stderr}`);
-  const sync = () => timed(process.execPath, [CLI, "--config-dir", configDir, "repo", "sync", "--repo-id", "bench", "--json"], env);
+  const sync = () => timed(process.execPath, [...NODE_FLAGS, CLI, "--config-dir", configDir, "repo", "sync", "--repo-id", "bench", "--json"], env);
   const first = await sync();
   const firstJson = JSON.parse(first.stdout || "{}");
   if (first.code !== 0 || firstJson.counts?.packagesTotal !== count) throw new Error(`chantal first sync: exit ${first.code}: ${first.stdout}${first.stderr.slice(-2000)}`);

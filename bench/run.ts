@@ -19,6 +19,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import { generateRpmRepo } from "./rpm-repo-generator.js";
+import { NODE_FLAGS } from "../core/node-flags.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const CLI = join(ROOT, "bin", "chantal-run.js");
@@ -688,7 +689,8 @@ async function chantalRun(opts: Options, repo: RepoInfo, run: number, served: Se
   );
   const logs = join(opts.dir, "logs", repo.workload.id, `run${run}`);
   const profileDir = join(opts.dir, "profiles", repo.workload.id, `run${run}`);
-  const args = (what: "first" | "noop") => [...(opts.cpuProf ? ["--cpu-prof", `--cpu-prof-dir=${join(profileDir, what)}`] : []), CLI, "--config-dir", configDir, ...(opts.verbose ? ["--verbose"] : []), "repo", "sync", "--repo-id", repoId, "--json"];
+  // Node runs with the flags of the chantal-run executable, as users run it.
+  const args = (what: "first" | "noop") => [...NODE_FLAGS, ...(opts.cpuProf ? ["--cpu-prof", `--cpu-prof-dir=${join(profileDir, what)}`] : []), CLI, "--config-dir", configDir, ...(opts.verbose ? ["--verbose"] : []), "repo", "sync", "--repo-id", repoId, "--json"];
   const env = chantalEnv(opts);
   const parse = (t: Timed, what: string): SyncJson => {
     try {
