@@ -1,5 +1,6 @@
 // Progress of long downloads: a bar on a TTY, periodic JSON lines (through the logger) otherwise.
-import cliProgress from "cli-progress";
+import { createRequire } from "node:module";
+import type CliProgress from "cli-progress";
 import type { Logger } from "../core/log.js";
 import type { SyncProgress } from "../core/sync/types.js";
 
@@ -12,12 +13,14 @@ function mb(n: number): string {
 export function progressReporter(log: Logger, tty = process.stderr.isTTY): { onProgress: (repoId: string, p: SyncProgress) => void; stop(): void } {
   const started = Date.now();
   let last = 0;
-  let bar: cliProgress.SingleBar | undefined;
+  let bar: CliProgress.SingleBar | undefined;
+  // Loaded for a terminal only: JSON progress lines need none of it.
+  const cliProgress = tty ? (createRequire(import.meta.url)("cli-progress") as typeof CliProgress) : undefined;
   const rate = (bytes: number) => mb(bytes / Math.max(0.001, (Date.now() - started) / 1000));
   return {
     onProgress(repoId, p) {
       if (p.phase !== "download") return;
-      if (tty) {
+      if (cliProgress) {
         bar ??= new cliProgress.SingleBar(
           { format: `${repoId} [{bar}] {value}/{total} packages | {mbDone}/{mbTotal} MB | {rate} MB/s | ETA {eta_formatted}`, stream: process.stderr, hideCursor: true, clearOnComplete: true },
           cliProgress.Presets.shades_classic,

@@ -2,7 +2,6 @@
 // every decoder is pulled piece by piece, so a decompression bomb ends in LimitExceededError, not out of memory.
 import { Duplex, pipeline, Readable, type Transform } from "node:stream";
 import zlib from "node:zlib";
-import xzDecompress from "xz-decompress";
 import { ChantalError } from "../errors.js";
 import { bunzip2 } from "./bzip2.js";
 import { unzstd } from "./zstd.js";
@@ -125,6 +124,8 @@ function xzError(err: unknown): unknown {
 }
 
 async function* unxz(source: AsyncIterable<Uint8Array>): AsyncGenerator<Buffer> {
+  // Loaded when an xz file comes: its WebAssembly costs ~8 MB that gz, zstd and plain syncs do not need.
+  const { default: xzDecompress } = await import("xz-decompress");
   const reader = new xzDecompress.XzReadableStream(pullStream(source)).getReader();
   try {
     for (;;) {
