@@ -1,7 +1,9 @@
 // Streaming decompression of upstream metadata (gzip, xz, zstd, bzip2 or plain) with a hard output limit:
 // every decoder is pulled piece by piece, so a decompression bomb ends in LimitExceededError, not out of memory.
 import { Duplex, pipeline, Readable, type Transform } from "node:stream";
+import { createRequire } from "node:module";
 import zlib from "node:zlib";
+import type XzDecompress from "xz-decompress";
 import { ChantalError } from "../errors.js";
 import { bunzip2 } from "./bzip2.js";
 import { unzstd } from "./zstd.js";
@@ -125,7 +127,8 @@ function xzError(err: unknown): unknown {
 
 async function* unxz(source: AsyncIterable<Uint8Array>): AsyncGenerator<Buffer> {
   // Loaded when an xz file comes: its WebAssembly costs ~8 MB that gz, zstd and plain syncs do not need.
-  const { default: xzDecompress } = await import("xz-decompress");
+  // require, not import(): the package is CommonJS, and tsx and Node disagree on a dynamic import's default.
+  const xzDecompress = createRequire(import.meta.url)("xz-decompress") as typeof XzDecompress;
   const reader = new xzDecompress.XzReadableStream(pullStream(source)).getReader();
   try {
     for (;;) {
