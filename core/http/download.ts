@@ -10,6 +10,7 @@ import type { Dispatcher } from "undici";
 import { AbortedError, ChantalError } from "../errors.js";
 import { redactUrl } from "../redact.js";
 import type { BlobStore } from "../storage/blob-store.js";
+import { CHECKSUM_HEX_LENGTH, type ChecksumAlgo } from "../checksum.js";
 import {
   abortedError,
   createHttpAgent,
@@ -26,7 +27,6 @@ import {
   type HttpStream,
 } from "./client.js";
 
-export type ChecksumAlgo = "sha1" | "sha256" | "sha384" | "sha512";
 
 export interface ExpectedChecksum {
   algo: ChecksumAlgo;
@@ -77,7 +77,6 @@ export interface DownloadManyResult {
   results: DownloadResult[];
 }
 
-const HEX_LENGTH: Record<ChecksumAlgo, number> = { sha1: 40, sha256: 64, sha384: 96, sha512: 128 };
 /** A checksum mismatch is retried once: a corrupting proxy or a mid-update mirror gets one more chance. */
 const CHECKSUM_ATTEMPTS = 2;
 
@@ -137,7 +136,7 @@ export async function downloadToPool(job: DownloadJob, ctx: DownloadContext): Pr
 }
 
 function validateExpected(job: DownloadJob): void {
-  const len = HEX_LENGTH[job.expected.algo];
+  const len = CHECKSUM_HEX_LENGTH[job.expected.algo];
   if (len === undefined) throw new InvalidChecksumError(`${job.label}: unsupported checksum type ${JSON.stringify(job.expected.algo)} for ${redactUrl(job.url)}`);
   if (job.expected.value.length !== len || !/^[0-9a-fA-F]+$/.test(job.expected.value)) {
     throw new InvalidChecksumError(`${job.label}: malformed ${job.expected.algo} checksum ${JSON.stringify(job.expected.value)} for ${redactUrl(job.url)}`);

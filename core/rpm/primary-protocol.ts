@@ -3,7 +3,8 @@ import { DecompressionError, LimitExceededError, type CompressionKind } from "..
 import { ChantalError } from "../errors.js";
 import { UnsafePathError } from "./location.js";
 import { PrimaryParseError } from "./primary.js";
-import { ChecksumRefusedError, type ChecksumAlgo } from "./repomd.js";
+import type { ChecksumAlgo } from "../checksum.js";
+import { ChecksumRefusedError } from "./repomd.js";
 
 export interface PrimaryWorkerInput {
   compression: CompressionKind;

@@ -2,13 +2,13 @@
 import { SaxesParser, type SaxesTagPlain } from "saxes";
 import { ChantalError } from "../errors.js";
 import { LimitExceededError } from "../compress/decompress.js";
+import { CHECKSUM_HEX_LENGTH, type ChecksumAlgo } from "../checksum.js";
 
 export class RepomdError extends ChantalError {}
 
 /** A checksum that is missing, malformed or of an algorithm we do not trust (md5). */
 export class ChecksumRefusedError extends ChantalError {}
 
-export type ChecksumAlgo = "sha1" | "sha256" | "sha384" | "sha512";
 
 export interface Checksum {
   algo: ChecksumAlgo;
@@ -43,8 +43,6 @@ const ALGO_BY_TYPE: Record<string, ChecksumAlgo> = {
   sha512: "sha512",
 };
 
-const HEX_LENGTH: Record<ChecksumAlgo, number> = { sha1: 40, sha256: 64, sha384: 96, sha512: 128 };
-
 /** repomd.xml is a few kilobytes; anything near this is not one. */
 export const MAX_REPOMD_BYTES = 16 * 1024 * 1024;
 
@@ -62,7 +60,7 @@ export function parseChecksum(type: string | undefined, text: string, subject: s
     throw new ChecksumRefusedError(`${subject} has a checksum of type ${JSON.stringify(type)}, which is not supported (sha1, sha256, sha384 and sha512 are)`);
   }
   const value = text.trim().toLowerCase();
-  if (value.length !== HEX_LENGTH[algo] || !/^[0-9a-f]+$/.test(value)) {
+  if (value.length !== CHECKSUM_HEX_LENGTH[algo] || !/^[0-9a-f]+$/.test(value)) {
     throw new ChecksumRefusedError(`${subject} has a malformed ${algo} checksum ${JSON.stringify(value.slice(0, 140))}`);
   }
   return { algo, value };

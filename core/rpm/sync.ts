@@ -2,7 +2,8 @@
 import { createHash } from "node:crypto";
 import { ChantalError } from "../errors.js";
 import { fetchBuffer, HttpStatusError } from "../http/client.js";
-import { downloadMany, type ChecksumAlgo, type DownloadJob, type ExpectedChecksum } from "../http/download.js";
+import type { ChecksumAlgo } from "../checksum.js";
+import { downloadMany, type DownloadJob, type ExpectedChecksum } from "../http/download.js";
 import { commitSync, type CommittedPackage, type MetadataEntry } from "../sync/commit.js";
 import { downloadPackages } from "../sync/download-packages.js";
 import { compressionFromPath } from "../compress/decompress.js";
