@@ -19,13 +19,12 @@ export type ToWorker = { type: "chunk"; data: Uint8Array } | { type: "end" };
 
 export type ToMain =
   | { type: "more" }
-  /** PACKED_FIELDS values per package, in the order of PackedPackage. */
-  | { type: "packages"; packed: (string | number | null)[] }
+  | { type: "packages"; packages: ParsedPackage[] }
   | { type: "done" }
   | { type: "failed"; error: SerializedError };
 
 /** A package as the worker sends it: its location is already checked and relative to the repository. */
-export interface PackedPackage {
+export interface ParsedPackage {
   location: string;
   name: string;
   epoch: number;
@@ -35,22 +34,6 @@ export interface PackedPackage {
   size: number | null;
   checksumAlgo: ChecksumAlgo;
   checksumValue: string;
-}
-
-export const PACKED_FIELDS = 9;
-
-export function unpack(packed: readonly (string | number | null)[], at: number): PackedPackage {
-  return {
-    location: packed[at] as string,
-    name: packed[at + 1] as string,
-    epoch: packed[at + 2] as number,
-    version: packed[at + 3] as string,
-    release: packed[at + 4] as string,
-    arch: packed[at + 5] as string,
-    size: packed[at + 6] as number | null,
-    checksumAlgo: packed[at + 7] as ChecksumAlgo,
-    checksumValue: packed[at + 8] as string,
-  };
 }
 
 export interface SerializedError {

@@ -6,7 +6,7 @@ import { Worker } from "node:worker_threads";
 import type { CompressionKind } from "../compress/decompress.js";
 import { LimitExceededError } from "../compress/decompress.js";
 import { AbortedError } from "../errors.js";
-import { deserializeError, PACKED_FIELDS, unpack, type PackedPackage, type PrimaryWorkerInput, type ToMain, type ToWorker } from "./primary-protocol.js";
+import { deserializeError, type ParsedPackage, type PrimaryWorkerInput, type ToMain, type ToWorker } from "./primary-protocol.js";
 
 /** The worker's heap: a small young generation keeps the garbage cheap; old space holds little but the parser. */
 const WORKER_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 128 };
@@ -79,7 +79,7 @@ class Inbox {
  * The packages of a compressed primary.xml, parsed in a worker thread, with their locations checked
  * (safeLocation). Errors are those of parsePrimary, decompressIterable and safeLocation.
  */
-export async function* parsePrimaryInWorker(compressed: AsyncIterable<Uint8Array | string>, opts: PrimaryInWorkerOptions): AsyncGenerator<PackedPackage> {
+export async function* parsePrimaryInWorker(compressed: AsyncIterable<Uint8Array | string>, opts: PrimaryInWorkerOptions): AsyncGenerator<ParsedPackage> {
   const { signal, ...input } = opts;
   signal?.throwIfAborted();
   const worker = startWorker(input);
@@ -93,7 +93,7 @@ export async function* parsePrimaryInWorker(compressed: AsyncIterable<Uint8Array
         const data = typeof next.value === "string" ? Buffer.from(next.value) : next.value;
         worker.postMessage((next.done ? { type: "end" } : { type: "chunk", data }) satisfies ToWorker);
       } else if (m.type === "packages") {
-        for (let at = 0; at < m.packed.length; at += PACKED_FIELDS) yield unpack(m.packed, at);
+        yield* m.packages;
       } else if (m.type === "failed") {
         throw deserializeError(m.error);
       } else {

@@ -1,11 +1,11 @@
 // The worker thread side of parsePrimaryInWorker (primary-thread.ts): decompress, parse, resolve locations,
-// and send the packages back in packed batches. Everything the parser allocates stays in this thread's heap.
+// and send the packages back in batches. Everything the parser allocates stays in this thread's heap.
 import { once } from "node:events";
 import { parentPort, workerData } from "node:worker_threads";
 import { decompressIterable } from "../compress/decompress.js";
 import { parsePrimary } from "./primary.js";
 import { safeLocation } from "./location.js";
-import { PACKED_FIELDS, serializeError, type PrimaryWorkerInput, type ToMain, type ToWorker } from "./primary-protocol.js";
+import { serializeError, type ParsedPackage, type PrimaryWorkerInput, type ToMain, type ToWorker } from "./primary-protocol.js";
 
 const BATCH_PACKAGES = 1_000;
 const port = parentPort!;
@@ -23,16 +23,16 @@ async function* chunks(): AsyncGenerator<Uint8Array> {
 
 async function run(): Promise<void> {
   const text = decompressIterable(chunks(), input.compression, { maxOutputBytes: input.maxOutputBytes, label: input.label });
-  let batch: (string | number | null)[] = [];
+  let batch: ParsedPackage[] = [];
   for await (const p of parsePrimary(text, { maxPackages: input.maxPackages, label: input.label })) {
     const location = safeLocation(p.location, p.locationBase, { repoUrl: input.repoUrl });
-    batch.push(location, p.name, p.epoch, p.version, p.release, p.arch, p.size ?? null, p.checksum.algo, p.checksum.value);
-    if (batch.length >= BATCH_PACKAGES * PACKED_FIELDS) {
-      port.postMessage({ type: "packages", packed: batch } satisfies ToMain);
+    batch.push({ location, name: p.name, epoch: p.epoch, version: p.version, release: p.release, arch: p.arch, size: p.size ?? null, checksumAlgo: p.checksum.algo, checksumValue: p.checksum.value });
+    if (batch.length >= BATCH_PACKAGES) {
+      port.postMessage({ type: "packages", packages: batch } satisfies ToMain);
       batch = [];
     }
   }
-  port.postMessage({ type: "packages", packed: batch } satisfies ToMain);
+  port.postMessage({ type: "packages", packages: batch } satisfies ToMain);
   port.postMessage({ type: "done" } satisfies ToMain);
 }
 

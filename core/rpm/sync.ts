@@ -14,6 +14,7 @@ import { zeroCounts, type RunCounts } from "../db/sync-runs.js";
 import type { RepoSyncContext, RepoSyncResult } from "../sync/types.js";
 import { parseRepomd, type RepomdData } from "./repomd.js";
 import { parsePrimaryInWorker } from "./primary-thread.js";
+import type { ParsedPackage } from "./primary-protocol.js";
 import { safeLocation } from "./location.js";
 
 export class RpmMetadataError extends ChantalError {}
@@ -63,22 +64,31 @@ async function fetchDataFiles(data: RepomdData[], ctx: RepoSyncContext): Promise
  */
 class RpmPackage {
   readonly type = "rpm";
+  readonly location: string;
+  readonly name: string;
+  readonly epoch: number;
+  readonly version: string;
+  readonly release: string;
+  readonly arch: string;
+  size: number;
+  readonly checksumAlgo: ChecksumAlgo;
+  /** Lower-case hex; its length tells the algorithm, so it alone identifies the file among packages. */
+  readonly checksumValue: string;
   /** Known when upstream declares sha256, when we have pooled it before, or once downloaded. */
   sha256: string | undefined;
 
-  constructor(
-    readonly location: string,
-    readonly name: string,
-    readonly epoch: number,
-    readonly version: string,
-    readonly release: string,
-    readonly arch: string,
-    public size: number,
-    readonly checksumAlgo: ChecksumAlgo,
-    /** Lower-case hex; its length tells the algorithm, so it alone identifies the file among packages. */
-    readonly checksumValue: string,
-  ) {
-    if (checksumAlgo === "sha256") this.sha256 = checksumValue;
+  /** `arch` is p.arch, interned: one string for every package of an architecture. */
+  constructor(p: ParsedPackage, arch: string) {
+    this.location = p.location;
+    this.name = p.name;
+    this.epoch = p.epoch;
+    this.version = p.version;
+    this.release = p.release;
+    this.arch = arch;
+    this.size = p.size ?? 0;
+    this.checksumAlgo = p.checksumAlgo;
+    this.checksumValue = p.checksumValue;
+    this.sha256 = p.checksumAlgo === "sha256" ? p.checksumValue : undefined;
   }
 
   /** Upstream's declared checksum as `algo:value`, as recorded in the catalog. */
@@ -117,7 +127,7 @@ async function readPrimary(entry: MetadataEntry, ctx: RepoSyncContext): Promise<
     signal: ctx.signal,
   });
   for await (const p of packages) {
-    byLocation.set(p.location, new RpmPackage(p.location, p.name, p.epoch, p.version, p.release, arches.intern(p.arch), p.size ?? 0, p.checksumAlgo, p.checksumValue));
+    byLocation.set(p.location, new RpmPackage(p, arches.intern(p.arch)));
   }
   return [...byLocation.values()];
 }

@@ -6,7 +6,7 @@ import { AbortedError } from "../../../core/errors.js";
 import { UnsafePathError } from "../../../core/rpm/location.js";
 import { PrimaryParseError } from "../../../core/rpm/primary.js";
 import { parsePrimaryInWorker, type PrimaryInWorkerOptions } from "../../../core/rpm/primary-thread.js";
-import type { PackedPackage } from "../../../core/rpm/primary-protocol.js";
+import type { ParsedPackage } from "../../../core/rpm/primary-protocol.js";
 import { ChecksumRefusedError } from "../../../core/rpm/repomd.js";
 import { rejection } from "../../helpers/assert.js";
 
@@ -28,8 +28,8 @@ function options(extra: Partial<PrimaryInWorkerOptions> = {}): PrimaryInWorkerOp
   return { compression: "gz", label: "repodata/primary.xml.gz", maxOutputBytes: 64 * 1024 * 1024, maxPackages: 1000, repoUrl: REPO, ...extra };
 }
 
-async function parseAll(xml: string | Buffer, extra: Partial<PrimaryInWorkerOptions> = {}): Promise<PackedPackage[]> {
-  const out: PackedPackage[] = [];
+async function parseAll(xml: string | Buffer, extra: Partial<PrimaryInWorkerOptions> = {}): Promise<ParsedPackage[]> {
+  const out: ParsedPackage[] = [];
   for await (const p of parsePrimaryInWorker(chunks(gzipSync(xml)), options(extra))) out.push(p);
   return out;
 }
@@ -65,7 +65,7 @@ describe("parsePrimaryInWorker", () => {
   it("reports corrupt compressed data as a DecompressionError", async () => {
     const gz = gzipSync(`${HEAD}${pkg("a")}</metadata>`);
     gz.fill(0x55, 12, 40);
-    const out: PackedPackage[] = [];
+    const out: ParsedPackage[] = [];
     const err = await rejection((async () => {
       for await (const p of parsePrimaryInWorker(chunks(gz), options())) out.push(p);
     })());
