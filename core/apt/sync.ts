@@ -17,6 +17,7 @@ import { checkValidUntil, MAX_RELEASE_BYTES, parseRelease, type Release, type Re
 import { loadKeyring, splitClearsigned, verifyClearsigned, verifyDetached, AptSignatureError, type Keyring } from "./signature.js";
 import { byHashPaths, compressionOf, planIndexTargets, type IndexTarget } from "./indices.js";
 import { MAX_INDEX_BYTES, parsePackagesIndex, parseSourcesIndex } from "./packages.js";
+import { forEachLimited } from "../concurrency.js";
 
 export class AptSyncError extends ChantalError {}
 
@@ -146,15 +147,6 @@ function indexChecksumOf(suite: VerifiedSuite, source: AptSourceConfig): string 
 
 // ------------------------------------------------------------------------------------------------ index files
 
-/** Runs `work` over `items`, `limit` at a time, in order of completion. */
-async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await work(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
-
 function isAbsent(err: unknown): boolean {
   return err instanceof HttpStatusError && (err.status === 404 || err.status === 403);
 }
@@ -208,7 +200,7 @@ async function fetchIndexFiles(targets: IndexTarget[], dist: string, release: Re
   const entries: MetadataEntry[][] = [];
   let done = 0;
   ctx.onProgress?.({ phase: "metadata", filesDone: 0, filesTotal: jobs.length, bytesDone: 0, bytesTotal: 0 });
-  await eachLimited(jobs, INDEX_CONCURRENCY, async ({ file, required }) => {
+  await forEachLimited(jobs, INDEX_CONCURRENCY, async ({ file, required }) => {
     const present = await fetchIndexFile(file, dist, release, ctx);
     if (!present && required) {
       throw new AptSyncError(`${dist}/${file.path} of repository ${ctx.repo.id} is listed in the Release but missing at ${upstreamFileUrl(ctx.repo.upstream_url, `${dist}/${file.path}`)}`);

@@ -5,6 +5,7 @@ import { pipeline } from "node:stream/promises";
 import type pg from "pg";
 import { ChantalError } from "../errors.js";
 import type { BlobStore } from "../storage/blob-store.js";
+import { forEachLimited } from "../concurrency.js";
 
 const BATCH = 5_000;
 const STAT_CONCURRENCY = 64;
@@ -92,19 +93,18 @@ async function checkBlob(pool: BlobStore, kind: "package" | "metadata", row: Blo
 async function checkAll(pool: BlobStore, kind: "package" | "metadata", rows: BlobRow[], deep: boolean, signal?: AbortSignal): Promise<{ problems: BlobProblem[]; ids: number[] }> {
   const problems: BlobProblem[] = [];
   const ids: number[] = [];
-  let next = 0;
-  const worker = async () => {
-    while (next < rows.length) {
-      if (signal?.aborted) throw signal.reason;
-      const row = rows[next++]!;
+  await forEachLimited(
+    rows,
+    deep ? HASH_CONCURRENCY : STAT_CONCURRENCY,
+    async (row) => {
       const p = await checkBlob(pool, kind, row, deep, signal);
       if (p) {
         problems.push(p);
         ids.push(row.id);
       }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(deep ? HASH_CONCURRENCY : STAT_CONCURRENCY, rows.length) }, worker));
+    },
+    signal,
+  );
   return { problems, ids };
 }
 

@@ -51,18 +51,6 @@ export function blobRelativePath(sha256: string): string {
   return `${sha.slice(0, 2)}/${sha.slice(2, 4)}/${sha}`;
 }
 
-/** Runs `work` over `items`, at most `limit` at a time; stops taking new items once the signal aborts. */
-export async function forEachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>, signal?: AbortSignal): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      signal?.throwIfAborted();
-      await work(items[next++]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-}
-
 /**
  * The local directory downloads are written to before they enter the store. Names carry host and pid,
  * so that cleanStaleTemp can tell a dead writer's leftovers from a live one's.

@@ -6,6 +6,7 @@ import { mkdir, readdir, rename, stat, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { errCode, normalizeSha256, PoolError, TempArea, type BlobStore } from "./blob-store.js";
+import { forEachLimited } from "../concurrency.js";
 
 export { normalizeSha256, PoolError } from "./blob-store.js";
 
@@ -53,14 +54,9 @@ export class FilesystemBlobStore implements BlobStore {
     const dirs = await this.fanoutDirs(new Set([...unique].map((s) => s.slice(0, 2))));
     const candidates = [...unique].filter((s) => dirs.has(s.slice(0, 4)));
     const present = new Set<string>();
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < candidates.length) {
-        const sha = candidates[next++]!;
-        if (await isFile(this.pathOf(sha))) present.add(sha);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, candidates.length)) }, worker));
+    await forEachLimited(candidates, concurrency, async (sha) => {
+      if (await isFile(this.pathOf(sha))) present.add(sha);
+    });
     return present;
   }
 

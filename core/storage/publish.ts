@@ -5,6 +5,7 @@ import { dirname, join, relative, resolve, sep } from "node:path";
 import { ChantalError } from "../errors.js";
 import { isProcessAlive } from "../process.js";
 import type { TreeEntry } from "../db/package-sets.js";
+import { forEachLimited } from "../concurrency.js";
 
 export class PublishError extends ChantalError {}
 
@@ -41,17 +42,6 @@ async function placeFile(source: string, dest: string): Promise<void> {
     if (code === "EXDEV" || code === "EPERM" || code === "EMLINK") await copyFile(source, dest, constants.COPYFILE_FICLONE);
     else throw err;
   }
-}
-
-async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>, signal?: AbortSignal): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      signal?.throwIfAborted();
-      await fn(items[next++]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 /** Files whose blob is not in the pool: the tree is refused, with a count and a few examples. */

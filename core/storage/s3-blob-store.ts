@@ -3,9 +3,10 @@
 // its upload is complete, so the bucket never holds half a blob either.
 import { unlink } from "node:fs/promises";
 import { Readable } from "node:stream";
-import { forEachLimited, normalizeSha256, PoolError, TempArea, type BlobStore } from "./blob-store.js";
+import { normalizeSha256, PoolError, TempArea, type BlobStore } from "./blob-store.js";
 import { S3Bucket, S3StorageError, isNotFound } from "./s3-bucket.js";
 import { poolKeyOf, poolListPrefix } from "./s3-layout.js";
+import { forEachLimited } from "../concurrency.js";
 
 const HEAD_CONCURRENCY = 64;
 const LIST_CONCURRENCY = 16;

@@ -4,7 +4,7 @@
 // stopping half-way through it would leave a signature that does not match its index.
 import { setMaxListeners } from "node:events";
 import type { TreeEntry } from "../db/package-sets.js";
-import { forEachLimited } from "./blob-store.js";
+import { forEachLimited } from "../concurrency.js";
 import { PublishError, type PublishResult } from "./publish.js";
 import type { S3BlobStore } from "./s3-blob-store.js";
 import type { ObjectHeaders } from "./s3-bucket.js";
