@@ -18,6 +18,7 @@ import { loadKeyring, splitClearsigned, verifyClearsigned, verifyDetached, AptSi
 import { byHashPaths, compressionOf, planIndexTargets, type IndexTarget } from "./indices.js";
 import { MAX_INDEX_BYTES, parsePackagesIndex, parseSourcesIndex } from "./packages.js";
 import { forEachLimited } from "../concurrency.js";
+import { sha256Hex } from "../checksum.js";
 
 export class AptSyncError extends ChantalError {}
 
@@ -37,10 +38,6 @@ interface PlannedFile {
   sha256: string;
   size: number;
   record: Omit<PackageRecord, "sha256" | "size" | "checksum">;
-}
-
-function sha256Hex(data: Buffer | string): string {
-  return createHash("sha256").update(data).digest("hex");
 }
 
 function distPath(source: AptSourceConfig, ctx: RepoSyncContext): string {

@@ -1,8 +1,7 @@
 // RPM mirror sync: repomd.xml -> every <data> file -> stream-parse primary -> download missing packages -> one transaction.
-import { createHash } from "node:crypto";
 import { ChantalError } from "../errors.js";
 import { fetchBuffer, HttpStatusError } from "../http/client.js";
-import type { ChecksumAlgo } from "../checksum.js";
+import { sha256Hex, type ChecksumAlgo } from "../checksum.js";
 import { downloadMany, type DownloadJob, type ExpectedChecksum } from "../http/download.js";
 import { commitSync, type CommittedPackage, type MetadataEntry } from "../sync/commit.js";
 import { downloadPackages } from "../sync/download-packages.js";
@@ -26,10 +25,6 @@ const MAX_REPOMD_BYTES = 16 * 1024 * 1024;
 const MAX_PRIMARY_BYTES = 4 * 1024 * 1024 * 1024;
 /** More packages than any real repository (Fedora: ~75,000), fewer than would exhaust memory. */
 const MAX_PACKAGES = 1_000_000;
-
-function sha256Hex(data: Buffer): string {
-  return createHash("sha256").update(data).digest("hex");
-}
 
 /** Optional files (signatures): absent upstream is fine, any other failure is not. */
 async function fetchOptional(url: string, ctx: RepoSyncContext): Promise<Buffer | null> {

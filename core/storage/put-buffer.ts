@@ -1,10 +1,10 @@
 // Small in-memory files (an index we already fetched) go into the pool like downloads: temp file, then atomic adopt.
-import { createHash } from "node:crypto";
 import { rm, writeFile } from "node:fs/promises";
+import { sha256Hex } from "../checksum.js";
 import type { BlobStore } from "./blob-store.js";
 
 export async function putBuffer(pool: BlobStore, data: Buffer): Promise<{ sha256: string; size: number }> {
-  const sha256 = createHash("sha256").update(data).digest("hex");
+  const sha256 = sha256Hex(data);
   if (!(await pool.has(sha256))) {
     await pool.ensureTempDir();
     const tmp = pool.tempPath(sha256);
