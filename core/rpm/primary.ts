@@ -3,7 +3,6 @@
 import { StringDecoder } from "node:string_decoder";
 import { SaxesParser, type SaxesTagPlain } from "saxes";
 import { AbortedError, ChantalError } from "../errors.js";
-import { flatCopy } from "../strings.js";
 import { LimitExceededError } from "../compress/decompress.js";
 import { localName, parseChecksum, withoutBom, type Checksum, type PlainXml } from "./repomd.js";
 
@@ -88,23 +87,23 @@ function parseNonNegative(label: string, d: PackageDraft, text: string, what: st
   return Number(text);
 }
 
+/** Strings may be slices of the parser's text: callers that keep packages copy them (parsePrimaryInWorker does). */
 function finishPackage(label: string, d: PackageDraft): PrimaryPackage {
   const name = required(label, d, d.name, "<name>");
   const checksumText = required(label, d, d.checksum, "<checksum>");
-  const parsed = parseChecksum(d.checksumType, checksumText, `${label}: ${describe(d)}`);
-  const checksum = { algo: parsed.algo, value: flatCopy(parsed.value) };
+  const checksum = parseChecksum(d.checksumType, checksumText, `${label}: ${describe(d)}`);
   const pkg: PrimaryPackage = {
-    name: flatCopy(name),
-    arch: flatCopy(required(label, d, d.arch, "<arch>")),
+    name,
+    arch: required(label, d, d.arch, "<arch>"),
     epoch: d.epoch === undefined || d.epoch === "" ? 0 : parseNonNegative(label, d, d.epoch, "epoch"),
-    version: flatCopy(required(label, d, d.version, "version (<version ver>)")),
-    release: flatCopy(required(label, d, d.release, "release (<version rel>)")),
+    version: required(label, d, d.version, "version (<version ver>)"),
+    release: required(label, d, d.release, "release (<version rel>)"),
     checksum,
     pkgid: checksum.value,
-    location: flatCopy(required(label, d, d.location, "<location href>")),
+    location: required(label, d, d.location, "<location href>"),
   };
   if (d.size !== undefined) pkg.size = parseNonNegative(label, d, d.size, "package size");
-  if (d.locationBase !== undefined) pkg.locationBase = flatCopy(d.locationBase);
+  if (d.locationBase !== undefined) pkg.locationBase = d.locationBase;
   return pkg;
 }
 
