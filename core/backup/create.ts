@@ -4,7 +4,6 @@ import { createWriteStream } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
-import { PassThrough, type Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import pg from "pg";
@@ -97,22 +96,24 @@ async function takeSharedMaintenanceLock(env: BackupEnv) {
 }
 
 /** Dump the database into <staging>/<file>, returning the dump's counts and the stored file's digest. */
-async function writeDumpFile(env: BackupEnv, path: string, compress: boolean, createdAt: Date): Promise<{ dump: DumpResult; digest: MemberDigest }> {
+async function writeDumpFile(env: BackupEnv, path: string, compress: boolean, createdAt: Date): Promise<{ dump: DumpResult; digest: MemberDigest; uncompressedBytes: number }> {
   const client = new pg.Client({ connectionString: env.databaseUrl, application_name: "chantal-backup" });
   client.on("error", () => undefined);
   await client.connect();
   const onAbort = () => void client.end().catch(() => undefined);
   env.signal.addEventListener("abort", onAbort, { once: true });
   try {
-    const head: Transform = compress ? createGzip({ level: DUMP_GZIP_LEVEL }) : new PassThrough();
+    const head = countingStream();
     const d = digestingStream();
-    const written = pipeline(head, d.stream, createWriteStream(path, { mode: 0o600 }));
-    const dumped = dumpSchema(client, head, { known: await readMigrations(), chantalVersion, createdAt, signal: env.signal }).then((r) => {
-      head.end();
+    const written = compress
+      ? pipeline(head.stream, createGzip({ level: DUMP_GZIP_LEVEL }), d.stream, createWriteStream(path, { mode: 0o600 }))
+      : pipeline(head.stream, d.stream, createWriteStream(path, { mode: 0o600 }));
+    const dumped = dumpSchema(client, head.stream, { known: await readMigrations(), chantalVersion, createdAt, signal: env.signal }).then((r) => {
+      head.stream.end();
       return r;
     });
     const [dump] = await Promise.all([dumped, written]);
-    return { dump, digest: d.digest() };
+    return { dump, digest: d.digest(), uncompressedBytes: head.bytes() };
   } finally {
     env.signal.removeEventListener("abort", onAbort);
     await client.end().catch(() => undefined);
@@ -154,7 +155,7 @@ export async function createBackup(req: BackupRequest, env: BackupEnv): Promise<
     staging = await mkdtemp(join(dest.stagingParent, `.chantal-backup-staging-`));
     const databaseFile = req.compress ? "database.sql.gz" : "database.sql";
     env.log.info({ target: dest.store.describe(dest.name) }, "backup: dumping the database");
-    const { dump, digest } = await writeDumpFile(env, join(staging, databaseFile), req.compress, createdAt);
+    const { dump, digest, uncompressedBytes } = await writeDumpFile(env, join(staging, databaseFile), req.compress, createdAt);
     const config = req.includeConfig ? await stageConfig(env, staging, dest) : { files: [], skipped: [], members: {} };
     if (config.skipped.length) env.log.warn({ skipped: config.skipped }, "backup: configuration entries left out (not regular files, or Chantal's own data)");
     const counts = countsOf(dump.tables);
@@ -173,6 +174,7 @@ export async function createBackup(req: BackupRequest, env: BackupEnv): Promise<
       compression: req.compress ? "gzip" : "none",
       database_file: databaseFile,
       database_size_bytes: digest.size,
+      database_uncompressed_bytes: uncompressedBytes,
       config_dir: resolve(env.configDir),
       config_files: config.files,
       members: { [databaseFile]: digest, ...config.members },

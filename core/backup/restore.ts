@@ -11,12 +11,12 @@ import { createGunzip } from "node:zlib";
 import pg from "pg";
 import { LockClass } from "../db/lock-ids.js";
 import { acquireLock, describeHolder, LockHeldError, maintenanceLockRequest, type HeldLock } from "../db/locks.js";
-import type { Migration } from "../db/migrate.js";
+import { applyMigrations, type Migration } from "../db/migrate.js";
 import { ChantalError, DatabaseError, errorMessage, LockBusyError } from "../errors.js";
 import { digestingStream, readArchive, readSmall } from "./archive.js";
 import { qualified, SCHEMA } from "./dump.js";
 import { loadDump } from "./load.js";
-import { BackupInvalidError, CONFIG_PREFIX, MANIFEST_NAME, type Manifest, type MemberDigest } from "./manifest.js";
+import { BackupInvalidError, CONFIG_PREFIX, dumpByteLimit, MANIFEST_NAME, type Manifest, type MemberDigest } from "./manifest.js";
 import { compactTimestamp } from "./naming.js";
 import { memberChecks } from "./verify.js";
 
@@ -123,7 +123,16 @@ async function loadMembers(client: pg.ClientBase, input: Readable, opts: LoadOpt
       if (m.path === opts.manifest.database_file) {
         const decoded = new PassThrough({ highWaterMark: 1 << 20 });
         const feeding = opts.manifest.compression === "gzip" ? pipeline(m.body, d.stream, createGunzip(), decoded) : pipeline(m.body, d.stream, decoded);
-        await Promise.all([loadDump(client, decoded, opts.signal, { deferConstraintsIn: SCHEMA }), feeding]);
+        const loading = loadDump(client, decoded, {
+          migrations: opts.manifest.database_migrations,
+          known: opts.known,
+          deferConstraints: true,
+          limits: { maxBytes: dumpByteLimit(opts.manifest, m.size, opts.manifest.compression === "gzip") },
+          ...(opts.signal ? { signal: opts.signal } : {}),
+        });
+        // A refused dump stops the reading at once (else the rest of the member would still be decompressed).
+        loading.catch((err: Error) => decoded.destroy(err));
+        await Promise.all([loading, feeding]);
       } else if (m.path.startsWith(CONFIG_PREFIX) && opts.configStagingDir && opts.manifest.members[m.path]) {
         const to = stagedPath(opts.configStagingDir, m.path);
         await mkdir(dirname(to), { recursive: true, mode: 0o700 });
@@ -140,14 +149,11 @@ async function loadMembers(client: pg.ClientBase, input: Readable, opts: LoadOpt
   return digests;
 }
 
-async function applyMigrations(client: pg.ClientBase, pending: Migration[]): Promise<void> {
-  for (const m of pending) {
-    try {
-      await client.query(m.sql);
-    } catch (err) {
-      throw new DatabaseError(`migrating the restored backup forward: migration ${m.id} failed: ${errorMessage(err)}`, { cause: err });
-    }
-    await client.query(`INSERT INTO chantal.schema_migrations (id) VALUES ($1)`, [m.id]);
+/** The migrations the loaded rows record must be the manifest's: else the forward migrations would be wrong. */
+async function checkLoadedMigrations(client: pg.ClientBase, manifest: Manifest): Promise<void> {
+  const rows = (await client.query(`SELECT id FROM ${qualified("schema_migrations")} ORDER BY id`)).rows.map((r) => r.id as string);
+  if (rows.join(",") !== manifest.database_migrations.join(",")) {
+    throw new BackupInvalidError(`the dump's schema_migrations rows (${rows.join(", ") || "none"}) differ from the manifest's migrations (${manifest.database_migrations.join(", ")}): nothing was restored`);
   }
 }
 
@@ -189,8 +195,9 @@ export async function loadBackupIntoDatabase(client: pg.ClientBase, input: Reada
       tables[t] = { expected: n, actual: actual.get(t)! };
       if (actual.get(t) !== n) throw new BackupInvalidError(`table ${t} has ${actual.get(t)} rows after loading the dump, the manifest says ${n}: nothing was restored`);
     }
+    await checkLoadedMigrations(client, opts.manifest);
     opts.onPhase?.("migrate");
-    await applyMigrations(client, pending);
+    await applyMigrations(client, pending, "migrating the restored backup forward: migration");
     // The pool and published trees were not restored: the next sync re-plans against the pool (fetching what is missing) and republishes.
     await client.query(`UPDATE chantal.repositories SET published_checksum = NULL, index_checksum = NULL`);
     if (hadSchema && opts.commit) {

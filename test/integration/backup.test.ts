@@ -1,6 +1,7 @@
 // db backup / restore through the real CLI on a real database: sync A, back up, sync B, restore -> A; psql -f; refusals;
 // a restore killed midway; the maintenance lock; retention on disk.
 import { execFileSync, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
@@ -36,6 +37,34 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
   for (const d of readdirSync(dirname(env.configDir))) if (d.startsWith(`${basename(env.configDir)}.backup-`)) rmSync(join(dirname(env.configDir), d), { recursive: true, force: true });
 });
+
+/**
+ * A copy of a plain backup whose dump was changed by `edit`, with the manifest's checksums and sizes recomputed (they
+ * are an integrity check, not a signature): what an attacker who can write the backup directory can make.
+ */
+async function recraft(archive: string, edit: (dump: string) => string, opts: { gzip?: boolean; keepDeclaredSize?: boolean } = {}): Promise<Buffer> {
+  const out = mkdtempSync(join(work, "recraft-"));
+  try {
+    await extractTar({ file: archive, cwd: out });
+    const manifest = JSON.parse(readFileSync(join(out, "manifest.json"), "utf8"));
+    const text = Buffer.from(edit(readFileSync(join(out, "database.sql"), "utf8")));
+    const stored = opts.gzip ? gzipSync(text) : text;
+    const file = opts.gzip ? "database.sql.gz" : "database.sql";
+    const digest = { sha256: createHash("sha256").update(stored).digest("hex"), size: stored.length };
+    const crafted = {
+      ...manifest,
+      compression: opts.gzip ? "gzip" : "none",
+      database_file: file,
+      database_size_bytes: stored.length,
+      database_uncompressed_bytes: opts.keepDeclaredSize ? manifest.database_uncompressed_bytes : text.length,
+      members: { [file]: digest },
+    };
+    const tar = rawTar([{ path: "manifest.json", data: JSON.stringify(crafted) }, { path: file, data: stored }]);
+    return opts.gzip ? gzipSync(tar) : tar;
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
 
 /** What "the state" of the database is: the current set with blobs, snapshots, runs and the index checksum. */
 async function state() {
@@ -180,6 +209,54 @@ describe("db backup and restore", () => {
     // listing reads manifests only; what it cannot read (or refuses on sight) is shown as invalid
     expect(list.filter((b) => !b.valid).map((b) => b.name)).toContain("no-manifest.tar");
     expect(list.map((b) => b.name).sort()).toEqual(["newer.tar.gz", "no-manifest.tar", "tampered.tar", "traversal.tar", "truncated.tar.gz"]);
+    rmSync(bad, { recursive: true, force: true });
+  });
+
+  it("a crafted dump with recomputed checksums never runs its SQL: backup-verify --deep and restore refuse it naming the line", async () => {
+    const before = await state();
+    const bad = mkdtempSync(join(work, "crafted-"));
+    const marker = join(bad, "pwned");
+    await env.pg.query("CREATE TABLE IF NOT EXISTS public.other_app_data (v text)");
+    const injections: [string, string, RegExp][] = [
+      ["program.tar", `COPY (SELECT 1) TO PROGRAM 'id > ${marker}';\n`, /database dump line \d+: unexpected statement "COPY \(SELECT 1\) TO PROGRAM/],
+      ["commit.tar", "COMMIT;\nDROP TABLE public.other_app_data;\n", /database dump line \d+: unexpected statement "COMMIT;"/],
+    ];
+    for (const [file, sql] of injections) writeFileSync(join(bad, file), await recraft(join(work, "named.tar"), (dump) => dump.replace("\nSELECT pg_catalog.setval", `\n${sql}SELECT pg_catalog.setval`)));
+    for (const [file, , message] of injections) {
+      const deep = await env.cli("db", "backup-verify", join(bad, file), "--deep");
+      expect(deep.code, `${file}: ${deep.stdout}${deep.stderr}`).toBe(1);
+      expect(deep.stdout + deep.stderr).toMatch(message);
+      expect(deep.stdout).not.toMatch(/backup is valid/);
+      const r = await env.cli("db", "restore", join(bad, file), "--yes", "--no-restore-config");
+      expect(r.code, `${file}: ${r.stderr}`).toBe(1);
+      expect(r.stderr).toMatch(message);
+    }
+    expect(existsSync(marker)).toBe(false);
+    expect((await env.pg.query("SELECT to_regclass('public.other_app_data') AS t")).rows[0].t).toBe("other_app_data");
+    expect(await state()).toEqual(before);
+    rmSync(bad, { recursive: true, force: true });
+  });
+
+  it("a 100 MiB line or a gzip bomb is refused at once by backup-verify (plain and --deep) and restore", async () => {
+    const before = await state();
+    const bad = mkdtempSync(join(work, "bomb-"));
+    // 1.3 KB-ish compressed: a comment line of 100 MiB before the dump
+    writeFileSync(join(bad, "long-line.tar.gz"), await recraft(join(work, "named.tar"), (dump) => `-- ${"A".repeat(100 * 1024 * 1024)}\n${dump}`, { gzip: true, keepDeclaredSize: true }));
+    // the same, with the manifest's declared size rewritten to match: the line limit still stops it
+    writeFileSync(join(bad, "long-line-declared.tar.gz"), await recraft(join(work, "named.tar"), (dump) => `-- ${"A".repeat(100 * 1024 * 1024)}\n${dump}`, { gzip: true }));
+    const started = Date.now();
+    const plain = await env.cli("db", "backup-verify", join(bad, "long-line.tar.gz"));
+    expect(plain.code, plain.stdout + plain.stderr).toBe(1);
+    expect(plain.stdout).toMatch(/✗ database dump size — it decompresses to more than \d+ bytes \(the manifest's database_uncompressed_bytes\): a decompression bomb\?/);
+    const deep = await env.cli("db", "backup-verify", join(bad, "long-line-declared.tar.gz"), "--deep");
+    expect(deep.code, deep.stdout + deep.stderr).toBe(1);
+    expect(deep.stdout + deep.stderr).toMatch(/database dump line 1: a statement line longer than 65536 bytes/);
+    const r = await env.cli("db", "restore", join(bad, "long-line-declared.tar.gz"), "--yes", "--no-restore-config");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/database dump line 1: a statement line longer than 65536 bytes/);
+    // minutes before; a few seconds of process start-up now (generous: a loaded CI machine)
+    expect(Date.now() - started).toBeLessThan(45_000);
+    expect(await state()).toEqual(before);
     rmSync(bad, { recursive: true, force: true });
   });
 
