@@ -1,7 +1,7 @@
 // db backup: dump (one snapshot) -> staging dir with config copies and manifest.json -> tar[.gz] streamed to a
 // directory (atomic rename) or S3 (multipart) -> verified -> retention applied.
 import { createWriteStream } from "node:fs";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
@@ -11,6 +11,7 @@ import type { Config } from "../config/schema.js";
 import { readMigrations } from "../db/migrate.js";
 import { acquireLock, describeHolder, LockHeldError, maintenanceLockRequest } from "../db/locks.js";
 import { ChantalError, errorMessage, LockBusyError } from "../errors.js";
+import { ownedName, sweepLeftovers } from "../leftovers.js";
 import type { Logger } from "../log.js";
 import { chantalVersion } from "../package-info.js";
 import { configMemberName, countingStream, digestingStream, listConfigFiles, packArchive, stageFile } from "./archive.js";
@@ -73,6 +74,9 @@ interface Destination {
   stagingParent: string;
   applyRetention: boolean;
 }
+
+/** Staging directories hold a dump and the configuration (secrets): a killed backup's are swept by the next one. */
+const STAGING_STEM = ".chantal-backup-staging";
 
 function destination(req: BackupRequest, env: BackupEnv, now: Date): Destination {
   if (req.output) {
@@ -152,7 +156,10 @@ export async function createBackup(req: BackupRequest, env: BackupEnv): Promise<
   let written = false;
   try {
     await mkdir(dest.stagingParent, { recursive: true });
-    staging = await mkdtemp(join(dest.stagingParent, `.chantal-backup-staging-`));
+    const swept = await sweepLeftovers(dest.stagingParent, (n) => n.startsWith(STAGING_STEM));
+    if (swept.length) env.log.info({ removed: swept.map((s) => `${s.name} (${s.why})`) }, "backup: removed staging directories that killed backups left");
+    staging = join(dest.stagingParent, ownedName(STAGING_STEM));
+    await mkdir(staging, { mode: 0o700 });
     const databaseFile = req.compress ? "database.sql.gz" : "database.sql";
     env.log.info({ target: dest.store.describe(dest.name) }, "backup: dumping the database");
     const { dump, digest, uncompressedBytes } = await writeDumpFile(env, join(staging, databaseFile), req.compress, createdAt);

@@ -3,8 +3,8 @@
 // or the process being killed — rolls the transaction back and the database is exactly as it was.
 import { randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { chmod, mkdir, mkdtemp, rename, rm, stat } from "node:fs/promises";
-import { basename, dirname, join, resolve } from "node:path";
+import { mkdir } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 import { PassThrough, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
@@ -17,7 +17,6 @@ import { digestingStream, readArchive, readSmall } from "./archive.js";
 import { qualified, SCHEMA } from "./dump.js";
 import { loadDump } from "./load.js";
 import { BackupInvalidError, CONFIG_PREFIX, dumpByteLimit, MANIFEST_NAME, type Manifest, type MemberDigest } from "./manifest.js";
-import { compactTimestamp } from "./naming.js";
 import { memberChecks } from "./verify.js";
 
 export class NewerSchemaError extends ChantalError {}
@@ -231,38 +230,4 @@ export async function restoreConnection(databaseUrl: string, signal?: AbortSigna
       await client.end().catch(() => undefined);
     },
   };
-}
-
-/** A new empty directory beside the config directory, where restored config files are written before the swap. */
-export async function makeConfigStaging(configDir: string): Promise<string> {
-  const dir = resolve(configDir);
-  await mkdir(dirname(dir), { recursive: true });
-  return mkdtemp(join(dirname(dir), `.${basename(dir)}.restore-`));
-}
-
-/** Move the existing config directory to <dir>.backup-YYYYMMDD-HHMMSS and the staged one into its place. */
-export async function swapConfigDir(configDir: string, staged: string, now: Date): Promise<{ movedTo?: string }> {
-  const dir = resolve(configDir);
-  const existing = await stat(dir).catch(() => undefined);
-  let movedTo: string | undefined;
-  if (existing) {
-    await chmod(staged, existing.mode & 0o7777);
-    const base = `${dir}.backup-${compactTimestamp(now)}`;
-    movedTo = base;
-    for (let i = 2; await stat(movedTo).catch(() => undefined); i++) movedTo = `${base}-${i}`;
-    await rename(dir, movedTo);
-  } else {
-    await chmod(staged, 0o750);
-  }
-  try {
-    await rename(staged, dir);
-  } catch (err) {
-    if (movedTo) await rename(movedTo, dir).catch(() => undefined);
-    throw new ChantalError(`cannot move the restored configuration into ${dir}: ${errorMessage(err)}`, { cause: err });
-  }
-  return movedTo ? { movedTo } : {};
-}
-
-export async function removeStaging(dir: string | undefined): Promise<void> {
-  if (dir) await rm(dir, { recursive: true, force: true });
 }

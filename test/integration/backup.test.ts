@@ -2,15 +2,17 @@
 // a restore killed midway; the maintenance lock; retention on disk.
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { x as extractTar } from "tar";
 import { generateRpmRepo } from "../../bench/rpm-repo-generator.js";
 import { seedDatabase } from "../../bench/backup-seed.js";
+import { journalPath } from "../../core/backup/config-swap.js";
 import { createBackup } from "../../core/backup/create.js";
+import { ownerTag } from "../../core/leftovers.js";
 import { readMigrations } from "../../core/db/migrate.js";
 import { acquireLock, maintenanceLockRequest } from "../../core/db/locks.js";
 import { loadConfig } from "../../core/config/load.js";
@@ -372,5 +374,51 @@ describe("retention on disk", () => {
     expect(dry.code).toBe(0);
     expect(dry.stderr).toMatch(/no backup.retention in the configuration: nothing pruned/);
     rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe("what killed backups and restores leave behind", () => {
+  it("the next backup removes a dead backup's staging directory (a dump and a copy of the config) and partial archive", async () => {
+    const dir = mkdtempSync(join(work, "leftovers-"));
+    const dead = spawnSync(process.execPath, ["-e", "console.log(process.pid)"], { encoding: "utf8" });
+    const tag = ownerTag(hostname(), Number(dead.stdout.trim()));
+    const staging = join(dir, `.chantal-backup-staging${tag}x1`);
+    mkdirSync(join(staging, "config"), { recursive: true });
+    writeFileSync(join(staging, "config", "config.yaml"), "password: hunter2\n");
+    writeFileSync(join(dir, `.chantal-backup-20260101-000000.tar.gz.partial${tag}x2`), "half");
+    // a live process's partial (this test's own pid) is not touched
+    const live = `.chantal-backup-20260101-000001.tar.gz.partial${ownerTag(hostname(), process.pid)}x3`;
+    writeFileSync(join(dir, live), "in progress");
+    const b = await env.cli("db", "backup", "--target", dir, "--json");
+    expect(b.code, b.stderr).toBe(0);
+    const names = readdirSync(dir).sort();
+    expect(names.filter((n) => n.startsWith("."))).toEqual([live]);
+    expect(names.filter((n) => n.endsWith(".tar.gz"))).toHaveLength(1);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("a restore killed between the two renames of its configuration swap is completed by the next command, which says so", async () => {
+    const cfg = env.configDir;
+    const original = readFileSync(join(cfg, "config.yaml"), "utf8");
+    // The state swapConfigDir leaves when killed after its first rename: journal written, old dir moved aside.
+    const staged = join(dirname(cfg), `.${basename(cfg)}.restore${ownerTag(hostname(), 999_999)}zz`);
+    mkdirSync(staged);
+    writeFileSync(join(staged, "config.yaml"), `${original}# restored\n`);
+    const movedTo = `${cfg}.backup-20260101-000000`;
+    renameSync(cfg, movedTo);
+    writeFileSync(journalPath(cfg), JSON.stringify({ staged, movedTo, at: "2026-01-01T00:00:00.000Z" }));
+    try {
+      const r = await env.cli("repo", "list");
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/a restore at 2026-01-01T00:00:00.000Z was interrupted while swapping the configuration directory; the restored configuration is now in/);
+      expect(readFileSync(join(cfg, "config.yaml"), "utf8")).toBe(`${original}# restored\n`);
+      expect(existsSync(journalPath(cfg))).toBe(false);
+      expect(existsSync(staged)).toBe(false);
+      const again = await env.cli("repo", "list");
+      expect(again.stderr).not.toMatch(/interrupted/);
+    } finally {
+      writeFileSync(join(cfg, "config.yaml"), original);
+      rmSync(movedTo, { recursive: true, force: true });
+    }
   });
 });
