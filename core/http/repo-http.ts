@@ -274,6 +274,7 @@ export function repositoryHttp(repo: RepositoryConfig, config: Config, extra: Pa
   const decide = (url: string) => dispatcher.decisionFor(new URL(url).origin);
   const warnings: string[] = [];
   if (!selection.verifySsl) warnings.push(`TLS certificate verification is off (verify_ssl: false in the ${selection.origin}): the proxy and the upstreams of repository ${repo.id} are not verified`);
+  if (settings.allowInsecureRedirects) warnings.push(`allow_insecure_redirects is on for repository ${repo.id}: a redirect from https:// to http:// is followed, and what it serves travels unencrypted`);
   if (selection.password !== undefined && selection.username === undefined && !hasUrlUser(selection)) warnings.push(`the ${selection.origin} has a password but no username: no proxy credentials are sent`);
   if (selection.noProxy.invalid.length > 0) warnings.push(`no_proxy entries ignored (not a host, domain, IP address or CIDR range): ${selection.noProxy.invalid.join(", ")}`);
   return {

@@ -134,6 +134,8 @@ describe("a redirect from https:// to http:// (point 18)", () => {
         );
         if (c.follows) expect(result, JSON.stringify(c)).toBe(BODY);
         else expect(result, JSON.stringify(c)).toBeInstanceOf(InsecureRedirectError);
+        // Logged on every run, like verify_ssl: false.
+        expect(h.warnings.some((w) => w.startsWith("allow_insecure_redirects is on for repository tls-repo")), JSON.stringify(c)).toBe(c.follows);
       } finally {
         await h.close();
       }
