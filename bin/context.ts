@@ -82,7 +82,7 @@ export function action<A extends unknown[]>(fn: (ctx: CommandContext, ...args: A
       loadConfig: () => (loaded ??= finishInterruptedRestore(configDir, log).then(() => loadConfig({ configDir }))),
       async openDatabase(opts) {
         const { config } = await ctx.loadConfig();
-        const db = await openDatabase({ config, log, migrate: opts?.migrate });
+        const db = await openDatabase({ config, log, migrate: opts?.migrate, signal: interrupt.signal });
         databases.push(db);
         return db;
       },

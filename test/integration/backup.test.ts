@@ -278,7 +278,7 @@ describe("db backup and restore", () => {
     expect(await state()).toEqual(before);
   });
 
-  it("a restore killed with SIGKILL midway leaves the database exactly as it was", async () => {
+  it("a restore stopped with SIGTERM or killed with SIGKILL midway leaves the database exactly as it was", async () => {
     await seedDatabase(env.pg, { repositories: 2, packages: 60_000, snapshots: 0 });
     const big = JSON.parse((await env.cli("db", "backup", "--target", work, "--no-include-config", "--json")).stdout);
     expect(big.status).toBe("success");
@@ -287,14 +287,28 @@ describe("db backup and restore", () => {
     const before = await state();
     const beforeCounts = await counts();
 
+    const reachCopy = async (run: ReturnType<typeof env.spawn>) => {
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const r = await env.pg.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'chantal-restore' AND query ILIKE 'COPY chantal."packages"%' AND state = 'active'`);
+        if (r.rowCount) return;
+        if (Date.now() > deadline) throw new Error(`the restore never reached the COPY of packages: ${run.output()}`);
+        await new Promise((res) => setTimeout(res, 20));
+      }
+    };
+    // SIGTERM mid-load: a clean stop within a couple of seconds, exit 143, nothing restored
+    const stopped = env.spawn("db", "restore", big.location, "--yes");
+    await reachCopy(stopped);
+    const t0 = Date.now();
+    stopped.child.kill("SIGTERM");
+    const exited = await Promise.race([stopped.result, new Promise<null>((r) => setTimeout(() => r(null), 10_000))]);
+    if (!exited) stopped.child.kill("SIGKILL");
+    expect(exited?.code, stopped.output()).toBe(143);
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    expect(await state()).toEqual(before);
+
     const run = env.spawn("db", "restore", big.location, "--yes");
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const r = await env.pg.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'chantal-restore' AND query ILIKE 'COPY chantal."packages"%' AND state = 'active'`);
-      if (r.rowCount) break;
-      if (Date.now() > deadline) throw new Error(`the restore never reached the COPY of packages: ${run.output()}`);
-      await new Promise((res) => setTimeout(res, 20));
-    }
+    await reachCopy(run);
     run.child.kill("SIGKILL");
     expect((await run.result).signal).toBe("SIGKILL");
     // the server notices the dead client and rolls back; wait for its backend to go
