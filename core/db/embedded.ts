@@ -45,6 +45,7 @@ const SERVICE_USER = "postgres";
 const INITDB_TIMEOUT_MS = 120_000;
 const STOP_TIMEOUT_MS = 60_000;
 const LOCK_STALE_MS = 20_000;
+const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const execFileAsync = promisify(execFile);
 
 interface Binaries {
@@ -479,9 +480,15 @@ function run(ctx: Ctx, file: string, args: string[], timeoutMs: number): Promise
   return runProcess(file, args, { runAs: ctx.runAs, cwd: ctx.dir, timeoutMs });
 }
 
-// The child gets no PG* variables (a stray PGDATA/PGPORT must not redirect it) and our cwd may be unreadable for it.
+// The CLI's environment holds proxy and repository passwords, readable in /proc/<pid>/environ of the long-lived
+// server (and no stray PGDATA/PGPORT may redirect it): the server gets only a search path, the C locale and UTC.
+export function serverEnvironment(parent: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return { PATH: parent.PATH || DEFAULT_PATH, LANG: "C", LC_ALL: "C", TZ: "UTC" };
+}
+
+// Our cwd may be unreadable for the service user.
 function runProcess(file: string, args: string[], opts: { runAs: RunAs | undefined; cwd: string; timeoutMs: number }): Promise<ProcessResult> {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("PG")));
+  const env = serverEnvironment();
   return new Promise((resolveRun, reject) => {
     const child = spawn(file, args, { cwd: opts.cwd, env, stdio: ["ignore", "pipe", "pipe"], ...(opts.runAs ?? {}) });
     let output = "";

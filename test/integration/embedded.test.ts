@@ -8,7 +8,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import pg from "pg";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { acquireEmbeddedPostgres } from "../../core/db/embedded.js";
+import { acquireEmbeddedPostgres, type EmbeddedLease } from "../../core/db/embedded.js";
 import { DatabaseError } from "../../core/errors.js";
 import { silentLogger } from "../../core/log.js";
 
@@ -124,6 +124,11 @@ function logMessages(stderr: string): string[] {
     .map((l) => (JSON.parse(l) as { msg: string }).msg);
 }
 
+function restoreEnv(name: string, value: string | undefined): void {
+  if (value === undefined) delete process.env[name];
+  else process.env[name] = value;
+}
+
 describe("embedded PostgreSQL", () => {
   const savedKeep = process.env.CHANTAL_EMBEDDED_KEEP;
   delete process.env.CHANTAL_EMBEDDED_KEEP;
@@ -217,6 +222,37 @@ describe("embedded PostgreSQL", () => {
       expect(postmasterPid(base)).toBe(pid);
       await second.release();
       expect(await serverIsStopped(base)).toBe(true);
+    },
+    TIMEOUT,
+  );
+
+  it.skipIf(!existsSync("/proc/self/environ"))(
+    "starts the server with a clean environment: no secret of the CLI's environment reaches the postmaster",
+    async () => {
+      const base = await makeBase();
+      const secret = `s3cret-${Date.now().toString(36)}`;
+      const saved = { proxy: process.env.HTTPS_PROXY, token: process.env.CHANTAL_TEST_REPO_PASSWORD };
+      process.env.HTTPS_PROXY = `http://user:${secret}@proxy.invalid:3128`;
+      process.env.CHANTAL_TEST_REPO_PASSWORD = secret;
+      let lease: EmbeddedLease | undefined;
+      try {
+        lease = await acquireEmbeddedPostgres({ basePath: base, log: silentLogger() });
+      } finally {
+        restoreEnv("HTTPS_PROXY", saved.proxy);
+        restoreEnv("CHANTAL_TEST_REPO_PASSWORD", saved.token);
+      }
+      try {
+        const pid = postmasterPid(base);
+        expect(pid).toBeDefined();
+        const environ = readFileSync(`/proc/${pid}/environ`, "utf8");
+        expect(environ).not.toContain(secret);
+        const names = environ.split("\0").filter(Boolean).map((kv) => kv.slice(0, kv.indexOf("=")));
+        // Ours, plus what pg_ctl (PGDATA, PGSYSCONFDIR, PG_GRANDPARENT_PID) and its /bin/sh (PWD) add themselves.
+        const added = ["PGDATA", "PGSYSCONFDIR", "PG_GRANDPARENT_PID", "PWD"];
+        expect(names.filter((n) => !["PATH", "LANG", "LC_ALL", "TZ", ...added].includes(n))).toEqual([]);
+      } finally {
+        await lease?.release();
+      }
     },
     TIMEOUT,
   );
