@@ -58,7 +58,10 @@ export async function migrate(pool: pg.Pool, migrations?: Migration[]): Promise<
   try {
     await client.query("BEGIN");
     await client.query("SELECT pg_advisory_xact_lock($1, 0)", [LockClass.migrate]);
-    await client.query("CREATE SCHEMA IF NOT EXISTS chantal");
+    // Not CREATE SCHEMA IF NOT EXISTS: it needs CREATE on the database even when the schema exists, and a role
+    // that owns an existing schema chantal needs nothing more to migrate.
+    const hasSchema = (await client.query(`SELECT to_regnamespace('chantal') IS NOT NULL AS ok`)).rows[0].ok === true;
+    if (!hasSchema) await client.query("CREATE SCHEMA chantal");
     await client.query(`CREATE TABLE IF NOT EXISTS chantal.schema_migrations (id text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
     const applied = new Set((await appliedMigrations(client)).map((a) => a.id));
     const newer = [...applied].filter((id) => !known.some((m) => m.id === id));
