@@ -524,7 +524,7 @@ function quoteIdent(name: string): string {
 }
 
 // PostgreSQL's own SCRAM-SHA-256 secret format (RFC 5803): the password itself never reaches the server or its log.
-export function scramSecret(password: string, salt = randomBytes(16), iterations = 4096): string {
+function scramSecret(password: string, salt = randomBytes(16), iterations = 4096): string {
   const salted = pbkdf2Sync(password, salt, iterations, 32, "sha256");
   const clientKey = createHmac("sha256", salted).update("Client Key").digest();
   const storedKey = createHash("sha256").update(clientKey).digest("base64");
