@@ -121,7 +121,10 @@ export async function migrate(pool: pg.Pool, migrations?: Migration[], opts: Mig
     if (known.every((m) => seen.has(m.id))) return [];
     await client.query("BEGIN");
     await takeMigrationLock(client, opts);
-    await client.query("CREATE SCHEMA IF NOT EXISTS chantal");
+    // Not CREATE SCHEMA IF NOT EXISTS: it needs CREATE on the database even when the schema exists, and a role
+    // that owns an existing schema chantal needs nothing more to migrate.
+    const hasSchema = (await client.query(`SELECT to_regnamespace('chantal') IS NOT NULL AS ok`)).rows[0].ok === true;
+    if (!hasSchema) await client.query("CREATE SCHEMA chantal");
     await createMigrationsTable(client);
     const applied = new Set((await appliedMigrations(client)).map((a) => a.id));
     newerThanKnown(applied, known);
