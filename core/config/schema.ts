@@ -107,10 +107,35 @@ export const RepoScheduleSchema = z.strictObject({
   snapshot_name_template: z.string().min(1).default("{repo_id}-{datetime}").describe("{date}=YYYYMMDD {time}=HHMMSS {datetime} {repo_id}"),
 });
 
+/** One path segment of a suite or component name: never "", "." or "..", nothing that a URL or shell reads specially. */
+const APT_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._+~-]*$/;
+const APT_SEGMENTS_MESSAGE = "segments of letters, digits, '.', '_', '+', '~' or '-' (each starting with a letter or digit) separated by '/'";
+
+/** "bookworm-updates", "buster/updates" (old Debian security), or a flat repository ("./", "path/"), refused later by the sync. */
+function aptDistributionProblem(d: string): string | undefined {
+  if (d === "./" || d === ".") return undefined;
+  const path = d.endsWith("/") ? d.slice(0, -1) : d;
+  if (path.split("/").every((s) => APT_SEGMENT.test(s))) return undefined;
+  return `"${d}" must be a suite or codename under dists/: ${APT_SEGMENTS_MESSAGE}; never empty, absolute or '..'`;
+}
+
+const aptDistribution = z.string().min(1).superRefine((d, ctx) => {
+  const problem = aptDistributionProblem(d);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
+
+/** "main", "non-free-firmware", "updates/main" (components of old Debian security suites). */
+const aptComponent = z.string().refine((c) => c.split("/").every((s) => APT_SEGMENT.test(s)), {
+  error: (iss) => `"${String(iss.input)}" must be a component of the suite: ${APT_SEGMENTS_MESSAGE}; never empty, absolute or '..'`,
+});
+
+/** Debian architecture names: amd64, arm64, ppc64el, hurd-i386, all. */
+const aptArchitecture = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, "must be a Debian architecture name (lower-case letters, digits and '-'), e.g. amd64");
+
 export const AptSourceSchema = z.strictObject({
-  distribution: z.string().min(1).describe("suite or codename, e.g. bookworm-updates (flat repositories are not supported)"),
-  components: z.array(z.string().min(1)).min(1).default(["main"]),
-  architectures: z.array(z.string().min(1)).min(1).default(["amd64"]).describe('packages of architecture "all" come along'),
+  distribution: aptDistribution.describe("suite or codename, e.g. bookworm-updates (flat repositories are not supported)"),
+  components: z.array(aptComponent).min(1).default(["main"]),
+  architectures: z.array(aptArchitecture).min(1).default(["amd64"]).describe('packages of architecture "all" come along'),
   include_sources: z.boolean().default(false),
 });
 

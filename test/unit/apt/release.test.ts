@@ -54,6 +54,7 @@ describe("Release", () => {
     ["a bad Valid-Until", `Valid-Until: tomorrow\nSHA256:\n ${H1} 1 a\n`, /Valid-Until is not a valid date: "tomorrow"/],
     ["a continuation before any field", ` oops\nSHA256:\n ${H1} 1 a\n`, /continuation line before any field/],
     ["an empty file", "\n\n", /is empty/],
+    ["a field twice (two SHA256 lists)", `Suite: x\nSHA256:\n ${H1} 1 a\nsha256:\n ${H2} 1 a\n`, /dists\/x\/InRelease line 4: the paragraph at line 1 has the field "sha256" twice/],
   ])("refuses %s", (_what, text, message) => {
     expect(() => parseRelease(text, "dists/x/InRelease")).toThrow(message);
     expect(() => parseRelease(text)).toThrow(ChantalError);

@@ -149,6 +149,33 @@ describe("loadConfig", () => {
     ]);
   });
 
+  const aptRepo = (apt: string) => `repositories:\n  - id: d\n    type: apt\n    upstream_url: http://mirror.example.org/debian\n    apt:\n${apt}`;
+
+  it.each([
+    ["bookworm-updates", "[main, contrib, non-free-firmware]"],
+    ["buster/updates", "[updates/main, updates/contrib]"],
+    ["jammy-security", "[main, restricted, universe, multiverse]"],
+    ["./", "[main]"],
+  ])("accepts the documented APT forms: distribution %s, components %s", async (distribution, components) => {
+    expect(await issuesOf({ "config.yaml": aptRepo(`      distribution: ${distribution}\n      components: ${components}\n      architectures: [amd64, arm64, all, hurd-i386]\n`) })).toEqual([]);
+  });
+
+  it.each([
+    ["a component climbing out of dists/", "      distribution: bookworm\n      components: [main, ../../x]\n", "repositories[0].apt.components[1]", /"\.\.\/\.\.\/x" must be a component of the suite: .*never empty, absolute or '\.\.'/],
+    ["an absolute component", "      distribution: bookworm\n      components: [/etc]\n", "repositories[0].apt.components[0]", /"\/etc" must be a component/],
+    ["an empty segment in a component", "      distribution: bookworm\n      components: [updates//main]\n", "repositories[0].apt.components[0]", /must be a component/],
+    ["an empty component", "      distribution: bookworm\n      components: ['']\n", "repositories[0].apt.components[0]", /must be a component/],
+    ["a distribution with '..'", "      distribution: ../../../etc\n", "repositories[0].apt.distribution", /"\.\.\/\.\.\/\.\.\/etc" must be a suite or codename under dists\//],
+    ["a distribution with a '..' segment inside", "      distribution: bookworm/../../x\n", "repositories[0].apt.distribution", /must be a suite or codename/],
+    ["an absolute distribution", "      distribution: /bookworm\n", "repositories[0].apt.distribution", /must be a suite or codename/],
+    ["an architecture with a slash", "      distribution: bookworm\n      architectures: [../amd64]\n", "repositories[0].apt.architectures[0]", /must be a Debian architecture name/],
+  ])("refuses %s, naming the file and the key path", async (_what, apt, path, message) => {
+    const issues = await issuesOf({ "config.yaml": aptRepo(apt) });
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toMatch(new RegExp(`^config\\.yaml: ${path.replace(/[[\].]/g, "\\$&")}: `));
+    expect(issues[0]).toMatch(message);
+  });
+
   it("fails clearly when config.yaml is missing", async () => {
     const issues = await issuesOf({ "conf.d/a.yaml": "repositories: []\n" });
     expect(issues[0]).toMatch(/config\.yaml: configuration file not found/);
