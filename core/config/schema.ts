@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { parseNoProxy } from "../http/proxy.js";
 import { cronProblem, timezoneProblem } from "../schedule/cron.js";
+import { snapshotNameFromTemplate } from "../snapshots/name.js";
 
 const httpUrl = z.string().refine((s) => /^https?:\/\/[^\s/]+/i.test(s) && URL.canParse(s), {
   message: "must be an http:// or https:// URL",
@@ -143,6 +144,19 @@ export const VerifySchema = z.strictObject({
   keyring: z.string().min(1).optional().describe("OpenPGP keyring that signs InRelease / Release.gpg (apt repositories)"),
 });
 
+/** The last second of a year: the longest {date} and {time} a template can produce. */
+const SAMPLE_SNAPSHOT_DATE = new Date(Date.UTC(2026, 11, 31, 23, 59, 59));
+
+/** Why a snapshot name template cannot produce a valid name, or undefined. */
+export function snapshotTemplateProblem(template: string, repoId: string): string | undefined {
+  try {
+    snapshotNameFromTemplate(template, { repoId, now: SAMPLE_SNAPSHOT_DATE });
+    return undefined;
+  } catch (err) {
+    return `${err instanceof Error ? err.message : String(err)} (rendered with the sample date 2026-12-31 23:59:59)`;
+  }
+}
+
 export const RepositorySchema = z.strictObject({
   id: z
     .string()
@@ -162,6 +176,12 @@ export const RepositorySchema = z.strictObject({
   if (r.type === "rpm" && r.apt) ctx.addIssue({ code: "custom", path: ["apt"], message: "only apt repositories take an apt: block" });
   if (r.type === "rpm" && r.verify?.keyring) {
     ctx.addIssue({ code: "custom", path: ["verify", "keyring"], message: "is checked for apt repositories only: an RPM mirror keeps repomd.xml.asc verbatim, so enable repo_gpgcheck in dnf to verify it" });
+  }
+  const template = r.schedule?.snapshot_name_template;
+  if (template !== undefined) {
+    // Rendered with a sample date now, so that a template that can never make a valid name fails validation, not a sync.
+    const problem = snapshotTemplateProblem(template, r.id);
+    if (problem) ctx.addIssue({ code: "custom", path: ["schedule", "snapshot_name_template"], message: problem });
   }
   for (const key of ["components", "architectures"] as const) {
     const list = r.apt?.[key] ?? [];

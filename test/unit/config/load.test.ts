@@ -176,6 +176,36 @@ describe("loadConfig", () => {
     expect(issues[0]).toMatch(message);
   });
 
+  it("reports a YAML alias bomb as a configuration error naming the file, and accepts an anchor shared by many repositories", async () => {
+    const levels = ['a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x"]'];
+    for (let i = 1; i < 9; i++) levels.push(`${"abcdefghi"[i]}: &${"abcdefghi"[i]} [${Array(9).fill(`*${"abcdefghi"[i - 1]}`).join(", ")}]`);
+    const issues = await issuesOf({ "config.yaml": "storage: {}\n", "conf.d/bomb.yaml": `${levels.join("\n")}\n` });
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toMatch(/^conf\.d\/bomb\.yaml: invalid YAML: Excessive alias count .*\(aliases expand to more than 1000 nodes\)/);
+    // One anchor referenced by 300 repositories is not a bomb (yaml's default limit of 100 would refuse it).
+    const many = Array.from({ length: 300 }, (_, i) => `${repo(`r${i}`)}    proxy: ${i === 0 ? "&direct { enabled: false }" : "*direct"}\n`).join("");
+    expect(await issuesOf({ "config.yaml": `repositories:\n${many}` })).toEqual([]);
+  });
+
+  it.each([
+    ["../../{date}", /snapshot name "\.\.\/\.\.\/20261231" must be 1-128 letters/],
+    ["{repo_id}/{date}", /snapshot name "a\/20261231" must be/],
+    ["{repo_id}-{week}", /has an unknown placeholder \{week\}/],
+    [`{repo_id}-{datetime}-${"x".repeat(120)}`, /must be 1-128 letters/],
+  ])("refuses snapshot_name_template %s by rendering it with a sample date", async (template, message) => {
+    const issues = await issuesOf({ "config.yaml": `repositories:\n${repo("a", `    schedule:\n      cron: "0 2 * * *"\n      snapshot_name_template: "${template}"\n`)}` });
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toMatch(/^config\.yaml: repositories\[0\]\.schedule\.snapshot_name_template: /);
+    expect(issues[0]).toMatch(message);
+    expect(issues[0]).toContain("(rendered with the sample date 2026-12-31 23:59:59)");
+  });
+
+  it("accepts the documented snapshot name templates", async () => {
+    for (const template of ["rhel9-baseos-{date}", "{repo_id}-{datetime}", "{date}.{time}", "nightly_{repo_id}"]) {
+      expect(await issuesOf({ "config.yaml": `repositories:\n${repo("rhel9-baseos", `    schedule:\n      cron: "0 2 * * *"\n      snapshot_name_template: "${template}"\n`)}` })).toEqual([]);
+    }
+  });
+
   it("fails clearly when config.yaml is missing", async () => {
     const issues = await issuesOf({ "conf.d/a.yaml": "repositories: []\n" });
     expect(issues[0]).toMatch(/config\.yaml: configuration file not found/);
