@@ -1,7 +1,7 @@
 // Packages and Sources indices, parsed as a stream of deb822 paragraphs (one held at a time) from any
 // compression; limits stop decompression bombs and gigantic documents.
 import { ChantalError } from "../errors.js";
-import { decompressIterable, type CompressionKind } from "../compress/decompress.js";
+import { decompressIterable, type CompressionKind, type DeclaredSize } from "../compress/decompress.js";
 import { readStanzas, type Paragraph, type Stanza, type StanzaLimits } from "./deb822.js";
 import { parseDebianVersion, type DebianVersion } from "./version.js";
 
@@ -35,6 +35,8 @@ export interface IndexReadOptions extends Partial<StanzaLimits> {
   compression: CompressionKind;
   /** More decompressed bytes than this fail. */
   maxOutputBytes: number;
+  /** The Release's size of the uncompressed variant: more decompressed bytes stop at once. */
+  declared?: DeclaredSize;
   label: string;
   signal?: AbortSignal;
 }
@@ -118,7 +120,7 @@ export function sourcePackageOf(label: string, s: Stanza): SourcePackage {
 }
 
 async function* indexStanzas(source: AsyncIterable<Uint8Array>, opts: IndexReadOptions, fields: ReadonlySet<string>): AsyncGenerator<Stanza> {
-  const text = decompressIterable(source, opts.compression, { maxOutputBytes: opts.maxOutputBytes, label: opts.label });
+  const text = decompressIterable(source, opts.compression, { maxOutputBytes: opts.maxOutputBytes, label: opts.label, ...(opts.declared ? { declared: opts.declared } : {}) });
   yield* readStanzas(text, {
     label: opts.label,
     fields,

@@ -11,7 +11,7 @@ import { putBuffer } from "../storage/put-buffer.js";
 import type { PackageRecord } from "../db/package-sets.js";
 import { zeroCounts, type RunCounts } from "../db/sync-runs.js";
 import type { RepoSyncContext, RepoSyncResult } from "../sync/types.js";
-import { safeLocation } from "../rpm/location.js";
+import { findPathConflict, safeLocation } from "../rpm/location.js";
 import type { AptSourceConfig } from "../config/schema.js";
 import { checkValidUntil, MAX_RELEASE_BYTES, parseRelease, type Release, type ReleaseFile } from "./release.js";
 import { loadKeyring, splitClearsigned, verifyClearsigned, verifyDetached, AptSignatureError, type Keyring } from "./signature.js";
@@ -235,7 +235,9 @@ async function readIndices(targets: IndexTarget[], dist: string, ctx: RepoSyncCo
   for (const t of targets) {
     if (!t.parse) continue;
     const label = indexLabel(dist, t.parse);
-    const opts = { compression: compressionOf(t.parse.path), maxOutputBytes: MAX_INDEX_BYTES, label, signal: ctx.signal };
+    // The Release lists the uncompressed index too (Debian does, even when it does not serve it): its size bounds the output.
+    const plain = t.parse.path === t.base ? undefined : t.variants.find((v) => v.path === t.base);
+    const opts = { compression: compressionOf(t.parse.path), maxOutputBytes: MAX_INDEX_BYTES, label, signal: ctx.signal, ...(plain ? { declared: { bytes: plain.size, by: `the size the Release lists for ${dist}/${plain.path}` } } : {}) };
     const source = ctx.pool.openRead(t.parse.sha256, ctx.signal);
     try {
       if (t.kind === "packages") {
@@ -278,6 +280,26 @@ async function downloadMissing(missing: PlannedFile[], ctx: RepoSyncContext, cou
 }
 
 
+function describeTreeEntry(e: PlannedFile | MetadataEntry): string {
+  return "record" in e ? `${describeFile(e)} (${e.location})` : `index file ${e.path}`;
+}
+
+/** Refuses, before anything is downloaded, a tree that publish could not build (a .deb at an index path, `a` and `a/b.deb`). */
+function refuseTreeConflicts(planned: PlannedFile[], metadata: MetadataEntry[], ctx: RepoSyncContext): void {
+  const conflict = findPathConflict<PlannedFile | MetadataEntry>(
+    [...metadata, ...planned],
+    (e) => ("record" in e ? e.location : e.path),
+    (a, b) => !("record" in a) && !("record" in b) && a.sha256 === b.sha256,
+  );
+  if (!conflict) return;
+  const [a, b] = [describeTreeEntry(conflict.first), describeTreeEntry(conflict.second)];
+  throw new AptSyncError(
+    conflict.kind === "same path"
+      ? `repository ${ctx.repo.id}: ${b} has the same path as ${a}: refusing the upstream indices (they cannot both be published)`
+      : `repository ${ctx.repo.id}: ${a} is a file where ${b} needs a directory: refusing the upstream indices (they cannot both be published)`,
+  );
+}
+
 function warnOnSuiteMismatch(release: Release, source: AptSourceConfig, label: string, ctx: RepoSyncContext): void {
   const wanted = source.distribution;
   if (release.suite !== undefined && release.codename !== undefined && release.suite !== wanted && release.codename !== wanted) {
@@ -309,6 +331,7 @@ export async function syncApt(ctx: RepoSyncContext): Promise<RepoSyncResult> {
 
   const set = await readIndices(targets, dist, ctx);
   const planned = [...set.byLocation.values()];
+  refuseTreeConflicts(planned, metadata, ctx);
   counts.packagesTotal = planned.length;
   ctx.onProgress?.({ phase: "plan", filesDone: 0, filesTotal: planned.length, bytesDone: 0, bytesTotal: 0 });
   const present = await ctx.pool.haveMany(planned.map((p) => p.sha256));
