@@ -13,7 +13,7 @@ import { zeroCounts, type RunCounts } from "../db/sync-runs.js";
 import type { RepoSyncContext, RepoSyncResult } from "../sync/types.js";
 import { findPathConflict, safeLocation } from "../rpm/location.js";
 import type { AptSourceConfig } from "../config/schema.js";
-import { checkValidUntil, MAX_RELEASE_BYTES, parseRelease, type Release, type ReleaseFile } from "./release.js";
+import { checkNotInFuture, checkNotOlder, checkValidUntil, MAX_RELEASE_BYTES, parseRelease, type Release, type ReleaseFile } from "./release.js";
 import { loadKeyring, splitClearsigned, verifyClearsigned, verifyDetached, AptSignatureError, type Keyring } from "./signature.js";
 import { byHashPaths, compressionOf, planIndexTargets, type IndexTarget } from "./indices.js";
 import { MAX_INDEX_BYTES, parsePackagesIndex, parseSourcesIndex } from "./packages.js";
@@ -131,6 +131,31 @@ async function detachedPairUsable(index: SuiteIndex, inReleaseText: string, keyr
     if (!(err instanceof AptSignatureError)) throw err;
     ctx.log.warn({ repo: ctx.repo.id, error: err.message }, "Release.gpg does not verify: publishing InRelease only");
     return false;
+  }
+}
+
+/**
+ * The Date of the Release synced last for this distribution, from the InRelease (else Release) kept verbatim in the
+ * pool; undefined when there is none (a first sync, another distribution) or it cannot be read any more.
+ */
+async function previousReleaseDate(dist: string, ctx: RepoSyncContext): Promise<Date | undefined> {
+  const r = await ctx.db.query<{ path: string; sha256: string }>(
+    `SELECT rm.path, m.sha256 FROM chantal.repository_metadata rm JOIN chantal.metadata_files m ON m.id = rm.metadata_file_id
+     WHERE rm.repository_id = $1 AND rm.path = ANY($2::text[])`,
+    [ctx.row.id, [`${dist}/InRelease`, `${dist}/Release`]],
+  );
+  const stored = r.rows.find((row) => row.path.endsWith("/InRelease")) ?? r.rows[0];
+  if (!stored) return undefined;
+  try {
+    const chunks: Buffer[] = [];
+    for await (const chunk of ctx.pool.openRead(stored.sha256, ctx.signal)) chunks.push(chunk as Buffer);
+    const text = Buffer.concat(chunks).toString("utf8");
+    const label = `the ${stored.path} synced last`;
+    return parseRelease(stored.path.endsWith("/InRelease") ? splitClearsigned(text, label).payload : text, label).date;
+  } catch (err) {
+    if (ctx.signal.aborted) throw err;
+    ctx.log.warn({ repo: ctx.repo.id, path: stored.path, error: (err as Error).message }, "cannot read the Release synced last: its Date is not compared");
+    return undefined;
   }
 }
 
@@ -316,13 +341,20 @@ export async function syncApt(ctx: RepoSyncContext): Promise<RepoSyncResult> {
   const keyring = ctx.repo.verify?.keyring ? await loadKeyring(ctx.repo.verify.keyring) : undefined;
   const suite = await verifiedSuite(await fetchSuiteIndex(dist, ctx), dist, keyring, ctx);
   const release = parseRelease(suite.text, suite.label);
-  checkValidUntil(release, new Date(), suite.label);
+  const now = ctx.now();
+  checkValidUntil(release, now, suite.label);
+  checkNotInFuture(release, now, suite.label);
   const indexChecksum = indexChecksumOf(suite, source);
   if (!ctx.force && ctx.row.indexChecksum === indexChecksum) {
     ctx.log.info({ repo: ctx.repo.id }, `${suite.label.split(" ")[0]} unchanged: nothing to do`);
     return { status: "noop", counts };
   }
   warnOnSuiteMismatch(release, source, suite.label, ctx);
+  checkNotOlder(release, await previousReleaseDate(dist, ctx), {
+    label: suite.label,
+    repoId: ctx.repo.id,
+    allowed: ctx.allowDowngrade || ctx.repo.verify?.allow_rollback === true,
+  });
 
   const targets = planIndexTargets(release, { components: source.components, architectures: source.architectures, includeSources: source.include_sources }, suite.label);
   const metadata: MetadataEntry[] = [];

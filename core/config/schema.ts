@@ -142,6 +142,7 @@ export const AptSourceSchema = z.strictObject({
 
 export const VerifySchema = z.strictObject({
   keyring: z.string().min(1).optional().describe("OpenPGP keyring that signs InRelease / Release.gpg (apt repositories)"),
+  allow_rollback: z.boolean().optional().describe("accept a Release whose Date is older than the last synced one (default false: a replayed old Release is refused)"),
 });
 
 /** The last second of a year: the longest {date} and {time} a template can produce. */
@@ -176,6 +177,9 @@ export const RepositorySchema = z.strictObject({
   if (r.type === "rpm" && r.apt) ctx.addIssue({ code: "custom", path: ["apt"], message: "only apt repositories take an apt: block" });
   if (r.type === "rpm" && r.verify?.keyring) {
     ctx.addIssue({ code: "custom", path: ["verify", "keyring"], message: "is checked for apt repositories only: an RPM mirror keeps repomd.xml.asc verbatim, so enable repo_gpgcheck in dnf to verify it" });
+  }
+  if (r.type === "rpm" && r.verify?.allow_rollback !== undefined) {
+    ctx.addIssue({ code: "custom", path: ["verify", "allow_rollback"], message: "applies to apt repositories only (the Date of their Release)" });
   }
   const template = r.schedule?.snapshot_name_template;
   if (template !== undefined) {

@@ -206,6 +206,15 @@ describe("loadConfig", () => {
     }
   });
 
+  it("takes verify.allow_rollback on apt repositories only", async () => {
+    const apt = `  - id: d\n    type: apt\n    upstream_url: http://mirror.example.org/debian\n    apt:\n      distribution: bookworm\n    verify:\n      allow_rollback: true\n`;
+    const loaded = await loadConfig({ configDir: dirWith({ "config.yaml": `repositories:\n${apt}` }), env: {} });
+    expect(loaded.config.repositories[0]!.verify?.allow_rollback).toBe(true);
+    expect(await issuesOf({ "config.yaml": `repositories:\n${repo("a", "    verify:\n      allow_rollback: false\n")}` })).toEqual([
+      "config.yaml: repositories[0].verify.allow_rollback: applies to apt repositories only (the Date of their Release)",
+    ]);
+  });
+
   it("fails clearly when config.yaml is missing", async () => {
     const issues = await issuesOf({ "conf.d/a.yaml": "repositories: []\n" });
     expect(issues[0]).toMatch(/config\.yaml: configuration file not found/);
