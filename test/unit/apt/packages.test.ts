@@ -71,6 +71,8 @@ describe("Packages index", () => {
     ["a negative Size", PACKAGES.replace("size: 99", "size: -1"), /has an invalid Size "-1"/],
     ["a bad epoch", PACKAGES.replace("version: 2.0", "version: x:2.0"), /the epoch is not a number/],
     ["a line that is no field", `${PACKAGES}\nnonsense\n`, /not a "Field: value" line/],
+    ["a newline in Package (a continuation line)", PACKAGES.replace("package: beta\n", "package: beta\n evil\n"), /Packages: the paragraph at line 15 has whitespace or a control character in its Package "beta\\nevil"/],
+    ["a space in Architecture", PACKAGES.replace("architecture: amd64", "architecture: amd 64"), /has whitespace or a control character in its Architecture "amd 64"/],
   ])("refuses %s", async (_what, text, message) => {
     await expect(collect(text)).rejects.toThrow(message);
   });
