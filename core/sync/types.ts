@@ -27,6 +27,10 @@ export interface RepoSyncContext {
   runId: number;
   /** Re-read everything even when the index is unchanged. */
   force: boolean;
+  /** Accept upstream metadata older than what was synced last (`--allow-downgrade`, verify.allow_rollback). */
+  allowDowngrade: boolean;
+  /** The run's clock (injected: tests and the scheduler pass their own). */
+  now: () => Date;
   onProgress?: (p: SyncProgress) => void;
 }
 
