@@ -24,7 +24,7 @@ const HEARTBEAT_MS = 15_000;
 const DETACH_TIMEOUT_MS = 180_000;
 
 /** The handler of each job kind: a scheduled run calls the same handler as the CLI and the cloud. */
-function jobHandlers(database: Database, log: Logger, clock: Clock): Record<JobKind, JobRunner> {
+export function jobHandlers(database: Database, log: Logger, clock: Clock): Record<JobKind, JobRunner> {
   return {
     async sync(req: JobRunRequest): Promise<JobRunResult> {
       const r = await runSync(
