@@ -1,9 +1,11 @@
-// A command interrupted while it waits for a repository lock held by another process: SIGINT exits 130, SIGTERM 143.
+// A command interrupted while it waits for a repository lock held by another process: SIGINT exits 130, SIGTERM 143;
+// and the same codes once it holds the lock and downloads.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { generateRpmRepo } from "../../bench/rpm-repo-generator.js";
 import type { RepositoryConfig } from "../../core/config/schema.js";
 import { migrate } from "../../core/db/migrate.js";
 import { ensureRepository } from "../../core/db/repositories.js";
@@ -80,5 +82,25 @@ describe("interrupted while waiting for a lock", () => {
     const r = await interruptWhileWaiting(["publish", "repo", "--repo-id", "r1"], "publish r1", 1, "SIGINT");
     expect({ code: r.code, signal: r.signal }).toEqual({ code: 130, signal: null });
     expect(r.stderr).toContain("error: interrupted by SIGINT while waiting for the lock (publish r1)");
+  });
+});
+
+describe("interrupted after taking the lock, while downloading", () => {
+  it("repo sync: SIGINT exits 130 and the run is recorded as interrupted", async () => {
+    const slowUpstream = mkdtempSync(join(tmpdir(), "chantal-lockwait-slow-"));
+    await generateRpmRepo(slowUpstream, 40, 16_384);
+    const slow = await startSyncEnvironment({ upstream: slowUpstream, faults: (req) => (req.path.endsWith(".rpm") ? { chunkBytes: 4096, chunkDelayMs: 15 } : undefined) });
+    try {
+      const run = slow.spawn("repo", "sync", "--repo-id", "r1");
+      await until("a few pooled packages", () => slow.poolFiles().length >= 8);
+      run.child.kill("SIGINT");
+      const r = await run.result;
+      expect({ code: r.code, signal: r.signal }).toEqual({ code: 130, signal: null });
+      const row = (await slow.pg.query(`SELECT status, error FROM chantal.sync_runs ORDER BY id DESC LIMIT 1`)).rows[0];
+      expect(row).toMatchObject({ status: "interrupted", error: expect.stringMatching(/SIGINT/) });
+    } finally {
+      await slow.close();
+      rmSync(slowUpstream, { recursive: true, force: true });
+    }
   });
 });
