@@ -7,6 +7,7 @@ import { backupRequestFromConfig, runBackup } from "../../functions/backup.js";
 import { runSync } from "../../functions/sync.js";
 import { loadConfig, type LoadedConfig } from "../../core/config/load.js";
 import type { Database } from "../../core/db/client.js";
+import { ScheduleFires } from "../../core/db/schedule-fires.js";
 import { acquireLock, describeHolder, LockHeldError, type HeldLock } from "../../core/db/locks.js";
 import { AbortedError, ChantalError, ConfigError, errorMessage, ExitCode, formatConfigIssue, LockBusyError } from "../../core/errors.js";
 import type { Logger } from "../../core/log.js";
@@ -23,7 +24,7 @@ const HEARTBEAT_MS = 15_000;
 const DETACH_TIMEOUT_MS = 180_000;
 
 /** The handler of each job kind: a scheduled run calls the same handler as the CLI and the cloud. */
-function jobHandlers(database: Database, log: Logger, clock: Clock): Record<JobKind, JobRunner> {
+export function jobHandlers(database: Database, log: Logger, clock: Clock): Record<JobKind, JobRunner> {
   return {
     async sync(req: JobRunRequest): Promise<JobRunResult> {
       const r = await runSync(
@@ -167,6 +168,8 @@ async function runScheduler(ctx: CommandContext, hangup: ReturnType<typeof hangu
     const handlers = jobHandlers(database, ctx.log, clock);
     const scheduler = new Scheduler({
       loaded, clock, log: ctx.log, store: new ScheduleStateStore(database.pool, id),
+      // Claims live as long as this daemon's host lock: its session is how other daemons know we are alive.
+      fires: new ScheduleFires(database.pool, { host: hostname(), pid: process.pid, lockKey: hostLockKey(), backendPid: lock.backendPid, instanceId: id }),
       runJob: (req) => handlers[req.job.kind](req),
     });
     await scheduler.start();
