@@ -15,7 +15,7 @@ import { chantalVersion } from "../../core/package-info.js";
 import { acceleratedClock, systemClock, testClockSpec, type Clock } from "../../core/schedule/clock.js";
 import { Scheduler, type JobRunner, type JobRunRequest, type JobRunResult } from "../../core/schedule/daemon.js";
 import { readPidFile, removePidFile, runningSchedulerPid, schedulerPaths, writePidFile } from "../../core/schedule/pidfile.js";
-import { planJobs, scheduleIssues, type JobKind } from "../../core/schedule/plan.js";
+import { planJobs, type JobKind } from "../../core/schedule/plan.js";
 import { heartbeat, markStopped, registerInstance, ScheduleStateStore, schedulerLockRequest, hostLockKey } from "../../core/schedule/state.js";
 import { action, type CommandContext } from "../context.js";
 
@@ -41,13 +41,6 @@ export function jobHandlers(database: Database, log: Logger, clock: Clock): Reco
   };
 }
 
-/** The configuration, with the checks only the scheduler needs (exit 78 with file and key path). */
-async function loadSchedulerConfig(load: () => Promise<LoadedConfig>): Promise<LoadedConfig> {
-  const loaded = await load();
-  const issues = scheduleIssues(loaded);
-  if (issues.length > 0) throw new ConfigError(issues);
-  return loaded;
-}
 
 function schedulerClock(log: Logger): Clock {
   const spec = testClockSpec(process.env);
@@ -94,7 +87,7 @@ function hangupHandler(ctx: CommandContext) {
       ctx.log.info("SIGHUP: reloading the configuration");
       let loaded: LoadedConfig;
       try {
-        loaded = await loadSchedulerConfig(() => loadConfig({ configDir: ctx.configDir }));
+        loaded = await loadConfig({ configDir: ctx.configDir });
       } catch (err) {
         const issues = err instanceof ConfigError ? err.issues.map(formatConfigIssue) : [errorMessage(err)];
         ctx.log.error({ issues }, `configuration not reloaded, the running one is kept: ${issues.join("; ")}`);
@@ -151,7 +144,7 @@ async function runForeground(ctx: CommandContext): Promise<number> {
 }
 
 async function runScheduler(ctx: CommandContext, hangup: ReturnType<typeof hangupHandler>): Promise<number> {
-  const loaded = await loadSchedulerConfig(ctx.loadConfig);
+  const loaded = await ctx.loadConfig();
   const { pidFile } = schedulerPaths(loaded);
   await ensureNotRunning(pidFile);
   const clock = schedulerClock(ctx.log);
@@ -207,7 +200,7 @@ function lastLines(path: string, n: number): string {
 
 /** --daemon: start this command again without it, detached, with its output in the log file; return once it runs. */
 async function detach(ctx: CommandContext): Promise<number> {
-  const loaded = await loadSchedulerConfig(ctx.loadConfig); // an invalid configuration fails here, on the terminal, with exit 78
+  const loaded = await ctx.loadConfig(); // an invalid configuration fails here, on the terminal, with exit 78
   const { pidFile, logFile } = schedulerPaths(loaded);
   await ensureNotRunning(pidFile);
   testClockSpec(process.env); // a malformed test clock fails here, not in the detached child
