@@ -35,7 +35,11 @@ export function jobHandlers(database: Database, log: Logger, clock: Clock): Reco
     },
     async backup(req: JobRunRequest): Promise<JobRunResult> {
       const { config, dir } = req.loaded;
-      const r = await runBackup(backupRequestFromConfig(config), { config, configDir: dir, databaseUrl: database.url, log, signal: req.signal, now: () => clock.now() });
+      const r = await runBackup(backupRequestFromConfig(config), { config, configDir: dir, databaseUrl: database.url, log, signal: req.signal, now: () => clock.now() }).catch((err: unknown) => {
+        // A configuration problem (an unreadable signing key) fails this run; the daemon keeps going.
+        if (err instanceof ConfigError) return { status: "failed" as const, location: null, size: 0, pruned: [] as string[], durationMs: 0, error: err.message };
+        throw err;
+      });
       return { status: r.status, runId: null, error: r.error, details: { location: r.location, size: r.size, pruned: r.pruned.length, durationMs: r.durationMs } };
     },
   };

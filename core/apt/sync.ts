@@ -14,7 +14,7 @@ import type { RepoSyncContext, RepoSyncResult } from "../sync/types.js";
 import { findPathConflict, safeLocation } from "../rpm/location.js";
 import type { AptSourceConfig } from "../config/schema.js";
 import { checkNotInFuture, checkNotOlder, checkValidUntil, MAX_RELEASE_BYTES, parseRelease, type Release, type ReleaseFile } from "./release.js";
-import { loadKeyring, splitClearsigned, verifyClearsigned, verifyDetached, AptSignatureError, type Keyring } from "./signature.js";
+import { loadKeyring, splitClearsigned, verifyClearsigned, verifyDetached, SignatureError, type Keyring } from "../openpgp/signature.js";
 import { byHashPaths, compressionOf, planIndexTargets, type IndexTarget } from "./indices.js";
 import { MAX_INDEX_BYTES, parsePackagesIndex, parseSourcesIndex } from "./packages.js";
 import { forEachLimited } from "../concurrency.js";
@@ -109,7 +109,7 @@ async function verifiedSuite(index: SuiteIndex, dist: string, keyring: Keyring |
   const label = repoLabel("Release");
   const release = index.release!;
   if (keyring) {
-    if (!index.releaseGpg) throw new AptSignatureError(`${label}: upstream has neither InRelease nor Release.gpg, so the keyring ${keyring.path} cannot verify it`);
+    if (!index.releaseGpg) throw new SignatureError(`${label}: upstream has neither InRelease nor Release.gpg, so the keyring ${keyring.path} cannot verify it`);
     await verifyDetached(release, index.releaseGpg, keyring, label);
   }
   files.push({ name: "Release", data: release });
@@ -128,7 +128,7 @@ async function detachedPairUsable(index: SuiteIndex, inReleaseText: string, keyr
     await verifyDetached(index.release!, index.releaseGpg, keyring, label);
     return true;
   } catch (err) {
-    if (!(err instanceof AptSignatureError)) throw err;
+    if (!(err instanceof SignatureError)) throw err;
     ctx.log.warn({ repo: ctx.repo.id, error: err.message }, "Release.gpg does not verify: publishing InRelease only");
     return false;
   }

@@ -59,7 +59,8 @@ export interface ConfigFileList {
  */
 export async function listConfigFiles(configDir: string, config: Config, backupDir?: string): Promise<ConfigFileList> {
   const root = resolve(configDir);
-  const excluded = [config.storage.base_path, config.storage.pool_path, config.storage.published_path, config.storage.temp_path, backupDir]
+  // The backup signing key stays out of the backups it signs.
+  const excluded = [config.storage.base_path, config.storage.pool_path, config.storage.published_path, config.storage.temp_path, backupDir, config.backup.signing?.key_file]
     .filter((p): p is string => !!p)
     .map((p) => resolve(p))
     .filter((p) => isInside(p, root) && p !== root);

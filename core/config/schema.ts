@@ -241,6 +241,15 @@ export const BackupSchema = z.strictObject({
     .strictObject({ enabled: z.boolean().default(true), cron, timezone: timezone.optional() })
     .optional(),
   retention: BackupRetentionSchema.optional(),
+  signing: z
+    .strictObject({
+      key_file: z.string().min(1).optional().describe("armored OpenPGP secret key that signs every new backup (manifest.json.asc); keep it outside the configuration directory"),
+      passphrase: z.string().optional().describe("of key_file, e.g. ${CHANTAL_BACKUP_KEY_PASSPHRASE}"),
+      keyring: z.string().min(1).optional().describe("public keys (a file or a directory) that a backup's signature must verify against; default: key_file's own public key"),
+    })
+    .refine((s) => s.key_file !== undefined || s.keyring !== undefined, { message: "needs key_file (to sign new backups) or keyring (to verify them), or both" })
+    .optional()
+    .describe("sign backups, and refuse to verify or restore one that is not validly signed"),
   s3: z
     .strictObject({
       endpoint: httpUrl.optional().describe("S3-compatible endpoint (MinIO, Ceph, s3rver); default AWS"),

@@ -16,6 +16,10 @@ export interface BackupSigner {
 
 type Signing = NonNullable<Config["backup"]["signing"]>;
 
+function keyIssue(path: string, message: string): ConfigError {
+  return new ConfigError([{ file: "configuration", path, message }]);
+}
+
 /** The secret key that signs new backups, unlocked; undefined when backup.signing has no key_file. */
 export async function loadSigner(signing: Signing | undefined): Promise<BackupSigner | undefined> {
   if (!signing?.key_file) return undefined;
@@ -24,20 +28,24 @@ export async function loadSigner(signing: Signing | undefined): Promise<BackupSi
   try {
     key = await openpgp.readPrivateKey({ armoredKey: await readFile(signing.key_file, "utf8") });
   } catch (err) {
-    throw new ConfigError([{ file: "backup.signing", path: "backup.signing.key_file", message: `cannot read the OpenPGP secret key ${signing.key_file}: ${errorMessage(err)}` }]);
+    throw keyIssue("backup.signing.key_file", `cannot read the OpenPGP secret key ${signing.key_file}: ${errorMessage(err)}`);
   }
   if (!key.isDecrypted()) {
-    if (!signing.passphrase) throw new ConfigError([{ file: "backup.signing", path: "backup.signing.passphrase", message: `${signing.key_file} is protected by a passphrase: set backup.signing.passphrase (e.g. "\${CHANTAL_BACKUP_KEY_PASSPHRASE}")` }]);
+    if (!signing.passphrase) throw keyIssue("backup.signing.passphrase", `${signing.key_file} is protected by a passphrase: set backup.signing.passphrase (e.g. "\${CHANTAL_BACKUP_KEY_PASSPHRASE}")`);
     key = await openpgp.decryptKey({ privateKey: key, passphrase: signing.passphrase }).catch((err: unknown) => {
-      throw new ConfigError([{ file: "backup.signing", path: "backup.signing.passphrase", message: `cannot unlock ${signing.key_file}: ${errorMessage(err)}` }]);
+      throw keyIssue("backup.signing.passphrase", `cannot unlock ${signing.key_file}: ${errorMessage(err)}`);
     });
   }
   return { key, fingerprint: key.getFingerprint().toUpperCase() };
 }
 
-/** The public keys a backup's signature must verify against: backup.signing.keyring, else key_file's public key. */
-export async function loadVerifier(signing: Signing | undefined): Promise<Keyring | undefined> {
-  if (signing?.keyring) return loadKeyring(signing.keyring);
+/**
+ * The public keys a backup's signature must verify against: --keyring, else backup.signing.keyring, else key_file's
+ * public key; undefined when none is configured (signatures are then not checked).
+ */
+export async function loadVerifier(signing: Signing | undefined, keyringFlag?: string): Promise<Keyring | undefined> {
+  const path = keyringFlag ?? signing?.keyring;
+  if (path) return loadKeyring(path);
   const signer = await loadSigner(signing);
   return signer ? { path: signing!.key_file!, keys: [signer.key.toPublic()] } : undefined;
 }
