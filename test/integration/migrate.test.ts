@@ -112,4 +112,23 @@ describe("migrate", () => {
       await fresh.drop();
     }
   });
+
+  it("0004 removes credentials an earlier version stored in upstream_url", async () => {
+    const db = await createTestDatabase("scrub");
+    const pool = new pg.Pool({ connectionString: db.url, max: 1 });
+    try {
+      const all = await readMigrations();
+      await migrate(pool, all.filter((m) => m.id < "0004"));
+      await pool.query(`INSERT INTO chantal.repositories (repo_id, type, upstream_url) VALUES ('a', 'rpm', 'https://user:s3cr%40t@cdn.example.org/rhel/'), ('b', 'rpm', 'http://mirror.example.org/x@y/')`);
+      expect(await migrate(pool, all)).toContain("0004_scrub_upstream_credentials");
+      const rows = (await pool.query(`SELECT repo_id, upstream_url FROM chantal.repositories ORDER BY repo_id`)).rows;
+      expect(rows).toEqual([
+        { repo_id: "a", upstream_url: "https://cdn.example.org/rhel/" },
+        { repo_id: "b", upstream_url: "http://mirror.example.org/x@y/" },
+      ]);
+    } finally {
+      await pool.end();
+      await db.drop();
+    }
+  });
 });
