@@ -6,6 +6,7 @@ import { openDatabase, type Database } from "../core/db/client.js";
 import { AbortedError, ChantalError, ConfigError, ExitCode, errorMessage } from "../core/errors.js";
 import { createLogger, type Logger } from "../core/log.js";
 import { redactText } from "../core/redact.js";
+import { beginCommand } from "./interrupt.js";
 
 export interface GlobalOptions {
   configDir?: string;
@@ -22,27 +23,6 @@ export interface CommandContext {
 
 function globalOptions(cmd: Command): GlobalOptions {
   return cmd.optsWithGlobals() as GlobalOptions;
-}
-
-/** SIGINT/SIGTERM abort the running work; a second signal exits at once. */
-function interruptSignal(log: Logger): { signal: AbortSignal; dispose(): void } {
-  const ac = new AbortController();
-  const onSignal = (name: "SIGINT" | "SIGTERM") => () => {
-    if (ac.signal.aborted) process.exit(name === "SIGINT" ? ExitCode.sigint : ExitCode.sigterm);
-    log.warn({ signal: name }, "interrupted: stopping cleanly (send again to exit at once)");
-    ac.abort(new AbortedError(`interrupted by ${name}`, name));
-  };
-  const onInt = onSignal("SIGINT");
-  const onTerm = onSignal("SIGTERM");
-  process.on("SIGINT", onInt);
-  process.on("SIGTERM", onTerm);
-  return {
-    signal: ac.signal,
-    dispose() {
-      process.off("SIGINT", onInt);
-      process.off("SIGTERM", onTerm);
-    },
-  };
 }
 
 function reportError(err: unknown, log: Logger): number {
@@ -71,7 +51,8 @@ export function action<A extends unknown[]>(fn: (ctx: CommandContext, ...args: A
     const cmd = args.at(-1) as Command;
     const g = globalOptions(cmd);
     const log = createLogger({ verbose: g.verbose });
-    const interrupt = interruptSignal(log);
+    // SIGINT/SIGTERM abort the running work; a second signal exits at once (bin/interrupt.ts).
+    const interrupt = beginCommand(log);
     const configDir = resolveConfigDir(g.configDir, process.env);
     let loaded: Promise<LoadedConfig> | undefined;
     const databases: Database[] = [];
@@ -89,6 +70,8 @@ export function action<A extends unknown[]>(fn: (ctx: CommandContext, ...args: A
     };
     let code: number;
     try {
+      // A signal during start-up stops the command before it begins.
+      if (interrupt.signal.reason instanceof AbortedError) throw new AbortedError(`${interrupt.signal.reason.message} before the command started`, interrupt.signal.reason.signalName);
       code = (await fn(ctx, ...(args.slice(0, -1) as A))) ?? ExitCode.ok;
     } catch (err) {
       code = reportError(err, log);
@@ -96,7 +79,7 @@ export function action<A extends unknown[]>(fn: (ctx: CommandContext, ...args: A
       if (err instanceof AbortedError && interrupt.signal.reason instanceof AbortedError) code = interrupt.signal.reason.exitCode;
     } finally {
       for (const db of databases) await db.close();
-      interrupt.dispose();
+      interrupt.end();
     }
     process.exitCode = code;
   };
