@@ -45,14 +45,21 @@ async function finishInterruptedRestore(configDir: string, log: Logger): Promise
   if (what) log.warn(what);
 }
 
+export interface ActionOptions {
+  /** The command reloads on SIGHUP (claimHangups in bin/interrupt.ts): one during start-up is kept for it. */
+  hangups?: boolean;
+  /** The exit code when SIGINT/SIGTERM came before the command began; default the signal's (130/143). */
+  stoppedBeforeStartCode?: number;
+}
+
 /** Wrap a command action: build the context, run, close everything, set the exit code. */
-export function action<A extends unknown[]>(fn: (ctx: CommandContext, ...args: A) => Promise<number | void>) {
+export function action<A extends unknown[]>(fn: (ctx: CommandContext, ...args: A) => Promise<number | void>, opts: ActionOptions = {}) {
   return async (...args: unknown[]): Promise<void> => {
     const cmd = args.at(-1) as Command;
     const g = globalOptions(cmd);
     const log = createLogger({ verbose: g.verbose });
     // SIGINT/SIGTERM abort the running work; a second signal exits at once (bin/interrupt.ts).
-    const interrupt = beginCommand(log);
+    const interrupt = beginCommand(log, { hangups: opts.hangups });
     const configDir = resolveConfigDir(g.configDir, process.env);
     let loaded: Promise<LoadedConfig> | undefined;
     const databases: Database[] = [];
@@ -71,8 +78,15 @@ export function action<A extends unknown[]>(fn: (ctx: CommandContext, ...args: A
     let code: number;
     try {
       // A signal during start-up stops the command before it begins.
-      if (interrupt.signal.reason instanceof AbortedError) throw new AbortedError(`${interrupt.signal.reason.message} before the command started`, interrupt.signal.reason.signalName);
-      code = (await fn(ctx, ...(args.slice(0, -1) as A))) ?? ExitCode.ok;
+      const early = interrupt.signal.reason instanceof AbortedError ? interrupt.signal.reason : null;
+      if (early && opts.stoppedBeforeStartCode !== undefined) {
+        log.info({ signal: early.signalName }, `stopped by ${early.signalName} before it started`);
+        code = opts.stoppedBeforeStartCode;
+      } else if (early) {
+        throw new AbortedError(`${early.message} before the command started`, early.signalName);
+      } else {
+        code = (await fn(ctx, ...(args.slice(0, -1) as A))) ?? ExitCode.ok;
+      }
     } catch (err) {
       code = reportError(err, log);
       // An abort we caused exits with our signal's code (SIGINT 130, SIGTERM 143), whichever error carried it up.

@@ -1,4 +1,5 @@
-// Process-wide SIGINT/SIGTERM handling: installed once and never removed, so no signal ever kills the CLI by default.
+// Process-wide signal handling: SIGINT/SIGTERM handlers installed once and never removed, so neither kills the CLI by
+// its default action; SIGHUP is the scheduler's reload and otherwise keeps its default.
 import { AbortedError, ExitCode } from "../core/errors.js";
 import type { Logger } from "../core/log.js";
 
@@ -9,7 +10,8 @@ const SIGNALS: readonly InterruptSignal[] = ["SIGINT", "SIGTERM"];
 export const STARTUP_SIGNALS_KEY = Symbol.for("chantal.startupSignals");
 interface StartupSignals {
   received: InterruptSignal[];
-  listeners: Partial<Record<InterruptSignal, () => void>>;
+  hangups: number;
+  listeners: Partial<Record<InterruptSignal | "SIGHUP", () => void>>;
 }
 
 export function signalExitCode(name: InterruptSignal): number {
@@ -28,6 +30,8 @@ interface Running {
 }
 
 let installed = false;
+/** Left by bin/chantal-run.js; its SIGHUP listener stays until the command is known (see beginCommand). */
+let startup: StartupSignals | null = null;
 let running: Running | null = null;
 /** A signal that arrived while no command ran (during start-up, or after the command finished). */
 let idleSignal: AbortedError | null = null;
@@ -55,22 +59,60 @@ export function installInterruptHandlers(): void {
   if (installed) return;
   installed = true;
   for (const name of SIGNALS) process.on(name, () => onSignal(name));
-  const startup = (process as unknown as Record<symbol, StartupSignals | undefined>)[STARTUP_SIGNALS_KEY];
-  if (!startup) return;
+  const left = (process as unknown as Record<symbol, StartupSignals | undefined>)[STARTUP_SIGNALS_KEY];
+  if (!left) return;
   delete (process as unknown as Record<symbol, StartupSignals | undefined>)[STARTUP_SIGNALS_KEY];
+  startup = left;
   for (const name of SIGNALS) {
-    const listener = startup.listeners[name];
+    const listener = left.listeners[name];
     if (listener) process.off(name, listener);
   }
-  for (const name of startup.received) onSignal(name);
+  for (const name of left.received) onSignal(name);
+}
+
+/** Take the start-up SIGHUP listener off; returns how many SIGHUPs it caught. */
+function takeStartupHangups(): number {
+  const listener = startup?.listeners.SIGHUP;
+  if (!startup || !listener) return 0;
+  process.off("SIGHUP", listener);
+  delete startup.listeners.SIGHUP;
+  return startup.hangups;
+}
+
+/** A command that does not reload on SIGHUP: a SIGHUP caught during start-up ends the process now, as it would have. */
+function releaseStartupHangups(): void {
+  if (takeStartupHangups() > 0 && process.listenerCount("SIGHUP") === 0) process.kill(process.pid, "SIGHUP");
+}
+
+let hangupInstalled = false;
+let onHangup: (() => void) | null = null;
+
+/**
+ * SIGHUP calls `handler` until `release()` (the scheduler's reload). One caught during start-up is passed on now.
+ * Our listener stays after release: a SIGHUP while the process winds down is ignored, not the default exit.
+ */
+export function claimHangups(handler: () => void): { release(): void } {
+  onHangup = handler;
+  if (!hangupInstalled) {
+    hangupInstalled = true;
+    process.on("SIGHUP", () => onHangup?.());
+  }
+  if (takeStartupHangups() > 0) handler(); // several reload requests before the start come down to one
+  return {
+    release() {
+      if (onHangup === handler) onHangup = null;
+    },
+  };
 }
 
 /**
  * A command starts: its signal is aborted by the next SIGINT/SIGTERM, or at once when one came during start-up
  * (the caller then does not run the command). A second signal exits at once with that signal's code.
+ * `hangups`: the command reloads on SIGHUP (it calls claimHangups); otherwise SIGHUP keeps its default, ending the process.
  */
-export function beginCommand(log: Logger): CommandInterrupt {
+export function beginCommand(log: Logger, opts: { hangups?: boolean } = {}): CommandInterrupt {
   installInterruptHandlers();
+  if (!opts.hangups) releaseStartupHangups();
   const controller = new AbortController();
   if (idleSignal) {
     controller.abort(idleSignal);
