@@ -1,21 +1,17 @@
 // Process-wide signal handling: SIGINT/SIGTERM handlers installed once and never removed, so neither kills the CLI by
 // its default action; SIGHUP is the scheduler's reload and otherwise keeps its default.
-import { AbortedError, ExitCode } from "../core/errors.js";
+import { AbortedError } from "../core/errors.js";
 import type { Logger } from "../core/log.js";
 
 export type InterruptSignal = "SIGINT" | "SIGTERM";
 const SIGNALS: readonly InterruptSignal[] = ["SIGINT", "SIGTERM"];
 
 /** What bin/chantal-run.js leaves on `process` under this key: the signals it caught before this module loaded. */
-export const STARTUP_SIGNALS_KEY = Symbol.for("chantal.startupSignals");
+const STARTUP_SIGNALS_KEY = Symbol.for("chantal.startupSignals");
 interface StartupSignals {
   received: InterruptSignal[];
   hangups: number;
   listeners: Partial<Record<InterruptSignal | "SIGHUP", () => void>>;
-}
-
-export function signalExitCode(name: InterruptSignal): number {
-  return name === "SIGINT" ? ExitCode.sigint : ExitCode.sigterm;
 }
 
 /** One command's view: aborted by the first signal while it runs; `end()` when it has finished. */
