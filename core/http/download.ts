@@ -121,17 +121,22 @@ export async function downloadToPool(job: DownloadJob, ctx: DownloadContext): Pr
         adopted = true;
         return { sha256: fetched.sha256, size: fetched.size, bytesDownloaded, resumed: fetched.resumed };
       }
+      // Not silent: the caller logs the retry with the reason, like a retried 503.
+      if (attempt < CHECKSUM_ATTEMPTS) ctx.http.onRetry?.({ url: redactUrl(job.url), subject: job.label, attempt, delayMs: 0, error: mismatchOf(job, fetched, attempt) });
     } finally {
       if (!adopted) await removeQuietly(temp);
     }
   }
-  const actual = lastFetch!;
-  throw new ChecksumMismatchError(
+  throw mismatchOf(job, lastFetch!, CHECKSUM_ATTEMPTS);
+}
+
+function mismatchOf(job: DownloadJob, actual: FetchedTemp, attempts: number): ChecksumMismatchError {
+  return new ChecksumMismatchError(
     job.label,
     job.url,
     { ...job.expected, ...(job.size !== undefined ? { size: job.size } : {}) },
     { value: actual.declaredDigest, size: actual.size, oversize: actual.oversize },
-    CHECKSUM_ATTEMPTS,
+    attempts,
   );
 }
 

@@ -9,7 +9,7 @@ import { compressionFromPath } from "../compress/decompress.js";
 import { upstreamFileUrl } from "../http/url.js";
 import { putBuffer } from "../storage/put-buffer.js";
 import { sha256ByChecksum } from "../db/package-sets.js";
-import { zeroCounts, type RunCounts } from "../db/sync-runs.js";
+import type { RunCounts } from "../db/sync-runs.js";
 import type { RepoSyncContext, RepoSyncResult } from "../sync/types.js";
 import { parseRepomd, type RepomdData } from "./repomd.js";
 import { parsePrimaryInWorker } from "./primary-thread.js";
@@ -192,7 +192,7 @@ function committedOf(p: RpmPackage): CommittedPackage {
 }
 
 export async function syncRpm(ctx: RepoSyncContext): Promise<RepoSyncResult> {
-  const counts = zeroCounts();
+  const counts = ctx.counts;
   ctx.onProgress?.({ phase: "index", filesDone: 0, filesTotal: 1, bytesDone: 0, bytesTotal: 0 });
   const repomdBytes = (await fetchBuffer(upstreamFileUrl(ctx.repo.upstream_url, REPOMD), { ...ctx.http, signal: ctx.signal }, { maxBytes: MAX_REPOMD_BYTES }, { subject: "repomd.xml" })).body;
   const indexChecksum = sha256Hex(repomdBytes);

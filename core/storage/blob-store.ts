@@ -28,6 +28,8 @@ export interface BlobStore {
   sizeOf(sha256: string): Promise<number | undefined>;
   /** Take a verified temp file (named by tempPath) into the store under its sha256. */
   adopt(tempFile: string, sha256: string, signal?: AbortSignal): Promise<void>;
+  /** Make every blob adopted so far durable before the database records it (a filesystem's directory fsyncs). */
+  flushAdopted?(): Promise<void>;
   /** The blob's bytes. */
   openRead(sha256: string, signal?: AbortSignal): Readable;
   /** Delete a blob (pool verify --fix); absent is fine. */
