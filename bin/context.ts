@@ -1,5 +1,6 @@
 // Builds what every command needs (config, logger, database, abort signal) and maps outcomes to exit codes.
 import type { Command } from "commander";
+import { completeInterruptedSwap } from "../core/backup/config-swap.js";
 import { loadConfig, resolveConfigDir, type LoadedConfig } from "../core/config/load.js";
 import { openDatabase, type Database } from "../core/db/client.js";
 import { AbortedError, ChantalError, ConfigError, ExitCode, errorMessage } from "../core/errors.js";
@@ -58,6 +59,12 @@ function reportError(err: unknown, log: Logger): number {
   return ExitCode.failed;
 }
 
+/** A restore killed between the two renames of its configuration swap is completed before the configuration is read. */
+async function finishInterruptedRestore(configDir: string, log: Logger): Promise<void> {
+  const what = await completeInterruptedSwap(configDir);
+  if (what) log.warn(what);
+}
+
 /** Wrap a command action: build the context, run, close everything, set the exit code. */
 export function action<A extends unknown[]>(fn: (ctx: CommandContext, ...args: A) => Promise<number | void>) {
   return async (...args: unknown[]): Promise<void> => {
@@ -72,7 +79,7 @@ export function action<A extends unknown[]>(fn: (ctx: CommandContext, ...args: A
       log,
       signal: interrupt.signal,
       configDir,
-      loadConfig: () => (loaded ??= loadConfig({ configDir })),
+      loadConfig: () => (loaded ??= finishInterruptedRestore(configDir, log).then(() => loadConfig({ configDir }))),
       async openDatabase(opts) {
         const { config } = await ctx.loadConfig();
         const db = await openDatabase({ config, log, migrate: opts?.migrate });

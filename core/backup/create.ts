@@ -1,10 +1,9 @@
 // db backup: dump (one snapshot) -> staging dir with config copies and manifest.json -> tar[.gz] streamed to a
 // directory (atomic rename) or S3 (multipart) -> verified -> retention applied.
 import { createWriteStream } from "node:fs";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
-import { PassThrough, type Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import pg from "pg";
@@ -12,6 +11,7 @@ import type { Config } from "../config/schema.js";
 import { readMigrations } from "../db/migrate.js";
 import { acquireLock, describeHolder, LockHeldError, maintenanceLockRequest } from "../db/locks.js";
 import { ChantalError, errorMessage, LockBusyError } from "../errors.js";
+import { ownedName, sweepLeftovers } from "../leftovers.js";
 import type { Logger } from "../log.js";
 import { chantalVersion } from "../package-info.js";
 import { configMemberName, countingStream, digestingStream, listConfigFiles, packArchive, stageFile } from "./archive.js";
@@ -75,6 +75,9 @@ interface Destination {
   applyRetention: boolean;
 }
 
+/** Staging directories hold a dump and the configuration (secrets): a killed backup's are swept by the next one. */
+const STAGING_STEM = ".chantal-backup-staging";
+
 function destination(req: BackupRequest, env: BackupEnv, now: Date): Destination {
   if (req.output) {
     if (isS3Url(req.output)) throw new ChantalError("--output names a local file; for S3 use --target s3://bucket/prefix");
@@ -97,22 +100,24 @@ async function takeSharedMaintenanceLock(env: BackupEnv) {
 }
 
 /** Dump the database into <staging>/<file>, returning the dump's counts and the stored file's digest. */
-async function writeDumpFile(env: BackupEnv, path: string, compress: boolean, createdAt: Date): Promise<{ dump: DumpResult; digest: MemberDigest }> {
+async function writeDumpFile(env: BackupEnv, path: string, compress: boolean, createdAt: Date): Promise<{ dump: DumpResult; digest: MemberDigest; uncompressedBytes: number }> {
   const client = new pg.Client({ connectionString: env.databaseUrl, application_name: "chantal-backup" });
   client.on("error", () => undefined);
   await client.connect();
   const onAbort = () => void client.end().catch(() => undefined);
   env.signal.addEventListener("abort", onAbort, { once: true });
   try {
-    const head: Transform = compress ? createGzip({ level: DUMP_GZIP_LEVEL }) : new PassThrough();
+    const head = countingStream();
     const d = digestingStream();
-    const written = pipeline(head, d.stream, createWriteStream(path, { mode: 0o600 }));
-    const dumped = dumpSchema(client, head, { known: await readMigrations(), chantalVersion, createdAt, signal: env.signal }).then((r) => {
-      head.end();
+    const written = compress
+      ? pipeline(head.stream, createGzip({ level: DUMP_GZIP_LEVEL }), d.stream, createWriteStream(path, { mode: 0o600 }))
+      : pipeline(head.stream, d.stream, createWriteStream(path, { mode: 0o600 }));
+    const dumped = dumpSchema(client, head.stream, { known: await readMigrations(), chantalVersion, createdAt, signal: env.signal }).then((r) => {
+      head.stream.end();
       return r;
     });
     const [dump] = await Promise.all([dumped, written]);
-    return { dump, digest: d.digest() };
+    return { dump, digest: d.digest(), uncompressedBytes: head.bytes() };
   } finally {
     env.signal.removeEventListener("abort", onAbort);
     await client.end().catch(() => undefined);
@@ -151,10 +156,13 @@ export async function createBackup(req: BackupRequest, env: BackupEnv): Promise<
   let written = false;
   try {
     await mkdir(dest.stagingParent, { recursive: true });
-    staging = await mkdtemp(join(dest.stagingParent, `.chantal-backup-staging-`));
+    const swept = await sweepLeftovers(dest.stagingParent, (n) => n.startsWith(STAGING_STEM));
+    if (swept.length) env.log.info({ removed: swept.map((s) => `${s.name} (${s.why})`) }, "backup: removed staging directories that killed backups left");
+    staging = join(dest.stagingParent, ownedName(STAGING_STEM));
+    await mkdir(staging, { mode: 0o700 });
     const databaseFile = req.compress ? "database.sql.gz" : "database.sql";
     env.log.info({ target: dest.store.describe(dest.name) }, "backup: dumping the database");
-    const { dump, digest } = await writeDumpFile(env, join(staging, databaseFile), req.compress, createdAt);
+    const { dump, digest, uncompressedBytes } = await writeDumpFile(env, join(staging, databaseFile), req.compress, createdAt);
     const config = req.includeConfig ? await stageConfig(env, staging, dest) : { files: [], skipped: [], members: {} };
     if (config.skipped.length) env.log.warn({ skipped: config.skipped }, "backup: configuration entries left out (not regular files, or Chantal's own data)");
     const counts = countsOf(dump.tables);
@@ -173,6 +181,7 @@ export async function createBackup(req: BackupRequest, env: BackupEnv): Promise<
       compression: req.compress ? "gzip" : "none",
       database_file: databaseFile,
       database_size_bytes: digest.size,
+      database_uncompressed_bytes: uncompressedBytes,
       config_dir: resolve(env.configDir),
       config_files: config.files,
       members: { [databaseFile]: digest, ...config.members },

@@ -2,8 +2,8 @@
 import { z } from "zod";
 import { ChantalError } from "../errors.js";
 
-/** Bumped when the archive layout changes incompatibly; a reader refuses versions it does not know. */
-export const BACKUP_VERSION = 1;
+/** Bumped when the archive layout changes incompatibly; a reader refuses versions it does not know (2: database_uncompressed_bytes). */
+export const BACKUP_VERSION = 2;
 export const MANIFEST_NAME = "manifest.json";
 export const CONFIG_PREFIX = "config/";
 
@@ -32,6 +32,8 @@ export const ManifestSchema = z.strictObject({
   compression: z.enum(["gzip", "none"]),
   database_file: z.enum(["database.sql.gz", "database.sql"]),
   database_size_bytes: count,
+  /** Bytes of the dump once decompressed (backup_version 2): reading stops as soon as a dump exceeds it. */
+  database_uncompressed_bytes: count.optional(),
   /** The configuration directory the files came from (informative). */
   config_dir: z.string().optional(),
   /** Paths relative to the configuration directory; each is the member config/<path>. */
@@ -68,5 +70,19 @@ export function parseManifest(text: string): Manifest {
   if (m.includes_config !== m.config_files.length > 0) throw new BackupInvalidError(`manifest.json: includes_config is ${m.includes_config} but ${m.config_files.length} config files are listed`);
   if ((m.compression === "gzip") !== m.database_file.endsWith(".gz")) throw new BackupInvalidError(`manifest.json: compression ${m.compression} does not match ${m.database_file}`);
   if (m.database_migrations.at(-1) !== m.database_version) throw new BackupInvalidError(`manifest.json: database_version is not the last of database_migrations`);
+  if (m.backup_version >= 2 && m.database_uncompressed_bytes === undefined) throw new BackupInvalidError(`manifest.json: database_uncompressed_bytes is missing (backup_version ${m.backup_version})`);
+  if (m.compression === "none" && m.database_uncompressed_bytes !== undefined && m.database_uncompressed_bytes !== m.database_size_bytes) {
+    throw new BackupInvalidError(`manifest.json: database_uncompressed_bytes differs from database_size_bytes of an uncompressed dump`);
+  }
   return m;
+}
+
+/** Older backups do not record the dump's decompressed size: a gzip'd dump of ours never expands this much. */
+const MAX_GZIP_RATIO = 64;
+const GZIP_SLACK = 64 * 1024 * 1024;
+
+/** The most bytes the dump may decompress to: its declared size, else a ratio no dump of ours reaches. */
+export function dumpByteLimit(m: Manifest | undefined, storedBytes: number, gzip: boolean): number {
+  if (m?.database_uncompressed_bytes !== undefined) return m.database_uncompressed_bytes;
+  return gzip ? storedBytes * MAX_GZIP_RATIO + GZIP_SLACK : storedBytes;
 }

@@ -4,16 +4,14 @@ import type pg from "pg";
 import { readMigrations, type Migration } from "../db/migrate.js";
 import type { Logger } from "../log.js";
 import type { BlobStore } from "../storage/blob-store.js";
+import { makeConfigStaging, removeStaging, swapConfigDir } from "./config-swap.js";
 import type { Manifest } from "./manifest.js";
 import { verifyPool } from "./pool-verify.js";
 import {
   currentCounts,
   loadBackupIntoDatabase,
-  makeConfigStaging,
   migrationsAfter,
-  removeStaging,
   restoreConnection,
-  swapConfigDir,
   takeRestoreLock,
   type LoadOutcome,
   type TableCounts,

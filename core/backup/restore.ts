@@ -3,21 +3,20 @@
 // or the process being killed — rolls the transaction back and the database is exactly as it was.
 import { randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { chmod, mkdir, mkdtemp, rename, rm, stat } from "node:fs/promises";
-import { basename, dirname, join, resolve } from "node:path";
+import { mkdir } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 import { PassThrough, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import pg from "pg";
 import { LockClass } from "../db/lock-ids.js";
 import { acquireLock, describeHolder, LockHeldError, maintenanceLockRequest, type HeldLock } from "../db/locks.js";
-import type { Migration } from "../db/migrate.js";
+import { applyMigrations, type Migration } from "../db/migrate.js";
 import { ChantalError, DatabaseError, errorMessage, LockBusyError } from "../errors.js";
 import { digestingStream, readArchive, readSmall } from "./archive.js";
 import { qualified, SCHEMA } from "./dump.js";
 import { loadDump } from "./load.js";
-import { BackupInvalidError, CONFIG_PREFIX, MANIFEST_NAME, type Manifest, type MemberDigest } from "./manifest.js";
-import { compactTimestamp } from "./naming.js";
+import { BackupInvalidError, CONFIG_PREFIX, dumpByteLimit, MANIFEST_NAME, type Manifest, type MemberDigest } from "./manifest.js";
 import { memberChecks } from "./verify.js";
 
 export class NewerSchemaError extends ChantalError {}
@@ -123,7 +122,16 @@ async function loadMembers(client: pg.ClientBase, input: Readable, opts: LoadOpt
       if (m.path === opts.manifest.database_file) {
         const decoded = new PassThrough({ highWaterMark: 1 << 20 });
         const feeding = opts.manifest.compression === "gzip" ? pipeline(m.body, d.stream, createGunzip(), decoded) : pipeline(m.body, d.stream, decoded);
-        await Promise.all([loadDump(client, decoded, opts.signal, { deferConstraintsIn: SCHEMA }), feeding]);
+        const loading = loadDump(client, decoded, {
+          migrations: opts.manifest.database_migrations,
+          known: opts.known,
+          deferConstraints: true,
+          limits: { maxBytes: dumpByteLimit(opts.manifest, m.size, opts.manifest.compression === "gzip") },
+          ...(opts.signal ? { signal: opts.signal } : {}),
+        });
+        // A refused dump stops the reading at once (else the rest of the member would still be decompressed).
+        loading.catch((err: Error) => decoded.destroy(err));
+        await Promise.all([loading, feeding]);
       } else if (m.path.startsWith(CONFIG_PREFIX) && opts.configStagingDir && opts.manifest.members[m.path]) {
         const to = stagedPath(opts.configStagingDir, m.path);
         await mkdir(dirname(to), { recursive: true, mode: 0o700 });
@@ -140,14 +148,11 @@ async function loadMembers(client: pg.ClientBase, input: Readable, opts: LoadOpt
   return digests;
 }
 
-async function applyMigrations(client: pg.ClientBase, pending: Migration[]): Promise<void> {
-  for (const m of pending) {
-    try {
-      await client.query(m.sql);
-    } catch (err) {
-      throw new DatabaseError(`migrating the restored backup forward: migration ${m.id} failed: ${errorMessage(err)}`, { cause: err });
-    }
-    await client.query(`INSERT INTO chantal.schema_migrations (id) VALUES ($1)`, [m.id]);
+/** The migrations the loaded rows record must be the manifest's: else the forward migrations would be wrong. */
+async function checkLoadedMigrations(client: pg.ClientBase, manifest: Manifest): Promise<void> {
+  const rows = (await client.query(`SELECT id FROM ${qualified("schema_migrations")} ORDER BY id`)).rows.map((r) => r.id as string);
+  if (rows.join(",") !== manifest.database_migrations.join(",")) {
+    throw new BackupInvalidError(`the dump's schema_migrations rows (${rows.join(", ") || "none"}) differ from the manifest's migrations (${manifest.database_migrations.join(", ")}): nothing was restored`);
   }
 }
 
@@ -189,8 +194,9 @@ export async function loadBackupIntoDatabase(client: pg.ClientBase, input: Reada
       tables[t] = { expected: n, actual: actual.get(t)! };
       if (actual.get(t) !== n) throw new BackupInvalidError(`table ${t} has ${actual.get(t)} rows after loading the dump, the manifest says ${n}: nothing was restored`);
     }
+    await checkLoadedMigrations(client, opts.manifest);
     opts.onPhase?.("migrate");
-    await applyMigrations(client, pending);
+    await applyMigrations(client, pending, "migrating the restored backup forward: migration");
     // The pool and published trees were not restored: the next sync re-plans against the pool (fetching what is missing) and republishes.
     await client.query(`UPDATE chantal.repositories SET published_checksum = NULL, index_checksum = NULL`);
     if (hadSchema && opts.commit) {
@@ -224,38 +230,4 @@ export async function restoreConnection(databaseUrl: string, signal?: AbortSigna
       await client.end().catch(() => undefined);
     },
   };
-}
-
-/** A new empty directory beside the config directory, where restored config files are written before the swap. */
-export async function makeConfigStaging(configDir: string): Promise<string> {
-  const dir = resolve(configDir);
-  await mkdir(dirname(dir), { recursive: true });
-  return mkdtemp(join(dirname(dir), `.${basename(dir)}.restore-`));
-}
-
-/** Move the existing config directory to <dir>.backup-YYYYMMDD-HHMMSS and the staged one into its place. */
-export async function swapConfigDir(configDir: string, staged: string, now: Date): Promise<{ movedTo?: string }> {
-  const dir = resolve(configDir);
-  const existing = await stat(dir).catch(() => undefined);
-  let movedTo: string | undefined;
-  if (existing) {
-    await chmod(staged, existing.mode & 0o7777);
-    const base = `${dir}.backup-${compactTimestamp(now)}`;
-    movedTo = base;
-    for (let i = 2; await stat(movedTo).catch(() => undefined); i++) movedTo = `${base}-${i}`;
-    await rename(dir, movedTo);
-  } else {
-    await chmod(staged, 0o750);
-  }
-  try {
-    await rename(staged, dir);
-  } catch (err) {
-    if (movedTo) await rename(movedTo, dir).catch(() => undefined);
-    throw new ChantalError(`cannot move the restored configuration into ${dir}: ${errorMessage(err)}`, { cause: err });
-  }
-  return movedTo ? { movedTo } : {};
-}
-
-export async function removeStaging(dir: string | undefined): Promise<void> {
-  if (dir) await rm(dir, { recursive: true, force: true });
 }

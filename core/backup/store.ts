@@ -6,6 +6,8 @@ import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Config } from "../config/schema.js";
 import { ChantalError } from "../errors.js";
+import { fsyncDir } from "../fs-durable.js";
+import { ownedName, sweepLeftovers } from "../leftovers.js";
 import { isS3Url, parseS3Url, s3ClientConfig, S3Store, type StoredObject } from "./s3.js";
 
 export class BackupNotFoundError extends ChantalError {}
@@ -60,15 +62,18 @@ export class LocalStore implements BackupStore {
     return (await stat(this.describe(name))).size;
   }
 
-  /** Written as .<name>.partial beside the target and renamed into place; an existing file is never overwritten. */
+  /** Written as .<name>.partial~host~pid~ beside the target, fsynced and renamed into place; an existing file is never overwritten. */
   async write(name: string, body: Readable, signal?: AbortSignal): Promise<void> {
     const final = this.describe(name);
     if (await stat(final).catch(() => undefined)) throw new ChantalError(`${final} exists already: choose another --output, or remove it`);
     await mkdir(this.dir, { recursive: true });
-    const partial = join(this.dir, `.${name}.partial`);
+    await sweepLeftovers(this.dir, (n) => n.startsWith(".") && /\.partial(~|$)/.test(n));
+    const partial = join(this.dir, ownedName(`.${name}.partial`));
     try {
-      await pipeline(body, createWriteStream(partial, { mode: 0o600 }), signal ? { signal } : {});
+      await pipeline(body, createWriteStream(partial, { mode: 0o600, flush: true }), signal ? { signal } : {});
+      // The name a reader trusts must never point at bytes that are not on disk yet.
       await rename(partial, final);
+      await fsyncDir(this.dir);
     } catch (err) {
       await unlink(partial).catch(() => undefined);
       throw err;

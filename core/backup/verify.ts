@@ -1,11 +1,11 @@
 // backup-verify: read the whole archive once and check every member against the manifest; writes nothing.
-import { Writable } from "node:stream";
+import { Transform, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import { errorMessage } from "../errors.js";
 import { countingStream, digestingStream, readArchive, readSmall } from "./archive.js";
 import { DUMP_END } from "./dump.js";
-import { BackupInvalidError, CONFIG_PREFIX, MANIFEST_NAME, parseManifest, type Manifest, type MemberDigest } from "./manifest.js";
+import { BackupInvalidError, CONFIG_PREFIX, dumpByteLimit, MANIFEST_NAME, parseManifest, type Manifest, type MemberDigest } from "./manifest.js";
 import type { BackupStore } from "./store.js";
 
 export interface VerifyCheck {
@@ -25,28 +25,39 @@ export interface VerifyReport {
 const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
 const END_MARKER = Buffer.from(`${DUMP_END}\n`);
 
-/** A sink that keeps the last bytes of what it is given, to see that a dump ends with its end marker. */
-export function tailKeeper(keep = END_MARKER.length): { sink: Writable; endsWithMarker(): boolean } {
+/** A sink that keeps the last bytes of what it is given, to see that a dump ends with its end marker, and counts them. */
+export function tailKeeper(keep = END_MARKER.length): { sink: Writable; endsWithMarker(): boolean; bytes(): number } {
   let tail = Buffer.alloc(0);
+  let bytes = 0;
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
-      tail = Buffer.concat([tail, chunk]).subarray(-keep);
+      bytes += chunk.length;
+      tail = Buffer.concat([tail.subarray(-keep), chunk.subarray(-keep)]).subarray(-keep);
       cb();
     },
   });
-  return { sink, endsWithMarker: () => tail.equals(END_MARKER) };
+  return { sink, endsWithMarker: () => tail.equals(END_MARKER), bytes: () => bytes };
 }
 
+class DumpTooLargeError extends Error {}
+
 /**
- * A sink for the stored dump that decompresses it (when gzip) and checks its end marker. It never fails itself, so the
- * member is always read to its end and its sha256 is computed over all of it; the outcome is a check.
+ * A sink for the stored dump that decompresses it (when gzip) and checks its end marker and size: decompression stops
+ * as soon as it passes `maxBytes` (a bomb). It never fails itself, so the member is always read to its end and its
+ * sha256 is computed over all of it; the outcome is a check.
  */
-export function dumpChecker(gzip: boolean): { sink: Writable; result(): Promise<VerifyCheck> } {
+export function dumpChecker(gzip: boolean, limits: { maxBytes: number; declared?: number }): { sink: Writable; result(): Promise<VerifyCheck> } {
   const tail = tailKeeper();
   const gunzip = gzip ? createGunzip() : undefined;
   let error: Error | undefined;
-  const decoded = gunzip ? pipeline(gunzip, tail.sink).catch((err: Error) => void (error ??= err)) : Promise.resolve();
-  const target: Writable = gunzip ?? tail.sink;
+  const bounded = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      if (tail.bytes() + chunk.length > limits.maxBytes) return cb(new DumpTooLargeError(`it decompresses to more than ${limits.maxBytes} bytes${limits.declared !== undefined ? " (the manifest's database_uncompressed_bytes)" : ""}: a decompression bomb?`));
+      cb(null, chunk);
+    },
+  });
+  const decoded = (gunzip ? pipeline(gunzip, bounded, tail.sink) : pipeline(bounded, tail.sink)).catch((err: Error) => void (error ??= err));
+  const target: Writable = gunzip ?? bounded;
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
       if (error || target.destroyed) return cb();
@@ -70,9 +81,13 @@ export function dumpChecker(gzip: boolean): { sink: Writable; result(): Promise<
     sink,
     async result() {
       await decoded;
+      if (error instanceof DumpTooLargeError) return { ok: false, label: "database dump size", detail: error.message };
       if (error) return { ok: false, label: "database dump decompresses", detail: errorMessage(error) };
+      if (limits.declared !== undefined && tail.bytes() !== limits.declared) {
+        return { ok: false, label: "database dump size", detail: `it decompresses to ${tail.bytes()} bytes, the manifest says ${limits.declared}` };
+      }
       return tail.endsWithMarker()
-        ? { ok: true, label: "database dump decompresses and is complete" }
+        ? { ok: true, label: "database dump decompresses and is complete", detail: `${tail.bytes()} bytes` }
         : { ok: false, label: "database dump is complete", detail: "it does not end with the dump's final COMMIT (truncated when written?)" };
     },
   };
@@ -124,7 +139,8 @@ export async function verifyBackup(store: BackupStore, name: string, opts: { sig
         const d = digestingStream();
         const isDump = m.path === "database.sql.gz" || m.path === "database.sql";
         if (isDump) {
-          const checker = dumpChecker(m.path.endsWith(".gz"));
+          const gzip = m.path.endsWith(".gz");
+          const checker = dumpChecker(gzip, { maxBytes: dumpByteLimit(manifest, m.size, gzip), ...(manifest?.database_uncompressed_bytes !== undefined ? { declared: manifest.database_uncompressed_bytes } : {}) });
           await pipeline(m.body, d.stream, checker.sink);
           dumpChecks.push(await checker.result());
         } else await pipeline(m.body, d.stream, new Writable({ write: (_c, _e, cb) => cb() }));

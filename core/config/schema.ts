@@ -7,6 +7,14 @@ const httpUrl = z.string().refine((s) => /^https?:\/\/[^\s/]+/i.test(s) && URL.c
   message: "must be an http:// or https:// URL",
 });
 
+/** An upstream URL: http(s), and no user:password@ (it would be stored in the database and every backup; auth: is the place). */
+const upstreamUrl = httpUrl.superRefine((s, ctx) => {
+  const u = URL.canParse(s) ? new URL(s) : undefined;
+  if (u && (u.username !== "" || u.password !== "")) {
+    ctx.addIssue({ code: "custom", message: "must not contain credentials (user:password@host): they would be stored in the database and every backup; give them as auth: { type: basic, username: ..., password: ... } instead" });
+  }
+});
+
 const cron = z.string().superRefine((expr, ctx) => {
   const problem = cronProblem(expr);
   if (problem) ctx.addIssue({ code: "custom", message: `"${expr}" is not a valid cron expression (${problem})` });
@@ -98,6 +106,19 @@ const BasicAuthSchema = z.strictObject({
 
 export const AuthSchema = z.discriminatedUnion("type", [ClientCertAuthSchema, BasicAuthSchema], { error: 'must be "client_cert" or "basic"' });
 
+/**
+ * How requests behave, globally (top-level http:) and per repository (a repository's http: overrides key by key).
+ * No defaults here: a default in one file's block would override what an earlier file set; see httpSettings().
+ */
+export const HttpSettingsSchema = z.strictObject({
+  min_rate_bytes_per_second: z.number().int().min(0).optional().describe("a transfer slower than this over min_rate_window_seconds fails and is retried (default 1000; 0 turns the check off)"),
+  min_rate_window_seconds: z.number().int().min(1).max(3600).optional().describe("the window the minimum rate is measured over (default 30)"),
+  max_download_bytes: z.number().int().min(1).optional().describe("largest file accepted when the upstream declares no size (default 4 GiB); a declared size is always a hard cap"),
+  allow_insecure_redirects: z.boolean().optional().describe("follow a redirect from https:// to http:// (default false: refused as a downgrade)"),
+});
+
+export type HttpSettingsConfig = z.output<typeof HttpSettingsSchema>;
+
 export const RepoScheduleSchema = z.strictObject({
   enabled: z.boolean().default(true),
   cron: cron.describe("minute hour day-of-month month day-of-week"),
@@ -123,7 +144,7 @@ export const RepositorySchema = z.strictObject({
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "must be 1-63 characters of letters, digits, '.', '_' or '-', starting with a letter or digit"),
   type: z.enum(["rpm", "apt"], { error: (iss) => `must be "rpm" or "apt", not ${JSON.stringify(iss.input)}` }),
-  upstream_url: httpUrl,
+  upstream_url: upstreamUrl,
   enabled: z.boolean().default(true),
   description: z.string().optional(),
   proxy: ProxySchema.optional().describe("replaces the global proxy block whole"),
@@ -132,6 +153,7 @@ export const RepositorySchema = z.strictObject({
   apt: AptSourceSchema.optional().describe("required for type apt"),
   verify: VerifySchema.optional(),
   download_concurrency: z.number().int().min(1).max(64).default(8),
+  http: HttpSettingsSchema.optional().describe("overrides the global http: block key by key"),
 }).superRefine((r, ctx) => {
   if (r.type === "apt" && !r.apt) ctx.addIssue({ code: "custom", path: ["apt"], message: "an apt repository needs an apt: block (distribution, components, architectures)" });
   if (r.type === "rpm" && r.apt) ctx.addIssue({ code: "custom", path: ["apt"], message: "only apt repositories take an apt: block" });
@@ -185,6 +207,7 @@ export const ConfigFileSchema = z.strictObject({
   storage: StorageSchema.partial().optional(),
   database: DatabaseSchema.optional(),
   proxy: ProxySchema.optional(),
+  http: HttpSettingsSchema.optional(),
   repositories: z.array(RepositorySchema).optional(),
   scheduler: SchedulerSchema.partial().optional(),
   backup: BackupSchema.partial().optional(),
@@ -195,6 +218,7 @@ export const ConfigSchema = z.strictObject({
   storage: StorageWithBackendSchema.default({ base_path: "/var/lib/chantal" }),
   database: DatabaseSchema.default({}),
   proxy: ProxySchema.optional(),
+  http: HttpSettingsSchema.optional(),
   repositories: z.array(RepositorySchema).default([]),
   scheduler: SchedulerSchema.default({ max_concurrent_syncs: 2, catch_up: true, grace_period_seconds: 60 }),
   backup: BackupSchema.default({ include_config: true, compress: true }),

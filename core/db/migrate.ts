@@ -51,6 +51,23 @@ export async function migrationStatus(pool: pg.Pool, migrations?: Migration[]): 
   }
 }
 
+/** The table the migrator keeps its own record in (created before any migration). */
+export async function createMigrationsTable(client: pg.ClientBase): Promise<void> {
+  await client.query(`CREATE TABLE IF NOT EXISTS chantal.schema_migrations (id text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
+}
+
+/** Run `migrations` in order inside the caller's transaction, recording each; a failure names the migration. */
+export async function applyMigrations(client: pg.ClientBase, migrations: Migration[], what = "migration"): Promise<void> {
+  for (const m of migrations) {
+    try {
+      await client.query(m.sql);
+    } catch (err) {
+      throw new DatabaseError(`${what} ${m.id} failed: ${(err as Error).message}`, { cause: err });
+    }
+    await client.query("INSERT INTO chantal.schema_migrations (id) VALUES ($1)", [m.id]);
+  }
+}
+
 /** Bring the chantal schema up to date; returns the ids applied now (empty when already current). */
 export async function migrate(pool: pg.Pool, migrations?: Migration[]): Promise<string[]> {
   const known = migrations ?? (await readMigrations());
@@ -59,21 +76,14 @@ export async function migrate(pool: pg.Pool, migrations?: Migration[]): Promise<
     await client.query("BEGIN");
     await client.query("SELECT pg_advisory_xact_lock($1, 0)", [LockClass.migrate]);
     await client.query("CREATE SCHEMA IF NOT EXISTS chantal");
-    await client.query(`CREATE TABLE IF NOT EXISTS chantal.schema_migrations (id text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
+    await createMigrationsTable(client);
     const applied = new Set((await appliedMigrations(client)).map((a) => a.id));
     const newer = [...applied].filter((id) => !known.some((m) => m.id === id));
     if (newer.length > 0) {
       throw new DatabaseError(`the database schema has migrations this version of Chantal does not know (${newer.join(", ")}): upgrade Chantal`);
     }
     const pending = known.filter((m) => !applied.has(m.id));
-    for (const m of pending) {
-      try {
-        await client.query(m.sql);
-      } catch (err) {
-        throw new DatabaseError(`migration ${m.id} failed: ${(err as Error).message}`, { cause: err });
-      }
-      await client.query("INSERT INTO chantal.schema_migrations (id) VALUES ($1)", [m.id]);
-    }
+    await applyMigrations(client, pending);
     await client.query("COMMIT");
     return pending.map((m) => m.id);
   } catch (err) {

@@ -7,6 +7,7 @@ import { Agent, request, type Dispatcher } from "undici";
 import { AbortedError, ChantalError } from "../errors.js";
 import { chantalVersion } from "../package-info.js";
 import { redactUrl } from "../redact.js";
+import { minRateDefaults, watchRate, type MinRate } from "./min-rate.js";
 
 export interface HttpOptions {
   /** undici Dispatcher to send through (a keep-alive Agent, later a proxy agent); default: undici's global one. */
@@ -23,6 +24,12 @@ export interface HttpOptions {
   userAgent?: string;
   /** Redirects followed per attempt (default 10). */
   maxRedirects?: number;
+  /** A body slower than this over the window fails (retryable); default 1000 B/s over 30 s, bytesPerSecond 0 = off. */
+  minRate?: MinRate;
+  /** Follow a redirect from https:// to http:// (default false: a downgrade is refused). */
+  allowInsecureRedirects?: boolean;
+  /** Largest download accepted when no size is declared (download.ts; default 4 GiB). */
+  maxDownloadBytes?: number;
   /** Called before each retry sleep, so callers can log it (core never prints). */
   onRetry?: (info: RetryInfo) => void;
   /** Turns a connection-layer failure into a clearer error (a proxy's 407, a failed CONNECT); undefined keeps the default. */
@@ -66,7 +73,11 @@ export const httpDefaults = {
   maxDelayMs: 30_000,
   maxRedirects: 10,
   timeoutMs: 60_000,
+  maxDownloadBytes: 4 * 1024 * 1024 * 1024,
 } as const;
+
+/** Longest wait for an unwanted (redirect or error) body to drain before its connection is dropped instead. */
+const DISCARD_TIMEOUT_MS = 10_000;
 
 const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
 const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
@@ -160,8 +171,43 @@ export class ResponseTooLargeError extends HttpError {
     readonly maxBytes: number,
     url: string,
     subject?: string,
+    /** What to change to allow it, appended to the message. */
+    fix?: string,
   ) {
-    super(`${prefix(subject)}response from ${redactUrl(url)} is larger than the limit of ${maxBytes} bytes`, redactUrl(url), subject);
+    super(`${prefix(subject)}response from ${redactUrl(url)} is larger than the limit of ${maxBytes} bytes${fix ? ` (${fix})` : ""}`, redactUrl(url), subject);
+  }
+}
+
+/** The body arrived slower than the minimum rate over the window (a trickling server); retried like a reset. */
+export class TransferTooSlowError extends HttpError {
+  readonly retryable = true;
+  constructor(
+    readonly bytesInWindow: number,
+    readonly minRate: MinRate,
+    url: string,
+    subject?: string,
+    attempts = 1,
+  ) {
+    super(
+      `${prefix(subject)}transfer from ${redactUrl(url)} is too slow: ${bytesInWindow} bytes in the last ${minRate.windowMs / 1000} s, below the minimum of ${minRate.bytesPerSecond} bytes/s (http.min_rate_bytes_per_second over http.min_rate_window_seconds)${attemptsNote(attempts)}`,
+      redactUrl(url),
+      subject,
+    );
+  }
+
+  withAttempts(attempts: number): TransferTooSlowError {
+    return new TransferTooSlowError(this.bytesInWindow, this.minRate, this.url, this.subject, attempts);
+  }
+}
+
+/** A redirect from https:// to http:// (metadata and packages would travel in the clear); not retried. */
+export class InsecureRedirectError extends HttpError {
+  constructor(from: string, to: string, subject?: string) {
+    super(
+      `${prefix(subject)}refusing the redirect from ${redactUrl(from)} to ${redactUrl(to)}: it downgrades https to plain http (set http.allow_insecure_redirects: true in the repository or the global http block to follow it)`,
+      redactUrl(from),
+      subject,
+    );
   }
 }
 
@@ -220,7 +266,7 @@ export function createHttpAgent(opts: { connections: number; keepAliveTimeoutMs?
 /** Whether a failure is worth another attempt (429, 5xx, resets, timeouts). */
 export function isRetryableError(err: unknown): boolean {
   if (err instanceof HttpStatusError) return RETRYABLE_STATUS.has(err.status);
-  if (err instanceof HttpNetworkError || err instanceof ProxyError) return err.retryable;
+  if (err instanceof HttpNetworkError || err instanceof ProxyError || err instanceof TransferTooSlowError) return err.retryable;
   if (err instanceof HttpError || err instanceof AbortedError) return false;
   return isRetryableNetworkFailure(err);
 }
@@ -305,7 +351,7 @@ async function withRetries<T>(url: string, opts: HttpOptions, subject: string | 
 }
 
 function withAttemptCount(err: Error, attempts: number): Error {
-  if (err instanceof HttpStatusError || err instanceof HttpNetworkError) return err.withAttempts(attempts);
+  if (err instanceof HttpStatusError || err instanceof HttpNetworkError || err instanceof TransferTooSlowError) return err.withAttempts(attempts);
   return err;
 }
 
@@ -318,20 +364,21 @@ async function sendFollowingRedirects(url: string, opts: HttpOptions, extras: Re
     const res = await sendOnce(current, opts, headers, extras.subject);
     const location = res.headers["location"];
     if (REDIRECT_STATUS.has(res.status) && location) {
-      await discard(res.body);
+      await discard(res.body, opts);
       if (hops >= maxRedirects) throw new HttpError(`${prefix(extras.subject)}too many redirects (more than ${maxRedirects}) starting at ${redactUrl(url)}`, redactUrl(url), extras.subject);
       const next = new URL(location, current).toString();
+      if (isDowngrade(current, next) && !opts.allowInsecureRedirects) throw new InsecureRedirectError(current, next, extras.subject);
       if (new URL(next).origin !== new URL(current).origin) headers = withoutCredentials(headers);
       current = next;
       continue;
     }
     if ((res.status >= 200 && res.status < 300) || res.status === 304) return res;
-    await discard(res.body);
+    await discard(res.body, opts);
     throw new HttpStatusError(res.status, current, extras.subject, parseRetryAfter(res.headers["retry-after"]));
   }
 }
 
-type BodyWithDump = Readable & { dump?: (opts?: { limit: number }) => Promise<void> };
+type BodyWithDump = Readable & { dump?: (opts?: { limit: number; signal?: AbortSignal }) => Promise<void> };
 
 async function sendOnce(url: string, opts: HttpOptions, headers: Record<string, string>, subject: string | undefined): Promise<HttpStream & { body: BodyWithDump }> {
   try {
@@ -360,6 +407,16 @@ function requestHeaders(opts: HttpOptions, extras: RequestExtras): Record<string
   return headers;
 }
 
+function isDowngrade(from: string, to: string): boolean {
+  return new URL(from).protocol === "https:" && new URL(to).protocol === "http:";
+}
+
+/** The minimum rate in force, and the error a too-slow body is destroyed with. */
+export function watchBodyRate(body: Readable, opts: HttpOptions, url: string, subject: string | undefined): ReturnType<typeof watchRate> {
+  const rate = opts.minRate ?? minRateDefaults;
+  return watchRate(body, rate, (bytesInWindow) => new TransferTooSlowError(bytesInWindow, rate, url, subject));
+}
+
 function withoutCredentials(headers: Record<string, string>): Record<string, string> {
   const out = { ...headers };
   for (const h of CREDENTIAL_HEADERS) delete out[h];
@@ -375,8 +432,10 @@ async function readLimited(res: HttpStream, opts: HttpOptions, maxBytes: number,
   }
   const chunks: Buffer[] = [];
   let total = 0;
+  const rate = watchBodyRate(res.body, opts, res.url, subject);
   try {
     for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      rate.count(chunk.length);
       total += chunk.length;
       if (total > maxBytes) {
         dropBody(res.body);
@@ -386,14 +445,17 @@ async function readLimited(res: HttpStream, opts: HttpOptions, maxBytes: number,
     }
   } catch (err) {
     throw toHttpError(err, res.url, subject, opts.signal);
+  } finally {
+    rate.stop();
   }
   return Buffer.concat(chunks, total);
 }
 
-/** Drop an unwanted body; reading a small one lets the socket be reused. */
-async function discard(body: BodyWithDump): Promise<void> {
+/** Drop an unwanted body; reading a small one lets the socket be reused, a trickling one is cut off after a while. */
+async function discard(body: BodyWithDump, opts: HttpOptions): Promise<void> {
+  const windowMs = (opts.minRate ?? minRateDefaults).windowMs;
   try {
-    if (body.dump) await body.dump({ limit: 64 * 1024 });
+    if (body.dump) await body.dump({ limit: 64 * 1024, signal: AbortSignal.timeout(Math.min(DISCARD_TIMEOUT_MS, windowMs)) });
     else dropBody(body);
   } catch {
     // The response is being thrown away; a failure to drain it changes nothing.

@@ -11,6 +11,7 @@ import { AbortedError, ChantalError } from "../errors.js";
 import { redactUrl } from "../redact.js";
 import type { BlobStore } from "../storage/blob-store.js";
 import { CHECKSUM_HEX_LENGTH, type ChecksumAlgo } from "../checksum.js";
+import type { RateWatch } from "./min-rate.js";
 import {
   abortedError,
   createHttpAgent,
@@ -19,10 +20,12 @@ import {
   HttpStatusError,
   isRetryableError,
   openStream,
+  ResponseTooLargeError,
   retryDelayMs,
   sleep,
   throwIfAborted,
   toHttpError,
+  watchBodyRate,
   type HttpOptions,
   type HttpStream,
 } from "./client.js";
@@ -36,7 +39,7 @@ export interface ExpectedChecksum {
 export interface DownloadJob {
   url: string;
   expected: ExpectedChecksum;
-  /** Declared size; when known, a body that grows past it is cut off and counted as a mismatch. */
+  /** Declared size; when known, a body longer than it fails at once (a mismatch); unknown, http.maxDownloadBytes caps it. */
   size?: number;
   /** What is downloaded (a package NEVRA), named in error messages. */
   label: string;
@@ -88,7 +91,7 @@ export class ChecksumMismatchError extends ChantalError {
     readonly actual: { value: string; size: number; oversize: boolean },
     attempts: number,
   ) {
-    super(`checksum mismatch for ${label} from ${redactUrl(url)}: ${describeMismatch(expected, actual)} (after ${attempts} attempts)`);
+    super(`checksum mismatch for ${label} from ${redactUrl(url)}: ${describeMismatch(expected, actual)} (after ${attempts} attempt${attempts === 1 ? "" : "s"})`);
   }
 }
 
@@ -109,7 +112,9 @@ export async function downloadToPool(job: DownloadJob, ctx: DownloadContext): Pr
   await ctx.pool.ensureTempDir();
   let bytesDownloaded = 0;
   let lastFetch: FetchedTemp | undefined;
+  let attempts = 0;
   for (let attempt = 1; attempt <= CHECKSUM_ATTEMPTS; attempt++) {
+    attempts = attempt;
     throwIfAborted(ctx.http.signal);
     const temp = ctx.pool.tempPath(job.expected.value.slice(0, 16));
     let adopted = false;
@@ -121,13 +126,15 @@ export async function downloadToPool(job: DownloadJob, ctx: DownloadContext): Pr
         adopted = true;
         return { sha256: fetched.sha256, size: fetched.size, bytesDownloaded, resumed: fetched.resumed };
       }
+      // Longer than declared is what the server serves, not a corruption in transit: another attempt gains nothing.
+      if (fetched.oversize) break;
       // Not silent: the caller logs the retry with the reason, like a retried 503.
       if (attempt < CHECKSUM_ATTEMPTS) ctx.http.onRetry?.({ url: redactUrl(job.url), subject: job.label, attempt, delayMs: 0, error: mismatchOf(job, fetched, attempt) });
     } finally {
       if (!adopted) await removeQuietly(temp);
     }
   }
-  throw mismatchOf(job, lastFetch!, CHECKSUM_ATTEMPTS);
+  throw mismatchOf(job, lastFetch!, attempts);
 }
 
 function mismatchOf(job: DownloadJob, actual: FetchedTemp, attempts: number): ChecksumMismatchError {
@@ -179,6 +186,7 @@ async function fetchToTemp(job: DownloadJob, ctx: DownloadContext, temp: string,
   const signal = ctx.http.signal;
   const retries = ctx.http.retries ?? httpDefaults.retries;
   const state: TransferState = { written: 0, rangesSupported: false, resumed: false, failures: 0 };
+  const maxDownloadBytes = ctx.http.maxDownloadBytes ?? httpDefaults.maxDownloadBytes;
   for (;;) {
     const res = await openAtOffset(job, ctx, state);
     const continuing = res.status === 206 && state.written > 0 && contentRangeStart(res.headers["content-range"]) === state.written;
@@ -188,12 +196,17 @@ async function fetchToTemp(job: DownloadJob, ctx: DownloadContext, temp: string,
       if (!continuing) state.written = 0;
       state.resumed ||= continuing;
       state.rangesSupported = res.status === 206 || /\bbytes\b/i.test(res.headers["accept-ranges"] ?? "");
-      const remaining = job.size === undefined ? undefined : job.size - state.written;
-      const outcome = await receiveToFile(res.body, temp, continuing, hashes, remaining, (n) => {
-        countDownloaded(n);
-        ctx.onBytes?.(n);
-      });
+      const remaining = (job.size ?? maxDownloadBytes) - state.written;
+      const outcome = bodyLongerThan(res, remaining)
+        ? { bytes: 0, oversize: true }
+        : await receiveToFile(res.body, temp, continuing, hashes, remaining, watchBodyRate(res.body, ctx.http, job.url, job.label), (n) => {
+            countDownloaded(n);
+            ctx.onBytes?.(n);
+          });
+      if (outcome.oversize) dropBody(res.body);
       state.written += outcome.bytes;
+      // Without a declared size nothing says what the right length is: past the cap is a refusal, not a mismatch.
+      if (outcome.oversize && job.size === undefined) throw new ResponseTooLargeError(maxDownloadBytes, job.url, job.label, "the upstream declares no size; raise http.max_download_bytes if the file is really this large");
       return { sha256: hashes.sha256Hex(), declaredDigest: hashes.declaredHex(), size: state.written, oversize: outcome.oversize, resumed: state.resumed };
     } catch (raw) {
       dropBody(res.body);
@@ -231,6 +244,12 @@ async function openAtOffset(job: DownloadJob, ctx: DownloadContext, state: Trans
   }
 }
 
+/** The response's Content-Length already says the body is longer than we accept: refuse it before reading a byte. */
+function bodyLongerThan(res: HttpStream, maxBytes: number): boolean {
+  const length = Number(res.headers["content-length"] ?? Number.NaN);
+  return Number.isFinite(length) && length > maxBytes;
+}
+
 function contentRangeStart(value: string | undefined): number | undefined {
   const m = /^bytes\s+(\d+)-\d+\/(?:\d+|\*)$/i.exec(value?.trim() ?? "");
   return m ? Number(m[1]) : undefined;
@@ -242,7 +261,8 @@ async function receiveToFile(
   temp: string,
   append: boolean,
   hashes: MultiHash,
-  maxBytes: number | undefined,
+  maxBytes: number,
+  rate: RateWatch,
   onChunk: (n: number) => void,
 ): Promise<{ bytes: number; oversize: boolean }> {
   const writer = new TempFileWriter(temp, append);
@@ -251,7 +271,8 @@ async function receiveToFile(
   try {
     for await (const chunk of body as AsyncIterable<Buffer>) {
       onChunk(chunk.length);
-      if (maxBytes !== undefined && bytes + chunk.length > maxBytes) {
+      rate.count(chunk.length);
+      if (bytes + chunk.length > maxBytes) {
         oversize = true;
         dropBody(body);
         break;
@@ -265,6 +286,8 @@ async function receiveToFile(
     // Keep what arrived: its length is the resume offset.
     await writer.close().catch(() => undefined);
     throw err;
+  } finally {
+    rate.stop();
   }
   return { bytes, oversize };
 }

@@ -1,11 +1,13 @@
 // The HTTP options of one repository: a Dispatcher that picks, per request origin, a direct keep-alive Agent or a
 // ProxyAgent (NO_PROXY is decided per origin, since a redirect may lead to another host), with the repository's TLS
-// material, and its basic-auth credentials bound to the upstream's host.
+// material, its basic-auth credentials bound to the upstream's host and its client certificate to the upstream's
+// origin, and the http: settings (minimum rate, size cap, insecure redirects) of the repository over the global ones.
 import { Agent, Dispatcher, ProxyAgent } from "undici";
 import type { Config, RepositoryConfig } from "../config/schema.js";
-import { ProxyError, type HttpOptions } from "./client.js";
+import { httpDefaults, ProxyError, type HttpOptions } from "./client.js";
+import { minRateDefaults, type MinRate } from "./min-rate.js";
 import { decideProxy, displayProxy, selectProxySettings, type ProxyDecision, type ProxyEndpoint, type ProxyEnv, type ProxySelection } from "./proxy.js";
-import { loadRepositoryTls, tlsFiles, type RepositoryTls } from "./tls.js";
+import { loadRepositoryTls, tlsFiles, type RepositoryTls, type TlsOptions } from "./tls.js";
 
 export interface RepositoryHttpOptions {
   /** Where HTTP_PROXY & co. come from (default process.env). */
@@ -56,6 +58,37 @@ export function credentialsAllowed(upstreamUrl: string, origin: string): boolean
   return up.hostname === to.hostname && (up.origin === to.origin || to.protocol === "https:");
 }
 
+/**
+ * The client certificate goes to the upstream's origin only (scheme, host and port), or to https on the default port
+ * of the same host when the upstream is http:// (an upgrade): like credentials, never to where a redirect leads.
+ */
+export function clientCertAllowed(upstreamUrl: string, origin: string): boolean {
+  const up = new URL(upstreamUrl);
+  const to = new URL(origin);
+  if (to.protocol !== "https:") return false;
+  return up.origin === to.origin || (up.protocol === "http:" && up.hostname === to.hostname && to.port === "");
+}
+
+export interface HttpSettings {
+  minRate: MinRate;
+  maxDownloadBytes: number;
+  allowInsecureRedirects: boolean;
+}
+
+/** The http: settings in force for a repository: its own keys over the global block's, over the defaults. */
+export function httpSettings(repo: Pick<RepositoryConfig, "http">, config: Pick<Config, "http">): HttpSettings {
+  const pick = <K extends keyof NonNullable<Config["http"]>>(key: K) => repo.http?.[key] ?? config.http?.[key];
+  const seconds = pick("min_rate_window_seconds");
+  return {
+    minRate: {
+      bytesPerSecond: pick("min_rate_bytes_per_second") ?? minRateDefaults.bytesPerSecond,
+      windowMs: seconds !== undefined ? seconds * 1000 : minRateDefaults.windowMs,
+    },
+    maxDownloadBytes: pick("max_download_bytes") ?? httpDefaults.maxDownloadBytes,
+    allowInsecureRedirects: pick("allow_insecure_redirects") ?? false,
+  };
+}
+
 type Headers = Dispatcher.DispatchOptions["headers"];
 
 function withAuthorization(headers: Headers, value: string): Headers {
@@ -80,14 +113,19 @@ class RepositoryDispatcher extends Dispatcher {
   readonly #decisions = new Map<string, ProxyDecision>();
   /** By request origin as undici gives it: where it goes and whether it carries the repository's credentials. */
   readonly #byOrigin = new Map<string, { dispatcher: Dispatcher; credentials: boolean }>();
+  /** Upstream TLS without the client certificate: for every origin but the upstream's. */
+  readonly #upstreamTlsWithoutCert: TlsOptions;
 
   constructor(
     private readonly selection: ProxySelection,
     private readonly tls: RepositoryTls,
     private readonly connections: number,
-    private readonly credentials?: { upstreamUrl: string; header: string },
+    private readonly upstreamUrl: string,
+    private readonly basicAuthHeader?: string,
   ) {
     super();
+    const { cert: _cert, key: _key, ...withoutCert } = tls.upstream;
+    this.#upstreamTlsWithoutCert = withoutCert;
   }
 
   decisionFor(origin: string): ProxyDecision {
@@ -104,31 +142,36 @@ class RepositoryDispatcher extends Dispatcher {
     let route = this.#byOrigin.get(key);
     if (!route) {
       const origin = new URL(key).origin;
-      route = { dispatcher: this.routeFor(this.decisionFor(origin).proxy), credentials: !!this.credentials && credentialsAllowed(this.credentials.upstreamUrl, origin) };
+      const withCert = this.tls.upstream.cert !== undefined && clientCertAllowed(this.upstreamUrl, origin);
+      route = {
+        dispatcher: this.routeFor(this.decisionFor(origin).proxy, withCert ? this.tls.upstream : this.#upstreamTlsWithoutCert),
+        credentials: this.basicAuthHeader !== undefined && credentialsAllowed(this.upstreamUrl, origin),
+      };
       this.#byOrigin.set(key, route);
     }
-    const headers = route.credentials ? withAuthorization(opts.headers, this.credentials!.header) : opts.headers;
+    const headers = route.credentials ? withAuthorization(opts.headers, this.basicAuthHeader!) : opts.headers;
     return route.dispatcher.dispatch({ ...opts, headers }, handler);
   }
 
-  private routeFor(proxy: ProxyEndpoint | null): Dispatcher {
-    const key = proxy ? endpointKey(proxy) : "direct";
+  /** One Agent per (proxy, client certificate or not): an Agent presents its certificate to every host it connects to. */
+  private routeFor(proxy: ProxyEndpoint | null, upstreamTls: TlsOptions): Dispatcher {
+    const key = `${proxy ? endpointKey(proxy) : "direct"}${upstreamTls.cert !== undefined ? "+cert" : ""}`;
     let d = this.#routes.get(key);
     if (!d) {
-      d = proxy ? this.proxyAgent(proxy) : new Agent({ connections: this.connections, pipelining: 1, keepAliveTimeout: 30_000, connect: this.tls.upstream });
+      d = proxy ? this.proxyAgent(proxy, upstreamTls) : new Agent({ connections: this.connections, pipelining: 1, keepAliveTimeout: 30_000, connect: upstreamTls });
       this.#routes.set(key, d);
     }
     return d;
   }
 
-  private proxyAgent(proxy: ProxyEndpoint): ProxyAgent {
+  private proxyAgent(proxy: ProxyEndpoint, upstreamTls: TlsOptions): ProxyAgent {
     return new ProxyAgent({
       uri: proxy.url,
       // http:// upstreams are forwarded (GET http://...), as curl and dnf do; https:// ones go through CONNECT.
       proxyTunnel: false,
       ...(proxy.username !== undefined ? { token: basicAuthHeader(proxy.username, proxy.password ?? "") } : {}),
       proxyTls: this.tls.proxy,
-      requestTls: this.tls.upstream,
+      requestTls: upstreamTls,
       connections: this.connections,
       pipelining: 1,
       keepAliveTimeout: 30_000,
@@ -225,11 +268,13 @@ export function repositoryHttp(repo: RepositoryConfig, config: Config, extra: Pa
     ...(opts.now ? { now: opts.now } : {}),
   });
   const tls = loadRepositoryTls(repo.id, files);
-  const credentials = repo.auth?.type === "basic" ? { upstreamUrl: repo.upstream_url, header: basicAuthHeader(repo.auth.username, repo.auth.password) } : undefined;
-  const dispatcher = new RepositoryDispatcher(selection, tls, repo.download_concurrency, credentials);
+  const basic = repo.auth?.type === "basic" ? basicAuthHeader(repo.auth.username, repo.auth.password) : undefined;
+  const dispatcher = new RepositoryDispatcher(selection, tls, repo.download_concurrency, repo.upstream_url, basic);
+  const settings = httpSettings(repo, config);
   const decide = (url: string) => dispatcher.decisionFor(new URL(url).origin);
   const warnings: string[] = [];
   if (!selection.verifySsl) warnings.push(`TLS certificate verification is off (verify_ssl: false in the ${selection.origin}): the proxy and the upstreams of repository ${repo.id} are not verified`);
+  if (settings.allowInsecureRedirects) warnings.push(`allow_insecure_redirects is on for repository ${repo.id}: a redirect from https:// to http:// is followed, and what it serves travels unencrypted`);
   if (selection.password !== undefined && selection.username === undefined && !hasUrlUser(selection)) warnings.push(`the ${selection.origin} has a password but no username: no proxy credentials are sent`);
   if (selection.noProxy.invalid.length > 0) warnings.push(`no_proxy entries ignored (not a host, domain, IP address or CIDR range): ${selection.noProxy.invalid.join(", ")}`);
   return {
@@ -237,6 +282,9 @@ export function repositoryHttp(repo: RepositoryConfig, config: Config, extra: Pa
       dispatcher,
       headers: {},
       describeFailure: (err, url, subject) => describeProxyFailure(err, url, subject, decide(url), repo.id),
+      minRate: settings.minRate,
+      maxDownloadBytes: settings.maxDownloadBytes,
+      allowInsecureRedirects: settings.allowInsecureRedirects,
       ...extra,
     },
     selection,

@@ -1,15 +1,18 @@
 // db backup / restore through the real CLI on a real database: sync A, back up, sync B, restore -> A; psql -f; refusals;
 // a restore killed midway; the maintenance lock; retention on disk.
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { x as extractTar } from "tar";
 import { generateRpmRepo } from "../../bench/rpm-repo-generator.js";
 import { seedDatabase } from "../../bench/backup-seed.js";
+import { journalPath } from "../../core/backup/config-swap.js";
 import { createBackup } from "../../core/backup/create.js";
+import { ownerTag } from "../../core/leftovers.js";
 import { readMigrations } from "../../core/db/migrate.js";
 import { acquireLock, maintenanceLockRequest } from "../../core/db/locks.js";
 import { loadConfig } from "../../core/config/load.js";
@@ -36,6 +39,34 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
   for (const d of readdirSync(dirname(env.configDir))) if (d.startsWith(`${basename(env.configDir)}.backup-`)) rmSync(join(dirname(env.configDir), d), { recursive: true, force: true });
 });
+
+/**
+ * A copy of a plain backup whose dump was changed by `edit`, with the manifest's checksums and sizes recomputed (they
+ * are an integrity check, not a signature): what an attacker who can write the backup directory can make.
+ */
+async function recraft(archive: string, edit: (dump: string) => string, opts: { gzip?: boolean; keepDeclaredSize?: boolean } = {}): Promise<Buffer> {
+  const out = mkdtempSync(join(work, "recraft-"));
+  try {
+    await extractTar({ file: archive, cwd: out });
+    const manifest = JSON.parse(readFileSync(join(out, "manifest.json"), "utf8"));
+    const text = Buffer.from(edit(readFileSync(join(out, "database.sql"), "utf8")));
+    const stored = opts.gzip ? gzipSync(text) : text;
+    const file = opts.gzip ? "database.sql.gz" : "database.sql";
+    const digest = { sha256: createHash("sha256").update(stored).digest("hex"), size: stored.length };
+    const crafted = {
+      ...manifest,
+      compression: opts.gzip ? "gzip" : "none",
+      database_file: file,
+      database_size_bytes: stored.length,
+      database_uncompressed_bytes: opts.keepDeclaredSize ? manifest.database_uncompressed_bytes : text.length,
+      members: { [file]: digest },
+    };
+    const tar = rawTar([{ path: "manifest.json", data: JSON.stringify(crafted) }, { path: file, data: stored }]);
+    return opts.gzip ? gzipSync(tar) : tar;
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
 
 /** What "the state" of the database is: the current set with blobs, snapshots, runs and the index checksum. */
 async function state() {
@@ -183,6 +214,54 @@ describe("db backup and restore", () => {
     rmSync(bad, { recursive: true, force: true });
   });
 
+  it("a crafted dump with recomputed checksums never runs its SQL: backup-verify --deep and restore refuse it naming the line", async () => {
+    const before = await state();
+    const bad = mkdtempSync(join(work, "crafted-"));
+    const marker = join(bad, "pwned");
+    await env.pg.query("CREATE TABLE IF NOT EXISTS public.other_app_data (v text)");
+    const injections: [string, string, RegExp][] = [
+      ["program.tar", `COPY (SELECT 1) TO PROGRAM 'id > ${marker}';\n`, /database dump line \d+: unexpected statement "COPY \(SELECT 1\) TO PROGRAM/],
+      ["commit.tar", "COMMIT;\nDROP TABLE public.other_app_data;\n", /database dump line \d+: unexpected statement "COMMIT;"/],
+    ];
+    for (const [file, sql] of injections) writeFileSync(join(bad, file), await recraft(join(work, "named.tar"), (dump) => dump.replace("\nSELECT pg_catalog.setval", `\n${sql}SELECT pg_catalog.setval`)));
+    for (const [file, , message] of injections) {
+      const deep = await env.cli("db", "backup-verify", join(bad, file), "--deep");
+      expect(deep.code, `${file}: ${deep.stdout}${deep.stderr}`).toBe(1);
+      expect(deep.stdout + deep.stderr).toMatch(message);
+      expect(deep.stdout).not.toMatch(/backup is valid/);
+      const r = await env.cli("db", "restore", join(bad, file), "--yes", "--no-restore-config");
+      expect(r.code, `${file}: ${r.stderr}`).toBe(1);
+      expect(r.stderr).toMatch(message);
+    }
+    expect(existsSync(marker)).toBe(false);
+    expect((await env.pg.query("SELECT to_regclass('public.other_app_data') AS t")).rows[0].t).toBe("other_app_data");
+    expect(await state()).toEqual(before);
+    rmSync(bad, { recursive: true, force: true });
+  });
+
+  it("a 100 MiB line or a gzip bomb is refused at once by backup-verify (plain and --deep) and restore", async () => {
+    const before = await state();
+    const bad = mkdtempSync(join(work, "bomb-"));
+    // 1.3 KB-ish compressed: a comment line of 100 MiB before the dump
+    writeFileSync(join(bad, "long-line.tar.gz"), await recraft(join(work, "named.tar"), (dump) => `-- ${"A".repeat(100 * 1024 * 1024)}\n${dump}`, { gzip: true, keepDeclaredSize: true }));
+    // the same, with the manifest's declared size rewritten to match: the line limit still stops it
+    writeFileSync(join(bad, "long-line-declared.tar.gz"), await recraft(join(work, "named.tar"), (dump) => `-- ${"A".repeat(100 * 1024 * 1024)}\n${dump}`, { gzip: true }));
+    const started = Date.now();
+    const plain = await env.cli("db", "backup-verify", join(bad, "long-line.tar.gz"));
+    expect(plain.code, plain.stdout + plain.stderr).toBe(1);
+    expect(plain.stdout).toMatch(/✗ database dump size — it decompresses to more than \d+ bytes \(the manifest's database_uncompressed_bytes\): a decompression bomb\?/);
+    const deep = await env.cli("db", "backup-verify", join(bad, "long-line-declared.tar.gz"), "--deep");
+    expect(deep.code, deep.stdout + deep.stderr).toBe(1);
+    expect(deep.stdout + deep.stderr).toMatch(/database dump line 1: a statement line longer than 65536 bytes/);
+    const r = await env.cli("db", "restore", join(bad, "long-line-declared.tar.gz"), "--yes", "--no-restore-config");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/database dump line 1: a statement line longer than 65536 bytes/);
+    // minutes before; a few seconds of process start-up now (generous: a loaded CI machine)
+    expect(Date.now() - started).toBeLessThan(45_000);
+    expect(await state()).toEqual(before);
+    rmSync(bad, { recursive: true, force: true });
+  });
+
   it("without a terminal and without --yes it refuses (exit 2); while a sync holds the database it refuses (exit 75) naming it", async () => {
     const before = await state();
     const noTty = await env.cli("db", "restore", backupA);
@@ -295,5 +374,51 @@ describe("retention on disk", () => {
     expect(dry.code).toBe(0);
     expect(dry.stderr).toMatch(/no backup.retention in the configuration: nothing pruned/);
     rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe("what killed backups and restores leave behind", () => {
+  it("the next backup removes a dead backup's staging directory (a dump and a copy of the config) and partial archive", async () => {
+    const dir = mkdtempSync(join(work, "leftovers-"));
+    const dead = spawnSync(process.execPath, ["-e", "console.log(process.pid)"], { encoding: "utf8" });
+    const tag = ownerTag(hostname(), Number(dead.stdout.trim()));
+    const staging = join(dir, `.chantal-backup-staging${tag}x1`);
+    mkdirSync(join(staging, "config"), { recursive: true });
+    writeFileSync(join(staging, "config", "config.yaml"), "password: hunter2\n");
+    writeFileSync(join(dir, `.chantal-backup-20260101-000000.tar.gz.partial${tag}x2`), "half");
+    // a live process's partial (this test's own pid) is not touched
+    const live = `.chantal-backup-20260101-000001.tar.gz.partial${ownerTag(hostname(), process.pid)}x3`;
+    writeFileSync(join(dir, live), "in progress");
+    const b = await env.cli("db", "backup", "--target", dir, "--json");
+    expect(b.code, b.stderr).toBe(0);
+    const names = readdirSync(dir).sort();
+    expect(names.filter((n) => n.startsWith("."))).toEqual([live]);
+    expect(names.filter((n) => n.endsWith(".tar.gz"))).toHaveLength(1);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("a restore killed between the two renames of its configuration swap is completed by the next command, which says so", async () => {
+    const cfg = env.configDir;
+    const original = readFileSync(join(cfg, "config.yaml"), "utf8");
+    // The state swapConfigDir leaves when killed after its first rename: journal written, old dir moved aside.
+    const staged = join(dirname(cfg), `.${basename(cfg)}.restore${ownerTag(hostname(), 999_999)}zz`);
+    mkdirSync(staged);
+    writeFileSync(join(staged, "config.yaml"), `${original}# restored\n`);
+    const movedTo = `${cfg}.backup-20260101-000000`;
+    renameSync(cfg, movedTo);
+    writeFileSync(journalPath(cfg), JSON.stringify({ staged, movedTo, at: "2026-01-01T00:00:00.000Z" }));
+    try {
+      const r = await env.cli("repo", "list");
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/a restore at 2026-01-01T00:00:00.000Z was interrupted while swapping the configuration directory; the restored configuration is now in/);
+      expect(readFileSync(join(cfg, "config.yaml"), "utf8")).toBe(`${original}# restored\n`);
+      expect(existsSync(journalPath(cfg))).toBe(false);
+      expect(existsSync(staged)).toBe(false);
+      const again = await env.cli("repo", "list");
+      expect(again.stderr).not.toMatch(/interrupted/);
+    } finally {
+      writeFileSync(join(cfg, "config.yaml"), original);
+      rmSync(movedTo, { recursive: true, force: true });
+    }
   });
 });

@@ -10,7 +10,7 @@ let dir: string;
 beforeAll(async () => {
   tdb = await createTestDatabase("cli");
   dir = makeConfigDir({
-    "config.yaml": `storage:\n  base_path: ./data\ndatabase:\n  url: \${TEST_URL}\nrepositories:\n  - id: alpha\n    type: rpm\n    upstream_url: http://user:topsecret@mirror.example.org/alpha\n`,
+    "config.yaml": `storage:\n  base_path: ./data\ndatabase:\n  url: \${TEST_URL}\nrepositories:\n  - id: alpha\n    type: rpm\n    upstream_url: http://mirror.example.org/alpha\n    auth: { type: basic, username: user, password: topsecret }\n`,
     "conf.d/beta.yaml": `repositories:\n  - id: beta\n    type: apt\n    upstream_url: http://mirror.example.org/debian\n    apt:\n      distribution: bookworm\n    schedule:\n      cron: "0 2 * * *"\n      timezone: Europe/Berlin\n`,
   });
 });
@@ -52,7 +52,7 @@ describe("chantal-run config", () => {
     expect(r.code).toBe(0);
     const schema = JSON.parse(r.stdout);
     expect(schema.$schema).toMatch(/json-schema/);
-    expect(Object.keys(schema.properties)).toEqual(["storage", "database", "proxy", "repositories", "scheduler", "backup"]);
+    expect(Object.keys(schema.properties)).toEqual(["storage", "database", "proxy", "http", "repositories", "scheduler", "backup"]);
     expect(schema.additionalProperties).toBe(false);
   });
 
@@ -94,7 +94,7 @@ describe("chantal-run db and repo", () => {
 
     const table = await runCli(["repo", "list", "-c", dir], { env });
     expect(table.stdout).toMatch(/^ID\s+TYPE\s+ENABLED\s+UPSTREAM\s+SCHEDULE\s+LAST SYNC/);
-    expect(table.stdout).toMatch(/alpha\s+rpm\s+yes\s+http:\/\/user:\*\*\*@mirror.example.org\/alpha\s+\(manual only\)/);
+    expect(table.stdout).toMatch(/alpha\s+rpm\s+yes\s+http:\/\/mirror.example.org\/alpha\s+\(manual only\)/);
     expect(table.stdout).toMatch(/gone \(not in config\)/);
   });
 

@@ -66,12 +66,16 @@ const good: Manifest = {
 };
 
 describe("parseManifest", () => {
-  it("accepts a consistent manifest", () => {
+  it("accepts a consistent manifest, of version 1 and 2", () => {
     expect(parseManifest(JSON.stringify(good))).toEqual(good);
+    const v2 = { ...good, backup_version: 2, database_uncompressed_bytes: 4000 };
+    expect(parseManifest(JSON.stringify(v2))).toEqual(v2);
   });
   it.each<[string, Record<string, unknown>, RegExp]>([
     ["not JSON", {}, /not valid JSON/],
-    ["a newer format", { backup_version: 2 }, /backup_version 2; this Chantal reads up to 1: upgrade Chantal/],
+    ["a newer format", { backup_version: 3 }, /backup_version 3; this Chantal reads up to 2: upgrade Chantal/],
+    ["version 2 without the dump's decompressed size", { backup_version: 2 }, /database_uncompressed_bytes is missing/],
+    ["an uncompressed dump whose two sizes differ", { compression: "none", database_file: "database.sql", database_uncompressed_bytes: 11, members: { ...good.members } }, /./],
     ["a missing digest", { members: { "database.sql.gz": good.members["database.sql.gz"] } }, /no sha256 for member config\/config.yaml/],
     ["an unlisted member", { members: { ...good.members, "x": { sha256: "c".repeat(64), size: 1 } } }, /unexpected member x/],
     ["a size mismatch", { database_size_bytes: 11 }, /database_size_bytes differs/],

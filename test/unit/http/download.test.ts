@@ -1,5 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -189,6 +191,60 @@ describe("downloadToPool", () => {
     const err = await downloadToPool(job(s, f, { size: 4_000 }), { pool, http: fastRetries }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ChecksumMismatchError);
     expect((err as Error).message).toContain("expected 4000 bytes");
+    expect(await tempFiles()).toEqual([]);
+  });
+
+  it("refuses a body whose Content-Length passes the declared size before reading a byte, without a second attempt", async () => {
+    const f = await fixture("big.rpm", 1024 * 1024);
+    const s = await serve();
+    let received = 0;
+    const err = await downloadToPool(job(s, f, { size: 5 }), { pool, http: fastRetries, onBytes: (n) => (received += n) }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ChecksumMismatchError);
+    expect((err as Error).message).toContain("expected 5 bytes, got more than that (after 1 attempt)");
+    expect(received).toBe(0);
+    expect(s.requestsFor("/big.rpm")).toHaveLength(1);
+    expect(await tempFiles()).toEqual([]);
+  });
+
+  it("without a declared size, caps the body at maxDownloadBytes (Content-Length known: nothing read)", async () => {
+    const f = await fixture("nosize.rpm", 200_000);
+    const s = await serve();
+    let received = 0;
+    const err = await downloadToPool(job(s, f, { size: undefined }), { pool, http: { ...fastRetries, maxDownloadBytes: 50_000 }, onBytes: (n) => (received += n) }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ResponseTooLargeError);
+    expect((err as Error).message).toContain(`pkg-nosize.rpm: response from ${s.url}/nosize.rpm is larger than the limit of 50000 bytes`);
+    expect((err as Error).message).toContain("http.max_download_bytes");
+    expect(received).toBe(0);
+    expect(s.requestsFor("/nosize.rpm")).toHaveLength(1);
+    expect(await tempFiles()).toEqual([]);
+  });
+
+  it("without a declared size, an endless chunked body is cut off at maxDownloadBytes", async () => {
+    const endless = createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/octet-stream" });
+      const chunk = Buffer.alloc(16 * 1024, 0x61);
+      const pump = (): void => {
+        while (!res.destroyed && res.write(chunk));
+        if (!res.destroyed) res.once("drain", pump);
+      };
+      pump();
+    });
+    await new Promise<void>((ok) => endless.listen(0, "127.0.0.1", () => ok()));
+    const url = `http://127.0.0.1:${(endless.address() as AddressInfo).port}/endless.deb`;
+    let received = 0;
+    try {
+      const err = await downloadToPool(
+        { url, expected: { algo: "sha256", value: "0".repeat(64) }, label: "endless_1.0_all" },
+        { pool, http: { ...fastRetries, maxDownloadBytes: 1024 * 1024 }, onBytes: (n) => (received += n) },
+      ).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ResponseTooLargeError);
+      expect((err as Error).message).toContain("endless_1.0_all: response from");
+    } finally {
+      endless.closeAllConnections();
+      await new Promise<void>((ok) => endless.close(() => ok()));
+    }
+    expect(received).toBeGreaterThan(1024 * 1024);
+    expect(received).toBeLessThan(2 * 1024 * 1024);
     expect(await tempFiles()).toEqual([]);
   });
 
