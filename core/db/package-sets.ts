@@ -61,6 +61,19 @@ export async function sha256ByChecksum(q: pg.ClientBase | pg.Pool, checksums: re
   return out;
 }
 
+/** Which of these sha256s the database records, as a package or a metadata file. */
+export async function recordedBlobs(q: pg.ClientBase | pg.Pool, sha256s: readonly string[]): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const b of batches(sha256s)) {
+    const r = await q.query(
+      `SELECT sha256 FROM chantal.packages WHERE sha256 = ANY($1::char(64)[]) UNION SELECT sha256 FROM chantal.metadata_files WHERE sha256 = ANY($1::char(64)[])`,
+      [b],
+    );
+    for (const row of r.rows) out.add((row.sha256 as string).trim());
+  }
+  return out;
+}
+
 export async function upsertMetadataFiles(q: pg.ClientBase | pg.Pool, files: readonly { sha256: string; size: number }[]): Promise<void> {
   await q.query(
     `INSERT INTO chantal.metadata_files (sha256, size) SELECT DISTINCT ON (sha256) * FROM unnest($1::char(64)[], $2::bigint[]) AS t(sha256, size)

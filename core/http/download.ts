@@ -122,7 +122,9 @@ export async function downloadToPool(job: DownloadJob, ctx: DownloadContext): Pr
       const fetched = await fetchToTemp(job, ctx, temp, (n) => (bytesDownloaded += n));
       lastFetch = fetched;
       if (matchesExpected(job, fetched)) {
-        await ctx.pool.adopt(temp, fetched.sha256, ctx.http.signal);
+        // Upstream's own checksum, when it is not sha256, is how the next plan finds the blob before the database does.
+        const alias = job.expected.algo === "sha256" ? undefined : `${job.expected.algo}:${job.expected.value.toLowerCase()}`;
+        await ctx.pool.adopt(temp, fetched.sha256, ctx.http.signal, alias);
         adopted = true;
         return { sha256: fetched.sha256, size: fetched.size, bytesDownloaded, resumed: fetched.resumed };
       }

@@ -6,7 +6,7 @@ import { createReadStream } from "node:fs";
 import { mkdir, readdir, rename, stat, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
-import { errCode, normalizeSha256, PoolError, TempArea, type BlobStore } from "./blob-store.js";
+import { adoptedByAlias, errCode, normalizeSha256, PoolError, TempArea, type BlobStore } from "./blob-store.js";
 import { forEachLimited } from "../concurrency.js";
 import { DirtyDirectories, fsyncPath } from "./durable.js";
 
@@ -90,10 +90,11 @@ export class FilesystemBlobStore implements BlobStore {
    * never leaves an empty blob under a name; the directory entry is flushed by flushAdopted().
    * A concurrent rename of identical content is harmless: rename(2) replaces atomically.
    */
-  async adopt(tempFile: string, sha256: string): Promise<void> {
+  async adopt(tempFile: string, sha256: string, _signal?: AbortSignal, alias?: string): Promise<void> {
     const dest = this.pathOf(sha256);
     try {
       await fsyncPath(tempFile);
+      if (alias) await this.temp.journalAlias(alias, sha256);
       await this.ensureDir(dirname(dest));
       await rename(tempFile, dest).catch(async (err: unknown) => {
         if (errCode(err) !== "ENOENT" || !(await isFile(tempFile))) throw err;
@@ -118,6 +119,14 @@ export class FilesystemBlobStore implements BlobStore {
     } catch (err) {
       throw new PoolError(`cannot flush pool directories under ${this.root} to disk: ${(err as Error).message}`, { cause: err });
     }
+  }
+
+  adoptedByAlias(aliases: readonly string[]): Promise<Map<string, string>> {
+    return adoptedByAlias(this.temp, aliases);
+  }
+
+  pruneAliasJournals(recorded: (sha256s: string[]) => Promise<Set<string>>): Promise<void> {
+    return this.temp.pruneJournals(recorded);
   }
 
   /** 1 MiB reads: hashing a whole pool (pool verify --deep) is ~40% faster than with the 64 KiB default. */

@@ -1,5 +1,6 @@
 // The one transaction that ends a sync of any type: packages, the repository's new set and metadata, its index checksum.
-import { replaceRepositoryMetadata, replaceRepositoryPackages, upsertMetadataFiles, upsertPackages, type PackageRecord } from "../db/package-sets.js";
+import { recordedBlobs, replaceRepositoryMetadata, replaceRepositoryPackages, upsertMetadataFiles, upsertPackages, type PackageRecord } from "../db/package-sets.js";
+import { errorMessage } from "../errors.js";
 import type { RunCounts } from "../db/sync-runs.js";
 import { connectionLossError, withAbortableClient } from "../db/client.js";
 import type { RepoSyncContext } from "./types.js";
@@ -62,4 +63,6 @@ export async function commitSync<T>(
   } catch (err) {
     throw connectionLossError(err, what);
   }
+  // The database knows these blobs now: their alias journals (of this run and killed ones) are not needed.
+  await ctx.pool.pruneAliasJournals?.((shas) => recordedBlobs(ctx.db, shas)).catch((err: unknown) => ctx.log.warn({ repo: ctx.repo.id, error: errorMessage(err) }, "cannot prune the pool's alias journals"));
 }
