@@ -1,22 +1,21 @@
 // What sync, download, publish and pool verify need from the content-addressed pool, wherever it lives
 // (a directory: FilesystemBlobStore in pool.ts; a bucket: S3BlobStore), and the local temp area both use:
 // downloads are hashed into a local temp file and only a verified file is handed to adopt().
-import { randomBytes } from "node:crypto";
 import { appendFile, mkdir, readdir, readFile, stat, unlink } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { ChantalError } from "../errors.js";
 import { isProcessAlive } from "../process.js";
-import { ownMarker } from "./leftovers.js";
+import { ownedName } from "../leftovers.js";
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 const TEMP_PREFIX = "ct_";
 const TEMP_SUFFIX = ".part";
 /** ct_<host>_<pid>_<seq>_<key>.part */
 const TEMP_NAME = /^ct_([A-Za-z0-9.-]*)_(\d+)_\d+_.*\.part$/;
-/** aliases-<pid>@<host>-<random>.log: one store's journal of "<algo>:<hex> <sha256>" lines (see TempArea.journalAlias). */
-const ALIAS_JOURNAL = /^aliases-.*\.log$/;
+/** aliases~host~pid~<random>.log: one store's journal of "<algo>:<hex> <sha256>" lines (see TempArea.journalAlias). */
+const ALIAS_JOURNAL = /^aliases~.*\.log$/;
 
 export class PoolError extends ChantalError {}
 
@@ -87,7 +86,7 @@ export class TempArea {
 
   /** Record that the blob `sha256` is upstream's `alias`, before it enters the store (the journal outlives a kill). */
   async journalAlias(alias: string, sha256: string): Promise<void> {
-    this.journal ??= join(this.dir, `aliases-${ownMarker()}-${randomBytes(4).toString("hex")}.log`);
+    this.journal ??= join(this.dir, `${ownedName("aliases")}.log`);
     await appendFile(this.journal, `${alias} ${sha256}\n`);
   }
 

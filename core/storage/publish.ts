@@ -7,7 +7,9 @@ import { ChantalError } from "../errors.js";
 import type { TreeEntry } from "../db/package-sets.js";
 import { forEachLimited } from "../concurrency.js";
 import { fsyncDirs, fsyncPath } from "./durable.js";
-import { isDeadLeftover, leftoverFacts, markerOf, ownMarker } from "./leftovers.js";
+import { hostname } from "node:os";
+import { isProcessAlive } from "../process.js";
+import { judgeLeftover, LEFTOVER_MAX_AGE_MS, ownerTag } from "../leftovers.js";
 
 export class PublishError extends ChantalError {}
 
@@ -101,7 +103,7 @@ async function swapSymlink(linkPath: string, target: string): Promise<string | n
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
   }
-  const tmp = `${linkPath}.swap-${ownMarker()}`;
+  const tmp = `${linkPath}.swap${ownerTag()}`;
   await rm(tmp, { force: true });
   await symlink(target, tmp);
   await rename(tmp, linkPath);
@@ -113,8 +115,6 @@ async function swapSymlink(linkPath: string, target: string): Promise<string | n
 const TREE_GRACE_MS = 10 * 60 * 1000;
 /** A swap marker lives for a moment: one this old is dead, whoever made it. */
 const SWAP_MAX_AGE_MS = TREE_GRACE_MS;
-/** A tree of another host still building after this long is dead (we cannot check its pid). */
-const BUILDING_MAX_AGE_MS = 24 * 3600 * 1000;
 
 async function ageOf(path: string, now: number): Promise<number | undefined> {
   try {
@@ -124,12 +124,24 @@ async function ageOf(path: string, now: number): Promise<number | undefined> {
   }
 }
 
-/** A building tree of a process that is gone: on this host by its pid, else by age. */
-async function isDeadBuilding(full: string, name: string, now: number): Promise<boolean | null> {
-  const marker = markerOf(name, "building");
-  if (!marker) return null;
+/** `<name>.swap~host~pid~` beside a published name; `.swap-<pid>`: an older version's, made on this host. */
+const SWAP = /\.swap(?:~[^~/]+~\d+~|-(\d+))$/;
+/** `<stamp>.building~host~pid~` in .trees; `.building-<pid>`: an older version's. */
+const BUILDING = /\.building(?:~[^~/]+~\d+~|-(\d+))$/;
+
+/** Whether the process named by a swap or building marker is gone (core/leftovers.ts; an untagged older name is this host's). */
+async function isDeadMarker(full: string, name: string, pattern: RegExp, maxAgeMs: number, now: number): Promise<boolean | null> {
+  const m = pattern.exec(name);
+  if (!m) return null;
   const age = await ageOf(full, now);
-  return age !== undefined && isDeadLeftover(leftoverFacts(marker, age, BUILDING_MAX_AGE_MS));
+  if (age === undefined) return false;
+  const tagged = m[1] === undefined ? name : ownerTag(hostname(), Number(m[1]));
+  return judgeLeftover(tagged, now - age, { host: hostname(), pid: process.pid, now, maxAgeMs, alive: isProcessAlive }).dead;
+}
+
+/** A building tree of a process that is gone: on this host by its pid, else by age. */
+function isDeadBuilding(full: string, name: string, now: number): Promise<boolean | null> {
+  return isDeadMarker(full, name, BUILDING, LEFTOVER_MAX_AGE_MS, now);
 }
 
 /**
@@ -164,7 +176,7 @@ export async function collectGarbage(repoRoot: string, keep: readonly string[] =
 }
 
 /**
- * What killed publishes left where web clients see it: `<name>.swap-<pid>@<host>` symlinks beside `latest` and
+ * What killed publishes left where web clients see it: `<name>.swap~host~pid~` symlinks beside `latest` and
  * in `snapshots/`, and their building trees. Removed when their process is gone (on this host by pid, else by age).
  */
 export async function sweepLeftovers(repoRoot: string): Promise<string[]> {
@@ -172,12 +184,10 @@ export async function sweepLeftovers(repoRoot: string): Promise<string[]> {
   const removed: string[] = [];
   for (const dir of [repoRoot, join(repoRoot, "snapshots")]) {
     for (const name of await readdir(dir).catch(() => [] as string[])) {
-      const marker = markerOf(name, "swap");
       // An older version's pid-only marker is recognised beside latest only: a snapshot may be named "x.swap-1".
-      if (!marker || (marker.host === null && (dir !== repoRoot || !name.startsWith("latest.swap-")))) continue;
+      if (/\.swap-\d+$/.test(name) && (dir !== repoRoot || !name.startsWith("latest.swap-"))) continue;
       const full = join(dir, name);
-      const age = await ageOf(full, now);
-      if (age === undefined || !isDeadLeftover(leftoverFacts(marker, age, SWAP_MAX_AGE_MS))) continue;
+      if (!(await isDeadMarker(full, name, SWAP, SWAP_MAX_AGE_MS, now))) continue;
       await rm(full, { force: true });
       removed.push(relative(repoRoot, full));
     }
@@ -198,7 +208,7 @@ export async function publishTree(req: PublishRequest): Promise<PublishResult> {
   const linkPath = insideRoot(root, req.name);
   await sweepLeftovers(root);
   const stamp = `${req.name.replace(/[^A-Za-z0-9._-]/g, "_")}-${new Date().toISOString().replace(/[-:.]/g, "")}`;
-  const building = join(root, TREES, `${stamp}.building-${ownMarker()}`);
+  const building = join(root, TREES, `${stamp}.building${ownerTag()}`);
   const final = join(root, TREES, stamp);
   await mkdir(building, { recursive: true });
   let files: number;

@@ -61,7 +61,7 @@ async function resultWithin(run: ReturnType<SyncEnvironment["spawn"]>, ms: numbe
 
 function treeLeftovers(env: SyncEnvironment): string[] {
   const trees = join(env.base, "published", "r1", ".trees");
-  return existsSync(trees) ? readdirSync(trees).filter((n) => n.includes(".building-")) : [];
+  return existsSync(trees) ? readdirSync(trees).filter((n) => n.includes(".building")) : [];
 }
 
 async function lastRun(env: SyncEnvironment) {

@@ -1,11 +1,11 @@
 // publishTree on a real directory: an abort during the last links swaps nothing; leftovers of dead publishes are swept.
 import { spawnSync } from "node:child_process";
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, lutimesSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { publishTree, sweepLeftovers } from "../../../core/storage/publish.js";
-import { isDeadLeftover, markerOf, MARKER_HOST, type LeftoverFacts } from "../../../core/storage/leftovers.js";
+import { ownerTag } from "../../../core/leftovers.js";
 import type { TreeEntry } from "../../../core/db/package-sets.js";
 
 const roots: string[] = [];
@@ -73,65 +73,44 @@ describe("publishTree", () => {
 });
 
 describe("leftovers of dead publishes", () => {
-  const self = { pid: 100, host: "here" };
-  const facts = (marker: string, ageMs: number, alive: number[] = []): LeftoverFacts => ({
-    marker: markerOf(marker, "swap")!,
-    ageMs,
-    maxAgeMs: 60_000,
-    self,
-    isAlive: (pid) => alive.includes(pid),
-  });
-  it.each([
-    { name: "latest.swap-7@here", ageMs: 1, alive: [], dead: true, why: "this host, pid gone" },
-    { name: "latest.swap-7@here", ageMs: 1, alive: [7], dead: false, why: "this host, pid alive" },
-    { name: "latest.swap-100@here", ageMs: 1, alive: [], dead: false, why: "our own" },
-    { name: "latest.swap-7@there", ageMs: 1, alive: [], dead: false, why: "another host, young: cannot tell" },
-    { name: "latest.swap-7@there", ageMs: 120_000, alive: [7], dead: true, why: "another host, old" },
-    { name: "latest.swap-7", ageMs: 1, alive: [], dead: true, why: "an older version's pid-only name: this host" },
-  ])("$name, $why: dead=$dead", ({ name, ageMs, alive, dead }) => {
-    expect(isDeadLeftover(facts(name, ageMs, alive))).toBe(dead);
-  });
-
-  it("markerOf reads pid and host, and nothing from other names", () => {
-    expect(markerOf("latest.swap-12@h.example-1", "swap")).toEqual({ pid: 12, host: "h.example-1" });
-    expect(markerOf("x-20260101T000000000Z.building-12", "building")).toEqual({ pid: 12, host: null });
-    expect(markerOf("latest", "swap")).toBeNull();
-    expect(markerOf("latest.swap-12@h/x", "swap")).toBeNull();
-  });
-
   it("the next publish sweeps swap links and building trees of dead processes, and keeps the rest", async () => {
     const { root, pool, entries } = fixture(3);
     const dead = deadPid();
-    mkdirSync(join(root, ".trees", `latest-1.building-${dead}@${MARKER_HOST}`, "Packages"), { recursive: true });
-    mkdirSync(join(root, ".trees", `latest-2.building-${process.pid}@${MARKER_HOST}`), { recursive: true });
-    mkdirSync(join(root, ".trees", `latest-3.building-${dead}@elsewhere`), { recursive: true });
+    const host = hostname();
+    mkdirSync(join(root, ".trees", `latest-1.building${ownerTag(host, dead)}`, "Packages"), { recursive: true });
+    mkdirSync(join(root, ".trees", `latest-2.building${ownerTag()}`), { recursive: true });
+    mkdirSync(join(root, ".trees", `latest-3.building${ownerTag("elsewhere", dead)}`), { recursive: true });
+    mkdirSync(join(root, ".trees", `latest-4.building-${dead}`), { recursive: true });
     mkdirSync(join(root, "snapshots"), { recursive: true });
     symlinkSync(".trees/latest-1", join(root, `latest.swap-${dead}`));
-    symlinkSync(".trees/latest-1", join(root, `latest.swap-${dead}@${MARKER_HOST}`));
-    symlinkSync("../.trees/s", join(root, "snapshots", `s1.swap-${dead}@${MARKER_HOST}`));
-    symlinkSync("../.trees/s", join(root, "snapshots", `s2.swap-${dead}@elsewhere`));
-    symlinkSync("../.trees/s", join(root, "snapshots", `s3.swap-${dead}@elsewhere`));
-    aged(join(root, "snapshots", `s3.swap-${dead}@elsewhere`), 60);
+    symlinkSync(".trees/latest-1", join(root, `latest.swap${ownerTag(host, dead)}`));
+    symlinkSync(".trees/latest-1", join(root, `latest.swap${ownerTag()}`));
+    symlinkSync("../.trees/s", join(root, "snapshots", `s1.swap${ownerTag(host, dead)}`));
+    symlinkSync("../.trees/s", join(root, "snapshots", `s2.swap${ownerTag("elsewhere", dead)}`));
+    symlinkSync("../.trees/s", join(root, "snapshots", `s3.swap${ownerTag("elsewhere", dead)}`));
+    aged(join(root, "snapshots", `s3.swap${ownerTag("elsewhere", dead)}`), 60);
     // A snapshot may be named like an older version's marker: never taken for one.
     symlinkSync("../.trees/s", join(root, "snapshots", `named.swap-${dead}`));
 
     const removed = await sweepLeftovers(root);
     expect(removed.sort()).toEqual(
       [
-        `.trees/latest-1.building-${dead}@${MARKER_HOST}`,
+        `.trees/latest-1.building${ownerTag(host, dead)}`,
+        `.trees/latest-4.building-${dead}`,
         `latest.swap-${dead}`,
-        `latest.swap-${dead}@${MARKER_HOST}`,
-        `snapshots/s1.swap-${dead}@${MARKER_HOST}`,
-        `snapshots/s3.swap-${dead}@elsewhere`,
+        `latest.swap${ownerTag(host, dead)}`,
+        `snapshots/s1.swap${ownerTag(host, dead)}`,
+        `snapshots/s3.swap${ownerTag("elsewhere", dead)}`,
       ].sort(),
     );
-    expect(readdirSync(join(root, "snapshots")).sort()).toEqual([`named.swap-${dead}`, `s2.swap-${dead}@elsewhere`].sort());
+    expect(readdirSync(join(root, "snapshots")).sort()).toEqual([`named.swap-${dead}`, `s2.swap${ownerTag("elsewhere", dead)}`].sort());
+    expect(readdirSync(root).filter((n) => n.includes(".swap"))).toEqual([`latest.swap${ownerTag()}`]);
 
     // publishTree sweeps first: a fresh leftover is gone after the next publish.
-    symlinkSync(".trees/latest-1", join(root, `latest.swap-${dead}@${MARKER_HOST}`));
+    symlinkSync(".trees/latest-1", join(root, `latest.swap${ownerTag(host, dead)}`));
     await publishTree({ repoRoot: root, name: "latest", pages: pagesOf(entries), blobPath: (s) => join(pool, s) });
-    expect(readdirSync(root).filter((n) => n.includes(".swap-"))).toEqual([]);
+    expect(readdirSync(root).filter((n) => n.includes(".swap"))).toEqual([]);
     expect(lstatSync(join(root, "latest")).isSymbolicLink()).toBe(true);
-    expect(readdirSync(join(root, ".trees")).filter((n) => n.includes(".building-")).sort()).toEqual([`latest-2.building-${process.pid}@${MARKER_HOST}`, `latest-3.building-${dead}@elsewhere`].sort());
+    expect(readdirSync(join(root, ".trees")).filter((n) => n.includes(".building")).sort()).toEqual([`latest-2.building${ownerTag()}`, `latest-3.building${ownerTag("elsewhere", dead)}`].sort());
   });
 });
