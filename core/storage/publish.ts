@@ -1,12 +1,12 @@
 // Published trees: built beside the old one from pool hardlinks, flushed to disk, then swapped in by renaming a
 // symlink (atomic and durable). Leftovers of killed publishes are swept at the start of the next one.
 import { constants } from "node:fs";
-import { copyFile, link, lstat, mkdir, readdir, readlink, rename, rm, stat, symlink } from "node:fs/promises";
+import { copyFile, link, lstat, mkdir, readdir, readlink, rm, symlink } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { ChantalError } from "../errors.js";
 import type { TreeEntry } from "../db/package-sets.js";
 import { forEachLimited } from "../concurrency.js";
-import { fsyncDirs, fsyncPath } from "./durable.js";
+import { durableRename, fsyncDirs, fsyncPath } from "./durable.js";
 import { hostname } from "node:os";
 import { isProcessAlive } from "../process.js";
 import { judgeLeftover, LEFTOVER_MAX_AGE_MS, ownerTag } from "../leftovers.js";
@@ -106,8 +106,7 @@ async function swapSymlink(linkPath: string, target: string): Promise<string | n
   const tmp = `${linkPath}.swap${ownerTag()}`;
   await rm(tmp, { force: true });
   await symlink(target, tmp);
-  await rename(tmp, linkPath);
-  await fsyncPath(dirname(linkPath));
+  await durableRename(tmp, linkPath, { syncSource: false });
   return previous;
 }
 
@@ -216,8 +215,9 @@ export async function publishTree(req: PublishRequest): Promise<PublishResult> {
     files = await buildTree(building, req);
     // A signal during the last links: nothing is swapped in.
     req.signal?.throwIfAborted();
-    await rename(building, final);
-    await fsyncDirs([join(root, TREES), root]);
+    // Its files and directories are flushed (buildTree): the rename into place is made durable too.
+    await durableRename(building, final, { syncSource: false });
+    await fsyncPath(root);
     req.signal?.throwIfAborted();
   } catch (err) {
     await rm(building, { recursive: true, force: true });
