@@ -38,16 +38,20 @@ function insideRoot(root: string, rel: string): string {
   return full;
 }
 
-/** Link (else copy) a pooled blob into the tree, flushed: a power loss after the swap never shows an empty file. */
+/**
+ * Link (else copy) a pooled blob into the tree. A copy is flushed: a power loss after the swap must not show an
+ * empty file. A link needs no flush of its own: the blob's data was flushed when it entered the pool, and the
+ * link (a directory entry and the inode's link count, one journal transaction) is flushed with its directory.
+ */
 async function placeFile(source: string, dest: string): Promise<void> {
   try {
     await link(source, dest);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === "EXDEV" || code === "EPERM" || code === "EMLINK") await copyFile(source, dest, constants.COPYFILE_FICLONE);
-    else throw err;
+    if (code !== "EXDEV" && code !== "EPERM" && code !== "EMLINK") throw err;
+    await copyFile(source, dest, constants.COPYFILE_FICLONE);
+    await fsyncPath(dest);
   }
-  await fsyncPath(dest);
 }
 
 /** Files whose blob is not in the pool: the tree is refused, with a count and a few examples. */
