@@ -2,7 +2,7 @@
 import pg from "pg";
 import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
 import type { Config } from "../config/schema.js";
-import { DatabaseError, errorMessage } from "../errors.js";
+import { ChantalError, DatabaseError, errorMessage } from "../errors.js";
 import type { Logger } from "../log.js";
 import { redactSecrets } from "../redact.js";
 import { applicationName } from "./application-name.js";
@@ -117,7 +117,8 @@ const SOCKET_ERRNOS = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT
 
 /** Whether `err` says the connection to PostgreSQL is gone (not a failed statement on a live session). */
 export function isConnectionLoss(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
+  // Our own errors (an upstream's ECONNRESET is an HttpNetworkError) are never the database's.
+  if (!(err instanceof Error) || err instanceof ChantalError) return false;
   const code = (err as { code?: unknown }).code;
   if (typeof code === "string" && (SESSION_ENDED_CODES.has(code) || code.startsWith("08") || SOCKET_ERRNOS.has(code))) return true;
   return /^Connection terminated|not queryable|connection error/i.test(err.message);
