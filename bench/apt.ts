@@ -111,7 +111,7 @@ async function database(): Promise<Db> {
     await mkdir(join(dir, "pg"), { recursive: true });
     const lease = await acquireEmbeddedPostgres({ basePath: join(dir, "pg"), log: silentLogger() });
     cleanups.push(() => lease.release());
-    url = lease.url;
+    url = lease.adminUrl; // creates one database per run: the superuser, not the app role
   }
   const admin = new pg.Client({ connectionString: url });
   await admin.connect();

@@ -179,7 +179,7 @@ async function main(): Promise<void> {
   await chmod(join(base, "pg18"), 0o755);
   const lease = await acquireEmbeddedPostgres({ basePath: join(base, "pg18"), log: silentLogger() });
   try {
-    const url = await freshDatabase(lease.url, "bench_backup");
+    const url = await freshDatabase(lease.adminUrl, "bench_backup");
     const seeded = await prepare(url, o);
     report.rows = seeded.rows;
     log(`  seeded in ${(seeded.ms / 1000).toFixed(1)} s: ${JSON.stringify(seeded.rows)}`);

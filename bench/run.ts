@@ -448,7 +448,7 @@ async function openBenchDatabase(opts: Options, runChantal: (configDir: string, 
     await mkdir(base, { recursive: true });
     say(`database: embedded PostgreSQL under ${base}, kept up for the whole benchmark; one fresh database per run`);
     const lease = await acquireEmbeddedPostgres({ basePath: base, log: silentLogger() });
-    url = lease.url;
+    url = lease.adminUrl; // creates one database per run: the superuser, not the app role
     release = () => lease.release();
   }
   const admin = new pg.Client({ connectionString: url, application_name: "chantal-bench" });

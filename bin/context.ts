@@ -82,7 +82,7 @@ export function action<A extends unknown[]>(fn: (ctx: CommandContext, ...args: A
       loadConfig: () => (loaded ??= finishInterruptedRestore(configDir, log).then(() => loadConfig({ configDir }))),
       async openDatabase(opts) {
         const { config } = await ctx.loadConfig();
-        const db = await openDatabase({ config, log, migrate: opts?.migrate });
+        const db = await openDatabase({ config, log, migrate: opts?.migrate, signal: interrupt.signal });
         databases.push(db);
         return db;
       },
@@ -92,6 +92,8 @@ export function action<A extends unknown[]>(fn: (ctx: CommandContext, ...args: A
       code = (await fn(ctx, ...(args.slice(0, -1) as A))) ?? ExitCode.ok;
     } catch (err) {
       code = reportError(err, log);
+      // An abort we caused exits with our signal's code (SIGINT 130, SIGTERM 143), whichever error carried it up.
+      if (err instanceof AbortedError && interrupt.signal.reason instanceof AbortedError) code = interrupt.signal.reason.exitCode;
     } finally {
       for (const db of databases) await db.close();
       interrupt.dispose();

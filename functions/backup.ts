@@ -2,7 +2,7 @@
 // It never exits the process: the caller maps the status to an exit code (backupExitCode).
 import type { Config } from "../core/config/schema.js";
 import { createBackup, type BackupCounts, type BackupEnv, type BackupOutcome, type BackupRequest } from "../core/backup/create.js";
-import { AbortedError, errorMessage, failureCause, LockBusyError } from "../core/errors.js";
+import { AbortedError, ConfigError, errorMessage, failureCause, LockBusyError } from "../core/errors.js";
 import { redactText } from "../core/redact.js";
 import { statusExitCode } from "./exit-code.js";
 
@@ -49,6 +49,8 @@ export async function runBackup(req: BackupRequest, ctx: BackupContext): Promise
       outcome,
     };
   } catch (err) {
+    // A configuration that cannot work (an unreadable signing key) is exit 78 with its key path, not a failed run.
+    if (err instanceof ConfigError) throw err;
     const cause = failureCause(err, ctx.signal);
     const status: BackupStatus = cause instanceof AbortedError ? "interrupted" : err instanceof LockBusyError ? "skipped-locked" : "failed";
     ctx.log.debug({ err }, "backup failed");

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { formatCheck, optionalConfig } from "../../core/backup/format.js";
 import { deepVerify } from "../../core/backup/restore-backup.js";
+import { loadVerifier } from "../../core/backup/signing.js";
 import { locateBackup } from "../../core/backup/store.js";
 import { verifyBackup, type VerifyCheck } from "../../core/backup/verify.js";
 import { errorMessage, ExitCode } from "../../core/errors.js";
@@ -12,13 +13,15 @@ export function register(db: Command): void {
     .description("check a backup: tar readable, manifest valid, every member's sha256, dump complete, config present (exit 1 on any failure)")
     .argument("<file-or-url>", "a backup file or s3://bucket/prefix/name")
     .option("--deep", "also load the dump into a scratch schema inside a transaction, compare the row counts with the manifest, and roll back")
+    .option("--keyring <path>", "public keys the backup's signature must verify against (default: backup.signing)")
     .option("--json", "print the checks as JSON")
     .action(
-      action(async (ctx, fileOrUrl: string, opts: { deep?: boolean; json?: boolean }) => {
+      action(async (ctx, fileOrUrl: string, opts: { deep?: boolean; json?: boolean; keyring?: string }) => {
         const config = await optionalConfig(ctx.loadConfig);
+        const keyring = await loadVerifier(config?.backup.signing, opts.keyring);
         const { store, name } = locateBackup(fileOrUrl, config);
         try {
-          const report = await verifyBackup(store, name, { signal: ctx.signal });
+          const report = await verifyBackup(store, name, { signal: ctx.signal, ...(keyring ? { keyring } : {}) });
           const checks: VerifyCheck[] = [...report.checks];
           if (opts.deep && report.ok && report.manifest) {
             const database = await ctx.openDatabase();

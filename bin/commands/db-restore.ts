@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { formatCounts, RESTORE_NEXT_STEPS } from "../../core/backup/format.js";
 import { compactTimestamp } from "../../core/backup/naming.js";
 import { executeRestore, planRestore, type RestorePlan } from "../../core/backup/restore-backup.js";
+import { loadVerifier } from "../../core/backup/signing.js";
 import { locateBackup } from "../../core/backup/store.js";
 import { ChantalError, UsageError } from "../../core/errors.js";
 import { poolOf } from "../../core/sync/publish-repo.js";
@@ -11,6 +12,7 @@ import { printJson } from "../output.js";
 
 interface RestoreOptions {
   yes?: boolean;
+  keyring?: string;
   restoreConfig?: boolean;
   json?: boolean;
 }
@@ -48,15 +50,17 @@ export function register(db: Command): void {
     .option("--yes", "do not ask for confirmation (required without a terminal)")
     .option("--restore-config", "replace the configuration directory with the backup's (default when the backup has one)")
     .option("--no-restore-config", "restore the database only")
+    .option("--keyring <path>", "public keys the backup's signature must verify against (default: backup.signing)")
     .option("--json", "print the result as JSON")
     .action(
       action(async (ctx, fileOrUrl: string, opts: RestoreOptions) => {
         const loaded = await ctx.loadConfig();
+        const keyring = await loadVerifier(loaded.config.backup.signing, opts.keyring);
         const database = await ctx.openDatabase();
         const { store, name } = locateBackup(fileOrUrl, loaded.config);
         const env = { databaseUrl: database.url, db: database.pool, log: ctx.log, signal: ctx.signal, now: () => new Date() };
         try {
-          const plan = await planRestore(store, name, { restoreConfig: opts.restoreConfig !== false, configDir: loaded.dir }, env);
+          const plan = await planRestore(store, name, { restoreConfig: opts.restoreConfig !== false, configDir: loaded.dir, ...(keyring ? { keyring } : {}) }, env);
           process.stderr.write(describePlan(plan, new Date()) + "\n");
           if (!(await confirmed(opts))) throw new ChantalError("restore cancelled: nothing was changed");
           const outcome = await executeRestore(plan, store, name, env, { pool: poolOf(loaded.config) });

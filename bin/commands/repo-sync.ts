@@ -11,6 +11,7 @@ interface SyncOptions {
   wait?: string | boolean;
   force?: boolean;
   full?: boolean;
+  allowDowngrade?: boolean;
   publish?: boolean;
   snapshot?: string | boolean;
   json?: boolean;
@@ -47,6 +48,7 @@ export function register(repo: Command): void {
     .option("--wait [seconds]", "wait for a running sync of the same repository instead of failing (exit 75)")
     .option("--force", "take the repository lock over from a running sync (terminates its database session)")
     .option("--full", "re-read upstream metadata even when its index is unchanged")
+    .option("--allow-downgrade", "accept upstream metadata older than the last synced (an APT Release with an older Date) for this run")
     .option("--no-publish", "do not publish latest after the sync")
     .option("--snapshot [template]", "create and publish a snapshot after a successful sync ({date} {time} {datetime} {repo_id})")
     .option("--json", "print the results as JSON")
@@ -63,7 +65,7 @@ export function register(repo: Command): void {
             if (ctx.signal.aborted) break;
             const snapshotTemplate = opts.snapshot === true ? "{repo_id}-{datetime}" : opts.snapshot || undefined;
             const result = await runSync(
-              { repoId, trigger: "manual", waitSeconds: waitSeconds(opts.wait), force: opts.force ?? false, full: opts.full ?? false, publish: opts.publish !== false, ...(snapshotTemplate ? { snapshotTemplate } : {}) },
+              { repoId, trigger: "manual", waitSeconds: waitSeconds(opts.wait), force: opts.force ?? false, full: opts.full ?? false, allowDowngrade: opts.allowDowngrade ?? false, publish: opts.publish !== false, ...(snapshotTemplate ? { snapshotTemplate } : {}) },
               { loaded, database, log: ctx.log, signal: ctx.signal, now: () => new Date(), onProgress: progress.onProgress },
             );
             results.push(result);

@@ -7,6 +7,7 @@ import { backupRequestFromConfig, runBackup } from "../../functions/backup.js";
 import { runSync } from "../../functions/sync.js";
 import { loadConfig, type LoadedConfig } from "../../core/config/load.js";
 import type { Database } from "../../core/db/client.js";
+import { ScheduleFires } from "../../core/db/schedule-fires.js";
 import { acquireLock, describeHolder, LockHeldError, type HeldLock } from "../../core/db/locks.js";
 import { AbortedError, ChantalError, ConfigError, errorMessage, ExitCode, formatConfigIssue, LockBusyError } from "../../core/errors.js";
 import type { Logger } from "../../core/log.js";
@@ -14,7 +15,7 @@ import { chantalVersion } from "../../core/package-info.js";
 import { acceleratedClock, systemClock, testClockSpec, type Clock } from "../../core/schedule/clock.js";
 import { Scheduler, type JobRunner, type JobRunRequest, type JobRunResult } from "../../core/schedule/daemon.js";
 import { readPidFile, removePidFile, runningSchedulerPid, schedulerPaths, writePidFile } from "../../core/schedule/pidfile.js";
-import { planJobs, scheduleIssues, type JobKind } from "../../core/schedule/plan.js";
+import { planJobs, type JobKind } from "../../core/schedule/plan.js";
 import { heartbeat, markStopped, registerInstance, ScheduleStateStore, schedulerLockRequest, hostLockKey } from "../../core/schedule/state.js";
 import { action, type CommandContext } from "../context.js";
 
@@ -23,7 +24,7 @@ const HEARTBEAT_MS = 15_000;
 const DETACH_TIMEOUT_MS = 180_000;
 
 /** The handler of each job kind: a scheduled run calls the same handler as the CLI and the cloud. */
-function jobHandlers(database: Database, log: Logger, clock: Clock): Record<JobKind, JobRunner> {
+export function jobHandlers(database: Database, log: Logger, clock: Clock): Record<JobKind, JobRunner> {
   return {
     async sync(req: JobRunRequest): Promise<JobRunResult> {
       const r = await runSync(
@@ -34,19 +35,16 @@ function jobHandlers(database: Database, log: Logger, clock: Clock): Record<JobK
     },
     async backup(req: JobRunRequest): Promise<JobRunResult> {
       const { config, dir } = req.loaded;
-      const r = await runBackup(backupRequestFromConfig(config), { config, configDir: dir, databaseUrl: database.url, log, signal: req.signal, now: () => clock.now() });
+      const r = await runBackup(backupRequestFromConfig(config), { config, configDir: dir, databaseUrl: database.url, log, signal: req.signal, now: () => clock.now() }).catch((err: unknown) => {
+        // A configuration problem (an unreadable signing key) fails this run; the daemon keeps going.
+        if (err instanceof ConfigError) return { status: "failed" as const, location: null, size: 0, pruned: [] as string[], durationMs: 0, error: err.message };
+        throw err;
+      });
       return { status: r.status, runId: null, error: r.error, details: { location: r.location, size: r.size, pruned: r.pruned.length, durationMs: r.durationMs } };
     },
   };
 }
 
-/** The configuration, with the checks only the scheduler needs (exit 78 with file and key path). */
-async function loadSchedulerConfig(load: () => Promise<LoadedConfig>): Promise<LoadedConfig> {
-  const loaded = await load();
-  const issues = scheduleIssues(loaded);
-  if (issues.length > 0) throw new ConfigError(issues);
-  return loaded;
-}
 
 function schedulerClock(log: Logger): Clock {
   const spec = testClockSpec(process.env);
@@ -93,7 +91,7 @@ function hangupHandler(ctx: CommandContext) {
       ctx.log.info("SIGHUP: reloading the configuration");
       let loaded: LoadedConfig;
       try {
-        loaded = await loadSchedulerConfig(() => loadConfig({ configDir: ctx.configDir }));
+        loaded = await loadConfig({ configDir: ctx.configDir });
       } catch (err) {
         const issues = err instanceof ConfigError ? err.issues.map(formatConfigIssue) : [errorMessage(err)];
         ctx.log.error({ issues }, `configuration not reloaded, the running one is kept: ${issues.join("; ")}`);
@@ -150,7 +148,7 @@ async function runForeground(ctx: CommandContext): Promise<number> {
 }
 
 async function runScheduler(ctx: CommandContext, hangup: ReturnType<typeof hangupHandler>): Promise<number> {
-  const loaded = await loadSchedulerConfig(ctx.loadConfig);
+  const loaded = await ctx.loadConfig();
   const { pidFile } = schedulerPaths(loaded);
   await ensureNotRunning(pidFile);
   const clock = schedulerClock(ctx.log);
@@ -167,6 +165,8 @@ async function runScheduler(ctx: CommandContext, hangup: ReturnType<typeof hangu
     const handlers = jobHandlers(database, ctx.log, clock);
     const scheduler = new Scheduler({
       loaded, clock, log: ctx.log, store: new ScheduleStateStore(database.pool, id),
+      // Claims live as long as this daemon's host lock: its session is how other daemons know we are alive.
+      fires: new ScheduleFires(database.pool, { host: hostname(), pid: process.pid, lockKey: hostLockKey(), backendPid: lock.backendPid, instanceId: id }),
       runJob: (req) => handlers[req.job.kind](req),
     });
     await scheduler.start();
@@ -204,7 +204,7 @@ function lastLines(path: string, n: number): string {
 
 /** --daemon: start this command again without it, detached, with its output in the log file; return once it runs. */
 async function detach(ctx: CommandContext): Promise<number> {
-  const loaded = await loadSchedulerConfig(ctx.loadConfig); // an invalid configuration fails here, on the terminal, with exit 78
+  const loaded = await ctx.loadConfig(); // an invalid configuration fails here, on the terminal, with exit 78
   const { pidFile, logFile } = schedulerPaths(loaded);
   await ensureNotRunning(pidFile);
   testClockSpec(process.env); // a malformed test clock fails here, not in the detached child

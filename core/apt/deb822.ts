@@ -11,8 +11,14 @@ export type Paragraph = Map<string, string>;
 
 const FIELD = /^([!-9;-~][!-9;-~]*)[ \t]*:(.*)$/;
 
+/** dpkg refuses a paragraph with a field twice ("duplicate value for 'Filename' field"): which one would count? */
+function duplicateField(where: string, name: string, p: Paragraph, startLine: number): Deb822Error {
+  const pkg = p.get("package");
+  return new Deb822Error(`${where}: the paragraph at line ${startLine}${pkg ? ` (package ${pkg})` : ""} has the field "${name}" twice (duplicate fields are refused, as dpkg does)`);
+}
+
 /** Adds one physical line to a paragraph being read; `last` is the field continuation lines belong to. */
-function addLine(p: Paragraph, line: string, last: string | undefined, where: () => string): string | undefined {
+function addLine(p: Paragraph, line: string, last: string | undefined, where: () => string, startLine: number): string | undefined {
   if (line.startsWith(" ") || line.startsWith("\t")) {
     if (last === undefined) throw new Deb822Error(`${where()}: a continuation line before any field`);
     p.set(last, `${p.get(last)}\n${line.slice(1)}`);
@@ -22,6 +28,7 @@ function addLine(p: Paragraph, line: string, last: string | undefined, where: ()
   const m = FIELD.exec(line);
   if (!m) throw new Deb822Error(`${where()}: not a "Field: value" line: ${JSON.stringify(line.slice(0, 80))}`);
   const name = m[1]!.toLowerCase();
+  if (p.has(name)) throw duplicateField(where(), m[1]!, p, startLine);
   p.set(name, m[2]!.trim());
   return name;
 }
@@ -31,6 +38,7 @@ export function parseParagraphs(text: string, label: string): Paragraph[] {
   const out: Paragraph[] = [];
   let current: Paragraph | undefined;
   let last: string | undefined;
+  let startLine = 0;
   const lines = text.split("\n");
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!.replace(/\r$/, "");
@@ -39,8 +47,11 @@ export function parseParagraphs(text: string, label: string): Paragraph[] {
       last = undefined;
       continue;
     }
-    if (!current) out.push((current = new Map()));
-    last = addLine(current, line, last, () => `${label} line ${i + 1}`);
+    if (!current) {
+      out.push((current = new Map()));
+      startLine = i + 1;
+    }
+    last = addLine(current, line, last, () => `${label} line ${i + 1}`, startLine);
   }
   return out;
 }
@@ -68,6 +79,11 @@ export interface Stanza {
   line: number;
 }
 
+/** Space, tab, CR and LF: what a blank line (a paragraph separator) is made of. */
+function isBlankChar(c: number): boolean {
+  return c === 10 || c === 32 || c === 9 || c === 13;
+}
+
 /** Reads paragraphs from a stream of bytes (UTF-8), holding one paragraph at a time. */
 export async function* readStanzas(source: AsyncIterable<Buffer>, opts: StanzaOptions = {}): AsyncGenerator<Stanza> {
   const limits = { ...DEFAULT_STANZA_LIMITS, ...opts };
@@ -81,6 +97,8 @@ export async function* readStanzas(source: AsyncIterable<Buffer>, opts: StanzaOp
   let chars = 0;
   let last: string | undefined;
   let keep = true;
+  /** Field names of the current paragraph, dropped ones included: a duplicate is refused either way. */
+  const dropped = new Set<string>();
 
   const where = () => `${label} line ${lineNo}`;
   const finish = (): Stanza | undefined => {
@@ -88,6 +106,7 @@ export async function* readStanzas(source: AsyncIterable<Buffer>, opts: StanzaOp
     const out = { fields: current, line: startLine };
     current = undefined;
     last = undefined;
+    dropped.clear();
     if (++stanzas > limits.maxStanzas) {
       throw new LimitExceededError(`${label}: more than ${limits.maxStanzas} paragraphs (the limit)`, { limit: "maxStanzas", max: limits.maxStanzas });
     }
@@ -111,28 +130,66 @@ export async function* readStanzas(source: AsyncIterable<Buffer>, opts: StanzaOp
     }
     // A continuation of a field we drop is dropped with it.
     if (opts.fields && (line.startsWith(" ") || line.startsWith("\t"))) {
-      if (keep) last = addLine(current, line, last, where);
+      if (keep) last = addLine(current, line, last, where, startLine);
       return undefined;
     }
     if (opts.fields && !line.startsWith("#")) {
       const colon = line.indexOf(":");
-      keep = colon > 0 && opts.fields.has(line.slice(0, colon).trimEnd().toLowerCase());
+      const name = colon > 0 ? line.slice(0, colon).trimEnd() : "";
+      keep = colon > 0 && opts.fields.has(name.toLowerCase());
       if (!keep) {
         if (colon <= 0) throw new Deb822Error(`${where()}: not a "Field: value" line: ${JSON.stringify(line.slice(0, 80))}`);
+        const lower = name.toLowerCase();
+        if (dropped.has(lower)) throw duplicateField(where(), name, current, startLine);
+        dropped.add(lower);
         return undefined;
       }
     }
-    last = addLine(current, line, last, where);
+    last = addLine(current, line, last, where, startLine);
     return undefined;
   };
 
+  // Where scanning of the carried (unfinished) line resumes, and whether it already has a non-blank character:
+  // a long line or blank run cut across chunks is scanned once, not again with every chunk.
+  let resume = 0;
+  let inLine = false;
   for await (const chunk of source) {
     if (opts.signal?.aborted) throw new AbortedError();
     carry += decoder.write(chunk);
     let start = 0;
     for (;;) {
-      const nl = carry.indexOf("\n", start);
-      if (nl === -1) break;
+      let i = start + resume;
+      resume = 0;
+      if (!inLine) {
+        // Runs of blank lines are skipped without a string per line: a document of nothing but newlines
+        // (gigabytes from a small .gz) would otherwise cost a slice, a trim and a call for every byte.
+        let lineStart = start;
+        let blanks = 0;
+        while (i < carry.length && isBlankChar(carry.charCodeAt(i))) {
+          if (carry.charCodeAt(i++) === 10) {
+            blanks++;
+            lineStart = i;
+          }
+        }
+        if (blanks > 0) {
+          lineNo += blanks;
+          const done = finish();
+          if (done) yield done;
+        }
+        // A non-blank line may begin with whitespace (a continuation): it starts after the last newline.
+        start = lineStart;
+        if (i === carry.length) {
+          resume = i - start;
+          break;
+        }
+      }
+      const nl = carry.indexOf("\n", i);
+      if (nl === -1) {
+        inLine = true;
+        resume = carry.length - start;
+        break;
+      }
+      inLine = false;
       const done = take(carry.slice(start, nl));
       if (done) yield done;
       start = nl + 1;

@@ -1,7 +1,7 @@
 // Packages and Sources indices, parsed as a stream of deb822 paragraphs (one held at a time) from any
 // compression; limits stop decompression bombs and gigantic documents.
 import { ChantalError } from "../errors.js";
-import { decompressIterable, type CompressionKind } from "../compress/decompress.js";
+import { decompressIterable, type CompressionKind, type DeclaredSize } from "../compress/decompress.js";
 import { readStanzas, type Paragraph, type Stanza, type StanzaLimits } from "./deb822.js";
 import { parseDebianVersion, type DebianVersion } from "./version.js";
 
@@ -35,6 +35,8 @@ export interface IndexReadOptions extends Partial<StanzaLimits> {
   compression: CompressionKind;
   /** More decompressed bytes than this fail. */
   maxOutputBytes: number;
+  /** The Release's size of the uncompressed variant: more decompressed bytes stop at once. */
+  declared?: DeclaredSize;
   label: string;
   signal?: AbortSignal;
 }
@@ -65,6 +67,13 @@ function requireField(label: string, s: Stanza, name: string, display: string): 
   return v;
 }
 
+/** A package or architecture name is one word: a continuation line would smuggle a newline into it (and into logs). */
+function requireWord(label: string, s: Stanza, name: string, display: string): string {
+  const v = requireField(label, s, name, display);
+  if (/[\s\u0000-\u001f\u007f]/.test(v)) throw new PackagesParseError(`${label}: the paragraph at line ${s.line} has whitespace or a control character in its ${display} ${JSON.stringify(v.slice(0, 80))}`);
+  return v;
+}
+
 function parseSize(label: string, s: Stanza, text: string): number {
   if (!/^\d{1,15}$/.test(text)) throw fail(label, s, `has an invalid Size ${JSON.stringify(text.slice(0, 40))}`);
   return Number(text);
@@ -86,13 +95,13 @@ function versionOf(label: string, s: Stanza): { full: string; parts: DebianVersi
 
 /** One binary package; a paragraph without SHA256 or Size is an error naming the package. */
 export function debPackageOf(label: string, s: Stanza): DebPackage {
-  const name = requireField(label, s, "package", "Package");
+  const name = requireWord(label, s, "package", "Package");
   const { full, parts } = versionOf(label, s);
   return {
     name,
     ...parts,
     fullVersion: full,
-    arch: requireField(label, s, "architecture", "Architecture"),
+    arch: requireWord(label, s, "architecture", "Architecture"),
     filename: requireField(label, s, "filename", "Filename"),
     size: parseSize(label, s, requireField(label, s, "size", "Size")),
     sha256: parseSha256(label, s, requireField(label, s, "sha256", "SHA256")),
@@ -101,7 +110,7 @@ export function debPackageOf(label: string, s: Stanza): DebPackage {
 
 /** One source package with every file of its Checksums-Sha256 field. */
 export function sourcePackageOf(label: string, s: Stanza): SourcePackage {
-  const name = requireField(label, s, "package", "Package");
+  const name = requireWord(label, s, "package", "Package");
   const { full, parts } = versionOf(label, s);
   const directory = requireField(label, s, "directory", "Directory");
   const list = requireField(label, s, "checksums-sha256", "Checksums-Sha256");
@@ -118,7 +127,7 @@ export function sourcePackageOf(label: string, s: Stanza): SourcePackage {
 }
 
 async function* indexStanzas(source: AsyncIterable<Uint8Array>, opts: IndexReadOptions, fields: ReadonlySet<string>): AsyncGenerator<Stanza> {
-  const text = decompressIterable(source, opts.compression, { maxOutputBytes: opts.maxOutputBytes, label: opts.label });
+  const text = decompressIterable(source, opts.compression, { maxOutputBytes: opts.maxOutputBytes, label: opts.label, ...(opts.declared ? { declared: opts.declared } : {}) });
   yield* readStanzas(text, {
     label: opts.label,
     fields,

@@ -1,5 +1,5 @@
 // A suite's Release (the signed payload of InRelease): its fields, the SHA256 list of index files,
-// Acquire-By-Hash, Date and Valid-Until.
+// Acquire-By-Hash, Date and Valid-Until, and the checks of its dates against our clock and the last synced Release.
 import { ChantalError } from "../errors.js";
 import { parseParagraphs } from "./deb822.js";
 
@@ -7,6 +7,15 @@ export class ReleaseError extends ChantalError {}
 
 /** Valid-Until is in the past: the upstream (or a replay of an old Release) is stale. */
 export class ReleaseExpiredError extends ReleaseError {}
+
+/** Date lies in the future beyond the clock-skew allowance (apt: "not valid yet"). */
+export class ReleaseNotYetValidError extends ReleaseError {}
+
+/** Date is older than the Release synced last: a replay that would freeze the mirror on old packages. */
+export class ReleaseRollbackError extends ReleaseError {}
+
+/** How far a Release's Date may lie ahead of our clock: clock skew between us and the archive, not more. */
+export const MAX_RELEASE_FUTURE_MS = 5 * 60 * 1000;
 
 export interface ReleaseFile {
   /** Path relative to dists/<dist>/, as the Release lists it. */
@@ -114,4 +123,37 @@ export function checkValidUntil(release: Release, now: Date, label: string): voi
   if (release.validUntil && now.getTime() > release.validUntil.getTime()) {
     throw new ReleaseExpiredError(`${label} has expired: Valid-Until ${release.validUntil.toISOString()} is in the past (upstream is stale, or serves an old Release)`);
   }
+}
+
+function formatSpan(ms: number): string {
+  const minutes = Math.round(ms / 60_000);
+  if (minutes < 120) return `${minutes} minute(s)`;
+  const hours = Math.round(minutes / 60);
+  return hours < 48 ? `${hours} hour(s)` : `${Math.round(hours / 24)} day(s)`;
+}
+
+/** Refuses a Release dated further in the future than clock skew explains, as apt does ("not valid yet"). */
+export function checkNotInFuture(release: Release, now: Date, label: string): void {
+  if (!release.date) return;
+  const ahead = release.date.getTime() - now.getTime();
+  if (ahead > MAX_RELEASE_FUTURE_MS) {
+    throw new ReleaseNotYetValidError(
+      `${label} is not valid yet: its Date ${release.date.toISOString()} is ${formatSpan(ahead)} ahead of this host's clock (${now.toISOString()}; ` +
+        `${formatSpan(MAX_RELEASE_FUTURE_MS)} of clock skew are allowed): check the clock of this host (NTP) and of the upstream`,
+    );
+  }
+}
+
+/**
+ * Refuses a Release older than the one synced last (`previous`): a validly signed but replayed old Release
+ * would keep the mirror on old, vulnerable packages. `allowed` (--allow-downgrade, verify.allow_rollback) accepts it.
+ */
+export function checkNotOlder(release: Release, previous: Date | undefined, opts: { label: string; repoId: string; allowed: boolean }): void {
+  if (!release.date || !previous || opts.allowed) return;
+  if (release.date.getTime() >= previous.getTime()) return;
+  throw new ReleaseRollbackError(
+    `${opts.label} is dated ${release.date.toISOString()}, older than the Release synced last (dated ${previous.toISOString()}): ` +
+      `refusing to go back (an old Release replayed by a mirror or an attacker would freeze the mirror on old packages). ` +
+      `If the upstream really went back, run "repo sync --repo-id ${opts.repoId} --allow-downgrade" once, or set verify.allow_rollback: true for the repository`,
+  );
 }

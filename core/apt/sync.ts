@@ -11,10 +11,10 @@ import { putBuffer } from "../storage/put-buffer.js";
 import type { PackageRecord } from "../db/package-sets.js";
 import type { RunCounts } from "../db/sync-runs.js";
 import type { RepoSyncContext, RepoSyncResult } from "../sync/types.js";
-import { safeLocation } from "../rpm/location.js";
+import { findPathConflict, safeLocation } from "../rpm/location.js";
 import type { AptSourceConfig } from "../config/schema.js";
-import { checkValidUntil, MAX_RELEASE_BYTES, parseRelease, type Release, type ReleaseFile } from "./release.js";
-import { loadKeyring, splitClearsigned, verifyClearsigned, verifyDetached, AptSignatureError, type Keyring } from "./signature.js";
+import { checkNotInFuture, checkNotOlder, checkValidUntil, MAX_RELEASE_BYTES, parseRelease, type Release, type ReleaseFile } from "./release.js";
+import { loadKeyring, splitClearsigned, verifyClearsigned, verifyDetached, SignatureError, type Keyring } from "../openpgp/signature.js";
 import { byHashPaths, compressionOf, planIndexTargets, type IndexTarget } from "./indices.js";
 import { MAX_INDEX_BYTES, parsePackagesIndex, parseSourcesIndex } from "./packages.js";
 import { forEachLimited } from "../concurrency.js";
@@ -109,7 +109,7 @@ async function verifiedSuite(index: SuiteIndex, dist: string, keyring: Keyring |
   const label = repoLabel("Release");
   const release = index.release!;
   if (keyring) {
-    if (!index.releaseGpg) throw new AptSignatureError(`${label}: upstream has neither InRelease nor Release.gpg, so the keyring ${keyring.path} cannot verify it`);
+    if (!index.releaseGpg) throw new SignatureError(`${label}: upstream has neither InRelease nor Release.gpg, so the keyring ${keyring.path} cannot verify it`);
     await verifyDetached(release, index.releaseGpg, keyring, label);
   }
   files.push({ name: "Release", data: release });
@@ -128,9 +128,34 @@ async function detachedPairUsable(index: SuiteIndex, inReleaseText: string, keyr
     await verifyDetached(index.release!, index.releaseGpg, keyring, label);
     return true;
   } catch (err) {
-    if (!(err instanceof AptSignatureError)) throw err;
+    if (!(err instanceof SignatureError)) throw err;
     ctx.log.warn({ repo: ctx.repo.id, error: err.message }, "Release.gpg does not verify: publishing InRelease only");
     return false;
+  }
+}
+
+/**
+ * The Date of the Release synced last for this distribution, from the InRelease (else Release) kept verbatim in the
+ * pool; undefined when there is none (a first sync, another distribution) or it cannot be read any more.
+ */
+async function previousReleaseDate(dist: string, ctx: RepoSyncContext): Promise<Date | undefined> {
+  const r = await ctx.db.query<{ path: string; sha256: string }>(
+    `SELECT rm.path, m.sha256 FROM chantal.repository_metadata rm JOIN chantal.metadata_files m ON m.id = rm.metadata_file_id
+     WHERE rm.repository_id = $1 AND rm.path = ANY($2::text[])`,
+    [ctx.row.id, [`${dist}/InRelease`, `${dist}/Release`]],
+  );
+  const stored = r.rows.find((row) => row.path.endsWith("/InRelease")) ?? r.rows[0];
+  if (!stored) return undefined;
+  try {
+    const chunks: Buffer[] = [];
+    for await (const chunk of ctx.pool.openRead(stored.sha256, ctx.signal)) chunks.push(chunk as Buffer);
+    const text = Buffer.concat(chunks).toString("utf8");
+    const label = `the ${stored.path} synced last`;
+    return parseRelease(stored.path.endsWith("/InRelease") ? splitClearsigned(text, label).payload : text, label).date;
+  } catch (err) {
+    if (ctx.signal.aborted) throw err;
+    ctx.log.warn({ repo: ctx.repo.id, path: stored.path, error: (err as Error).message }, "cannot read the Release synced last: its Date is not compared");
+    return undefined;
   }
 }
 
@@ -235,7 +260,9 @@ async function readIndices(targets: IndexTarget[], dist: string, ctx: RepoSyncCo
   for (const t of targets) {
     if (!t.parse) continue;
     const label = indexLabel(dist, t.parse);
-    const opts = { compression: compressionOf(t.parse.path), maxOutputBytes: MAX_INDEX_BYTES, label, signal: ctx.signal };
+    // The Release lists the uncompressed index too (Debian does, even when it does not serve it): its size bounds the output.
+    const plain = t.parse.path === t.base ? undefined : t.variants.find((v) => v.path === t.base);
+    const opts = { compression: compressionOf(t.parse.path), maxOutputBytes: MAX_INDEX_BYTES, label, signal: ctx.signal, ...(plain ? { declared: { bytes: plain.size, by: `the size the Release lists for ${dist}/${plain.path}` } } : {}) };
     const source = ctx.pool.openRead(t.parse.sha256, ctx.signal);
     try {
       if (t.kind === "packages") {
@@ -278,6 +305,26 @@ async function downloadMissing(missing: PlannedFile[], ctx: RepoSyncContext, cou
 }
 
 
+function describeTreeEntry(e: PlannedFile | MetadataEntry): string {
+  return "record" in e ? `${describeFile(e)} (${e.location})` : `index file ${e.path}`;
+}
+
+/** Refuses, before anything is downloaded, a tree that publish could not build (a .deb at an index path, `a` and `a/b.deb`). */
+function refuseTreeConflicts(planned: PlannedFile[], metadata: MetadataEntry[], ctx: RepoSyncContext): void {
+  const conflict = findPathConflict<PlannedFile | MetadataEntry>(
+    [...metadata, ...planned],
+    (e) => ("record" in e ? e.location : e.path),
+    (a, b) => !("record" in a) && !("record" in b) && a.sha256 === b.sha256,
+  );
+  if (!conflict) return;
+  const [a, b] = [describeTreeEntry(conflict.first), describeTreeEntry(conflict.second)];
+  throw new AptSyncError(
+    conflict.kind === "same path"
+      ? `repository ${ctx.repo.id}: ${b} has the same path as ${a}: refusing the upstream indices (they cannot both be published)`
+      : `repository ${ctx.repo.id}: ${a} is a file where ${b} needs a directory: refusing the upstream indices (they cannot both be published)`,
+  );
+}
+
 function warnOnSuiteMismatch(release: Release, source: AptSourceConfig, label: string, ctx: RepoSyncContext): void {
   const wanted = source.distribution;
   if (release.suite !== undefined && release.codename !== undefined && release.suite !== wanted && release.codename !== wanted) {
@@ -294,13 +341,20 @@ export async function syncApt(ctx: RepoSyncContext): Promise<RepoSyncResult> {
   const keyring = ctx.repo.verify?.keyring ? await loadKeyring(ctx.repo.verify.keyring) : undefined;
   const suite = await verifiedSuite(await fetchSuiteIndex(dist, ctx), dist, keyring, ctx);
   const release = parseRelease(suite.text, suite.label);
-  checkValidUntil(release, new Date(), suite.label);
+  const now = ctx.now();
+  checkValidUntil(release, now, suite.label);
+  checkNotInFuture(release, now, suite.label);
   const indexChecksum = indexChecksumOf(suite, source);
   if (!ctx.force && ctx.row.indexChecksum === indexChecksum) {
     ctx.log.info({ repo: ctx.repo.id }, `${suite.label.split(" ")[0]} unchanged: nothing to do`);
     return { status: "noop", counts };
   }
   warnOnSuiteMismatch(release, source, suite.label, ctx);
+  checkNotOlder(release, await previousReleaseDate(dist, ctx), {
+    label: suite.label,
+    repoId: ctx.repo.id,
+    allowed: ctx.allowDowngrade || ctx.repo.verify?.allow_rollback === true,
+  });
 
   const targets = planIndexTargets(release, { components: source.components, architectures: source.architectures, includeSources: source.include_sources }, suite.label);
   const metadata: MetadataEntry[] = [];
@@ -309,6 +363,7 @@ export async function syncApt(ctx: RepoSyncContext): Promise<RepoSyncResult> {
 
   const set = await readIndices(targets, dist, ctx);
   const planned = [...set.byLocation.values()];
+  refuseTreeConflicts(planned, metadata, ctx);
   counts.packagesTotal = planned.length;
   ctx.onProgress?.({ phase: "plan", filesDone: 0, filesTotal: planned.length, bytesDone: 0, bytesTotal: 0 });
   const present = await ctx.pool.haveMany(planned.map((p) => p.sha256));

@@ -59,7 +59,8 @@ export interface ConfigFileList {
  */
 export async function listConfigFiles(configDir: string, config: Config, backupDir?: string): Promise<ConfigFileList> {
   const root = resolve(configDir);
-  const excluded = [config.storage.base_path, config.storage.pool_path, config.storage.published_path, config.storage.temp_path, backupDir]
+  // The backup signing key stays out of the backups it signs.
+  const excluded = [config.storage.base_path, config.storage.pool_path, config.storage.published_path, config.storage.temp_path, backupDir, config.backup.signing?.key_file]
     .filter((p): p is string => !!p)
     .map((p) => resolve(p))
     .filter((p) => isInside(p, root) && p !== root);
@@ -133,8 +134,12 @@ export async function readArchive(input: Readable, visit: (m: ArchiveMember) => 
   let chain: Promise<void> = Promise.resolve();
   let failure: unknown;
   const open = new Set<PassThrough>();
+  let stop!: () => void;
+  // Resolves on the first failure: a pump waiting for the parser to drain (a paused member) must not wait forever.
+  const stopped = new Promise<void>((r) => (stop = r));
   const fail = (err: unknown) => {
     failure ??= err;
+    stop();
     input.destroy();
     // A member cut short by the failure never ends by itself: end its reader so the visitor returns.
     for (const body of open) body.destroy();
@@ -184,7 +189,8 @@ export async function readArchive(input: Readable, visit: (m: ArchiveMember) => 
     try {
       for await (const chunk of input) {
         if (opts.signal?.aborted) throw opts.signal.reason;
-        if (!parser.write(chunk as Buffer)) await new Promise<void>((r) => parser.once("drain", () => r()));
+        if (!parser.write(chunk as Buffer)) await Promise.race([new Promise<void>((r) => parser.once("drain", () => r())), stopped]);
+        if (failure) return;
       }
       parser.end();
     } catch (err) {
@@ -192,11 +198,15 @@ export async function readArchive(input: Readable, visit: (m: ArchiveMember) => 
       parser.abort(err as Error);
     }
   })();
+  const onAbort = () => fail(opts.signal!.reason);
+  opts.signal?.addEventListener("abort", onAbort, { once: true });
   try {
-    await Promise.all([parsed.catch((err) => fail(err)), pumped]);
+    await Promise.all([Promise.race([parsed.catch((err) => fail(err)), stopped]), pumped]);
     await chain;
   } catch (err) {
     fail(err);
+  } finally {
+    opts.signal?.removeEventListener("abort", onAbort);
   }
   if (failure) throw failure instanceof Error && !(failure instanceof BackupInvalidError) && isStreamNoise(failure) ? new BackupInvalidError(`cannot read the archive: ${errorMessage(failure)}`) : failure;
   return { directories };

@@ -18,6 +18,7 @@ import { configMemberName, countingStream, digestingStream, listConfigFiles, pac
 import { dumpSchema, type DumpResult } from "./dump.js";
 import { BACKUP_VERSION, MANIFEST_NAME, type Manifest, type MemberDigest } from "./manifest.js";
 import { backupFileName } from "./naming.js";
+import { loadSigner, signManifest, SIGNATURE_NAME } from "./signing.js";
 import { pruneBackups, type PruneResult } from "./prune.js";
 import { isS3Url } from "./s3.js";
 import { defaultTarget, LocalStore, openStore, type BackupStore } from "./store.js";
@@ -151,6 +152,8 @@ async function checkWritten(dest: Destination, size: number, env: BackupEnv): Pr
 export async function createBackup(req: BackupRequest, env: BackupEnv): Promise<BackupOutcome> {
   const createdAt = env.now();
   const dest = destination(req, env, createdAt);
+  // A key that cannot be read or unlocked fails the backup before anything is dumped.
+  const signer = await loadSigner(env.config.backup.signing);
   const lock = await takeSharedMaintenanceLock(env);
   let staging: string | undefined;
   let written = false;
@@ -186,9 +189,12 @@ export async function createBackup(req: BackupRequest, env: BackupEnv): Promise<
       config_files: config.files,
       members: { [databaseFile]: digest, ...config.members },
     };
-    await writeFile(join(staging, MANIFEST_NAME), JSON.stringify(manifest, null, 2) + "\n", { mode: 0o600 });
+    const manifestBytes = Buffer.from(JSON.stringify(manifest, null, 2) + "\n");
+    await writeFile(join(staging, MANIFEST_NAME), manifestBytes, { mode: 0o600 });
+    // Signed right after the manifest (which holds every other member's sha256), so readers check it before the rest.
+    if (signer) await writeFile(join(staging, SIGNATURE_NAME), await signManifest(signer, manifestBytes), { mode: 0o600 });
     const counter = countingStream();
-    const archive = packArchive(staging, [MANIFEST_NAME, databaseFile, ...config.files.map(configMemberName)], req.compress);
+    const archive = packArchive(staging, [MANIFEST_NAME, ...(signer ? [SIGNATURE_NAME] : []), databaseFile, ...config.files.map(configMemberName)], req.compress);
     env.log.info({ target: dest.store.describe(dest.name) }, "backup: writing the archive");
     await dest.store.write(dest.name, archive.pipe(counter.stream), env.signal);
     written = true;

@@ -11,6 +11,8 @@ import { DUMP_BEGIN, DUMP_END, SCHEMA, SCHEMA_MIGRATIONS_DDL } from "./dump.js";
 import { dropSecondaryStructures, restoreSecondaryStructures, type DeferredStructures } from "./deferred-constraints.js";
 
 const NEWLINE = 10;
+/** How long a failed COPY waits for the server's answer before the connection is taken as gone. */
+const COPY_FAIL_WAIT_MS = 5_000;
 const BACKSLASH = 0x5c;
 const DOT = 0x2e;
 
@@ -129,6 +131,11 @@ class DumpInterpreter {
   private copied = new Set<string>();
   private deferred: DeferredStructures | undefined;
   copy: Writable | undefined;
+  private copyError: Error | undefined;
+
+  get connectionFailed(): boolean {
+    return this.copyError !== undefined;
+  }
   readonly result: LoadResult = { copies: 0, sequences: 0 };
 
   constructor(
@@ -217,12 +224,16 @@ class DumpInterpreter {
     this.copied.add(table);
     if (this.opts.deferConstraints && !this.deferred) this.deferred = await dropSecondaryStructures(this.client, SCHEMA);
     // Built from checked names: the archive's text is never sent as SQL.
-    this.copy = this.client.query(copyFrom(`COPY ${SCHEMA}.${pg.escapeIdentifier(table)} (${columns.map((c) => pg.escapeIdentifier(c)).join(", ")}) FROM STDIN`));
+    const copy = this.client.query(copyFrom(`COPY ${SCHEMA}.${pg.escapeIdentifier(table)} (${columns.map((c) => pg.escapeIdentifier(c)).join(", ")}) FROM STDIN`));
+    // The stream fails while we may be reading the archive (a cut connection): keep the error for the next write.
+    copy.on("error", (err: Error) => void (this.copyError ??= err));
+    this.copy = copy;
     this.result.copies++;
   }
 
   async copyData(chunk: Buffer): Promise<void> {
     if (this.opts.signal?.aborted) throw this.opts.signal.reason;
+    if (this.copyError) throw this.copyError;
     if (chunk.length > 0 && !this.copy!.write(chunk)) await once(this.copy!, "drain", this.opts.signal ? { signal: this.opts.signal } : {});
   }
 
@@ -245,11 +256,12 @@ export async function loadDump(client: pg.ClientBase, input: Readable, opts: Loa
   try {
     return await interpret(run, input, { ...DEFAULT_DUMP_LIMITS, ...opts.limits }, opts.signal);
   } catch (err) {
-    // An open COPY is failed (CopyFail), so the connection is usable again for the caller's ROLLBACK.
+    // An open COPY is failed (CopyFail), so the connection is usable again for the caller's ROLLBACK; on a connection
+    // that is gone (cut on abort) no answer comes, so the wait is bounded.
     if (run.copy) {
       const copy = run.copy;
       copy.destroy(err as Error);
-      await finished(copy).catch(() => undefined);
+      if (!run.connectionFailed) await Promise.race([finished(copy).catch(() => undefined), new Promise((r) => setTimeout(r, COPY_FAIL_WAIT_MS).unref())]);
     }
     throw err;
   }

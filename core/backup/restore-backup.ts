@@ -3,6 +3,7 @@
 import type pg from "pg";
 import { readMigrations, type Migration } from "../db/migrate.js";
 import type { Logger } from "../log.js";
+import type { Keyring } from "../openpgp/signature.js";
 import type { BlobStore } from "../storage/blob-store.js";
 import { makeConfigStaging, removeStaging, swapConfigDir } from "./config-swap.js";
 import type { Manifest } from "./manifest.js";
@@ -41,8 +42,8 @@ export interface RestoreEnv {
 }
 
 /** Verify the archive (nothing is written) and work out what the restore would do; refuses a newer schema. */
-export async function planRestore(store: BackupStore, name: string, opts: { restoreConfig: boolean; configDir: string }, env: RestoreEnv, known?: Migration[]): Promise<RestorePlan> {
-  const verification = await verifyBackup(store, name, { signal: env.signal });
+export async function planRestore(store: BackupStore, name: string, opts: { restoreConfig: boolean; configDir: string; keyring?: Keyring }, env: RestoreEnv, known?: Migration[]): Promise<RestorePlan> {
+  const verification = await verifyBackup(store, name, { signal: env.signal, ...(opts.keyring ? { keyring: opts.keyring } : {}) });
   const manifest = assertVerified(verification);
   const pending = migrationsAfter(manifest, known ?? (await readMigrations()));
   return {

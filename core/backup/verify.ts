@@ -6,6 +6,8 @@ import { errorMessage } from "../errors.js";
 import { countingStream, digestingStream, readArchive, readSmall } from "./archive.js";
 import { DUMP_END } from "./dump.js";
 import { BackupInvalidError, CONFIG_PREFIX, dumpByteLimit, MANIFEST_NAME, parseManifest, type Manifest, type MemberDigest } from "./manifest.js";
+import type { Keyring } from "../openpgp/signature.js";
+import { checkManifestSignature, SIGNATURE_NAME } from "./signing.js";
 import type { BackupStore } from "./store.js";
 
 export interface VerifyCheck {
@@ -110,14 +112,37 @@ export function memberChecks(manifest: Manifest, digests: Map<string, MemberDige
   return checks;
 }
 
-/** Verify one stored backup: tar readable, manifest valid, every member present with its sha256, dump complete, config present. */
-export async function verifyBackup(store: BackupStore, name: string, opts: { signal?: AbortSignal } = {}): Promise<VerifyReport> {
+/** Thrown by the visitor to stop reading an archive whose signature failed: nothing after it is read. */
+class SignatureRefused extends Error {}
+
+const MAX_SIGNATURE_BYTES = 64 * 1024;
+
+/** The check of manifest.json.asc: valid by a key of the keyring, or not checked when no keyring is configured. */
+async function signatureCheck(manifestText: string | undefined, armored: string, keyring: Keyring | undefined): Promise<VerifyCheck> {
+  const label = "manifest.json signature";
+  if (manifestText === undefined) return { ok: false, label, detail: `${SIGNATURE_NAME} comes before manifest.json: not a Chantal backup` };
+  if (!keyring) return { ok: true, label, detail: "present, not checked (no backup.signing key or keyring configured, no --keyring)" };
+  try {
+    await checkManifestSignature(Buffer.from(manifestText), Buffer.from(armored), keyring);
+    return { ok: true, label, detail: `valid, by a key of ${keyring.path}` };
+  } catch (err) {
+    return { ok: false, label, detail: errorMessage(err) };
+  }
+}
+
+/**
+ * Verify one stored backup: tar readable, manifest valid, its signature (with a keyring: required, and checked before
+ * any other member is read), every member present with its sha256, dump complete, config present.
+ */
+export async function verifyBackup(store: BackupStore, name: string, opts: { signal?: AbortSignal; keyring?: Keyring } = {}): Promise<VerifyReport> {
   const location = store.describe(name);
   const checks: VerifyCheck[] = [];
   const digests = new Map<string, MemberDigest>();
   const dumpChecks: VerifyCheck[] = [];
   let manifest: Manifest | undefined;
   let manifestError: string | undefined;
+  let manifestText: string | undefined;
+  let signature: VerifyCheck | undefined;
   let sawManifest = false;
   const counter = countingStream();
   let readError: unknown;
@@ -129,12 +154,23 @@ export async function verifyBackup(store: BackupStore, name: string, opts: { sig
         if (m.path === MANIFEST_NAME) {
           sawManifest = true;
           try {
-            manifest = parseManifest(await readSmall(m.body, MAX_MANIFEST_BYTES, MANIFEST_NAME));
+            manifestText = await readSmall(m.body, MAX_MANIFEST_BYTES, MANIFEST_NAME);
+            manifest = parseManifest(manifestText);
           } catch (err) {
             manifestError = errorMessage(err);
             m.body.resume();
           }
           return;
+        }
+        if (m.path === SIGNATURE_NAME) {
+          signature = await signatureCheck(manifestText, await readSmall(m.body, MAX_SIGNATURE_BYTES, SIGNATURE_NAME), opts.keyring);
+          if (!signature.ok) throw new SignatureRefused();
+          return;
+        }
+        // With a keyring, nothing is read before the signature has been checked (it comes right after the manifest).
+        if (opts.keyring && !signature) {
+          signature = { ok: false, label: "manifest.json signature", detail: `the backup is not signed (no ${SIGNATURE_NAME} after manifest.json), and a signature by a key of ${opts.keyring.path} is required` };
+          throw new SignatureRefused();
         }
         const d = digestingStream();
         const isDump = m.path === "database.sql.gz" || m.path === "database.sql";
@@ -149,8 +185,13 @@ export async function verifyBackup(store: BackupStore, name: string, opts: { sig
       opts,
     );
   } catch (err) {
-    readError = err;
+    if (!(err instanceof SignatureRefused)) readError = err;
   }
+  if (signature && !signature.ok) {
+    checks.push(signature);
+    return { ok: false, location, archiveBytes: counter.bytes(), checks, ...(manifest ? { manifest } : {}) };
+  }
+  if (signature) checks.push(signature);
   checks.push(readError ? { ok: false, label: "archive is a readable tar", detail: errorMessage(readError) } : { ok: true, label: "archive is a readable tar", detail: `${digests.size + (sawManifest ? 1 : 0)} members, ${counter.bytes()} bytes` });
   if (!sawManifest) checks.push({ ok: false, label: "manifest.json present", detail: readError ? "not reached" : "the archive has no manifest.json: not a Chantal backup" });
   else if (!manifest) checks.push({ ok: false, label: "manifest.json valid", detail: manifestError ?? "unreadable" });

@@ -29,6 +29,17 @@ export interface DecompressOptions {
   maxOutputBytes: number;
   /** Names the file in error messages, e.g. "repodata/…-primary.xml.zst". */
   label?: string;
+  /**
+   * The decompressed size the upstream's index declares (repomd.xml's open-size, the Release's size of the
+   * uncompressed variant): more output than this stops at once, long before a bomb reaches maxOutputBytes.
+   */
+  declared?: DeclaredSize;
+}
+
+export interface DeclaredSize {
+  bytes: number;
+  /** Who declares it, for the message: e.g. "its <open-size> in repomd.xml". */
+  by: string;
 }
 
 const EXTENSIONS: [string, CompressionKind][] = [
@@ -178,9 +189,16 @@ export async function* decompressIterable(source: AsyncIterable<Uint8Array | str
   const label = opts.label ?? `${FORMAT_NAMES[kind]} data`;
   const seen = { bytes: 0 };
   let produced = 0;
+  const declared = opts.declared && opts.declared.bytes < opts.maxOutputBytes ? opts.declared : undefined;
   try {
     for await (const chunk of DECODERS[kind](guardedSource(source, seen))) {
       produced += chunk.length;
+      if (declared && produced > declared.bytes) {
+        throw new LimitExceededError(
+          `${label}: decompresses to more than the ${declared.bytes} bytes of ${declared.by}; refusing it (a decompression bomb, or metadata that does not match its index)`,
+          { limit: "declaredSize", max: declared.bytes },
+        );
+      }
       if (produced > opts.maxOutputBytes) {
         throw new LimitExceededError(
           `${label}: decompresses to more than ${formatBytes(opts.maxOutputBytes)} (the limit); refusing it as a possible decompression bomb`,

@@ -10,6 +10,9 @@ import { ConfigFileSchema, ConfigSchema, type Config, type ConfigFile, type Repo
 
 export const DEFAULT_CONFIG_DIR = "/etc/chantal";
 
+/** yaml's limit on alias expansion (its default is 100, which a shared `<<: *defaults` in 100 repositories reaches). */
+const MAX_ALIAS_COUNT = 1000;
+
 export interface LoadedConfig {
   /** Absolute config directory. */
   dir: string;
@@ -68,7 +71,14 @@ function parseFile(file: string, text: string, env: NodeJS.ProcessEnv): { data?:
       }),
     };
   }
-  const raw = doc.toJS() ?? {};
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) ?? {};
+  } catch (err) {
+    // yaml throws a ReferenceError for an alias bomb ("billion laughs"): a configuration error, not a crash.
+    const detail = err instanceof Error ? err.message : String(err);
+    return { ids: [], issues: [{ file, path: "", message: `invalid YAML: ${detail} (aliases expand to more than ${MAX_ALIAS_COUNT} nodes): write the values out or use fewer aliases` }] };
+  }
   if (typeof raw !== "object" || Array.isArray(raw)) return { ids: [], issues: [{ file, path: "", message: "must be a mapping of sections (storage, database, proxy, repositories, scheduler, backup)" }] };
   const { value, issues } = interpolateTree(raw, env, file);
   const parsed = ConfigFileSchema.safeParse(value);

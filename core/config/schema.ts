@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { parseNoProxy } from "../http/proxy.js";
 import { cronProblem, timezoneProblem } from "../schedule/cron.js";
+import { snapshotNameFromTemplate } from "../snapshots/name.js";
 
 const httpUrl = z.string().refine((s) => /^https?:\/\/[^\s/]+/i.test(s) && URL.canParse(s), {
   message: "must be an http:// or https:// URL",
@@ -128,16 +129,55 @@ export const RepoScheduleSchema = z.strictObject({
   snapshot_name_template: z.string().min(1).default("{repo_id}-{datetime}").describe("{date}=YYYYMMDD {time}=HHMMSS {datetime} {repo_id}"),
 });
 
+/** One path segment of a suite or component name: never "", "." or "..", nothing that a URL or shell reads specially. */
+const APT_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._+~-]*$/;
+const APT_SEGMENTS_MESSAGE = "segments of letters, digits, '.', '_', '+', '~' or '-' (each starting with a letter or digit) separated by '/'";
+
+/** "bookworm-updates", "buster/updates" (old Debian security), or a flat repository ("./", "path/"), refused later by the sync. */
+function aptDistributionProblem(d: string): string | undefined {
+  if (d === "./" || d === ".") return undefined;
+  const path = d.endsWith("/") ? d.slice(0, -1) : d;
+  if (path.split("/").every((s) => APT_SEGMENT.test(s))) return undefined;
+  return `"${d}" must be a suite or codename under dists/: ${APT_SEGMENTS_MESSAGE}; never empty, absolute or '..'`;
+}
+
+const aptDistribution = z.string().min(1).superRefine((d, ctx) => {
+  const problem = aptDistributionProblem(d);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
+
+/** "main", "non-free-firmware", "updates/main" (components of old Debian security suites). */
+const aptComponent = z.string().refine((c) => c.split("/").every((s) => APT_SEGMENT.test(s)), {
+  error: (iss) => `"${String(iss.input)}" must be a component of the suite: ${APT_SEGMENTS_MESSAGE}; never empty, absolute or '..'`,
+});
+
+/** Debian architecture names: amd64, arm64, ppc64el, hurd-i386, all. */
+const aptArchitecture = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, "must be a Debian architecture name (lower-case letters, digits and '-'), e.g. amd64");
+
 export const AptSourceSchema = z.strictObject({
-  distribution: z.string().min(1).describe("suite or codename, e.g. bookworm-updates (flat repositories are not supported)"),
-  components: z.array(z.string().min(1)).min(1).default(["main"]),
-  architectures: z.array(z.string().min(1)).min(1).default(["amd64"]).describe('packages of architecture "all" come along'),
+  distribution: aptDistribution.describe("suite or codename, e.g. bookworm-updates (flat repositories are not supported)"),
+  components: z.array(aptComponent).min(1).default(["main"]),
+  architectures: z.array(aptArchitecture).min(1).default(["amd64"]).describe('packages of architecture "all" come along'),
   include_sources: z.boolean().default(false),
 });
 
 export const VerifySchema = z.strictObject({
   keyring: z.string().min(1).optional().describe("OpenPGP keyring that signs InRelease / Release.gpg (apt repositories)"),
+  allow_rollback: z.boolean().optional().describe("accept a Release whose Date is older than the last synced one (default false: a replayed old Release is refused)"),
 });
+
+/** The last second of a year: the longest {date} and {time} a template can produce. */
+const SAMPLE_SNAPSHOT_DATE = new Date(Date.UTC(2026, 11, 31, 23, 59, 59));
+
+/** Why a snapshot name template cannot produce a valid name, or undefined. */
+export function snapshotTemplateProblem(template: string, repoId: string): string | undefined {
+  try {
+    snapshotNameFromTemplate(template, { repoId, now: SAMPLE_SNAPSHOT_DATE });
+    return undefined;
+  } catch (err) {
+    return `${err instanceof Error ? err.message : String(err)} (rendered with the sample date 2026-12-31 23:59:59)`;
+  }
+}
 
 export const RepositorySchema = z.strictObject({
   id: z
@@ -159,6 +199,15 @@ export const RepositorySchema = z.strictObject({
   if (r.type === "rpm" && r.apt) ctx.addIssue({ code: "custom", path: ["apt"], message: "only apt repositories take an apt: block" });
   if (r.type === "rpm" && r.verify?.keyring) {
     ctx.addIssue({ code: "custom", path: ["verify", "keyring"], message: "is checked for apt repositories only: an RPM mirror keeps repomd.xml.asc verbatim, so enable repo_gpgcheck in dnf to verify it" });
+  }
+  if (r.type === "rpm" && r.verify?.allow_rollback !== undefined) {
+    ctx.addIssue({ code: "custom", path: ["verify", "allow_rollback"], message: "applies to apt repositories only (the Date of their Release)" });
+  }
+  const template = r.schedule?.snapshot_name_template;
+  if (template !== undefined) {
+    // Rendered with a sample date now, so that a template that can never make a valid name fails validation, not a sync.
+    const problem = snapshotTemplateProblem(template, r.id);
+    if (problem) ctx.addIssue({ code: "custom", path: ["schedule", "snapshot_name_template"], message: problem });
   }
   for (const key of ["components", "architectures"] as const) {
     const list = r.apt?.[key] ?? [];
@@ -192,6 +241,15 @@ export const BackupSchema = z.strictObject({
     .strictObject({ enabled: z.boolean().default(true), cron, timezone: timezone.optional() })
     .optional(),
   retention: BackupRetentionSchema.optional(),
+  signing: z
+    .strictObject({
+      key_file: z.string().min(1).optional().describe("armored OpenPGP secret key that signs every new backup (manifest.json.asc); keep it outside the configuration directory"),
+      passphrase: z.string().optional().describe("of key_file, e.g. ${CHANTAL_BACKUP_KEY_PASSPHRASE}"),
+      keyring: z.string().min(1).optional().describe("public keys (a file or a directory) that a backup's signature must verify against; default: key_file's own public key"),
+    })
+    .refine((s) => s.key_file !== undefined || s.keyring !== undefined, { message: "needs key_file (to sign new backups) or keyring (to verify them), or both" })
+    .optional()
+    .describe("sign backups, and refuse to verify or restore one that is not validly signed"),
   s3: z
     .strictObject({
       endpoint: httpUrl.optional().describe("S3-compatible endpoint (MinIO, Ceph, s3rver); default AWS"),

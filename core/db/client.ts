@@ -68,6 +68,8 @@ export interface OpenDatabaseOptions {
   env?: NodeJS.ProcessEnv;
   /** Apply pending migrations (default true). */
   migrate?: boolean;
+  /** Ends a wait for the migration lock (a restore holds it while it loads). */
+  signal?: AbortSignal;
 }
 
 export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database> {
@@ -89,7 +91,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
   try {
     pool = await connectPool(url);
     if (opts.migrate !== false) {
-      const applied = await migrate(pool);
+      const applied = await migrate(pool, undefined, { log: opts.log, ...(opts.signal ? { signal: opts.signal } : {}) });
       if (applied.length > 0) opts.log.info({ applied }, "database migrated");
     }
   } catch (err) {

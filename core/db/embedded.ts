@@ -9,8 +9,15 @@
 // sees it. A process killed with -9 leaves the server running until the next chantal process on the host
 // releases; CHANTAL_EMBEDDED_KEEP=1 skips the stop (test suites that reuse one server). As root, the server
 // runs as the unprivileged system user 'postgres' (created if missing), which owns <base_path>/postgres.
+//
+// Roles: initdb's superuser 'chantal' is for setup only (CREATE DATABASE, roles, ownership, and the lease, which
+// must see every session to count clients). Chantal itself connects as 'chantal_app' (lease.url), a plain login
+// role that owns the database, the schema 'chantal' and everything in it — so SQL that reaches it (e.g. from a
+// crafted backup) cannot run COPY ... TO PROGRAM, read server files, or create roles and databases. Data dirs from
+// before that role (the superuser owned everything) are converted on the next start, under the host lock, in one
+// transaction.
 import { execFile, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
 import { access, appendFile, chown, mkdir, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { constants as fsConstants } from "node:fs";
 import { createServer } from "node:net";
@@ -24,8 +31,10 @@ import type { Logger } from "../log.js";
 import { ownConnectionsPattern } from "./application-name.js";
 
 export interface EmbeddedLease {
-  /** postgres://chantal:<password>@127.0.0.1:<port>/chantal — contains the password: never log it. */
+  /** postgres://chantal_app:<password>@127.0.0.1:<port>/chantal, the role Chantal uses — contains the password: never log it. */
   url: string;
+  /** The superuser chantal on the same database: setup and test suites (CREATE DATABASE) only, never for Chantal's own work. */
+  adminUrl: string;
   /** Closes the lease; stops the server when no other client remains. Idempotent; never throws. */
   release(): Promise<void>;
 }
@@ -38,13 +47,17 @@ export interface AcquireEmbeddedOptions {
   startTimeoutMs?: number;
 }
 
-const ROLE = "chantal";
+const ADMIN_ROLE = "chantal";
+const APP_ROLE = "chantal_app";
 const DATABASE = "chantal";
+const SCHEMA = "chantal";
+const APP_ROLE_ATTRIBUTES = "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS";
 const LEASE_APPLICATION = "chantal-lease";
 const SERVICE_USER = "postgres";
 const INITDB_TIMEOUT_MS = 120_000;
 const STOP_TIMEOUT_MS = 60_000;
 const LOCK_STALE_MS = 20_000;
+const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const execFileAsync = promisify(execFile);
 
 interface Binaries {
@@ -60,7 +73,11 @@ interface RunAs {
 
 interface State {
   port: number;
+  /** Of the superuser ADMIN_ROLE. */
   password: string;
+  /** Of APP_ROLE; missing in state files written before that role existed. */
+  appPassword: string;
+  createdAt?: string;
 }
 
 interface Ctx {
@@ -80,7 +97,14 @@ export async function acquireEmbeddedPostgres(opts: AcquireEmbeddedOptions): Pro
   const ctx = await prepare(opts);
   const { client, state } = await withHostLock(ctx, async () => {
     const { state, fresh } = await ensureInitialized(ctx);
-    return { client: await openLease(ctx, state, fresh), state };
+    const client = await openLease(ctx, state, fresh);
+    try {
+      await ensureAppRole(ctx, client, state);
+    } catch (err) {
+      await client.end().catch(() => undefined);
+      throw err;
+    }
+    return { client, state };
   });
   const lease = makeLease(ctx, client, state);
   if (ctx.signal?.aborted) {
@@ -206,7 +230,13 @@ async function handOverToServiceUser(dir: string, bins: Binaries, runAs: RunAs):
 // ---------------------------------------------------------------- cluster state (under the host lock)
 
 async function ensureInitialized(ctx: Ctx): Promise<{ state: State; fresh: boolean }> {
-  if (await exists(join(ctx.dataDir, "PG_VERSION"))) return { state: await readState(ctx), fresh: false };
+  if (await exists(join(ctx.dataDir, "PG_VERSION"))) {
+    const state = await readState(ctx);
+    if (state.appPassword) return { state, fresh: false };
+    const upgraded = { ...state, appPassword: newSecret() }; // written before the role gets it: a crash in between is harmless
+    await writeState(ctx, upgraded);
+    return { state: upgraded, fresh: false };
+  }
   if (await exists(ctx.dataDir)) {
     throw new DatabaseError(`${ctx.dataDir} exists but is not a PostgreSQL data directory; move it away or choose another storage.base_path`);
   }
@@ -217,7 +247,8 @@ async function readState(ctx: Ctx): Promise<State> {
   try {
     const raw = JSON.parse(await readFile(ctx.stateFile, "utf8")) as Partial<State>;
     if (typeof raw.port !== "number" || typeof raw.password !== "string") throw new Error("missing port or password");
-    return { port: raw.port, password: raw.password };
+    const appPassword = typeof raw.appPassword === "string" ? raw.appPassword : "";
+    return { port: raw.port, password: raw.password, appPassword, ...(raw.createdAt ? { createdAt: raw.createdAt } : {}) };
   } catch (err) {
     throw new DatabaseError(
       `embedded PostgreSQL state file ${ctx.stateFile} is unreadable (${errorMessage(err)}) although ${ctx.dataDir} exists; ` +
@@ -231,7 +262,7 @@ async function readState(ctx: Ctx): Promise<State> {
 async function initCluster(ctx: Ctx): Promise<State> {
   const scratch = `${ctx.dataDir}.init`;
   await rm(scratch, { recursive: true, force: true });
-  const state: State = { port: await freePort(), password: randomBytes(24).toString("hex") };
+  const state: State = { port: await freePort(), password: newSecret(), appPassword: newSecret() };
   await writeState(ctx, state);
   ctx.log.info({ dataDir: ctx.dataDir }, "initializing embedded PostgreSQL");
   await runInitdb(ctx, scratch, state.password);
@@ -245,7 +276,7 @@ async function runInitdb(ctx: Ctx, dataDir: string, password: string): Promise<v
   await writeFile(pwFile, `${password}\n`, { mode: 0o600 });
   try {
     if (ctx.runAs) await chown(pwFile, ctx.runAs.uid, ctx.runAs.gid);
-    const args = ["-D", dataDir, "-U", ROLE, `--pwfile=${pwFile}`, "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C"];
+    const args = ["-D", dataDir, "-U", ADMIN_ROLE, `--pwfile=${pwFile}`, "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C"];
     const res = await run(ctx, ctx.bins.initdb, args, INITDB_TIMEOUT_MS);
     if (res.code !== 0) throw new DatabaseError(`initdb of the embedded PostgreSQL in ${dataDir} failed (${describeExit(res)}): ${lastLines(res.output, 15)}`);
   } finally {
@@ -265,9 +296,13 @@ function serverConfig(): string {
 
 async function writeState(ctx: Ctx, state: State): Promise<void> {
   const tmp = `${ctx.stateFile}.tmp-${process.pid}`;
-  const body = { ...state, user: ROLE, database: DATABASE, createdAt: new Date().toISOString() };
+  const body = { ...state, user: ADMIN_ROLE, appUser: APP_ROLE, database: DATABASE, createdAt: state.createdAt ?? new Date().toISOString() };
   await writeFile(tmp, `${JSON.stringify(body, null, 2)}\n`, { mode: 0o600 });
   await rename(tmp, ctx.stateFile);
+}
+
+function newSecret(): string {
+  return randomBytes(24).toString("hex");
 }
 
 async function freePort(): Promise<number> {
@@ -377,7 +412,7 @@ async function connect(ctx: Ctx, state: State, database: string, applicationName
   const client = new pg.Client({
     host: "127.0.0.1",
     port: state.port,
-    user: ROLE,
+    user: ADMIN_ROLE,
     password: state.password,
     database,
     application_name: applicationName,
@@ -396,7 +431,8 @@ async function connect(ctx: Ctx, state: State, database: string, applicationName
 function makeLease(ctx: Ctx, client: pg.Client, state: State): EmbeddedLease {
   let releasing: Promise<void> | undefined;
   return {
-    url: `postgres://${ROLE}:${encodeURIComponent(state.password)}@127.0.0.1:${state.port}/${DATABASE}`,
+    url: `postgres://${APP_ROLE}:${encodeURIComponent(state.appPassword)}@127.0.0.1:${state.port}/${DATABASE}`,
+    adminUrl: `postgres://${ADMIN_ROLE}:${encodeURIComponent(state.password)}@127.0.0.1:${state.port}/${DATABASE}`,
     release: () => (releasing ??= releaseLease(ctx, client)),
   };
 }
@@ -427,6 +463,103 @@ async function otherClients(client: pg.Client): Promise<number> {
     [ownConnectionsPattern()],
   );
   return res.rows[0]?.n ?? 0;
+}
+
+// ---------------------------------------------------------------- the app role (under the host lock, on the lease)
+
+// Every object of the chantal database that APP_ROLE must own, with its owner; names come quoted from the catalog.
+// Sequences owned by a table column (serial, identity) are left out: they follow their table's ALTER TABLE.
+const OWNED_OBJECTS_SQL = `
+  SELECT 'DATABASE' AS kind, quote_ident(datname) AS name, pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = current_database()
+  UNION ALL
+  SELECT 'SCHEMA', quote_ident(nspname), pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = $1
+  UNION ALL
+  SELECT CASE c.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END,
+         c.oid::regclass::text, pg_get_userbyid(c.relowner)
+  FROM pg_class c
+  WHERE c.relnamespace = to_regnamespace($1) AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+    AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                      AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i'))
+  UNION ALL
+  SELECT CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END, t.oid::regtype::text, pg_get_userbyid(t.typowner)
+  FROM pg_type t LEFT JOIN pg_class c ON c.oid = t.typrelid
+  WHERE t.typnamespace = to_regnamespace($1) AND t.typtype IN ('c', 'd', 'e', 'r') AND (t.typrelid = 0 OR c.relkind = 'c')
+  UNION ALL
+  SELECT 'ROUTINE', p.oid::regprocedure::text, pg_get_userbyid(p.proowner) FROM pg_proc p WHERE p.pronamespace = to_regnamespace($1)`;
+
+// After the transfer: anything in the schema (indexes, row and array types included) still owned by someone else.
+const NOT_OWNED_SQL = `
+  SELECT c.oid::regclass::text AS name FROM pg_class c WHERE c.relnamespace = to_regnamespace($1) AND c.relowner <> $2::text::regrole
+  UNION ALL
+  SELECT t.oid::regtype::text FROM pg_type t WHERE t.typnamespace = to_regnamespace($1) AND t.typowner <> $2::text::regrole
+  UNION ALL
+  SELECT p.oid::regprocedure::text FROM pg_proc p WHERE p.pronamespace = to_regnamespace($1) AND p.proowner <> $2::text::regrole
+  ORDER BY 1`;
+
+export interface OwnedObject {
+  /** The ALTER keyword: DATABASE, SCHEMA, TABLE, VIEW, MATERIALIZED VIEW, FOREIGN TABLE, SEQUENCE, TYPE, DOMAIN, ROUTINE. */
+  kind: string;
+  /** Quoted (and schema-qualified) by the catalog query. */
+  name: string;
+  owner: string;
+}
+
+const ALTERABLE_KINDS = ["DATABASE", "SCHEMA", "TABLE", "VIEW", "MATERIALIZED VIEW", "FOREIGN TABLE", "SEQUENCE", "TYPE", "DOMAIN", "ROUTINE"];
+
+/** The ALTER ... OWNER TO statements that hand every object not yet owned by `role` to it: database, then schema, then the rest. */
+export function planOwnershipTransfer(objects: readonly OwnedObject[], role: string): string[] {
+  const rank = (kind: string) => (kind === "DATABASE" ? 0 : kind === "SCHEMA" ? 1 : 2);
+  return objects
+    .filter((o) => o.owner !== role)
+    .map((o) => {
+      if (!ALTERABLE_KINDS.includes(o.kind)) throw new DatabaseError(`cannot hand ${o.name} (${o.kind}) to role ${role}: unknown object kind`);
+      return o;
+    })
+    .sort((a, b) => rank(a.kind) - rank(b.kind))
+    .map((o) => `ALTER ${o.kind} ${o.name} OWNER TO ${quoteIdent(role)}`);
+}
+
+function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+// PostgreSQL's own SCRAM-SHA-256 secret format (RFC 5803): the password itself never reaches the server or its log.
+function scramSecret(password: string, salt = randomBytes(16), iterations = 4096): string {
+  const salted = pbkdf2Sync(password, salt, iterations, 32, "sha256");
+  const clientKey = createHmac("sha256", salted).update("Client Key").digest();
+  const storedKey = createHash("sha256").update(clientKey).digest("base64");
+  const serverKey = createHmac("sha256", salted).update("Server Key").digest("base64");
+  return `SCRAM-SHA-256$${iterations}:${salt.toString("base64")}$${storedKey}:${serverKey}`;
+}
+
+// Idempotent; one transaction, so a failed conversion leaves the old owners; lock_timeout bounds the wait for
+// sessions of an older chantal that still use the tables as the superuser.
+async function ensureAppRole(ctx: Ctx, admin: pg.Client, state: State): Promise<void> {
+  try {
+    await admin.query("BEGIN");
+    await admin.query("SET LOCAL search_path = pg_catalog"); // catalog names come back schema-qualified
+    await admin.query("SET LOCAL lock_timeout = '20s'");
+    const exists = ((await admin.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [APP_ROLE])).rowCount ?? 0) > 0;
+    if (!exists) ctx.log.info({ role: APP_ROLE }, "creating the role Chantal connects to the embedded PostgreSQL as");
+    const secret = admin.escapeLiteral(scramSecret(state.appPassword));
+    await admin.query(`${exists ? "ALTER" : "CREATE"} ROLE ${quoteIdent(APP_ROLE)} WITH ${APP_ROLE_ATTRIBUTES} PASSWORD ${secret}`);
+    const objects = (await admin.query<OwnedObject>(OWNED_OBJECTS_SQL, [SCHEMA])).rows;
+    const statements = planOwnershipTransfer(objects, APP_ROLE);
+    if (statements.length > 0) ctx.log.info({ role: APP_ROLE, objects: statements.length }, "handing the embedded database and its objects to the role Chantal connects as");
+    for (const sql of statements) await admin.query(sql);
+    const left = (await admin.query<{ name: string }>(NOT_OWNED_SQL, [SCHEMA, APP_ROLE])).rows.map((r) => r.name);
+    if (left.length > 0) {
+      throw new Error(
+        `${left.length} object(s) in schema ${SCHEMA} are still owned by another role (${left.slice(0, 10).join(", ")}); ` +
+          `as the superuser ${ADMIN_ROLE} (password in ${ctx.stateFile}) run ALTER ... OWNER TO ${APP_ROLE} on them, or drop them`,
+      );
+    }
+    await admin.query("COMMIT");
+  } catch (err) {
+    await admin.query("ROLLBACK").catch(() => undefined);
+    const busy = pgCode(err) === "55P03" ? " Another session holds locks on the chantal tables: stop other (older) chantal processes on this host and retry." : "";
+    throw new DatabaseError(`cannot set up the role ${APP_ROLE} in the embedded PostgreSQL (${ctx.dataDir}): ${errorMessage(err)}.${busy}`, { cause: err });
+  }
 }
 
 // ---------------------------------------------------------------- cross-process lock
@@ -479,9 +612,15 @@ function run(ctx: Ctx, file: string, args: string[], timeoutMs: number): Promise
   return runProcess(file, args, { runAs: ctx.runAs, cwd: ctx.dir, timeoutMs });
 }
 
-// The child gets no PG* variables (a stray PGDATA/PGPORT must not redirect it) and our cwd may be unreadable for it.
+// The CLI's environment holds proxy and repository passwords, readable in /proc/<pid>/environ of the long-lived
+// server (and no stray PGDATA/PGPORT may redirect it): the server gets only a search path, the C locale and UTC.
+function serverEnvironment(parent: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return { PATH: parent.PATH || DEFAULT_PATH, LANG: "C", LC_ALL: "C", TZ: "UTC" };
+}
+
+// Our cwd may be unreadable for the service user.
 function runProcess(file: string, args: string[], opts: { runAs: RunAs | undefined; cwd: string; timeoutMs: number }): Promise<ProcessResult> {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("PG")));
+  const env = serverEnvironment();
   return new Promise((resolveRun, reject) => {
     const child = spawn(file, args, { cwd: opts.cwd, env, stdio: ["ignore", "pipe", "pipe"], ...(opts.runAs ?? {}) });
     let output = "";

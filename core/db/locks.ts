@@ -1,7 +1,7 @@
 // Advisory locks held on a dedicated connection for a whole run: Postgres frees them if the process dies.
 import { hostname } from "node:os";
 import pg from "pg";
-import { AbortedError, LockBusyError, LockLostError } from "../errors.js";
+import { AbortedError, errorMessage, LockBusyError, LockLostError } from "../errors.js";
 import { applicationName } from "./application-name.js";
 import { LockClass } from "./lock-ids.js";
 
@@ -91,10 +91,17 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/** The abort as an AbortedError that keeps its signal's name (SIGINT exits 130, SIGTERM 143) and names the lock. */
+function interruptedWaiting(signal: AbortSignal, req: LockRequest): AbortedError {
+  const reason: unknown = signal.reason;
+  const signalName = reason instanceof AbortedError ? reason.signalName : "abort";
+  return new AbortedError(`${errorMessage(reason ?? "interrupted")} while waiting for the lock (${req.purpose})`, signalName);
+}
+
 async function waitForLock(client: pg.Client, req: LockRequest): Promise<boolean> {
   const deadline = Date.now() + (req.waitMs ?? 0);
   for (;;) {
-    if (req.signal?.aborted) throw new AbortedError("interrupted while waiting for a lock");
+    if (req.signal?.aborted) throw interruptedWaiting(req.signal, req);
     if (await tryTake(client, req)) return true;
     if (req.takeover) await terminateHolders(client, req);
     if (Date.now() >= deadline && !req.takeover) return false;

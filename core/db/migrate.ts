@@ -2,7 +2,8 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type pg from "pg";
-import { DatabaseError } from "../errors.js";
+import { AbortedError, DatabaseError } from "../errors.js";
+import type { Logger } from "../log.js";
 import { packageRoot } from "../package-info.js";
 import { LockClass } from "./lock-ids.js";
 
@@ -68,20 +69,65 @@ export async function applyMigrations(client: pg.ClientBase, migrations: Migrati
   }
 }
 
-/** Bring the chantal schema up to date; returns the ids applied now (empty when already current). */
-export async function migrate(pool: pg.Pool, migrations?: Migration[]): Promise<string[]> {
+function newerThanKnown(applied: Set<string>, known: Migration[]): void {
+  const newer = [...applied].filter((id) => !known.some((m) => m.id === id));
+  if (newer.length > 0) {
+    throw new DatabaseError(`the database schema has migrations this version of Chantal does not know (${newer.join(", ")}): upgrade Chantal`);
+  }
+}
+
+export interface MigrateOptions {
+  log?: Logger;
+  signal?: AbortSignal;
+}
+
+const MIGRATE_POLL_MS = 250;
+
+/**
+ * Take the migration lock inside the open transaction, polling so that a signal ends the wait; the wait is logged once,
+ * naming who holds it (a restore or a deep verify holds it for its whole load).
+ */
+async function takeMigrationLock(client: pg.ClientBase, opts: MigrateOptions): Promise<void> {
+  for (let logged = false; ; ) {
+    if ((await client.query("SELECT pg_try_advisory_xact_lock($1, 0) AS ok", [LockClass.migrate])).rows[0].ok) return;
+    if (!logged) {
+      logged = true;
+      const holder = await client.query(
+        `SELECT a.pid, a.application_name, a.backend_start FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+         WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::bigint::oid AND l.objid = 0 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+        [LockClass.migrate],
+      );
+      const h = holder.rows[0];
+      opts.log?.warn(
+        { holder: h ? { backend: h.pid, application: h.application_name, since: h.backend_start } : undefined },
+        `waiting for the database maintenance lock: ${h ? `${h.application_name || "a session"} (database backend ${h.pid})` : "another session"} is migrating or restoring the database`,
+      );
+    }
+    if (opts.signal?.aborted) throw opts.signal.reason instanceof Error ? opts.signal.reason : new AbortedError("interrupted while waiting for the database maintenance lock");
+    await new Promise((resolve) => setTimeout(resolve, MIGRATE_POLL_MS));
+  }
+}
+
+/**
+ * Bring the chantal schema up to date; returns the ids applied now (empty when already current). A current schema
+ * is seen without any lock, so commands start at once even while a restore holds the lock.
+ */
+export async function migrate(pool: pg.Pool, migrations?: Migration[], opts: MigrateOptions = {}): Promise<string[]> {
   const known = migrations ?? (await readMigrations());
   const client = await pool.connect();
   try {
+    const seen = new Set((await appliedMigrations(client)).map((a) => a.id));
+    newerThanKnown(seen, known);
+    if (known.every((m) => seen.has(m.id))) return [];
     await client.query("BEGIN");
-    await client.query("SELECT pg_advisory_xact_lock($1, 0)", [LockClass.migrate]);
-    await client.query("CREATE SCHEMA IF NOT EXISTS chantal");
+    await takeMigrationLock(client, opts);
+    // Not CREATE SCHEMA IF NOT EXISTS: it needs CREATE on the database even when the schema exists, and a role
+    // that owns an existing schema chantal needs nothing more to migrate.
+    const hasSchema = (await client.query(`SELECT to_regnamespace('chantal') IS NOT NULL AS ok`)).rows[0].ok === true;
+    if (!hasSchema) await client.query("CREATE SCHEMA chantal");
     await createMigrationsTable(client);
     const applied = new Set((await appliedMigrations(client)).map((a) => a.id));
-    const newer = [...applied].filter((id) => !known.some((m) => m.id === id));
-    if (newer.length > 0) {
-      throw new DatabaseError(`the database schema has migrations this version of Chantal does not know (${newer.join(", ")}): upgrade Chantal`);
-    }
+    newerThanKnown(applied, known);
     const pending = known.filter((m) => !applied.has(m.id));
     await applyMigrations(client, pending);
     await client.query("COMMIT");

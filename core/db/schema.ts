@@ -1,5 +1,5 @@
 // Drizzle mirror of core/db/migrations (the SQL files are the source of truth; keep both in step).
-import { bigint, bigserial, char, integer, jsonb, pgSchema, primaryKey, serial, text, timestamp } from "drizzle-orm/pg-core";
+import { bigint, bigserial, char, integer, jsonb, pgSchema, primaryKey, serial, smallint, text, timestamp } from "drizzle-orm/pg-core";
 
 export const chantal = pgSchema("chantal");
 
@@ -143,3 +143,24 @@ export const scheduleState = chantal.table("schedule_state", {
   instanceId: bigint("instance_id", { mode: "number" }).references(() => schedulerInstances.id, { onDelete: "set null" }),
   updatedAt: ts("updated_at").notNull().defaultNow(),
 });
+
+// 0003_schedule_fires.sql
+export const scheduleFires = chantal.table(
+  "schedule_fires",
+  {
+    jobKey: text("job_key").notNull(),
+    fireAt: ts("fire_at").notNull(),
+    host: text("host").notNull(),
+    pid: integer("pid").notNull(),
+    lockKey: integer("lock_key").notNull(),
+    backendPid: integer("backend_pid").notNull(),
+    instanceId: bigint("instance_id", { mode: "number" }).references(() => schedulerInstances.id, { onDelete: "set null" }),
+    attempt: smallint("attempt").notNull().default(1),
+    takenOverFrom: text("taken_over_from"),
+    claimedAt: ts("claimed_at").notNull().defaultNow(),
+    status: text("status"),
+    runId: bigint("run_id", { mode: "number" }),
+    finishedAt: ts("finished_at"),
+  },
+  (t) => [primaryKey({ columns: [t.jobKey, t.fireAt] })],
+);

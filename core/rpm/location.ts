@@ -105,3 +105,33 @@ function normalisedLocation(href: string, base: string | undefined, opts: SafeLo
   if (segments.length === 0) throw new UnsafePathError(href, "it names the repository root, not a file");
   return segments.join("/");
 }
+
+/** Two entries of one published tree that cannot both exist: the same path twice, or a file where the other needs a directory. */
+export interface PathConflict<T> {
+  kind: "same path" | "file is a directory";
+  /** For "file is a directory": the entry whose path is a directory of `second`'s path. */
+  first: T;
+  second: T;
+}
+
+/**
+ * The first conflict among the paths (normalised by safeLocation) of the files of one tree, or undefined. Publishing
+ * such a tree fails half-way with EEXIST/ENOTDIR (a package at repodata/repomd.xml, or at `a` beside `a/b.rpm`).
+ * Entries for which `sameFile` says they are one file listed twice (the commit keeps one) are no conflict.
+ */
+export function findPathConflict<T>(entries: Iterable<T>, pathOf: (entry: T) => string, sameFile: (a: T, b: T) => boolean = () => false): PathConflict<T> | undefined {
+  const byPath = new Map<string, T>();
+  for (const e of entries) {
+    const path = pathOf(e);
+    const prev = byPath.get(path);
+    if (prev !== undefined && !sameFile(prev, e)) return { kind: "same path", first: prev, second: e };
+    byPath.set(path, e);
+  }
+  for (const [path, e] of byPath) {
+    for (let slash = path.indexOf("/"); slash !== -1; slash = path.indexOf("/", slash + 1)) {
+      const file = byPath.get(path.slice(0, slash));
+      if (file !== undefined) return { kind: "file is a directory", first: file, second: e };
+    }
+  }
+  return undefined;
+}

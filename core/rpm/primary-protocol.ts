@@ -11,6 +11,8 @@ export interface PrimaryWorkerInput {
   label: string;
   maxOutputBytes: number;
   maxPackages: number;
+  /** repomd.xml's <open-size> of the primary: more decompressed bytes stop at once. */
+  openSize?: number;
   /** The repository's URL, for safeLocation. */
   repoUrl: string;
 }

@@ -16,6 +16,8 @@ export interface PrimaryInWorkerOptions {
   label: string;
   maxOutputBytes: number;
   maxPackages: number;
+  /** repomd.xml's <open-size> of the primary, when it declares one. */
+  openSize?: number;
   repoUrl: string;
   signal?: AbortSignal;
 }

@@ -22,7 +22,8 @@ async function* chunks(): AsyncGenerator<Uint8Array> {
 }
 
 async function run(): Promise<void> {
-  const text = decompressIterable(chunks(), input.compression, { maxOutputBytes: input.maxOutputBytes, label: input.label });
+  const declared = input.openSize !== undefined ? { declared: { bytes: input.openSize, by: "its <open-size> in repomd.xml" } } : {};
+  const text = decompressIterable(chunks(), input.compression, { maxOutputBytes: input.maxOutputBytes, label: input.label, ...declared });
   let batch: ParsedPackage[] = [];
   for await (const p of parsePrimary(text, { maxPackages: input.maxPackages, label: input.label })) {
     const location = safeLocation(p.location, p.locationBase, { repoUrl: input.repoUrl });

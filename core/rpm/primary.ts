@@ -72,9 +72,14 @@ function invalid(label: string, message: string): PrimaryParseError {
   return new PrimaryParseError(`${label}: ${message}`);
 }
 
+// Whitespace and control characters (a newline in <name>) cannot be part of an rpm NEVRA: they would forge lines
+// in logs and listings, and dnf could never ask for such a package.
+const NOT_IN_NEVRA = /[\s\u0000-\u001f\u007f]/;
+
 function describe(d: PackageDraft): string {
   if (!d.name) return "a <package>";
-  return `package ${d.name}${d.version ? `-${d.version}` : ""}${d.release ? `-${d.release}` : ""}${d.arch ? `.${d.arch}` : ""}`;
+  const nevra = `${d.name}${d.version ? `-${d.version}` : ""}${d.release ? `-${d.release}` : ""}${d.arch ? `.${d.arch}` : ""}`;
+  return `package ${NOT_IN_NEVRA.test(nevra) ? JSON.stringify(nevra) : nevra}`;
 }
 
 function required(label: string, d: PackageDraft, value: string | undefined, what: string): string {
@@ -87,17 +92,31 @@ function parseNonNegative(label: string, d: PackageDraft, text: string, what: st
   return Number(text);
 }
 
+/** rpm stores the epoch as a 32-bit integer, and so does the catalog (PostgreSQL integer). */
+const MAX_EPOCH = 2_147_483_647;
+
+function parseEpoch(label: string, d: PackageDraft, text: string): number {
+  const epoch = parseNonNegative(label, d, text, "epoch");
+  if (epoch > MAX_EPOCH) throw invalid(label, `${describe(d)} has an epoch ${text} larger than ${MAX_EPOCH} (rpm's epoch is a 32-bit number)`);
+  return epoch;
+}
+
+function nevraPart(label: string, d: PackageDraft, value: string, what: string): string {
+  if (NOT_IN_NEVRA.test(value)) throw invalid(label, `${describe(d)} has whitespace or a control character in ${what}: ${JSON.stringify(value.slice(0, 80))}`);
+  return value;
+}
+
 /** Strings may be slices of the parser's text: callers that keep packages copy them (parsePrimaryInWorker does). */
 function finishPackage(label: string, d: PackageDraft): PrimaryPackage {
   const name = required(label, d, d.name, "<name>");
   const checksumText = required(label, d, d.checksum, "<checksum>");
   const checksum = parseChecksum(d.checksumType, checksumText, `${label}: ${describe(d)}`);
   const pkg: PrimaryPackage = {
-    name,
-    arch: required(label, d, d.arch, "<arch>"),
-    epoch: d.epoch === undefined || d.epoch === "" ? 0 : parseNonNegative(label, d, d.epoch, "epoch"),
-    version: required(label, d, d.version, "version (<version ver>)"),
-    release: required(label, d, d.release, "release (<version rel>)"),
+    name: nevraPart(label, d, name, "<name>"),
+    arch: nevraPart(label, d, required(label, d, d.arch, "<arch>"), "<arch>"),
+    epoch: d.epoch === undefined || d.epoch === "" ? 0 : parseEpoch(label, d, d.epoch),
+    version: nevraPart(label, d, required(label, d, d.version, "version (<version ver>)"), "<version ver>"),
+    release: nevraPart(label, d, required(label, d, d.release, "release (<version rel>)"), "<version rel>"),
     checksum,
     pkgid: checksum.value,
     location: required(label, d, d.location, "<location href>"),

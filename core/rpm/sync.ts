@@ -14,7 +14,7 @@ import type { RepoSyncContext, RepoSyncResult } from "../sync/types.js";
 import { parseRepomd, type RepomdData } from "./repomd.js";
 import { parsePrimaryInWorker } from "./primary-thread.js";
 import type { ParsedPackage } from "./primary-protocol.js";
-import { safeLocation } from "./location.js";
+import { findPathConflict, safeLocation } from "./location.js";
 
 export class RpmMetadataError extends ChantalError {}
 
@@ -142,8 +142,13 @@ class StringPool {
   }
 }
 
-/** The packages of primary.xml by location (a location listed twice: the last wins), parsed in a worker thread. */
-async function readPrimary(entry: MetadataEntry, ctx: RepoSyncContext): Promise<RpmPackage[]> {
+/** The same location twice is the same file listed twice (fine), or two files of which one would be lost (refused). */
+function sameFile(a: RpmPackage, b: ParsedPackage): boolean {
+  return a.checksumAlgo === b.checksumAlgo && a.checksumValue === b.checksumValue && (a.size === 0 || b.size === null || a.size === b.size);
+}
+
+/** The packages of primary.xml by location (a location listed twice must be the same file), parsed in a worker thread. */
+async function readPrimary(entry: MetadataEntry, openSize: number | undefined, ctx: RepoSyncContext): Promise<RpmPackage[]> {
   const byLocation = new Map<string, RpmPackage>();
   const arches = new StringPool(1000);
   const packages = parsePrimaryInWorker(ctx.pool.openRead(entry.sha256, ctx.signal), {
@@ -151,11 +156,19 @@ async function readPrimary(entry: MetadataEntry, ctx: RepoSyncContext): Promise<
     label: entry.path,
     maxOutputBytes: MAX_PRIMARY_BYTES,
     maxPackages: MAX_PACKAGES,
+    ...(openSize !== undefined ? { openSize } : {}),
     repoUrl: ctx.repo.upstream_url,
     signal: ctx.signal,
   });
   for await (const p of packages) {
-    byLocation.set(p.location, new RpmPackage(p, arches.intern(p.arch)));
+    const pkg = new RpmPackage(p, arches.intern(p.arch));
+    const prev = byLocation.get(p.location);
+    if (prev && !sameFile(prev, p)) {
+      throw new RpmMetadataError(
+        `${entry.path} of repository ${ctx.repo.id}: ${p.location} is listed twice with different checksums (${prev.nevra} ${prev.checksum}, ${pkg.nevra} ${pkg.checksum}): refusing the inconsistent metadata`,
+      );
+    }
+    byLocation.set(p.location, pkg);
   }
   return [...byLocation.values()];
 }
@@ -224,6 +237,26 @@ function committedOf(p: RpmPackage): CommittedPackage {
   return p as RpmPackage & { sha256: string };
 }
 
+function describeTreeEntry(e: RpmPackage | MetadataEntry): string {
+  return e instanceof RpmPackage ? `package ${e.nevra} (${e.location})` : `metadata file ${e.path}`;
+}
+
+/** Refuses, before anything is downloaded, a tree that publish could not build (a package at a metadata path, `a` and `a/b.rpm`). */
+function refuseTreeConflicts(planned: RpmPackage[], metadata: MetadataEntry[], ctx: RepoSyncContext): void {
+  const conflict = findPathConflict<RpmPackage | MetadataEntry>(
+    [...metadata, ...planned],
+    (e) => (e instanceof RpmPackage ? e.location : e.path),
+    (a, b) => !(a instanceof RpmPackage) && !(b instanceof RpmPackage) && a.sha256 === b.sha256,
+  );
+  if (!conflict) return;
+  const [a, b] = [describeTreeEntry(conflict.first), describeTreeEntry(conflict.second)];
+  throw new RpmMetadataError(
+    conflict.kind === "same path"
+      ? `repository ${ctx.repo.id}: ${b} has the same path as ${a}: refusing the upstream metadata (they cannot both be published)`
+      : `repository ${ctx.repo.id}: ${a} is a file where ${b} needs a directory: refusing the upstream metadata (they cannot both be published)`,
+  );
+}
+
 export async function syncRpm(ctx: RepoSyncContext): Promise<RepoSyncResult> {
   const counts = ctx.counts;
   ctx.onProgress?.({ phase: "index", filesDone: 0, filesTotal: 1, bytesDone: 0, bytesTotal: 0 });
@@ -246,7 +279,8 @@ export async function syncRpm(ctx: RepoSyncContext): Promise<RepoSyncResult> {
   }
 
   const primaryEntry = metadata.find((m) => m.path === locationOf(ctx, primaryData.location, primaryData.locationBase))!;
-  const planned = await readPrimary(primaryEntry, ctx);
+  const planned = await readPrimary(primaryEntry, primaryData.openSize, ctx);
+  refuseTreeConflicts(planned, metadata, ctx);
   counts.packagesTotal = planned.length;
   ctx.onProgress?.({ phase: "plan", filesDone: 0, filesTotal: planned.length, bytesDone: 0, bytesTotal: 0 });
   const missing = await planDownloads(planned, ctx);

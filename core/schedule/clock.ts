@@ -49,6 +49,11 @@ export class ManualClock implements Clock {
     };
   }
 
+  /** When the earliest pending timer fires (null when none is set), so a test can move from timer to timer. */
+  nextTimerAt(): number | null {
+    return this.timers.length > 0 ? Math.min(...this.timers.map((x) => x.at)) : null;
+  }
+
   /** Pending timers (for assertions). */
   get pendingTimers(): number {
     return this.timers.length;

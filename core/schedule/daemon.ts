@@ -1,10 +1,14 @@
 // The scheduler loop: fires due schedules, queues their runs (jitter, max_concurrent_syncs), runs them through an
 // injected handler, keeps the state in the database, reloads its plan, and stops with a grace period.
 //
+// Each run first claims its fire (schedule, nominal fire time) in chantal.schedule_fires: with several daemons on one
+// database the first to claim runs it and the others skip it; an orphaned claim is taken over (core/db/schedule-fires.ts).
+//
 // Time comes from an injected Clock (tests move it by hand or start it at a chosen instant); the grace period
 // at stop is real time, because it bounds how long a shutdown really takes (systemd's TimeoutStopSec).
 import { setTimeout as sleep } from "node:timers/promises";
 import type { LoadedConfig } from "../config/load.js";
+import type { ClaimResult, ScheduleFires } from "../db/schedule-fires.js";
 import { AbortedError, errorMessage } from "../errors.js";
 import type { Logger } from "../log.js";
 import { decideAtStart, type StartDecision } from "./catchup.js";
@@ -38,6 +42,8 @@ export interface SchedulerOptions {
   clock: Clock;
   log: Logger;
   store: ScheduleStateStore;
+  /** Where each fire is claimed once among all daemons on the database. */
+  fires: ScheduleFires;
   runJob: JobRunner;
   random?: () => number;
   hostZone?: string;
@@ -45,6 +51,11 @@ export interface SchedulerOptions {
 
 /** The longest the loop sleeps without looking at the clock again (a suspended host, a clock step). */
 const MAX_SLEEP_MS = 30_000;
+/** How often (clock time) the loop looks for fires claimed by a daemon that is gone. */
+const ORPHAN_SCAN_MS = 30_000;
+/** How often (clock time) old rows of chantal.schedule_fires are deleted, and how old they get. */
+const PRUNE_EVERY_MS = 6 * 3600_000;
+const FIRES_KEPT_DAYS = 30;
 
 interface RunningJob {
   job: ScheduledJob;
@@ -67,6 +78,7 @@ export class Scheduler {
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly store: ScheduleStateStore;
+  private readonly fires: ScheduleFires;
   private readonly runJob: JobRunner;
   private readonly random: () => number;
   private readonly hostZone: string;
@@ -78,12 +90,17 @@ export class Scheduler {
   private stopping = false;
   private cancelTimer: (() => void) | null = null;
   private writes: Promise<void> = Promise.resolve();
+  private nextScanAt = Number.NEGATIVE_INFINITY;
+  private nextPruneAt = Number.NEGATIVE_INFINITY;
+  private scanning: Promise<void> | null = null;
+  private readonly claiming = new Set<Promise<boolean>>();
 
   constructor(opts: SchedulerOptions) {
     this.loaded = opts.loaded;
     this.clock = opts.clock;
     this.log = opts.log;
     this.store = opts.store;
+    this.fires = opts.fires;
     this.runJob = opts.runJob;
     this.random = opts.random ?? Math.random;
     this.hostZone = opts.hostZone ?? hostTimeZone();
@@ -202,9 +219,21 @@ export class Scheduler {
     return { finished: inFlight.length - aborted, aborted, dropped: dropped.length };
   }
 
-  /** Waits for the state writes issued so far. */
-  flush(): Promise<void> {
-    return this.writes;
+  /** Waits for the state writes issued so far (and a scan for orphaned fires in progress). */
+  async flush(): Promise<void> {
+    await this.scanning;
+    await this.writes;
+  }
+
+  /** Waits until no claim or scan is in flight and the writes issued so far are done (for tests that move a ManualClock). */
+  async idle(): Promise<void> {
+    for (;;) {
+      const pending: Promise<unknown>[] = [...this.claiming, ...(this.scanning ? [this.scanning] : [])];
+      if (pending.length === 0) break;
+      await Promise.allSettled(pending);
+      await new Promise((r) => setImmediate(r)); // let the claim's continuation start its run
+    }
+    await this.writes;
   }
 
   // ------------------------------------------------------------------ the loop
@@ -216,8 +245,41 @@ export class Scheduler {
       const due = this.nextAt.get(job.key);
       if (due !== undefined && due <= now) this.fire(job, due, now);
     }
+    this.scanOrphans(now);
     this.startRunnable(now);
     this.armTimer(now);
+  }
+
+  /** Every ORPHAN_SCAN_MS: fires another daemon claimed and left unfinished when it went away are queued here. */
+  private scanOrphans(now: number): void {
+    if (this.scanning || now < this.nextScanAt) return;
+    this.nextScanAt = now + ORPHAN_SCAN_MS;
+    this.scanning = this.takeOverOrphans()
+      .catch((err: unknown) => this.log.error({ error: errorMessage(err) }, "cannot look for fires left by a scheduler that is gone"))
+      .finally(() => {
+        this.scanning = null;
+      });
+  }
+
+  private async takeOverOrphans(): Promise<void> {
+    if (this.clock.now().getTime() >= this.nextPruneAt) {
+      this.nextPruneAt = this.clock.now().getTime() + PRUNE_EVERY_MS;
+      const pruned = await this.fires.prune(FIRES_KEPT_DAYS);
+      if (pruned > 0) this.log.debug({ pruned, olderThanDays: FIRES_KEPT_DAYS }, "old fire claims deleted");
+    }
+    const open = await this.fires.orphans([...this.jobs.keys()]);
+    if (this.stopping) return;
+    const now = this.clock.now().getTime();
+    let queued = false;
+    for (const o of open) {
+      const job = this.jobs.get(o.jobKey);
+      if (!job || this.running.has(job.key) || this.queue.some((p) => p.jobKey === job.key)) continue;
+      const next = this.safeNextFire(job, o.fireAt);
+      if (next === null || next <= now) continue; // its next fire time has come: that one runs, this one is over
+      this.log.warn({ job: job.key, due: o.fireAt.toISOString(), claimedBy: `${o.host} pid ${o.pid}` }, "the scheduler that claimed this fire time is gone without finishing it: taking it over");
+      queued = this.addRun(job, o.fireAt.getTime(), now, false) || queued;
+    }
+    if (queued) this.tick();
   }
 
   /** One fire time: queue a run (unless the job is busy) and compute the next time from now, so a clock jump fires once. */
@@ -263,7 +325,37 @@ export class Scheduler {
     });
   }
 
+  /** True when this daemon runs the fire; otherwise logs who has it (or why it is skipped). */
+  private async claim(job: ScheduledJob, run: PendingRun): Promise<boolean> {
+    const due = new Date(run.dueAt).toISOString();
+    let claim: ClaimResult;
+    try {
+      claim = await this.fires.claim(job.key, new Date(run.dueAt));
+    } catch (err) {
+      this.log.error({ job: job.key, due, error: errorMessage(err) }, "cannot claim this fire time in the database: it is not run here");
+      return false;
+    }
+    const holder = claim.claimed ? null : claim.holder ? `${claim.holder.host} pid ${claim.holder.pid}` : null;
+    if (claim.claimed) {
+      if (claim.takenOverFrom) this.log.warn({ job: job.key, due, takenOverFrom: claim.takenOverFrom, attempt: claim.attempt }, "took over this fire time from a scheduler that is gone");
+      return true;
+    }
+    if (claim.reason === "busy") {
+      this.log.warn({ job: job.key, due, running: claim.busyFireAt?.toISOString(), on: holder }, "previous run of this schedule has not finished: this fire time is skipped");
+    } else {
+      this.log.info({ job: job.key, due, by: holder, status: claim.holder?.status ?? "running" }, "another scheduler has claimed this fire time: it is not run here");
+    }
+    return false;
+  }
+
   private async execute(job: ScheduledJob, run: PendingRun, signal: AbortSignal): Promise<void> {
+    const claimed = this.claim(job, run);
+    this.claiming.add(claimed);
+    try {
+      if (!(await claimed)) return;
+    } finally {
+      this.claiming.delete(claimed);
+    }
     const startedAt = this.clock.now();
     this.persist((s) => s.runStarted(job, startedAt));
     this.log.info({ job: job.key, due: new Date(run.dueAt).toISOString(), catchUp: run.catchUp }, "scheduled run starting");
@@ -277,6 +369,7 @@ export class Scheduler {
     this.log[level]({ job: job.key, status: result.status, run: result.runId, error: result.error, ...result.details }, `scheduled run ${result.status}`);
     const finishedAt = this.clock.now();
     this.persist((s) => s.runFinished(job, finishedAt, result));
+    this.persistFire(() => this.fires.finish(job.key, new Date(run.dueAt), result.status, result.runId));
   }
 
   private armTimer(now: number): void {
@@ -284,6 +377,7 @@ export class Scheduler {
     const candidates = [...this.nextAt.values()];
     const ready = nextReadyAt(this.queue, now);
     if (ready !== null) candidates.push(ready);
+    if (!this.scanning && Number.isFinite(this.nextScanAt)) candidates.push(this.nextScanAt); // never a time already past: no busy loop
     const wake = candidates.length > 0 ? Math.min(...candidates) : now + MAX_SLEEP_MS;
     this.cancelTimer = this.clock.setTimer(() => this.tick(), Math.min(Math.max(0, wake - now), MAX_SLEEP_MS));
   }
@@ -300,5 +394,10 @@ export class Scheduler {
   /** State writes run one after another, in the order the loop issued them; a failed write is logged, never fatal. */
   private persist(write: (store: ScheduleStateStore) => Promise<void>): void {
     this.writes = this.writes.then(() => write(this.store)).catch((err: unknown) => this.log.error({ error: errorMessage(err) }, "cannot save scheduler state"));
+  }
+
+  /** A fire's outcome, in the same order as the state writes. */
+  private persistFire(write: () => Promise<void>): void {
+    this.writes = this.writes.then(write).catch((err: unknown) => this.log.error({ error: errorMessage(err) }, "cannot record the outcome of this fire time"));
   }
 }

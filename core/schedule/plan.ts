@@ -88,18 +88,3 @@ export function diffPlans(before: readonly ScheduledJob[], after: readonly Sched
   for (const job of before) if (!now.has(job.key)) changes.removed.push(job);
   return changes;
 }
-
-/** Problems the schema cannot see: a snapshot name template that cannot make a valid name (file and key path). */
-export function scheduleIssues(loaded: LoadedConfig, now: Date = new Date()): ConfigIssue[] {
-  const issues: ConfigIssue[] = [];
-  for (const repo of loaded.config.repositories) {
-    if (!repo.schedule?.enabled || !repo.schedule.create_snapshot) continue;
-    try {
-      snapshotNameFromTemplate(repo.schedule.snapshot_name_template, { repoId: repo.id, now });
-    } catch (err) {
-      const src = loaded.sources.get(repo.id);
-      issues.push({ file: src?.file ?? "config.yaml", path: `repositories[${src?.index ?? "?"}].schedule.snapshot_name_template`, message: errorMessage(err) });
-    }
-  }
-  return issues;
-}

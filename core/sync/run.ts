@@ -26,6 +26,8 @@ export interface SyncRequest {
   force?: boolean;
   /** Re-read all upstream metadata even when the index is unchanged. */
   full?: boolean;
+  /** Accept upstream metadata older than the last synced (an APT Release with an older Date) for this run. */
+  allowDowngrade?: boolean;
   /** Publish latest after the sync (default true). */
   publish?: boolean;
   /** Create (and publish) a snapshot after a successful sync, named from this template. */
@@ -161,6 +163,7 @@ export async function syncRepository(req: SyncRequest, env: SyncEnv): Promise<Sy
     for (const warning of http.warnings) env.log.warn({ repo: repo.id }, warning);
     const ctx: RepoSyncContext = {
       config, repo, row, db: env.database.pool, pool, http: http.http, log: env.log, signal, runId, force: req.full ?? false, counts,
+      allowDowngrade: req.allowDowngrade ?? false, now: env.now,
       ...(env.onProgress ? { onProgress: (p: SyncProgress) => env.onProgress!(repo.id, p) } : {}),
     };
     const outcome = await syncByType(ctx);

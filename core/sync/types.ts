@@ -29,6 +29,10 @@ export interface RepoSyncContext {
   force: boolean;
   /** The run's counts, updated as the sync goes (so a failed run reports its downloads); returned in the result. */
   counts: RunCounts;
+  /** Accept upstream metadata older than what was synced last (`--allow-downgrade`, verify.allow_rollback). */
+  allowDowngrade: boolean;
+  /** The run's clock (injected: tests and the scheduler pass their own). */
+  now: () => Date;
   onProgress?: (p: SyncProgress) => void;
 }
 

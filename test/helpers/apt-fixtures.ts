@@ -176,6 +176,8 @@ export interface AptRepoOptions {
   releaseGpg?: boolean;
   /** Inserted into the Release as it is (e.g. "Valid-Until: ..."). */
   extraFields?: string[];
+  /** The Release's Date (default: now, as apt-ftparchive writes it). */
+  date?: Date;
   /** Rewrites each Packages text before it is compressed (fault tests). */
   editPackages?: (text: string, component: string, arch: string) => string;
 }
@@ -247,6 +249,7 @@ export async function writeAptRepo(root: string, opts: AptRepoOptions): Promise<
       ...field("Architectures", architectures.join(" ")),
       ...field("Components", components.join(" ")),
       ...(opts.byHash ? field("Acquire-By-Hash", "yes") : []),
+      ...(opts.date ? field("Date", opts.date.toUTCString().replace(/GMT$/, "UTC")) : []),
       "release",
       ".",
     ],

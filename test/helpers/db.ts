@@ -1,9 +1,10 @@
-// Each test file gets its own fresh database on the suite's server, dropped afterwards.
+// Each test file gets its own fresh database on the suite's server, owned by the app role, dropped afterwards.
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { inject } from "vitest";
 
 export interface TestDatabase {
+  /** As the app role (no superuser with the embedded server), like the CLI connects. */
   url: string;
   drop(): Promise<void>;
 }
@@ -14,15 +15,24 @@ function withDatabase(url: string, name: string): string {
   return u.toString();
 }
 
+function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
 export async function createTestDatabase(prefix = "t"): Promise<TestDatabase> {
   const admin = inject("adminDatabaseUrl");
+  const app = inject("appDatabaseUrl");
+  const owner = decodeURIComponent(new URL(app).username);
   const name = `chantal_${prefix}_${randomBytes(5).toString("hex")}`.toLowerCase();
   const client = new pg.Client({ connectionString: admin });
   await client.connect();
-  await client.query(`CREATE DATABASE ${name}`);
-  await client.end();
+  try {
+    await client.query(`CREATE DATABASE ${name}${owner ? ` OWNER ${quoteIdent(owner)}` : ""}`);
+  } finally {
+    await client.end();
+  }
   return {
-    url: withDatabase(admin, name),
+    url: withDatabase(app, name),
     async drop() {
       const c = new pg.Client({ connectionString: admin });
       await c.connect();

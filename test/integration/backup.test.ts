@@ -1,7 +1,6 @@
 // db backup / restore through the real CLI on a real database: sync A, back up, sync B, restore -> A; psql -f; refusals;
 // a restore killed midway; the maintenance lock; retention on disk.
 import { execFileSync, spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
@@ -21,7 +20,7 @@ import { cliPath, repoRoot } from "../helpers/cli.js";
 import { createTestDatabase } from "../helpers/db.js";
 import { startSyncEnvironment, type SyncEnvironment } from "../helpers/sync-env.js";
 import { describeWithTools } from "../helpers/tools.js";
-import { rawTar, validEntries, validMembers } from "../unit/backup/craft-archive.js";
+import { rawTar, recraftArchive, validEntries, validMembers } from "../unit/backup/craft-archive.js";
 
 let env: SyncEnvironment;
 let upstream: string;
@@ -39,34 +38,6 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
   for (const d of readdirSync(dirname(env.configDir))) if (d.startsWith(`${basename(env.configDir)}.backup-`)) rmSync(join(dirname(env.configDir), d), { recursive: true, force: true });
 });
-
-/**
- * A copy of a plain backup whose dump was changed by `edit`, with the manifest's checksums and sizes recomputed (they
- * are an integrity check, not a signature): what an attacker who can write the backup directory can make.
- */
-async function recraft(archive: string, edit: (dump: string) => string, opts: { gzip?: boolean; keepDeclaredSize?: boolean } = {}): Promise<Buffer> {
-  const out = mkdtempSync(join(work, "recraft-"));
-  try {
-    await extractTar({ file: archive, cwd: out });
-    const manifest = JSON.parse(readFileSync(join(out, "manifest.json"), "utf8"));
-    const text = Buffer.from(edit(readFileSync(join(out, "database.sql"), "utf8")));
-    const stored = opts.gzip ? gzipSync(text) : text;
-    const file = opts.gzip ? "database.sql.gz" : "database.sql";
-    const digest = { sha256: createHash("sha256").update(stored).digest("hex"), size: stored.length };
-    const crafted = {
-      ...manifest,
-      compression: opts.gzip ? "gzip" : "none",
-      database_file: file,
-      database_size_bytes: stored.length,
-      database_uncompressed_bytes: opts.keepDeclaredSize ? manifest.database_uncompressed_bytes : text.length,
-      members: { [file]: digest },
-    };
-    const tar = rawTar([{ path: "manifest.json", data: JSON.stringify(crafted) }, { path: file, data: stored }]);
-    return opts.gzip ? gzipSync(tar) : tar;
-  } finally {
-    rmSync(out, { recursive: true, force: true });
-  }
-}
 
 /** What "the state" of the database is: the current set with blobs, snapshots, runs and the index checksum. */
 async function state() {
@@ -223,7 +194,7 @@ describe("db backup and restore", () => {
       ["program.tar", `COPY (SELECT 1) TO PROGRAM 'id > ${marker}';\n`, /database dump line \d+: unexpected statement "COPY \(SELECT 1\) TO PROGRAM/],
       ["commit.tar", "COMMIT;\nDROP TABLE public.other_app_data;\n", /database dump line \d+: unexpected statement "COMMIT;"/],
     ];
-    for (const [file, sql] of injections) writeFileSync(join(bad, file), await recraft(join(work, "named.tar"), (dump) => dump.replace("\nSELECT pg_catalog.setval", `\n${sql}SELECT pg_catalog.setval`)));
+    for (const [file, sql] of injections) writeFileSync(join(bad, file), await recraftArchive(join(work, "named.tar"), (dump) => dump.replace("\nSELECT pg_catalog.setval", `\n${sql}SELECT pg_catalog.setval`)));
     for (const [file, , message] of injections) {
       const deep = await env.cli("db", "backup-verify", join(bad, file), "--deep");
       expect(deep.code, `${file}: ${deep.stdout}${deep.stderr}`).toBe(1);
@@ -243,9 +214,9 @@ describe("db backup and restore", () => {
     const before = await state();
     const bad = mkdtempSync(join(work, "bomb-"));
     // 1.3 KB-ish compressed: a comment line of 100 MiB before the dump
-    writeFileSync(join(bad, "long-line.tar.gz"), await recraft(join(work, "named.tar"), (dump) => `-- ${"A".repeat(100 * 1024 * 1024)}\n${dump}`, { gzip: true, keepDeclaredSize: true }));
+    writeFileSync(join(bad, "long-line.tar.gz"), await recraftArchive(join(work, "named.tar"), (dump) => `-- ${"A".repeat(100 * 1024 * 1024)}\n${dump}`, { gzip: true, keepDeclaredSize: true }));
     // the same, with the manifest's declared size rewritten to match: the line limit still stops it
-    writeFileSync(join(bad, "long-line-declared.tar.gz"), await recraft(join(work, "named.tar"), (dump) => `-- ${"A".repeat(100 * 1024 * 1024)}\n${dump}`, { gzip: true }));
+    writeFileSync(join(bad, "long-line-declared.tar.gz"), await recraftArchive(join(work, "named.tar"), (dump) => `-- ${"A".repeat(100 * 1024 * 1024)}\n${dump}`, { gzip: true }));
     const started = Date.now();
     const plain = await env.cli("db", "backup-verify", join(bad, "long-line.tar.gz"));
     expect(plain.code, plain.stdout + plain.stderr).toBe(1);
@@ -278,7 +249,7 @@ describe("db backup and restore", () => {
     expect(await state()).toEqual(before);
   });
 
-  it("a restore killed with SIGKILL midway leaves the database exactly as it was", async () => {
+  it("a restore stopped with SIGTERM or killed with SIGKILL midway leaves the database exactly as it was", async () => {
     await seedDatabase(env.pg, { repositories: 2, packages: 60_000, snapshots: 0 });
     const big = JSON.parse((await env.cli("db", "backup", "--target", work, "--no-include-config", "--json")).stdout);
     expect(big.status).toBe("success");
@@ -287,14 +258,28 @@ describe("db backup and restore", () => {
     const before = await state();
     const beforeCounts = await counts();
 
+    const reachCopy = async (run: ReturnType<typeof env.spawn>) => {
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const r = await env.pg.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'chantal-restore' AND query ILIKE 'COPY chantal."packages"%' AND state = 'active'`);
+        if (r.rowCount) return;
+        if (Date.now() > deadline) throw new Error(`the restore never reached the COPY of packages: ${run.output()}`);
+        await new Promise((res) => setTimeout(res, 20));
+      }
+    };
+    // SIGTERM mid-load: a clean stop within a couple of seconds, exit 143, nothing restored
+    const stopped = env.spawn("db", "restore", big.location, "--yes");
+    await reachCopy(stopped);
+    const t0 = Date.now();
+    stopped.child.kill("SIGTERM");
+    const exited = await Promise.race([stopped.result, new Promise<null>((r) => setTimeout(() => r(null), 10_000))]);
+    if (!exited) stopped.child.kill("SIGKILL");
+    expect(exited?.code, stopped.output()).toBe(143);
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    expect(await state()).toEqual(before);
+
     const run = env.spawn("db", "restore", big.location, "--yes");
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const r = await env.pg.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'chantal-restore' AND query ILIKE 'COPY chantal."packages"%' AND state = 'active'`);
-      if (r.rowCount) break;
-      if (Date.now() > deadline) throw new Error(`the restore never reached the COPY of packages: ${run.output()}`);
-      await new Promise((res) => setTimeout(res, 20));
-    }
+    await reachCopy(run);
     run.child.kill("SIGKILL");
     expect((await run.result).signal).toBe("SIGKILL");
     // the server notices the dead client and rolls back; wait for its backend to go

@@ -8,7 +8,10 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import pg from "pg";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { acquireEmbeddedPostgres } from "../../core/db/embedded.js";
+import { acquireEmbeddedPostgres, type EmbeddedLease } from "../../core/db/embedded.js";
+import { applicationName } from "../../core/db/application-name.js";
+import { connectPool } from "../../core/db/client.js";
+import { migrate } from "../../core/db/migrate.js";
 import { DatabaseError } from "../../core/errors.js";
 import { silentLogger } from "../../core/log.js";
 
@@ -64,8 +67,9 @@ async function serverIsStopped(base: string): Promise<boolean> {
   return refused && postmasterPid(base) === undefined;
 }
 
+// Named like Chantal's own connections, so a release right after does not count one that is still closing.
 async function query<T>(url: string, sql: string): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
+  const client = new pg.Client({ connectionString: url, application_name: applicationName("embedded-test") });
   await client.connect();
   try {
     return (await client.query(sql)).rows as T[];
@@ -124,6 +128,33 @@ function logMessages(stderr: string): string[] {
     .map((l) => (JSON.parse(l) as { msg: string }).msg);
 }
 
+// What earlier versions left: initdb's superuser chantal is the only role and owns the database, the schema and
+// every object (it ran the migrations); connection.json has no app role. Built with today's code, then undone.
+async function makeOldStyleDataDir(base: string): Promise<void> {
+  const lease = await acquireEmbeddedPostgres({ basePath: base, log: silentLogger() });
+  const admin = await connectPool(lease.adminUrl, { max: 1 });
+  try {
+    await admin.query("ALTER DATABASE chantal OWNER TO chantal");
+    await migrate(admin);
+    await admin.query("INSERT INTO chantal.repositories (repo_id, type, upstream_url) VALUES ('old', 'apt', 'http://127.0.0.1/')");
+    await admin.query("DROP ROLE chantal_app");
+    const [owners] = (await admin.query("SELECT count(DISTINCT relowner)::int AS n, min(pg_get_userbyid(relowner)) AS o FROM pg_class WHERE relnamespace = 'chantal'::regnamespace")).rows;
+    expect(owners).toEqual({ n: 1, o: "chantal" });
+  } finally {
+    await admin.end();
+    await lease.release();
+  }
+  const file = join(base, "postgres", "connection.json");
+  const { port, password, createdAt } = JSON.parse(await readFile(file, "utf8")) as Record<string, unknown>;
+  await writeFile(file, `${JSON.stringify({ port, password, user: "chantal", database: "chantal", createdAt }, null, 2)}\n`, { mode: 0o600 });
+  expect(await serverIsStopped(base)).toBe(true);
+}
+
+function restoreEnv(name: string, value: string | undefined): void {
+  if (value === undefined) delete process.env[name];
+  else process.env[name] = value;
+}
+
 describe("embedded PostgreSQL", () => {
   const savedKeep = process.env.CHANTAL_EMBEDDED_KEEP;
   delete process.env.CHANTAL_EMBEDDED_KEEP;
@@ -145,10 +176,10 @@ describe("embedded PostgreSQL", () => {
     async () => {
       const base = await makeBase();
       const lease = await acquireEmbeddedPostgres({ basePath: base, log: silentLogger() });
-      expect(lease.url).toMatch(/^postgres:\/\/chantal:[0-9a-f]+@127\.0\.0\.1:\d+\/chantal$/);
+      expect(lease.url).toMatch(/^postgres:\/\/chantal_app:[0-9a-f]+@127\.0\.0\.1:\d+\/chantal$/);
       expect(await query<{ one: number }>(lease.url, "SELECT 1 AS one")).toEqual([{ one: 1 }]);
       const user = await query<{ u: string; d: string }>(lease.url, "SELECT current_user AS u, current_database() AS d");
-      expect(user).toEqual([{ u: "chantal", d: "chantal" }]);
+      expect(user).toEqual([{ u: "chantal_app", d: "chantal" }]);
 
       await lease.release();
       await lease.release(); // idempotent
@@ -216,6 +247,121 @@ describe("embedded PostgreSQL", () => {
       const second = await acquireEmbeddedPostgres({ basePath: base, log: silentLogger() });
       expect(postmasterPid(base)).toBe(pid);
       await second.release();
+      expect(await serverIsStopped(base)).toBe(true);
+    },
+    TIMEOUT,
+  );
+
+  it.skipIf(!existsSync("/proc/self/environ"))(
+    "starts the server with a clean environment: no secret of the CLI's environment reaches the postmaster",
+    async () => {
+      const base = await makeBase();
+      const secret = `s3cret-${Date.now().toString(36)}`;
+      const saved = { proxy: process.env.HTTPS_PROXY, token: process.env.CHANTAL_TEST_REPO_PASSWORD };
+      process.env.HTTPS_PROXY = `http://user:${secret}@proxy.invalid:3128`;
+      process.env.CHANTAL_TEST_REPO_PASSWORD = secret;
+      let lease: EmbeddedLease | undefined;
+      try {
+        lease = await acquireEmbeddedPostgres({ basePath: base, log: silentLogger() });
+      } finally {
+        restoreEnv("HTTPS_PROXY", saved.proxy);
+        restoreEnv("CHANTAL_TEST_REPO_PASSWORD", saved.token);
+      }
+      try {
+        const pid = postmasterPid(base);
+        expect(pid).toBeDefined();
+        const environ = readFileSync(`/proc/${pid}/environ`, "utf8");
+        expect(environ).not.toContain(secret);
+        const names = environ.split("\0").filter(Boolean).map((kv) => kv.slice(0, kv.indexOf("=")));
+        // Ours, plus what pg_ctl (PGDATA, PGSYSCONFDIR, PG_GRANDPARENT_PID) and its /bin/sh (PWD) add themselves.
+        const added = ["PGDATA", "PGSYSCONFDIR", "PG_GRANDPARENT_PID", "PWD"];
+        expect(names.filter((n) => !["PATH", "LANG", "LC_ALL", "TZ", ...added].includes(n))).toEqual([]);
+      } finally {
+        await lease?.release();
+      }
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "connects Chantal as a role that is no superuser, which still migrates, locks, takes over and swaps schemas",
+    async () => {
+      const base = await makeBase();
+      const lease = await acquireEmbeddedPostgres({ basePath: base, log: silentLogger() });
+      const pool = await connectPool(lease.url, { max: 3 });
+      try {
+        const [role] = await query<Record<string, boolean>>(
+          lease.url,
+          "SELECT rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolbypassrls FROM pg_roles WHERE rolname = current_user",
+        );
+        expect(role).toEqual({ rolsuper: false, rolcreatedb: false, rolcreaterole: false, rolreplication: false, rolbypassrls: false });
+        const toProgram = await query(lease.url, "COPY (SELECT 1) TO PROGRAM 'id'").catch((e: unknown) => e);
+        expect(toProgram).toMatchObject({ code: "42501", message: expect.stringMatching(/permission denied/) });
+        const createDb = await query(lease.url, "CREATE DATABASE other_app").catch((e: unknown) => e);
+        expect(createDb).toMatchObject({ code: "42501" });
+        expect(await query<{ s: boolean }>(lease.adminUrl, "SELECT rolsuper AS s FROM pg_roles WHERE rolname = current_user")).toEqual([{ s: true }]);
+
+        expect((await migrate(pool)).length).toBeGreaterThan(0);
+        const [owner] = await query<{ o: string }>(lease.url, "SELECT pg_get_userbyid(nspowner) AS o FROM pg_namespace WHERE nspname = 'chantal'");
+        expect(owner).toEqual({ o: "chantal_app" });
+
+        // --force takeover: pg_terminate_backend of a session of the same role.
+        const holder = await pool.connect();
+        holder.on("error", () => undefined);
+        const { rows } = await holder.query<{ pid: number }>("SELECT pg_backend_pid() AS pid");
+        expect(await query<{ t: boolean }>(lease.url, `SELECT pg_terminate_backend(${rows[0]!.pid}) AS t`)).toEqual([{ t: true }]);
+        holder.release(true);
+
+        // What a restore does: rename the live schema aside, create a new one, drop the old.
+        await pool.query("ALTER SCHEMA chantal RENAME TO chantal_pre_restore");
+        await pool.query("CREATE SCHEMA chantal");
+        await pool.query("DROP SCHEMA chantal_pre_restore CASCADE");
+      } finally {
+        await pool.end();
+        await lease.release();
+      }
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "converts a data dir from before the app role (superuser chantal owns everything), once, under two concurrent starts",
+    async () => {
+      const base = await makeBase();
+      await makeOldStyleDataDir(base);
+      const script = await writeChildScript(base);
+      const startAt = Date.now() + 1500;
+      const [a, b] = await Promise.all([runChild(script, base, startAt, 1500), runChild(script, base, startAt, 1500)]);
+      expect(a.code, a.stderr).toBe(0);
+      expect(b.code, b.stderr).toBe(0);
+      const messages = [...logMessages(a.stderr), ...logMessages(b.stderr)];
+      expect(messages.filter((m) => m.startsWith("creating the role"))).toHaveLength(1);
+      expect(messages.filter((m) => m.startsWith("handing the embedded database"))).toHaveLength(1);
+
+      const lease = await acquireEmbeddedPostgres({ basePath: base, log: silentLogger() });
+      const pool = await connectPool(lease.url, { max: 2 });
+      try {
+        expect(await query<{ u: string; s: boolean }>(lease.url, "SELECT current_user AS u, rolsuper AS s FROM pg_roles WHERE rolname = current_user")).toEqual([
+          { u: "chantal_app", s: false },
+        ]);
+        const notOwned = await query<{ name: string }>(
+          lease.adminUrl,
+          `SELECT c.relname AS name FROM pg_class c WHERE c.relnamespace = 'chantal'::regnamespace AND pg_get_userbyid(c.relowner) <> 'chantal_app'
+           UNION ALL SELECT t.typname FROM pg_type t WHERE t.typnamespace = 'chantal'::regnamespace AND pg_get_userbyid(t.typowner) <> 'chantal_app'
+           UNION ALL SELECT nspname FROM pg_namespace WHERE nspname = 'chantal' AND pg_get_userbyid(nspowner) <> 'chantal_app'
+           UNION ALL SELECT datname FROM pg_database WHERE datname = 'chantal' AND pg_get_userbyid(datdba) <> 'chantal_app'`,
+        );
+        expect(notOwned).toEqual([]);
+        expect(await migrate(pool)).toEqual([]);
+        expect((await pool.query("SELECT repo_id FROM chantal.repositories")).rows).toEqual([{ repo_id: "old" }]);
+        await pool.query("INSERT INTO chantal.repositories (repo_id, type, upstream_url) VALUES ('new', 'rpm', 'http://127.0.0.1/')"); // its sequence too
+        await pool.query("ALTER TABLE chantal.repositories ADD COLUMN note text"); // owner, not just privileges
+        const state = JSON.parse(await readFile(join(base, "postgres", "connection.json"), "utf8")) as Record<string, unknown>;
+        expect(state).toMatchObject({ user: "chantal", appUser: "chantal_app", appPassword: expect.stringMatching(/^[0-9a-f]{48}$/) });
+      } finally {
+        await pool.end();
+        await lease.release();
+      }
       expect(await serverIsStopped(base)).toBe(true);
     },
     TIMEOUT,

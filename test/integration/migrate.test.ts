@@ -3,6 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import pino from "pino";
+import { LockClass } from "../../core/db/lock-ids.js";
+import { AbortedError } from "../../core/errors.js";
 import { migrate, migrationStatus, MIGRATIONS_DIR, readMigrations } from "../../core/db/migrate.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 
@@ -65,6 +68,67 @@ describe("migrate", () => {
       expect((await migrationStatus(pool)).pending).toEqual([]);
     } finally {
       await pool.end();
+    }
+  });
+
+  it("while a restore holds the migration lock: a current schema starts at once; a pending migration waits, says so naming the holder, and a signal ends the wait", async () => {
+    const current = await createTestDatabase("mlock");
+    const fresh = await createTestDatabase("mlock");
+    const holderOf = async (url: string) => {
+      const c = new pg.Client({ connectionString: url, application_name: "chantal-restore" });
+      await c.connect();
+      await c.query("BEGIN");
+      await c.query("SELECT pg_advisory_xact_lock($1, 0)", [LockClass.migrate]);
+      return c;
+    };
+    const lines: { msg: string }[] = [];
+    const log = pino({ level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const pools = [new pg.Pool({ connectionString: current.url, max: 1 }), new pg.Pool({ connectionString: fresh.url, max: 1 })];
+    const holders: pg.Client[] = [];
+    try {
+      await migrate(pools[0]!);
+      holders.push(await holderOf(current.url), await holderOf(fresh.url));
+      // current: no lock needed, no wait
+      expect(await migrate(pools[0]!, undefined, { log })).toEqual([]);
+      expect(lines).toEqual([]);
+      // pending: waits (logged once, naming the holder) until interrupted
+      const ac = new AbortController();
+      const waiting = migrate(pools[1]!, undefined, { log, signal: ac.signal });
+      const outcome = waiting.then(() => "migrated", (err: Error) => err);
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect(lines.map((l) => l.msg)).toEqual([expect.stringMatching(/^waiting for the database maintenance lock: chantal-restore \(database backend \d+\) is migrating or restoring the database$/)]);
+      const t0 = Date.now();
+      ac.abort(new AbortedError("interrupted by SIGTERM", "SIGTERM"));
+      const err = await outcome;
+      expect(err).toBeInstanceOf(AbortedError);
+      expect(Date.now() - t0).toBeLessThan(2_000);
+      // and once the holder is gone it migrates
+      await holders[1]!.query("ROLLBACK");
+      expect((await migrate(pools[1]!)).length).toBeGreaterThan(0);
+    } finally {
+      for (const h of holders) await h.end().catch(() => undefined);
+      for (const p of pools) await p.end();
+      await current.drop();
+      await fresh.drop();
+    }
+  });
+
+  it("0004 removes credentials an earlier version stored in upstream_url", async () => {
+    const db = await createTestDatabase("scrub");
+    const pool = new pg.Pool({ connectionString: db.url, max: 1 });
+    try {
+      const all = await readMigrations();
+      await migrate(pool, all.filter((m) => m.id < "0004"));
+      await pool.query(`INSERT INTO chantal.repositories (repo_id, type, upstream_url) VALUES ('a', 'rpm', 'https://user:s3cr%40t@cdn.example.org/rhel/'), ('b', 'rpm', 'http://mirror.example.org/x@y/')`);
+      expect(await migrate(pool, all)).toContain("0004_scrub_upstream_credentials");
+      const rows = (await pool.query(`SELECT repo_id, upstream_url FROM chantal.repositories ORDER BY repo_id`)).rows;
+      expect(rows).toEqual([
+        { repo_id: "a", upstream_url: "https://cdn.example.org/rhel/" },
+        { repo_id: "b", upstream_url: "http://mirror.example.org/x@y/" },
+      ]);
+    } finally {
+      await pool.end();
+      await db.drop();
     }
   });
 });

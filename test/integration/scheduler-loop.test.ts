@@ -1,34 +1,43 @@
-// The scheduler loop with a hand-moved clock, a real database for its state, and a recording job runner.
+// The scheduler loop with a hand-moved clock, a real database for its state and fire claims, and a recording job runner.
 import { rmSync } from "node:fs";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig, type LoadedConfig } from "../../core/config/load.js";
+import { acquireLock, type HeldLock } from "../../core/db/locks.js";
 import { migrate } from "../../core/db/migrate.js";
+import { ScheduleFires } from "../../core/db/schedule-fires.js";
 import { silentLogger } from "../../core/log.js";
 import { ManualClock } from "../../core/schedule/clock.js";
 import { Scheduler, type JobRunRequest, type JobRunResult } from "../../core/schedule/daemon.js";
-import { ScheduleStateStore } from "../../core/schedule/state.js";
+import { hostLockKey, ScheduleStateStore, schedulerLockRequest } from "../../core/schedule/state.js";
 import { makeConfigDir } from "../helpers/cli.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 
 let db: TestDatabase;
 let pool: pg.Pool;
+let hostLock: HeldLock;
 const dirs: string[] = [];
+const HOST = "loop-test-host";
 
 beforeAll(async () => {
   db = await createTestDatabase("sched_loop");
   pool = new pg.Pool({ connectionString: db.url, max: 4 });
   pool.on("error", () => undefined); // pool.end() does not wait for sockets to close: the DROP DATABASE ... FORCE may still hit one
   await migrate(pool);
+  hostLock = await acquireLock(db.url, schedulerLockRequest(HOST)); // the daemon's session: its fire claims live as long as it
 });
 afterAll(async () => {
+  await hostLock.release();
   await pool.end();
   await db.drop();
   dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
 });
 afterEach(async () => {
-  await pool.query("TRUNCATE chantal.schedule_state");
+  await pool.query("TRUNCATE chantal.schedule_state, chantal.schedule_fires");
 });
+
+/** The fire claims of the one daemon of these tests. */
+const fires = () => new ScheduleFires(pool, { host: HOST, pid: process.pid, lockKey: hostLockKey(HOST), backendPid: hostLock.backendPid, instanceId: null });
 
 interface Repo {
   id: string;
@@ -58,9 +67,23 @@ function recordingRunner(clock: ManualClock) {
   return { calls, run };
 }
 
-const settle = async () => {
+/** Lets finished runs hand back and the claims of the runs they unblock reach the database. */
+const settle = async (...schedulers: Scheduler[]) => {
   for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+  await Promise.all(schedulers.map((s) => s.idle()));
 };
+
+/** Moves the clock to `target` one timer at a time; each run's claim (a database round trip) completes before time moves on. */
+async function advance(clock: ManualClock, target: string, ...schedulers: Scheduler[]): Promise<void> {
+  for (;;) {
+    await Promise.all(schedulers.map((s) => s.idle()));
+    const at = clock.nextTimerAt();
+    if (at === null || at > Date.parse(target)) break;
+    clock.advanceTo(new Date(at));
+  }
+  clock.advanceTo(new Date(target));
+  await Promise.all(schedulers.map((s) => s.idle()));
+}
 
 async function stateRow(key: string) {
   return (await pool.query(`SELECT * FROM chantal.schedule_state WHERE job_key = $1`, [key])).rows[0];
@@ -71,20 +94,20 @@ describe("scheduler loop", () => {
     const clock = new ManualClock(new Date("2026-06-01T01:59:00Z"));
     const loaded = await config([{ id: "a", cron: "0 2 * * *" }, { id: "b", cron: "1 2 * * *" }, { id: "c", cron: "2 2 * * *" }, { id: "d", cron: "3 2 * * *" }], "  max_concurrent_syncs: 2\n");
     const runner = recordingRunner(clock);
-    const s = new Scheduler({ loaded, clock, log: silentLogger(), store: new ScheduleStateStore(pool, null), runJob: runner.run });
+    const s = new Scheduler({ loaded, clock, log: silentLogger(), store: new ScheduleStateStore(pool, null), fires: fires(), runJob: runner.run });
     await s.start();
-    clock.advanceTo(new Date("2026-06-01T02:03:00Z"));
+    await advance(clock, "2026-06-01T02:03:00Z", s);
     expect(runner.calls.map((c) => `${c.key}@${c.at.slice(11, 16)}`)).toEqual(["sync:a@02:00", "sync:b@02:01"]);
     expect(s.queuedKeys).toEqual(["sync:c", "sync:d"]);
     runner.calls[1]!.finish();
-    await settle();
+    await settle(s);
     expect(runner.calls.map((c) => c.key)).toEqual(["sync:a", "sync:b", "sync:c"]);
     expect(runner.calls[2]!.scheduledAt).toBe("2026-06-01T02:02:00.000Z");
     runner.calls[0]!.finish();
-    await settle();
+    await settle(s);
     expect(runner.calls.map((c) => c.key)).toEqual(["sync:a", "sync:b", "sync:c", "sync:d"]);
     runner.calls.slice(2).forEach((c) => c.finish({ status: "noop" }));
-    await settle();
+    await settle(s);
     await s.stop(1000);
     const a = await stateRow("sync:a");
     expect(a.last_status).toBe("success");
@@ -97,16 +120,16 @@ describe("scheduler loop", () => {
     const clock = new ManualClock(new Date("2026-06-01T01:59:00Z"));
     const loaded = await config([{ id: "slow", cron: "0 2 * * *", jitter: 120 }, { id: "fast", cron: "0 2 * * *" }], "  max_concurrent_syncs: 2\n");
     const runner = recordingRunner(clock);
-    const s = new Scheduler({ loaded, clock, log: silentLogger(), store: new ScheduleStateStore(pool, null), runJob: runner.run, random: () => 0.5 });
+    const s = new Scheduler({ loaded, clock, log: silentLogger(), store: new ScheduleStateStore(pool, null), fires: fires(), runJob: runner.run, random: () => 0.5 });
     await s.start();
-    clock.advanceTo(new Date("2026-06-01T02:00:00Z"));
+    await advance(clock, "2026-06-01T02:00:00Z", s);
     expect(runner.calls.map((c) => `${c.key}@${c.at.slice(11, 19)}`)).toEqual(["sync:fast@02:00:00"]);
-    clock.advanceTo(new Date("2026-06-01T02:00:59Z"));
+    await advance(clock, "2026-06-01T02:00:59Z", s);
     expect(runner.calls).toHaveLength(1);
-    clock.advanceTo(new Date("2026-06-01T02:05:00Z"));
+    await advance(clock, "2026-06-01T02:05:00Z", s);
     expect(runner.calls.map((c) => `${c.key}@${c.at.slice(11, 19)}`)).toEqual(["sync:fast@02:00:00", "sync:slow@02:01:00"]);
     runner.calls.forEach((c) => c.finish());
-    await settle();
+    await settle(s);
     await s.stop(1000);
   });
 
@@ -114,18 +137,18 @@ describe("scheduler loop", () => {
     const clock = new ManualClock(new Date("2026-06-01T01:59:30Z"));
     const loaded = await config([{ id: "busy", cron: "* * * * *" }], "  max_concurrent_syncs: 2\n");
     const runner = recordingRunner(clock);
-    const s = new Scheduler({ loaded, clock, log: silentLogger(), store: new ScheduleStateStore(pool, null), runJob: runner.run });
+    const s = new Scheduler({ loaded, clock, log: silentLogger(), store: new ScheduleStateStore(pool, null), fires: fires(), runJob: runner.run });
     await s.start();
-    clock.advanceTo(new Date("2026-06-01T02:10:00Z")); // ten more fire times while the first run is going
+    await advance(clock, "2026-06-01T02:10:00Z", s); // ten more fire times while the first run is going
     expect(runner.calls).toHaveLength(1);
     expect(s.queuedKeys).toEqual([]);
     runner.calls[0]!.finish();
-    await settle();
+    await settle(s);
     expect(runner.calls).toHaveLength(1); // nothing was saved up
-    clock.advanceTo(new Date("2026-06-01T02:11:00Z"));
+    await advance(clock, "2026-06-01T02:11:00Z", s);
     expect(runner.calls.map((c) => c.at)).toEqual(["2026-06-01T02:00:00.000Z", "2026-06-01T02:11:00.000Z"]);
     runner.calls[1]!.finish();
-    await settle();
+    await settle(s);
     await s.stop(1000);
   });
 
@@ -133,39 +156,41 @@ describe("scheduler loop", () => {
     const clock = new ManualClock(new Date("2026-06-01T01:59:30Z"));
     const loaded = await config([{ id: "j", cron: "*/5 * * * *" }], "  max_concurrent_syncs: 2\n");
     const runner = recordingRunner(clock);
-    const s = new Scheduler({ loaded, clock, log: silentLogger(), store: new ScheduleStateStore(pool, null), runJob: runner.run });
+    const s = new Scheduler({ loaded, clock, log: silentLogger(), store: new ScheduleStateStore(pool, null), fires: fires(), runJob: runner.run });
     await s.start();
     // Time moves on by an hour without the timers running in between, as on a suspended host; the late timer then fires once.
     (clock as unknown as { t: number }).t = Date.parse("2026-06-01T03:02:00Z");
     clock.advance(0);
+    await s.idle();
     expect(runner.calls).toHaveLength(1);
     runner.calls[0]!.finish();
-    await settle();
-    clock.advanceTo(new Date("2026-06-01T03:05:00Z"));
+    await settle(s);
+    await advance(clock, "2026-06-01T03:05:00Z", s);
     expect(runner.calls.map((c) => c.at)).toEqual(["2026-06-01T03:02:00.000Z", "2026-06-01T03:05:00.000Z"]);
     runner.calls[1]!.finish();
-    await settle();
+    await settle(s);
     await s.stop(1000);
   });
 
   it("catch_up: a schedule missed while down runs once at start; without it, it waits", async () => {
     for (const catchUp of [true, false]) {
-      await pool.query("TRUNCATE chantal.schedule_state");
+      await pool.query("TRUNCATE chantal.schedule_state, chantal.schedule_fires");
       const loaded = await config([{ id: "m", cron: "0 2 * * *" }, { id: "fresh", cron: "0 3 * * *" }], `  catch_up: ${catchUp}\n`);
       // A first daemon plans the schedule, then stops before 02:00.
       const first = new ManualClock(new Date("2026-06-01T01:00:00Z"));
-      const s1 = new Scheduler({ loaded, clock: first, log: silentLogger(), store: new ScheduleStateStore(pool, null), runJob: recordingRunner(first).run });
+      const s1 = new Scheduler({ loaded, clock: first, log: silentLogger(), store: new ScheduleStateStore(pool, null), fires: fires(), runJob: recordingRunner(first).run });
       await s1.start();
       await s1.stop(1000);
       await pool.query(`DELETE FROM chantal.schedule_state WHERE job_key = 'sync:fresh'`);
       // The next start is three days later.
       const clock = new ManualClock(new Date("2026-06-04T12:00:00Z"));
       const runner = recordingRunner(clock);
-      const s2 = new Scheduler({ loaded, clock, log: silentLogger(), store: new ScheduleStateStore(pool, null), runJob: runner.run });
+      const s2 = new Scheduler({ loaded, clock, log: silentLogger(), store: new ScheduleStateStore(pool, null), fires: fires(), runJob: runner.run });
       await s2.start();
+      await s2.idle();
       expect(runner.calls.map((c) => [c.key, c.catchUp, c.scheduledAt])).toEqual(catchUp ? [["sync:m", true, "2026-06-01T02:00:00.000Z"]] : []);
       runner.calls.forEach((c) => c.finish());
-      await settle();
+      await settle(s2);
       await s2.flush();
       const m = await stateRow("sync:m");
       expect(m.next_run_at.toISOString()).toBe("2026-06-05T02:00:00.000Z");
@@ -178,9 +203,9 @@ describe("scheduler loop", () => {
     const clock = new ManualClock(new Date("2026-06-01T01:59:00Z"));
     const before = await config([{ id: "keep", cron: "0 2 * * *" }, { id: "gone", cron: "0 2 * * *" }, { id: "moved", cron: "0 5 * * *" }], "  max_concurrent_syncs: 4\n");
     const runner = recordingRunner(clock);
-    const s = new Scheduler({ loaded: before, clock, log: silentLogger(), store: new ScheduleStateStore(pool, null), runJob: runner.run });
+    const s = new Scheduler({ loaded: before, clock, log: silentLogger(), store: new ScheduleStateStore(pool, null), fires: fires(), runJob: runner.run });
     await s.start();
-    clock.advanceTo(new Date("2026-06-01T02:00:00Z"));
+    await advance(clock, "2026-06-01T02:00:00Z", s);
     expect(runner.calls.map((c) => c.key).sort()).toEqual(["sync:gone", "sync:keep"]);
     const after = await config([{ id: "keep", cron: "0 2 * * *" }, { id: "moved", cron: "30 2 * * *" }, { id: "new", cron: "15 2 * * *" }], "  max_concurrent_syncs: 4\n");
     const changes = await s.reload(after);
@@ -190,10 +215,10 @@ describe("scheduler loop", () => {
     expect(s.runningKeys.sort()).toEqual(["sync:gone", "sync:keep"]);
     expect((await stateRow("sync:gone")).next_run_at).toBeNull();
     expect((await stateRow("sync:moved")).next_run_at.toISOString()).toBe("2026-06-01T02:30:00.000Z");
-    clock.advanceTo(new Date("2026-06-01T02:31:00Z"));
+    await advance(clock, "2026-06-01T02:31:00Z", s);
     expect(runner.calls.map((c) => `${c.key}@${c.at.slice(11, 16)}`).sort()).toEqual(["sync:gone@02:00", "sync:keep@02:00", "sync:moved@02:30", "sync:new@02:15"]);
     runner.calls.forEach((c) => c.finish());
-    await settle();
+    await settle(s);
     await s.stop(1000);
   });
 
@@ -201,9 +226,9 @@ describe("scheduler loop", () => {
     const clock = new ManualClock(new Date("2026-06-01T01:59:00Z"));
     const loaded = await config([{ id: "long", cron: "0 2 * * *" }, { id: "waiting", cron: "0 2 * * *" }], "  max_concurrent_syncs: 1\n");
     const runner = recordingRunner(clock);
-    const s = new Scheduler({ loaded, clock, log: silentLogger(), store: new ScheduleStateStore(pool, null), runJob: runner.run });
+    const s = new Scheduler({ loaded, clock, log: silentLogger(), store: new ScheduleStateStore(pool, null), fires: fires(), runJob: runner.run });
     await s.start();
-    clock.advanceTo(new Date("2026-06-01T02:00:00Z"));
+    await advance(clock, "2026-06-01T02:00:00Z", s);
     expect(runner.calls).toHaveLength(1);
     const started = Date.now();
     const result = await s.stop(300);
@@ -212,7 +237,7 @@ describe("scheduler loop", () => {
     expect(runner.calls[0]!.signal.aborted).toBe(true);
     expect((await stateRow(runner.calls[0]!.key)).next_run_at.toISOString()).toBe("2026-06-01T02:00:00.000Z");
     expect((await stateRow(runner.calls[0]!.key)).last_status).toBe("interrupted");
-    clock.advanceTo(new Date("2026-06-03T00:00:00Z"));
+    await advance(clock, "2026-06-03T00:00:00Z", s);
     expect(runner.calls).toHaveLength(1);
   });
 
@@ -220,9 +245,9 @@ describe("scheduler loop", () => {
     const clock = new ManualClock(new Date("2026-06-01T01:59:00Z"));
     const loaded = await config([{ id: "short", cron: "0 2 * * *" }], "  max_concurrent_syncs: 1\n");
     const runner = recordingRunner(clock);
-    const s = new Scheduler({ loaded, clock, log: silentLogger(), store: new ScheduleStateStore(pool, null), runJob: runner.run });
+    const s = new Scheduler({ loaded, clock, log: silentLogger(), store: new ScheduleStateStore(pool, null), fires: fires(), runJob: runner.run });
     await s.start();
-    clock.advanceTo(new Date("2026-06-01T02:00:00Z"));
+    await advance(clock, "2026-06-01T02:00:00Z", s);
     setTimeout(() => runner.calls[0]!.finish(), 50);
     const result = await s.stop(10_000);
     expect(result).toEqual({ finished: 1, aborted: 0, dropped: 0 });

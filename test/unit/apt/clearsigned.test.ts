@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { splitClearsigned } from "../../../core/apt/signature.js";
+import { splitClearsigned } from "../../../core/openpgp/signature.js";
 
 const SIG = "-----BEGIN PGP SIGNATURE-----\n\niQ==\n=abcd\n-----END PGP SIGNATURE-----";
 const doc = (body: string, { before = "", after = "\n", headers = "Hash: SHA512\n" } = {}) =>

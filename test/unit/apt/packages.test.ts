@@ -2,7 +2,7 @@ import { Readable } from "node:stream";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { parsePackagesIndex, parseSourcesIndex, type DebPackage } from "../../../core/apt/packages.js";
-import { readStanzas } from "../../../core/apt/deb822.js";
+import { readStanzas, type Stanza } from "../../../core/apt/deb822.js";
 import { LimitExceededError } from "../../../core/compress/decompress.js";
 import type { CompressionKind } from "../../../core/compress/decompress.js";
 
@@ -71,6 +71,8 @@ describe("Packages index", () => {
     ["a negative Size", PACKAGES.replace("size: 99", "size: -1"), /has an invalid Size "-1"/],
     ["a bad epoch", PACKAGES.replace("version: 2.0", "version: x:2.0"), /the epoch is not a number/],
     ["a line that is no field", `${PACKAGES}\nnonsense\n`, /not a "Field: value" line/],
+    ["a newline in Package (a continuation line)", PACKAGES.replace("package: beta\n", "package: beta\n evil\n"), /Packages: the paragraph at line 15 has whitespace or a control character in its Package "beta\\nevil"/],
+    ["a space in Architecture", PACKAGES.replace("architecture: amd64", "architecture: amd 64"), /has whitespace or a control character in its Architecture "amd 64"/],
   ])("refuses %s", async (_what, text, message) => {
     await expect(collect(text)).rejects.toThrow(message);
   });
@@ -80,6 +82,27 @@ describe("Packages index", () => {
     await expect(collect(PACKAGES, "none", 7, { maxStanzaChars: 100 })).rejects.toThrow(/longer than 100 characters/);
     await expect(collect(`Package: x\nDescription: ${"y".repeat(500)}`, "none", 1000, { maxStanzaChars: 100 })).rejects.toThrow(LimitExceededError);
     await expect(collect(gzipSync(Buffer.alloc(1 << 21, 0x41)), "gz", 1 << 16)).rejects.toThrow(/decompresses to more than/);
+  });
+
+  it.each([
+    ["a kept field (two Filename:)", PACKAGES.replace("size: 99\n", "size: 99\nFilename: pool/main/e/evil/evil.deb\n"), /Packages line 20: the paragraph at line 15 \(package beta\) has the field "Filename" twice/],
+    ["a kept field in another case", PACKAGES.replace("Size: 1234\n", "Size: 1234\nSIZE: 1\n"), /Packages line 8: the paragraph at line 1 \(package alpha\) has the field "SIZE" twice/],
+    ["a field that is not kept (two Maintainer:)", PACKAGES.replace("Installed-Size: 10\n", "Maintainer: Other <o@p.q>\n"), /Packages line 5: the paragraph at line 1 \(package alpha\) has the field "Maintainer" twice \(duplicate fields are refused, as dpkg does\)/],
+  ])("refuses a paragraph with %s, as dpkg does", async (_what, text, message) => {
+    await expect(collect(text)).rejects.toThrow(message);
+  });
+
+  it("counts lines across runs of blank and whitespace-only lines, and keeps a continuation after them", async () => {
+    const text = `Package: a\nVersion: 1\n\n \t\n\r\n\n${"\n".repeat(100_000)}Package: b\nDescription: x\n  indented continuation\nVersion: 2\n\n   \n oops\n`;
+    const out: Stanza[] = [];
+    const read = async () => {
+      for await (const s of readStanzas(Readable.from([Buffer.from(text.slice(0, 50_001)), Buffer.from(text.slice(50_001))]), { label: "P" })) out.push(s);
+    };
+    await expect(read()).rejects.toThrow(/P line 100013: a continuation line before any field/);
+    expect(out.map((s) => [s.line, Object.fromEntries(s.fields)])).toEqual([
+      [1, { package: "a", version: "1" }],
+      [100007, { package: "b", description: "x\n indented continuation", version: "2" }],
+    ]);
   });
 
   it("keeps only the fields it is asked for, continuation lines included", async () => {

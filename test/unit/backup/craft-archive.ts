@@ -1,7 +1,9 @@
 // Hand-made tar archives (any path, any type, any bytes) for the refusal tests: what our writer would never produce.
 import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { Header } from "tar";
+import { Header, x as extractTar } from "tar";
 import { DUMP_END } from "../../../core/backup/dump.js";
 import type { Manifest } from "../../../core/backup/manifest.js";
 
@@ -61,4 +63,37 @@ export function validEntries(m = validMembers()): RawEntry[] {
     { path: "database.sql.gz", data: m.dump },
     { path: "config/config.yaml", data: m.config },
   ];
+}
+
+/**
+ * A copy of a plain (uncompressed tar) backup whose dump was changed by `edit`, with the manifest's checksums and sizes
+ * recomputed (they are an integrity check, not a signature): what an attacker who can write the backup directory makes.
+ * `signature` is put after the manifest as manifest.json.asc (e.g. the original one, now over a different manifest).
+ */
+export async function recraftArchive(archive: string, edit: (dump: string) => string, opts: { gzip?: boolean; keepDeclaredSize?: boolean; signature?: Buffer } = {}): Promise<Buffer> {
+  const out = mkdtempSync(join(dirname(archive), "recraft-"));
+  try {
+    await extractTar({ file: archive, cwd: out });
+    const manifest = JSON.parse(readFileSync(join(out, "manifest.json"), "utf8"));
+    const text = Buffer.from(edit(readFileSync(join(out, "database.sql"), "utf8")));
+    const stored = opts.gzip ? gzipSync(text) : text;
+    const file = opts.gzip ? "database.sql.gz" : "database.sql";
+    const crafted = {
+      ...manifest,
+      compression: opts.gzip ? "gzip" : "none",
+      database_file: file,
+      database_size_bytes: stored.length,
+      database_uncompressed_bytes: opts.keepDeclaredSize ? manifest.database_uncompressed_bytes : text.length,
+      members: { [file]: { sha256: sha(stored), size: stored.length } },
+      includes_config: false,
+      config_files: [],
+    };
+    const entries: RawEntry[] = [{ path: "manifest.json", data: JSON.stringify(crafted, null, 2) + "\n" }];
+    if (opts.signature) entries.push({ path: "manifest.json.asc", data: opts.signature });
+    entries.push({ path: file, data: stored });
+    const tar = rawTar(entries);
+    return opts.gzip ? gzipSync(tar) : tar;
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
 }

@@ -1,8 +1,12 @@
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { BackupInvalidError, parseManifest, type Manifest } from "../../../core/backup/manifest.js";
+import { BackupInvalidError, dumpByteLimit, parseManifest, type Manifest } from "../../../core/backup/manifest.js";
+import { dumpChecker } from "../../../core/backup/verify.js";
 import { backupFileName, dateFromBackupName, isArchiveName } from "../../../core/backup/naming.js";
 import { memberProblem } from "../../../core/backup/safety.js";
-import { orderByDependencies } from "../../../core/backup/dump.js";
+import { DUMP_END, orderByDependencies } from "../../../core/backup/dump.js";
 
 describe("memberProblem", () => {
   it.each([
@@ -102,5 +106,33 @@ describe("orderByDependencies", () => {
   });
   it("refuses a cycle", () => {
     expect(() => orderByDependencies(["a", "b"], [{ child: "a", parent: "b" }, { child: "b", parent: "a" }])).toThrow(/cycle/);
+  });
+});
+
+describe("dumpByteLimit", () => {
+  const v2 = { ...good, backup_version: 2, database_uncompressed_bytes: 5000 } as Manifest;
+  it.each<[string, Manifest | undefined, number, boolean, number]>([
+    ["the declared size of a version 2 manifest", v2, 10, true, 5000],
+    ["a version 1 gzip dump: 64 times its size plus 64 MiB", good, 1000, true, 64_000 + 64 * 1024 * 1024],
+    ["a plain dump: its own size", { ...good, compression: "none" } as Manifest, 1234, false, 1234],
+    ["no manifest (not reached): the ratio on the member's size", undefined, 10, true, 640 + 64 * 1024 * 1024],
+  ])("%s", (_label, manifest, stored, gzip, expected) => {
+    expect(dumpByteLimit(manifest, stored, gzip)).toBe(expected);
+  });
+});
+
+describe("dumpChecker", () => {
+  it("stops decompressing a bomb at the limit and reports it; a dump of the declared size passes", async () => {
+    const bomb = gzipSync(Buffer.alloc(50 * 1024 * 1024, 0x0a));
+    const checker = dumpChecker(true, { maxBytes: 1024 * 1024 });
+    await pipeline(Readable.from([bomb]), checker.sink);
+    expect(await checker.result()).toMatchObject({ ok: false, label: "database dump size", detail: expect.stringMatching(/more than 1048576 bytes: a decompression bomb/) });
+    const text = Buffer.from(`-- x\n${DUMP_END}\n`);
+    const fine = dumpChecker(true, { maxBytes: text.length, declared: text.length });
+    await pipeline(Readable.from([gzipSync(text)]), fine.sink);
+    expect(await fine.result()).toMatchObject({ ok: true });
+    const short = dumpChecker(true, { maxBytes: text.length + 5, declared: text.length + 5 });
+    await pipeline(Readable.from([gzipSync(text)]), short.sink);
+    expect(await short.result()).toMatchObject({ ok: false, detail: expect.stringMatching(/decompresses to \d+ bytes, the manifest says/) });
   });
 });

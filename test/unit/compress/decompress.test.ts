@@ -195,6 +195,13 @@ describe("output limit", () => {
     expect(err.message).toMatch(/^test\.none: decompresses to more than 4 KiB/);
   });
 
+  it("lets exactly the declared size through, and ignores a declared size above the limit", async () => {
+    const declared = (bytes: number) => ({ maxOutputBytes: 4096, label: "t", declared: { bytes, by: "the Release" } });
+    expect((await collect(decompressIterable(chunked(Buffer.alloc(3000), 1000), "none", declared(3000)))).length).toBe(3000);
+    await expect(collect(decompressIterable(chunked(Buffer.alloc(3001), 1000), "none", declared(3000)))).rejects.toThrow(/^t: decompresses to more than the 3000 bytes of the Release/);
+    await expect(collect(decompressIterable(chunked(Buffer.alloc(5000), 1000), "none", declared(1 << 30)))).rejects.toThrow(/^t: decompresses to more than 4 KiB \(the limit\)/);
+  });
+
   it("lets exactly the limit through", async () => {
     expect((await decompressAll("none", Buffer.alloc(4096), 1000, 4096)).length).toBe(4096);
   });
@@ -245,6 +252,22 @@ describe("output limit", () => {
         expect(Date.now() - started).toBeLessThan(10_000);
         // Lenient: the point is "not 1 GiB", whatever the garbage collector does meanwhile.
         expect(peak - before).toBeLessThan(256 * 1024 * 1024);
+      });
+    }
+
+    for (const kind of KINDS) {
+      it.skipIf(toolMissing(TOOLS[kind].tool))(`${kind}: stopped as soon as the output exceeds the declared size, far below the limit`, async () => {
+        let seen = 0;
+        const err = await rejection(
+          (async () => {
+            const opts = { maxOutputBytes: 4 * GiB, label: `bomb.${kind}`, declared: { bytes: 100_000, by: "its <open-size> in repomd.xml" } };
+            for await (const chunk of decompressIterable(createReadStream(files.get(kind)!), kind, opts)) seen += chunk.length;
+          })(),
+        );
+        expect(err).toBeInstanceOf(LimitExceededError);
+        expect((err as LimitExceededError).limit).toBe("declaredSize");
+        expect(err.message).toBe(`bomb.${kind}: decompresses to more than the 100000 bytes of its <open-size> in repomd.xml; refusing it (a decompression bomb, or metadata that does not match its index)`);
+        expect(seen).toBeLessThanOrEqual(100_000);
       });
     }
 

@@ -149,6 +149,72 @@ describe("loadConfig", () => {
     ]);
   });
 
+  const aptRepo = (apt: string) => `repositories:\n  - id: d\n    type: apt\n    upstream_url: http://mirror.example.org/debian\n    apt:\n${apt}`;
+
+  it.each([
+    ["bookworm-updates", "[main, contrib, non-free-firmware]"],
+    ["buster/updates", "[updates/main, updates/contrib]"],
+    ["jammy-security", "[main, restricted, universe, multiverse]"],
+    ["./", "[main]"],
+  ])("accepts the documented APT forms: distribution %s, components %s", async (distribution, components) => {
+    expect(await issuesOf({ "config.yaml": aptRepo(`      distribution: ${distribution}\n      components: ${components}\n      architectures: [amd64, arm64, all, hurd-i386]\n`) })).toEqual([]);
+  });
+
+  it.each([
+    ["a component climbing out of dists/", "      distribution: bookworm\n      components: [main, ../../x]\n", "repositories[0].apt.components[1]", /"\.\.\/\.\.\/x" must be a component of the suite: .*never empty, absolute or '\.\.'/],
+    ["an absolute component", "      distribution: bookworm\n      components: [/etc]\n", "repositories[0].apt.components[0]", /"\/etc" must be a component/],
+    ["an empty segment in a component", "      distribution: bookworm\n      components: [updates//main]\n", "repositories[0].apt.components[0]", /must be a component/],
+    ["an empty component", "      distribution: bookworm\n      components: ['']\n", "repositories[0].apt.components[0]", /must be a component/],
+    ["a distribution with '..'", "      distribution: ../../../etc\n", "repositories[0].apt.distribution", /"\.\.\/\.\.\/\.\.\/etc" must be a suite or codename under dists\//],
+    ["a distribution with a '..' segment inside", "      distribution: bookworm/../../x\n", "repositories[0].apt.distribution", /must be a suite or codename/],
+    ["an absolute distribution", "      distribution: /bookworm\n", "repositories[0].apt.distribution", /must be a suite or codename/],
+    ["an architecture with a slash", "      distribution: bookworm\n      architectures: [../amd64]\n", "repositories[0].apt.architectures[0]", /must be a Debian architecture name/],
+  ])("refuses %s, naming the file and the key path", async (_what, apt, path, message) => {
+    const issues = await issuesOf({ "config.yaml": aptRepo(apt) });
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toMatch(new RegExp(`^config\\.yaml: ${path.replace(/[[\].]/g, "\\$&")}: `));
+    expect(issues[0]).toMatch(message);
+  });
+
+  it("reports a YAML alias bomb as a configuration error naming the file, and accepts an anchor shared by many repositories", async () => {
+    const levels = ['a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x"]'];
+    for (let i = 1; i < 9; i++) levels.push(`${"abcdefghi"[i]}: &${"abcdefghi"[i]} [${Array(9).fill(`*${"abcdefghi"[i - 1]}`).join(", ")}]`);
+    const issues = await issuesOf({ "config.yaml": "storage: {}\n", "conf.d/bomb.yaml": `${levels.join("\n")}\n` });
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toMatch(/^conf\.d\/bomb\.yaml: invalid YAML: Excessive alias count .*\(aliases expand to more than 1000 nodes\)/);
+    // One anchor referenced by 300 repositories is not a bomb (yaml's default limit of 100 would refuse it).
+    const many = Array.from({ length: 300 }, (_, i) => `${repo(`r${i}`)}    proxy: ${i === 0 ? "&direct { enabled: false }" : "*direct"}\n`).join("");
+    expect(await issuesOf({ "config.yaml": `repositories:\n${many}` })).toEqual([]);
+  });
+
+  it.each([
+    ["../../{date}", /snapshot name "\.\.\/\.\.\/20261231" must be 1-128 letters/],
+    ["{repo_id}/{date}", /snapshot name "a\/20261231" must be/],
+    ["{repo_id}-{week}", /has an unknown placeholder \{week\}/],
+    [`{repo_id}-{datetime}-${"x".repeat(120)}`, /must be 1-128 letters/],
+  ])("refuses snapshot_name_template %s by rendering it with a sample date", async (template, message) => {
+    const issues = await issuesOf({ "config.yaml": `repositories:\n${repo("a", `    schedule:\n      cron: "0 2 * * *"\n      snapshot_name_template: "${template}"\n`)}` });
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toMatch(/^config\.yaml: repositories\[0\]\.schedule\.snapshot_name_template: /);
+    expect(issues[0]).toMatch(message);
+    expect(issues[0]).toContain("(rendered with the sample date 2026-12-31 23:59:59)");
+  });
+
+  it("accepts the documented snapshot name templates", async () => {
+    for (const template of ["rhel9-baseos-{date}", "{repo_id}-{datetime}", "{date}.{time}", "nightly_{repo_id}"]) {
+      expect(await issuesOf({ "config.yaml": `repositories:\n${repo("rhel9-baseos", `    schedule:\n      cron: "0 2 * * *"\n      snapshot_name_template: "${template}"\n`)}` })).toEqual([]);
+    }
+  });
+
+  it("takes verify.allow_rollback on apt repositories only", async () => {
+    const apt = `  - id: d\n    type: apt\n    upstream_url: http://mirror.example.org/debian\n    apt:\n      distribution: bookworm\n    verify:\n      allow_rollback: true\n`;
+    const loaded = await loadConfig({ configDir: dirWith({ "config.yaml": `repositories:\n${apt}` }), env: {} });
+    expect(loaded.config.repositories[0]!.verify?.allow_rollback).toBe(true);
+    expect(await issuesOf({ "config.yaml": `repositories:\n${repo("a", "    verify:\n      allow_rollback: false\n")}` })).toEqual([
+      "config.yaml: repositories[0].verify.allow_rollback: applies to apt repositories only (the Date of their Release)",
+    ]);
+  });
+
   it("fails clearly when config.yaml is missing", async () => {
     const issues = await issuesOf({ "conf.d/a.yaml": "repositories: []\n" });
     expect(issues[0]).toMatch(/config\.yaml: configuration file not found/);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { safeLocation, UnsafePathError } from "../../../core/rpm/location.js";
+import { findPathConflict, safeLocation, UnsafePathError } from "../../../core/rpm/location.js";
 import { ChantalError } from "../../../core/errors.js";
 
 describe("safeLocation accepts paths inside the repository", () => {
@@ -92,5 +92,26 @@ describe("safeLocation refuses anything that could leave the repository", () => 
     expect(() => safeLocation("a.rpm", "http://other.test/repo/", { repoUrl: "http://mirror.test/repo/" })).toThrow(UnsafePathError);
     expect(() => safeLocation("a.rpm", "http://mirror.test/repository/", { repoUrl: "http://mirror.test/repo" })).toThrow(UnsafePathError);
     expect(() => safeLocation("a.rpm", "http://mirror.test/repo/../", { repoUrl: "http://mirror.test/repo/" })).toThrow(/climbs out/);
+  });
+});
+
+describe("findPathConflict: files that cannot share one published tree", () => {
+  const entry = (path: string, sha = "x") => ({ path, sha });
+  it.each([
+    ["distinct files in distinct directories", ["repodata/repomd.xml", "Packages/a.rpm", "Packages/b/c.rpm"], undefined],
+    ["a package at a metadata path", ["repodata/repomd.xml", "Packages/a.rpm", "repodata/repomd.xml"], { kind: "same path", first: "repodata/repomd.xml", second: "repodata/repomd.xml" }],
+    ["a file where another needs a directory", ["a/b.rpm", "a"], { kind: "file is a directory", first: "a", second: "a/b.rpm" }],
+    ["a file that is a grandparent directory", ["x/y/z/p.rpm", "x/y"], { kind: "file is a directory", first: "x/y", second: "x/y/z/p.rpm" }],
+    ["a package named like the metadata directory", ["repodata/repomd.xml", "repodata"], { kind: "file is a directory", first: "repodata", second: "repodata/repomd.xml" }],
+    ["a common prefix that is no directory", ["ab/c.rpm", "a", "a.rpm"], undefined],
+  ])("%s", (_what, paths, expected) => {
+    const conflict = findPathConflict(paths.map((p) => entry(p)), (e) => e.path);
+    expect(conflict ? { kind: conflict.kind, first: conflict.first.path, second: conflict.second.path } : undefined).toEqual(expected);
+  });
+
+  it("lets one file listed twice through when the caller says it is the same file", () => {
+    const same = (a: { sha: string }, b: { sha: string }) => a.sha === b.sha;
+    expect(findPathConflict([entry("dists/x/by-hash/SHA256/h", "1"), entry("dists/x/by-hash/SHA256/h", "1")], (e) => e.path, same)).toBeUndefined();
+    expect(findPathConflict([entry("p", "1"), entry("p", "2")], (e) => e.path, same)?.kind).toBe("same path");
   });
 });

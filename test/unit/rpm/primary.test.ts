@@ -61,6 +61,10 @@ describe("parsePrimary", () => {
     ]);
   });
 
+  it("accepts the largest 32-bit epoch", async () => {
+    expect((await parseAll(HEAD + pkg(MINIMAL.replace('epoch="0"', 'epoch="2147483647"')) + "</metadata>"))[0]!.epoch).toBe(2147483647);
+  });
+
   it("takes a missing epoch as 0 and a missing size as unknown", async () => {
     const [p] = await parseAll(HEAD + pkg(MINIMAL.replace(' epoch="0"', "").replace('<size package="123"/>', "")) + "</metadata>");
     expect(p!.epoch).toBe(0);
@@ -109,6 +113,11 @@ describe("parsePrimary", () => {
       ["no location", MINIMAL.replace('<location href="hello-1.0-1.noarch.rpm"/>', ""), /has no <location href>/],
       ["a bad epoch", MINIMAL.replace('epoch="0"', 'epoch="x"'), /has an invalid epoch "x"/],
       ["a bad size", MINIMAL.replace('package="123"', 'package="-5"'), /has an invalid package size "-5"/],
+      ["a 15-digit epoch (beyond rpm's and PostgreSQL's 32-bit integer)", MINIMAL.replace('epoch="0"', 'epoch="123456789012345"'), /package hello-1\.0-1\.noarch has an epoch 123456789012345 larger than 2147483647/],
+      ["an epoch one past 2^31-1", MINIMAL.replace('epoch="0"', 'epoch="2147483648"'), /has an epoch 2147483648 larger than 2147483647/],
+      ["a newline in <name>", MINIMAL.replace("<name>hello</name>", "<name>hel\nlo</name>"), /package "hel\\nlo-1\.0-1\.noarch" has whitespace or a control character in <name>: "hel\\nlo"/],
+      ["a space in <arch>", MINIMAL.replace("<arch>noarch</arch>", "<arch>no arch</arch>"), /has whitespace or a control character in <arch>: "no arch"/],
+      ["an encoded newline in the release", MINIMAL.replace('rel="1"', 'rel="1&#10;evil"'), /has whitespace or a control character in <version rel>: "1\\nevil"/],
     ])("%s", async (_what, inner, message) => {
       const err = await rejection(parseAll(HEAD + pkg(inner) + "</metadata>"));
       expect(err).toBeInstanceOf(PrimaryParseError);

@@ -3,7 +3,8 @@ import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../../core/config/load.js";
 import { makeConfigDir } from "../../helpers/cli.js";
 import { ConfigSchema, type Config } from "../../../core/config/schema.js";
-import { diffPlans, planJobs, scheduleIssues, scheduleTimeZone, unscheduledReason, type ScheduledJob } from "../../../core/schedule/plan.js";
+import { ConfigError } from "../../../core/errors.js";
+import { diffPlans, planJobs, scheduleTimeZone, unscheduledReason, type ScheduledJob } from "../../../core/schedule/plan.js";
 
 function config(doc: Record<string, unknown>): Config {
   return ConfigSchema.parse(doc);
@@ -63,22 +64,22 @@ describe("diffPlans", () => {
   });
 });
 
-describe("scheduleIssues", () => {
-  it("names the file and key path of a snapshot template that cannot make a name", async () => {
+describe("snapshot name templates of schedules", () => {
+  it("are rendered when the configuration loads: one that cannot make a name is an error naming the file and key path", async () => {
     const dir = makeConfigDir({
       "config.yaml": "repositories: []\n",
       "conf.d/a.yaml": [
         "repositories:",
         "  - { id: good, type: rpm, upstream_url: 'http://127.0.0.1/a/', schedule: { cron: '0 2 * * *', create_snapshot: true, snapshot_name_template: '{repo_id}-{date}' } }",
-        "  - { id: unused, type: rpm, upstream_url: 'http://127.0.0.1/b/', schedule: { cron: '0 2 * * *', snapshot_name_template: '{nope}' } }",
         "  - { id: bad, type: rpm, upstream_url: 'http://127.0.0.1/c/', schedule: { cron: '0 2 * * *', create_snapshot: true, snapshot_name_template: 'x-{week}' } }",
         "",
       ].join("\n"),
     });
     try {
-      const loaded = await loadConfig({ configDir: dir, env: {} });
-      expect(scheduleIssues(loaded, new Date("2026-01-01T00:00:00Z"))).toEqual([
-        { file: "conf.d/a.yaml", path: "repositories[2].schedule.snapshot_name_template", message: expect.stringContaining("unknown placeholder {week}") },
+      const err = await loadConfig({ configDir: dir, env: {} }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).issues).toEqual([
+        { file: "conf.d/a.yaml", path: "repositories[1].schedule.snapshot_name_template", message: expect.stringContaining("unknown placeholder {week}") },
       ]);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -1,6 +1,6 @@
-// OpenPGP verification of InRelease (clearsigned) and Release + Release.gpg (detached) with openpgp.js:
-// pure JavaScript, so the same code runs on a RHEL host, in a container and on Debian, without gpgv.
-// The text that is parsed afterwards is exactly the text whose signature was checked.
+// OpenPGP verification (clearsigned, as InRelease; detached, as Release.gpg and a backup's manifest.json.asc) with
+// openpgp.js: pure JavaScript, so the same code runs on a RHEL host, in a container and on Debian, without gpgv.
+// The bytes that are parsed afterwards are exactly the bytes whose signature was checked.
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type * as openpgp from "openpgp";
@@ -8,13 +8,13 @@ import { ChantalError, errorMessage } from "../errors.js";
 
 /** openpgp.js is loaded on first use: a CLI command that verifies nothing does not pay for it. */
 let loaded: Promise<typeof openpgp> | undefined;
-function pgp(): Promise<typeof openpgp> {
+export function pgp(): Promise<typeof openpgp> {
   loaded ??= import("openpgp");
   return loaded;
 }
 
 /** A signature that is missing, malformed, or not made by a key of the configured keyring. */
-export class AptSignatureError extends ChantalError {}
+export class SignatureError extends ChantalError {}
 
 /** The configured keyring cannot be read or holds no usable key. */
 export class KeyringError extends ChantalError {}
@@ -92,37 +92,37 @@ export function splitClearsigned(text: string, label: string): ClearsignedParts 
   const lines = text.split("\n").map((l) => (l.endsWith("\r") ? l.slice(0, -1) : l));
   let i = 0;
   while (i < lines.length && lines[i]!.trim() === "") i++;
-  if (lines[i]?.trimEnd() !== BEGIN_SIGNED) throw new AptSignatureError(`${label} is not a clearsigned document (no "${BEGIN_SIGNED}" at its start)`);
+  if (lines[i]?.trimEnd() !== BEGIN_SIGNED) throw new SignatureError(`${label} is not a clearsigned document (no "${BEGIN_SIGNED}" at its start)`);
   i++;
   // Armor headers ("Hash: SHA512") up to the first empty line.
   for (; i < lines.length && lines[i]!.trim() !== ""; i++) {
-    if (!/^[A-Za-z][A-Za-z0-9-]*: /.test(lines[i]!)) throw new AptSignatureError(`${label}: malformed armor header ${JSON.stringify(lines[i]!.slice(0, 80))}`);
+    if (!/^[A-Za-z][A-Za-z0-9-]*: /.test(lines[i]!)) throw new SignatureError(`${label}: malformed armor header ${JSON.stringify(lines[i]!.slice(0, 80))}`);
   }
-  if (i >= lines.length) throw new AptSignatureError(`${label}: the signed message has no body`);
+  if (i >= lines.length) throw new SignatureError(`${label}: the signed message has no body`);
   i++;
   const body: string[] = [];
   for (; i < lines.length && lines[i]!.trimEnd() !== BEGIN_SIGNATURE; i++) {
     const line = lines[i]!;
     if (line.startsWith("- ")) body.push(line.slice(2));
-    else if (line.startsWith("-")) throw new AptSignatureError(`${label}: unexpected line ${JSON.stringify(line.slice(0, 80))} inside the signed text`);
+    else if (line.startsWith("-")) throw new SignatureError(`${label}: unexpected line ${JSON.stringify(line.slice(0, 80))} inside the signed text`);
     else body.push(line);
   }
-  if (i >= lines.length) throw new AptSignatureError(`${label}: the signed message has no signature`);
+  if (i >= lines.length) throw new SignatureError(`${label}: the signed message has no signature`);
   const sigStart = i;
   for (; i < lines.length && lines[i]!.trimEnd() !== END_SIGNATURE; i++) {
-    if (lines[i]!.startsWith(BEGIN_SIGNED)) throw new AptSignatureError(`${label}: a second signed message inside the signature`);
+    if (lines[i]!.startsWith(BEGIN_SIGNED)) throw new SignatureError(`${label}: a second signed message inside the signature`);
   }
-  if (i >= lines.length) throw new AptSignatureError(`${label}: the signature block is not terminated`);
+  if (i >= lines.length) throw new SignatureError(`${label}: the signature block is not terminated`);
   const signature = lines.slice(sigStart, i + 1).join("\n");
   for (i++; i < lines.length; i++) {
-    if (lines[i]!.trim() !== "") throw new AptSignatureError(`${label}: data after the signature (${JSON.stringify(lines[i]!.slice(0, 80))}) is refused`);
+    if (lines[i]!.trim() !== "") throw new SignatureError(`${label}: data after the signature (${JSON.stringify(lines[i]!.slice(0, 80))}) is refused`);
   }
   return { payload: body.join("\n"), signature };
 }
 
 /** Accepts when at least one signature verifies with a key of the keyring; otherwise says why each failed. */
 async function requireValidSignature(signatures: openpgp.VerifyMessageResult["signatures"], keyring: Keyring, label: string): Promise<void> {
-  if (signatures.length === 0) throw new AptSignatureError(`${label} carries no signature`);
+  if (signatures.length === 0) throw new SignatureError(`${label} carries no signature`);
   const problems: string[] = [];
   for (const s of signatures) {
     try {
@@ -132,7 +132,7 @@ async function requireValidSignature(signatures: openpgp.VerifyMessageResult["si
       problems.push(`key ${s.keyID.toHex().toUpperCase()}: ${errorMessage(err)}`);
     }
   }
-  throw new AptSignatureError(`${label} is not validly signed by a key of ${keyring.path} (${problems.join("; ")})`);
+  throw new SignatureError(`${label} is not validly signed by a key of ${keyring.path} (${problems.join("; ")})`);
 }
 
 /** Verifies a clearsigned InRelease and returns the signed text (what must be parsed, and nothing else). */
@@ -144,7 +144,7 @@ export async function verifyClearsigned(data: Buffer, keyring: Keyring, label: s
   try {
     message = await openpgp.readCleartextMessage({ cleartextMessage: text });
   } catch (err) {
-    throw new AptSignatureError(`${label}: unreadable signature: ${errorMessage(err)}`);
+    throw new SignatureError(`${label}: unreadable signature: ${errorMessage(err)}`);
   }
   const result = await openpgp.verify({ message, verificationKeys: keyring.keys, date: now });
   await requireValidSignature(result.signatures, keyring, label);
@@ -157,7 +157,7 @@ async function readDetachedSignature(signature: Buffer, label: string): Promise<
     if (signature.subarray(0, 64).toString("latin1").includes("-----BEGIN PGP")) return await openpgp.readSignature({ armoredSignature: signature.toString("utf8") });
     return await openpgp.readSignature({ binarySignature: new Uint8Array(signature.buffer, signature.byteOffset, signature.byteLength) });
   } catch (err) {
-    throw new AptSignatureError(`${label}: unreadable signature: ${errorMessage(err)}`);
+    throw new SignatureError(`${label}: unreadable signature: ${errorMessage(err)}`);
   }
 }
 

@@ -1,0 +1,127 @@
+// chantal.schedule_fires (0003_schedule_fires.sql): each fire of a schedule is claimed once in the database, so that
+// several scheduler daemons (one per host) can share it for availability and a fire still runs exactly once.
+//
+// Decision for a daemon that claimed a fire and died: its claim is taken over, once, by the next daemon that asks
+// (at its own fire time or in its periodic scan) after the claimant's session no longer holds its scheduler lock —
+// while that fire is still the schedule's latest. A run aborted by a shutdown leaves its claim open the same way.
+// The second attempt is the last: a fire whose run kills its daemon does not take the other daemons down in turn.
+import type pg from "pg";
+import { LockClass } from "./lock-ids.js";
+
+type Q = pg.Pool | pg.ClientBase;
+
+/** Who claims: a daemon, alive while its session `backendPid` holds the scheduler lock (LockClass.scheduler, lockKey). */
+export interface FireClaimant {
+  host: string;
+  pid: number;
+  lockKey: number;
+  backendPid: number;
+  instanceId: number | null;
+}
+
+export interface FireHolder {
+  host: string;
+  pid: number;
+  status: string | null;
+  finished: boolean;
+}
+
+export type ClaimResult =
+  | { claimed: true; attempt: number; takenOverFrom: string | null }
+  | { claimed: false; reason: "claimed" | "busy"; holder: FireHolder | null; busyFireAt?: Date };
+
+export interface OpenFire {
+  jobKey: string;
+  fireAt: Date;
+  host: string;
+  pid: number;
+}
+
+/** True while the claim's daemon is alive: its session holds its scheduler lock and connected before the claim. */
+const CLAIMANT_ALIVE = `EXISTS (
+  SELECT 1 FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+  WHERE l.locktype = 'advisory' AND l.granted AND l.classid = ${LockClass.scheduler}::bigint::oid AND l.objid = f.lock_key::bigint::oid
+    AND l.objsubid = 2 AND l.pid = f.backend_pid AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+    AND (a.backend_start IS NULL OR a.backend_start <= f.claimed_at))`;
+
+/** The latest earlier fire of the schedule that a live daemon is still running. */
+const BUSY_SQL = `
+  SELECT f.fire_at, f.host, f.pid FROM chantal.schedule_fires f
+  WHERE f.job_key = $1 AND f.fire_at < $2 AND f.finished_at IS NULL AND ${CLAIMANT_ALIVE}
+  ORDER BY f.fire_at DESC LIMIT 1`;
+
+/** A fire skipped because the previous one is still running: recorded as done, so no other daemon runs it either. */
+const SKIP_SQL = `
+  INSERT INTO chantal.schedule_fires (job_key, fire_at, host, pid, lock_key, backend_pid, instance_id, status, finished_at)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, 'skipped', now())
+  ON CONFLICT (job_key, fire_at) DO NOTHING`;
+
+/** The claim: a new row, or the takeover of an unfinished first attempt whose claimant is gone. No row back: lost. */
+const CLAIM_SQL = `
+  INSERT INTO chantal.schedule_fires AS f (job_key, fire_at, host, pid, lock_key, backend_pid, instance_id)
+  VALUES ($1, $2, $3, $4, $5, $6, $7)
+  ON CONFLICT (job_key, fire_at) DO UPDATE
+    SET host = EXCLUDED.host, pid = EXCLUDED.pid, lock_key = EXCLUDED.lock_key, backend_pid = EXCLUDED.backend_pid,
+        instance_id = EXCLUDED.instance_id, attempt = f.attempt + 1, taken_over_from = f.host || ' pid ' || f.pid,
+        claimed_at = now(), status = NULL
+    WHERE f.finished_at IS NULL AND f.attempt < 2 AND NOT ${CLAIMANT_ALIVE}
+  RETURNING attempt, taken_over_from`;
+
+const HOLDER_SQL = `SELECT host, pid, status, finished_at FROM chantal.schedule_fires WHERE job_key = $1 AND fire_at = $2`;
+
+/** 'interrupted' (a shutdown aborted the run) keeps the claim open for a takeover; every other outcome ends the fire. */
+const FINISH_SQL = `
+  UPDATE chantal.schedule_fires SET status = $3, run_id = $4, finished_at = CASE WHEN $3 = 'interrupted' THEN NULL ELSE now() END
+  WHERE job_key = $1 AND fire_at = $2 AND host = $5 AND pid = $6 AND backend_pid = $7`;
+
+/** Unfinished fires of these schedules whose claimant is gone, not yet taken over, and still their schedule's latest. */
+const ORPHANS_SQL = `
+  SELECT f.job_key, f.fire_at, f.host, f.pid FROM chantal.schedule_fires f
+  WHERE f.job_key = ANY($1::text[]) AND f.finished_at IS NULL AND f.attempt < 2 AND NOT ${CLAIMANT_ALIVE}
+    AND NOT EXISTS (SELECT 1 FROM chantal.schedule_fires g WHERE g.job_key = f.job_key AND g.fire_at > f.fire_at)
+  ORDER BY f.fire_at`;
+
+/** The newest fire of each schedule is kept whatever its age (it decides takeovers); older ones after `days`. */
+const PRUNE_SQL = `
+  DELETE FROM chantal.schedule_fires f WHERE f.claimed_at < now() - make_interval(days => $1)
+    AND EXISTS (SELECT 1 FROM chantal.schedule_fires g WHERE g.job_key = f.job_key AND g.fire_at > f.fire_at)`;
+
+export class ScheduleFires {
+  constructor(
+    private readonly q: Q,
+    readonly claimant: FireClaimant,
+  ) {}
+
+  private params(jobKey: string, fireAt: Date): unknown[] {
+    const c = this.claimant;
+    return [jobKey, fireAt, c.host, c.pid, c.lockKey, c.backendPid, c.instanceId];
+  }
+
+  /** Claims (jobKey, fireAt) for this daemon; false when another daemon has it or the previous fire still runs. */
+  async claim(jobKey: string, fireAt: Date): Promise<ClaimResult> {
+    const busy = await this.q.query(BUSY_SQL, [jobKey, fireAt]);
+    if (busy.rows.length > 0) {
+      const b = busy.rows[0];
+      await this.q.query(SKIP_SQL, this.params(jobKey, fireAt));
+      return { claimed: false, reason: "busy", holder: { host: b.host, pid: b.pid, status: null, finished: false }, busyFireAt: b.fire_at };
+    }
+    const r = await this.q.query(CLAIM_SQL, this.params(jobKey, fireAt));
+    if (r.rows.length > 0) return { claimed: true, attempt: r.rows[0].attempt, takenOverFrom: r.rows[0].taken_over_from };
+    const h = (await this.q.query(HOLDER_SQL, [jobKey, fireAt])).rows[0];
+    return { claimed: false, reason: "claimed", holder: h ? { host: h.host, pid: h.pid, status: h.status, finished: h.finished_at !== null } : null };
+  }
+
+  async finish(jobKey: string, fireAt: Date, status: string, runId: number | null): Promise<void> {
+    const c = this.claimant;
+    await this.q.query(FINISH_SQL, [jobKey, fireAt, status, runId, c.host, c.pid, c.backendPid]);
+  }
+
+  async orphans(jobKeys: readonly string[]): Promise<OpenFire[]> {
+    const r = await this.q.query(ORPHANS_SQL, [jobKeys]);
+    return r.rows.map((row) => ({ jobKey: row.job_key, fireAt: row.fire_at, host: row.host, pid: row.pid }));
+  }
+
+  async prune(days: number): Promise<number> {
+    return (await this.q.query(PRUNE_SQL, [days])).rowCount ?? 0;
+  }
+}

@@ -1,0 +1,106 @@
+// A command interrupted while it waits for a repository lock held by another process: SIGINT exits 130, SIGTERM 143;
+// and the same codes once it holds the lock and downloads.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { generateRpmRepo } from "../../bench/rpm-repo-generator.js";
+import type { RepositoryConfig } from "../../core/config/schema.js";
+import { migrate } from "../../core/db/migrate.js";
+import { ensureRepository } from "../../core/db/repositories.js";
+import { repoRoot } from "../helpers/cli.js";
+import { startSyncEnvironment, type SyncEnvironment } from "../helpers/sync-env.js";
+import { until } from "../helpers/wait.js";
+
+let upstream: string;
+let env: SyncEnvironment;
+let repoKey: number;
+
+beforeAll(async () => {
+  upstream = mkdtempSync(join(tmpdir(), "chantal-lockwait-up-")); // never read: the sync stops while waiting for the lock
+  env = await startSyncEnvironment({ upstream });
+  await migrate(env.pg);
+  repoKey = (await ensureRepository(env.pg, { id: "r1", type: "rpm", upstream_url: `${env.server.url}/` } as RepositoryConfig)).id;
+});
+afterAll(async () => {
+  await env.close();
+  rmSync(upstream, { recursive: true, force: true });
+});
+
+/** Another process holds the repository lock (its own database connection) until its stdin closes. */
+function startHolder(): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ["--import", "tsx", "test/helpers/lock-holder.ts", env.db.url, String(repoKey), "test: a manual sync elsewhere"], { cwd: repoRoot, stdio: ["pipe", "pipe", "inherit"] });
+  let out = "";
+  return new Promise((resolve, reject) => {
+    child.stdout!.on("data", (d) => {
+      out += d;
+      if (out.includes("locked")) resolve(child);
+    });
+    child.on("exit", (code) => reject(new Error(`lock holder exited ${code}: ${out}`)));
+  });
+}
+
+/** The waiting command's lock connections (application_name "chantal-lock:<purpose>#<pid>") that are open. */
+async function lockConnections(purpose: string): Promise<number> {
+  const r = await env.pg.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name LIKE $1`, [`chantal-lock:${purpose}#%`]);
+  return r.rows[0].n;
+}
+
+async function interruptWhileWaiting(args: string[], purpose: string, connections: number, signal: NodeJS.Signals) {
+  const holder = await startHolder();
+  try {
+    const cmd = env.spawn(...args);
+    await until("the command waiting for the repository lock", async () => (await lockConnections(purpose)) >= connections);
+    await new Promise((r) => setTimeout(r, 300)); // a few polls of the wait loop
+    const sent = Date.now();
+    cmd.child.kill(signal);
+    const result = await cmd.result;
+    const elapsedMs = Date.now() - sent;
+    // The holder still has its lock; the waiter left no connection behind.
+    expect(holder.exitCode).toBeNull();
+    await until("the waiter's lock connections closed", async () => (await lockConnections(purpose)) === 0);
+    return { ...result, elapsedMs };
+  } finally {
+    holder.stdin!.end();
+    await new Promise((r) => (holder.exitCode !== null ? r(null) : holder.once("exit", r)));
+  }
+}
+
+describe("interrupted while waiting for a lock", () => {
+  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+    // Two lock connections: the shared maintenance lock is held, the repository lock is being polled.
+    it(`repo sync --wait: ${signal} exits ${code}`, async () => {
+      const r = await interruptWhileWaiting(["repo", "sync", "--repo-id", "r1", "--wait"], "sync r1", 2, signal);
+      expect({ code: r.code, signal: r.signal }).toEqual({ code, signal: null });
+      expect(r.elapsedMs).toBeLessThan(5_000);
+      expect(r.stderr).toContain(`error: interrupted by ${signal} while waiting for the lock (sync r1)`);
+    });
+  }
+
+  it("publish repo (waits for a running sync): SIGINT exits 130", async () => {
+    const r = await interruptWhileWaiting(["publish", "repo", "--repo-id", "r1"], "publish r1", 1, "SIGINT");
+    expect({ code: r.code, signal: r.signal }).toEqual({ code: 130, signal: null });
+    expect(r.stderr).toContain("error: interrupted by SIGINT while waiting for the lock (publish r1)");
+  });
+});
+
+describe("interrupted after taking the lock, while downloading", () => {
+  it("repo sync: SIGINT exits 130 and the run is recorded as interrupted", async () => {
+    const slowUpstream = mkdtempSync(join(tmpdir(), "chantal-lockwait-slow-"));
+    await generateRpmRepo(slowUpstream, 40, 16_384);
+    const slow = await startSyncEnvironment({ upstream: slowUpstream, faults: (req) => (req.path.endsWith(".rpm") ? { chunkBytes: 4096, chunkDelayMs: 15 } : undefined) });
+    try {
+      const run = slow.spawn("repo", "sync", "--repo-id", "r1");
+      await until("a few pooled packages", () => slow.poolFiles().length >= 8);
+      run.child.kill("SIGINT");
+      const r = await run.result;
+      expect({ code: r.code, signal: r.signal }).toEqual({ code: 130, signal: null });
+      const row = (await slow.pg.query(`SELECT status, error FROM chantal.sync_runs ORDER BY id DESC LIMIT 1`)).rows[0];
+      expect(row).toMatchObject({ status: "interrupted", error: expect.stringMatching(/SIGINT/) });
+    } finally {
+      await slow.close();
+      rmSync(slowUpstream, { recursive: true, force: true });
+    }
+  });
+});
