@@ -10,7 +10,7 @@ import { S3BlobStore } from "../storage/s3-blob-store.js";
 import { publishS3Tree, unpublishS3Tree } from "../storage/s3-publish.js";
 import { markPublished, type SnapshotRow } from "../snapshots/snapshots.js";
 import { ChantalError } from "../errors.js";
-import { connectionLossError } from "../db/client.js";
+import { connectionLossError, withAbortableClient } from "../db/client.js";
 
 export function poolOf(config: Config): BlobStore {
   return blobStoreOf(config);
@@ -25,7 +25,8 @@ export async function publishLatest(db: pg.Pool, config: Config, repository: { i
   const checksum = state.rows[0]?.index_checksum as string | null;
   if (!checksum) throw new ChantalError(`repository ${repository.repoId} has not been synced yet: nothing to publish`);
   const result = await publishFrom(db, config, repository.repoId, "latest", { owner: "repository", id: repository.id }, signal);
-  await db.query(`UPDATE chantal.repositories SET published_checksum = $2 WHERE id = $1`, [repository.id, checksum]);
+  // Abortable: the row may be locked (a concurrent commit), and a signal must not wait for it.
+  await withAbortableClient(db, signal, (c) => c.query(`UPDATE chantal.repositories SET published_checksum = $2 WHERE id = $1`, [repository.id, checksum]));
   return result;
 }
 
