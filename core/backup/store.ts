@@ -1,12 +1,12 @@
 // Where backups live: a local directory or an S3 prefix, behind one small interface (list, read, atomic write, delete).
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, readdir, rename, stat, unlink } from "node:fs/promises";
+import { mkdir, readdir, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Config } from "../config/schema.js";
 import { ChantalError } from "../errors.js";
-import { fsyncDir } from "../fs-durable.js";
+import { durableRename } from "../storage/durable.js";
 import { ownedName, sweepLeftovers } from "../leftovers.js";
 import { isS3Url, parseS3Url, s3ClientConfig, S3Store, type StoredObject } from "./s3.js";
 
@@ -70,10 +70,9 @@ export class LocalStore implements BackupStore {
     await sweepLeftovers(this.dir, (n) => n.startsWith(".") && /\.partial(~|$)/.test(n));
     const partial = join(this.dir, ownedName(`.${name}.partial`));
     try {
-      await pipeline(body, createWriteStream(partial, { mode: 0o600, flush: true }), signal ? { signal } : {});
+      await pipeline(body, createWriteStream(partial, { mode: 0o600 }), signal ? { signal } : {});
       // The name a reader trusts must never point at bytes that are not on disk yet.
-      await rename(partial, final);
-      await fsyncDir(this.dir);
+      await durableRename(partial, final);
     } catch (err) {
       await unlink(partial).catch(() => undefined);
       throw err;
