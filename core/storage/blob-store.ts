@@ -1,11 +1,12 @@
 // What sync, download, publish and pool verify need from the content-addressed pool, wherever it lives
 // (a directory: FilesystemBlobStore in pool.ts; a bucket: S3BlobStore), and the local temp area both use:
 // downloads are hashed into a local temp file and only a verified file is handed to adopt().
-import { mkdir, readdir, stat, unlink } from "node:fs/promises";
+import { readdir, stat, unlink } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { ChantalError } from "../errors.js";
+import { DirMode, makeDirectory } from "../fs-dirs.js";
 import { isProcessAlive } from "../process.js";
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -71,7 +72,7 @@ export class TempArea {
 
   /** Create dir once (callers write temp files right after path()). */
   ensure(): Promise<void> {
-    this.ready ??= mkdir(this.dir, { recursive: true }).then(
+    this.ready ??= makeDirectory(this.dir, { mode: DirMode.private }).then(
       () => undefined,
       (err: unknown) => {
         this.ready = undefined;

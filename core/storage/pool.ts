@@ -2,11 +2,12 @@
 // Temp files live in tempDir (same filesystem, never inside the <aa>/<bb> tree) and are
 // moved in by one atomic rename, so a reader or a crash never sees a half-written blob.
 import { createReadStream } from "node:fs";
-import { mkdir, readdir, rename, stat, unlink } from "node:fs/promises";
+import { chmod, readdir, rename, stat, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { errCode, normalizeSha256, PoolError, TempArea, type BlobStore } from "./blob-store.js";
 import { forEachLimited } from "../concurrency.js";
+import { DirMode, makeDirectory, SHARED_FILE_MODE } from "../fs-dirs.js";
 
 export { normalizeSha256, PoolError } from "./blob-store.js";
 
@@ -89,6 +90,7 @@ export class FilesystemBlobStore implements BlobStore {
   async adopt(tempFile: string, sha256: string): Promise<void> {
     const dest = this.pathOf(sha256);
     try {
+      await chmod(tempFile, SHARED_FILE_MODE); // published trees are hard links to this inode: a web server reads it
       await this.ensureDir(dirname(dest));
       await rename(tempFile, dest).catch(async (err: unknown) => {
         if (errCode(err) !== "ENOENT" || !(await isFile(tempFile))) throw err;
@@ -120,7 +122,7 @@ export class FilesystemBlobStore implements BlobStore {
   private ensureDir(dir: string): Promise<void> {
     let made = this.madeDirs.get(dir);
     if (!made) {
-      made = mkdir(dir, { recursive: true }).then(() => undefined);
+      made = makeDirectory(dir, { mode: DirMode.shared }).then(() => undefined);
       made.catch(() => this.madeDirs.delete(dir));
       this.madeDirs.set(dir, made);
     }

@@ -1,11 +1,12 @@
 // Published trees: built beside the old one from pool hardlinks, then swapped in by renaming a symlink (atomic).
 import { constants } from "node:fs";
-import { copyFile, link, lstat, mkdir, readdir, readlink, rename, rm, stat, symlink } from "node:fs/promises";
+import { copyFile, link, lstat, readdir, readlink, rename, rm, stat, symlink } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { ChantalError } from "../errors.js";
 import { isProcessAlive } from "../process.js";
 import type { TreeEntry } from "../db/package-sets.js";
 import { forEachLimited } from "../concurrency.js";
+import { DirMode, makeDirectory } from "../fs-dirs.js";
 
 export class PublishError extends ChantalError {}
 
@@ -71,7 +72,7 @@ async function buildTree(dir: string, req: PublishRequest): Promise<number> {
       if (!made.has(d)) dirs.add(d);
     }
     for (const d of [...dirs].sort()) {
-      await mkdir(d, { recursive: true });
+      await makeDirectory(d, { mode: DirMode.shared });
       made.add(d);
     }
     await forEachLimited(page, LINK_CONCURRENCY, (e) => placeFile(req.blobPath(e.sha256), join(dir, e.path)).catch((err: NodeJS.ErrnoException) => {
@@ -150,7 +151,7 @@ export async function publishTree(req: PublishRequest): Promise<PublishResult> {
   const stamp = `${req.name.replace(/[^A-Za-z0-9._-]/g, "_")}-${new Date().toISOString().replace(/[-:.]/g, "")}`;
   const building = join(root, TREES, `${stamp}.building-${process.pid}`);
   const final = join(root, TREES, stamp);
-  await mkdir(building, { recursive: true });
+  await makeDirectory(building, { mode: DirMode.shared });
   let files: number;
   try {
     files = await buildTree(building, req);
@@ -159,7 +160,7 @@ export async function publishTree(req: PublishRequest): Promise<PublishResult> {
     await rm(building, { recursive: true, force: true });
     throw err;
   }
-  await mkdir(dirname(linkPath), { recursive: true });
+  await makeDirectory(dirname(linkPath), { mode: DirMode.shared });
   const previous = await swapSymlink(linkPath, relative(dirname(linkPath), final));
   await collectGarbage(root, previous ? [resolve(dirname(linkPath), previous)] : []);
   return { path: linkPath, files };
