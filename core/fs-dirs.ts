@@ -43,42 +43,37 @@ export async function makeDirectory(path: string, opts: MakeDirectoryOptions = {
 }
 
 async function create(dir: string, mode: number, parentMode: number, created: string[]): Promise<void> {
-  if (await tryMkdir(dir, mode)) {
-    await chmodCreated(dir, mode);
-    created.push(dir);
-    return;
+  let outcome = await tryMkdir(dir, mode);
+  if (outcome === "missing-parent") {
+    const parent = dirname(dir);
+    if (parent === dir) throw new DirectoryError(`cannot create ${dir}: the root directory is missing`, dir);
+    await create(parent, parentMode, parentMode, created);
+    outcome = await tryMkdir(dir, mode);
+    if (outcome === "missing-parent") throw new DirectoryError(`cannot create directory ${dir}: ${parent} vanished while it was being created`, dir);
   }
-  if (await isExistingDirectory(dir)) return;
-  const parent = dirname(dir);
-  if (parent === dir) throw new DirectoryError(`cannot create ${dir}: the root directory is missing`, dir);
-  await create(parent, parentMode, parentMode, created);
-  if (!(await tryMkdir(dir, mode))) {
-    if (await isExistingDirectory(dir)) return; // a concurrent creator was faster
-    throw new DirectoryError(`cannot create directory ${dir}: ${parent} vanished while it was being created`, dir);
-  }
+  if (outcome === "exists") return assertDirectory(dir); // made before, or by a concurrent creator
   await chmodCreated(dir, mode);
   created.push(dir);
 }
 
-/** true: created; false: ENOENT (a parent is missing) or EEXIST (look at what is there); anything else throws. */
-async function tryMkdir(dir: string, mode: number): Promise<boolean> {
+async function tryMkdir(dir: string, mode: number): Promise<"created" | "missing-parent" | "exists"> {
   try {
     await mkdir(dir, { mode });
-    return true;
+    return "created";
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "EEXIST") return false;
+    if (code === "ENOENT") return "missing-parent";
+    if (code === "EEXIST") return "exists";
     throw explainMkdirError(dir, err);
   }
 }
 
-async function isExistingDirectory(dir: string): Promise<boolean> {
+async function assertDirectory(dir: string): Promise<void> {
   const info = await stat(dir).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === "ENOENT") return undefined;
-    throw new DirectoryError(`cannot look at ${dir}: ${err.message}`, dir, { cause: err });
+    const why = err.code === "ENOENT" ? "it is a symbolic link to nothing (fix or remove the link)" : err.message;
+    throw new DirectoryError(`cannot use directory ${dir}: ${why}`, dir, { cause: err });
   });
-  if (info && !info.isDirectory()) throw new DirectoryError(`cannot create directory ${dir}: it exists and is not a directory; move it away`, dir);
-  return info !== undefined;
+  if (!info.isDirectory()) throw new DirectoryError(`cannot create directory ${dir}: it exists and is not a directory; move it away`, dir);
 }
 
 async function chmodCreated(dir: string, mode: number): Promise<void> {

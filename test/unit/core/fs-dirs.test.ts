@@ -1,5 +1,5 @@
 // makeDirectory on a real filesystem: exact modes whatever the umask, untouched existing dirs, concurrent creators.
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
@@ -65,6 +65,17 @@ describe("makeDirectory", () => {
     const below = await makeDirectory(join(top, "file", "sub")).catch((e: unknown) => e);
     expect(below).toBeInstanceOf(DirectoryError);
     expect((below as Error).message).toMatch(/not a directory/);
+  });
+
+  it("follows a symlink to a directory, and names a dangling one", async () => {
+    const top = fresh();
+    mkdirSync(join(top, "real"), { recursive: true });
+    symlinkSync(join(top, "real"), join(top, "link"));
+    expect(await makeDirectory(join(top, "link", "x"))).toEqual([join(top, "link", "x")]);
+    symlinkSync(join(top, "nowhere"), join(top, "dangling"));
+    const err = await makeDirectory(join(top, "dangling", "x")).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DirectoryError);
+    expect((err as Error).message).toContain(`${join(top, "dangling")}: it is a symbolic link to nothing`);
   });
 });
 
