@@ -1,6 +1,7 @@
 // Where backups live: a local directory or an S3 prefix, behind one small interface (list, read, atomic write, delete).
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, readdir, stat, unlink } from "node:fs/promises";
+import { readdir, stat, unlink } from "node:fs/promises";
+import { DirMode, makeDirectory } from "../fs-dirs.js";
 import { basename, dirname, join, resolve } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -66,7 +67,7 @@ export class LocalStore implements BackupStore {
   async write(name: string, body: Readable, signal?: AbortSignal): Promise<void> {
     const final = this.describe(name);
     if (await stat(final).catch(() => undefined)) throw new ChantalError(`${final} exists already: choose another --output, or remove it`);
-    await mkdir(this.dir, { recursive: true });
+    await makeDirectory(this.dir, { mode: DirMode.private }); // dumps and config files: the owner only
     await sweepLeftovers(this.dir, (n) => n.startsWith(".") && /\.partial(~|$)/.test(n));
     const partial = join(this.dir, ownedName(`.${name}.partial`));
     try {

@@ -1,11 +1,12 @@
 // What sync, download, publish and pool verify need from the content-addressed pool, wherever it lives
 // (a directory: FilesystemBlobStore in pool.ts; a bucket: S3BlobStore), and the local temp area both use:
 // downloads are hashed into a local temp file and only a verified file is handed to adopt().
-import { appendFile, mkdir, readdir, readFile, stat, unlink } from "node:fs/promises";
+import { appendFile, readdir, readFile, stat, unlink } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { ChantalError } from "../errors.js";
+import { DirMode, makeDirectory } from "../fs-dirs.js";
 import { isProcessAlive } from "../process.js";
 import { ownedName } from "../leftovers.js";
 
@@ -119,7 +120,7 @@ export class TempArea {
 
   /** Create dir once (callers write temp files right after path()). */
   ensure(): Promise<void> {
-    this.ready ??= mkdir(this.dir, { recursive: true }).then(
+    this.ready ??= makeDirectory(this.dir, { mode: DirMode.private }).then(
       () => undefined,
       (err: unknown) => {
         this.ready = undefined;

@@ -3,12 +3,13 @@
 // moved in by one atomic rename, so a reader or a crash never sees a half-written blob; the file is flushed
 // before the rename and its directory by flushAdopted(), before the database records the blob.
 import { createReadStream } from "node:fs";
-import { mkdir, readdir, rename, stat, unlink } from "node:fs/promises";
+import { chmod, readdir, rename, stat, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { adoptedByAlias, errCode, normalizeSha256, PoolError, TempArea, type BlobStore } from "./blob-store.js";
 import { forEachLimited } from "../concurrency.js";
 import { DirtyDirectories, fsyncPath } from "./durable.js";
+import { DirMode, makeDirectory, SHARED_FILE_MODE } from "../fs-dirs.js";
 
 export { normalizeSha256, PoolError } from "./blob-store.js";
 
@@ -93,6 +94,7 @@ export class FilesystemBlobStore implements BlobStore {
   async adopt(tempFile: string, sha256: string, _signal?: AbortSignal, alias?: string): Promise<void> {
     const dest = this.pathOf(sha256);
     try {
+      await chmod(tempFile, SHARED_FILE_MODE); // published trees are hard links to this inode: a web server reads it
       await fsyncPath(tempFile);
       if (alias) await this.temp.journalAlias(alias, sha256);
       await this.ensureDir(dirname(dest));
@@ -144,11 +146,9 @@ export class FilesystemBlobStore implements BlobStore {
   private ensureDir(dir: string): Promise<void> {
     let made = this.madeDirs.get(dir);
     if (!made) {
-      made = mkdir(dir, { recursive: true }).then((first) => {
-        // Each new directory is an entry of its parent: flush the parents of those made, up to the first one's.
-        if (first === undefined) return;
-        for (let d = dir; d !== first && d !== dirname(d); d = dirname(d)) this.dirtyDirs.add(dirname(d));
-        this.dirtyDirs.add(dirname(first));
+      made = makeDirectory(dir, { mode: DirMode.shared }).then((created) => {
+        // Each new directory is an entry of its parent: flush the parents of those made.
+        for (const d of created) this.dirtyDirs.add(dirname(d));
       });
       made.catch(() => this.madeDirs.delete(dir));
       this.madeDirs.set(dir, made);

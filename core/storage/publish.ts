@@ -1,7 +1,7 @@
 // Published trees: built beside the old one from pool hardlinks, flushed to disk, then swapped in by renaming a
 // symlink (atomic and durable). Leftovers of killed publishes are swept at the start of the next one.
 import { constants } from "node:fs";
-import { copyFile, link, lstat, mkdir, readdir, readlink, rm, symlink } from "node:fs/promises";
+import { copyFile, link, lstat, readdir, readlink, rm, symlink } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { ChantalError } from "../errors.js";
 import type { TreeEntry } from "../db/package-sets.js";
@@ -10,6 +10,7 @@ import { durableRename, fsyncDirs, fsyncPath } from "./durable.js";
 import { hostname } from "node:os";
 import { isProcessAlive } from "../process.js";
 import { judgeLeftover, LEFTOVER_MAX_AGE_MS, ownerTag } from "../leftovers.js";
+import { DirMode, makeDirectory } from "../fs-dirs.js";
 
 export class PublishError extends ChantalError {}
 
@@ -81,9 +82,8 @@ async function buildTree(dir: string, req: PublishRequest): Promise<number> {
       if (!made.has(d)) dirs.add(d);
     }
     for (const d of [...dirs].sort()) {
-      await mkdir(d, { recursive: true });
-      // mkdir -p made the parents too: each is a directory to flush.
-      for (let p = d; p !== dir && !made.has(p); p = dirname(p)) made.add(p);
+      // Each directory made (parents too) is one to flush.
+      for (const c of await makeDirectory(d, { mode: DirMode.shared })) made.add(c);
     }
     await forEachLimited(page, LINK_CONCURRENCY, (e) => placeFile(req.blobPath(e.sha256), join(dir, e.path)).catch((err: NodeJS.ErrnoException) => {
       // The directory was just made: ENOENT is the blob's.
@@ -213,7 +213,7 @@ export async function publishTree(req: PublishRequest): Promise<PublishResult> {
   const stamp = `${req.name.replace(/[^A-Za-z0-9._-]/g, "_")}-${new Date().toISOString().replace(/[-:.]/g, "")}`;
   const building = join(root, TREES, `${stamp}.building${ownerTag()}`);
   const final = join(root, TREES, stamp);
-  await mkdir(building, { recursive: true });
+  await makeDirectory(building, { mode: DirMode.shared });
   let files: number;
   try {
     files = await buildTree(building, req);
@@ -228,7 +228,7 @@ export async function publishTree(req: PublishRequest): Promise<PublishResult> {
     await rm(final, { recursive: true, force: true });
     throw err;
   }
-  await mkdir(dirname(linkPath), { recursive: true });
+  await makeDirectory(dirname(linkPath), { mode: DirMode.shared });
   const previous = await swapSymlink(linkPath, relative(dirname(linkPath), final));
   // snapshots/ may be new: its entry in the root.
   if (dirname(linkPath) !== root) await fsyncPath(root);
