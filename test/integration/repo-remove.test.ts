@@ -64,7 +64,7 @@ beforeAll(async () => {
   // The disabled repository is not synced by --all.
   expect(all.stdout).toMatch(/^r3\s+success/m);
   expect(all.stdout).not.toMatch(/^off\s/m);
-  for (const [id, name] of [["r1", "s1"], ["r2", "k1"], ["r3", "s3"]]) {
+  for (const [id, name] of [["r1", "s1"], ["r2", "k1"], ["r2", "k2"], ["r3", "s3"]]) {
     const s = await env.cli("snapshot", "create", "--repo-id", id!, "--name", name!, "--publish");
     expect(s.code, s.stderr).toBe(0);
   }
@@ -125,15 +125,23 @@ describe("repo remove", () => {
     const r = await env.cli("repo", "remove", "--repo-id", "r2", "--keep-snapshots");
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/removed repository r2: unpublished latest; deleted 5 package and \d+ metadata links, 1 runs, 0 snapshots\n/);
-    expect(r.stdout).toContain("kept 1 snapshots (k1)");
+    expect(r.stdout).toContain("kept 2 snapshots (k2, k1)");
     expect(existsSync(env.published("r2"))).toBe(false);
     const snapRepomd = join(env.published("r2", "snapshots/k1"), "repodata/repomd.xml");
     expect(readFileSync(snapRepomd)).toEqual(readFileSync(join(upstream, "repodata/repomd.xml")));
-    // Only the tree of the snapshot is left under the repository's directory.
-    expect(listFiles(join(env.base, "published", "r2", ".trees")).every((f) => f.includes("/.trees/snapshots_k1-"))).toBe(true);
-    expect(await stateCounts(id)).toEqual({ repositories: 1, repository_packages: 0, repository_metadata: 0, sync_runs: 0, snapshots: 1 });
+    expect(existsSync(join(env.published("r2", "snapshots/k2"), "repodata/repomd.xml"))).toBe(true);
+    // Only the trees of the snapshots are left under the repository's directory.
+    expect(listFiles(join(env.base, "published", "r2", ".trees")).every((f) => /\/\.trees\/snapshots_k[12]-/.test(f))).toBe(true);
+    expect(await stateCounts(id)).toEqual({ repositories: 1, repository_packages: 0, repository_metadata: 0, sync_runs: 0, snapshots: 2 });
     const row = (await env.pg.query(`SELECT index_checksum, published_checksum FROM chantal.repositories WHERE id = $1`, [id])).rows[0];
     expect(row).toEqual({ index_checksum: null, published_checksum: null });
+
+    // A kept snapshot can be deleted on its own although its repository is no longer configured.
+    const one = await env.cli("snapshot", "delete", "--repo-id", "r2", "--name", "k2", "--force");
+    expect(one.code, one.stderr).toBe(0);
+    expect(existsSync(env.published("r2", "snapshots/k2"))).toBe(false);
+    expect(readFileSync(snapRepomd)).toEqual(readFileSync(join(upstream, "repodata/repomd.xml")));
+    expect((await stateCounts(id)).snapshots).toBe(1);
 
     const rest = await env.cli("repo", "remove", "--repo-id", "r2");
     expect(rest.code, rest.stderr).toBe(0);
