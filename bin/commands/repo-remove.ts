@@ -3,6 +3,8 @@ import { removeRepository } from "../../core/lifecycle/remove.js";
 import { action } from "../context.js";
 import { printJson } from "../output.js";
 
+const count = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
 export function register(repo: Command): void {
   repo
     .command("remove")
@@ -20,8 +22,8 @@ export function register(repo: Command): void {
         const d = r.deleted;
         process.stdout.write(
           `removed repository ${r.repoId}: unpublished ${r.unpublished.length ? r.unpublished.join(", ") : "nothing (no published tree)"}; ` +
-            `deleted ${d.packageLinks} package and ${d.metadataLinks} metadata links, ${d.runs} runs, ${d.snapshots} snapshots${d.repository ? " and the repository row" : ""}\n` +
-            (r.keptSnapshots.length ? `kept ${r.keptSnapshots.length} snapshots (${r.keptSnapshots.join(", ")}); "repo remove --repo-id ${r.repoId}" again removes them\n` : "") +
+            `deleted ${count(d.packageLinks, "package link")}, ${count(d.metadataLinks, "metadata link")}, ${count(d.runs, "run")}, ${count(d.snapshots, "snapshot")}${d.repository ? " and the repository row" : ""}\n` +
+            (r.keptSnapshots.length ? `kept ${count(r.keptSnapshots.length, "snapshot")} (${r.keptSnapshots.join(", ")}); "repo remove --repo-id ${r.repoId}" again removes them\n` : "") +
             `the blobs stay in the pool until a garbage collection\n`,
         );
       }),

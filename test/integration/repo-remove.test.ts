@@ -124,7 +124,7 @@ describe("repo remove", () => {
     const id = (await rowId("r2"))!;
     const r = await env.cli("repo", "remove", "--repo-id", "r2", "--keep-snapshots");
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/removed repository r2: unpublished latest; deleted 5 package and \d+ metadata links, 1 runs, 0 snapshots\n/);
+    expect(r.stdout).toMatch(/removed repository r2: unpublished latest; deleted 5 package links, \d+ metadata links, 1 run, 0 snapshots\n/);
     expect(r.stdout).toContain("kept 2 snapshots (k2, k1)");
     expect(existsSync(env.published("r2"))).toBe(false);
     const snapRepomd = join(env.published("r2", "snapshots/k1"), "repodata/repomd.xml");
