@@ -218,3 +218,10 @@ export async function treeOf(db: pg.Pool, owner: keyof typeof TREE_SQL, id: numb
   for await (const page of treePages(db, owner, id)) for (const e of page) out.push(e);
   return out;
 }
+
+/** Empty a repository's current sets (repo remove); the packages and metadata files stay for the pool's garbage collection. */
+export async function clearRepositorySets(q: pg.ClientBase | pg.Pool, repositoryId: number): Promise<{ packages: number; metadata: number }> {
+  const packages = await q.query(`DELETE FROM chantal.repository_packages WHERE repository_id = $1`, [repositoryId]);
+  const metadata = await q.query(`DELETE FROM chantal.repository_metadata WHERE repository_id = $1`, [repositoryId]);
+  return { packages: packages.rowCount ?? 0, metadata: metadata.rowCount ?? 0 };
+}

@@ -1,7 +1,7 @@
 // Published trees: built beside the old one from pool hardlinks, flushed to disk, then swapped in by renaming a
 // symlink (atomic and durable). Leftovers of killed publishes are swept at the start of the next one.
 import { constants } from "node:fs";
-import { copyFile, link, lstat, readdir, readlink, rm, symlink } from "node:fs/promises";
+import { copyFile, link, lstat, readdir, readlink, rm, rmdir, symlink } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { ChantalError } from "../errors.js";
 import type { TreeEntry } from "../db/package-sets.js";
@@ -238,14 +238,53 @@ export async function publishTree(req: PublishRequest): Promise<PublishResult> {
 
 /** Remove a published name (a snapshot being deleted) and its tree. */
 export async function unpublish(repoRootPath: string, name: string): Promise<boolean> {
-  const root = resolve(repoRootPath);
-  const linkPath = insideRoot(root, name);
+  return (await removePublished(repoRootPath, [name])).length > 0;
+}
+
+/** The tree a published name points to, or null when the name is not published; a name that is not our symlink is refused. */
+async function publishedTarget(linkPath: string): Promise<string | null> {
   try {
-    await lstat(linkPath);
-  } catch {
-    return false;
+    const st = await lstat(linkPath);
+    if (!st.isSymbolicLink()) throw new PublishError(`${linkPath} exists and is not a symlink made by Chantal: move it away`);
+    return resolve(dirname(linkPath), await readlink(linkPath));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw err;
   }
-  await rm(linkPath, { force: true });
+}
+
+/** Remove a directory Chantal made if it is empty now; anything else someone put there stays. */
+async function removeIfEmpty(dir: string): Promise<void> {
+  await rmdir(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== "ENOENT" && err.code !== "ENOTEMPTY" && err.code !== "EEXIST") throw err;
+  });
+}
+
+/**
+ * Unpublish names (`latest`, `snapshots/<name>`) now: each symlink goes in one unlink (clients see the whole
+ * tree or nothing), then the trees they pointed to, then empty directories up to the repository's root.
+ * The caller holds the repository lock, so no publish is swapping onto these trees and the grace period of
+ * collectGarbage does not apply to them. Returns the names that were published.
+ */
+export async function removePublished(repoRootPath: string, names: readonly string[]): Promise<string[]> {
+  const root = resolve(repoRootPath);
+  const targets = new Map<string, string>();
+  for (const name of names) {
+    const linkPath = insideRoot(root, name);
+    const target = await publishedTarget(linkPath);
+    if (target !== null) targets.set(name, target);
+  }
+  for (const name of targets.keys()) await rm(insideRoot(root, name), { force: true });
+  const stillReferenced = new Set<string>();
+  for (const link of [join(root, "latest"), ...(await readdir(join(root, "snapshots")).catch(() => [] as string[])).map((n) => join(root, "snapshots", n))]) {
+    const t = await publishedTarget(link).catch(() => null);
+    if (t) stillReferenced.add(t);
+  }
+  for (const tree of new Set(targets.values())) {
+    // Only trees of our own .trees/ directory are removed: a symlink edited by hand may point anywhere.
+    if (dirname(tree) === join(root, TREES) && !stillReferenced.has(tree)) await rm(tree, { recursive: true, force: true });
+  }
   await collectGarbage(root);
-  return true;
+  for (const dir of [join(root, "snapshots"), join(root, TREES), root]) await removeIfEmpty(dir);
+  return [...targets.keys()];
 }

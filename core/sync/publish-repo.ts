@@ -3,7 +3,7 @@ import { join } from "node:path";
 import type pg from "pg";
 import type { Config } from "../config/schema.js";
 import { treeOf, treePages } from "../db/package-sets.js";
-import { publishTree, unpublish, type PublishResult } from "../storage/publish.js";
+import { publishTree, removePublished, unpublish, type PublishResult } from "../storage/publish.js";
 import type { BlobStore } from "../storage/blob-store.js";
 import { blobStoreOf } from "../storage/backend.js";
 import { S3BlobStore } from "../storage/s3-blob-store.js";
@@ -40,6 +40,15 @@ export function unpublishSnapshot(config: Config, snapshot: SnapshotRow): Promis
   const store = blobStoreOf(config);
   if (store instanceof S3BlobStore) return unpublishS3Tree(store, snapshot.repoId, `snapshots/${snapshot.name}`);
   return unpublish(publishedRoot(config, snapshot.repoId), `snapshots/${snapshot.name}`);
+}
+
+/** Unpublish trees of a repository (`latest`, `snapshots/<name>`) on the configured backend; returns those that were published. */
+export async function unpublishTrees(config: Config, repoId: string, names: readonly string[], signal?: AbortSignal): Promise<string[]> {
+  const store = blobStoreOf(config);
+  if (!(store instanceof S3BlobStore)) return removePublished(publishedRoot(config, repoId), names);
+  const removed: string[] = [];
+  for (const name of names) if (await unpublishS3Tree(store, repoId, name, signal)) removed.push(name);
+  return removed;
 }
 
 /** The backend's publisher: hardlinks and a symlink swap in a directory, or server-side copies in the bucket. */
