@@ -3,7 +3,7 @@
 /** The nouns, in help order. */
 export const NOUNS: Record<string, string> = {
   config: "validate and describe the configuration",
-  repo: "repositories: list, sync, history",
+  repo: "repositories: list, show, sync, history",
   snapshot: "freeze, compare and delete snapshots of a repository",
   publish: "write published trees: latest, or a snapshot",
   proxy: "which proxy applies, and does it work",
