@@ -12,8 +12,9 @@ import { formatTable, printJson } from "../output.js";
 
 const RECENT_RUNS = 5;
 
+/** MB like the sync's summary; small test-sized repositories in kB, so that they do not read "0.0 MB". */
 function mb(bytes: number): string {
-  return `${(bytes / 1_048_576).toFixed(1)} MB`;
+  return bytes < 1_048_576 ? `${(bytes / 1024).toFixed(1)} kB` : `${(bytes / 1_048_576).toFixed(1)} MB`;
 }
 
 export function register(repo: Command): void {
