@@ -160,6 +160,9 @@ describeWithTools(["rpmbuild", "createrepo_c", "dnf", "nginx", ...APT_TOOLS], "S
   });
 
   it("without publish.base_url, sync prints the published path and how to set base_url", async () => {
+    const never = await show("el");
+    expect(never).toMatchObject({ package_count: 0, total_bytes: 0, published: [], snapshots: [], clients: null });
+    expect((await env.cli("repo", "show", "--repo-id", "el")).stdout).toMatch(/^packages {4}never synced\n[\s\S]*^published:\n {2}nothing/m);
     for (const id of ["el", "deb"]) {
       const r = await env.cli("repo", "sync", "--repo-id", id);
       expect(r.stderr).toBe("");
