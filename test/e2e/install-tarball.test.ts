@@ -1,7 +1,7 @@
 // Install like a user: npm pack, npm install -g of the tarball with --omit=dev into a scratch prefix, then the
 // installed chantal-run from outside the checkout: --help, config validate, and db status on the embedded database.
 import { spawn } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -37,7 +37,13 @@ describe("the packed tarball, installed with npm install -g --omit=dev", () => {
   beforeAll(async () => {
     scratch = mkdtempSync(join(tmpdir(), "chantal-install-"));
     chmodSync(scratch, 0o755);
-    const pack = await run("npm", ["pack", "--pack-destination", scratch], { cwd: repoRoot });
+    // Packed from a copy of the sources: "prepare" rebuilds dist/, which the checkout's other tests must keep.
+    const source = join(scratch, "source");
+    for (const entry of ["package.json", "package-lock.json", "tsconfig.json", "tsconfig.build.json", "README.md", "bin", "core", "functions", "infra", "examples", "deploy"]) {
+      cpSync(join(repoRoot, entry), join(source, entry), { recursive: true, filter: (from) => !from.startsWith(join(repoRoot, "dist")) });
+    }
+    symlinkSync(join(repoRoot, "node_modules"), join(source, "node_modules"));
+    const pack = await run("npm", ["pack", "--pack-destination", scratch], { cwd: source });
     expect(pack.code, pack.stderr).toBe(0);
     const tarball = readdirSync(scratch).find((n) => /^chantal-.*\.tgz$/.test(n));
     expect(tarball).toBeDefined();
