@@ -5,7 +5,7 @@ import { existsSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { dirname, join } from "node:path";
 
-// The AWS SDK warns on Node 20 (runs, unsupported) on every start: noise among JSON log lines.
+// The AWS SDK warns on Node 20 on every start: noise among JSON log lines (see README "Deploying to AWS").
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
