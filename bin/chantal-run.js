@@ -5,6 +5,20 @@ import { existsSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { dirname, join } from "node:path";
 
+// First thing (the imports above are built-ins): until bin/interrupt.ts takes over, SIGINT/SIGTERM/SIGHUP are recorded,
+// so a signal during start-up (loading tsx and the sources takes a while) is handled like one later instead of killing us.
+const startupSignals = { received: [], hangups: 0, listeners: {} };
+for (const name of ["SIGINT", "SIGTERM"]) {
+  startupSignals.listeners[name] = () => {
+    if (startupSignals.received.length > 0) process.exit(name === "SIGINT" ? 130 : 143); // a second one: exit at once
+    startupSignals.received.push(name);
+  };
+  process.on(name, startupSignals.listeners[name]);
+}
+startupSignals.listeners.SIGHUP = () => startupSignals.hangups++; // the scheduler's reload, else re-raised (interrupt.ts)
+process.on("SIGHUP", startupSignals.listeners.SIGHUP);
+process[Symbol.for("chantal.startupSignals")] = startupSignals;
+
 // The AWS SDK warns on Node 20 on every start: noise among JSON log lines (see README "Deploying to AWS").
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 

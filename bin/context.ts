@@ -6,6 +6,7 @@ import { openDatabase, type Database } from "../core/db/client.js";
 import { AbortedError, ChantalError, ConfigError, ExitCode, errorMessage } from "../core/errors.js";
 import { createLogger, type Logger } from "../core/log.js";
 import { redactText } from "../core/redact.js";
+import { beginCommand } from "./interrupt.js";
 
 export interface GlobalOptions {
   configDir?: string;
@@ -22,27 +23,6 @@ export interface CommandContext {
 
 function globalOptions(cmd: Command): GlobalOptions {
   return cmd.optsWithGlobals() as GlobalOptions;
-}
-
-/** SIGINT/SIGTERM abort the running work; a second signal exits at once. */
-function interruptSignal(log: Logger): { signal: AbortSignal; dispose(): void } {
-  const ac = new AbortController();
-  const onSignal = (name: "SIGINT" | "SIGTERM") => () => {
-    if (ac.signal.aborted) process.exit(name === "SIGINT" ? ExitCode.sigint : ExitCode.sigterm);
-    log.warn({ signal: name }, "interrupted: stopping cleanly (send again to exit at once)");
-    ac.abort(new AbortedError(`interrupted by ${name}`, name));
-  };
-  const onInt = onSignal("SIGINT");
-  const onTerm = onSignal("SIGTERM");
-  process.on("SIGINT", onInt);
-  process.on("SIGTERM", onTerm);
-  return {
-    signal: ac.signal,
-    dispose() {
-      process.off("SIGINT", onInt);
-      process.off("SIGTERM", onTerm);
-    },
-  };
 }
 
 function reportError(err: unknown, log: Logger): number {
@@ -65,13 +45,21 @@ async function finishInterruptedRestore(configDir: string, log: Logger): Promise
   if (what) log.warn(what);
 }
 
+export interface ActionOptions {
+  /** The command reloads on SIGHUP (claimHangups in bin/interrupt.ts): one during start-up is kept for it. */
+  hangups?: boolean;
+  /** The exit code when SIGINT/SIGTERM came before the command began; default the signal's (130/143). */
+  stoppedBeforeStartCode?: number;
+}
+
 /** Wrap a command action: build the context, run, close everything, set the exit code. */
-export function action<A extends unknown[]>(fn: (ctx: CommandContext, ...args: A) => Promise<number | void>) {
+export function action<A extends unknown[]>(fn: (ctx: CommandContext, ...args: A) => Promise<number | void>, opts: ActionOptions = {}) {
   return async (...args: unknown[]): Promise<void> => {
     const cmd = args.at(-1) as Command;
     const g = globalOptions(cmd);
     const log = createLogger({ verbose: g.verbose });
-    const interrupt = interruptSignal(log);
+    // SIGINT/SIGTERM abort the running work; a second signal exits at once (bin/interrupt.ts).
+    const interrupt = beginCommand(log, { hangups: opts.hangups });
     const configDir = resolveConfigDir(g.configDir, process.env);
     let loaded: Promise<LoadedConfig> | undefined;
     const databases: Database[] = [];
@@ -89,14 +77,23 @@ export function action<A extends unknown[]>(fn: (ctx: CommandContext, ...args: A
     };
     let code: number;
     try {
-      code = (await fn(ctx, ...(args.slice(0, -1) as A))) ?? ExitCode.ok;
+      // A signal during start-up stops the command before it begins.
+      const early = interrupt.signal.reason instanceof AbortedError ? interrupt.signal.reason : null;
+      if (early && opts.stoppedBeforeStartCode !== undefined) {
+        log.info({ signal: early.signalName }, `stopped by ${early.signalName} before it started`);
+        code = opts.stoppedBeforeStartCode;
+      } else if (early) {
+        throw new AbortedError(`${early.message} before the command started`, early.signalName);
+      } else {
+        code = (await fn(ctx, ...(args.slice(0, -1) as A))) ?? ExitCode.ok;
+      }
     } catch (err) {
       code = reportError(err, log);
       // An abort we caused exits with our signal's code (SIGINT 130, SIGTERM 143), whichever error carried it up.
       if (err instanceof AbortedError && interrupt.signal.reason instanceof AbortedError) code = interrupt.signal.reason.exitCode;
     } finally {
       for (const db of databases) await db.close();
-      interrupt.dispose();
+      interrupt.end();
     }
     process.exitCode = code;
   };

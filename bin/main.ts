@@ -6,6 +6,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { Command, CommanderError } from "commander";
 import { chantalVersion } from "../core/package-info.js";
 import { ExitCode } from "../core/errors.js";
+import { installInterruptHandlers } from "./interrupt.js";
 import { NOUNS, requestedNoun } from "./nouns.js";
 
 interface CommandModule {
@@ -43,6 +44,7 @@ export async function buildProgram(noun?: string): Promise<Command> {
   return program;
 }
 
+installInterruptHandlers(); // before the command modules load: they take a while
 try {
   await (await buildProgram(requestedNoun(process.argv.slice(2)))).parseAsync(process.argv);
 } catch (err) {

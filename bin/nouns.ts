@@ -3,9 +3,9 @@
 /** The nouns, in help order. */
 export const NOUNS: Record<string, string> = {
   config: "validate and describe the configuration",
-  repo: "repositories: list, sync, history",
+  repo: "repositories: list, show, sync, history, remove",
   snapshot: "freeze, compare and delete snapshots of a repository",
-  publish: "write published trees: latest, or a snapshot",
+  publish: "write or remove published trees: latest, or a snapshot",
   proxy: "which proxy applies, and does it work",
   scheduler: "the local scheduler daemon",
   db: "database status, migrations, backup and restore",

@@ -4,6 +4,8 @@ import { repositoryLockRequest, withLock } from "../../core/db/locks.js";
 import { ensureRepository } from "../../core/db/repositories.js";
 import { UsageError } from "../../core/errors.js";
 import { publishLatest } from "../../core/sync/publish-repo.js";
+import { formatClientConfig } from "../../core/publish/client-config.js";
+import { clientConfigOf } from "../../core/publish/targets.js";
 import { action } from "../context.js";
 
 /** Publishing waits for a running sync of the repository: it never races the sync's own publish. */
@@ -26,6 +28,7 @@ export function register(publish: Command): void {
           if (opts.all && !row.indexChecksum) continue;
           const result = await withLock(database.url, repositoryLockRequest(row.id, `publish ${repo.id}`, { waitMs: PUBLISH_WAIT_MS, signal: ctx.signal }), () => publishLatest(database.pool, loaded.config, { id: row.id, repoId: repo.id }, ctx.signal));
           process.stdout.write(`published ${repo.id}: ${result.path} (${result.files} files)\n`);
+          process.stdout.write(formatClientConfig(await clientConfigOf(database.pool, loaded.config, repo, "latest", { owner: "repository", id: row.id })));
         }
       }),
     );

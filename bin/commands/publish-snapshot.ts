@@ -4,6 +4,8 @@ import { repositoryLockRequest, withLock } from "../../core/db/locks.js";
 import { ensureRepository } from "../../core/db/repositories.js";
 import { getSnapshot } from "../../core/snapshots/snapshots.js";
 import { publishSnapshot } from "../../core/sync/publish-repo.js";
+import { formatClientConfig } from "../../core/publish/client-config.js";
+import { clientConfigOf } from "../../core/publish/targets.js";
 import { action } from "../context.js";
 
 /** Publishing waits for a running sync of the repository: it never races the sync's own publish. */
@@ -19,10 +21,12 @@ export function register(publish: Command): void {
       action(async (ctx, opts: { repoId: string; name: string }) => {
         const loaded = await ctx.loadConfig();
         const database = await ctx.openDatabase();
-        const row = await ensureRepository(database.pool, findRepository(loaded, opts.repoId));
+        const repo = findRepository(loaded, opts.repoId);
+        const row = await ensureRepository(database.pool, repo);
         const snap = await getSnapshot(database.pool, opts.repoId, opts.name);
         const result = await withLock(database.url, repositoryLockRequest(row.id, `publish ${opts.repoId}/${opts.name}`, { waitMs: PUBLISH_WAIT_MS, signal: ctx.signal }), () => publishSnapshot(database.pool, loaded.config, snap, new Date(), ctx.signal));
         process.stdout.write(`published snapshot ${snap.name} of ${snap.repoId}: ${result.path} (${result.files} files)\n`);
+        process.stdout.write(formatClientConfig(await clientConfigOf(database.pool, loaded.config, repo, `snapshots/${snap.name}`, { owner: "snapshot", id: snap.id })));
       }),
     );
 }

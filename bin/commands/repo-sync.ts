@@ -4,6 +4,11 @@ import { UsageError } from "../../core/errors.js";
 import { action } from "../context.js";
 import { printJson, printTable } from "../output.js";
 import { progressReporter } from "../../functions/progress.js";
+import { findRepository, type LoadedConfig } from "../../core/config/load.js";
+import { ensureRepository } from "../../core/db/repositories.js";
+import type { Database } from "../../core/db/client.js";
+import { formatClientConfig } from "../../core/publish/client-config.js";
+import { clientConfigOf } from "../../core/publish/targets.js";
 
 interface SyncOptions {
   repoId?: string;
@@ -37,6 +42,17 @@ function summaryRow(r: SyncResult) {
     seconds: (r.durationMs / 1000).toFixed(1),
     error: r.error ?? "",
   };
+}
+
+/** A run that leaves latest published (published now, or a no-op over a published tree) tells clients where it is. */
+function leftPublished(r: SyncResult, publish: boolean): boolean {
+  return r.published !== undefined || (publish && r.status === "noop");
+}
+
+async function latestClientConfig(loaded: LoadedConfig, database: Database, repoId: string): Promise<string> {
+  const repo = findRepository(loaded, repoId);
+  const row = await ensureRepository(database.pool, repo);
+  return formatClientConfig(await clientConfigOf(database.pool, loaded.config, repo, "latest", { owner: "repository", id: row.id }));
 }
 
 export function register(repo: Command): void {
@@ -75,15 +91,19 @@ export function register(repo: Command): void {
         } finally {
           progress.stop();
         }
+        const publish = opts.publish !== false;
         if (opts.json) printJson(opts.all ? results : results[0]);
-        else if (opts.all) printTable(results.map(summaryRow), ["repository", "status", "packages", "downloaded", "added", "removed", "mb", "seconds", "error"].map((k) => ({ key: k, title: k.toUpperCase() })));
-        else {
+        else if (opts.all) {
+          printTable(results.map(summaryRow), ["repository", "status", "packages", "downloaded", "added", "removed", "mb", "seconds", "error"].map((k) => ({ key: k, title: k.toUpperCase() })));
+          if (results.some((r) => leftPublished(r, publish))) process.stdout.write(`client configuration: "repo show --repo-id ID"\n`);
+        } else {
           const r = results[0]!;
           if (r.error) process.stderr.write(`error: ${r.error}\n`);
           process.stdout.write(
             `${r.repoId}: ${r.status} — ${r.counts.packagesTotal} packages, ${r.counts.packagesDownloaded} downloaded (${(r.counts.bytesDownloaded / 1_048_576).toFixed(1)} MB), +${r.counts.packagesAdded} -${r.counts.packagesRemoved} in ${(r.durationMs / 1000).toFixed(1)} s` +
               `${r.published ? `\npublished: ${r.published}` : ""}${r.snapshot ? `\nsnapshot: ${r.snapshot}` : ""}\n`,
           );
+          if (leftPublished(r, publish)) process.stdout.write(await latestClientConfig(loaded, database, r.repoId));
         }
         const signalName = ctx.signal.aborted ? ((ctx.signal.reason as { signalName?: NodeJS.Signals }).signalName ?? "SIGTERM") : undefined;
         return combinedExitCode(results.map((r) => syncExitCode(r, signalName)));

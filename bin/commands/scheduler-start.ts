@@ -18,6 +18,7 @@ import { readPidFile, removePidFile, runningSchedulerPid, schedulerPaths, writeP
 import { planJobs, type JobKind } from "../../core/schedule/plan.js";
 import { heartbeat, markStopped, registerInstance, ScheduleStateStore, schedulerLockRequest, hostLockKey } from "../../core/schedule/state.js";
 import { action, type CommandContext } from "../context.js";
+import { claimHangups } from "../interrupt.js";
 
 const HEARTBEAT_MS = 15_000;
 /** How long `start --daemon` waits for the detached daemon to come up (the embedded database may need initdb). */
@@ -70,9 +71,9 @@ async function takeHostLock(database: Database): Promise<HeldLock> {
 }
 
 /**
- * SIGHUP: read the configuration again; an invalid one is logged and the running one kept. The handler is
- * installed first thing (an unhandled SIGHUP would end the process); one that arrives before the scheduler
- * runs is applied once it does, and one during shutdown is ignored.
+ * SIGHUP: read the configuration again; an invalid one is logged and the running one kept. One that arrives
+ * before the scheduler runs (even during the process start-up, see bin/interrupt.ts) is applied once it does,
+ * and one during shutdown is ignored (never the default action, which would end the process).
  */
 function hangupHandler(ctx: CommandContext) {
   let target: { scheduler: Scheduler; current: { loaded: LoadedConfig }; onReloaded: () => void } | null = null;
@@ -107,8 +108,7 @@ function hangupHandler(ctx: CommandContext) {
       ctx.log.info({ added: keys(changes.added), removed: keys(changes.removed), retimed: keys(changes.retimed), updated: keys(changes.updated) }, "configuration reloaded");
     }).catch((err: unknown) => ctx.log.error({ error: errorMessage(err) }, "reloading the configuration failed"));
   };
-  const onHup = () => reload();
-  process.on("SIGHUP", onHup);
+  const hangups = claimHangups(reload);
   return {
     /** From now on SIGHUP reloads this scheduler. */
     attach(scheduler: Scheduler, current: { loaded: LoadedConfig }, onReloaded: () => void) {
@@ -122,7 +122,7 @@ function hangupHandler(ctx: CommandContext) {
     },
     dispose() {
       closed = true;
-      process.off("SIGHUP", onHup);
+      hangups.release();
     },
   };
 }
@@ -237,5 +237,6 @@ export function register(scheduler: Command): void {
     .command("start")
     .description("run the scheduler in the foreground (what systemd runs); --daemon detaches it")
     .option("--daemon", "run in the background: log to scheduler.log_file, write scheduler.pid_file, return once it runs")
-    .action(action(async (ctx, opts: { daemon?: boolean }) => (opts.daemon ? detach(ctx) : runForeground(ctx))));
+    // A stop requested before the scheduler ran is a clean stop too (exit 0, like one later): systemd, `scheduler stop`.
+    .action(action(async (ctx, opts: { daemon?: boolean }) => (opts.daemon ? detach(ctx) : runForeground(ctx)), { hangups: true, stoppedBeforeStartCode: ExitCode.ok }));
 }

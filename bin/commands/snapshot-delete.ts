@@ -1,7 +1,6 @@
 import type { Command } from "commander";
-import { findRepository } from "../../core/config/load.js";
 import { repositoryLockRequest, withLock } from "../../core/db/locks.js";
-import { ensureRepository } from "../../core/db/repositories.js";
+import { findRepositoryRow } from "../../core/db/repositories.js";
 import { ChantalError } from "../../core/errors.js";
 import { deleteSnapshotRow, getSnapshot } from "../../core/snapshots/snapshots.js";
 import { unpublishSnapshot } from "../../core/sync/publish-repo.js";
@@ -22,7 +21,8 @@ export function register(snapshot: Command): void {
         if (snap.publishedAt && !opts.force) {
           throw new ChantalError(`snapshot ${snap.name} of ${snap.repoId} is published (since ${snap.publishedAt.toISOString()}): clients may use it; add --force to unpublish and delete it`);
         }
-        const repoRow = await ensureRepository(database.pool, findRepository(loaded, opts.repoId));
+        // The snapshot's row exists, so its repository's does: a repository removed with --keep-snapshots need not be configured.
+        const repoRow = (await findRepositoryRow(database.pool, opts.repoId))!;
         await withLock(database.url, repositoryLockRequest(repoRow.id, `snapshot delete ${snap.name}`, { waitMs: 30_000, signal: ctx.signal }), async () => {
           const unpublished = await unpublishSnapshot(loaded.config, snap);
           await deleteSnapshotRow(database.pool, snap.id);

@@ -9,7 +9,7 @@ import { commitSync, type CommittedPackage, type MetadataEntry } from "../sync/c
 import { downloadPackages } from "../sync/download-packages.js";
 import { putBuffer } from "../storage/put-buffer.js";
 import type { PackageRecord } from "../db/package-sets.js";
-import { zeroCounts, type RunCounts } from "../db/sync-runs.js";
+import type { RunCounts } from "../db/sync-runs.js";
 import type { RepoSyncContext, RepoSyncResult } from "../sync/types.js";
 import { findPathConflict, safeLocation } from "../rpm/location.js";
 import type { AptSourceConfig } from "../config/schema.js";
@@ -335,7 +335,7 @@ function warnOnSuiteMismatch(release: Release, source: AptSourceConfig, label: s
 export async function syncApt(ctx: RepoSyncContext): Promise<RepoSyncResult> {
   const source = ctx.repo.apt;
   if (!source) throw new AptSyncError(`repository ${ctx.repo.id}: an apt repository needs an apt: block`);
-  const counts = zeroCounts();
+  const counts = ctx.counts;
   const dist = distPath(source, ctx);
   ctx.onProgress?.({ phase: "index", filesDone: 0, filesTotal: 1, bytesDone: 0, bytesTotal: 0 });
   const keyring = ctx.repo.verify?.keyring ? await loadKeyring(ctx.repo.verify.keyring) : undefined;

@@ -5,7 +5,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { ChantalError, errorMessage } from "../errors.js";
 import { ownedName, sweepLeftovers } from "../leftovers.js";
 import { compactTimestamp } from "./naming.js";
-import { fsyncDir } from "../fs-durable.js";
+import { fsyncPath } from "../storage/durable.js";
 
 interface Journal {
   /** The staged (restored) directory that becomes the configuration directory. */
@@ -52,11 +52,11 @@ export async function swapConfigDir(configDir: string, staged: string, now: Date
   }
   const journal: Journal = { staged, ...(movedTo ? { movedTo } : {}), at: now.toISOString() };
   await writeFile(journalPath(dir), JSON.stringify(journal) + "\n", { mode: 0o600, flush: true });
-  await fsyncDir(dirname(dir));
+  await fsyncPath(dirname(dir));
   try {
     if (movedTo) await rename(dir, movedTo);
     await rename(staged, dir);
-    await fsyncDir(dirname(dir));
+    await fsyncPath(dirname(dir));
   } catch (err) {
     if (movedTo && !(await exists(dir))) await rename(movedTo, dir).catch(() => undefined);
     await rm(journalPath(dir), { force: true });
@@ -94,7 +94,7 @@ export async function completeInterruptedSwap(configDir: string): Promise<string
       await rename(journal.movedTo, dir);
       what = `a restore at ${journal.at} was interrupted while swapping the configuration directory and its staged copy is gone; the previous configuration was moved back into ${dir}`;
     }
-    await fsyncDir(dirname(dir));
+    await fsyncPath(dirname(dir));
   }
   await rm(journalPath(dir), { force: true });
   return what;

@@ -2,6 +2,7 @@
 // directory (atomic rename) or S3 (multipart) -> verified -> retention applied.
 import { createWriteStream } from "node:fs";
 import { mkdir, rm, writeFile } from "node:fs/promises";
+import { DirMode, makeDirectory } from "../fs-dirs.js";
 import { hostname, tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
@@ -158,7 +159,7 @@ export async function createBackup(req: BackupRequest, env: BackupEnv): Promise<
   let staging: string | undefined;
   let written = false;
   try {
-    await mkdir(dest.stagingParent, { recursive: true });
+    await makeDirectory(dest.stagingParent, { mode: DirMode.private });
     const swept = await sweepLeftovers(dest.stagingParent, (n) => n.startsWith(STAGING_STEM));
     if (swept.length) env.log.info({ removed: swept.map((s) => `${s.name} (${s.why})`) }, "backup: removed staging directories that killed backups left");
     staging = join(dest.stagingParent, ownedName(STAGING_STEM));

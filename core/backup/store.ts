@@ -1,12 +1,13 @@
 // Where backups live: a local directory or an S3 prefix, behind one small interface (list, read, atomic write, delete).
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, readdir, rename, stat, unlink } from "node:fs/promises";
+import { readdir, stat, unlink } from "node:fs/promises";
+import { DirMode, makeDirectory } from "../fs-dirs.js";
 import { basename, dirname, join, resolve } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Config } from "../config/schema.js";
 import { ChantalError } from "../errors.js";
-import { fsyncDir } from "../fs-durable.js";
+import { durableRename } from "../storage/durable.js";
 import { ownedName, sweepLeftovers } from "../leftovers.js";
 import { isS3Url, parseS3Url, s3ClientConfig, S3Store, type StoredObject } from "./s3.js";
 
@@ -66,14 +67,13 @@ export class LocalStore implements BackupStore {
   async write(name: string, body: Readable, signal?: AbortSignal): Promise<void> {
     const final = this.describe(name);
     if (await stat(final).catch(() => undefined)) throw new ChantalError(`${final} exists already: choose another --output, or remove it`);
-    await mkdir(this.dir, { recursive: true });
+    await makeDirectory(this.dir, { mode: DirMode.private }); // dumps and config files: the owner only
     await sweepLeftovers(this.dir, (n) => n.startsWith(".") && /\.partial(~|$)/.test(n));
     const partial = join(this.dir, ownedName(`.${name}.partial`));
     try {
-      await pipeline(body, createWriteStream(partial, { mode: 0o600, flush: true }), signal ? { signal } : {});
+      await pipeline(body, createWriteStream(partial, { mode: 0o600 }), signal ? { signal } : {});
       // The name a reader trusts must never point at bytes that are not on disk yet.
-      await rename(partial, final);
-      await fsyncDir(this.dir);
+      await durableRename(partial, final);
     } catch (err) {
       await unlink(partial).catch(() => undefined);
       throw err;

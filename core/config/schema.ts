@@ -166,6 +166,13 @@ export const VerifySchema = z.strictObject({
   allow_rollback: z.boolean().optional().describe("accept a Release whose Date is older than the last synced one (default false: a replayed old Release is refused)"),
 });
 
+/** Where clients reach the published trees; globally, and per repository (replacing the global value). */
+export const PublishSchema = z.strictObject({
+  base_url: httpUrl
+    .optional()
+    .describe("URL at which a web server serves storage.published_path, e.g. http://mirror.internal/ (a repository is then at <base_url><repo-id>/latest/): publish and sync print the client configuration under it"),
+});
+
 /** The last second of a year: the longest {date} and {time} a template can produce. */
 const SAMPLE_SNAPSHOT_DATE = new Date(Date.UTC(2026, 11, 31, 23, 59, 59));
 
@@ -194,6 +201,7 @@ export const RepositorySchema = z.strictObject({
   verify: VerifySchema.optional(),
   download_concurrency: z.number().int().min(1).max(64).default(8),
   http: HttpSettingsSchema.optional().describe("overrides the global http: block key by key"),
+  publish: PublishSchema.optional().describe("replaces the global publish: block (a repository served from another host)"),
 }).superRefine((r, ctx) => {
   if (r.type === "apt" && !r.apt) ctx.addIssue({ code: "custom", path: ["apt"], message: "an apt repository needs an apt: block (distribution, components, architectures)" });
   if (r.type === "rpm" && r.apt) ctx.addIssue({ code: "custom", path: ["apt"], message: "only apt repositories take an apt: block" });
@@ -269,6 +277,7 @@ export const ConfigFileSchema = z.strictObject({
   repositories: z.array(RepositorySchema).optional(),
   scheduler: SchedulerSchema.partial().optional(),
   backup: BackupSchema.partial().optional(),
+  publish: PublishSchema.optional(),
 });
 
 /** The merged document with defaults applied. */
@@ -280,6 +289,7 @@ export const ConfigSchema = z.strictObject({
   repositories: z.array(RepositorySchema).default([]),
   scheduler: SchedulerSchema.default({ max_concurrent_syncs: 2, catch_up: true, grace_period_seconds: 60 }),
   backup: BackupSchema.default({ include_config: true, compress: true }),
+  publish: PublishSchema.optional(),
 });
 
 export type Config = z.output<typeof ConfigSchema>;

@@ -2,7 +2,7 @@
 import pg from "pg";
 import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
 import type { Config } from "../config/schema.js";
-import { DatabaseError, errorMessage } from "../errors.js";
+import { ChantalError, DatabaseError, errorMessage } from "../errors.js";
 import type { Logger } from "../log.js";
 import { redactSecrets } from "../redact.js";
 import { applicationName } from "./application-name.js";
@@ -49,6 +49,8 @@ function passwordOf(url: string): string | undefined {
 export async function connectPool(url: string, opts: { max?: number; applicationName?: string } = {}): Promise<pg.Pool> {
   const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 10, application_name: applicationName(opts.applicationName ?? "chantal"), connectionTimeoutMillis: 15_000 });
   pool.on("error", () => undefined); // an idle client's error surfaces on its next query
+  // A checked-out client's too: its query rejects (or the next one), instead of an unhandled 'error' event killing the process.
+  pool.on("connect", (client) => client.on("error", () => undefined));
   try {
     const c = await pool.connect();
     c.release();
@@ -109,4 +111,80 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
       await release();
     },
   };
+}
+
+/** SQLSTATEs of a session that the server ended: admin_shutdown (pg_terminate_backend), crash_shutdown, cannot_connect_now. */
+const SESSION_ENDED_CODES = new Set(["57P01", "57P02", "57P03"]);
+const SOCKET_ERRNOS = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN"]);
+
+/** Whether `err` says the connection to PostgreSQL is gone (not a failed statement on a live session). */
+export function isConnectionLoss(err: unknown): boolean {
+  // Our own errors (an upstream's ECONNRESET is an HttpNetworkError) are never the database's.
+  if (!(err instanceof Error) || err instanceof ChantalError) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === "string" && (SESSION_ENDED_CODES.has(code) || code.startsWith("08") || SOCKET_ERRNOS.has(code))) return true;
+  return /^Connection terminated|not queryable|connection error/i.test(err.message);
+}
+
+/** A lost connection as the error of `what` ("the commit of repository r1"), naming the fix; anything else unchanged. */
+export function connectionLossError(err: unknown, what: string): unknown {
+  if (err instanceof DatabaseError || !isConnectionLoss(err)) return err;
+  return new DatabaseError(`lost the database connection during ${what} (${errorMessage(err)}): run it again once PostgreSQL is reachable`, { cause: err });
+}
+
+const CANCEL_RETRY_MS = 1_000;
+
+/**
+ * Run `fn` on a checked-out client whose statements the signal interrupts: on abort the running statement is
+ * cancelled (pg_cancel_backend from a separate connection, again each second while `fn` has not settled: an
+ * abort between two statements would otherwise miss the next one), so a statement blocked on a lock ends
+ * within a second instead of when the lock is released.
+ */
+export async function withAbortableClient<T>(pool: pg.Pool, signal: AbortSignal | undefined, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  signal?.throwIfAborted();
+  const client = await pool.connect();
+  const stopCancelling = cancelOnAbort(pool, client, signal);
+  let broken = false;
+  try {
+    signal?.throwIfAborted();
+    return await fn(client);
+  } catch (err) {
+    broken = isConnectionLoss(err);
+    throw err;
+  } finally {
+    stopCancelling();
+    // A broken or cancelled session (a cancel may have hit its ROLLBACK) is closed, never handed to the next caller.
+    client.release(broken || signal?.aborted === true);
+  }
+}
+
+/** While the returned function is not called, an abort of `signal` cancels the client's running statement (see withAbortableClient). */
+export function cancelOnAbort(pool: pg.Pool, client: pg.PoolClient, signal: AbortSignal | undefined): () => void {
+  if (!signal) return () => undefined;
+  const backendPid = (client as unknown as { processID: number | null }).processID;
+  let timer: NodeJS.Timeout | undefined;
+  const cancel = () => {
+    void cancelBackend(pool, backendPid);
+    timer ??= setInterval(() => void cancelBackend(pool, backendPid), CANCEL_RETRY_MS);
+  };
+  signal.addEventListener("abort", cancel, { once: true });
+  return () => {
+    signal.removeEventListener("abort", cancel);
+    clearInterval(timer);
+  };
+}
+
+/** Cancel a backend's running statement on a short-lived connection of its own (the pool may be exhausted). */
+async function cancelBackend(pool: pg.Pool, backendPid: number | null): Promise<void> {
+  if (!backendPid) return;
+  const client = new pg.Client({ ...pool.options, application_name: applicationName("chantal-cancel") });
+  client.on("error", () => undefined);
+  try {
+    await client.connect();
+    await client.query("SELECT pg_cancel_backend($1)", [backendPid]);
+  } catch {
+    // The server is gone or the statement ended: nothing left to cancel.
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }

@@ -18,15 +18,16 @@
 // transaction.
 import { execFile, spawn } from "node:child_process";
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
-import { access, appendFile, chown, mkdir, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { access, appendFile, chown, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { constants as fsConstants } from "node:fs";
 import { createServer } from "node:net";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import pg from "pg";
 import lockfile from "proper-lockfile";
 import { AbortedError, DatabaseError, errorMessage } from "../errors.js";
+import { DirMode, makeDirectory, octal } from "../fs-dirs.js";
 import type { Logger } from "../log.js";
 import { ownConnectionsPattern } from "./application-name.js";
 
@@ -137,10 +138,11 @@ async function prepare(opts: AcquireEmbeddedOptions): Promise<Ctx> {
   };
 }
 
+// base_path and its missing parents 0755 (the service user must traverse them), only the postgres dir private.
 async function ensureDirectory(basePath: string, dir: string): Promise<void> {
   try {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    if (!(await stat(dir)).isDirectory()) throw new Error(`${dir} is not a directory`);
+    await makeDirectory(basePath, { mode: DirMode.shared });
+    await makeDirectory(dir, { mode: DirMode.private });
     await access(dir, fsConstants.W_OK | fsConstants.X_OK);
   } catch (err) {
     throw new DatabaseError(
@@ -179,6 +181,8 @@ async function ensureServiceUser(log: Logger): Promise<RunAs> {
     if (!(await succeeds("getent", ["group", SERVICE_USER]))) await execFileAsync("groupadd", ["--system", SERVICE_USER]);
     await execFileAsync("useradd", ["--system", "-g", SERVICE_USER, "-M", "-d", "/nonexistent", "-s", "/usr/sbin/nologin", SERVICE_USER]);
   } catch (err) {
+    const raced = await lookupUser(SERVICE_USER); // a concurrent first command created it
+    if (raced) return raced;
     throw new DatabaseError(
       `running as root, the embedded PostgreSQL needs an unprivileged user '${SERVICE_USER}', and creating it failed: ${errorMessage(err)}. ` +
         `Create it (groupadd ${SERVICE_USER}; useradd -g ${SERVICE_USER} ${SERVICE_USER}), run chantal as a normal user, or configure database.url.`,
@@ -210,21 +214,55 @@ async function succeeds(file: string, args: string[]): Promise<boolean> {
 // The service user must own the postgres dir, reach it through every parent, and execute the binaries.
 async function handOverToServiceUser(dir: string, bins: Binaries, runAs: RunAs): Promise<void> {
   await chown(dir, runAs.uid, runAs.gid);
-  const script = 'test -x "$1" || exit 3; test -d "$2" && test -w "$2" && test -x "$2" || exit 4';
-  const res = await runProcess("/bin/sh", ["-c", script, "sh", bins.postgres, dir], { runAs, cwd: "/", timeoutMs: 10_000 });
-  if (res.code === 3) {
+  const user = `user '${SERVICE_USER}' (uid ${runAs.uid})`;
+  const binBlocker = await firstUnreachable([...ancestors(bins.postgres), bins.postgres], runAs);
+  if (binBlocker) {
+    const what = binBlocker === bins.postgres ? `${bins.postgres} is not executable by it` : `${await describePath(binBlocker)} is not searchable by it`;
     throw new DatabaseError(
-      `running as root, the embedded PostgreSQL runs as user '${SERVICE_USER}' (uid ${runAs.uid}), which cannot execute ${bins.postgres}. ` +
-        `Install chantal where that user can read it (a parent directory is probably mode 0700, e.g. /root), or configure database.url.`,
+      `running as root, the embedded PostgreSQL runs as ${user}, which cannot execute ${bins.postgres}: ${what}. ` +
+        `Run "chmod o+x ${binBlocker}", install chantal where that user can read it (not under /root), or configure database.url.`,
     );
   }
-  if (res.code !== 0) {
-    throw new DatabaseError(
-      `running as root, the embedded PostgreSQL runs as user '${SERVICE_USER}' (uid ${runAs.uid}), which cannot access ${dir}: ` +
-        `a parent directory is not searchable by that user (e.g. mode 0700 owned by root). ` +
-        `Choose another storage.base_path (such as /var/lib/chantal) or give that user access (chmod o+x on each parent directory).`,
-    );
+  const dirBlocker = await firstUnreachable([...ancestors(dir), dir], runAs, dir);
+  if (dirBlocker) throw new DatabaseError(unreachableMessage(user, dir, dirBlocker, await describePath(dirBlocker)));
+}
+
+/** The message when the service user cannot reach `dir`: it names the directory that blocks, never just `dir`. */
+export function unreachableMessage(user: string, dir: string, blocker: string, blockerDescription: string): string {
+  const reach = `running as root, the embedded PostgreSQL runs as ${user}, which cannot reach its data directory ${dir}`;
+  if (blocker === dir) {
+    return `${reach}: ${blockerDescription} is not writable by it although Chantal made it its owner (a read-only filesystem, an ACL or a security module?). Fix that, or configure database.url.`;
   }
+  return (
+    `${reach}: ${blockerDescription} is not searchable by it. ` +
+    `Run "chmod o+x ${blocker}" (or chmod 0755), choose a storage.base_path that is not under ${blocker}, or configure database.url.`
+  );
+}
+
+/** "/", "/a", "/a/b" for "/a/b/c": every directory that must be searchable to reach `path`. */
+export function ancestors(path: string): string[] {
+  const out: string[] = [];
+  for (let p = dirname(resolve(path)); ; p = dirname(p)) {
+    out.unshift(p);
+    if (dirname(p) === p) return out;
+  }
+}
+
+// Asked of the service user itself (test -x as that user), so ACLs and groups count as the kernel counts them.
+async function firstUnreachable(paths: string[], runAs: RunAs, writable?: string): Promise<string | undefined> {
+  const script = 'w=$1; shift; for p in "$@"; do test -x "$p" || { printf "%s" "$p"; exit 4; }; done; ' +
+    'test -z "$w" || { test -d "$w" && test -w "$w"; } || { printf "%s" "$w"; exit 4; }';
+  const res = await runProcess("/bin/sh", ["-c", script, "sh", writable ?? "", ...paths], { runAs, cwd: "/", timeoutMs: 10_000 });
+  if (res.code === 0) return undefined;
+  if (res.code === 4 && res.output) return res.output;
+  throw new DatabaseError(`cannot check what user '${SERVICE_USER}' can reach (${describeExit(res)}): ${lastLines(res.output, 5)}`);
+}
+
+async function describePath(path: string): Promise<string> {
+  const info = await stat(path).catch(() => undefined);
+  if (!info) return path;
+  const owner = await execFileAsync("id", ["-nu", String(info.uid)]).then((r) => r.stdout.trim(), () => `uid ${info.uid}`);
+  return `${path} (mode ${octal(info.mode)}, owner ${owner})`;
 }
 
 // ---------------------------------------------------------------- cluster state (under the host lock)

@@ -1,5 +1,6 @@
 // Bulk writes of a sync: packages and metadata files by sha256, and the repository's current sets, with explicit SQL.
 import type pg from "pg";
+import { cancelOnAbort, isConnectionLoss } from "./client.js";
 
 export interface PackageRecord {
   sha256: string;
@@ -56,6 +57,19 @@ export async function sha256ByChecksum(q: pg.ClientBase | pg.Pool, checksums: re
   for (const b of batches(checksums)) {
     const r = await q.query(`SELECT checksum, sha256 FROM chantal.packages WHERE checksum = ANY($1::text[])`, [b]);
     for (const row of r.rows) out.set(row.checksum, (row.sha256 as string).trim());
+  }
+  return out;
+}
+
+/** Which of these sha256s the database records, as a package or a metadata file. */
+export async function recordedBlobs(q: pg.ClientBase | pg.Pool, sha256s: readonly string[]): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const b of batches(sha256s)) {
+    const r = await q.query(
+      `SELECT sha256 FROM chantal.packages WHERE sha256 = ANY($1::char(64)[]) UNION SELECT sha256 FROM chantal.metadata_files WHERE sha256 = ANY($1::char(64)[])`,
+      [b],
+    );
+    for (const row of r.rows) out.add((row.sha256 as string).trim());
   }
   return out;
 }
@@ -166,11 +180,15 @@ const TREE_PAGE = 5_000;
 /**
  * Every file of a repository's current state, or of a snapshot, a page at a time: a cursor in one read-only
  * snapshot of the database, so that a tree of 100,000 files is never all in memory and is read consistently.
+ * An abort of `signal` cancels a FETCH that waits (on a lock, a slow server).
  */
-export async function* treePages(db: pg.Pool, owner: keyof typeof TREE_SQL, id: number): AsyncGenerator<TreeEntry[]> {
+export async function* treePages(db: pg.Pool, owner: keyof typeof TREE_SQL, id: number, signal?: AbortSignal): AsyncGenerator<TreeEntry[]> {
   if (!Number.isSafeInteger(id)) throw new Error(`invalid ${owner} id ${id}`);
+  signal?.throwIfAborted();
   const client = await db.connect();
+  const stopCancelling = cancelOnAbort(db, client, signal);
   let finished = false;
+  let broken = false;
   try {
     await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     // DECLARE takes no bind parameters: the id is an integer, checked above.
@@ -182,10 +200,15 @@ export async function* treePages(db: pg.Pool, owner: keyof typeof TREE_SQL, id: 
     }
     await client.query("COMMIT");
     finished = true;
+  } catch (err) {
+    broken = isConnectionLoss(err);
+    throw err;
   } finally {
+    stopCancelling();
     // The consumer stopped early or failed: the connection goes back to the pool without a transaction.
-    if (!finished) await client.query("ROLLBACK").catch(() => undefined);
-    client.release();
+    if (!finished && !broken) await client.query("ROLLBACK").catch(() => undefined);
+    // A broken or cancelled session is closed, never handed to the next caller.
+    client.release(broken || signal?.aborted === true);
   }
 }
 
@@ -194,4 +217,11 @@ export async function treeOf(db: pg.Pool, owner: keyof typeof TREE_SQL, id: numb
   const out: TreeEntry[] = [];
   for await (const page of treePages(db, owner, id)) for (const e of page) out.push(e);
   return out;
+}
+
+/** Empty a repository's current sets (repo remove); the packages and metadata files stay for the pool's garbage collection. */
+export async function clearRepositorySets(q: pg.ClientBase | pg.Pool, repositoryId: number): Promise<{ packages: number; metadata: number }> {
+  const packages = await q.query(`DELETE FROM chantal.repository_packages WHERE repository_id = $1`, [repositoryId]);
+  const metadata = await q.query(`DELETE FROM chantal.repository_metadata WHERE repository_id = $1`, [repositoryId]);
+  return { packages: packages.rowCount ?? 0, metadata: metadata.rowCount ?? 0 };
 }

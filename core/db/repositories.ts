@@ -56,3 +56,20 @@ export async function repositoriesWithLastRun(q: pg.Pool | pg.ClientBase): Promi
     lastSuccessAt: row.last_success_at,
   }));
 }
+
+/** The row of a repository by its id, configured or not; null when the database does not know it. */
+export async function findRepositoryRow(q: pg.Pool | pg.ClientBase, repoId: string): Promise<RepositoryRow | null> {
+  const r = await q.query(`SELECT id, repo_id, type, upstream_url, index_checksum FROM chantal.repositories WHERE repo_id = $1`, [repoId]);
+  const row = r.rows[0];
+  return row ? { id: row.id, repoId: row.repo_id, type: row.type, upstreamUrl: row.upstream_url, indexChecksum: row.index_checksum } : null;
+}
+
+/** Forget what was synced and published (the row stays for its snapshots): a sync after the repository returns to the YAML starts afresh. */
+export async function forgetSyncedState(q: pg.Pool | pg.ClientBase, repositoryId: number): Promise<void> {
+  await q.query(`UPDATE chantal.repositories SET index_checksum = NULL, published_checksum = NULL, last_synced_at = NULL, updated_at = now() WHERE id = $1`, [repositoryId]);
+}
+
+/** Delete the row itself; its sets, runs and snapshots are deleted first by their own modules. */
+export async function deleteRepositoryRow(q: pg.Pool | pg.ClientBase, repositoryId: number): Promise<void> {
+  await q.query(`DELETE FROM chantal.repositories WHERE id = $1`, [repositoryId]);
+}

@@ -81,3 +81,9 @@ export async function recentRuns(q: pg.Pool | pg.ClientBase, opts: { repoId?: st
     bytesDownloaded: Number(row.bytes_downloaded),
   }));
 }
+
+/** Delete every run of a repository (repo remove); returns how many. */
+export async function deleteRunsOf(q: pg.Pool | pg.ClientBase, repositoryId: number): Promise<number> {
+  const r = await q.query(`DELETE FROM chantal.sync_runs WHERE repository_id = $1`, [repositoryId]);
+  return r.rowCount ?? 0;
+}

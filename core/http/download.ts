@@ -122,18 +122,25 @@ export async function downloadToPool(job: DownloadJob, ctx: DownloadContext): Pr
       const fetched = await fetchToTemp(job, ctx, temp, (n) => (bytesDownloaded += n));
       lastFetch = fetched;
       if (matchesExpected(job, fetched)) {
-        await ctx.pool.adopt(temp, fetched.sha256, ctx.http.signal);
+        // Upstream's own checksum, when it is not sha256, is how the next plan finds the blob before the database does.
+        const alias = job.expected.algo === "sha256" ? undefined : `${job.expected.algo}:${job.expected.value.toLowerCase()}`;
+        await ctx.pool.adopt(temp, fetched.sha256, ctx.http.signal, alias);
         adopted = true;
         return { sha256: fetched.sha256, size: fetched.size, bytesDownloaded, resumed: fetched.resumed };
       }
       // Longer than declared is what the server serves, not a corruption in transit: another attempt gains nothing.
       if (fetched.oversize) break;
+      // Not silent: the caller logs the retry with the reason, like a retried 503.
+      if (attempt < CHECKSUM_ATTEMPTS) ctx.http.onRetry?.({ url: redactUrl(job.url), subject: job.label, attempt, delayMs: 0, error: mismatchOf(job, fetched, attempt) });
     } finally {
       if (!adopted) await removeQuietly(temp);
     }
   }
-  const actual = lastFetch!;
-  throw new ChecksumMismatchError(
+  throw mismatchOf(job, lastFetch!, attempts);
+}
+
+function mismatchOf(job: DownloadJob, actual: FetchedTemp, attempts: number): ChecksumMismatchError {
+  return new ChecksumMismatchError(
     job.label,
     job.url,
     { ...job.expected, ...(job.size !== undefined ? { size: job.size } : {}) },

@@ -9,7 +9,7 @@ import { compressionFromPath } from "../compress/decompress.js";
 import { upstreamFileUrl } from "../http/url.js";
 import { putBuffer } from "../storage/put-buffer.js";
 import { sha256ByChecksum } from "../db/package-sets.js";
-import { zeroCounts, type RunCounts } from "../db/sync-runs.js";
+import type { RunCounts } from "../db/sync-runs.js";
 import type { RepoSyncContext, RepoSyncResult } from "../sync/types.js";
 import { parseRepomd, type RepomdData } from "./repomd.js";
 import { parsePrimaryInWorker } from "./primary-thread.js";
@@ -41,16 +41,49 @@ function locationOf(ctx: RepoSyncContext, href: string, base?: string): string {
   return safeLocation(href, base, { repoUrl: ctx.repo.upstream_url });
 }
 
+/**
+ * The sha256 of what the pool already holds for each checksum (`algo:hex`): sha256 is the pool's key; another
+ * algorithm is found in the database (recorded packages) or the pool's alias journal (adopted by a killed run).
+ * A hint only: the caller checks presence in the pool.
+ */
+async function sha256Candidates(checksums: readonly { algo: ChecksumAlgo; value: string }[], ctx: RepoSyncContext): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const others: string[] = [];
+  for (const c of checksums) {
+    const key = `${c.algo}:${c.value}`;
+    if (c.algo === "sha256") out.set(key, c.value);
+    else others.push(key);
+  }
+  if (others.length === 0) return out;
+  for (const [k, v] of await sha256ByChecksum(ctx.db, others)) out.set(k, v);
+  const unknown = others.filter((k) => !out.has(k));
+  for (const [k, v] of (await ctx.pool.adoptedByAlias?.(unknown)) ?? []) out.set(k, v);
+  return out;
+}
+
+/** The data files (primary, filelists, ...): pooled ones are not fetched again (a rerun after a failure or a kill). */
 async function fetchDataFiles(data: RepomdData[], ctx: RepoSyncContext): Promise<MetadataEntry[]> {
   const paths = data.map((d) => locationOf(ctx, d.location, d.locationBase));
-  const jobs: DownloadJob[] = data.map((d, i) => ({
+  const candidates = await sha256Candidates(data.map((d) => d.checksum), ctx);
+  const entries: (MetadataEntry | undefined)[] = await Promise.all(
+    data.map(async (d, i) => {
+      const sha256 = candidates.get(`${d.checksum.algo}:${d.checksum.value}`);
+      const size = sha256 ? await ctx.pool.sizeOf(sha256) : undefined;
+      if (sha256 === undefined || size === undefined || (d.size !== undefined && size !== d.size)) return undefined;
+      return { path: paths[i]!, sha256, size };
+    }),
+  );
+  const missing = data.flatMap((d, i) => (entries[i] ? [] : [i]));
+  const jobs: DownloadJob[] = missing.map((i) => ({
     url: upstreamFileUrl(ctx.repo.upstream_url, paths[i]!),
-    expected: d.checksum,
-    ...(d.size !== undefined ? { size: d.size } : {}),
-    label: `${d.type} metadata (${paths[i]})`,
+    expected: data[i]!.checksum,
+    ...(data[i]!.size !== undefined ? { size: data[i]!.size } : {}),
+    label: `${data[i]!.type} metadata (${paths[i]})`,
   }));
   const result = await downloadMany(jobs, { pool: ctx.pool, http: ctx.http, concurrency: 4, signal: ctx.signal });
-  return jobs.map((_, i) => ({ path: paths[i]!, sha256: result.results[i]!.sha256, size: result.results[i]!.size }));
+  missing.forEach((i, j) => (entries[i] = { path: paths[i]!, sha256: result.results[j]!.sha256, size: result.results[j]!.size }));
+  ctx.log.debug({ repo: ctx.repo.id, pooled: data.length - missing.length, fetched: missing.length }, "metadata files");
+  return entries as MetadataEntry[];
 }
 
 /**
@@ -144,7 +177,7 @@ async function readPrimary(entry: MetadataEntry, openSize: number | undefined, c
 async function planDownloads(planned: RpmPackage[], ctx: RepoSyncContext): Promise<RpmPackage[]> {
   const unknown = planned.filter((p) => !p.sha256);
   if (unknown.length > 0) {
-    const known = await sha256ByChecksum(ctx.db, unknown.map((p) => p.checksum));
+    const known = await sha256Candidates(unknown.map((p) => ({ algo: p.checksumAlgo, value: p.checksumValue })), ctx);
     for (const p of unknown) p.sha256 = known.get(p.checksum);
   }
   const present = await ctx.pool.haveMany(planned.flatMap((p) => (p.sha256 ? [p.sha256] : [])));
@@ -225,7 +258,7 @@ function refuseTreeConflicts(planned: RpmPackage[], metadata: MetadataEntry[], c
 }
 
 export async function syncRpm(ctx: RepoSyncContext): Promise<RepoSyncResult> {
-  const counts = zeroCounts();
+  const counts = ctx.counts;
   ctx.onProgress?.({ phase: "index", filesDone: 0, filesTotal: 1, bytesDone: 0, bytesTotal: 0 });
   const repomdBytes = (await fetchBuffer(upstreamFileUrl(ctx.repo.upstream_url, REPOMD), { ...ctx.http, signal: ctx.signal }, { maxBytes: MAX_REPOMD_BYTES }, { subject: "repomd.xml" })).body;
   const indexChecksum = sha256Hex(repomdBytes);

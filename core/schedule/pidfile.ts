@@ -1,6 +1,7 @@
 // The daemon's pid file and log file on this host: where they are, who is running, and stopping it.
 import { readFileSync } from "node:fs";
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { readFile, rename, rm, writeFile } from "node:fs/promises";
+import { DirMode, makeDirectory } from "../fs-dirs.js";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import type { LoadedConfig } from "../config/load.js";
 
@@ -31,7 +32,7 @@ export async function readPidFile(path: string): Promise<number | null> {
 
 /** Written beside and renamed, so a reader never sees half a number. */
 export async function writePidFile(path: string, pid: number): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
+  await makeDirectory(dirname(path), { mode: DirMode.shared });
   const tmp = `${path}.${pid}.tmp`;
   await writeFile(tmp, `${pid}\n`, { mode: 0o644 });
   await rename(tmp, path);

@@ -88,6 +88,14 @@ export async function deleteSnapshotRow(q: pg.Pool | pg.ClientBase, snapshotId: 
   await q.query(`DELETE FROM chantal.snapshots WHERE id = $1`, [snapshotId]);
 }
 
+/** Delete every snapshot of a repository with its package and metadata sets (repo remove); returns how many snapshots. */
+export async function deleteSnapshotsOf(q: pg.Pool | pg.ClientBase, repositoryId: number): Promise<number> {
+  await q.query(`DELETE FROM chantal.snapshot_packages WHERE snapshot_id IN (SELECT id FROM chantal.snapshots WHERE repository_id = $1)`, [repositoryId]);
+  await q.query(`DELETE FROM chantal.snapshot_metadata WHERE snapshot_id IN (SELECT id FROM chantal.snapshots WHERE repository_id = $1)`, [repositoryId]);
+  const r = await q.query(`DELETE FROM chantal.snapshots WHERE repository_id = $1`, [repositoryId]);
+  return r.rowCount ?? 0;
+}
+
 export interface PackageVersion {
   name: string;
   arch: string;

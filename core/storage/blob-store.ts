@@ -1,18 +1,22 @@
 // What sync, download, publish and pool verify need from the content-addressed pool, wherever it lives
 // (a directory: FilesystemBlobStore in pool.ts; a bucket: S3BlobStore), and the local temp area both use:
 // downloads are hashed into a local temp file and only a verified file is handed to adopt().
-import { mkdir, readdir, stat, unlink } from "node:fs/promises";
+import { appendFile, readdir, readFile, stat, unlink } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { ChantalError } from "../errors.js";
+import { DirMode, makeDirectory } from "../fs-dirs.js";
 import { isProcessAlive } from "../process.js";
+import { ownedName } from "../leftovers.js";
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 const TEMP_PREFIX = "ct_";
 const TEMP_SUFFIX = ".part";
 /** ct_<host>_<pid>_<seq>_<key>.part */
 const TEMP_NAME = /^ct_([A-Za-z0-9.-]*)_(\d+)_\d+_.*\.part$/;
+/** aliases~host~pid~<random>.log: one store's journal of "<algo>:<hex> <sha256>" lines (see TempArea.journalAlias). */
+const ALIAS_JOURNAL = /^aliases~.*\.log$/;
 
 export class PoolError extends ChantalError {}
 
@@ -26,8 +30,18 @@ export interface BlobStore {
   haveMany(shas: Iterable<string>, concurrency?: number): Promise<Set<string>>;
   /** The stored size in bytes, or undefined when the blob is absent. */
   sizeOf(sha256: string): Promise<number | undefined>;
-  /** Take a verified temp file (named by tempPath) into the store under its sha256. */
-  adopt(tempFile: string, sha256: string, signal?: AbortSignal): Promise<void>;
+  /**
+   * Take a verified temp file (named by tempPath) into the store under its sha256. `alias` is upstream's
+   * checksum (`algo:hex`) when it is not sha256: journaled first, so that the next plan finds the blob by it
+   * even when a kill came before the database recorded the blob.
+   */
+  adopt(tempFile: string, sha256: string, signal?: AbortSignal, alias?: string): Promise<void>;
+  /** sha256 of blobs adopted under these aliases, by this run or a killed one: a hint, check presence with haveMany. */
+  adoptedByAlias?(aliases: readonly string[]): Promise<Map<string, string>>;
+  /** Remove alias journals whose every blob the database records now (`recorded` returns the sha256s it knows). */
+  pruneAliasJournals?(recorded: (sha256s: string[]) => Promise<Set<string>>): Promise<void>;
+  /** Make every blob adopted so far durable before the database records it (a filesystem's directory fsyncs). */
+  flushAdopted?(): Promise<void>;
   /** The blob's bytes. */
   openRead(sha256: string, signal?: AbortSignal): Readable;
   /** Delete a blob (pool verify --fix); absent is fine. */
@@ -69,9 +83,44 @@ export class TempArea {
     return join(this.dir, `${TEMP_PREFIX}${this.host}_${process.pid}_${seq}_${safeKey}${TEMP_SUFFIX}`);
   }
 
+  private journal: string | undefined;
+
+  /** Record that the blob `sha256` is upstream's `alias`, before it enters the store (the journal outlives a kill). */
+  async journalAlias(alias: string, sha256: string): Promise<void> {
+    this.journal ??= join(this.dir, `${ownedName("aliases")}.log`);
+    await appendFile(this.journal, `${alias} ${sha256}\n`);
+  }
+
+  /** Every journaled alias -> sha256 in dir (of any run); the last line wins. */
+  async readAliases(): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (const file of await this.journals()) {
+      for (const line of (await readFile(file, "utf8").catch(() => "")).split("\n")) {
+        const [alias, sha256] = line.split(" ");
+        if (alias && sha256 && SHA256_HEX.test(sha256)) out.set(alias, sha256);
+      }
+    }
+    return out;
+  }
+
+  /** Remove the journals whose every blob `recorded` (given their sha256s, returns those the database has) knows. */
+  async pruneJournals(recorded: (sha256s: string[]) => Promise<Set<string>>): Promise<void> {
+    for (const file of await this.journals()) {
+      const lines = (await readFile(file, "utf8").catch(() => "")).split("\n");
+      const shas = [...new Set(lines.map((l) => l.split(" ")[1] ?? "").filter((sha) => SHA256_HEX.test(sha)))];
+      const known = shas.length > 0 ? await recorded(shas) : new Set<string>();
+      if (shas.every((sha) => known.has(sha))) await unlink(file).catch(() => undefined);
+    }
+  }
+
+  private async journals(): Promise<string[]> {
+    const names = await readdir(this.dir).catch(() => [] as string[]);
+    return names.filter((n) => ALIAS_JOURNAL.test(n)).map((n) => join(this.dir, n));
+  }
+
   /** Create dir once (callers write temp files right after path()). */
   ensure(): Promise<void> {
-    this.ready ??= mkdir(this.dir, { recursive: true }).then(
+    this.ready ??= makeDirectory(this.dir, { mode: DirMode.private }).then(
       () => undefined,
       (err: unknown) => {
         this.ready = undefined;
@@ -117,6 +166,18 @@ export class TempArea {
     const pid = Number(m[2]);
     return pid !== process.pid && !isProcessAlive(pid);
   }
+}
+
+/** The journaled sha256 of each of `aliases` that has one. */
+export async function adoptedByAlias(temp: TempArea, aliases: readonly string[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  if (aliases.length === 0) return out;
+  const journaled = await temp.readAliases();
+  for (const a of aliases) {
+    const sha = journaled.get(a);
+    if (sha) out.set(a, sha);
+  }
+  return out;
 }
 
 function safeNamePart(s: string): string {

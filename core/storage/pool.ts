@@ -1,12 +1,15 @@
 // The content-addressed pool on a filesystem: every blob lives once at <root>/<aa>/<bb>/<sha256>.
 // Temp files live in tempDir (same filesystem, never inside the <aa>/<bb> tree) and are
-// moved in by one atomic rename, so a reader or a crash never sees a half-written blob.
+// moved in by one atomic rename, so a reader or a crash never sees a half-written blob; the file is flushed
+// before the rename and its directory by flushAdopted(), before the database records the blob.
 import { createReadStream } from "node:fs";
-import { mkdir, readdir, rename, stat, unlink } from "node:fs/promises";
+import { chmod, readdir, rename, stat, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
-import { errCode, normalizeSha256, PoolError, TempArea, type BlobStore } from "./blob-store.js";
+import { adoptedByAlias, errCode, normalizeSha256, PoolError, TempArea, type BlobStore } from "./blob-store.js";
 import { forEachLimited } from "../concurrency.js";
+import { DirtyDirectories, fsyncPath } from "./durable.js";
+import { DirMode, makeDirectory, SHARED_FILE_MODE } from "../fs-dirs.js";
 
 export { normalizeSha256, PoolError } from "./blob-store.js";
 
@@ -17,6 +20,8 @@ export class FilesystemBlobStore implements BlobStore {
   private readonly temp: TempArea;
   /** <aa>/<bb> directories known to exist (at most 65,536 entries). */
   private readonly madeDirs = new Map<string, Promise<void>>();
+  /** Directories a blob was renamed into (or made in) since the last flushAdopted(). */
+  private readonly dirtyDirs = new DirtyDirectories();
 
   constructor(
     readonly root: string,
@@ -82,13 +87,16 @@ export class FilesystemBlobStore implements BlobStore {
   }
 
   /**
-   * Move a verified temp file into the pool under its sha256. No fsync (PERFORMANCE.md):
-   * a crash can lose a recent blob, but the next sync re-plans from what is actually there.
+   * Move a verified temp file into the pool under its sha256: its data is flushed first, so that a power loss
+   * never leaves an empty blob under a name; the directory entry is flushed by flushAdopted().
    * A concurrent rename of identical content is harmless: rename(2) replaces atomically.
    */
-  async adopt(tempFile: string, sha256: string): Promise<void> {
+  async adopt(tempFile: string, sha256: string, _signal?: AbortSignal, alias?: string): Promise<void> {
     const dest = this.pathOf(sha256);
     try {
+      await chmod(tempFile, SHARED_FILE_MODE); // published trees are hard links to this inode: a web server reads it
+      await fsyncPath(tempFile);
+      if (alias) await this.temp.journalAlias(alias, sha256);
       await this.ensureDir(dirname(dest));
       await rename(tempFile, dest).catch(async (err: unknown) => {
         if (errCode(err) !== "ENOENT" || !(await isFile(tempFile))) throw err;
@@ -97,12 +105,30 @@ export class FilesystemBlobStore implements BlobStore {
         await this.ensureDir(dirname(dest));
         await rename(tempFile, dest);
       });
+      this.dirtyDirs.add(dirname(dest));
     } catch (err) {
       if (errCode(err) === "EXDEV") {
         throw new PoolError(`temp dir ${this.tempDir} and pool ${this.root} must be on the same filesystem (rename failed with EXDEV)`, { cause: err });
       }
       throw new PoolError(`cannot move ${tempFile} into the pool as ${dest}: ${(err as Error).message}`, { cause: err });
     }
+  }
+
+  /** Make the renames of every blob adopted so far durable (one fsync per directory): call before recording them. */
+  async flushAdopted(): Promise<void> {
+    try {
+      await this.dirtyDirs.flush();
+    } catch (err) {
+      throw new PoolError(`cannot flush pool directories under ${this.root} to disk: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  adoptedByAlias(aliases: readonly string[]): Promise<Map<string, string>> {
+    return adoptedByAlias(this.temp, aliases);
+  }
+
+  pruneAliasJournals(recorded: (sha256s: string[]) => Promise<Set<string>>): Promise<void> {
+    return this.temp.pruneJournals(recorded);
   }
 
   /** 1 MiB reads: hashing a whole pool (pool verify --deep) is ~40% faster than with the 64 KiB default. */
@@ -120,7 +146,10 @@ export class FilesystemBlobStore implements BlobStore {
   private ensureDir(dir: string): Promise<void> {
     let made = this.madeDirs.get(dir);
     if (!made) {
-      made = mkdir(dir, { recursive: true }).then(() => undefined);
+      made = makeDirectory(dir, { mode: DirMode.shared }).then((created) => {
+        // Each new directory is an entry of its parent: flush the parents of those made.
+        for (const d of created) this.dirtyDirs.add(dirname(d));
+      });
       made.catch(() => this.madeDirs.delete(dir));
       this.madeDirs.set(dir, made);
     }

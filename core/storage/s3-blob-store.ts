@@ -3,7 +3,7 @@
 // its upload is complete, so the bucket never holds half a blob either.
 import { unlink } from "node:fs/promises";
 import { Readable } from "node:stream";
-import { normalizeSha256, PoolError, TempArea, type BlobStore } from "./blob-store.js";
+import { adoptedByAlias, normalizeSha256, PoolError, TempArea, type BlobStore } from "./blob-store.js";
 import { S3Bucket, S3StorageError, isNotFound } from "./s3-bucket.js";
 import { poolKeyOf, poolListPrefix } from "./s3-layout.js";
 import { forEachLimited } from "../concurrency.js";
@@ -78,12 +78,21 @@ export class S3BlobStore implements BlobStore {
   }
 
   /** Upload the verified temp file, then remove it (also when the upload fails: the caller would anyway). */
-  async adopt(tempFile: string, sha256: string, signal?: AbortSignal): Promise<void> {
+  async adopt(tempFile: string, sha256: string, signal?: AbortSignal, alias?: string): Promise<void> {
     try {
+      if (alias) await this.temp.journalAlias(alias, sha256);
       await this.bucket.uploadFile(this.keyOf(sha256), tempFile, BLOB_HEADERS, signal);
     } finally {
       await unlink(tempFile).catch(() => undefined);
     }
+  }
+
+  adoptedByAlias(aliases: readonly string[]): Promise<Map<string, string>> {
+    return adoptedByAlias(this.temp, aliases);
+  }
+
+  pruneAliasJournals(recorded: (sha256s: string[]) => Promise<Set<string>>): Promise<void> {
+    return this.temp.pruneJournals(recorded);
   }
 
   openRead(sha256: string, signal?: AbortSignal): Readable {

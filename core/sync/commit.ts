@@ -1,6 +1,8 @@
 // The one transaction that ends a sync of any type: packages, the repository's new set and metadata, its index checksum.
-import { replaceRepositoryMetadata, replaceRepositoryPackages, upsertMetadataFiles, upsertPackages, type PackageRecord } from "../db/package-sets.js";
+import { recordedBlobs, replaceRepositoryMetadata, replaceRepositoryPackages, upsertMetadataFiles, upsertPackages, type PackageRecord } from "../db/package-sets.js";
+import { errorMessage } from "../errors.js";
 import type { RunCounts } from "../db/sync-runs.js";
+import { connectionLossError, withAbortableClient } from "../db/client.js";
 import type { RepoSyncContext } from "./types.js";
 
 /** An upstream index file kept verbatim, at its repository-relative path. */
@@ -27,26 +29,40 @@ export async function commitSync<T>(
   indexChecksum: string,
   counts: RunCounts,
 ): Promise<void> {
-  const client = await ctx.db.connect();
+  // The blobs' directory entries reach the disk before the database says they exist.
+  await ctx.pool.flushAdopted?.();
+  const what = `the commit of repository ${ctx.repo.id}`;
   try {
-    await client.query("BEGIN");
-    await upsertPackages(client, packages, committedOf);
-    await upsertMetadataFiles(client, metadata);
-    const pkgChange = await replaceRepositoryPackages(client, ctx.row.id, packages, (p) => {
-      const c = committedOf(p);
-      return { key: c.location, sha256: c.sha256 };
+    const pkgChange = await withAbortableClient(ctx.db, ctx.signal, async (client) => {
+      // Between statements too: an abort (SIGTERM, the lock lost to a takeover) rolls back and changes nothing.
+      const step = async <R>(run: () => Promise<R>): Promise<R> => {
+        ctx.signal.throwIfAborted();
+        return run();
+      };
+      try {
+        await client.query("BEGIN");
+        await step(() => upsertPackages(client, packages, committedOf));
+        await step(() => upsertMetadataFiles(client, metadata));
+        const change = await step(() =>
+          replaceRepositoryPackages(client, ctx.row.id, packages, (p) => {
+            const c = committedOf(p);
+            return { key: c.location, sha256: c.sha256 };
+          }),
+        );
+        await step(() => replaceRepositoryMetadata(client, ctx.row.id, metadata));
+        await step(() => client.query(`UPDATE chantal.repositories SET index_checksum = $2, last_synced_at = now(), updated_at = now() WHERE id = $1`, [ctx.row.id, indexChecksum]));
+        await step(() => client.query("COMMIT"));
+        return change;
+      } catch (err) {
+        await client.query("ROLLBACK").catch(() => undefined);
+        throw err;
+      }
     });
-    await replaceRepositoryMetadata(client, ctx.row.id, metadata);
-    await client.query(`UPDATE chantal.repositories SET index_checksum = $2, last_synced_at = now(), updated_at = now() WHERE id = $1`, [ctx.row.id, indexChecksum]);
-    // Interrupted, or the lock lost to a takeover, while the transaction ran: roll back, change nothing.
-    ctx.signal.throwIfAborted();
-    await client.query("COMMIT");
     counts.packagesAdded = pkgChange.added + pkgChange.changed;
     counts.packagesRemoved = pkgChange.removed;
   } catch (err) {
-    await client.query("ROLLBACK").catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
+    throw connectionLossError(err, what);
   }
+  // The database knows these blobs now: their alias journals (of this run and killed ones) are not needed.
+  await ctx.pool.pruneAliasJournals?.((shas) => recordedBlobs(ctx.db, shas)).catch((err: unknown) => ctx.log.warn({ repo: ctx.repo.id, error: errorMessage(err) }, "cannot prune the pool's alias journals"));
 }

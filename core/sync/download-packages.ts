@@ -13,7 +13,7 @@ export async function downloadPackages(
   /** The catalog row of a finished download, recorded at once so that a killed run does not fetch it again. */
   recordOf: (index: number, result: DownloadResult) => PackageRecord,
 ): Promise<void> {
-  const recorder = new PackageRecorder(ctx.db);
+  const recorder = new PackageRecorder(ctx.db, ctx.pool);
   try {
     await downloadAll(jobs, ctx, counts, bytesTotal, (index, result) => recorder.add(recordOf(index, result)));
   } finally {

@@ -1,6 +1,7 @@
 // Records downloaded blobs in batches while a sync runs, so a run that is killed does not download them again.
 import type pg from "pg";
 import { upsertPackages, type PackageRecord } from "../db/package-sets.js";
+import type { BlobStore } from "../storage/blob-store.js";
 
 const BATCH = 500;
 const INTERVAL_MS = 1_000;
@@ -10,7 +11,11 @@ export class PackageRecorder {
   private flushing: Promise<void> = Promise.resolve();
   private readonly timer: NodeJS.Timeout;
 
-  constructor(private readonly db: pg.Pool) {
+  constructor(
+    private readonly db: pg.Pool,
+    /** Where the recorded blobs are: flushed to disk before the database says they exist. */
+    private readonly pool: BlobStore,
+  ) {
     this.timer = setInterval(() => void this.flush(), INTERVAL_MS);
     this.timer.unref();
   }
@@ -27,14 +32,14 @@ export class PackageRecorder {
   flush(): Promise<void> {
     const batch = this.buffer.splice(0);
     if (batch.length === 0) return this.flushing;
-    this.flushing = this.flushing.then(() =>
-      upsertPackages(this.db, batch, (r) => r).then(
-        () => undefined,
-        (err: unknown) => {
-          this.error ??= err;
-        },
-      ),
-    );
+    this.flushing = this.flushing.then(async () => {
+      try {
+        await this.pool.flushAdopted?.();
+        await upsertPackages(this.db, batch, (r) => r);
+      } catch (err) {
+        this.error ??= err;
+      }
+    });
     return this.flushing;
   }
 

@@ -3,13 +3,14 @@ import { join } from "node:path";
 import type pg from "pg";
 import type { Config } from "../config/schema.js";
 import { treeOf, treePages } from "../db/package-sets.js";
-import { publishTree, unpublish, type PublishResult } from "../storage/publish.js";
+import { publishTree, removePublished, unpublish, type PublishResult } from "../storage/publish.js";
 import type { BlobStore } from "../storage/blob-store.js";
 import { blobStoreOf } from "../storage/backend.js";
 import { S3BlobStore } from "../storage/s3-blob-store.js";
 import { publishS3Tree, unpublishS3Tree } from "../storage/s3-publish.js";
 import { markPublished, type SnapshotRow } from "../snapshots/snapshots.js";
 import { ChantalError } from "../errors.js";
+import { connectionLossError, withAbortableClient } from "../db/client.js";
 
 export function poolOf(config: Config): BlobStore {
   return blobStoreOf(config);
@@ -24,7 +25,8 @@ export async function publishLatest(db: pg.Pool, config: Config, repository: { i
   const checksum = state.rows[0]?.index_checksum as string | null;
   if (!checksum) throw new ChantalError(`repository ${repository.repoId} has not been synced yet: nothing to publish`);
   const result = await publishFrom(db, config, repository.repoId, "latest", { owner: "repository", id: repository.id }, signal);
-  await db.query(`UPDATE chantal.repositories SET published_checksum = $2 WHERE id = $1`, [repository.id, checksum]);
+  // Abortable: the row may be locked (a concurrent commit), and a signal must not wait for it.
+  await withAbortableClient(db, signal, (c) => c.query(`UPDATE chantal.repositories SET published_checksum = $2 WHERE id = $1`, [repository.id, checksum]));
   return result;
 }
 
@@ -40,11 +42,24 @@ export function unpublishSnapshot(config: Config, snapshot: SnapshotRow): Promis
   return unpublish(publishedRoot(config, snapshot.repoId), `snapshots/${snapshot.name}`);
 }
 
+/** Unpublish trees of a repository (`latest`, `snapshots/<name>`) on the configured backend; returns those that were published. */
+export async function unpublishTrees(config: Config, repoId: string, names: readonly string[], signal?: AbortSignal): Promise<string[]> {
+  const store = blobStoreOf(config);
+  if (!(store instanceof S3BlobStore)) return removePublished(publishedRoot(config, repoId), names);
+  const removed: string[] = [];
+  for (const name of names) if (await unpublishS3Tree(store, repoId, name, signal)) removed.push(name);
+  return removed;
+}
+
 /** The backend's publisher: hardlinks and a symlink swap in a directory, or server-side copies in the bucket. */
 async function publishFrom(db: pg.Pool, config: Config, repoId: string, name: string, tree: { owner: "repository" | "snapshot"; id: number }, signal?: AbortSignal): Promise<PublishResult> {
   const store = blobStoreOf(config);
-  if (store instanceof S3BlobStore) {
-    return publishS3Tree(store, { repoId, name, entries: await treeOf(db, tree.owner, tree.id), ...(signal ? { signal } : {}) });
+  try {
+    if (store instanceof S3BlobStore) {
+      return await publishS3Tree(store, { repoId, name, entries: await treeOf(db, tree.owner, tree.id), ...(signal ? { signal } : {}) });
+    }
+    return await publishTree({ repoRoot: publishedRoot(config, repoId), name, pages: treePages(db, tree.owner, tree.id, signal), blobPath: (s) => store.pathOf(s), ...(signal ? { signal } : {}) });
+  } catch (err) {
+    throw connectionLossError(err, `the publish of ${repoId}/${name} (the published tree is unchanged)`);
   }
-  return publishTree({ repoRoot: publishedRoot(config, repoId), name, pages: treePages(db, tree.owner, tree.id), blobPath: (s) => store.pathOf(s), ...(signal ? { signal } : {}) });
 }

@@ -1,7 +1,7 @@
 // The sync handler's core: locks, the sync_runs row, the type-specific sync, then publish and snapshot.
 import type { Config } from "../config/schema.js";
 import { findRepository, type LoadedConfig } from "../config/load.js";
-import type { Database } from "../db/client.js";
+import { connectionLossError, type Database } from "../db/client.js";
 import { acquireLock, describeHolder, LockHeldError, maintenanceLockRequest, repositoryLockRequest, type HeldLock } from "../db/locks.js";
 import { ensureRepository, type RepositoryRow } from "../db/repositories.js";
 import type { SyncStatus, SyncTrigger } from "../db/schema.js";
@@ -113,6 +113,7 @@ async function afterSync(req: SyncRequest, env: SyncEnv, row: RepositoryRow, out
   const { config } = env.loaded;
   const out: Pick<SyncResult, "published" | "snapshot"> = {};
   if (req.publish !== false) {
+    signal.throwIfAborted();
     const state = await env.database.pool.query(`SELECT index_checksum, published_checksum FROM chantal.repositories WHERE id = $1`, [row.id]);
     const stale = state.rows[0].index_checksum !== state.rows[0].published_checksum;
     if (outcome.status === "success" || stale) out.published = (await publishLatest(env.database.pool, config, { id: row.id, repoId: req.repoId }, signal)).path;
@@ -146,7 +147,8 @@ export async function syncRepository(req: SyncRequest, env: SyncEnv): Promise<Sy
   const signal = AbortSignal.any([env.signal, ...locks.map((l) => l.signal)]);
   let http: RepositoryHttp | undefined;
   let runId: number | null = null;
-  let counts = zeroCounts();
+  // Filled by the syncer as it goes: a failed or interrupted run reports what it did download.
+  const counts = zeroCounts();
   try {
     const pool = poolOf(config);
     // Read again under the lock: a restore or `pool verify --fix` may have reset the index checksum meanwhile.
@@ -160,17 +162,18 @@ export async function syncRepository(req: SyncRequest, env: SyncEnv): Promise<Sy
     env.log.debug({ repo: repo.id, ...routeSummary(http.upstream) }, "proxy");
     for (const warning of http.warnings) env.log.warn({ repo: repo.id }, warning);
     const ctx: RepoSyncContext = {
-      config, repo, row, db: env.database.pool, pool, http: http.http, log: env.log, signal, runId, force: req.full ?? false,
+      config, repo, row, db: env.database.pool, pool, http: http.http, log: env.log, signal, runId, force: req.full ?? false, counts,
       allowDowngrade: req.allowDowngrade ?? false, now: env.now,
       ...(env.onProgress ? { onProgress: (p: SyncProgress) => env.onProgress!(repo.id, p) } : {}),
     };
     const outcome = await syncByType(ctx);
-    counts = outcome.counts;
     const extra = await afterSync(req, env, row, outcome, signal);
+    // A signal during the publish's last steps: the run is not recorded as a success.
+    signal.throwIfAborted();
     await finishRun(env.database.pool, runId, { status: outcome.status, counts, snapshotName: extra.snapshot ?? null, finishedAt: env.now() });
     return { repoId: repo.id, status: outcome.status, runId, counts, durationMs: Date.now() - started, ...extra };
   } catch (err) {
-    const cause = failureCause(err, signal);
+    const cause = failureCause(connectionLossError(err, `the sync of repository ${repo.id}`), signal);
     const status: SyncStatus = cause instanceof AbortedError ? "interrupted" : "failed";
     const message = redactSecrets(`${errorMessage(cause)}`, secrets);
     if (runId !== null) await finishRun(env.database.pool, runId, { status, counts, error: message, finishedAt: env.now() }).catch(() => undefined);

@@ -27,6 +27,8 @@ export interface RepoSyncContext {
   runId: number;
   /** Re-read everything even when the index is unchanged. */
   force: boolean;
+  /** The run's counts, updated as the sync goes (so a failed run reports its downloads); returned in the result. */
+  counts: RunCounts;
   /** Accept upstream metadata older than what was synced last (`--allow-downgrade`, verify.allow_rollback). */
   allowDowngrade: boolean;
   /** The run's clock (injected: tests and the scheduler pass their own). */

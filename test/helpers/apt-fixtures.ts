@@ -305,11 +305,16 @@ export interface AptClient {
  * configuration, keys or lists.
  */
 export async function aptClient(scratch: string, src: { uri: string; dist: string; components: string[]; keyring: string; debSrc?: boolean }): Promise<AptClient> {
+  const line = `[signed-by=${src.keyring}] ${src.uri} ${src.dist} ${src.components.join(" ")}`;
+  return aptClientWithSources(scratch, { fileName: "sources.list", text: `deb ${line}\n${src.debSrc ? `deb-src ${line}\n` : ""}` });
+}
+
+/** The same client reading a given sources file: one-line style, or deb822 when fileName ends in .sources. */
+export async function aptClientWithSources(scratch: string, sources: { fileName: string; text: string }): Promise<AptClient> {
   const dir = await mkdtemp(join(scratch, "apt-"));
   for (const d of ["state/lists/partial", "cache/archives/partial", "etc/apt.conf.d", "etc/preferences.d"]) await mkdir(join(dir, d), { recursive: true });
   await writeFile(join(dir, "status"), "");
-  const line = `[signed-by=${src.keyring}] ${src.uri} ${src.dist} ${src.components.join(" ")}`;
-  await writeFile(join(dir, "sources.list"), `deb ${line}\n${src.debSrc ? `deb-src ${line}\n` : ""}`);
+  await writeFile(join(dir, sources.fileName), sources.text);
   await writeFile(
     join(dir, "apt.conf"),
     [
@@ -317,7 +322,7 @@ export async function aptClient(scratch: string, src: { uri: string; dist: strin
       `Dir::Etc::parts "${dir}/etc/apt.conf.d";`,
       `Dir::Etc::preferences "/dev/null";`,
       `Dir::Etc::preferencesparts "${dir}/etc/preferences.d";`,
-      `Dir::Etc::sourcelist "${dir}/sources.list";`,
+      `Dir::Etc::sourcelist "${dir}/${sources.fileName}";`,
       `Dir::Etc::sourceparts "-";`,
       `Dir::Etc::trusted "/dev/null";`,
       `Dir::Etc::trustedparts "${dir}/etc/trusted.gpg.d";`,

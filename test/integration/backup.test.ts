@@ -261,7 +261,7 @@ describe("db backup and restore", () => {
     const reachCopy = async (run: ReturnType<typeof env.spawn>) => {
       const deadline = Date.now() + 60_000;
       for (;;) {
-        const r = await env.pg.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'chantal-restore' AND query ILIKE 'COPY chantal."packages"%' AND state = 'active'`);
+        const r = await env.pg.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'chantal-restore' AND query ILIKE 'COPY chantal."packages"%' AND state = 'active'`);
         if (r.rowCount) return;
         if (Date.now() > deadline) throw new Error(`the restore never reached the COPY of packages: ${run.output()}`);
         await new Promise((res) => setTimeout(res, 20));
@@ -283,7 +283,7 @@ describe("db backup and restore", () => {
     run.child.kill("SIGKILL");
     expect((await run.result).signal).toBe("SIGKILL");
     // the server notices the dead client and rolls back; wait for its backend to go
-    for (let i = 0; (await env.pg.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'chantal-restore'`)).rowCount; i++) {
+    for (let i = 0; (await env.pg.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'chantal-restore'`)).rowCount; i++) {
       if (i > 200) throw new Error("the killed restore's backend did not go away");
       await new Promise((res) => setTimeout(res, 50));
     }

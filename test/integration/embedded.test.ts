@@ -388,7 +388,13 @@ describe("embedded PostgreSQL", () => {
     await mkdir(locked, { mode: 0o700 });
     const err = await acquireEmbeddedPostgres({ basePath: join(locked, "store"), log: silentLogger() }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DatabaseError);
-    expect((err as Error).message).toMatch(/user 'postgres'.*cannot access/);
-    expect((err as Error).message).toMatch(/storage\.base_path/);
+    const message = (err as Error).message;
+    expect(message).toMatch(/user 'postgres'.*cannot reach/);
+    // The parent that blocks, and a fix that works: never "choose" or "chmod" the very path that failed.
+    expect(message).toContain(`${locked} (mode 0700, owner root) is not searchable by it`);
+    expect(message).toContain(`chmod o+x ${locked}"`);
+    expect(message).toMatch(/storage\.base_path that is not under/);
+    expect(message).not.toContain(`chmod o+x ${join(locked, "store")}`);
+    expect(message).not.toMatch(/such as \/var\/lib\/chantal/);
   });
 });

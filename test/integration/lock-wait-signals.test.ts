@@ -41,9 +41,13 @@ function startHolder(): Promise<ChildProcess> {
   });
 }
 
-/** The waiting command's lock connections (application_name "chantal-lock:<purpose>#<pid>") that are open. */
-async function lockConnections(purpose: string): Promise<number> {
-  const r = await env.pg.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name LIKE $1`, [`chantal-lock:${purpose}#%`]);
+/**
+ * The waiting command's lock connections (application_name "chantal-lock:<purpose>#<pid>") that are open: its pid
+ * and this file's database only, as the suite's other files sync their own "r1" on the same server at the same time
+ * (counting theirs sent the signal before our command had even started).
+ */
+async function lockConnections(purpose: string, pid: number): Promise<number> {
+  const r = await env.pg.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()`, [`chantal-lock:${purpose}#${pid}`]);
   return r.rows[0].n;
 }
 
@@ -51,7 +55,7 @@ async function interruptWhileWaiting(args: string[], purpose: string, connection
   const holder = await startHolder();
   try {
     const cmd = env.spawn(...args);
-    await until("the command waiting for the repository lock", async () => (await lockConnections(purpose)) >= connections);
+    await until("the command waiting for the repository lock", async () => (await lockConnections(purpose, cmd.child.pid!)) >= connections);
     await new Promise((r) => setTimeout(r, 300)); // a few polls of the wait loop
     const sent = Date.now();
     cmd.child.kill(signal);
@@ -59,7 +63,7 @@ async function interruptWhileWaiting(args: string[], purpose: string, connection
     const elapsedMs = Date.now() - sent;
     // The holder still has its lock; the waiter left no connection behind.
     expect(holder.exitCode).toBeNull();
-    await until("the waiter's lock connections closed", async () => (await lockConnections(purpose)) === 0);
+    await until("the waiter's lock connections closed", async () => (await lockConnections(purpose, cmd.child.pid!)) === 0);
     return { ...result, elapsedMs };
   } finally {
     holder.stdin!.end();

@@ -69,6 +69,7 @@ afterAll(async () => {
   for (const d of [root, base, dir]) if (d) rmSync(d, { recursive: true, force: true });
 });
 
+// the pool is shared by the file's repositories: blobs another one pooled are not fetched again, the index always is
 const connectsTo = (p: ProxyServer, n: Name) => p.requests.filter((r) => r.method === "CONNECT" && r.target === new URL(fronts[n].url).host);
 
 describe("HTTPS upstreams, through CONNECT and directly", () => {
@@ -105,20 +106,20 @@ describe("HTTPS upstreams, through CONNECT and directly", () => {
   it("an https:// proxy, trusted through ca_bundle", () => {
     expect(results["httpsproxy"]).toMatchObject({ status: "success" });
     expect(connectsTo(tlsProxy, "httpsproxy").length).toBeGreaterThanOrEqual(1);
-    expect(fronts.httpsproxy.requests.length).toBeGreaterThanOrEqual(5);
+    expect(fronts.httpsproxy.requests.some((q) => q.path.endsWith("/repodata/repomd.xml"))).toBe(true);
   });
 
   it("the block's ca_bundle also holds for a direct connection (enabled: false)", () => {
     expect(results["ca-direct"]).toMatchObject({ status: "success" });
     expect(connectsTo(proxy, "ca-direct")).toHaveLength(0);
-    expect(fronts["ca-direct"].requests.length).toBeGreaterThanOrEqual(5);
+    expect(fronts["ca-direct"].requests.some((q) => q.path.endsWith("/repodata/repomd.xml"))).toBe(true);
   });
 
   it("a client certificate from cert_dir, directly", () => {
     expect(results["cert-direct"]).toMatchObject({ status: "success" });
     expect(connectsTo(proxy, "cert-direct")).toHaveLength(0);
     const reqs = fronts["cert-direct"].requests;
-    expect(reqs.length).toBeGreaterThanOrEqual(5);
+    expect(reqs.some((q) => q.path.endsWith("/repodata/repomd.xml"))).toBe(true);
     expect(reqs.every((q) => q.clientCert === "chantal-client")).toBe(true);
   });
 
@@ -126,7 +127,7 @@ describe("HTTPS upstreams, through CONNECT and directly", () => {
     expect(results["cert-proxy"]).toMatchObject({ status: "success" });
     expect(connectsTo(proxy, "cert-proxy").length).toBeGreaterThanOrEqual(1);
     const reqs = fronts["cert-proxy"].requests;
-    expect(reqs.length).toBeGreaterThanOrEqual(5);
+    expect(reqs.some((q) => q.path.endsWith("/repodata/repomd.xml"))).toBe(true);
     expect(reqs.every((q) => q.clientCert === "chantal-client")).toBe(true);
   });
 

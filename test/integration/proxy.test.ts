@@ -56,6 +56,7 @@ function repoYaml(id: string, upstream: string, extra = ""): string {
   return `  - id: ${id}\n    type: rpm\n    upstream_url: ${upstream}\n    download_concurrency: 2\n${extra}`;
 }
 
+// the pool is shared by the file's repositories: blobs another one pooled are not fetched again, the index always is
 const seenBy = (proxy: ProxyServer, prefix: string) => proxy.requests.filter((r) => r.target.includes(prefix));
 const upstreamSaw = (prefix: string) => server.requests.filter((r) => r.path.startsWith(prefix));
 
@@ -122,7 +123,7 @@ describe("repo sync through a forward proxy", () => {
     const r = await cli(dir, ["repo", "sync", "--repo-id", "o"], { CHANTAL_PROXY_PASSWORD: PASSWORD_A });
     expect(r.code, r.stderr).toBe(0);
     const viaB = seenBy(proxyB, "/o/");
-    expect(viaB.length).toBeGreaterThanOrEqual(5);
+    expect(viaB.some((p) => p.target.endsWith("/repodata/repomd.xml"))).toBe(true);
     expect(viaB.every((p) => p.allowed && p.credentials?.username === "special" && p.credentials.password === PASSWORD_B)).toBe(true);
     expect(seenBy(proxyA, "/o/")).toHaveLength(0);
   });
@@ -131,7 +132,7 @@ describe("repo sync through a forward proxy", () => {
     const dir = configDir(repoYaml("d", `${server.url}/d/`, "    proxy:\n      enabled: false\n"), globalA());
     const r = await cli(dir, ["repo", "sync", "--repo-id", "d"], { CHANTAL_PROXY_PASSWORD: PASSWORD_A });
     expect(r.code, r.stderr).toBe(0);
-    expect(upstreamSaw("/d/").length).toBeGreaterThanOrEqual(5);
+    expect(upstreamSaw("/d/").some((r) => r.path.endsWith("/repodata/repomd.xml"))).toBe(true);
     expect(seenBy(proxyA, "/d/")).toHaveLength(0);
     expect(seenBy(proxyB, "/d/")).toHaveLength(0);
   });
@@ -142,7 +143,7 @@ describe("repo sync through a forward proxy", () => {
     const r = await cli(dir, ["--verbose", "repo", "sync", "--repo-id", "e"], { HTTP_PROXY: envProxy });
     expect(r.code, r.stderr).toBe(0);
     const viaA = seenBy(proxyA, "/e/");
-    expect(viaA.length).toBeGreaterThanOrEqual(5);
+    expect(viaA.some((p) => p.target.endsWith("/repodata/repomd.xml"))).toBe(true);
     expect(viaA.every((p) => p.allowed)).toBe(true);
     expect(r.stderr).toContain('"source":"environment"');
     for (const s of leakForms(PASSWORD_A)) expect(r.stdout + r.stderr).not.toContain(s);
@@ -180,9 +181,9 @@ describe("repo sync through a forward proxy", () => {
     expect(results.map((x) => x.status)).toEqual(Array(forms.length + 1).fill("success"));
     for (const [id] of forms) {
       expect(seenBy(proxyA, `/${id}/`), id).toHaveLength(0);
-      expect(upstreamSaw(`/${id}/`).length, id).toBeGreaterThanOrEqual(5);
+      expect(upstreamSaw(`/${id}/`).some((r) => r.path.endsWith("/repodata/repomd.xml")), id).toBe(true);
     }
-    expect(seenBy(proxyA, "/n-miss/").length).toBeGreaterThanOrEqual(5);
+    expect(seenBy(proxyA, "/n-miss/").some((p) => p.target.endsWith("/repodata/repomd.xml"))).toBe(true);
 
     const explain = await cli(dir, ["proxy", "explain", "--repo-id", "n-cidr"], { CHANTAL_PROXY_PASSWORD: PASSWORD_A });
     expect(explain.code, explain.stderr).toBe(0);

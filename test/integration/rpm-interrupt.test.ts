@@ -62,9 +62,12 @@ describe("interrupted syncs", () => {
     expect(r.code).toBe(143);
     expect(env.tempFiles()).toEqual([]);
     expect(existsSync(env.published("r1"))).toBe(false);
-    const row = (await env.pg.query(`SELECT status, error FROM chantal.sync_runs ORDER BY id DESC LIMIT 1`)).rows[0];
+    const row = (await env.pg.query(`SELECT status, error, packages_downloaded, bytes_downloaded FROM chantal.sync_runs ORDER BY id DESC LIMIT 1`)).rows[0];
     expect(row.status).toBe("interrupted");
     expect(row.error).toMatch(/SIGTERM/);
+    // What it did download before the signal is reported, not zero.
+    expect(row.packages_downloaded).toBe(packageBlobs(env));
+    expect(Number(row.bytes_downloaded)).toBeGreaterThanOrEqual(row.packages_downloaded * 16_384);
     const again = await env.cli("repo", "sync", "--repo-id", "r1");
     expect(again.code).toBe(0);
   });

@@ -1,0 +1,106 @@
+// Directories Chantal creates under its storage paths: exact modes (not the umask's), traversable parents, concurrency-safe.
+import { chmod, mkdir, stat } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
+import { ChantalError } from "./errors.js";
+
+/** Modes of what Chantal creates: parents any user (the database's, a web server's) can traverse; private leaves. */
+export const DirMode = {
+  /** Missing parents of base_path, the pool, published trees: traversable (and readable) by every user. */
+  shared: 0o755,
+  /** The embedded database's directory, temp downloads, backups: the owner only. */
+  private: 0o700,
+} as const;
+
+/** A file a web server must read (published trees are hard links to the pool's blobs). */
+export const SHARED_FILE_MODE = 0o644;
+
+export class DirectoryError extends ChantalError {
+  constructor(
+    message: string,
+    readonly path: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export interface MakeDirectoryOptions {
+  /** Of `path` itself when it is created (default DirMode.shared). */
+  mode?: number;
+  /** Of every missing parent (default DirMode.shared: a 0700 parent would hide everything below it from other users). */
+  parentMode?: number;
+}
+
+/**
+ * `mkdir -p path` where every directory it creates gets its mode exactly (chmod after mkdir, so a umask of 077 does
+ * not make a parent untraversable); existing directories keep theirs. Another process creating the same path at the
+ * same moment is fine (EEXIST of a directory counts as done). Returns the directories it created, top first.
+ */
+export async function makeDirectory(path: string, opts: MakeDirectoryOptions = {}): Promise<string[]> {
+  const created: string[] = [];
+  await create(resolve(path), opts.mode ?? DirMode.shared, opts.parentMode ?? DirMode.shared, created);
+  return created;
+}
+
+async function create(dir: string, mode: number, parentMode: number, created: string[]): Promise<void> {
+  let outcome = await tryMkdir(dir, mode);
+  if (outcome === "missing-parent") {
+    const parent = dirname(dir);
+    if (parent === dir) throw new DirectoryError(`cannot create ${dir}: the root directory is missing`, dir);
+    await create(parent, parentMode, parentMode, created);
+    outcome = await tryMkdir(dir, mode);
+    if (outcome === "missing-parent") throw new DirectoryError(`cannot create directory ${dir}: ${parent} vanished while it was being created`, dir);
+  }
+  if (outcome === "exists") return assertDirectory(dir); // made before, or by a concurrent creator
+  await chmodCreated(dir, mode);
+  created.push(dir);
+}
+
+async function tryMkdir(dir: string, mode: number): Promise<"created" | "missing-parent" | "exists"> {
+  try {
+    await mkdir(dir, { mode });
+    return "created";
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return "missing-parent";
+    if (code === "EEXIST") return "exists";
+    throw explainMkdirError(dir, err);
+  }
+}
+
+async function assertDirectory(dir: string): Promise<void> {
+  const info = await stat(dir).catch((err: NodeJS.ErrnoException) => {
+    const why = err.code === "ENOENT" ? "it is a symbolic link to nothing (fix or remove the link)" : err.message;
+    throw new DirectoryError(`cannot use directory ${dir}: ${why}`, dir, { cause: err });
+  });
+  if (!info.isDirectory()) throw new DirectoryError(`cannot create directory ${dir}: it exists and is not a directory; move it away`, dir);
+}
+
+async function chmodCreated(dir: string, mode: number): Promise<void> {
+  try {
+    await chmod(dir, mode);
+  } catch (err) {
+    throw new DirectoryError(`created ${dir} but cannot set its mode ${octal(mode)}: ${(err as Error).message}`, dir, { cause: err });
+  }
+}
+
+// EACCES/EROFS/ENOTDIR of mkdir are about the parent: name it, and the fix, rather than the path we wanted.
+function explainMkdirError(dir: string, err: unknown): DirectoryError {
+  const code = (err as NodeJS.ErrnoException).code;
+  const parent = dirname(dir);
+  const uid = process.getuid?.();
+  const who = uid === undefined ? "this user" : `uid ${uid}`;
+  const why =
+    code === "EACCES" || code === "EPERM"
+      ? `${parent} is not writable by ${who} (${code}): create ${dir} yourself with the right owner, or let ${who} write to ${parent}`
+      : code === "EROFS"
+        ? `${parent} is on a read-only filesystem (EROFS)`
+        : code === "ENOTDIR"
+          ? `a component of ${parent} is not a directory (ENOTDIR)`
+          : (err as Error).message;
+  return new DirectoryError(`cannot create directory ${dir}: ${why}`, dir, { cause: err });
+}
+
+export function octal(mode: number): string {
+  return `0${(mode & 0o7777).toString(8)}`;
+}

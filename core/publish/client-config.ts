@@ -1,0 +1,121 @@
+// What a client needs to use a published tree: its URL, a dnf .repo stanza, APT sources.list and deb822 .sources forms.
+
+/** A published tree, as the client snippets need it; built by the caller from the configuration and the database. */
+export interface PublishedTarget {
+  repoId: string;
+  type: "rpm" | "apt";
+  /** "latest" or "snapshots/<name>", relative to <published>/<repo-id>. */
+  name: string;
+  description?: string;
+  /** Where the tree is on this host (a directory, or s3://bucket/key with backend s3). */
+  path: string;
+  /** publish.base_url of the repository, else the global one; undefined when neither is set. */
+  baseUrl?: string;
+  apt?: { distribution: string; components: readonly string[]; architectures: readonly string[]; includeSources: boolean };
+  /** Key files of verify.keyring (an APT repository): what Signed-By names. */
+  signedBy?: readonly string[];
+  /** Which repomd.xml signature files the RPM tree holds (the sync keeps them verbatim when upstream publishes them). */
+  rpmSignature?: { asc: boolean; key: boolean };
+}
+
+export interface ClientSnippet {
+  /** Where the snippet goes on a client. */
+  file: string;
+  text: string;
+}
+
+export interface ClientConfig {
+  /** The tree's URL, ending in "/"; undefined without publish.base_url. */
+  url?: string;
+  path: string;
+  snippets: ClientSnippet[];
+  /** Without publish.base_url: how to set it. */
+  hint?: string;
+}
+
+/** `<base_url><repo-id>/<name>/`: base_url is the URL of storage.published_path. */
+export function publishedUrl(baseUrl: string, repoId: string, name: string): string {
+  const base = baseUrl.endsWith("/") ? baseUrl : `${baseUrl}/`;
+  return `${base}${[repoId, ...name.split("/")].map(encodeURIComponent).join("/")}/`;
+}
+
+/** dnf repository id and file stem: the repository id, with the snapshot name for a snapshot. */
+export function clientRepoName(repoId: string, name: string): string {
+  return name === "latest" ? repoId : `${repoId}-${name.replace(/^snapshots\//, "")}`;
+}
+
+/** One line of text in an INI value or a deb822 field: newlines would start a new key. */
+function oneLine(s: string): string {
+  return s.replace(/\s+/g, " ").trim();
+}
+
+export function rpmRepoStanza(t: PublishedTarget, url: string): ClientSnippet {
+  const id = clientRepoName(t.repoId, t.name);
+  const snapshot = t.name === "latest" ? "" : ` (snapshot ${t.name.replace(/^snapshots\//, "")})`;
+  const lines = [`[${id}]`, `name=${oneLine(t.description ?? t.repoId)}${snapshot}`, `baseurl=${url}`, "enabled=1"];
+  const sig = t.rpmSignature ?? { asc: false, key: false };
+  if (sig.asc) {
+    // The upstream signs repomd.xml: the mirror keeps the signature, so clients check it and the packages.
+    lines.push("gpgcheck=1", "repo_gpgcheck=1");
+    if (sig.key) lines.push(`gpgkey=${url}repodata/repomd.xml.key`);
+    else lines.push("# the upstream publishes no repodata/repomd.xml.key: set gpgkey= to the URL or file:// path of its signing key");
+  } else {
+    lines.push("gpgcheck=0", "repo_gpgcheck=0", "# the upstream does not sign repomd.xml: if its packages are signed, set gpgcheck=1 and gpgkey= to its key");
+  }
+  return { file: `/etc/yum.repos.d/${id}.repo`, text: lines.join("\n") + "\n" };
+}
+
+function keyringNote(t: PublishedTarget): string[] {
+  if (!t.signedBy || t.signedBy.length === 0) return ["# no verify.keyring is configured: add Signed-By (signed-by=) with the upstream's key, or apt refuses the unsigned suite"];
+  return [`# signed-by names verify.keyring of this host: copy ${t.signedBy.join(", ")} to the same path on every client`];
+}
+
+/** One-line style, /etc/apt/sources.list.d/<id>.list; a deb-src line when sources are mirrored. */
+export function aptSourcesList(t: PublishedTarget, url: string): ClientSnippet {
+  const apt = requireApt(t);
+  const signedBy = t.signedBy && t.signedBy.length > 0 ? ` signed-by=${t.signedBy.join(",")}` : "";
+  const rest = `${url} ${apt.distribution} ${apt.components.join(" ")}`;
+  const lines = [...keyringNote(t), `deb [arch=${apt.architectures.join(",")}${signedBy}] ${rest}`];
+  if (apt.includeSources) lines.push(signedBy ? `deb-src [${signedBy.trim()}] ${rest}` : `deb-src ${rest}`);
+  return { file: `/etc/apt/sources.list.d/${clientRepoName(t.repoId, t.name)}.list`, text: lines.join("\n") + "\n" };
+}
+
+/** deb822 style (apt >= 1.1), /etc/apt/sources.list.d/<id>.sources. */
+export function aptDeb822(t: PublishedTarget, url: string): ClientSnippet {
+  const apt = requireApt(t);
+  const lines = [
+    ...keyringNote(t),
+    `Types: ${apt.includeSources ? "deb deb-src" : "deb"}`,
+    `URIs: ${url}`,
+    `Suites: ${apt.distribution}`,
+    `Components: ${apt.components.join(" ")}`,
+    `Architectures: ${apt.architectures.join(" ")}`,
+    ...(t.signedBy && t.signedBy.length > 0 ? [`Signed-By: ${t.signedBy.join(" ")}`] : []),
+  ];
+  return { file: `/etc/apt/sources.list.d/${clientRepoName(t.repoId, t.name)}.sources`, text: lines.join("\n") + "\n" };
+}
+
+function requireApt(t: PublishedTarget): NonNullable<PublishedTarget["apt"]> {
+  if (!t.apt) throw new Error(`repository ${t.repoId} is of type apt but has no apt: block`);
+  return t.apt;
+}
+
+/** The URL and snippets of a published tree; without base_url, its path and how to set base_url. */
+export function clientConfig(t: PublishedTarget): ClientConfig {
+  if (!t.baseUrl) {
+    return {
+      path: t.path,
+      snippets: [],
+      hint: `set publish.base_url (e.g. "publish: { base_url: http://mirror.internal/ }" in config.yaml) to the URL at which your web server serves the published directory, and the client configuration is printed here; see "Serving the mirror" in the README`,
+    };
+  }
+  const url = publishedUrl(t.baseUrl, t.repoId, t.name);
+  const snippets = t.type === "rpm" ? [rpmRepoStanza(t, url)] : [aptSourcesList(t, url), aptDeb822(t, url)];
+  return { url, path: t.path, snippets };
+}
+
+/** For a terminal, after the line that gave the path: the URL, then each snippet under a comment naming its file (valid in the file itself). */
+export function formatClientConfig(c: ClientConfig): string {
+  if (!c.url) return `clients: ${c.hint}\n`;
+  return [`url: ${c.url}\n`, ...c.snippets.map((s) => `# ${s.file}\n${s.text}`)].join("\n");
+}

@@ -1,0 +1,64 @@
+// Crash durability on a filesystem: fsync a file or a directory, and a rename that survives a power loss.
+import { open, rename } from "node:fs/promises";
+import { dirname } from "node:path";
+import { forEachLimited } from "../concurrency.js";
+
+const DIR_SYNC_CONCURRENCY = 16;
+
+/** Flush a file's data (or a directory's entries) to stable storage. */
+export async function fsyncPath(path: string): Promise<void> {
+  const handle = await open(path, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Flush several directories, a few at a time (a directory fsync is a journal commit: they share one when concurrent). */
+export async function fsyncDirs(dirs: Iterable<string>, signal?: AbortSignal): Promise<void> {
+  await forEachLimited([...new Set(dirs)], DIR_SYNC_CONCURRENCY, fsyncPath, signal);
+}
+
+/**
+ * rename(2) whose result is on disk when it returns: the source's data first (`syncSource`: a file written
+ * by us; a directory tree is the caller's to flush), then the rename, then the directory (or both
+ * directories) whose entries it changed.
+ */
+export async function durableRename(from: string, to: string, opts: { syncSource?: boolean } = {}): Promise<void> {
+  if (opts.syncSource !== false) await fsyncPath(from);
+  await rename(from, to);
+  await fsyncDirs(dirname(from) === dirname(to) ? [dirname(to)] : [dirname(to), dirname(from)]);
+}
+
+/**
+ * Directories whose entries changed (a file renamed or linked in, a directory made) since they were last
+ * flushed: flush() makes all of them durable at once, so that a batch of 500 blobs costs one fsync per
+ * directory instead of one per blob.
+ */
+export class DirtyDirectories {
+  private dirty = new Set<string>();
+  /** The flush in progress: a later flush waits for it, so that it never returns while an earlier one's dirs are pending. */
+  private flushing: Promise<void> = Promise.resolve();
+
+  add(dir: string): void {
+    this.dirty.add(dir);
+  }
+
+  /** Every directory added before the call is durable when it resolves. */
+  flush(): Promise<void> {
+    const dirs = this.dirty;
+    this.dirty = new Set();
+    const previous = this.flushing;
+    const mine = (async () => {
+      await previous.catch(() => undefined);
+      if (dirs.size > 0) await fsyncDirs(dirs);
+    })();
+    this.flushing = mine;
+    // A failed flush leaves its directories dirty for the next one.
+    mine.catch(() => {
+      for (const d of dirs) this.dirty.add(d);
+    });
+    return mine;
+  }
+}

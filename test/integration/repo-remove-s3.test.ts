@@ -1,0 +1,87 @@
+// repo remove and publish remove with storage.backend s3 (a real S3 endpoint on 127.0.0.1, s3rver), through the real CLI.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import S3rver from "s3rver";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { generateRpmRepo } from "../../bench/rpm-repo-generator.js";
+import { startSyncEnvironment, type SyncEnvironment } from "../helpers/sync-env.js";
+
+// The CLI child processes inherit these: S3rver's fixed credentials, and never the instance metadata service.
+process.env.AWS_EC2_METADATA_DISABLED = "true";
+process.env.AWS_ACCESS_KEY_ID = "S3RVER";
+process.env.AWS_SECRET_ACCESS_KEY = "S3RVER";
+process.env.AWS_REGION = "us-east-1";
+delete process.env.AWS_PROFILE;
+
+const BUCKET = "chantal-remove";
+const PREFIX = "m";
+
+let scratch: string;
+let s3: S3rver;
+let endpoint: string;
+let env: SyncEnvironment;
+
+async function keys(prefix: string): Promise<string[]> {
+  const client = new S3Client({ endpoint, region: "us-east-1", forcePathStyle: true });
+  try {
+    const out: string[] = [];
+    let token: string | undefined;
+    do {
+      const r = await client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: `${PREFIX}/${prefix}`, ContinuationToken: token }));
+      out.push(...(r.Contents ?? []).map((o) => o.Key!.slice(PREFIX.length + 1)));
+      token = r.IsTruncated ? r.NextContinuationToken : undefined;
+    } while (token);
+    return out.sort();
+  } finally {
+    client.destroy();
+  }
+}
+
+function configure(...ids: string[]): void {
+  const repos = ids.map((id) => `  - id: ${id}\n    type: rpm\n    upstream_url: ${env.server.url}/\n`).join("");
+  writeFileSync(
+    join(env.configDir, "config.yaml"),
+    `storage:\n  base_path: ${env.base}\n  backend: s3\n  s3:\n    bucket: ${BUCKET}\n    prefix: ${PREFIX}\n    region: us-east-1\n    endpoint: ${endpoint}\n    force_path_style: true\n` +
+      `database:\n  url: ${env.db.url}\nrepositories:\n${repos}`,
+  );
+}
+
+beforeAll(async () => {
+  scratch = mkdtempSync(join(tmpdir(), "chantal-remove-s3-"));
+  s3 = new S3rver({ port: 0, address: "127.0.0.1", silent: true, directory: join(scratch, "s3rver"), configureBuckets: [{ name: BUCKET }] });
+  endpoint = `http://127.0.0.1:${(await s3.run()).port}`;
+  await generateRpmRepo(join(scratch, "up"), 4, 1_000);
+  env = await startSyncEnvironment({ upstream: join(scratch, "up") });
+  configure("r1", "r2");
+  for (const id of ["r1", "r2"]) expect((await env.cli("repo", "sync", "--repo-id", id)).code).toBe(0);
+  expect((await env.cli("snapshot", "create", "--repo-id", "r1", "--name", "s1", "--publish")).code).toBe(0);
+}, 180_000);
+
+afterAll(async () => {
+  await env?.close();
+  await s3?.close();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+describe("on S3", () => {
+  it("publish remove deletes one tree's objects; repo remove deletes every published object of the repository and keeps the pool", async () => {
+    const pool = await keys("pool/");
+    expect(pool.length).toBeGreaterThan(4);
+    expect(await keys("published/r2/latest/")).toContain("published/r2/latest/repodata/repomd.xml");
+
+    const one = await env.cli("publish", "remove", "--repo-id", "r2");
+    expect(one.code, one.stderr).toBe(0);
+    expect(await keys("published/r2/latest/")).toEqual([]);
+
+    expect((await keys("published/r1/snapshots/s1/")).length).toBeGreaterThan(4);
+    configure("r2");
+    const r = await env.cli("repo", "remove", "--repo-id", "r1");
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/unpublished latest, snapshots\/s1/);
+    // Nothing of r1 is left in the bucket, its manifests included; every pooled blob stays.
+    expect((await keys("")).filter((k) => k.includes("r1"))).toEqual([]);
+    expect(await keys("pool/")).toEqual(pool);
+  });
+});
