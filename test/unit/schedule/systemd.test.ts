@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../../core/config/load.js";
 import { coveringDirectories, DEFAULT_UNIT_OPTIONS, renderSchedulerUnit, unitOptionsFor, unitWord } from "../../../core/schedule/systemd.js";
+import { createUserCommand, directoriesToHandOver } from "../../../core/schedule/service-user.js";
 import { makeConfigDir, repoRoot } from "../../helpers/cli.js";
 import { describeWithTools } from "../../helpers/tools.js";
 
@@ -120,5 +121,21 @@ describeWithTools(["systemd-analyze"], "the systemd unit, checked by systemd", (
     const r = spawnSync("systemd-analyze", ["verify", file], { encoding: "utf8" });
     expect(r.stderr.trim()).toBe("");
     expect(r.status).toBe(0);
+  });
+});
+
+describe("the service user", () => {
+  it("is created as a system user with its own group, no login shell, home at the data directory", () => {
+    expect(createUserCommand("chantal", "/var/lib/chantal")).toEqual([
+      "useradd", "--system", "--user-group", "--home-dir", "/var/lib/chantal", "--no-create-home", "--shell", "/usr/sbin/nologin", "chantal",
+    ]);
+  });
+
+  it.each<[string[], { chown: string[]; shared: string[] }]>([
+    [["/var/lib/chantal"], { chown: ["/var/lib/chantal"], shared: [] }],
+    [["/var/lib/chantal", "/var/log", "/srv/mirror"], { chown: ["/var/lib/chantal", "/srv/mirror"], shared: ["/var/log"] }],
+    [["/run", "/tmp", "/var/lib/", "/srv"], { chown: [], shared: ["/run", "/tmp", "/var/lib/", "/srv"] }],
+  ])("directoriesToHandOver(%j): chown -R only Chantal's own directories", (dirs, expected) => {
+    expect(directoriesToHandOver(dirs)).toEqual(expected);
   });
 });
