@@ -1,14 +1,14 @@
 # syntax=docker/dockerfile:1
-# The Fargate task image: the compiled app and its production dependencies on node:20-slim, run as
+# The Fargate task image: the compiled app and its production dependencies on node:24-slim (Node 24 LTS), run as
 # the unprivileged "node" user. Every schedule overrides the command, e.g.
 #   node dist/functions/entry.js sync --repo-id rhel9-baseos
 # and the CLI works too: docker run --rm IMAGE node bin/chantal-run.js repo list
-# Expected size (an estimate: no Docker engine where this was written): about 260 MB unpacked, ~80 MB
-# compressed in ECR = node:20-slim (~200 MB / ~65 MB) + 59 MB of production node_modules (12 MB gzipped)
-# + 1.6 MB of dist/. See .notes/8-readme.md.
+# Expected size (an estimate: no Docker engine where this was written): about 280 MB unpacked, ~85 MB
+# compressed in ECR = node:24-slim (~220 MB / ~70 MB, estimated from node:20-slim + the larger Node 24 binary)
+# + 59 MB of production node_modules (12 MB gzipped) + 1.6 MB of dist/. See .notes/8-readme.md.
 
 # ---- build: compile TypeScript to dist/ (needs the dev dependencies)
-FROM node:20-slim AS build
+FROM node:24-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 # --ignore-scripts: no "prepare" before the sources exist, and no embedded PostgreSQL download step.
@@ -21,7 +21,7 @@ COPY infra ./infra
 RUN npm run build
 
 # ---- production dependencies only
-FROM node:20-slim AS deps
+FROM node:24-slim AS deps
 WORKDIR /src
 COPY package.json package-lock.json ./
 # No dev dependencies; no optional ones either: they are the embedded PostgreSQL binaries (60 MB, the
@@ -29,7 +29,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund
 
 # ---- runtime
-FROM node:20-slim
+FROM node:24-slim
 ENV NODE_ENV=production \
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true \
     CHANTAL_CONFIG_DIR=/var/lib/chantal/config

@@ -1,179 +1,149 @@
-// zstd through fzstd (pure JS; Node 20's zlib has none), fed one block at a time by a frame scanner:
-// fzstd decodes everything it is given at once and allocates whatever window a frame header asks for
-// (up to 2 GB), so the scanner refuses large windows and oversized blocks before fzstd sees them.
-import { Decompress } from "fzstd";
+// zstd decompression: Node's zlib zstd (Node >= 22.15) when it exists and rejects truncated input, else fzstd.
+import type { Transform } from "node:stream";
+import zlib from "node:zlib";
 
 export class ZstdDataError extends Error {}
 
-/** zstd -19 uses 8 MiB and level 20 32 MiB; --ultra/--long beyond that is refused (fzstd copies the window per block). */
+/** zstd -19 uses 8 MiB and level 20 32 MiB; --ultra/--long beyond that is refused (the decoder would allocate it). */
 export const MAX_ZSTD_WINDOW = 32 * 1024 * 1024;
-const MAX_BLOCK = 128 * 1024;
-const FRAME_MAGIC = 0xfd2fb528;
+const MAX_WINDOW_LOG = Math.log2(MAX_ZSTD_WINDOW);
 
-type Phase = "magic" | "descriptor" | "frameHeader" | "blockHeader" | "blockBody" | "checksum" | "skippableSize" | "skippableBody";
+/** The zstd part of node:zlib; @types/node 20 does not declare it, and Node before 22.15 does not have it. */
+/** A zlib stream: bytesWritten counts the input bytes zlib consumed. */
+type ZstdStream = Transform & { bytesWritten: number };
 
-function isSkippableMagic(magic: number): boolean {
-  return magic >>> 4 === 0x184d2a5;
+export interface ZlibZstd {
+  createZstdDecompress?: (options: { chunkSize?: number; params?: Record<number, number> }) => ZstdStream;
+  zstdCompressSync?: (data: Buffer) => Buffer;
+  zstdDecompressSync?: (data: Buffer) => Buffer;
+  constants: { ZSTD_d_windowLogMax?: number };
+}
+const zlibZstd = zlib as unknown as ZlibZstd;
+
+export type ZstdDecoderName = "zlib" | "fzstd";
+
+/**
+ * Why zlib's zstd cannot be used on this Node, or undefined when it can: missing (Node < 22.15), or
+ * taking a truncated frame as complete (Node 22 at least up to 22.23; nodejs/node#64592).
+ */
+export function zlibZstdProblem(z: ZlibZstd = zlibZstd): string | undefined {
+  if (!z.createZstdDecompress || !z.zstdCompressSync || !z.zstdDecompressSync || z.constants.ZSTD_d_windowLogMax === undefined) {
+    return "this Node's zlib has no zstd";
+  }
+  const whole = z.zstdCompressSync(Buffer.alloc(4096, 0x61));
+  try {
+    z.zstdDecompressSync(whole.subarray(0, whole.length - 4));
+  } catch {
+    return undefined;
+  }
+  return "this Node's zlib accepts truncated zstd data";
 }
 
-function littleEndian(bytes: number[], from: number, count: number): number {
-  let v = 0;
-  for (let i = count - 1; i >= 0; i--) v = v * 256 + bytes[from + i]!;
-  return v;
+let chosen: ZstdDecoderName | undefined;
+
+/** The decoder unzstd uses on this Node (checked once). */
+export function zstdDecoder(): ZstdDecoderName {
+  chosen ??= zlibZstdProblem() === undefined ? "zlib" : "fzstd";
+  return chosen;
 }
 
-/** Follows frame and block boundaries so input can be cut after each block and frame headers checked. */
-class FrameScanner {
-  private phase: Phase = "magic";
-  private header: number[] = [];
-  private need = 4;
-  private skip = 0;
-  private descriptor = 0;
-  private checksumFlag = false;
-  private lastBlock = false;
-  private blockEnded = false;
-
-  /** True when input ended on a frame boundary. */
-  get atBoundary(): boolean {
-    return this.phase === "magic" && this.header.length === 0;
+/** zlib's errors in the words the fzstd path uses; other zstd errors keep zstd's own message. */
+function zlibError(err: unknown): unknown {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === "ZSTD_error_frameParameter_windowTooLarge") {
+    return new ZstdDataError(`frame needs a window larger than ${MAX_ZSTD_WINDOW / 1048576} MiB; more is refused`);
   }
+  if (code === "Z_BUF_ERROR") return new ZstdDataError("compressed data is truncated");
+  return err;
+}
 
-  /** Cuts a chunk after every block end, so one push into fzstd completes at most one block. */
-  split(chunk: Uint8Array): Uint8Array[] {
-    const pieces: Uint8Array[] = [];
-    let start = 0;
-    let i = 0;
-    while (i < chunk.length) {
-      if (this.skip > 0) {
-        const n = Math.min(this.skip, chunk.length - i);
-        this.skip -= n;
-        i += n;
-        if (this.skip === 0) this.afterSkip();
-      } else {
-        this.header.push(chunk[i++]!);
-        if (this.header.length === this.need) this.onHeader();
+function newZlibDecoder(): ZstdStream {
+  return zlibZstd.createZstdDecompress!({
+    chunkSize: 64 * 1024,
+    params: { [zlibZstd.constants.ZSTD_d_windowLogMax!]: MAX_WINDOW_LOG },
+  });
+}
+
+async function nextChunk(input: AsyncIterator<Uint8Array>): Promise<Buffer | undefined> {
+  for (;;) {
+    const next = await input.next();
+    if (next.done) return undefined;
+    if (next.value.length > 0) return Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength);
+  }
+}
+
+/** Resolves when zlib has consumed the whole chunk (or the decoder is gone), so bytesWritten is exact then. */
+function writeAll(decoder: Transform, chunk: Buffer): Promise<void> {
+  return new Promise((resolve) => {
+    decoder.once("close", resolve);
+    decoder.write(chunk, () => {
+      decoder.off("close", resolve);
+      resolve();
+    });
+  });
+}
+
+/**
+ * Feeds one decoder a chunk at a time. Node's zstd stream ends when a frame ends inside a chunk (nodejs zlib
+ * reads it as "input ended early"): then the rest of that chunk is returned, to start the next decoder with.
+ * Undefined when the input ended.
+ */
+async function feedDecoder(decoder: ZstdStream, queue: Buffer[], input: AsyncIterator<Uint8Array>): Promise<Buffer[] | undefined> {
+  let fed = 0;
+  for (;;) {
+    const chunk = queue.shift() ?? (await nextChunk(input));
+    if (decoder.destroyed) return undefined;
+    if (chunk === undefined) {
+      decoder.end();
+      return undefined;
+    }
+    fed += chunk.length;
+    await writeAll(decoder, chunk);
+    if (decoder.destroyed) return undefined;
+    const unread = fed - decoder.bytesWritten;
+    if (unread > 0) return [chunk.subarray(chunk.length - unread), ...queue];
+  }
+}
+
+/** Decompresses zstd data (any number of frames) with zlib; the window limit is zstd's own ZSTD_d_windowLogMax. */
+export async function* unzstdZlib(source: AsyncIterable<Uint8Array>): AsyncGenerator<Buffer> {
+  const input = source[Symbol.asyncIterator]();
+  let queue: Buffer[] | undefined = [];
+  try {
+    while (queue !== undefined) {
+      if (queue.length === 0) {
+        const first = await nextChunk(input);
+        if (first === undefined) return;
+        queue = [first];
       }
-      if (this.blockEnded) {
-        this.blockEnded = false;
-        pieces.push(chunk.subarray(start, i));
-        start = i;
+      const decoder = newZlibDecoder();
+      // An error of the source (or a late one of zlib after a frame end) reaches the reader through destroy().
+      decoder.on("error", () => undefined);
+      const feeding: Promise<Buffer[] | undefined> = feedDecoder(decoder, queue, input).catch((err: unknown) => {
+        decoder.destroy(err as Error);
+        return undefined;
+      });
+      try {
+        // The readable side is pulled: zlib stops decoding while output is unread, so a bomb meets the limit early.
+        for await (const out of decoder) yield out as Buffer;
+      } catch (err) {
+        throw zlibError(err);
       }
+      queue = await feeding;
     }
-    if (i > start) pieces.push(chunk.subarray(start, i));
-    return pieces;
-  }
-
-  private expect(phase: Phase, need: number): void {
-    this.phase = phase;
-    this.header = [];
-    this.need = need;
-  }
-
-  private skipThen(phase: Phase, count: number): void {
-    this.phase = phase;
-    this.header = [];
-    this.skip = count;
-    if (count === 0) this.afterSkip();
-  }
-
-  private onHeader(): void {
-    const h = this.header;
-    switch (this.phase) {
-      case "magic": {
-        const magic = littleEndian(h, 0, 4);
-        if (magic === FRAME_MAGIC) this.expect("descriptor", 1);
-        else if (isSkippableMagic(magic)) this.expect("skippableSize", 4);
-        else throw new ZstdDataError("not zstd data (bad frame magic)");
-        return;
-      }
-      case "descriptor":
-        this.onDescriptor(h[0]!);
-        return;
-      case "frameHeader":
-        this.checkWindow(h);
-        this.expect("blockHeader", 3);
-        return;
-      case "blockHeader":
-        this.onBlockHeader(littleEndian(h, 0, 3));
-        return;
-      case "skippableSize":
-        this.skipThen("skippableBody", littleEndian(h, 0, 4));
-        return;
-      default:
-        throw new ZstdDataError("internal: unexpected scanner phase");
-    }
-  }
-
-  private onDescriptor(d: number): void {
-    if (d & 0x08) throw new ZstdDataError("invalid frame header (reserved bit set)");
-    this.descriptor = d;
-    this.checksumFlag = (d & 0x04) !== 0;
-    const singleSegment = (d & 0x20) !== 0;
-    const fcsFlag = d >> 6;
-    const dictBytes = [0, 1, 2, 4][d & 3]!;
-    const fcsBytes = fcsFlag === 0 ? (singleSegment ? 1 : 0) : [0, 2, 4, 8][fcsFlag]!;
-    const rest = (singleSegment ? 0 : 1) + dictBytes + fcsBytes;
-    this.expect("frameHeader", rest);
-    if (rest === 0) this.onHeader();
-  }
-
-  /** The window the decoder must allocate: from the window descriptor, or the content size for single-segment frames. */
-  private checkWindow(h: number[]): void {
-    const d = this.descriptor;
-    const singleSegment = (d & 0x20) !== 0;
-    let window: number;
-    if (!singleSegment) {
-      const wd = h[0]!;
-      const base = 2 ** (10 + (wd >> 3));
-      window = base + (base / 8) * (wd & 7);
-    } else {
-      const dictBytes = [0, 1, 2, 4][d & 3]!;
-      const fcsFlag = d >> 6;
-      const fcsBytes = fcsFlag === 0 ? 1 : [0, 2, 4, 8][fcsFlag]!;
-      window = littleEndian(h, dictBytes, fcsBytes) + (fcsBytes === 2 ? 256 : 0);
-    }
-    if (window > MAX_ZSTD_WINDOW) {
-      throw new ZstdDataError(`frame needs a ${Math.ceil(window / 1048576)} MiB window; more than ${MAX_ZSTD_WINDOW / 1048576} MiB is refused`);
-    }
-    this.lastBlock = false;
-  }
-
-  private onBlockHeader(v: number): void {
-    this.lastBlock = (v & 1) === 1;
-    const type = (v >> 1) & 3;
-    const size = v >>> 3;
-    if (type === 3) throw new ZstdDataError("invalid block type");
-    if (size > MAX_BLOCK) throw new ZstdDataError("block larger than 128 KiB");
-    this.skipThen("blockBody", type === 1 ? 1 : size);
-  }
-
-  private afterSkip(): void {
-    if (this.phase === "skippableBody" || this.phase === "checksum") return this.expect("magic", 4);
-    if (this.phase !== "blockBody") return;
-    this.blockEnded = true;
-    if (!this.lastBlock) return this.expect("blockHeader", 3);
-    if (this.checksumFlag) return this.skipThen("checksum", 4);
-    this.expect("magic", 4);
+  } finally {
+    // Closes the source when the reader leaves early; harmless after its end.
+    void input.return?.()?.catch(() => undefined);
   }
 }
 
 /** Decompresses zstd data (any number of frames) from an async source of bytes. */
 export async function* unzstd(source: AsyncIterable<Uint8Array>): AsyncGenerator<Buffer> {
-  const scanner = new FrameScanner();
-  let pending: Buffer[] = [];
-  const decoder = new Decompress((chunk) => {
-    if (chunk.length > 0) pending.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-  });
-  for await (const chunk of source) {
-    for (const piece of scanner.split(chunk)) {
-      decoder.push(piece);
-      const out = pending;
-      pending = [];
-      yield* out;
-    }
+  if (zstdDecoder() === "zlib") {
+    yield* unzstdZlib(source);
+    return;
   }
-  if (!scanner.atBoundary) throw new ZstdDataError("compressed data is truncated");
-  // fzstd waits for 18 bytes before it reads a frame header: a tiny last frame is decoded only now.
-  decoder.push(new Uint8Array(0), true);
-  yield* pending;
+  // Loaded only here: a Node with a usable zlib zstd never loads fzstd.
+  const { unzstdFzstd } = await import("./zstd-fzstd.js");
+  yield* unzstdFzstd(source);
 }

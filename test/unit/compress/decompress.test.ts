@@ -151,7 +151,7 @@ describe("round trips through the real tools", () => {
   });
 });
 
-describe("zstd frames that would make fzstd allocate or copy too much", () => {
+describe("zstd frames that would make the decoder allocate or copy too much (zlib's or fzstd, whichever this Node uses)", () => {
   const frameStart = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
 
   it("refuses a frame asking for a 1 GiB window", async () => {
@@ -159,7 +159,7 @@ describe("zstd frames that would make fzstd allocate or copy too much", () => {
     const frame = Buffer.concat([frameStart, Buffer.from([0x00, 20 << 3, 0x09, 0x00, 0x00, 0x78])]);
     const err = await rejection(decompressAll("zst", frame));
     expect(err).toBeInstanceOf(DecompressionError);
-    expect(err.message).toMatch(/1024 MiB window/);
+    expect(err.message).toMatch(/window.*32 MiB/);
   });
 
   it("refuses a single-segment frame whose content size is 2 GiB", async () => {
@@ -174,7 +174,7 @@ describe("zstd frames that would make fzstd allocate or copy too much", () => {
     // RLE block (type 1) of 1 MiB: header = last | type << 1 | size << 3.
     const header = 1 | (1 << 1) | ((1 << 20) << 3);
     const frame = Buffer.concat([frameStart, Buffer.from([0x00, 10 << 3, header & 0xff, (header >> 8) & 0xff, (header >> 16) & 0xff, 0x41])]);
-    expect((await rejection(decompressAll("zst", frame))).message).toMatch(/block larger than 128 KiB/);
+    expect(await rejection(decompressAll("zst", frame))).toBeInstanceOf(DecompressionError);
   });
 
   it("skips skippable frames", async () => {
@@ -323,12 +323,14 @@ describe("streaming behaviour", () => {
 
   it("passes errors of the source through unchanged", async () => {
     const boom = new Error("network went away");
-    async function* source(): AsyncGenerator<Buffer> {
-      yield Buffer.from([0x1f, 0x8b]);
+    // Each format's first two magic bytes: a decoder that checks its magic early still waits for more.
+    const starts = { gz: [0x1f, 0x8b], xz: [0xfd, 0x37], zst: [0x28, 0xb5], bz2: [0x42, 0x5a], none: [0x1f, 0x8b] };
+    async function* source(start: number[]): AsyncGenerator<Buffer> {
+      yield Buffer.from(start);
       throw boom;
     }
     for (const kind of ["gz", "xz", "zst", "bz2", "none"] as const) {
-      expect(await rejection(collect(decompressIterable(source(), kind, { maxOutputBytes: 1000 })))).toBe(boom);
+      expect(await rejection(collect(decompressIterable(source(starts[kind]), kind, { maxOutputBytes: 1000 })))).toBe(boom);
     }
   });
 });

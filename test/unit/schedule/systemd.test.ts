@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../../core/config/load.js";
 import { coveringDirectories, DEFAULT_UNIT_OPTIONS, renderSchedulerUnit, unitOptionsFor, unitWord } from "../../../core/schedule/systemd.js";
+import { createUserCommand, directoriesToHandOver } from "../../../core/schedule/service-user.js";
 import { makeConfigDir, repoRoot } from "../../helpers/cli.js";
 import { describeWithTools } from "../../helpers/tools.js";
 
@@ -18,11 +19,19 @@ describe("the systemd unit", () => {
 
   it("has the required settings", () => {
     const unit = renderSchedulerUnit(DEFAULT_UNIT_OPTIONS);
-    for (const line of ["Type=simple", "After=network-online.target", "Wants=network-online.target", "NoNewPrivileges=yes", "PrivateTmp=yes", "ProtectSystem=strict", "ProtectHome=yes", "ReadWritePaths=/var/lib/chantal", "Restart=on-failure", "WantedBy=multi-user.target"]) {
+    for (const line of [
+      "Type=simple", "After=network-online.target", "Wants=network-online.target", "NoNewPrivileges=yes", "PrivateTmp=yes", "ProtectSystem=strict", "ProtectHome=yes",
+      "ReadWritePaths=/var/lib/chantal", "Restart=on-failure", "WantedBy=multi-user.target",
+      // The dedicated user, no capabilities, and the network families a sync needs.
+      "User=chantal", "Group=chantal", "CapabilityBoundingSet=", "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK", "SystemCallFilter=@system-service",
+      "SystemCallErrorNumber=EPERM", "ProtectKernelTunables=yes", "UMask=0022",
+    ]) {
       expect(unit.split("\n")).toContain(line);
     }
     expect(unit).toMatch(/^ExecStart=\S+ --config-dir \/etc\/chantal scheduler start$/m);
     expect(unit).not.toMatch(/^ExecStart=.*--daemon/m);
+    // Node's JIT needs writable executable memory.
+    expect(unit).not.toMatch(/^MemoryDenyWriteExecute=yes/m);
   });
 
   it.each([
@@ -56,6 +65,7 @@ describe("the systemd unit", () => {
     expect(o.privateTmp).toBe("no"); // this test's config directory is under /tmp
     const inHome = unitOptionsFor(loaded, { nodePath: "/root/.nvm/versions/node/v20/bin/node", cliPath: "/opt/chantal/bin/chantal-run.js" });
     expect(inHome.protectHome).toBe("read-only");
+    expect(inHome.user).toBe("chantal");
     const tmpDir = makeConfigDir({ "config.yaml": "storage:\n  base_path: /tmp/chantal-data\n" });
     dirs.push(tmpDir);
     const inTmp = unitOptionsFor(await loadConfig({ configDir: tmpDir, env: {} }), { nodePath: "/usr/bin/node", cliPath: "/opt/chantal/bin/chantal-run.js" });
@@ -67,7 +77,41 @@ describe("the systemd unit", () => {
 
 });
 
+/** The unit's overall exposure as systemd-analyze security --offline=true rates it (0 = locked down, 10 = exposed). */
+function exposure(file: string): number {
+  const r = spawnSync("systemd-analyze", ["security", "--offline=true", file], { encoding: "utf8" });
+  const m = /Overall exposure level for \S+: (\d+\.\d+) (\S+)/.exec(r.stdout);
+  if (!m) throw new Error(`no exposure level in systemd-analyze's output:\n${r.stdout}${r.stderr}`);
+  return Number(m[1]);
+}
+
 describeWithTools(["systemd-analyze"], "the systemd unit, checked by systemd", () => {
+  const shipped = join(repoRoot, "deploy", "systemd", "chantal-scheduler.service");
+
+  it("systemd-analyze security rates the shipped unit at most 4.0 (OK)", () => {
+    expect(exposure(shipped)).toBeLessThanOrEqual(4.0);
+  });
+
+  it("systemd-analyze security rates a unit rendered from a configuration at most 4.0 (OK)", async () => {
+    const configDir = makeConfigDir({
+      "config.yaml": "storage:\n  base_path: /var/lib/chantal-test\n  published_path: /srv/www/mirror\nscheduler:\n  log_file: /var/log/chantal/scheduler.log\nbackup:\n  dir: /backup/chantal\n",
+    });
+    dirs.push(configDir);
+    const loaded = await loadConfig({ configDir, env: {} });
+    const file = join(configDir, "chantal-scheduler.service");
+    writeFileSync(file, renderSchedulerUnit(unitOptionsFor(loaded, { nodePath: process.execPath, cliPath: join(repoRoot, "bin", "chantal-run.js") })));
+    expect(exposure(file)).toBeLessThanOrEqual(4.0);
+  });
+
+  // verify checks that ExecStart exists: /usr/local/bin/chantal-run, where the README's install puts it, is
+  // provided in a private mount namespace (root only), so nothing on the host changes.
+  it.runIf(process.getuid?.() === 0 || process.env.CHANTAL_REQUIRE_TOOLS === "1")("systemd-analyze verify accepts the shipped unit where chantal-run is in /usr/local/bin", () => {
+    const script = `mount -t tmpfs tmpfs /usr/local/bin && ln -s "$1" /usr/local/bin/chantal-run && systemd-analyze verify "$2"`;
+    const r = spawnSync("unshare", ["--mount", "sh", "-c", script, "sh", join(repoRoot, "bin", "chantal-run.js"), shipped], { encoding: "utf8" });
+    expect(r.stderr.trim()).toBe("");
+    expect(r.status).toBe(0);
+  });
+
   it("systemd-analyze verify accepts the unit that install-systemd renders", () => {
     const dir = mkdtempSync(join(tmpdir(), "chantal-unit-"));
     dirs.push(dir);
@@ -77,5 +121,21 @@ describeWithTools(["systemd-analyze"], "the systemd unit, checked by systemd", (
     const r = spawnSync("systemd-analyze", ["verify", file], { encoding: "utf8" });
     expect(r.stderr.trim()).toBe("");
     expect(r.status).toBe(0);
+  });
+});
+
+describe("the service user", () => {
+  it("is created as a system user with its own group, no login shell, home at the data directory", () => {
+    expect(createUserCommand("chantal", "/var/lib/chantal")).toEqual([
+      "useradd", "--system", "--user-group", "--home-dir", "/var/lib/chantal", "--no-create-home", "--shell", "/usr/sbin/nologin", "chantal",
+    ]);
+  });
+
+  it.each<[string[], { chown: string[]; shared: string[] }]>([
+    [["/var/lib/chantal"], { chown: ["/var/lib/chantal"], shared: [] }],
+    [["/var/lib/chantal", "/var/log", "/srv/mirror"], { chown: ["/var/lib/chantal", "/srv/mirror"], shared: ["/var/log"] }],
+    [["/run", "/tmp", "/var/lib/", "/srv"], { chown: [], shared: ["/run", "/tmp", "/var/lib/", "/srv"] }],
+  ])("directoriesToHandOver(%j): chown -R only Chantal's own directories", (dirs, expected) => {
+    expect(directoriesToHandOver(dirs)).toEqual(expected);
   });
 });
