@@ -11,6 +11,11 @@ import { repoRoot, spawnCli } from "../helpers/cli.js";
 import { startSyncEnvironment, type SyncEnvironment } from "../helpers/sync-env.js";
 import { until } from "../helpers/wait.js";
 
+// On Node 24 the main thread waits for the module-hooks thread while an import resolves, so the "start" hold stops
+// the CLI's event loop too and a signal is only handled after start-up: those tests need the loop to run (Node 20).
+const startHoldWorks = Number(process.versions.node.split(".")[0]) < 24;
+if (!startHoldWorks) console.warn(`SKIPPED the start-up hold tests: the module-hooks hold blocks the main thread on Node ${process.versions.node}`);
+
 const holdDirs: string[] = [];
 afterEach(() => {
   for (const d of holdDirs.splice(0)) rmSync(d, { recursive: true, force: true });
@@ -46,7 +51,7 @@ async function signalledAt(at: "start" | "exit", signal: NodeJS.Signals) {
 
 describe("a signal during start-up, before the command runs", () => {
   for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
-    it(`${signal}: the command does not run, exit ${code}`, async () => {
+    it.skipIf(!startHoldWorks)(`${signal}: the command does not run, exit ${code}`, async () => {
       const r = await signalledAt("start", signal);
       expect({ code: r.code, signal: r.signal }).toEqual({ code, signal: null });
       expect(r.stderr).toContain(`error: interrupted by ${signal} before the command started`);
@@ -55,7 +60,7 @@ describe("a signal during start-up, before the command runs", () => {
   }
 });
 
-it("SIGHUP during start-up of a command that does not reload: it still ends the process, as by default", async () => {
+it.skipIf(!startHoldWorks)("SIGHUP during start-up of a command that does not reload: it still ends the process, as by default", async () => {
   const r = await signalledAt("start", "SIGHUP");
   expect({ code: r.code, signal: r.signal }).toEqual({ code: null, signal: "SIGHUP" });
   expect(r.stdout).not.toContain("configuration is valid");
@@ -86,7 +91,7 @@ describe("scheduler start", () => {
   const daemon = (at: "start" | "exit") => heldCli(["--config-dir", env.configDir, "scheduler", "start"], at, { CHANTAL_LOG_LEVEL: "info" });
   const logged = (d: { output(): string }, msg: string) => d.output().split("\n").some((l) => l.startsWith("{") && (JSON.parse(l) as { msg?: string }).msg === msg);
 
-  it("SIGHUP during start-up: applied as a reload once the scheduler runs, not the end of the process", async () => {
+  it.skipIf(!startHoldWorks)("SIGHUP during start-up: applied as a reload once the scheduler runs, not the end of the process", async () => {
     const d = daemon("start");
     await d.held();
     await d.signalHeld("SIGHUP");
@@ -100,7 +105,7 @@ describe("scheduler start", () => {
     expect({ code: r.code, signal: r.signal }).toEqual({ code: 0, signal: null });
   });
 
-  it("SIGTERM during start-up: a clean stop before it runs, exit 0", async () => {
+  it.skipIf(!startHoldWorks)("SIGTERM during start-up: a clean stop before it runs, exit 0", async () => {
     const d = daemon("start");
     await d.held();
     await d.signalHeld("SIGTERM");
