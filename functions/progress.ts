@@ -10,7 +10,9 @@ function mb(n: number): string {
   return (n / 1_048_576).toFixed(1);
 }
 
-export function progressReporter(log: Logger, tty = process.stderr.isTTY): { onProgress: (repoId: string, p: SyncProgress) => void; stop(): void } {
+export function progressReporter(log: Logger, terminal = process.stderr.isTTY): { onProgress: (repoId: string, p: SyncProgress) => void; stop(): void } {
+  // --quiet (or any level above info) draws no bar, as it logs no progress lines.
+  const tty = terminal && log.isLevelEnabled("info");
   const started = Date.now();
   let last = 0;
   let bar: CliProgress.SingleBar | undefined;
@@ -25,7 +27,7 @@ export function progressReporter(log: Logger, tty = process.stderr.isTTY): { onP
           { format: `${repoId} [{bar}] {value}/{total} packages | {mbDone}/{mbTotal} MB | {rate} MB/s | ETA {eta_formatted}`, stream: process.stderr, hideCursor: true, clearOnComplete: true },
           cliProgress.Presets.shades_classic,
         );
-        if (!bar.isActive) bar.start(p.filesTotal, 0);
+        if (!bar.isActive) bar.start(p.filesTotal, 0, { mbDone: mb(0), mbTotal: mb(p.bytesTotal), rate: mb(0) });
         bar.setTotal(p.filesTotal);
         bar.update(p.filesDone, { mbDone: mb(p.bytesDone), mbTotal: mb(p.bytesTotal), rate: rate(p.bytesDone) });
         if (p.filesDone >= p.filesTotal) bar.stop();

@@ -85,8 +85,8 @@ export function register(repo: Command): void {
               { loaded, database, log: ctx.log, signal: ctx.signal, now: () => new Date(), onProgress: progress.onProgress },
             );
             results.push(result);
-            const level = result.status === "failed" || result.status === "interrupted" ? "error" : result.status === "skipped-locked" ? "warn" : "info";
-            ctx.log[level]({ repo: repoId, status: result.status, run: result.runId, ...result.counts, error: result.error }, `sync ${result.status}`);
+            // The structured result is for --verbose: the summary below (and its one error: line) is what a person reads.
+            ctx.log.debug({ repo: repoId, status: result.status, run: result.runId, ...result.counts, error: result.error }, `sync ${result.status}`);
           }
         } finally {
           progress.stop();

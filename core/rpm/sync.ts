@@ -284,7 +284,7 @@ export async function syncRpm(ctx: RepoSyncContext): Promise<RepoSyncResult> {
   counts.packagesTotal = planned.length;
   ctx.onProgress?.({ phase: "plan", filesDone: 0, filesTotal: planned.length, bytesDone: 0, bytesTotal: 0 });
   const missing = await planDownloads(planned, ctx);
-  ctx.log.info({ repo: ctx.repo.id, packages: planned.length, missing: missing.length }, "plan");
+  ctx.log.debug({ repo: ctx.repo.id, packages: planned.length, missing: missing.length }, "plan");
 
   await downloadMissing(missing, ctx, counts);
   fillFromSiblings(planned);

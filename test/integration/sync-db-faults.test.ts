@@ -79,7 +79,7 @@ afterAll(() => {
 describe("the database during the commit", () => {
   it("SIGTERM interrupts a commit blocked on a row lock within seconds: exit 143, nothing committed", async () => {
     const env = await environment();
-    const run = env.spawn("repo", "sync", "--repo-id", "r1");
+    const run = env.spawn("--log-level", "debug", "repo", "sync", "--repo-id", "r1");
     await until("the plan", () => run.output().includes('"msg":"plan"'));
     const holder = await holdLock(env, `SELECT 1 FROM chantal.repositories WHERE repo_id = 'r1' FOR NO KEY UPDATE`);
     await blockedBackend(env, "UPDATE chantal.repositories");
@@ -95,7 +95,7 @@ describe("the database during the commit", () => {
 
   it("losing every database session in the commit fails cleanly: the message, the result line, the run recorded", async () => {
     const env = await environment();
-    const run = env.spawn("repo", "sync", "--repo-id", "r1");
+    const run = env.spawn("--log-level", "debug", "repo", "sync", "--repo-id", "r1");
     await until("the plan", () => run.output().includes('"msg":"plan"'));
     const holder = await holdLock(env, `SELECT 1 FROM chantal.repositories WHERE repo_id = 'r1' FOR NO KEY UPDATE`);
     await blockedBackend(env, "UPDATE chantal.repositories");
