@@ -346,7 +346,7 @@ export async function syncApt(ctx: RepoSyncContext): Promise<RepoSyncResult> {
   checkNotInFuture(release, now, suite.label);
   const indexChecksum = indexChecksumOf(suite, source);
   if (!ctx.force && ctx.row.indexChecksum === indexChecksum) {
-    ctx.log.info({ repo: ctx.repo.id }, `${suite.label.split(" ")[0]} unchanged: nothing to do`);
+    ctx.log.debug({ repo: ctx.repo.id }, `${suite.label.split(" ")[0]} unchanged: nothing to do`);
     return { status: "noop", counts };
   }
   warnOnSuiteMismatch(release, source, suite.label, ctx);
