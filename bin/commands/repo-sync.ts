@@ -4,6 +4,7 @@ import { UsageError } from "../../core/errors.js";
 import { action } from "../context.js";
 import { printJson, printTable } from "../output.js";
 import { progressReporter } from "../../functions/progress.js";
+import { syncSummaryLine } from "../../functions/sync-summary.js";
 import { findRepository, type LoadedConfig } from "../../core/config/load.js";
 import { ensureRepository } from "../../core/db/repositories.js";
 import type { Database } from "../../core/db/client.js";
@@ -100,7 +101,7 @@ export function register(repo: Command): void {
           const r = results[0]!;
           if (r.error) process.stderr.write(`error: ${r.error}\n`);
           process.stdout.write(
-            `${r.repoId}: ${r.status} — ${r.counts.packagesTotal} packages, ${r.counts.packagesDownloaded} downloaded (${(r.counts.bytesDownloaded / 1_048_576).toFixed(1)} MB), +${r.counts.packagesAdded} -${r.counts.packagesRemoved} in ${(r.durationMs / 1000).toFixed(1)} s` +
+            syncSummaryLine(r) +
               `${r.published ? `\npublished: ${r.published}` : ""}${r.snapshot ? `\nsnapshot: ${r.snapshot}` : ""}\n`,
           );
           if (leftPublished(r, publish)) process.stdout.write(await latestClientConfig(loaded, database, r.repoId));

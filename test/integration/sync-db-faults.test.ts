@@ -105,7 +105,7 @@ describe("the database during the commit", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/lost the database connection during the commit of repository r1/);
     expect(r.stderr).not.toMatch(/Unhandled|node:events|at Client\./);
-    expect(r.stdout).toMatch(/^r1: failed — 12 packages, 12 downloaded/m);
+    expect(r.stdout).toMatch(/^r1: failed in [\d.]+ s — 12 packages downloaded \([\d.]+ MB\) are kept in the pool and will not be downloaded again$/m);
     const row = await lastRun(env);
     expect(row.status).toBe("failed");
     expect(row.error).toMatch(/lost the database connection/);
