@@ -96,7 +96,9 @@ export function action<A extends unknown[]>(fn: (ctx: CommandContext, ...args: A
         code = (await fn(ctx, ...(args.slice(0, -1) as A))) ?? ExitCode.ok;
       }
     } catch (err) {
-      code = reportError(err, log);
+      // The interruption was logged when the signal came (bin/interrupt.ts): its bare message is not repeated.
+      const loggedInterrupt = err instanceof AbortedError && interrupt.signal.reason instanceof AbortedError && err.message === interrupt.signal.reason.message && log.isLevelEnabled("warn");
+      code = loggedInterrupt ? ExitCode.failed : reportError(err, log);
       // An abort we caused exits with our signal's code (SIGINT 130, SIGTERM 143), whichever error carried it up.
       if (err instanceof AbortedError && interrupt.signal.reason instanceof AbortedError) code = interrupt.signal.reason.exitCode;
     } finally {

@@ -76,6 +76,8 @@ export function register(repo: Command): void {
         const ids = opts.all ? loaded.config.repositories.filter((r) => r.enabled).map((r) => r.id) : [opts.repoId!];
         const database = await ctx.openDatabase();
         const progress = progressReporter(ctx.log);
+        // Ctrl-C: the bar goes before the interruption is logged (bin/interrupt.ts aborts, then logs).
+        ctx.signal.addEventListener("abort", () => progress.stop(), { once: true });
         const results: SyncResult[] = [];
         try {
           for (const repoId of ids) {
@@ -99,7 +101,9 @@ export function register(repo: Command): void {
           if (results.some((r) => leftPublished(r, publish))) process.stdout.write(`client configuration: "repo show --repo-id ID"\n`);
         } else {
           const r = results[0]!;
-          if (r.error) process.stderr.write(`error: ${r.error}\n`);
+          // An interruption was logged once when the signal came (bin/interrupt.ts): the summary line says the rest.
+          const loggedInterrupt = r.status === "interrupted" && r.error === (ctx.signal.reason as Error | undefined)?.message && ctx.log.isLevelEnabled("warn");
+          if (r.error && !loggedInterrupt) process.stderr.write(`error: ${r.error}\n`);
           process.stdout.write(
             syncSummaryLine(r) +
               `${r.published ? `\npublished: ${r.published}` : ""}${r.snapshot ? `\nsnapshot: ${r.snapshot}` : ""}\n`,
