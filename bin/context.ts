@@ -4,13 +4,15 @@ import { completeInterruptedSwap } from "../core/backup/config-swap.js";
 import { loadConfig, resolveConfigDir, type LoadedConfig } from "../core/config/load.js";
 import { openDatabase, type Database } from "../core/db/client.js";
 import { AbortedError, ChantalError, ConfigError, ExitCode, errorMessage } from "../core/errors.js";
-import { createLogger, type Logger } from "../core/log.js";
+import { createLogger, silentLogger, type Logger } from "../core/log.js";
 import { redactText } from "../core/redact.js";
 import { beginCommand } from "./interrupt.js";
 
 export interface GlobalOptions {
   configDir?: string;
   verbose?: boolean;
+  quiet?: boolean;
+  logLevel?: string;
 }
 
 export interface CommandContext {
@@ -57,7 +59,13 @@ export function action<A extends unknown[]>(fn: (ctx: CommandContext, ...args: A
   return async (...args: unknown[]): Promise<void> => {
     const cmd = args.at(-1) as Command;
     const g = globalOptions(cmd);
-    const log = createLogger({ verbose: g.verbose });
+    let log: Logger;
+    try {
+      log = createLogger({ verbose: g.verbose, quiet: g.quiet, level: g.logLevel });
+    } catch (err) {
+      process.exitCode = reportError(err, silentLogger());
+      return;
+    }
     // SIGINT/SIGTERM abort the running work; a second signal exits at once (bin/interrupt.ts).
     const interrupt = beginCommand(log, { hangups: opts.hangups });
     const configDir = resolveConfigDir(g.configDir, process.env);
@@ -88,7 +96,9 @@ export function action<A extends unknown[]>(fn: (ctx: CommandContext, ...args: A
         code = (await fn(ctx, ...(args.slice(0, -1) as A))) ?? ExitCode.ok;
       }
     } catch (err) {
-      code = reportError(err, log);
+      // The interruption was logged when the signal came (bin/interrupt.ts): its bare message is not repeated.
+      const loggedInterrupt = err instanceof AbortedError && interrupt.signal.reason instanceof AbortedError && err.message === interrupt.signal.reason.message && log.isLevelEnabled("warn");
+      code = loggedInterrupt ? ExitCode.failed : reportError(err, log);
       // An abort we caused exits with our signal's code (SIGINT 130, SIGTERM 143), whichever error carried it up.
       if (err instanceof AbortedError && interrupt.signal.reason instanceof AbortedError) code = interrupt.signal.reason.exitCode;
     } finally {

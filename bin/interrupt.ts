@@ -37,8 +37,9 @@ function onSignal(name: InterruptSignal): void {
   const current = running;
   if (current) {
     if (current.controller.signal.aborted) process.exit(reason.exitCode);
-    current.log.warn({ signal: name }, "interrupted: stopping cleanly (send again to exit at once)");
+    // Abort first: its listeners clear a progress bar on the terminal before the message is written.
     current.controller.abort(reason);
+    current.log.warn({ signal: name }, "interrupted: stopping cleanly (send again to exit at once)");
     return;
   }
   if (idleSignal) process.exit(reason.exitCode);

@@ -6,6 +6,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { Command, CommanderError } from "commander";
 import { chantalVersion } from "../core/package-info.js";
 import { ExitCode } from "../core/errors.js";
+import { LOG_LEVELS } from "../core/log.js";
 import { installInterruptHandlers } from "./interrupt.js";
 import { NOUNS, requestedNoun } from "./nouns.js";
 
@@ -31,7 +32,10 @@ export async function buildProgram(noun?: string): Promise<Command> {
     .description("Chantal: offline mirrors of RPM and APT repositories")
     .version(chantalVersion)
     .option("-c, --config-dir <dir>", "configuration directory (default $CHANTAL_CONFIG_DIR, else /etc/chantal)")
-    .option("-v, --verbose", "debug logging")
+    .option("-v, --verbose", "debug logging (same as --log-level debug)")
+    .option("-q, --quiet", "errors only: no progress bar, no info or warning lines (same as --log-level error)")
+    .option("--log-level <level>", `log level: ${LOG_LEVELS.join(", ")} (default $CHANTAL_LOG_LEVEL, else info)`)
+    .addHelpText("after", "\nEnvironment:\n  CHANTAL_CONFIG_DIR  configuration directory (default /etc/chantal)\n  CHANTAL_LOG_LEVEL   log level when neither --log-level, --quiet nor --verbose is given (default info)\n")
     .showHelpAfterError()
     .exitOverride();
   const modules = await commandModules(noun);

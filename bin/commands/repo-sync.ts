@@ -4,6 +4,7 @@ import { UsageError } from "../../core/errors.js";
 import { action } from "../context.js";
 import { printJson, printTable } from "../output.js";
 import { progressReporter } from "../../functions/progress.js";
+import { syncSummaryLine } from "../../functions/sync-summary.js";
 import { findRepository, type LoadedConfig } from "../../core/config/load.js";
 import { ensureRepository } from "../../core/db/repositories.js";
 import type { Database } from "../../core/db/client.js";
@@ -75,6 +76,8 @@ export function register(repo: Command): void {
         const ids = opts.all ? loaded.config.repositories.filter((r) => r.enabled).map((r) => r.id) : [opts.repoId!];
         const database = await ctx.openDatabase();
         const progress = progressReporter(ctx.log);
+        // Ctrl-C: the bar goes before the interruption is logged (bin/interrupt.ts aborts, then logs).
+        ctx.signal.addEventListener("abort", () => progress.stop(), { once: true });
         const results: SyncResult[] = [];
         try {
           for (const repoId of ids) {
@@ -85,8 +88,8 @@ export function register(repo: Command): void {
               { loaded, database, log: ctx.log, signal: ctx.signal, now: () => new Date(), onProgress: progress.onProgress },
             );
             results.push(result);
-            const level = result.status === "failed" || result.status === "interrupted" ? "error" : result.status === "skipped-locked" ? "warn" : "info";
-            ctx.log[level]({ repo: repoId, status: result.status, run: result.runId, ...result.counts, error: result.error }, `sync ${result.status}`);
+            // The structured result is for --verbose: the summary below (and its one error: line) is what a person reads.
+            ctx.log.debug({ repo: repoId, status: result.status, run: result.runId, ...result.counts, error: result.error }, `sync ${result.status}`);
           }
         } finally {
           progress.stop();
@@ -98,9 +101,11 @@ export function register(repo: Command): void {
           if (results.some((r) => leftPublished(r, publish))) process.stdout.write(`client configuration: "repo show --repo-id ID"\n`);
         } else {
           const r = results[0]!;
-          if (r.error) process.stderr.write(`error: ${r.error}\n`);
+          // An interruption was logged once when the signal came (bin/interrupt.ts): the summary line says the rest.
+          const loggedInterrupt = r.status === "interrupted" && r.error === (ctx.signal.reason as Error | undefined)?.message && ctx.log.isLevelEnabled("warn");
+          if (r.error && !loggedInterrupt) process.stderr.write(`error: ${r.error}\n`);
           process.stdout.write(
-            `${r.repoId}: ${r.status} — ${r.counts.packagesTotal} packages, ${r.counts.packagesDownloaded} downloaded (${(r.counts.bytesDownloaded / 1_048_576).toFixed(1)} MB), +${r.counts.packagesAdded} -${r.counts.packagesRemoved} in ${(r.durationMs / 1000).toFixed(1)} s` +
+            syncSummaryLine(r) +
               `${r.published ? `\npublished: ${r.published}` : ""}${r.snapshot ? `\nsnapshot: ${r.snapshot}` : ""}\n`,
           );
           if (leftPublished(r, publish)) process.stdout.write(await latestClientConfig(loaded, database, r.repoId));

@@ -346,7 +346,7 @@ export async function syncApt(ctx: RepoSyncContext): Promise<RepoSyncResult> {
   checkNotInFuture(release, now, suite.label);
   const indexChecksum = indexChecksumOf(suite, source);
   if (!ctx.force && ctx.row.indexChecksum === indexChecksum) {
-    ctx.log.info({ repo: ctx.repo.id }, `${suite.label.split(" ")[0]} unchanged: nothing to do`);
+    ctx.log.debug({ repo: ctx.repo.id }, `${suite.label.split(" ")[0]} unchanged: nothing to do`);
     return { status: "noop", counts };
   }
   warnOnSuiteMismatch(release, source, suite.label, ctx);
@@ -369,7 +369,7 @@ export async function syncApt(ctx: RepoSyncContext): Promise<RepoSyncResult> {
   const present = await ctx.pool.haveMany(planned.map((p) => p.sha256));
   const seen = new Set<string>();
   const missing = planned.filter((p) => !present.has(p.sha256) && !seen.has(p.sha256) && seen.add(p.sha256));
-  ctx.log.info({ repo: ctx.repo.id, packages: planned.length, missing: missing.length }, "plan");
+  ctx.log.debug({ repo: ctx.repo.id, packages: planned.length, missing: missing.length }, "plan");
 
   await downloadMissing(missing, ctx, counts);
   ctx.onProgress?.({ phase: "commit", filesDone: 0, filesTotal: 1, bytesDone: 0, bytesTotal: 0 });

@@ -92,7 +92,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
     pool = await connectPool(url);
     if (opts.migrate !== false) {
       const applied = await migrate(pool, undefined, { log: opts.log, ...(opts.signal ? { signal: opts.signal } : {}) });
-      if (applied.length > 0) opts.log.info({ applied }, "database migrated");
+      if (applied.length > 0) opts.log.debug({ applied }, "database migrated");
     }
   } catch (err) {
     await pool?.end().catch(() => undefined);

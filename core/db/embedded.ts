@@ -365,7 +365,7 @@ async function isRunning(ctx: Ctx): Promise<boolean> {
 
 async function startServer(ctx: Ctx, state: State): Promise<void> {
   throwIfAborted(ctx.signal);
-  ctx.log.info({ port: state.port, dataDir: ctx.dataDir }, "starting embedded PostgreSQL");
+  ctx.log.debug({ port: state.port, dataDir: ctx.dataDir }, "starting embedded PostgreSQL");
   const secs = Math.max(1, Math.ceil(ctx.startTimeoutMs / 1000));
   const args = ["start", "-w", "-s", "-t", String(secs), "-D", ctx.dataDir, "-l", ctx.logFile, "-o", `-p ${state.port}`];
   const res = await run(ctx, ctx.bins.pg_ctl, args, ctx.startTimeoutMs + 10_000);
@@ -381,7 +381,7 @@ async function startServer(ctx: Ctx, state: State): Promise<void> {
 }
 
 async function stopServer(ctx: Ctx): Promise<void> {
-  ctx.log.info({ dataDir: ctx.dataDir }, "stopping embedded PostgreSQL (no clients left)");
+  ctx.log.debug({ dataDir: ctx.dataDir }, "stopping embedded PostgreSQL (no clients left)");
   const args = ["stop", "-m", "fast", "-w", "-s", "-t", String(STOP_TIMEOUT_MS / 1000), "-D", ctx.dataDir];
   const res = await run(ctx, ctx.bins.pg_ctl, args, STOP_TIMEOUT_MS + 10_000);
   if (res.code !== 0) throw new DatabaseError(`embedded PostgreSQL did not stop (${describeExit(res)}): ${lastLines(res.output, 5)}`);

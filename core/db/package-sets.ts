@@ -219,6 +219,12 @@ export async function treeOf(db: pg.Pool, owner: keyof typeof TREE_SQL, id: numb
   return out;
 }
 
+/** How many packages a repository's current set holds (what a no-op sync leaves it with). */
+export async function repositoryPackageCount(q: pg.ClientBase | pg.Pool, repositoryId: number): Promise<number> {
+  const r = await q.query<{ n: string }>(`SELECT count(*) AS n FROM chantal.repository_packages WHERE repository_id = $1`, [repositoryId]);
+  return Number(r.rows[0]?.n ?? 0);
+}
+
 /** Empty a repository's current sets (repo remove); the packages and metadata files stay for the pool's garbage collection. */
 export async function clearRepositorySets(q: pg.ClientBase | pg.Pool, repositoryId: number): Promise<{ packages: number; metadata: number }> {
   const packages = await q.query(`DELETE FROM chantal.repository_packages WHERE repository_id = $1`, [repositoryId]);

@@ -7,6 +7,7 @@ import { commitSync, type CommittedPackage, type MetadataEntry } from "../sync/c
 import { downloadPackages } from "../sync/download-packages.js";
 import { compressionFromPath } from "../compress/decompress.js";
 import { upstreamFileUrl } from "../http/url.js";
+import { redactUrl } from "../redact.js";
 import { putBuffer } from "../storage/put-buffer.js";
 import { sha256ByChecksum } from "../db/package-sets.js";
 import type { RunCounts } from "../db/sync-runs.js";
@@ -257,13 +258,26 @@ function refuseTreeConflicts(planned: RpmPackage[], metadata: MetadataEntry[], c
   );
 }
 
+/** repomd.xml; absent upstream (404/410) means upstream_url is wrong, and the error says so, as APT's does. */
+async function fetchRepomd(ctx: RepoSyncContext): Promise<Buffer> {
+  const url = upstreamFileUrl(ctx.repo.upstream_url, REPOMD);
+  try {
+    return (await fetchBuffer(url, { ...ctx.http, signal: ctx.signal }, { maxBytes: MAX_REPOMD_BYTES }, { subject: "repomd.xml" })).body;
+  } catch (err) {
+    if (err instanceof HttpStatusError && (err.status === 404 || err.status === 410)) {
+      throw new RpmMetadataError(`repository ${ctx.repo.id}: no ${REPOMD} at ${redactUrl(ctx.repo.upstream_url)} (HTTP ${err.status}; check upstream_url: it must be the directory that holds repodata/)`, { cause: err });
+    }
+    throw err;
+  }
+}
+
 export async function syncRpm(ctx: RepoSyncContext): Promise<RepoSyncResult> {
   const counts = ctx.counts;
   ctx.onProgress?.({ phase: "index", filesDone: 0, filesTotal: 1, bytesDone: 0, bytesTotal: 0 });
-  const repomdBytes = (await fetchBuffer(upstreamFileUrl(ctx.repo.upstream_url, REPOMD), { ...ctx.http, signal: ctx.signal }, { maxBytes: MAX_REPOMD_BYTES }, { subject: "repomd.xml" })).body;
+  const repomdBytes = await fetchRepomd(ctx);
   const indexChecksum = sha256Hex(repomdBytes);
   if (!ctx.force && ctx.row.indexChecksum === indexChecksum) {
-    ctx.log.info({ repo: ctx.repo.id }, "repomd.xml unchanged: nothing to do");
+    ctx.log.debug({ repo: ctx.repo.id }, "repomd.xml unchanged: nothing to do");
     return { status: "noop", counts };
   }
   const repomd = parseRepomd(repomdBytes);
@@ -284,7 +298,7 @@ export async function syncRpm(ctx: RepoSyncContext): Promise<RepoSyncResult> {
   counts.packagesTotal = planned.length;
   ctx.onProgress?.({ phase: "plan", filesDone: 0, filesTotal: planned.length, bytesDone: 0, bytesTotal: 0 });
   const missing = await planDownloads(planned, ctx);
-  ctx.log.info({ repo: ctx.repo.id, packages: planned.length, missing: missing.length }, "plan");
+  ctx.log.debug({ repo: ctx.repo.id, packages: planned.length, missing: missing.length }, "plan");
 
   await downloadMissing(missing, ctx, counts);
   fillFromSiblings(planned);

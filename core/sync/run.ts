@@ -1,4 +1,5 @@
 // The sync handler's core: locks, the sync_runs row, the type-specific sync, then publish and snapshot.
+import { repositoryPackageCount } from "../db/package-sets.js";
 import type { Config } from "../config/schema.js";
 import { findRepository, type LoadedConfig } from "../config/load.js";
 import { connectionLossError, type Database } from "../db/client.js";
@@ -167,6 +168,8 @@ export async function syncRepository(req: SyncRequest, env: SyncEnv): Promise<Sy
       ...(env.onProgress ? { onProgress: (p: SyncProgress) => env.onProgress!(repo.id, p) } : {}),
     };
     const outcome = await syncByType(ctx);
+    // A no-op read no package list: the repository still holds what the last sync left, and the run says so.
+    if (outcome.status === "noop") counts.packagesTotal = await repositoryPackageCount(env.database.pool, row.id);
     const extra = await afterSync(req, env, row, outcome, signal);
     // A signal during the publish's last steps: the run is not recorded as a success.
     signal.throwIfAborted();

@@ -89,7 +89,7 @@ import { createLogger } from ${url(join(ROOT, "core/log.ts"))};
 import pg from ${url(require_.resolve("pg", { paths: [ROOT] }))};
 const [basePath, startAt, holdMs] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4])];
 await new Promise((r) => setTimeout(r, Math.max(0, startAt - Date.now())));
-const lease = await acquireEmbeddedPostgres({ basePath, log: createLogger({ json: true }) });
+const lease = await acquireEmbeddedPostgres({ basePath, log: createLogger({ json: true, level: "debug" }) });
 const client = new pg.Client({ connectionString: lease.url });
 await client.connect();
 const { rows } = await client.query("SELECT pg_postmaster_start_time()::text AS started");

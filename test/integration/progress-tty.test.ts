@@ -26,6 +26,12 @@ function onTerminal(command: string): Promise<{ code: number | null; screen: str
   });
 }
 
+/** The screen without colours and cursor movements. */
+function plain(screen: string): string {
+  // eslint-disable-next-line no-control-regex
+  return screen.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[78]/g, "");
+}
+
 describeWithTools(["script"], "progress on a terminal", () => {
   it("draws a bar with packages, megabytes and rate, and no JSON progress lines", async () => {
     upstream = mkdtempSync(join(tmpdir(), "chantal-up-"));
@@ -36,5 +42,22 @@ describeWithTools(["script"], "progress on a terminal", () => {
     expect(r.screen).toMatch(/r1 \[[^\]]+\] \d+\/30 packages \| [\d.]+\/0\.5 MB \| [\d.]+ MB\/s/);
     expect(r.screen).not.toContain('"msg":"download progress"');
     expect(r.screen).toMatch(/r1: success — 30 packages, 30 downloaded/);
+    // The bar and the summary only: no migration, plan or structured result blocks, no unfilled bar placeholders.
+    expect(plain(r.screen)).not.toMatch(/INFO|WARN|database migrated|\bplan\b|sync success|packagesTotal/);
+    expect(r.screen).not.toContain("{mbDone}");
+  });
+
+  it("-q draws no bar and logs nothing below error; the summary stays on stdout", async () => {
+    const r = await onTerminal(`${process.execPath} ${cliPath} -q --config-dir ${env!.configDir} repo sync --repo-id r1 --full`);
+    expect(r.code, r.screen).toBe(0);
+    expect(r.screen).not.toContain("packages |");
+    expect(plain(r.screen)).not.toMatch(/INFO|WARN/);
+    expect(r.screen).toMatch(/r1: (success|noop) — 30 packages/);
+  });
+
+  it("--verbose (and --log-level debug) still shows the structured blocks", async () => {
+    const r = await onTerminal(`${process.execPath} ${cliPath} --log-level debug --config-dir ${env!.configDir} repo sync --repo-id r1`);
+    expect(r.code, r.screen).toBe(0);
+    expect(plain(r.screen)).toMatch(/DEBUG: sync noop/);
   });
 });

@@ -79,7 +79,7 @@ afterAll(() => {
 describe("the database during the commit", () => {
   it("SIGTERM interrupts a commit blocked on a row lock within seconds: exit 143, nothing committed", async () => {
     const env = await environment();
-    const run = env.spawn("repo", "sync", "--repo-id", "r1");
+    const run = env.spawn("--log-level", "debug", "repo", "sync", "--repo-id", "r1");
     await until("the plan", () => run.output().includes('"msg":"plan"'));
     const holder = await holdLock(env, `SELECT 1 FROM chantal.repositories WHERE repo_id = 'r1' FOR NO KEY UPDATE`);
     await blockedBackend(env, "UPDATE chantal.repositories");
@@ -95,7 +95,7 @@ describe("the database during the commit", () => {
 
   it("losing every database session in the commit fails cleanly: the message, the result line, the run recorded", async () => {
     const env = await environment();
-    const run = env.spawn("repo", "sync", "--repo-id", "r1");
+    const run = env.spawn("--log-level", "debug", "repo", "sync", "--repo-id", "r1");
     await until("the plan", () => run.output().includes('"msg":"plan"'));
     const holder = await holdLock(env, `SELECT 1 FROM chantal.repositories WHERE repo_id = 'r1' FOR NO KEY UPDATE`);
     await blockedBackend(env, "UPDATE chantal.repositories");
@@ -105,7 +105,7 @@ describe("the database during the commit", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/lost the database connection during the commit of repository r1/);
     expect(r.stderr).not.toMatch(/Unhandled|node:events|at Client\./);
-    expect(r.stdout).toMatch(/^r1: failed — 12 packages, 12 downloaded/m);
+    expect(r.stdout).toMatch(/^r1: failed in [\d.]+ s — 12 packages downloaded \([\d.]+ MB\) are kept in the pool and will not be downloaded again$/m);
     const row = await lastRun(env);
     expect(row.status).toBe("failed");
     expect(row.error).toMatch(/lost the database connection/);
