@@ -3,7 +3,8 @@ import { readFile, readdir, stat } from "node:fs/promises";
 import { join, resolve, isAbsolute } from "node:path";
 import { parseDocument } from "yaml";
 import type { z } from "zod";
-import { ConfigError, type ConfigIssue } from "../errors.js";
+import { didYouMean } from "../closest.js";
+import { ConfigError, UsageError, type ConfigIssue } from "../errors.js";
 import { formatKeyPath } from "./key-path.js";
 import { interpolateTree } from "./interpolate.js";
 import { ConfigFileSchema, ConfigSchema, type Config, type ConfigFile, type RepositoryConfig } from "./schema.js";
@@ -189,11 +190,17 @@ export async function loadConfig(opts: { configDir: string; env?: NodeJS.Process
 }
 
 /** The repository with this id, or a config error listing the known ids. */
+/** "unknown repository …" naming the closest configured id, for a mistyped id on the command line. */
+export function unknownRepositoryMessage(configuredIds: readonly string[], id: string, configDir: string): string {
+  const known = configuredIds.length ? `configured: ${configuredIds.join(", ")}` : `none is configured in ${configDir}`;
+  const hint = didYouMean(configuredIds, id);
+  return `unknown repository "${id}"${hint ? `:${hint}` : ""} (${known})`;
+}
+
 export function findRepository(loaded: LoadedConfig, id: string): RepositoryConfig {
   const repo = loaded.config.repositories.find((r) => r.id === id);
   if (!repo) {
-    const known = loaded.config.repositories.map((r) => r.id).join(", ") || "none";
-    throw new ConfigError([{ file: join(loaded.dir, "config.yaml"), path: "repositories", message: `no repository with id "${id}" (known: ${known})` }]);
+    throw new UsageError(unknownRepositoryMessage(loaded.config.repositories.map((r) => r.id), id, loaded.dir));
   }
   return repo;
 }
