@@ -6,7 +6,6 @@ import { repoIdArgument } from "../repo-id.js";
 export function register(publish: Command): void {
   repoIdArgument(publish.command("remove").description("unpublish one tree of a repository: latest, or --snapshot N (the database is not changed; publish repo / publish snapshot bring it back)"), "repository (configured, or removed with --keep-snapshots)", { required: true })
     .option("--snapshot <name>", "unpublish this snapshot instead of latest")
-    .addHelpText("after", "\nExample:\n  chantal-run publish remove --repo-id rocky9-baseos --snapshot rocky9-baseos-20260101\n")
     .action(
       action(async (ctx, _repoId: string | undefined, opts: { repoId: string; snapshot?: string }) => {
         const loaded = await ctx.loadConfig();

@@ -10,7 +10,6 @@ export function register(repo: Command): void {
   repoIdArgument(repo.command("remove").description("remove a repository that left the configuration: unpublish its trees and delete its database state (its blobs stay in the pool)"), "the repository (first delete it from the YAML)", { required: true })
     .option("--keep-snapshots", "keep its snapshots, their published trees and the repository row; only latest, the current sets and the runs go")
     .option("--json", "print the result as JSON")
-    .addHelpText("after", "\nExample:\n  chantal-run repo remove --repo-id rocky8-baseos --keep-snapshots\n")
     .action(
       action(async (ctx, _repoId: string | undefined, opts: { repoId: string; keepSnapshots?: boolean; json?: boolean }) => {
         const loaded = await ctx.loadConfig();

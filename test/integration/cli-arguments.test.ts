@@ -76,3 +76,19 @@ describe("usage errors exit 2 with a message", () => {
     expect(far.stderr).toBe('error: unknown repository "debian12" (configured: rhel9-baseos, rhel9-appstream)\n');
   });
 });
+
+describe("help", () => {
+  it("`help repo sync` is the sync help: examples, global options, required options marked", async () => {
+    const viaHelp = await runCli(["help", "repo", "sync"]);
+    const viaFlag = await runCli(["repo", "sync", "--help"]);
+    expect(viaHelp.code).toBe(0);
+    expect(viaHelp.stdout).toBe(viaFlag.stdout);
+    expect(viaHelp.stdout).toContain("Usage: chantal-run repo sync [options] [repo-id]");
+    expect(viaHelp.stdout).toMatch(/Global Options:\n(.*\n)*  -c, --config-dir <dir> /);
+    expect(viaHelp.stdout).toMatch(/Examples:\n  chantal-run repo sync rhel9-baseos\n/);
+    const del = await runCli(["snapshot", "delete", "--help"]);
+    expect(del.stdout).toMatch(/--name <name> +snapshot \(required\)/);
+    expect(del.stdout).toContain("-v, --verbose");
+    expect(del.stdout).toContain("Examples:\n  chantal-run snapshot delete rhel9-baseos --name");
+  });
+});
