@@ -92,3 +92,19 @@ describe("help", () => {
     expect(del.stdout).toContain("Examples:\n  chantal-run snapshot delete rhel9-baseos --name");
   });
 });
+
+describe("config validate", () => {
+  it("names a repository by id with the file's line, and suggests the closest key and time zone", async () => {
+    const bad = makeConfigDir({
+      "config.yaml": "storage:\n  base_path: ./data\n",
+      "conf.d/a.yaml": "repositories:\n  - id: rhel9-baseos\n    type: rpm\n    upstream_url: http://127.0.0.1:9/x\n    download_concurency: 4\n    schedule:\n      cron: '0 2 * * *'\n      timezone: Europe/Berln\n",
+    });
+    const r = await runCli(["--config-dir", bad, "config", "validate"]);
+    rmSync(bad, { recursive: true, force: true });
+    expect(r.code).toBe(78);
+    expect(r.stderr).toBe(
+      'error: conf.d/a.yaml:8: repository rhel9-baseos: schedule.timezone: "Europe/Berln" is not a known IANA time zone (did you mean Europe/Berlin?)\n' +
+        "error: conf.d/a.yaml:5: repository rhel9-baseos: download_concurency: unknown key (did you mean download_concurrency?)\n",
+    );
+  });
+});
