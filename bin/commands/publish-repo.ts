@@ -17,7 +17,7 @@ export function register(publish: Command): void {
     .option("--all", "every repository that has been synced")
     .action(
       action(async (ctx, _repoId: string | undefined, opts: { repoId?: string; all?: boolean }) => {
-        if (!opts.repoId === !opts.all) throw new UsageError("give either --repo-id ID or --all");
+        if (!opts.repoId === !opts.all) throw new UsageError("give either a repository id (or --repo-id ID) or --all");
         const loaded = await ctx.loadConfig();
         const database = await ctx.openDatabase();
         const repos = opts.all ? loaded.config.repositories : [findRepository(loaded, opts.repoId!)];

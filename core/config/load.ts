@@ -224,7 +224,6 @@ export async function loadConfig(opts: { configDir: string; env?: NodeJS.Process
   return { dir, files, config: resolvePaths(merged.data, dir), sources };
 }
 
-/** The repository with this id, or a config error listing the known ids. */
 /** "unknown repository …" naming the closest configured id, for a mistyped id on the command line. */
 export function unknownRepositoryMessage(configuredIds: readonly string[], id: string, configDir: string): string {
   const known = configuredIds.length ? `configured: ${configuredIds.join(", ")}` : `none is configured in ${configDir}`;
@@ -232,6 +231,7 @@ export function unknownRepositoryMessage(configuredIds: readonly string[], id: s
   return `unknown repository "${id}"${hint ? `:${hint}` : ""} (${known})`;
 }
 
+/** The repository with this id, or a usage error naming the closest configured id. */
 export function findRepository(loaded: LoadedConfig, id: string): RepositoryConfig {
   const repo = loaded.config.repositories.find((r) => r.id === id);
   if (!repo) {
