@@ -22,7 +22,7 @@ export interface LoadedConfig {
   files: string[];
   config: Config;
   /** Where each repository was defined. */
-  sources: Map<string, { file: string; index: number }>;
+  sources: Map<string, { file: string; index: number; line?: number }>;
 }
 
 /** --config-dir, else $CHANTAL_CONFIG_DIR, else /etc/chantal. */
@@ -220,7 +220,7 @@ export async function loadConfig(opts: { configDir: string; env?: NodeJS.Process
   if (issues.length > 0) throw new ConfigError(issues);
   const merged = ConfigSchema.safeParse(mergeFiles(parsed));
   if (!merged.success) throw new ConfigError(zodIssues(files.join(", "), merged.error));
-  const sources = new Map(repoSources.map((s) => [s.id, { file: s.file, index: s.index }]));
+  const sources = new Map(repoSources.map((s) => [s.id, { file: s.file, index: s.index, ...(s.line ? { line: s.line } : {}) }]));
   return { dir, files, config: resolvePaths(merged.data, dir), sources };
 }
 

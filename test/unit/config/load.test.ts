@@ -68,7 +68,7 @@ describe("loadConfig", () => {
     const b = loaded.config.repositories[1]!;
     expect(b.schedule).toMatchObject({ enabled: true, cron: "0 2 * * *", jitter_seconds: 0, create_snapshot: false });
     expect(b.download_concurrency).toBe(8);
-    expect(loaded.sources.get("b")).toEqual({ file: "conf.d/10-a.yaml", index: 0 });
+    expect(loaded.sources.get("b")).toEqual({ file: "conf.d/10-a.yaml", index: 0, line: 2 });
   });
 
   it("resolves the files a repository names relative to the config directory", async () => {
