@@ -9,6 +9,7 @@ import { ExitCode } from "../core/errors.js";
 import { LOG_LEVELS } from "../core/log.js";
 import { installInterruptHandlers } from "./interrupt.js";
 import { NOUNS, requestedNoun } from "./nouns.js";
+import { applyHelpConventions, helpAsFlag } from "./help.js";
 
 interface CommandModule {
   register(noun: Command): void;
@@ -45,12 +46,14 @@ export async function buildProgram(noun?: string): Promise<Command> {
     const group = program.command(noun).description(description);
     for (const m of mine) m.module.register(group);
   }
+  applyHelpConventions(program);
   return program;
 }
 
 installInterruptHandlers(); // before the command modules load: they take a while
 try {
-  await (await buildProgram(requestedNoun(process.argv.slice(2)))).parseAsync(process.argv);
+  const argv = helpAsFlag(process.argv); // `help repo sync` shows the sync help
+  await (await buildProgram(requestedNoun(argv.slice(2)))).parseAsync(argv);
 } catch (err) {
   if (err instanceof CommanderError) {
     process.exitCode = err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;

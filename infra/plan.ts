@@ -178,11 +178,9 @@ export function desiredSchedules(plan: DeploymentPlan): DesiredSchedule[] {
 export function planProblemIssues(problems: PlanProblem[], loaded: Pick<LoadedConfig, "files" | "sources">): ConfigIssue[] {
   return problems.map((p) => {
     const src = p.repository === null ? undefined : loaded.sources.get(p.repository);
+    // A repository is named by its id, at the line of its entry (the path names it, so the message need not).
+    if (src) return { file: src.line ? `${src.file}:${src.line}` : src.file, path: `repository ${p.repository}: schedule.cron`, message: `cannot run on AWS EventBridge Scheduler: ${p.reason}; fix: ${p.fix}` };
     const who = p.repository === null ? "the backup schedule" : `repository ${p.repository}`;
-    return {
-      file: src?.file ?? loaded.files.join(", "),
-      path: src ? `repositories[${src.index}].schedule.cron` : p.path,
-      message: `${who} cannot run on AWS EventBridge Scheduler: ${p.reason}; fix: ${p.fix}`,
-    };
+    return { file: loaded.files.join(", "), path: p.path, message: `${who} cannot run on AWS EventBridge Scheduler: ${p.reason}; fix: ${p.fix}` };
   });
 }

@@ -7,7 +7,6 @@ export function register(config: Command): void {
   config
     .command("init")
     .description("write a commented config.yaml and conf.d/example.yaml (two disabled repositories) into the configuration directory; never overwrites")
-    .addHelpText("after", "\nExample:\n  chantal-run config init --config-dir /etc/chantal\n")
     .action(
       action(async (ctx) => {
         const written = await writeInitialConfig(ctx.configDir);

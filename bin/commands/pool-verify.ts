@@ -6,19 +6,17 @@ import { ExitCode } from "../../core/errors.js";
 import { poolOf } from "../../core/sync/publish-repo.js";
 import { action } from "../context.js";
 import { printJson } from "../output.js";
+import { repoIdArgument } from "../repo-id.js";
 
 const SHOWN = 20;
 
 export function register(pool: Command): void {
-  pool
-    .command("verify")
-    .description("check that every blob the database references is in the pool with the right size (--deep: sha256); exit 1 when any is missing or bad")
-    .option("--repo-id <id>", "only the blobs of this repository (current set, metadata, snapshots)")
+  repoIdArgument(pool.command("verify").description("check that every blob the database references is in the pool with the right size (--deep: sha256); exit 1 when any is missing or bad"), "only the blobs of this repository (current set, metadata, snapshots)")
     .option("--deep", "also hash every blob (reads the whole pool)")
     .option("--fix", "delete bad blobs and make the next sync of the affected repositories re-read upstream and download what is missing")
     .option("--json", "print the result as JSON")
     .action(
-      action(async (ctx, opts: { repoId?: string; deep?: boolean; fix?: boolean; json?: boolean }) => {
+      action(async (ctx, _repoId: string | undefined, opts: { repoId?: string; deep?: boolean; fix?: boolean; json?: boolean }) => {
         const { config } = await ctx.loadConfig();
         const database = await ctx.openDatabase();
         const pool = poolOf(config);

@@ -9,6 +9,7 @@ import { redactSecrets, redactUrl } from "../../core/redact.js";
 import { configSecrets } from "../../core/sync/run.js";
 import { action } from "../context.js";
 import { printJson } from "../output.js";
+import { repoIdArgument } from "../repo-id.js";
 
 interface ExplainOptions {
   repoId: string;
@@ -91,15 +92,12 @@ function printExplanation(e: ReturnType<typeof explanation>, test: TestResult | 
 }
 
 export function register(proxy: Command): void {
-  proxy
-    .command("explain")
-    .description("which proxy a repository's requests take and why, NO_PROXY, TLS settings; --test fetches the upstream index through it")
-    .requiredOption("--repo-id <id>", "the repository")
+  repoIdArgument(proxy.command("explain").description("which proxy a repository's requests take and why, NO_PROXY, TLS settings; --test fetches the upstream index through it"), "the repository", { required: true })
     .option("--url <url>", "explain this URL instead of the repository's upstream (a redirect target, a package URL)")
     .option("--test", "fetch the upstream's index (repomd.xml / InRelease), or --url, and report status, time and any TLS or authentication error")
     .option("--json", "print as JSON")
     .action(
-      action(async (ctx, opts: ExplainOptions) => {
+      action(async (ctx, _repoId: string | undefined, opts: ExplainOptions) => {
         if (opts.url !== undefined && !(/^https?:\/\//i.test(opts.url) && URL.canParse(opts.url))) throw new UsageError(`--url must be an http:// or https:// URL, not "${opts.url}"`);
         const loaded = await ctx.loadConfig();
         const repo = findRepository(loaded, opts.repoId);

@@ -7,19 +7,17 @@ import { publishLatest } from "../../core/sync/publish-repo.js";
 import { formatClientConfig } from "../../core/publish/client-config.js";
 import { clientConfigOf } from "../../core/publish/targets.js";
 import { action } from "../context.js";
+import { repoIdArgument } from "../repo-id.js";
 
 /** Publishing waits for a running sync of the repository: it never races the sync's own publish. */
 const PUBLISH_WAIT_MS = 3600_000;
 
 export function register(publish: Command): void {
-  publish
-    .command("repo")
-    .description("publish the current state of a repository (or --all) to <published>/<repo-id>/latest")
-    .option("--repo-id <id>", "repository")
+  repoIdArgument(publish.command("repo").description("publish the current state of a repository (or --all) to <published>/<repo-id>/latest"), "repository")
     .option("--all", "every repository that has been synced")
     .action(
-      action(async (ctx, opts: { repoId?: string; all?: boolean }) => {
-        if (!opts.repoId === !opts.all) throw new UsageError("give either --repo-id ID or --all");
+      action(async (ctx, _repoId: string | undefined, opts: { repoId?: string; all?: boolean }) => {
+        if (!opts.repoId === !opts.all) throw new UsageError("give either a repository id (or --repo-id ID) or --all");
         const loaded = await ctx.loadConfig();
         const database = await ctx.openDatabase();
         const repos = opts.all ? loaded.config.repositories : [findRepository(loaded, opts.repoId!)];

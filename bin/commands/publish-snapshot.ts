@@ -7,18 +7,16 @@ import { publishSnapshot } from "../../core/sync/publish-repo.js";
 import { formatClientConfig } from "../../core/publish/client-config.js";
 import { clientConfigOf } from "../../core/publish/targets.js";
 import { action } from "../context.js";
+import { repoIdArgument } from "../repo-id.js";
 
 /** Publishing waits for a running sync of the repository: it never races the sync's own publish. */
 const PUBLISH_WAIT_MS = 3600_000;
 
 export function register(publish: Command): void {
-  publish
-    .command("snapshot")
-    .description("publish a snapshot to <published>/<repo-id>/snapshots/<name>")
-    .requiredOption("--repo-id <id>", "repository")
+  repoIdArgument(publish.command("snapshot").description("publish a snapshot to <published>/<repo-id>/snapshots/<name>"), "repository", { required: true })
     .requiredOption("--name <name>", "snapshot")
     .action(
-      action(async (ctx, opts: { repoId: string; name: string }) => {
+      action(async (ctx, _repoId: string | undefined, opts: { repoId: string; name: string }) => {
         const loaded = await ctx.loadConfig();
         const database = await ctx.openDatabase();
         const repo = findRepository(loaded, opts.repoId);

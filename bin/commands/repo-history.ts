@@ -1,19 +1,24 @@
-import type { Command } from "commander";
+import { InvalidArgumentError, type Command } from "commander";
 import { recentRuns } from "../../core/db/sync-runs.js";
 import { action } from "../context.js";
 import { printJson, printTable } from "../output.js";
+import { checkKnownRepositoryId, repoIdArgument, wholeNumber } from "../repo-id.js";
+
+function positiveLimit(value: string): number {
+  const n = wholeNumber(value);
+  if (n === 0) throw new InvalidArgumentError("expected a whole number ≥ 1");
+  return n;
+}
 
 export function register(repo: Command): void {
-  repo
-    .command("history")
-    .description("recent sync runs (from sync_runs)")
-    .option("--repo-id <id>", "only this repository")
-    .option("--limit <n>", "how many runs", "20")
+  repoIdArgument(repo.command("history").description("recent sync runs (from sync_runs)"), "only this repository")
+    .option("--limit <n>", "how many runs (a whole number ≥ 1)", positiveLimit, 20)
     .option("--json", "print as JSON")
     .action(
-      action(async (ctx, opts: { repoId?: string; limit: string; json?: boolean }) => {
+      action(async (ctx, _repoId: string | undefined, opts: { repoId?: string; limit: number; json?: boolean }) => {
         const database = await ctx.openDatabase();
-        const runs = await recentRuns(database.pool, { ...(opts.repoId ? { repoId: opts.repoId } : {}), limit: Number(opts.limit) || 20 });
+        if (opts.repoId) await checkKnownRepositoryId(await ctx.loadConfig(), database, opts.repoId);
+        const runs = await recentRuns(database.pool, { ...(opts.repoId ? { repoId: opts.repoId } : {}), limit: opts.limit });
         if (opts.json) return printJson(runs);
         printTable(
           runs.map((r) => ({

@@ -2,19 +2,16 @@ import type { Command } from "commander";
 import { removeRepository } from "../../core/lifecycle/remove.js";
 import { action } from "../context.js";
 import { printJson } from "../output.js";
+import { repoIdArgument } from "../repo-id.js";
 
 const count = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
 export function register(repo: Command): void {
-  repo
-    .command("remove")
-    .description("remove a repository that left the configuration: unpublish its trees and delete its database state (its blobs stay in the pool)")
-    .requiredOption("--repo-id <id>", "the repository (first delete it from the YAML)")
+  repoIdArgument(repo.command("remove").description("remove a repository that left the configuration: unpublish its trees and delete its database state (its blobs stay in the pool)"), "the repository (first delete it from the YAML)", { required: true })
     .option("--keep-snapshots", "keep its snapshots, their published trees and the repository row; only latest, the current sets and the runs go")
     .option("--json", "print the result as JSON")
-    .addHelpText("after", "\nExample:\n  chantal-run repo remove --repo-id rocky8-baseos --keep-snapshots\n")
     .action(
-      action(async (ctx, opts: { repoId: string; keepSnapshots?: boolean; json?: boolean }) => {
+      action(async (ctx, _repoId: string | undefined, opts: { repoId: string; keepSnapshots?: boolean; json?: boolean }) => {
         const loaded = await ctx.loadConfig();
         const database = await ctx.openDatabase();
         const r = await removeRepository({ repoId: opts.repoId, keepSnapshots: opts.keepSnapshots ?? false }, { loaded, database, signal: ctx.signal });

@@ -9,6 +9,7 @@ import { redactUrl } from "../../core/redact.js";
 import { listSnapshots } from "../../core/snapshots/snapshots.js";
 import { action } from "../context.js";
 import { formatTable, printJson } from "../output.js";
+import { repoIdArgument } from "../repo-id.js";
 
 const RECENT_RUNS = 5;
 
@@ -18,13 +19,10 @@ function mb(bytes: number): string {
 }
 
 export function register(repo: Command): void {
-  repo
-    .command("show")
-    .description("one repository: configuration, last runs, package count and size, snapshots, published URLs and client configuration")
-    .requiredOption("--repo-id <id>", "the repository")
+  repoIdArgument(repo.command("show").description("one repository: configuration, last runs, package count and size, snapshots, published URLs and client configuration"), "the repository", { required: true })
     .option("--json", "print as JSON")
     .action(
-      action(async (ctx, opts: { repoId: string; json?: boolean }) => {
+      action(async (ctx, _repoId: string | undefined, opts: { repoId: string; json?: boolean }) => {
         const loaded = await ctx.loadConfig();
         const { config } = loaded;
         const r = findRepository(loaded, opts.repoId);

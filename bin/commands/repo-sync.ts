@@ -10,6 +10,7 @@ import { ensureRepository } from "../../core/db/repositories.js";
 import type { Database } from "../../core/db/client.js";
 import { formatClientConfig } from "../../core/publish/client-config.js";
 import { clientConfigOf } from "../../core/publish/targets.js";
+import { repoIdArgument } from "../repo-id.js";
 
 interface SyncOptions {
   repoId?: string;
@@ -57,10 +58,7 @@ async function latestClientConfig(loaded: LoadedConfig, database: Database, repo
 }
 
 export function register(repo: Command): void {
-  repo
-    .command("sync")
-    .description("mirror a repository (or --all enabled ones) into the pool and publish latest")
-    .option("--repo-id <id>", "the repository to sync")
+  repoIdArgument(repo.command("sync").description("mirror a repository (or --all enabled ones) into the pool and publish latest"), "the repository to sync")
     .option("--all", "sync every enabled repository, going on past failures")
     .option("--wait [seconds]", "wait for a running sync of the same repository instead of failing (exit 75)")
     .option("--force", "take the repository lock over from a running sync (terminates its database session)")
@@ -70,8 +68,9 @@ export function register(repo: Command): void {
     .option("--snapshot [template]", "create and publish a snapshot after a successful sync ({date} {time} {datetime} {repo_id})")
     .option("--json", "print the results as JSON")
     .action(
-      action(async (ctx, opts: SyncOptions) => {
-        if (!opts.repoId === !opts.all) throw new UsageError("give either --repo-id ID or --all");
+      action(async (ctx, _repoId: string | undefined, opts: SyncOptions) => {
+        if (!opts.repoId === !opts.all) throw new UsageError("give either a repository id (or --repo-id ID) or --all");
+        const wait = waitSeconds(opts.wait); // a bad --wait is refused before the database starts
         const loaded = await ctx.loadConfig();
         const ids = opts.all ? loaded.config.repositories.filter((r) => r.enabled).map((r) => r.id) : [opts.repoId!];
         const database = await ctx.openDatabase();
@@ -84,7 +83,7 @@ export function register(repo: Command): void {
             if (ctx.signal.aborted) break;
             const snapshotTemplate = opts.snapshot === true ? "{repo_id}-{datetime}" : opts.snapshot || undefined;
             const result = await runSync(
-              { repoId, trigger: "manual", waitSeconds: waitSeconds(opts.wait), force: opts.force ?? false, full: opts.full ?? false, allowDowngrade: opts.allowDowngrade ?? false, publish: opts.publish !== false, ...(snapshotTemplate ? { snapshotTemplate } : {}) },
+              { repoId, trigger: "manual", waitSeconds: wait, force: opts.force ?? false, full: opts.full ?? false, allowDowngrade: opts.allowDowngrade ?? false, publish: opts.publish !== false, ...(snapshotTemplate ? { snapshotTemplate } : {}) },
               { loaded, database, log: ctx.log, signal: ctx.signal, now: () => new Date(), onProgress: progress.onProgress },
             );
             results.push(result);

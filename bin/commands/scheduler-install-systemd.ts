@@ -42,10 +42,6 @@ export function register(scheduler: Command): void {
     .option("--unit-path <path>", "where --write puts the unit", DEFAULT_UNIT_PATH)
     .option("--user <name>", "the unprivileged user the service runs as (User= and Group=)", DEFAULT_SERVICE_USER)
     .option("--create-user", "with --write: create the user (useradd --system) when it does not exist")
-    .addHelpText(
-      "after",
-      `\nExample:\n  sudo chantal-run scheduler install-systemd --write --create-user\n  sudo systemctl daemon-reload && sudo systemctl enable --now chantal-scheduler\n`,
-    )
     .action(
       action(async (ctx, opts: InstallOptions) => {
         if (!/^[a-z_][a-z0-9_-]*\$?$/i.test(opts.user)) throw new UsageError(`--user "${opts.user}" is not a user name`);

@@ -7,18 +7,16 @@ import { createSnapshot } from "../../core/snapshots/snapshots.js";
 import { publishSnapshot } from "../../core/sync/publish-repo.js";
 import { action } from "../context.js";
 import { printJson } from "../output.js";
+import { repoIdArgument } from "../repo-id.js";
 
 export function register(snapshot: Command): void {
-  snapshot
-    .command("create")
-    .description("freeze the repository's current package set and metadata")
-    .requiredOption("--repo-id <id>", "repository")
+  repoIdArgument(snapshot.command("create").description("freeze the repository's current package set and metadata"), "repository", { required: true })
     .option("--name <name>", "snapshot name or template ({date} {time} {datetime} {repo_id})", "{repo_id}-{datetime}")
     .option("--description <text>", "free text")
     .option("--publish", "also publish it under <published>/<repo-id>/snapshots/<name>")
     .option("--json", "print as JSON")
     .action(
-      action(async (ctx, opts: { repoId: string; name: string; description?: string; publish?: boolean; json?: boolean }) => {
+      action(async (ctx, _repoId: string | undefined, opts: { repoId: string; name: string; description?: string; publish?: boolean; json?: boolean }) => {
         const loaded = await ctx.loadConfig();
         const repo = findRepository(loaded, opts.repoId);
         const database = await ctx.openDatabase();

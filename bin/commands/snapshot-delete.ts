@@ -5,16 +5,14 @@ import { ChantalError } from "../../core/errors.js";
 import { deleteSnapshotRow, getSnapshot } from "../../core/snapshots/snapshots.js";
 import { unpublishSnapshot } from "../../core/sync/publish-repo.js";
 import { action } from "../context.js";
+import { repoIdArgument } from "../repo-id.js";
 
 export function register(snapshot: Command): void {
-  snapshot
-    .command("delete")
-    .description("delete a snapshot (its blobs stay in the pool); a published one only with --force")
-    .requiredOption("--repo-id <id>", "repository")
+  repoIdArgument(snapshot.command("delete").description("delete a snapshot (its blobs stay in the pool); a published one only with --force"), "repository", { required: true })
     .requiredOption("--name <name>", "snapshot")
     .option("--force", "also unpublish it")
     .action(
-      action(async (ctx, opts: { repoId: string; name: string; force?: boolean }) => {
+      action(async (ctx, _repoId: string | undefined, opts: { repoId: string; name: string; force?: boolean }) => {
         const loaded = await ctx.loadConfig();
         const database = await ctx.openDatabase();
         const snap = await getSnapshot(database.pool, opts.repoId, opts.name);

@@ -2,16 +2,15 @@ import type { Command } from "commander";
 import { listSnapshots } from "../../core/snapshots/snapshots.js";
 import { action } from "../context.js";
 import { printJson, printTable } from "../output.js";
+import { checkKnownRepositoryId, repoIdArgument } from "../repo-id.js";
 
 export function register(snapshot: Command): void {
-  snapshot
-    .command("list")
-    .description("list snapshots, newest first")
-    .option("--repo-id <id>", "only this repository")
+  repoIdArgument(snapshot.command("list").description("list snapshots, newest first"), "only this repository")
     .option("--json", "print as JSON")
     .action(
-      action(async (ctx, opts: { repoId?: string; json?: boolean }) => {
+      action(async (ctx, _repoId: string | undefined, opts: { repoId?: string; json?: boolean }) => {
         const database = await ctx.openDatabase();
+        if (opts.repoId) await checkKnownRepositoryId(await ctx.loadConfig(), database, opts.repoId);
         const rows = await listSnapshots(database.pool, opts.repoId);
         if (opts.json) return printJson(rows);
         printTable(

@@ -1,10 +1,12 @@
 // Reads config.yaml then conf.d/*.yaml (sorted), validates each file, merges them and reports every problem at once.
 import { readFile, readdir, stat } from "node:fs/promises";
 import { join, resolve, isAbsolute } from "node:path";
-import { parseDocument } from "yaml";
+import { LineCounter, parseDocument, type Document } from "yaml";
 import type { z } from "zod";
-import { ConfigError, type ConfigIssue } from "../errors.js";
+import { didYouMean } from "../closest.js";
+import { ConfigError, UsageError, type ConfigIssue } from "../errors.js";
 import { formatKeyPath } from "./key-path.js";
+import { describeKeyPath, lineOf, parseKeyPath, unknownKeyHint } from "./issue-location.js";
 import { interpolateTree } from "./interpolate.js";
 import { ConfigFileSchema, ConfigSchema, type Config, type ConfigFile, type RepositoryConfig } from "./schema.js";
 
@@ -20,7 +22,7 @@ export interface LoadedConfig {
   files: string[];
   config: Config;
   /** Where each repository was defined. */
-  sources: Map<string, { file: string; index: number }>;
+  sources: Map<string, { file: string; index: number; line?: number }>;
 }
 
 /** --config-dir, else $CHANTAL_CONFIG_DIR, else /etc/chantal. */
@@ -47,7 +49,8 @@ async function listConfigFiles(dir: string): Promise<string[]> {
 function zodIssues(file: string, error: z.ZodError): ConfigIssue[] {
   return error.issues.flatMap((issue): ConfigIssue[] => {
     if (issue.code === "unrecognized_keys") {
-      return issue.keys.map((key) => ({ file, path: formatKeyPath([...issue.path, key]), message: "unknown key" }));
+      const parent = issue.path.filter((p): p is string | number => typeof p !== "symbol");
+      return issue.keys.map((key) => ({ file, path: formatKeyPath([...issue.path, key]), message: `unknown key${unknownKeyHint(ConfigFileSchema, parent, key)}` }));
     }
     return [{ file, path: formatKeyPath(issue.path), message: issue.message }];
   });
@@ -60,8 +63,26 @@ function rawRepositoryIds(raw: unknown): (string | undefined)[] {
   return repos.map((r) => (r && typeof r === "object" && typeof (r as { id?: unknown }).id === "string" ? (r as { id: string }).id : undefined));
 }
 
-function parseFile(file: string, text: string, env: NodeJS.ProcessEnv): { data?: ConfigFile; ids: (string | undefined)[]; issues: ConfigIssue[] } {
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+interface ParsedFile {
+  data?: ConfigFile;
+  ids: (string | undefined)[];
+  issues: ConfigIssue[];
+  /** The issue with its file's line and the repository's id in place of `repositories[i]`. */
+  locate?: (issue: ConfigIssue) => ConfigIssue;
+}
+
+function locator(file: string, doc: Document, lines: LineCounter, ids: (string | undefined)[]): (issue: ConfigIssue) => ConfigIssue {
+  return (issue) => {
+    if (issue.file !== file || !issue.path) return issue;
+    const path = parseKeyPath(issue.path);
+    const line = lineOf(doc, lines, path);
+    return { file: line ? `${file}:${line}` : file, path: describeKeyPath(path, ids), message: issue.message };
+  };
+}
+
+function parseFile(file: string, text: string, env: NodeJS.ProcessEnv): ParsedFile {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, lineCounter: lines });
   if (doc.errors.length > 0) {
     return {
       ids: [],
@@ -83,11 +104,13 @@ function parseFile(file: string, text: string, env: NodeJS.ProcessEnv): { data?:
   const { value, issues } = interpolateTree(raw, env, file);
   const parsed = ConfigFileSchema.safeParse(value);
   if (!parsed.success) issues.push(...zodIssues(file, parsed.error));
-  return { data: parsed.success ? parsed.data : undefined, ids: rawRepositoryIds(raw), issues };
+  const ids = rawRepositoryIds(raw);
+  const locate = locator(file, doc, lines, ids);
+  return { data: parsed.success ? parsed.data : undefined, ids, issues: issues.map(locate), locate };
 }
 
-function duplicateIssues(sources: { file: string; index: number; id: string }[]): ConfigIssue[] {
-  const first = new Map<string, { file: string; index: number }>();
+function duplicateIssues(sources: RepositorySource[]): ConfigIssue[] {
+  const first = new Map<string, RepositorySource>();
   const issues: ConfigIssue[] = [];
   for (const s of sources) {
     const prev = first.get(s.id);
@@ -95,11 +118,19 @@ function duplicateIssues(sources: { file: string; index: number; id: string }[])
       issues.push({
         file: s.file,
         path: `repositories[${s.index}].id`,
-        message: `repository id "${s.id}" is already defined in ${prev.file} (repositories[${prev.index}])`,
+        message: `repository id "${s.id}" is already defined in ${prev.file}${prev.line ? `:${prev.line}` : ` (repositories[${prev.index}])`}`,
       });
-    } else first.set(s.id, { file: s.file, index: s.index });
+    } else first.set(s.id, s);
   }
   return issues;
+}
+
+interface RepositorySource {
+  file: string;
+  index: number;
+  id: string;
+  /** The line of its id in file. */
+  line?: number;
 }
 
 /** Later files override earlier ones key by key within a section; repositories accumulate. */
@@ -172,28 +203,39 @@ export async function loadConfig(opts: { configDir: string; env?: NodeJS.Process
   const files = await listConfigFiles(dir);
   const issues: ConfigIssue[] = [];
   const parsed: ConfigFile[] = [];
-  const repoSources: { file: string; index: number; id: string }[] = [];
+  const repoSources: RepositorySource[] = [];
+  const locators = new Map<string, (issue: ConfigIssue) => ConfigIssue>();
   for (const file of files) {
     const text = await readFile(join(dir, file), "utf8");
     const r = parseFile(file, text, env);
     issues.push(...r.issues);
-    r.ids.forEach((id, index) => id !== undefined && repoSources.push({ file, index, id }));
+    if (r.locate) locators.set(file, r.locate);
+    r.ids.forEach((id, index) => {
+      const line = r.locate?.({ file, path: `repositories[${index}].id`, message: "" }).file.slice(file.length + 1);
+      if (id !== undefined) repoSources.push({ file, index, id, ...(line ? { line: Number(line) } : {}) });
+    });
     if (r.data) parsed.push(r.data);
   }
-  issues.push(...duplicateIssues(repoSources));
+  issues.push(...duplicateIssues(repoSources).map((i) => locators.get(i.file)?.(i) ?? i));
   if (issues.length > 0) throw new ConfigError(issues);
   const merged = ConfigSchema.safeParse(mergeFiles(parsed));
   if (!merged.success) throw new ConfigError(zodIssues(files.join(", "), merged.error));
-  const sources = new Map(repoSources.map((s) => [s.id, { file: s.file, index: s.index }]));
+  const sources = new Map(repoSources.map((s) => [s.id, { file: s.file, index: s.index, ...(s.line ? { line: s.line } : {}) }]));
   return { dir, files, config: resolvePaths(merged.data, dir), sources };
 }
 
-/** The repository with this id, or a config error listing the known ids. */
+/** "unknown repository …" naming the closest configured id, for a mistyped id on the command line. */
+export function unknownRepositoryMessage(configuredIds: readonly string[], id: string, configDir: string): string {
+  const known = configuredIds.length ? `configured: ${configuredIds.join(", ")}` : `none is configured in ${configDir}`;
+  const hint = didYouMean(configuredIds, id);
+  return `unknown repository "${id}"${hint ? `:${hint}` : ""} (${known})`;
+}
+
+/** The repository with this id, or a usage error naming the closest configured id. */
 export function findRepository(loaded: LoadedConfig, id: string): RepositoryConfig {
   const repo = loaded.config.repositories.find((r) => r.id === id);
   if (!repo) {
-    const known = loaded.config.repositories.map((r) => r.id).join(", ") || "none";
-    throw new ConfigError([{ file: join(loaded.dir, "config.yaml"), path: "repositories", message: `no repository with id "${id}" (known: ${known})` }]);
+    throw new UsageError(unknownRepositoryMessage(loaded.config.repositories.map((r) => r.id), id, loaded.dir));
   }
   return repo;
 }

@@ -2,6 +2,7 @@
 import { CronExpressionParser } from "cron-parser";
 import { nextFire } from "./next.js";
 import { hostTimeZone } from "./zone.js";
+import { closest } from "../closest.js";
 
 interface FieldSpec {
   name: string;
@@ -91,7 +92,8 @@ export function timezoneProblem(tz: string): string | null {
     new Intl.DateTimeFormat("en-US", { timeZone: tz });
     return null;
   } catch {
-    return `"${tz}" is not a known IANA time zone (for example Europe/Berlin or UTC)`;
+    const near = closest([...Intl.supportedValuesOf("timeZone"), "UTC"], tz);
+    return `"${tz}" is not a known IANA time zone (${near ? `did you mean ${near}?` : "for example Europe/Berlin or UTC"})`;
   }
 }
 

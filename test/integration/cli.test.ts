@@ -34,9 +34,9 @@ describe("chantal-run config", () => {
     });
     const r = await runCli(["config", "validate"], { env: { CHANTAL_CONFIG_DIR: bad } });
     expect(r.code).toBe(78);
-    expect(r.stderr).toContain('config.yaml: repositories[0].schedule.cron: "0 25 * * *" is not a valid cron expression (hour 25 is out of range 0-23)');
-    expect(r.stderr).toContain("conf.d/rhel9.yaml: repositories[0].unknown_key: unknown key");
-    expect(r.stderr).toContain('conf.d/rhel9.yaml: repositories[0].id: repository id "a" is already defined in config.yaml (repositories[0])');
+    expect(r.stderr).toContain('config.yaml:5: repository a: schedule.cron: "0 25 * * *" is not a valid cron expression (hour 25 is out of range 0-23)');
+    expect(r.stderr).toContain("conf.d/rhel9.yaml:5: repository a: unknown_key: unknown key");
+    expect(r.stderr).toContain('conf.d/rhel9.yaml:2: repository a: id: repository id "a" is already defined in config.yaml:2');
     rmSync(bad, { recursive: true, force: true });
   });
 

@@ -216,7 +216,7 @@ describe("cloud schedules", () => {
     const r = await cli(["--config-dir", dir, "cloud", "schedules", "--group", GROUP, "--endpoint", server.url]);
     expect(r.code).toBe(78);
     expect(r.stderr).toBe(
-      'error: conf.d/10-repos.yaml: repositories[0].schedule.cron: repository first-monday cannot run on AWS EventBridge Scheduler: day-of-month "1-7" and day-of-week "MON" are both restricted: unix cron runs on days matching either, and EventBridge Scheduler cannot express "either" (one of the two must be "?"); fix: restrict only one of them: "0 2 1-7 * *" (days of the month) or "0 2 * * MON" (days of the week)\n',
+      'error: conf.d/10-repos.yaml:2: repository first-monday: schedule.cron: cannot run on AWS EventBridge Scheduler: day-of-month "1-7" and day-of-week "MON" are both restricted: unix cron runs on days matching either, and EventBridge Scheduler cannot express "either" (one of the two must be "?"); fix: restrict only one of them: "0 2 1-7 * *" (days of the month) or "0 2 * * MON" (days of the week)\n',
     );
     expect(server.requests).toEqual([]);
   });
@@ -292,7 +292,7 @@ describe("config validate --target aws", () => {
     const lines = r.stderr.trim().split("\n");
     expect(lines).toHaveLength(2);
     expect(lines[0]).toBe(
-      'error: config.yaml: repositories[1].schedule.cron: repository both cannot run on AWS EventBridge Scheduler: day-of-month "1,15" and day-of-week "FRI" are both restricted: unix cron runs on days matching either, and EventBridge Scheduler cannot express "either" (one of the two must be "?"); fix: restrict only one of them: "0 2 1,15 * *" (days of the month) or "0 2 * * FRI" (days of the week)',
+      'error: config.yaml:6: repository both: schedule.cron: cannot run on AWS EventBridge Scheduler: day-of-month "1,15" and day-of-week "FRI" are both restricted: unix cron runs on days matching either, and EventBridge Scheduler cannot express "either" (one of the two must be "?"); fix: restrict only one of them: "0 2 1,15 * *" (days of the month) or "0 2 * * FRI" (days of the week)',
     );
     expect(lines[1]).toMatch(/^error: config\.yaml: backup\.schedule\.cron: the backup schedule cannot run on AWS EventBridge Scheduler: day-of-month "1" and day-of-week "SUN"/);
     // Without --target the same configuration is valid (the local scheduler ORs the two fields).

@@ -31,9 +31,9 @@ describe("config validate refuses hostile configuration with exit 78", () => {
       const r = await runCli(["config", "validate", "--config-dir", dir]);
       expect(r.code).toBe(78);
       expect(r.stderr).toMatch(/conf\.d\/bomb\.yaml: invalid YAML: Excessive alias count/);
-      expect(r.stderr).toContain('config.yaml: repositories[0].schedule.snapshot_name_template: snapshot name "../../20261231" must be 1-128 letters');
-      expect(r.stderr).toContain('config.yaml: repositories[1].apt.distribution: "bookworm/../.." must be a suite or codename under dists/');
-      expect(r.stderr).toContain('config.yaml: repositories[1].apt.components[1]: "../../x" must be a component of the suite');
+      expect(r.stderr).toContain('config.yaml:7: repository r1: schedule.snapshot_name_template: snapshot name "../../20261231" must be 1-128 letters');
+      expect(r.stderr).toContain('config.yaml:12: repository d1: apt.distribution: "bookworm/../.." must be a suite or codename under dists/');
+      expect(r.stderr).toContain('config.yaml:13: repository d1: apt.components[1]: "../../x" must be a component of the suite');
       expect(r.stderr).not.toMatch(/ReferenceError|at .*\.js:\d+/);
     } finally {
       rmSync(dir, { recursive: true, force: true });

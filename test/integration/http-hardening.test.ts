@@ -88,7 +88,7 @@ describe("credentials in upstream_url (point 21)", () => {
     for (const args of [["config", "validate"], ["repo", "sync", "--repo-id", "creds"]]) {
       const r = await cli(dir, args);
       expect(r.code, r.stderr).toBe(78);
-      expect(r.stderr).toContain("conf.d/creds.yaml: repositories[0].upstream_url: must not contain credentials (user:password@host)");
+      expect(r.stderr).toContain("conf.d/creds.yaml:4: repository creds: upstream_url: must not contain credentials (user:password@host)");
       expect(r.stderr).toContain("auth: { type: basic");
       expect(r.stdout + r.stderr).not.toContain("s3cret-pw");
     }

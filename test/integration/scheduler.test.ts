@@ -188,7 +188,7 @@ describe("scheduler daemon", () => {
     writeConfig(env, "config.yaml", mainConfig(env, repo("r1", env.server.url) + repo("r2", env.server.url, `      cron: "61 * * * *"\n      timezone: UTC\n`)));
     daemon.child.kill("SIGHUP");
     const rejected = await until("the rejected reload", () => logLines(daemon).find((l) => String(l.msg).startsWith("configuration not reloaded")));
-    expect(rejected.msg).toMatch(/config\.yaml: repositories\[1\]\.schedule\.cron: "61 \* \* \* \*" is not a valid cron expression \(minute 61 is out of range 0-59\)/);
+    expect(rejected.msg).toMatch(/config\.yaml:\d+: repository r2: schedule\.cron: "61 \* \* \* \*" is not a valid cron expression \(minute 61 is out of range 0-59\)/);
     const before = (await scheduledRuns(env, "r2")).length;
     await until("r2 still running on its old schedule", async () => (await scheduledRuns(env, "r2")).filter((r) => r.status !== "running").length > before);
     expect(daemon.child.exitCode).toBeNull();
@@ -209,8 +209,8 @@ describe("scheduler daemon", () => {
     for (const args of [[], ["--daemon"]]) {
       const r = await env.cli("scheduler", "start", ...args);
       expect(r.code).toBe(78);
-      expect(r.stderr).toContain('config.yaml: repositories[0].schedule.cron: "0 25 * * *" is not a valid cron expression (hour 25 is out of range 0-23)');
-      expect(r.stderr).toContain('conf.d/scheduler.yaml: scheduler.timezone: "Mars/Olympus" is not a known IANA time zone');
+      expect(r.stderr).toContain('config.yaml:10: repository r1: schedule.cron: "0 25 * * *" is not a valid cron expression (hour 25 is out of range 0-23)');
+      expect(r.stderr).toContain('conf.d/scheduler.yaml:2: scheduler.timezone: "Mars/Olympus" is not a known IANA time zone');
     }
     expect(existsSync(join(env.base, "scheduler.pid"))).toBe(false);
     expect((await env.cli("config", "validate")).code).toBe(78);

@@ -68,7 +68,7 @@ describe("loadConfig", () => {
     const b = loaded.config.repositories[1]!;
     expect(b.schedule).toMatchObject({ enabled: true, cron: "0 2 * * *", jitter_seconds: 0, create_snapshot: false });
     expect(b.download_concurrency).toBe(8);
-    expect(loaded.sources.get("b")).toEqual({ file: "conf.d/10-a.yaml", index: 0 });
+    expect(loaded.sources.get("b")).toEqual({ file: "conf.d/10-a.yaml", index: 0, line: 2 });
   });
 
   it("resolves the files a repository names relative to the config directory", async () => {
@@ -103,19 +103,36 @@ describe("loadConfig", () => {
       {},
     );
     expect(issues).toEqual([
-      "config.yaml: proxy.password: environment variable UNSET_PW is not set (use ${UNSET_PW:-default} for a default)",
-      "config.yaml: proxy.verify_ssl: Invalid input: expected boolean, received string",
-      'config.yaml: repositories[0].schedule.cron: "0 25 * * *" is not a valid cron expression (hour 25 is out of range 0-23)',
-      "config.yaml: repositories[0].schedule.jitter_seconds: Too big: expected number to be <=300",
-      'conf.d/rhel9.yaml: repositories[0].type: must be "rpm" or "apt", not "yum"',
-      "conf.d/rhel9.yaml: repositories[0].upstream_url: must be an http:// or https:// URL",
-      "conf.d/rhel9.yaml: repositories[0].colour: unknown key",
+      "config.yaml:2: proxy.password: environment variable UNSET_PW is not set (use ${UNSET_PW:-default} for a default)",
+      "config.yaml:3: proxy.verify_ssl: Invalid input: expected boolean, received string",
+      'config.yaml:9: repository a: schedule.cron: "0 25 * * *" is not a valid cron expression (hour 25 is out of range 0-23)',
+      "config.yaml:10: repository a: schedule.jitter_seconds: Too big: expected number to be <=300",
+      'conf.d/rhel9.yaml:3: repository b: type: must be "rpm" or "apt", not "yum"',
+      "conf.d/rhel9.yaml:4: repository b: upstream_url: must be an http:// or https:// URL",
+      "conf.d/rhel9.yaml:5: repository b: colour: unknown key",
+    ]);
+  });
+
+  it("names a repository by its id and the file's line, and suggests the closest key and time zone", async () => {
+    const issues = await issuesOf({
+      "conf.d/a.yaml": `repositories:\n${repo("x")}${repo("rhel9-baseos", "    download_concurency: 4\n    schedule:\n      cron: '0 2 * * *'\n      timezone: Europe/Pari\n    auth: { type: basic, usernme: u }\n")}`,
+      "config.yaml": "storage:\n  base_path: /x\n  pool_pth: /y\nscheduler:\n  timezone: Mars/Olympus\n",
+    });
+    expect(issues).toEqual([
+      "config.yaml:3: storage.pool_pth: unknown key (did you mean pool_path?)",
+      'config.yaml:5: scheduler.timezone: "Mars/Olympus" is not a known IANA time zone (for example Europe/Berlin or UTC)',
+      // A missing key is reported at its mapping's line.
+      "conf.d/a.yaml:12: repository rhel9-baseos: auth.username: Invalid input: expected string, received undefined",
+      "conf.d/a.yaml:12: repository rhel9-baseos: auth.password: Invalid input: expected string, received undefined",
+      "conf.d/a.yaml:12: repository rhel9-baseos: auth.usernme: unknown key (did you mean username?)",
+      'conf.d/a.yaml:11: repository rhel9-baseos: schedule.timezone: "Europe/Pari" is not a known IANA time zone (did you mean Europe/Paris?)',
+      "conf.d/a.yaml:8: repository rhel9-baseos: download_concurency: unknown key (did you mean download_concurrency?)",
     ]);
   });
 
   it("names both files for a duplicate repository id", async () => {
     const issues = await issuesOf({ "config.yaml": `repositories:\n${repo("x")}`, "conf.d/b.yaml": `repositories:\n${repo("y")}${repo("x")}` });
-    expect(issues).toEqual(['conf.d/b.yaml: repositories[1].id: repository id "x" is already defined in config.yaml (repositories[0])']);
+    expect(issues).toEqual(['conf.d/b.yaml:5: repository x: id: repository id "x" is already defined in config.yaml:2']);
   });
 
   it("reports malformed YAML with its line and column", async () => {
@@ -127,15 +144,15 @@ describe("loadConfig", () => {
   it("rejects duplicate keys and unknown sections", async () => {
     const issues = await issuesOf({ "config.yaml": "storage:\n  base_path: /a\n  base_path: /b\n" });
     expect(issues[0]).toMatch(/config\.yaml:3:\d+: invalid YAML: Map keys must be unique/);
-    expect(await issuesOf({ "config.yaml": "storrage: {}\n" })).toEqual(["config.yaml: storrage: unknown key"]);
+    expect(await issuesOf({ "config.yaml": "storrage: {}\n" })).toEqual(["config.yaml:1: storrage: unknown key (did you mean storage?)"]);
   });
 
   it("validates auth blocks", async () => {
     const issues = await issuesOf({
       "config.yaml": `repositories:\n${repo("a", "    auth:\n      type: client_cert\n")}${repo("b", "    auth:\n      type: kerberos\n")}${repo("c", "    auth:\n      type: basic\n      username: u\n      password: p\n")}`,
     });
-    expect(issues[0]).toBe("config.yaml: repositories[0].auth: client_cert needs cert_dir, or both cert_file and key_file");
-    expect(issues[1]).toMatch(/^config\.yaml: repositories\[1\]\.auth\.type: /);
+    expect(issues[0]).toBe("config.yaml:5: repository a: auth: client_cert needs cert_dir, or both cert_file and key_file");
+    expect(issues[1]).toMatch(/^config\.yaml:\d+: repository b: auth\.type: /);
     expect(issues).toHaveLength(2);
   });
 
@@ -144,8 +161,8 @@ describe("loadConfig", () => {
       "config.yaml": `repositories:\n${repo("a", "    verify:\n      keyring: /k.gpg\n")}  - id: d\n    type: apt\n    upstream_url: http://mirror.example.org/debian\n    apt:\n      distribution: bookworm\n      components: [main, contrib, main]\n`,
     });
     expect(issues).toEqual([
-      "config.yaml: repositories[0].verify.keyring: is checked for apt repositories only: an RPM mirror keeps repomd.xml.asc verbatim, so enable repo_gpgcheck in dnf to verify it",
-      'config.yaml: repositories[1].apt.components: lists "main" twice',
+      "config.yaml:6: repository a: verify.keyring: is checked for apt repositories only: an RPM mirror keeps repomd.xml.asc verbatim, so enable repo_gpgcheck in dnf to verify it",
+      'config.yaml:12: repository d: apt.components: lists "main" twice',
     ]);
   });
 
@@ -161,18 +178,18 @@ describe("loadConfig", () => {
   });
 
   it.each([
-    ["a component climbing out of dists/", "      distribution: bookworm\n      components: [main, ../../x]\n", "repositories[0].apt.components[1]", /"\.\.\/\.\.\/x" must be a component of the suite: .*never empty, absolute or '\.\.'/],
-    ["an absolute component", "      distribution: bookworm\n      components: [/etc]\n", "repositories[0].apt.components[0]", /"\/etc" must be a component/],
-    ["an empty segment in a component", "      distribution: bookworm\n      components: [updates//main]\n", "repositories[0].apt.components[0]", /must be a component/],
-    ["an empty component", "      distribution: bookworm\n      components: ['']\n", "repositories[0].apt.components[0]", /must be a component/],
-    ["a distribution with '..'", "      distribution: ../../../etc\n", "repositories[0].apt.distribution", /"\.\.\/\.\.\/\.\.\/etc" must be a suite or codename under dists\//],
-    ["a distribution with a '..' segment inside", "      distribution: bookworm/../../x\n", "repositories[0].apt.distribution", /must be a suite or codename/],
-    ["an absolute distribution", "      distribution: /bookworm\n", "repositories[0].apt.distribution", /must be a suite or codename/],
-    ["an architecture with a slash", "      distribution: bookworm\n      architectures: [../amd64]\n", "repositories[0].apt.architectures[0]", /must be a Debian architecture name/],
+    ["a component climbing out of dists/", "      distribution: bookworm\n      components: [main, ../../x]\n", "repository d: apt.components[1]", /"\.\.\/\.\.\/x" must be a component of the suite: .*never empty, absolute or '\.\.'/],
+    ["an absolute component", "      distribution: bookworm\n      components: [/etc]\n", "repository d: apt.components[0]", /"\/etc" must be a component/],
+    ["an empty segment in a component", "      distribution: bookworm\n      components: [updates//main]\n", "repository d: apt.components[0]", /must be a component/],
+    ["an empty component", "      distribution: bookworm\n      components: ['']\n", "repository d: apt.components[0]", /must be a component/],
+    ["a distribution with '..'", "      distribution: ../../../etc\n", "repository d: apt.distribution", /"\.\.\/\.\.\/\.\.\/etc" must be a suite or codename under dists\//],
+    ["a distribution with a '..' segment inside", "      distribution: bookworm/../../x\n", "repository d: apt.distribution", /must be a suite or codename/],
+    ["an absolute distribution", "      distribution: /bookworm\n", "repository d: apt.distribution", /must be a suite or codename/],
+    ["an architecture with a slash", "      distribution: bookworm\n      architectures: [../amd64]\n", "repository d: apt.architectures[0]", /must be a Debian architecture name/],
   ])("refuses %s, naming the file and the key path", async (_what, apt, path, message) => {
     const issues = await issuesOf({ "config.yaml": aptRepo(apt) });
     expect(issues).toHaveLength(1);
-    expect(issues[0]).toMatch(new RegExp(`^config\\.yaml: ${path.replace(/[[\].]/g, "\\$&")}: `));
+    expect(issues[0]).toMatch(new RegExp(`^config\\.yaml:\\d+: ${path.replace(/[[\].]/g, "\\$&")}: `));
     expect(issues[0]).toMatch(message);
   });
 
@@ -195,7 +212,7 @@ describe("loadConfig", () => {
   ])("refuses snapshot_name_template %s by rendering it with a sample date", async (template, message) => {
     const issues = await issuesOf({ "config.yaml": `repositories:\n${repo("a", `    schedule:\n      cron: "0 2 * * *"\n      snapshot_name_template: "${template}"\n`)}` });
     expect(issues).toHaveLength(1);
-    expect(issues[0]).toMatch(/^config\.yaml: repositories\[0\]\.schedule\.snapshot_name_template: /);
+    expect(issues[0]).toMatch(/^config\.yaml:\d+: repository a: schedule\.snapshot_name_template: /);
     expect(issues[0]).toMatch(message);
     expect(issues[0]).toContain("(rendered with the sample date 2026-12-31 23:59:59)");
   });
@@ -211,7 +228,7 @@ describe("loadConfig", () => {
     const loaded = await loadConfig({ configDir: dirWith({ "config.yaml": `repositories:\n${apt}` }), env: {} });
     expect(loaded.config.repositories[0]!.verify?.allow_rollback).toBe(true);
     expect(await issuesOf({ "config.yaml": `repositories:\n${repo("a", "    verify:\n      allow_rollback: false\n")}` })).toEqual([
-      "config.yaml: repositories[0].verify.allow_rollback: applies to apt repositories only (the Date of their Release)",
+      "config.yaml:6: repository a: verify.allow_rollback: applies to apt repositories only (the Date of their Release)",
     ]);
   });
 

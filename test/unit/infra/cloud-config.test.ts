@@ -46,10 +46,10 @@ describe("loadCloudConfig", () => {
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).issues).toEqual([
       {
-        file: "conf.d/20-repos.yaml",
-        path: "repositories[0].schedule.cron",
+        file: "conf.d/20-repos.yaml:2",
+        path: "repository both: schedule.cron",
         message:
-          'repository both cannot run on AWS EventBridge Scheduler: day-of-month "1" and day-of-week "1" are both restricted: unix cron runs on days matching either, and EventBridge Scheduler cannot express "either" (one of the two must be "?"); fix: restrict only one of them: "0 1 1 * *" (days of the month) or "0 1 * * 1" (days of the week)',
+          'cannot run on AWS EventBridge Scheduler: day-of-month "1" and day-of-week "1" are both restricted: unix cron runs on days matching either, and EventBridge Scheduler cannot express "either" (one of the two must be "?"); fix: restrict only one of them: "0 1 1 * *" (days of the month) or "0 1 * * 1" (days of the week)',
       },
     ]);
   });

@@ -148,9 +148,9 @@ describe("deploymentPlan", () => {
       },
     ]);
     // As config issues: the repository's own file and index, the backup's merged files.
-    const loaded = { files: ["config.yaml", "conf.d/10.yaml"], sources: new Map([["both-days", { file: "conf.d/10.yaml", index: 0 }]]) };
+    const loaded = { files: ["config.yaml", "conf.d/10.yaml"], sources: new Map([["both-days", { file: "conf.d/10.yaml", index: 0, line: 4 }]]) };
     expect(planProblemIssues(plan.problems, loaded)).toEqual([
-      { file: "conf.d/10.yaml", path: "repositories[0].schedule.cron", message: `repository both-days cannot run on AWS EventBridge Scheduler: ${plan.problems[0]!.reason}; fix: ${plan.problems[0]!.fix}` },
+      { file: "conf.d/10.yaml:4", path: "repository both-days: schedule.cron", message: `cannot run on AWS EventBridge Scheduler: ${plan.problems[0]!.reason}; fix: ${plan.problems[0]!.fix}` },
       { file: "config.yaml, conf.d/10.yaml", path: "backup.schedule.cron", message: `the backup schedule cannot run on AWS EventBridge Scheduler: ${plan.problems[1]!.reason}; fix: ${plan.problems[1]!.fix}` },
     ]);
   });

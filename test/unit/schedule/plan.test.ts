@@ -79,7 +79,7 @@ describe("snapshot name templates of schedules", () => {
       const err = await loadConfig({ configDir: dir, env: {} }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ConfigError);
       expect((err as ConfigError).issues).toEqual([
-        { file: "conf.d/a.yaml", path: "repositories[1].schedule.snapshot_name_template", message: expect.stringContaining("unknown placeholder {week}") },
+        { file: "conf.d/a.yaml:3", path: "repository bad: schedule.snapshot_name_template", message: expect.stringContaining("unknown placeholder {week}") },
       ]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
