@@ -2,7 +2,7 @@
 // by a frame scanner: fzstd decodes everything it is given at once and allocates whatever window a frame header
 // asks for (up to 2 GB), so the scanner refuses large windows and oversized blocks before fzstd sees them.
 import { Decompress } from "fzstd";
-import { MAX_ZSTD_WINDOW, ZstdDataError } from "./zstd.js";
+import { MAX_ZSTD_WINDOW, ZstdDataError } from "./zstd-limits.js";
 
 const MAX_BLOCK = 128 * 1024;
 const FRAME_MAGIC = 0xfd2fb528;

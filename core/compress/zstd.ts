@@ -1,11 +1,8 @@
 // zstd decompression: Node's zlib zstd (Node >= 22.15) when it exists and rejects truncated input, else fzstd.
 import type { Transform } from "node:stream";
 import zlib from "node:zlib";
+import { MAX_ZSTD_WINDOW, ZstdDataError } from "./zstd-limits.js";
 
-export class ZstdDataError extends Error {}
-
-/** zstd -19 uses 8 MiB and level 20 32 MiB; --ultra/--long beyond that is refused (the decoder would allocate it). */
-export const MAX_ZSTD_WINDOW = 32 * 1024 * 1024;
 const MAX_WINDOW_LOG = Math.log2(MAX_ZSTD_WINDOW);
 
 /** The zstd part of node:zlib; @types/node 20 does not declare it, and Node before 22.15 does not have it. */

@@ -1,6 +1,6 @@
 // The configuration document: zod schemas are the single source for validation, defaults and `config schema`.
 import { z } from "zod";
-import { parseNoProxy } from "../http/proxy.js";
+import { parseNoProxy } from "../http/no-proxy.js";
 import { cronProblem, timezoneProblem } from "../schedule/cron.js";
 import { snapshotNameFromTemplate } from "../snapshots/name.js";
 

@@ -1,7 +1,5 @@
 // Five-field unix cron: validation with messages that say which field is wrong, and next-fire computation.
 import { CronExpressionParser } from "cron-parser";
-import { nextFire } from "./next.js";
-import { hostTimeZone } from "./zone.js";
 import { closest } from "../closest.js";
 
 interface FieldSpec {
@@ -95,9 +93,4 @@ export function timezoneProblem(tz: string): string | null {
     const near = closest([...Intl.supportedValuesOf("timeZone"), "UTC"], tz);
     return `"${tz}" is not a known IANA time zone (${near ? `did you mean ${near}?` : "for example Europe/Berlin or UTC"})`;
   }
-}
-
-/** The first fire time strictly after `after`, in the schedule's time zone (default the host's), once per local minute across DST (see next.ts). */
-export function nextFireTime(expr: string, after: Date, tz?: string): Date {
-  return nextFire(expr, after, tz ?? hostTimeZone());
 }

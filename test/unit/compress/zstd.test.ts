@@ -1,7 +1,8 @@
 // Both zstd decoders (zlib's on Node >= 22.15 and fzstd elsewhere) against the real zstd tool, and the choice between them.
 import { createHash, randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { MAX_ZSTD_WINDOW, unzstdZlib, zlibZstdProblem, zstdDecoder, type ZlibZstd } from "../../../core/compress/zstd.js";
+import { unzstdZlib, zlibZstdProblem, zstdDecoder, type ZlibZstd } from "../../../core/compress/zstd.js";
+import { MAX_ZSTD_WINDOW } from "../../../core/compress/zstd-limits.js";
 import { unzstdFzstd } from "../../../core/compress/zstd-fzstd.js";
 import { runWithInput } from "../../helpers/rpm-fixtures.js";
 import { toolMissing } from "../../helpers/tools.js";

@@ -2,7 +2,8 @@
 import { describe, expect, it } from "vitest";
 import type { Config, ProxyConfig, RepositoryConfig } from "../../../core/config/schema.js";
 import { ProxySchema } from "../../../core/config/schema.js";
-import { displayProxy, matchNoProxy, parseNoProxy, parseNoProxyEntry, proxyEndpoint, resolveProxy, ProxySettingError } from "../../../core/http/proxy.js";
+import { matchNoProxy, parseNoProxy, parseNoProxyEntry } from "../../../core/http/no-proxy.js";
+import { displayProxy, proxyEndpoint, resolveProxy, ProxySettingError } from "../../../core/http/proxy.js";
 
 describe("NO_PROXY matching", () => {
   const cases: [noProxy: string, url: string, match: string | undefined][] = [

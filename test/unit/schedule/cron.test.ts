@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { cronProblem, nextFireTime, timezoneProblem } from "../../../core/schedule/cron.js";
+import { cronProblem, timezoneProblem } from "../../../core/schedule/cron.js";
+import { nextFireTime } from "../../../core/schedule/next.js";
 
 describe("cronProblem", () => {
   it.each([

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { firesBetween, nextFire } from "../../../core/schedule/next.js";
-import { nextFireTime } from "../../../core/schedule/cron.js";
+import { nextFireTime } from "../../../core/schedule/next.js";
 import { formatInZone } from "../../../core/schedule/zone.js";
 
 /** The next `n` fire times after `after`, as UTC ISO strings without milliseconds. */
