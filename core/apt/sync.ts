@@ -11,7 +11,7 @@ import { putBuffer } from "../storage/put-buffer.js";
 import type { PackageRecord } from "../db/package-sets.js";
 import type { RunCounts } from "../db/sync-runs.js";
 import type { RepoSyncContext, RepoSyncResult } from "../sync/types.js";
-import { findPathConflict, safeLocation } from "../rpm/location.js";
+import { findPathConflict, pathConflictMessage, safeLocation } from "../rpm/location.js";
 import type { AptSourceConfig } from "../config/schema.js";
 import { checkNotInFuture, checkNotOlder, checkValidUntil, MAX_RELEASE_BYTES, parseRelease, type Release, type ReleaseFile } from "./release.js";
 import { loadKeyring, splitClearsigned, verifyClearsigned, verifyDetached, SignatureError, type Keyring } from "../openpgp/signature.js";
@@ -317,12 +317,7 @@ function refuseTreeConflicts(planned: PlannedFile[], metadata: MetadataEntry[], 
     (a, b) => !("record" in a) && !("record" in b) && a.sha256 === b.sha256,
   );
   if (!conflict) return;
-  const [a, b] = [describeTreeEntry(conflict.first), describeTreeEntry(conflict.second)];
-  throw new AptSyncError(
-    conflict.kind === "same path"
-      ? `repository ${ctx.repo.id}: ${b} has the same path as ${a}: refusing the upstream indices (they cannot both be published)`
-      : `repository ${ctx.repo.id}: ${a} is a file where ${b} needs a directory: refusing the upstream indices (they cannot both be published)`,
-  );
+  throw new AptSyncError(pathConflictMessage(conflict, describeTreeEntry, ctx.repo.id, "indices"));
 }
 
 function warnOnSuiteMismatch(release: Release, source: AptSourceConfig, label: string, ctx: RepoSyncContext): void {

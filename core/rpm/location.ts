@@ -135,3 +135,10 @@ export function findPathConflict<T>(entries: Iterable<T>, pathOf: (entry: T) => 
   }
   return undefined;
 }
+
+/** The refusal of a conflict, naming both entries (`describe`) and what is refused ("metadata", "indices"). */
+export function pathConflictMessage<T>(conflict: PathConflict<T>, describe: (entry: T) => string, repoId: string, refused: string): string {
+  const [a, b] = [describe(conflict.first), describe(conflict.second)];
+  const what = conflict.kind === "same path" ? `${b} has the same path as ${a}` : `${a} is a file where ${b} needs a directory`;
+  return `repository ${repoId}: ${what}: refusing the upstream ${refused} (they cannot both be published)`;
+}

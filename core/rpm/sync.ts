@@ -15,7 +15,7 @@ import type { RepoSyncContext, RepoSyncResult } from "../sync/types.js";
 import { parseRepomd, type RepomdData } from "./repomd.js";
 import { parsePrimaryInWorker } from "./primary-thread.js";
 import type { ParsedPackage } from "./primary-protocol.js";
-import { findPathConflict, safeLocation } from "./location.js";
+import { findPathConflict, pathConflictMessage, safeLocation } from "./location.js";
 
 export class RpmMetadataError extends ChantalError {}
 
@@ -250,12 +250,7 @@ function refuseTreeConflicts(planned: RpmPackage[], metadata: MetadataEntry[], c
     (a, b) => !(a instanceof RpmPackage) && !(b instanceof RpmPackage) && a.sha256 === b.sha256,
   );
   if (!conflict) return;
-  const [a, b] = [describeTreeEntry(conflict.first), describeTreeEntry(conflict.second)];
-  throw new RpmMetadataError(
-    conflict.kind === "same path"
-      ? `repository ${ctx.repo.id}: ${b} has the same path as ${a}: refusing the upstream metadata (they cannot both be published)`
-      : `repository ${ctx.repo.id}: ${a} is a file where ${b} needs a directory: refusing the upstream metadata (they cannot both be published)`,
-  );
+  throw new RpmMetadataError(pathConflictMessage(conflict, describeTreeEntry, ctx.repo.id, "metadata"));
 }
 
 /** repomd.xml; absent upstream (404/410) means upstream_url is wrong, and the error says so, as APT's does. */
