@@ -1,6 +1,5 @@
 // A command interrupted while it waits for a repository lock held by another process: SIGINT exits 130, SIGTERM 143;
 // and the same codes once it holds the lock and downloads.
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,7 +8,7 @@ import { generateRpmRepo } from "../../bench/rpm-repo-generator.js";
 import type { RepositoryConfig } from "../../core/config/schema.js";
 import { migrate } from "../../core/db/migrate.js";
 import { ensureRepository } from "../../core/db/repositories.js";
-import { repoRoot } from "../helpers/cli.js";
+import { startLockHolder } from "../helpers/lock-holder-process.js";
 import { startSyncEnvironment, type SyncEnvironment } from "../helpers/sync-env.js";
 import { until } from "../helpers/wait.js";
 
@@ -28,19 +27,6 @@ afterAll(async () => {
   rmSync(upstream, { recursive: true, force: true });
 });
 
-/** Another process holds the repository lock (its own database connection) until its stdin closes. */
-function startHolder(): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", "test/helpers/lock-holder.ts", env.db.url, String(repoKey), "test: a manual sync elsewhere"], { cwd: repoRoot, stdio: ["pipe", "pipe", "inherit"] });
-  let out = "";
-  return new Promise((resolve, reject) => {
-    child.stdout!.on("data", (d) => {
-      out += d;
-      if (out.includes("locked")) resolve(child);
-    });
-    child.on("exit", (code) => reject(new Error(`lock holder exited ${code}: ${out}`)));
-  });
-}
-
 /**
  * The waiting command's lock connections (application_name "chantal-lock:<purpose>#<pid>") that are open: its pid
  * and this file's database only, as the suite's other files sync their own "r1" on the same server at the same time
@@ -52,7 +38,7 @@ async function lockConnections(purpose: string, pid: number): Promise<number> {
 }
 
 async function interruptWhileWaiting(args: string[], purpose: string, connections: number, signal: NodeJS.Signals) {
-  const holder = await startHolder();
+  const holder = await startLockHolder(env.db.url, repoKey, "test: a manual sync elsewhere");
   try {
     const cmd = env.spawn(...args);
     await until("the command waiting for the repository lock", async () => (await lockConnections(purpose, cmd.child.pid!)) >= connections);
@@ -62,12 +48,11 @@ async function interruptWhileWaiting(args: string[], purpose: string, connection
     const result = await cmd.result;
     const elapsedMs = Date.now() - sent;
     // The holder still has its lock; the waiter left no connection behind.
-    expect(holder.exitCode).toBeNull();
+    expect(holder.child.exitCode).toBeNull();
     await until("the waiter's lock connections closed", async () => (await lockConnections(purpose, cmd.child.pid!)) === 0);
     return { ...result, elapsedMs };
   } finally {
-    holder.stdin!.end();
-    await new Promise((r) => (holder.exitCode !== null ? r(null) : holder.once("exit", r)));
+    await holder.release();
   }
 }
 

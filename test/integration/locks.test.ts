@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess } from "node:child_process";
 import { hostname } from "node:os";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -7,7 +7,7 @@ import { LockClass } from "../../core/db/lock-ids.js";
 import { migrate } from "../../core/db/migrate.js";
 import { LockBusyError, LockLostError } from "../../core/errors.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { repoRoot } from "../helpers/cli.js";
+import { startLockHolder } from "../helpers/lock-holder-process.js";
 
 let tdb: TestDatabase;
 let pool: pg.Pool;
@@ -20,18 +20,6 @@ afterAll(async () => {
   await pool.end();
   await tdb.drop();
 });
-
-function startHolder(key: number, purpose: string): Promise<{ child: ChildProcess; output: () => string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", "test/helpers/lock-holder.ts", tdb.url, String(key), purpose], { cwd: repoRoot, stdio: ["pipe", "pipe", "inherit"] });
-  let out = "";
-  return new Promise((resolve, reject) => {
-    child.stdout!.on("data", (d) => {
-      out += d;
-      if (out.includes("locked")) resolve({ child, output: () => out });
-    });
-    child.on("exit", (code) => reject(new Error(`holder exited ${code}: ${out}`)));
-  });
-}
 
 function exitOf(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.on("exit", (code) => resolve(code))));
@@ -81,7 +69,7 @@ describe("repository locks", () => {
   });
 
   it("is exclusive between two real processes, and freed when the holder process is killed", async () => {
-    const holder = await startHolder(5, "process-a");
+    const holder = await startLockHolder(tdb.url, 5, "process-a");
     try {
       const err = await acquireLock(tdb.url, repositoryLockRequest(5, "me")).catch((e) => e);
       expect(err).toBeInstanceOf(LockHeldError);
@@ -96,7 +84,7 @@ describe("repository locks", () => {
   });
 
   it("a holder process notices when its connection is terminated", async () => {
-    const holder = await startHolder(6, "process-b");
+    const holder = await startLockHolder(tdb.url, 6, "process-b");
     const [h] = await lockHolders(pool, LockClass.repository, 6);
     await pool.query("SELECT pg_terminate_backend($1)", [h!.backendPid]);
     const code = await exitOf(holder.child);

@@ -1,11 +1,10 @@
 // repo remove and publish remove through the real CLI, after real syncs from a server on 127.0.0.1.
-import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateRpmRepo } from "../../bench/rpm-repo-generator.js";
-import { repoRoot } from "../helpers/cli.js";
+import { startLockHolder } from "../helpers/lock-holder-process.js";
 import { listFiles, startSyncEnvironment, type SyncEnvironment } from "../helpers/sync-env.js";
 
 let upstream: string;
@@ -34,24 +33,6 @@ async function stateCounts(id: number): Promise<Record<string, number>> {
     [id],
   );
   return r.rows[0];
-}
-
-/** Another process holds the repository lock until its stdin closes. */
-function holdLock(key: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", "test/helpers/lock-holder.ts", env.db.url, String(key), "sync r1 elsewhere"], { cwd: repoRoot, stdio: ["pipe", "pipe", "inherit"] });
-  let out = "";
-  return new Promise((resolve, reject) => {
-    child.stdout!.on("data", (d) => {
-      out += d;
-      if (out.includes("locked")) resolve(child);
-    });
-    child.on("exit", (code) => reject(new Error(`lock holder exited ${code}: ${out}`)));
-  });
-}
-
-async function release(holder: ChildProcess): Promise<void> {
-  holder.stdin!.end();
-  await new Promise((r) => (holder.exitCode !== null ? r(null) : holder.once("exit", r)));
 }
 
 beforeAll(async () => {
@@ -89,14 +70,14 @@ describe("repo remove", () => {
   it("refuses while another process holds the repository lock (exit 75), then removes everything once it is free", async () => {
     configure(repo("r2"), repo("r3"), repo("off", `    enabled: false\n`));
     const id = (await rowId("r1"))!;
-    const holder = await holdLock(id);
+    const holder = await startLockHolder(env.db.url, id, "sync r1 elsewhere");
     try {
       const locked = await env.cli("repo", "remove", "--repo-id", "r1");
       expect(locked.code).toBe(75);
       expect(locked.stderr).toMatch(/repository r1 is locked by .* \(sync r1 elsewhere\): try again/);
       expect(existsSync(join(env.published("r1"), "repodata/repomd.xml"))).toBe(true);
     } finally {
-      await release(holder);
+      await holder.release();
     }
     expect(await stateCounts(id)).toMatchObject({ repositories: 1, sync_runs: 1, snapshots: 1 });
 
@@ -190,14 +171,14 @@ describe("publish remove", () => {
   });
 
   it("refuses while the repository is locked (exit 75) and leaves the tree published", async () => {
-    const holder = await holdLock((await rowId("r3"))!);
+    const holder = await startLockHolder(env.db.url, (await rowId("r3"))!, "sync r1 elsewhere");
     try {
       const r = await env.cli("publish", "remove", "--repo-id", "r3");
       expect(r.code).toBe(75);
       expect(r.stderr).toMatch(/repository r3 is locked by/);
       expect(existsSync(join(env.published("r3"), "repodata/repomd.xml"))).toBe(true);
     } finally {
-      await release(holder);
+      await holder.release();
     }
   });
 });
