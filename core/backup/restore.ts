@@ -17,7 +17,7 @@ import { digestingStream, readArchive, readSmall } from "./archive.js";
 import { qualified, SCHEMA } from "./dump.js";
 import { loadDump } from "./load.js";
 import { BackupInvalidError, CONFIG_PREFIX, dumpByteLimit, MANIFEST_NAME, type Manifest, type MemberDigest } from "./manifest.js";
-import { SIGNATURE_NAME } from "./signing.js";
+import { MAX_SIGNATURE_BYTES, SIGNATURE_NAME } from "./signing.js";
 import { memberChecks } from "./verify.js";
 
 export class NewerSchemaError extends ChantalError {}
@@ -120,7 +120,7 @@ async function loadMembers(client: pg.ClientBase, input: Readable, opts: LoadOpt
         return;
       }
       // Checked by the verification that came first; the manifest it signs is compared above.
-      if (m.path === SIGNATURE_NAME) return void (await readSmall(m.body, 64 * 1024, SIGNATURE_NAME));
+      if (m.path === SIGNATURE_NAME) return void (await readSmall(m.body, MAX_SIGNATURE_BYTES, SIGNATURE_NAME));
       const d = digestingStream();
       if (m.path === opts.manifest.database_file) {
         const decoded = new PassThrough({ highWaterMark: 1 << 20 });

@@ -8,6 +8,8 @@ import { loadKeyring, pgp, SignatureError, verifyDetached, type Keyring } from "
 import { BackupInvalidError } from "./manifest.js";
 
 export const SIGNATURE_NAME = "manifest.json.asc";
+/** An armored detached signature is well under 1 KiB; anything this large is not one. */
+export const MAX_SIGNATURE_BYTES = 64 * 1024;
 
 export interface BackupSigner {
   key: openpgp.PrivateKey;
@@ -58,8 +60,7 @@ export async function signManifest(signer: BackupSigner, manifest: Buffer): Prom
 }
 
 /** Throws BackupInvalidError unless `signature` is a valid signature of `manifest` by a key of `keyring`. */
-export async function checkManifestSignature(manifest: Buffer, signature: Buffer | undefined, keyring: Keyring): Promise<void> {
-  if (!signature) throw new BackupInvalidError(`the backup is not signed (no ${SIGNATURE_NAME}), and backup.signing requires a signature by a key of ${keyring.path}: refused`);
+export async function checkManifestSignature(manifest: Buffer, signature: Buffer, keyring: Keyring): Promise<void> {
   try {
     await verifyDetached(manifest, signature, keyring, "manifest.json");
   } catch (err) {

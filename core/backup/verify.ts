@@ -7,7 +7,7 @@ import { countingStream, digestingStream, readArchive, readSmall } from "./archi
 import { DUMP_END } from "./dump.js";
 import { BackupInvalidError, CONFIG_PREFIX, dumpByteLimit, MANIFEST_NAME, parseManifest, type Manifest, type MemberDigest } from "./manifest.js";
 import type { Keyring } from "../openpgp/signature.js";
-import { checkManifestSignature, SIGNATURE_NAME } from "./signing.js";
+import { checkManifestSignature, MAX_SIGNATURE_BYTES, SIGNATURE_NAME } from "./signing.js";
 import type { BackupStore } from "./store.js";
 
 export interface VerifyCheck {
@@ -115,7 +115,6 @@ export function memberChecks(manifest: Manifest, digests: Map<string, MemberDige
 /** Thrown by the visitor to stop reading an archive whose signature failed: nothing after it is read. */
 class SignatureRefused extends Error {}
 
-const MAX_SIGNATURE_BYTES = 64 * 1024;
 
 /** The check of manifest.json.asc: valid by a key of the keyring, or not checked when no keyring is configured. */
 async function signatureCheck(manifestText: string | undefined, armored: string, keyring: Keyring | undefined): Promise<VerifyCheck> {
