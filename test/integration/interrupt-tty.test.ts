@@ -22,14 +22,16 @@ function plain(screen: string): string {
   return screen.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[78]/g, "");
 }
 
-describeWithTools(["script"], "Ctrl-C on a terminal", () => {
+describeWithTools(["script", "bash"], "Ctrl-C on a terminal", () => {
   it("clears the bar before the one interruption line, exits 130, and writes nothing after", async () => {
     upstream = mkdtempSync(join(tmpdir(), "chantal-up-"));
     await generateRpmRepo(upstream, 40, 16_384);
     env = await startSyncEnvironment({ upstream, faults: (req) => (req.path.endsWith(".rpm") ? { delayMs: 400 } : undefined) });
     // The shell after the CLI stands for the prompt: whatever the CLI writes late lands after EXIT=.
     const cli = `${process.execPath} ${cliPath} --config-dir ${env.configDir} repo sync --repo-id r1`;
-    const child = spawn("script", ["-qec", `${cli}; echo EXIT=$?; sleep 1; echo PROMPT`, "/dev/null"], { cwd: repoRoot, env: { ...process.env, CHANTAL_FROM_SOURCE: "1" } });
+    // script runs $SHELL: bash waits out a SIGINT its child handled, while dash (CI's /bin/sh when SHELL is unset) dies of it.
+    const shellEnv = { ...process.env, CHANTAL_FROM_SOURCE: "1", SHELL: "/bin/bash" };
+    const child = spawn("script", ["-qec", `${cli}; echo EXIT=$?; sleep 1; echo PROMPT`, "/dev/null"], { cwd: repoRoot, env: shellEnv });
     let screen = "";
     child.stdout.on("data", (d) => (screen += d));
     const end = Date.now() + 30_000;
