@@ -1,6 +1,6 @@
 // S3 clients: one connection shape (region, endpoint, path style) for every use, the region default, and the
 // SDK loaded on first use so commands without S3 never pay for it. Credentials come from the AWS environment.
-import type { S3Client, S3ClientConfig } from "@aws-sdk/client-s3";
+import type { S3ClientConfig } from "@aws-sdk/client-s3";
 
 /** How to reach S3: storage.s3 and backup.s3 both hold these fields (s3ConnectionSchema). */
 export interface S3Connection {
@@ -48,9 +48,4 @@ export type S3Sdk = typeof import("@aws-sdk/client-s3");
 
 export function loadS3Sdk(): Promise<S3Sdk> {
   return import("@aws-sdk/client-s3");
-}
-
-export async function createS3Client(conn: S3Connection, opts: ClientOptions = {}, env: NodeJS.ProcessEnv = process.env): Promise<S3Client> {
-  const sdk = await loadS3Sdk();
-  return new sdk.S3Client(s3ClientConfig(conn, opts, env));
 }
