@@ -3,19 +3,19 @@ import { ChantalError } from "../errors.js";
 import { fetchBuffer, HttpStatusError } from "../http/client.js";
 import { sha256Hex, type ChecksumAlgo } from "../checksum.js";
 import { downloadMany, type DownloadJob, type ExpectedChecksum } from "../http/download.js";
-import { commitSync, type CommittedPackage, type MetadataEntry } from "../sync/commit.js";
-import { downloadPackages } from "../sync/download-packages.js";
+import { commitSync, type CommittedPackage, type MetadataEntry } from "../mirror/commit.js";
+import { downloadPackages } from "../mirror/download-packages.js";
 import { compressionFromPath } from "../compress/decompress.js";
 import { upstreamFileUrl } from "../http/url.js";
 import { redactUrl } from "../redact.js";
 import { putBuffer } from "../storage/put-buffer.js";
 import { sha256ByChecksum } from "../db/package-sets.js";
 import type { RunCounts } from "../db/sync-runs.js";
-import type { RepoSyncContext, RepoSyncResult } from "../sync/types.js";
+import type { RepoSyncContext, RepoSyncResult } from "../mirror/types.js";
 import { parseRepomd, type RepomdData } from "./repomd.js";
 import { parsePrimaryInWorker } from "./primary-thread.js";
 import type { ParsedPackage } from "./primary-protocol.js";
-import { findPathConflict, pathConflictMessage, safeLocation } from "./location.js";
+import { findPathConflict, pathConflictMessage, safeLocation } from "../mirror/location.js";
 
 export class RpmMetadataError extends ChantalError {}
 

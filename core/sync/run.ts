@@ -16,7 +16,7 @@ import { syncApt } from "../apt/sync.js";
 import { snapshotNameFromTemplate } from "../snapshots/name.js";
 import { createSnapshot, findSnapshot } from "../snapshots/snapshots.js";
 import { poolOf, publishLatest, publishSnapshot } from "./publish-repo.js";
-import type { RepoSyncContext, RepoSyncResult, SyncProgress } from "./types.js";
+import type { RepoSyncContext, RepoSyncResult, SyncProgress } from "../mirror/types.js";
 
 export interface SyncRequest {
   repoId: string;
