@@ -6,7 +6,7 @@ import { fetchBuffer, HttpStatusError } from "../../core/http/client.js";
 import { repositoryHttp, routeSummary, type RepositoryHttp } from "../../core/http/repo-http.js";
 import { upstreamFileUrl } from "../../core/http/url.js";
 import { redactSecrets, redactUrl } from "../../core/redact.js";
-import { configSecrets } from "../../core/sync/run.js";
+import { configSecrets } from "../../core/config/secrets.js";
 import { action } from "../context.js";
 import { printJson } from "../output.js";
 import { repoIdArgument } from "../repo-id.js";

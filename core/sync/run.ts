@@ -1,6 +1,6 @@
 // The sync handler's core: locks, the sync_runs row, the type-specific sync, then publish and snapshot.
 import { repositoryPackageCount } from "../db/package-sets.js";
-import type { Config } from "../config/schema.js";
+import { configSecrets } from "../config/secrets.js";
 import { findRepository, type LoadedConfig } from "../config/load.js";
 import { connectionLossError, type Database } from "../db/client.js";
 import { acquireLock, describeHolder, LockHeldError, maintenanceLockRequest, repositoryLockRequest, type HeldLock } from "../db/locks.js";
@@ -15,7 +15,8 @@ import { syncRpm } from "../rpm/sync.js";
 import { syncApt } from "../apt/sync.js";
 import { snapshotNameFromTemplate } from "../snapshots/name.js";
 import { createSnapshot, findSnapshot } from "../snapshots/snapshots.js";
-import { poolOf, publishLatest, publishSnapshot } from "./publish-repo.js";
+import { publishLatest, publishSnapshot } from "../publish/trees.js";
+import { blobStoreOf } from "../storage/backend.js";
 import type { RepoSyncContext, RepoSyncResult, SyncProgress } from "../mirror/types.js";
 
 export interface SyncRequest {
@@ -57,16 +58,6 @@ export interface SyncResult {
   error?: string;
   published?: string;
   snapshot?: string;
-}
-
-/** Secret values of the configuration, removed from any error text we store or print. */
-export function configSecrets(config: Config): string[] {
-  const out: (string | undefined)[] = [config.proxy?.password];
-  for (const r of config.repositories) {
-    out.push(r.proxy?.password);
-    if (r.auth?.type === "basic") out.push(r.auth.password);
-  }
-  return out.filter((s): s is string => !!s);
 }
 
 async function takeLocks(req: SyncRequest, row: RepositoryRow, env: SyncEnv): Promise<HeldLock[]> {
@@ -151,7 +142,7 @@ export async function syncRepository(req: SyncRequest, env: SyncEnv): Promise<Sy
   // Filled by the syncer as it goes: a failed or interrupted run reports what it did download.
   const counts = zeroCounts();
   try {
-    const pool = poolOf(config);
+    const pool = blobStoreOf(config);
     // Read again under the lock: a restore or `pool verify --fix` may have reset the index checksum meanwhile.
     const row = await ensureRepository(env.database.pool, repo);
     const abandoned = await markAbandonedRuns(env.database.pool, row.id);
