@@ -1,23 +1,23 @@
-// The sync handler's core: locks, the sync_runs row, the type-specific sync, then publish and snapshot.
-import { repositoryPackageCount } from "../db/package-sets.js";
-import { configSecrets } from "../config/secrets.js";
-import { findRepository, type LoadedConfig } from "../config/load.js";
-import { connectionLossError, type Database } from "../db/client.js";
-import { acquireLock, describeHolder, LockHeldError, maintenanceLockRequest, repositoryLockRequest, type HeldLock } from "../db/locks.js";
-import { ensureRepository, type RepositoryRow } from "../db/repositories.js";
-import type { SyncStatus, SyncTrigger } from "../db/schema.js";
-import { finishRun, markAbandonedRuns, startRun, zeroCounts, type RunCounts } from "../db/sync-runs.js";
-import { AbortedError, ChantalError, errorMessage, failureCause, LockBusyError } from "../errors.js";
-import { repositoryHttp, routeSummary, type RepositoryHttp } from "../http/repo-http.js";
-import type { Logger } from "../log.js";
-import { redactSecrets } from "../redact.js";
-import { syncRpm } from "../rpm/sync.js";
-import { syncApt } from "../apt/sync.js";
-import { snapshotNameFromTemplate } from "../snapshots/name.js";
-import { createSnapshot, findSnapshot } from "../snapshots/snapshots.js";
-import { publishLatest, publishSnapshot } from "../publish/trees.js";
-import { blobStoreOf } from "../storage/backend.js";
-import type { RepoSyncContext, RepoSyncResult, SyncProgress } from "../mirror/types.js";
+// The sync orchestration: locks, the sync_runs row, the type-specific sync, then publish and snapshot.
+import { repositoryPackageCount } from "../core/db/package-sets.js";
+import { configSecrets } from "../core/config/secrets.js";
+import { findRepository, type LoadedConfig } from "../core/config/load.js";
+import { connectionLossError, type Database } from "../core/db/client.js";
+import { acquireLock, describeHolder, LockHeldError, maintenanceLockRequest, repositoryLockRequest, type HeldLock } from "../core/db/locks.js";
+import { ensureRepository, type RepositoryRow } from "../core/db/repositories.js";
+import type { SyncStatus, SyncTrigger } from "../core/db/schema.js";
+import { finishRun, markAbandonedRuns, startRun, zeroCounts, type RunCounts } from "../core/db/sync-runs.js";
+import { AbortedError, ChantalError, errorMessage, failureCause, LockBusyError } from "../core/errors.js";
+import { repositoryHttp, routeSummary, type RepositoryHttp } from "../core/http/repo-http.js";
+import type { Logger } from "../core/log.js";
+import { redactSecrets } from "../core/redact.js";
+import { syncRpm } from "../core/rpm/sync.js";
+import { syncApt } from "../core/apt/sync.js";
+import { snapshotNameFromTemplate } from "../core/snapshots/name.js";
+import { createSnapshot, findSnapshot } from "../core/snapshots/snapshots.js";
+import { publishLatest, publishSnapshot } from "../core/publish/trees.js";
+import { blobStoreOf } from "../core/storage/backend.js";
+import type { RepoSyncContext, RepoSyncResult, SyncProgress } from "../core/mirror/types.js";
 
 export interface SyncRequest {
   repoId: string;
