@@ -11,8 +11,7 @@ import { AbortedError, ChantalError, errorMessage, failureCause, LockBusyError }
 import { repositoryHttp, routeSummary, type RepositoryHttp } from "../core/http/repo-http.js";
 import type { Logger } from "../core/log.js";
 import { redactSecrets } from "../core/redact.js";
-import { syncRpm } from "../core/rpm/sync.js";
-import { syncApt } from "../core/apt/sync.js";
+import { repositoryTypeOf } from "../core/repository-types.js";
 import { snapshotNameFromTemplate } from "../core/snapshots/name.js";
 import { createSnapshot, findSnapshot } from "../core/snapshots/snapshots.js";
 import { publishLatest, publishSnapshot } from "../core/publish/trees.js";
@@ -88,8 +87,8 @@ async function recordSkipped(env: SyncEnv, row: RepositoryRow, req: SyncRequest,
 }
 
 async function syncByType(ctx: RepoSyncContext): Promise<RepoSyncResult> {
-  if (ctx.repo.type === "rpm") return syncRpm(ctx);
-  if (ctx.repo.type === "apt") return syncApt(ctx);
+  const type = repositoryTypeOf(ctx.repo.type);
+  if (type) return type.sync(ctx);
   throw new ChantalError(`repository ${ctx.repo.id}: type "${ctx.repo.type}" cannot be synced by this version yet`);
 }
 
