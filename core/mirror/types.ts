@@ -20,7 +20,8 @@ export interface RepoSyncContext {
   repo: RepositoryConfig;
   row: RepositoryRow;
   db: pg.Pool;
-  pool: BlobStore;
+  /** The blob store (content-addressed files by sha256). */
+  blobs: BlobStore;
   http: HttpOptions;
   log: Logger;
   signal: AbortSignal;
