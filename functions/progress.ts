@@ -2,7 +2,7 @@
 import { createRequire } from "node:module";
 import type CliProgress from "cli-progress";
 import type { Logger } from "../core/log.js";
-import type { SyncProgress } from "../core/sync/types.js";
+import type { SyncProgress } from "../core/mirror/types.js";
 
 const LINE_INTERVAL_MS = 5_000;
 
