@@ -6,7 +6,7 @@ import { openDatabase, type Database } from "../core/db/client.js";
 import { AbortedError, ChantalError, ConfigError, ExitCode, errorMessage } from "../core/errors.js";
 import { createLogger, silentLogger, type Logger } from "../core/log.js";
 import { redactText } from "../core/redact.js";
-import { beginCommand } from "./interrupt.js";
+import { beginCommand } from "../core/runtime/signals.js";
 
 export interface GlobalOptions {
   configDir?: string;
@@ -48,7 +48,7 @@ async function finishInterruptedRestore(configDir: string, log: Logger): Promise
 }
 
 export interface ActionOptions {
-  /** The command reloads on SIGHUP (claimHangups in bin/interrupt.ts): one during start-up is kept for it. */
+  /** The command reloads on SIGHUP (claimHangups in core/runtime/signals.ts): one during start-up is kept for it. */
   hangups?: boolean;
   /** The exit code when SIGINT/SIGTERM came before the command began; default the signal's (130/143). */
   stoppedBeforeStartCode?: number;
@@ -66,7 +66,7 @@ export function action<A extends unknown[]>(fn: (ctx: CommandContext, ...args: A
       process.exitCode = reportError(err, silentLogger());
       return;
     }
-    // SIGINT/SIGTERM abort the running work; a second signal exits at once (bin/interrupt.ts).
+    // SIGINT/SIGTERM abort the running work; a second signal exits at once (core/runtime/signals.ts).
     const interrupt = beginCommand(log, { hangups: opts.hangups });
     const configDir = resolveConfigDir(g.configDir, process.env);
     let loaded: Promise<LoadedConfig> | undefined;
@@ -96,7 +96,7 @@ export function action<A extends unknown[]>(fn: (ctx: CommandContext, ...args: A
         code = (await fn(ctx, ...(args.slice(0, -1) as A))) ?? ExitCode.ok;
       }
     } catch (err) {
-      // The interruption was logged when the signal came (bin/interrupt.ts): its bare message is not repeated.
+      // The interruption was logged when the signal came (core/runtime/signals.ts): its bare message is not repeated.
       const loggedInterrupt = err instanceof AbortedError && interrupt.signal.reason instanceof AbortedError && err.message === interrupt.signal.reason.message && log.isLevelEnabled("warn");
       code = loggedInterrupt ? ExitCode.failed : reportError(err, log);
       // An abort we caused exits with our signal's code (SIGINT 130, SIGTERM 143), whichever error carried it up.

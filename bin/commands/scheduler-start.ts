@@ -18,7 +18,7 @@ import { readPidFile, removePidFile, runningSchedulerPid, schedulerPaths, writeP
 import { planJobs, type JobKind } from "../../core/schedule/plan.js";
 import { heartbeat, markStopped, registerInstance, ScheduleStateStore, schedulerLockRequest, hostLockKey } from "../../core/schedule/state.js";
 import { action, type CommandContext } from "../context.js";
-import { claimHangups } from "../interrupt.js";
+import { claimHangups } from "../../core/runtime/signals.js";
 
 const HEARTBEAT_MS = 15_000;
 /** How long `start --daemon` waits for the detached daemon to come up (the embedded database may need initdb). */
@@ -72,7 +72,7 @@ async function takeHostLock(database: Database): Promise<HeldLock> {
 
 /**
  * SIGHUP: read the configuration again; an invalid one is logged and the running one kept. One that arrives
- * before the scheduler runs (even during the process start-up, see bin/interrupt.ts) is applied once it does,
+ * before the scheduler runs (even during the process start-up, see core/runtime/signals.ts) is applied once it does,
  * and one during shutdown is ignored (never the default action, which would end the process).
  */
 function hangupHandler(ctx: CommandContext) {
