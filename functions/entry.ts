@@ -1,15 +1,16 @@
 // The container entry (Fargate task, CI job): `node dist/functions/entry.js sync --repo-id X [--snapshot T]`,
 // `... backup`, or the same request as SST_EVENT JSON. It runs exactly the handlers the local runner runs,
-// logs JSON lines on stdout, turns SIGTERM into a clean abort, and exits with DESIGN.md's codes.
+// logs JSON lines on stdout, and starts like the CLI (core/runtime/command.ts): SIGTERM is a clean abort, DESIGN.md's exit codes.
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { z } from "zod";
 import { loadConfig, resolveConfigDir, type LoadedConfig } from "../core/config/load.js";
 import { openDatabase } from "../core/db/client.js";
-import { AbortedError, ChantalError, ConfigError, ExitCode, UsageError, errorMessage, formatConfigIssue } from "../core/errors.js";
+import { type AbortedError, UsageError } from "../core/errors.js";
 import { createLogger, type Logger } from "../core/log.js";
-import { redactText } from "../core/redact.js";
+import { runCommand } from "../core/runtime/command.js";
+import type { Failure } from "../core/runtime/failure.js";
 import { backupExitCode, backupRequestFromConfig, runBackup } from "./backup.js";
 import { progressReporter } from "./progress.js";
 import { runSync, syncExitCode } from "./sync.js";
@@ -94,20 +95,9 @@ async function runTask(input: TaskInput, env: NodeJS.ProcessEnv, log: Logger, si
 export async function main(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   const log = createLogger({ json: true, destination: 1 });
-  const ac = new AbortController();
-  const onSignal = (name: "SIGINT" | "SIGTERM") => () => {
-    log.warn({ signal: name }, "stopping: aborting the running task cleanly");
-    ac.abort(new AbortedError(`interrupted by ${name}`, name));
-  };
-  process.once("SIGTERM", onSignal("SIGTERM"));
-  process.once("SIGINT", onSignal("SIGINT"));
-  try {
-    return await runTask(parseTaskInput(args, env), env, log, ac.signal);
-  } catch (err) {
-    const message = err instanceof ConfigError ? err.issues.map(formatConfigIssue).join("; ") : redactText(errorMessage(err));
-    log.error({ error: message }, "task failed");
-    return err instanceof ChantalError ? err.exitCode : ExitCode.failed;
-  }
+  // The CLI's start-up path: SIGTERM/SIGINT abort the task cleanly, a second one exits at once.
+  const report = (failure: Failure) => log.error({ error: failure.lines.join("; ") }, "task failed");
+  return runCommand({ log, report }, (signal) => runTask(parseTaskInput(args, env), env, log, signal));
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
