@@ -4,6 +4,7 @@
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
 import { z } from "zod";
 import { loadConfig, resolveConfigDir, type LoadedConfig } from "../core/config/load.js";
 import { openDatabase } from "../core/db/client.js";
@@ -21,16 +22,30 @@ const TaskEventSchema = z.discriminatedUnion("handler", [
 ]);
 export type TaskInput = z.output<typeof TaskEventSchema>;
 
+const USAGE = "usage: entry sync --repo-id ID [--snapshot TEMPLATE] | entry backup";
+const SYNC_OPTIONS = { "repo-id": { type: "string" }, snapshot: { type: "string" } } as const;
+
+function unexpected(arg: string): UsageError {
+  return new UsageError(`unexpected argument "${arg}" (${USAGE})`);
+}
+
 function fromArgv(args: string[]): unknown {
   const [handler, ...rest] = args;
-  const flags = new Map<string, string>();
-  for (let i = 0; i < rest.length; i += 2) {
-    const flag = rest[i]!;
-    if (!flag.startsWith("--") || rest[i + 1] === undefined) throw new UsageError(`unexpected argument "${flag}" (usage: entry sync --repo-id ID [--snapshot TEMPLATE] | entry backup)`);
-    flags.set(flag.slice(2), rest[i + 1]!);
+  // Not strict: its tokens let every refusal name the argument, in one message.
+  const { values, tokens } = parseArgs({ args: rest, options: SYNC_OPTIONS, strict: false, allowPositionals: true, tokens: true });
+  for (const t of tokens) {
+    if (t.kind === "positional") throw unexpected(t.value);
+    if (t.kind === "option-terminator") throw unexpected("--");
+    if (!(t.name in SYNC_OPTIONS) || t.value === undefined) throw unexpected(t.rawName);
   }
-  if (handler === "sync") return { handler, repoId: flags.get("repo-id"), ...(flags.has("snapshot") ? { snapshotTemplate: flags.get("snapshot") } : {}) };
-  if (handler === "backup" && flags.size === 0) return { handler };
+  const repoId = values["repo-id"] as string | undefined;
+  const snapshot = values.snapshot as string | undefined;
+  if (handler === "sync") return { handler, repoId, ...(snapshot !== undefined ? { snapshotTemplate: snapshot } : {}) };
+  if (handler === "backup") {
+    const first = tokens[0];
+    if (first?.kind === "option") throw unexpected(first.rawName); // a backup takes no options
+    return { handler };
+  }
   throw new UsageError(`unknown handler "${handler}" (sync or backup)`);
 }
 
