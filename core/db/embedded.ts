@@ -25,10 +25,10 @@ import { dirname, join, resolve } from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
 import lockfile from "proper-lockfile";
-import { AbortedError, DatabaseError, errorMessage } from "../errors.js";
+import { DatabaseError, errorMessage } from "../errors.js";
 import { DirMode, makeDirectory, octal } from "../fs-dirs.js";
 import type { Logger } from "../log.js";
-import { sleep, throwIfAborted } from "../runtime/sleep.js";
+import { abortedError, sleep, throwIfAborted } from "../runtime/sleep.js";
 import { ownConnectionsPattern } from "./application-name.js";
 
 export interface EmbeddedLease {
@@ -110,7 +110,7 @@ export async function acquireEmbeddedPostgres(opts: AcquireEmbeddedOptions): Pro
   const lease = makeLease(ctx, client, state);
   if (ctx.signal?.aborted) {
     await lease.release();
-    throw new AbortedError();
+    throw abortedError(ctx.signal);
   }
   return lease;
 }
