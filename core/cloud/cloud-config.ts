@@ -5,8 +5,8 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { loadConfig, type LoadedConfig } from "../core/config/load.js";
-import { ConfigError } from "../core/errors.js";
+import { loadConfig, type LoadedConfig } from "../config/load.js";
+import { ConfigError } from "../errors.js";
 import { deploymentPlan, planProblemIssues, type DeploymentPlan } from "./plan.js";
 
 /** Set by the SST app on the task: `storage.bucket: ${CHANTAL_POOL_BUCKET}`, `backup.target: ${CHANTAL_BACKUP_TARGET}`. */
