@@ -27,7 +27,7 @@ import { ConfigSchema } from "../core/config/schema.js";
 import { acquireEmbeddedPostgres } from "../core/db/embedded.js";
 import { migrate } from "../core/db/migrate.js";
 import { silentLogger } from "../core/log.js";
-import { seedDatabase } from "./backup-seed.js";
+import { seedDatabase } from "../test/fixtures/backup-seed.js";
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = resolve(dirname(SELF), "..");
