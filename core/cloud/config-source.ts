@@ -4,12 +4,13 @@ import type { S3Client, S3ClientConfig } from "@aws-sdk/client-s3";
 import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { parseS3Url } from "../backup/s3.js";
+import { isConfigFilePath } from "../config/files.js";
 import { errorMessage } from "../errors.js";
 import { CloudError } from "./errors.js";
 
 /** The files the loader reads, relative to the config directory (nothing else is fetched). */
 export function isConfigFileName(rel: string): boolean {
-  return rel === "config.yaml" || /^conf\.d\/[^/]+\.ya?ml$/.test(rel);
+  return isConfigFilePath(rel);
 }
 
 export interface DownloadedConfig {
