@@ -13,7 +13,7 @@ import { createLogger, type Logger } from "../core/log.js";
 import { runCommand } from "../core/runtime/command.js";
 import type { Failure } from "../core/runtime/failure.js";
 import { backupExitCode, backupRequestFromConfig, runBackup } from "./backup.js";
-import { progressReporter } from "./progress.js";
+import { progressLines } from "./progress-lines.js";
 import { runSync, syncExitCode } from "./sync.js";
 
 const TaskEventSchema = z.discriminatedUnion("handler", [
@@ -91,7 +91,7 @@ async function runTask(input: TaskInput, env: NodeJS.ProcessEnv, log: Logger, si
   const signalName = () => (signal.aborted ? (signal.reason as AbortedError).signalName : undefined) as NodeJS.Signals | undefined;
   try {
     if (input.handler === "sync") {
-      const progress = progressReporter(log, false);
+      const progress = progressLines(log);
       const r = await runSync(
         { repoId: input.repoId, trigger: input.trigger, ...(input.snapshotTemplate ? { snapshotTemplate: input.snapshotTemplate } : {}) },
         { loaded, database, log, signal, now, onProgress: progress.onProgress },

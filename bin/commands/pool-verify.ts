@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { verifyPool } from "../../core/backup/pool-verify.js";
+import { verifyPool } from "../../core/storage/pool-verify.js";
 import { describeHolder, LockHeldError, maintenanceLockRequest, withLock } from "../../core/db/locks.js";
 import { LockBusyError } from "../../core/errors.js";
 import { ExitCode } from "../../core/errors.js";

@@ -3,7 +3,7 @@ import { combinedExitCode, runSync, syncExitCode, type SyncResult } from "../../
 import { UsageError } from "../../core/errors.js";
 import { action } from "../context.js";
 import { printJson, printTable } from "../output.js";
-import { progressReporter } from "../../functions/progress.js";
+import { progressReporter } from "../progress-bar.js";
 import { syncSummaryLine } from "../../functions/sync-summary.js";
 import { findRepository, type LoadedConfig } from "../../core/config/load.js";
 import { ensureRepository } from "../../core/db/repositories.js";

@@ -3,6 +3,7 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { isConfigFilePath } from "../config/files.js";
 import { errorMessage } from "../errors.js";
 import { S3Bucket, s3SettingsOf } from "../s3/bucket.js";
 import type { S3Connection } from "../s3/client.js";
@@ -12,7 +13,7 @@ import { CloudError } from "./errors.js";
 
 /** The files the loader reads, relative to the config directory (nothing else is fetched). */
 export function isConfigFileName(rel: string): boolean {
-  return rel === "config.yaml" || /^conf\.d\/[^/]+\.ya?ml$/.test(rel);
+  return isConfigFilePath(rel);
 }
 
 export interface DownloadedConfig {

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { generateRpmRepo } from "../../bench/rpm-repo-generator.js";
+import { generateRpmRepo } from "../fixtures/rpm-repo-generator.js";
 import { jobHandlers } from "../../functions/scheduler.js";
 import { loadConfig, type LoadedConfig } from "../../core/config/load.js";
 import { openDatabase, type Database } from "../../core/db/client.js";
