@@ -4,6 +4,7 @@ import { ChantalError } from "../errors.js";
 import { compareEvr } from "../rpm/evr.js";
 import { compareDebianParts } from "../apt/version.js";
 import { checkSnapshotName } from "./name.js";
+import { withTransaction } from "../db/transaction.js";
 
 export class SnapshotError extends ChantalError {}
 
@@ -51,32 +52,28 @@ export async function listSnapshots(q: pg.Pool | pg.ClientBase, repoId?: string)
 /** Copy the current set into a new snapshot, in one transaction that sees one consistent state. */
 export async function createSnapshot(pool: pg.Pool, repositoryId: number, repoId: string, name: string, description?: string): Promise<SnapshotRow> {
   checkSnapshotName(name);
-  const client = await pool.connect();
-  try {
-    await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ");
-    const current = await client.query(`SELECT count(*)::int AS n FROM chantal.repository_metadata WHERE repository_id = $1`, [repositoryId]);
-    if (current.rows[0].n === 0) throw new SnapshotError(`repository ${repoId} has not been synced yet: nothing to snapshot`);
-    const inserted = await client.query(
-      `INSERT INTO chantal.snapshots (repository_id, name, description) VALUES ($1, $2, $3) ON CONFLICT (repository_id, name) DO NOTHING RETURNING id`,
-      [repositoryId, name, description ?? null],
-    );
-    if (inserted.rowCount === 0) throw new SnapshotError(`repository ${repoId} already has a snapshot named "${name}"`);
-    const id = Number(inserted.rows[0].id);
-    await client.query(`INSERT INTO chantal.snapshot_packages (snapshot_id, location, package_id) SELECT $1, location, package_id FROM chantal.repository_packages WHERE repository_id = $2`, [id, repositoryId]);
-    await client.query(`INSERT INTO chantal.snapshot_metadata (snapshot_id, path, metadata_file_id) SELECT $1, path, metadata_file_id FROM chantal.repository_metadata WHERE repository_id = $2`, [id, repositoryId]);
-    await client.query(
-      `UPDATE chantal.snapshots s SET package_count = t.n, total_size = t.size
-       FROM (SELECT count(*)::int AS n, COALESCE(sum(p.size), 0)::bigint AS size FROM chantal.snapshot_packages sp JOIN chantal.packages p ON p.id = sp.package_id WHERE sp.snapshot_id = $1) t
-       WHERE s.id = $1`,
-      [id],
-    );
-    await client.query("COMMIT");
-  } catch (err) {
-    await client.query("ROLLBACK").catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  await withTransaction(
+    pool,
+    async (client) => {
+      const current = await client.query(`SELECT count(*)::int AS n FROM chantal.repository_metadata WHERE repository_id = $1`, [repositoryId]);
+      if (current.rows[0].n === 0) throw new SnapshotError(`repository ${repoId} has not been synced yet: nothing to snapshot`);
+      const inserted = await client.query(
+        `INSERT INTO chantal.snapshots (repository_id, name, description) VALUES ($1, $2, $3) ON CONFLICT (repository_id, name) DO NOTHING RETURNING id`,
+        [repositoryId, name, description ?? null],
+      );
+      if (inserted.rowCount === 0) throw new SnapshotError(`repository ${repoId} already has a snapshot named "${name}"`);
+      const id = Number(inserted.rows[0].id);
+      await client.query(`INSERT INTO chantal.snapshot_packages (snapshot_id, location, package_id) SELECT $1, location, package_id FROM chantal.repository_packages WHERE repository_id = $2`, [id, repositoryId]);
+      await client.query(`INSERT INTO chantal.snapshot_metadata (snapshot_id, path, metadata_file_id) SELECT $1, path, metadata_file_id FROM chantal.repository_metadata WHERE repository_id = $2`, [id, repositoryId]);
+      await client.query(
+        `UPDATE chantal.snapshots s SET package_count = t.n, total_size = t.size
+         FROM (SELECT count(*)::int AS n, COALESCE(sum(p.size), 0)::bigint AS size FROM chantal.snapshot_packages sp JOIN chantal.packages p ON p.id = sp.package_id WHERE sp.snapshot_id = $1) t
+         WHERE s.id = $1`,
+        [id],
+      );
+    },
+    { isolation: "repeatable read" },
+  );
   return getSnapshot(pool, repoId, name);
 }
 
