@@ -6,6 +6,7 @@ import type pg from "pg";
 import { ChantalError } from "../errors.js";
 import type { BlobStore } from "../storage/blob-store.js";
 import { forEachLimited } from "../concurrency.js";
+import { findRepositoryRow, forgetIndexChecksums } from "../db/repositories.js";
 
 const BATCH = 5_000;
 const STAT_CONCURRENCY = 64;
@@ -140,16 +141,16 @@ async function fix(db: pg.Pool, pool: BlobStore, problems: BlobProblem[], reposi
     await pool.remove(p.sha256);
     removed++;
   }
-  if (repositories.length > 0) await db.query(`UPDATE chantal.repositories SET index_checksum = NULL WHERE id = ANY($1::int[])`, [repositories.map((r) => r.id)]);
+  await forgetIndexChecksums(db, repositories.map((r) => r.id));
   return { removed, resetRepositories: repositories.map((r) => r.repoId) };
 }
 
 export async function verifyPool(db: pg.Pool, pool: BlobStore, opts: PoolVerifyOptions = {}): Promise<PoolVerifyResult> {
   let repository: number | null = null;
   if (opts.repoId) {
-    const r = await db.query(`SELECT id FROM chantal.repositories WHERE repo_id = $1`, [opts.repoId]);
-    if (r.rowCount === 0) throw new ChantalError(`repository ${opts.repoId} is not in the database (never synced?)`);
-    repository = r.rows[0].id as number;
+    const row = await findRepositoryRow(db, opts.repoId);
+    if (!row) throw new ChantalError(`repository ${opts.repoId} is not in the database (never synced?)`);
+    repository = row.id;
   }
   const problems: BlobProblem[] = [];
   const badIds = { package: [] as number[], metadata: [] as number[] };

@@ -12,6 +12,7 @@ import pg from "pg";
 import { LockClass } from "../db/lock-ids.js";
 import { acquireLock, describeHolder, LockHeldError, maintenanceLockRequest, type HeldLock } from "../db/locks.js";
 import { applyMigrations, type Migration } from "../db/migrate.js";
+import { forgetAllChecksums } from "../db/repositories.js";
 import { inTransaction } from "../db/transaction.js";
 import { ChantalError, DatabaseError, errorMessage, LockBusyError } from "../errors.js";
 import { digestingStream, readArchive, readSmall } from "./archive.js";
@@ -204,7 +205,7 @@ export async function loadBackupIntoDatabase(client: pg.ClientBase, input: Reada
         opts.onPhase?.("migrate");
         await applyMigrations(client, pending, "migrating the restored backup forward: migration");
         // The pool and published trees were not restored: the next sync re-plans against the pool (fetching what is missing) and republishes.
-        await client.query(`UPDATE chantal.repositories SET published_checksum = NULL, index_checksum = NULL`);
+        await forgetAllChecksums(client);
         if (hadSchema && opts.commit) {
           await carryLockHolders(client, oldSchema);
           await client.query(`DROP SCHEMA ${pg.escapeIdentifier(oldSchema)} CASCADE`);

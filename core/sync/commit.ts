@@ -3,6 +3,7 @@ import { recordedBlobs, replaceRepositoryMetadata, replaceRepositoryPackages, up
 import { errorMessage } from "../errors.js";
 import type { RunCounts } from "../db/sync-runs.js";
 import { connectionLossError, withAbortableClient } from "../db/client.js";
+import { recordIndexChecksum } from "../db/repositories.js";
 import { inTransaction } from "../db/transaction.js";
 import type { RepoSyncContext } from "./types.js";
 
@@ -50,7 +51,7 @@ export async function commitSync<T>(
           }),
         );
         await step(() => replaceRepositoryMetadata(client, ctx.row.id, metadata));
-        await step(() => client.query(`UPDATE chantal.repositories SET index_checksum = $2, last_synced_at = now(), updated_at = now() WHERE id = $1`, [ctx.row.id, indexChecksum]));
+        await step(() => recordIndexChecksum(client, ctx.row.id, indexChecksum));
         ctx.signal.throwIfAborted();
         return change;
       });

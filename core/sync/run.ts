@@ -4,7 +4,7 @@ import type { Config } from "../config/schema.js";
 import { findRepository, type LoadedConfig } from "../config/load.js";
 import { connectionLossError, type Database } from "../db/client.js";
 import { acquireLock, describeHolder, LockHeldError, maintenanceLockRequest, repositoryLockRequest, type HeldLock } from "../db/locks.js";
-import { ensureRepository, type RepositoryRow } from "../db/repositories.js";
+import { ensureRepository, repositoryChecksums, type RepositoryRow } from "../db/repositories.js";
 import type { SyncStatus, SyncTrigger } from "../db/schema.js";
 import { finishRun, markAbandonedRuns, startRun, zeroCounts, type RunCounts } from "../db/sync-runs.js";
 import { AbortedError, ChantalError, errorMessage, failureCause, LockBusyError } from "../errors.js";
@@ -115,8 +115,8 @@ async function afterSync(req: SyncRequest, env: SyncEnv, row: RepositoryRow, out
   const out: Pick<SyncResult, "published" | "snapshot"> = {};
   if (req.publish !== false) {
     signal.throwIfAborted();
-    const state = await env.database.pool.query(`SELECT index_checksum, published_checksum FROM chantal.repositories WHERE id = $1`, [row.id]);
-    const stale = state.rows[0].index_checksum !== state.rows[0].published_checksum;
+    const state = (await repositoryChecksums(env.database.pool, row.id))!;
+    const stale = state.indexChecksum !== state.publishedChecksum;
     if (outcome.status === "success" || stale) out.published = (await publishLatest(env.database.pool, config, { id: row.id, repoId: req.repoId }, signal)).path;
   }
   if (req.snapshotTemplate) {
