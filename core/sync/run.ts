@@ -151,19 +151,19 @@ export async function syncRepository(req: SyncRequest, env: SyncEnv): Promise<Sy
   // Filled by the syncer as it goes: a failed or interrupted run reports what it did download.
   const counts = zeroCounts();
   try {
-    const pool = poolOf(config);
+    const blobs = poolOf(config);
     // Read again under the lock: a restore or `pool verify --fix` may have reset the index checksum meanwhile.
     const row = await ensureRepository(env.database.pool, repo);
     const abandoned = await markAbandonedRuns(env.database.pool, row.id);
     if (abandoned) env.log.warn({ repo: repo.id, runs: abandoned }, "marked runs of a dead process as interrupted");
-    await pool.cleanStaleTemp(24 * 3600 * 1000);
+    await blobs.cleanStaleTemp(24 * 3600 * 1000);
     runId = await startRun(env.database.pool, row.id, req.trigger, "running", env.now());
     // Built inside the run, so an unreadable ca_bundle or client certificate is recorded as its failure.
     http = repositoryHttp(repo, config, { onRetry: (i) => env.log.warn({ repo: repo.id, url: i.url, attempt: i.attempt, delayMs: i.delayMs, error: redactSecrets(i.error.message, secrets) }, "retrying") }, { configDir: env.loaded.dir });
     env.log.debug({ repo: repo.id, ...routeSummary(http.upstream) }, "proxy");
     for (const warning of http.warnings) env.log.warn({ repo: repo.id }, warning);
     const ctx: RepoSyncContext = {
-      config, repo, row, db: env.database.pool, pool, http: http.http, log: env.log, signal, runId, force: req.full ?? false, counts,
+      config, repo, row, db: env.database.pool, blobs, http: http.http, log: env.log, signal, runId, force: req.full ?? false, counts,
       allowDowngrade: req.allowDowngrade ?? false, now: env.now,
       ...(env.onProgress ? { onProgress: (p: SyncProgress) => env.onProgress!(repo.id, p) } : {}),
     };

@@ -20,7 +20,7 @@ export interface RepoSyncContext {
   repo: RepositoryConfig;
   row: RepositoryRow;
   db: pg.Pool;
-  pool: BlobStore;
+  blobs: BlobStore;
   http: HttpOptions;
   log: Logger;
   signal: AbortSignal;
