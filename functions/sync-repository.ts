@@ -4,7 +4,7 @@ import { configSecrets } from "../core/config/secrets.js";
 import { findRepository, type LoadedConfig } from "../core/config/load.js";
 import { connectionLossError, type Database } from "../core/db/client.js";
 import { acquireLock, describeHolder, LockHeldError, maintenanceLockRequest, repositoryLockRequest, type HeldLock } from "../core/db/locks.js";
-import { ensureRepository, type RepositoryRow } from "../core/db/repositories.js";
+import { ensureRepository, repositoryChecksums, type RepositoryRow } from "../core/db/repositories.js";
 import type { SyncStatus, SyncTrigger } from "../core/db/schema.js";
 import { finishRun, markAbandonedRuns, startRun, zeroCounts, type RunCounts } from "../core/db/sync-runs.js";
 import { AbortedError, ChantalError, errorMessage, failureCause, LockBusyError } from "../core/errors.js";
@@ -105,8 +105,8 @@ async function afterSync(req: SyncRequest, env: SyncEnv, row: RepositoryRow, out
   const out: Pick<SyncResult, "published" | "snapshot"> = {};
   if (req.publish !== false) {
     signal.throwIfAborted();
-    const state = await env.database.pool.query(`SELECT index_checksum, published_checksum FROM chantal.repositories WHERE id = $1`, [row.id]);
-    const stale = state.rows[0].index_checksum !== state.rows[0].published_checksum;
+    const state = (await repositoryChecksums(env.database.pool, row.id))!;
+    const stale = state.indexChecksum !== state.publishedChecksum;
     if (outcome.status === "success" || stale) out.published = (await publishLatest(env.database.pool, config, { id: row.id, repoId: req.repoId }, signal)).path;
   }
   if (req.snapshotTemplate) {

@@ -63,7 +63,7 @@ export function register(db: Command): void {
           const plan = await planRestore(store, name, { restoreConfig: opts.restoreConfig !== false, configDir: loaded.dir, ...(keyring ? { keyring } : {}) }, env);
           process.stderr.write(describePlan(plan, new Date()) + "\n");
           if (!(await confirmed(opts))) throw new ChantalError("restore cancelled: nothing was changed");
-          const outcome = await executeRestore(plan, store, name, env, { pool: blobStoreOf(loaded.config) });
+          const outcome = await executeRestore(plan, store, name, env, { blobs: blobStoreOf(loaded.config) });
           if (opts.json) return printJson({ ...outcome, next_steps: RESTORE_NEXT_STEPS });
           const lines = [
             `restored ${outcome.location}: ${formatCounts(plan.backup)}`,

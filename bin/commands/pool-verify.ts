@@ -19,8 +19,8 @@ export function register(pool: Command): void {
       action(async (ctx, _repoId: string | undefined, opts: { repoId?: string; deep?: boolean; fix?: boolean; json?: boolean }) => {
         const { config } = await ctx.loadConfig();
         const database = await ctx.openDatabase();
-        const pool = blobStoreOf(config);
-        const verify = () => verifyPool(database.pool, pool, { ...(opts.repoId ? { repoId: opts.repoId } : {}), deep: opts.deep ?? false, fix: opts.fix ?? false, signal: ctx.signal });
+        const blobs = blobStoreOf(config);
+        const verify = () => verifyPool(database.pool, blobs, { ...(opts.repoId ? { repoId: opts.repoId } : {}), deep: opts.deep ?? false, fix: opts.fix ?? false, signal: ctx.signal });
         // --fix changes what syncs rely on (blobs, index checksums): it runs while no sync does, like a restore.
         const r = opts.fix
           ? await withLock(database.url, maintenanceLockRequest("exclusive", "pool verify --fix", { signal: ctx.signal }), verify).catch((err: unknown) => {
@@ -32,7 +32,7 @@ export function register(pool: Command): void {
           printJson(r);
           return r.problems.length ? ExitCode.failed : ExitCode.ok;
         }
-        const lines = [`checked ${r.checked.packages} packages and ${r.checked.metadata} metadata files in ${pool.location}${opts.deep ? " (sha256)" : ""}`];
+        const lines = [`checked ${r.checked.packages} packages and ${r.checked.metadata} metadata files in ${blobs.location}${opts.deep ? " (sha256)" : ""}`];
         if (r.problems.length === 0) lines.push("✓ every referenced blob is in the pool");
         else {
           const count = (k: string) => r.problems.filter((p) => p.kind === k).length;

@@ -189,7 +189,7 @@ async function fetchIndexFile(file: ReleaseFile, dist: string, release: Release,
     try {
       await downloadToPool(
         { url: upstreamFileUrl(ctx.repo.upstream_url, insideRepository(path)), expected: { algo: "sha256", value: file.sha256 }, size: file.size, label: `${dist}/${file.path}` },
-        { pool: ctx.blobs, http: { ...ctx.http, signal: ctx.signal } },
+        { blobs: ctx.blobs, http: { ...ctx.http, signal: ctx.signal } },
       );
       return true;
     } catch (err) {

@@ -6,6 +6,7 @@ import pg from "pg";
 import { to as copyTo } from "pg-copy-streams";
 import { DatabaseError } from "../errors.js";
 import type { Migration } from "../db/migrate.js";
+import { inTransaction } from "../db/transaction.js";
 
 export const SCHEMA = "chantal";
 /** The first and last lines of the transaction in a dump: the restorer runs the script inside its own transaction. */
@@ -151,25 +152,24 @@ function header(opts: { chantalVersion: string; createdAt: Date; migrations: str
  * snapshot while syncs write; memory stays flat because rows stream from COPY straight into `out`.
  */
 export async function dumpSchema(client: pg.ClientBase, out: Writable, opts: { known: Migration[]; chantalVersion: string; createdAt: Date; signal?: AbortSignal }): Promise<DumpResult> {
-  await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
-  try {
-    const replay = migrationsToReplay(await appliedMigrationIds(client), opts.known);
-    const migrations = replay.map((m) => m.id);
-    const tables = await schemaTables(client);
-    await write(out, header({ chantalVersion: opts.chantalVersion, createdAt: opts.createdAt, migrations }), opts.signal);
-    for (const m of replay) await write(out, `\n-- migration ${m.id}\n${m.sql.trimEnd()}\n`, opts.signal);
-    // Migrations may seed rows; the dump's rows are the truth.
-    await write(out, `\nTRUNCATE ${tables.map((t) => qualified(t.name)).join(", ")};\n`, opts.signal);
-    const counts: Record<string, number> = {};
-    for (const t of tables) counts[t.name] = await copyTable(client, t, out, opts.signal);
-    const seqs = await sequenceValues(client);
-    await write(out, "\n", opts.signal);
-    for (const s of seqs) await write(out, `SELECT pg_catalog.setval(${pg.escapeLiteral(`${SCHEMA}.${pg.escapeIdentifier(s.name)}`)}, ${s.lastValue}, ${s.isCalled});\n`, opts.signal);
-    await write(out, `${DUMP_END}\n`, opts.signal);
-    await client.query("COMMIT");
-    return { migrations, tables: counts, sequences: seqs.length };
-  } catch (err) {
-    await client.query("ROLLBACK").catch(() => undefined);
-    throw err;
-  }
+  return inTransaction(
+    client,
+    async () => {
+      const replay = migrationsToReplay(await appliedMigrationIds(client), opts.known);
+      const migrations = replay.map((m) => m.id);
+      const tables = await schemaTables(client);
+      await write(out, header({ chantalVersion: opts.chantalVersion, createdAt: opts.createdAt, migrations }), opts.signal);
+      for (const m of replay) await write(out, `\n-- migration ${m.id}\n${m.sql.trimEnd()}\n`, opts.signal);
+      // Migrations may seed rows; the dump's rows are the truth.
+      await write(out, `\nTRUNCATE ${tables.map((t) => qualified(t.name)).join(", ")};\n`, opts.signal);
+      const counts: Record<string, number> = {};
+      for (const t of tables) counts[t.name] = await copyTable(client, t, out, opts.signal);
+      const seqs = await sequenceValues(client);
+      await write(out, "\n", opts.signal);
+      for (const s of seqs) await write(out, `SELECT pg_catalog.setval(${pg.escapeLiteral(`${SCHEMA}.${pg.escapeIdentifier(s.name)}`)}, ${s.lastValue}, ${s.isCalled});\n`, opts.signal);
+      await write(out, `${DUMP_END}\n`, opts.signal);
+      return { migrations, tables: counts, sequences: seqs.length };
+    },
+    { isolation: "repeatable read", readOnly: true },
+  );
 }

@@ -67,7 +67,7 @@ export interface RestoreOutcome extends LoadOutcome {
   missingBlobs?: number;
 }
 
-export async function executeRestore(plan: RestorePlan, store: BackupStore, name: string, env: RestoreEnv, opts: { pool?: BlobStore; known?: Migration[] } = {}): Promise<RestoreOutcome> {
+export async function executeRestore(plan: RestorePlan, store: BackupStore, name: string, env: RestoreEnv, opts: { blobs?: BlobStore; known?: Migration[] } = {}): Promise<RestoreOutcome> {
   const lock = await takeRestoreLock(env.databaseUrl, "restore", env.signal);
   let staging: string | undefined;
   let committed = false;
@@ -96,8 +96,8 @@ export async function executeRestore(plan: RestorePlan, store: BackupStore, name
       outcome.configRestored = true;
       if (swapped.movedTo) outcome.configMovedTo = swapped.movedTo;
     }
-    if (opts.pool) {
-      const check = await verifyPool(env.db, opts.pool, { signal: env.signal });
+    if (opts.blobs) {
+      const check = await verifyPool(env.db, opts.blobs, { signal: env.signal });
       outcome.missingBlobs = check.problems.length;
     }
     return outcome;

@@ -12,6 +12,8 @@ import pg from "pg";
 import { LockClass } from "../db/lock-ids.js";
 import { acquireLock, describeHolder, LockHeldError, maintenanceLockRequest, type HeldLock } from "../db/locks.js";
 import { applyMigrations, type Migration } from "../db/migrate.js";
+import { forgetAllChecksums } from "../db/repositories.js";
+import { inTransaction } from "../db/transaction.js";
 import { ChantalError, DatabaseError, errorMessage, LockBusyError } from "../errors.js";
 import { digestingStream, readArchive, readSmall } from "./archive.js";
 import { qualified, SCHEMA } from "./dump.js";
@@ -178,40 +180,43 @@ async function carryLockHolders(client: pg.ClientBase, oldSchema: string): Promi
 export async function loadBackupIntoDatabase(client: pg.ClientBase, input: Readable, opts: LoadOptions): Promise<LoadOutcome> {
   const pending = migrationsAfter(opts.manifest, opts.known);
   const oldSchema = `${SCHEMA}_pre_restore_${randomBytes(4).toString("hex")}`;
-  await client.query("BEGIN");
   try {
-    await client.query(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
-    // Processes starting meanwhile migrate under this lock: they wait for the restore instead of racing it.
-    await client.query("SELECT pg_advisory_xact_lock($1, 0)", [LockClass.migrate]);
-    const hadSchema = await schemaExists(client, SCHEMA);
-    if (hadSchema) await client.query(`ALTER SCHEMA ${SCHEMA} RENAME TO ${pg.escapeIdentifier(oldSchema)}`);
-    opts.onPhase?.("load");
-    const digests = await loadMembers(client, input, opts);
-    const bad = memberChecks(opts.manifest, digests).find((c) => !c.ok);
-    if (bad) throw new BackupInvalidError(`${bad.label}: ${bad.detail ?? "failed"}: nothing was restored`);
-    opts.onPhase?.("check");
-    const expected = opts.manifest.tables;
-    const actual = await tableCounts(client, Object.keys(expected));
-    const tables: LoadOutcome["tables"] = {};
-    for (const [t, n] of Object.entries(expected)) {
-      tables[t] = { expected: n, actual: actual.get(t)! };
-      if (actual.get(t) !== n) throw new BackupInvalidError(`table ${t} has ${actual.get(t)} rows after loading the dump, the manifest says ${n}: nothing was restored`);
-    }
-    await checkLoadedMigrations(client, opts.manifest);
-    opts.onPhase?.("migrate");
-    await applyMigrations(client, pending, "migrating the restored backup forward: migration");
-    // The pool and published trees were not restored: the next sync re-plans against the pool (fetching what is missing) and republishes.
-    await client.query(`UPDATE chantal.repositories SET published_checksum = NULL, index_checksum = NULL`);
-    if (hadSchema && opts.commit) {
-      await carryLockHolders(client, oldSchema);
-      await client.query(`DROP SCHEMA ${pg.escapeIdentifier(oldSchema)} CASCADE`);
-    }
-    opts.onPhase?.("commit");
-    await client.query(opts.commit ? "COMMIT" : "ROLLBACK");
-    const configFiles = [...digests.keys()].filter((k) => k.startsWith(CONFIG_PREFIX)).length;
-    return { tables, migrated: pending.map((m) => m.id), configFiles };
+    return await inTransaction(
+      client,
+      async () => {
+        await client.query(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
+        // Processes starting meanwhile migrate under this lock: they wait for the restore instead of racing it.
+        await client.query("SELECT pg_advisory_xact_lock($1, 0)", [LockClass.migrate]);
+        const hadSchema = await schemaExists(client, SCHEMA);
+        if (hadSchema) await client.query(`ALTER SCHEMA ${SCHEMA} RENAME TO ${pg.escapeIdentifier(oldSchema)}`);
+        opts.onPhase?.("load");
+        const digests = await loadMembers(client, input, opts);
+        const bad = memberChecks(opts.manifest, digests).find((c) => !c.ok);
+        if (bad) throw new BackupInvalidError(`${bad.label}: ${bad.detail ?? "failed"}: nothing was restored`);
+        opts.onPhase?.("check");
+        const expected = opts.manifest.tables;
+        const actual = await tableCounts(client, Object.keys(expected));
+        const tables: LoadOutcome["tables"] = {};
+        for (const [t, n] of Object.entries(expected)) {
+          tables[t] = { expected: n, actual: actual.get(t)! };
+          if (actual.get(t) !== n) throw new BackupInvalidError(`table ${t} has ${actual.get(t)} rows after loading the dump, the manifest says ${n}: nothing was restored`);
+        }
+        await checkLoadedMigrations(client, opts.manifest);
+        opts.onPhase?.("migrate");
+        await applyMigrations(client, pending, "migrating the restored backup forward: migration");
+        // The pool and published trees were not restored: the next sync re-plans against the pool (fetching what is missing) and republishes.
+        await forgetAllChecksums(client);
+        if (hadSchema && opts.commit) {
+          await carryLockHolders(client, oldSchema);
+          await client.query(`DROP SCHEMA ${pg.escapeIdentifier(oldSchema)} CASCADE`);
+        }
+        opts.onPhase?.("commit");
+        const configFiles = [...digests.keys()].filter((k) => k.startsWith(CONFIG_PREFIX)).length;
+        return { tables, migrated: pending.map((m) => m.id), configFiles };
+      },
+      { commit: opts.commit },
+    );
   } catch (err) {
-    await client.query("ROLLBACK").catch(() => undefined);
     if ((err as { code?: string }).code === "55P03") {
       throw new DatabaseError(`restore gave up waiting ${LOCK_TIMEOUT} for other sessions' locks on the chantal tables (a long query or an open transaction?): nothing was restored`, { cause: err });
     }

@@ -1,19 +1,15 @@
 // Opens the database: a configured URL, else the embedded server; applies migrations; errors name the host, never the password.
 import pg from "pg";
-import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
 import type { Config } from "../config/schema.js";
 import { ChantalError, DatabaseError, errorMessage } from "../errors.js";
 import type { Logger } from "../log.js";
 import { redactSecrets } from "../redact.js";
 import { applicationName } from "./application-name.js";
 import { migrate } from "./migrate.js";
-import * as schema from "./schema.js";
-
-export type Db = NodePgDatabase<typeof schema>;
 
 export interface Database {
+  /** Queries go through orm(pool, ...) (core/db/orm.ts) or, for bulk work and locks, pool.query. */
   pool: pg.Pool;
-  db: Db;
   url: string;
   /** "config" | "CHANTAL_DATABASE_URL" | "DATABASE_URL" | "embedded" */
   source: string;
@@ -103,7 +99,6 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
   const open = pool;
   return {
     pool: open,
-    db: drizzle(open, { schema }),
     url,
     source,
     async close() {

@@ -30,6 +30,7 @@ import { DirMode, makeDirectory, octal } from "../fs-dirs.js";
 import type { Logger } from "../log.js";
 import { abortedError, sleep, throwIfAborted } from "../runtime/sleep.js";
 import { ownConnectionsPattern } from "./application-name.js";
+import { inTransaction } from "./transaction.js";
 
 export interface EmbeddedLease {
   /** postgres://chantal_app:<password>@127.0.0.1:<port>/chantal, the role Chantal uses — contains the password: never log it. */
@@ -574,27 +575,26 @@ function scramSecret(password: string, salt = randomBytes(16), iterations = 4096
 // sessions of an older chantal that still use the tables as the superuser.
 async function ensureAppRole(ctx: Ctx, admin: pg.Client, state: State): Promise<void> {
   try {
-    await admin.query("BEGIN");
-    await admin.query("SET LOCAL search_path = pg_catalog"); // catalog names come back schema-qualified
-    await admin.query("SET LOCAL lock_timeout = '20s'");
-    const exists = ((await admin.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [APP_ROLE])).rowCount ?? 0) > 0;
-    if (!exists) ctx.log.info({ role: APP_ROLE }, "creating the role Chantal connects to the embedded PostgreSQL as");
-    const secret = admin.escapeLiteral(scramSecret(state.appPassword));
-    await admin.query(`${exists ? "ALTER" : "CREATE"} ROLE ${quoteIdent(APP_ROLE)} WITH ${APP_ROLE_ATTRIBUTES} PASSWORD ${secret}`);
-    const objects = (await admin.query<OwnedObject>(OWNED_OBJECTS_SQL, [SCHEMA])).rows;
-    const statements = planOwnershipTransfer(objects, APP_ROLE);
-    if (statements.length > 0) ctx.log.info({ role: APP_ROLE, objects: statements.length }, "handing the embedded database and its objects to the role Chantal connects as");
-    for (const sql of statements) await admin.query(sql);
-    const left = (await admin.query<{ name: string }>(NOT_OWNED_SQL, [SCHEMA, APP_ROLE])).rows.map((r) => r.name);
-    if (left.length > 0) {
-      throw new Error(
-        `${left.length} object(s) in schema ${SCHEMA} are still owned by another role (${left.slice(0, 10).join(", ")}); ` +
-          `as the superuser ${ADMIN_ROLE} (password in ${ctx.stateFile}) run ALTER ... OWNER TO ${APP_ROLE} on them, or drop them`,
-      );
-    }
-    await admin.query("COMMIT");
+    await inTransaction(admin, async () => {
+      await admin.query("SET LOCAL search_path = pg_catalog"); // catalog names come back schema-qualified
+      await admin.query("SET LOCAL lock_timeout = '20s'");
+      const exists = ((await admin.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [APP_ROLE])).rowCount ?? 0) > 0;
+      if (!exists) ctx.log.info({ role: APP_ROLE }, "creating the role Chantal connects to the embedded PostgreSQL as");
+      const secret = admin.escapeLiteral(scramSecret(state.appPassword));
+      await admin.query(`${exists ? "ALTER" : "CREATE"} ROLE ${quoteIdent(APP_ROLE)} WITH ${APP_ROLE_ATTRIBUTES} PASSWORD ${secret}`);
+      const objects = (await admin.query<OwnedObject>(OWNED_OBJECTS_SQL, [SCHEMA])).rows;
+      const statements = planOwnershipTransfer(objects, APP_ROLE);
+      if (statements.length > 0) ctx.log.info({ role: APP_ROLE, objects: statements.length }, "handing the embedded database and its objects to the role Chantal connects as");
+      for (const sql of statements) await admin.query(sql);
+      const left = (await admin.query<{ name: string }>(NOT_OWNED_SQL, [SCHEMA, APP_ROLE])).rows.map((r) => r.name);
+      if (left.length > 0) {
+        throw new Error(
+          `${left.length} object(s) in schema ${SCHEMA} are still owned by another role (${left.slice(0, 10).join(", ")}); ` +
+            `as the superuser ${ADMIN_ROLE} (password in ${ctx.stateFile}) run ALTER ... OWNER TO ${APP_ROLE} on them, or drop them`,
+        );
+      }
+    });
   } catch (err) {
-    await admin.query("ROLLBACK").catch(() => undefined);
     const busy = pgCode(err) === "55P03" ? " Another session holds locks on the chantal tables: stop other (older) chantal processes on this host and retry." : "";
     throw new DatabaseError(`cannot set up the role ${APP_ROLE} in the embedded PostgreSQL (${ctx.dataDir}): ${errorMessage(err)}.${busy}`, { cause: err });
   }

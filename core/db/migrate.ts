@@ -7,6 +7,7 @@ import type { Logger } from "../log.js";
 import { sleep } from "../runtime/sleep.js";
 import { packageRoot } from "../package-info.js";
 import { LockClass } from "./lock-ids.js";
+import { inTransaction } from "./transaction.js";
 
 export const MIGRATIONS_DIR = join(packageRoot, "core", "db", "migrations");
 
@@ -120,22 +121,19 @@ export async function migrate(pool: pg.Pool, migrations?: Migration[], opts: Mig
     const seen = new Set((await appliedMigrations(client)).map((a) => a.id));
     newerThanKnown(seen, known);
     if (known.every((m) => seen.has(m.id))) return [];
-    await client.query("BEGIN");
-    await takeMigrationLock(client, opts);
-    // Not CREATE SCHEMA IF NOT EXISTS: it needs CREATE on the database even when the schema exists, and a role
-    // that owns an existing schema chantal needs nothing more to migrate.
-    const hasSchema = (await client.query(`SELECT to_regnamespace('chantal') IS NOT NULL AS ok`)).rows[0].ok === true;
-    if (!hasSchema) await client.query("CREATE SCHEMA chantal");
-    await createMigrationsTable(client);
-    const applied = new Set((await appliedMigrations(client)).map((a) => a.id));
-    newerThanKnown(applied, known);
-    const pending = known.filter((m) => !applied.has(m.id));
-    await applyMigrations(client, pending);
-    await client.query("COMMIT");
-    return pending.map((m) => m.id);
-  } catch (err) {
-    await client.query("ROLLBACK").catch(() => undefined);
-    throw err;
+    return await inTransaction(client, async () => {
+      await takeMigrationLock(client, opts);
+      // Not CREATE SCHEMA IF NOT EXISTS: it needs CREATE on the database even when the schema exists, and a role
+      // that owns an existing schema chantal needs nothing more to migrate.
+      const hasSchema = (await client.query(`SELECT to_regnamespace('chantal') IS NOT NULL AS ok`)).rows[0].ok === true;
+      if (!hasSchema) await client.query("CREATE SCHEMA chantal");
+      await createMigrationsTable(client);
+      const applied = new Set((await appliedMigrations(client)).map((a) => a.id));
+      newerThanKnown(applied, known);
+      const pending = known.filter((m) => !applied.has(m.id));
+      await applyMigrations(client, pending);
+      return pending.map((m) => m.id);
+    });
   } finally {
     client.release();
   }

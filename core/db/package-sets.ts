@@ -190,6 +190,7 @@ export async function* treePages(db: pg.Pool, owner: keyof typeof TREE_SQL, id: 
   let finished = false;
   let broken = false;
   try {
+    // Not withTransaction (core/db/transaction.ts): this transaction stays open across the consumer's iterations.
     await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     // DECLARE takes no bind parameters: the id is an integer, checked above.
     await client.query(`DECLARE tree_files NO SCROLL CURSOR FOR ${TREE_SQL[owner].replaceAll("$1", String(id))}`);

@@ -1,6 +1,10 @@
 // Repository rows: the configuration is the source of truth; the table gives each repository a stable numeric id.
+// Every write of a row (its creation, each column's later state, its deletion) is a named function here and nowhere else.
+import { eq, inArray, sql } from "drizzle-orm";
 import type pg from "pg";
 import type { RepositoryConfig } from "../config/schema.js";
+import { orm, type Queryable } from "./orm.js";
+import { repositories } from "./schema.js";
 
 export interface RepositoryRow {
   id: number;
@@ -10,17 +14,78 @@ export interface RepositoryRow {
   indexChecksum: string | null;
 }
 
+const rowColumns = {
+  id: repositories.id,
+  repoId: repositories.repoId,
+  type: repositories.type,
+  upstreamUrl: repositories.upstreamUrl,
+  indexChecksum: repositories.indexChecksum,
+};
+
 /** Insert or refresh the row for a configured repository; returns its numeric id (the lock key). */
-export async function ensureRepository(q: pg.Pool | pg.ClientBase, repo: RepositoryConfig): Promise<RepositoryRow> {
-  const r = await q.query(
-    `INSERT INTO chantal.repositories (repo_id, type, upstream_url) VALUES ($1, $2, $3)
-     ON CONFLICT (repo_id) DO UPDATE SET type = EXCLUDED.type, upstream_url = EXCLUDED.upstream_url,
-       updated_at = CASE WHEN chantal.repositories.upstream_url IS DISTINCT FROM EXCLUDED.upstream_url THEN now() ELSE chantal.repositories.updated_at END
-     RETURNING id, repo_id, type, upstream_url, index_checksum`,
-    [repo.id, repo.type, repo.upstream_url],
+export async function ensureRepository(q: Queryable, repo: RepositoryConfig): Promise<RepositoryRow> {
+  const [row] = await orm(q, (db) =>
+    db
+      .insert(repositories)
+      .values({ repoId: repo.id, type: repo.type, upstreamUrl: repo.upstream_url })
+      .onConflictDoUpdate({
+        target: repositories.repoId,
+        set: {
+          type: sql`excluded.type`,
+          upstreamUrl: sql`excluded.upstream_url`,
+          updatedAt: sql`CASE WHEN ${repositories.upstreamUrl} IS DISTINCT FROM excluded.upstream_url THEN now() ELSE ${repositories.updatedAt} END`,
+        },
+      })
+      .returning(rowColumns),
   );
-  const row = r.rows[0];
-  return { id: row.id, repoId: row.repo_id, type: row.type, upstreamUrl: row.upstream_url, indexChecksum: row.index_checksum };
+  return row!;
+}
+
+/** The row of a repository by its id, configured or not; null when the database does not know it. */
+export async function findRepositoryRow(q: Queryable, repoId: string): Promise<RepositoryRow | null> {
+  const [row] = await orm(q, (db) => db.select(rowColumns).from(repositories).where(eq(repositories.repoId, repoId)));
+  return row ?? null;
+}
+
+/** What was last synced and what `latest` was published from (equal when latest is current); null without a row. */
+export async function repositoryChecksums(q: Queryable, repositoryId: number): Promise<{ indexChecksum: string | null; publishedChecksum: string | null } | null> {
+  const [row] = await orm(q, (db) =>
+    db.select({ indexChecksum: repositories.indexChecksum, publishedChecksum: repositories.publishedChecksum }).from(repositories).where(eq(repositories.id, repositoryId)),
+  );
+  return row ?? null;
+}
+
+/** A sync committed the repository's new set from the upstream index `indexChecksum` (inside the commit's transaction). */
+export async function recordIndexChecksum(client: pg.ClientBase, repositoryId: number, indexChecksum: string): Promise<void> {
+  await orm(client, (db) => db.update(repositories).set({ indexChecksum, lastSyncedAt: sql`now()`, updatedAt: sql`now()` }).where(eq(repositories.id, repositoryId)));
+}
+
+/** `latest` is now the tree of the index `indexChecksum`. */
+export async function recordPublished(q: Queryable, repositoryId: number, indexChecksum: string): Promise<void> {
+  await orm(q, (db) => db.update(repositories).set({ publishedChecksum: indexChecksum }).where(eq(repositories.id, repositoryId)));
+}
+
+/** The pool lacks blobs of these repositories: their next sync re-reads upstream instead of stopping at an unchanged index. */
+export async function forgetIndexChecksums(q: Queryable, repositoryIds: readonly number[]): Promise<void> {
+  if (repositoryIds.length === 0) return;
+  await orm(q, (db) => db.update(repositories).set({ indexChecksum: null }).where(inArray(repositories.id, [...repositoryIds])));
+}
+
+/** After a restore, for every row: neither the pool nor the published trees were restored, so each repository re-syncs and republishes. */
+export async function forgetAllChecksums(client: pg.ClientBase): Promise<void> {
+  await orm(client, (db) => db.update(repositories).set({ indexChecksum: null, publishedChecksum: null }));
+}
+
+/** Forget what was synced and published (the row stays for its snapshots): a sync after the repository returns to the YAML starts afresh. */
+export async function forgetSyncedState(q: Queryable, repositoryId: number): Promise<void> {
+  await orm(q, (db) =>
+    db.update(repositories).set({ indexChecksum: null, publishedChecksum: null, lastSyncedAt: null, updatedAt: sql`now()` }).where(eq(repositories.id, repositoryId)),
+  );
+}
+
+/** Delete the row itself; its sets, runs and snapshots are deleted first by their own modules. */
+export async function deleteRepositoryRow(q: Queryable, repositoryId: number): Promise<void> {
+  await orm(q, (db) => db.delete(repositories).where(eq(repositories.id, repositoryId)));
 }
 
 export interface LastRun {
@@ -34,8 +99,8 @@ export interface LastRun {
   lastSuccessAt: Date | null;
 }
 
-/** Every known repository with its most recent run and its most recent successful run. */
-export async function repositoriesWithLastRun(q: pg.Pool | pg.ClientBase): Promise<LastRun[]> {
+/** Every known repository with its most recent run and its most recent successful run (a report: SQL in plain sight). */
+export async function repositoriesWithLastRun(q: Queryable): Promise<LastRun[]> {
   const r = await q.query(`
     SELECT r.repo_id, r.type, r.upstream_url, last.started_at, last.finished_at, last.status, last.trigger,
            (SELECT max(finished_at) FROM chantal.sync_runs s WHERE s.repository_id = r.id AND s.status IN ('success', 'noop')) AS last_success_at
@@ -55,21 +120,4 @@ export async function repositoriesWithLastRun(q: pg.Pool | pg.ClientBase): Promi
     trigger: row.trigger,
     lastSuccessAt: row.last_success_at,
   }));
-}
-
-/** The row of a repository by its id, configured or not; null when the database does not know it. */
-export async function findRepositoryRow(q: pg.Pool | pg.ClientBase, repoId: string): Promise<RepositoryRow | null> {
-  const r = await q.query(`SELECT id, repo_id, type, upstream_url, index_checksum FROM chantal.repositories WHERE repo_id = $1`, [repoId]);
-  const row = r.rows[0];
-  return row ? { id: row.id, repoId: row.repo_id, type: row.type, upstreamUrl: row.upstream_url, indexChecksum: row.index_checksum } : null;
-}
-
-/** Forget what was synced and published (the row stays for its snapshots): a sync after the repository returns to the YAML starts afresh. */
-export async function forgetSyncedState(q: pg.Pool | pg.ClientBase, repositoryId: number): Promise<void> {
-  await q.query(`UPDATE chantal.repositories SET index_checksum = NULL, published_checksum = NULL, last_synced_at = NULL, updated_at = now() WHERE id = $1`, [repositoryId]);
-}
-
-/** Delete the row itself; its sets, runs and snapshots are deleted first by their own modules. */
-export async function deleteRepositoryRow(q: pg.Pool | pg.ClientBase, repositoryId: number): Promise<void> {
-  await q.query(`DELETE FROM chantal.repositories WHERE id = $1`, [repositoryId]);
 }

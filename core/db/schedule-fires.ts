@@ -5,10 +5,13 @@
 // (at its own fire time or in its periodic scan) after the claimant's session no longer holds its scheduler lock —
 // while that fire is still the schedule's latest. A run aborted by a shutdown leaves its claim open the same way.
 // The second attempt is the last: a fire whose run kills its daemon does not take the other daemons down in turn.
-import type pg from "pg";
+// The statements that ask whether a claimant is alive (pg_locks) are SQL in plain sight; the plain row writes go through drizzle.
+import { and, eq, sql } from "drizzle-orm";
 import { LockClass } from "./lock-ids.js";
+import { orm, type Queryable } from "./orm.js";
+import { scheduleFires } from "./schema.js";
 
-type Q = pg.Pool | pg.ClientBase;
+type Q = Queryable;
 
 /** Who claims: a daemon, alive while its session `backendPid` holds the scheduler lock (LockClass.scheduler, lockKey). */
 export interface FireClaimant {
@@ -50,12 +53,6 @@ const BUSY_SQL = `
   WHERE f.job_key = $1 AND f.fire_at < $2 AND f.finished_at IS NULL AND ${CLAIMANT_ALIVE}
   ORDER BY f.fire_at DESC LIMIT 1`;
 
-/** A fire skipped because the previous one is still running: recorded as done, so no other daemon runs it either. */
-const SKIP_SQL = `
-  INSERT INTO chantal.schedule_fires (job_key, fire_at, host, pid, lock_key, backend_pid, instance_id, status, finished_at)
-  VALUES ($1, $2, $3, $4, $5, $6, $7, 'skipped', now())
-  ON CONFLICT (job_key, fire_at) DO NOTHING`;
-
 /** The claim: a new row, or the takeover of an unfinished first attempt whose claimant is gone. No row back: lost. */
 const CLAIM_SQL = `
   INSERT INTO chantal.schedule_fires AS f (job_key, fire_at, host, pid, lock_key, backend_pid, instance_id)
@@ -66,13 +63,6 @@ const CLAIM_SQL = `
         claimed_at = now(), status = NULL
     WHERE f.finished_at IS NULL AND f.attempt < 2 AND NOT ${CLAIMANT_ALIVE}
   RETURNING attempt, taken_over_from`;
-
-const HOLDER_SQL = `SELECT host, pid, status, finished_at FROM chantal.schedule_fires WHERE job_key = $1 AND fire_at = $2`;
-
-/** 'interrupted' (a shutdown aborted the run) keeps the claim open for a takeover; every other outcome ends the fire. */
-const FINISH_SQL = `
-  UPDATE chantal.schedule_fires SET status = $3, run_id = $4, finished_at = CASE WHEN $3 = 'interrupted' THEN NULL ELSE now() END
-  WHERE job_key = $1 AND fire_at = $2 AND host = $5 AND pid = $6 AND backend_pid = $7`;
 
 /** Unfinished fires of these schedules whose claimant is gone, not yet taken over, and still their schedule's latest. */
 const ORPHANS_SQL = `
@@ -102,18 +92,36 @@ export class ScheduleFires {
     const busy = await this.q.query(BUSY_SQL, [jobKey, fireAt]);
     if (busy.rows.length > 0) {
       const b = busy.rows[0];
-      await this.q.query(SKIP_SQL, this.params(jobKey, fireAt));
+      // Recorded as done, so that no other daemon runs it either.
+      const c = this.claimant;
+      await orm(this.q, (db) =>
+        db
+          .insert(scheduleFires)
+          .values({ jobKey, fireAt, host: c.host, pid: c.pid, lockKey: c.lockKey, backendPid: c.backendPid, instanceId: c.instanceId, status: "skipped", finishedAt: sql`now()` })
+          .onConflictDoNothing({ target: [scheduleFires.jobKey, scheduleFires.fireAt] }),
+      );
       return { claimed: false, reason: "busy", holder: { host: b.host, pid: b.pid, status: null, finished: false }, busyFireAt: b.fire_at };
     }
     const r = await this.q.query(CLAIM_SQL, this.params(jobKey, fireAt));
     if (r.rows.length > 0) return { claimed: true, attempt: r.rows[0].attempt, takenOverFrom: r.rows[0].taken_over_from };
-    const h = (await this.q.query(HOLDER_SQL, [jobKey, fireAt])).rows[0];
-    return { claimed: false, reason: "claimed", holder: h ? { host: h.host, pid: h.pid, status: h.status, finished: h.finished_at !== null } : null };
+    const [h] = await orm(this.q, (db) =>
+      db
+        .select({ host: scheduleFires.host, pid: scheduleFires.pid, status: scheduleFires.status, finishedAt: scheduleFires.finishedAt })
+        .from(scheduleFires)
+        .where(and(eq(scheduleFires.jobKey, jobKey), eq(scheduleFires.fireAt, fireAt))),
+    );
+    return { claimed: false, reason: "claimed", holder: h ? { host: h.host, pid: h.pid, status: h.status, finished: h.finishedAt !== null } : null };
   }
 
   async finish(jobKey: string, fireAt: Date, status: string, runId: number | null): Promise<void> {
     const c = this.claimant;
-    await this.q.query(FINISH_SQL, [jobKey, fireAt, status, runId, c.host, c.pid, c.backendPid]);
+    // 'interrupted' (a shutdown aborted the run) keeps the claim open for a takeover; every other outcome ends the fire.
+    await orm(this.q, (db) =>
+      db
+        .update(scheduleFires)
+        .set({ status, runId, finishedAt: status === "interrupted" ? null : sql`now()` })
+        .where(and(eq(scheduleFires.jobKey, jobKey), eq(scheduleFires.fireAt, fireAt), eq(scheduleFires.host, c.host), eq(scheduleFires.pid, c.pid), eq(scheduleFires.backendPid, c.backendPid))),
+    );
   }
 
   async orphans(jobKeys: readonly string[]): Promise<OpenFire[]> {

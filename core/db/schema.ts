@@ -1,10 +1,18 @@
-// Drizzle mirror of core/db/migrations (the SQL files are the source of truth; keep both in step).
-import { bigint, bigserial, char, integer, jsonb, pgSchema, primaryKey, serial, smallint, text, timestamp } from "drizzle-orm/pg-core";
+// The typed definition of every table in schema chantal, used by the queries; test/integration/db-schema.test.ts proves it matches the migrations.
+import { sql } from "drizzle-orm";
+import { bigint, bigserial, char, index, integer, jsonb, pgSchema, primaryKey, serial, smallint, text, timestamp, unique } from "drizzle-orm/pg-core";
 
 export const chantal = pgSchema("chantal");
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
 
+/** The migrator's own record (core/db/migrate.ts creates it before any migration). */
+export const schemaMigrations = chantal.table("schema_migrations", {
+  id: text("id").primaryKey(),
+  appliedAt: ts("applied_at").notNull().defaultNow(),
+});
+
+// 0001_initial.sql
 export const repositories = chantal.table("repositories", {
   id: serial("id").primaryKey(),
   repoId: text("repo_id").notNull().unique(),
@@ -17,20 +25,24 @@ export const repositories = chantal.table("repositories", {
   updatedAt: ts("updated_at").notNull().defaultNow(),
 });
 
-export const packages = chantal.table("packages", {
-  id: bigserial("id", { mode: "number" }).primaryKey(),
-  sha256: char("sha256", { length: 64 }).notNull().unique(),
-  size: bigint("size", { mode: "number" }).notNull(),
-  type: text("type").$type<"rpm" | "deb" | "dsc" | "file">().notNull(),
-  name: text("name").notNull(),
-  epoch: integer("epoch").notNull().default(0),
-  version: text("version").notNull(),
-  release: text("release").notNull().default(""),
-  arch: text("arch").notNull(),
-  checksum: text("checksum").notNull(),
-  metadata: jsonb("metadata").$type<Record<string, unknown>>().notNull().default({}),
-  createdAt: ts("created_at").notNull().defaultNow(),
-});
+export const packages = chantal.table(
+  "packages",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    sha256: char("sha256", { length: 64 }).notNull().unique(),
+    size: bigint("size", { mode: "number" }).notNull(),
+    type: text("type").$type<"rpm" | "deb" | "dsc" | "file">().notNull(),
+    name: text("name").notNull(),
+    epoch: integer("epoch").notNull().default(0),
+    version: text("version").notNull(),
+    release: text("release").notNull().default(""),
+    arch: text("arch").notNull(),
+    checksum: text("checksum").notNull(),
+    metadata: jsonb("metadata").$type<Record<string, unknown>>().notNull().default({}),
+    createdAt: ts("created_at").notNull().defaultNow(),
+  },
+  (t) => [index("packages_name_arch_idx").on(t.name, t.arch), index("packages_checksum_idx").on(t.checksum)],
+);
 
 export const repositoryPackages = chantal.table(
   "repository_packages",
@@ -39,7 +51,7 @@ export const repositoryPackages = chantal.table(
     location: text("location").notNull(),
     packageId: bigint("package_id", { mode: "number" }).notNull().references(() => packages.id),
   },
-  (t) => [primaryKey({ columns: [t.repositoryId, t.location] })],
+  (t) => [primaryKey({ columns: [t.repositoryId, t.location] }), index("repository_packages_package_idx").on(t.packageId)],
 );
 
 export const metadataFiles = chantal.table("metadata_files", {
@@ -59,16 +71,20 @@ export const repositoryMetadata = chantal.table(
   (t) => [primaryKey({ columns: [t.repositoryId, t.path] })],
 );
 
-export const snapshots = chantal.table("snapshots", {
-  id: serial("id").primaryKey(),
-  repositoryId: integer("repository_id").notNull().references(() => repositories.id, { onDelete: "cascade" }),
-  name: text("name").notNull(),
-  description: text("description"),
-  packageCount: integer("package_count").notNull().default(0),
-  totalSize: bigint("total_size", { mode: "number" }).notNull().default(0),
-  createdAt: ts("created_at").notNull().defaultNow(),
-  publishedAt: ts("published_at"),
-});
+export const snapshots = chantal.table(
+  "snapshots",
+  {
+    id: serial("id").primaryKey(),
+    repositoryId: integer("repository_id").notNull().references(() => repositories.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    description: text("description"),
+    packageCount: integer("package_count").notNull().default(0),
+    totalSize: bigint("total_size", { mode: "number" }).notNull().default(0),
+    createdAt: ts("created_at").notNull().defaultNow(),
+    publishedAt: ts("published_at"),
+  },
+  (t) => [unique().on(t.repositoryId, t.name)],
+);
 
 export const snapshotPackages = chantal.table(
   "snapshot_packages",
@@ -77,7 +93,7 @@ export const snapshotPackages = chantal.table(
     location: text("location").notNull(),
     packageId: bigint("package_id", { mode: "number" }).notNull().references(() => packages.id),
   },
-  (t) => [primaryKey({ columns: [t.snapshotId, t.location] })],
+  (t) => [primaryKey({ columns: [t.snapshotId, t.location] }), index("snapshot_packages_package_idx").on(t.packageId)],
 );
 
 export const snapshotMetadata = chantal.table(
@@ -93,39 +109,61 @@ export const snapshotMetadata = chantal.table(
 export type SyncTrigger = "manual" | "schedule" | "cloud";
 export type SyncStatus = "running" | "success" | "noop" | "skipped-locked" | "failed" | "interrupted";
 
-export const syncRuns = chantal.table("sync_runs", {
-  id: bigserial("id", { mode: "number" }).primaryKey(),
-  repositoryId: integer("repository_id").notNull().references(() => repositories.id, { onDelete: "cascade" }),
-  trigger: text("trigger").$type<SyncTrigger>().notNull(),
-  host: text("host").notNull(),
-  pid: integer("pid").notNull(),
-  startedAt: ts("started_at").notNull().defaultNow(),
-  finishedAt: ts("finished_at"),
-  status: text("status").$type<SyncStatus>().notNull(),
-  packagesTotal: integer("packages_total").notNull().default(0),
-  packagesDownloaded: integer("packages_downloaded").notNull().default(0),
-  packagesAdded: integer("packages_added").notNull().default(0),
-  packagesRemoved: integer("packages_removed").notNull().default(0),
-  bytesDownloaded: bigint("bytes_downloaded", { mode: "number" }).notNull().default(0),
-  snapshotName: text("snapshot_name"),
-  error: text("error"),
-});
+export const syncRuns = chantal.table(
+  "sync_runs",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    repositoryId: integer("repository_id").notNull().references(() => repositories.id, { onDelete: "cascade" }),
+    trigger: text("trigger").$type<SyncTrigger>().notNull(),
+    host: text("host").notNull(),
+    pid: integer("pid").notNull(),
+    startedAt: ts("started_at").notNull().defaultNow(),
+    finishedAt: ts("finished_at"),
+    status: text("status").$type<SyncStatus>().notNull(),
+    packagesTotal: integer("packages_total").notNull().default(0),
+    packagesDownloaded: integer("packages_downloaded").notNull().default(0),
+    packagesAdded: integer("packages_added").notNull().default(0),
+    packagesRemoved: integer("packages_removed").notNull().default(0),
+    bytesDownloaded: bigint("bytes_downloaded", { mode: "number" }).notNull().default(0),
+    snapshotName: text("snapshot_name"),
+    error: text("error"),
+  },
+  (t) => [index("sync_runs_repository_started_idx").on(t.repositoryId, t.startedAt.desc())],
+);
+
+export const lockHolders = chantal.table(
+  "lock_holders",
+  {
+    lockClass: integer("lock_class").notNull(),
+    lockKey: integer("lock_key").notNull(),
+    backendPid: integer("backend_pid").notNull(),
+    host: text("host").notNull(),
+    pid: integer("pid").notNull(),
+    purpose: text("purpose").notNull(),
+    since: ts("since").notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.lockClass, t.lockKey, t.backendPid] })],
+);
 
 // 0002_scheduler.sql
-export const schedulerInstances = chantal.table("scheduler_instances", {
-  id: bigserial("id", { mode: "number" }).primaryKey(),
-  host: text("host").notNull(),
-  pid: integer("pid").notNull(),
-  lockKey: integer("lock_key").notNull(),
-  backendPid: integer("backend_pid").notNull(),
-  version: text("version").notNull(),
-  configDir: text("config_dir").notNull(),
-  scheduleCount: integer("schedule_count").notNull().default(0),
-  startedAt: ts("started_at").notNull().defaultNow(),
-  heartbeatAt: ts("heartbeat_at").notNull().defaultNow(),
-  stoppedAt: ts("stopped_at"),
-  stopReason: text("stop_reason"),
-});
+export const schedulerInstances = chantal.table(
+  "scheduler_instances",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    host: text("host").notNull(),
+    pid: integer("pid").notNull(),
+    lockKey: integer("lock_key").notNull(),
+    backendPid: integer("backend_pid").notNull(),
+    version: text("version").notNull(),
+    configDir: text("config_dir").notNull(),
+    scheduleCount: integer("schedule_count").notNull().default(0),
+    startedAt: ts("started_at").notNull().defaultNow(),
+    heartbeatAt: ts("heartbeat_at").notNull().defaultNow(),
+    stoppedAt: ts("stopped_at"),
+    stopReason: text("stop_reason"),
+  },
+  (t) => [index("scheduler_instances_started_idx").on(t.startedAt.desc())],
+);
 
 export const scheduleState = chantal.table("schedule_state", {
   jobKey: text("job_key").primaryKey(),
@@ -162,5 +200,5 @@ export const scheduleFires = chantal.table(
     runId: bigint("run_id", { mode: "number" }),
     finishedAt: ts("finished_at"),
   },
-  (t) => [primaryKey({ columns: [t.jobKey, t.fireAt] })],
+  (t) => [primaryKey({ columns: [t.jobKey, t.fireAt] }), index("schedule_fires_open_idx").on(t.jobKey).where(sql`finished_at IS NULL`)],
 );

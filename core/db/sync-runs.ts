@@ -1,7 +1,8 @@
 // sync_runs rows: one per attempt, written at start and finished with its outcome.
 import { hostname } from "node:os";
-import type pg from "pg";
-import type { SyncStatus, SyncTrigger } from "./schema.js";
+import { and, desc, eq, getTableColumns, sql } from "drizzle-orm";
+import { orm, type Queryable } from "./orm.js";
+import { repositories, syncRuns, type SyncStatus, type SyncTrigger } from "./schema.js";
 
 export interface RunCounts {
   packagesTotal: number;
@@ -14,33 +15,43 @@ export interface RunCounts {
 export const zeroCounts = (): RunCounts => ({ packagesTotal: 0, packagesDownloaded: 0, packagesAdded: 0, packagesRemoved: 0, bytesDownloaded: 0 });
 
 /** Runs left 'running' by a process that died (we hold the lock now, so none of them is alive). */
-export async function markAbandonedRuns(q: pg.Pool | pg.ClientBase, repositoryId: number): Promise<number> {
-  const r = await q.query(
-    `UPDATE chantal.sync_runs SET status = 'interrupted', finished_at = now(), error = COALESCE(error, 'the process running this sync died')
-     WHERE repository_id = $1 AND status = 'running'`,
-    [repositoryId],
+export async function markAbandonedRuns(q: Queryable, repositoryId: number): Promise<number> {
+  const r = await orm(q, (db) =>
+    db
+      .update(syncRuns)
+      .set({ status: "interrupted", finishedAt: sql`now()`, error: sql`COALESCE(${syncRuns.error}, ${"the process running this sync died"})` })
+      .where(and(eq(syncRuns.repositoryId, repositoryId), eq(syncRuns.status, "running"))),
   );
   return r.rowCount ?? 0;
 }
 
-export async function startRun(q: pg.Pool | pg.ClientBase, repositoryId: number, trigger: SyncTrigger, status: SyncStatus = "running", startedAt = new Date()): Promise<number> {
-  const r = await q.query(
-    `INSERT INTO chantal.sync_runs (repository_id, trigger, host, pid, status, started_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-    [repositoryId, trigger, hostname(), process.pid, status, startedAt],
-  );
-  return Number(r.rows[0].id);
+export async function startRun(q: Queryable, repositoryId: number, trigger: SyncTrigger, status: SyncStatus = "running", startedAt = new Date()): Promise<number> {
+  const [row] = await orm(q, (db) => db.insert(syncRuns).values({ repositoryId, trigger, host: hostname(), pid: process.pid, status, startedAt }).returning({ id: syncRuns.id }));
+  return row!.id;
 }
 
 export async function finishRun(
-  q: pg.Pool | pg.ClientBase,
+  q: Queryable,
   runId: number,
   outcome: { status: SyncStatus; counts: RunCounts; error?: string | null; snapshotName?: string | null; finishedAt?: Date },
 ): Promise<void> {
   const c = outcome.counts;
-  await q.query(
-    `UPDATE chantal.sync_runs SET status = $2, finished_at = $3, packages_total = $4, packages_downloaded = $5, packages_added = $6,
-       packages_removed = $7, bytes_downloaded = $8, error = $9, snapshot_name = COALESCE($10, snapshot_name) WHERE id = $1`,
-    [runId, outcome.status, outcome.finishedAt ?? new Date(), c.packagesTotal, c.packagesDownloaded, c.packagesAdded, c.packagesRemoved, c.bytesDownloaded, outcome.error ?? null, outcome.snapshotName ?? null],
+  await orm(q, (db) =>
+    db
+      .update(syncRuns)
+      .set({
+        status: outcome.status,
+        finishedAt: outcome.finishedAt ?? new Date(),
+        packagesTotal: c.packagesTotal,
+        packagesDownloaded: c.packagesDownloaded,
+        packagesAdded: c.packagesAdded,
+        packagesRemoved: c.packagesRemoved,
+        bytesDownloaded: c.bytesDownloaded,
+        error: outcome.error ?? null,
+        // No name given keeps the one recorded earlier.
+        ...(outcome.snapshotName != null ? { snapshotName: outcome.snapshotName } : {}),
+      })
+      .where(eq(syncRuns.id, runId)),
   );
 }
 
@@ -57,33 +68,21 @@ export interface SyncRunRow extends RunCounts {
   error: string | null;
 }
 
-export async function recentRuns(q: pg.Pool | pg.ClientBase, opts: { repoId?: string; limit?: number } = {}): Promise<SyncRunRow[]> {
-  const r = await q.query(
-    `SELECT s.*, r.repo_id FROM chantal.sync_runs s JOIN chantal.repositories r ON r.id = s.repository_id
-     WHERE ($1::text IS NULL OR r.repo_id = $1) ORDER BY s.started_at DESC, s.id DESC LIMIT $2`,
-    [opts.repoId ?? null, opts.limit ?? 20],
+export async function recentRuns(q: Queryable, opts: { repoId?: string; limit?: number } = {}): Promise<SyncRunRow[]> {
+  const { repositoryId: _repositoryId, ...runColumns } = getTableColumns(syncRuns);
+  return orm(q, (db) =>
+    db
+      .select({ ...runColumns, repoId: repositories.repoId })
+      .from(syncRuns)
+      .innerJoin(repositories, eq(repositories.id, syncRuns.repositoryId))
+      .where(opts.repoId === undefined ? undefined : eq(repositories.repoId, opts.repoId))
+      .orderBy(desc(syncRuns.startedAt), desc(syncRuns.id))
+      .limit(opts.limit ?? 20),
   );
-  return r.rows.map((row) => ({
-    id: Number(row.id),
-    repoId: row.repo_id,
-    trigger: row.trigger,
-    host: row.host,
-    pid: row.pid,
-    startedAt: row.started_at,
-    finishedAt: row.finished_at,
-    status: row.status,
-    snapshotName: row.snapshot_name,
-    error: row.error,
-    packagesTotal: row.packages_total,
-    packagesDownloaded: row.packages_downloaded,
-    packagesAdded: row.packages_added,
-    packagesRemoved: row.packages_removed,
-    bytesDownloaded: Number(row.bytes_downloaded),
-  }));
 }
 
 /** Delete every run of a repository (repo remove); returns how many. */
-export async function deleteRunsOf(q: pg.Pool | pg.ClientBase, repositoryId: number): Promise<number> {
-  const r = await q.query(`DELETE FROM chantal.sync_runs WHERE repository_id = $1`, [repositoryId]);
+export async function deleteRunsOf(q: Queryable, repositoryId: number): Promise<number> {
+  const r = await orm(q, (db) => db.delete(syncRuns).where(eq(syncRuns.repositoryId, repositoryId)));
   return r.rowCount ?? 0;
 }

@@ -44,7 +44,7 @@ export interface DownloadJob {
 }
 
 export interface DownloadContext {
-  pool: BlobStore;
+  blobs: BlobStore;
   http: HttpOptions;
   /** Called with each chunk's length as it arrives (progress). */
   onBytes?: (n: number) => void;
@@ -107,14 +107,14 @@ function describeMismatch(expected: ExpectedChecksum & { size?: number }, actual
 /** Download one file into the pool, verified; returns its sha256 (the pool key). */
 export async function downloadToPool(job: DownloadJob, ctx: DownloadContext): Promise<DownloadResult> {
   validateExpected(job);
-  await ctx.pool.ensureTempDir();
+  await ctx.blobs.ensureTempDir();
   let bytesDownloaded = 0;
   let lastFetch: FetchedTemp | undefined;
   let attempts = 0;
   for (let attempt = 1; attempt <= CHECKSUM_ATTEMPTS; attempt++) {
     attempts = attempt;
     throwIfAborted(ctx.http.signal);
-    const temp = ctx.pool.tempPath(job.expected.value.slice(0, 16));
+    const temp = ctx.blobs.tempPath(job.expected.value.slice(0, 16));
     let adopted = false;
     try {
       const fetched = await fetchToTemp(job, ctx, temp, (n) => (bytesDownloaded += n));
@@ -122,7 +122,7 @@ export async function downloadToPool(job: DownloadJob, ctx: DownloadContext): Pr
       if (matchesExpected(job, fetched)) {
         // Upstream's own checksum, when it is not sha256, is how the next plan finds the blob before the database does.
         const alias = job.expected.algo === "sha256" ? undefined : `${job.expected.algo}:${job.expected.value.toLowerCase()}`;
-        await ctx.pool.adopt(temp, fetched.sha256, ctx.http.signal, alias);
+        await ctx.blobs.adopt(temp, fetched.sha256, ctx.http.signal, alias);
         adopted = true;
         return { sha256: fetched.sha256, size: fetched.size, bytesDownloaded, resumed: fetched.resumed };
       }
@@ -413,7 +413,7 @@ export async function downloadMany(jobs: readonly DownloadJob[], ctx: DownloadMa
   setMaxListeners(Math.max(16, ctx.concurrency * 4), signal);
   const ownAgent = ctx.http.dispatcher ? undefined : createHttpAgent({ connections: Math.max(1, ctx.concurrency) });
   const dispatcher: Dispatcher | undefined = ctx.http.dispatcher ?? ownAgent;
-  const jobCtx: DownloadContext = { pool: ctx.pool, http: { ...ctx.http, signal, ...(dispatcher ? { dispatcher } : {}) }, ...(ctx.onBytes ? { onBytes: ctx.onBytes } : {}) };
+  const jobCtx: DownloadContext = { blobs: ctx.blobs, http: { ...ctx.http, signal, ...(dispatcher ? { dispatcher } : {}) }, ...(ctx.onBytes ? { onBytes: ctx.onBytes } : {}) };
 
   const results: DownloadResult[] = ctx.discardResults ? [] : new Array<DownloadResult>(jobs.length);
   const totals = { files: 0, bytes: 0, bytesDownloaded: 0, resumedFiles: 0 };

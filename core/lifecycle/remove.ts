@@ -9,6 +9,7 @@ import { deleteRunsOf } from "../db/sync-runs.js";
 import { ChantalError, LockBusyError, UsageError } from "../errors.js";
 import { checkSnapshotName } from "../snapshots/name.js";
 import { deleteSnapshotsOf, listSnapshots } from "../snapshots/snapshots.js";
+import { withTransaction } from "../db/transaction.js";
 import { unpublishTrees } from "../publish/trees.js";
 
 export interface RemovalPlan {
@@ -84,27 +85,19 @@ export async function removeRepository(req: { repoId: string; keepSnapshots: boo
       const plan = planRemoval(snapshots, req.keepSnapshots);
       const unpublished = await unpublishTrees(env.loaded.config, req.repoId, plan.unpublish, signal);
       signal.throwIfAborted();
-      const client = await env.database.pool.connect();
-      try {
-        await client.query("BEGIN");
+      return await withTransaction(env.database.pool, async (client) => {
         const sets = await clearRepositorySets(client, row.id);
         const runs = await deleteRunsOf(client, row.id);
         const deletedSnapshots = plan.deleteSnapshots ? await deleteSnapshotsOf(client, row.id) : 0;
         if (plan.deleteRow) await deleteRepositoryRow(client, row.id);
         else await forgetSyncedState(client, row.id);
-        await client.query("COMMIT");
         return {
           repoId: req.repoId,
           unpublished,
           keptSnapshots: plan.deleteSnapshots ? [] : snapshots,
           deleted: { packageLinks: sets.packages, metadataLinks: sets.metadata, runs, snapshots: deletedSnapshots, repository: plan.deleteRow },
         };
-      } catch (err) {
-        await client.query("ROLLBACK").catch(() => undefined);
-        throw err;
-      } finally {
-        client.release();
-      }
+      });
     } finally {
       await lock.release();
     }

@@ -3,6 +3,8 @@ import { recordedBlobs, replaceRepositoryMetadata, replaceRepositoryPackages, up
 import { errorMessage } from "../errors.js";
 import type { RunCounts } from "../db/sync-runs.js";
 import { connectionLossError, withAbortableClient } from "../db/client.js";
+import { recordIndexChecksum } from "../db/repositories.js";
+import { inTransaction } from "../db/transaction.js";
 import type { RepoSyncContext } from "./types.js";
 
 /** An upstream index file kept verbatim, at its repository-relative path. */
@@ -39,8 +41,7 @@ export async function commitSync<T>(
         ctx.signal.throwIfAborted();
         return run();
       };
-      try {
-        await client.query("BEGIN");
+      return inTransaction(client, async () => {
         await step(() => upsertPackages(client, packages, committedOf));
         await step(() => upsertMetadataFiles(client, metadata));
         const change = await step(() =>
@@ -50,13 +51,10 @@ export async function commitSync<T>(
           }),
         );
         await step(() => replaceRepositoryMetadata(client, ctx.row.id, metadata));
-        await step(() => client.query(`UPDATE chantal.repositories SET index_checksum = $2, last_synced_at = now(), updated_at = now() WHERE id = $1`, [ctx.row.id, indexChecksum]));
-        await step(() => client.query("COMMIT"));
+        await step(() => recordIndexChecksum(client, ctx.row.id, indexChecksum));
+        ctx.signal.throwIfAborted();
         return change;
-      } catch (err) {
-        await client.query("ROLLBACK").catch(() => undefined);
-        throw err;
-      }
+      });
     });
     counts.packagesAdded = pkgChange.added + pkgChange.changed;
     counts.packagesRemoved = pkgChange.removed;

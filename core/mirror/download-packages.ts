@@ -33,7 +33,7 @@ async function downloadAll(
   const report = () => ctx.onProgress?.({ phase: "download", filesDone, filesTotal: jobs.length, bytesDone, bytesTotal });
   report();
   await downloadMany(jobs, {
-    pool: ctx.blobs,
+    blobs: ctx.blobs,
     http: ctx.http,
     concurrency: ctx.repo.download_concurrency,
     signal: ctx.signal,

@@ -10,18 +10,18 @@ import { publishS3Tree, unpublishS3Tree } from "../storage/s3-publish.js";
 import { markPublished, type SnapshotRow } from "../snapshots/snapshots.js";
 import { ChantalError } from "../errors.js";
 import { connectionLossError, withAbortableClient } from "../db/client.js";
+import { recordPublished, repositoryChecksums } from "../db/repositories.js";
 
 export function publishedRoot(config: Config, repoId: string): string {
   return join(config.storage.published_path!, repoId);
 }
 
 export async function publishLatest(db: pg.Pool, config: Config, repository: { id: number; repoId: string }, signal?: AbortSignal): Promise<PublishResult> {
-  const state = await db.query(`SELECT index_checksum FROM chantal.repositories WHERE id = $1`, [repository.id]);
-  const checksum = state.rows[0]?.index_checksum as string | null;
+  const checksum = (await repositoryChecksums(db, repository.id))?.indexChecksum;
   if (!checksum) throw new ChantalError(`repository ${repository.repoId} has not been synced yet: nothing to publish`);
   const result = await publishFrom(db, config, repository.repoId, "latest", { owner: "repository", id: repository.id }, signal);
   // Abortable: the row may be locked (a concurrent commit), and a signal must not wait for it.
-  await withAbortableClient(db, signal, (c) => c.query(`UPDATE chantal.repositories SET published_checksum = $2 WHERE id = $1`, [repository.id, checksum]));
+  await withAbortableClient(db, signal, (c) => recordPublished(c, repository.id, checksum));
   return result;
 }
 

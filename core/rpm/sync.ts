@@ -81,7 +81,7 @@ async function fetchDataFiles(data: RepomdData[], ctx: RepoSyncContext): Promise
     ...(data[i]!.size !== undefined ? { size: data[i]!.size } : {}),
     label: `${data[i]!.type} metadata (${paths[i]})`,
   }));
-  const result = await downloadMany(jobs, { pool: ctx.blobs, http: ctx.http, concurrency: 4, signal: ctx.signal });
+  const result = await downloadMany(jobs, { blobs: ctx.blobs, http: ctx.http, concurrency: 4, signal: ctx.signal });
   missing.forEach((i, j) => (entries[i] = { path: paths[i]!, sha256: result.results[j]!.sha256, size: result.results[j]!.size }));
   ctx.log.debug({ repo: ctx.repo.id, pooled: data.length - missing.length, fetched: missing.length }, "metadata files");
   return entries as MetadataEntry[];

@@ -1,13 +1,15 @@
 // The scheduler's state in PostgreSQL (0002_scheduler.sql): daemon instances with heartbeats, and each schedule's
 // last and next run, so that `scheduler status` and `scheduler list` work from any shell on any host.
 import { hostname } from "node:os";
-import type pg from "pg";
+import { and, asc, desc, eq, isNotNull, isNull, notInArray, sql } from "drizzle-orm";
 import { LockClass } from "../db/lock-ids.js";
 import type { LockRequest } from "../db/locks.js";
+import { orm, type Queryable } from "../db/orm.js";
+import { repositories, scheduleState, schedulerInstances, syncRuns } from "../db/schema.js";
 import type { StoredTiming } from "./catchup.js";
 import type { ScheduledJob } from "./plan.js";
 
-type Q = pg.Pool | pg.ClientBase;
+type Q = Queryable;
 
 /** The advisory-lock key of this host's scheduler: one daemon per host, any number of hosts per database. */
 export function hostLockKey(host: string = hostname()): number {
@@ -32,25 +34,30 @@ export interface InstanceInfo {
 
 /** Records a daemon start; earlier instances of this host that never stopped are closed (we hold the host lock now). */
 export async function registerInstance(q: Q, info: InstanceInfo): Promise<number> {
-  await q.query(
-    `UPDATE chantal.scheduler_instances SET stopped_at = heartbeat_at, stop_reason = 'died without stopping (found at the next start)'
-     WHERE host = $1 AND stopped_at IS NULL`,
-    [info.host],
+  await orm(q, (db) =>
+    db
+      .update(schedulerInstances)
+      .set({ stoppedAt: sql`${schedulerInstances.heartbeatAt}`, stopReason: "died without stopping (found at the next start)" })
+      .where(and(eq(schedulerInstances.host, info.host), isNull(schedulerInstances.stoppedAt))),
   );
-  const r = await q.query(
-    `INSERT INTO chantal.scheduler_instances (host, pid, lock_key, backend_pid, version, config_dir, schedule_count)
-     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-    [info.host, info.pid, info.lockKey, info.backendPid, info.version, info.configDir, info.scheduleCount],
+  const { host, pid, lockKey, backendPid, version, configDir, scheduleCount } = info;
+  const [row] = await orm(q, (db) =>
+    db.insert(schedulerInstances).values({ host, pid, lockKey, backendPid, version, configDir, scheduleCount }).returning({ id: schedulerInstances.id }),
   );
-  return Number(r.rows[0].id);
+  return row!.id;
 }
 
 export async function heartbeat(q: Q, instanceId: number, scheduleCount?: number): Promise<void> {
-  await q.query(`UPDATE chantal.scheduler_instances SET heartbeat_at = now(), schedule_count = COALESCE($2, schedule_count) WHERE id = $1`, [instanceId, scheduleCount ?? null]);
+  await orm(q, (db) =>
+    db
+      .update(schedulerInstances)
+      .set({ heartbeatAt: sql`now()`, ...(scheduleCount !== undefined ? { scheduleCount } : {}) })
+      .where(eq(schedulerInstances.id, instanceId)),
+  );
 }
 
 export async function markStopped(q: Q, instanceId: number, reason: string): Promise<void> {
-  await q.query(`UPDATE chantal.scheduler_instances SET stopped_at = now(), heartbeat_at = now(), stop_reason = $2 WHERE id = $1`, [instanceId, reason]);
+  await orm(q, (db) => db.update(schedulerInstances).set({ stoppedAt: sql`now()`, heartbeatAt: sql`now()`, stopReason: reason }).where(eq(schedulerInstances.id, instanceId)));
 }
 
 export interface RunOutcome {
@@ -67,36 +74,47 @@ export class ScheduleStateStore {
   ) {}
 
   async loadTimings(): Promise<Map<string, StoredTiming>> {
-    const r = await this.q.query(`SELECT job_key, cron, timezone, next_run_at FROM chantal.schedule_state`);
-    return new Map(r.rows.map((row) => [row.job_key as string, { cron: row.cron, timeZone: row.timezone, nextRunAt: row.next_run_at }]));
+    const rows = await orm(this.q, (db) =>
+      db.select({ jobKey: scheduleState.jobKey, cron: scheduleState.cron, timeZone: scheduleState.timezone, nextRunAt: scheduleState.nextRunAt }).from(scheduleState),
+    );
+    return new Map(rows.map(({ jobKey, ...timing }) => [jobKey, timing]));
   }
 
   /** The job's timing and next run (creating its row); `lastFireAt` when a fire time was just handled. */
   async schedule(job: ScheduledJob, nextRunAt: Date | null, lastFireAt?: Date): Promise<void> {
-    await this.q.query(
-      `INSERT INTO chantal.schedule_state (job_key, kind, target, cron, timezone, next_run_at, last_fire_at, instance_id, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())
-       ON CONFLICT (job_key) DO UPDATE SET kind = EXCLUDED.kind, target = EXCLUDED.target, cron = EXCLUDED.cron, timezone = EXCLUDED.timezone,
-         next_run_at = EXCLUDED.next_run_at, last_fire_at = COALESCE(EXCLUDED.last_fire_at, chantal.schedule_state.last_fire_at),
-         instance_id = EXCLUDED.instance_id, updated_at = now()`,
-      [job.key, job.kind, job.target, job.cron, job.timeZone, nextRunAt, lastFireAt ?? null, this.instanceId],
+    const timing = { kind: job.kind, target: job.target, cron: job.cron, timezone: job.timeZone, nextRunAt, instanceId: this.instanceId, updatedAt: sql`now()` };
+    await orm(this.q, (db) =>
+      db
+        .insert(scheduleState)
+        .values({ jobKey: job.key, ...timing, lastFireAt: lastFireAt ?? null })
+        // No fire time given keeps the one recorded.
+        .onConflictDoUpdate({ target: scheduleState.jobKey, set: { ...timing, ...(lastFireAt ? { lastFireAt } : {}) } }),
     );
   }
 
   async runStarted(job: ScheduledJob, at: Date): Promise<void> {
-    await this.q.query(`UPDATE chantal.schedule_state SET last_started_at = $2, last_finished_at = NULL, last_status = 'running', last_error = NULL, updated_at = now() WHERE job_key = $1`, [job.key, at]);
+    await orm(this.q, (db) =>
+      db.update(scheduleState).set({ lastStartedAt: at, lastFinishedAt: null, lastStatus: "running", lastError: null, updatedAt: sql`now()` }).where(eq(scheduleState.jobKey, job.key)),
+    );
   }
 
   async runFinished(job: ScheduledJob, at: Date, outcome: RunOutcome): Promise<void> {
-    await this.q.query(
-      `UPDATE chantal.schedule_state SET last_finished_at = $2, last_status = $3, last_run_id = $4, last_error = $5, updated_at = now() WHERE job_key = $1`,
-      [job.key, at, outcome.status, outcome.runId, outcome.error ?? null],
+    await orm(this.q, (db) =>
+      db
+        .update(scheduleState)
+        .set({ lastFinishedAt: at, lastStatus: outcome.status, lastRunId: outcome.runId, lastError: outcome.error ?? null, updatedAt: sql`now()` })
+        .where(eq(scheduleState.jobKey, job.key)),
     );
   }
 
   /** Schedules not in `activeKeys` are no longer configured: they keep their history but have no next run. */
   async retire(activeKeys: readonly string[]): Promise<void> {
-    await this.q.query(`UPDATE chantal.schedule_state SET next_run_at = NULL, updated_at = now() WHERE next_run_at IS NOT NULL AND NOT (job_key = ANY($1::text[]))`, [activeKeys]);
+    await orm(this.q, (db) =>
+      db
+        .update(scheduleState)
+        .set({ nextRunAt: null, updatedAt: sql`now()` })
+        .where(and(isNotNull(scheduleState.nextRunAt), notInArray(scheduleState.jobKey, [...activeKeys]))),
+    );
   }
 }
 
@@ -172,32 +190,40 @@ export async function readSchedulerStatus(q: Q): Promise<SchedulerStatus> {
     stopReason: r.stop_reason,
     running: r.running === true && r.stopped_at === null,
   }));
-  const schedules = await q.query(`SELECT * FROM chantal.schedule_state ORDER BY job_key`);
-  const last = await q.query(
-    `SELECT r.repo_id, s.started_at, s.finished_at, s.status, s.snapshot_name, s.error
-     FROM chantal.sync_runs s JOIN chantal.repositories r ON r.id = s.repository_id
-     WHERE s.trigger = 'schedule' ORDER BY s.started_at DESC, s.id DESC LIMIT 1`,
+  const schedules = await orm(q, (db) =>
+    db
+      .select({
+        jobKey: scheduleState.jobKey,
+        kind: scheduleState.kind,
+        target: scheduleState.target,
+        cron: scheduleState.cron,
+        timeZone: scheduleState.timezone,
+        nextRunAt: scheduleState.nextRunAt,
+        lastFireAt: scheduleState.lastFireAt,
+        lastStartedAt: scheduleState.lastStartedAt,
+        lastFinishedAt: scheduleState.lastFinishedAt,
+        lastStatus: scheduleState.lastStatus,
+        lastRunId: scheduleState.lastRunId,
+        lastError: scheduleState.lastError,
+      })
+      .from(scheduleState)
+      .orderBy(asc(scheduleState.jobKey)),
+  );
+  const [last] = await orm(q, (db) =>
+    db
+      .select({ repoId: repositories.repoId, startedAt: syncRuns.startedAt, finishedAt: syncRuns.finishedAt, status: syncRuns.status, snapshotName: syncRuns.snapshotName, error: syncRuns.error })
+      .from(syncRuns)
+      .innerJoin(repositories, eq(repositories.id, syncRuns.repositoryId))
+      .where(eq(syncRuns.trigger, "schedule"))
+      .orderBy(desc(syncRuns.startedAt), desc(syncRuns.id))
+      .limit(1),
   );
   const now = await q.query(`SELECT now() AS now`);
-  const l = last.rows[0];
   return {
     running: rows.filter((r) => r.running),
     latest: rows[0] ?? null,
-    schedules: schedules.rows.map((r) => ({
-      jobKey: r.job_key,
-      kind: r.kind,
-      target: r.target,
-      cron: r.cron,
-      timeZone: r.timezone,
-      nextRunAt: r.next_run_at,
-      lastFireAt: r.last_fire_at,
-      lastStartedAt: r.last_started_at,
-      lastFinishedAt: r.last_finished_at,
-      lastStatus: r.last_status,
-      lastRunId: r.last_run_id === null ? null : Number(r.last_run_id),
-      lastError: r.last_error,
-    })),
-    lastScheduledSync: l ? { repoId: l.repo_id, startedAt: l.started_at, finishedAt: l.finished_at, status: l.status, snapshotName: l.snapshot_name, error: l.error } : null,
+    schedules,
+    lastScheduledSync: last ?? null,
     dbNow: now.rows[0].now,
   };
 }

@@ -1,8 +1,12 @@
-// Snapshots freeze a repository's current package set and metadata; SQL in plain sight.
+// Snapshots freeze a repository's current package set and metadata: rows through drizzle, the set copies in plain SQL.
+import { and, asc, desc, eq, inArray, type SQL } from "drizzle-orm";
 import type pg from "pg";
+import { orm, type Queryable } from "../db/orm.js";
+import { repositories, snapshotMetadata, snapshotPackages, snapshots } from "../db/schema.js";
 import { ChantalError } from "../errors.js";
 import { REPOSITORY_TYPES, repositoryTypeOf } from "../repository-types.js";
 import { checkSnapshotName } from "./name.js";
+import { withTransaction } from "../db/transaction.js";
 
 export class SnapshotError extends ChantalError {}
 
@@ -16,24 +20,28 @@ export interface SnapshotRow {
   publishedAt: Date | null;
 }
 
-function toRow(row: Record<string, unknown>): SnapshotRow {
-  return {
-    id: Number(row.id),
-    repoId: row.repo_id as string,
-    name: row.name as string,
-    packageCount: Number(row.package_count),
-    totalSize: Number(row.total_size),
-    createdAt: row.created_at as Date,
-    publishedAt: (row.published_at as Date | null) ?? null,
-  };
+function selectSnapshots(q: Queryable, where: SQL | undefined): Promise<SnapshotRow[]> {
+  return orm(q, (db) =>
+    db
+      .select({
+        id: snapshots.id,
+        repoId: repositories.repoId,
+        name: snapshots.name,
+        packageCount: snapshots.packageCount,
+        totalSize: snapshots.totalSize,
+        createdAt: snapshots.createdAt,
+        publishedAt: snapshots.publishedAt,
+      })
+      .from(snapshots)
+      .innerJoin(repositories, eq(repositories.id, snapshots.repositoryId))
+      .where(where)
+      .orderBy(asc(repositories.repoId), desc(snapshots.createdAt), desc(snapshots.id)),
+  );
 }
 
-const SELECT = `SELECT s.id, r.repo_id, s.name, s.package_count, s.total_size, s.created_at, s.published_at
-  FROM chantal.snapshots s JOIN chantal.repositories r ON r.id = s.repository_id`;
-
-export async function findSnapshot(q: pg.Pool | pg.ClientBase, repoId: string, name: string): Promise<SnapshotRow | null> {
-  const r = await q.query(`${SELECT} WHERE r.repo_id = $1 AND s.name = $2`, [repoId, name]);
-  return r.rows[0] ? toRow(r.rows[0]) : null;
+export async function findSnapshot(q: Queryable, repoId: string, name: string): Promise<SnapshotRow | null> {
+  const [row] = await selectSnapshots(q, and(eq(repositories.repoId, repoId), eq(snapshots.name, name)));
+  return row ?? null;
 }
 
 export async function getSnapshot(q: pg.Pool | pg.ClientBase, repoId: string, name: string): Promise<SnapshotRow> {
@@ -42,56 +50,56 @@ export async function getSnapshot(q: pg.Pool | pg.ClientBase, repoId: string, na
   return s;
 }
 
-export async function listSnapshots(q: pg.Pool | pg.ClientBase, repoId?: string): Promise<SnapshotRow[]> {
-  const r = await q.query(`${SELECT} WHERE ($1::text IS NULL OR r.repo_id = $1) ORDER BY r.repo_id, s.created_at DESC, s.id DESC`, [repoId ?? null]);
-  return r.rows.map(toRow);
+export async function listSnapshots(q: Queryable, repoId?: string): Promise<SnapshotRow[]> {
+  return selectSnapshots(q, repoId === undefined ? undefined : eq(repositories.repoId, repoId));
 }
 
 /** Copy the current set into a new snapshot, in one transaction that sees one consistent state. */
 export async function createSnapshot(pool: pg.Pool, repositoryId: number, repoId: string, name: string, description?: string): Promise<SnapshotRow> {
   checkSnapshotName(name);
-  const client = await pool.connect();
-  try {
-    await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ");
-    const current = await client.query(`SELECT count(*)::int AS n FROM chantal.repository_metadata WHERE repository_id = $1`, [repositoryId]);
-    if (current.rows[0].n === 0) throw new SnapshotError(`repository ${repoId} has not been synced yet: nothing to snapshot`);
-    const inserted = await client.query(
-      `INSERT INTO chantal.snapshots (repository_id, name, description) VALUES ($1, $2, $3) ON CONFLICT (repository_id, name) DO NOTHING RETURNING id`,
-      [repositoryId, name, description ?? null],
-    );
-    if (inserted.rowCount === 0) throw new SnapshotError(`repository ${repoId} already has a snapshot named "${name}"`);
-    const id = Number(inserted.rows[0].id);
-    await client.query(`INSERT INTO chantal.snapshot_packages (snapshot_id, location, package_id) SELECT $1, location, package_id FROM chantal.repository_packages WHERE repository_id = $2`, [id, repositoryId]);
-    await client.query(`INSERT INTO chantal.snapshot_metadata (snapshot_id, path, metadata_file_id) SELECT $1, path, metadata_file_id FROM chantal.repository_metadata WHERE repository_id = $2`, [id, repositoryId]);
-    await client.query(
-      `UPDATE chantal.snapshots s SET package_count = t.n, total_size = t.size
-       FROM (SELECT count(*)::int AS n, COALESCE(sum(p.size), 0)::bigint AS size FROM chantal.snapshot_packages sp JOIN chantal.packages p ON p.id = sp.package_id WHERE sp.snapshot_id = $1) t
-       WHERE s.id = $1`,
-      [id],
-    );
-    await client.query("COMMIT");
-  } catch (err) {
-    await client.query("ROLLBACK").catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  await withTransaction(
+    pool,
+    async (client) => {
+      const current = await client.query(`SELECT count(*)::int AS n FROM chantal.repository_metadata WHERE repository_id = $1`, [repositoryId]);
+      if (current.rows[0].n === 0) throw new SnapshotError(`repository ${repoId} has not been synced yet: nothing to snapshot`);
+      const [inserted] = await orm(client, (db) =>
+        db.insert(snapshots).values({ repositoryId, name, description: description ?? null }).onConflictDoNothing().returning({ id: snapshots.id }),
+      );
+      if (!inserted) throw new SnapshotError(`repository ${repoId} already has a snapshot named "${name}"`);
+      const id = inserted.id;
+      await client.query(`INSERT INTO chantal.snapshot_packages (snapshot_id, location, package_id) SELECT $1, location, package_id FROM chantal.repository_packages WHERE repository_id = $2`, [id, repositoryId]);
+      await client.query(`INSERT INTO chantal.snapshot_metadata (snapshot_id, path, metadata_file_id) SELECT $1, path, metadata_file_id FROM chantal.repository_metadata WHERE repository_id = $2`, [id, repositoryId]);
+      await client.query(
+        `UPDATE chantal.snapshots s SET package_count = t.n, total_size = t.size
+         FROM (SELECT count(*)::int AS n, COALESCE(sum(p.size), 0)::bigint AS size FROM chantal.snapshot_packages sp JOIN chantal.packages p ON p.id = sp.package_id WHERE sp.snapshot_id = $1) t
+         WHERE s.id = $1`,
+        [id],
+      );
+    },
+    { isolation: "repeatable read" },
+  );
   return getSnapshot(pool, repoId, name);
 }
 
-export async function markPublished(q: pg.Pool | pg.ClientBase, snapshotId: number, at: Date): Promise<void> {
-  await q.query(`UPDATE chantal.snapshots SET published_at = $2 WHERE id = $1`, [snapshotId, at]);
+export async function markPublished(q: Queryable, snapshotId: number, at: Date): Promise<void> {
+  await orm(q, (db) => db.update(snapshots).set({ publishedAt: at }).where(eq(snapshots.id, snapshotId)));
 }
 
-export async function deleteSnapshotRow(q: pg.Pool | pg.ClientBase, snapshotId: number): Promise<void> {
-  await q.query(`DELETE FROM chantal.snapshots WHERE id = $1`, [snapshotId]);
+export async function deleteSnapshotRow(q: Queryable, snapshotId: number): Promise<void> {
+  await orm(q, (db) => db.delete(snapshots).where(eq(snapshots.id, snapshotId)));
 }
 
 /** Delete every snapshot of a repository with its package and metadata sets (repo remove); returns how many snapshots. */
-export async function deleteSnapshotsOf(q: pg.Pool | pg.ClientBase, repositoryId: number): Promise<number> {
-  await q.query(`DELETE FROM chantal.snapshot_packages WHERE snapshot_id IN (SELECT id FROM chantal.snapshots WHERE repository_id = $1)`, [repositoryId]);
-  await q.query(`DELETE FROM chantal.snapshot_metadata WHERE snapshot_id IN (SELECT id FROM chantal.snapshots WHERE repository_id = $1)`, [repositoryId]);
-  const r = await q.query(`DELETE FROM chantal.snapshots WHERE repository_id = $1`, [repositoryId]);
+export async function deleteSnapshotsOf(q: Queryable, repositoryId: number): Promise<number> {
+  await orm(q, (db) => {
+    const ofRepository = db.select({ id: snapshots.id }).from(snapshots).where(eq(snapshots.repositoryId, repositoryId));
+    return db.delete(snapshotPackages).where(inArray(snapshotPackages.snapshotId, ofRepository));
+  });
+  await orm(q, (db) => {
+    const ofRepository = db.select({ id: snapshots.id }).from(snapshots).where(eq(snapshots.repositoryId, repositoryId));
+    return db.delete(snapshotMetadata).where(inArray(snapshotMetadata.snapshotId, ofRepository));
+  });
+  const r = await orm(q, (db) => db.delete(snapshots).where(eq(snapshots.repositoryId, repositoryId)));
   return r.rowCount ?? 0;
 }
 
@@ -157,8 +165,10 @@ export function diffPackageSets(a: PackageVersion[], b: PackageVersion[], compar
 }
 
 export async function diffSnapshots(q: pg.Pool | pg.ClientBase, a: SnapshotRow, b: SnapshotRow): Promise<SnapshotDiff> {
-  const type = await q.query(`SELECT r.type FROM chantal.snapshots s JOIN chantal.repositories r ON r.id = s.repository_id WHERE s.id = $1`, [a.id]);
-  return diffPackageSets(await packageVersions(q, a.id), await packageVersions(q, b.id), versionComparator(type.rows[0]?.type ?? "rpm"));
+  const [owner] = await orm(q, (db) =>
+    db.select({ type: repositories.type }).from(snapshots).innerJoin(repositories, eq(repositories.id, snapshots.repositoryId)).where(eq(snapshots.id, a.id)),
+  );
+  return diffPackageSets(await packageVersions(q, a.id), await packageVersions(q, b.id), versionComparator(owner?.type ?? "rpm"));
 }
 
 export function formatEvr(p: { epoch: number; version: string; release: string }): string {

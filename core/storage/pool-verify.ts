@@ -6,6 +6,7 @@ import type pg from "pg";
 import { ChantalError } from "../errors.js";
 import type { BlobStore } from "./blob-store.js";
 import { forEachLimited } from "../concurrency.js";
+import { findRepositoryRow, forgetIndexChecksums } from "../db/repositories.js";
 
 const BATCH = 5_000;
 const STAT_CONCURRENCY = 64;
@@ -74,30 +75,30 @@ async function* blobRows(db: pg.Pool, kind: "package" | "metadata", repository: 
   }
 }
 
-async function sha256Blob(pool: BlobStore, sha256: string, signal?: AbortSignal): Promise<string> {
+async function sha256Blob(blobs: BlobStore, sha256: string, signal?: AbortSignal): Promise<string> {
   const hash = createHash("sha256");
-  await pipeline(pool.openRead(sha256, signal), hash);
+  await pipeline(blobs.openRead(sha256, signal), hash);
   return hash.digest("hex");
 }
 
 /** Size 0 means the size was not known when the row was written: only presence (and, deep, sha256) is checked. */
-async function checkBlob(pool: BlobStore, kind: "package" | "metadata", row: BlobRow, deep: boolean, signal?: AbortSignal): Promise<BlobProblem | null> {
-  const base = { blob: kind, sha256: row.sha256, expectedSize: row.size, path: pool.locationOf(row.sha256) };
-  const size = await pool.sizeOf(row.sha256);
+async function checkBlob(blobs: BlobStore, kind: "package" | "metadata", row: BlobRow, deep: boolean, signal?: AbortSignal): Promise<BlobProblem | null> {
+  const base = { blob: kind, sha256: row.sha256, expectedSize: row.size, path: blobs.locationOf(row.sha256) };
+  const size = await blobs.sizeOf(row.sha256);
   if (size === undefined) return { kind: "missing", ...base };
   if (row.size > 0 && size !== row.size) return { kind: "size", ...base, actualSize: size };
-  if (deep && (await sha256Blob(pool, row.sha256, signal)) !== row.sha256) return { kind: "sha256", ...base, actualSize: size };
+  if (deep && (await sha256Blob(blobs, row.sha256, signal)) !== row.sha256) return { kind: "sha256", ...base, actualSize: size };
   return null;
 }
 
-async function checkAll(pool: BlobStore, kind: "package" | "metadata", rows: BlobRow[], deep: boolean, signal?: AbortSignal): Promise<{ problems: BlobProblem[]; ids: number[] }> {
+async function checkAll(blobs: BlobStore, kind: "package" | "metadata", rows: BlobRow[], deep: boolean, signal?: AbortSignal): Promise<{ problems: BlobProblem[]; ids: number[] }> {
   const problems: BlobProblem[] = [];
   const ids: number[] = [];
   await forEachLimited(
     rows,
     deep ? HASH_CONCURRENCY : STAT_CONCURRENCY,
     async (row) => {
-      const p = await checkBlob(pool, kind, row, deep, signal);
+      const p = await checkBlob(blobs, kind, row, deep, signal);
       if (p) {
         problems.push(p);
         ids.push(row.id);
@@ -133,30 +134,30 @@ async function affected(db: pg.Pool, packageIds: number[], metadataIds: number[]
  * A no-op sync stops at an unchanged repomd.xml before planning, so it would never notice a missing blob: the fix
  * forgets the repositories' index checksum, and their next sync re-reads upstream and downloads what the pool lacks.
  */
-async function fix(db: pg.Pool, pool: BlobStore, problems: BlobProblem[], repositories: { id: number; repoId: string }[]): Promise<NonNullable<PoolVerifyResult["fixed"]>> {
+async function fix(db: pg.Pool, blobs: BlobStore, problems: BlobProblem[], repositories: { id: number; repoId: string }[]): Promise<NonNullable<PoolVerifyResult["fixed"]>> {
   let removed = 0;
   for (const p of problems) {
     if (p.kind === "missing") continue;
-    await pool.remove(p.sha256);
+    await blobs.remove(p.sha256);
     removed++;
   }
-  if (repositories.length > 0) await db.query(`UPDATE chantal.repositories SET index_checksum = NULL WHERE id = ANY($1::int[])`, [repositories.map((r) => r.id)]);
+  await forgetIndexChecksums(db, repositories.map((r) => r.id));
   return { removed, resetRepositories: repositories.map((r) => r.repoId) };
 }
 
-export async function verifyPool(db: pg.Pool, pool: BlobStore, opts: PoolVerifyOptions = {}): Promise<PoolVerifyResult> {
+export async function verifyPool(db: pg.Pool, blobs: BlobStore, opts: PoolVerifyOptions = {}): Promise<PoolVerifyResult> {
   let repository: number | null = null;
   if (opts.repoId) {
-    const r = await db.query(`SELECT id FROM chantal.repositories WHERE repo_id = $1`, [opts.repoId]);
-    if (r.rowCount === 0) throw new ChantalError(`repository ${opts.repoId} is not in the database (never synced?)`);
-    repository = r.rows[0].id as number;
+    const row = await findRepositoryRow(db, opts.repoId);
+    if (!row) throw new ChantalError(`repository ${opts.repoId} is not in the database (never synced?)`);
+    repository = row.id;
   }
   const problems: BlobProblem[] = [];
   const badIds = { package: [] as number[], metadata: [] as number[] };
   const checked = { packages: 0, metadata: 0 };
   for (const kind of ["package", "metadata"] as const) {
     for await (const rows of blobRows(db, kind, repository)) {
-      const r = await checkAll(pool, kind, rows, opts.deep ?? false, opts.signal);
+      const r = await checkAll(blobs, kind, rows, opts.deep ?? false, opts.signal);
       problems.push(...r.problems);
       badIds[kind].push(...r.ids);
       if (kind === "package") checked.packages += rows.length;
@@ -171,6 +172,6 @@ export async function verifyPool(db: pg.Pool, pool: BlobStore, opts: PoolVerifyO
     repositories: hit.repositories.map((r) => r.repoId),
     snapshots: hit.snapshots,
   };
-  if (opts.fix && problems.length > 0) result.fixed = await fix(db, pool, problems, hit.repositories);
+  if (opts.fix && problems.length > 0) result.fixed = await fix(db, blobs, problems, hit.repositories);
   return result;
 }

@@ -176,9 +176,6 @@ export class FilesystemBlobStore implements BlobStore {
   }
 }
 
-/** The filesystem pool under the name the code base used before there was more than one kind. */
-export { FilesystemBlobStore as Pool };
-
 async function isFile(path: string): Promise<boolean> {
   try {
     return (await stat(path)).isFile();

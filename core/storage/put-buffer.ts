@@ -3,14 +3,14 @@ import { rm, writeFile } from "node:fs/promises";
 import { sha256Hex } from "../checksum.js";
 import type { BlobStore } from "./blob-store.js";
 
-export async function putBuffer(pool: BlobStore, data: Buffer): Promise<{ sha256: string; size: number }> {
+export async function putBuffer(blobs: BlobStore, data: Buffer): Promise<{ sha256: string; size: number }> {
   const sha256 = sha256Hex(data);
-  if (!(await pool.has(sha256))) {
-    await pool.ensureTempDir();
-    const tmp = pool.tempPath(sha256);
+  if (!(await blobs.has(sha256))) {
+    await blobs.ensureTempDir();
+    const tmp = blobs.tempPath(sha256);
     try {
       await writeFile(tmp, data);
-      await pool.adopt(tmp, sha256);
+      await blobs.adopt(tmp, sha256);
     } catch (err) {
       await rm(tmp, { force: true });
       throw err;

@@ -35,10 +35,10 @@ async function holdLock(env: SyncEnvironment, sql: string): Promise<pg.Client> {
   return c;
 }
 
-/** The CLI's backend that waits on a lock while running `statement`. */
+/** The CLI's backend that waits on a lock while running `statement` (its start, in any case). */
 function blockedBackend(env: SyncEnvironment, statement: string): Promise<number> {
   return until(`a backend blocked in ${statement}`, async () => {
-    const r = await env.pg.query(`SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE $1`, [`${statement}%`]);
+    const r = await env.pg.query(`SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE $1`, [`${statement}%`]);
     return r.rows[0]?.pid as number | undefined;
   });
 }
@@ -82,7 +82,7 @@ describe("the database during the commit", () => {
     const run = env.spawn("--log-level", "debug", "repo", "sync", "--repo-id", "r1");
     await until("the plan", () => run.output().includes('"msg":"plan"'));
     const holder = await holdLock(env, `SELECT 1 FROM chantal.repositories WHERE repo_id = 'r1' FOR NO KEY UPDATE`);
-    await blockedBackend(env, "UPDATE chantal.repositories");
+    await blockedBackend(env, 'UPDATE "chantal"."repositories"'); // recordIndexChecksum, through drizzle
     run.child.kill("SIGTERM");
     const r = await resultWithin(run, 5_000);
     await holder.query("ROLLBACK");
@@ -98,7 +98,7 @@ describe("the database during the commit", () => {
     const run = env.spawn("--log-level", "debug", "repo", "sync", "--repo-id", "r1");
     await until("the plan", () => run.output().includes('"msg":"plan"'));
     const holder = await holdLock(env, `SELECT 1 FROM chantal.repositories WHERE repo_id = 'r1' FOR NO KEY UPDATE`);
-    await blockedBackend(env, "UPDATE chantal.repositories");
+    await blockedBackend(env, 'UPDATE "chantal"."repositories"'); // recordIndexChecksum, through drizzle
     expect(await terminateSessionsOf(env, run.child.pid!)).toBeGreaterThan(0);
     const r = await run.result;
     await holder.query("ROLLBACK");

@@ -8,12 +8,12 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AbortedError } from "../../../core/errors.js";
 import { fetchBuffer, HttpNetworkError, HttpStatusError, parseRetryAfter, ResponseTooLargeError, retryDelayMs, type HttpOptions } from "../../../core/http/client.js";
 import { ChecksumMismatchError, downloadMany, downloadToPool, type DownloadJob } from "../../../core/http/download.js";
-import { Pool } from "../../../core/storage/pool.js";
+import { FilesystemBlobStore } from "../../../core/storage/pool.js";
 import { startStaticServer, type FaultPlan, type StaticServer } from "../../helpers/http-server.js";
 
 let dir: string;
 let root: string;
-let pool: Pool;
+let blobs: FilesystemBlobStore;
 let server: StaticServer | undefined;
 
 const fastRetries: HttpOptions = { baseDelayMs: 10, maxDelayMs: 2_000, retries: 5 };
@@ -22,7 +22,7 @@ beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), "chantal-dl-"));
   root = join(dir, "www");
   await mkdir(root);
-  pool = new Pool(join(dir, "pool"), join(dir, "tmp"));
+  blobs = new FilesystemBlobStore(join(dir, "pool"), join(dir, "tmp"));
 });
 
 afterEach(async () => {
@@ -62,7 +62,7 @@ async function tempFiles(): Promise<string[]> {
 }
 
 async function pooled(f: Fixture): Promise<Buffer> {
-  return readFile(pool.pathOf(f.sha256));
+  return readFile(blobs.pathOf(f.sha256));
 }
 
 describe("downloadToPool", () => {
@@ -70,7 +70,7 @@ describe("downloadToPool", () => {
     const f = await fixture("a.rpm", 100_000);
     const s = await serve();
     let progress = 0;
-    const r = await downloadToPool(job(s, f), { pool, http: fastRetries, onBytes: (n) => (progress += n) });
+    const r = await downloadToPool(job(s, f), { blobs, http: fastRetries, onBytes: (n) => (progress += n) });
     expect(r).toEqual({ sha256: f.sha256, size: f.content.length, bytesDownloaded: f.content.length, resumed: false });
     expect(progress).toBe(f.content.length);
     expect((await pooled(f)).equals(f.content)).toBe(true);
@@ -82,15 +82,15 @@ describe("downloadToPool", () => {
   it.each(["sha1", "sha384", "sha512"] as const)("verifies a %s checksum and still keys the pool by sha256", async (algo) => {
     const f = await fixture("b.rpm", 5_000);
     const s = await serve();
-    const r = await downloadToPool(job(s, f, { expected: { algo, value: sha(algo, f.content).toUpperCase() } }), { pool, http: fastRetries });
+    const r = await downloadToPool(job(s, f, { expected: { algo, value: sha(algo, f.content).toUpperCase() } }), { blobs, http: fastRetries });
     expect(r.sha256).toBe(f.sha256);
-    expect(await pool.has(f.sha256)).toBe(true);
+    expect(await blobs.has(f.sha256)).toBe(true);
   });
 
   it("retries two 503s and succeeds", async () => {
     const f = await fixture("c.rpm", 10_000);
     const s = await serve({ "/c.rpm": { status: 503, times: 2 } });
-    const r = await downloadToPool(job(s, f), { pool, http: fastRetries });
+    const r = await downloadToPool(job(s, f), { blobs, http: fastRetries });
     expect(r.sha256).toBe(f.sha256);
     expect(s.requestsFor("/c.rpm")).toHaveLength(3);
   });
@@ -99,7 +99,7 @@ describe("downloadToPool", () => {
     const f = await fixture("d.rpm", 1_000);
     const s = await serve({ "/d.rpm": { status: 429, retryAfter: 1 } });
     const started = Date.now();
-    await downloadToPool(job(s, f), { pool, http: fastRetries });
+    await downloadToPool(job(s, f), { blobs, http: fastRetries });
     const elapsed = Date.now() - started;
     expect(elapsed).toBeGreaterThanOrEqual(950);
     expect(elapsed).toBeLessThan(3_000);
@@ -109,7 +109,7 @@ describe("downloadToPool", () => {
   it("gives up after the retries with the status and URL named", async () => {
     const f = await fixture("e.rpm", 1_000);
     const s = await serve({ "/e.rpm": { status: 503, times: Infinity } });
-    const err = await downloadToPool(job(s, f), { pool, http: { ...fastRetries, retries: 2 } }).catch((e: unknown) => e);
+    const err = await downloadToPool(job(s, f), { blobs, http: { ...fastRetries, retries: 2 } }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(HttpStatusError);
     expect((err as HttpStatusError).status).toBe(503);
     expect((err as Error).message).toContain(`${s.url}/e.rpm`);
@@ -121,7 +121,7 @@ describe("downloadToPool", () => {
   it("resumes with a Range request after a reset mid-body", async () => {
     const f = await fixture("f.rpm", 200_000);
     const s = await serve({ "/f.rpm": { resetAfterBytes: 70_000 } });
-    const r = await downloadToPool(job(s, f), { pool, http: fastRetries });
+    const r = await downloadToPool(job(s, f), { blobs, http: fastRetries });
     expect(r.resumed).toBe(true);
     expect(r.sha256).toBe(f.sha256);
     expect((await pooled(f)).equals(f.content)).toBe(true);
@@ -135,7 +135,7 @@ describe("downloadToPool", () => {
   it("resumes after a truncated body (Content-Length declared, connection closed early)", async () => {
     const f = await fixture("g.rpm", 50_000);
     const s = await serve({ "/g.rpm": { truncateAfterBytes: 20_000 } });
-    const r = await downloadToPool(job(s, f), { pool, http: fastRetries });
+    const r = await downloadToPool(job(s, f), { blobs, http: fastRetries });
     expect(r.sha256).toBe(f.sha256);
     expect(r.resumed).toBe(true);
     expect(s.requestsFor("/g.rpm")[1]!.headers.range).toBe("bytes=20000-");
@@ -144,7 +144,7 @@ describe("downloadToPool", () => {
   it("restarts from zero when the server ignores Range", async () => {
     const f = await fixture("h.rpm", 100_000);
     const s = await serve({ "/h.rpm": [{ resetAfterBytes: 30_000 }, { ignoreRange: true, times: Infinity }] });
-    const r = await downloadToPool(job(s, f), { pool, http: fastRetries });
+    const r = await downloadToPool(job(s, f), { blobs, http: fastRetries });
     expect(r.resumed).toBe(false);
     expect((await pooled(f)).equals(f.content)).toBe(true);
     expect(s.requestsFor("/h.rpm")[1]!.headers.range).toBe("bytes=30000-");
@@ -153,7 +153,7 @@ describe("downloadToPool", () => {
   it("restarts without Range when the server does not advertise ranges", async () => {
     const f = await fixture("i.rpm", 100_000);
     const s = await serve({ "/i.rpm": [{ resetAfterBytes: 30_000, noRanges: true }] });
-    const r = await downloadToPool(job(s, f), { pool, http: fastRetries });
+    const r = await downloadToPool(job(s, f), { blobs, http: fastRetries });
     expect(r.resumed).toBe(false);
     expect(r.sha256).toBe(f.sha256);
     expect(s.requestsFor("/i.rpm")[1]!.headers.range).toBeUndefined();
@@ -162,7 +162,7 @@ describe("downloadToPool", () => {
   it("retries a checksum mismatch once and succeeds", async () => {
     const f = await fixture("j.rpm", 10_000);
     const s = await serve({ "/j.rpm": { corrupt: true } });
-    const r = await downloadToPool(job(s, f), { pool, http: fastRetries });
+    const r = await downloadToPool(job(s, f), { blobs, http: fastRetries });
     expect(r.sha256).toBe(f.sha256);
     expect(s.requestsFor("/j.rpm")).toHaveLength(2);
     expect(await tempFiles()).toEqual([]);
@@ -171,7 +171,7 @@ describe("downloadToPool", () => {
   it("fails with ChecksumMismatchError when the bytes are always wrong", async () => {
     const f = await fixture("k.rpm", 10_000);
     const s = await serve({ "/k.rpm": { corrupt: true, times: Infinity } });
-    const err = await downloadToPool(job(s, f), { pool, http: fastRetries }).catch((e: unknown) => e);
+    const err = await downloadToPool(job(s, f), { blobs, http: fastRetries }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ChecksumMismatchError);
     const msg = (err as Error).message;
     expect(msg).toContain("pkg-k.rpm");
@@ -181,14 +181,14 @@ describe("downloadToPool", () => {
     expect(msg).toContain(sha("sha256", corrupted));
     expect(s.requestsFor("/k.rpm")).toHaveLength(2);
     expect(await tempFiles()).toEqual([]);
-    expect(await pool.has(f.sha256)).toBe(false);
+    expect(await blobs.has(f.sha256)).toBe(false);
     expect(await readdir(join(dir, "pool")).catch(() => [])).toEqual([]);
   });
 
   it("treats a wrong size as a mismatch and stops reading past the declared size", async () => {
     const f = await fixture("l.rpm", 10_000);
     const s = await serve();
-    const err = await downloadToPool(job(s, f, { size: 4_000 }), { pool, http: fastRetries }).catch((e: unknown) => e);
+    const err = await downloadToPool(job(s, f, { size: 4_000 }), { blobs, http: fastRetries }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ChecksumMismatchError);
     expect((err as Error).message).toContain("expected 4000 bytes");
     expect(await tempFiles()).toEqual([]);
@@ -198,7 +198,7 @@ describe("downloadToPool", () => {
     const f = await fixture("big.rpm", 1024 * 1024);
     const s = await serve();
     let received = 0;
-    const err = await downloadToPool(job(s, f, { size: 5 }), { pool, http: fastRetries, onBytes: (n) => (received += n) }).catch((e: unknown) => e);
+    const err = await downloadToPool(job(s, f, { size: 5 }), { blobs, http: fastRetries, onBytes: (n) => (received += n) }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ChecksumMismatchError);
     expect((err as Error).message).toContain("expected 5 bytes, got more than that (after 1 attempt)");
     expect(received).toBe(0);
@@ -210,7 +210,7 @@ describe("downloadToPool", () => {
     const f = await fixture("nosize.rpm", 200_000);
     const s = await serve();
     let received = 0;
-    const err = await downloadToPool(job(s, f, { size: undefined }), { pool, http: { ...fastRetries, maxDownloadBytes: 50_000 }, onBytes: (n) => (received += n) }).catch((e: unknown) => e);
+    const err = await downloadToPool(job(s, f, { size: undefined }), { blobs, http: { ...fastRetries, maxDownloadBytes: 50_000 }, onBytes: (n) => (received += n) }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ResponseTooLargeError);
     expect((err as Error).message).toContain(`pkg-nosize.rpm: response from ${s.url}/nosize.rpm is larger than the limit of 50000 bytes`);
     expect((err as Error).message).toContain("http.max_download_bytes");
@@ -235,7 +235,7 @@ describe("downloadToPool", () => {
     try {
       const err = await downloadToPool(
         { url, expected: { algo: "sha256", value: "0".repeat(64) }, label: "endless_1.0_all" },
-        { pool, http: { ...fastRetries, maxDownloadBytes: 1024 * 1024 }, onBytes: (n) => (received += n) },
+        { blobs, http: { ...fastRetries, maxDownloadBytes: 1024 * 1024 }, onBytes: (n) => (received += n) },
       ).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ResponseTooLargeError);
       expect((err as Error).message).toContain("endless_1.0_all: response from");
@@ -251,7 +251,7 @@ describe("downloadToPool", () => {
   it("fails a 404 at once, naming the package and URL", async () => {
     const s = await serve();
     const url = `${s.url}/missing.rpm`;
-    const err = await downloadToPool({ url, expected: { algo: "sha256", value: "0".repeat(64) }, label: "foo-1.0-1.x86_64" }, { pool, http: fastRetries }).catch(
+    const err = await downloadToPool({ url, expected: { algo: "sha256", value: "0".repeat(64) }, label: "foo-1.0-1.x86_64" }, { blobs, http: fastRetries }).catch(
       (e: unknown) => e,
     );
     expect(err).toBeInstanceOf(HttpStatusError);
@@ -265,7 +265,7 @@ describe("downloadToPool", () => {
   it("redacts credentials in error URLs", async () => {
     const s = await serve();
     const url = s.url.replace("http://", "http://user:s3cret@") + "/missing.rpm";
-    const err = await downloadToPool({ url, expected: { algo: "sha256", value: "0".repeat(64) }, label: "x" }, { pool, http: fastRetries }).catch((e: unknown) => e);
+    const err = await downloadToPool({ url, expected: { algo: "sha256", value: "0".repeat(64) }, label: "x" }, { blobs, http: fastRetries }).catch((e: unknown) => e);
     expect((err as Error).message).not.toContain("s3cret");
     expect((err as HttpStatusError).url).not.toContain("s3cret");
   });
@@ -277,7 +277,7 @@ describe("downloadToPool", () => {
     let received = 0;
     const started = Date.now();
     const err = await downloadToPool(job(s, f), {
-      pool,
+      blobs,
       http: { ...fastRetries, signal: ac.signal },
       onBytes: (n) => {
         received += n;
@@ -287,7 +287,7 @@ describe("downloadToPool", () => {
     expect(err).toBeInstanceOf(AbortedError);
     expect(Date.now() - started).toBeLessThan(1_500);
     expect(await tempFiles()).toEqual([]);
-    expect(await pool.has(f.sha256)).toBe(false);
+    expect(await blobs.has(f.sha256)).toBe(false);
   });
 
   it("aborts promptly during a retry backoff", async () => {
@@ -296,7 +296,7 @@ describe("downloadToPool", () => {
     const ac = new AbortController();
     setTimeout(() => ac.abort("SIGINT"), 100);
     const started = Date.now();
-    const err = await downloadToPool(job(s, f), { pool, http: { ...fastRetries, maxDelayMs: 30_000, signal: ac.signal } }).catch((e: unknown) => e);
+    const err = await downloadToPool(job(s, f), { blobs, http: { ...fastRetries, maxDelayMs: 30_000, signal: ac.signal } }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AbortedError);
     expect((err as AbortedError).signalName).toBe("SIGINT");
     expect(Date.now() - started).toBeLessThan(1_000);
@@ -304,7 +304,7 @@ describe("downloadToPool", () => {
 
   it("refuses a malformed expected checksum before any request", async () => {
     const s = await serve();
-    await expect(downloadToPool({ url: `${s.url}/x`, expected: { algo: "sha256", value: "abc" }, label: "x" }, { pool, http: fastRetries })).rejects.toThrow(/malformed sha256/);
+    await expect(downloadToPool({ url: `${s.url}/x`, expected: { algo: "sha256", value: "abc" }, label: "x" }, { blobs, http: fastRetries })).rejects.toThrow(/malformed sha256/);
     expect(s.requests).toHaveLength(0);
   });
 });
@@ -342,7 +342,7 @@ describe("HTTP client behaviour", () => {
     try {
       const s = await serve({ "/moved.rpm": { redirectTo: `${other.url}/s.rpm`, times: Infinity }, "/here.rpm": { redirectTo: "/s.rpm", redirectStatus: 301 } });
       const http = { ...fastRetries, headers: { Authorization: "Basic c2VjcmV0" } };
-      await downloadToPool(job(s, f, { url: `${s.url}/moved.rpm` }), { pool, http });
+      await downloadToPool(job(s, f, { url: `${s.url}/moved.rpm` }), { blobs, http });
       expect(other.requests[0]!.headers.authorization).toBeUndefined();
       await fetchBuffer(`${s.url}/here.rpm`, http, { maxBytes: 10_000 });
       expect(s.requestsFor("/s.rpm")[0]!.headers.authorization).toBe("Basic c2VjcmV0");
@@ -392,14 +392,14 @@ describe("downloadMany", () => {
     const started = Date.now();
     const r = await downloadMany(
       files.map((f) => job(s, f)),
-      { pool, http: fastRetries, concurrency: 8, onFileDone: () => done++ },
+      { blobs, http: fastRetries, concurrency: 8, onFileDone: () => done++ },
     );
     const elapsed = Date.now() - started;
     expect(r.files).toBe(500);
     expect(done).toBe(500);
     expect(r.bytes).toBe(files.reduce((n, f) => n + f.content.length, 0));
     expect(r.results[42]!.sha256).toBe(files[42]!.sha256);
-    expect((await pool.haveMany(files.map((f) => f.sha256))).size).toBe(500);
+    expect((await blobs.haveMany(files.map((f) => f.sha256))).size).toBe(500);
     expect(await tempFiles()).toEqual([]);
     expect(elapsed).toBeLessThan(5_000);
   });
@@ -409,7 +409,7 @@ describe("downloadMany", () => {
     const s = await serve((req) => (req.path === "/q/5.rpm" ? { status: 404 } : { chunkBytes: 500, chunkDelayMs: 5 }));
     const err = await downloadMany(
       files.map((f) => job(s, f)),
-      { pool, http: fastRetries, concurrency: 8 },
+      { blobs, http: fastRetries, concurrency: 8 },
     ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(HttpStatusError);
     expect((err as Error).message).toContain("/q/5.rpm");
@@ -424,7 +424,7 @@ describe("downloadMany", () => {
     setTimeout(() => ac.abort(), 100);
     const err = await downloadMany(
       files.map((f) => job(s, f)),
-      { pool, http: fastRetries, concurrency: 4, signal: ac.signal },
+      { blobs, http: fastRetries, concurrency: 4, signal: ac.signal },
     ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AbortedError);
     expect(await tempFiles()).toEqual([]);

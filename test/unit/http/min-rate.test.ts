@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { fetchBuffer, TransferTooSlowError, type HttpOptions, type RetryInfo } from "../../../core/http/client.js";
 import { downloadToPool } from "../../../core/http/download.js";
 import { pruneSamples, rateVerdict, type MinRate, type RateSample } from "../../../core/http/min-rate.js";
-import { Pool } from "../../../core/storage/pool.js";
+import { FilesystemBlobStore } from "../../../core/storage/pool.js";
 import { sha256Hex } from "../../../core/checksum.js";
 import { startStaticServer, type StaticServer } from "../../helpers/http-server.js";
 
@@ -114,12 +114,12 @@ describe("a trickling server fails the request and is retried", () => {
   it("downloadToPool: resumes with Range after the too-slow failure, then gives up; no temp file left", async () => {
     const content = randomBytes(100_000);
     const s = await staticServer({ "a.rpm": content }, { "/a.rpm": trickle });
-    const pool = new Pool(join(dir, "pool"), join(dir, "tmp"));
+    const blobs = new FilesystemBlobStore(join(dir, "pool"), join(dir, "tmp"));
     const retries: RetryInfo[] = [];
     const started = Date.now();
     const err = await downloadToPool(
       { url: `${s.url}/a.rpm`, expected: { algo: "sha256", value: sha256Hex(content) }, size: content.length, label: "a-1.0-1.noarch" },
-      { pool, http: { ...shortWindow, onRetry: (r) => retries.push(r) } },
+      { blobs, http: { ...shortWindow, onRetry: (r) => retries.push(r) } },
     ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TransferTooSlowError);
     expect((err as Error).message).toContain(`a-1.0-1.noarch: transfer from ${s.url}/a.rpm is too slow`);

@@ -3,18 +3,18 @@ import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from "node:f
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { Pool, PoolError } from "../../../core/storage/pool.js";
+import { FilesystemBlobStore, PoolError } from "../../../core/storage/pool.js";
 
 const SHA_A = "a".repeat(64);
 const SHA_B = "ab12" + "0".repeat(60);
 
 let dir: string;
-let pool: Pool;
+let blobs: FilesystemBlobStore;
 
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), "chantal-pool-"));
-  pool = new Pool(join(dir, "pool"), join(dir, "tmp"));
-  await pool.ensureTempDir();
+  blobs = new FilesystemBlobStore(join(dir, "pool"), join(dir, "tmp"));
+  await blobs.ensureTempDir();
 });
 
 afterEach(async () => {
@@ -22,7 +22,7 @@ afterEach(async () => {
 });
 
 async function tempWith(content: string): Promise<string> {
-  const path = pool.tempPath("k");
+  const path = blobs.tempPath("k");
   await writeFile(path, content);
   return path;
 }
@@ -33,51 +33,51 @@ function deadPid(): number {
   return Number(child.stdout);
 }
 
-describe("Pool", () => {
+describe("FilesystemBlobStore", () => {
   it("lays blobs out as <root>/<aa>/<bb>/<sha256>", () => {
-    expect(pool.pathOf(SHA_B)).toBe(join(dir, "pool", "ab", "12", SHA_B));
-    expect(pool.pathOf(SHA_B.toUpperCase())).toBe(join(dir, "pool", "ab", "12", SHA_B));
+    expect(blobs.pathOf(SHA_B)).toBe(join(dir, "pool", "ab", "12", SHA_B));
+    expect(blobs.pathOf(SHA_B.toUpperCase())).toBe(join(dir, "pool", "ab", "12", SHA_B));
   });
 
   it("rejects a key that is not a sha256 (no path tricks)", () => {
-    expect(() => pool.pathOf("../../etc/passwd")).toThrow(PoolError);
-    expect(() => pool.pathOf("abc")).toThrow(PoolError);
+    expect(() => blobs.pathOf("../../etc/passwd")).toThrow(PoolError);
+    expect(() => blobs.pathOf("abc")).toThrow(PoolError);
   });
 
   it("adopts a temp file by rename, creating the directories", async () => {
     const temp = await tempWith("hello");
-    expect(await pool.has(SHA_B)).toBe(false);
-    await pool.adopt(temp, SHA_B);
-    expect(await pool.has(SHA_B)).toBe(true);
-    expect(await readFile(pool.pathOf(SHA_B), "utf8")).toBe("hello");
+    expect(await blobs.has(SHA_B)).toBe(false);
+    await blobs.adopt(temp, SHA_B);
+    expect(await blobs.has(SHA_B)).toBe(true);
+    expect(await readFile(blobs.pathOf(SHA_B), "utf8")).toBe("hello");
     expect(await readdir(join(dir, "tmp"))).toEqual([]);
   });
 
   it("tolerates a concurrent identical adopt", async () => {
     const temps = await Promise.all(Array.from({ length: 8 }, () => tempWith("same")));
-    await Promise.all(temps.map((t) => pool.adopt(t, SHA_A)));
-    expect(await readFile(pool.pathOf(SHA_A), "utf8")).toBe("same");
+    await Promise.all(temps.map((t) => blobs.adopt(t, SHA_A)));
+    expect(await readFile(blobs.pathOf(SHA_A), "utf8")).toBe("same");
     expect(await readdir(join(dir, "tmp"))).toEqual([]);
   });
 
   it("fails clearly when the temp file is missing", async () => {
-    await expect(pool.adopt(join(dir, "tmp", "nope"), SHA_A)).rejects.toThrow(PoolError);
+    await expect(blobs.adopt(join(dir, "tmp", "nope"), SHA_A)).rejects.toThrow(PoolError);
   });
 
   it("haveMany returns the pooled subset", async () => {
     const shas = Array.from({ length: 300 }, (_, i) => i.toString(16).padStart(64, "0"));
-    for (const sha of shas.slice(0, 100)) await pool.adopt(await tempWith(sha), sha);
-    const have = await pool.haveMany([...shas, shas[0]!], 16);
+    for (const sha of shas.slice(0, 100)) await blobs.adopt(await tempWith(sha), sha);
+    const have = await blobs.haveMany([...shas, shas[0]!], 16);
     expect(have.size).toBe(100);
     expect(have.has(shas[0]!)).toBe(true);
     expect(have.has(shas[150]!)).toBe(false);
-    expect((await pool.haveMany([])).size).toBe(0);
+    expect((await blobs.haveMany([])).size).toBe(0);
   });
 
   it("haveMany finds blobs across <aa>/<bb> directories, present, absent and half-present", async () => {
     const sha = (prefix: string, n: number) => prefix + n.toString(16).padStart(64 - prefix.length, "0");
     const pooled = [sha("ab12", 1), sha("ab34", 2), sha("ff00", 3)];
-    for (const s of pooled) await pool.adopt(await tempWith(s), s);
+    for (const s of pooled) await blobs.adopt(await tempWith(s), s);
     const absent = [
       sha("ab12", 9), // its <aa>/<bb> exists
       sha("ab99", 1), // its <aa> exists, not its <bb>
@@ -86,13 +86,13 @@ describe("Pool", () => {
     // A directory where a blob would be is not a blob.
     const notFile = sha("ee00", 1);
     await mkdir(join(dir, "pool", "ee", "00", notFile), { recursive: true });
-    const have = await pool.haveMany([...pooled, ...absent, notFile].map((s) => s.toUpperCase()));
+    const have = await blobs.haveMany([...pooled, ...absent, notFile].map((s) => s.toUpperCase()));
     expect([...have].sort()).toEqual([...pooled].sort());
   });
 
   it("makes unique temp names in tempDir, outside the pool tree", () => {
-    const a = pool.tempPath("same key");
-    const b = pool.tempPath("same key");
+    const a = blobs.tempPath("same key");
+    const b = blobs.tempPath("same key");
     expect(a).not.toBe(b);
     expect(dirname(a)).toBe(join(dir, "tmp"));
     expect(basename(a)).toContain(`_${process.pid}_`);
@@ -104,7 +104,7 @@ describe("Pool", () => {
     const dead = mine.replace(`_${process.pid}_`, `_${deadPid()}_`);
     expect(dead).not.toBe(mine);
     await writeFile(dead, "left by kill -9");
-    expect(await pool.cleanStaleTemp(60 * 60_000)).toBe(1);
+    expect(await blobs.cleanStaleTemp(60 * 60_000)).toBe(1);
     expect(await readdir(join(dir, "tmp"))).toEqual([basename(mine)]);
   });
 
@@ -116,12 +116,12 @@ describe("Pool", () => {
     await utimes(old, past, past);
     await utimes(foreign, past, past);
     const fresh = await tempWith("fresh");
-    expect(await pool.cleanStaleTemp(60 * 60_000)).toBe(2);
+    expect(await blobs.cleanStaleTemp(60 * 60_000)).toBe(2);
     expect(await readdir(join(dir, "tmp"))).toEqual([basename(fresh)]);
   });
 
   it("cleanStaleTemp is a no-op when tempDir does not exist", async () => {
-    const p = new Pool(join(dir, "p2"), join(dir, "missing"));
+    const p = new FilesystemBlobStore(join(dir, "p2"), join(dir, "missing"));
     expect(await p.cleanStaleTemp(1000)).toBe(0);
     await mkdir(join(dir, "missing"));
     expect(await p.cleanStaleTemp(1000)).toBe(0);
