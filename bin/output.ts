@@ -1,4 +1,4 @@
-// stdout carries results: aligned tables for people, --json for programs.
+// stdout carries results: aligned tables for people, --json for programs; one JSON writer and one time format for both.
 export type Row = Record<string, string | number | boolean | null | undefined>;
 
 export function formatTable(rows: Row[], columns: { key: string; title: string }[]): string {
@@ -12,6 +12,88 @@ export function printTable(rows: Row[], columns: { key: string; title: string }[
   process.stdout.write(formatTable(rows, columns) + "\n");
 }
 
+/** `packagesTotal`, `MaximumWindowInMinutes`, `caBundle` → `packages_total`, `maximum_window_in_minutes`, `ca_bundle`. */
+export function snakeCase(key: string): string {
+  return key
+    .replace(/([A-Z]+)([A-Z][a-z])/g, "$1_$2")
+    .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
+    .replace(/[-\s]+/g, "_")
+    .toLowerCase();
+}
+
+const dataKeyedMaps = new WeakSet<object>();
+
+/** A map whose keys are data (archive member paths, table names): printJson writes its keys as they are. */
+export function dataKeyed<T extends object>(map: T): T {
+  dataKeyedMaps.add(map);
+  return map;
+}
+
+/** What --json prints: keys in snake_case at every depth (but those of dataKeyed maps), Dates as ISO-8601 UTC with milliseconds. */
+export function jsonValue(value: unknown): unknown {
+  if (value instanceof Date) return value.toISOString();
+  if (Array.isArray(value)) return value.map((v) => (v === undefined ? null : jsonValue(v)));
+  if (value === null || typeof value !== "object") return value;
+  const keepKeys = dataKeyedMaps.has(value);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) if (v !== undefined) out[keepKeys ? k : snakeCase(k)] = jsonValue(v);
+  return out;
+}
+
+/** Every --json output goes through here (README "Output"): one key style, one timestamp format. */
 export function printJson(value: unknown): void {
-  process.stdout.write(JSON.stringify(value, null, 2) + "\n");
+  process.stdout.write(JSON.stringify(jsonValue(value), null, 2) + "\n");
+}
+
+const pad = (n: number, width = 2) => String(n).padStart(width, "0");
+
+/** The process's time zone (TZ, else /etc/localtime), as Node sees it. */
+export function localTimeZone(): string {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+}
+
+/** `UTC+01:00`, `UTC-05:00`, `UTC+05:30`: the local zone's offset at an instant. */
+export function localOffset(instant: Date): string {
+  const minutes = -instant.getTimezoneOffset();
+  const abs = Math.abs(minutes);
+  return `UTC${minutes < 0 ? "-" : "+"}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
+}
+
+/** `2026-12-02 11:15:03`: an instant in the local zone, to the second; the zone is named once per output (zoneNote). */
+export function formatLocalTime(instant: Date): string {
+  const d = instant;
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+/**
+ * The times of one terminal output: each formatted by formatLocalTime, and the note naming the zone once —
+ * `times are in Europe/Paris (UTC+01:00)`, with every offset the shown times have (two across a DST change).
+ */
+export class LocalTimes {
+  private readonly offsets = new Set<string>();
+
+  format(instant: Date): string;
+  format(instant: Date | null | undefined): string | null;
+  format(instant: Date | null | undefined): string | null {
+    if (!instant) return null;
+    this.offsets.add(localOffset(instant));
+    return formatLocalTime(instant);
+  }
+
+  /** The zone line, or "" when no time was shown. */
+  note(): string {
+    if (this.offsets.size === 0) return "";
+    return `times are in ${localTimeZone()} (${[...this.offsets].sort().join(", ")})`;
+  }
+
+  /** The note as a last line of output, when any time was shown. */
+  printNote(): void {
+    const n = this.note();
+    if (n) process.stdout.write(n + "\n");
+  }
+}
+
+/** One time in a sentence (an error message): `2026-12-02 11:15:03 Europe/Paris`. */
+export function formatLocalTimeWithZone(instant: Date): string {
+  return `${formatLocalTime(instant)} ${localTimeZone()}`;
 }
