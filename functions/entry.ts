@@ -10,6 +10,7 @@ import { openDatabase } from "../core/db/client.js";
 import { AbortedError, ChantalError, ConfigError, ExitCode, UsageError, errorMessage, formatConfigIssue } from "../core/errors.js";
 import { createLogger, type Logger } from "../core/log.js";
 import { redactText } from "../core/redact.js";
+import { jsonValue } from "../bin/output.js";
 import { backupExitCode, backupRequestFromConfig, runBackup } from "./backup.js";
 import { progressReporter } from "./progress.js";
 import { runSync, syncExitCode } from "./sync.js";
@@ -80,11 +81,11 @@ async function runTask(input: TaskInput, env: NodeJS.ProcessEnv, log: Logger, si
         { repoId: input.repoId, trigger: input.trigger, ...(input.snapshotTemplate ? { snapshotTemplate: input.snapshotTemplate } : {}) },
         { loaded, database, log, signal, now, onProgress: progress.onProgress },
       );
-      log[r.status === "failed" || r.status === "interrupted" ? "error" : "info"]({ task: input, result: { ...r } }, `sync ${r.status}`);
+      log[r.status === "failed" || r.status === "interrupted" ? "error" : "info"]({ task: input, result: jsonValue(r) }, `sync ${r.status}`);
       return syncExitCode(r, signalName());
     }
     const r = await runBackup(backupRequestFromConfig(loaded.config), { config: loaded.config, configDir: loaded.dir, databaseUrl: database.url, log, signal, now });
-    log[r.status === "success" ? "info" : "error"]({ task: input, result: { status: r.status, location: r.location, size: r.size, counts: r.counts, error: r.error } }, `backup ${r.status}`);
+    log[r.status === "success" ? "info" : "error"]({ task: input, result: jsonValue({ status: r.status, location: r.location, size: r.size, counts: r.counts, error: r.error }) }, `backup ${r.status}`);
     return backupExitCode(r, signalName());
   } finally {
     await database.close();

@@ -8,7 +8,7 @@ import { upstreamFileUrl } from "../../core/http/url.js";
 import { redactSecrets, redactUrl } from "../../core/redact.js";
 import { configSecrets } from "../../core/sync/run.js";
 import { action } from "../context.js";
-import { printJson } from "../output.js";
+import { formatLocalTimeWithZone, printJson } from "../output.js";
 import { repoIdArgument } from "../repo-id.js";
 
 interface ExplainOptions {
@@ -79,7 +79,7 @@ function printExplanation(e: ReturnType<typeof explanation>, test: TestResult | 
     ["no_proxy", noProxy],
     ["verify TLS", e.tls.verifySsl ? "yes" : "NO (verify_ssl: false)"],
     ["trusted", trusted.join(" + ")],
-    ["client cert", e.tls.clientCert ? `${e.tls.clientCert.file} (key ${e.tls.clientCert.keyFile}), ${e.tls.clientCert.subject}, valid until ${e.tls.clientCert.validTo}` : "none"],
+    ["client cert", e.tls.clientCert ? `${e.tls.clientCert.file} (key ${e.tls.clientCert.keyFile}), ${e.tls.clientCert.subject}, valid until ${formatLocalTimeWithZone(new Date(e.tls.clientCert.validTo))}` : "none"],
     ["auth", e.auth === "basic" ? "basic (sent to the upstream's host only, never to the proxy as Proxy-Authorization)" : (e.auth ?? "none")],
     ...e.warnings.map((w): [string, string] => ["warning", w]),
   ];
