@@ -78,7 +78,7 @@ describe("HTTPS upstreams, through CONNECT and directly", () => {
   beforeAll(async () => {
     const r = await cli(["repo", "sync", "--all", "--json"]);
     stderr = r.stderr;
-    results = Object.fromEntries((JSON.parse(r.stdout) as { repoId: string; status: string; error?: string }[]).map((x) => [x.repoId, x]));
+    results = Object.fromEntries((JSON.parse(r.stdout) as { repo_id: string; status: string; error?: string }[]).map((x) => [x.repo_id, x]));
   });
 
   it("HTTPS through the proxy's CONNECT, the test CA trusted by ca_bundle: no request is forwarded in clear", () => {
@@ -162,8 +162,8 @@ describe("proxy explain", () => {
       repository: "cert-proxy",
       proxy: `http://tlsuser@127.0.0.1:${proxy.port}`,
       source: "repository",
-      noProxyMatch: null,
-      tls: { verifySsl: true, clientCert: { file: join(fx.entitlementDir, "4711.pem") } },
+      no_proxy_match: null,
+      tls: { verify_ssl: true, client_cert: { file: join(fx.entitlementDir, "4711.pem") } },
       test: { url: `${fronts["cert-proxy"].url}/cert-proxy/repodata/repomd.xml`, ok: true, status: 200, error: null },
     });
     expect(out.test.ms).toBeGreaterThanOrEqual(0);
