@@ -1,4 +1,5 @@
 // stdout carries results: aligned tables for people, --json for programs; one JSON writer and one time format for both.
+import { hostTimeZone, wallClockOf, zoneOffsetMs } from "../core/schedule/zone.js";
 export type Row = Record<string, string | number | boolean | null | undefined>;
 
 export function formatTable(rows: Row[], columns: { key: string; title: string }[]): string {
@@ -45,24 +46,24 @@ export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(jsonValue(value), null, 2) + "\n");
 }
 
-const pad = (n: number, width = 2) => String(n).padStart(width, "0");
+const pad = (n: number) => String(n).padStart(2, "0");
 
 /** The process's time zone (TZ, else /etc/localtime), as Node sees it. */
 export function localTimeZone(): string {
-  return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+  return hostTimeZone();
 }
 
-/** `UTC+01:00`, `UTC-05:00`, `UTC+05:30`: the local zone's offset at an instant. */
-export function localOffset(instant: Date): string {
-  const minutes = -instant.getTimezoneOffset();
+/** `UTC+01:00`, `UTC-05:00`, `UTC+05:30`: a zone's offset at an instant. */
+export function zoneOffsetLabel(instant: Date, timeZone = localTimeZone()): string {
+  const minutes = zoneOffsetMs(timeZone, instant.getTime()) / 60_000;
   const abs = Math.abs(minutes);
   return `UTC${minutes < 0 ? "-" : "+"}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
 }
 
-/** `2026-12-02 11:15:03`: an instant in the local zone, to the second; the zone is named once per output (zoneNote). */
-export function formatLocalTime(instant: Date): string {
-  const d = instant;
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+/** `2026-12-02 11:15:03`: an instant in the local zone (or `timeZone`), to the second; the zone is named once per output. */
+export function formatLocalTime(instant: Date, timeZone = localTimeZone()): string {
+  const wall = new Date(wallClockOf(timeZone, Math.floor(instant.getTime() / 1000) * 1000));
+  return `${wall.toISOString().slice(0, 10)} ${wall.toISOString().slice(11, 19)}`;
 }
 
 /**
@@ -76,7 +77,7 @@ export class LocalTimes {
   format(instant: Date | null | undefined): string | null;
   format(instant: Date | null | undefined): string | null {
     if (!instant) return null;
-    this.offsets.add(localOffset(instant));
+    this.offsets.add(zoneOffsetLabel(instant));
     return formatLocalTime(instant);
   }
 
