@@ -196,7 +196,7 @@ describe("proxy explain", () => {
       expect(r.code).toBe(1);
       expect(r.stdout).toMatch(new RegExp(`^result +FAILED after \\d+ ms: proxy http://127\\.0\\.0\\.1:${proxy.port} rejected the credentials \\(407\\) for repository b$`, "m"));
       const other = await runCli(["--config-dir", bad, "proxy", "explain", "--repo-id", "b", "--url", "https://mirror.example.org/x", "--json"], { env: NO_PROXY_VARS });
-      expect(JSON.parse(other.stdout)).toMatchObject({ url: "https://mirror.example.org/x", proxy: null, source: "global", noProxyMatch: ".example.org" });
+      expect(JSON.parse(other.stdout)).toMatchObject({ url: "https://mirror.example.org/x", proxy: null, source: "global", no_proxy_match: ".example.org" });
       const usage = await runCli(["--config-dir", bad, "proxy", "explain", "--repo-id", "b", "--url", "ftp://x"], { env: NO_PROXY_VARS });
       expect(usage.code).toBe(2);
     } finally {
