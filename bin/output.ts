@@ -46,6 +46,11 @@ export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(jsonValue(value), null, 2) + "\n");
 }
 
+/** A document in a standard format (a JSON Schema), not a Chantal result: its keys are the standard's, written as they are. */
+export function printJsonDocument(document: unknown): void {
+  process.stdout.write(JSON.stringify(document, null, 2) + "\n");
+}
+
 const pad = (n: number) => String(n).padStart(2, "0");
 
 /** The process's time zone (TZ, else /etc/localtime), as Node sees it. */
