@@ -17,7 +17,6 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY bin ./bin
 COPY core ./core
 COPY functions ./functions
-COPY infra ./infra
 RUN npm run build
 
 # ---- production dependencies only

@@ -18,8 +18,8 @@ export default $config({
   },
   async run() {
     const { resolveConfigDir } = await import("./core/config/load.js");
-    const plan = await import("./infra/plan.js");
-    const cloud = await import("./infra/cloud-config.js");
+    const plan = await import("./core/cloud/plan.js");
+    const cloud = await import("./core/cloud/cloud-config.js");
 
     const config = await cloud.loadCloudConfig(resolveConfigDir(undefined, process.env), process.env);
     const stage = $app.stage;

@@ -15,7 +15,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import pg from "pg";
-import { generateAptSuite } from "./apt-repo-generator.js";
+import { generateAptSuite } from "../test/fixtures/apt-repo-generator.js";
+import { median, round, stopwatch, table } from "./lib.js";
 import { NODE_FLAGS } from "../core/node-flags.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -50,28 +51,17 @@ function say(msg: string): void {
   if (!args.json) process.stderr.write(`${msg}\n`);
 }
 
-function median(xs: number[]): number | null {
-  if (xs.length === 0) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-function round(n: number | null, digits = 2): number | null {
-  return n === null ? null : Math.round(n * 10 ** digits) / 10 ** digits;
-}
-
 /** Runs a command to completion; returns wall seconds and stdout. */
 function timed(cmd: string, argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number | null; sec: number; stdout: string; stderr: string }> {
   return new Promise((ok, fail) => {
-    const started = process.hrtime.bigint();
+    const elapsed = stopwatch();
     const child = spawn(cmd, argv, { env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
     child.stderr.on("data", (d) => (stderr += d));
     child.on("error", fail);
-    child.on("close", (code) => ok({ code, sec: Number(process.hrtime.bigint() - started) / 1e9, stdout, stderr }));
+    child.on("close", (code) => ok({ code, sec: elapsed(), stdout, stderr }));
   });
 }
 
@@ -237,13 +227,11 @@ async function main(): Promise<void> {
   if (args.json) {
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   } else {
-    const line = (tool: string, r: { firstSec: number | null; noopSec: number | null } | null) => `${tool.padEnd(10)} ${String(r?.firstSec ?? "-").padStart(10)} ${String(r?.noopSec ?? "-").padStart(10)}`;
+    const row = (tool: string, r: { firstSec: number | null; noopSec: number | null } | null) => [tool, String(r?.firstSec ?? "-"), String(r?.noopSec ?? "-")];
     process.stdout.write(
       [
         `APT benchmark: ${result.workload}, median of ${runs} run(s), served by bench/serve.ts on 127.0.0.1`,
-        `${"tool".padEnd(10)} ${"first (s)".padStart(10)} ${"no-op (s)".padStart(10)}`,
-        line("chantal", c),
-        line("aptly", a),
+        table(["tool", "first (s)", "no-op (s)"], [row("chantal", c), row("aptly", a)]),
         `chantal no-op: ${c.noopSec} s for the whole CLI process, ${c.noopSyncSec} s for the sync itself (target ≤ 1 s)`,
         ...(result.ratio ? [`chantal/aptly: first ${result.ratio.first}× (target ≤ 1.3×), no-op ${result.ratio.noop}×`] : []),
         "",

@@ -9,7 +9,6 @@
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { chmod, mkdir, rm, stat } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -27,7 +26,8 @@ import { ConfigSchema } from "../core/config/schema.js";
 import { acquireEmbeddedPostgres } from "../core/db/embedded.js";
 import { migrate } from "../core/db/migrate.js";
 import { silentLogger } from "../core/log.js";
-import { seedDatabase } from "./backup-seed.js";
+import { seedDatabase } from "../test/fixtures/backup-seed.js";
+import { freePort, median, stopwatch } from "./lib.js";
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = resolve(dirname(SELF), "..");
@@ -42,7 +42,7 @@ interface StepResult {
 // ------------------------------------------------------------------------------------------- child steps
 
 async function childStep(step: string, url: string, dir: string, compress: boolean): Promise<void> {
-  const started = performance.now();
+  const elapsed = stopwatch();
   const ctx = { log: silentLogger(), signal: new AbortController().signal, now: () => new Date() };
   let bytes: number | undefined;
   if (step === "dump") {
@@ -71,7 +71,7 @@ async function childStep(step: string, url: string, dir: string, compress: boole
     await executeRestore(plan, store, file.split("/").pop()!, env);
     await db.end();
   }
-  const ms = performance.now() - started;
+  const ms = elapsed() * 1000;
   process.stdout.write(JSON.stringify({ ms, rssMb: process.resourceUsage().maxRSS / 1024, bytes }) + "\n");
 }
 
@@ -90,16 +90,6 @@ function runChild(step: string, url: string, dir: string, extraEnv: Record<strin
 }
 
 // ------------------------------------------------------------------------------------------- servers
-
-async function freePort(): Promise<number> {
-  return new Promise((res) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
-}
 
 /** A throw-away PostgreSQL 15 (Debian's binaries), run as `postgres` when we are root. */
 async function startPg15(dir: string): Promise<{ url: string; stop(): void } | { error: string }> {
@@ -131,23 +121,24 @@ async function freshDatabase(adminUrl: string, name: string): Promise<string> {
 
 async function prepare(url: string, o: { packages: number; snapshots: number; repositories: number }): Promise<{ ms: number; rows: Record<string, number> }> {
   const pool = new pg.Pool({ connectionString: url, max: 2 });
-  const t = performance.now();
+  const elapsed = stopwatch();
   await migrate(pool);
   await seedDatabase(pool, o);
   const rows: Record<string, number> = {};
   for (const table of ["packages", "repository_packages", "snapshots", "snapshot_packages"]) rows[table] = Number((await pool.query(`SELECT count(*) FROM chantal.${table}`)).rows[0].count);
   await pool.end();
-  return { ms: performance.now() - t, rows };
+  return { ms: elapsed() * 1000, rows };
 }
 
 function pgDump(url: string, file: string, compress: boolean, bin = "pg_dump"): { ms: number; bytes: number } | { error: string } {
-  const t = performance.now();
+  const elapsed = stopwatch();
   const r = spawnSync(bin, ["-n", "chantal", "-Fp", ...(compress ? ["-Z", "1"] : []), "-f", file, url], { encoding: "utf8" });
   if (r.status !== 0) return { error: (r.stderr || r.error?.message || "failed").trim().split("\n").slice(0, 2).join(" ") };
-  return { ms: performance.now() - t, bytes: spawnSync("stat", ["-c", "%s", file], { encoding: "utf8" }).stdout.trim() as unknown as number };
+  return { ms: elapsed() * 1000, bytes: spawnSync("stat", ["-c", "%s", file], { encoding: "utf8" }).stdout.trim() as unknown as number };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+/** The median of millisecond samples, in seconds. */
+const medianSec = (ms: number[]) => (median(ms) ?? NaN) / 1000;
 
 // ------------------------------------------------------------------------------------------- main
 
@@ -193,9 +184,9 @@ async function main(): Promise<void> {
     const restores: StepResult[] = [];
     for (let i = 0; i < runs; i++) restores.push(await runChild("restore", url, work, { BENCH_ARCHIVE: backups[0]!.location! }));
     report.pg18 = {
-      dump: { medianSec: median(dumps.map((d) => d.ms)) / 1000, peakRssMb: Math.max(...dumps.map((d) => d.rssMb)), bytes: dumps[0]!.bytes },
-      backup: { medianSec: median(backups.map((b) => b.ms)) / 1000, peakRssMb: Math.max(...backups.map((b) => b.rssMb)), archiveBytes: (await stat(backups[0]!.location!)).size },
-      restore: { medianSec: median(restores.map((r) => r.ms)) / 1000, peakRssMb: Math.max(...restores.map((r) => r.rssMb)) },
+      dump: { medianSec: medianSec(dumps.map((d) => d.ms)), peakRssMb: Math.max(...dumps.map((d) => d.rssMb)), bytes: dumps[0]!.bytes },
+      backup: { medianSec: medianSec(backups.map((b) => b.ms)), peakRssMb: Math.max(...backups.map((b) => b.rssMb)), archiveBytes: (await stat(backups[0]!.location!)).size },
+      restore: { medianSec: medianSec(restores.map((r) => r.ms)), peakRssMb: Math.max(...restores.map((r) => r.rssMb)) },
       pg_dump: pgDump(url, join(work, "pg_dump.sql.gz"), true),
     };
     log(`  ${JSON.stringify(report.pg18)}`);
@@ -226,12 +217,12 @@ async function main(): Promise<void> {
         theirs.push(d.ms);
         theirBytes = Number(d.bytes);
       }
-      const oursSec = median(ours.map((b) => b.ms)) / 1000;
-      const theirsSec = median(theirs) / 1000;
+      const oursSec = medianSec(ours.map((b) => b.ms));
+      const theirsSec = medianSec(theirs);
       report.pg15 = {
         chantalDumpSec: oursSec,
         chantalDumpBytes: ours[0]!.bytes,
-        chantalBackupSec: median(oursBackup.map((b) => b.ms)) / 1000,
+        chantalBackupSec: medianSec(oursBackup.map((b) => b.ms)),
         pgDumpSec: theirsSec,
         pgDumpBytes: theirBytes,
         dumpRatio: oursSec / theirsSec,

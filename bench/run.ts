@@ -11,14 +11,15 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createWriteStream, existsSync, readFileSync, readdirSync } from "node:fs";
 import { mkdir, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
-import { createServer, connect } from "node:net";
+import { connect } from "node:net";
 import { cpus, release, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import pg from "pg";
-import { generateRpmRepo } from "./rpm-repo-generator.js";
+import { generateRpmRepo } from "../test/fixtures/rpm-repo-generator.js";
+import { freePort, median, round, stopwatch, table } from "./lib.js";
 import { NODE_FLAGS } from "../core/node-flags.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -181,19 +182,6 @@ function say(message: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 }
 
-function median(values: number[]): number | null {
-  const xs = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (xs.length === 0) return null;
-  const mid = Math.floor(xs.length / 2);
-  return xs.length % 2 ? xs[mid]! : (xs[mid - 1]! + xs[mid]!) / 2;
-}
-
-function round(x: number | null | undefined, digits = 2): number | null {
-  if (x === null || x === undefined || !Number.isFinite(x)) return null;
-  const f = 10 ** digits;
-  return Math.round(x * f) / f;
-}
-
 function syncDisks(): void {
   spawnSync("sync", { stdio: "ignore" });
 }
@@ -208,17 +196,6 @@ function findExecutable(name: string): string | null {
     if (d && existsSync(join(d, name))) return join(d, name);
   }
   return null;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((ok, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      s.close(() => (typeof a === "object" && a ? ok(a.port) : reject(new Error("no port"))));
-    });
-  });
 }
 
 async function waitForPort(port: number, timeoutMs: number, child?: ChildProcess): Promise<void> {
@@ -574,7 +551,7 @@ async function timed(cmd: string, args: string[], o: { env?: NodeJS.ProcessEnv; 
   const busyBefore = await waitForQuiet();
   const cpu0 = cpuTimes();
   const startedAt = Date.now();
-  const t0 = performance.now();
+  const elapsed = stopwatch();
   const child = spawn(file, argv, { env: o.env ?? process.env, cwd: o.cwd ?? ROOT, stdio: ["ignore", "pipe", errStream] });
   let stdout = "";
   child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -590,7 +567,7 @@ async function timed(cmd: string, args: string[], o: { env?: NodeJS.ProcessEnv; 
         }
       }, 20);
   const code = await new Promise<number | null>((ok) => child.once("close", (c) => ok(c)));
-  const wallSec = (performance.now() - t0) / 1000;
+  const wallSec = elapsed();
   const machineBusy = busyBetween(cpu0, cpuTimes());
   if (poll) clearInterval(poll);
   errStream.end();
@@ -892,16 +869,6 @@ function checkTargets(w: WorkloadDef, quick: boolean, chantal: ToolSummary, dnfs
   }
   if (w.targets.rssMb !== undefined) out.push({ what: "peak RSS, first sync", target: `≤ ${w.targets.rssMb} MB`, measured: fmt(chantal.firstRssMb, "MB"), ok: chantal.firstRssMb === null ? null : chantal.firstRssMb <= w.targets.rssMb });
   return out;
-}
-
-function pad(s: string, n: number, right = false): string {
-  return right ? s.padStart(n) : s.padEnd(n);
-}
-
-function table(headers: string[], rows: string[][], rightFrom = 1): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) => cells.map((c, i) => pad(c, widths[i]!, i >= rightFrom)).join("  ").trimEnd();
-  return [line(headers), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
 }
 
 const num = (x: number | null | undefined, digits = 2) => (x === null || x === undefined ? "–" : x.toFixed(digits));

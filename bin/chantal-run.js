@@ -5,7 +5,7 @@ import { existsSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { dirname, join } from "node:path";
 
-// First thing (the imports above are built-ins): until bin/interrupt.ts takes over, SIGINT/SIGTERM/SIGHUP are recorded,
+// First thing (the imports above are built-ins): until core/runtime/signals.ts takes over, SIGINT/SIGTERM/SIGHUP are recorded,
 // so a signal during start-up (loading tsx and the sources takes a while) is handled like one later instead of killing us.
 const startupSignals = { received: [], hangups: 0, listeners: {} };
 for (const name of ["SIGINT", "SIGTERM"]) {
@@ -15,7 +15,7 @@ for (const name of ["SIGINT", "SIGTERM"]) {
   };
   process.on(name, startupSignals.listeners[name]);
 }
-startupSignals.listeners.SIGHUP = () => startupSignals.hangups++; // the scheduler's reload, else re-raised (interrupt.ts)
+startupSignals.listeners.SIGHUP = () => startupSignals.hangups++; // the scheduler's reload, else re-raised (core/runtime/signals.ts)
 process.on("SIGHUP", startupSignals.listeners.SIGHUP);
 process[Symbol.for("chantal.startupSignals")] = startupSignals;
 

@@ -1,12 +1,11 @@
-// Builds what every command needs (config, logger, database, abort signal) and maps outcomes to exit codes.
+// Builds what every command needs (config, logger, database) and runs it through core/runtime/command.ts.
 import type { Command } from "commander";
 import { completeInterruptedSwap } from "../core/backup/config-swap.js";
 import { loadConfig, resolveConfigDir, type LoadedConfig } from "../core/config/load.js";
 import { openDatabase, type Database } from "../core/db/client.js";
-import { AbortedError, ChantalError, ConfigError, ExitCode, errorMessage } from "../core/errors.js";
-import { createLogger, silentLogger, type Logger } from "../core/log.js";
-import { redactText } from "../core/redact.js";
-import { beginCommand } from "./interrupt.js";
+import { createLogger, type Logger } from "../core/log.js";
+import { runCommand, type CommandOptions } from "../core/runtime/command.js";
+import { describeFailure, type Failure } from "../core/runtime/failure.js";
 
 export interface GlobalOptions {
   configDir?: string;
@@ -27,18 +26,9 @@ function globalOptions(cmd: Command): GlobalOptions {
   return cmd.optsWithGlobals() as GlobalOptions;
 }
 
-function reportError(err: unknown, log: Logger): number {
-  if (err instanceof ConfigError) {
-    for (const line of err.message.split("\n")) process.stderr.write(`error: ${line}\n`);
-    return err.exitCode;
-  }
-  if (err instanceof ChantalError) {
-    process.stderr.write(`error: ${redactText(err.message)}\n`);
-    return err.exitCode;
-  }
-  log.debug({ err }, "unexpected error");
-  process.stderr.write(`error: ${redactText(errorMessage(err))}\n`);
-  return ExitCode.failed;
+/** The CLI shows a failure as `error:` lines on stderr. */
+function writeFailure(failure: Failure): void {
+  for (const line of failure.lines.flatMap((l) => l.split("\n"))) process.stderr.write(`error: ${line}\n`);
 }
 
 /** A restore killed between the two renames of its configuration swap is completed before the configuration is read. */
@@ -47,12 +37,7 @@ async function finishInterruptedRestore(configDir: string, log: Logger): Promise
   if (what) log.warn(what);
 }
 
-export interface ActionOptions {
-  /** The command reloads on SIGHUP (claimHangups in bin/interrupt.ts): one during start-up is kept for it. */
-  hangups?: boolean;
-  /** The exit code when SIGINT/SIGTERM came before the command began; default the signal's (130/143). */
-  stoppedBeforeStartCode?: number;
-}
+export type ActionOptions = Pick<CommandOptions, "hangups" | "stoppedBeforeStartCode">;
 
 /** Wrap a command action: build the context, run, close everything, set the exit code. */
 export function action<A extends unknown[]>(fn: (ctx: CommandContext, ...args: A) => Promise<number | void>, opts: ActionOptions = {}) {
@@ -63,48 +48,31 @@ export function action<A extends unknown[]>(fn: (ctx: CommandContext, ...args: A
     try {
       log = createLogger({ verbose: g.verbose, quiet: g.quiet, level: g.logLevel });
     } catch (err) {
-      process.exitCode = reportError(err, silentLogger());
+      const failure = describeFailure(err);
+      writeFailure(failure);
+      process.exitCode = failure.exitCode;
       return;
     }
-    // SIGINT/SIGTERM abort the running work; a second signal exits at once (bin/interrupt.ts).
-    const interrupt = beginCommand(log, { hangups: opts.hangups });
     const configDir = resolveConfigDir(g.configDir, process.env);
     let loaded: Promise<LoadedConfig> | undefined;
     const databases: Database[] = [];
-    const ctx: CommandContext = {
-      log,
-      signal: interrupt.signal,
-      configDir,
-      loadConfig: () => (loaded ??= finishInterruptedRestore(configDir, log).then(() => loadConfig({ configDir }))),
-      async openDatabase(opts) {
-        const { config } = await ctx.loadConfig();
-        const db = await openDatabase({ config, log, migrate: opts?.migrate, signal: interrupt.signal });
-        databases.push(db);
-        return db;
-      },
-    };
-    let code: number;
-    try {
-      // A signal during start-up stops the command before it begins.
-      const early = interrupt.signal.reason instanceof AbortedError ? interrupt.signal.reason : null;
-      if (early && opts.stoppedBeforeStartCode !== undefined) {
-        log.info({ signal: early.signalName }, `stopped by ${early.signalName} before it started`);
-        code = opts.stoppedBeforeStartCode;
-      } else if (early) {
-        throw new AbortedError(`${early.message} before the command started`, early.signalName);
-      } else {
-        code = (await fn(ctx, ...(args.slice(0, -1) as A))) ?? ExitCode.ok;
-      }
-    } catch (err) {
-      // The interruption was logged when the signal came (bin/interrupt.ts): its bare message is not repeated.
-      const loggedInterrupt = err instanceof AbortedError && interrupt.signal.reason instanceof AbortedError && err.message === interrupt.signal.reason.message && log.isLevelEnabled("warn");
-      code = loggedInterrupt ? ExitCode.failed : reportError(err, log);
-      // An abort we caused exits with our signal's code (SIGINT 130, SIGTERM 143), whichever error carried it up.
-      if (err instanceof AbortedError && interrupt.signal.reason instanceof AbortedError) code = interrupt.signal.reason.exitCode;
-    } finally {
+    const cleanup = async () => {
       for (const db of databases) await db.close();
-      interrupt.end();
-    }
-    process.exitCode = code;
+    };
+    process.exitCode = await runCommand({ log, report: writeFailure, cleanup, ...opts }, (signal) => {
+      const ctx: CommandContext = {
+        log,
+        signal,
+        configDir,
+        loadConfig: () => (loaded ??= finishInterruptedRestore(configDir, log).then(() => loadConfig({ configDir }))),
+        async openDatabase(opts) {
+          const { config } = await ctx.loadConfig();
+          const db = await openDatabase({ config, log, migrate: opts?.migrate, signal });
+          databases.push(db);
+          return db;
+        },
+      };
+      return fn(ctx, ...(args.slice(0, -1) as A));
+    });
   };
 }

@@ -7,7 +7,7 @@ import { Command, CommanderError } from "commander";
 import { chantalVersion } from "../core/package-info.js";
 import { ExitCode } from "../core/errors.js";
 import { LOG_LEVELS } from "../core/log.js";
-import { installInterruptHandlers } from "./interrupt.js";
+import { installInterruptHandlers } from "../core/runtime/signals.js";
 import { NOUNS, requestedNoun } from "./nouns.js";
 import { applyHelpConventions, helpAsFlag } from "./help.js";
 

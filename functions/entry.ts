@@ -1,18 +1,20 @@
 // The container entry (Fargate task, CI job): `node dist/functions/entry.js sync --repo-id X [--snapshot T]`,
 // `... backup`, or the same request as SST_EVENT JSON. It runs exactly the handlers the local runner runs,
-// logs JSON lines on stdout, turns SIGTERM into a clean abort, and exits with DESIGN.md's codes.
+// logs JSON lines on stdout, and starts like the CLI (core/runtime/command.ts): SIGTERM is a clean abort, DESIGN.md's exit codes.
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
 import { z } from "zod";
 import { loadConfig, resolveConfigDir, type LoadedConfig } from "../core/config/load.js";
 import { openDatabase } from "../core/db/client.js";
-import { AbortedError, ChantalError, ConfigError, ExitCode, UsageError, errorMessage, formatConfigIssue } from "../core/errors.js";
+import { type AbortedError, UsageError } from "../core/errors.js";
 import { createLogger, type Logger } from "../core/log.js";
-import { redactText } from "../core/redact.js";
+import { runCommand } from "../core/runtime/command.js";
+import type { Failure } from "../core/runtime/failure.js";
 import { jsonValue } from "../bin/output.js";
 import { backupExitCode, backupRequestFromConfig, runBackup } from "./backup.js";
-import { progressReporter } from "./progress.js";
+import { progressLines } from "./progress-lines.js";
 import { runSync, syncExitCode } from "./sync.js";
 
 const TaskEventSchema = z.discriminatedUnion("handler", [
@@ -21,16 +23,30 @@ const TaskEventSchema = z.discriminatedUnion("handler", [
 ]);
 export type TaskInput = z.output<typeof TaskEventSchema>;
 
+const USAGE = "usage: entry sync --repo-id ID [--snapshot TEMPLATE] | entry backup";
+const SYNC_OPTIONS = { "repo-id": { type: "string" }, snapshot: { type: "string" } } as const;
+
+function unexpected(arg: string): UsageError {
+  return new UsageError(`unexpected argument "${arg}" (${USAGE})`);
+}
+
 function fromArgv(args: string[]): unknown {
   const [handler, ...rest] = args;
-  const flags = new Map<string, string>();
-  for (let i = 0; i < rest.length; i += 2) {
-    const flag = rest[i]!;
-    if (!flag.startsWith("--") || rest[i + 1] === undefined) throw new UsageError(`unexpected argument "${flag}" (usage: entry sync --repo-id ID [--snapshot TEMPLATE] | entry backup)`);
-    flags.set(flag.slice(2), rest[i + 1]!);
+  // Not strict: its tokens let every refusal name the argument, in one message.
+  const { values, tokens } = parseArgs({ args: rest, options: SYNC_OPTIONS, strict: false, allowPositionals: true, tokens: true });
+  for (const t of tokens) {
+    if (t.kind === "positional") throw unexpected(t.value);
+    if (t.kind === "option-terminator") throw unexpected("--");
+    if (!(t.name in SYNC_OPTIONS) || t.value === undefined) throw unexpected(t.rawName);
   }
-  if (handler === "sync") return { handler, repoId: flags.get("repo-id"), ...(flags.has("snapshot") ? { snapshotTemplate: flags.get("snapshot") } : {}) };
-  if (handler === "backup" && flags.size === 0) return { handler };
+  const repoId = values["repo-id"] as string | undefined;
+  const snapshot = values.snapshot as string | undefined;
+  if (handler === "sync") return { handler, repoId, ...(snapshot !== undefined ? { snapshotTemplate: snapshot } : {}) };
+  if (handler === "backup") {
+    const first = tokens[0];
+    if (first?.kind === "option") throw unexpected(first.rawName); // a backup takes no options
+    return { handler };
+  }
   throw new UsageError(`unknown handler "${handler}" (sync or backup)`);
 }
 
@@ -76,7 +92,7 @@ async function runTask(input: TaskInput, env: NodeJS.ProcessEnv, log: Logger, si
   const signalName = () => (signal.aborted ? (signal.reason as AbortedError).signalName : undefined) as NodeJS.Signals | undefined;
   try {
     if (input.handler === "sync") {
-      const progress = progressReporter(log, false);
+      const progress = progressLines(log);
       const r = await runSync(
         { repoId: input.repoId, trigger: input.trigger, ...(input.snapshotTemplate ? { snapshotTemplate: input.snapshotTemplate } : {}) },
         { loaded, database, log, signal, now, onProgress: progress.onProgress },
@@ -95,20 +111,9 @@ async function runTask(input: TaskInput, env: NodeJS.ProcessEnv, log: Logger, si
 export async function main(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   const log = createLogger({ json: true, destination: 1 });
-  const ac = new AbortController();
-  const onSignal = (name: "SIGINT" | "SIGTERM") => () => {
-    log.warn({ signal: name }, "stopping: aborting the running task cleanly");
-    ac.abort(new AbortedError(`interrupted by ${name}`, name));
-  };
-  process.once("SIGTERM", onSignal("SIGTERM"));
-  process.once("SIGINT", onSignal("SIGINT"));
-  try {
-    return await runTask(parseTaskInput(args, env), env, log, ac.signal);
-  } catch (err) {
-    const message = err instanceof ConfigError ? err.issues.map(formatConfigIssue).join("; ") : redactText(errorMessage(err));
-    log.error({ error: message }, "task failed");
-    return err instanceof ChantalError ? err.exitCode : ExitCode.failed;
-  }
+  // The CLI's start-up path: SIGTERM/SIGINT abort the task cleanly, a second one exits at once.
+  const report = (failure: Failure) => log.error({ error: failure.lines.join("; ") }, "task failed");
+  return runCommand({ log, report }, (signal) => runTask(parseTaskInput(args, env), env, log, signal));
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

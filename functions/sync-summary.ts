@@ -1,5 +1,5 @@
 // The one line a person reads after `repo sync --repo-id X`: what the run did, true for every outcome.
-import type { SyncResult } from "../core/sync/run.js";
+import type { SyncResult } from "./sync.js";
 
 function mb(bytes: number): string {
   return `${(bytes / 1_048_576).toFixed(1)} MB`;

@@ -1,5 +1,5 @@
 // The sync handler: one shape for the CLI, the local scheduler, a Fargate task and CI (DESIGN.md "The handler contract").
-import { syncRepository, type SyncEnv, type SyncRequest, type SyncResult } from "../core/sync/run.js";
+import { syncRepository, type SyncEnv, type SyncRequest, type SyncResult } from "./sync-repository.js";
 import { ExitCode } from "../core/errors.js";
 import { statusExitCode } from "./exit-code.js";
 

@@ -3,8 +3,8 @@ import type { GetScheduleOutput } from "@aws-sdk/client-scheduler";
 import { reconcileSchedules, type Reconciliation, type ScheduleChange } from "../../core/cloud/reconcile.js";
 import { applyScheduleChanges, clientRegion, CloudError, listLiveSchedules, schedulerClient, type AppliedChange } from "../../core/cloud/schedules.js";
 import { ExitCode } from "../../core/errors.js";
-import { loadCloudConfig } from "../../infra/cloud-config.js";
-import { desiredSchedules, isManagedScheduleName, scheduleGroupName, TARGET_TEMPLATE_SCHEDULE_NAME } from "../../infra/plan.js";
+import { loadCloudConfig } from "../../core/cloud/cloud-config.js";
+import { desiredSchedules, isManagedScheduleName, scheduleGroupName, TARGET_TEMPLATE_SCHEDULE_NAME } from "../../core/cloud/plan.js";
 import { action } from "../context.js";
 import { printJson } from "../output.js";
 

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { UsageError } from "../../core/errors.js";
-import { loadCloudConfig } from "../../infra/cloud-config.js";
+import { loadCloudConfig } from "../../core/cloud/cloud-config.js";
 import { action } from "../context.js";
 import { printJson } from "../output.js";
 

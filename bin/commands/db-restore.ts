@@ -6,7 +6,7 @@ import { executeRestore, planRestore, type RestorePlan } from "../../core/backup
 import { loadVerifier } from "../../core/backup/signing.js";
 import { locateBackup } from "../../core/backup/store.js";
 import { ChantalError, UsageError } from "../../core/errors.js";
-import { poolOf } from "../../core/sync/publish-repo.js";
+import { blobStoreOf } from "../../core/storage/backend.js";
 import { action } from "../context.js";
 import { dataKeyed, formatLocalTimeWithZone, printJson } from "../output.js";
 
@@ -63,7 +63,7 @@ export function register(db: Command): void {
           const plan = await planRestore(store, name, { restoreConfig: opts.restoreConfig !== false, configDir: loaded.dir, ...(keyring ? { keyring } : {}) }, env);
           process.stderr.write(describePlan(plan, new Date()) + "\n");
           if (!(await confirmed(opts))) throw new ChantalError("restore cancelled: nothing was changed");
-          const outcome = await executeRestore(plan, store, name, env, { pool: poolOf(loaded.config) });
+          const outcome = await executeRestore(plan, store, name, env, { pool: blobStoreOf(loaded.config) });
           if (opts.json) return printJson({ ...outcome, tables: dataKeyed({ ...outcome.tables }), next_steps: RESTORE_NEXT_STEPS });
           const lines = [
             `restored ${outcome.location}: ${formatCounts(plan.backup)}`,

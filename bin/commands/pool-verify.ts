@@ -1,9 +1,9 @@
 import type { Command } from "commander";
-import { verifyPool } from "../../core/backup/pool-verify.js";
+import { verifyPool } from "../../core/storage/pool-verify.js";
 import { describeHolder, LockHeldError, maintenanceLockRequest, withLock } from "../../core/db/locks.js";
 import { LockBusyError } from "../../core/errors.js";
 import { ExitCode } from "../../core/errors.js";
-import { poolOf } from "../../core/sync/publish-repo.js";
+import { blobStoreOf } from "../../core/storage/backend.js";
 import { action } from "../context.js";
 import { printJson } from "../output.js";
 import { repoIdArgument } from "../repo-id.js";
@@ -19,7 +19,7 @@ export function register(pool: Command): void {
       action(async (ctx, _repoId: string | undefined, opts: { repoId?: string; deep?: boolean; fix?: boolean; json?: boolean }) => {
         const { config } = await ctx.loadConfig();
         const database = await ctx.openDatabase();
-        const pool = poolOf(config);
+        const pool = blobStoreOf(config);
         const verify = () => verifyPool(database.pool, pool, { ...(opts.repoId ? { repoId: opts.repoId } : {}), deep: opts.deep ?? false, fix: opts.fix ?? false, signal: ctx.signal });
         // --fix changes what syncs rely on (blobs, index checksums): it runs while no sync does, like a restore.
         const r = opts.fix

@@ -4,9 +4,9 @@ import type { RepositoryConfig } from "../../core/config/schema.js";
 import { ExitCode, UsageError, errorMessage } from "../../core/errors.js";
 import { fetchBuffer, HttpStatusError } from "../../core/http/client.js";
 import { repositoryHttp, routeSummary, type RepositoryHttp } from "../../core/http/repo-http.js";
-import { upstreamFileUrl } from "../../core/http/url.js";
 import { redactSecrets, redactUrl } from "../../core/redact.js";
-import { configSecrets } from "../../core/sync/run.js";
+import { REPOSITORY_TYPES } from "../../core/repository-types.js";
+import { configSecrets } from "../../core/config/secrets.js";
 import { action } from "../context.js";
 import { formatLocalTimeWithZone, printJson } from "../output.js";
 import { repoIdArgument } from "../repo-id.js";
@@ -29,9 +29,7 @@ interface TestResult {
 
 /** The file a sync reads first: repomd.xml, or the suite's InRelease. */
 export function indexUrl(repo: RepositoryConfig): string {
-  if (repo.type === "rpm" || !repo.apt) return upstreamFileUrl(repo.upstream_url, "repodata/repomd.xml");
-  const dist = repo.apt.distribution;
-  return upstreamFileUrl(repo.upstream_url, dist.endsWith("/") ? `${dist.replace(/^\.\//, "")}InRelease` : `dists/${dist}/InRelease`);
+  return REPOSITORY_TYPES[repo.type].indexUrl(repo);
 }
 
 async function testFetch(url: string, http: RepositoryHttp, signal: AbortSignal, secrets: string[]): Promise<TestResult> {

@@ -3,7 +3,7 @@ import { findRepository } from "../../core/config/load.js";
 import { repositoryLockRequest, withLock } from "../../core/db/locks.js";
 import { ensureRepository } from "../../core/db/repositories.js";
 import { UsageError } from "../../core/errors.js";
-import { publishLatest } from "../../core/sync/publish-repo.js";
+import { publishLatest } from "../../core/publish/trees.js";
 import { formatClientConfig } from "../../core/publish/client-config.js";
 import { clientConfigOf } from "../../core/publish/targets.js";
 import { action } from "../context.js";

@@ -3,7 +3,7 @@ import { combinedExitCode, runSync, syncExitCode, type SyncResult } from "../../
 import { UsageError } from "../../core/errors.js";
 import { action } from "../context.js";
 import { printJson, printTable } from "../output.js";
-import { progressReporter } from "../../functions/progress.js";
+import { progressReporter } from "../progress-bar.js";
 import { syncSummaryLine } from "../../functions/sync-summary.js";
 import { findRepository, type LoadedConfig } from "../../core/config/load.js";
 import { ensureRepository } from "../../core/db/repositories.js";
@@ -75,7 +75,7 @@ export function register(repo: Command): void {
         const ids = opts.all ? loaded.config.repositories.filter((r) => r.enabled).map((r) => r.id) : [opts.repoId!];
         const database = await ctx.openDatabase();
         const progress = progressReporter(ctx.log);
-        // Ctrl-C: the bar goes before the interruption is logged (bin/interrupt.ts aborts, then logs).
+        // Ctrl-C: the bar goes before the interruption is logged (core/runtime/signals.ts aborts, then logs).
         ctx.signal.addEventListener("abort", () => progress.stop(), { once: true });
         const results: SyncResult[] = [];
         try {
@@ -100,7 +100,7 @@ export function register(repo: Command): void {
           if (results.some((r) => leftPublished(r, publish))) process.stdout.write(`client configuration: "repo show --repo-id ID"\n`);
         } else {
           const r = results[0]!;
-          // An interruption was logged once when the signal came (bin/interrupt.ts): the summary line says the rest.
+          // An interruption was logged once when the signal came (core/runtime/signals.ts): the summary line says the rest.
           const loggedInterrupt = r.status === "interrupted" && r.error === (ctx.signal.reason as Error | undefined)?.message && ctx.log.isLevelEnabled("warn");
           if (r.error && !loggedInterrupt) process.stderr.write(`error: ${r.error}\n`);
           process.stdout.write(

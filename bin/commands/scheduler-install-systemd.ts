@@ -1,5 +1,5 @@
 // `scheduler install-systemd`: print or write the hardened unit, running as the dedicated user (created on request).
-import { mkdir, readdir, rename, writeFile } from "node:fs/promises";
+import { mkdir, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Command } from "commander";
 import { packageRoot } from "../../core/package-info.js";
@@ -22,16 +22,6 @@ interface InstallOptions {
   unitPath: string;
   user: string;
   createUser?: boolean;
-}
-
-/** config.yaml and conf.d/*.yaml: what the service must be able to read. */
-async function configFiles(dir: string): Promise<string[]> {
-  const confD = join(dir, "conf.d");
-  const inConfD = await readdir(confD).then(
-    (names) => names.filter((n) => n.endsWith(".yaml") || n.endsWith(".yml")).map((n) => join(confD, n)),
-    () => [],
-  );
-  return [join(dir, "config.yaml"), ...inConfD];
 }
 
 export function register(scheduler: Command): void {
@@ -74,7 +64,8 @@ export function register(scheduler: Command): void {
           ...unitOptions.readWritePaths.map((path) => ({ path, need: "w" as const })),
           { path: process.execPath, need: "x" },
           { path: cliPath, need: "r" },
-          ...(await configFiles(loaded.dir)).map((path) => ({ path, need: "r" as const })),
+          // config.yaml and conf.d/*.yaml, as the loader read them: what the service must be able to read.
+          ...loaded.files.map((file) => ({ path: join(loaded.dir, file), need: "r" as const })),
         ]);
         if (unreadable.length > 0) {
           throw new ServiceUserError(

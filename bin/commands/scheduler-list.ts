@@ -8,7 +8,7 @@ import { LocalTimes, printJson, printTable } from "../output.js";
 
 async function listCloudSchedules(signal: AbortSignal, opts: { json?: boolean; group?: string; region?: string; endpoint?: string }): Promise<void> {
   const { liveScheduleRows } = await import("../../core/cloud/schedules.js");
-  const { scheduleGroupName, TARGET_TEMPLATE_SCHEDULE_NAME } = await import("../../infra/plan.js");
+  const { scheduleGroupName, TARGET_TEMPLATE_SCHEDULE_NAME } = await import("../../core/cloud/plan.js");
   const { group, region, rows } = await liveScheduleRows({
     group: opts.group ?? process.env.CHANTAL_SCHEDULE_GROUP ?? scheduleGroupName("production"),
     ...(opts.region ? { region: opts.region } : {}),

@@ -4,7 +4,7 @@ import { repositoryLockRequest, withLock } from "../../core/db/locks.js";
 import { ensureRepository } from "../../core/db/repositories.js";
 import { snapshotNameFromTemplate } from "../../core/snapshots/name.js";
 import { createSnapshot } from "../../core/snapshots/snapshots.js";
-import { publishSnapshot } from "../../core/sync/publish-repo.js";
+import { publishSnapshot } from "../../core/publish/trees.js";
 import { action } from "../context.js";
 import { printJson } from "../output.js";
 import { repoIdArgument } from "../repo-id.js";

@@ -3,7 +3,7 @@ import { repositoryLockRequest, withLock } from "../../core/db/locks.js";
 import { findRepositoryRow } from "../../core/db/repositories.js";
 import { ChantalError } from "../../core/errors.js";
 import { deleteSnapshotRow, getSnapshot } from "../../core/snapshots/snapshots.js";
-import { unpublishSnapshot } from "../../core/sync/publish-repo.js";
+import { unpublishSnapshot } from "../../core/publish/trees.js";
 import { action } from "../context.js";
 import { formatLocalTimeWithZone } from "../output.js";
 import { repoIdArgument } from "../repo-id.js";

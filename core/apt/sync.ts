@@ -5,13 +5,13 @@ import { ChantalError } from "../errors.js";
 import { fetchBuffer, HttpStatusError } from "../http/client.js";
 import { downloadToPool, type DownloadJob } from "../http/download.js";
 import { upstreamFileUrl } from "../http/url.js";
-import { commitSync, type CommittedPackage, type MetadataEntry } from "../sync/commit.js";
-import { downloadPackages } from "../sync/download-packages.js";
+import { commitSync, type CommittedPackage, type MetadataEntry } from "../mirror/commit.js";
+import { downloadPackages } from "../mirror/download-packages.js";
 import { putBuffer } from "../storage/put-buffer.js";
 import type { PackageRecord } from "../db/package-sets.js";
 import type { RunCounts } from "../db/sync-runs.js";
-import type { RepoSyncContext, RepoSyncResult } from "../sync/types.js";
-import { findPathConflict, pathConflictMessage, safeLocation } from "../rpm/location.js";
+import type { RepoSyncContext, RepoSyncResult } from "../mirror/types.js";
+import { findPathConflict, pathConflictMessage, safeLocation } from "../mirror/location.js";
 import type { AptSourceConfig } from "../config/schema.js";
 import { checkNotInFuture, checkNotOlder, checkValidUntil, MAX_RELEASE_BYTES, parseRelease, type Release, type ReleaseFile } from "./release.js";
 import { loadKeyring, splitClearsigned, verifyClearsigned, verifyDetached, SignatureError, type Keyring } from "../openpgp/signature.js";
@@ -148,7 +148,7 @@ async function previousReleaseDate(dist: string, ctx: RepoSyncContext): Promise<
   if (!stored) return undefined;
   try {
     const chunks: Buffer[] = [];
-    for await (const chunk of ctx.pool.openRead(stored.sha256, ctx.signal)) chunks.push(chunk as Buffer);
+    for await (const chunk of ctx.blobs.openRead(stored.sha256, ctx.signal)) chunks.push(chunk as Buffer);
     const text = Buffer.concat(chunks).toString("utf8");
     const label = `the ${stored.path} synced last`;
     return parseRelease(stored.path.endsWith("/InRelease") ? splitClearsigned(text, label).payload : text, label).date;
@@ -178,10 +178,10 @@ function isAbsent(err: unknown): boolean {
  * upstream. With Acquire-By-Hash the by-hash copy is fetched first (it cannot change under us), as apt does.
  */
 async function fetchIndexFile(file: ReleaseFile, dist: string, release: Release, ctx: RepoSyncContext): Promise<boolean> {
-  if (await ctx.pool.has(file.sha256)) return true;
+  if (await ctx.blobs.has(file.sha256)) return true;
   // An empty index (a component without sources) is known without asking.
   if (file.size === 0 && file.sha256 === EMPTY_SHA256) {
-    await putBuffer(ctx.pool, Buffer.alloc(0));
+    await putBuffer(ctx.blobs, Buffer.alloc(0));
     return true;
   }
   const paths = release.acquireByHash ? [`${dist}/${byHashPaths(file)[0]}`, `${dist}/${file.path}`] : [`${dist}/${file.path}`];
@@ -189,7 +189,7 @@ async function fetchIndexFile(file: ReleaseFile, dist: string, release: Release,
     try {
       await downloadToPool(
         { url: upstreamFileUrl(ctx.repo.upstream_url, insideRepository(path)), expected: { algo: "sha256", value: file.sha256 }, size: file.size, label: `${dist}/${file.path}` },
-        { pool: ctx.pool, http: { ...ctx.http, signal: ctx.signal } },
+        { pool: ctx.blobs, http: { ...ctx.http, signal: ctx.signal } },
       );
       return true;
     } catch (err) {
@@ -201,7 +201,7 @@ async function fetchIndexFile(file: ReleaseFile, dist: string, release: Release,
 
 async function sha512OfPooled(sha256: string, ctx: RepoSyncContext): Promise<string> {
   const h = createHash("sha512");
-  for await (const chunk of ctx.pool.openRead(sha256, ctx.signal)) h.update(chunk as Buffer);
+  for await (const chunk of ctx.blobs.openRead(sha256, ctx.signal)) h.update(chunk as Buffer);
   return h.digest("hex");
 }
 
@@ -263,7 +263,7 @@ async function readIndices(targets: IndexTarget[], dist: string, ctx: RepoSyncCo
     // The Release lists the uncompressed index too (Debian does, even when it does not serve it): its size bounds the output.
     const plain = t.parse.path === t.base ? undefined : t.variants.find((v) => v.path === t.base);
     const opts = { compression: compressionOf(t.parse.path), maxOutputBytes: MAX_INDEX_BYTES, label, signal: ctx.signal, ...(plain ? { declared: { bytes: plain.size, by: `the size the Release lists for ${dist}/${plain.path}` } } : {}) };
-    const source = ctx.pool.openRead(t.parse.sha256, ctx.signal);
+    const source = ctx.blobs.openRead(t.parse.sha256, ctx.signal);
     try {
       if (t.kind === "packages") {
         for await (const p of parsePackagesIndex(source, opts)) {
@@ -353,7 +353,7 @@ export async function syncApt(ctx: RepoSyncContext): Promise<RepoSyncResult> {
 
   const targets = planIndexTargets(release, { components: source.components, architectures: source.architectures, includeSources: source.include_sources }, suite.label);
   const metadata: MetadataEntry[] = [];
-  for (const f of suite.files) metadata.push({ path: `${dist}/${f.name}`, ...(await putBuffer(ctx.pool, f.data)) });
+  for (const f of suite.files) metadata.push({ path: `${dist}/${f.name}`, ...(await putBuffer(ctx.blobs, f.data)) });
   metadata.push(...(await fetchIndexFiles(targets, dist, release, ctx)));
 
   const set = await readIndices(targets, dist, ctx);
@@ -361,7 +361,7 @@ export async function syncApt(ctx: RepoSyncContext): Promise<RepoSyncResult> {
   refuseTreeConflicts(planned, metadata, ctx);
   counts.packagesTotal = planned.length;
   ctx.onProgress?.({ phase: "plan", filesDone: 0, filesTotal: planned.length, bytesDone: 0, bytesTotal: 0 });
-  const present = await ctx.pool.haveMany(planned.map((p) => p.sha256));
+  const present = await ctx.blobs.haveMany(planned.map((p) => p.sha256));
   const seen = new Set<string>();
   const missing = planned.filter((p) => !present.has(p.sha256) && !seen.has(p.sha256) && seen.add(p.sha256));
   ctx.log.debug({ repo: ctx.repo.id, packages: planned.length, missing: missing.length }, "plan");

@@ -21,7 +21,7 @@ import { BACKUP_VERSION, MANIFEST_NAME, type Manifest, type MemberDigest } from 
 import { backupFileName } from "./naming.js";
 import { loadSigner, signManifest, SIGNATURE_NAME } from "./signing.js";
 import { pruneBackups, type PruneResult } from "./prune.js";
-import { isS3Url } from "./s3.js";
+import { isS3Url } from "../s3/url.js";
 import { defaultTarget, LocalStore, openStore, type BackupStore } from "./store.js";
 import { verifyBackup } from "./verify.js";
 

@@ -7,7 +7,7 @@ import type { Keyring } from "../openpgp/signature.js";
 import type { BlobStore } from "../storage/blob-store.js";
 import { makeConfigStaging, removeStaging, swapConfigDir } from "./config-swap.js";
 import type { Manifest } from "./manifest.js";
-import { verifyPool } from "./pool-verify.js";
+import { verifyPool } from "../storage/pool-verify.js";
 import {
   currentCounts,
   loadBackupIntoDatabase,

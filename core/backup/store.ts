@@ -9,7 +9,9 @@ import type { Config } from "../config/schema.js";
 import { ChantalError } from "../errors.js";
 import { durableRename } from "../storage/durable.js";
 import { ownedName, sweepLeftovers } from "../leftovers.js";
-import { isS3Url, parseS3Url, s3ClientConfig, S3Store, type StoredObject } from "./s3.js";
+import { s3ConnectionOf } from "../s3/client.js";
+import { isS3Url, parseS3Url } from "../s3/url.js";
+import { S3Store, type StoredObject } from "./s3.js";
 
 export class BackupNotFoundError extends ChantalError {}
 
@@ -100,7 +102,7 @@ export function defaultTarget(config: Config | undefined, flag?: string): string
 }
 
 export function openStore(target: string, config: Config | undefined): BackupStore {
-  if (isS3Url(target)) return new S3Store(parseS3Url(target), s3ClientConfig(config));
+  if (isS3Url(target)) return new S3Store(parseS3Url(target), s3ConnectionOf(config?.backup.s3));
   return new LocalStore(target);
 }
 
@@ -111,7 +113,7 @@ export function locateBackup(fileOrUrl: string, config: Config | undefined): { s
     const slash = prefix.lastIndexOf("/");
     const name = prefix.slice(slash + 1);
     if (!name) throw new ChantalError(`"${fileOrUrl}" names no object: give s3://bucket/prefix/chantal-backup-....tar.gz`);
-    return { store: new S3Store({ bucket, prefix: slash === -1 ? "" : prefix.slice(0, slash) }, s3ClientConfig(config)), name };
+    return { store: new S3Store({ bucket, prefix: slash === -1 ? "" : prefix.slice(0, slash) }, s3ConnectionOf(config?.backup.s3)), name };
   }
   const abs = resolve(fileOrUrl);
   return { store: new LocalStore(dirname(abs)), name: basename(abs) };

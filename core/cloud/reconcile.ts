@@ -2,7 +2,7 @@
 // decision (create, update, delete, leave alone) plus the request bodies, so the SDK calls stay thin.
 import type { CreateScheduleInput, FlexibleTimeWindow, GetScheduleOutput, UpdateScheduleInput } from "@aws-sdk/client-scheduler";
 
-/** A schedule as the plan wants it (infra/plan.ts PlannedSchedule, reduced to what AWS stores). */
+/** A schedule as the plan wants it (core/cloud/plan.ts PlannedSchedule, reduced to what AWS stores). */
 export interface DesiredSchedule {
   name: string;
   expression: string;

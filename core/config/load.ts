@@ -1,10 +1,11 @@
-// Reads config.yaml then conf.d/*.yaml (sorted), validates each file, merges them and reports every problem at once.
-import { readFile, readdir, stat } from "node:fs/promises";
+// Reads config.yaml then conf.d/*.yaml (sorted, files.ts), validates each file, merges them and reports every problem at once.
+import { readFile, stat } from "node:fs/promises";
 import { join, resolve, isAbsolute } from "node:path";
 import { LineCounter, parseDocument, type Document } from "yaml";
 import type { z } from "zod";
 import { didYouMean } from "../closest.js";
 import { ConfigError, UsageError, type ConfigIssue } from "../errors.js";
+import { configFiles, MAIN_CONFIG_FILE } from "./files.js";
 import { formatKeyPath } from "./key-path.js";
 import { describeKeyPath, lineOf, parseKeyPath, unknownKeyHint } from "./issue-location.js";
 import { interpolateTree } from "./interpolate.js";
@@ -31,19 +32,13 @@ export function resolveConfigDir(flag: string | undefined, env: NodeJS.ProcessEn
 }
 
 async function listConfigFiles(dir: string): Promise<string[]> {
-  const main = join(dir, "config.yaml");
+  const main = join(dir, MAIN_CONFIG_FILE);
   try {
     await stat(main);
   } catch {
     throw new ConfigError([{ file: main, path: "", message: "configuration file not found (use --config-dir DIR or CHANTAL_CONFIG_DIR)" }]);
   }
-  let extra: string[] = [];
-  try {
-    extra = (await readdir(join(dir, "conf.d"))).filter((f) => f.endsWith(".yaml") || f.endsWith(".yml")).sort();
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-  }
-  return ["config.yaml", ...extra.map((f) => `conf.d/${f}`)];
+  return configFiles(dir);
 }
 
 function zodIssues(file: string, error: z.ZodError): ConfigIssue[] {

@@ -1,6 +1,7 @@
 // The configuration document: zod schemas are the single source for validation, defaults and `config schema`.
 import { z } from "zod";
 import { parseNoProxy } from "../http/no-proxy.js";
+import { BUCKET_NAME } from "../s3/url.js";
 import { cronProblem, timezoneProblem } from "../schedule/cron.js";
 import { snapshotNameFromTemplate } from "../snapshots/name.js";
 
@@ -26,10 +27,18 @@ const timezone = z.string().superRefine((tz, ctx) => {
   if (problem) ctx.addIssue({ code: "custom", message: problem });
 });
 
+/** How to reach S3, the same fields in storage.s3 and backup.s3 (core/s3/client.ts reads them as an S3Connection). */
+export const S3ConnectionSchema = z.strictObject({
+  region: z.string().min(1).optional().describe("default AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1"),
+  endpoint: httpUrl.optional().describe("S3-compatible endpoint (MinIO, Ceph, s3rver); default AWS"),
+  force_path_style: z.boolean().default(false).describe("bucket in the path, not the host name (most S3-compatible servers)"),
+});
+
+/** storage.s3: the connection, and the bucket and key prefix of the pool and the published trees. */
 export const S3StorageSchema = z.strictObject({
   bucket: z
     .string()
-    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be an S3 bucket name: 3-63 lowercase letters, digits, '.' or '-'")
+    .regex(BUCKET_NAME, "must be an S3 bucket name: 3-63 lowercase letters, digits, '.' or '-'")
     .describe("bucket holding the pool and the published trees"),
   prefix: z
     .string()
@@ -38,9 +47,7 @@ export const S3StorageSchema = z.strictObject({
     .refine((p) => p === "" || /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(p), "must be key segments of letters, digits, '.', '_' or '-' separated by '/'")
     .refine((p) => !p.split("/").some((s) => s === "." || s === ".."), "must not contain '.' or '..' segments")
     .describe("key prefix: <prefix>/pool/..., <prefix>/published/... (default: the bucket root)"),
-  region: z.string().min(1).optional().describe("default AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1"),
-  endpoint: httpUrl.optional().describe("S3-compatible endpoint (MinIO, Ceph, s3rver); default AWS"),
-  force_path_style: z.boolean().default(false).describe("bucket in the path, not the host name (most S3-compatible servers)"),
+  ...S3ConnectionSchema.shape,
 });
 
 export type S3StorageConfig = z.output<typeof S3StorageSchema>;
@@ -258,13 +265,7 @@ export const BackupSchema = z.strictObject({
     .refine((s) => s.key_file !== undefined || s.keyring !== undefined, { message: "needs key_file (to sign new backups) or keyring (to verify them), or both" })
     .optional()
     .describe("sign backups, and refuse to verify or restore one that is not validly signed"),
-  s3: z
-    .strictObject({
-      endpoint: httpUrl.optional().describe("S3-compatible endpoint (MinIO, Ceph, s3rver); default AWS"),
-      region: z.string().min(1).optional().describe("default AWS_REGION, else us-east-1"),
-      force_path_style: z.boolean().default(false).describe("bucket in the path, not the host name (most S3-compatible servers)"),
-    })
-    .optional()
+  s3: S3ConnectionSchema.optional()
     .describe("settings for s3://bucket/prefix targets; credentials come from the AWS environment (AWS_ACCESS_KEY_ID, profiles, roles)"),
 });
 

@@ -22,13 +22,13 @@ import { access, appendFile, chown, open, readFile, rename, rm, stat, writeFile 
 import { constants as fsConstants } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import pg from "pg";
 import lockfile from "proper-lockfile";
-import { AbortedError, DatabaseError, errorMessage } from "../errors.js";
+import { DatabaseError, errorMessage } from "../errors.js";
 import { DirMode, makeDirectory, octal } from "../fs-dirs.js";
 import type { Logger } from "../log.js";
+import { abortedError, sleep, throwIfAborted } from "../runtime/sleep.js";
 import { ownConnectionsPattern } from "./application-name.js";
 
 export interface EmbeddedLease {
@@ -110,7 +110,7 @@ export async function acquireEmbeddedPostgres(opts: AcquireEmbeddedOptions): Pro
   const lease = makeLease(ctx, client, state);
   if (ctx.signal?.aborted) {
     await lease.release();
-    throw new AbortedError();
+    throw abortedError(ctx.signal);
   }
   return lease;
 }
@@ -419,7 +419,7 @@ async function openLease(ctx: Ctx, state: State, fresh: boolean): Promise<pg.Cli
       if (!isTransient(err) || Date.now() > deadline) {
         throw new DatabaseError(`cannot connect to the embedded PostgreSQL on 127.0.0.1:${state.port}: ${errorMessage(err)}`, { cause: err });
       }
-      await sleep(250, undefined, { signal: ctx.signal }).catch(() => throwIfAborted(ctx.signal));
+      await sleep(250, ctx.signal);
     }
   }
 }
@@ -633,7 +633,7 @@ async function takeHostLock(ctx: Ctx): Promise<() => Promise<void>> {
           `timed out after ${Math.round(waitMs / 1000)} s waiting for the embedded PostgreSQL lock ${ctx.lockFile}, held by another chantal process on this host`,
         );
       }
-      await sleep(100 + Math.random() * 150, undefined, { signal: ctx.signal }).catch(() => throwIfAborted(ctx.signal));
+      await sleep(100 + Math.random() * 150, ctx.signal);
     }
   }
 }
@@ -701,6 +701,3 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new AbortedError();
-}

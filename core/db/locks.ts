@@ -2,6 +2,7 @@
 import { hostname } from "node:os";
 import pg from "pg";
 import { AbortedError, errorMessage, LockBusyError, LockLostError } from "../errors.js";
+import { sleep } from "../runtime/sleep.js";
 import { applicationName } from "./application-name.js";
 import { LockClass } from "./lock-ids.js";
 
@@ -79,18 +80,6 @@ async function terminateHolders(client: pg.Client, req: LockRequest): Promise<vo
   }
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
-}
-
 /** The abort as an AbortedError that keeps its signal's name (SIGINT exits 130, SIGTERM 143) and names the lock. */
 function interruptedWaiting(signal: AbortSignal, req: LockRequest): AbortedError {
   const reason: unknown = signal.reason;
@@ -106,7 +95,9 @@ async function waitForLock(client: pg.Client, req: LockRequest): Promise<boolean
     if (req.takeover) await terminateHolders(client, req);
     if (Date.now() >= deadline && !req.takeover) return false;
     if (req.takeover && Date.now() >= deadline + 30_000) return false;
-    await sleep(POLL_MS, req.signal);
+    await sleep(POLL_MS, req.signal).catch(() => {
+      throw interruptedWaiting(req.signal!, req);
+    });
   }
 }
 

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type pg from "pg";
 import { AbortedError, DatabaseError } from "../errors.js";
 import type { Logger } from "../log.js";
+import { sleep } from "../runtime/sleep.js";
 import { packageRoot } from "../package-info.js";
 import { LockClass } from "./lock-ids.js";
 
@@ -104,7 +105,7 @@ async function takeMigrationLock(client: pg.ClientBase, opts: MigrateOptions): P
       );
     }
     if (opts.signal?.aborted) throw opts.signal.reason instanceof Error ? opts.signal.reason : new AbortedError("interrupted while waiting for the database maintenance lock");
-    await new Promise((resolve) => setTimeout(resolve, MIGRATE_POLL_MS));
+    await sleep(MIGRATE_POLL_MS);
   }
 }
 

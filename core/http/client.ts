@@ -2,11 +2,11 @@
 // typed errors that name the (redacted) URL. The Dispatcher is injectable, so a proxy-aware
 // Agent (issue 4) plugs in without changes here.
 import type { Readable } from "node:stream";
-import { setTimeout as sleepTimer } from "node:timers/promises";
 import { Agent, request, type Dispatcher } from "undici";
 import { AbortedError, ChantalError } from "../errors.js";
 import { chantalVersion } from "../package-info.js";
 import { redactUrl } from "../redact.js";
+import { abortedError, sleep, throwIfAborted } from "../runtime/sleep.js";
 import { minRateDefaults, watchRate, type MinRate } from "./min-rate.js";
 
 export interface HttpOptions {
@@ -287,29 +287,6 @@ export function parseRetryAfter(value: string | undefined, now = Date.now()): nu
   if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
   const at = Date.parse(trimmed);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
-
-/** Sleep that ends early with AbortedError when the signal fires. */
-export async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (ms <= 0) return throwIfAborted(signal);
-  try {
-    await sleepTimer(ms, undefined, signal ? { signal } : undefined);
-  } catch (err) {
-    if (signal?.aborted) throw abortedError(signal);
-    throw err;
-  }
-}
-
-export function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw abortedError(signal);
-}
-
-/** AbortedError for a fired signal, keeping SIGINT/SIGTERM when the reason names one. */
-export function abortedError(signal: AbortSignal): AbortedError {
-  const reason: unknown = signal.reason;
-  if (reason instanceof AbortedError) return reason;
-  if (reason === "SIGINT" || reason === "SIGTERM") return new AbortedError("interrupted", reason);
-  return new AbortedError("interrupted", "abort");
 }
 
 /** Turn a raw failure (undici, socket, stream) into a typed HTTP error naming the URL. */

@@ -9,11 +9,11 @@ import type { Readable } from "node:stream";
 import type { Dispatcher } from "undici";
 import { AbortedError, ChantalError } from "../errors.js";
 import { redactUrl } from "../redact.js";
+import { abortedError, sleep, throwIfAborted } from "../runtime/sleep.js";
 import type { BlobStore } from "../storage/blob-store.js";
 import { CHECKSUM_HEX_LENGTH, type ChecksumAlgo } from "../checksum.js";
 import type { RateWatch } from "./min-rate.js";
 import {
-  abortedError,
   createHttpAgent,
   dropBody,
   httpDefaults,
@@ -22,8 +22,6 @@ import {
   openStream,
   ResponseTooLargeError,
   retryDelayMs,
-  sleep,
-  throwIfAborted,
   toHttpError,
   watchBodyRate,
   type HttpOptions,

@@ -9,7 +9,7 @@ import { deleteRunsOf } from "../db/sync-runs.js";
 import { ChantalError, LockBusyError, UsageError } from "../errors.js";
 import { checkSnapshotName } from "../snapshots/name.js";
 import { deleteSnapshotsOf, listSnapshots } from "../snapshots/snapshots.js";
-import { unpublishTrees } from "../sync/publish-repo.js";
+import { unpublishTrees } from "../publish/trees.js";
 
 export interface RemovalPlan {
   /** Published names to remove: `latest`, and `snapshots/<name>` unless the snapshots are kept. */

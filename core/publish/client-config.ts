@@ -1,9 +1,10 @@
 // What a client needs to use a published tree: its URL, a dnf .repo stanza, APT sources.list and deb822 .sources forms.
+import type { RepositoryConfig } from "../config/schema.js";
 
 /** A published tree, as the client snippets need it; built by the caller from the configuration and the database. */
 export interface PublishedTarget {
   repoId: string;
-  type: "rpm" | "apt";
+  type: RepositoryConfig["type"];
   /** "latest" or "snapshots/<name>", relative to <published>/<repo-id>. */
   name: string;
   description?: string;
@@ -98,20 +99,6 @@ export function aptDeb822(t: PublishedTarget, url: string): ClientSnippet {
 function requireApt(t: PublishedTarget): NonNullable<PublishedTarget["apt"]> {
   if (!t.apt) throw new Error(`repository ${t.repoId} is of type apt but has no apt: block`);
   return t.apt;
-}
-
-/** The URL and snippets of a published tree; without base_url, its path and how to set base_url. */
-export function clientConfig(t: PublishedTarget): ClientConfig {
-  if (!t.baseUrl) {
-    return {
-      path: t.path,
-      snippets: [],
-      hint: `set publish.base_url (e.g. "publish: { base_url: http://mirror.internal/ }" in config.yaml) to the URL at which your web server serves the published directory, and the client configuration is printed here; see "Serving the mirror" in the README`,
-    };
-  }
-  const url = publishedUrl(t.baseUrl, t.repoId, t.name);
-  const snippets = t.type === "rpm" ? [rpmRepoStanza(t, url)] : [aptSourcesList(t, url), aptDeb822(t, url)];
-  return { url, path: t.path, snippets };
 }
 
 /** For a terminal, after the line that gave the path: the URL, then each snippet under a comment naming its file (valid in the file itself). */

@@ -1,16 +1,13 @@
-// Builds a PublishedTarget (client-config.ts) from the configuration, the database and verify.keyring on disk.
-import { readdir, stat } from "node:fs/promises";
+// Builds a PublishedTarget (client-config.ts) from the configuration and the database, and its client configuration.
 import { join } from "node:path";
 import type pg from "pg";
 import type { Config, RepositoryConfig } from "../config/schema.js";
 import { blobStoreOf } from "../storage/backend.js";
 import { S3BlobStore } from "../storage/s3-blob-store.js";
 import { treeKeyPrefix } from "../storage/s3-layout.js";
-import { clientConfig, type ClientConfig, type PublishedTarget } from "./client-config.js";
-
-const SIGNATURE_PATHS = { asc: "repodata/repomd.xml.asc", key: "repodata/repomd.xml.key" } as const;
-/** What loadKeyring (core/openpgp/signature.ts) reads from a keyring directory. */
-const KEY_FILE = /\.(gpg|asc|pgp)$/;
+import { REPOSITORY_TYPES } from "../repository-types.js";
+import { publishedUrl, type ClientConfig, type PublishedTarget } from "./client-config.js";
+import type { TreeOwner } from "./target-fields.js";
 
 /** The repository's publish.base_url, else the global one. */
 export function baseUrlOf(config: Config, repo: RepositoryConfig): string | undefined {
@@ -24,26 +21,8 @@ export function publishedLocation(config: Config, repoId: string, name: string):
   return join(config.storage.published_path!, repoId, name);
 }
 
-/** verify.keyring as apt's Signed-By wants it: the file, or the key files of a directory. */
-async function keyFiles(keyring: string | undefined): Promise<string[] | undefined> {
-  if (!keyring) return undefined;
-  const info = await stat(keyring).catch(() => undefined);
-  if (!info?.isDirectory()) return [keyring];
-  return (await readdir(keyring)).filter((f) => KEY_FILE.test(f)).sort().map((f) => join(keyring, f));
-}
-
-/** Which repomd.xml signature files a tree holds: the current set of the repository, or a snapshot's. */
-async function rpmSignature(db: pg.Pool, tree: { owner: "repository" | "snapshot"; id: number }): Promise<{ asc: boolean; key: boolean }> {
-  const sql = tree.owner === "repository"
-    ? `SELECT path FROM chantal.repository_metadata WHERE repository_id = $1 AND path = ANY($2::text[])`
-    : `SELECT path FROM chantal.snapshot_metadata WHERE snapshot_id = $1 AND path = ANY($2::text[])`;
-  const r = await db.query(sql, [tree.id, Object.values(SIGNATURE_PATHS)]);
-  const paths = new Set(r.rows.map((row) => row.path as string));
-  return { asc: paths.has(SIGNATURE_PATHS.asc), key: paths.has(SIGNATURE_PATHS.key) };
-}
-
 /** The client configuration of one published tree ("latest" of a repository row, or "snapshots/<name>" of a snapshot row). */
-export async function clientConfigOf(db: pg.Pool, config: Config, repo: RepositoryConfig, name: string, tree: { owner: "repository" | "snapshot"; id: number }): Promise<ClientConfig> {
+export async function clientConfigOf(db: pg.Pool, config: Config, repo: RepositoryConfig, name: string, tree: TreeOwner): Promise<ClientConfig> {
   const baseUrl = baseUrlOf(config, repo);
   const target: PublishedTarget = {
     repoId: repo.id,
@@ -52,12 +31,20 @@ export async function clientConfigOf(db: pg.Pool, config: Config, repo: Reposito
     path: publishedLocation(config, repo.id, name),
     ...(repo.description ? { description: repo.description } : {}),
     ...(baseUrl ? { baseUrl } : {}),
+    ...(await REPOSITORY_TYPES[repo.type].targetFields(db, repo, tree, baseUrl)),
   };
-  if (repo.type === "apt" && repo.apt) {
-    target.apt = { distribution: repo.apt.distribution, components: repo.apt.components, architectures: repo.apt.architectures, includeSources: repo.apt.include_sources };
-    const signedBy = await keyFiles(repo.verify?.keyring);
-    if (signedBy) target.signedBy = signedBy;
-  }
-  if (repo.type === "rpm" && baseUrl) target.rpmSignature = await rpmSignature(db, tree);
   return clientConfig(target);
+}
+
+/** The URL and snippets of a published tree; without base_url, its path and how to set base_url. */
+export function clientConfig(t: PublishedTarget): ClientConfig {
+  if (!t.baseUrl) {
+    return {
+      path: t.path,
+      snippets: [],
+      hint: `set publish.base_url (e.g. "publish: { base_url: http://mirror.internal/ }" in config.yaml) to the URL at which your web server serves the published directory, and the client configuration is printed here; see "Serving the mirror" in the README`,
+    };
+  }
+  const url = publishedUrl(t.baseUrl, t.repoId, t.name);
+  return { url, path: t.path, snippets: REPOSITORY_TYPES[t.type].clientSnippets(t, url) };
 }

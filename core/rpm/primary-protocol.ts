@@ -1,7 +1,7 @@
 // Messages between the sync and the primary.xml worker thread, and the errors that cross between them.
 import { DecompressionError, LimitExceededError, type CompressionKind } from "../compress/decompress.js";
 import { ChantalError } from "../errors.js";
-import { UnsafePathError } from "./location.js";
+import { UnsafePathError } from "../mirror/location.js";
 import { PrimaryParseError } from "./primary.js";
 import type { ChecksumAlgo } from "../checksum.js";
 import { ChecksumRefusedError } from "./repomd.js";

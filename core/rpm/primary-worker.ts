@@ -4,7 +4,7 @@ import { once } from "node:events";
 import { parentPort, workerData } from "node:worker_threads";
 import { decompressIterable } from "../compress/decompress.js";
 import { parsePrimary } from "./primary.js";
-import { safeLocation } from "./location.js";
+import { safeLocation } from "../mirror/location.js";
 import { serializeError, type ParsedPackage, type PrimaryWorkerInput, type ToMain, type ToWorker } from "./primary-protocol.js";
 
 const BATCH_PACKAGES = 1_000;

@@ -3,19 +3,19 @@ import { ChantalError } from "../errors.js";
 import { fetchBuffer, HttpStatusError } from "../http/client.js";
 import { sha256Hex, type ChecksumAlgo } from "../checksum.js";
 import { downloadMany, type DownloadJob, type ExpectedChecksum } from "../http/download.js";
-import { commitSync, type CommittedPackage, type MetadataEntry } from "../sync/commit.js";
-import { downloadPackages } from "../sync/download-packages.js";
+import { commitSync, type CommittedPackage, type MetadataEntry } from "../mirror/commit.js";
+import { downloadPackages } from "../mirror/download-packages.js";
 import { compressionFromPath } from "../compress/decompress.js";
 import { upstreamFileUrl } from "../http/url.js";
 import { redactUrl } from "../redact.js";
 import { putBuffer } from "../storage/put-buffer.js";
 import { sha256ByChecksum } from "../db/package-sets.js";
 import type { RunCounts } from "../db/sync-runs.js";
-import type { RepoSyncContext, RepoSyncResult } from "../sync/types.js";
+import type { RepoSyncContext, RepoSyncResult } from "../mirror/types.js";
 import { parseRepomd, type RepomdData } from "./repomd.js";
 import { parsePrimaryInWorker } from "./primary-thread.js";
 import type { ParsedPackage } from "./primary-protocol.js";
-import { findPathConflict, pathConflictMessage, safeLocation } from "./location.js";
+import { findPathConflict, pathConflictMessage, safeLocation } from "../mirror/location.js";
 
 export class RpmMetadataError extends ChantalError {}
 
@@ -58,7 +58,7 @@ async function sha256Candidates(checksums: readonly { algo: ChecksumAlgo; value:
   if (others.length === 0) return out;
   for (const [k, v] of await sha256ByChecksum(ctx.db, others)) out.set(k, v);
   const unknown = others.filter((k) => !out.has(k));
-  for (const [k, v] of (await ctx.pool.adoptedByAlias?.(unknown)) ?? []) out.set(k, v);
+  for (const [k, v] of (await ctx.blobs.adoptedByAlias?.(unknown)) ?? []) out.set(k, v);
   return out;
 }
 
@@ -69,7 +69,7 @@ async function fetchDataFiles(data: RepomdData[], ctx: RepoSyncContext): Promise
   const entries: (MetadataEntry | undefined)[] = await Promise.all(
     data.map(async (d, i) => {
       const sha256 = candidates.get(`${d.checksum.algo}:${d.checksum.value}`);
-      const size = sha256 ? await ctx.pool.sizeOf(sha256) : undefined;
+      const size = sha256 ? await ctx.blobs.sizeOf(sha256) : undefined;
       if (sha256 === undefined || size === undefined || (d.size !== undefined && size !== d.size)) return undefined;
       return { path: paths[i]!, sha256, size };
     }),
@@ -81,7 +81,7 @@ async function fetchDataFiles(data: RepomdData[], ctx: RepoSyncContext): Promise
     ...(data[i]!.size !== undefined ? { size: data[i]!.size } : {}),
     label: `${data[i]!.type} metadata (${paths[i]})`,
   }));
-  const result = await downloadMany(jobs, { pool: ctx.pool, http: ctx.http, concurrency: 4, signal: ctx.signal });
+  const result = await downloadMany(jobs, { pool: ctx.blobs, http: ctx.http, concurrency: 4, signal: ctx.signal });
   missing.forEach((i, j) => (entries[i] = { path: paths[i]!, sha256: result.results[j]!.sha256, size: result.results[j]!.size }));
   ctx.log.debug({ repo: ctx.repo.id, pooled: data.length - missing.length, fetched: missing.length }, "metadata files");
   return entries as MetadataEntry[];
@@ -152,7 +152,7 @@ function sameFile(a: RpmPackage, b: ParsedPackage): boolean {
 async function readPrimary(entry: MetadataEntry, openSize: number | undefined, ctx: RepoSyncContext): Promise<RpmPackage[]> {
   const byLocation = new Map<string, RpmPackage>();
   const arches = new StringPool(1000);
-  const packages = parsePrimaryInWorker(ctx.pool.openRead(entry.sha256, ctx.signal), {
+  const packages = parsePrimaryInWorker(ctx.blobs.openRead(entry.sha256, ctx.signal), {
     compression: compressionFromPath(entry.path),
     label: entry.path,
     maxOutputBytes: MAX_PRIMARY_BYTES,
@@ -181,7 +181,7 @@ async function planDownloads(planned: RpmPackage[], ctx: RepoSyncContext): Promi
     const known = await sha256Candidates(unknown.map((p) => ({ algo: p.checksumAlgo, value: p.checksumValue })), ctx);
     for (const p of unknown) p.sha256 = known.get(p.checksum);
   }
-  const present = await ctx.pool.haveMany(planned.flatMap((p) => (p.sha256 ? [p.sha256] : [])));
+  const present = await ctx.blobs.haveMany(planned.flatMap((p) => (p.sha256 ? [p.sha256] : [])));
   const seen = new Set<string>();
   return planned.filter((p) => {
     if (p.sha256 && present.has(p.sha256)) return false;
@@ -281,10 +281,10 @@ export async function syncRpm(ctx: RepoSyncContext): Promise<RepoSyncResult> {
 
   ctx.onProgress?.({ phase: "metadata", filesDone: 0, filesTotal: repomd.data.length, bytesDone: 0, bytesTotal: 0 });
   const metadata = await fetchDataFiles(repomd.data, ctx);
-  metadata.push({ path: REPOMD, ...(await putBuffer(ctx.pool, repomdBytes)) });
+  metadata.push({ path: REPOMD, ...(await putBuffer(ctx.blobs, repomdBytes)) });
   for (const path of SIGNATURE_FILES) {
     const body = await fetchOptional(upstreamFileUrl(ctx.repo.upstream_url, path), ctx);
-    if (body) metadata.push({ path, ...(await putBuffer(ctx.pool, body)) });
+    if (body) metadata.push({ path, ...(await putBuffer(ctx.blobs, body)) });
   }
 
   const primaryEntry = metadata.find((m) => m.path === locationOf(ctx, primaryData.location, primaryData.locationBase))!;

@@ -6,11 +6,11 @@
 //
 // Time comes from an injected Clock (tests move it by hand or start it at a chosen instant); the grace period
 // at stop is real time, because it bounds how long a shutdown really takes (systemd's TimeoutStopSec).
-import { setTimeout as sleep } from "node:timers/promises";
 import type { LoadedConfig } from "../config/load.js";
 import type { ClaimResult, ScheduleFires } from "../db/schedule-fires.js";
 import { AbortedError, errorMessage } from "../errors.js";
 import type { Logger } from "../log.js";
+import { sleep } from "../runtime/sleep.js";
 import { decideAtStart, type StartDecision } from "./catchup.js";
 import type { Clock } from "./clock.js";
 import { nextFire } from "./next.js";
@@ -203,7 +203,7 @@ export class Scheduler {
       this.log.info({ running: inFlight.map((r) => r.job.key), graceSeconds: graceMs / 1000 }, "stopping: waiting for running syncs to finish");
       const all = Promise.allSettled(inFlight.map((r) => r.done));
       const grace = new AbortController();
-      const timedOut = await Promise.race([all.then(() => false), sleep(graceMs, true, { signal: grace.signal }).catch(() => false)]);
+      const timedOut = await Promise.race([all.then(() => false), sleep(graceMs, grace.signal).then(() => true, () => false)]);
       grace.abort();
       if (timedOut) {
         for (const r of this.running.values()) {

@@ -11,7 +11,7 @@
 import { CronExpressionParser } from "cron-parser";
 import { cronFields } from "./cron.js";
 import { ChantalError } from "../errors.js";
-import { hostTimeZone, instantsOf, wallClockOf } from "./zone.js";
+import { instantsOf, wallClockOf } from "./zone.js";
 
 /** A bound on consecutive matches that already happened (a repeated hour has at most 60 minutes). */
 const MAX_STEPS = 10_000;
@@ -53,9 +53,4 @@ export function firesBetween(expr: string, from: Date, to: Date, timeZone: strin
   const out: Date[] = [];
   for (let t = nextFire(expr, from, timeZone); t.getTime() <= to.getTime() && out.length < limit; t = nextFire(expr, t, timeZone)) out.push(t);
   return out;
-}
-
-/** The first fire time strictly after `after`, in the schedule's time zone (default the host's), once per local minute across DST (see nextFire). */
-export function nextFireTime(expr: string, after: Date, tz?: string): Date {
-  return nextFire(expr, after, tz ?? hostTimeZone());
 }

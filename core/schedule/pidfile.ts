@@ -4,6 +4,7 @@ import { readFile, rename, rm, writeFile } from "node:fs/promises";
 import { DirMode, makeDirectory } from "../fs-dirs.js";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import type { LoadedConfig } from "../config/load.js";
+import { sleep } from "../runtime/sleep.js";
 
 export interface SchedulerPaths {
   pidFile: string;
@@ -86,7 +87,7 @@ export async function waitForExit(pid: number, timeoutMs: number, pollMs = 100):
   const end = Date.now() + timeoutMs;
   while (isAlive(pid)) {
     if (Date.now() >= end) return false;
-    await new Promise((r) => setTimeout(r, pollMs));
+    await sleep(pollMs);
   }
   return true;
 }

@@ -1,8 +1,7 @@
 // Snapshots freeze a repository's current package set and metadata; SQL in plain sight.
 import type pg from "pg";
 import { ChantalError } from "../errors.js";
-import { compareEvr } from "../rpm/evr.js";
-import { compareDebianParts } from "../apt/version.js";
+import { REPOSITORY_TYPES, repositoryTypeOf } from "../repository-types.js";
 import { checkSnapshotName } from "./name.js";
 
 export class SnapshotError extends ChantalError {}
@@ -118,11 +117,12 @@ async function packageVersions(q: pg.Pool | pg.ClientBase, snapshotId: number): 
   return r.rows as PackageVersion[];
 }
 
-/** Orders two versions of a package: RPM's EVR order, or dpkg's for apt repositories. */
+/** Orders two versions of a package: the repository type's order (RPM's EVR, dpkg's for apt). */
 export type VersionComparator = (a: PackageVersion, b: PackageVersion) => number;
 
+/** The comparator of a repository type; a type this version does not know is ordered as RPM. */
 export function versionComparator(repositoryType: string): VersionComparator {
-  return repositoryType === "apt" ? compareDebianParts : compareEvr;
+  return (repositoryTypeOf(repositoryType) ?? REPOSITORY_TYPES.rpm).compareVersions;
 }
 
 /** The newest version per name and arch: a repository may carry several. */
@@ -136,7 +136,7 @@ function newestByNameArch(pkgs: PackageVersion[], compare: VersionComparator): M
   return out;
 }
 
-export function diffPackageSets(a: PackageVersion[], b: PackageVersion[], compare: VersionComparator = compareEvr): SnapshotDiff {
+export function diffPackageSets(a: PackageVersion[], b: PackageVersion[], compare: VersionComparator = REPOSITORY_TYPES.rpm.compareVersions): SnapshotDiff {
   const before = newestByNameArch(a, compare);
   const after = newestByNameArch(b, compare);
   const diff: SnapshotDiff = { added: [], removed: [], updated: [] };

@@ -7,7 +7,7 @@ import type { TreeEntry } from "../db/package-sets.js";
 import { forEachLimited } from "../concurrency.js";
 import { PublishError, type PublishResult } from "./publish.js";
 import type { S3BlobStore } from "./s3-blob-store.js";
-import type { ObjectHeaders } from "./s3-bucket.js";
+import type { ObjectHeaders } from "../s3/bucket.js";
 import { cacheControlFor, manifestKeyOf, parseManifest, planTreeUpdate, serializeManifest, treeKeyPrefix, unpublishOrder, type TreeFile } from "./s3-layout.js";
 
 const COPY_CONCURRENCY = 32;

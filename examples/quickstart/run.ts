@@ -6,7 +6,7 @@ import { createReadStream, existsSync } from "node:fs";
 import { mkdir, stat, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import { join, normalize, resolve } from "node:path";
-import { generateAptSuite, signAptSuite } from "../../bench/apt-repo-generator.js";
+import { generateAptSuite, signAptSuite } from "../../test/fixtures/apt-repo-generator.js";
 
 const root = resolve(process.env.CHANTAL_QUICKSTART_DIR ?? "data/quickstart");
 const cli = resolve("bin/chantal-run.js");

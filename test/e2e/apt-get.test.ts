@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, existsSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { generateAptSuite, signAptSuite } from "../../bench/apt-repo-generator.js";
+import { generateAptSuite, signAptSuite } from "../fixtures/apt-repo-generator.js";
 import { APT_TOOLS, aptClient, buildDeb, buildSourcePackage, createGpgKey, writeAptRepo, type DebSpec, type GpgKey } from "../helpers/apt-fixtures.js";
 import { startSyncEnvironment, type SyncEnvironment } from "../helpers/sync-env.js";
 import { describeWithTools } from "../helpers/tools.js";

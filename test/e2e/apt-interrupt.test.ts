@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { generateAptSuite } from "../../bench/apt-repo-generator.js";
+import { generateAptSuite } from "../fixtures/apt-repo-generator.js";
 import { startSyncEnvironment, type SyncEnvironment } from "../helpers/sync-env.js";
 import { until } from "../helpers/wait.js";
 

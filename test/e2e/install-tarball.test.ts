@@ -39,7 +39,7 @@ describe("the packed tarball, installed with npm install -g --omit=dev", () => {
     chmodSync(scratch, 0o755);
     // Packed from a copy of the sources: "prepare" rebuilds dist/, which the checkout's other tests must keep.
     const source = join(scratch, "source");
-    for (const entry of ["package.json", "package-lock.json", "tsconfig.json", "tsconfig.build.json", "README.md", "bin", "core", "functions", "infra", "examples", "deploy"]) {
+    for (const entry of ["package.json", "package-lock.json", "tsconfig.json", "tsconfig.build.json", "README.md", "bin", "core", "functions", "examples", "deploy"]) {
       cpSync(join(repoRoot, entry), join(source, entry), { recursive: true, filter: (from) => !from.startsWith(join(repoRoot, "dist")) });
     }
     symlinkSync(join(repoRoot, "node_modules"), join(source, "node_modules"));

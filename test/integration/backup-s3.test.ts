@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import S3rver from "s3rver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { generateRpmRepo } from "../../bench/rpm-repo-generator.js";
+import { generateRpmRepo } from "../fixtures/rpm-repo-generator.js";
 import { createBackup } from "../../core/backup/create.js";
 import { loadConfig } from "../../core/config/load.js";
 import { silentLogger } from "../../core/log.js";

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { list as listTar } from "tar";
-import { generateRpmRepo } from "../../bench/rpm-repo-generator.js";
+import { generateRpmRepo } from "../fixtures/rpm-repo-generator.js";
 import { runCli } from "../helpers/cli.js";
 import { startSyncEnvironment, type SyncEnvironment } from "../helpers/sync-env.js";
 import { describeWithTools } from "../helpers/tools.js";

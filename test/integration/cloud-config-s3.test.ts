@@ -1,5 +1,5 @@
 // How the configuration reaches the Fargate task, against a real S3 endpoint on 127.0.0.1 (s3rver):
-// the objects `sst deploy` writes (one per file, keys from infra/cloud-config.ts) are what the task's
+// the objects `sst deploy` writes (one per file, keys from core/cloud/cloud-config.ts) are what the task's
 // downloadConfigDir() reads back into a directory that the ordinary loader accepts.
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,7 +9,7 @@ import S3rver from "s3rver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { downloadConfigDir } from "../../core/cloud/config-source.js";
 import { loadConfig } from "../../core/config/load.js";
-import { CONFIG_PREFIX, configObjectKey, loadCloudConfig } from "../../infra/cloud-config.js";
+import { CONFIG_PREFIX, configObjectKey, loadCloudConfig } from "../../core/cloud/cloud-config.js";
 import { makeConfigDir } from "../helpers/cli.js";
 
 process.env.AWS_EC2_METADATA_DISABLED = "true";

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, readdirSync, existsSync, writeFileSync, mkdirSync 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { generateRpmRepo } from "../../bench/rpm-repo-generator.js";
+import { generateRpmRepo } from "../fixtures/rpm-repo-generator.js";
 import { repoRoot } from "../helpers/cli.js";
 import { startSyncEnvironment, type SyncEnvironment } from "../helpers/sync-env.js";
 

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
-import { generateRpmRepo } from "../../bench/rpm-repo-generator.js";
+import { generateRpmRepo } from "../fixtures/rpm-repo-generator.js";
 import { cliPath, repoRoot } from "../helpers/cli.js";
 import { startSyncEnvironment, type SyncEnvironment } from "../helpers/sync-env.js";
 import { describeWithTools } from "../helpers/tools.js";

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { generateRpmRepo } from "../../bench/rpm-repo-generator.js";
+import { generateRpmRepo } from "../fixtures/rpm-repo-generator.js";
 import type { RepositoryConfig } from "../../core/config/schema.js";
 import { migrate } from "../../core/db/migrate.js";
 import { ensureRepository } from "../../core/db/repositories.js";

@@ -6,7 +6,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Command } from "commander";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { generateRpmRepo } from "../../bench/rpm-repo-generator.js";
+import { generateRpmRepo } from "../fixtures/rpm-repo-generator.js";
 import { formatLocalTime, zoneOffsetLabel } from "../../bin/output.js";
 import { makeConfigDir, runCli, type CliResult } from "../helpers/cli.js";
 import { startSchedulerApiServer, type SchedulerApiServer } from "../helpers/scheduler-api-server.js";

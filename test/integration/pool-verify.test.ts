@@ -3,7 +3,7 @@ import { appendFileSync, mkdtempSync, rmSync, unlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { generateRpmRepo } from "../../bench/rpm-repo-generator.js";
+import { generateRpmRepo } from "../fixtures/rpm-repo-generator.js";
 import { acquireLock, maintenanceLockRequest } from "../../core/db/locks.js";
 import { startSyncEnvironment, type SyncEnvironment } from "../helpers/sync-env.js";
 

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { generateRpmRepo } from "../../bench/rpm-repo-generator.js";
+import { generateRpmRepo } from "../fixtures/rpm-repo-generator.js";
 import { makeConfigDir, runCli, type CliResult } from "../helpers/cli.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { startStaticServer, type StaticServer } from "../helpers/http-server.js";

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import S3rver from "s3rver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { generateRpmRepo } from "../../bench/rpm-repo-generator.js";
+import { generateRpmRepo } from "../fixtures/rpm-repo-generator.js";
 import { startSyncEnvironment, type SyncEnvironment } from "../helpers/sync-env.js";
 
 // The CLI child processes inherit these: S3rver's fixed credentials, and never the instance metadata service.

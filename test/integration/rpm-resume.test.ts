@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { generateRpmRepo } from "../../bench/rpm-repo-generator.js";
+import { generateRpmRepo } from "../fixtures/rpm-repo-generator.js";
 import type { FaultPlan } from "../helpers/http-server.js";
 import { startSyncEnvironment, type SyncEnvironment } from "../helpers/sync-env.js";
 import { until } from "../helpers/wait.js";

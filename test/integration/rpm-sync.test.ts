@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync, readdir
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { generateRpmRepo } from "../../bench/rpm-repo-generator.js";
+import { generateRpmRepo } from "../fixtures/rpm-repo-generator.js";
 import { acquireLock, repositoryLockRequest } from "../../core/db/locks.js";
 import type { FaultPlan } from "../helpers/http-server.js";
 import { startSyncEnvironment, listFiles, type SyncEnvironment } from "../helpers/sync-env.js";

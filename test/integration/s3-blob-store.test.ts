@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PoolError } from "../../core/storage/blob-store.js";
 import { PublishError } from "../../core/storage/publish.js";
 import { S3BlobStore } from "../../core/storage/s3-blob-store.js";
-import { S3Bucket, S3StorageError, type ObjectHeaders, type S3Settings } from "../../core/storage/s3-bucket.js";
+import { S3Bucket, type ObjectHeaders, type S3Settings } from "../../core/s3/bucket.js";
+import { S3Error } from "../../core/s3/errors.js";
 import { publishS3Tree, unpublishS3Tree } from "../../core/storage/s3-publish.js";
 
 process.env.AWS_EC2_METADATA_DISABLED = "true";
@@ -101,7 +102,7 @@ describe("S3BlobStore", () => {
   it("a missing bucket or an unreachable endpoint is an error naming it, never an empty pool", async () => {
     const missing = new S3BlobStore(new S3Bucket({ ...settings, bucket: "no-such-bucket" }), join(dir, "tmp0"));
     await expect(missing.has(A_SHA)).rejects.toThrow(`bucket no-such-bucket at ${endpoint}/ does not exist: check storage.s3.bucket`);
-    await expect(missing.haveMany([A_SHA])).rejects.toThrow(S3StorageError);
+    await expect(missing.haveMany([A_SHA])).rejects.toThrow(S3Error);
     const closed = new S3BlobStore(new S3Bucket({ ...settings, endpoint: "http://127.0.0.1:9" }), join(dir, "tmp0"));
     await expect(closed.has(A_SHA)).rejects.toThrow(/cannot reach bucket mirror at http:\/\/127\.0\.0\.1:9\/: .*ECONNREFUSED/);
   });

@@ -6,7 +6,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { generateRpmRepo } from "../../bench/rpm-repo-generator.js";
+import { generateRpmRepo } from "../fixtures/rpm-repo-generator.js";
 import { cliPath, makeConfigDir, repoRoot, runCli } from "../helpers/cli.js";
 import { startStaticServer, type StaticServer } from "../helpers/http-server.js";
 import { hasTool } from "../helpers/tools.js";

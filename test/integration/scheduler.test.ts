@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import { hostname, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { generateRpmRepo } from "../../bench/rpm-repo-generator.js";
+import { generateRpmRepo } from "../fixtures/rpm-repo-generator.js";
 import { acquireLock, repositoryLockRequest } from "../../core/db/locks.js";
 import { migrate } from "../../core/db/migrate.js";
 import { ensureRepository } from "../../core/db/repositories.js";

@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { generateRpmRepo } from "../../bench/rpm-repo-generator.js";
+import { generateRpmRepo } from "../fixtures/rpm-repo-generator.js";
 import { cliPath, repoRoot } from "../helpers/cli.js";
 import { startSyncEnvironment, type SyncEnvironment } from "../helpers/sync-env.js";
 

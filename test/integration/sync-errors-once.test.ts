@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { generateRpmRepo } from "../../bench/rpm-repo-generator.js";
+import { generateRpmRepo } from "../fixtures/rpm-repo-generator.js";
 import { acquireLock, repositoryLockRequest } from "../../core/db/locks.js";
 import { runCli } from "../helpers/cli.js";
 import { startSyncEnvironment, type SyncEnvironment } from "../helpers/sync-env.js";

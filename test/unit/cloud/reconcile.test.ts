@@ -2,7 +2,7 @@ import type { GetScheduleOutput } from "@aws-sdk/client-scheduler";
 import { describe, expect, it } from "vitest";
 import { createFromTemplate, mergedUpdate, reconcileSchedules, scheduleDifferences, type DesiredSchedule } from "../../../core/cloud/reconcile.js";
 import { describeLiveSchedule } from "../../../core/cloud/schedules.js";
-import { isManagedScheduleName } from "../../../infra/plan.js";
+import { isManagedScheduleName } from "../../../core/cloud/plan.js";
 
 const target = {
   Arn: "arn:aws:ecs:eu-west-1:1:cluster/c",

@@ -1,7 +1,7 @@
 // The summary line of repo sync says what is true for every outcome.
 import { describe, expect, it } from "vitest";
 import { syncSummaryLine } from "../../../functions/sync-summary.js";
-import type { SyncResult } from "../../../core/sync/run.js";
+import type { SyncResult } from "../../../functions/sync.js";
 
 const counts = { packagesTotal: 0, packagesDownloaded: 0, packagesAdded: 0, packagesRemoved: 0, bytesDownloaded: 0 };
 const result = (r: Partial<SyncResult>): SyncResult => ({ repoId: "r1", status: "success", runId: 1, counts, durationMs: 1500, ...r });

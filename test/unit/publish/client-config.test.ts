@@ -1,6 +1,7 @@
 // The client snippets (dnf .repo, sources.list, deb822 .sources) for each kind of published tree.
 import { describe, expect, it } from "vitest";
-import { aptDeb822, aptSourcesList, clientConfig, clientRepoName, formatClientConfig, publishedUrl, rpmRepoStanza, type PublishedTarget } from "../../../core/publish/client-config.js";
+import { aptDeb822, aptSourcesList, clientRepoName, formatClientConfig, publishedUrl, rpmRepoStanza, type PublishedTarget } from "../../../core/publish/client-config.js";
+import { clientConfig } from "../../../core/publish/targets.js";
 
 const rpm: PublishedTarget = { repoId: "rhel9-baseos", type: "rpm", name: "latest", path: "/srv/published/rhel9-baseos/latest" };
 const apt: PublishedTarget = {

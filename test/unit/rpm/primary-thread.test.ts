@@ -3,7 +3,7 @@ import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { DecompressionError, LimitExceededError } from "../../../core/compress/decompress.js";
 import { AbortedError } from "../../../core/errors.js";
-import { UnsafePathError } from "../../../core/rpm/location.js";
+import { UnsafePathError } from "../../../core/mirror/location.js";
 import { PrimaryParseError } from "../../../core/rpm/primary.js";
 import { parsePrimaryInWorker, type PrimaryInWorkerOptions } from "../../../core/rpm/primary-thread.js";
 import type { ParsedPackage } from "../../../core/rpm/primary-protocol.js";

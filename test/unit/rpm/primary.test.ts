@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compressionFromPath, decompressIterable, LimitExceededError } from "../../../core/compress/decompress.js";
 import { AbortedError } from "../../../core/errors.js";
-import { safeLocation } from "../../../core/rpm/location.js";
+import { safeLocation } from "../../../core/mirror/location.js";
 import { parsePrimary, PrimaryParseError, type ParsePrimaryOptions, type PrimaryPackage } from "../../../core/rpm/primary.js";
 import { ChecksumRefusedError, parseRepomd } from "../../../core/rpm/repomd.js";
 import { buildRpm, createRepo, syntheticPackageXml, syntheticPrimaryXml, syntheticSha256 } from "../../helpers/rpm-fixtures.js";

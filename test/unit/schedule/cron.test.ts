@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { cronProblem, timezoneProblem } from "../../../core/schedule/cron.js";
-import { nextFireTime } from "../../../core/schedule/next.js";
+import { nextFire } from "../../../core/schedule/next.js";
 
 describe("cronProblem", () => {
   it.each([
@@ -47,12 +47,12 @@ describe("timezoneProblem", () => {
   });
 });
 
-describe("nextFireTime", () => {
+describe("nextFire", () => {
   it("honours the time zone", () => {
-    const next = nextFireTime("0 2 * * *", new Date("2026-01-10T12:00:00Z"), "Europe/Berlin");
+    const next = nextFire("0 2 * * *", new Date("2026-01-10T12:00:00Z"), "Europe/Berlin");
     expect(next.toISOString()).toBe("2026-01-11T01:00:00.000Z");
   });
   it("expands macros", () => {
-    expect(nextFireTime("@hourly", new Date("2026-01-10T12:30:00Z"), "UTC").toISOString()).toBe("2026-01-10T13:00:00.000Z");
+    expect(nextFire("@hourly", new Date("2026-01-10T12:30:00Z"), "UTC").toISOString()).toBe("2026-01-10T13:00:00.000Z");
   });
 });

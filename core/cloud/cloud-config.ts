@@ -2,11 +2,12 @@
 // task at start), and every ${VAR} they need without a default comes from an SSM parameter
 // /chantal/<stage>/<VAR> (SecureString), which ECS injects as an environment variable. The app itself
 // provides the variables below, so a cloud config.yaml can name the buckets it cannot know in advance.
-import { readdir, readFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { loadConfig, type LoadedConfig } from "../core/config/load.js";
-import { ConfigError } from "../core/errors.js";
+import { configFiles } from "../config/files.js";
+import { loadConfig, type LoadedConfig } from "../config/load.js";
+import { ConfigError } from "../errors.js";
 import { deploymentPlan, planProblemIssues, type DeploymentPlan } from "./plan.js";
 
 /** Set by the SST app on the task: `storage.bucket: ${CHANTAL_POOL_BUCKET}`, `backup.target: ${CHANTAL_BACKUP_TARGET}`. */
@@ -73,15 +74,9 @@ export interface ConfigFileText {
   text: string;
 }
 
-/** config.yaml, then conf.d/*.yaml and *.yml in sorted order: the files the loader reads (core/config/load.ts). */
+/** The files the loader reads (core/config/files.ts), with their text. */
 export async function readConfigFiles(dir: string): Promise<ConfigFileText[]> {
-  let extra: string[] = [];
-  try {
-    extra = (await readdir(join(dir, "conf.d"))).filter((f) => f.endsWith(".yaml") || f.endsWith(".yml")).sort();
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-  }
-  const files = ["config.yaml", ...extra.map((f) => `conf.d/${f}`)];
+  const files = await configFiles(dir);
   return Promise.all(files.map(async (file) => ({ file, text: await readFile(join(dir, file), "utf8") })));
 }
 

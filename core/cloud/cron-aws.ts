@@ -1,7 +1,7 @@
 // Five-field unix cron (as cron-parser reads it) -> EventBridge Scheduler `cron(min hour dom month dow year)`.
 // AWS differs from unix cron: day-of-week is 1-7 = SUN-SAT, it has no step in day-of-week, one of
 // day-of-month and day-of-week must be `?`, and it cannot OR the two day fields as unix cron does.
-import { cronFields, cronProblem } from "../core/schedule/cron.js";
+import { cronFields, cronProblem } from "../schedule/cron.js";
 
 export type AwsCronConversion =
   | { ok: true; expression: string }

@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import { pipeline } from "node:stream/promises";
 import type pg from "pg";
 import { ChantalError } from "../errors.js";
-import type { BlobStore } from "../storage/blob-store.js";
+import type { BlobStore } from "./blob-store.js";
 import { forEachLimited } from "../concurrency.js";
 
 const BATCH = 5_000;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../../core/errors.js";
-import { DEPLOY_PLACEHOLDER, deployTimeEnv, loadCloudConfig, referencedVariables, ssmParameterName, taskSecretVariables } from "../../../infra/cloud-config.js";
+import { DEPLOY_PLACEHOLDER, deployTimeEnv, loadCloudConfig, referencedVariables, ssmParameterName, taskSecretVariables } from "../../../core/cloud/cloud-config.js";
 import { makeConfigDir } from "../../helpers/cli.js";
 
 describe("referencedVariables", () => {

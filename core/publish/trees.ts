@@ -4,17 +4,12 @@ import type pg from "pg";
 import type { Config } from "../config/schema.js";
 import { treeOf, treePages } from "../db/package-sets.js";
 import { publishTree, removePublished, unpublish, type PublishResult } from "../storage/publish.js";
-import type { BlobStore } from "../storage/blob-store.js";
 import { blobStoreOf } from "../storage/backend.js";
 import { S3BlobStore } from "../storage/s3-blob-store.js";
 import { publishS3Tree, unpublishS3Tree } from "../storage/s3-publish.js";
 import { markPublished, type SnapshotRow } from "../snapshots/snapshots.js";
 import { ChantalError } from "../errors.js";
 import { connectionLossError, withAbortableClient } from "../db/client.js";
-
-export function poolOf(config: Config): BlobStore {
-  return blobStoreOf(config);
-}
 
 export function publishedRoot(config: Config, repoId: string): string {
   return join(config.storage.published_path!, repoId);

@@ -13,7 +13,7 @@ export async function downloadPackages(
   /** The catalog row of a finished download, recorded at once so that a killed run does not fetch it again. */
   recordOf: (index: number, result: DownloadResult) => PackageRecord,
 ): Promise<void> {
-  const recorder = new PackageRecorder(ctx.db, ctx.pool);
+  const recorder = new PackageRecorder(ctx.db, ctx.blobs);
   try {
     await downloadAll(jobs, ctx, counts, bytesTotal, (index, result) => recorder.add(recordOf(index, result)));
   } finally {
@@ -33,7 +33,7 @@ async function downloadAll(
   const report = () => ctx.onProgress?.({ phase: "download", filesDone, filesTotal: jobs.length, bytesDone, bytesTotal });
   report();
   await downloadMany(jobs, {
-    pool: ctx.pool,
+    pool: ctx.blobs,
     http: ctx.http,
     concurrency: ctx.repo.download_concurrency,
     signal: ctx.signal,

@@ -1,22 +1,22 @@
-// The sync handler's core: locks, the sync_runs row, the type-specific sync, then publish and snapshot.
-import { repositoryPackageCount } from "../db/package-sets.js";
-import type { Config } from "../config/schema.js";
-import { findRepository, type LoadedConfig } from "../config/load.js";
-import { connectionLossError, type Database } from "../db/client.js";
-import { acquireLock, describeHolder, LockHeldError, maintenanceLockRequest, repositoryLockRequest, type HeldLock } from "../db/locks.js";
-import { ensureRepository, type RepositoryRow } from "../db/repositories.js";
-import type { SyncStatus, SyncTrigger } from "../db/schema.js";
-import { finishRun, markAbandonedRuns, startRun, zeroCounts, type RunCounts } from "../db/sync-runs.js";
-import { AbortedError, ChantalError, errorMessage, failureCause, LockBusyError } from "../errors.js";
-import { repositoryHttp, routeSummary, type RepositoryHttp } from "../http/repo-http.js";
-import type { Logger } from "../log.js";
-import { redactSecrets } from "../redact.js";
-import { syncRpm } from "../rpm/sync.js";
-import { syncApt } from "../apt/sync.js";
-import { snapshotNameFromTemplate } from "../snapshots/name.js";
-import { createSnapshot, findSnapshot } from "../snapshots/snapshots.js";
-import { poolOf, publishLatest, publishSnapshot } from "./publish-repo.js";
-import type { RepoSyncContext, RepoSyncResult, SyncProgress } from "./types.js";
+// The sync orchestration: locks, the sync_runs row, the type-specific sync, then publish and snapshot.
+import { repositoryPackageCount } from "../core/db/package-sets.js";
+import { configSecrets } from "../core/config/secrets.js";
+import { findRepository, type LoadedConfig } from "../core/config/load.js";
+import { connectionLossError, type Database } from "../core/db/client.js";
+import { acquireLock, describeHolder, LockHeldError, maintenanceLockRequest, repositoryLockRequest, type HeldLock } from "../core/db/locks.js";
+import { ensureRepository, type RepositoryRow } from "../core/db/repositories.js";
+import type { SyncStatus, SyncTrigger } from "../core/db/schema.js";
+import { finishRun, markAbandonedRuns, startRun, zeroCounts, type RunCounts } from "../core/db/sync-runs.js";
+import { AbortedError, ChantalError, errorMessage, failureCause, LockBusyError } from "../core/errors.js";
+import { repositoryHttp, routeSummary, type RepositoryHttp } from "../core/http/repo-http.js";
+import type { Logger } from "../core/log.js";
+import { redactSecrets } from "../core/redact.js";
+import { repositoryTypeOf } from "../core/repository-types.js";
+import { snapshotNameFromTemplate } from "../core/snapshots/name.js";
+import { createSnapshot, findSnapshot } from "../core/snapshots/snapshots.js";
+import { publishLatest, publishSnapshot } from "../core/publish/trees.js";
+import { blobStoreOf } from "../core/storage/backend.js";
+import type { RepoSyncContext, RepoSyncResult, SyncProgress } from "../core/mirror/types.js";
 
 export interface SyncRequest {
   repoId: string;
@@ -59,16 +59,6 @@ export interface SyncResult {
   snapshot?: string;
 }
 
-/** Secret values of the configuration, removed from any error text we store or print. */
-export function configSecrets(config: Config): string[] {
-  const out: (string | undefined)[] = [config.proxy?.password];
-  for (const r of config.repositories) {
-    out.push(r.proxy?.password);
-    if (r.auth?.type === "basic") out.push(r.auth.password);
-  }
-  return out.filter((s): s is string => !!s);
-}
-
 async function takeLocks(req: SyncRequest, row: RepositoryRow, env: SyncEnv): Promise<HeldLock[]> {
   const maintenance = await acquireLock(env.database.url, maintenanceLockRequest("shared", `sync ${req.repoId}`, { signal: env.signal })).catch((err) => {
     if (err instanceof LockHeldError) throw new LockBusyError(`a database restore is running (${err.holders.map(describeHolder).join(", ")}): sync of ${req.repoId} not started`);
@@ -97,8 +87,8 @@ async function recordSkipped(env: SyncEnv, row: RepositoryRow, req: SyncRequest,
 }
 
 async function syncByType(ctx: RepoSyncContext): Promise<RepoSyncResult> {
-  if (ctx.repo.type === "rpm") return syncRpm(ctx);
-  if (ctx.repo.type === "apt") return syncApt(ctx);
+  const type = repositoryTypeOf(ctx.repo.type);
+  if (type) return type.sync(ctx);
   throw new ChantalError(`repository ${ctx.repo.id}: type "${ctx.repo.type}" cannot be synced by this version yet`);
 }
 
@@ -151,19 +141,19 @@ export async function syncRepository(req: SyncRequest, env: SyncEnv): Promise<Sy
   // Filled by the syncer as it goes: a failed or interrupted run reports what it did download.
   const counts = zeroCounts();
   try {
-    const pool = poolOf(config);
+    const blobs = blobStoreOf(config);
     // Read again under the lock: a restore or `pool verify --fix` may have reset the index checksum meanwhile.
     const row = await ensureRepository(env.database.pool, repo);
     const abandoned = await markAbandonedRuns(env.database.pool, row.id);
     if (abandoned) env.log.warn({ repo: repo.id, runs: abandoned }, "marked runs of a dead process as interrupted");
-    await pool.cleanStaleTemp(24 * 3600 * 1000);
+    await blobs.cleanStaleTemp(24 * 3600 * 1000);
     runId = await startRun(env.database.pool, row.id, req.trigger, "running", env.now());
     // Built inside the run, so an unreadable ca_bundle or client certificate is recorded as its failure.
     http = repositoryHttp(repo, config, { onRetry: (i) => env.log.warn({ repo: repo.id, url: i.url, attempt: i.attempt, delayMs: i.delayMs, error: redactSecrets(i.error.message, secrets) }, "retrying") }, { configDir: env.loaded.dir });
     env.log.debug({ repo: repo.id, ...routeSummary(http.upstream) }, "proxy");
     for (const warning of http.warnings) env.log.warn({ repo: repo.id }, warning);
     const ctx: RepoSyncContext = {
-      config, repo, row, db: env.database.pool, pool, http: http.http, log: env.log, signal, runId, force: req.full ?? false, counts,
+      config, repo, row, db: env.database.pool, blobs, http: http.http, log: env.log, signal, runId, force: req.full ?? false, counts,
       allowDowngrade: req.allowDowngrade ?? false, now: env.now,
       ...(env.onProgress ? { onProgress: (p: SyncProgress) => env.onProgress!(repo.id, p) } : {}),
     };

@@ -30,7 +30,7 @@ export async function commitSync<T>(
   counts: RunCounts,
 ): Promise<void> {
   // The blobs' directory entries reach the disk before the database says they exist.
-  await ctx.pool.flushAdopted?.();
+  await ctx.blobs.flushAdopted?.();
   const what = `the commit of repository ${ctx.repo.id}`;
   try {
     const pkgChange = await withAbortableClient(ctx.db, ctx.signal, async (client) => {
@@ -64,5 +64,5 @@ export async function commitSync<T>(
     throw connectionLossError(err, what);
   }
   // The database knows these blobs now: their alias journals (of this run and killed ones) are not needed.
-  await ctx.pool.pruneAliasJournals?.((shas) => recordedBlobs(ctx.db, shas)).catch((err: unknown) => ctx.log.warn({ repo: ctx.repo.id, error: errorMessage(err) }, "cannot prune the pool's alias journals"));
+  await ctx.blobs.pruneAliasJournals?.((shas) => recordedBlobs(ctx.db, shas)).catch((err: unknown) => ctx.log.warn({ repo: ctx.repo.id, error: errorMessage(err) }, "cannot prune the pool's alias journals"));
 }

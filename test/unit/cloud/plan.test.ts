@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ConfigSchema, type Config } from "../../../core/config/schema.js";
-import { containerOverrides, deploymentPlan, flexibleWindow, planProblemIssues, syncScheduleName } from "../../../infra/plan.js";
+import { containerOverrides, deploymentPlan, flexibleWindow, planProblemIssues, syncScheduleName } from "../../../core/cloud/plan.js";
 
 function config(doc: Record<string, unknown>): Config {
   return ConfigSchema.parse(doc);

@@ -2,11 +2,11 @@
 // schedules (one per repository with an enabled schedule, one for backup.schedule) and the problems
 // that keep an expression off AWS. sst.config.ts, `cloud schedules` and `config validate --target aws` share it.
 import { createHash } from "node:crypto";
-import type { DesiredSchedule } from "../core/cloud/reconcile.js";
-import type { Config } from "../core/config/schema.js";
-import type { LoadedConfig } from "../core/config/load.js";
-import type { ConfigIssue } from "../core/errors.js";
-import { NODE_FLAGS } from "../core/node-flags.js";
+import type { DesiredSchedule } from "./reconcile.js";
+import type { Config } from "../config/schema.js";
+import type { LoadedConfig } from "../config/load.js";
+import type { ConfigIssue } from "../errors.js";
+import { NODE_FLAGS } from "../node-flags.js";
 import { toAwsCron } from "./cron-aws.js";
 
 /** EventBridge Scheduler: a schedule name is 1-64 characters of [0-9a-zA-Z-_.]. */

@@ -14,7 +14,7 @@ export class PackageRecorder {
   constructor(
     private readonly db: pg.Pool,
     /** Where the recorded blobs are: flushed to disk before the database says they exist. */
-    private readonly pool: BlobStore,
+    private readonly blobs: BlobStore,
   ) {
     this.timer = setInterval(() => void this.flush(), INTERVAL_MS);
     this.timer.unref();
@@ -34,7 +34,7 @@ export class PackageRecorder {
     if (batch.length === 0) return this.flushing;
     this.flushing = this.flushing.then(async () => {
       try {
-        await this.pool.flushAdopted?.();
+        await this.blobs.flushAdopted?.();
         await upsertPackages(this.db, batch, (r) => r);
       } catch (err) {
         this.error ??= err;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { findPathConflict, safeLocation, UnsafePathError } from "../../../core/rpm/location.js";
+import { findPathConflict, safeLocation, UnsafePathError } from "../../../core/mirror/location.js";
 import { ChantalError } from "../../../core/errors.js";
 
 describe("safeLocation accepts paths inside the repository", () => {

@@ -2,7 +2,7 @@ import { CronExpressionParser } from "cron-parser";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { cronFields } from "../../../core/schedule/cron.js";
-import { toAwsCron } from "../../../infra/cron-aws.js";
+import { toAwsCron } from "../../../core/cloud/cron-aws.js";
 import { awsFireTimes, parseAwsCron } from "../../helpers/aws-cron-evaluator.js";
 
 describe("toAwsCron", () => {

@@ -1,7 +1,7 @@
-// Process-wide signal handling: SIGINT/SIGTERM handlers installed once and never removed, so neither kills the CLI by
-// its default action; SIGHUP is the scheduler's reload and otherwise keeps its default.
-import { AbortedError } from "../core/errors.js";
-import type { Logger } from "../core/log.js";
+// Process-wide signal handling (the CLI, the container entry): SIGINT/SIGTERM handlers installed once and never removed, so
+// neither kills the process by its default action; SIGHUP is the scheduler's reload and otherwise keeps its default.
+import { AbortedError } from "../errors.js";
+import type { Logger } from "../log.js";
 
 export type InterruptSignal = "SIGINT" | "SIGTERM";
 const SIGNALS: readonly InterruptSignal[] = ["SIGINT", "SIGTERM"];

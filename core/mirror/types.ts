@@ -1,4 +1,4 @@
-// What a repository-type syncer (rpm, apt) receives and returns; the orchestration around it is core/sync/run.ts.
+// What a repository-type syncer (rpm, apt) receives and returns; the orchestration around it is functions/sync.ts.
 import type pg from "pg";
 import type { Config, RepositoryConfig } from "../config/schema.js";
 import type { HttpOptions } from "../http/client.js";
@@ -20,7 +20,8 @@ export interface RepoSyncContext {
   repo: RepositoryConfig;
   row: RepositoryRow;
   db: pg.Pool;
-  pool: BlobStore;
+  /** The blob store (content-addressed files by sha256). */
+  blobs: BlobStore;
   http: HttpOptions;
   log: Logger;
   signal: AbortSignal;

@@ -1,0 +1,41 @@
+// What the benchmarks share: medians, rounding, wall-clock timing, a free 127.0.0.1 port and plain-text tables.
+import { createServer } from "node:net";
+
+/** The median of the finite values (a failed sample is NaN), or null when there is none. */
+export function median(values: number[]): number | null {
+  const xs = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (xs.length === 0) return null;
+  const mid = Math.floor(xs.length / 2);
+  return xs.length % 2 ? xs[mid]! : (xs[mid - 1]! + xs[mid]!) / 2;
+}
+
+export function round(x: number | null | undefined, digits = 2): number | null {
+  if (x === null || x === undefined || !Number.isFinite(x)) return null;
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+/** Starts a monotonic clock; the function returned gives the seconds since. */
+export function stopwatch(): () => number {
+  const t0 = performance.now();
+  return () => (performance.now() - t0) / 1000;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((ok, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const a = s.address();
+      s.close(() => (typeof a === "object" && a ? ok(a.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+/** Columns padded to their widest cell, a dashed rule under the headers; columns from `rightFrom` on are right-aligned. */
+export function table(headers: string[], rows: string[][], rightFrom = 1): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const pad = (s: string, n: number, right: boolean) => (right ? s.padStart(n) : s.padEnd(n));
+  const line = (cells: string[]) => cells.map((c, i) => pad(c, widths[i]!, i >= rightFrom)).join("  ").trimEnd();
+  return [line(headers), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
+}

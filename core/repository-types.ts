@@ -1,0 +1,64 @@
+// The table of repository types: how each syncs, orders versions, names its first index and is configured on clients.
+import type pg from "pg";
+import type { RepositoryConfig } from "./config/schema.js";
+import { upstreamFileUrl } from "./http/url.js";
+import type { RepoSyncContext, RepoSyncResult } from "./mirror/types.js";
+import { aptDeb822, aptSourcesList, rpmRepoStanza, type ClientSnippet, type PublishedTarget } from "./publish/client-config.js";
+import { aptTargetFields, rpmTargetFields, type TreeOwner, type TypeTargetFields } from "./publish/target-fields.js";
+import { compareEvr } from "./rpm/evr.js";
+import { syncRpm } from "./rpm/sync.js";
+import { compareDebianParts } from "./apt/version.js";
+import { syncApt } from "./apt/sync.js";
+
+export type RepoType = RepositoryConfig["type"];
+
+/** A package version as the catalog stores it (an RPM EVR, or a Debian version split at its last '-'). */
+export interface VersionParts {
+  epoch: number;
+  version: string;
+  release: string;
+}
+
+export interface RepositoryType {
+  /** Mirror the upstream into the pool and the database (the orchestration around it is functions/sync-repository.ts). */
+  sync(ctx: RepoSyncContext): Promise<RepoSyncResult>;
+  /** The type's version order: negative, zero or positive. */
+  compareVersions(a: VersionParts, b: VersionParts): number;
+  /** The file a sync reads first (what `proxy explain --test` fetches). */
+  indexUrl(repo: RepositoryConfig): string;
+  /** The fields of a published tree's client configuration that only this type has. */
+  targetFields(db: pg.Pool, repo: RepositoryConfig, tree: TreeOwner, baseUrl: string | undefined): Promise<TypeTargetFields>;
+  /** The client configuration snippets of a published tree served at `url`. */
+  clientSnippets(t: PublishedTarget, url: string): ClientSnippet[];
+}
+
+function rpmIndexUrl(repo: RepositoryConfig): string {
+  return upstreamFileUrl(repo.upstream_url, "repodata/repomd.xml");
+}
+
+export const REPOSITORY_TYPES = {
+  rpm: {
+    sync: syncRpm,
+    compareVersions: compareEvr,
+    indexUrl: rpmIndexUrl,
+    targetFields: (db, _repo, tree, baseUrl) => rpmTargetFields(db, tree, baseUrl),
+    clientSnippets: (t, url) => [rpmRepoStanza(t, url)],
+  },
+  apt: {
+    sync: syncApt,
+    compareVersions: compareDebianParts,
+    indexUrl: (repo) => {
+      // Config validation requires the apt: block; without one there is no suite to name.
+      if (!repo.apt) return rpmIndexUrl(repo);
+      const dist = repo.apt.distribution;
+      return upstreamFileUrl(repo.upstream_url, dist.endsWith("/") ? `${dist.replace(/^\.\//, "")}InRelease` : `dists/${dist}/InRelease`);
+    },
+    targetFields: (_db, repo) => aptTargetFields(repo),
+    clientSnippets: (t, url) => [aptSourcesList(t, url), aptDeb822(t, url)],
+  },
+} satisfies Record<RepoType, RepositoryType>;
+
+/** The entry of a type named by the configuration or the database, or undefined for one this version does not know. */
+export function repositoryTypeOf(type: string): RepositoryType | undefined {
+  return Object.hasOwn(REPOSITORY_TYPES, type) ? REPOSITORY_TYPES[type as RepoType] : undefined;
+}
