@@ -1,44 +1,23 @@
 // stdout carries results: aligned tables for people, --json for programs; one JSON writer and one time format for both.
+import { jsonValue } from "../core/json-output.js";
 import { hostTimeZone, wallClockOf, zoneOffsetMs } from "../core/schedule/zone.js";
+
+export { dataKeyed, jsonValue, snakeCase } from "../core/json-output.js";
 export type Row = Record<string, string | number | boolean | null | undefined>;
 
 export function formatTable(rows: Row[], columns: { key: string; title: string }[]): string {
   const cell = (v: Row[string]) => (v === null || v === undefined ? "-" : String(v));
   const widths = columns.map((c) => Math.max(c.title.length, ...rows.map((r) => cell(r[c.key]).length)));
-  const line = (values: string[]) => values.map((v, i) => v.padEnd(widths[i]!)).join("  ").trimEnd();
+  const line = (values: string[]) =>
+    values
+      .map((v, i) => v.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd();
   return [line(columns.map((c) => c.title)), line(widths.map((w) => "-".repeat(w))), ...rows.map((r) => line(columns.map((c) => cell(r[c.key]))))].join("\n");
 }
 
 export function printTable(rows: Row[], columns: { key: string; title: string }[]): void {
   process.stdout.write(formatTable(rows, columns) + "\n");
-}
-
-/** `packagesTotal`, `MaximumWindowInMinutes`, `caBundle` → `packages_total`, `maximum_window_in_minutes`, `ca_bundle`. */
-export function snakeCase(key: string): string {
-  return key
-    .replace(/([A-Z]+)([A-Z][a-z])/g, "$1_$2")
-    .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
-    .replace(/[-\s]+/g, "_")
-    .toLowerCase();
-}
-
-const dataKeyedMaps = new WeakSet<object>();
-
-/** A map whose keys are data (archive member paths, table names): printJson writes its keys as they are. */
-export function dataKeyed<T extends object>(map: T): T {
-  dataKeyedMaps.add(map);
-  return map;
-}
-
-/** What --json prints: keys in snake_case at every depth (but those of dataKeyed maps), Dates as ISO-8601 UTC with milliseconds. */
-export function jsonValue(value: unknown): unknown {
-  if (value instanceof Date) return value.toISOString();
-  if (Array.isArray(value)) return value.map((v) => (v === undefined ? null : jsonValue(v)));
-  if (value === null || typeof value !== "object") return value;
-  const keepKeys = dataKeyedMaps.has(value);
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) if (v !== undefined) out[keepKeys ? k : snakeCase(k)] = jsonValue(v);
-  return out;
 }
 
 /** Every --json output goes through here (README "Output"): one key style, one timestamp format. */

@@ -25,7 +25,9 @@ const commandsDir = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "b
 /** "noun verb" of every command whose options include --json, read from the command modules themselves. */
 async function commandsWithJson(): Promise<string[]> {
   const out: string[] = [];
-  for (const f of readdirSync(commandsDir).filter((n) => n.endsWith(".ts")).sort()) {
+  for (const f of readdirSync(commandsDir)
+    .filter((n) => n.endsWith(".ts"))
+    .sort()) {
     const noun = new Command(f.split("-")[0]!);
     ((await import(pathToFileURL(join(commandsDir, f)).href)) as { register(c: Command): void }).register(noun);
     for (const verb of noun.commands) if (verb.options.some((o) => o.long === "--json")) out.push(`${noun.name()} ${verb.name()}`);
@@ -35,13 +37,15 @@ async function commandsWithJson(): Promise<string[]> {
 
 /** Every key at every depth is snake_case, every timestamp-like string is ISO-8601 UTC; returns the problems. */
 function problems(value: unknown, path = ""): string[] {
-  if (typeof value === "string") return TIMESTAMP_LIKE.test(value) && !ISO_UTC.test(value) ? [`${path || "(top)"}: timestamp ${JSON.stringify(value)} is not ISO-8601 UTC`] : [];
+  if (typeof value === "string")
+    return TIMESTAMP_LIKE.test(value) && !ISO_UTC.test(value) ? [`${path || "(top)"}: timestamp ${JSON.stringify(value)} is not ISO-8601 UTC`] : [];
   if (Array.isArray(value)) return value.flatMap((v, i) => problems(v, `${path}[${i}]`));
   if (value === null || typeof value !== "object") return [];
   return Object.entries(value).flatMap(([k, v]) => {
     const at = path ? `${path}.${k}` : k;
     const keyProblem = DATA_KEYED_PATHS.has(path) || SNAKE_KEY.test(k) ? [] : [`${at}: key ${JSON.stringify(k)} is not snake_case`];
-    const timeProblem = /_at$/.test(k) && v !== null && !(typeof v === "string" && ISO_UTC.test(v)) ? [`${at}: ${JSON.stringify(v)} is not an ISO-8601 UTC timestamp`] : [];
+    const timeProblem =
+      /_at$/.test(k) && v !== null && !(typeof v === "string" && ISO_UTC.test(v)) ? [`${at}: ${JSON.stringify(v)} is not an ISO-8601 UTC timestamp`] : [];
     return [...keyProblem, ...timeProblem, ...problems(v, DATA_KEYED_PATHS.has(path) ? `${path}.*` : at)];
   });
 }
@@ -81,8 +85,14 @@ let cloudConfigDir: string;
 let withoutR2: string;
 const outputs = new Map<string, { args: string[]; result: CliResult; json: unknown }[]>();
 
-async function run(command: string, args: string[], opts: { configDir?: string; env?: Record<string, string | undefined>; exitCodes?: number[] } = {}): Promise<unknown> {
-  const result = await runCli(["--config-dir", opts.configDir ?? env.configDir, ...command.split(" "), ...args, "--json"], { env: { CHANTAL_LOG_LEVEL: "warn", ...opts.env } });
+async function run(
+  command: string,
+  args: string[],
+  opts: { configDir?: string; env?: Record<string, string | undefined>; exitCodes?: number[] } = {},
+): Promise<unknown> {
+  const result = await runCli(["--config-dir", opts.configDir ?? env.configDir, ...command.split(" "), ...args, "--json"], {
+    env: { CHANTAL_LOG_LEVEL: "warn", ...opts.env },
+  });
   expect(opts.exitCodes ?? [0], `${command} ${args.join(" ")}: ${result.stderr}`).toContain(result.code);
   const json: unknown = JSON.parse(result.stdout);
   outputs.set(command, [...(outputs.get(command) ?? []), { args, result, json }]);
@@ -100,11 +110,26 @@ beforeAll(async () => {
   env = await startSyncEnvironment({ upstream, repoYaml: (url) => (repo("r1", schedule) + repo("r2")).replaceAll("URL", url) + backup });
   const [head] = readFileSync(join(env.configDir, "config.yaml"), "utf8").split("repositories:\n");
   withoutR2 = makeConfigDir({ "config.yaml": `${head}repositories:\n${repo("r1", schedule).replaceAll("URL", env.server.url)}${backup}` });
-  cloudConfigDir = makeConfigDir({ "config.yaml": `repositories:\n  - id: r1\n    type: rpm\n    upstream_url: https://cdn.example.com/r1/\n    schedule: { cron: "0 3 * * *", timezone: Europe/Berlin }\n` });
+  cloudConfigDir = makeConfigDir({
+    "config.yaml": `repositories:\n  - id: r1\n    type: rpm\n    upstream_url: https://cdn.example.com/r1/\n    schedule: { cron: "0 3 * * *", timezone: Europe/Berlin }\n`,
+  });
   aws = await startSchedulerApiServer();
   aws.addGroup("chantal-test");
-  aws.seed({ Name: "chantal-target-template", GroupName: "chantal-test", ScheduleExpression: "cron(0 0 1 1 ? 2099)", FlexibleTimeWindow: { Mode: "OFF" }, State: "DISABLED", Target: TARGET });
-  aws.seed({ Name: "chantal-sync-r1", GroupName: "chantal-test", ScheduleExpression: "cron(0 2 * * ? *)", FlexibleTimeWindow: { Mode: "FLEXIBLE", MaximumWindowInMinutes: 5 }, Target: TARGET });
+  aws.seed({
+    Name: "chantal-target-template",
+    GroupName: "chantal-test",
+    ScheduleExpression: "cron(0 0 1 1 ? 2099)",
+    FlexibleTimeWindow: { Mode: "OFF" },
+    State: "DISABLED",
+    Target: TARGET,
+  });
+  aws.seed({
+    Name: "chantal-sync-r1",
+    GroupName: "chantal-test",
+    ScheduleExpression: "cron(0 2 * * ? *)",
+    FlexibleTimeWindow: { Mode: "FLEXIBLE", MaximumWindowInMinutes: 5 },
+    Target: TARGET,
+  });
 
   // Real data first: two syncs with an upstream change between them, two snapshots, a backup.
   await run("repo sync", ["--all", "--snapshot", "s1"]);
@@ -162,7 +187,10 @@ describe("--json output", () => {
   });
 
   it("prints real timestamps (not only nulls): the sync runs, snapshots and backups carry ISO-8601 UTC times", () => {
-    const show = outputs.get("repo show")![0]!.json as { last_runs: { started_at: string }[]; snapshots: { created_at: string; published_at: string | null }[] };
+    const show = outputs.get("repo show")![0]!.json as {
+      last_runs: { started_at: string }[];
+      snapshots: { created_at: string; published_at: string | null }[];
+    };
     expect(show.last_runs.length).toBeGreaterThanOrEqual(2);
     for (const r of show.last_runs) expect(r.started_at).toMatch(ISO_UTC);
     expect(show.snapshots.map((s) => s.published_at === null)).toContain(false);
