@@ -9,6 +9,7 @@ import { z } from "zod";
 import { loadConfig, resolveConfigDir, type LoadedConfig } from "../core/config/load.js";
 import { openDatabase } from "../core/db/client.js";
 import { type AbortedError, UsageError } from "../core/errors.js";
+import { jsonValue } from "../core/json-output.js";
 import { createLogger, type Logger } from "../core/log.js";
 import { runCommand } from "../core/runtime/command.js";
 import type { Failure } from "../core/runtime/failure.js";
@@ -96,11 +97,11 @@ async function runTask(input: TaskInput, env: NodeJS.ProcessEnv, log: Logger, si
         { repoId: input.repoId, trigger: input.trigger, ...(input.snapshotTemplate ? { snapshotTemplate: input.snapshotTemplate } : {}) },
         { loaded, database, log, signal, now, onProgress: progress.onProgress },
       );
-      log[r.status === "failed" || r.status === "interrupted" ? "error" : "info"]({ task: input, result: { ...r } }, `sync ${r.status}`);
+      log[r.status === "failed" || r.status === "interrupted" ? "error" : "info"]({ task: input, result: jsonValue(r) }, `sync ${r.status}`);
       return syncExitCode(r, signalName());
     }
     const r = await runBackup(backupRequestFromConfig(loaded.config), { config: loaded.config, configDir: loaded.dir, databaseUrl: database.url, log, signal, now });
-    log[r.status === "success" ? "info" : "error"]({ task: input, result: { status: r.status, location: r.location, size: r.size, counts: r.counts, error: r.error } }, `backup ${r.status}`);
+    log[r.status === "success" ? "info" : "error"]({ task: input, result: jsonValue({ status: r.status, location: r.location, size: r.size, counts: r.counts, error: r.error }) }, `backup ${r.status}`);
     return backupExitCode(r, signalName());
   } finally {
     await database.close();

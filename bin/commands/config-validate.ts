@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { UsageError } from "../../core/errors.js";
 import { loadCloudConfig } from "../../core/cloud/cloud-config.js";
 import { action } from "../context.js";
+import { printJson } from "../output.js";
 
 export function register(config: Command): void {
   config
@@ -16,7 +17,7 @@ export function register(config: Command): void {
         const loaded = opts.target === "aws" ? (await loadCloudConfig(ctx.configDir, process.env)).loaded : await ctx.loadConfig();
         const repos = loaded.config.repositories;
         const summary = { valid: true, config_dir: loaded.dir, files: loaded.files, repositories: repos.length, scheduled: repos.filter((r) => r.enabled && r.schedule?.enabled).length };
-        if (opts.json) process.stdout.write(JSON.stringify(summary, null, 2) + "\n");
+        if (opts.json) printJson(summary);
         else process.stdout.write(`configuration is valid: ${loaded.files.length} file(s), ${summary.repositories} repositories (${summary.scheduled} scheduled) in ${loaded.dir}\n`);
       }),
     );

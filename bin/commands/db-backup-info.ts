@@ -6,7 +6,8 @@ import { locateBackup } from "../../core/backup/store.js";
 import { readMigrations } from "../../core/db/migrate.js";
 import { errorMessage } from "../../core/errors.js";
 import { action } from "../context.js";
-import { printJson } from "../output.js";
+import { jsonManifest } from "../backup-json.js";
+import { LocalTimes, printJson } from "../output.js";
 
 export function register(db: Command): void {
   db.command("backup-info")
@@ -27,10 +28,11 @@ export function register(db: Command): void {
           } catch (err) {
             restorable = `no: ${errorMessage(err)}`;
           }
-          if (opts.json) return printJson({ location: store.describe(name), size, restorable, manifest: m });
+          if (opts.json) return printJson({ location: store.describe(name), size, restorable, manifest: jsonManifest(m) });
+          const times = new LocalTimes();
           const lines = [
             `backup:            ${store.describe(name)} (${formatBytes(size)})`,
-            `created:           ${m.created_at} on ${m.hostname}`,
+            `created:           ${times.format(new Date(m.created_at))} on ${m.hostname}`,
             `chantal version:   ${m.chantal_version} (backup format ${m.backup_version})`,
             `schema version:    ${m.database_version}`,
             `restorable here:   ${restorable}`,
@@ -39,6 +41,7 @@ export function register(db: Command): void {
             `database file:     ${m.database_file} (${formatBytes(m.database_size_bytes)}, ${m.compression})`,
             `configuration:     ${m.includes_config ? `${m.config_files.length} files from ${m.config_dir ?? "?"}` : "not included"}`,
             ...m.config_files.map((f) => `  config/${f}`),
+            times.note(),
           ];
           process.stdout.write(lines.join("\n") + "\n");
         } finally {

@@ -3,7 +3,7 @@ import { formatBytes, optionalConfig } from "../../core/backup/format.js";
 import { listBackups } from "../../core/backup/list.js";
 import { defaultTarget, openStore } from "../../core/backup/store.js";
 import { action } from "../context.js";
-import { printJson, printTable } from "../output.js";
+import { LocalTimes, printJson, printTable } from "../output.js";
 
 export function register(db: Command): void {
   db.command("backup-list")
@@ -17,15 +17,16 @@ export function register(db: Command): void {
         try {
           const list = await listBackups(store, ctx.signal);
           if (opts.json) {
-            return printJson(list.map((b) => ({ name: b.name, location: b.location, created_at: b.createdAt.toISOString(), size: b.size, valid: b.valid, error: b.error ?? null, packages: b.manifest?.packages_count ?? null, database_version: b.manifest?.database_version ?? null, includes_config: b.manifest?.includes_config ?? null })));
+            return printJson(list.map((b) => ({ name: b.name, location: b.location, created_at: b.createdAt, size: b.size, valid: b.valid, error: b.error ?? null, packages: b.manifest?.packages_count ?? null, database_version: b.manifest?.database_version ?? null, includes_config: b.manifest?.includes_config ?? null })));
           }
           if (list.length === 0) {
             process.stdout.write(`no backups in ${store.describe()}\n`);
             return;
           }
           process.stdout.write(`${store.describe()}\n`);
+          const times = new LocalTimes();
           printTable(
-            list.map((b) => ({ file: b.name, date: b.createdAt.toISOString(), size: formatBytes(b.size), packages: b.manifest?.packages_count ?? null, version: b.manifest?.database_version ?? null, status: b.valid ? "ok" : `INVALID: ${b.error}` })),
+            list.map((b) => ({ file: b.name, date: times.format(b.createdAt), size: formatBytes(b.size), packages: b.manifest?.packages_count ?? null, version: b.manifest?.database_version ?? null, status: b.valid ? "ok" : `INVALID: ${b.error}` })),
             [
               { key: "file", title: "FILE" },
               { key: "date", title: "DATE" },
@@ -35,6 +36,7 @@ export function register(db: Command): void {
               { key: "status", title: "STATUS" },
             ],
           );
+          times.printNote();
         } finally {
           store.close();
         }

@@ -3,7 +3,7 @@ import { timeZoneOf } from "../../core/backup/create.js";
 import { pruneBackups } from "../../core/backup/prune.js";
 import { defaultTarget, openStore } from "../../core/backup/store.js";
 import { action } from "../context.js";
-import { printJson, printTable } from "../output.js";
+import { LocalTimes, printJson, printTable } from "../output.js";
 
 export function register(db: Command): void {
   db.command("backup-prune")
@@ -24,8 +24,9 @@ export function register(db: Command): void {
           const r = await pruneBackups(store, policy, { dryRun: opts.dryRun ?? false, signal: ctx.signal, log: ctx.log, ...timeZoneOf(config) });
           if (opts.json) return printJson(r);
           process.stdout.write(`${r.target}${r.dryRun ? " (dry run: nothing deleted)" : ""}\n`);
+          const times = new LocalTimes();
           printTable(
-            r.decisions.map((d) => ({ file: d.name, date: d.createdAt.toISOString(), action: d.keep ? "keep" : r.dryRun ? "would delete" : "deleted", why: d.reasons.join(", ") })),
+            r.decisions.map((d) => ({ file: d.name, date: times.format(d.createdAt), action: d.keep ? "keep" : r.dryRun ? "would delete" : "deleted", why: d.reasons.join(", ") })),
             [
               { key: "file", title: "FILE" },
               { key: "date", title: "DATE" },
@@ -33,6 +34,7 @@ export function register(db: Command): void {
               { key: "why", title: "WHY" },
             ],
           );
+          times.printNote();
         } finally {
           store.close();
         }

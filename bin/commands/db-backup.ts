@@ -3,7 +3,8 @@ import { formatBytes, formatCounts } from "../../core/backup/format.js";
 import { UsageError } from "../../core/errors.js";
 import { backupExitCode, backupRequestFromConfig, runBackup } from "../../functions/backup.js";
 import { action } from "../context.js";
-import { printJson } from "../output.js";
+import { dataKeyed, printJson } from "../output.js";
+import { jsonManifest } from "../backup-json.js";
 
 interface BackupOptions {
   output?: string;
@@ -38,7 +39,8 @@ export function register(db: Command): void {
         const signalName = ctx.signal.aborted ? ((ctx.signal.reason as { signalName?: NodeJS.Signals }).signalName ?? "SIGTERM") : undefined;
         if (opts.json) {
           const { outcome, ...plain } = result;
-          printJson({ ...plain, manifest: outcome?.manifest, retention: outcome?.prune?.decisions.map((d) => ({ name: d.name, keep: d.keep, reasons: d.reasons })) });
+          const counts = plain.counts ? { ...plain.counts, tables: dataKeyed({ ...plain.counts.tables }) } : null;
+          printJson({ ...plain, counts, manifest: outcome ? jsonManifest(outcome.manifest) : undefined, retention: outcome?.prune?.decisions.map((d) => ({ name: d.name, keep: d.keep, reasons: d.reasons })) });
           return backupExitCode(result, signalName);
         }
         if (result.status !== "success") {

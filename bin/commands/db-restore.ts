@@ -8,7 +8,7 @@ import { locateBackup } from "../../core/backup/store.js";
 import { ChantalError, UsageError } from "../../core/errors.js";
 import { blobStoreOf } from "../../core/storage/backend.js";
 import { action } from "../context.js";
-import { printJson } from "../output.js";
+import { dataKeyed, formatLocalTimeWithZone, printJson } from "../output.js";
 
 interface RestoreOptions {
   yes?: boolean;
@@ -21,7 +21,7 @@ function describePlan(plan: RestorePlan, now: Date): string {
   const m = plan.manifest;
   return [
     `backup:        ${plan.location}`,
-    `               made ${m.created_at} on ${m.hostname} by Chantal ${m.chantal_version}, schema version ${m.database_version}`,
+    `               made ${formatLocalTimeWithZone(new Date(m.created_at))} on ${m.hostname} by Chantal ${m.chantal_version}, schema version ${m.database_version}`,
     `verified:      ${plan.verification.checks.length} checks passed`,
     `current:       ${formatCounts(plan.current)}`,
     `after restore: ${formatCounts(plan.backup)}`,
@@ -64,7 +64,7 @@ export function register(db: Command): void {
           process.stderr.write(describePlan(plan, new Date()) + "\n");
           if (!(await confirmed(opts))) throw new ChantalError("restore cancelled: nothing was changed");
           const outcome = await executeRestore(plan, store, name, env, { blobs: blobStoreOf(loaded.config) });
-          if (opts.json) return printJson({ ...outcome, next_steps: RESTORE_NEXT_STEPS });
+          if (opts.json) return printJson({ ...outcome, tables: dataKeyed({ ...outcome.tables }), next_steps: RESTORE_NEXT_STEPS });
           const lines = [
             `restored ${outcome.location}: ${formatCounts(plan.backup)}`,
             ...(outcome.migrated.length ? [`migrated forward: ${outcome.migrated.join(", ")}`] : []),

@@ -8,7 +8,7 @@ import { redactSecrets, redactUrl } from "../../core/redact.js";
 import { REPOSITORY_TYPES } from "../../core/repository-types.js";
 import { configSecrets } from "../../core/config/secrets.js";
 import { action } from "../context.js";
-import { printJson } from "../output.js";
+import { formatLocalTimeWithZone, printJson } from "../output.js";
 import { repoIdArgument } from "../repo-id.js";
 
 interface ExplainOptions {
@@ -77,7 +77,7 @@ function printExplanation(e: ReturnType<typeof explanation>, test: TestResult | 
     ["no_proxy", noProxy],
     ["verify TLS", e.tls.verifySsl ? "yes" : "NO (verify_ssl: false)"],
     ["trusted", trusted.join(" + ")],
-    ["client cert", e.tls.clientCert ? `${e.tls.clientCert.file} (key ${e.tls.clientCert.keyFile}), ${e.tls.clientCert.subject}, valid until ${e.tls.clientCert.validTo}` : "none"],
+    ["client cert", e.tls.clientCert ? `${e.tls.clientCert.file} (key ${e.tls.clientCert.keyFile}), ${e.tls.clientCert.subject}, valid until ${formatLocalTimeWithZone(new Date(e.tls.clientCert.validTo))}` : "none"],
     ["auth", e.auth === "basic" ? "basic (sent to the upstream's host only, never to the proxy as Proxy-Authorization)" : (e.auth ?? "none")],
     ...e.warnings.map((w): [string, string] => ["warning", w]),
   ];

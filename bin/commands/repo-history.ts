@@ -1,7 +1,7 @@
 import { InvalidArgumentError, type Command } from "commander";
 import { recentRuns } from "../../core/db/sync-runs.js";
 import { action } from "../context.js";
-import { printJson, printTable } from "../output.js";
+import { LocalTimes, printJson, printTable } from "../output.js";
 import { checkKnownRepositoryId, repoIdArgument, wholeNumber } from "../repo-id.js";
 
 function positiveLimit(value: string): number {
@@ -20,11 +20,12 @@ export function register(repo: Command): void {
         if (opts.repoId) await checkKnownRepositoryId(await ctx.loadConfig(), database, opts.repoId);
         const runs = await recentRuns(database.pool, { ...(opts.repoId ? { repoId: opts.repoId } : {}), limit: opts.limit });
         if (opts.json) return printJson(runs);
+        const times = new LocalTimes();
         printTable(
           runs.map((r) => ({
             id: r.id,
             repository: r.repoId,
-            started: r.startedAt.toISOString(),
+            started: times.format(r.startedAt),
             seconds: r.finishedAt ? ((r.finishedAt.getTime() - r.startedAt.getTime()) / 1000).toFixed(1) : "-",
             trigger: r.trigger,
             status: r.status,
@@ -37,6 +38,7 @@ export function register(repo: Command): void {
           })),
           ["id", "repository", "started", "seconds", "trigger", "status", "packages", "downloaded", "added", "removed", "host", "error"].map((k) => ({ key: k, title: k.toUpperCase() })),
         );
+        times.printNote();
       }),
     );
 }

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { repositoriesWithLastRun } from "../../core/db/repositories.js";
 import { redactUrl } from "../../core/redact.js";
 import { action } from "../context.js";
-import { printJson, printTable } from "../output.js";
+import { LocalTimes, printJson, printTable } from "../output.js";
 
 export function register(repo: Command): void {
   repo
@@ -23,23 +23,24 @@ export function register(repo: Command): void {
             upstream_url: redactUrl(r.upstream_url),
             schedule: r.schedule?.enabled ? r.schedule.cron : null,
             timezone: r.schedule?.enabled ? (r.schedule.timezone ?? config.scheduler.timezone ?? null) : null,
-            last_sync: last?.startedAt?.toISOString() ?? null,
+            last_sync: last?.startedAt ?? null,
             last_status: last?.status ?? null,
             in_config: true,
           };
         });
         for (const [id, last] of runs) {
           if (config.repositories.some((r) => r.id === id)) continue;
-          rows.push({ id, type: last.type as "rpm" | "apt", enabled: false, upstream_url: redactUrl(last.upstreamUrl), schedule: null, timezone: null, last_sync: last.startedAt?.toISOString() ?? null, last_status: last.status, in_config: false });
+          rows.push({ id, type: last.type as "rpm" | "apt", enabled: false, upstream_url: redactUrl(last.upstreamUrl), schedule: null, timezone: null, last_sync: last.startedAt ?? null, last_status: last.status, in_config: false });
         }
         if (opts.json) return printJson(rows);
+        const times = new LocalTimes();
         printTable(
           rows.map((r) => ({
             ...r,
             id: r.in_config ? r.id : `${r.id} (not in config)`,
             enabled: r.enabled ? "yes" : "no",
             schedule: r.schedule ? `${r.schedule}${r.timezone ? ` (${r.timezone})` : ""}` : "(manual only)",
-            last_sync: r.last_sync ? `${r.last_sync} ${r.last_status}` : "never",
+            last_sync: r.last_sync ? `${times.format(r.last_sync)} ${r.last_status}` : "never",
           })),
           [
             { key: "id", title: "ID" },
@@ -50,6 +51,7 @@ export function register(repo: Command): void {
             { key: "last_sync", title: "LAST SYNC" },
           ],
         );
+        times.printNote();
       }),
     );
 }

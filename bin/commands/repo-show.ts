@@ -8,7 +8,7 @@ import { baseUrlOf, clientConfigOf, publishedLocation } from "../../core/publish
 import { redactUrl } from "../../core/redact.js";
 import { listSnapshots } from "../../core/snapshots/snapshots.js";
 import { action } from "../context.js";
-import { formatTable, printJson } from "../output.js";
+import { formatTable, LocalTimes, printJson } from "../output.js";
 import { repoIdArgument } from "../repo-id.js";
 
 const RECENT_RUNS = 5;
@@ -55,8 +55,8 @@ export function register(repo: Command): void {
           total_bytes: summary?.totalBytes ?? 0,
           last_runs: runs.map((x) => ({
             id: x.id,
-            started_at: x.startedAt.toISOString(),
-            finished_at: x.finishedAt?.toISOString() ?? null,
+            started_at: x.startedAt,
+            finished_at: x.finishedAt ?? null,
             trigger: x.trigger,
             status: x.status,
             packages_total: x.packagesTotal,
@@ -67,12 +67,13 @@ export function register(repo: Command): void {
             snapshot: x.snapshotName,
             error: x.error,
           })),
-          snapshots: snapshots.map((s) => ({ name: s.name, created_at: s.createdAt.toISOString(), package_count: s.packageCount, total_bytes: s.totalSize, published_at: s.publishedAt?.toISOString() ?? null, url: s.publishedAt ? urlOf(`snapshots/${s.name}`) : null })),
+          snapshots: snapshots.map((s) => ({ name: s.name, created_at: s.createdAt, package_count: s.packageCount, total_bytes: s.totalSize, published_at: s.publishedAt ?? null, url: s.publishedAt ? urlOf(`snapshots/${s.name}`) : null })),
           published,
           clients: clients ? { url: clients.url ?? null, path: clients.path, snippets: clients.snippets, hint: clients.hint ?? null } : null,
         };
         if (opts.json) return printJson(shown);
         const out: string[] = [];
+        const times = new LocalTimes();
         const field = (k: string, v: string) => out.push(`${k.padEnd(12)}${v}`);
         field("repository", `${r.id} (${r.type})${r.enabled ? "" : ", disabled"}`);
         if (r.description) field("description", r.description);
@@ -84,12 +85,13 @@ export function register(repo: Command): void {
         field("base_url", baseUrl ?? "(not set: publish.base_url)");
         field("packages", summary ? `${shown.package_count} (${mb(shown.total_bytes)})` : "never synced");
         out.push("", "last runs:");
-        out.push(runs.length === 0 ? "  none" : formatTable(shown.last_runs.map((x) => ({ ...x, mb: (x.bytes_downloaded / 1_048_576).toFixed(1), error: x.error ?? "" })), ["id", "started_at", "trigger", "status", "packages_total", "packages_added", "packages_removed", "mb", "error"].map((k) => ({ key: k, title: k.toUpperCase() }))));
+        out.push(runs.length === 0 ? "  none" : formatTable(shown.last_runs.map((x) => ({ ...x, started_at: times.format(x.started_at), finished_at: times.format(x.finished_at), mb: (x.bytes_downloaded / 1_048_576).toFixed(1), error: x.error ?? "" })), ["id", "started_at", "trigger", "status", "packages_total", "packages_added", "packages_removed", "mb", "error"].map((k) => ({ key: k, title: k.toUpperCase() }))));
         out.push("", "snapshots:");
-        out.push(snapshots.length === 0 ? "  none" : formatTable(shown.snapshots.map((s) => ({ ...s, size: mb(s.total_bytes), published_at: s.published_at ?? "no" })), ["name", "created_at", "package_count", "size", "published_at"].map((k) => ({ key: k, title: k.toUpperCase() }))));
+        out.push(snapshots.length === 0 ? "  none" : formatTable(shown.snapshots.map((s) => ({ ...s, created_at: times.format(s.created_at), size: mb(s.total_bytes), published_at: times.format(s.published_at) ?? "no" })), ["name", "created_at", "package_count", "size", "published_at"].map((k) => ({ key: k, title: k.toUpperCase() }))));
         out.push("", "published:");
         out.push(published.length === 0 ? "  nothing (run \"repo sync\" or \"publish repo\")" : formatTable(published, [{ key: "name", title: "NAME" }, { key: "url", title: "URL" }, { key: "path", title: "PATH" }]));
         if (clients) out.push("", "client configuration (latest):", formatClientConfig(clients).trimEnd());
+        if (times.note()) out.push("", times.note());
         process.stdout.write(out.join("\n") + "\n");
       }),
     );

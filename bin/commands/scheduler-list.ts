@@ -3,9 +3,8 @@ import { repositoriesWithLastRun } from "../../core/db/repositories.js";
 import { nextFire } from "../../core/schedule/next.js";
 import { BACKUP_JOB_KEY, scheduleTimeZone, unscheduledReason } from "../../core/schedule/plan.js";
 import { readSchedulerStatus } from "../../core/schedule/state.js";
-import { formatInZone } from "../../core/schedule/zone.js";
 import { action } from "../context.js";
-import { printJson, printTable } from "../output.js";
+import { LocalTimes, printJson, printTable } from "../output.js";
 
 async function listCloudSchedules(signal: AbortSignal, opts: { json?: boolean; group?: string; region?: string; endpoint?: string }): Promise<void> {
   const { liveScheduleRows } = await import("../../core/cloud/schedules.js");
@@ -19,8 +18,9 @@ async function listCloudSchedules(signal: AbortSignal, opts: { json?: boolean; g
   });
   if (opts.json) return printJson({ group, region, schedules: rows });
   process.stdout.write(`schedule group ${group} (${region})\n`);
+  const times = new LocalTimes();
   printTable(
-    rows.map((r) => ({ ...r, target: r.handler === "sync" ? r.repoId : r.handler, window: r.flexibleWindowMinutes ? `${r.flexibleWindowMinutes} min` : "off" })),
+    rows.map((r) => ({ ...r, lastModified: times.format(r.lastModified === null ? null : new Date(r.lastModified)), target: r.handler === "sync" ? r.repoId : r.handler, window: r.flexibleWindowMinutes ? `${r.flexibleWindowMinutes} min` : "off" })),
     [
       { key: "name", title: "SCHEDULE" },
       { key: "target", title: "REPOSITORY" },
@@ -31,6 +31,7 @@ async function listCloudSchedules(signal: AbortSignal, opts: { json?: boolean; g
       { key: "lastModified", title: "MODIFIED" },
     ],
   );
+  times.printNote();
 }
 
 export function register(scheduler: Command): void {
@@ -63,9 +64,8 @@ export function register(scheduler: Command): void {
             jitter_seconds: unscheduled ? null : repo.schedule!.jitter_seconds,
             create_snapshot: unscheduled ? null : repo.schedule!.create_snapshot,
             snapshot_name_template: unscheduled || !repo.schedule!.create_snapshot ? null : repo.schedule!.snapshot_name_template,
-            next_run: next?.toISOString() ?? null,
-            next_run_local: next && zone ? formatInZone(next, zone) : null,
-            last_run: last?.startedAt ? { started_at: last.startedAt.toISOString(), finished_at: last.finishedAt?.toISOString() ?? null, status: last.status, trigger: last.trigger } : null,
+            next_run: next,
+            last_run: last?.startedAt ? { started_at: last.startedAt, finished_at: last.finishedAt ?? null, status: last.status, trigger: last.trigger } : null,
           };
         });
         const backup = config.backup.schedule?.enabled ? config.backup.schedule : undefined;
@@ -75,18 +75,19 @@ export function register(scheduler: Command): void {
           const state = (await readSchedulerStatus(database.pool)).schedules.find((j) => j.jobKey === BACKUP_JOB_KEY);
           rows.push({
             repository: "(database backup)", scheduled: true, schedule: backup.cron, unscheduled_reason: null, timezone: zone, jitter_seconds: 0, create_snapshot: null, snapshot_name_template: null,
-            next_run: next.toISOString(), next_run_local: formatInZone(next, zone),
-            last_run: state?.lastStartedAt ? { started_at: state.lastStartedAt.toISOString(), finished_at: state.lastFinishedAt?.toISOString() ?? null, status: state.lastStatus, trigger: "schedule" } : null,
+            next_run: next,
+            last_run: state?.lastStartedAt ? { started_at: state.lastStartedAt, finished_at: state.lastFinishedAt ?? null, status: state.lastStatus, trigger: "schedule" } : null,
           });
         }
         if (opts.json) return printJson(rows);
+        const times = new LocalTimes();
         printTable(
           rows.map((r) => ({
             repository: r.repository,
             schedule: r.schedule ?? `(${r.unscheduled_reason})`,
             timezone: r.timezone ?? "-",
-            next: r.next_run_local ?? "-",
-            last: r.last_run ? `${r.last_run.started_at} (${r.last_run.status}${r.last_run.trigger === "schedule" ? "" : `, ${r.last_run.trigger}`})` : "never",
+            next: times.format(r.next_run) ?? "-",
+            last: r.last_run ? `${times.format(r.last_run.started_at)} (${r.last_run.status}${r.last_run.trigger === "schedule" ? "" : `, ${r.last_run.trigger}`})` : "never",
           })),
           [
             { key: "repository", title: "REPOSITORY" },
@@ -96,6 +97,7 @@ export function register(scheduler: Command): void {
             { key: "last", title: "LAST RUN (RESULT)" },
           ],
         );
+        times.printNote();
       }),
     );
 }

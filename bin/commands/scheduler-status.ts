@@ -1,9 +1,8 @@
 import type { Command } from "commander";
 import { planJobs } from "../../core/schedule/plan.js";
 import { readSchedulerStatus, type InstanceRow, type ScheduleStateRow, type SchedulerStatus } from "../../core/schedule/state.js";
-import { formatInZone } from "../../core/schedule/zone.js";
 import { action } from "../context.js";
-import { printJson } from "../output.js";
+import { LocalTimes, printJson } from "../output.js";
 
 function duration(ms: number): string {
   const s = Math.max(0, Math.floor(ms / 1000));
@@ -24,8 +23,8 @@ function nextSync(status: SchedulerStatus): ScheduleStateRow | null {
 
 function instanceJson(i: InstanceRow, now: Date) {
   return {
-    host: i.host, pid: i.pid, version: i.version, config_dir: i.configDir, started_at: i.startedAt.toISOString(), uptime_seconds: i.running ? Math.floor((now.getTime() - i.startedAt.getTime()) / 1000) : null,
-    heartbeat_at: i.heartbeatAt.toISOString(), stopped_at: i.stoppedAt?.toISOString() ?? null, stop_reason: i.stopReason, running: i.running,
+    host: i.host, pid: i.pid, version: i.version, config_dir: i.configDir, started_at: i.startedAt, uptime_seconds: i.running ? Math.floor((now.getTime() - i.startedAt.getTime()) / 1000) : null,
+    heartbeat_at: i.heartbeatAt, stopped_at: i.stoppedAt ?? null, stop_reason: i.stopReason, running: i.running,
   };
 }
 
@@ -37,35 +36,37 @@ function toJson(status: SchedulerStatus) {
     instances: status.running.map((i) => instanceJson(i, status.dbNow)),
     last_instance: status.latest ? instanceJson(status.latest, status.dbNow) : null,
     scheduled_repositories: activeSyncSchedules(status).length,
-    last_sync: last ? { repository: last.repoId, started_at: last.startedAt.toISOString(), finished_at: last.finishedAt?.toISOString() ?? null, status: last.status, snapshot: last.snapshotName, error: last.error } : null,
-    next_sync: next ? { repository: next.target, at: next.nextRunAt!.toISOString(), cron: next.cron, timezone: next.timeZone } : null,
+    last_sync: last ? { repository: last.repoId, started_at: last.startedAt, finished_at: last.finishedAt ?? null, status: last.status, snapshot: last.snapshotName, error: last.error } : null,
+    next_sync: next ? { repository: next.target, at: next.nextRunAt!, cron: next.cron, timezone: next.timeZone } : null,
   };
 }
 
 /** `configuredCount`: scheduled repositories in this host's configuration, shown when no scheduler has run yet. */
 function lines(status: SchedulerStatus, configuredCount: number): string[] {
   const out: string[] = [];
+  const times = new LocalTimes();
   const row = (k: string, v: string) => out.push(`${`${k}:`.padEnd(12)}${v}`);
   if (status.running.length > 0) {
     row("Status", "Running");
     for (const i of status.running) {
       row("Host", i.host);
       row("PID", String(i.pid));
-      row("Uptime", `${duration(status.dbNow.getTime() - i.startedAt.getTime())} (since ${i.startedAt.toISOString()}, last heartbeat ${i.heartbeatAt.toISOString()})`);
+      row("Uptime", `${duration(status.dbNow.getTime() - i.startedAt.getTime())} (since ${times.format(i.startedAt)}, last heartbeat ${times.format(i.heartbeatAt)})`);
     }
   } else {
     row("Status", "Stopped");
     const l = status.latest;
-    if (l) row("Last run", `${l.host} pid ${l.pid}, ${l.startedAt.toISOString()} to ${(l.stoppedAt ?? l.heartbeatAt).toISOString()}${l.stopReason ? ` (${l.stopReason})` : " (did not stop cleanly)"}`);
+    if (l) row("Last run", `${l.host} pid ${l.pid}, ${times.format(l.startedAt)} to ${times.format(l.stoppedAt ?? l.heartbeatAt)}${l.stopReason ? ` (${l.stopReason})` : " (did not stop cleanly)"}`);
     else row("Last run", "never started against this database");
   }
   const count = status.latest ? activeSyncSchedules(status).length : configuredCount;
   row("Schedules", `${count} ${count === 1 ? "repository" : "repositories"}${status.latest ? "" : " (in this configuration)"}`);
   const last = status.lastScheduledSync;
-  row("Last sync", last ? `${last.repoId} at ${last.startedAt.toISOString()}: ${last.status}${last.snapshotName ? ` (snapshot ${last.snapshotName})` : ""}${last.error ? ` (${last.error})` : ""}` : "none yet");
+  row("Last sync", last ? `${last.repoId} at ${times.format(last.startedAt)}: ${last.status}${last.snapshotName ? ` (snapshot ${last.snapshotName})` : ""}${last.error ? ` (${last.error})` : ""}` : "none yet");
   const next = nextSync(status);
-  const when = next ? `${next.target} at ${formatInZone(next.nextRunAt!, next.timeZone)} (${next.timeZone})` : "none";
+  const when = next ? `${next.target} at ${times.format(next.nextRunAt!)} (schedule in ${next.timeZone})` : "none";
   row("Next sync", next && status.running.length === 0 ? `${when}, once the scheduler runs` : when);
+  if (times.note()) out.push(times.note());
   return out;
 }
 

@@ -5,6 +5,7 @@ import { ChantalError } from "../../core/errors.js";
 import { deleteSnapshotRow, getSnapshot } from "../../core/snapshots/snapshots.js";
 import { unpublishSnapshot } from "../../core/publish/trees.js";
 import { action } from "../context.js";
+import { formatLocalTimeWithZone } from "../output.js";
 import { repoIdArgument } from "../repo-id.js";
 
 export function register(snapshot: Command): void {
@@ -17,7 +18,7 @@ export function register(snapshot: Command): void {
         const database = await ctx.openDatabase();
         const snap = await getSnapshot(database.pool, opts.repoId, opts.name);
         if (snap.publishedAt && !opts.force) {
-          throw new ChantalError(`snapshot ${snap.name} of ${snap.repoId} is published (since ${snap.publishedAt.toISOString()}): clients may use it; add --force to unpublish and delete it`);
+          throw new ChantalError(`snapshot ${snap.name} of ${snap.repoId} is published (since ${formatLocalTimeWithZone(snap.publishedAt)}): clients may use it; add --force to unpublish and delete it`);
         }
         // The snapshot's row exists, so its repository's does: a repository removed with --keep-snapshots need not be configured.
         const repoRow = (await findRepositoryRow(database.pool, opts.repoId))!;

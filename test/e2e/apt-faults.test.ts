@@ -125,7 +125,7 @@ describeWithTools(APT_TOOLS, "APT sync refusals and faults", () => {
     const env = await setup({ repo: { inRelease: false }, keyring: keyA.armored });
     const r = await sync(env);
     expect(r.code).toBe(0);
-    expect(r.json).toMatchObject({ status: "success", counts: { packagesTotal: 2 } });
+    expect(r.json).toMatchObject({ status: "success", counts: { packages_total: 2 } });
     const latest = env.published("deb");
     expect(existsSync(join(latest, "dists", DIST, "InRelease"))).toBe(false);
     expect(readFileSync(join(latest, "dists", DIST, "Release.gpg"))).toEqual(readFileSync(dist(env, "Release.gpg")));
@@ -169,7 +169,7 @@ describeWithTools(APT_TOOLS, "APT sync refusals and faults", () => {
     const env = await setup({ repo: { signer: undefined }, keyring: null });
     const r = await sync(env);
     expect(r.code).toBe(0);
-    expect(r.json).toMatchObject({ status: "success", counts: { packagesTotal: 2 } });
+    expect(r.json).toMatchObject({ status: "success", counts: { packages_total: 2 } });
     expect(existsSync(join(env.published("deb"), "dists", DIST, "Release"))).toBe(true);
   });
 
@@ -213,7 +213,7 @@ describeWithTools(APT_TOOLS, "APT sync refusals and faults", () => {
     });
     const ok = await sync(env);
     expect(ok.code).toBe(0);
-    expect(ok.json).toMatchObject({ status: "success", counts: { packagesDownloaded: 2 } });
+    expect(ok.json).toMatchObject({ status: "success", counts: { packages_downloaded: 2 } });
     const before = await repoLocations(env);
     const tree = readlinkSync(env.published("deb"));
 

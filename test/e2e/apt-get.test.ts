@@ -82,7 +82,7 @@ describeWithTools(APT_TOOLS, "APT mirror checked with apt-get", () => {
     expect(first.stderr).not.toMatch(/"level":(50|60)/);
     expect(first.code).toBe(0);
     // 5 .deb files + alpha's .dsc and .tar.xz
-    expect(first.json).toMatchObject({ status: "success", counts: { packagesTotal: 7, packagesDownloaded: 7, packagesAdded: 7, packagesRemoved: 0 } });
+    expect(first.json).toMatchObject({ status: "success", counts: { packages_total: 7, packages_downloaded: 7, packages_added: 7, packages_removed: 0 } });
     const latest = env.published("deb");
     for (const f of ["InRelease", "Release", "Release.gpg", "main/binary-amd64/Packages.xz", "main/binary-amd64/Packages.gz", "contrib/source/Sources.xz"]) {
       expect(readFileSync(join(latest, "dists", DIST, f))).toEqual(readFileSync(join(upstream, "dists", DIST, f)));
@@ -110,7 +110,7 @@ describeWithTools(APT_TOOLS, "APT mirror checked with apt-get", () => {
     const before = debRequests();
     const again = await sync();
     expect(again.code).toBe(0);
-    expect(again.json).toMatchObject({ status: "noop", counts: { packagesDownloaded: 0 } });
+    expect(again.json).toMatchObject({ status: "noop", counts: { packages_downloaded: 0 } });
     expect(debRequests()).toBe(before);
     expect(env.server.requests.filter((r) => r.path.includes("/by-hash/"))).not.toHaveLength(0);
   });
@@ -128,7 +128,7 @@ describeWithTools(APT_TOOLS, "APT mirror checked with apt-get", () => {
 
     const r = await sync();
     expect(r.code).toBe(0);
-    expect(r.json).toMatchObject({ status: "success", counts: { packagesTotal: 7, packagesDownloaded: 3, packagesAdded: 3, packagesRemoved: 3 } });
+    expect(r.json).toMatchObject({ status: "success", counts: { packages_total: 7, packages_downloaded: 3, packages_added: 3, packages_removed: 3 } });
     const latest = await apt(env.published("deb"));
     await latest.update();
     expect(await latest.available()).toEqual(["alpha=1.0-2", "beta=1:2.0-1", "delta=1.0.1-1", "epsilon=3.0-1", "zeta=2:0.5-1"]);
@@ -156,7 +156,7 @@ describeWithTools(APT_TOOLS, "APT mirror checked with apt-get", () => {
     try {
       const r = await demoEnv.cli("repo", "sync", "--repo-id", "demo", "--json");
       expect(r.code).toBe(0);
-      expect(JSON.parse(r.stdout)).toMatchObject({ status: "success", counts: { packagesTotal: 5 } });
+      expect(JSON.parse(r.stdout)).toMatchObject({ status: "success", counts: { packages_total: 5 } });
       const client = await aptClient(scratch, { uri: `file:${demoEnv.published("demo")}`, dist: "demo", components: ["main"], keyring: signature.keyring });
       await client.update();
       expect(await client.available()).toEqual(["pkg000000=1.0-1", "pkg000001=1.0-1", "pkg000002=1.0-1", "pkg000003=1.0-1", "pkg000004=1.0-1"]);

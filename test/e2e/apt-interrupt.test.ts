@@ -48,7 +48,7 @@ describe("interrupted APT syncs", () => {
 
     const third = await e.cli("repo", "sync", "--repo-id", "deb", "--json");
     expect(third.code).toBe(0);
-    expect(JSON.parse(third.stdout)).toMatchObject({ status: "success", counts: { packagesTotal: COUNT, packagesDownloaded: COUNT - pooled } });
+    expect(JSON.parse(third.stdout)).toMatchObject({ status: "success", counts: { packages_total: COUNT, packages_downloaded: COUNT - pooled } });
     expect(debBlobs()).toBe(COUNT);
     expect(e.tempFiles()).toEqual([]);
     const runs = (await e.pg.query(`SELECT status, error FROM chantal.sync_runs ORDER BY id`)).rows;

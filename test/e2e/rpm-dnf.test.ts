@@ -42,7 +42,7 @@ describeWithTools(["rpmbuild", "createrepo_c", "dnf"], "RPM mirror checked with 
   it("syncs a sha512/xz repository with packages in subfolders, and dnf installs from the mirror", async () => {
     const r = await env.cli("repo", "sync", "--repo-id", "r1", "--json");
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ status: "success", counts: { packagesTotal: 4, packagesDownloaded: 4, packagesAdded: 4 } });
+    expect(JSON.parse(r.stdout)).toMatchObject({ status: "success", counts: { packages_total: 4, packages_downloaded: 4, packages_added: 4 } });
     const latest = env.published("r1");
     expect(readdirSync(join(latest, "repodata")).some((f) => f.endsWith("primary.xml.xz"))).toBe(true);
     expect(readFileSync(join(latest, "repodata/repomd.xml"))).toEqual(readFileSync(join(upstream, "repodata/repomd.xml")));
@@ -63,7 +63,7 @@ describeWithTools(["rpmbuild", "createrepo_c", "dnf"], "RPM mirror checked with 
 
     const r = await env.cli("repo", "sync", "--repo-id", "r1", "--json");
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ status: "success", counts: { packagesTotal: 4, packagesDownloaded: 2, packagesAdded: 2, packagesRemoved: 2 } });
+    expect(JSON.parse(r.stdout)).toMatchObject({ status: "success", counts: { packages_total: 4, packages_downloaded: 2, packages_added: 2, packages_removed: 2 } });
     expect(await available(env.published("r1"))).toEqual(["alpha-0:1.1-1.noarch", "beta-1:2.0-1.noarch", "delta-0:1.0-1.noarch", "epsilon-0:3.0-1.noarch"]);
 
     const snapshot = env.published("r1", "snapshots/v1");

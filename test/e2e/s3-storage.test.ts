@@ -152,7 +152,7 @@ describeWithTools(["rpmbuild", "createrepo_c", "dnf", ...APT_TOOLS], "storage on
     const first = await sync("r1");
     expect(first.stderr).not.toMatch(/"level":(50|60)/);
     expect(first.code).toBe(0);
-    expect(first.json).toMatchObject({ status: "success", counts: { packagesTotal: 3, packagesDownloaded: 3 }, published: `s3://${BUCKET}/${PREFIX}/published/r1/latest/` });
+    expect(first.json).toMatchObject({ status: "success", counts: { packages_total: 3, packages_downloaded: 3 }, published: `s3://${BUCKET}/${PREFIX}/published/r1/latest/` });
 
     // Nothing of the pool or the trees on local disk; the temp dir is left empty.
     expect(existsSync(join(env.base, "pool"))).toBe(false);
@@ -188,7 +188,7 @@ describeWithTools(["rpmbuild", "createrepo_c", "dnf", ...APT_TOOLS], "storage on
     const before = rpmRequests();
     const second = await sync("r1");
     expect(second.code, second.stderr).toBe(0);
-    expect(second.json).toMatchObject({ status: "success", counts: { packagesTotal: 4, packagesDownloaded: 2, packagesAdded: 2, packagesRemoved: 1 } });
+    expect(second.json).toMatchObject({ status: "success", counts: { packages_total: 4, packages_downloaded: 2, packages_added: 2, packages_removed: 1 } });
     expect(rpmRequests() - before).toBe(2);
 
     expect(await dnfAvailable(treeUrl("r1"))).toEqual(["alpha-1.1-1", "beta-2.0-1", "delta-1.0-1", "libcxx++-1.0-1"]);
@@ -219,7 +219,7 @@ describeWithTools(["rpmbuild", "createrepo_c", "dnf", ...APT_TOOLS], "storage on
     const first = await sync("deb");
     expect(first.stderr).not.toMatch(/"level":(50|60)/);
     expect(first.code).toBe(0);
-    expect(first.json).toMatchObject({ status: "success", counts: { packagesTotal: 4, packagesDownloaded: 4 } });
+    expect(first.json).toMatchObject({ status: "success", counts: { packages_total: 4, packages_downloaded: 4 } });
     for (const f of ["InRelease", "Release", "Release.gpg", "main/binary-amd64/Packages.xz"]) {
       expect((await get(`${treeUrl("deb")}/dists/${DIST}/${f}`)).body).toEqual(readFileSync(join(upstream, "apt", "dists", DIST, f)));
     }
@@ -242,7 +242,7 @@ describeWithTools(["rpmbuild", "createrepo_c", "dnf", ...APT_TOOLS], "storage on
 
     const second = await sync("deb");
     expect(second.code, second.stderr).toBe(0);
-    expect(second.json).toMatchObject({ status: "success", counts: { packagesTotal: 5, packagesDownloaded: 2, packagesAdded: 2, packagesRemoved: 1 } });
+    expect(second.json).toMatchObject({ status: "success", counts: { packages_total: 5, packages_downloaded: 2, packages_added: 2, packages_removed: 1 } });
     const updated = await apt(treeUrl("deb"));
     await updated.update();
     expect(await updated.available()).toEqual(["alpha=1.0-2", "beta=1:2.0-1", "delta=1.0+1-1", "epsilon=3.0-1", "zeta=2:0.5-1"]);

@@ -51,8 +51,8 @@ describe("functions/entry (container entry)", () => {
   it("runs a sync from argv with trigger cloud, logging JSON lines on stdout", async () => {
     const r = await entry(["sync", "--repo-id", "r1", "--snapshot", "nightly-{date}"]).done;
     expect(r.code, r.stderr).toBe(0);
-    const result = r.lines.find((l) => l.msg === "sync success") as { result: { snapshot: string; counts: { packagesTotal: number } } };
-    expect(result.result.counts.packagesTotal).toBe(40);
+    const result = r.lines.find((l) => l.msg === "sync success") as { result: { snapshot: string; counts: { packages_total: number } } };
+    expect(result.result.counts.packages_total).toBe(40);
     expect(result.result.snapshot).toMatch(/^nightly-\d{8}$/);
     const run = (await env.pg.query(`SELECT status, trigger FROM chantal.sync_runs ORDER BY id DESC LIMIT 1`)).rows[0];
     expect(run).toEqual({ status: "success", trigger: "cloud" });

@@ -65,7 +65,7 @@ describe("a trickling upstream (point 13)", () => {
     const started = Date.now();
     const r = await cli(dir, ["repo", "sync", "--repo-id", "slow", "--json"]);
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ status: "success", counts: { packagesDownloaded: 3 } });
+    expect(JSON.parse(r.stdout)).toMatchObject({ status: "success", counts: { packages_downloaded: 3 } });
     // 20 KB at 200 B/s would take 100 s; the window cuts it after about one second.
     expect(Date.now() - started).toBeLessThan(30_000);
     const retry = r.stderr.split("\n").find((l) => l.includes('"msg":"retrying"'));

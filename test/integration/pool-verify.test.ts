@@ -46,7 +46,7 @@ describe("pool verify", () => {
     const fixed = await env.cli("pool", "verify", "--fix");
     expect(fixed.stdout).toMatch(/fixed: removed 1 bad blobs; the next sync of r1 re-reads upstream/);
     const again = JSON.parse((await env.cli("repo", "sync", "--repo-id", "r1", "--json")).stdout);
-    expect(again).toMatchObject({ status: "success", counts: { packagesDownloaded: 2 } });
+    expect(again).toMatchObject({ status: "success", counts: { packages_downloaded: 2 } });
     expect((await env.cli("pool", "verify", "--deep")).code).toBe(0);
   });
 });

@@ -78,7 +78,7 @@ describe("HTTPS upstreams, through CONNECT and directly", () => {
   beforeAll(async () => {
     const r = await cli(["repo", "sync", "--all", "--json"]);
     stderr = r.stderr;
-    results = Object.fromEntries((JSON.parse(r.stdout) as { repoId: string; status: string; error?: string }[]).map((x) => [x.repoId, x]));
+    results = Object.fromEntries((JSON.parse(r.stdout) as { repo_id: string; status: string; error?: string }[]).map((x) => [x.repo_id, x]));
   });
 
   it("HTTPS through the proxy's CONNECT, the test CA trusted by ca_bundle: no request is forwarded in clear", () => {
@@ -162,8 +162,8 @@ describe("proxy explain", () => {
       repository: "cert-proxy",
       proxy: `http://tlsuser@127.0.0.1:${proxy.port}`,
       source: "repository",
-      noProxyMatch: null,
-      tls: { verifySsl: true, clientCert: { file: join(fx.entitlementDir, "4711.pem") } },
+      no_proxy_match: null,
+      tls: { verify_ssl: true, client_cert: { file: join(fx.entitlementDir, "4711.pem") } },
       test: { url: `${fronts["cert-proxy"].url}/cert-proxy/repodata/repomd.xml`, ok: true, status: 200, error: null },
     });
     expect(out.test.ms).toBeGreaterThanOrEqual(0);
@@ -196,7 +196,7 @@ describe("proxy explain", () => {
       expect(r.code).toBe(1);
       expect(r.stdout).toMatch(new RegExp(`^result +FAILED after \\d+ ms: proxy http://127\\.0\\.0\\.1:${proxy.port} rejected the credentials \\(407\\) for repository b$`, "m"));
       const other = await runCli(["--config-dir", bad, "proxy", "explain", "--repo-id", "b", "--url", "https://mirror.example.org/x", "--json"], { env: NO_PROXY_VARS });
-      expect(JSON.parse(other.stdout)).toMatchObject({ url: "https://mirror.example.org/x", proxy: null, source: "global", noProxyMatch: ".example.org" });
+      expect(JSON.parse(other.stdout)).toMatchObject({ url: "https://mirror.example.org/x", proxy: null, source: "global", no_proxy_match: ".example.org" });
       const usage = await runCli(["--config-dir", bad, "proxy", "explain", "--repo-id", "b", "--url", "ftp://x"], { env: NO_PROXY_VARS });
       expect(usage.code).toBe(2);
     } finally {

@@ -95,7 +95,7 @@ describe("repo sync through a forward proxy", () => {
     const dir = configDir(repoYaml("g", `${server.url}/g/`), globalA());
     const r = await cli(dir, ["--verbose", "repo", "sync", "--repo-id", "g", "--json"], { CHANTAL_PROXY_PASSWORD: PASSWORD_A });
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ status: "success", counts: { packagesDownloaded: 3 } });
+    expect(JSON.parse(r.stdout)).toMatchObject({ status: "success", counts: { packages_downloaded: 3 } });
 
     const viaProxy = seenBy(proxyA, "/g/");
     const direct = upstreamSaw("/g/");
@@ -151,7 +151,7 @@ describe("repo sync through a forward proxy", () => {
     proxyA.reset();
     const bypass = await cli(dir, ["proxy", "explain", "--repo-id", "e", "--test", "--json"], { http_proxy: envProxy, no_proxy: "example.org,127.0.0.1" });
     expect(bypass.code, bypass.stderr).toBe(0);
-    expect(JSON.parse(bypass.stdout)).toMatchObject({ proxy: null, source: "environment", noProxyMatch: "127.0.0.1", test: { ok: true, status: 200 } });
+    expect(JSON.parse(bypass.stdout)).toMatchObject({ proxy: null, source: "environment", no_proxy_match: "127.0.0.1", test: { ok: true, status: 200 } });
     expect(proxyA.requests).toHaveLength(0);
   });
 
@@ -177,7 +177,7 @@ describe("repo sync through a forward proxy", () => {
     proxyA.reset();
     const r = await cli(dir, ["repo", "sync", "--all", "--json"], { CHANTAL_PROXY_PASSWORD: PASSWORD_A });
     expect(r.code, r.stderr).toBe(0);
-    const results = JSON.parse(r.stdout) as { repoId: string; status: string }[];
+    const results = JSON.parse(r.stdout) as { repo_id: string; status: string }[];
     expect(results.map((x) => x.status)).toEqual(Array(forms.length + 1).fill("success"));
     for (const [id] of forms) {
       expect(seenBy(proxyA, `/${id}/`), id).toHaveLength(0);
@@ -240,7 +240,7 @@ describe("repository basic auth and redirects", () => {
     proxyA.reset();
     const r = await cli(dir, ["repo", "sync", "--repo-id", "x", "--json"], { CHANTAL_PROXY_PASSWORD: PASSWORD_A });
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ status: "success", counts: { packagesDownloaded: 3 } });
+    expect(JSON.parse(r.stdout)).toMatchObject({ status: "success", counts: { packages_downloaded: 3 } });
 
     // The configured upstream: through the proxy, with the repository's credentials (and the proxy's only for the proxy).
     const toOrigin = proxyA.requests.filter((p) => p.target.startsWith(origin.url));

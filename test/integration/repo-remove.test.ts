@@ -84,7 +84,7 @@ describe("repo remove", () => {
     const r = await env.cli("repo", "remove", "--repo-id", "r1", "--json");
     expect(r.code, r.stderr).toBe(0);
     const result = JSON.parse(r.stdout);
-    expect(result).toMatchObject({ repoId: "r1", keptSnapshots: [], deleted: { packageLinks: 5, runs: 1, snapshots: 1, repository: true } });
+    expect(result).toMatchObject({ repo_id: "r1", kept_snapshots: [], deleted: { package_links: 5, runs: 1, snapshots: 1, repository: true } });
     expect(result.unpublished.sort()).toEqual(["latest", "snapshots/s1"]);
     // Nothing of r1 is published any more, not even its trees; the pool keeps every blob.
     expect(existsSync(join(env.base, "published", "r1"))).toBe(false);

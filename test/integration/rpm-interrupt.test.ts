@@ -46,7 +46,7 @@ describe("interrupted syncs", () => {
     expect(again.code).toBe(0);
     const result = JSON.parse(again.stdout);
     expect(result.status).toBe("success");
-    expect(result.counts.packagesDownloaded).toBe(COUNT - pooled);
+    expect(result.counts.packages_downloaded).toBe(COUNT - pooled);
     expect(packageBlobs(env)).toBe(COUNT);
     expect(env.tempFiles()).toEqual([]);
     const statuses = (await env.pg.query(`SELECT status FROM chantal.sync_runs ORDER BY id`)).rows.map((r) => r.status);

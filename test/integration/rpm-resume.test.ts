@@ -63,7 +63,7 @@ describe("counts and retries of a run", () => {
     const failed = await env.cli("repo", "sync", "--repo-id", "r1", "--json");
     expect(failed.code).toBe(1);
     expect(packageBlobs(env)).toBe(9);
-    expect(JSON.parse(failed.stdout)).toMatchObject({ status: "failed", counts: { packagesTotal: 10, packagesDownloaded: 9, bytesDownloaded: 9 * 16_384 } });
+    expect(JSON.parse(failed.stdout)).toMatchObject({ status: "failed", counts: { packages_total: 10, packages_downloaded: 9, bytes_downloaded: 9 * 16_384 } });
     const row = (await env.pg.query(`SELECT status, packages_downloaded, bytes_downloaded FROM chantal.sync_runs ORDER BY id DESC LIMIT 1`)).rows[0];
     expect(row).toMatchObject({ status: "failed", packages_downloaded: 9, bytes_downloaded: String(9 * 16_384) });
   });
@@ -88,7 +88,7 @@ describe("reruns use the pool", () => {
     const pooled = packageBlobs(env);
     const again = await env.cli("repo", "sync", "--repo-id", "r1", "--json");
     expect(again.code).toBe(0);
-    expect(JSON.parse(again.stdout)).toMatchObject({ status: "success", counts: { packagesDownloaded: 5 - pooled } });
+    expect(JSON.parse(again.stdout)).toMatchObject({ status: "success", counts: { packages_downloaded: 5 - pooled } });
     expect(metadataRequests(env)).toBe(3);
   });
 
@@ -108,7 +108,7 @@ describe("reruns use the pool", () => {
     expect(again.code).toBe(0);
     const result = JSON.parse(again.stdout);
     expect(result.status).toBe("success");
-    expect(result.counts.packagesDownloaded).toBe(COUNT - pooled);
+    expect(result.counts.packages_downloaded).toBe(COUNT - pooled);
     expect(packageBlobs(env)).toBe(COUNT);
     // Every alias is in the database now: the journals are gone with the temp files.
     expect(env.tempFiles()).toEqual([]);

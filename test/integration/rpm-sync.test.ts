@@ -42,7 +42,7 @@ describe("repo sync (rpm)", () => {
     expect(first.stderr).not.toMatch(/error/i);
     expect(first.code).toBe(0);
     const r1 = JSON.parse(first.stdout);
-    expect(r1).toMatchObject({ status: "success", counts: { packagesTotal: 30, packagesDownloaded: 30, packagesAdded: 30, packagesRemoved: 0 } });
+    expect(r1).toMatchObject({ status: "success", counts: { packages_total: 30, packages_downloaded: 30, packages_added: 30, packages_removed: 0 } });
     const latest = env.published("r1");
     expect(readFileSync(join(latest, "repodata/repomd.xml"))).toEqual(readFileSync(join(env.upstream, "repodata/repomd.xml")));
     expect(readFileSync(join(latest, "repodata/primary.xml.gz"))).toEqual(readFileSync(join(env.upstream, "repodata/primary.xml.gz")));
@@ -51,7 +51,7 @@ describe("repo sync (rpm)", () => {
     expect(readFileSync(pkgs[0]!)).toEqual(readFileSync(join(env.upstream, pkgs[0]!.slice(latest.length))));
 
     const second = await env.cli("repo", "sync", "--repo-id", "r1", "--json");
-    expect(JSON.parse(second.stdout)).toMatchObject({ status: "noop", counts: { packagesDownloaded: 0 } });
+    expect(JSON.parse(second.stdout)).toMatchObject({ status: "noop", counts: { packages_downloaded: 0 } });
     const packageRequests = env.server.requests.filter((r) => r.path.endsWith(".rpm")).length;
     expect(packageRequests).toBe(30);
 
@@ -59,7 +59,7 @@ describe("repo sync (rpm)", () => {
     await generateRpmRepo(env.upstream, 30, 2_000, { first: 5 });
     const treeBefore = readlinkSync(latest);
     const third = await env.cli("repo", "sync", "--repo-id", "r1", "--json");
-    expect(JSON.parse(third.stdout)).toMatchObject({ status: "success", counts: { packagesTotal: 30, packagesDownloaded: 5, packagesAdded: 5, packagesRemoved: 5 } });
+    expect(JSON.parse(third.stdout)).toMatchObject({ status: "success", counts: { packages_total: 30, packages_downloaded: 5, packages_added: 5, packages_removed: 5 } });
     expect(readlinkSync(latest)).not.toBe(treeBefore);
     const state = await repoState(env);
     expect(state).toHaveLength(30);

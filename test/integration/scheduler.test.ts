@@ -8,6 +8,8 @@ import { generateRpmRepo } from "../fixtures/rpm-repo-generator.js";
 import { acquireLock, repositoryLockRequest } from "../../core/db/locks.js";
 import { migrate } from "../../core/db/migrate.js";
 import { ensureRepository } from "../../core/db/repositories.js";
+import { formatInZone } from "../../core/schedule/zone.js";
+import { formatLocalTime, localTimeZone } from "../../bin/output.js";
 import type { RepositoryConfig } from "../../core/config/schema.js";
 import { spawnCli } from "../helpers/cli.js";
 import { startSyncEnvironment, type SyncEnvironment } from "../helpers/sync-env.js";
@@ -111,23 +113,27 @@ describe("scheduler daemon", () => {
     expect(status.stdout).toMatch(new RegExp(`^PID: +${daemon.child.pid}$`, "m"));
     expect(status.stdout).toMatch(/^Uptime: +\d+m \d+s/m);
     expect(status.stdout).toMatch(/^Schedules: +1 repository$/m);
-    expect(status.stdout).toMatch(/^Last sync: +r1 at 2026-03-29T01:00:\d\d\.\d+Z: success \(snapshot r1-20260329\)$/m);
-    expect(status.stdout).toMatch(/^Next sync: +r1 at 2026-03-30T02:30:00\+02:00 \(Europe\/Berlin\)$/m);
+    // Terminal times are local (this process's zone, which the CLI inherits), to the second, the zone named once.
+    const firstSyncMinute = formatLocalTime(new Date("2026-03-29T01:00:00Z")).slice(0, 17);
+    expect(status.stdout).toMatch(new RegExp(`^Last sync: +r1 at ${firstSyncMinute}\\d\\d: success \\(snapshot r1-20260329\\)$`, "m"));
+    expect(status.stdout).toContain(`Next sync:  r1 at ${formatLocalTime(new Date("2026-03-30T00:30:00Z"))} (schedule in Europe/Berlin)\n`);
+    expect(status.stdout.match(/^times are in (.+)$/gm)).toEqual([expect.stringContaining(`times are in ${localTimeZone()} (UTC`)]);
     const statusJson = JSON.parse(statusJsonRun.stdout);
     expect(statusJson).toMatchObject({ status: "running", scheduled_repositories: 1, instances: [{ host: hostname(), pid: daemon.child.pid, running: true }], last_sync: { repository: "r1", status: "success" }, next_sync: { repository: "r1", at: "2026-03-30T00:30:00.000Z", timezone: "Europe/Berlin" } });
 
     expect(list.code).toBe(0);
     const lines = list.stdout.trim().split("\n");
     expect(lines[0]).toMatch(/^REPOSITORY +SCHEDULE +TIMEZONE +NEXT RUN +LAST RUN \(RESULT\)$/);
-    expect(lines.find((l) => l.startsWith("r1 "))).toMatch(/^r1 +30 2 \* \* \* +Europe\/Berlin +\d{4}-\d\d-\d\dT02:30:00\+0[12]:00 +2026-03-29T01:00:\S+ \(success\)$/);
-    expect(lines.find((l) => l.startsWith("r2 "))).toMatch(/^r2 +\(manual only\) +- +- +\S+ \(success, manual\)$/);
     const listJson = JSON.parse(listJsonRun.stdout);
+    expect(formatInZone(new Date(listJson[0].next_run), "Europe/Berlin")).toMatch(/^\d{4}-\d\d-\d\dT02:30:00\+0[12]:00$/);
+    expect(lines.find((l) => l.startsWith("r1 "))).toMatch(new RegExp(`^r1 +30 2 \\* \\* \\* +Europe/Berlin +${formatLocalTime(new Date(listJson[0].next_run))} +${firstSyncMinute}\\d\\d \\(success\\)$`));
+    expect(lines.find((l) => l.startsWith("r2 "))).toMatch(/^r2 +\(manual only\) +- +- +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(success, manual\)$/);
     expect(listJson).toMatchObject([
       { repository: "r1", scheduled: true, schedule: "30 2 * * *", timezone: "Europe/Berlin", create_snapshot: true, snapshot_name_template: "{repo_id}-{date}", last_run: { status: "success", trigger: "schedule" } },
       { repository: "r2", scheduled: false, schedule: null, unscheduled_reason: "manual only", next_run: null, last_run: { status: "success", trigger: "manual" } },
     ]);
 
-    expect(history.stdout).toMatch(/r1 +2026-03-29T01:00:\S+ +\S+ +schedule +success/);
+    expect(history.stdout).toMatch(new RegExp(`r1 +${firstSyncMinute}\\d\\d +\\S+ +schedule +success`));
 
     daemon.child.kill("SIGTERM");
     const exit = await daemon.result;

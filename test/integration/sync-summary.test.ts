@@ -21,8 +21,8 @@ it("a no-op sync of 25 packages says 25 packages, and records them in its run", 
   const again = await env.cli("repo", "sync", "--repo-id", "r1");
   expect(again.code, again.stderr).toBe(0);
   expect(again.stdout).toMatch(/^r1: noop — 25 packages, unchanged upstream, in [\d.]+ s$/m);
-  const json = JSON.parse((await env.cli("repo", "sync", "--repo-id", "r1", "--json")).stdout) as { status: string; counts: { packagesTotal: number } };
-  expect(json).toMatchObject({ status: "noop", counts: { packagesTotal: 25 } });
+  const json = JSON.parse((await env.cli("repo", "sync", "--repo-id", "r1", "--json")).stdout) as { status: string; counts: { packages_total: number } };
+  expect(json).toMatchObject({ status: "noop", counts: { packages_total: 25 } });
   const runs = (await env.pg.query(`SELECT status, packages_total FROM chantal.sync_runs ORDER BY id`)).rows;
   expect(runs).toEqual([
     { status: "success", packages_total: 25 },
