@@ -1,5 +1,4 @@
 // What the benchmarks share: medians, rounding, wall-clock timing, a free 127.0.0.1 port and plain-text tables.
-import { createServer } from "node:net";
 
 /** The median of the finite values (a failed sample is NaN), or null when there is none. */
 export function median(values: number[]): number | null {
@@ -21,16 +20,7 @@ export function stopwatch(): () => number {
   return () => (performance.now() - t0) / 1000;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((ok, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      s.close(() => (typeof a === "object" && a ? ok(a.port) : reject(new Error("no port"))));
-    });
-  });
-}
+export { freePort } from "../core/free-port.js";
 
 /** Columns padded to their widest cell, a dashed rule under the headers; columns from `rightFrom` on are right-aligned. */
 export function table(headers: string[], rows: string[][], rightFrom = 1): string {

@@ -20,7 +20,7 @@ import { execFile, spawn } from "node:child_process";
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
 import { access, appendFile, chown, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { constants as fsConstants } from "node:fs";
-import { createServer } from "node:net";
+import { freePort } from "../free-port.js";
 import { dirname, join, resolve } from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
@@ -344,16 +344,6 @@ function newSecret(): string {
   return randomBytes(24).toString("hex");
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const addr = server.address();
-      server.close(() => (typeof addr === "object" && addr ? resolvePort(addr.port) : reject(new Error("no port"))));
-    });
-  });
-}
 
 // ---------------------------------------------------------------- server control (under the host lock)
 

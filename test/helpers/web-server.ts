@@ -1,8 +1,8 @@
 // A real nginx or apache2 in the foreground on 127.0.0.1, configured with the README's own server block.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
+import { freePort } from "../../core/free-port.js";
 import { repoRoot } from "./cli.js";
 
 /** The fenced block of `lang` in the README's "Serving the mirror" section, verbatim. */
@@ -21,16 +21,7 @@ function substitute(text: string, from: string, to: string): string {
   return text.split(from).join(to);
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export interface WebServer {
   url: string;
