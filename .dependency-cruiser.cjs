@@ -67,7 +67,7 @@ module.exports = {
     },
     {
       name: "no-core-sync",
-      comment: "core/sync/ is being split (issue 14): the orchestration into functions/sync.ts and core/publish/, the helpers into core/mirror/.",
+      comment: "core/sync/ was split: the orchestration lives in functions/ and core/publish/, the helpers in core/mirror/; nothing brings it back.",
       severity: "error",
       from: { pathNot: "^core/sync/" },
       to: { path: "^core/sync/" },

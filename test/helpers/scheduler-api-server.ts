@@ -5,6 +5,23 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { parseAwsCron } from "./aws-cron-evaluator.js";
 
+/** The environment the CLI runs with against this server: fixed test credentials, nothing read from the host's AWS setup. */
+export function fakeAwsEnv(): Record<string, string | undefined> {
+  return {
+    AWS_EC2_METADATA_DISABLED: "true",
+    AWS_ACCESS_KEY_ID: "AKIDCHANTALTEST",
+    AWS_SECRET_ACCESS_KEY: "chantal-test-secret",
+    AWS_SESSION_TOKEN: undefined,
+    AWS_PROFILE: undefined,
+    AWS_CONFIG_FILE: "/nonexistent",
+    AWS_SHARED_CREDENTIALS_FILE: "/nonexistent",
+    AWS_REGION: "eu-west-1",
+    AWS_ENDPOINT_URL: undefined,
+    AWS_ENDPOINT_URL_SCHEDULER: undefined,
+    CHANTAL_SCHEDULE_GROUP: undefined,
+  };
+}
+
 export interface StoredSchedule {
   Name: string;
   GroupName: string;

@@ -3,7 +3,7 @@
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import { liveScheduleRows } from "../../core/cloud/schedules.js";
 import { makeConfigDir, runCli } from "../helpers/cli.js";
-import { startSchedulerApiServer, type SchedulerApiServer } from "../helpers/scheduler-api-server.js";
+import { fakeAwsEnv, startSchedulerApiServer, type SchedulerApiServer } from "../helpers/scheduler-api-server.js";
 
 process.env.AWS_EC2_METADATA_DISABLED = "true";
 const GROUP = "chantal-test";
@@ -48,17 +48,7 @@ backup:
 
 let server: SchedulerApiServer;
 const env = () => ({
-  AWS_EC2_METADATA_DISABLED: "true",
-  AWS_ACCESS_KEY_ID: "AKIDCHANTALTEST",
-  AWS_SECRET_ACCESS_KEY: "chantal-test-secret",
-  AWS_SESSION_TOKEN: undefined,
-  AWS_PROFILE: undefined,
-  AWS_CONFIG_FILE: "/nonexistent",
-  AWS_SHARED_CREDENTIALS_FILE: "/nonexistent",
-  AWS_REGION: "eu-west-1",
-  AWS_ENDPOINT_URL: undefined,
-  AWS_ENDPOINT_URL_SCHEDULER: undefined,
-  CHANTAL_SCHEDULE_GROUP: undefined,
+  ...fakeAwsEnv(),
   CHANTAL_PROXY_PASSWORD: undefined,
   CHANTAL_BACKUP_TARGET: undefined,
 });

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateRpmRepo } from "../fixtures/rpm-repo-generator.js";
 import { formatLocalTime, zoneOffsetLabel } from "../../bin/output.js";
 import { makeConfigDir, runCli, type CliResult } from "../helpers/cli.js";
-import { startSchedulerApiServer, type SchedulerApiServer } from "../helpers/scheduler-api-server.js";
+import { fakeAwsEnv, startSchedulerApiServer, type SchedulerApiServer } from "../helpers/scheduler-api-server.js";
 import { startSyncEnvironment, type SyncEnvironment } from "../helpers/sync-env.js";
 
 process.env.AWS_EC2_METADATA_DISABLED = "true";
@@ -62,19 +62,7 @@ const TARGET = {
   EcsParameters: { TaskDefinitionArn: "arn:aws:ecs:eu-west-1:123456789012:task-definition/chantal-test", LaunchType: "FARGATE", TaskCount: 1 },
   Input: "{}",
 };
-const AWS_ENV = {
-  AWS_EC2_METADATA_DISABLED: "true",
-  AWS_ACCESS_KEY_ID: "AKIDCHANTALTEST",
-  AWS_SECRET_ACCESS_KEY: "chantal-test-secret",
-  AWS_SESSION_TOKEN: undefined,
-  AWS_PROFILE: undefined,
-  AWS_CONFIG_FILE: "/nonexistent",
-  AWS_SHARED_CREDENTIALS_FILE: "/nonexistent",
-  AWS_REGION: "eu-west-1",
-  AWS_ENDPOINT_URL: undefined,
-  AWS_ENDPOINT_URL_SCHEDULER: undefined,
-  CHANTAL_SCHEDULE_GROUP: undefined,
-};
+const AWS_ENV = fakeAwsEnv();
 
 let env: SyncEnvironment;
 let upstream: string;
