@@ -1,6 +1,6 @@
 // stdout carries results: aligned tables for people, --json for programs; one JSON writer and one time format for both.
 import { jsonValue } from "../core/json-output.js";
-import { hostTimeZone, wallClockOf, zoneOffsetMs } from "../core/schedule/zone.js";
+import { formatOffset, hostTimeZone, wallClockOf, zoneOffsetMs } from "../core/schedule/zone.js";
 
 export { dataKeyed, jsonValue, snakeCase } from "../core/json-output.js";
 export type Row = Record<string, string | number | boolean | null | undefined>;
@@ -30,7 +30,6 @@ export function printJsonDocument(document: unknown): void {
   process.stdout.write(JSON.stringify(document, null, 2) + "\n");
 }
 
-const pad = (n: number) => String(n).padStart(2, "0");
 
 /** The process's time zone (TZ, else /etc/localtime), as Node sees it. */
 export function localTimeZone(): string {
@@ -39,9 +38,7 @@ export function localTimeZone(): string {
 
 /** `UTC+01:00`, `UTC-05:00`, `UTC+05:30`: a zone's offset at an instant. */
 export function zoneOffsetLabel(instant: Date, timeZone = localTimeZone()): string {
-  const minutes = zoneOffsetMs(timeZone, instant.getTime()) / 60_000;
-  const abs = Math.abs(minutes);
-  return `UTC${minutes < 0 ? "-" : "+"}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
+  return `UTC${formatOffset(zoneOffsetMs(timeZone, instant.getTime()))}`;
 }
 
 /** `2026-12-02 11:15:03`: an instant in the local zone (or `timeZone`), to the second; the zone is named once per output. */

@@ -74,14 +74,16 @@ export function hostTimeZone(): string {
   return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
 }
 
+/** `+02:00`, `-05:00`, `+05:30`: a zone offset in milliseconds, as ISO-8601 writes it. */
+export function formatOffset(offsetMs: number): string {
+  const abs = Math.abs(offsetMs) / 60_000;
+  return `${offsetMs < 0 ? "-" : "+"}${String(Math.floor(abs / 60)).padStart(2, "0")}:${String(abs % 60).padStart(2, "0")}`;
+}
+
 /** `2026-03-29T03:00:00+02:00`: an instant as local time with its offset, for people. */
 export function formatInZone(instant: Date, timeZone: string): string {
   const ms = instant.getTime();
   const offset = zoneOffsetMs(timeZone, ms);
   const local = new Date(Math.floor(ms / 1000) * 1000 + offset).toISOString().slice(0, 19);
-  const sign = offset < 0 ? "-" : "+";
-  const abs = Math.abs(offset) / 60_000;
-  const hh = String(Math.floor(abs / 60)).padStart(2, "0");
-  const mm = String(abs % 60).padStart(2, "0");
-  return `${local}${sign}${hh}:${mm}`;
+  return `${local}${formatOffset(offset)}`;
 }
