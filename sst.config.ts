@@ -134,7 +134,9 @@ export default $config({
         scheduleExpression: s.expression,
         scheduleExpressionTimezone: s.timezone,
         flexibleTimeWindow:
-          s.flexibleTimeWindow.Mode === "FLEXIBLE" ? { mode: "FLEXIBLE", maximumWindowInMinutes: s.flexibleTimeWindow.MaximumWindowInMinutes } : { mode: "OFF" },
+          s.flexibleTimeWindow.Mode === "FLEXIBLE"
+            ? { mode: "FLEXIBLE", maximumWindowInMinutes: s.flexibleTimeWindow.MaximumWindowInMinutes }
+            : { mode: "OFF" },
         state: "ENABLED",
         target: target(plan.containerOverrides(s)),
       });

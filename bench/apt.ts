@@ -52,7 +52,11 @@ function say(msg: string): void {
 }
 
 /** Runs a command to completion; returns wall seconds and stdout. */
-function timed(cmd: string, argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number | null; sec: number; stdout: string; stderr: string }> {
+function timed(
+  cmd: string,
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ code: number | null; sec: number; stdout: string; stderr: string }> {
   return new Promise((ok, fail) => {
     const elapsed = stopwatch();
     const child = spawn(cmd, argv, { env, stdio: ["ignore", "pipe", "pipe"] });
@@ -160,7 +164,8 @@ async function chantalRun(run: number, url: string, db: Db): Promise<RunResult> 
   const sync = () => timed(process.execPath, [...NODE_FLAGS, CLI, "--config-dir", configDir, "repo", "sync", "--repo-id", "bench", "--json"], env);
   const first = await sync();
   const firstJson = JSON.parse(first.stdout || "{}");
-  if (first.code !== 0 || firstJson.counts?.packagesTotal !== count) throw new Error(`chantal first sync: exit ${first.code}: ${first.stdout}${first.stderr.slice(-2000)}`);
+  if (first.code !== 0 || firstJson.counts?.packagesTotal !== count)
+    throw new Error(`chantal first sync: exit ${first.code}: ${first.stdout}${first.stderr.slice(-2000)}`);
   const noop = await sync();
   const noopJson = JSON.parse(noop.stdout || "{}");
   if (noopJson.status !== "noop") throw new Error(`chantal re-sync was not a no-op: ${noop.stdout}`);
@@ -175,7 +180,10 @@ async function aptlyRun(run: number, url: string): Promise<RunResult> {
   await mkdir(work, { recursive: true });
   const config = join(work, "aptly.conf");
   // aptly's downloadConcurrency matches Chantal's default download_concurrency (8).
-  await writeFile(config, JSON.stringify({ rootDir: join(work, "root"), downloadConcurrency: 8, architectures: ["amd64"], gpgDisableVerify: true, gpgDisableSign: true }));
+  await writeFile(
+    config,
+    JSON.stringify({ rootDir: join(work, "root"), downloadConcurrency: 8, architectures: ["amd64"], gpgDisableVerify: true, gpgDisableSign: true }),
+  );
   const aptly = (...a: string[]) => timed("aptly", [`-config=${config}`, ...a]);
   const create = await aptly("mirror", "create", "-ignore-signatures", "-architectures=amd64", "bench", url, "bench", "main");
   if (create.code !== 0) throw new Error(`aptly mirror create failed: ${create.stdout}${create.stderr}`);
@@ -252,4 +260,3 @@ try {
 } finally {
   for (const c of cleanups.reverse()) await c().catch(() => undefined);
 }
-

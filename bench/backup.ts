@@ -59,7 +59,10 @@ async function childStep(step: string, url: string, dir: string, compress: boole
     bytes = (await stat(file)).size;
   } else if (step === "backup") {
     const config = ConfigSchema.parse({ storage: { base_path: dir }, database: { url } });
-    const out = await createBackup({ output: join(dir, `b-${Date.now()}.tar${compress ? ".gz" : ""}`), includeConfig: false, compress }, { ...ctx, config, configDir: dir, databaseUrl: url });
+    const out = await createBackup(
+      { output: join(dir, `b-${Date.now()}.tar${compress ? ".gz" : ""}`), includeConfig: false, compress },
+      { ...ctx, config, configDir: dir, databaseUrl: url },
+    );
     bytes = out.size;
     process.stderr.write(`${out.location}\n`);
   } else {
@@ -77,7 +80,11 @@ async function childStep(step: string, url: string, dir: string, compress: boole
 
 function runChild(step: string, url: string, dir: string, extraEnv: Record<string, string> = {}, compress = true): Promise<StepResult & { location?: string }> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", SELF, "--step", step, "--url", url, "--dir", dir, ...(compress ? [] : ["--no-compress"])], { cwd: ROOT, env: { ...process.env, ...extraEnv }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["--import", "tsx", SELF, "--step", step, "--url", url, "--dir", dir, ...(compress ? [] : ["--no-compress"])], {
+      cwd: ROOT,
+      env: { ...process.env, ...extraEnv },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let out = "";
     let err = "";
     child.stdout.on("data", (d) => (out += d));
@@ -103,7 +110,16 @@ async function startPg15(dir: string): Promise<{ url: string; stop(): void } | {
   const init = run(join(PG15, "initdb"), ["-D", data, "-U", "bench", "--auth=trust", "-E", "UTF8"]);
   if (init.status !== 0) return { error: `initdb failed: ${init.stderr.trim().split("\n")[0]}` };
   const port = await freePort();
-  const start = run(join(PG15, "pg_ctl"), ["-D", data, "-l", join(dir, "log"), "-w", "-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, "start"]);
+  const start = run(join(PG15, "pg_ctl"), [
+    "-D",
+    data,
+    "-l",
+    join(dir, "log"),
+    "-w",
+    "-o",
+    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`,
+    "start",
+  ]);
   if (start.status !== 0) return { error: `pg_ctl start failed: ${start.stderr.trim()}` };
   return { url: `postgres://bench@127.0.0.1:${port}/postgres`, stop: () => void run(join(PG15, "pg_ctl"), ["-D", data, "-m", "fast", "stop"]) };
 }
@@ -125,7 +141,8 @@ async function prepare(url: string, o: { packages: number; snapshots: number; re
   await migrate(pool);
   await seedDatabase(pool, o);
   const rows: Record<string, number> = {};
-  for (const table of ["packages", "repository_packages", "snapshots", "snapshot_packages"]) rows[table] = Number((await pool.query(`SELECT count(*) FROM chantal.${table}`)).rows[0].count);
+  for (const table of ["packages", "repository_packages", "snapshots", "snapshot_packages"])
+    rows[table] = Number((await pool.query(`SELECT count(*) FROM chantal.${table}`)).rows[0].count);
   await pool.end();
   return { ms: elapsed() * 1000, rows };
 }
@@ -185,7 +202,11 @@ async function main(): Promise<void> {
     for (let i = 0; i < runs; i++) restores.push(await runChild("restore", url, work, { BENCH_ARCHIVE: backups[0]!.location! }));
     report.pg18 = {
       dump: { medianSec: medianSec(dumps.map((d) => d.ms)), peakRssMb: Math.max(...dumps.map((d) => d.rssMb)), bytes: dumps[0]!.bytes },
-      backup: { medianSec: medianSec(backups.map((b) => b.ms)), peakRssMb: Math.max(...backups.map((b) => b.rssMb)), archiveBytes: (await stat(backups[0]!.location!)).size },
+      backup: {
+        medianSec: medianSec(backups.map((b) => b.ms)),
+        peakRssMb: Math.max(...backups.map((b) => b.rssMb)),
+        archiveBytes: (await stat(backups[0]!.location!)).size,
+      },
       restore: { medianSec: medianSec(restores.map((r) => r.ms)), peakRssMb: Math.max(...restores.map((r) => r.rssMb)) },
       pg_dump: pgDump(url, join(work, "pg_dump.sql.gz"), true),
     };
@@ -234,7 +255,12 @@ async function main(): Promise<void> {
   }
   if (values.json) process.stdout.write(JSON.stringify(report, null, 2) + "\n");
   else {
-    const r18 = report.pg18 as { dump: { medianSec: number }; backup: { medianSec: number; peakRssMb: number; archiveBytes: number }; restore: { medianSec: number; peakRssMb: number }; pg_dump: { ms?: number; error?: string } };
+    const r18 = report.pg18 as {
+      dump: { medianSec: number };
+      backup: { medianSec: number; peakRssMb: number; archiveBytes: number };
+      restore: { medianSec: number; peakRssMb: number };
+      pg_dump: { ms?: number; error?: string };
+    };
     const lines = [
       `workload: ${o.packages} packages, ${o.snapshots} snapshots, ${o.repositories} repositories — rows ${JSON.stringify(report.rows)}; median of ${runs}`,
       `PostgreSQL 18: dump ${r18.dump.medianSec.toFixed(1)} s; backup ${r18.backup.medianSec.toFixed(1)} s (peak RSS ${r18.backup.peakRssMb.toFixed(0)} MB, archive ${(r18.backup.archiveBytes / 1e6).toFixed(1)} MB); restore ${r18.restore.medianSec.toFixed(1)} s (peak RSS ${r18.restore.peakRssMb.toFixed(0)} MB)`,

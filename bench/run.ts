@@ -44,7 +44,13 @@ interface WorkloadDef {
 const WORKLOADS: WorkloadDef[] = [
   { id: "small", title: "5,000 × 20 KB", full: { count: 5_000, bytes: 20 * 1024 }, quick: { count: 1_000, bytes: 20 * 1024 }, targets: { firstSec: 3.5 } },
   { id: "large", title: "200 × 5 MB", full: { count: 200, bytes: 5 * MiB }, quick: { count: 40, bytes: 5 * MiB }, targets: { firstSec: 5 } },
-  { id: "noop", title: "20,000 × 2 KB", full: { count: 20_000, bytes: 2 * 1024 }, quick: { count: 4_000, bytes: 2 * 1024 }, targets: { firstSec: 8, noopSec: 1, rssMb: 150 } },
+  {
+    id: "noop",
+    title: "20,000 × 2 KB",
+    full: { count: 20_000, bytes: 2 * 1024 },
+    quick: { count: 4_000, bytes: 2 * 1024 },
+    targets: { firstSec: 8, noopSec: 1, rssMb: 150 },
+  },
   { id: "big-primary", title: "100,000 × 200 B", full: { count: 100_000, bytes: 200 }, quick: { count: 20_000, bytes: 200 }, targets: { rssMb: 300 } },
 ];
 const ALIASES: Record<string, WorkloadId> = { many: "noop", "20k": "noop", big: "big-primary", bigprimary: "big-primary", memory: "big-primary" };
@@ -144,7 +150,10 @@ function parseOptions(argv: string[]): Options {
     process.exit(0);
   }
   const only: WorkloadId[] = [];
-  for (const item of (v.only ?? []).flatMap((s) => s.split(",")).map((s) => s.trim().toLowerCase()).filter(Boolean)) {
+  for (const item of (v.only ?? [])
+    .flatMap((s) => s.split(","))
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean)) {
     const id = (ALIASES[item] ?? item) as WorkloadId;
     if (!WORKLOADS.some((w) => w.id === id)) fail(`unknown workload "${item}" (small, large, noop, big-primary)`);
     if (!only.includes(id)) only.push(id);
@@ -455,7 +464,11 @@ async function openBenchDatabase(opts: Options, runChantal: (configDir: string, 
   const tplDir = join(opts.dir, "template");
   await rm(tplDir, { recursive: true, force: true });
   await mkdir(join(tplDir, "config"), { recursive: true });
-  await writeFile(join(tplDir, "config", "config.yaml"), `storage:\n  base_path: ${join(tplDir, "base")}\ndatabase:\n  url: ${JSON.stringify(withDatabase(url, TEMPLATE_DB))}\n`, { mode: 0o600 });
+  await writeFile(
+    join(tplDir, "config", "config.yaml"),
+    `storage:\n  base_path: ${join(tplDir, "base")}\ndatabase:\n  url: ${JSON.stringify(withDatabase(url, TEMPLATE_DB))}\n`,
+    { mode: 0o600 },
+  );
   await runChantal(join(tplDir, "config"), ["db", "migrate"]);
 
   return {
@@ -667,7 +680,19 @@ async function chantalRun(opts: Options, repo: RepoInfo, run: number, served: Se
   const logs = join(opts.dir, "logs", repo.workload.id, `run${run}`);
   const profileDir = join(opts.dir, "profiles", repo.workload.id, `run${run}`);
   // Node runs with the flags of the chantal-run executable, as users run it.
-  const args = (what: "first" | "noop") => [...NODE_FLAGS, ...(opts.cpuProf ? ["--cpu-prof", `--cpu-prof-dir=${join(profileDir, what)}`] : []), CLI, "--config-dir", configDir, ...(opts.verbose ? ["--verbose"] : []), "repo", "sync", "--repo-id", repoId, "--json"];
+  const args = (what: "first" | "noop") => [
+    ...NODE_FLAGS,
+    ...(opts.cpuProf ? ["--cpu-prof", `--cpu-prof-dir=${join(profileDir, what)}`] : []),
+    CLI,
+    "--config-dir",
+    configDir,
+    ...(opts.verbose ? ["--verbose"] : []),
+    "repo",
+    "sync",
+    "--repo-id",
+    repoId,
+    "--json",
+  ];
   const env = chantalEnv(opts);
   const parse = (t: Timed, what: string): SyncJson => {
     try {
@@ -682,7 +707,8 @@ async function chantalRun(opts: Options, repo: RepoInfo, run: number, served: Se
     const first = await timed(process.execPath, args("first"), { env, stderrFile: join(logs, "chantal-first.log") });
     const fj = parse(first, "first sync");
     if (fj.status !== "success") throw new Error(`first sync: ${fj.status}${fj.error ? `: ${fj.error}` : ""}`);
-    if (fj.counts && fj.counts.packagesDownloaded !== repo.count) throw new Error(`first sync downloaded ${fj.counts.packagesDownloaded} of ${repo.count} packages`);
+    if (fj.counts && fj.counts.packagesDownloaded !== repo.count)
+      throw new Error(`first sync downloaded ${fj.counts.packagesDownloaded} of ${repo.count} packages`);
     Object.assign(result, {
       firstSec: first.wallSec,
       firstRssMb: first.rssMb,
@@ -748,7 +774,13 @@ async function dnfRun(opts: Options, repo: RepoInfo, run: number, parallel: numb
     if (first.code !== 0) throw new Error(`dnf reposync exited with ${first.code}: ${lastLines(first.stdout)} (log ${join(logs, `${tool}-first.log`)})`);
     const files = await countFiles(out, ".rpm");
     if (files !== repo.count) throw new Error(`dnf reposync left ${files} of ${repo.count} packages`);
-    Object.assign(result, { firstSec: first.wallSec, firstRssMb: first.rssMb, firstCpuSec: first.cpuSec, firstMachineBusy: first.machineBusy, firstBusyBefore: first.busyBefore });
+    Object.assign(result, {
+      firstSec: first.wallSec,
+      firstRssMb: first.rssMb,
+      firstCpuSec: first.cpuSec,
+      firstMachineBusy: first.machineBusy,
+      firstBusyBefore: first.busyBefore,
+    });
     const noop = await timed("dnf", args, { env, stderrFile: join(logs, `${tool}-noop.log`) });
     if (noop.code !== 0) throw new Error(`dnf reposync (re-run) exited with ${noop.code}: ${lastLines(noop.stdout)} (log ${join(logs, `${tool}-noop.log`)})`);
     Object.assign(result, { ok: true, noopSec: noop.wallSec, noopRssMb: noop.rssMb, noopCpuSec: noop.cpuSec });
@@ -859,15 +891,42 @@ function checkTargets(w: WorkloadDef, quick: boolean, chantal: ToolSummary, dnfs
   const fmt = (x: number | null, unit: string) => (x === null ? "–" : `${x} ${unit}`);
   for (const d of dnfs) {
     if (d.firstSec === null || chantal.firstSec === null) continue;
-    out.push({ what: `first sync vs ${d.tool}`, target: "at least as fast", measured: `${chantal.firstSec} s vs ${d.firstSec} s`, ok: chantal.firstSec <= d.firstSec });
+    out.push({
+      what: `first sync vs ${d.tool}`,
+      target: "at least as fast",
+      measured: `${chantal.firstSec} s vs ${d.firstSec} s`,
+      ok: chantal.firstSec <= d.firstSec,
+    });
   }
   if (quick) return out; // PERFORMANCE.md's absolute targets are for the full sizes
-  if (w.targets.firstSec !== undefined) out.push({ what: "first sync", target: `≤ ${w.targets.firstSec} s`, measured: fmt(chantal.firstSec, "s"), ok: chantal.firstSec === null ? null : chantal.firstSec <= w.targets.firstSec });
+  if (w.targets.firstSec !== undefined)
+    out.push({
+      what: "first sync",
+      target: `≤ ${w.targets.firstSec} s`,
+      measured: fmt(chantal.firstSec, "s"),
+      ok: chantal.firstSec === null ? null : chantal.firstSec <= w.targets.firstSec,
+    });
   if (w.targets.noopSec !== undefined) {
-    out.push({ what: "no-op re-sync (PERFORMANCE.md)", target: `≤ ${w.targets.noopSec} s`, measured: fmt(chantal.noopSec, "s"), ok: chantal.noopSec === null ? null : chantal.noopSec <= w.targets.noopSec });
-    out.push({ what: "no-op re-sync (issue 3)", target: "< 2 s", measured: fmt(chantal.noopSec, "s"), ok: chantal.noopSec === null ? null : chantal.noopSec < 2 });
+    out.push({
+      what: "no-op re-sync (PERFORMANCE.md)",
+      target: `≤ ${w.targets.noopSec} s`,
+      measured: fmt(chantal.noopSec, "s"),
+      ok: chantal.noopSec === null ? null : chantal.noopSec <= w.targets.noopSec,
+    });
+    out.push({
+      what: "no-op re-sync (issue 3)",
+      target: "< 2 s",
+      measured: fmt(chantal.noopSec, "s"),
+      ok: chantal.noopSec === null ? null : chantal.noopSec < 2,
+    });
   }
-  if (w.targets.rssMb !== undefined) out.push({ what: "peak RSS, first sync", target: `≤ ${w.targets.rssMb} MB`, measured: fmt(chantal.firstRssMb, "MB"), ok: chantal.firstRssMb === null ? null : chantal.firstRssMb <= w.targets.rssMb });
+  if (w.targets.rssMb !== undefined)
+    out.push({
+      what: "peak RSS, first sync",
+      target: `≤ ${w.targets.rssMb} MB`,
+      measured: fmt(chantal.firstRssMb, "MB"),
+      ok: chantal.firstRssMb === null ? null : chantal.firstRssMb <= w.targets.rssMb,
+    });
   return out;
 }
 
@@ -894,7 +953,25 @@ function render(results: WorkloadResult[], meta: Record<string, unknown>): strin
       ]);
     }
   }
-  const main = table(["workload", "tool", "ok", "first s", "MB/s", "RSS MB", "CPU s", "other CPU s", "busy before", "no-op s", "no-op RSS", "first: tool/chantal", "no-op: tool/chantal"], rows, 2);
+  const main = table(
+    [
+      "workload",
+      "tool",
+      "ok",
+      "first s",
+      "MB/s",
+      "RSS MB",
+      "CPU s",
+      "other CPU s",
+      "busy before",
+      "no-op s",
+      "no-op RSS",
+      "first: tool/chantal",
+      "no-op: tool/chantal",
+    ],
+    rows,
+    2,
+  );
   const targets = results.flatMap((r) => r.targets.map((t) => [r.id, t.what, t.target, t.measured, t.ok === null ? "?" : t.ok ? "ok" : "MISSED"]));
   const parts = [
     `Chantal benchmark — ${meta.mode} mode, median of ${meta.runs} run(s); server ${meta.server}, database ${meta.database}; ${meta.machine}`,
@@ -909,11 +986,23 @@ function render(results: WorkloadResult[], meta: Record<string, unknown>): strin
   for (const r of results) {
     // The timeline of the run closest to the median, not of an outlier.
     const med = r.summaries[0]?.firstSec ?? 0;
-    const c = r.samples.filter((s) => s.tool === "chantal" && s.ok && s.phases?.length).sort((a, b) => Math.abs(a.firstSec! - med) - Math.abs(b.firstSec! - med))[0];
-    if (c?.phases) parts.push("", `chantal ${r.id}, run ${c.run}: log timeline (s after process start): ${c.phases.map((p) => `${p.atSec} ${p.msg}`).join(" | ")}; exit ${num(c.firstSec)}`);
+    const c = r.samples
+      .filter((s) => s.tool === "chantal" && s.ok && s.phases?.length)
+      .sort((a, b) => Math.abs(a.firstSec! - med) - Math.abs(b.firstSec! - med))[0];
+    if (c?.phases)
+      parts.push(
+        "",
+        `chantal ${r.id}, run ${c.run}: log timeline (s after process start): ${c.phases.map((p) => `${p.atSec} ${p.msg}`).join(" | ")}; exit ${num(c.firstSec)}`,
+      );
     for (const what of ["first", "noop"] as const) {
       const top = r.profileTop?.[what];
-      if (top?.length) parts.push(`chantal ${r.id} ${what === "first" ? "first sync" : "no-op"} CPU profile, top self time: ${top.slice(0, 10).map((p) => `${p.pct}% ${p.fn}`).join("; ")}`);
+      if (top?.length)
+        parts.push(
+          `chantal ${r.id} ${what === "first" ? "first sync" : "no-op"} CPU profile, top self time: ${top
+            .slice(0, 10)
+            .map((p) => `${p.pct}% ${p.fn}`)
+            .join("; ")}`,
+        );
     }
   }
   return `${parts.join("\n")}\n`;
@@ -945,7 +1034,9 @@ async function main(): Promise<void> {
     const b = spawnSync("npm", ["run", "build", "--silent"], { cwd: ROOT, encoding: "utf8" });
     if (b.status !== 0) {
       if (!existsSync(join(ROOT, "dist", "bin", "main.js"))) fail(`npm run build failed and there is no dist/:\n${b.stdout}${b.stderr}`, 1);
-      say(`warning: npm run build exited with ${b.status} (type errors?); timing the JavaScript it emitted:\n${(b.stdout + b.stderr).trim().split("\n").slice(0, 10).join("\n")}`);
+      say(
+        `warning: npm run build exited with ${b.status} (type errors?); timing the JavaScript it emitted:\n${(b.stdout + b.stderr).trim().split("\n").slice(0, 10).join("\n")}`,
+      );
     }
   }
   if (!opts.fromSource && !existsSync(join(ROOT, "dist", "bin", "main.js"))) fail("dist/ is missing: drop --no-build, or use --from-source", 1);
@@ -973,7 +1064,9 @@ async function main(): Promise<void> {
       const w = repo.workload;
       const runs = w.id === "big-primary" ? opts.bigRuns : opts.runs;
       const dnfs = !useDnf ? [] : w.id === "big-primary" ? opts.dnfParallel.slice(0, 1) : opts.dnfParallel;
-      say(`=== ${w.id}: ${repo.count} × ${repo.bytes} bytes (${(repo.totalBytes / MB).toFixed(0)} MB), ${runs} run(s); chantal${dnfs.map((p) => `, dnf reposync -j${p}`).join("")}`);
+      say(
+        `=== ${w.id}: ${repo.count} × ${repo.bytes} bytes (${(repo.totalBytes / MB).toFixed(0)} MB), ${runs} run(s); chantal${dnfs.map((p) => `, dnf reposync -j${p}`).join("")}`,
+      );
       await prepareFreshState(opts, db);
       const workDir = join(opts.dir, "work", w.id);
       const samples: ToolRun[] = [];
@@ -992,7 +1085,9 @@ async function main(): Promise<void> {
       const ratio = (a: number | null, b: number | null) => (a !== null && b !== null && b > 0 ? round(a / b, 2) : null);
       const result: WorkloadResult = {
         id: w.id,
-        title: opts.quick ? `${repo.count.toLocaleString("en-US")} × ${repo.bytes >= MiB ? `${repo.bytes / MiB} MB` : `${repo.bytes >= 1024 ? `${repo.bytes / 1024} KB` : `${repo.bytes} B`}`}` : w.title,
+        title: opts.quick
+          ? `${repo.count.toLocaleString("en-US")} × ${repo.bytes >= MiB ? `${repo.bytes / MiB} MB` : `${repo.bytes >= 1024 ? `${repo.bytes / 1024} KB` : `${repo.bytes} B`}`}`
+          : w.title,
         packages: repo.count,
         payloadBytes: repo.bytes,
         totalMB: round(repo.totalBytes / MB, 1)!,

@@ -36,7 +36,10 @@ export async function buildProgram(noun?: string): Promise<Command> {
     .option("-v, --verbose", "debug logging (same as --log-level debug)")
     .option("-q, --quiet", "errors only: no progress bar, no info or warning lines (same as --log-level error)")
     .option("--log-level <level>", `log level: ${LOG_LEVELS.join(", ")} (default $CHANTAL_LOG_LEVEL, else info)`)
-    .addHelpText("after", "\nEnvironment:\n  CHANTAL_CONFIG_DIR  configuration directory (default /etc/chantal)\n  CHANTAL_LOG_LEVEL   log level when neither --log-level, --quiet nor --verbose is given (default info)\n")
+    .addHelpText(
+      "after",
+      "\nEnvironment:\n  CHANTAL_CONFIG_DIR  configuration directory (default /etc/chantal)\n  CHANTAL_LOG_LEVEL   log level when neither --log-level, --quiet nor --verbose is given (default info)\n",
+    )
     .showHelpAfterError()
     .exitOverride();
   const modules = await commandModules(noun);

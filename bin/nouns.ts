@@ -26,4 +26,3 @@ export function requestedNoun(args: readonly string[]): string | undefined {
   }
   return undefined;
 }
-

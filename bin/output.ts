@@ -30,7 +30,6 @@ export function printJsonDocument(document: unknown): void {
   process.stdout.write(JSON.stringify(document, null, 2) + "\n");
 }
 
-
 /** The process's time zone (TZ, else /etc/localtime), as Node sees it. */
 export function localTimeZone(): string {
   return hostTimeZone();

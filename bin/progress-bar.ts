@@ -17,7 +17,12 @@ export function progressReporter(log: Logger, terminal = process.stderr.isTTY): 
     onProgress(repoId, p) {
       if (p.phase !== "download" || stopped) return;
       bar ??= new cliProgress.SingleBar(
-        { format: `${repoId} [{bar}] {value}/{total} packages | {mbDone}/{mbTotal} MB | {rate} MB/s | ETA {eta_formatted}`, stream: process.stderr, hideCursor: true, clearOnComplete: true },
+        {
+          format: `${repoId} [{bar}] {value}/{total} packages | {mbDone}/{mbTotal} MB | {rate} MB/s | ETA {eta_formatted}`,
+          stream: process.stderr,
+          hideCursor: true,
+          clearOnComplete: true,
+        },
         cliProgress.Presets.shades_classic,
       );
       if (!bar.isActive) bar.start(p.filesTotal, 0, { mbDone: mb(0), mbTotal: mb(p.bytesTotal), rate: mb(0) });

@@ -51,7 +51,10 @@ export class LockLostError extends ChantalError {}
 
 export class AbortedError extends ChantalError {
   override readonly exitCode: number = ExitCode.sigterm;
-  constructor(message = "interrupted", readonly signalName: "SIGINT" | "SIGTERM" | "abort" = "abort") {
+  constructor(
+    message = "interrupted",
+    readonly signalName: "SIGINT" | "SIGTERM" | "abort" = "abort",
+  ) {
     super(message);
     this.exitCode = signalName === "SIGINT" ? ExitCode.sigint : ExitCode.sigterm;
   }

@@ -30,18 +30,28 @@ export interface LeftoverVerdict {
 }
 
 /** Pure: is this entry a leftover of a process that is gone? Ours (this process) never is. */
-export function judgeLeftover(name: string, mtimeMs: number, facts: { host: string; pid: number; now: number; maxAgeMs: number; alive(pid: number): boolean }): LeftoverVerdict {
+export function judgeLeftover(
+  name: string,
+  mtimeMs: number,
+  facts: { host: string; pid: number; now: number; maxAgeMs: number; alive(pid: number): boolean },
+): LeftoverVerdict {
   const owner = parseOwner(name);
   if (owner && owner.host === facts.host) {
     if (owner.pid === facts.pid) return { name, dead: false, why: "this process" };
-    return facts.alive(owner.pid) ? { name, dead: false, why: `pid ${owner.pid} is running` } : { name, dead: true, why: `pid ${owner.pid} on this host is gone` };
+    return facts.alive(owner.pid)
+      ? { name, dead: false, why: `pid ${owner.pid} is running` }
+      : { name, dead: true, why: `pid ${owner.pid} on this host is gone` };
   }
   const old = facts.now - mtimeMs > facts.maxAgeMs;
   return { name, dead: old, why: old ? `older than ${Math.round(facts.maxAgeMs / 3_600_000)} h${owner ? ` (made on ${owner.host})` : ""}` : "recent" };
 }
 
 /** Remove the entries of `dir` that `matches` selects and a dead process left; returns what was removed. */
-export async function sweepLeftovers(dir: string, matches: (name: string) => boolean, opts: { now?: () => Date; maxAgeMs?: number } = {}): Promise<LeftoverVerdict[]> {
+export async function sweepLeftovers(
+  dir: string,
+  matches: (name: string) => boolean,
+  opts: { now?: () => Date; maxAgeMs?: number } = {},
+): Promise<LeftoverVerdict[]> {
   let names: string[];
   try {
     names = await readdir(dir);
@@ -49,7 +59,13 @@ export async function sweepLeftovers(dir: string, matches: (name: string) => boo
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
     throw err;
   }
-  const facts = { host: hostname(), pid: process.pid, now: (opts.now?.() ?? new Date()).getTime(), maxAgeMs: opts.maxAgeMs ?? LEFTOVER_MAX_AGE_MS, alive: isProcessAlive };
+  const facts = {
+    host: hostname(),
+    pid: process.pid,
+    now: (opts.now?.() ?? new Date()).getTime(),
+    maxAgeMs: opts.maxAgeMs ?? LEFTOVER_MAX_AGE_MS,
+    alive: isProcessAlive,
+  };
   const removed: LeftoverVerdict[] = [];
   for (const name of names.filter(matches)) {
     const info = await lstat(join(dir, name)).catch(() => undefined);

@@ -25,7 +25,13 @@ export interface LoggerOptions {
 /** The level a command logs at: --log-level, then -q, then -v, then CHANTAL_LOG_LEVEL, then info. */
 export function resolveLogLevel(opts: LoggerOptions, env: NodeJS.ProcessEnv = process.env): LogLevel {
   const [source, wanted] =
-    opts.level !== undefined ? ["--log-level", opts.level] : opts.quiet ? ["--quiet", "error"] : opts.verbose ? ["--verbose", "debug"] : ["CHANTAL_LOG_LEVEL", env.CHANTAL_LOG_LEVEL || "info"];
+    opts.level !== undefined
+      ? ["--log-level", opts.level]
+      : opts.quiet
+        ? ["--quiet", "error"]
+        : opts.verbose
+          ? ["--verbose", "debug"]
+          : ["CHANTAL_LOG_LEVEL", env.CHANTAL_LOG_LEVEL || "info"];
   const level = wanted.trim().toLowerCase();
   if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new UsageError(`${source}: unknown log level "${wanted}"; use one of ${LOG_LEVELS.join(", ")}`);
   return level as LogLevel;

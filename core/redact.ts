@@ -13,9 +13,7 @@ export function redactUrl(url: string): string {
 
 /** Redact `scheme://user:password@` forms and `password=...` parameters anywhere in a text. */
 export function redactText(text: string): string {
-  return text
-    .replace(/([a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:)[^\s@/]*@/gi, "$1***@")
-    .replace(/(password=)[^\s&;]+/gi, "$1***");
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:)[^\s@/]*@/gi, "$1***@").replace(/(password=)[^\s&;]+/gi, "$1***");
 }
 
 /** Redact a text and also remove known secret values wherever they appear verbatim. */

@@ -30,7 +30,12 @@ export interface BackupResult {
 
 /** The request a scheduled or cloud run makes: everything from the backup section of the configuration. */
 export function backupRequestFromConfig(config: Config, overrides: Partial<BackupRequest> = {}): BackupRequest {
-  return { includeConfig: config.backup.include_config, compress: config.backup.compress, ...(config.backup.target ? { target: config.backup.target } : {}), ...overrides };
+  return {
+    includeConfig: config.backup.include_config,
+    compress: config.backup.compress,
+    ...(config.backup.target ? { target: config.backup.target } : {}),
+    ...overrides,
+  };
 }
 
 export async function runBackup(req: BackupRequest, ctx: BackupContext): Promise<BackupResult> {

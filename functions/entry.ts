@@ -18,7 +18,12 @@ import { progressLines } from "./progress-lines.js";
 import { runSync, syncExitCode } from "./sync.js";
 
 const TaskEventSchema = z.discriminatedUnion("handler", [
-  z.strictObject({ handler: z.literal("sync"), repoId: z.string().min(1), trigger: z.enum(["cloud", "schedule", "manual"]).default("cloud"), snapshotTemplate: z.string().min(1).optional() }),
+  z.strictObject({
+    handler: z.literal("sync"),
+    repoId: z.string().min(1),
+    trigger: z.enum(["cloud", "schedule", "manual"]).default("cloud"),
+    snapshotTemplate: z.string().min(1).optional(),
+  }),
   z.strictObject({ handler: z.literal("backup"), trigger: z.enum(["cloud", "schedule", "manual"]).default("cloud") }),
 ]);
 export type TaskInput = z.output<typeof TaskEventSchema>;
@@ -62,7 +67,8 @@ export function parseTaskInput(args: string[], env: NodeJS.ProcessEnv): TaskInpu
     }
   } else throw new UsageError("no task: pass `sync --repo-id ID`, `backup`, or SST_EVENT");
   const parsed = TaskEventSchema.safeParse(raw);
-  if (!parsed.success) throw new UsageError(`invalid task input: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ")}`);
+  if (!parsed.success)
+    throw new UsageError(`invalid task input: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ")}`);
   return parsed.data;
 }
 
@@ -100,8 +106,18 @@ async function runTask(input: TaskInput, env: NodeJS.ProcessEnv, log: Logger, si
       log[r.status === "failed" || r.status === "interrupted" ? "error" : "info"]({ task: input, result: jsonValue(r) }, `sync ${r.status}`);
       return syncExitCode(r, signalName());
     }
-    const r = await runBackup(backupRequestFromConfig(loaded.config), { config: loaded.config, configDir: loaded.dir, databaseUrl: database.url, log, signal, now });
-    log[r.status === "success" ? "info" : "error"]({ task: input, result: jsonValue({ status: r.status, location: r.location, size: r.size, counts: r.counts, error: r.error }) }, `backup ${r.status}`);
+    const r = await runBackup(backupRequestFromConfig(loaded.config), {
+      config: loaded.config,
+      configDir: loaded.dir,
+      databaseUrl: database.url,
+      log,
+      signal,
+      now,
+    });
+    log[r.status === "success" ? "info" : "error"](
+      { task: input, result: jsonValue({ status: r.status, location: r.location, size: r.size, counts: r.counts, error: r.error }) },
+      `backup ${r.status}`,
+    );
     return backupExitCode(r, signalName());
   } finally {
     await database.close();

@@ -29,7 +29,19 @@ export function progressLines(log: Logger): ProgressReporter {
       const now = Date.now();
       if (now - last < LINE_INTERVAL_MS && p.filesDone < p.filesTotal) return;
       last = now;
-      log.info({ repo: repoId, progress: { files: p.filesDone, files_total: p.filesTotal, bytes: p.bytesDone, bytes_total: p.bytesTotal, mb_per_s: Number(megabytesPerSecond(p.bytesDone, started)) } }, "download progress");
+      log.info(
+        {
+          repo: repoId,
+          progress: {
+            files: p.filesDone,
+            files_total: p.filesTotal,
+            bytes: p.bytesDone,
+            bytes_total: p.bytesTotal,
+            mb_per_s: Number(megabytesPerSecond(p.bytesDone, started)),
+          },
+        },
+        "download progress",
+      );
     },
     stop() {
       stopped = true;

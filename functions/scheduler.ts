@@ -40,19 +40,37 @@ export function jobHandlers(database: Database, log: Logger, clock: Clock): Reco
   return {
     async sync(req: JobRunRequest): Promise<JobRunResult> {
       const r = await runSync(
-        { repoId: req.job.target, trigger: "schedule", publish: true, ...(req.job.snapshotTemplate ? { snapshotTemplate: req.job.snapshotTemplate, snapshotTimeZone: req.job.timeZone } : {}) },
+        {
+          repoId: req.job.target,
+          trigger: "schedule",
+          publish: true,
+          ...(req.job.snapshotTemplate ? { snapshotTemplate: req.job.snapshotTemplate, snapshotTimeZone: req.job.timeZone } : {}),
+        },
         { loaded: req.loaded, database, log, signal: req.signal, now: () => clock.now() },
       );
       return { status: r.status, runId: r.runId, error: r.error, details: { ...r.counts, snapshot: r.snapshot, durationMs: r.durationMs } };
     },
     async backup(req: JobRunRequest): Promise<JobRunResult> {
       const { config, dir } = req.loaded;
-      const r = await runBackup(backupRequestFromConfig(config), { config, configDir: dir, databaseUrl: database.url, log, signal: req.signal, now: () => clock.now() }).catch((err: unknown) => {
+      const r = await runBackup(backupRequestFromConfig(config), {
+        config,
+        configDir: dir,
+        databaseUrl: database.url,
+        log,
+        signal: req.signal,
+        now: () => clock.now(),
+      }).catch((err: unknown) => {
         // A configuration problem (an unreadable signing key) fails this run; the daemon keeps going.
-        if (err instanceof ConfigError) return { status: "failed" as const, location: null, size: 0, pruned: [] as string[], durationMs: 0, error: err.message };
+        if (err instanceof ConfigError)
+          return { status: "failed" as const, location: null, size: 0, pruned: [] as string[], durationMs: 0, error: err.message };
         throw err;
       });
-      return { status: r.status, runId: null, error: r.error, details: { location: r.location, size: r.size, pruned: r.pruned.length, durationMs: r.durationMs } };
+      return {
+        status: r.status,
+        runId: null,
+        error: r.error,
+        details: { location: r.location, size: r.size, pruned: r.pruned.length, durationMs: r.durationMs },
+      };
     },
   };
 }
@@ -60,13 +78,17 @@ export function jobHandlers(database: Database, log: Logger, clock: Clock): Reco
 function schedulerClock(log: Logger): Clock {
   const spec = testClockSpec(process.env);
   if (!spec) return systemClock;
-  log.warn({ start: spec.start.toISOString(), speed: spec.speed }, "TEST CLOCK: CHANTAL_SCHEDULER_TEST_START is set; the scheduler does not follow the real time");
+  log.warn(
+    { start: spec.start.toISOString(), speed: spec.speed },
+    "TEST CLOCK: CHANTAL_SCHEDULER_TEST_START is set; the scheduler does not follow the real time",
+  );
   return acceleratedClock(spec.start, spec.speed);
 }
 
 async function ensureNotRunning(pidFile: string): Promise<void> {
   const pid = await runningSchedulerPid(pidFile);
-  if (pid !== null) throw new ChantalError(`the scheduler is already running on this host (pid ${pid}, pid file ${pidFile}); stop it with: chantal-run scheduler stop`);
+  if (pid !== null)
+    throw new ChantalError(`the scheduler is already running on this host (pid ${pid}, pid file ${pidFile}); stop it with: chantal-run scheduler stop`);
 }
 
 async function takeHostLock(database: Database): Promise<HeldLock> {
@@ -97,26 +119,31 @@ function hangupHandler(ctx: SchedulerContext) {
       return;
     }
     const { scheduler, current, onReloaded } = target;
-    chain = chain.then(async () => {
-      if (closed) return;
-      ctx.log.info("SIGHUP: reloading the configuration");
-      let loaded: LoadedConfig;
-      try {
-        loaded = await loadConfig({ configDir: ctx.configDir });
-      } catch (err) {
-        const issues = err instanceof ConfigError ? err.issues.map(formatConfigIssue) : [errorMessage(err)];
-        ctx.log.error({ issues }, `configuration not reloaded, the running one is kept: ${issues.join("; ")}`);
-        return;
-      }
-      if (JSON.stringify(loaded.config.database) !== JSON.stringify(current.loaded.config.database)) {
-        ctx.log.warn("database settings changed: they take effect at the next start (the scheduler keeps its connection)");
-      }
-      const changes = await scheduler.reload(loaded);
-      current.loaded = loaded;
-      onReloaded();
-      const keys = (jobs: { key: string }[]) => jobs.map((j) => j.key);
-      ctx.log.info({ added: keys(changes.added), removed: keys(changes.removed), retimed: keys(changes.retimed), updated: keys(changes.updated) }, "configuration reloaded");
-    }).catch((err: unknown) => ctx.log.error({ error: errorMessage(err) }, "reloading the configuration failed"));
+    chain = chain
+      .then(async () => {
+        if (closed) return;
+        ctx.log.info("SIGHUP: reloading the configuration");
+        let loaded: LoadedConfig;
+        try {
+          loaded = await loadConfig({ configDir: ctx.configDir });
+        } catch (err) {
+          const issues = err instanceof ConfigError ? err.issues.map(formatConfigIssue) : [errorMessage(err)];
+          ctx.log.error({ issues }, `configuration not reloaded, the running one is kept: ${issues.join("; ")}`);
+          return;
+        }
+        if (JSON.stringify(loaded.config.database) !== JSON.stringify(current.loaded.config.database)) {
+          ctx.log.warn("database settings changed: they take effect at the next start (the scheduler keeps its connection)");
+        }
+        const changes = await scheduler.reload(loaded);
+        current.loaded = loaded;
+        onReloaded();
+        const keys = (jobs: { key: string }[]) => jobs.map((j) => j.key);
+        ctx.log.info(
+          { added: keys(changes.added), removed: keys(changes.removed), retimed: keys(changes.retimed), updated: keys(changes.updated) },
+          "configuration reloaded",
+        );
+      })
+      .catch((err: unknown) => ctx.log.error({ error: errorMessage(err) }, "reloading the configuration failed"));
   };
   const hangups = claimHangups(reload);
   return {
@@ -171,17 +198,27 @@ async function runDaemon(ctx: SchedulerContext, hangup: ReturnType<typeof hangup
     await writePidFile(pidFile, process.pid);
     const scheduleCount = () => planJobs(current.loaded.config).length;
     const id = await registerInstance(database.pool, {
-      host: hostname(), pid: process.pid, lockKey: hostLockKey(), backendPid: lock.backendPid, version: chantalVersion, configDir: loaded.dir, scheduleCount: scheduleCount(),
+      host: hostname(),
+      pid: process.pid,
+      lockKey: hostLockKey(),
+      backendPid: lock.backendPid,
+      version: chantalVersion,
+      configDir: loaded.dir,
+      scheduleCount: scheduleCount(),
     });
     const handlers = jobHandlers(database, ctx.log, clock);
     const scheduler = new Scheduler({
-      loaded, clock, log: ctx.log, store: new ScheduleStateStore(database.pool, id),
+      loaded,
+      clock,
+      log: ctx.log,
+      store: new ScheduleStateStore(database.pool, id),
       // Claims live as long as this daemon's host lock: its session is how other daemons know we are alive.
       fires: new ScheduleFires(database.pool, { host: hostname(), pid: process.pid, lockKey: hostLockKey(), backendPid: lock.backendPid, instanceId: id }),
       runJob: (req) => handlers[req.job.kind](req),
     });
     await scheduler.start();
-    const beat = () => void heartbeat(database.pool, id, scheduleCount()).catch((err: unknown) => ctx.log.warn({ error: errorMessage(err) }, "heartbeat failed"));
+    const beat = () =>
+      void heartbeat(database.pool, id, scheduleCount()).catch((err: unknown) => ctx.log.warn({ error: errorMessage(err) }, "heartbeat failed"));
     const timer = setInterval(beat, HEARTBEAT_MS);
     stopHeartbeat = () => clearInterval(timer);
     hangup.attach(scheduler, current, beat);
@@ -192,7 +229,10 @@ async function runDaemon(ctx: SchedulerContext, hangup: ReturnType<typeof hangup
     ctx.log.info({ reason: reason.message }, "scheduler stopping");
     await hangup.close();
     const graceMs = current.loaded.config.scheduler.grace_period_seconds * 1000;
-    const result = await scheduler.stop(lostLock ? 0 : graceMs, new AbortedError(`the scheduler is stopping (${reason.message}); grace period of ${graceMs / 1000} s over`, "SIGTERM"));
+    const result = await scheduler.stop(
+      lostLock ? 0 : graceMs,
+      new AbortedError(`the scheduler is stopping (${reason.message}); grace period of ${graceMs / 1000} s over`, "SIGTERM"),
+    );
     const signalName = reason instanceof AbortedError && reason.signalName !== "abort" ? reason.signalName : null;
     const why = lostLock ? `lost its database connection: ${reason.message}` : signalName ? `stopped by ${signalName}` : reason.message;
     await markStopped(database.pool, id, why).catch(() => undefined);

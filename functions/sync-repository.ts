@@ -61,7 +61,8 @@ export interface SyncResult {
 
 async function takeLocks(req: SyncRequest, row: RepositoryRow, env: SyncEnv): Promise<HeldLock[]> {
   const maintenance = await acquireLock(env.database.url, maintenanceLockRequest("shared", `sync ${req.repoId}`, { signal: env.signal })).catch((err) => {
-    if (err instanceof LockHeldError) throw new LockBusyError(`a database restore is running (${err.holders.map(describeHolder).join(", ")}): sync of ${req.repoId} not started`);
+    if (err instanceof LockHeldError)
+      throw new LockBusyError(`a database restore is running (${err.holders.map(describeHolder).join(", ")}): sync of ${req.repoId} not started`);
     throw err;
   });
   try {
@@ -100,18 +101,29 @@ async function freeSnapshotName(env: SyncEnv, repoId: string, wanted: string): P
   }
 }
 
-async function afterSync(req: SyncRequest, env: SyncEnv, row: RepositoryRow, outcome: RepoSyncResult, signal: AbortSignal): Promise<Pick<SyncResult, "published" | "snapshot">> {
+async function afterSync(
+  req: SyncRequest,
+  env: SyncEnv,
+  row: RepositoryRow,
+  outcome: RepoSyncResult,
+  signal: AbortSignal,
+): Promise<Pick<SyncResult, "published" | "snapshot">> {
   const { config } = env.loaded;
   const out: Pick<SyncResult, "published" | "snapshot"> = {};
   if (req.publish !== false) {
     signal.throwIfAborted();
     const state = (await repositoryChecksums(env.database.pool, row.id))!;
     const stale = state.indexChecksum !== state.publishedChecksum;
-    if (outcome.status === "success" || stale) out.published = (await publishLatest(env.database.pool, config, { id: row.id, repoId: req.repoId }, signal)).path;
+    if (outcome.status === "success" || stale)
+      out.published = (await publishLatest(env.database.pool, config, { id: row.id, repoId: req.repoId }, signal)).path;
   }
   if (req.snapshotTemplate) {
     signal.throwIfAborted();
-    const wanted = snapshotNameFromTemplate(req.snapshotTemplate, { repoId: req.repoId, now: env.now(), ...(req.snapshotTimeZone ? { timeZone: req.snapshotTimeZone } : {}) });
+    const wanted = snapshotNameFromTemplate(req.snapshotTemplate, {
+      repoId: req.repoId,
+      now: env.now(),
+      ...(req.snapshotTimeZone ? { timeZone: req.snapshotTimeZone } : {}),
+    });
     const name = await freeSnapshotName(env, req.repoId, wanted);
     if (name !== wanted) env.log.warn({ repo: req.repoId, wanted, name }, "snapshot name exists already: using a suffix");
     const snap = await createSnapshot(env.database.pool, row.id, req.repoId, name);
@@ -149,12 +161,31 @@ export async function syncRepository(req: SyncRequest, env: SyncEnv): Promise<Sy
     await blobs.cleanStaleTemp(24 * 3600 * 1000);
     runId = await startRun(env.database.pool, row.id, req.trigger, "running", env.now());
     // Built inside the run, so an unreadable ca_bundle or client certificate is recorded as its failure.
-    http = repositoryHttp(repo, config, { onRetry: (i) => env.log.warn({ repo: repo.id, url: i.url, attempt: i.attempt, delayMs: i.delayMs, error: redactSecrets(i.error.message, secrets) }, "retrying") }, { configDir: env.loaded.dir });
+    http = repositoryHttp(
+      repo,
+      config,
+      {
+        onRetry: (i) =>
+          env.log.warn({ repo: repo.id, url: i.url, attempt: i.attempt, delayMs: i.delayMs, error: redactSecrets(i.error.message, secrets) }, "retrying"),
+      },
+      { configDir: env.loaded.dir },
+    );
     env.log.debug({ repo: repo.id, ...routeSummary(http.upstream) }, "proxy");
     for (const warning of http.warnings) env.log.warn({ repo: repo.id }, warning);
     const ctx: RepoSyncContext = {
-      config, repo, row, db: env.database.pool, blobs, http: http.http, log: env.log, signal, runId, force: req.full ?? false, counts,
-      allowDowngrade: req.allowDowngrade ?? false, now: env.now,
+      config,
+      repo,
+      row,
+      db: env.database.pool,
+      blobs,
+      http: http.http,
+      log: env.log,
+      signal,
+      runId,
+      force: req.full ?? false,
+      counts,
+      allowDowngrade: req.allowDowngrade ?? false,
+      now: env.now,
       ...(env.onProgress ? { onProgress: (p: SyncProgress) => env.onProgress!(repo.id, p) } : {}),
     };
     const outcome = await syncByType(ctx);

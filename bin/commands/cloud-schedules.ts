@@ -20,7 +20,9 @@ function changeLines(change: ScheduleChange, result: AppliedChange | undefined):
   const failed = result && !result.ok ? `   FAILED: ${result.error}` : "";
   if (change.action === "create") {
     const d = change.desired;
-    return [`+ ${change.name}  ${d.expression} ${d.timezone}${d.flexibleTimeWindow.Mode === "FLEXIBLE" ? ` (window ${d.flexibleTimeWindow.MaximumWindowInMinutes} min)` : ""}${failed}`];
+    return [
+      `+ ${change.name}  ${d.expression} ${d.timezone}${d.flexibleTimeWindow.Mode === "FLEXIBLE" ? ` (window ${d.flexibleTimeWindow.MaximumWindowInMinutes} min)` : ""}${failed}`,
+    ];
   }
   if (change.action === "delete") return [`- ${change.name}${failed}`];
   return [`~ ${change.name}${failed}`, ...change.fields.map((f) => `    ${f.field}: ${f.from || "(none)"} -> ${f.to}`)];
@@ -33,7 +35,8 @@ function summary(rec: Reconciliation): string {
 
 function jsonChange(change: ScheduleChange, result: AppliedChange | undefined) {
   const base = { action: change.action, name: change.name, applied: result?.ok ?? false, ...(result?.error ? { error: result.error } : {}) };
-  if (change.action === "create") return { ...base, expression: change.desired.expression, timezone: change.desired.timezone, flexible_time_window: change.desired.flexibleTimeWindow };
+  if (change.action === "create")
+    return { ...base, expression: change.desired.expression, timezone: change.desired.timezone, flexible_time_window: change.desired.flexibleTimeWindow };
   if (change.action === "update") return { ...base, fields: change.fields };
   return base;
 }
@@ -43,7 +46,10 @@ export function register(cloud: Command): void {
     .command("schedules")
     .description("make the live EventBridge Scheduler group match the configuration (create, update, delete) without a redeploy")
     .option("--dry-run", "print the difference, change nothing")
-    .option("--group <name>", `schedule group (default $CHANTAL_SCHEDULE_GROUP, else ${scheduleGroupName("production")}: the SST app's group is chantal-<stage>)`)
+    .option(
+      "--group <name>",
+      `schedule group (default $CHANTAL_SCHEDULE_GROUP, else ${scheduleGroupName("production")}: the SST app's group is chantal-<stage>)`,
+    )
     .option("--region <region>", "AWS region (default AWS_REGION / AWS_DEFAULT_REGION / your AWS config)")
     .option("--endpoint <url>", "EventBridge Scheduler endpoint (default AWS_ENDPOINT_URL_SCHEDULER / AWS_ENDPOINT_URL, else AWS's)")
     .option("--json", "print the difference as JSON")
@@ -70,7 +76,15 @@ export function register(cloud: Command): void {
           const resultOf = (c: ScheduleChange) => results.find((r) => r.name === c.name && r.action === c.action);
           const failed = results.filter((r) => !r.ok).length;
           if (opts.json) {
-            printJson({ group, region, dry_run: !!opts.dryRun, changes: rec.changes.map((c) => jsonChange(c, resultOf(c))), unchanged: rec.unchanged, unmanaged: rec.unmanaged, failed });
+            printJson({
+              group,
+              region,
+              dry_run: !!opts.dryRun,
+              changes: rec.changes.map((c) => jsonChange(c, resultOf(c))),
+              unchanged: rec.unchanged,
+              unmanaged: rec.unmanaged,
+              failed,
+            });
           } else {
             const lines = [`schedule group ${group} (${region}): ${summary(rec)}${opts.dryRun ? " (dry run: nothing changed)" : ""}`];
             for (const c of rec.changes) lines.push(...changeLines(c, resultOf(c)));

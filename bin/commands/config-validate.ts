@@ -16,9 +16,18 @@ export function register(config: Command): void {
         // For AWS, also every schedule must be representable; variables that only the task has may be unset here.
         const loaded = opts.target === "aws" ? (await loadCloudConfig(ctx.configDir, process.env)).loaded : await ctx.loadConfig();
         const repos = loaded.config.repositories;
-        const summary = { valid: true, config_dir: loaded.dir, files: loaded.files, repositories: repos.length, scheduled: repos.filter((r) => r.enabled && r.schedule?.enabled).length };
+        const summary = {
+          valid: true,
+          config_dir: loaded.dir,
+          files: loaded.files,
+          repositories: repos.length,
+          scheduled: repos.filter((r) => r.enabled && r.schedule?.enabled).length,
+        };
         if (opts.json) printJson(summary);
-        else process.stdout.write(`configuration is valid: ${loaded.files.length} file(s), ${summary.repositories} repositories (${summary.scheduled} scheduled) in ${loaded.dir}\n`);
+        else
+          process.stdout.write(
+            `configuration is valid: ${loaded.files.length} file(s), ${summary.repositories} repositories (${summary.scheduled} scheduled) in ${loaded.dir}\n`,
+          );
       }),
     );
 }

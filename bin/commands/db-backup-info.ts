@@ -37,7 +37,9 @@ export function register(db: Command): void {
             `schema version:    ${m.database_version}`,
             `restorable here:   ${restorable}`,
             `contents:          ${m.repositories_count} repositories, ${m.packages_count} packages, ${m.snapshots_count} snapshots`,
-            `tables:            ${Object.entries(m.tables).map(([t, n]) => `${t} ${n}`).join(", ")}`,
+            `tables:            ${Object.entries(m.tables)
+              .map(([t, n]) => `${t} ${n}`)
+              .join(", ")}`,
             `database file:     ${m.database_file} (${formatBytes(m.database_size_bytes)}, ${m.compression})`,
             `configuration:     ${m.includes_config ? `${m.config_files.length} files from ${m.config_dir ?? "?"}` : "not included"}`,
             ...m.config_files.map((f) => `  config/${f}`),

@@ -17,7 +17,19 @@ export function register(db: Command): void {
         try {
           const list = await listBackups(store, ctx.signal);
           if (opts.json) {
-            return printJson(list.map((b) => ({ name: b.name, location: b.location, created_at: b.createdAt, size: b.size, valid: b.valid, error: b.error ?? null, packages: b.manifest?.packages_count ?? null, database_version: b.manifest?.database_version ?? null, includes_config: b.manifest?.includes_config ?? null })));
+            return printJson(
+              list.map((b) => ({
+                name: b.name,
+                location: b.location,
+                created_at: b.createdAt,
+                size: b.size,
+                valid: b.valid,
+                error: b.error ?? null,
+                packages: b.manifest?.packages_count ?? null,
+                database_version: b.manifest?.database_version ?? null,
+                includes_config: b.manifest?.includes_config ?? null,
+              })),
+            );
           }
           if (list.length === 0) {
             process.stdout.write(`no backups in ${store.describe()}\n`);
@@ -26,7 +38,14 @@ export function register(db: Command): void {
           process.stdout.write(`${store.describe()}\n`);
           const times = new LocalTimes();
           printTable(
-            list.map((b) => ({ file: b.name, date: times.format(b.createdAt), size: formatBytes(b.size), packages: b.manifest?.packages_count ?? null, version: b.manifest?.database_version ?? null, status: b.valid ? "ok" : `INVALID: ${b.error}` })),
+            list.map((b) => ({
+              file: b.name,
+              date: times.format(b.createdAt),
+              size: formatBytes(b.size),
+              packages: b.manifest?.packages_count ?? null,
+              version: b.manifest?.database_version ?? null,
+              status: b.valid ? "ok" : `INVALID: ${b.error}`,
+            })),
             [
               { key: "file", title: "FILE" },
               { key: "date", title: "DATE" },

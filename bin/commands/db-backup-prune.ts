@@ -26,7 +26,12 @@ export function register(db: Command): void {
           process.stdout.write(`${r.target}${r.dryRun ? " (dry run: nothing deleted)" : ""}\n`);
           const times = new LocalTimes();
           printTable(
-            r.decisions.map((d) => ({ file: d.name, date: times.format(d.createdAt), action: d.keep ? "keep" : r.dryRun ? "would delete" : "deleted", why: d.reasons.join(", ") })),
+            r.decisions.map((d) => ({
+              file: d.name,
+              date: times.format(d.createdAt),
+              action: d.keep ? "keep" : r.dryRun ? "would delete" : "deleted",
+              why: d.reasons.join(", "),
+            })),
             [
               { key: "file", title: "FILE" },
               { key: "date", title: "DATE" },

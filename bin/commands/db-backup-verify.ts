@@ -27,7 +27,8 @@ export function register(db: Command): void {
             const database = await ctx.openDatabase();
             try {
               const loaded = await deepVerify(store, name, report.manifest, { databaseUrl: database.url, signal: ctx.signal });
-              for (const [table, c] of Object.entries(loaded.tables)) checks.push({ ok: c.actual === c.expected, label: `restored ${table}`, detail: `${c.actual} rows (manifest: ${c.expected})` });
+              for (const [table, c] of Object.entries(loaded.tables))
+                checks.push({ ok: c.actual === c.expected, label: `restored ${table}`, detail: `${c.actual} rows (manifest: ${c.expected})` });
               if (loaded.migrated.length) checks.push({ ok: true, label: "migrates forward", detail: loaded.migrated.join(", ") });
               checks.push({ ok: true, label: "scratch restore rolled back" });
             } catch (err) {

@@ -35,19 +35,35 @@ export function register(db: Command): void {
           ...(opts.includeConfig !== undefined ? { includeConfig: opts.includeConfig } : {}),
           ...(opts.compress !== undefined ? { compress: opts.compress } : {}),
         });
-        const result = await runBackup(req, { config: loaded.config, configDir: loaded.dir, databaseUrl: database.url, log: ctx.log, signal: ctx.signal, now: () => new Date() });
+        const result = await runBackup(req, {
+          config: loaded.config,
+          configDir: loaded.dir,
+          databaseUrl: database.url,
+          log: ctx.log,
+          signal: ctx.signal,
+          now: () => new Date(),
+        });
         const signalName = ctx.signal.aborted ? ((ctx.signal.reason as { signalName?: NodeJS.Signals }).signalName ?? "SIGTERM") : undefined;
         if (opts.json) {
           const { outcome, ...plain } = result;
           const counts = plain.counts ? { ...plain.counts, tables: dataKeyed({ ...plain.counts.tables }) } : null;
-          printJson({ ...plain, counts, manifest: outcome ? jsonManifest(outcome.manifest) : undefined, retention: outcome?.prune?.decisions.map((d) => ({ name: d.name, keep: d.keep, reasons: d.reasons })) });
+          printJson({
+            ...plain,
+            counts,
+            manifest: outcome ? jsonManifest(outcome.manifest) : undefined,
+            retention: outcome?.prune?.decisions.map((d) => ({ name: d.name, keep: d.keep, reasons: d.reasons })),
+          });
           return backupExitCode(result, signalName);
         }
         if (result.status !== "success") {
           process.stderr.write(`error: backup ${result.status}: ${result.error ?? ""}\n`);
           return backupExitCode(result, signalName);
         }
-        const lines = [`backup: ${result.location}`, `size: ${formatBytes(result.size)} (${result.size} bytes)`, `contents: ${formatCounts(result.counts)}${result.outcome?.manifest.includes_config ? `, ${result.outcome.manifest.config_files.length} config files` : ""}`];
+        const lines = [
+          `backup: ${result.location}`,
+          `size: ${formatBytes(result.size)} (${result.size} bytes)`,
+          `contents: ${formatCounts(result.counts)}${result.outcome?.manifest.includes_config ? `, ${result.outcome.manifest.config_files.length} config files` : ""}`,
+        ];
         if (result.outcome?.prune) {
           const kept = result.outcome.prune.decisions.filter((d) => d.keep).length;
           lines.push(`retention: kept ${kept}, deleted ${result.pruned.length}${result.pruned.length ? ` (${result.pruned.join(", ")})` : ""}`);

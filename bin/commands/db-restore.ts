@@ -60,7 +60,12 @@ export function register(db: Command): void {
         const { store, name } = locateBackup(fileOrUrl, loaded.config);
         const env = { databaseUrl: database.url, db: database.pool, log: ctx.log, signal: ctx.signal, now: () => new Date() };
         try {
-          const plan = await planRestore(store, name, { restoreConfig: opts.restoreConfig !== false, configDir: loaded.dir, ...(keyring ? { keyring } : {}) }, env);
+          const plan = await planRestore(
+            store,
+            name,
+            { restoreConfig: opts.restoreConfig !== false, configDir: loaded.dir, ...(keyring ? { keyring } : {}) },
+            env,
+          );
           process.stderr.write(describePlan(plan, new Date()) + "\n");
           if (!(await confirmed(opts))) throw new ChantalError("restore cancelled: nothing was changed");
           const outcome = await executeRestore(plan, store, name, env, { blobs: blobStoreOf(loaded.config) });
@@ -68,8 +73,12 @@ export function register(db: Command): void {
           const lines = [
             `restored ${outcome.location}: ${formatCounts(plan.backup)}`,
             ...(outcome.migrated.length ? [`migrated forward: ${outcome.migrated.join(", ")}`] : []),
-            outcome.configRestored ? `configuration restored into ${plan.configDir}${outcome.configMovedTo ? ` (the previous one is in ${outcome.configMovedTo})` : ""}` : "configuration unchanged",
-            ...(outcome.missingBlobs ? [`warning: ${outcome.missingBlobs} blobs the restored database references are missing from the pool (see pool verify)`] : []),
+            outcome.configRestored
+              ? `configuration restored into ${plan.configDir}${outcome.configMovedTo ? ` (the previous one is in ${outcome.configMovedTo})` : ""}`
+              : "configuration unchanged",
+            ...(outcome.missingBlobs
+              ? [`warning: ${outcome.missingBlobs} blobs the restored database references are missing from the pool (see pool verify)`]
+              : []),
             "",
             "next steps:",
             ...RESTORE_NEXT_STEPS.map((s) => `  ${s}`),

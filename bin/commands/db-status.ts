@@ -12,7 +12,14 @@ export function register(db: Command): void {
       action(async (ctx, opts: { json?: boolean }) => {
         const database = await ctx.openDatabase({ migrate: false });
         const s = await migrationStatus(database.pool);
-        const result = { database: describeDatabaseUrl(database.url), source: database.source, schema_version: s.current, applied: s.applied.map((a) => a.id), pending: s.pending, unknown: s.unknown };
+        const result = {
+          database: describeDatabaseUrl(database.url),
+          source: database.source,
+          schema_version: s.current,
+          applied: s.applied.map((a) => a.id),
+          pending: s.pending,
+          unknown: s.unknown,
+        };
         if (opts.json) return printJson(result);
         const lines = [
           `database:        ${result.database} (${result.source})`,

@@ -36,7 +36,12 @@ async function testFetch(url: string, http: RepositoryHttp, signal: AbortSignal,
   const started = performance.now();
   const ms = () => Math.round(performance.now() - started);
   try {
-    const res = await fetchBuffer(url, { ...http.http, retries: 0, timeoutMs: 30_000, signal }, { maxBytes: 64 * 1024 * 1024 }, { subject: url.split("/").pop() || url });
+    const res = await fetchBuffer(
+      url,
+      { ...http.http, retries: 0, timeoutMs: 30_000, signal },
+      { maxBytes: 64 * 1024 * 1024 },
+      { subject: url.split("/").pop() || url },
+    );
     return { url: redactUrl(url), ok: true, status: res.status, ms: ms(), bytes: res.body.length, error: null };
   } catch (err) {
     const status = err instanceof HttpStatusError ? err.status : null;
@@ -67,8 +72,13 @@ function explanation(repo: RepositoryConfig, target: string, http: RepositoryHtt
 }
 
 function printExplanation(e: ReturnType<typeof explanation>, test: TestResult | undefined): void {
-  const trusted = ["system CAs", ...(e.tls.caBundle ? [`${e.tls.caBundle} (ca_bundle)`] : []), ...(e.tls.upstreamCa ? [`${e.tls.upstreamCa} (auth.ca_file, upstreams only)`] : [])];
-  const noProxy = e.noProxyMatch !== null ? `entry "${e.noProxyMatch}" matches: direct` : e.noProxy.length > 0 ? `no entry matches (${e.noProxy.join(", ")})` : "no entries";
+  const trusted = [
+    "system CAs",
+    ...(e.tls.caBundle ? [`${e.tls.caBundle} (ca_bundle)`] : []),
+    ...(e.tls.upstreamCa ? [`${e.tls.upstreamCa} (auth.ca_file, upstreams only)`] : []),
+  ];
+  const noProxy =
+    e.noProxyMatch !== null ? `entry "${e.noProxyMatch}" matches: direct` : e.noProxy.length > 0 ? `no entry matches (${e.noProxy.join(", ")})` : "no entries";
   const rows: [string, string][] = [
     ["repository", e.repository],
     ["url", e.url],
@@ -77,7 +87,12 @@ function printExplanation(e: ReturnType<typeof explanation>, test: TestResult | 
     ["no_proxy", noProxy],
     ["verify TLS", e.tls.verifySsl ? "yes" : "NO (verify_ssl: false)"],
     ["trusted", trusted.join(" + ")],
-    ["client cert", e.tls.clientCert ? `${e.tls.clientCert.file} (key ${e.tls.clientCert.keyFile}), ${e.tls.clientCert.subject}, valid until ${formatLocalTimeWithZone(new Date(e.tls.clientCert.validTo))}` : "none"],
+    [
+      "client cert",
+      e.tls.clientCert
+        ? `${e.tls.clientCert.file} (key ${e.tls.clientCert.keyFile}), ${e.tls.clientCert.subject}, valid until ${formatLocalTimeWithZone(new Date(e.tls.clientCert.validTo))}`
+        : "none",
+    ],
     ["auth", e.auth === "basic" ? "basic (sent to the upstream's host only, never to the proxy as Proxy-Authorization)" : (e.auth ?? "none")],
     ...e.warnings.map((w): [string, string] => ["warning", w]),
   ];
@@ -90,13 +105,20 @@ function printExplanation(e: ReturnType<typeof explanation>, test: TestResult | 
 }
 
 export function register(proxy: Command): void {
-  repoIdArgument(proxy.command("explain").description("which proxy a repository's requests take and why, NO_PROXY, TLS settings; --test fetches the upstream index through it"), "the repository", { required: true })
+  repoIdArgument(
+    proxy
+      .command("explain")
+      .description("which proxy a repository's requests take and why, NO_PROXY, TLS settings; --test fetches the upstream index through it"),
+    "the repository",
+    { required: true },
+  )
     .option("--url <url>", "explain this URL instead of the repository's upstream (a redirect target, a package URL)")
     .option("--test", "fetch the upstream's index (repomd.xml / InRelease), or --url, and report status, time and any TLS or authentication error")
     .option("--json", "print as JSON")
     .action(
       action(async (ctx, _repoId: string | undefined, opts: ExplainOptions) => {
-        if (opts.url !== undefined && !(/^https?:\/\//i.test(opts.url) && URL.canParse(opts.url))) throw new UsageError(`--url must be an http:// or https:// URL, not "${opts.url}"`);
+        if (opts.url !== undefined && !(/^https?:\/\//i.test(opts.url) && URL.canParse(opts.url)))
+          throw new UsageError(`--url must be an http:// or https:// URL, not "${opts.url}"`);
         const loaded = await ctx.loadConfig();
         const repo = findRepository(loaded, opts.repoId);
         const http = repositoryHttp(repo, loaded.config, {}, { configDir: loaded.dir });

@@ -24,7 +24,11 @@ export function register(publish: Command): void {
         for (const repo of repos) {
           const row = await ensureRepository(database.pool, repo);
           if (opts.all && !row.indexChecksum) continue;
-          const result = await withLock(database.url, repositoryLockRequest(row.id, `publish ${repo.id}`, { waitMs: PUBLISH_WAIT_MS, signal: ctx.signal }), () => publishLatest(database.pool, loaded.config, { id: row.id, repoId: repo.id }, ctx.signal));
+          const result = await withLock(
+            database.url,
+            repositoryLockRequest(row.id, `publish ${repo.id}`, { waitMs: PUBLISH_WAIT_MS, signal: ctx.signal }),
+            () => publishLatest(database.pool, loaded.config, { id: row.id, repoId: repo.id }, ctx.signal),
+          );
           process.stdout.write(`published ${repo.id}: ${result.path} (${result.files} files)\n`);
           process.stdout.write(formatClientConfig(await clientConfigOf(database.pool, loaded.config, repo, "latest", { owner: "repository", id: row.id })));
         }

@@ -22,9 +22,15 @@ export function register(publish: Command): void {
         const repo = findRepository(loaded, opts.repoId);
         const row = await ensureRepository(database.pool, repo);
         const snap = await getSnapshot(database.pool, opts.repoId, opts.name);
-        const result = await withLock(database.url, repositoryLockRequest(row.id, `publish ${opts.repoId}/${opts.name}`, { waitMs: PUBLISH_WAIT_MS, signal: ctx.signal }), () => publishSnapshot(database.pool, loaded.config, snap, new Date(), ctx.signal));
+        const result = await withLock(
+          database.url,
+          repositoryLockRequest(row.id, `publish ${opts.repoId}/${opts.name}`, { waitMs: PUBLISH_WAIT_MS, signal: ctx.signal }),
+          () => publishSnapshot(database.pool, loaded.config, snap, new Date(), ctx.signal),
+        );
         process.stdout.write(`published snapshot ${snap.name} of ${snap.repoId}: ${result.path} (${result.files} files)\n`);
-        process.stdout.write(formatClientConfig(await clientConfigOf(database.pool, loaded.config, repo, `snapshots/${snap.name}`, { owner: "snapshot", id: snap.id })));
+        process.stdout.write(
+          formatClientConfig(await clientConfigOf(database.pool, loaded.config, repo, `snapshots/${snap.name}`, { owner: "snapshot", id: snap.id })),
+        );
       }),
     );
 }

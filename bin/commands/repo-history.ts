@@ -36,7 +36,10 @@ export function register(repo: Command): void {
             host: `${r.host}:${r.pid}`,
             error: r.error ?? "",
           })),
-          ["id", "repository", "started", "seconds", "trigger", "status", "packages", "downloaded", "added", "removed", "host", "error"].map((k) => ({ key: k, title: k.toUpperCase() })),
+          ["id", "repository", "started", "seconds", "trigger", "status", "packages", "downloaded", "added", "removed", "host", "error"].map((k) => ({
+            key: k,
+            title: k.toUpperCase(),
+          })),
         );
         times.printNote();
       }),

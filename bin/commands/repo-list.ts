@@ -30,7 +30,17 @@ export function register(repo: Command): void {
         });
         for (const [id, last] of runs) {
           if (config.repositories.some((r) => r.id === id)) continue;
-          rows.push({ id, type: last.type as "rpm" | "apt", enabled: false, upstream_url: redactUrl(last.upstreamUrl), schedule: null, timezone: null, last_sync: last.startedAt ?? null, last_status: last.status, in_config: false });
+          rows.push({
+            id,
+            type: last.type as "rpm" | "apt",
+            enabled: false,
+            upstream_url: redactUrl(last.upstreamUrl),
+            schedule: null,
+            timezone: null,
+            last_sync: last.startedAt ?? null,
+            last_status: last.status,
+            in_config: false,
+          });
         }
         if (opts.json) return printJson(rows);
         const times = new LocalTimes();

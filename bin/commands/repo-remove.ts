@@ -7,7 +7,13 @@ import { repoIdArgument } from "../repo-id.js";
 const count = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
 export function register(repo: Command): void {
-  repoIdArgument(repo.command("remove").description("remove a repository that left the configuration: unpublish its trees and delete its database state (its blobs stay in the pool)"), "the repository (first delete it from the YAML)", { required: true })
+  repoIdArgument(
+    repo
+      .command("remove")
+      .description("remove a repository that left the configuration: unpublish its trees and delete its database state (its blobs stay in the pool)"),
+    "the repository (first delete it from the YAML)",
+    { required: true },
+  )
     .option("--keep-snapshots", "keep its snapshots, their published trees and the repository row; only latest, the current sets and the runs go")
     .option("--json", "print the result as JSON")
     .action(
@@ -20,7 +26,9 @@ export function register(repo: Command): void {
         process.stdout.write(
           `removed repository ${r.repoId}: unpublished ${r.unpublished.length ? r.unpublished.join(", ") : "nothing (no published tree)"}; ` +
             `deleted ${count(d.packageLinks, "package link")}, ${count(d.metadataLinks, "metadata link")}, ${count(d.runs, "run")}, ${count(d.snapshots, "snapshot")}${d.repository ? " and the repository row" : ""}\n` +
-            (r.keptSnapshots.length ? `kept ${count(r.keptSnapshots.length, "snapshot")} (${r.keptSnapshots.join(", ")}); "repo remove --repo-id ${r.repoId}" again removes them\n` : "") +
+            (r.keptSnapshots.length
+              ? `kept ${count(r.keptSnapshots.length, "snapshot")} (${r.keptSnapshots.join(", ")}); "repo remove --repo-id ${r.repoId}" again removes them\n`
+              : "") +
             `the blobs stay in the pool until a garbage collection\n`,
         );
       }),

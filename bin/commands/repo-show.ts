@@ -19,7 +19,11 @@ function mb(bytes: number): string {
 }
 
 export function register(repo: Command): void {
-  repoIdArgument(repo.command("show").description("one repository: configuration, last runs, package count and size, snapshots, published URLs and client configuration"), "the repository", { required: true })
+  repoIdArgument(
+    repo.command("show").description("one repository: configuration, last runs, package count and size, snapshots, published URLs and client configuration"),
+    "the repository",
+    { required: true },
+  )
     .option("--json", "print as JSON")
     .action(
       action(async (ctx, _repoId: string | undefined, opts: { repoId: string; json?: boolean }) => {
@@ -35,9 +39,12 @@ export function register(repo: Command): void {
         const latestPublished = summary?.publishedChecksum != null;
         const published = [
           ...(latestPublished ? [{ name: "latest", path: publishedLocation(config, r.id, "latest"), url: urlOf("latest") }] : []),
-          ...snapshots.filter((s) => s.publishedAt).map((s) => ({ name: `snapshots/${s.name}`, path: publishedLocation(config, r.id, `snapshots/${s.name}`), url: urlOf(`snapshots/${s.name}`) })),
+          ...snapshots
+            .filter((s) => s.publishedAt)
+            .map((s) => ({ name: `snapshots/${s.name}`, path: publishedLocation(config, r.id, `snapshots/${s.name}`), url: urlOf(`snapshots/${s.name}`) })),
         ];
-        const clients: ClientConfig | null = latestPublished && summary ? await clientConfigOf(database.pool, config, r, "latest", { owner: "repository", id: summary.id }) : null;
+        const clients: ClientConfig | null =
+          latestPublished && summary ? await clientConfigOf(database.pool, config, r, "latest", { owner: "repository", id: summary.id }) : null;
         const source = loaded.sources.get(r.id);
         const shown = {
           id: r.id,
@@ -46,7 +53,9 @@ export function register(repo: Command): void {
           description: r.description ?? null,
           upstream_url: redactUrl(r.upstream_url),
           config_file: source?.file ?? null,
-          schedule: r.schedule?.enabled ? { cron: r.schedule.cron, timezone: r.schedule.timezone ?? config.scheduler.timezone ?? null, create_snapshot: r.schedule.create_snapshot } : null,
+          schedule: r.schedule?.enabled
+            ? { cron: r.schedule.cron, timezone: r.schedule.timezone ?? config.scheduler.timezone ?? null, create_snapshot: r.schedule.create_snapshot }
+            : null,
           apt: r.apt ?? null,
           verify_keyring: r.verify?.keyring ?? null,
           auth: r.auth?.type ?? null,
@@ -67,7 +76,14 @@ export function register(repo: Command): void {
             snapshot: x.snapshotName,
             error: x.error,
           })),
-          snapshots: snapshots.map((s) => ({ name: s.name, created_at: s.createdAt, package_count: s.packageCount, total_bytes: s.totalSize, published_at: s.publishedAt ?? null, url: s.publishedAt ? urlOf(`snapshots/${s.name}`) : null })),
+          snapshots: snapshots.map((s) => ({
+            name: s.name,
+            created_at: s.createdAt,
+            package_count: s.packageCount,
+            total_bytes: s.totalSize,
+            published_at: s.publishedAt ?? null,
+            url: s.publishedAt ? urlOf(`snapshots/${s.name}`) : null,
+          })),
           published,
           clients: clients ? { url: clients.url ?? null, path: clients.path, snippets: clients.snippets, hint: clients.hint ?? null } : null,
         };
@@ -79,17 +95,59 @@ export function register(repo: Command): void {
         if (r.description) field("description", r.description);
         field("upstream", shown.upstream_url);
         if (source) field("config", source.file);
-        field("schedule", shown.schedule ? `${shown.schedule.cron}${shown.schedule.timezone ? ` (${shown.schedule.timezone})` : ""}${shown.schedule.create_snapshot ? ", with a snapshot" : ""}` : "(manual only)");
-        if (r.apt) field("apt", `${r.apt.distribution}: ${r.apt.components.join(" ")}; ${r.apt.architectures.join(" ")}${r.apt.include_sources ? "; sources" : ""}`);
+        field(
+          "schedule",
+          shown.schedule
+            ? `${shown.schedule.cron}${shown.schedule.timezone ? ` (${shown.schedule.timezone})` : ""}${shown.schedule.create_snapshot ? ", with a snapshot" : ""}`
+            : "(manual only)",
+        );
+        if (r.apt)
+          field("apt", `${r.apt.distribution}: ${r.apt.components.join(" ")}; ${r.apt.architectures.join(" ")}${r.apt.include_sources ? "; sources" : ""}`);
         if (r.verify?.keyring) field("keyring", r.verify.keyring);
         field("base_url", baseUrl ?? "(not set: publish.base_url)");
         field("packages", summary ? `${shown.package_count} (${mb(shown.total_bytes)})` : "never synced");
         out.push("", "last runs:");
-        out.push(runs.length === 0 ? "  none" : formatTable(shown.last_runs.map((x) => ({ ...x, started_at: times.format(x.started_at), finished_at: times.format(x.finished_at), mb: (x.bytes_downloaded / 1_048_576).toFixed(1), error: x.error ?? "" })), ["id", "started_at", "trigger", "status", "packages_total", "packages_added", "packages_removed", "mb", "error"].map((k) => ({ key: k, title: k.toUpperCase() }))));
+        out.push(
+          runs.length === 0
+            ? "  none"
+            : formatTable(
+                shown.last_runs.map((x) => ({
+                  ...x,
+                  started_at: times.format(x.started_at),
+                  finished_at: times.format(x.finished_at),
+                  mb: (x.bytes_downloaded / 1_048_576).toFixed(1),
+                  error: x.error ?? "",
+                })),
+                ["id", "started_at", "trigger", "status", "packages_total", "packages_added", "packages_removed", "mb", "error"].map((k) => ({
+                  key: k,
+                  title: k.toUpperCase(),
+                })),
+              ),
+        );
         out.push("", "snapshots:");
-        out.push(snapshots.length === 0 ? "  none" : formatTable(shown.snapshots.map((s) => ({ ...s, created_at: times.format(s.created_at), size: mb(s.total_bytes), published_at: times.format(s.published_at) ?? "no" })), ["name", "created_at", "package_count", "size", "published_at"].map((k) => ({ key: k, title: k.toUpperCase() }))));
+        out.push(
+          snapshots.length === 0
+            ? "  none"
+            : formatTable(
+                shown.snapshots.map((s) => ({
+                  ...s,
+                  created_at: times.format(s.created_at),
+                  size: mb(s.total_bytes),
+                  published_at: times.format(s.published_at) ?? "no",
+                })),
+                ["name", "created_at", "package_count", "size", "published_at"].map((k) => ({ key: k, title: k.toUpperCase() })),
+              ),
+        );
         out.push("", "published:");
-        out.push(published.length === 0 ? "  nothing (run \"repo sync\" or \"publish repo\")" : formatTable(published, [{ key: "name", title: "NAME" }, { key: "url", title: "URL" }, { key: "path", title: "PATH" }]));
+        out.push(
+          published.length === 0
+            ? '  nothing (run "repo sync" or "publish repo")'
+            : formatTable(published, [
+                { key: "name", title: "NAME" },
+                { key: "url", title: "URL" },
+                { key: "path", title: "PATH" },
+              ]),
+        );
         if (clients) out.push("", "client configuration (latest):", formatClientConfig(clients).trimEnd());
         if (times.note()) out.push("", times.note());
         process.stdout.write(out.join("\n") + "\n");

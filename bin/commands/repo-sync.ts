@@ -83,7 +83,16 @@ export function register(repo: Command): void {
             if (ctx.signal.aborted) break;
             const snapshotTemplate = opts.snapshot === true ? "{repo_id}-{datetime}" : opts.snapshot || undefined;
             const result = await runSync(
-              { repoId, trigger: "manual", waitSeconds: wait, force: opts.force ?? false, full: opts.full ?? false, allowDowngrade: opts.allowDowngrade ?? false, publish: opts.publish !== false, ...(snapshotTemplate ? { snapshotTemplate } : {}) },
+              {
+                repoId,
+                trigger: "manual",
+                waitSeconds: wait,
+                force: opts.force ?? false,
+                full: opts.full ?? false,
+                allowDowngrade: opts.allowDowngrade ?? false,
+                publish: opts.publish !== false,
+                ...(snapshotTemplate ? { snapshotTemplate } : {}),
+              },
               { loaded, database, log: ctx.log, signal: ctx.signal, now: () => new Date(), onProgress: progress.onProgress },
             );
             results.push(result);
@@ -96,17 +105,17 @@ export function register(repo: Command): void {
         const publish = opts.publish !== false;
         if (opts.json) printJson(opts.all ? results : results[0]);
         else if (opts.all) {
-          printTable(results.map(summaryRow), ["repository", "status", "packages", "downloaded", "added", "removed", "mb", "seconds", "error"].map((k) => ({ key: k, title: k.toUpperCase() })));
+          printTable(
+            results.map(summaryRow),
+            ["repository", "status", "packages", "downloaded", "added", "removed", "mb", "seconds", "error"].map((k) => ({ key: k, title: k.toUpperCase() })),
+          );
           if (results.some((r) => leftPublished(r, publish))) process.stdout.write(`client configuration: "repo show --repo-id ID"\n`);
         } else {
           const r = results[0]!;
           // An interruption was logged once when the signal came (core/runtime/signals.ts): the summary line says the rest.
           const loggedInterrupt = r.status === "interrupted" && r.error === (ctx.signal.reason as Error | undefined)?.message && ctx.log.isLevelEnabled("warn");
           if (r.error && !loggedInterrupt) process.stderr.write(`error: ${r.error}\n`);
-          process.stdout.write(
-            syncSummaryLine(r) +
-              `${r.published ? `\npublished: ${r.published}` : ""}${r.snapshot ? `\nsnapshot: ${r.snapshot}` : ""}\n`,
-          );
+          process.stdout.write(syncSummaryLine(r) + `${r.published ? `\npublished: ${r.published}` : ""}${r.snapshot ? `\nsnapshot: ${r.snapshot}` : ""}\n`);
           if (leftPublished(r, publish)) process.stdout.write(await latestClientConfig(loaded, database, r.repoId));
         }
         const signalName = ctx.signal.aborted ? ((ctx.signal.reason as { signalName?: NodeJS.Signals }).signalName ?? "SIGTERM") : undefined;

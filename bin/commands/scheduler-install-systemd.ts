@@ -36,7 +36,9 @@ export function register(scheduler: Command): void {
       action(async (ctx, opts: InstallOptions) => {
         if (!/^[a-z_][a-z0-9_-]*\$?$/i.test(opts.user)) throw new UsageError(`--user "${opts.user}" is not a user name`);
         if (opts.user === "root") {
-          throw new UsageError(`--user root: the unit runs Chantal unprivileged, with no capabilities; give a dedicated user (default ${DEFAULT_SERVICE_USER})`);
+          throw new UsageError(
+            `--user root: the unit runs Chantal unprivileged, with no capabilities; give a dedicated user (default ${DEFAULT_SERVICE_USER})`,
+          );
         }
         if (opts.createUser && !opts.write) throw new UsageError("--create-user needs --write (printing the unit changes nothing)");
         const loaded = await ctx.loadConfig();

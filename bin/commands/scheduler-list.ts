@@ -20,7 +20,12 @@ async function listCloudSchedules(signal: AbortSignal, opts: { json?: boolean; g
   process.stdout.write(`schedule group ${group} (${region})\n`);
   const times = new LocalTimes();
   printTable(
-    rows.map((r) => ({ ...r, lastModified: times.format(r.lastModified === null ? null : new Date(r.lastModified)), target: r.handler === "sync" ? r.repoId : r.handler, window: r.flexibleWindowMinutes ? `${r.flexibleWindowMinutes} min` : "off" })),
+    rows.map((r) => ({
+      ...r,
+      lastModified: times.format(r.lastModified === null ? null : new Date(r.lastModified)),
+      target: r.handler === "sync" ? r.repoId : r.handler,
+      window: r.flexibleWindowMinutes ? `${r.flexibleWindowMinutes} min` : "off",
+    })),
     [
       { key: "name", title: "SCHEDULE" },
       { key: "target", title: "REPOSITORY" },
@@ -74,9 +79,18 @@ export function register(scheduler: Command): void {
           const next = nextFire(backup.cron, now, zone);
           const state = (await readSchedulerStatus(database.pool)).schedules.find((j) => j.jobKey === BACKUP_JOB_KEY);
           rows.push({
-            repository: "(database backup)", scheduled: true, schedule: backup.cron, unscheduled_reason: null, timezone: zone, jitter_seconds: 0, create_snapshot: null, snapshot_name_template: null,
+            repository: "(database backup)",
+            scheduled: true,
+            schedule: backup.cron,
+            unscheduled_reason: null,
+            timezone: zone,
+            jitter_seconds: 0,
+            create_snapshot: null,
+            snapshot_name_template: null,
             next_run: next,
-            last_run: state?.lastStartedAt ? { started_at: state.lastStartedAt, finished_at: state.lastFinishedAt ?? null, status: state.lastStatus, trigger: "schedule" } : null,
+            last_run: state?.lastStartedAt
+              ? { started_at: state.lastStartedAt, finished_at: state.lastFinishedAt ?? null, status: state.lastStatus, trigger: "schedule" }
+              : null,
           });
         }
         if (opts.json) return printJson(rows);
@@ -87,7 +101,9 @@ export function register(scheduler: Command): void {
             schedule: r.schedule ?? `(${r.unscheduled_reason})`,
             timezone: r.timezone ?? "-",
             next: times.format(r.next_run) ?? "-",
-            last: r.last_run ? `${times.format(r.last_run.started_at)} (${r.last_run.status}${r.last_run.trigger === "schedule" ? "" : `, ${r.last_run.trigger}`})` : "never",
+            last: r.last_run
+              ? `${times.format(r.last_run.started_at)} (${r.last_run.status}${r.last_run.trigger === "schedule" ? "" : `, ${r.last_run.trigger}`})`
+              : "never",
           })),
           [
             { key: "repository", title: "REPOSITORY" },

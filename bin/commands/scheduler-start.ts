@@ -21,5 +21,10 @@ export function register(scheduler: Command): void {
     .description("run the scheduler in the foreground (what systemd runs); --daemon detaches it")
     .option("--daemon", "run in the background: log to scheduler.log_file, write scheduler.pid_file, return once it runs")
     // A stop requested before the scheduler ran is a clean stop too (exit 0, like one later): systemd, `scheduler stop`.
-    .action(action(async (ctx, opts: { daemon?: boolean }) => (opts.daemon ? detach(ctx) : runScheduler(ctx)), { hangups: true, stoppedBeforeStartCode: ExitCode.ok }));
+    .action(
+      action(async (ctx, opts: { daemon?: boolean }) => (opts.daemon ? detach(ctx) : runScheduler(ctx)), {
+        hangups: true,
+        stoppedBeforeStartCode: ExitCode.ok,
+      }),
+    );
 }

@@ -23,8 +23,16 @@ function nextSync(status: SchedulerStatus): ScheduleStateRow | null {
 
 function instanceJson(i: InstanceRow, now: Date) {
   return {
-    host: i.host, pid: i.pid, version: i.version, config_dir: i.configDir, started_at: i.startedAt, uptime_seconds: i.running ? Math.floor((now.getTime() - i.startedAt.getTime()) / 1000) : null,
-    heartbeat_at: i.heartbeatAt, stopped_at: i.stoppedAt ?? null, stop_reason: i.stopReason, running: i.running,
+    host: i.host,
+    pid: i.pid,
+    version: i.version,
+    config_dir: i.configDir,
+    started_at: i.startedAt,
+    uptime_seconds: i.running ? Math.floor((now.getTime() - i.startedAt.getTime()) / 1000) : null,
+    heartbeat_at: i.heartbeatAt,
+    stopped_at: i.stoppedAt ?? null,
+    stop_reason: i.stopReason,
+    running: i.running,
   };
 }
 
@@ -36,7 +44,16 @@ function toJson(status: SchedulerStatus) {
     instances: status.running.map((i) => instanceJson(i, status.dbNow)),
     last_instance: status.latest ? instanceJson(status.latest, status.dbNow) : null,
     scheduled_repositories: activeSyncSchedules(status).length,
-    last_sync: last ? { repository: last.repoId, started_at: last.startedAt, finished_at: last.finishedAt ?? null, status: last.status, snapshot: last.snapshotName, error: last.error } : null,
+    last_sync: last
+      ? {
+          repository: last.repoId,
+          started_at: last.startedAt,
+          finished_at: last.finishedAt ?? null,
+          status: last.status,
+          snapshot: last.snapshotName,
+          error: last.error,
+        }
+      : null,
     next_sync: next ? { repository: next.target, at: next.nextRunAt!, cron: next.cron, timezone: next.timeZone } : null,
   };
 }
@@ -51,18 +68,30 @@ function lines(status: SchedulerStatus, configuredCount: number): string[] {
     for (const i of status.running) {
       row("Host", i.host);
       row("PID", String(i.pid));
-      row("Uptime", `${duration(status.dbNow.getTime() - i.startedAt.getTime())} (since ${times.format(i.startedAt)}, last heartbeat ${times.format(i.heartbeatAt)})`);
+      row(
+        "Uptime",
+        `${duration(status.dbNow.getTime() - i.startedAt.getTime())} (since ${times.format(i.startedAt)}, last heartbeat ${times.format(i.heartbeatAt)})`,
+      );
     }
   } else {
     row("Status", "Stopped");
     const l = status.latest;
-    if (l) row("Last run", `${l.host} pid ${l.pid}, ${times.format(l.startedAt)} to ${times.format(l.stoppedAt ?? l.heartbeatAt)}${l.stopReason ? ` (${l.stopReason})` : " (did not stop cleanly)"}`);
+    if (l)
+      row(
+        "Last run",
+        `${l.host} pid ${l.pid}, ${times.format(l.startedAt)} to ${times.format(l.stoppedAt ?? l.heartbeatAt)}${l.stopReason ? ` (${l.stopReason})` : " (did not stop cleanly)"}`,
+      );
     else row("Last run", "never started against this database");
   }
   const count = status.latest ? activeSyncSchedules(status).length : configuredCount;
   row("Schedules", `${count} ${count === 1 ? "repository" : "repositories"}${status.latest ? "" : " (in this configuration)"}`);
   const last = status.lastScheduledSync;
-  row("Last sync", last ? `${last.repoId} at ${times.format(last.startedAt)}: ${last.status}${last.snapshotName ? ` (snapshot ${last.snapshotName})` : ""}${last.error ? ` (${last.error})` : ""}` : "none yet");
+  row(
+    "Last sync",
+    last
+      ? `${last.repoId} at ${times.format(last.startedAt)}: ${last.status}${last.snapshotName ? ` (snapshot ${last.snapshotName})` : ""}${last.error ? ` (${last.error})` : ""}`
+      : "none yet",
+  );
   const next = nextSync(status);
   const when = next ? `${next.target} at ${times.format(next.nextRunAt!)} (schedule in ${next.timeZone})` : "none";
   row("Next sync", next && status.running.length === 0 ? `${when}, once the scheduler runs` : when);

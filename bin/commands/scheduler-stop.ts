@@ -35,7 +35,9 @@ export function register(scheduler: Command): void {
         }
         ctx.log.info({ pid, timeoutSeconds: timeoutS }, "SIGTERM sent; waiting for running syncs to finish or be aborted");
         if (!(await waitForExit(pid, timeoutS * 1000))) {
-          throw new ChantalError(`the scheduler (pid ${pid}) is still running after ${timeoutS} s; wait longer (--timeout) or kill it (kill -9 ${pid}: its syncs are then recorded as interrupted at the next run)`);
+          throw new ChantalError(
+            `the scheduler (pid ${pid}) is still running after ${timeoutS} s; wait longer (--timeout) or kill it (kill -9 ${pid}: its syncs are then recorded as interrupted at the next run)`,
+          );
         }
         process.stdout.write(`scheduler stopped (pid ${pid})\n`);
       }),

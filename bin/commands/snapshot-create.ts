@@ -25,10 +25,16 @@ export function register(snapshot: Command): void {
         const snap = await createSnapshot(database.pool, row.id, repo.id, name, opts.description);
         // Publishing takes the repository lock, like every publish: it must not race a sync's publish of latest.
         const published = opts.publish
-          ? (await withLock(database.url, repositoryLockRequest(row.id, `publish ${repo.id}/${snap.name}`, { waitMs: 3600_000, signal: ctx.signal }), () => publishSnapshot(database.pool, loaded.config, snap, new Date(), ctx.signal))).path
+          ? (
+              await withLock(database.url, repositoryLockRequest(row.id, `publish ${repo.id}/${snap.name}`, { waitMs: 3600_000, signal: ctx.signal }), () =>
+                publishSnapshot(database.pool, loaded.config, snap, new Date(), ctx.signal),
+              )
+            ).path
           : undefined;
         if (opts.json) return printJson({ ...snap, published });
-        process.stdout.write(`created snapshot ${snap.name} of ${repo.id}: ${snap.packageCount} packages, ${(snap.totalSize / 1_048_576).toFixed(1)} MB${published ? `\npublished: ${published}` : ""}\n`);
+        process.stdout.write(
+          `created snapshot ${snap.name} of ${repo.id}: ${snap.packageCount} packages, ${(snap.totalSize / 1_048_576).toFixed(1)} MB${published ? `\npublished: ${published}` : ""}\n`,
+        );
       }),
     );
 }

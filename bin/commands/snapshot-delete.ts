@@ -9,7 +9,9 @@ import { formatLocalTimeWithZone } from "../output.js";
 import { repoIdArgument } from "../repo-id.js";
 
 export function register(snapshot: Command): void {
-  repoIdArgument(snapshot.command("delete").description("delete a snapshot (its blobs stay in the pool); a published one only with --force"), "repository", { required: true })
+  repoIdArgument(snapshot.command("delete").description("delete a snapshot (its blobs stay in the pool); a published one only with --force"), "repository", {
+    required: true,
+  })
     .requiredOption("--name <name>", "snapshot")
     .option("--force", "also unpublish it")
     .action(
@@ -18,7 +20,9 @@ export function register(snapshot: Command): void {
         const database = await ctx.openDatabase();
         const snap = await getSnapshot(database.pool, opts.repoId, opts.name);
         if (snap.publishedAt && !opts.force) {
-          throw new ChantalError(`snapshot ${snap.name} of ${snap.repoId} is published (since ${formatLocalTimeWithZone(snap.publishedAt)}): clients may use it; add --force to unpublish and delete it`);
+          throw new ChantalError(
+            `snapshot ${snap.name} of ${snap.repoId} is published (since ${formatLocalTimeWithZone(snap.publishedAt)}): clients may use it; add --force to unpublish and delete it`,
+          );
         }
         // The snapshot's row exists, so its repository's does: a repository removed with --keep-snapshots need not be configured.
         const repoRow = (await findRepositoryRow(database.pool, opts.repoId))!;

@@ -15,7 +15,14 @@ export function register(snapshot: Command): void {
         if (opts.json) return printJson(rows);
         const times = new LocalTimes();
         printTable(
-          rows.map((s) => ({ repository: s.repoId, name: s.name, packages: s.packageCount, mb: (s.totalSize / 1_048_576).toFixed(1), created: times.format(s.createdAt), published: times.format(s.publishedAt) ?? "no" })),
+          rows.map((s) => ({
+            repository: s.repoId,
+            name: s.name,
+            packages: s.packageCount,
+            mb: (s.totalSize / 1_048_576).toFixed(1),
+            created: times.format(s.createdAt),
+            published: times.format(s.publishedAt) ?? "no",
+          })),
           ["repository", "name", "packages", "mb", "created", "published"].map((k) => ({ key: k, title: k.toUpperCase() })),
         );
         times.printNote();

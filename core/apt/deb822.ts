@@ -14,7 +14,9 @@ const FIELD = /^([!-9;-~][!-9;-~]*)[ \t]*:(.*)$/;
 /** dpkg refuses a paragraph with a field twice ("duplicate value for 'Filename' field"): which one would count? */
 function duplicateField(where: string, name: string, p: Paragraph, startLine: number): Deb822Error {
   const pkg = p.get("package");
-  return new Deb822Error(`${where}: the paragraph at line ${startLine}${pkg ? ` (package ${pkg})` : ""} has the field "${name}" twice (duplicate fields are refused, as dpkg does)`);
+  return new Deb822Error(
+    `${where}: the paragraph at line ${startLine}${pkg ? ` (package ${pkg})` : ""} has the field "${name}" twice (duplicate fields are refused, as dpkg does)`,
+  );
 }
 
 /** Adds one physical line to a paragraph being read; `last` is the field continuation lines belong to. */
@@ -196,7 +198,10 @@ export async function* readStanzas(source: AsyncIterable<Buffer>, opts: StanzaOp
     }
     carry = carry.slice(start);
     if (carry.length > limits.maxStanzaChars) {
-      throw new LimitExceededError(`${label}: a line longer than ${limits.maxStanzaChars} characters (the limit)`, { limit: "maxStanzaChars", max: limits.maxStanzaChars });
+      throw new LimitExceededError(`${label}: a line longer than ${limits.maxStanzaChars} characters (the limit)`, {
+        limit: "maxStanzaChars",
+        max: limits.maxStanzaChars,
+      });
     }
   }
   carry += decoder.end();

@@ -70,7 +70,10 @@ function requireField(label: string, s: Stanza, name: string, display: string): 
 /** A package or architecture name is one word: a continuation line would smuggle a newline into it (and into logs). */
 function requireWord(label: string, s: Stanza, name: string, display: string): string {
   const v = requireField(label, s, name, display);
-  if (/[\s\u0000-\u001f\u007f]/.test(v)) throw new PackagesParseError(`${label}: the paragraph at line ${s.line} has whitespace or a control character in its ${display} ${JSON.stringify(v.slice(0, 80))}`);
+  if (/[\s\u0000-\u001f\u007f]/.test(v))
+    throw new PackagesParseError(
+      `${label}: the paragraph at line ${s.line} has whitespace or a control character in its ${display} ${JSON.stringify(v.slice(0, 80))}`,
+    );
   return v;
 }
 
@@ -127,7 +130,11 @@ export function sourcePackageOf(label: string, s: Stanza): SourcePackage {
 }
 
 async function* indexStanzas(source: AsyncIterable<Uint8Array>, opts: IndexReadOptions, fields: ReadonlySet<string>): AsyncGenerator<Stanza> {
-  const text = decompressIterable(source, opts.compression, { maxOutputBytes: opts.maxOutputBytes, label: opts.label, ...(opts.declared ? { declared: opts.declared } : {}) });
+  const text = decompressIterable(source, opts.compression, {
+    maxOutputBytes: opts.maxOutputBytes,
+    label: opts.label,
+    ...(opts.declared ? { declared: opts.declared } : {}),
+  });
   yield* readStanzas(text, {
     label: opts.label,
     fields,

@@ -107,7 +107,12 @@ export function parseRelease(text: string, label = "Release"): Release {
     files,
     fields,
   };
-  for (const [key, name] of [["suite", "suite"], ["codename", "codename"], ["origin", "origin"], ["label", "label"]] as const) {
+  for (const [key, name] of [
+    ["suite", "suite"],
+    ["codename", "codename"],
+    ["origin", "origin"],
+    ["label", "label"],
+  ] as const) {
     const v = fields.get(name);
     if (v !== undefined) release[key] = v;
   }
@@ -121,7 +126,9 @@ export function parseRelease(text: string, label = "Release"): Release {
 /** Refuses a Release whose Valid-Until has passed, as apt does. */
 export function checkValidUntil(release: Release, now: Date, label: string): void {
   if (release.validUntil && now.getTime() > release.validUntil.getTime()) {
-    throw new ReleaseExpiredError(`${label} has expired: Valid-Until ${release.validUntil.toISOString()} is in the past (upstream is stale, or serves an old Release)`);
+    throw new ReleaseExpiredError(
+      `${label} has expired: Valid-Until ${release.validUntil.toISOString()} is in the past (upstream is stale, or serves an old Release)`,
+    );
   }
 }
 

@@ -42,7 +42,9 @@ interface PlannedFile {
 
 function distPath(source: AptSourceConfig, ctx: RepoSyncContext): string {
   if (source.distribution.endsWith("/")) {
-    throw new AptSyncError(`repository ${ctx.repo.id}: apt.distribution "${source.distribution}" names a flat repository, which this version does not mirror (use a suite under dists/)`);
+    throw new AptSyncError(
+      `repository ${ctx.repo.id}: apt.distribution "${source.distribution}" names a flat repository, which this version does not mirror (use a suite under dists/)`,
+    );
   }
   return safeLocation(`dists/${source.distribution}`, undefined);
 }
@@ -70,14 +72,20 @@ async function fetchSuiteIndex(dist: string, ctx: RepoSyncContext): Promise<Suit
     fetchOptional(`${dist}/Release.gpg`, ctx),
   ]);
   if (!inRelease && !release) {
-    throw new AptSyncError(`repository ${ctx.repo.id}: neither ${dist}/InRelease nor ${dist}/Release exists at ${ctx.repo.upstream_url} (check upstream_url and apt.distribution)`);
+    throw new AptSyncError(
+      `repository ${ctx.repo.id}: neither ${dist}/InRelease nor ${dist}/Release exists at ${ctx.repo.upstream_url} (check upstream_url and apt.distribution)`,
+    );
   }
   return { inRelease, release, releaseGpg };
 }
 
 /** Release text for comparison: line ends and trailing whitespace do not count (clearsigning drops them). */
 function canonicalText(text: string): string {
-  return text.split("\n").map((l) => l.trimEnd()).join("\n").trimEnd();
+  return text
+    .split("\n")
+    .map((l) => l.trimEnd())
+    .join("\n")
+    .trimEnd();
 }
 
 interface VerifiedSuite {
@@ -109,7 +117,8 @@ async function verifiedSuite(index: SuiteIndex, dist: string, keyring: Keyring |
   const label = repoLabel("Release");
   const release = index.release!;
   if (keyring) {
-    if (!index.releaseGpg) throw new SignatureError(`${label}: upstream has neither InRelease nor Release.gpg, so the keyring ${keyring.path} cannot verify it`);
+    if (!index.releaseGpg)
+      throw new SignatureError(`${label}: upstream has neither InRelease nor Release.gpg, so the keyring ${keyring.path} cannot verify it`);
     await verifyDetached(release, index.releaseGpg, keyring, label);
   }
   files.push({ name: "Release", data: release });
@@ -117,7 +126,13 @@ async function verifiedSuite(index: SuiteIndex, dist: string, keyring: Keyring |
   return { text: release.toString("utf8"), label, files };
 }
 
-async function detachedPairUsable(index: SuiteIndex, inReleaseText: string, keyring: Keyring | undefined, label: string, ctx: RepoSyncContext): Promise<boolean> {
+async function detachedPairUsable(
+  index: SuiteIndex,
+  inReleaseText: string,
+  keyring: Keyring | undefined,
+  label: string,
+  ctx: RepoSyncContext,
+): Promise<boolean> {
   if (canonicalText(index.release!.toString("utf8")) !== canonicalText(inReleaseText)) {
     ctx.log.warn({ repo: ctx.repo.id }, `${label} differs from InRelease (upstream mid-update?): publishing InRelease only`);
     return false;
@@ -188,7 +203,12 @@ async function fetchIndexFile(file: ReleaseFile, dist: string, release: Release,
   for (const path of paths) {
     try {
       await downloadToPool(
-        { url: upstreamFileUrl(ctx.repo.upstream_url, insideRepository(path)), expected: { algo: "sha256", value: file.sha256 }, size: file.size, label: `${dist}/${file.path}` },
+        {
+          url: upstreamFileUrl(ctx.repo.upstream_url, insideRepository(path)),
+          expected: { algo: "sha256", value: file.sha256 },
+          size: file.size,
+          label: `${dist}/${file.path}`,
+        },
         { blobs: ctx.blobs, http: { ...ctx.http, signal: ctx.signal } },
       );
       return true;
@@ -225,7 +245,9 @@ async function fetchIndexFiles(targets: IndexTarget[], dist: string, release: Re
   await forEachLimited(jobs, INDEX_CONCURRENCY, async ({ file, required }) => {
     const present = await fetchIndexFile(file, dist, release, ctx);
     if (!present && required) {
-      throw new AptSyncError(`${dist}/${file.path} of repository ${ctx.repo.id} is listed in the Release but missing at ${upstreamFileUrl(ctx.repo.upstream_url, `${dist}/${file.path}`)}`);
+      throw new AptSyncError(
+        `${dist}/${file.path} of repository ${ctx.repo.id} is listed in the Release but missing at ${upstreamFileUrl(ctx.repo.upstream_url, `${dist}/${file.path}`)}`,
+      );
     }
     if (present) entries.push(await indexEntries(file, dist, release, ctx));
     ctx.onProgress?.({ phase: "metadata", filesDone: ++done, filesTotal: jobs.length, bytesDone: 0, bytesTotal: 0 });
@@ -262,18 +284,36 @@ async function readIndices(targets: IndexTarget[], dist: string, ctx: RepoSyncCo
     const label = indexLabel(dist, t.parse);
     // The Release lists the uncompressed index too (Debian does, even when it does not serve it): its size bounds the output.
     const plain = t.parse.path === t.base ? undefined : t.variants.find((v) => v.path === t.base);
-    const opts = { compression: compressionOf(t.parse.path), maxOutputBytes: MAX_INDEX_BYTES, label, signal: ctx.signal, ...(plain ? { declared: { bytes: plain.size, by: `the size the Release lists for ${dist}/${plain.path}` } } : {}) };
+    const opts = {
+      compression: compressionOf(t.parse.path),
+      maxOutputBytes: MAX_INDEX_BYTES,
+      label,
+      signal: ctx.signal,
+      ...(plain ? { declared: { bytes: plain.size, by: `the size the Release lists for ${dist}/${plain.path}` } } : {}),
+    };
     const source = ctx.blobs.openRead(t.parse.sha256, ctx.signal);
     try {
       if (t.kind === "packages") {
         for await (const p of parsePackagesIndex(source, opts)) {
-          set.add(p.filename, p.sha256, p.size, { type: "deb", name: p.name, epoch: p.epoch, version: p.version, release: p.release, arch: p.arch, metadata: { version: p.fullVersion } }, label);
+          set.add(
+            p.filename,
+            p.sha256,
+            p.size,
+            { type: "deb", name: p.name, epoch: p.epoch, version: p.version, release: p.release, arch: p.arch, metadata: { version: p.fullVersion } },
+            label,
+          );
         }
       } else {
         for await (const s of parseSourcesIndex(source, opts)) {
           for (const f of s.files) {
             const type = f.filename.endsWith(".dsc") ? "dsc" : "file";
-            set.add(f.filename, f.sha256, f.size, { type, name: s.name, epoch: s.epoch, version: s.version, release: s.release, arch: "source", metadata: { version: s.fullVersion } }, label);
+            set.add(
+              f.filename,
+              f.sha256,
+              f.size,
+              { type, name: s.name, epoch: s.epoch, version: s.version, release: s.release, arch: "source", metadata: { version: s.fullVersion } },
+              label,
+            );
           }
         }
       }
@@ -304,7 +344,6 @@ async function downloadMissing(missing: PlannedFile[], ctx: RepoSyncContext, cou
   await downloadPackages(jobs, ctx, counts, bytesTotal, (index) => packageRecord(missing[index]!));
 }
 
-
 function describeTreeEntry(e: PlannedFile | MetadataEntry): string {
   return "record" in e ? `${describeFile(e)} (${e.location})` : `index file ${e.path}`;
 }
@@ -323,7 +362,10 @@ function refuseTreeConflicts(planned: PlannedFile[], metadata: MetadataEntry[], 
 function warnOnSuiteMismatch(release: Release, source: AptSourceConfig, label: string, ctx: RepoSyncContext): void {
   const wanted = source.distribution;
   if (release.suite !== undefined && release.codename !== undefined && release.suite !== wanted && release.codename !== wanted) {
-    ctx.log.warn({ repo: ctx.repo.id, suite: release.suite, codename: release.codename }, `${label} is for suite ${release.suite} (${release.codename}), not ${wanted}`);
+    ctx.log.warn(
+      { repo: ctx.repo.id, suite: release.suite, codename: release.codename },
+      `${label} is for suite ${release.suite} (${release.codename}), not ${wanted}`,
+    );
   }
 }
 
@@ -351,7 +393,11 @@ export async function syncApt(ctx: RepoSyncContext): Promise<RepoSyncResult> {
     allowed: ctx.allowDowngrade || ctx.repo.verify?.allow_rollback === true,
   });
 
-  const targets = planIndexTargets(release, { components: source.components, architectures: source.architectures, includeSources: source.include_sources }, suite.label);
+  const targets = planIndexTargets(
+    release,
+    { components: source.components, architectures: source.architectures, includeSources: source.include_sources },
+    suite.label,
+  );
   const metadata: MetadataEntry[] = [];
   for (const f of suite.files) metadata.push({ path: `${dist}/${f.name}`, ...(await putBuffer(ctx.blobs, f.data)) });
   metadata.push(...(await fetchIndexFiles(targets, dist, release, ctx)));

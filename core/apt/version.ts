@@ -16,7 +16,8 @@ export interface DebianVersion {
 /** Splits "epoch:upstream-revision"; the epoch must be a number, the upstream part must not be empty. */
 export function parseDebianVersion(text: string): DebianVersion {
   const s = text.trim();
-  if (s === "" || /\s/.test(s)) throw new DebianVersionError(`invalid Debian version ${JSON.stringify(text)}: ${s === "" ? "it is empty" : "it contains whitespace"}`);
+  if (s === "" || /\s/.test(s))
+    throw new DebianVersionError(`invalid Debian version ${JSON.stringify(text)}: ${s === "" ? "it is empty" : "it contains whitespace"}`);
   const colon = s.indexOf(":");
   let epoch = 0;
   let rest = s;

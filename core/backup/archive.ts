@@ -60,7 +60,14 @@ export interface ConfigFileList {
 export async function listConfigFiles(configDir: string, config: Config, backupDir?: string): Promise<ConfigFileList> {
   const root = resolve(configDir);
   // The backup signing key stays out of the backups it signs.
-  const excluded = [config.storage.base_path, config.storage.pool_path, config.storage.published_path, config.storage.temp_path, backupDir, config.backup.signing?.key_file]
+  const excluded = [
+    config.storage.base_path,
+    config.storage.pool_path,
+    config.storage.published_path,
+    config.storage.temp_path,
+    backupDir,
+    config.backup.signing?.key_file,
+  ]
     .filter((p): p is string => !!p)
     .map((p) => resolve(p))
     .filter((p) => isInside(p, root) && p !== root);
@@ -128,7 +135,11 @@ function entryBody(entry: ReadEntry): PassThrough {
  * Read an archive member by member, refusing unsafe members (absolute paths, `..`, links, devices) before the
  * visitor sees them. Gzip is detected by its magic bytes. Truncation and corruption throw BackupInvalidError.
  */
-export async function readArchive(input: Readable, visit: (m: ArchiveMember) => Promise<void>, opts: { signal?: AbortSignal } = {}): Promise<ReadArchiveResult> {
+export async function readArchive(
+  input: Readable,
+  visit: (m: ArchiveMember) => Promise<void>,
+  opts: { signal?: AbortSignal } = {},
+): Promise<ReadArchiveResult> {
   const directories: string[] = [];
   const seen = new Set<string>();
   let chain: Promise<void> = Promise.resolve();
@@ -182,7 +193,13 @@ export async function readArchive(input: Readable, visit: (m: ArchiveMember) => 
     },
   });
   const parsed = new Promise<void>((resolvePromise, reject) => {
-    parser.on("error", (err: Error) => reject(new BackupInvalidError(`the archive is not a readable tar${/gzip|zlib|deflate|header check|unexpected end/i.test(err.message) ? " (gzip)" : ""}: ${err.message}`)));
+    parser.on("error", (err: Error) =>
+      reject(
+        new BackupInvalidError(
+          `the archive is not a readable tar${/gzip|zlib|deflate|header check|unexpected end/i.test(err.message) ? " (gzip)" : ""}: ${err.message}`,
+        ),
+      ),
+    );
     parser.on("end", () => resolvePromise());
   });
   const pumped = (async () => {
@@ -208,7 +225,10 @@ export async function readArchive(input: Readable, visit: (m: ArchiveMember) => 
   } finally {
     opts.signal?.removeEventListener("abort", onAbort);
   }
-  if (failure) throw failure instanceof Error && !(failure instanceof BackupInvalidError) && isStreamNoise(failure) ? new BackupInvalidError(`cannot read the archive: ${errorMessage(failure)}`) : failure;
+  if (failure)
+    throw failure instanceof Error && !(failure instanceof BackupInvalidError) && isStreamNoise(failure)
+      ? new BackupInvalidError(`cannot read the archive: ${errorMessage(failure)}`)
+      : failure;
   return { directories };
 }
 

@@ -96,13 +96,19 @@ async function takeSharedMaintenanceLock(env: BackupEnv) {
   try {
     return await acquireLock(env.databaseUrl, maintenanceLockRequest("shared", "backup", { signal: env.signal }));
   } catch (err) {
-    if (err instanceof LockHeldError) throw new LockBusyError(`a database restore is running (${err.holders.map(describeHolder).join(", ")}): backup not started`);
+    if (err instanceof LockHeldError)
+      throw new LockBusyError(`a database restore is running (${err.holders.map(describeHolder).join(", ")}): backup not started`);
     throw err;
   }
 }
 
 /** Dump the database into <staging>/<file>, returning the dump's counts and the stored file's digest. */
-async function writeDumpFile(env: BackupEnv, path: string, compress: boolean, createdAt: Date): Promise<{ dump: DumpResult; digest: MemberDigest; uncompressedBytes: number }> {
+async function writeDumpFile(
+  env: BackupEnv,
+  path: string,
+  compress: boolean,
+  createdAt: Date,
+): Promise<{ dump: DumpResult; digest: MemberDigest; uncompressedBytes: number }> {
   const client = new pg.Client({ connectionString: env.databaseUrl, application_name: "chantal-backup" });
   client.on("error", () => undefined);
   await client.connect();
@@ -130,7 +136,11 @@ function countsOf(tables: Record<string, number>): BackupCounts {
   return { repositories: tables.repositories ?? 0, packages: tables.packages ?? 0, snapshots: tables.snapshots ?? 0, tables };
 }
 
-async function stageConfig(env: BackupEnv, staging: string, dest: Destination): Promise<{ files: string[]; skipped: string[]; members: Record<string, MemberDigest> }> {
+async function stageConfig(
+  env: BackupEnv,
+  staging: string,
+  dest: Destination,
+): Promise<{ files: string[]; skipped: string[]; members: Record<string, MemberDigest> }> {
   const backupDir = dest.store instanceof LocalStore ? dest.store.dir : undefined;
   const list = await listConfigFiles(env.configDir, env.config, backupDir);
   const members: Record<string, MemberDigest> = {};
@@ -143,7 +153,8 @@ async function checkWritten(dest: Destination, size: number, env: BackupEnv): Pr
   if (dest.store instanceof LocalStore) {
     const report = await verifyBackup(dest.store, dest.name, { signal: env.signal });
     const bad = report.checks.find((c) => !c.ok);
-    if (bad) throw new ChantalError(`the backup just written to ${dest.store.describe(dest.name)} does not verify (${bad.label}: ${bad.detail ?? ""}): removed`);
+    if (bad)
+      throw new ChantalError(`the backup just written to ${dest.store.describe(dest.name)} does not verify (${bad.label}: ${bad.detail ?? ""}): removed`);
     return;
   }
   const stored = await dest.store.size(dest.name);
@@ -195,13 +206,24 @@ export async function createBackup(req: BackupRequest, env: BackupEnv): Promise<
     // Signed right after the manifest (which holds every other member's sha256), so readers check it before the rest.
     if (signer) await writeFile(join(staging, SIGNATURE_NAME), await signManifest(signer, manifestBytes), { mode: 0o600 });
     const counter = countingStream();
-    const archive = packArchive(staging, [MANIFEST_NAME, ...(signer ? [SIGNATURE_NAME] : []), databaseFile, ...config.files.map(configMemberName)], req.compress);
+    const archive = packArchive(
+      staging,
+      [MANIFEST_NAME, ...(signer ? [SIGNATURE_NAME] : []), databaseFile, ...config.files.map(configMemberName)],
+      req.compress,
+    );
     env.log.info({ target: dest.store.describe(dest.name) }, "backup: writing the archive");
     await dest.store.write(dest.name, archive.pipe(counter.stream), env.signal);
     written = true;
     await checkWritten(dest, counter.bytes(), env);
     written = false; // verified: from here on it stays, whatever happens
-    const outcome: BackupOutcome = { location: dest.store.describe(dest.name), name: dest.name, size: counter.bytes(), counts, manifest, skippedConfig: config.skipped };
+    const outcome: BackupOutcome = {
+      location: dest.store.describe(dest.name),
+      name: dest.name,
+      size: counter.bytes(),
+      counts,
+      manifest,
+      skippedConfig: config.skipped,
+    };
     const policy = env.config.backup.retention;
     if (dest.applyRetention && policy) {
       try {
@@ -227,4 +249,3 @@ export function timeZoneOf(config: Config): { timeZone?: string } {
   const tz = config.backup.schedule?.timezone ?? config.scheduler.timezone;
   return tz ? { timeZone: tz } : {};
 }
-

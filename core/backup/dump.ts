@@ -116,13 +116,17 @@ async function appliedMigrationIds(client: pg.ClientBase): Promise<string[]> {
 export function migrationsToReplay(applied: string[], known: Migration[]): Migration[] {
   const byId = new Map(known.map((m) => [m.id, m]));
   const unknown = applied.filter((id) => !byId.has(id));
-  if (unknown.length > 0) throw new DatabaseError(`the database schema has migrations this version of Chantal does not know (${unknown.join(", ")}): upgrade Chantal to back it up`);
+  if (unknown.length > 0)
+    throw new DatabaseError(`the database schema has migrations this version of Chantal does not know (${unknown.join(", ")}): upgrade Chantal to back it up`);
   if (applied.length === 0) throw new DatabaseError(`the ${SCHEMA} schema has no migration applied: nothing to back up`);
   return applied.map((id) => byId.get(id)!);
 }
 
 async function sequenceValues(client: pg.ClientBase): Promise<{ name: string; lastValue: string; isCalled: boolean }[]> {
-  const seqs = await client.query(`SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'S' ORDER BY 1`, [SCHEMA]);
+  const seqs = await client.query(
+    `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'S' ORDER BY 1`,
+    [SCHEMA],
+  );
   const out = [];
   for (const s of seqs.rows) {
     const v = await client.query(`SELECT last_value::text AS last_value, is_called FROM ${qualified(s.relname)}`);
@@ -151,7 +155,11 @@ function header(opts: { chantalVersion: string; createdAt: Date; migrations: str
  * Write the dump to `out` (not ended). One REPEATABLE READ READ ONLY transaction on `client` makes it a consistent
  * snapshot while syncs write; memory stays flat because rows stream from COPY straight into `out`.
  */
-export async function dumpSchema(client: pg.ClientBase, out: Writable, opts: { known: Migration[]; chantalVersion: string; createdAt: Date; signal?: AbortSignal }): Promise<DumpResult> {
+export async function dumpSchema(
+  client: pg.ClientBase,
+  out: Writable,
+  opts: { known: Migration[]; chantalVersion: string; createdAt: Date; signal?: AbortSignal },
+): Promise<DumpResult> {
   return inTransaction(
     client,
     async () => {
@@ -166,7 +174,12 @@ export async function dumpSchema(client: pg.ClientBase, out: Writable, opts: { k
       for (const t of tables) counts[t.name] = await copyTable(client, t, out, opts.signal);
       const seqs = await sequenceValues(client);
       await write(out, "\n", opts.signal);
-      for (const s of seqs) await write(out, `SELECT pg_catalog.setval(${pg.escapeLiteral(`${SCHEMA}.${pg.escapeIdentifier(s.name)}`)}, ${s.lastValue}, ${s.isCalled});\n`, opts.signal);
+      for (const s of seqs)
+        await write(
+          out,
+          `SELECT pg_catalog.setval(${pg.escapeLiteral(`${SCHEMA}.${pg.escapeIdentifier(s.name)}`)}, ${s.lastValue}, ${s.isCalled});\n`,
+          opts.signal,
+        );
       await write(out, `${DUMP_END}\n`, opts.signal);
       return { migrations, tables: counts, sequences: seqs.length };
     },

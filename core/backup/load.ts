@@ -100,7 +100,9 @@ async function readCatalog(client: pg.ClientBase): Promise<Catalog> {
     if (!tables.has(r.table)) tables.set(r.table, new Set());
     tables.get(r.table)!.add(r.column);
   }
-  const seqs = await client.query(`SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'S'`, [SCHEMA]);
+  const seqs = await client.query(`SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'S'`, [
+    SCHEMA,
+  ]);
   return { tables, sequences: new Set(seqs.rows.map((r) => r.relname as string)) };
 }
 
@@ -114,8 +116,14 @@ export async function createSchemaFromMigrations(client: pg.ClientBase, migratio
   if (missing.length > 0) throw new BackupInvalidError(`the dump was made with migrations this Chantal does not know (${missing.join(", ")}): upgrade Chantal`);
   await client.query(`CREATE SCHEMA ${SCHEMA}`);
   await createMigrationsTable(client);
-  await applyMigrations(client, migrations.map((id) => byId.get(id)!));
-  const tables = await client.query(`SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r' ORDER BY 1`, [SCHEMA]);
+  await applyMigrations(
+    client,
+    migrations.map((id) => byId.get(id)!),
+  );
+  const tables = await client.query(
+    `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r' ORDER BY 1`,
+    [SCHEMA],
+  );
   if (tables.rows.length > 0) await client.query(`TRUNCATE ${tables.rows.map((r) => `${SCHEMA}.${pg.escapeIdentifier(r.relname)}`).join(", ")}`);
 }
 
@@ -146,18 +154,24 @@ class DumpInterpreter {
   ) {}
 
   private refuse(lineNo: number, why: string): never {
-    throw new BackupInvalidError(`database dump line ${lineNo}: ${why}; a backup may hold only the schema of Chantal's own migrations and COPY data: refused, nothing was restored`);
+    throw new BackupInvalidError(
+      `database dump line ${lineNo}: ${why}; a backup may hold only the schema of Chantal's own migrations and COPY data: refused, nothing was restored`,
+    );
   }
 
   async line(text: string, lineNo: number): Promise<void> {
     switch (this.state) {
       case "header":
         if (text === DUMP_BEGIN) this.state = "schema";
-        else if (text !== "" && !text.startsWith("--") && !HEADER_LINES.has(text)) this.refuse(lineNo, `unexpected statement ${shown(text)} before the dump's begin marker`);
+        else if (text !== "" && !text.startsWith("--") && !HEADER_LINES.has(text))
+          this.refuse(lineNo, `unexpected statement ${shown(text)} before the dump's begin marker`);
         return;
       case "migration":
         if (text !== this.migrationLines[this.migrationLine]) {
-          this.refuse(lineNo, `${shown(text)} differs from line ${this.migrationLine + 1} of migration ${this.migrationId} as this Chantal has it (${shown(this.migrationLines[this.migrationLine] ?? "")})`);
+          this.refuse(
+            lineNo,
+            `${shown(text)} differs from line ${this.migrationLine + 1} of migration ${this.migrationId} as this Chantal has it (${shown(this.migrationLines[this.migrationLine] ?? "")})`,
+          );
         }
         if (++this.migrationLine === this.migrationLines.length) this.state = "schema";
         return;
@@ -186,7 +200,8 @@ class DumpInterpreter {
       return;
     }
     if (TRUNCATE_LINE.test(text)) {
-      if (this.migrationIndex !== this.opts.migrations.length) this.refuse(lineNo, `the dump holds ${this.migrationIndex} of the manifest's ${this.opts.migrations.length} migrations`);
+      if (this.migrationIndex !== this.opts.migrations.length)
+        this.refuse(lineNo, `the dump holds ${this.migrationIndex} of the manifest's ${this.opts.migrations.length} migrations`);
       this.state = "data";
       return;
     }
@@ -206,7 +221,11 @@ class DumpInterpreter {
     if (setval) {
       const seq = unquote(setval[1]!);
       if (!this.catalog.sequences.has(seq)) this.refuse(lineNo, `sets the unknown sequence ${shown(seq)}`);
-      await this.client.query(`SELECT pg_catalog.setval($1::regclass, $2::bigint, $3::boolean)`, [`${SCHEMA}.${pg.escapeIdentifier(seq)}`, setval[2], setval[3] === "true"]);
+      await this.client.query(`SELECT pg_catalog.setval($1::regclass, $2::bigint, $3::boolean)`, [
+        `${SCHEMA}.${pg.escapeIdentifier(seq)}`,
+        setval[2],
+        setval[3] === "true",
+      ]);
       this.result.sequences++;
       return;
     }
@@ -224,7 +243,9 @@ class DumpInterpreter {
     this.copied.add(table);
     if (this.opts.deferConstraints && !this.deferred) this.deferred = await dropSecondaryStructures(this.client, SCHEMA);
     // Built from checked names: the archive's text is never sent as SQL.
-    const copy = this.client.query(copyFrom(`COPY ${SCHEMA}.${pg.escapeIdentifier(table)} (${columns.map((c) => pg.escapeIdentifier(c)).join(", ")}) FROM STDIN`));
+    const copy = this.client.query(
+      copyFrom(`COPY ${SCHEMA}.${pg.escapeIdentifier(table)} (${columns.map((c) => pg.escapeIdentifier(c)).join(", ")}) FROM STDIN`),
+    );
     // The stream fails while we may be reading the archive (a cut connection): keep the error for the next write.
     copy.on("error", (err: Error) => void (this.copyError ??= err));
     this.copy = copy;
@@ -278,7 +299,10 @@ async function interpret(run: DumpInterpreter, input: Readable, limits: DumpLimi
     if (signal?.aborted) throw signal.reason;
     const buf = raw as Buffer;
     total += buf.length;
-    if (total > limits.maxBytes) throw new BackupInvalidError(`the database dump decompresses to more than ${limits.maxBytes} bytes (a decompression bomb?): refused, nothing was restored`);
+    if (total > limits.maxBytes)
+      throw new BackupInvalidError(
+        `the database dump decompresses to more than ${limits.maxBytes} bytes (a decompression bomb?): refused, nothing was restored`,
+      );
     let pos = 0;
     while (pos < buf.length) {
       const nl = buf.indexOf(NEWLINE, pos);
@@ -286,7 +310,8 @@ async function interpret(run: DumpInterpreter, input: Readable, limits: DumpLimi
       if (run.copy) {
         // COPY rows pass through in one write per chunk; only a line that is exactly `\.` ends them.
         rowBytes += end - pos;
-        if (rowBytes > limits.maxRowLine) throw new BackupInvalidError(`database dump line ${lineNo}: a row longer than ${limits.maxRowLine} bytes: refused, nothing was restored`);
+        if (rowBytes > limits.maxRowLine)
+          throw new BackupInvalidError(`database dump line ${lineNo}: a row longer than ${limits.maxRowLine} bytes: refused, nothing was restored`);
         const maybeEnd = rowBytes <= 2 && isEndPrefix(pieces, buf.subarray(pos, end));
         if (nl === -1) {
           if (maybeEnd) pieces.push(buf.subarray(pos));
@@ -307,8 +332,13 @@ async function interpret(run: DumpInterpreter, input: Readable, limits: DumpLimi
           // Hand over every complete row up to the next possible terminator at once.
           let upto = nl + 1;
           lineNo++;
-          for (let next = buf.indexOf(NEWLINE, upto); next !== -1 && !(next - upto === 2 && buf[upto] === BACKSLASH && buf[upto + 1] === DOT); next = buf.indexOf(NEWLINE, upto)) {
-            if (next - upto > limits.maxRowLine) throw new BackupInvalidError(`database dump line ${lineNo}: a row longer than ${limits.maxRowLine} bytes: refused, nothing was restored`);
+          for (
+            let next = buf.indexOf(NEWLINE, upto);
+            next !== -1 && !(next - upto === 2 && buf[upto] === BACKSLASH && buf[upto + 1] === DOT);
+            next = buf.indexOf(NEWLINE, upto)
+          ) {
+            if (next - upto > limits.maxRowLine)
+              throw new BackupInvalidError(`database dump line ${lineNo}: a row longer than ${limits.maxRowLine} bytes: refused, nothing was restored`);
             upto = next + 1;
             lineNo++;
           }
@@ -323,7 +353,10 @@ async function interpret(run: DumpInterpreter, input: Readable, limits: DumpLimi
         continue;
       }
       pieceBytes += end - pos;
-      if (pieceBytes > limits.maxStatementLine) throw new BackupInvalidError(`database dump line ${lineNo}: a statement line longer than ${limits.maxStatementLine} bytes: refused, nothing was restored`);
+      if (pieceBytes > limits.maxStatementLine)
+        throw new BackupInvalidError(
+          `database dump line ${lineNo}: a statement line longer than ${limits.maxStatementLine} bytes: refused, nothing was restored`,
+        );
       pieces.push(buf.subarray(pos, end));
       if (nl === -1) break;
       const text = Buffer.concat(pieces, pieceBytes).toString("utf8");

@@ -66,11 +66,16 @@ export function parseManifest(text: string): Manifest {
   const expected = new Set([m.database_file, ...m.config_files.map((f) => CONFIG_PREFIX + f)]);
   for (const name of expected) if (!m.members[name]) throw new BackupInvalidError(`manifest.json lists no sha256 for member ${name}`);
   for (const name of Object.keys(m.members)) if (!expected.has(name)) throw new BackupInvalidError(`manifest.json lists an unexpected member ${name}`);
-  if (m.members[m.database_file]!.size !== m.database_size_bytes) throw new BackupInvalidError(`manifest.json: database_size_bytes differs from the size of ${m.database_file}`);
-  if (m.includes_config !== m.config_files.length > 0) throw new BackupInvalidError(`manifest.json: includes_config is ${m.includes_config} but ${m.config_files.length} config files are listed`);
-  if ((m.compression === "gzip") !== m.database_file.endsWith(".gz")) throw new BackupInvalidError(`manifest.json: compression ${m.compression} does not match ${m.database_file}`);
-  if (m.database_migrations.at(-1) !== m.database_version) throw new BackupInvalidError(`manifest.json: database_version is not the last of database_migrations`);
-  if (m.backup_version >= 2 && m.database_uncompressed_bytes === undefined) throw new BackupInvalidError(`manifest.json: database_uncompressed_bytes is missing (backup_version ${m.backup_version})`);
+  if (m.members[m.database_file]!.size !== m.database_size_bytes)
+    throw new BackupInvalidError(`manifest.json: database_size_bytes differs from the size of ${m.database_file}`);
+  if (m.includes_config !== m.config_files.length > 0)
+    throw new BackupInvalidError(`manifest.json: includes_config is ${m.includes_config} but ${m.config_files.length} config files are listed`);
+  if ((m.compression === "gzip") !== m.database_file.endsWith(".gz"))
+    throw new BackupInvalidError(`manifest.json: compression ${m.compression} does not match ${m.database_file}`);
+  if (m.database_migrations.at(-1) !== m.database_version)
+    throw new BackupInvalidError(`manifest.json: database_version is not the last of database_migrations`);
+  if (m.backup_version >= 2 && m.database_uncompressed_bytes === undefined)
+    throw new BackupInvalidError(`manifest.json: database_uncompressed_bytes is missing (backup_version ${m.backup_version})`);
   if (m.compression === "none" && m.database_uncompressed_bytes !== undefined && m.database_uncompressed_bytes !== m.database_size_bytes) {
     throw new BackupInvalidError(`manifest.json: database_uncompressed_bytes differs from database_size_bytes of an uncompressed dump`);
   }

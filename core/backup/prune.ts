@@ -42,7 +42,11 @@ export async function pruneBackups(store: BackupStore, policy: RetentionPolicy, 
   const listing = await listBackups(store, opts.signal);
   await confirmNewestValid(store, listing, opts);
   const byName = new Map(listing.map((b) => [b.name, b]));
-  const plan = planRetention(listing.map((b) => ({ name: b.name, createdAt: b.createdAt, valid: b.valid })), policy, opts.timeZone ? { timeZone: opts.timeZone } : {});
+  const plan = planRetention(
+    listing.map((b) => ({ name: b.name, createdAt: b.createdAt, valid: b.valid })),
+    policy,
+    opts.timeZone ? { timeZone: opts.timeZone } : {},
+  );
   const deleted: string[] = [];
   for (const d of plan) {
     if (d.keep || opts.dryRun) continue;

@@ -8,15 +8,7 @@ import type { BlobStore } from "../storage/blob-store.js";
 import { makeConfigStaging, removeStaging, swapConfigDir } from "./config-swap.js";
 import type { Manifest } from "./manifest.js";
 import { verifyPool } from "../storage/pool-verify.js";
-import {
-  currentCounts,
-  loadBackupIntoDatabase,
-  migrationsAfter,
-  restoreConnection,
-  takeRestoreLock,
-  type LoadOutcome,
-  type TableCounts,
-} from "./restore.js";
+import { currentCounts, loadBackupIntoDatabase, migrationsAfter, restoreConnection, takeRestoreLock, type LoadOutcome, type TableCounts } from "./restore.js";
 import type { BackupStore } from "./store.js";
 import { assertVerified, verifyBackup, type VerifyReport } from "./verify.js";
 
@@ -42,7 +34,13 @@ export interface RestoreEnv {
 }
 
 /** Verify the archive (nothing is written) and work out what the restore would do; refuses a newer schema. */
-export async function planRestore(store: BackupStore, name: string, opts: { restoreConfig: boolean; configDir: string; keyring?: Keyring }, env: RestoreEnv, known?: Migration[]): Promise<RestorePlan> {
+export async function planRestore(
+  store: BackupStore,
+  name: string,
+  opts: { restoreConfig: boolean; configDir: string; keyring?: Keyring },
+  env: RestoreEnv,
+  known?: Migration[],
+): Promise<RestorePlan> {
   const verification = await verifyBackup(store, name, { signal: env.signal, ...(opts.keyring ? { keyring: opts.keyring } : {}) });
   const manifest = assertVerified(verification);
   const pending = migrationsAfter(manifest, known ?? (await readMigrations()));
@@ -67,7 +65,13 @@ export interface RestoreOutcome extends LoadOutcome {
   missingBlobs?: number;
 }
 
-export async function executeRestore(plan: RestorePlan, store: BackupStore, name: string, env: RestoreEnv, opts: { blobs?: BlobStore; known?: Migration[] } = {}): Promise<RestoreOutcome> {
+export async function executeRestore(
+  plan: RestorePlan,
+  store: BackupStore,
+  name: string,
+  env: RestoreEnv,
+  opts: { blobs?: BlobStore; known?: Migration[] } = {},
+): Promise<RestoreOutcome> {
   const lock = await takeRestoreLock(env.databaseUrl, "restore", env.signal);
   let staging: string | undefined;
   let committed = false;

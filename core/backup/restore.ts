@@ -64,7 +64,9 @@ export async function takeRestoreLock(databaseUrl: string, purpose: string, sign
   } catch (err) {
     if (err instanceof LockHeldError) {
       const who = err.holders.map((h) => `${h.purpose ?? "a Chantal process"} (${describeHolder(h)})`).join(", ");
-      throw new LockBusyError(`refusing to restore while the database is in use by: ${who || "another Chantal process"}; wait for them to finish, or stop them`);
+      throw new LockBusyError(
+        `refusing to restore while the database is in use by: ${who || "another Chantal process"}; wait for them to finish, or stop them`,
+      );
     }
     throw err;
   }
@@ -105,7 +107,8 @@ async function tableCounts(client: pg.ClientBase, tables: string[]): Promise<Map
 function stagedPath(stagingDir: string, member: string): string {
   const rel = member.slice(CONFIG_PREFIX.length);
   const abs = resolve(stagingDir, rel);
-  if (!rel || !abs.startsWith(resolve(stagingDir) + "/")) throw new BackupInvalidError(`archive member "${member}" would be written outside the configuration directory: refused`);
+  if (!rel || !abs.startsWith(resolve(stagingDir) + "/"))
+    throw new BackupInvalidError(`archive member "${member}" would be written outside the configuration directory: refused`);
   return abs;
 }
 
@@ -157,7 +160,9 @@ async function loadMembers(client: pg.ClientBase, input: Readable, opts: LoadOpt
 async function checkLoadedMigrations(client: pg.ClientBase, manifest: Manifest): Promise<void> {
   const rows = (await client.query(`SELECT id FROM ${qualified("schema_migrations")} ORDER BY id`)).rows.map((r) => r.id as string);
   if (rows.join(",") !== manifest.database_migrations.join(",")) {
-    throw new BackupInvalidError(`the dump's schema_migrations rows (${rows.join(", ") || "none"}) differ from the manifest's migrations (${manifest.database_migrations.join(", ")}): nothing was restored`);
+    throw new BackupInvalidError(
+      `the dump's schema_migrations rows (${rows.join(", ") || "none"}) differ from the manifest's migrations (${manifest.database_migrations.join(", ")}): nothing was restored`,
+    );
   }
 }
 
@@ -199,7 +204,8 @@ export async function loadBackupIntoDatabase(client: pg.ClientBase, input: Reada
         const tables: LoadOutcome["tables"] = {};
         for (const [t, n] of Object.entries(expected)) {
           tables[t] = { expected: n, actual: actual.get(t)! };
-          if (actual.get(t) !== n) throw new BackupInvalidError(`table ${t} has ${actual.get(t)} rows after loading the dump, the manifest says ${n}: nothing was restored`);
+          if (actual.get(t) !== n)
+            throw new BackupInvalidError(`table ${t} has ${actual.get(t)} rows after loading the dump, the manifest says ${n}: nothing was restored`);
         }
         await checkLoadedMigrations(client, opts.manifest);
         opts.onPhase?.("migrate");
@@ -218,7 +224,10 @@ export async function loadBackupIntoDatabase(client: pg.ClientBase, input: Reada
     );
   } catch (err) {
     if ((err as { code?: string }).code === "55P03") {
-      throw new DatabaseError(`restore gave up waiting ${LOCK_TIMEOUT} for other sessions' locks on the chantal tables (a long query or an open transaction?): nothing was restored`, { cause: err });
+      throw new DatabaseError(
+        `restore gave up waiting ${LOCK_TIMEOUT} for other sessions' locks on the chantal tables (a long query or an open transaction?): nothing was restored`,
+        { cause: err },
+      );
     }
     throw err;
   }

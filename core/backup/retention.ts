@@ -44,7 +44,13 @@ function hasRules(p: RetentionPolicy): boolean {
 }
 
 /** Keep the newest backup of each of the `limit` most recent periods (days, weeks, months) that have one. */
-function keepPerPeriod(sorted: RetentionCandidate[], limit: number | undefined, periodOf: (c: RetentionCandidate) => string, label: string, reasons: Map<string, string[]>): void {
+function keepPerPeriod(
+  sorted: RetentionCandidate[],
+  limit: number | undefined,
+  periodOf: (c: RetentionCandidate) => string,
+  label: string,
+  reasons: Map<string, string[]>,
+): void {
   if (!limit) return;
   const seen = new Set<string>();
   for (const c of sorted) {

@@ -21,7 +21,11 @@ export class S3Store {
     connection: S3Connection,
     env: NodeJS.ProcessEnv = process.env,
   ) {
-    this.bucket = new S3Bucket(s3SettingsOf(connection, location, env), { checkAs: false, maxAttempts: 4, maxSockets: undefined /* the SDK's agent: one stream at a time */ });
+    this.bucket = new S3Bucket(s3SettingsOf(connection, location, env), {
+      checkAs: false,
+      maxAttempts: 4,
+      maxSockets: undefined /* the SDK's agent: one stream at a time */,
+    });
   }
 
   describe(name?: string): string {

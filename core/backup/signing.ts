@@ -33,7 +33,11 @@ export async function loadSigner(signing: Signing | undefined): Promise<BackupSi
     throw keyIssue("backup.signing.key_file", `cannot read the OpenPGP secret key ${signing.key_file}: ${errorMessage(err)}`);
   }
   if (!key.isDecrypted()) {
-    if (!signing.passphrase) throw keyIssue("backup.signing.passphrase", `${signing.key_file} is protected by a passphrase: set backup.signing.passphrase (e.g. "\${CHANTAL_BACKUP_KEY_PASSPHRASE}")`);
+    if (!signing.passphrase)
+      throw keyIssue(
+        "backup.signing.passphrase",
+        `${signing.key_file} is protected by a passphrase: set backup.signing.passphrase (e.g. "\${CHANTAL_BACKUP_KEY_PASSPHRASE}")`,
+      );
     key = await openpgp.decryptKey({ privateKey: key, passphrase: signing.passphrase }).catch((err: unknown) => {
       throw keyIssue("backup.signing.passphrase", `cannot unlock ${signing.key_file}: ${errorMessage(err)}`);
     });

@@ -54,7 +54,12 @@ export function dumpChecker(gzip: boolean, limits: { maxBytes: number; declared?
   let error: Error | undefined;
   const bounded = new Transform({
     transform(chunk: Buffer, _enc, cb) {
-      if (tail.bytes() + chunk.length > limits.maxBytes) return cb(new DumpTooLargeError(`it decompresses to more than ${limits.maxBytes} bytes${limits.declared !== undefined ? " (the manifest's database_uncompressed_bytes)" : ""}: a decompression bomb?`));
+      if (tail.bytes() + chunk.length > limits.maxBytes)
+        return cb(
+          new DumpTooLargeError(
+            `it decompresses to more than ${limits.maxBytes} bytes${limits.declared !== undefined ? " (the manifest's database_uncompressed_bytes)" : ""}: a decompression bomb?`,
+          ),
+        );
       cb(null, chunk);
     },
   });
@@ -104,7 +109,11 @@ export function memberChecks(manifest: Manifest, digests: Map<string, MemberDige
     else if (got.size < want.size && got.sha256 !== want.sha256) {
       checks.push({ ok: false, label: `${name} complete`, detail: `only ${got.size} of ${want.size} bytes: the archive is truncated` });
     } else if (got.sha256 !== want.sha256 || got.size !== want.size) {
-      checks.push({ ok: false, label: `${name} sha256`, detail: `is ${got.sha256} (${got.size} bytes), the manifest says ${want.sha256} (${want.size} bytes): the member was modified` });
+      checks.push({
+        ok: false,
+        label: `${name} sha256`,
+        detail: `is ${got.sha256} (${got.size} bytes), the manifest says ${want.sha256} (${want.size} bytes): the member was modified`,
+      });
     } else checks.push({ ok: true, label: `${name} sha256`, detail: `${want.size} bytes` });
   }
   const unexpected = [...digests.keys()].filter((n) => !manifest.members[n]);
@@ -114,7 +123,6 @@ export function memberChecks(manifest: Manifest, digests: Map<string, MemberDige
 
 /** Thrown by the visitor to stop reading an archive whose signature failed: nothing after it is read. */
 class SignatureRefused extends Error {}
-
 
 /** The check of manifest.json.asc: valid by a key of the keyring, or not checked when no keyring is configured. */
 async function signatureCheck(manifestText: string | undefined, armored: string, keyring: Keyring | undefined): Promise<VerifyCheck> {
@@ -168,14 +176,21 @@ export async function verifyBackup(store: BackupStore, name: string, opts: { sig
         }
         // With a keyring, nothing is read before the signature has been checked (it comes right after the manifest).
         if (opts.keyring && !signature) {
-          signature = { ok: false, label: "manifest.json signature", detail: `the backup is not signed (no ${SIGNATURE_NAME} after manifest.json), and a signature by a key of ${opts.keyring.path} is required` };
+          signature = {
+            ok: false,
+            label: "manifest.json signature",
+            detail: `the backup is not signed (no ${SIGNATURE_NAME} after manifest.json), and a signature by a key of ${opts.keyring.path} is required`,
+          };
           throw new SignatureRefused();
         }
         const d = digestingStream();
         const isDump = m.path === "database.sql.gz" || m.path === "database.sql";
         if (isDump) {
           const gzip = m.path.endsWith(".gz");
-          const checker = dumpChecker(gzip, { maxBytes: dumpByteLimit(manifest, m.size, gzip), ...(manifest?.database_uncompressed_bytes !== undefined ? { declared: manifest.database_uncompressed_bytes } : {}) });
+          const checker = dumpChecker(gzip, {
+            maxBytes: dumpByteLimit(manifest, m.size, gzip),
+            ...(manifest?.database_uncompressed_bytes !== undefined ? { declared: manifest.database_uncompressed_bytes } : {}),
+          });
           await pipeline(m.body, d.stream, checker.sink);
           dumpChecks.push(await checker.result());
         } else await pipeline(m.body, d.stream, new Writable({ write: (_c, _e, cb) => cb() }));
@@ -191,17 +206,31 @@ export async function verifyBackup(store: BackupStore, name: string, opts: { sig
     return { ok: false, location, archiveBytes: counter.bytes(), checks, ...(manifest ? { manifest } : {}) };
   }
   if (signature) checks.push(signature);
-  checks.push(readError ? { ok: false, label: "archive is a readable tar", detail: errorMessage(readError) } : { ok: true, label: "archive is a readable tar", detail: `${digests.size + (sawManifest ? 1 : 0)} members, ${counter.bytes()} bytes` });
-  if (!sawManifest) checks.push({ ok: false, label: "manifest.json present", detail: readError ? "not reached" : "the archive has no manifest.json: not a Chantal backup" });
+  checks.push(
+    readError
+      ? { ok: false, label: "archive is a readable tar", detail: errorMessage(readError) }
+      : { ok: true, label: "archive is a readable tar", detail: `${digests.size + (sawManifest ? 1 : 0)} members, ${counter.bytes()} bytes` },
+  );
+  if (!sawManifest)
+    checks.push({ ok: false, label: "manifest.json present", detail: readError ? "not reached" : "the archive has no manifest.json: not a Chantal backup" });
   else if (!manifest) checks.push({ ok: false, label: "manifest.json valid", detail: manifestError ?? "unreadable" });
-  else checks.push({ ok: true, label: "manifest.json present and valid", detail: `backup version ${manifest.backup_version}, schema version ${manifest.database_version}, made by Chantal ${manifest.chantal_version}` });
+  else
+    checks.push({
+      ok: true,
+      label: "manifest.json present and valid",
+      detail: `backup version ${manifest.backup_version}, schema version ${manifest.database_version}, made by Chantal ${manifest.chantal_version}`,
+    });
   if (manifest) {
     checks.push(...memberChecks(manifest, digests));
     checks.push(...dumpChecks);
     if (dumpChecks.length === 0) checks.push({ ok: false, label: "database dump decompresses", detail: `${manifest.database_file} not found` });
     if (manifest.includes_config) {
       const present = manifest.config_files.filter((f) => digests.has(CONFIG_PREFIX + f)).length;
-      checks.push({ ok: present === manifest.config_files.length, label: "configuration present", detail: `${present} of ${manifest.config_files.length} files` });
+      checks.push({
+        ok: present === manifest.config_files.length,
+        label: "configuration present",
+        detail: `${present} of ${manifest.config_files.length} files`,
+      });
     }
   }
   return { ok: checks.every((c) => c.ok), location, archiveBytes: counter.bytes(), checks, ...(manifest ? { manifest } : {}) };
@@ -210,6 +239,7 @@ export async function verifyBackup(store: BackupStore, name: string, opts: { sig
 /** The first failed check as an error, for callers that must refuse an invalid backup. */
 export function assertVerified(report: VerifyReport): Manifest {
   const bad = report.checks.find((c) => !c.ok);
-  if (bad || !report.manifest) throw new BackupInvalidError(`backup ${report.location} is not valid: ${bad ? `${bad.label}: ${bad.detail ?? "failed"}` : "no manifest"}`);
+  if (bad || !report.manifest)
+    throw new BackupInvalidError(`backup ${report.location} is not valid: ${bad ? `${bad.label}: ${bad.detail ?? "failed"}` : "no manifest"}`);
   return report.manifest;
 }

@@ -3,9 +3,7 @@
 // day-of-month and day-of-week must be `?`, and it cannot OR the two day fields as unix cron does.
 import { cronFields, cronProblem } from "../schedule/cron.js";
 
-export type AwsCronConversion =
-  | { ok: true; expression: string }
-  | { ok: false; reason: string; fix: string };
+export type AwsCronConversion = { ok: true; expression: string } | { ok: false; reason: string; fix: string };
 
 interface FieldRange {
   min: number;

@@ -30,9 +30,7 @@ export function scheduleGroupName(stage: string): string {
 export const DEFAULT_CLOUD_TIMEZONE = "UTC";
 
 /** What the container entry receives as SST_EVENT (JSON), equivalent to its argv form. */
-export type TaskEvent =
-  | { handler: "sync"; repoId: string; trigger: "cloud"; snapshotTemplate?: string }
-  | { handler: "backup"; trigger: "cloud" };
+export type TaskEvent = { handler: "sync"; repoId: string; trigger: "cloud"; snapshotTemplate?: string } | { handler: "backup"; trigger: "cloud" };
 
 export type FlexibleTimeWindow = { Mode: "OFF" } | { Mode: "FLEXIBLE"; MaximumWindowInMinutes: number };
 
@@ -111,7 +109,12 @@ export function deploymentPlan(config: Config): DeploymentPlan {
       problems.push({ repository: repo.id, path: `repositories[${index}].schedule.cron`, cron: s.cron, reason: aws.reason, fix: aws.fix });
       return;
     }
-    const event: TaskEvent = { handler: "sync", repoId: repo.id, trigger: "cloud", ...(s.create_snapshot ? { snapshotTemplate: s.snapshot_name_template } : {}) };
+    const event: TaskEvent = {
+      handler: "sync",
+      repoId: repo.id,
+      trigger: "cloud",
+      ...(s.create_snapshot ? { snapshotTemplate: s.snapshot_name_template } : {}),
+    };
     schedules.push({
       name: syncScheduleName(repo.id),
       handler: "sync",
@@ -173,13 +176,17 @@ export function desiredSchedules(plan: DeploymentPlan): DesiredSchedule[] {
   }));
 }
 
-
 /** Problems as config issues, pointing at the file and key path where the expression is written. */
 export function planProblemIssues(problems: PlanProblem[], loaded: Pick<LoadedConfig, "files" | "sources">): ConfigIssue[] {
   return problems.map((p) => {
     const src = p.repository === null ? undefined : loaded.sources.get(p.repository);
     // A repository is named by its id, at the line of its entry (the path names it, so the message need not).
-    if (src) return { file: src.line ? `${src.file}:${src.line}` : src.file, path: `repository ${p.repository}: schedule.cron`, message: `cannot run on AWS EventBridge Scheduler: ${p.reason}; fix: ${p.fix}` };
+    if (src)
+      return {
+        file: src.line ? `${src.file}:${src.line}` : src.file,
+        path: `repository ${p.repository}: schedule.cron`,
+        message: `cannot run on AWS EventBridge Scheduler: ${p.reason}; fix: ${p.fix}`,
+      };
     const who = p.repository === null ? "the backup schedule" : `repository ${p.repository}`;
     return { file: loaded.files.join(", "), path: p.path, message: `${who} cannot run on AWS EventBridge Scheduler: ${p.reason}; fix: ${p.fix}` };
   });

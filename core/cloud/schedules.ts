@@ -54,7 +54,9 @@ export async function listLiveSchedules(client: SchedulerClient, group: string, 
     await client.send(new GetScheduleGroupCommand({ Name: group }), { abortSignal: signal });
   } catch (err) {
     if (err instanceof ResourceNotFoundException) {
-      throw new CloudError(`schedule group ${group} does not exist in region ${await clientRegion(client)}: deploy the SST app first (npx sst deploy --stage <stage> creates chantal-<stage>), or pass --group`);
+      throw new CloudError(
+        `schedule group ${group} does not exist in region ${await clientRegion(client)}: deploy the SST app first (npx sst deploy --stage <stage> creates chantal-<stage>), or pass --group`,
+      );
     }
     throw cloudError("reading the group", group, err);
   }
@@ -159,7 +161,9 @@ export async function applyScheduleChanges(
  * The live schedules of a group as rows (the target template left out), for `scheduler list --cloud`.
  * Opens and closes its own client.
  */
-export async function liveScheduleRows(opts: SchedulerClientOptions & { group: string; signal?: AbortSignal; excludeNames?: string[] }): Promise<{ group: string; region: string; rows: LiveScheduleRow[] }> {
+export async function liveScheduleRows(
+  opts: SchedulerClientOptions & { group: string; signal?: AbortSignal; excludeNames?: string[] },
+): Promise<{ group: string; region: string; rows: LiveScheduleRow[] }> {
   const client = schedulerClient(opts);
   try {
     const region = await clientRegion(client);

@@ -211,7 +211,13 @@ function readGroups(r: BitReader, groups: number, alphaSize: number): HuffmanGro
 }
 
 /** Huffman + MTF + RUNA/RUNB decoding of one block into s.tt (low byte of each entry). */
-function readBlockSymbols(r: BitReader, s: StreamState, symbolMap: Uint8Array, selectors: Uint8Array, groups: HuffmanGroup[]): { length: number; counts: Uint32Array } {
+function readBlockSymbols(
+  r: BitReader,
+  s: StreamState,
+  symbolMap: Uint8Array,
+  selectors: Uint8Array,
+  groups: HuffmanGroup[],
+): { length: number; counts: Uint32Array } {
   const alphaSize = symbolMap.length + 2;
   const endOfBlock = symbolMap.length + 1;
   const counts = new Uint32Array(256);

@@ -27,5 +27,11 @@ export async function configFiles(dir: string): Promise<string[]> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
   }
-  return [MAIN_CONFIG_FILE, ...names.filter(isConfDFileName).sort().map((n) => `${CONF_D}/${n}`)];
+  return [
+    MAIN_CONFIG_FILE,
+    ...names
+      .filter(isConfDFileName)
+      .sort()
+      .map((n) => `${CONF_D}/${n}`),
+  ];
 }

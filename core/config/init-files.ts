@@ -91,7 +91,9 @@ async function exists(path: string): Promise<boolean> {
 }
 
 function refusal(path: string): InitTargetExistsError {
-  return new InitTargetExistsError(`${path} already exists: config init never overwrites a file; edit it, or move it away and run config init again (or choose another --config-dir)`);
+  return new InitTargetExistsError(
+    `${path} already exists: config init never overwrites a file; edit it, or move it away and run config init again (or choose another --config-dir)`,
+  );
 }
 
 /**

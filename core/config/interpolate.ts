@@ -18,7 +18,13 @@ export function interpolateString(value: string, env: NodeJS.ProcessEnv): { valu
 }
 
 /** Interpolate every string in a parsed YAML tree; unset variables without a default become issues. */
-export function interpolateTree(node: unknown, env: NodeJS.ProcessEnv, file: string, path: (string | number)[] = [], issues: ConfigIssue[] = []): { value: unknown; issues: ConfigIssue[] } {
+export function interpolateTree(
+  node: unknown,
+  env: NodeJS.ProcessEnv,
+  file: string,
+  path: (string | number)[] = [],
+  issues: ConfigIssue[] = [],
+): { value: unknown; issues: ConfigIssue[] } {
   if (typeof node === "string") {
     const r = interpolateString(node, env);
     for (const name of r.missing) {

@@ -1,6 +1,6 @@
 // Where a configuration problem is: the YAML line of its key path, the repository's id instead of
 // `repositories[3]`, and the closest known key for an unknown one.
-import { LineCounter, isMap, isNode, type Document } from "yaml";
+import { type LineCounter, isMap, isNode, type Document } from "yaml";
 import type { z } from "zod";
 import { closest } from "../closest.js";
 import { formatKeyPath } from "./key-path.js";
@@ -50,7 +50,13 @@ export function schemaKeysAt(schema: z.ZodType, path: readonly (string | number)
   const visit = (s: AnySchema, rest: readonly (string | number)[]): void => {
     const def = s._zod.def;
     switch (def.type) {
-      case "optional": case "default": case "nullable": case "prefault": case "readonly": case "catch": case "nonoptional":
+      case "optional":
+      case "default":
+      case "nullable":
+      case "prefault":
+      case "readonly":
+      case "catch":
+      case "nonoptional":
         return visit(def.innerType as AnySchema, rest);
       case "pipe":
         return visit(def.in as AnySchema, rest);

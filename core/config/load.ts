@@ -45,7 +45,11 @@ function zodIssues(file: string, error: z.ZodError): ConfigIssue[] {
   return error.issues.flatMap((issue): ConfigIssue[] => {
     if (issue.code === "unrecognized_keys") {
       const parent = issue.path.filter((p): p is string | number => typeof p !== "symbol");
-      return issue.keys.map((key) => ({ file, path: formatKeyPath([...issue.path, key]), message: `unknown key${unknownKeyHint(ConfigFileSchema, parent, key)}` }));
+      return issue.keys.map((key) => ({
+        file,
+        path: formatKeyPath([...issue.path, key]),
+        message: `unknown key${unknownKeyHint(ConfigFileSchema, parent, key)}`,
+      }));
     }
     return [{ file, path: formatKeyPath(issue.path), message: issue.message }];
   });
@@ -93,9 +97,19 @@ function parseFile(file: string, text: string, env: NodeJS.ProcessEnv): ParsedFi
   } catch (err) {
     // yaml throws a ReferenceError for an alias bomb ("billion laughs"): a configuration error, not a crash.
     const detail = err instanceof Error ? err.message : String(err);
-    return { ids: [], issues: [{ file, path: "", message: `invalid YAML: ${detail} (aliases expand to more than ${MAX_ALIAS_COUNT} nodes): write the values out or use fewer aliases` }] };
+    return {
+      ids: [],
+      issues: [
+        {
+          file,
+          path: "",
+          message: `invalid YAML: ${detail} (aliases expand to more than ${MAX_ALIAS_COUNT} nodes): write the values out or use fewer aliases`,
+        },
+      ],
+    };
   }
-  if (typeof raw !== "object" || Array.isArray(raw)) return { ids: [], issues: [{ file, path: "", message: "must be a mapping of sections (storage, database, proxy, repositories, scheduler, backup)" }] };
+  if (typeof raw !== "object" || Array.isArray(raw))
+    return { ids: [], issues: [{ file, path: "", message: "must be a mapping of sections (storage, database, proxy, repositories, scheduler, backup)" }] };
   const { value, issues } = interpolateTree(raw, env, file);
   const parsed = ConfigFileSchema.safeParse(value);
   if (!parsed.success) issues.push(...zodIssues(file, parsed.error));
@@ -150,15 +164,16 @@ function resolveProxyPaths<P extends { ca_bundle?: string | undefined } | undefi
 
 /** Files a repository names (keyring, certificates, CAs) are relative to the config directory. */
 function resolveRepositoryPaths(repo: RepositoryConfig, abs: AbsolutePath): RepositoryConfig {
-  const auth = repo.auth?.type === "client_cert"
-    ? {
-        ...repo.auth,
-        ...(repo.auth.cert_dir ? { cert_dir: abs(repo.auth.cert_dir) } : {}),
-        ...(repo.auth.cert_file ? { cert_file: abs(repo.auth.cert_file) } : {}),
-        ...(repo.auth.key_file ? { key_file: abs(repo.auth.key_file) } : {}),
-        ...(repo.auth.ca_file ? { ca_file: abs(repo.auth.ca_file) } : {}),
-      }
-    : repo.auth;
+  const auth =
+    repo.auth?.type === "client_cert"
+      ? {
+          ...repo.auth,
+          ...(repo.auth.cert_dir ? { cert_dir: abs(repo.auth.cert_dir) } : {}),
+          ...(repo.auth.cert_file ? { cert_file: abs(repo.auth.cert_file) } : {}),
+          ...(repo.auth.key_file ? { key_file: abs(repo.auth.key_file) } : {}),
+          ...(repo.auth.ca_file ? { ca_file: abs(repo.auth.ca_file) } : {}),
+        }
+      : repo.auth;
   return {
     ...repo,
     ...(auth ? { auth } : {}),
@@ -230,7 +245,13 @@ export function unknownRepositoryMessage(configuredIds: readonly string[], id: s
 export function findRepository(loaded: LoadedConfig, id: string): RepositoryConfig {
   const repo = loaded.config.repositories.find((r) => r.id === id);
   if (!repo) {
-    throw new UsageError(unknownRepositoryMessage(loaded.config.repositories.map((r) => r.id), id, loaded.dir));
+    throw new UsageError(
+      unknownRepositoryMessage(
+        loaded.config.repositories.map((r) => r.id),
+        id,
+        loaded.dir,
+      ),
+    );
   }
   return repo;
 }

@@ -13,7 +13,11 @@ const httpUrl = z.string().refine((s) => /^https?:\/\/[^\s/]+/i.test(s) && URL.c
 const upstreamUrl = httpUrl.superRefine((s, ctx) => {
   const u = URL.canParse(s) ? new URL(s) : undefined;
   if (u && (u.username !== "" || u.password !== "")) {
-    ctx.addIssue({ code: "custom", message: "must not contain credentials (user:password@host): they would be stored in the database and every backup; give them as auth: { type: basic, username: ..., password: ... } instead" });
+    ctx.addIssue({
+      code: "custom",
+      message:
+        "must not contain credentials (user:password@host): they would be stored in the database and every backup; give them as auth: { type: basic, username: ..., password: ... } instead",
+    });
   }
 });
 
@@ -53,11 +57,22 @@ export const S3StorageSchema = z.strictObject({
 export type S3StorageConfig = z.output<typeof S3StorageSchema>;
 
 export const StorageSchema = z.strictObject({
-  base_path: z.string().min(1).optional().describe("Root of everything Chantal writes (default /var/lib/chantal); the embedded database lives in <base_path>/postgres"),
+  base_path: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("Root of everything Chantal writes (default /var/lib/chantal); the embedded database lives in <base_path>/postgres"),
   pool_path: z.string().min(1).optional().describe("Content-addressed blob pool (default <base_path>/pool)"),
   published_path: z.string().min(1).optional().describe("Published trees (default <base_path>/published)"),
-  temp_path: z.string().min(1).optional().describe("Temporary downloads (default <pool_path>/.tmp, same filesystem as the pool; <base_path>/tmp with backend s3)"),
-  backend: z.enum(["filesystem", "s3"], { error: (iss) => `must be "filesystem" or "s3", not ${JSON.stringify(iss.input)}` }).optional().describe("where the pool and the published trees live: filesystem (default) or s3"),
+  temp_path: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("Temporary downloads (default <pool_path>/.tmp, same filesystem as the pool; <base_path>/tmp with backend s3)"),
+  backend: z
+    .enum(["filesystem", "s3"], { error: (iss) => `must be "filesystem" or "s3", not ${JSON.stringify(iss.input)}` })
+    .optional()
+    .describe("where the pool and the published trees live: filesystem (default) or s3"),
   s3: S3StorageSchema.optional().describe("the bucket for backend s3; credentials come from the AWS environment (AWS_ACCESS_KEY_ID, profiles, roles)"),
 });
 
@@ -67,7 +82,12 @@ export const StorageSchema = z.strictObject({
  * bucket, checked here too, as storage.s3 may come from another file than storage.backend.
  */
 const StorageWithBackendSchema = StorageSchema.superRefine((s, ctx) => {
-  if (s.backend === "s3" && !s.s3) ctx.addIssue({ code: "custom", path: ["s3", "bucket"], message: "storage.backend s3 needs storage.s3.bucket (and usually region, or endpoint for an S3-compatible server)" });
+  if (s.backend === "s3" && !s.s3)
+    ctx.addIssue({
+      code: "custom",
+      path: ["s3", "bucket"],
+      message: "storage.backend s3 needs storage.s3.bucket (and usually region, or endpoint for an S3-compatible server)",
+    });
 }).transform((s) => ({ ...s, base_path: s.base_path ?? "/var/lib/chantal" }));
 
 export const DatabaseSchema = z.strictObject({
@@ -103,7 +123,8 @@ const ClientCertAuthSchema = z
   .superRefine((a, ctx) => {
     const explicit = a.cert_file !== undefined || a.key_file !== undefined;
     if (a.cert_dir && explicit) ctx.addIssue({ code: "custom", message: "give either cert_dir or cert_file/key_file, not both" });
-    else if (!a.cert_dir && !(a.cert_file && a.key_file)) ctx.addIssue({ code: "custom", message: "client_cert needs cert_dir, or both cert_file and key_file" });
+    else if (!a.cert_dir && !(a.cert_file && a.key_file))
+      ctx.addIssue({ code: "custom", message: "client_cert needs cert_dir, or both cert_file and key_file" });
   });
 
 const BasicAuthSchema = z.strictObject({
@@ -119,9 +140,19 @@ export const AuthSchema = z.discriminatedUnion("type", [ClientCertAuthSchema, Ba
  * No defaults here: a default in one file's block would override what an earlier file set; see httpSettings().
  */
 export const HttpSettingsSchema = z.strictObject({
-  min_rate_bytes_per_second: z.number().int().min(0).optional().describe("a transfer slower than this over min_rate_window_seconds fails and is retried (default 1000; 0 turns the check off)"),
+  min_rate_bytes_per_second: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe("a transfer slower than this over min_rate_window_seconds fails and is retried (default 1000; 0 turns the check off)"),
   min_rate_window_seconds: z.number().int().min(1).max(3600).optional().describe("the window the minimum rate is measured over (default 30)"),
-  max_download_bytes: z.number().int().min(1).optional().describe("largest file accepted when the upstream declares no size (default 4 GiB); a declared size is always a hard cap"),
+  max_download_bytes: z
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe("largest file accepted when the upstream declares no size (default 4 GiB); a declared size is always a hard cap"),
   allow_insecure_redirects: z.boolean().optional().describe("follow a redirect from https:// to http:// (default false: refused as a downgrade)"),
 });
 
@@ -148,10 +179,13 @@ function aptDistributionProblem(d: string): string | undefined {
   return `"${d}" must be a suite or codename under dists/: ${APT_SEGMENTS_MESSAGE}; never empty, absolute or '..'`;
 }
 
-const aptDistribution = z.string().min(1).superRefine((d, ctx) => {
-  const problem = aptDistributionProblem(d);
-  if (problem) ctx.addIssue({ code: "custom", message: problem });
-});
+const aptDistribution = z
+  .string()
+  .min(1)
+  .superRefine((d, ctx) => {
+    const problem = aptDistributionProblem(d);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  });
 
 /** "main", "non-free-firmware", "updates/main" (components of old Debian security suites). */
 const aptComponent = z.string().refine((c) => c.split("/").every((s) => APT_SEGMENT.test(s)), {
@@ -170,14 +204,19 @@ export const AptSourceSchema = z.strictObject({
 
 export const VerifySchema = z.strictObject({
   keyring: z.string().min(1).optional().describe("OpenPGP keyring that signs InRelease / Release.gpg (apt repositories)"),
-  allow_rollback: z.boolean().optional().describe("accept a Release whose Date is older than the last synced one (default false: a replayed old Release is refused)"),
+  allow_rollback: z
+    .boolean()
+    .optional()
+    .describe("accept a Release whose Date is older than the last synced one (default false: a replayed old Release is refused)"),
 });
 
 /** Where clients reach the published trees; globally, and per repository (replacing the global value). */
 export const PublishSchema = z.strictObject({
   base_url: httpUrl
     .optional()
-    .describe("URL at which a web server serves storage.published_path, e.g. http://mirror.internal/ (a repository is then at <base_url><repo-id>/latest/): publish and sync print the client configuration under it"),
+    .describe(
+      "URL at which a web server serves storage.published_path, e.g. http://mirror.internal/ (a repository is then at <base_url><repo-id>/latest/): publish and sync print the client configuration under it",
+    ),
 });
 
 /** The last second of a year: the longest {date} and {time} a template can produce. */
@@ -193,43 +232,48 @@ export function snapshotTemplateProblem(template: string, repoId: string): strin
   }
 }
 
-export const RepositorySchema = z.strictObject({
-  id: z
-    .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "must be 1-63 characters of letters, digits, '.', '_' or '-', starting with a letter or digit"),
-  type: z.enum(["rpm", "apt"], { error: (iss) => `must be "rpm" or "apt", not ${JSON.stringify(iss.input)}` }),
-  upstream_url: upstreamUrl,
-  enabled: z.boolean().default(true),
-  description: z.string().optional(),
-  proxy: ProxySchema.optional().describe("replaces the global proxy block whole"),
-  auth: AuthSchema.optional(),
-  schedule: RepoScheduleSchema.optional(),
-  apt: AptSourceSchema.optional().describe("required for type apt"),
-  verify: VerifySchema.optional(),
-  download_concurrency: z.number().int().min(1).max(64).default(8),
-  http: HttpSettingsSchema.optional().describe("overrides the global http: block key by key"),
-  publish: PublishSchema.optional().describe("replaces the global publish: block (a repository served from another host)"),
-}).superRefine((r, ctx) => {
-  if (r.type === "apt" && !r.apt) ctx.addIssue({ code: "custom", path: ["apt"], message: "an apt repository needs an apt: block (distribution, components, architectures)" });
-  if (r.type === "rpm" && r.apt) ctx.addIssue({ code: "custom", path: ["apt"], message: "only apt repositories take an apt: block" });
-  if (r.type === "rpm" && r.verify?.keyring) {
-    ctx.addIssue({ code: "custom", path: ["verify", "keyring"], message: "is checked for apt repositories only: an RPM mirror keeps repomd.xml.asc verbatim, so enable repo_gpgcheck in dnf to verify it" });
-  }
-  if (r.type === "rpm" && r.verify?.allow_rollback !== undefined) {
-    ctx.addIssue({ code: "custom", path: ["verify", "allow_rollback"], message: "applies to apt repositories only (the Date of their Release)" });
-  }
-  const template = r.schedule?.snapshot_name_template;
-  if (template !== undefined) {
-    // Rendered with a sample date now, so that a template that can never make a valid name fails validation, not a sync.
-    const problem = snapshotTemplateProblem(template, r.id);
-    if (problem) ctx.addIssue({ code: "custom", path: ["schedule", "snapshot_name_template"], message: problem });
-  }
-  for (const key of ["components", "architectures"] as const) {
-    const list = r.apt?.[key] ?? [];
-    const dup = list.find((v, i) => list.indexOf(v) !== i);
-    if (dup) ctx.addIssue({ code: "custom", path: ["apt", key], message: `lists "${dup}" twice` });
-  }
-});
+export const RepositorySchema = z
+  .strictObject({
+    id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "must be 1-63 characters of letters, digits, '.', '_' or '-', starting with a letter or digit"),
+    type: z.enum(["rpm", "apt"], { error: (iss) => `must be "rpm" or "apt", not ${JSON.stringify(iss.input)}` }),
+    upstream_url: upstreamUrl,
+    enabled: z.boolean().default(true),
+    description: z.string().optional(),
+    proxy: ProxySchema.optional().describe("replaces the global proxy block whole"),
+    auth: AuthSchema.optional(),
+    schedule: RepoScheduleSchema.optional(),
+    apt: AptSourceSchema.optional().describe("required for type apt"),
+    verify: VerifySchema.optional(),
+    download_concurrency: z.number().int().min(1).max(64).default(8),
+    http: HttpSettingsSchema.optional().describe("overrides the global http: block key by key"),
+    publish: PublishSchema.optional().describe("replaces the global publish: block (a repository served from another host)"),
+  })
+  .superRefine((r, ctx) => {
+    if (r.type === "apt" && !r.apt)
+      ctx.addIssue({ code: "custom", path: ["apt"], message: "an apt repository needs an apt: block (distribution, components, architectures)" });
+    if (r.type === "rpm" && r.apt) ctx.addIssue({ code: "custom", path: ["apt"], message: "only apt repositories take an apt: block" });
+    if (r.type === "rpm" && r.verify?.keyring) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["verify", "keyring"],
+        message: "is checked for apt repositories only: an RPM mirror keeps repomd.xml.asc verbatim, so enable repo_gpgcheck in dnf to verify it",
+      });
+    }
+    if (r.type === "rpm" && r.verify?.allow_rollback !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["verify", "allow_rollback"], message: "applies to apt repositories only (the Date of their Release)" });
+    }
+    const template = r.schedule?.snapshot_name_template;
+    if (template !== undefined) {
+      // Rendered with a sample date now, so that a template that can never make a valid name fails validation, not a sync.
+      const problem = snapshotTemplateProblem(template, r.id);
+      if (problem) ctx.addIssue({ code: "custom", path: ["schedule", "snapshot_name_template"], message: problem });
+    }
+    for (const key of ["components", "architectures"] as const) {
+      const list = r.apt?.[key] ?? [];
+      const dup = list.find((v, i) => list.indexOf(v) !== i);
+      if (dup) ctx.addIssue({ code: "custom", path: ["apt", key], message: `lists "${dup}" twice` });
+    }
+  });
 
 export const SchedulerSchema = z.strictObject({
   max_concurrent_syncs: z.number().int().min(1).max(64).default(2),
@@ -252,21 +296,30 @@ export const BackupSchema = z.strictObject({
   target: z.string().optional().describe("a directory or s3://bucket/prefix"),
   include_config: z.boolean().default(true),
   compress: z.boolean().default(true),
-  schedule: z
-    .strictObject({ enabled: z.boolean().default(true), cron, timezone: timezone.optional() })
-    .optional(),
+  schedule: z.strictObject({ enabled: z.boolean().default(true), cron, timezone: timezone.optional() }).optional(),
   retention: BackupRetentionSchema.optional(),
   signing: z
     .strictObject({
-      key_file: z.string().min(1).optional().describe("armored OpenPGP secret key that signs every new backup (manifest.json.asc); keep it outside the configuration directory"),
+      key_file: z
+        .string()
+        .min(1)
+        .optional()
+        .describe("armored OpenPGP secret key that signs every new backup (manifest.json.asc); keep it outside the configuration directory"),
       passphrase: z.string().optional().describe("of key_file, e.g. ${CHANTAL_BACKUP_KEY_PASSPHRASE}"),
-      keyring: z.string().min(1).optional().describe("public keys (a file or a directory) that a backup's signature must verify against; default: key_file's own public key"),
+      keyring: z
+        .string()
+        .min(1)
+        .optional()
+        .describe("public keys (a file or a directory) that a backup's signature must verify against; default: key_file's own public key"),
     })
-    .refine((s) => s.key_file !== undefined || s.keyring !== undefined, { message: "needs key_file (to sign new backups) or keyring (to verify them), or both" })
+    .refine((s) => s.key_file !== undefined || s.keyring !== undefined, {
+      message: "needs key_file (to sign new backups) or keyring (to verify them), or both",
+    })
     .optional()
     .describe("sign backups, and refuse to verify or restore one that is not validly signed"),
-  s3: S3ConnectionSchema.optional()
-    .describe("settings for s3://bucket/prefix targets; credentials come from the AWS environment (AWS_ACCESS_KEY_ID, profiles, roles)"),
+  s3: S3ConnectionSchema.optional().describe(
+    "settings for s3://bucket/prefix targets; credentials come from the AWS environment (AWS_ACCESS_KEY_ID, profiles, roles)",
+  ),
 });
 
 /** One YAML file: every section optional; the loader merges files. */

@@ -43,7 +43,12 @@ function passwordOf(url: string): string | undefined {
 }
 
 export async function connectPool(url: string, opts: { max?: number; applicationName?: string } = {}): Promise<pg.Pool> {
-  const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 10, application_name: applicationName(opts.applicationName ?? "chantal"), connectionTimeoutMillis: 15_000 });
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: opts.max ?? 10,
+    application_name: applicationName(opts.applicationName ?? "chantal"),
+    connectionTimeoutMillis: 15_000,
+  });
   pool.on("error", () => undefined); // an idle client's error surfaces on its next query
   // A checked-out client's too: its query rejects (or the next one), instead of an unhandled 'error' event killing the process.
   pool.on("connect", (client) => client.on("error", () => undefined));

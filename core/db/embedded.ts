@@ -251,7 +251,8 @@ export function ancestors(path: string): string[] {
 
 // Asked of the service user itself (test -x as that user), so ACLs and groups count as the kernel counts them.
 async function firstUnreachable(paths: string[], runAs: RunAs, writable?: string): Promise<string | undefined> {
-  const script = 'w=$1; shift; for p in "$@"; do test -x "$p" || { printf "%s" "$p"; exit 4; }; done; ' +
+  const script =
+    'w=$1; shift; for p in "$@"; do test -x "$p" || { printf "%s" "$p"; exit 4; }; done; ' +
     'test -z "$w" || { test -d "$w" && test -w "$w"; } || { printf "%s" "$w"; exit 4; }';
   const res = await runProcess("/bin/sh", ["-c", script, "sh", writable ?? "", ...paths], { runAs, cwd: "/", timeoutMs: 10_000 });
   if (res.code === 0) return undefined;
@@ -262,7 +263,10 @@ async function firstUnreachable(paths: string[], runAs: RunAs, writable?: string
 async function describePath(path: string): Promise<string> {
   const info = await stat(path).catch(() => undefined);
   if (!info) return path;
-  const owner = await execFileAsync("id", ["-nu", String(info.uid)]).then((r) => r.stdout.trim(), () => `uid ${info.uid}`);
+  const owner = await execFileAsync("id", ["-nu", String(info.uid)]).then(
+    (r) => r.stdout.trim(),
+    () => `uid ${info.uid}`,
+  );
   return `${path} (mode ${octal(info.mode)}, owner ${owner})`;
 }
 
@@ -343,7 +347,6 @@ async function writeState(ctx: Ctx, state: State): Promise<void> {
 function newSecret(): string {
   return randomBytes(24).toString("hex");
 }
-
 
 // ---------------------------------------------------------------- server control (under the host lock)
 
@@ -574,7 +577,8 @@ async function ensureAppRole(ctx: Ctx, admin: pg.Client, state: State): Promise<
       await admin.query(`${exists ? "ALTER" : "CREATE"} ROLE ${quoteIdent(APP_ROLE)} WITH ${APP_ROLE_ATTRIBUTES} PASSWORD ${secret}`);
       const objects = (await admin.query<OwnedObject>(OWNED_OBJECTS_SQL, [SCHEMA])).rows;
       const statements = planOwnershipTransfer(objects, APP_ROLE);
-      if (statements.length > 0) ctx.log.info({ role: APP_ROLE, objects: statements.length }, "handing the embedded database and its objects to the role Chantal connects as");
+      if (statements.length > 0)
+        ctx.log.info({ role: APP_ROLE, objects: statements.length }, "handing the embedded database and its objects to the role Chantal connects as");
       for (const sql of statements) await admin.query(sql);
       const left = (await admin.query<{ name: string }>(NOT_OWNED_SQL, [SCHEMA, APP_ROLE])).rows.map((r) => r.name);
       if (left.length > 0) {
@@ -585,7 +589,8 @@ async function ensureAppRole(ctx: Ctx, admin: pg.Client, state: State): Promise<
       }
     });
   } catch (err) {
-    const busy = pgCode(err) === "55P03" ? " Another session holds locks on the chantal tables: stop other (older) chantal processes on this host and retry." : "";
+    const busy =
+      pgCode(err) === "55P03" ? " Another session holds locks on the chantal tables: stop other (older) chantal processes on this host and retry." : "";
     throw new DatabaseError(`cannot set up the role ${APP_ROLE} in the embedded PostgreSQL (${ctx.dataDir}): ${errorMessage(err)}.${busy}`, { cause: err });
   }
 }
@@ -690,4 +695,3 @@ async function exists(path: string): Promise<boolean> {
     () => false,
   );
 }
-

@@ -107,10 +107,14 @@ async function recordHolder(client: pg.Client, req: LockRequest, backendPid: num
        AND (backend_pid = $3 OR backend_pid NOT IN (SELECT pid FROM pg_stat_activity))`,
     [req.lockClass, req.key, backendPid],
   );
-  await client.query(
-    `INSERT INTO chantal.lock_holders (lock_class, lock_key, backend_pid, host, pid, purpose) VALUES ($1, $2, $3, $4, $5, $6)`,
-    [req.lockClass, req.key, backendPid, hostname(), process.pid, req.purpose],
-  );
+  await client.query(`INSERT INTO chantal.lock_holders (lock_class, lock_key, backend_pid, host, pid, purpose) VALUES ($1, $2, $3, $4, $5, $6)`, [
+    req.lockClass,
+    req.key,
+    backendPid,
+    hostname(),
+    process.pid,
+    req.purpose,
+  ]);
 }
 
 function watchConnection(client: pg.Client, heartbeatMs: number): { signal: AbortSignal; stop(): void } {
@@ -128,7 +132,10 @@ function watchConnection(client: pg.Client, heartbeatMs: number): { signal: Abor
     pending.unref();
     client
       .query("SELECT 1")
-      .then(() => undefined, (err: Error) => lost(err.message))
+      .then(
+        () => undefined,
+        (err: Error) => lost(err.message),
+      )
       .finally(() => {
         clearTimeout(pending);
         pending = undefined;
@@ -149,7 +156,12 @@ function watchConnection(client: pg.Client, heartbeatMs: number): { signal: Abor
  * and waiting is not asked for or times out.
  */
 export async function acquireLock(url: string, req: LockRequest): Promise<HeldLock> {
-  const client = new pg.Client({ connectionString: url, application_name: applicationName(`chantal-lock:${req.purpose}`), keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
+  const client = new pg.Client({
+    connectionString: url,
+    application_name: applicationName(`chantal-lock:${req.purpose}`),
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+  });
   client.on("error", () => undefined);
   await client.connect();
   let ok = false;
@@ -176,7 +188,9 @@ export async function acquireLock(url: string, req: LockRequest): Promise<HeldLo
         client.on("error", () => undefined);
         if (!watch.signal.aborted) {
           const unlock = req.mode === "shared" ? "pg_advisory_unlock_shared" : "pg_advisory_unlock";
-          await client.query(`DELETE FROM chantal.lock_holders WHERE lock_class = $1 AND lock_key = $2 AND backend_pid = $3`, [req.lockClass, req.key, backendPid]).catch(() => undefined);
+          await client
+            .query(`DELETE FROM chantal.lock_holders WHERE lock_class = $1 AND lock_key = $2 AND backend_pid = $3`, [req.lockClass, req.key, backendPid])
+            .catch(() => undefined);
           await client.query(`SELECT ${unlock}($1, $2)`, [req.lockClass, req.key]).catch(() => undefined);
         }
         await client.end().catch(() => undefined);

@@ -105,7 +105,8 @@ async function takeMigrationLock(client: pg.ClientBase, opts: MigrateOptions): P
         `waiting for the database maintenance lock: ${h ? `${h.application_name || "a session"} (database backend ${h.pid})` : "another session"} is migrating or restoring the database`,
       );
     }
-    if (opts.signal?.aborted) throw opts.signal.reason instanceof Error ? opts.signal.reason : new AbortedError("interrupted while waiting for the database maintenance lock");
+    if (opts.signal?.aborted)
+      throw opts.signal.reason instanceof Error ? opts.signal.reason : new AbortedError("interrupted while waiting for the database maintenance lock");
     await sleep(MIGRATE_POLL_MS);
   }
 }

@@ -111,7 +111,13 @@ export interface SetEntry {
  * Staged through a temporary table and joined to the files by sha256 in SQL, so that 100,000 rows cost a
  * few statements and no id map in memory. Every sha256 must be recorded already.
  */
-async function replaceSet<T>(client: pg.ClientBase, set: SetTable, repositoryId: number, entries: readonly T[], entryOf: (item: T) => SetEntry): Promise<SetChange> {
+async function replaceSet<T>(
+  client: pg.ClientBase,
+  set: SetTable,
+  repositoryId: number,
+  entries: readonly T[],
+  entryOf: (item: T) => SetEntry,
+): Promise<SetChange> {
   const { table, keyColumn, valueColumn, files } = set;
   await client.query(`CREATE TEMP TABLE IF NOT EXISTS staged_files (key text PRIMARY KEY, sha256 char(64) NOT NULL) ON COMMIT DELETE ROWS`);
   await client.query(`TRUNCATE staged_files`);
@@ -152,11 +158,20 @@ async function replaceSet<T>(client: pg.ClientBase, set: SetTable, repositoryId:
   return { added: added.rowCount ?? 0, removed: removed.rowCount ?? 0, changed: changed.rowCount ?? 0 };
 }
 
-export function replaceRepositoryPackages<T>(client: pg.ClientBase, repositoryId: number, entries: readonly T[], entryOf: (item: T) => SetEntry): Promise<SetChange> {
+export function replaceRepositoryPackages<T>(
+  client: pg.ClientBase,
+  repositoryId: number,
+  entries: readonly T[],
+  entryOf: (item: T) => SetEntry,
+): Promise<SetChange> {
   return replaceSet(client, PACKAGE_SET, repositoryId, entries, entryOf);
 }
 
-export function replaceRepositoryMetadata(client: pg.ClientBase, repositoryId: number, entries: readonly { path: string; sha256: string }[]): Promise<SetChange> {
+export function replaceRepositoryMetadata(
+  client: pg.ClientBase,
+  repositoryId: number,
+  entries: readonly { path: string; sha256: string }[],
+): Promise<SetChange> {
   return replaceSet(client, METADATA_SET, repositoryId, entries, (m) => ({ key: m.path, sha256: m.sha256 }));
 }
 

@@ -48,16 +48,24 @@ export async function findRepositoryRow(q: Queryable, repoId: string): Promise<R
 }
 
 /** What was last synced and what `latest` was published from (equal when latest is current); null without a row. */
-export async function repositoryChecksums(q: Queryable, repositoryId: number): Promise<{ indexChecksum: string | null; publishedChecksum: string | null } | null> {
+export async function repositoryChecksums(
+  q: Queryable,
+  repositoryId: number,
+): Promise<{ indexChecksum: string | null; publishedChecksum: string | null } | null> {
   const [row] = await orm(q, (db) =>
-    db.select({ indexChecksum: repositories.indexChecksum, publishedChecksum: repositories.publishedChecksum }).from(repositories).where(eq(repositories.id, repositoryId)),
+    db
+      .select({ indexChecksum: repositories.indexChecksum, publishedChecksum: repositories.publishedChecksum })
+      .from(repositories)
+      .where(eq(repositories.id, repositoryId)),
   );
   return row ?? null;
 }
 
 /** A sync committed the repository's new set from the upstream index `indexChecksum` (inside the commit's transaction). */
 export async function recordIndexChecksum(client: pg.ClientBase, repositoryId: number, indexChecksum: string): Promise<void> {
-  await orm(client, (db) => db.update(repositories).set({ indexChecksum, lastSyncedAt: sql`now()`, updatedAt: sql`now()` }).where(eq(repositories.id, repositoryId)));
+  await orm(client, (db) =>
+    db.update(repositories).set({ indexChecksum, lastSyncedAt: sql`now()`, updatedAt: sql`now()` }).where(eq(repositories.id, repositoryId)),
+  );
 }
 
 /** `latest` is now the tree of the index `indexChecksum`. */
@@ -68,7 +76,12 @@ export async function recordPublished(q: Queryable, repositoryId: number, indexC
 /** The pool lacks blobs of these repositories: their next sync re-reads upstream instead of stopping at an unchanged index. */
 export async function forgetIndexChecksums(q: Queryable, repositoryIds: readonly number[]): Promise<void> {
   if (repositoryIds.length === 0) return;
-  await orm(q, (db) => db.update(repositories).set({ indexChecksum: null }).where(inArray(repositories.id, [...repositoryIds])));
+  await orm(q, (db) =>
+    db
+      .update(repositories)
+      .set({ indexChecksum: null })
+      .where(inArray(repositories.id, [...repositoryIds])),
+  );
 }
 
 /** After a restore, for every row: neither the pool nor the published trees were restored, so each repository re-syncs and republishes. */
@@ -79,7 +92,10 @@ export async function forgetAllChecksums(client: pg.ClientBase): Promise<void> {
 /** Forget what was synced and published (the row stays for its snapshots): a sync after the repository returns to the YAML starts afresh. */
 export async function forgetSyncedState(q: Queryable, repositoryId: number): Promise<void> {
   await orm(q, (db) =>
-    db.update(repositories).set({ indexChecksum: null, publishedChecksum: null, lastSyncedAt: null, updatedAt: sql`now()` }).where(eq(repositories.id, repositoryId)),
+    db
+      .update(repositories)
+      .set({ indexChecksum: null, publishedChecksum: null, lastSyncedAt: null, updatedAt: sql`now()` })
+      .where(eq(repositories.id, repositoryId)),
   );
 }
 

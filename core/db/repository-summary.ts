@@ -21,5 +21,11 @@ export async function repositorySummary(q: pg.Pool | pg.ClientBase, repoId: stri
   );
   const row = r.rows[0];
   if (!row) return null;
-  return { id: row.id, packageCount: Number(row.package_count), totalBytes: Number(row.total_bytes), indexChecksum: row.index_checksum, publishedChecksum: row.published_checksum };
+  return {
+    id: row.id,
+    packageCount: Number(row.package_count),
+    totalBytes: Number(row.total_bytes),
+    indexChecksum: row.index_checksum,
+    publishedChecksum: row.published_checksum,
+  };
 }

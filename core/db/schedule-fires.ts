@@ -97,7 +97,17 @@ export class ScheduleFires {
       await orm(this.q, (db) =>
         db
           .insert(scheduleFires)
-          .values({ jobKey, fireAt, host: c.host, pid: c.pid, lockKey: c.lockKey, backendPid: c.backendPid, instanceId: c.instanceId, status: "skipped", finishedAt: sql`now()` })
+          .values({
+            jobKey,
+            fireAt,
+            host: c.host,
+            pid: c.pid,
+            lockKey: c.lockKey,
+            backendPid: c.backendPid,
+            instanceId: c.instanceId,
+            status: "skipped",
+            finishedAt: sql`now()`,
+          })
           .onConflictDoNothing({ target: [scheduleFires.jobKey, scheduleFires.fireAt] }),
       );
       return { claimed: false, reason: "busy", holder: { host: b.host, pid: b.pid, status: null, finished: false }, busyFireAt: b.fire_at };
@@ -120,7 +130,15 @@ export class ScheduleFires {
       db
         .update(scheduleFires)
         .set({ status, runId, finishedAt: status === "interrupted" ? null : sql`now()` })
-        .where(and(eq(scheduleFires.jobKey, jobKey), eq(scheduleFires.fireAt, fireAt), eq(scheduleFires.host, c.host), eq(scheduleFires.pid, c.pid), eq(scheduleFires.backendPid, c.backendPid))),
+        .where(
+          and(
+            eq(scheduleFires.jobKey, jobKey),
+            eq(scheduleFires.fireAt, fireAt),
+            eq(scheduleFires.host, c.host),
+            eq(scheduleFires.pid, c.pid),
+            eq(scheduleFires.backendPid, c.backendPid),
+          ),
+        ),
     );
   }
 

@@ -47,9 +47,13 @@ export const packages = chantal.table(
 export const repositoryPackages = chantal.table(
   "repository_packages",
   {
-    repositoryId: integer("repository_id").notNull().references(() => repositories.id, { onDelete: "cascade" }),
+    repositoryId: integer("repository_id")
+      .notNull()
+      .references(() => repositories.id, { onDelete: "cascade" }),
     location: text("location").notNull(),
-    packageId: bigint("package_id", { mode: "number" }).notNull().references(() => packages.id),
+    packageId: bigint("package_id", { mode: "number" })
+      .notNull()
+      .references(() => packages.id),
   },
   (t) => [primaryKey({ columns: [t.repositoryId, t.location] }), index("repository_packages_package_idx").on(t.packageId)],
 );
@@ -64,9 +68,13 @@ export const metadataFiles = chantal.table("metadata_files", {
 export const repositoryMetadata = chantal.table(
   "repository_metadata",
   {
-    repositoryId: integer("repository_id").notNull().references(() => repositories.id, { onDelete: "cascade" }),
+    repositoryId: integer("repository_id")
+      .notNull()
+      .references(() => repositories.id, { onDelete: "cascade" }),
     path: text("path").notNull(),
-    metadataFileId: bigint("metadata_file_id", { mode: "number" }).notNull().references(() => metadataFiles.id),
+    metadataFileId: bigint("metadata_file_id", { mode: "number" })
+      .notNull()
+      .references(() => metadataFiles.id),
   },
   (t) => [primaryKey({ columns: [t.repositoryId, t.path] })],
 );
@@ -75,7 +83,9 @@ export const snapshots = chantal.table(
   "snapshots",
   {
     id: serial("id").primaryKey(),
-    repositoryId: integer("repository_id").notNull().references(() => repositories.id, { onDelete: "cascade" }),
+    repositoryId: integer("repository_id")
+      .notNull()
+      .references(() => repositories.id, { onDelete: "cascade" }),
     name: text("name").notNull(),
     description: text("description"),
     packageCount: integer("package_count").notNull().default(0),
@@ -89,9 +99,13 @@ export const snapshots = chantal.table(
 export const snapshotPackages = chantal.table(
   "snapshot_packages",
   {
-    snapshotId: integer("snapshot_id").notNull().references(() => snapshots.id, { onDelete: "cascade" }),
+    snapshotId: integer("snapshot_id")
+      .notNull()
+      .references(() => snapshots.id, { onDelete: "cascade" }),
     location: text("location").notNull(),
-    packageId: bigint("package_id", { mode: "number" }).notNull().references(() => packages.id),
+    packageId: bigint("package_id", { mode: "number" })
+      .notNull()
+      .references(() => packages.id),
   },
   (t) => [primaryKey({ columns: [t.snapshotId, t.location] }), index("snapshot_packages_package_idx").on(t.packageId)],
 );
@@ -99,9 +113,13 @@ export const snapshotPackages = chantal.table(
 export const snapshotMetadata = chantal.table(
   "snapshot_metadata",
   {
-    snapshotId: integer("snapshot_id").notNull().references(() => snapshots.id, { onDelete: "cascade" }),
+    snapshotId: integer("snapshot_id")
+      .notNull()
+      .references(() => snapshots.id, { onDelete: "cascade" }),
     path: text("path").notNull(),
-    metadataFileId: bigint("metadata_file_id", { mode: "number" }).notNull().references(() => metadataFiles.id),
+    metadataFileId: bigint("metadata_file_id", { mode: "number" })
+      .notNull()
+      .references(() => metadataFiles.id),
   },
   (t) => [primaryKey({ columns: [t.snapshotId, t.path] })],
 );
@@ -113,7 +131,9 @@ export const syncRuns = chantal.table(
   "sync_runs",
   {
     id: bigserial("id", { mode: "number" }).primaryKey(),
-    repositoryId: integer("repository_id").notNull().references(() => repositories.id, { onDelete: "cascade" }),
+    repositoryId: integer("repository_id")
+      .notNull()
+      .references(() => repositories.id, { onDelete: "cascade" }),
     trigger: text("trigger").$type<SyncTrigger>().notNull(),
     host: text("host").notNull(),
     pid: integer("pid").notNull(),

@@ -25,8 +25,16 @@ export async function markAbandonedRuns(q: Queryable, repositoryId: number): Pro
   return r.rowCount ?? 0;
 }
 
-export async function startRun(q: Queryable, repositoryId: number, trigger: SyncTrigger, status: SyncStatus = "running", startedAt = new Date()): Promise<number> {
-  const [row] = await orm(q, (db) => db.insert(syncRuns).values({ repositoryId, trigger, host: hostname(), pid: process.pid, status, startedAt }).returning({ id: syncRuns.id }));
+export async function startRun(
+  q: Queryable,
+  repositoryId: number,
+  trigger: SyncTrigger,
+  status: SyncStatus = "running",
+  startedAt = new Date(),
+): Promise<number> {
+  const [row] = await orm(q, (db) =>
+    db.insert(syncRuns).values({ repositoryId, trigger, host: hostname(), pid: process.pid, status, startedAt }).returning({ id: syncRuns.id }),
+  );
   return row!.id;
 }
 

@@ -143,7 +143,12 @@ export class HttpNetworkError extends HttpError {
     attempts = 1,
   ) {
     const reason = cause instanceof Error ? cause.message : String(cause);
-    super(`${prefix(subject)}request to ${redactUrl(url)} failed: ${reason}${code && !reason.includes(code) ? ` (${code})` : ""}${attemptsNote(attempts)}`, redactUrl(url), subject, { cause });
+    super(
+      `${prefix(subject)}request to ${redactUrl(url)} failed: ${reason}${code && !reason.includes(code) ? ` (${code})` : ""}${attemptsNote(attempts)}`,
+      redactUrl(url),
+      subject,
+      { cause },
+    );
   }
 
   withAttempts(attempts: number): HttpNetworkError {
@@ -342,7 +347,12 @@ async function sendFollowingRedirects(url: string, opts: HttpOptions, extras: Re
     const location = res.headers["location"];
     if (REDIRECT_STATUS.has(res.status) && location) {
       await discard(res.body, opts);
-      if (hops >= maxRedirects) throw new HttpError(`${prefix(extras.subject)}too many redirects (more than ${maxRedirects}) starting at ${redactUrl(url)}`, redactUrl(url), extras.subject);
+      if (hops >= maxRedirects)
+        throw new HttpError(
+          `${prefix(extras.subject)}too many redirects (more than ${maxRedirects}) starting at ${redactUrl(url)}`,
+          redactUrl(url),
+          extras.subject,
+        );
       const next = new URL(location, current).toString();
       if (isDowngrade(current, next) && !opts.allowInsecureRedirects) throw new InsecureRedirectError(current, next, extras.subject);
       if (new URL(next).origin !== new URL(current).origin) headers = withoutCredentials(headers);
@@ -357,7 +367,12 @@ async function sendFollowingRedirects(url: string, opts: HttpOptions, extras: Re
 
 type BodyWithDump = Readable & { dump?: (opts?: { limit: number; signal?: AbortSignal }) => Promise<void> };
 
-async function sendOnce(url: string, opts: HttpOptions, headers: Record<string, string>, subject: string | undefined): Promise<HttpStream & { body: BodyWithDump }> {
+async function sendOnce(
+  url: string,
+  opts: HttpOptions,
+  headers: Record<string, string>,
+  subject: string | undefined,
+): Promise<HttpStream & { body: BodyWithDump }> {
   try {
     const res = await request(url, {
       method: "GET",

@@ -28,7 +28,6 @@ import {
   type HttpStream,
 } from "./client.js";
 
-
 export interface ExpectedChecksum {
   algo: ChecksumAlgo;
   value: string;
@@ -89,7 +88,9 @@ export class ChecksumMismatchError extends ChantalError {
     readonly actual: { value: string; size: number; oversize: boolean },
     attempts: number,
   ) {
-    super(`checksum mismatch for ${label} from ${redactUrl(url)}: ${describeMismatch(expected, actual)} (after ${attempts} attempt${attempts === 1 ? "" : "s"})`);
+    super(
+      `checksum mismatch for ${label} from ${redactUrl(url)}: ${describeMismatch(expected, actual)} (after ${attempts} attempt${attempts === 1 ? "" : "s"})`,
+    );
   }
 }
 
@@ -129,7 +130,8 @@ export async function downloadToPool(job: DownloadJob, ctx: DownloadContext): Pr
       // Longer than declared is what the server serves, not a corruption in transit: another attempt gains nothing.
       if (fetched.oversize) break;
       // Not silent: the caller logs the retry with the reason, like a retried 503.
-      if (attempt < CHECKSUM_ATTEMPTS) ctx.http.onRetry?.({ url: redactUrl(job.url), subject: job.label, attempt, delayMs: 0, error: mismatchOf(job, fetched, attempt) });
+      if (attempt < CHECKSUM_ATTEMPTS)
+        ctx.http.onRetry?.({ url: redactUrl(job.url), subject: job.label, attempt, delayMs: 0, error: mismatchOf(job, fetched, attempt) });
     } finally {
       if (!adopted) await removeQuietly(temp);
     }
@@ -149,7 +151,8 @@ function mismatchOf(job: DownloadJob, actual: FetchedTemp, attempts: number): Ch
 
 function validateExpected(job: DownloadJob): void {
   const len = CHECKSUM_HEX_LENGTH[job.expected.algo];
-  if (len === undefined) throw new InvalidChecksumError(`${job.label}: unsupported checksum type ${JSON.stringify(job.expected.algo)} for ${redactUrl(job.url)}`);
+  if (len === undefined)
+    throw new InvalidChecksumError(`${job.label}: unsupported checksum type ${JSON.stringify(job.expected.algo)} for ${redactUrl(job.url)}`);
   if (job.expected.value.length !== len || !/^[0-9a-fA-F]+$/.test(job.expected.value)) {
     throw new InvalidChecksumError(`${job.label}: malformed ${job.expected.algo} checksum ${JSON.stringify(job.expected.value)} for ${redactUrl(job.url)}`);
   }
@@ -206,7 +209,13 @@ async function fetchToTemp(job: DownloadJob, ctx: DownloadContext, temp: string,
       if (outcome.oversize) dropBody(res.body);
       state.written += outcome.bytes;
       // Without a declared size nothing says what the right length is: past the cap is a refusal, not a mismatch.
-      if (outcome.oversize && job.size === undefined) throw new ResponseTooLargeError(maxDownloadBytes, job.url, job.label, "the upstream declares no size; raise http.max_download_bytes if the file is really this large");
+      if (outcome.oversize && job.size === undefined)
+        throw new ResponseTooLargeError(
+          maxDownloadBytes,
+          job.url,
+          job.label,
+          "the upstream declares no size; raise http.max_download_bytes if the file is really this large",
+        );
       return { sha256: hashes.sha256Hex(), declaredDigest: hashes.declaredHex(), size: state.written, oversize: outcome.oversize, resumed: state.resumed };
     } catch (raw) {
       dropBody(res.body);
@@ -413,7 +422,11 @@ export async function downloadMany(jobs: readonly DownloadJob[], ctx: DownloadMa
   setMaxListeners(Math.max(16, ctx.concurrency * 4), signal);
   const ownAgent = ctx.http.dispatcher ? undefined : createHttpAgent({ connections: Math.max(1, ctx.concurrency) });
   const dispatcher: Dispatcher | undefined = ctx.http.dispatcher ?? ownAgent;
-  const jobCtx: DownloadContext = { blobs: ctx.blobs, http: { ...ctx.http, signal, ...(dispatcher ? { dispatcher } : {}) }, ...(ctx.onBytes ? { onBytes: ctx.onBytes } : {}) };
+  const jobCtx: DownloadContext = {
+    blobs: ctx.blobs,
+    http: { ...ctx.http, signal, ...(dispatcher ? { dispatcher } : {}) },
+    ...(ctx.onBytes ? { onBytes: ctx.onBytes } : {}),
+  };
 
   const results: DownloadResult[] = ctx.discardResults ? [] : new Array<DownloadResult>(jobs.length);
   const totals = { files: 0, bytes: 0, bytesDownloaded: 0, resumedFiles: 0 };

@@ -77,7 +77,10 @@ export function parseNoProxy(value: string | readonly string[] | undefined): NoP
 }
 
 function targetHostPort(target: URL): { host: string; port: number } {
-  const host = target.hostname.replace(/^\[|\]$/g, "").replace(/\.$/, "").toLowerCase();
+  const host = target.hostname
+    .replace(/^\[|\]$/g, "")
+    .replace(/\.$/, "")
+    .toLowerCase();
   const port = target.port ? Number(target.port) : target.protocol === "https:" ? 443 : 80;
   return { host, port };
 }

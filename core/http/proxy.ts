@@ -127,7 +127,8 @@ export function proxyEndpoint(proxyUrl: string, selection: Pick<ProxySelection, 
 /** What a request to `targetUrl` does under `selection`. */
 export function decideProxy(selection: ProxySelection, targetUrl: string): ProxyDecision {
   const base = { target: targetUrl, source: selection.source };
-  if (selection.source === "none") return { ...base, proxy: null, reason: "no proxy block in the configuration and no HTTP_PROXY/HTTPS_PROXY in the environment" };
+  if (selection.source === "none")
+    return { ...base, proxy: null, reason: "no proxy block in the configuration and no HTTP_PROXY/HTTPS_PROXY in the environment" };
   if (!selection.enabled) return { ...base, proxy: null, reason: `enabled: false in the ${selection.origin}` };
   const url = new URL(targetUrl);
   const https = url.protocol === "https:";

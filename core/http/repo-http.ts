@@ -158,7 +158,9 @@ class RepositoryDispatcher extends Dispatcher {
     const key = `${proxy ? endpointKey(proxy) : "direct"}${upstreamTls.cert !== undefined ? "+cert" : ""}`;
     let d = this.#routes.get(key);
     if (!d) {
-      d = proxy ? this.proxyAgent(proxy, upstreamTls) : new Agent({ connections: this.connections, pipelining: 1, keepAliveTimeout: 30_000, connect: upstreamTls });
+      d = proxy
+        ? this.proxyAgent(proxy, upstreamTls)
+        : new Agent({ connections: this.connections, pipelining: 1, keepAliveTimeout: 30_000, connect: upstreamTls });
       this.#routes.set(key, d);
     }
     return d;
@@ -243,7 +245,15 @@ export function describeProxyFailure(err: unknown, url: string, subject: string 
   }
   if (status !== undefined) {
     const target = new URL(url).host;
-    return new ProxyError(`proxy ${proxy} refused the tunnel to ${target} (HTTP ${status}) for repository ${repoId}`, url, proxy, status, RETRYABLE_TUNNEL_STATUS.has(status), subject, opts);
+    return new ProxyError(
+      `proxy ${proxy} refused the tunnel to ${target} (HTTP ${status}) for repository ${repoId}`,
+      url,
+      proxy,
+      status,
+      RETRYABLE_TUNNEL_STATUS.has(status),
+      subject,
+      opts,
+    );
   }
   const code = errorCode(err);
   if (code) return new ProxyError(`cannot reach proxy ${proxy} for repository ${repoId} (${code})`, url, proxy, undefined, true, subject, opts);
@@ -273,10 +283,18 @@ export function repositoryHttp(repo: RepositoryConfig, config: Config, extra: Pa
   const settings = httpSettings(repo, config);
   const decide = (url: string) => dispatcher.decisionFor(new URL(url).origin);
   const warnings: string[] = [];
-  if (!selection.verifySsl) warnings.push(`TLS certificate verification is off (verify_ssl: false in the ${selection.origin}): the proxy and the upstreams of repository ${repo.id} are not verified`);
-  if (settings.allowInsecureRedirects) warnings.push(`allow_insecure_redirects is on for repository ${repo.id}: a redirect from https:// to http:// is followed, and what it serves travels unencrypted`);
-  if (selection.password !== undefined && selection.username === undefined && !hasUrlUser(selection)) warnings.push(`the ${selection.origin} has a password but no username: no proxy credentials are sent`);
-  if (selection.noProxy.invalid.length > 0) warnings.push(`no_proxy entries ignored (not a host, domain, IP address or CIDR range): ${selection.noProxy.invalid.join(", ")}`);
+  if (!selection.verifySsl)
+    warnings.push(
+      `TLS certificate verification is off (verify_ssl: false in the ${selection.origin}): the proxy and the upstreams of repository ${repo.id} are not verified`,
+    );
+  if (settings.allowInsecureRedirects)
+    warnings.push(
+      `allow_insecure_redirects is on for repository ${repo.id}: a redirect from https:// to http:// is followed, and what it serves travels unencrypted`,
+    );
+  if (selection.password !== undefined && selection.username === undefined && !hasUrlUser(selection))
+    warnings.push(`the ${selection.origin} has a password but no username: no proxy credentials are sent`);
+  if (selection.noProxy.invalid.length > 0)
+    warnings.push(`no_proxy entries ignored (not a host, domain, IP address or CIDR range): ${selection.noProxy.invalid.join(", ")}`);
   return {
     http: {
       dispatcher,

@@ -46,7 +46,9 @@ async function repositoryLock(database: Database, row: RepositoryRow, purpose: s
   } catch (err) {
     if (!(err instanceof LockHeldError)) throw err;
     const h = err.holders[0];
-    throw new LockBusyError(`repository ${row.repoId} is locked${h ? ` by ${describeHolder(h)}${h.purpose ? ` (${h.purpose})` : ""}` : ""}: try again when that has finished`);
+    throw new LockBusyError(
+      `repository ${row.repoId} is locked${h ? ` by ${describeHolder(h)}${h.purpose ? ` (${h.purpose})` : ""}` : ""}: try again when that has finished`,
+    );
   }
 }
 
@@ -73,10 +75,13 @@ export async function removeRepository(req: { repoId: string; keepSnapshots: boo
   if (problem) throw new UsageError(problem);
   const row = await knownRepository(env.database, req.repoId);
   // Shared like a sync's: a restore (exclusive) is not raced.
-  const maintenance = await acquireLock(env.database.url, maintenanceLockRequest("shared", `repo remove ${req.repoId}`, { signal: env.signal })).catch((err) => {
-    if (err instanceof LockHeldError) throw new LockBusyError(`a database restore is running (${err.holders.map(describeHolder).join(", ")}): repository ${req.repoId} not removed`);
-    throw err;
-  });
+  const maintenance = await acquireLock(env.database.url, maintenanceLockRequest("shared", `repo remove ${req.repoId}`, { signal: env.signal })).catch(
+    (err) => {
+      if (err instanceof LockHeldError)
+        throw new LockBusyError(`a database restore is running (${err.holders.map(describeHolder).join(", ")}): repository ${req.repoId} not removed`);
+      throw err;
+    },
+  );
   try {
     const lock = await repositoryLock(env.database, row, `repo remove ${req.repoId}`, env.signal);
     try {

@@ -1,5 +1,12 @@
 // The one transaction that ends a sync of any type: packages, the repository's new set and metadata, its index checksum.
-import { recordedBlobs, replaceRepositoryMetadata, replaceRepositoryPackages, upsertMetadataFiles, upsertPackages, type PackageRecord } from "../db/package-sets.js";
+import {
+  recordedBlobs,
+  replaceRepositoryMetadata,
+  replaceRepositoryPackages,
+  upsertMetadataFiles,
+  upsertPackages,
+  type PackageRecord,
+} from "../db/package-sets.js";
 import { errorMessage } from "../errors.js";
 import type { RunCounts } from "../db/sync-runs.js";
 import { connectionLossError, withAbortableClient } from "../db/client.js";
@@ -62,5 +69,7 @@ export async function commitSync<T>(
     throw connectionLossError(err, what);
   }
   // The database knows these blobs now: their alias journals (of this run and killed ones) are not needed.
-  await ctx.blobs.pruneAliasJournals?.((shas) => recordedBlobs(ctx.db, shas)).catch((err: unknown) => ctx.log.warn({ repo: ctx.repo.id, error: errorMessage(err) }, "cannot prune the pool's alias journals"));
+  await ctx.blobs
+    .pruneAliasJournals?.((shas) => recordedBlobs(ctx.db, shas))
+    .catch((err: unknown) => ctx.log.warn({ repo: ctx.repo.id, error: errorMessage(err) }, "cannot prune the pool's alias journals"));
 }

@@ -119,7 +119,11 @@ export interface PathConflict<T> {
  * such a tree fails half-way with EEXIST/ENOTDIR (a package at repodata/repomd.xml, or at `a` beside `a/b.rpm`).
  * Entries for which `sameFile` says they are one file listed twice (the commit keeps one) are no conflict.
  */
-export function findPathConflict<T>(entries: Iterable<T>, pathOf: (entry: T) => string, sameFile: (a: T, b: T) => boolean = () => false): PathConflict<T> | undefined {
+export function findPathConflict<T>(
+  entries: Iterable<T>,
+  pathOf: (entry: T) => string,
+  sameFile: (a: T, b: T) => boolean = () => false,
+): PathConflict<T> | undefined {
   const byPath = new Map<string, T>();
   for (const e of entries) {
     const path = pathOf(e);

@@ -58,7 +58,12 @@ export async function loadKeyring(path: string): Promise<Keyring> {
   const info = await stat(path).catch((err: unknown) => {
     throw new KeyringError(`cannot read keyring ${path}: ${errorMessage(err)}`);
   });
-  const files = info.isDirectory() ? (await readdir(path)).filter((f) => KEY_FILE.test(f)).sort().map((f) => join(path, f)) : [path];
+  const files = info.isDirectory()
+    ? (await readdir(path))
+        .filter((f) => KEY_FILE.test(f))
+        .sort()
+        .map((f) => join(path, f))
+    : [path];
   const keys: openpgp.PublicKey[] = [];
   for (const file of files) {
     try {
@@ -154,7 +159,8 @@ export async function verifyClearsigned(data: Buffer, keyring: Keyring, label: s
 async function readDetachedSignature(signature: Buffer, label: string): Promise<openpgp.Signature> {
   const openpgp = await pgp();
   try {
-    if (signature.subarray(0, 64).toString("latin1").includes("-----BEGIN PGP")) return await openpgp.readSignature({ armoredSignature: signature.toString("utf8") });
+    if (signature.subarray(0, 64).toString("latin1").includes("-----BEGIN PGP"))
+      return await openpgp.readSignature({ armoredSignature: signature.toString("utf8") });
     return await openpgp.readSignature({ binarySignature: new Uint8Array(signature.buffer, signature.byteOffset, signature.byteLength) });
   } catch (err) {
     throw new SignatureError(`${label}: unreadable signature: ${errorMessage(err)}`);

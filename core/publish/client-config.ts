@@ -67,7 +67,8 @@ export function rpmRepoStanza(t: PublishedTarget, url: string): ClientSnippet {
 }
 
 function keyringNote(t: PublishedTarget): string[] {
-  if (!t.signedBy || t.signedBy.length === 0) return ["# no verify.keyring is configured: add Signed-By (signed-by=) with the upstream's key, or apt refuses the unsigned suite"];
+  if (!t.signedBy || t.signedBy.length === 0)
+    return ["# no verify.keyring is configured: add Signed-By (signed-by=) with the upstream's key, or apt refuses the unsigned suite"];
   return [`# signed-by names verify.keyring of this host: copy ${t.signedBy.join(", ")} to the same path on every client`];
 }
 

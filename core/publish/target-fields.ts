@@ -23,14 +23,18 @@ async function keyFiles(keyring: string | undefined): Promise<string[] | undefin
   if (!keyring) return undefined;
   const info = await stat(keyring).catch(() => undefined);
   if (!info?.isDirectory()) return [keyring];
-  return (await readdir(keyring)).filter((f) => KEY_FILE.test(f)).sort().map((f) => join(keyring, f));
+  return (await readdir(keyring))
+    .filter((f) => KEY_FILE.test(f))
+    .sort()
+    .map((f) => join(keyring, f));
 }
 
 /** Which repomd.xml signature files a tree holds: the current set of the repository, or a snapshot's. */
 async function rpmSignature(db: pg.Pool, tree: TreeOwner): Promise<{ asc: boolean; key: boolean }> {
-  const sql = tree.owner === "repository"
-    ? `SELECT path FROM chantal.repository_metadata WHERE repository_id = $1 AND path = ANY($2::text[])`
-    : `SELECT path FROM chantal.snapshot_metadata WHERE snapshot_id = $1 AND path = ANY($2::text[])`;
+  const sql =
+    tree.owner === "repository"
+      ? `SELECT path FROM chantal.repository_metadata WHERE repository_id = $1 AND path = ANY($2::text[])`
+      : `SELECT path FROM chantal.snapshot_metadata WHERE snapshot_id = $1 AND path = ANY($2::text[])`;
   const r = await db.query(sql, [tree.id, Object.values(SIGNATURE_PATHS)]);
   const paths = new Set(r.rows.map((row) => row.path as string));
   return { asc: paths.has(SIGNATURE_PATHS.asc), key: paths.has(SIGNATURE_PATHS.key) };
@@ -40,7 +44,12 @@ async function rpmSignature(db: pg.Pool, tree: TreeOwner): Promise<{ asc: boolea
 export async function aptTargetFields(repo: RepositoryConfig): Promise<TypeTargetFields> {
   if (!repo.apt) return {};
   const fields: TypeTargetFields = {
-    apt: { distribution: repo.apt.distribution, components: repo.apt.components, architectures: repo.apt.architectures, includeSources: repo.apt.include_sources },
+    apt: {
+      distribution: repo.apt.distribution,
+      components: repo.apt.components,
+      architectures: repo.apt.architectures,
+      includeSources: repo.apt.include_sources,
+    },
   };
   const signedBy = await keyFiles(repo.verify?.keyring);
   if (signedBy) fields.signedBy = signedBy;

@@ -47,13 +47,26 @@ export async function unpublishTrees(config: Config, repoId: string, names: read
 }
 
 /** The backend's publisher: hardlinks and a symlink swap in a directory, or server-side copies in the bucket. */
-async function publishFrom(db: pg.Pool, config: Config, repoId: string, name: string, tree: { owner: "repository" | "snapshot"; id: number }, signal?: AbortSignal): Promise<PublishResult> {
+async function publishFrom(
+  db: pg.Pool,
+  config: Config,
+  repoId: string,
+  name: string,
+  tree: { owner: "repository" | "snapshot"; id: number },
+  signal?: AbortSignal,
+): Promise<PublishResult> {
   const store = blobStoreOf(config);
   try {
     if (store instanceof S3BlobStore) {
       return await publishS3Tree(store, { repoId, name, entries: await treeOf(db, tree.owner, tree.id), ...(signal ? { signal } : {}) });
     }
-    return await publishTree({ repoRoot: publishedRoot(config, repoId), name, pages: treePages(db, tree.owner, tree.id, signal), blobPath: (s) => store.pathOf(s), ...(signal ? { signal } : {}) });
+    return await publishTree({
+      repoRoot: publishedRoot(config, repoId),
+      name,
+      pages: treePages(db, tree.owner, tree.id, signal),
+      blobPath: (s) => store.pathOf(s),
+      ...(signal ? { signal } : {}),
+    });
   } catch (err) {
     throw connectionLossError(err, `the publish of ${repoId}/${name} (the published tree is unchanged)`);
   }

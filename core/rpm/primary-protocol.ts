@@ -19,11 +19,7 @@ export interface PrimaryWorkerInput {
 
 export type ToWorker = { type: "chunk"; data: Uint8Array } | { type: "end" };
 
-export type ToMain =
-  | { type: "more" }
-  | { type: "packages"; packages: ParsedPackage[] }
-  | { type: "done" }
-  | { type: "failed"; error: SerializedError };
+export type ToMain = { type: "more" } | { type: "packages"; packages: ParsedPackage[] } | { type: "done" } | { type: "failed"; error: SerializedError };
 
 /** A package as the worker sends it: its location is already checked and relative to the repository. */
 export interface ParsedPackage {
@@ -50,7 +46,8 @@ export interface SerializedError {
 
 export function serializeError(err: unknown): SerializedError {
   if (err instanceof LimitExceededError) return { kind: "LimitExceededError", message: err.message, limit: err.limit, max: err.max };
-  if (err instanceof UnsafePathError) return { kind: "UnsafePathError", message: err.message, href: err.href, reason: err.reason, ...(err.base !== undefined ? { base: err.base } : {}) };
+  if (err instanceof UnsafePathError)
+    return { kind: "UnsafePathError", message: err.message, href: err.href, reason: err.reason, ...(err.base !== undefined ? { base: err.base } : {}) };
   if (err instanceof Error) return { kind: err.constructor.name, message: err.message };
   return { kind: "Error", message: String(err) };
 }

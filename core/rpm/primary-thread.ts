@@ -41,7 +41,10 @@ class Inbox {
     worker.on("error", (err: Error & { code?: string }) => {
       this.fail(
         err.code === "ERR_WORKER_OUT_OF_MEMORY"
-          ? new LimitExceededError(`${label}: parsing needs more than ${WORKER_LIMITS.maxOldGenerationSizeMb} MB of memory; refusing the document`, { limit: "memory", max: WORKER_LIMITS.maxOldGenerationSizeMb })
+          ? new LimitExceededError(`${label}: parsing needs more than ${WORKER_LIMITS.maxOldGenerationSizeMb} MB of memory; refusing the document`, {
+              limit: "memory",
+              max: WORKER_LIMITS.maxOldGenerationSizeMb,
+            })
           : err,
       );
     });

@@ -27,7 +27,17 @@ async function run(): Promise<void> {
   let batch: ParsedPackage[] = [];
   for await (const p of parsePrimary(text, { maxPackages: input.maxPackages, label: input.label })) {
     const location = safeLocation(p.location, p.locationBase, { repoUrl: input.repoUrl });
-    batch.push({ location, name: p.name, epoch: p.epoch, version: p.version, release: p.release, arch: p.arch, size: p.size ?? null, checksumAlgo: p.checksum.algo, checksumValue: p.checksum.value });
+    batch.push({
+      location,
+      name: p.name,
+      epoch: p.epoch,
+      version: p.version,
+      release: p.release,
+      arch: p.arch,
+      size: p.size ?? null,
+      checksumAlgo: p.checksum.algo,
+      checksumValue: p.checksum.value,
+    });
     if (batch.length >= BATCH_PACKAGES) {
       port.postMessage({ type: "packages", packages: batch } satisfies ToMain);
       batch = [];

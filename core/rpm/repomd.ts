@@ -9,7 +9,6 @@ export class RepomdError extends ChantalError {}
 /** A checksum that is missing, malformed or of an algorithm we do not trust (md5). */
 export class ChecksumRefusedError extends ChantalError {}
 
-
 export interface Checksum {
   algo: ChecksumAlgo;
   /** Lower-case hex. */

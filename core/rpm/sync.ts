@@ -65,7 +65,10 @@ async function sha256Candidates(checksums: readonly { algo: ChecksumAlgo; value:
 /** The data files (primary, filelists, ...): pooled ones are not fetched again (a rerun after a failure or a kill). */
 async function fetchDataFiles(data: RepomdData[], ctx: RepoSyncContext): Promise<MetadataEntry[]> {
   const paths = data.map((d) => locationOf(ctx, d.location, d.locationBase));
-  const candidates = await sha256Candidates(data.map((d) => d.checksum), ctx);
+  const candidates = await sha256Candidates(
+    data.map((d) => d.checksum),
+    ctx,
+  );
   const entries: (MetadataEntry | undefined)[] = await Promise.all(
     data.map(async (d, i) => {
       const sha256 = candidates.get(`${d.checksum.algo}:${d.checksum.value}`);
@@ -178,7 +181,10 @@ async function readPrimary(entry: MetadataEntry, openSize: number | undefined, c
 async function planDownloads(planned: RpmPackage[], ctx: RepoSyncContext): Promise<RpmPackage[]> {
   const unknown = planned.filter((p) => !p.sha256);
   if (unknown.length > 0) {
-    const known = await sha256Candidates(unknown.map((p) => ({ algo: p.checksumAlgo, value: p.checksumValue })), ctx);
+    const known = await sha256Candidates(
+      unknown.map((p) => ({ algo: p.checksumAlgo, value: p.checksumValue })),
+      ctx,
+    );
     for (const p of unknown) p.sha256 = known.get(p.checksum);
   }
   const present = await ctx.blobs.haveMany(planned.flatMap((p) => (p.sha256 ? [p.sha256] : [])));
@@ -260,7 +266,10 @@ async function fetchRepomd(ctx: RepoSyncContext): Promise<Buffer> {
     return (await fetchBuffer(url, { ...ctx.http, signal: ctx.signal }, { maxBytes: MAX_REPOMD_BYTES }, { subject: "repomd.xml" })).body;
   } catch (err) {
     if (err instanceof HttpStatusError && (err.status === 404 || err.status === 410)) {
-      throw new RpmMetadataError(`repository ${ctx.repo.id}: no ${REPOMD} at ${redactUrl(ctx.repo.upstream_url)} (HTTP ${err.status}; check upstream_url: it must be the directory that holds repodata/)`, { cause: err });
+      throw new RpmMetadataError(
+        `repository ${ctx.repo.id}: no ${REPOMD} at ${redactUrl(ctx.repo.upstream_url)} (HTTP ${err.status}; check upstream_url: it must be the directory that holds repodata/)`,
+        { cause: err },
+      );
     }
     throw err;
   }

@@ -91,7 +91,9 @@ export class S3Bucket {
 
   private async api(): Promise<{ client: S3Client; sdk: S3Sdk }> {
     this.sdk ??= await loadS3Sdk();
-    this.client ??= this.options.client ?? new this.sdk.S3Client(s3ClientConfig(this.settings, { maxAttempts: this.options.maxAttempts, maxSockets: this.options.maxSockets }));
+    this.client ??=
+      this.options.client ??
+      new this.sdk.S3Client(s3ClientConfig(this.settings, { maxAttempts: this.options.maxAttempts, maxSockets: this.options.maxSockets }));
     const api = { client: this.client, sdk: this.sdk };
     const checkAs = this.options.checkAs;
     if (checkAs) {
@@ -196,7 +198,12 @@ export class S3Bucket {
     const { client, sdk } = await this.api();
     try {
       await client.send(
-        new sdk.CopyObjectCommand({ Bucket: this.name, Key: key, CopySource: `${this.name}/${sourceKey}`, ...(headers ? { MetadataDirective: "REPLACE", ...headerFields(headers) } : {}) }),
+        new sdk.CopyObjectCommand({
+          Bucket: this.name,
+          Key: key,
+          CopySource: `${this.name}/${sourceKey}`,
+          ...(headers ? { MetadataDirective: "REPLACE", ...headerFields(headers) } : {}),
+        }),
         sendOptions(signal),
       );
     } catch (err) {
@@ -214,7 +221,10 @@ export class S3Bucket {
     do {
       let page;
       try {
-        page = await client.send(new sdk.ListObjectsV2Command({ Bucket: this.name, Prefix: prefix, ContinuationToken: token, ...(shallow ? { Delimiter: "/" } : {}) }), sendOptions(signal));
+        page = await client.send(
+          new sdk.ListObjectsV2Command({ Bucket: this.name, Prefix: prefix, ContinuationToken: token, ...(shallow ? { Delimiter: "/" } : {}) }),
+          sendOptions(signal),
+        );
       } catch (err) {
         throw this.fail(err, `cannot list ${this.url(prefix)}`, signal);
       }
@@ -240,7 +250,10 @@ export class S3Bucket {
       const batch = keys.slice(i, i + DELETE_BATCH);
       let errors;
       try {
-        const r = await client.send(new sdk.DeleteObjectsCommand({ Bucket: this.name, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }), sendOptions(signal));
+        const r = await client.send(
+          new sdk.DeleteObjectsCommand({ Bucket: this.name, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }),
+          sendOptions(signal),
+        );
         errors = r.Errors ?? [];
       } catch (err) {
         throw this.fail(err, `cannot delete ${batch.length} object(s) under ${this.url(this.settings.prefix)}`, signal);

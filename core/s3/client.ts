@@ -11,7 +11,9 @@ export interface S3Connection {
 }
 
 /** The configuration's block (storage.s3, backup.s3) as a connection. */
-export function s3ConnectionOf(block: { region?: string | undefined; endpoint?: string | undefined; force_path_style?: boolean | undefined } | undefined): S3Connection {
+export function s3ConnectionOf(
+  block: { region?: string | undefined; endpoint?: string | undefined; force_path_style?: boolean | undefined } | undefined,
+): S3Connection {
   return {
     ...(block?.region ? { region: block.region } : {}),
     ...(block?.endpoint ? { endpoint: block.endpoint } : {}),

@@ -57,7 +57,12 @@ export function bucketCheckError(err: unknown, ctx: BucketCheckContext): S3Error
   const via = endpointSuffix(ctx.endpoint);
   const status = httpStatusOf(err);
   if (status === 404) return new S3Error(`bucket ${ctx.bucket}${via} does not exist: check ${ctx.configKey}.bucket (and region, endpoint)`, { cause: err });
-  if (status === 403) return new S3Error(`access to bucket ${ctx.bucket}${via} is denied: the credentials need s3:ListBucket on it (and s3:GetObject, s3:PutObject, s3:DeleteObject on its keys)`, { cause: err });
-  if (status === 301) return new S3Error(`bucket ${ctx.bucket} is not in region ${ctx.region}: set ${ctx.configKey}.region to the bucket's region`, { cause: err });
+  if (status === 403)
+    return new S3Error(
+      `access to bucket ${ctx.bucket}${via} is denied: the credentials need s3:ListBucket on it (and s3:GetObject, s3:PutObject, s3:DeleteObject on its keys)`,
+      { cause: err },
+    );
+  if (status === 301)
+    return new S3Error(`bucket ${ctx.bucket} is not in region ${ctx.region}: set ${ctx.configKey}.region to the bucket's region`, { cause: err });
   return new S3Error(`cannot reach bucket ${ctx.bucket}${via}: ${sdkDetail(err)}`, { cause: err });
 }

@@ -17,7 +17,8 @@ export function isS3Url(target: string): boolean {
 /** s3://bucket/some/prefix -> { bucket, prefix }. */
 export function parseS3Url(url: string): S3Location {
   const m = /^s3:\/\/([^/]+)\/?(.*)$/i.exec(url);
-  if (!m || !BUCKET_NAME.test(m[1]!)) throw new UsageError(`"${url}" is not an s3://bucket/prefix URL (bucket names are 3-63 lowercase letters, digits, '.' or '-')`);
+  if (!m || !BUCKET_NAME.test(m[1]!))
+    throw new UsageError(`"${url}" is not an s3://bucket/prefix URL (bucket names are 3-63 lowercase letters, digits, '.' or '-')`);
   return { bucket: m[1]!, prefix: m[2]!.replace(/^\/+|\/+$/g, "") };
 }
 

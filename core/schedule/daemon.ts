@@ -203,7 +203,13 @@ export class Scheduler {
       this.log.info({ running: inFlight.map((r) => r.job.key), graceSeconds: graceMs / 1000 }, "stopping: waiting for running syncs to finish");
       const all = Promise.allSettled(inFlight.map((r) => r.done));
       const grace = new AbortController();
-      const timedOut = await Promise.race([all.then(() => false), sleep(graceMs, grace.signal).then(() => true, () => false)]);
+      const timedOut = await Promise.race([
+        all.then(() => false),
+        sleep(graceMs, grace.signal).then(
+          () => true,
+          () => false,
+        ),
+      ]);
       grace.abort();
       if (timedOut) {
         for (const r of this.running.values()) {
@@ -276,7 +282,10 @@ export class Scheduler {
       if (!job || this.running.has(job.key) || this.queue.some((p) => p.jobKey === job.key)) continue;
       const next = this.safeNextFire(job, o.fireAt);
       if (next === null || next <= now) continue; // its next fire time has come: that one runs, this one is over
-      this.log.warn({ job: job.key, due: o.fireAt.toISOString(), claimedBy: `${o.host} pid ${o.pid}` }, "the scheduler that claimed this fire time is gone without finishing it: taking it over");
+      this.log.warn(
+        { job: job.key, due: o.fireAt.toISOString(), claimedBy: `${o.host} pid ${o.pid}` },
+        "the scheduler that claimed this fire time is gone without finishing it: taking it over",
+      );
       queued = this.addRun(job, o.fireAt.getTime(), now, false) || queued;
     }
     if (queued) this.tick();
@@ -288,7 +297,8 @@ export class Scheduler {
     if (next === null) this.nextAt.delete(job.key);
     else this.nextAt.set(job.key, next);
     const queued = this.addRun(job, dueAt, now, false);
-    if (queued) this.log.info({ job: job.key, due: new Date(dueAt).toISOString(), next: next === null ? null : new Date(next).toISOString() }, "schedule fell due");
+    if (queued)
+      this.log.info({ job: job.key, due: new Date(dueAt).toISOString(), next: next === null ? null : new Date(next).toISOString() }, "schedule fell due");
     this.persist((s) => s.schedule(job, next === null ? null : new Date(next), new Date(dueAt)));
   }
 
@@ -296,7 +306,10 @@ export class Scheduler {
     const readyAt = Math.max(dueAt, now) + jitterDelayMs(job.jitterSeconds, this.random);
     const r = enqueue(this.queue, { jobKey: job.key, dueAt, readyAt, seq: ++this.seq, catchUp }, new Set(this.running.keys()));
     if (!r.queued) {
-      this.log.warn({ job: job.key, due: new Date(dueAt).toISOString(), reason: r.reason }, "previous run of this schedule has not finished: this fire time is skipped");
+      this.log.warn(
+        { job: job.key, due: new Date(dueAt).toISOString(), reason: r.reason },
+        "previous run of this schedule has not finished: this fire time is skipped",
+      );
       return false;
     }
     this.queue = r.queue;
@@ -337,13 +350,23 @@ export class Scheduler {
     }
     const holder = claim.claimed ? null : claim.holder ? `${claim.holder.host} pid ${claim.holder.pid}` : null;
     if (claim.claimed) {
-      if (claim.takenOverFrom) this.log.warn({ job: job.key, due, takenOverFrom: claim.takenOverFrom, attempt: claim.attempt }, "took over this fire time from a scheduler that is gone");
+      if (claim.takenOverFrom)
+        this.log.warn(
+          { job: job.key, due, takenOverFrom: claim.takenOverFrom, attempt: claim.attempt },
+          "took over this fire time from a scheduler that is gone",
+        );
       return true;
     }
     if (claim.reason === "busy") {
-      this.log.warn({ job: job.key, due, running: claim.busyFireAt?.toISOString(), on: holder }, "previous run of this schedule has not finished: this fire time is skipped");
+      this.log.warn(
+        { job: job.key, due, running: claim.busyFireAt?.toISOString(), on: holder },
+        "previous run of this schedule has not finished: this fire time is skipped",
+      );
     } else {
-      this.log.info({ job: job.key, due, by: holder, status: claim.holder?.status ?? "running" }, "another scheduler has claimed this fire time: it is not run here");
+      this.log.info(
+        { job: job.key, due, by: holder, status: claim.holder?.status ?? "running" },
+        "another scheduler has claimed this fire time: it is not run here",
+      );
     }
     return false;
   }
@@ -393,7 +416,9 @@ export class Scheduler {
 
   /** State writes run one after another, in the order the loop issued them; a failed write is logged, never fatal. */
   private persist(write: (store: ScheduleStateStore) => Promise<void>): void {
-    this.writes = this.writes.then(() => write(this.store)).catch((err: unknown) => this.log.error({ error: errorMessage(err) }, "cannot save scheduler state"));
+    this.writes = this.writes
+      .then(() => write(this.store))
+      .catch((err: unknown) => this.log.error({ error: errorMessage(err) }, "cannot save scheduler state"));
   }
 
   /** A fire's outcome, in the same order as the state writes. */

@@ -21,7 +21,9 @@ export class ScheduleNeverFiresError extends ChantalError {}
 /** The first matching wall-clock minute strictly after `wallClock` (ms, fields read as UTC). */
 export function nextMatchingWallClock(expr: string, wallClock: number): number {
   try {
-    return CronExpressionParser.parse(cronFields(expr).join(" "), { tz: "UTC", currentDate: new Date(wallClock) }).next().getTime();
+    return CronExpressionParser.parse(cronFields(expr).join(" "), { tz: "UTC", currentDate: new Date(wallClock) })
+      .next()
+      .getTime();
   } catch (err) {
     throw new ScheduleNeverFiresError(`cron "${expr}" never fires: ${(err as Error).message}`);
   }

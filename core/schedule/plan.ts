@@ -56,7 +56,14 @@ export function planJobs(config: Config, hostZone: string = hostTimeZone()): Sch
   }
   const backup = config.backup.schedule;
   if (backup?.enabled) {
-    jobs.push({ key: BACKUP_JOB_KEY, kind: "backup", target: "database", cron: backup.cron, timeZone: scheduleTimeZone(config, backup.timezone, hostZone), jitterSeconds: 0 });
+    jobs.push({
+      key: BACKUP_JOB_KEY,
+      kind: "backup",
+      target: "database",
+      cron: backup.cron,
+      timeZone: scheduleTimeZone(config, backup.timezone, hostZone),
+      jitterSeconds: 0,
+    });
   }
   return jobs;
 }

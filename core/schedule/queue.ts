@@ -32,7 +32,12 @@ export function enqueue(queue: readonly PendingRun[], run: PendingRun, running: 
 const byDue = (a: PendingRun, b: PendingRun) => a.dueAt - b.dueAt || a.seq - b.seq;
 
 /** Which runs start now: ready ones, oldest fire time first, as many as there are free slots. */
-export function takeRunnable(queue: readonly PendingRun[], runningCount: number, maxConcurrent: number, now: number): { start: PendingRun[]; waiting: PendingRun[] } {
+export function takeRunnable(
+  queue: readonly PendingRun[],
+  runningCount: number,
+  maxConcurrent: number,
+  now: number,
+): { start: PendingRun[]; waiting: PendingRun[] } {
   const free = Math.max(0, maxConcurrent - runningCount);
   const ready = queue.filter((p) => p.readyAt <= now).sort(byDue);
   const start = ready.slice(0, free);

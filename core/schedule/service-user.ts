@@ -43,7 +43,24 @@ export async function createServiceUser(name: string, home: string): Promise<Ser
 }
 
 /** Directories that hold more than Chantal's data: the service gets write access there, but never a chown -R. */
-const SHARED_DIRS = ["/", "/etc", "/home", "/opt", "/root", "/run", "/srv", "/tmp", "/usr", "/var", "/var/lib", "/var/log", "/var/tmp", "/var/cache", "/var/spool", "/var/www"];
+const SHARED_DIRS = [
+  "/",
+  "/etc",
+  "/home",
+  "/opt",
+  "/root",
+  "/run",
+  "/srv",
+  "/tmp",
+  "/usr",
+  "/var",
+  "/var/lib",
+  "/var/log",
+  "/var/tmp",
+  "/var/cache",
+  "/var/spool",
+  "/var/www",
+];
 
 /** Splits the writable directories into those --write gives to the user (chown -R) and shared ones it must not. */
 export function directoriesToHandOver(readWritePaths: readonly string[]): { chown: string[]; shared: string[] } {

@@ -57,7 +57,9 @@ export async function heartbeat(q: Q, instanceId: number, scheduleCount?: number
 }
 
 export async function markStopped(q: Q, instanceId: number, reason: string): Promise<void> {
-  await orm(q, (db) => db.update(schedulerInstances).set({ stoppedAt: sql`now()`, heartbeatAt: sql`now()`, stopReason: reason }).where(eq(schedulerInstances.id, instanceId)));
+  await orm(q, (db) =>
+    db.update(schedulerInstances).set({ stoppedAt: sql`now()`, heartbeatAt: sql`now()`, stopReason: reason }).where(eq(schedulerInstances.id, instanceId)),
+  );
 }
 
 export interface RunOutcome {
@@ -75,14 +77,24 @@ export class ScheduleStateStore {
 
   async loadTimings(): Promise<Map<string, StoredTiming>> {
     const rows = await orm(this.q, (db) =>
-      db.select({ jobKey: scheduleState.jobKey, cron: scheduleState.cron, timeZone: scheduleState.timezone, nextRunAt: scheduleState.nextRunAt }).from(scheduleState),
+      db
+        .select({ jobKey: scheduleState.jobKey, cron: scheduleState.cron, timeZone: scheduleState.timezone, nextRunAt: scheduleState.nextRunAt })
+        .from(scheduleState),
     );
     return new Map(rows.map(({ jobKey, ...timing }) => [jobKey, timing]));
   }
 
   /** The job's timing and next run (creating its row); `lastFireAt` when a fire time was just handled. */
   async schedule(job: ScheduledJob, nextRunAt: Date | null, lastFireAt?: Date): Promise<void> {
-    const timing = { kind: job.kind, target: job.target, cron: job.cron, timezone: job.timeZone, nextRunAt, instanceId: this.instanceId, updatedAt: sql`now()` };
+    const timing = {
+      kind: job.kind,
+      target: job.target,
+      cron: job.cron,
+      timezone: job.timeZone,
+      nextRunAt,
+      instanceId: this.instanceId,
+      updatedAt: sql`now()`,
+    };
     await orm(this.q, (db) =>
       db
         .insert(scheduleState)
@@ -94,7 +106,10 @@ export class ScheduleStateStore {
 
   async runStarted(job: ScheduledJob, at: Date): Promise<void> {
     await orm(this.q, (db) =>
-      db.update(scheduleState).set({ lastStartedAt: at, lastFinishedAt: null, lastStatus: "running", lastError: null, updatedAt: sql`now()` }).where(eq(scheduleState.jobKey, job.key)),
+      db
+        .update(scheduleState)
+        .set({ lastStartedAt: at, lastFinishedAt: null, lastStatus: "running", lastError: null, updatedAt: sql`now()` })
+        .where(eq(scheduleState.jobKey, job.key)),
     );
   }
 
@@ -211,7 +226,14 @@ export async function readSchedulerStatus(q: Q): Promise<SchedulerStatus> {
   );
   const [last] = await orm(q, (db) =>
     db
-      .select({ repoId: repositories.repoId, startedAt: syncRuns.startedAt, finishedAt: syncRuns.finishedAt, status: syncRuns.status, snapshotName: syncRuns.snapshotName, error: syncRuns.error })
+      .select({
+        repoId: repositories.repoId,
+        startedAt: syncRuns.startedAt,
+        finishedAt: syncRuns.finishedAt,
+        status: syncRuns.status,
+        snapshotName: syncRuns.snapshotName,
+        error: syncRuns.error,
+      })
       .from(syncRuns)
       .innerJoin(repositories, eq(repositories.id, syncRuns.repositoryId))
       .where(eq(syncRuns.trigger, "schedule"))

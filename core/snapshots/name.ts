@@ -11,7 +11,16 @@ export function checkSnapshotName(name: string): string {
 }
 
 function parts(now: Date, timeZone?: string): { date: string; time: string } {
-  const f = new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
+  const f = new Intl.DateTimeFormat("en-CA", {
+    timeZone,
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
+    hourCycle: "h23",
+  });
   const p = Object.fromEntries(f.formatToParts(now).map((x) => [x.type, x.value]));
   return { date: `${p.year}${p.month}${p.day}`, time: `${p.hour}${p.minute}${p.second}` };
 }
@@ -23,6 +32,7 @@ export function snapshotNameFromTemplate(template: string, vars: { repoId: strin
     key === "date" ? date : key === "time" ? time : key === "datetime" ? `${date}-${time}` : vars.repoId,
   );
   const unknown = /\{[^}]*\}/.exec(name);
-  if (unknown) throw new SnapshotNameError(`snapshot name template "${template}" has an unknown placeholder ${unknown[0]} (known: {date} {time} {datetime} {repo_id})`);
+  if (unknown)
+    throw new SnapshotNameError(`snapshot name template "${template}" has an unknown placeholder ${unknown[0]} (known: {date} {time} {datetime} {repo_id})`);
   return checkSnapshotName(name);
 }

@@ -63,12 +63,22 @@ export async function createSnapshot(pool: pg.Pool, repositoryId: number, repoId
       const current = await client.query(`SELECT count(*)::int AS n FROM chantal.repository_metadata WHERE repository_id = $1`, [repositoryId]);
       if (current.rows[0].n === 0) throw new SnapshotError(`repository ${repoId} has not been synced yet: nothing to snapshot`);
       const [inserted] = await orm(client, (db) =>
-        db.insert(snapshots).values({ repositoryId, name, description: description ?? null }).onConflictDoNothing().returning({ id: snapshots.id }),
+        db
+          .insert(snapshots)
+          .values({ repositoryId, name, description: description ?? null })
+          .onConflictDoNothing()
+          .returning({ id: snapshots.id }),
       );
       if (!inserted) throw new SnapshotError(`repository ${repoId} already has a snapshot named "${name}"`);
       const id = inserted.id;
-      await client.query(`INSERT INTO chantal.snapshot_packages (snapshot_id, location, package_id) SELECT $1, location, package_id FROM chantal.repository_packages WHERE repository_id = $2`, [id, repositoryId]);
-      await client.query(`INSERT INTO chantal.snapshot_metadata (snapshot_id, path, metadata_file_id) SELECT $1, path, metadata_file_id FROM chantal.repository_metadata WHERE repository_id = $2`, [id, repositoryId]);
+      await client.query(
+        `INSERT INTO chantal.snapshot_packages (snapshot_id, location, package_id) SELECT $1, location, package_id FROM chantal.repository_packages WHERE repository_id = $2`,
+        [id, repositoryId],
+      );
+      await client.query(
+        `INSERT INTO chantal.snapshot_metadata (snapshot_id, path, metadata_file_id) SELECT $1, path, metadata_file_id FROM chantal.repository_metadata WHERE repository_id = $2`,
+        [id, repositoryId],
+      );
       await client.query(
         `UPDATE chantal.snapshots s SET package_count = t.n, total_size = t.size
          FROM (SELECT count(*)::int AS n, COALESCE(sum(p.size), 0)::bigint AS size FROM chantal.snapshot_packages sp JOIN chantal.packages p ON p.id = sp.package_id WHERE sp.snapshot_id = $1) t

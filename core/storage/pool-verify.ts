@@ -68,7 +68,11 @@ async function* blobRows(db: pg.Pool, kind: "package" | "metadata", repository: 
   const filter = referencedFilter(kind, repository);
   let after = 0;
   for (;;) {
-    const r = await db.query(`SELECT b.id, b.sha256, b.size FROM ${table} b WHERE b.id > $1 ${filter.sql} ORDER BY b.id LIMIT $2`, [after, BATCH, ...filter.params]);
+    const r = await db.query(`SELECT b.id, b.sha256, b.size FROM ${table} b WHERE b.id > $1 ${filter.sql} ORDER BY b.id LIMIT $2`, [
+      after,
+      BATCH,
+      ...filter.params,
+    ]);
     if (r.rows.length === 0) return;
     yield r.rows.map((row) => ({ id: Number(row.id), sha256: (row.sha256 as string).trim(), size: Number(row.size) }));
     after = Number(r.rows.at(-1).id);
@@ -91,7 +95,13 @@ async function checkBlob(blobs: BlobStore, kind: "package" | "metadata", row: Bl
   return null;
 }
 
-async function checkAll(blobs: BlobStore, kind: "package" | "metadata", rows: BlobRow[], deep: boolean, signal?: AbortSignal): Promise<{ problems: BlobProblem[]; ids: number[] }> {
+async function checkAll(
+  blobs: BlobStore,
+  kind: "package" | "metadata",
+  rows: BlobRow[],
+  deep: boolean,
+  signal?: AbortSignal,
+): Promise<{ problems: BlobProblem[]; ids: number[] }> {
   const problems: BlobProblem[] = [];
   const ids: number[] = [];
   await forEachLimited(
@@ -109,7 +119,11 @@ async function checkAll(blobs: BlobStore, kind: "package" | "metadata", rows: Bl
   return { problems, ids };
 }
 
-async function affected(db: pg.Pool, packageIds: number[], metadataIds: number[]): Promise<{ repositories: { id: number; repoId: string }[]; snapshots: { repository: string; name: string }[] }> {
+async function affected(
+  db: pg.Pool,
+  packageIds: number[],
+  metadataIds: number[],
+): Promise<{ repositories: { id: number; repoId: string }[]; snapshots: { repository: string; name: string }[] }> {
   const repos = await db.query(
     `SELECT DISTINCT r.id, r.repo_id FROM chantal.repositories r
      WHERE EXISTS (SELECT 1 FROM chantal.repository_packages rp WHERE rp.repository_id = r.id AND rp.package_id = ANY($1::bigint[]))
@@ -134,14 +148,22 @@ async function affected(db: pg.Pool, packageIds: number[], metadataIds: number[]
  * A no-op sync stops at an unchanged repomd.xml before planning, so it would never notice a missing blob: the fix
  * forgets the repositories' index checksum, and their next sync re-reads upstream and downloads what the pool lacks.
  */
-async function fix(db: pg.Pool, blobs: BlobStore, problems: BlobProblem[], repositories: { id: number; repoId: string }[]): Promise<NonNullable<PoolVerifyResult["fixed"]>> {
+async function fix(
+  db: pg.Pool,
+  blobs: BlobStore,
+  problems: BlobProblem[],
+  repositories: { id: number; repoId: string }[],
+): Promise<NonNullable<PoolVerifyResult["fixed"]>> {
   let removed = 0;
   for (const p of problems) {
     if (p.kind === "missing") continue;
     await blobs.remove(p.sha256);
     removed++;
   }
-  await forgetIndexChecksums(db, repositories.map((r) => r.id));
+  await forgetIndexChecksums(
+    db,
+    repositories.map((r) => r.id),
+  );
   return { removed, resetRepositories: repositories.map((r) => r.repoId) };
 }
 

@@ -85,11 +85,17 @@ async function buildTree(dir: string, req: PublishRequest): Promise<number> {
       // Each directory made (parents too) is one to flush.
       for (const c of await makeDirectory(d, { mode: DirMode.shared })) made.add(c);
     }
-    await forEachLimited(page, LINK_CONCURRENCY, (e) => placeFile(req.blobPath(e.sha256), join(dir, e.path)).catch((err: NodeJS.ErrnoException) => {
-      // The directory was just made: ENOENT is the blob's.
-      if (err.code === "ENOENT") missing.add(e);
-      else throw err;
-    }), req.signal);
+    await forEachLimited(
+      page,
+      LINK_CONCURRENCY,
+      (e) =>
+        placeFile(req.blobPath(e.sha256), join(dir, e.path)).catch((err: NodeJS.ErrnoException) => {
+          // The directory was just made: ENOENT is the blob's.
+          if (err.code === "ENOENT") missing.add(e);
+          else throw err;
+        }),
+      req.signal,
+    );
     files += page.length;
   }
   missing.throwIfAny();

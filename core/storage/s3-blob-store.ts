@@ -4,7 +4,7 @@
 import { unlink } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { adoptedByAlias, normalizeSha256, PoolError, TempArea, type BlobStore } from "./blob-store.js";
-import { S3Bucket } from "../s3/bucket.js";
+import type { S3Bucket } from "../s3/bucket.js";
 import { isNotFound, S3Error } from "../s3/errors.js";
 import { poolKeyOf, poolListPrefix } from "./s3-layout.js";
 import { forEachLimited } from "../concurrency.js";
@@ -105,7 +105,8 @@ export class S3BlobStore implements BlobStore {
     try {
       body = await this.bucket.openBody(key, signal);
     } catch (err) {
-      if (err instanceof S3Error && isNotFound(err.cause)) throw new PoolError(`blob ${sha256} is missing from the pool ${this.location}: run "repo sync" to fetch it again`, { cause: err });
+      if (err instanceof S3Error && isNotFound(err.cause))
+        throw new PoolError(`blob ${sha256} is missing from the pool ${this.location}: run "repo sync" to fetch it again`, { cause: err });
       throw err;
     }
     try {

@@ -44,7 +44,9 @@ async function checkPool(store: S3BlobStore, copies: readonly TreeFile[]): Promi
   const missing = copies.filter((f) => !present.has(f.sha256));
   if (missing.length > 0) {
     const examples = missing.slice(0, 3).map((f) => `${f.path} (${f.sha256})`);
-    throw new PublishError(`${missing.length} file(s) are missing from the pool ${store.location}, e.g. ${examples.join(", ")}: run "repo sync" to fetch them again`);
+    throw new PublishError(
+      `${missing.length} file(s) are missing from the pool ${store.location}, e.g. ${examples.join(", ")}: run "repo sync" to fetch them again`,
+    );
   }
 }
 
@@ -69,9 +71,13 @@ export async function publishS3Tree(store: S3BlobStore, req: S3PublishRequest): 
   signal?.throwIfAborted();
   for (const f of plan.indexes) await copy(f);
   const finished = serializeManifest(plan.manifest);
-  if (copies.length > 0 || plan.stale.length > 0 || !finished.equals(serializeManifest(previous))) await bucket.putBytes(manifestKey, finished, MANIFEST_HEADERS);
+  if (copies.length > 0 || plan.stale.length > 0 || !finished.equals(serializeManifest(previous)))
+    await bucket.putBytes(manifestKey, finished, MANIFEST_HEADERS);
   // Clients that read the previous index a moment ago may still ask for these: they go last.
-  await bucket.deleteKeys(plan.stale.map((p) => treePrefix + p), signal);
+  await bucket.deleteKeys(
+    plan.stale.map((p) => treePrefix + p),
+    signal,
+  );
   return { path: bucket.url(treePrefix), files: req.entries.length, copied: copies.length, deleted: plan.stale.length, unchanged: plan.unchanged };
 }
 

@@ -82,6 +82,8 @@ if (code === 0) code = await chantal(configDir, "repo", "list");
 upstream.server?.close();
 const latest = join(root, "published", "quickstart", "latest");
 if (code === 0) {
-  process.stdout.write(`\nPublished tree: ${latest}\napt-get reads it with this sources.list line:\n  deb [${upstream.keyring ? `signed-by=${upstream.keyring}` : "trusted=yes"}] file:${latest} ${upstream.dist} main\n`);
+  process.stdout.write(
+    `\nPublished tree: ${latest}\napt-get reads it with this sources.list line:\n  deb [${upstream.keyring ? `signed-by=${upstream.keyring}` : "trusted=yes"}] file:${latest} ${upstream.dist} main\n`,
+  );
 }
 process.exitCode = code;

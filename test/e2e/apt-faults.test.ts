@@ -231,11 +231,15 @@ describeWithTools(APT_TOOLS, "APT sync refusals and faults", () => {
   it("says that flat repositories are not mirrored, and names a missing suite", async () => {
     const flat = await sync(await setup({ distribution: "./" }));
     expect(flat.code).toBe(1);
-    expect(flat.json.error).toBe('repository deb: apt.distribution "./" names a flat repository, which this version does not mirror (use a suite under dists/)');
+    expect(flat.json.error).toBe(
+      'repository deb: apt.distribution "./" names a flat repository, which this version does not mirror (use a suite under dists/)',
+    );
     const missing = await setup({ distribution: "trixie" });
     const r = await sync(missing);
     expect(r.code).toBe(1);
-    expect(r.json.error).toBe(`repository deb: neither dists/trixie/InRelease nor dists/trixie/Release exists at ${missing.server.url}/ (check upstream_url and apt.distribution)`);
+    expect(r.json.error).toBe(
+      `repository deb: neither dists/trixie/InRelease nor dists/trixie/Release exists at ${missing.server.url}/ (check upstream_url and apt.distribution)`,
+    );
   });
 
   it("names the package and URL on a 404", async () => {

@@ -151,7 +151,8 @@ describeWithTools(APT_TOOLS, "APT mirror checked with apt-get", () => {
     const signature = await signAptSuite(suite, join(scratch, "demo-keys"));
     const demoEnv = await startSyncEnvironment({
       upstream: demo,
-      repoYaml: (url) => `  - id: demo\n    type: apt\n    upstream_url: ${url}/\n    apt:\n      distribution: demo\n    verify:\n      keyring: ${signature.armored}\n`,
+      repoYaml: (url) =>
+        `  - id: demo\n    type: apt\n    upstream_url: ${url}/\n    apt:\n      distribution: demo\n    verify:\n      keyring: ${signature.armored}\n`,
     });
     try {
       const r = await demoEnv.cli("repo", "sync", "--repo-id", "demo", "--json");

@@ -13,7 +13,6 @@ const METADATA_BLOBS = 3; // Release, Packages, Packages.gz
 let upstream: string;
 let env: SyncEnvironment | undefined;
 
-
 afterAll(async () => {
   await env?.close();
   if (upstream) rmSync(upstream, { recursive: true, force: true });

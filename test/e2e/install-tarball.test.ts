@@ -39,7 +39,18 @@ describe("the packed tarball, installed with npm install -g --omit=dev", () => {
     chmodSync(scratch, 0o755);
     // Packed from a copy of the sources: "prepare" rebuilds dist/, which the checkout's other tests must keep.
     const source = join(scratch, "source");
-    for (const entry of ["package.json", "package-lock.json", "tsconfig.json", "tsconfig.build.json", "README.md", "bin", "core", "functions", "examples", "deploy"]) {
+    for (const entry of [
+      "package.json",
+      "package-lock.json",
+      "tsconfig.json",
+      "tsconfig.build.json",
+      "README.md",
+      "bin",
+      "core",
+      "functions",
+      "examples",
+      "deploy",
+    ]) {
       cpSync(join(repoRoot, entry), join(source, entry), { recursive: true, filter: (from) => !from.startsWith(join(repoRoot, "dist")) });
     }
     symlinkSync(join(repoRoot, "node_modules"), join(source, "node_modules"));
@@ -83,7 +94,10 @@ describe("the packed tarball, installed with npm install -g --omit=dev", () => {
     const base = join(scratch, "data");
     mkdirSync(configDir);
     mkdirSync(base);
-    writeFileSync(join(configDir, "config.yaml"), `storage:\n  base_path: ${base}\nrepositories:\n  - id: r1\n    type: rpm\n    upstream_url: http://127.0.0.1:9/\n    enabled: false\n`);
+    writeFileSync(
+      join(configDir, "config.yaml"),
+      `storage:\n  base_path: ${base}\nrepositories:\n  - id: r1\n    type: rpm\n    upstream_url: http://127.0.0.1:9/\n    enabled: false\n`,
+    );
     const validate = await run("chantal-run", ["--config-dir", configDir, "config", "validate"], { cwd: scratch, env });
     expect(validate.code, validate.stderr).toBe(0);
     expect(validate.stdout).toMatch(/configuration is valid/);
@@ -99,7 +113,11 @@ describe("the packed tarball, installed with npm install -g --omit=dev", () => {
       : await run("chantal-run", args, { cwd: scratch, env });
     expect(migrate.code, migrate.stderr).toBe(0);
     const status = asNobody
-      ? await run("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", join(prefix, "bin", "chantal-run"), "--config-dir", configDir, "db", "status"], { cwd: scratch, env })
+      ? await run(
+          "setpriv",
+          ["--reuid=65534", "--regid=65534", "--clear-groups", join(prefix, "bin", "chantal-run"), "--config-dir", configDir, "db", "status"],
+          { cwd: scratch, env },
+        )
       : await run("chantal-run", ["--config-dir", configDir, "db", "status"], { cwd: scratch, env });
     expect(status.code, status.stderr).toBe(0);
     expect(status.stdout).toMatch(/\(embedded\)/);

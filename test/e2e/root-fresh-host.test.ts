@@ -119,12 +119,14 @@ describe.skipIf(!asRoot)("as root, with a storage.base_path that does not exist 
       expect(modeOf(p), p).toBe(0o755);
       expect(ownerOf(p), p).toBe(0);
     }
-    const pgUid = Number(await new Promise<string>((resolve) => {
-      const id = spawn("id", ["-u", "postgres"]);
-      let out = "";
-      id.stdout.on("data", (d: Buffer) => (out += d.toString()));
-      id.on("close", () => resolve(out.trim()));
-    }));
+    const pgUid = Number(
+      await new Promise<string>((resolve) => {
+        const id = spawn("id", ["-u", "postgres"]);
+        let out = "";
+        id.stdout.on("data", (d: Buffer) => (out += d.toString()));
+        id.on("close", () => resolve(out.trim()));
+      }),
+    );
     expect(modeOf(join(base, "postgres"))).toBe(0o700);
     expect(ownerOf(join(base, "postgres"))).toBe(pgUid);
     expect(modeOf(join(base, "pool"))).toBe(0o755);
@@ -154,7 +156,9 @@ describe.skipIf(!asRoot)("as root, with a storage.base_path that does not exist 
     chmodSync(locked, 0o700);
     const base = join(locked, "srv", "chantal");
     cleanups.push(() => stopLeftoverServer(base));
-    const configDir = makeConfigDir({ "config.yaml": `storage:\n  base_path: ${base}\nrepositories:\n  - id: r1\n    type: rpm\n    upstream_url: http://127.0.0.1:9/\n` });
+    const configDir = makeConfigDir({
+      "config.yaml": `storage:\n  base_path: ${base}\nrepositories:\n  - id: r1\n    type: rpm\n    upstream_url: http://127.0.0.1:9/\n`,
+    });
     cleanups.push(() => rmSync(configDir, { recursive: true, force: true }));
 
     const r = await cli(configDir, "repo", "sync", "--repo-id", "r1");

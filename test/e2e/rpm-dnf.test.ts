@@ -63,7 +63,10 @@ describeWithTools(["rpmbuild", "createrepo_c", "dnf"], "RPM mirror checked with 
 
     const r = await env.cli("repo", "sync", "--repo-id", "r1", "--json");
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ status: "success", counts: { packages_total: 4, packages_downloaded: 2, packages_added: 2, packages_removed: 2 } });
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      status: "success",
+      counts: { packages_total: 4, packages_downloaded: 2, packages_added: 2, packages_removed: 2 },
+    });
     expect(await available(env.published("r1"))).toEqual(["alpha-0:1.1-1.noarch", "beta-1:2.0-1.noarch", "delta-0:1.0-1.noarch", "epsilon-0:3.0-1.noarch"]);
 
     const snapshot = env.published("r1", "snapshots/v1");

@@ -152,7 +152,11 @@ describeWithTools(["rpmbuild", "createrepo_c", "dnf", ...APT_TOOLS], "storage on
     const first = await sync("r1");
     expect(first.stderr).not.toMatch(/"level":(50|60)/);
     expect(first.code).toBe(0);
-    expect(first.json).toMatchObject({ status: "success", counts: { packages_total: 3, packages_downloaded: 3 }, published: `s3://${BUCKET}/${PREFIX}/published/r1/latest/` });
+    expect(first.json).toMatchObject({
+      status: "success",
+      counts: { packages_total: 3, packages_downloaded: 3 },
+      published: `s3://${BUCKET}/${PREFIX}/published/r1/latest/`,
+    });
 
     // Nothing of the pool or the trees on local disk; the temp dir is left empty.
     expect(existsSync(join(env.base, "pool"))).toBe(false);

@@ -28,7 +28,13 @@ function setBaseUrl(url: string | undefined): void {
   writeFileSync(join(env.configDir, "conf.d", "publish.yaml"), url ? `publish:\n  base_url: ${url}\n` : "{}\n");
 }
 
-async function show(repoId: string): Promise<{ clients: { url: string | null; snippets: Snippet[]; hint: string | null }; published: { name: string; url: string | null }[]; package_count: number; total_bytes: number; snapshots: { name: string; url: string | null }[] }> {
+async function show(repoId: string): Promise<{
+  clients: { url: string | null; snippets: Snippet[]; hint: string | null };
+  published: { name: string; url: string | null }[];
+  package_count: number;
+  total_bytes: number;
+  snapshots: { name: string; url: string | null }[];
+}> {
   const r = await env.cli("repo", "show", "--repo-id", repoId, "--json");
   expect(r.stderr).toBe("");
   expect(r.code).toBe(0);
@@ -41,7 +47,16 @@ async function dnfWith(repo: Snippet, ...args: string[]): Promise<string> {
   mkdirSync(join(dir, "repos"));
   writeFileSync(join(dir, "repos", basename(repo.file)), repo.text);
   const id = /^\[([^\]]+)\]$/m.exec(repo.text)![1]!;
-  return run("dnf", ["-q", "-y", "--releasever=9", `--setopt=cachedir=${join(dir, "cache")}`, `--setopt=reposdir=${join(dir, "repos")}`, "--setopt=skip_if_unavailable=False", `--repo=${id}`, ...args]);
+  return run("dnf", [
+    "-q",
+    "-y",
+    "--releasever=9",
+    `--setopt=cachedir=${join(dir, "cache")}`,
+    `--setopt=reposdir=${join(dir, "repos")}`,
+    "--setopt=skip_if_unavailable=False",
+    `--repo=${id}`,
+    ...args,
+  ]);
 }
 
 /** A .list snippet, or a .sources one, is what apt-get reads. */
@@ -72,7 +87,11 @@ async function checkClientsThrough(server: WebServer): Promise<void> {
   expect(repoFile!.text).toContain("repo_gpgcheck=1\n");
   expect(repoFile!.text).toContain(`gpgkey=${server.url}el/latest/repodata/repomd.xml.key\n`);
 
-  const available = (await dnfWith(repoFile!, "repoquery", "--available", "--qf", "%{name}-%{version}")).split("\n").map((l) => l.trim()).filter(Boolean).sort();
+  const available = (await dnfWith(repoFile!, "repoquery", "--available", "--qf", "%{name}-%{version}"))
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .sort();
   expect(available).toEqual(["alpha-1.0", "beta-2.0"]);
   const dest = mkdtempSync(join(scratch, "dl-"));
   await dnfWith(repoFile!, "download", "--destdir", dest, "beta");
@@ -124,13 +143,21 @@ describeWithTools(["rpmbuild", "createrepo_c", "dnf", "nginx", ...APT_TOOLS], "S
     const upstream = join(scratch, "upstream");
     key = await createGpgKey(join(scratch, "keys"));
     // RPM, with a signed repomd.xml and its key, as OBS and COPR publish them.
-    for (const [name, version] of [["alpha", "1.0"], ["beta", "2.0"]] as const) rpms.set(name, await buildRpm({ dir: join(upstream, "el"), name, version, release: "1", payloadBytes: 2000 }));
+    for (const [name, version] of [
+      ["alpha", "1.0"],
+      ["beta", "2.0"],
+    ] as const)
+      rpms.set(name, await buildRpm({ dir: join(upstream, "el"), name, version, release: "1", payloadBytes: 2000 }));
     const repomd = await createRepo(join(upstream, "el"));
     writeFileSync(`${repomd}.asc`, await detachSign(key, await readFile(repomd)));
     writeFileSync(`${repomd}.key`, readFileSync(key.armored));
     // APT, signed.
     const aptRoot = join(upstream, "deb");
-    for (const [name, version] of [["alpha", "1.0-1"], ["beta", "2.0-1"]] as const) debs.set(name, await buildDeb(aptRoot, { name, version, payloadBytes: 2000 }));
+    for (const [name, version] of [
+      ["alpha", "1.0-1"],
+      ["beta", "2.0-1"],
+    ] as const)
+      debs.set(name, await buildDeb(aptRoot, { name, version, payloadBytes: 2000 }));
     await writeAptRepo(aptRoot, { dist: "stable", components: ["main"], signer: key, byHash: true });
     env = await startSyncEnvironment({
       upstream,
@@ -182,7 +209,9 @@ describeWithTools(["rpmbuild", "createrepo_c", "dnf", "nginx", ...APT_TOOLS], "S
     setBaseUrl("http://mirror.internal/");
     const r = await env.cli("repo", "sync", "--repo-id", "el");
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain("url: http://mirror.internal/el/latest/\n\n# /etc/yum.repos.d/el.repo\n[el]\nname=Enterprise Linux test\nbaseurl=http://mirror.internal/el/latest/\n");
+    expect(r.stdout).toContain(
+      "url: http://mirror.internal/el/latest/\n\n# /etc/yum.repos.d/el.repo\n[el]\nname=Enterprise Linux test\nbaseurl=http://mirror.internal/el/latest/\n",
+    );
     const human = await env.cli("repo", "show", "--repo-id", "el");
     expect(human.code).toBe(0);
     expect(human.stdout).toMatch(/^packages {4}2 \(/m);
@@ -195,9 +224,13 @@ describeWithTools(["rpmbuild", "createrepo_c", "dnf", "nginx", ...APT_TOOLS], "S
     await checkClientsThrough(nginx);
   }, 240_000);
 
-  it.skipIf(toolMissing("apache2"))("Apache, configured with the README's lines, serves dnf and apt-get through the printed snippets", async () => {
-    const apache = await startApache(join(scratch, "apache"), join(env.base, "published"));
-    servers.push(apache);
-    await checkClientsThrough(apache);
-  }, 240_000);
+  it.skipIf(toolMissing("apache2"))(
+    "Apache, configured with the README's lines, serves dnf and apt-get through the printed snippets",
+    async () => {
+      const apache = await startApache(join(scratch, "apache"), join(env.base, "published"));
+      servers.push(apache);
+      await checkClientsThrough(apache);
+    },
+    240_000,
+  );
 });

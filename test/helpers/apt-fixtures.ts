@@ -104,7 +104,10 @@ export async function buildDeb(root: string, spec: DebSpec): Promise<string> {
     const payloadDir = join(work, "usr", "share", "chantal-test", spec.name);
     await mkdir(join(work, "DEBIAN"), { recursive: true });
     await mkdir(payloadDir, { recursive: true });
-    await writeFile(join(payloadDir, "payload"), `${spec.name} ${spec.version}\n`.repeat(Math.ceil((spec.payloadBytes ?? 64) / (spec.name.length + spec.version.length + 2))));
+    await writeFile(
+      join(payloadDir, "payload"),
+      `${spec.name} ${spec.version}\n`.repeat(Math.ceil((spec.payloadBytes ?? 64) / (spec.name.length + spec.version.length + 2))),
+    );
     await writeFile(
       join(work, "DEBIAN", "control"),
       [
@@ -225,7 +228,10 @@ export async function writeAptRepo(root: string, opts: AptRepoOptions): Promise<
   await rm(distDir, { recursive: true, force: true });
   for (const comp of components) {
     const poolDir = `pool/${comp}`;
-    const hasPool = await stat(join(root, poolDir)).then(() => true, () => false);
+    const hasPool = await stat(join(root, poolDir)).then(
+      () => true,
+      () => false,
+    );
     for (const arch of architectures) {
       let text = hasPool ? await run("dpkg-scanpackages", ["--multiversion", "--arch", arch, poolDir, "/dev/null"], { cwd: root }) : "";
       if (opts.editPackages) text = opts.editPackages(text, comp, arch);
@@ -266,7 +272,10 @@ export async function writeAptRepo(root: string, opts: AptRepoOptions): Promise<
   if (opts.byHash) {
     for (const [path, { sha256, sha512 }] of releaseHashes(release)) {
       const file = join(distDir, path);
-      const exists = await stat(file).then(() => true, () => false);
+      const exists = await stat(file).then(
+        () => true,
+        () => false,
+      );
       if (!exists) continue;
       const byHash = join(dirname(file), "by-hash");
       await mkdir(join(byHash, "SHA256"), { recursive: true });
@@ -304,7 +313,10 @@ export interface AptClient {
  * <components>` line, plus deb-src when asked), state, cache and empty dpkg status; none of the host's
  * configuration, keys or lists.
  */
-export async function aptClient(scratch: string, src: { uri: string; dist: string; components: string[]; keyring: string; debSrc?: boolean }): Promise<AptClient> {
+export async function aptClient(
+  scratch: string,
+  src: { uri: string; dist: string; components: string[]; keyring: string; debSrc?: boolean },
+): Promise<AptClient> {
   const line = `[signed-by=${src.keyring}] ${src.uri} ${src.dist} ${src.components.join(" ")}`;
   return aptClientWithSources(scratch, { fileName: "sources.list", text: `deb ${line}\n${src.debSrc ? `deb-src ${line}\n` : ""}` });
 }

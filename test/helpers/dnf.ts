@@ -9,16 +9,26 @@ export function dnfClient(scratch: string, repoName = "mirror") {
     const reposdir = join(scratch, "no-repos");
     mkdirSync(reposdir, { recursive: true });
     return run("dnf", [
-      "-q", "-y", "--releasever=9", "--nogpgcheck",
-      `--setopt=cachedir=${cache}`, `--setopt=reposdir=${reposdir}`, "--setopt=skip_if_unavailable=False",
-      `--repofrompath=${repoName},${url}`, `--repo=${repoName}`,
+      "-q",
+      "-y",
+      "--releasever=9",
+      "--nogpgcheck",
+      `--setopt=cachedir=${cache}`,
+      `--setopt=reposdir=${reposdir}`,
+      "--setopt=skip_if_unavailable=False",
+      `--repofrompath=${repoName},${url}`,
+      `--repo=${repoName}`,
       ...args,
     ]);
   }
   /** Available packages as printed by --qf (default name-epoch:version-release.arch), sorted. */
   async function available(url: string, qf = "%{name}-%{epoch}:%{version}-%{release}.%{arch}"): Promise<string[]> {
     const out = await dnf(url, "repoquery", "--available", "--qf", qf);
-    return out.split("\n").map((l) => l.trim()).filter(Boolean).sort();
+    return out
+      .split("\n")
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .sort();
   }
   return { dnf, available };
 }

@@ -11,7 +11,10 @@ export interface LockHolderProcess {
 
 /** Resolves once the other process holds (databaseUrl, key) and said so. */
 export function startLockHolder(databaseUrl: string, key: number, purpose: string): Promise<LockHolderProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", "test/helpers/lock-holder.ts", databaseUrl, String(key), purpose], { cwd: repoRoot, stdio: ["pipe", "pipe", "inherit"] });
+  const child = spawn(process.execPath, ["--import", "tsx", "test/helpers/lock-holder.ts", databaseUrl, String(key), purpose], {
+    cwd: repoRoot,
+    stdio: ["pipe", "pipe", "inherit"],
+  });
   let out = "";
   return new Promise((resolve, reject) => {
     child.stdout!.on("data", (d) => {

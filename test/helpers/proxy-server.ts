@@ -1,7 +1,14 @@
 // A real forward proxy on 127.0.0.1 for tests: plain HTTP forwarding (absolute-URI requests) and CONNECT
 // tunnelling, optional Basic auth, optionally served over TLS (an https:// proxy). It records every request it
 // sees and refuses any target that is not a loopback address, so a test can never reach out.
-import { createServer as createHttpServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import {
+  createServer as createHttpServer,
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import { connect as netConnect, createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
 import type { Duplex } from "node:stream";

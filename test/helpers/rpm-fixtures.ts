@@ -10,7 +10,6 @@ import { promisify } from "node:util";
 
 const execFileAsync = promisify(execFile);
 
-
 export async function run(cmd: string, args: string[], opts: { cwd?: string; input?: Buffer } = {}): Promise<string> {
   try {
     const { stdout } = await execFileAsync(cmd, args, { cwd: opts.cwd, maxBuffer: 64 * 1024 * 1024, encoding: "utf8" });
@@ -70,9 +69,12 @@ export async function buildRpm(p: RpmSpec): Promise<string> {
       "-bb",
       "--nodeps",
       "--quiet",
-      "--define", `_topdir ${top}`,
-      "--define", `_rpmdir ${p.dir}`,
-      "--define", "_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm",
+      "--define",
+      `_topdir ${top}`,
+      "--define",
+      `_rpmdir ${p.dir}`,
+      "--define",
+      "_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm",
       spec,
     ]);
     return join(p.dir, `${p.name}-${p.version}-${p.release}.${p.arch ?? "noarch"}.rpm`);
@@ -109,7 +111,9 @@ export async function createRepo(dir: string, opts: CreateRepoOptions = {}): Pro
 }
 
 function fileDigest(algo: string, data: Buffer): string {
-  return createHash(algo === "sha1" ? "sha1" : algo).update(data).digest("hex");
+  return createHash(algo === "sha1" ? "sha1" : algo)
+    .update(data)
+    .digest("hex");
 }
 
 /** Replaces every .xml.gz data file with .xml.zst and rewrites its <checksum>, <size> and <location> in repomd.xml. */

@@ -69,14 +69,22 @@ const REGION = "eu-west-1";
 const NAME = /^[0-9a-zA-Z\-_.]{1,64}$/;
 
 class ApiError extends Error {
-  constructor(readonly status: number, readonly type: string, message: string) {
+  constructor(
+    readonly status: number,
+    readonly type: string,
+    message: string,
+  ) {
     super(message);
   }
 }
 
 function send(res: ServerResponse, status: number, body: unknown, errorType?: string): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), ...(errorType ? { "x-amzn-errortype": errorType } : {}) });
+  res.writeHead(status, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(text),
+    ...(errorType ? { "x-amzn-errortype": errorType } : {}),
+  });
   res.end(text);
 }
 
@@ -167,7 +175,13 @@ export async function startSchedulerApiServer(opts: { pageSize?: number } = {}):
       if (method === "GET") {
         record("GetScheduleGroup");
         groupOf(name);
-        return send(res, 200, { Arn: `arn:aws:scheduler:${REGION}:${ACCOUNT}:schedule-group/${name}`, Name: name, State: "ACTIVE", CreationDate: now(), LastModificationDate: now() });
+        return send(res, 200, {
+          Arn: `arn:aws:scheduler:${REGION}:${ACCOUNT}:schedule-group/${name}`,
+          Name: name,
+          State: "ACTIVE",
+          CreationDate: now(),
+          LastModificationDate: now(),
+        });
       }
       if (method === "POST") {
         record("CreateScheduleGroup");
@@ -186,7 +200,15 @@ export async function startSchedulerApiServer(opts: { pageSize?: number } = {}):
         .filter((s) => s.Name.startsWith(prefix))
         .sort((a, b) => (a.Name < b.Name ? -1 : 1));
       const page = all.slice(start, start + max);
-      const summaries = page.map((s) => ({ Arn: s.Arn, Name: s.Name, GroupName: s.GroupName, State: s.State, CreationDate: s.CreationDate, LastModificationDate: s.LastModificationDate, Target: { Arn: s.Target.Arn } }));
+      const summaries = page.map((s) => ({
+        Arn: s.Arn,
+        Name: s.Name,
+        GroupName: s.GroupName,
+        State: s.State,
+        CreationDate: s.CreationDate,
+        LastModificationDate: s.LastModificationDate,
+        Target: { Arn: s.Target.Arn },
+      }));
       return send(res, 200, { Schedules: summaries, ...(start + max < all.length ? { NextToken: String(start + max) } : {}) });
     }
     if (parts[0] === "schedules" && parts.length === 2) {

@@ -50,12 +50,34 @@ export function createTlsFixtures(): TlsFixtures {
   const dir = mkdtempSync(join(tmpdir(), "chantal-tls-"));
   openssl(
     [
-      "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
-      "-subj", "/CN=Chantal Test CA", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-keyout",
+      "ca.key",
+      "-out",
+      "ca.pem",
+      "-days",
+      "2",
+      "-subj",
+      "/CN=Chantal Test CA",
+      "-addext",
+      "basicConstraints=critical,CA:TRUE",
+      "-addext",
+      "keyUsage=critical,keyCertSign,cRLSign",
     ],
     dir,
   );
-  const server = issue(dir, "server", "/CN=127.0.0.1", "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost\n");
+  const server = issue(
+    dir,
+    "server",
+    "/CN=127.0.0.1",
+    "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost\n",
+  );
   const client = issue(dir, "client", "/CN=chantal-client", "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n");
   const entitlementDir = join(dir, "entitlement");
   mkdirSync(entitlementDir);
@@ -111,7 +133,8 @@ export async function startHttpsFront(opts: { target: string; server: PemPair; r
       const up = httpRequest({ host: target.hostname, port: Number(target.port), path: req.url, method: req.method, headers }, (r) => {
         const out = { ...r.headers };
         // Redirects of the backend point at the backend: rewrite them to this front.
-        if (out.location?.startsWith(target.origin)) out.location = `https://127.0.0.1:${(server.address() as AddressInfo).port}${out.location.slice(target.origin.length)}`;
+        if (out.location?.startsWith(target.origin))
+          out.location = `https://127.0.0.1:${(server.address() as AddressInfo).port}${out.location.slice(target.origin.length)}`;
         res.writeHead(r.statusCode ?? 502, out);
         r.pipe(res);
       });

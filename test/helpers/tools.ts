@@ -26,9 +26,11 @@ export function describeWithTools(tools: readonly string[], title: string, body:
   }
   const message = `${title}: needs ${missing.join(", ")} (apt-get install ${missing.join(" ")})`;
   if (process.env.CHANTAL_REQUIRE_TOOLS === "1") {
-    describe(title, () => it("has the tools it needs", () => {
-      throw new Error(`missing tools in CI: ${message}`);
-    }));
+    describe(title, () =>
+      it("has the tools it needs", () => {
+        throw new Error(`missing tools in CI: ${message}`);
+      }),
+    );
   } else {
     console.warn(`SKIPPED ${message}`);
     describe.skip(title, body);

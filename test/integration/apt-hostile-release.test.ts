@@ -23,7 +23,8 @@ async function setup(repo: Partial<AptRepoOptions> = {}): Promise<SyncEnvironmen
   await writeAptRepo(upstream, { dist: DIST, signer: key, ...repo });
   const env = await startSyncEnvironment({
     upstream,
-    repoYaml: (url) => `  - id: deb\n    type: apt\n    upstream_url: ${url}/\n    apt:\n      distribution: ${DIST}\n    verify:\n      keyring: ${key.keyring}\n`,
+    repoYaml: (url) =>
+      `  - id: deb\n    type: apt\n    upstream_url: ${url}/\n    apt:\n      distribution: ${DIST}\n    verify:\n      keyring: ${key.keyring}\n`,
   });
   envs.push(env);
   return env;
@@ -66,7 +67,9 @@ describeWithTools(TOOLS, "APT Release dates and hostile indices (real signed sui
     const env = await setup({ date: future });
     const r = await sync(env);
     expect(r.code).toBe(1);
-    expect(r.json.error).toContain(`dists/${DIST}/InRelease of repository deb is not valid yet: its Date ${new Date(Math.floor(future.getTime() / 1000) * 1000).toISOString()} is 24 hour(s) ahead of this host's clock`);
+    expect(r.json.error).toContain(
+      `dists/${DIST}/InRelease of repository deb is not valid yet: its Date ${new Date(Math.floor(future.getTime() / 1000) * 1000).toISOString()} is 24 hour(s) ahead of this host's clock`,
+    );
     expect(r.json.error).toContain("5 minute(s) of clock skew are allowed): check the clock of this host (NTP)");
     expect(existsSync(env.published("deb"))).toBe(false);
     expect(env.server.requests.some((q) => q.path.endsWith(".deb"))).toBe(false);
@@ -119,7 +122,9 @@ describeWithTools(TOOLS, "APT Release dates and hostile indices (real signed sui
     });
     const r = await sync(env);
     expect(r.code).toBe(1);
-    expect(r.json.error).toMatch(new RegExp(`dists/${DIST}/main/binary-amd64/Packages\\.xz line \\d+: the paragraph at line \\d+ \\(package alpha\\) has the field "Filename" twice`));
+    expect(r.json.error).toMatch(
+      new RegExp(`dists/${DIST}/main/binary-amd64/Packages\\.xz line \\d+: the paragraph at line \\d+ \\(package alpha\\) has the field "Filename" twice`),
+    );
     expect(env.server.requests.some((q) => q.path.endsWith(".deb"))).toBe(false);
   });
 
@@ -129,7 +134,11 @@ describeWithTools(TOOLS, "APT Release dates and hostile indices (real signed sui
     });
     const r = await sync(env);
     expect(r.code).toBe(1);
-    expect(r.json.error).toMatch(new RegExp(`repository deb: alpha 1\\.0-1 \\(all\\) Release \\(dists/${DIST}/main/binary-amd64/Release\\) has the same path as index file dists/${DIST}/main/binary-amd64/Release`));
+    expect(r.json.error).toMatch(
+      new RegExp(
+        `repository deb: alpha 1\\.0-1 \\(all\\) Release \\(dists/${DIST}/main/binary-amd64/Release\\) has the same path as index file dists/${DIST}/main/binary-amd64/Release`,
+      ),
+    );
     expect(r.json.error).not.toMatch(/EEXIST/);
     expect(existsSync(env.published("deb"))).toBe(false);
   });
@@ -145,7 +154,10 @@ describeWithTools(TOOLS, "APT Release dates and hostile indices (real signed sui
     const releasePath = join(env.upstream, "dists", DIST, "Release");
     const { createHash } = await import("node:crypto");
     const sha = createHash("sha256").update(bomb).digest("hex");
-    const release = readFileSync(releasePath, "utf8").replace(/^ [0-9a-f]{64}\s+\d+ main\/binary-amd64\/Packages\.gz$/m, ` ${sha} ${bomb.length} main/binary-amd64/Packages.gz`);
+    const release = readFileSync(releasePath, "utf8").replace(
+      /^ [0-9a-f]{64}\s+\d+ main\/binary-amd64\/Packages\.gz$/m,
+      ` ${sha} ${bomb.length} main/binary-amd64/Packages.gz`,
+    );
     writeFileSync(releasePath, release.replace(/^(MD5Sum|SHA1|SHA512):\n(?: .*\n)*/gm, ""));
     rmSync(join(env.upstream, "dists", DIST, "InRelease"));
     rmSync(join(env.upstream, "dists", DIST, "Release.gpg"));

@@ -11,7 +11,9 @@ import { describeWithTools } from "../helpers/tools.js";
 let scratch: string;
 let ed: GpgKey;
 let rsa: GpgKey;
-const RELEASE = Buffer.from(`Origin: Chantal\nSuite: stable\nDate: Sat, 10 Jun 2023 08:48:49 UTC\nSHA256:\n ${"a".repeat(64)} 10 main/binary-amd64/Packages.xz\n`);
+const RELEASE = Buffer.from(
+  `Origin: Chantal\nSuite: stable\nDate: Sat, 10 Jun 2023 08:48:49 UTC\nSHA256:\n ${"a".repeat(64)} 10 main/binary-amd64/Packages.xz\n`,
+);
 
 describeWithTools(["gpg"], "APT signatures (openpgp.js against gpg)", () => {
   beforeAll(async () => {
@@ -44,9 +46,23 @@ describeWithTools(["gpg"], "APT signatures (openpgp.js against gpg)", () => {
   });
 
   it("accepts a document signed by several keys when one of them is trusted (Debian signs with two)", async () => {
-    const secret = await runWithInput("gpg", ["--homedir", rsa.home, "--batch", "--pinentry-mode", "loopback", "--passphrase", "", "--export-secret-keys", rsa.fingerprint]);
+    const secret = await runWithInput("gpg", [
+      "--homedir",
+      rsa.home,
+      "--batch",
+      "--pinentry-mode",
+      "loopback",
+      "--passphrase",
+      "",
+      "--export-secret-keys",
+      rsa.fingerprint,
+    ]);
     await runWithInput("gpg", ["--homedir", ed.home, "--batch", "--import"], secret);
-    const twice = await runWithInput("gpg", ["--homedir", ed.home, "--batch", "--pinentry-mode", "loopback", "--passphrase", "", "-u", ed.fingerprint, "-u", rsa.fingerprint, "--clearsign"], RELEASE);
+    const twice = await runWithInput(
+      "gpg",
+      ["--homedir", ed.home, "--batch", "--pinentry-mode", "loopback", "--passphrase", "", "-u", ed.fingerprint, "-u", rsa.fingerprint, "--clearsign"],
+      RELEASE,
+    );
     await expect(verifyClearsigned(twice, await loadKeyring(rsa.keyring), "InRelease")).resolves.toContain("Suite: stable");
     await expect(verifyClearsigned(twice, await loadKeyring(ed.armored), "InRelease")).resolves.toContain("Suite: stable");
   });
@@ -71,7 +87,11 @@ describeWithTools(["gpg"], "APT signatures (openpgp.js against gpg)", () => {
     const keyring = await loadKeyring(rsa.armored);
     const armored = await detachSign(rsa, RELEASE);
     await expect(verifyDetached(RELEASE, armored, keyring, "Release")).resolves.toBeUndefined();
-    const binary = await runWithInput("gpg", ["--homedir", rsa.home, "--batch", "--pinentry-mode", "loopback", "--passphrase", "", "-u", rsa.fingerprint, "--detach-sign"], RELEASE);
+    const binary = await runWithInput(
+      "gpg",
+      ["--homedir", rsa.home, "--batch", "--pinentry-mode", "loopback", "--passphrase", "", "-u", rsa.fingerprint, "--detach-sign"],
+      RELEASE,
+    );
     await expect(verifyDetached(RELEASE, binary, keyring, "Release")).resolves.toBeUndefined();
     const changed = Buffer.from(RELEASE.toString().replace("stable", "stablf"));
     await expect(verifyDetached(changed, armored, keyring, "dists/x/Release")).rejects.toThrow(/dists\/x\/Release is not validly signed/);
@@ -88,6 +108,8 @@ describeWithTools(["gpg"], "APT signatures (openpgp.js against gpg)", () => {
     const kbx = join(scratch, "pubring.kbx");
     await runWithInput("gpg", ["--homedir", ed.home, "--batch", "--no-default-keyring", "--keyring", kbx, "--import", ed.armored]);
     expect(readFileSync(kbx).subarray(8, 12).toString()).toBe("KBXf");
-    await expect(loadKeyring(kbx)).rejects.toThrow(/is a GnuPG keybox, not an OpenPGP keyring: export it with "gpg --no-default-keyring --keyring .* --export > keyring\.gpg"/);
+    await expect(loadKeyring(kbx)).rejects.toThrow(
+      /is a GnuPG keybox, not an OpenPGP keyring: export it with "gpg --no-default-keyring --keyring .* --export > keyring\.gpg"/,
+    );
   });
 });

@@ -92,6 +92,9 @@ describe("backups in S3 (s3rver on 127.0.0.1)", () => {
     expect(await keys("ret/")).toEqual(["ret/chantal-backup-20240202-080000.tar.gz", "ret/chantal-backup-20240203-080000.tar.gz"]);
     expect(last!.prune!.deleted.sort()).toEqual(["chantal-backup-20240201-200000.tar.gz"]);
     const dry = await env.cli("db", "backup-list", "--target", "s3://backups/ret", "--json");
-    expect(JSON.parse(dry.stdout).map((b: { name: string }) => b.name)).toEqual(["chantal-backup-20240203-080000.tar.gz", "chantal-backup-20240202-080000.tar.gz"]);
+    expect(JSON.parse(dry.stdout).map((b: { name: string }) => b.name)).toEqual([
+      "chantal-backup-20240203-080000.tar.gz",
+      "chantal-backup-20240202-080000.tar.gz",
+    ]);
   });
 });

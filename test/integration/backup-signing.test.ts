@@ -70,7 +70,11 @@ describeWithTools(tools, "signed backups", () => {
   it("refuses a crafted archive with recomputed checksums, an unsigned one, and one signed by another key, before reading the dump", async () => {
     const original = await readSignature(signed);
     const crafted: [string, Buffer, RegExp][] = [
-      ["recomputed.tar", await recraftArchive(signed, (d) => d.replace("\nSELECT pg_catalog.setval", "\nDROP TABLE x;\nSELECT pg_catalog.setval"), { signature: original }), /manifest.json is not validly signed by a key of/],
+      [
+        "recomputed.tar",
+        await recraftArchive(signed, (d) => d.replace("\nSELECT pg_catalog.setval", "\nDROP TABLE x;\nSELECT pg_catalog.setval"), { signature: original }),
+        /manifest.json is not validly signed by a key of/,
+      ],
       ["unsigned.tar", await recraftArchive(signed, (d) => d), /the backup is not signed \(no manifest.json.asc after manifest.json\)/],
     ];
     const other = makeKey("someone-else", "x");
@@ -143,5 +147,9 @@ async function signWith(secretKey: string, passphrase: string, archive: Buffer):
   gpg("--armor", "--output", join(dir, "m.json.asc"), "--detach-sign", join(dir, "m.json"));
   const { rawTar } = await import("../unit/backup/craft-archive.js");
   const dump = readFileSync(join(dir, "database.sql"));
-  return rawTar([{ path: "manifest.json", data: manifest }, { path: "manifest.json.asc", data: readFileSync(join(dir, "m.json.asc")) }, { path: "database.sql", data: dump }]);
+  return rawTar([
+    { path: "manifest.json", data: manifest },
+    { path: "manifest.json.asc", data: readFileSync(join(dir, "m.json.asc")) },
+    { path: "database.sql", data: dump },
+  ]);
 }

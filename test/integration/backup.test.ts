@@ -36,14 +36,17 @@ afterAll(async () => {
   await env?.close();
   rmSync(upstream, { recursive: true, force: true });
   rmSync(work, { recursive: true, force: true });
-  for (const d of readdirSync(dirname(env.configDir))) if (d.startsWith(`${basename(env.configDir)}.backup-`)) rmSync(join(dirname(env.configDir), d), { recursive: true, force: true });
+  for (const d of readdirSync(dirname(env.configDir)))
+    if (d.startsWith(`${basename(env.configDir)}.backup-`)) rmSync(join(dirname(env.configDir), d), { recursive: true, force: true });
 });
 
 /** What "the state" of the database is: the current set with blobs, snapshots, runs and the index checksum. */
 async function state() {
   const q = async (sql: string) => (await env.pg.query(sql)).rows;
   return {
-    current: await q(`SELECT r.repo_id, rp.location, p.sha256 FROM chantal.repository_packages rp JOIN chantal.repositories r ON r.id = rp.repository_id JOIN chantal.packages p ON p.id = rp.package_id ORDER BY 1, 2`),
+    current: await q(
+      `SELECT r.repo_id, rp.location, p.sha256 FROM chantal.repository_packages rp JOIN chantal.repositories r ON r.id = rp.repository_id JOIN chantal.packages p ON p.id = rp.package_id ORDER BY 1, 2`,
+    ),
     packages: await q(`SELECT sha256, name, version FROM chantal.packages ORDER BY sha256`),
     snapshots: await q(`SELECT name, package_count FROM chantal.snapshots ORDER BY name`),
     runs: await q(`SELECT id, status FROM chantal.sync_runs ORDER BY id`),
@@ -53,7 +56,9 @@ async function state() {
 }
 
 async function counts() {
-  const r = await env.pg.query(`SELECT (SELECT count(*) FROM chantal.packages)::int AS packages, (SELECT count(*) FROM chantal.repositories)::int AS repositories, (SELECT count(*) FROM chantal.sync_runs)::int AS runs`);
+  const r = await env.pg.query(
+    `SELECT (SELECT count(*) FROM chantal.packages)::int AS packages, (SELECT count(*) FROM chantal.repositories)::int AS repositories, (SELECT count(*) FROM chantal.sync_runs)::int AS runs`,
+  );
   return r.rows[0];
 }
 
@@ -93,7 +98,9 @@ describe("db backup and restore", () => {
 
     const structure = async () => ({
       indexes: (await env.pg.query(`SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'chantal' ORDER BY 2`)).rows,
-      constraints: (await env.pg.query(`SELECT conname, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE connamespace = 'chantal'::regnamespace ORDER BY 1`)).rows,
+      constraints: (
+        await env.pg.query(`SELECT conname, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE connamespace = 'chantal'::regnamespace ORDER BY 1`)
+      ).rows,
     });
     const structureBefore = await structure();
     const r = await env.cli("db", "restore", backupA, "--yes");
@@ -115,7 +122,9 @@ describe("db backup and restore", () => {
     expect(restored.schemas).toEqual([{ nspname: "chantal" }]);
     // the config directory was replaced, the previous one kept beside it
     expect(configBackups()).toHaveLength(1);
-    expect(readFileSync(join(env.configDir, "config.yaml"), "utf8")).toBe(readFileSync(join(dirname(env.configDir), configBackups()[0]!, "config.yaml"), "utf8"));
+    expect(readFileSync(join(env.configDir, "config.yaml"), "utf8")).toBe(
+      readFileSync(join(dirname(env.configDir), configBackups()[0]!, "config.yaml"), "utf8"),
+    );
 
     // the pool still has every blob; upstream is B, so the next sync brings B back
     expect((await env.cli("pool", "verify")).code).toBe(0);
@@ -140,7 +149,10 @@ describe("db backup and restore", () => {
     expect(info.stdout).toMatch(/contents: +1 repositories, 8 packages, 1 snapshots/);
     expect(info.stdout).toMatch(/restorable here: +yes/);
     const list = await env.cli("db", "backup-list", "--target", work, "--json");
-    expect(JSON.parse(list.stdout).map((b: { name: string; valid: boolean }) => [b.name, b.valid])).toEqual([["named.tar", true], [basename(backupA), true]]);
+    expect(JSON.parse(list.stdout).map((b: { name: string; valid: boolean }) => [b.name, b.valid])).toEqual([
+      ["named.tar", true],
+      [basename(backupA), true],
+    ]);
   });
 
   it("refuses a tampered member, a truncated archive, a missing manifest, a path-traversal member and a newer schema; nothing changes", async () => {
@@ -194,7 +206,11 @@ describe("db backup and restore", () => {
       ["program.tar", `COPY (SELECT 1) TO PROGRAM 'id > ${marker}';\n`, /database dump line \d+: unexpected statement "COPY \(SELECT 1\) TO PROGRAM/],
       ["commit.tar", "COMMIT;\nDROP TABLE public.other_app_data;\n", /database dump line \d+: unexpected statement "COMMIT;"/],
     ];
-    for (const [file, sql] of injections) writeFileSync(join(bad, file), await recraftArchive(join(work, "named.tar"), (dump) => dump.replace("\nSELECT pg_catalog.setval", `\n${sql}SELECT pg_catalog.setval`)));
+    for (const [file, sql] of injections)
+      writeFileSync(
+        join(bad, file),
+        await recraftArchive(join(work, "named.tar"), (dump) => dump.replace("\nSELECT pg_catalog.setval", `\n${sql}SELECT pg_catalog.setval`)),
+      );
     for (const [file, , message] of injections) {
       const deep = await env.cli("db", "backup-verify", join(bad, file), "--deep");
       expect(deep.code, `${file}: ${deep.stdout}${deep.stderr}`).toBe(1);
@@ -214,13 +230,21 @@ describe("db backup and restore", () => {
     const before = await state();
     const bad = mkdtempSync(join(work, "bomb-"));
     // 1.3 KB-ish compressed: a comment line of 100 MiB before the dump
-    writeFileSync(join(bad, "long-line.tar.gz"), await recraftArchive(join(work, "named.tar"), (dump) => `-- ${"A".repeat(100 * 1024 * 1024)}\n${dump}`, { gzip: true, keepDeclaredSize: true }));
+    writeFileSync(
+      join(bad, "long-line.tar.gz"),
+      await recraftArchive(join(work, "named.tar"), (dump) => `-- ${"A".repeat(100 * 1024 * 1024)}\n${dump}`, { gzip: true, keepDeclaredSize: true }),
+    );
     // the same, with the manifest's declared size rewritten to match: the line limit still stops it
-    writeFileSync(join(bad, "long-line-declared.tar.gz"), await recraftArchive(join(work, "named.tar"), (dump) => `-- ${"A".repeat(100 * 1024 * 1024)}\n${dump}`, { gzip: true }));
+    writeFileSync(
+      join(bad, "long-line-declared.tar.gz"),
+      await recraftArchive(join(work, "named.tar"), (dump) => `-- ${"A".repeat(100 * 1024 * 1024)}\n${dump}`, { gzip: true }),
+    );
     const started = Date.now();
     const plain = await env.cli("db", "backup-verify", join(bad, "long-line.tar.gz"));
     expect(plain.code, plain.stdout + plain.stderr).toBe(1);
-    expect(plain.stdout).toMatch(/✗ database dump size — it decompresses to more than \d+ bytes \(the manifest's database_uncompressed_bytes\): a decompression bomb\?/);
+    expect(plain.stdout).toMatch(
+      /✗ database dump size — it decompresses to more than \d+ bytes \(the manifest's database_uncompressed_bytes\): a decompression bomb\?/,
+    );
     const deep = await env.cli("db", "backup-verify", join(bad, "long-line-declared.tar.gz"), "--deep");
     expect(deep.code, deep.stdout + deep.stderr).toBe(1);
     expect(deep.stdout + deep.stderr).toMatch(/database dump line 1: a statement line longer than 65536 bytes/);
@@ -254,14 +278,18 @@ describe("db backup and restore", () => {
     const big = JSON.parse((await env.cli("db", "backup", "--target", work, "--no-include-config", "--json")).stdout);
     expect(big.status).toBe("success");
     await env.pg.query(`DELETE FROM chantal.repositories WHERE repo_id LIKE 'seed%'`);
-    await env.pg.query(`DELETE FROM chantal.packages p WHERE NOT EXISTS (SELECT 1 FROM chantal.repository_packages WHERE package_id = p.id) AND NOT EXISTS (SELECT 1 FROM chantal.snapshot_packages WHERE package_id = p.id)`);
+    await env.pg.query(
+      `DELETE FROM chantal.packages p WHERE NOT EXISTS (SELECT 1 FROM chantal.repository_packages WHERE package_id = p.id) AND NOT EXISTS (SELECT 1 FROM chantal.snapshot_packages WHERE package_id = p.id)`,
+    );
     const before = await state();
     const beforeCounts = await counts();
 
     const reachCopy = async (run: ReturnType<typeof env.spawn>) => {
       const deadline = Date.now() + 60_000;
       for (;;) {
-        const r = await env.pg.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'chantal-restore' AND query ILIKE 'COPY chantal."packages"%' AND state = 'active'`);
+        const r = await env.pg.query(
+          `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'chantal-restore' AND query ILIKE 'COPY chantal."packages"%' AND state = 'active'`,
+        );
         if (r.rowCount) return;
         if (Date.now() > deadline) throw new Error(`the restore never reached the COPY of packages: ${run.output()}`);
         await new Promise((res) => setTimeout(res, 20));
@@ -283,7 +311,11 @@ describe("db backup and restore", () => {
     run.child.kill("SIGKILL");
     expect((await run.result).signal).toBe("SIGKILL");
     // the server notices the dead client and rolls back; wait for its backend to go
-    for (let i = 0; (await env.pg.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'chantal-restore'`)).rowCount; i++) {
+    for (
+      let i = 0;
+      (await env.pg.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'chantal-restore'`)).rowCount;
+      i++
+    ) {
       if (i > 200) throw new Error("the killed restore's backend did not go away");
       await new Promise((res) => setTimeout(res, 50));
     }
@@ -301,7 +333,11 @@ describeWithTools(["script"], "restore at a terminal", () => {
   it("asks for the word yes; any other answer cancels and changes nothing", async () => {
     const before = await state();
     const cmd = `${process.execPath} ${cliPath} --config-dir ${env.configDir} db restore ${backupA} --no-restore-config`;
-    const run = spawnSync("sh", ["-c", `printf 'y\\n' | script -qec "${cmd}" /dev/null`], { cwd: repoRoot, env: { ...process.env, CHANTAL_FROM_SOURCE: "1", CHANTAL_LOG_LEVEL: "warn" }, encoding: "utf8" });
+    const run = spawnSync("sh", ["-c", `printf 'y\\n' | script -qec "${cmd}" /dev/null`], {
+      cwd: repoRoot,
+      env: { ...process.env, CHANTAL_FROM_SOURCE: "1", CHANTAL_LOG_LEVEL: "warn" },
+      encoding: "utf8",
+    });
     expect(run.status).toBe(1);
     const r = run.stdout;
     expect(r).toMatch(/Type yes to restore:/);
@@ -354,7 +390,11 @@ describe("retention on disk", () => {
     writeFileSync(join(dir, "chantal-backup-20240105-000000.tar.gz"), "garbage");
     const last = await createBackup({ target: dir, includeConfig: false, compress: true }, { ...ctx, now: at("2024-01-04T00:00:00Z") });
     expect(last.prune?.deleted).toEqual(["chantal-backup-20240102-000000.tar.gz"]);
-    expect(readdirSync(dir).sort()).toEqual(["chantal-backup-20240103-000000.tar.gz", "chantal-backup-20240104-000000.tar.gz", "chantal-backup-20240105-000000.tar.gz"]);
+    expect(readdirSync(dir).sort()).toEqual([
+      "chantal-backup-20240103-000000.tar.gz",
+      "chantal-backup-20240104-000000.tar.gz",
+      "chantal-backup-20240105-000000.tar.gz",
+    ]);
     const dry = await env.cli("db", "backup-prune", "--target", dir, "--dry-run");
     expect(dry.code).toBe(0);
     expect(dry.stderr).toMatch(/no backup.retention in the configuration: nothing pruned/);
@@ -395,7 +435,9 @@ describe("what killed backups and restores leave behind", () => {
     try {
       const r = await env.cli("repo", "list");
       expect(r.code, r.stderr).toBe(0);
-      expect(r.stderr).toMatch(/a restore at 2026-01-01T00:00:00.000Z was interrupted while swapping the configuration directory; the restored configuration is now in/);
+      expect(r.stderr).toMatch(
+        /a restore at 2026-01-01T00:00:00.000Z was interrupted while swapping the configuration directory; the restored configuration is now in/,
+      );
       expect(readFileSync(join(cfg, "config.yaml"), "utf8")).toBe(`${original}# restored\n`);
       expect(existsSync(journalPath(cfg))).toBe(false);
       expect(existsSync(staged)).toBe(false);

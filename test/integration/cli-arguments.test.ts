@@ -24,7 +24,10 @@ afterAll(async () => {
 
 describe("a positional repository id", () => {
   it("works like --repo-id (repo show, proxy explain)", async () => {
-    for (const args of [["repo", "show", "rhel9-baseos", "--json"], ["proxy", "explain", "rhel9-baseos", "--json"]]) {
+    for (const args of [
+      ["repo", "show", "rhel9-baseos", "--json"],
+      ["proxy", "explain", "rhel9-baseos", "--json"],
+    ]) {
       const positional = await cli(...args);
       const option = await cli(...args.slice(0, 2), "--repo-id", ...args.slice(2));
       expect(positional.code, positional.stderr).toBe(0);
@@ -36,7 +39,13 @@ describe("a positional repository id", () => {
 
   it("the same id in both forms is accepted; two different ids are a usage error", async () => {
     expect((await cli("repo", "show", "rhel9-baseos", "--repo-id", "rhel9-baseos", "--json")).code).toBe(0);
-    for (const verb of [["repo", "sync"], ["repo", "show"], ["snapshot", "create"], ["publish", "repo"], ["repo", "history"]]) {
+    for (const verb of [
+      ["repo", "sync"],
+      ["repo", "show"],
+      ["snapshot", "create"],
+      ["publish", "repo"],
+      ["repo", "history"],
+    ]) {
       const r = await cli(...verb, "rhel9-baseos", "--repo-id", "rhel9-appstream");
       expect(r.code, verb.join(" ")).toBe(2);
       expect(r.stderr).toContain('error: the repository id is given twice, "rhel9-baseos" and --repo-id rhel9-appstream: give it once');
@@ -67,7 +76,12 @@ describe("usage errors exit 2 with a message", () => {
   });
 
   it("an unknown id in a read command names it and the closest configured id", async () => {
-    for (const args of [["repo", "history", "rhel9-basos"], ["repo", "show", "rhel9-basos"], ["snapshot", "list", "--repo-id", "rhel9-basos"], ["proxy", "explain", "rhel9-basos"]]) {
+    for (const args of [
+      ["repo", "history", "rhel9-basos"],
+      ["repo", "show", "rhel9-basos"],
+      ["snapshot", "list", "--repo-id", "rhel9-basos"],
+      ["proxy", "explain", "rhel9-basos"],
+    ]) {
       const r = await cli(...args);
       expect(r.code, args.join(" ")).toBe(2);
       expect(r.stderr).toBe('error: unknown repository "rhel9-basos": did you mean "rhel9-baseos"? (configured: rhel9-baseos, rhel9-appstream)\n');
@@ -97,7 +111,8 @@ describe("config validate", () => {
   it("names a repository by id with the file's line, and suggests the closest key and time zone", async () => {
     const bad = makeConfigDir({
       "config.yaml": "storage:\n  base_path: ./data\n",
-      "conf.d/a.yaml": "repositories:\n  - id: rhel9-baseos\n    type: rpm\n    upstream_url: http://127.0.0.1:9/x\n    download_concurency: 4\n    schedule:\n      cron: '0 2 * * *'\n      timezone: Europe/Berln\n",
+      "conf.d/a.yaml":
+        "repositories:\n  - id: rhel9-baseos\n    type: rpm\n    upstream_url: http://127.0.0.1:9/x\n    download_concurency: 4\n    schedule:\n      cron: '0 2 * * *'\n      timezone: Europe/Berln\n",
     });
     const r = await runCli(["--config-dir", bad, "config", "validate"]);
     rmSync(bad, { recursive: true, force: true });

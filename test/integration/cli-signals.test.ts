@@ -50,7 +50,10 @@ async function signalledAt(at: "start" | "exit", signal: NodeJS.Signals) {
 }
 
 describe("a signal during start-up, before the command runs", () => {
-  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+  for (const [signal, code] of [
+    ["SIGINT", 130],
+    ["SIGTERM", 143],
+  ] as const) {
     it.skipIf(!startHoldWorks)(`${signal}: the command does not run, exit ${code}`, async () => {
       const r = await signalledAt("start", signal);
       expect({ code: r.code, signal: r.signal }).toEqual({ code, signal: null });
@@ -89,7 +92,11 @@ describe("scheduler start", () => {
     rmSync(upstream, { recursive: true, force: true });
   });
   const daemon = (at: "start" | "exit") => heldCli(["--config-dir", env.configDir, "scheduler", "start"], at, { CHANTAL_LOG_LEVEL: "info" });
-  const logged = (d: { output(): string }, msg: string) => d.output().split("\n").some((l) => l.startsWith("{") && (JSON.parse(l) as { msg?: string }).msg === msg);
+  const logged = (d: { output(): string }, msg: string) =>
+    d
+      .output()
+      .split("\n")
+      .some((l) => l.startsWith("{") && (JSON.parse(l) as { msg?: string }).msg === msg);
 
   it.skipIf(!startHoldWorks)("SIGHUP during start-up: applied as a reload once the scheduler runs, not the end of the process", async () => {
     const d = daemon("start");

@@ -79,8 +79,12 @@ describe("chantal-run db and repo", () => {
     expect(status.stdout).not.toContain(new URL(tdb.url).password || "\u0000");
 
     const pool = new pg.Pool({ connectionString: tdb.url });
-    await pool.query(`INSERT INTO chantal.repositories (repo_id, type, upstream_url) VALUES ('alpha', 'rpm', 'http://mirror.example.org/alpha'), ('gone', 'rpm', 'http://old.example.org/')`);
-    await pool.query(`INSERT INTO chantal.sync_runs (repository_id, trigger, host, pid, status, finished_at) SELECT id, 'manual', 'h', 1, 'success', now() FROM chantal.repositories WHERE repo_id = 'alpha'`);
+    await pool.query(
+      `INSERT INTO chantal.repositories (repo_id, type, upstream_url) VALUES ('alpha', 'rpm', 'http://mirror.example.org/alpha'), ('gone', 'rpm', 'http://old.example.org/')`,
+    );
+    await pool.query(
+      `INSERT INTO chantal.sync_runs (repository_id, trigger, host, pid, status, finished_at) SELECT id, 'manual', 'h', 1, 'success', now() FROM chantal.repositories WHERE repo_id = 'alpha'`,
+    );
     await pool.end();
 
     const list = await runCli(["repo", "list", "--json", "-c", dir], { env });

@@ -21,9 +21,20 @@ const work = mkdtempSync(join(tmpdir(), "chantal-task-"));
 
 beforeAll(async () => {
   s3dir = mkdtempSync(join(tmpdir(), "chantal-s3rver-"));
-  server = new S3rver({ port: 0, address: "127.0.0.1", silent: true, directory: s3dir, configureBuckets: [{ name: "chantal-config" }, { name: "empty-config" }] });
+  server = new S3rver({
+    port: 0,
+    address: "127.0.0.1",
+    silent: true,
+    directory: s3dir,
+    configureBuckets: [{ name: "chantal-config" }, { name: "empty-config" }],
+  });
   const addr = await server.run();
-  client = new S3Client({ endpoint: `http://127.0.0.1:${addr.port}`, region: "us-east-1", forcePathStyle: true, credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } });
+  client = new S3Client({
+    endpoint: `http://127.0.0.1:${addr.port}`,
+    region: "us-east-1",
+    forcePathStyle: true,
+    credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" },
+  });
 });
 
 afterAll(async () => {
@@ -80,6 +91,8 @@ describe("configuration in the config bucket", () => {
     await expect(downloadConfigDir("s3://empty-config/config/", work, { client })).rejects.toThrow(
       "no config.yaml under s3://empty-config/config/: deploy the SST app (it uploads the configuration) or check CHANTAL_CONFIG_S3_URI",
     );
-    await expect(downloadConfigDir("s3://no-such-bucket/config/", work, { client })).rejects.toThrow(/^reading the configuration from s3:\/\/no-such-bucket\/config\/ failed: /);
+    await expect(downloadConfigDir("s3://no-such-bucket/config/", work, { client })).rejects.toThrow(
+      /^reading the configuration from s3:\/\/no-such-bucket\/config\/ failed: /,
+    );
   });
 });

@@ -58,7 +58,15 @@ const configDir = makeConfigDir({ "config.yaml": CONFIG });
 function seedLiveGroup(): void {
   server.addGroup(GROUP);
   server.addGroup("other-stage");
-  server.seed({ Name: "chantal-target-template", GroupName: GROUP, ScheduleExpression: "cron(0 0 1 1 ? 2099)", FlexibleTimeWindow: { Mode: "OFF" }, State: "DISABLED", Description: "target template", Target: TARGET });
+  server.seed({
+    Name: "chantal-target-template",
+    GroupName: GROUP,
+    ScheduleExpression: "cron(0 0 1 1 ? 2099)",
+    FlexibleTimeWindow: { Mode: "OFF" },
+    State: "DISABLED",
+    Description: "target template",
+    Target: TARGET,
+  });
   // Outdated: the YAML moved it from 02:00 UTC to 03:00 Berlin with jitter. Its start date and key must survive the update.
   server.seed({
     Name: "chantal-sync-rhel9-baseos",
@@ -68,12 +76,21 @@ function seedLiveGroup(): void {
     StartDate: 1767225600,
     KmsKeyArn: "arn:aws:kms:eu-west-1:123456789012:key/abc",
     Description: 'chantal: sync rhel9-baseos at "0 2 * * *"',
-    Target: { ...TARGET, Input: JSON.stringify({ containerOverrides: [{ name: "chantal", command: ["node", "dist/functions/entry.js", "sync", "--repo-id", "rhel9-baseos"] }] }) },
+    Target: {
+      ...TARGET,
+      Input: JSON.stringify({ containerOverrides: [{ name: "chantal", command: ["node", "dist/functions/entry.js", "sync", "--repo-id", "rhel9-baseos"] }] }),
+    },
   });
   // Gone from the YAML: deleted. Not chantal's: left alone. Another stage's group: untouched.
   server.seed({ Name: "chantal-sync-retired", GroupName: GROUP, ScheduleExpression: "cron(0 1 * * ? *)", FlexibleTimeWindow: { Mode: "OFF" }, Target: TARGET });
   server.seed({ Name: "nightly-report", GroupName: GROUP, ScheduleExpression: "rate(1 days)", FlexibleTimeWindow: { Mode: "OFF" }, Target: TARGET });
-  server.seed({ Name: "chantal-sync-retired", GroupName: "other-stage", ScheduleExpression: "cron(0 1 * * ? *)", FlexibleTimeWindow: { Mode: "OFF" }, Target: TARGET });
+  server.seed({
+    Name: "chantal-sync-retired",
+    GroupName: "other-stage",
+    ScheduleExpression: "cron(0 1 * * ? *)",
+    FlexibleTimeWindow: { Mode: "OFF" },
+    Target: TARGET,
+  });
 }
 
 beforeEach(async () => {
@@ -174,7 +191,11 @@ describe("cloud schedules", () => {
   });
 
   it("applies every other change when one fails, names the failure and exits 1", async () => {
-    server.fail("UpdateSchedule", "chantal-sync-rhel9-baseos", { status: 400, type: "ValidationException", message: "Invalid request provided: role cannot be assumed" });
+    server.fail("UpdateSchedule", "chantal-sync-rhel9-baseos", {
+      status: 400,
+      type: "ValidationException",
+      message: "Invalid request provided: role cannot be assumed",
+    });
     const r = await cli(["--config-dir", configDir, "cloud", "schedules", "--group", GROUP, "--endpoint", server.url]);
     expect(r.code).toBe(1);
     expect(r.stdout).toContain("~ chantal-sync-rhel9-baseos   FAILED: Invalid request provided: role cannot be assumed\n");
@@ -186,7 +207,10 @@ describe("cloud schedules", () => {
   });
 
   it("reads the endpoint from AWS_ENDPOINT_URL, the group from CHANTAL_SCHEDULE_GROUP and prints JSON", async () => {
-    const r = await cli(["--config-dir", configDir, "cloud", "schedules", "--dry-run", "--json"], { AWS_ENDPOINT_URL: server.url, CHANTAL_SCHEDULE_GROUP: GROUP });
+    const r = await cli(["--config-dir", configDir, "cloud", "schedules", "--dry-run", "--json"], {
+      AWS_ENDPOINT_URL: server.url,
+      CHANTAL_SCHEDULE_GROUP: GROUP,
+    });
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout) as { changes: { action: string; name: string; applied: boolean }[]; dry_run: boolean };
     expect(out.dry_run).toBe(true);
@@ -224,10 +248,16 @@ describe("cloud schedules", () => {
   });
 
   it("needs a region", async () => {
-    const r = await cli(["--config-dir", configDir, "cloud", "schedules", "--group", GROUP, "--endpoint", server.url], { AWS_REGION: undefined, AWS_DEFAULT_REGION: undefined });
+    const r = await cli(["--config-dir", configDir, "cloud", "schedules", "--group", GROUP, "--endpoint", server.url], {
+      AWS_REGION: undefined,
+      AWS_DEFAULT_REGION: undefined,
+    });
     expect(r.code).toBe(1);
     expect(r.stderr).toBe("error: no AWS region: pass --region or set AWS_REGION\n");
-    const withFlag = await cli(["--config-dir", configDir, "cloud", "schedules", "--dry-run", "--region", "eu-central-1", "--group", GROUP, "--endpoint", server.url], { AWS_REGION: undefined, AWS_DEFAULT_REGION: undefined });
+    const withFlag = await cli(
+      ["--config-dir", configDir, "cloud", "schedules", "--dry-run", "--region", "eu-central-1", "--group", GROUP, "--endpoint", server.url],
+      { AWS_REGION: undefined, AWS_DEFAULT_REGION: undefined },
+    );
     expect(withFlag.code).toBe(0);
     expect(withFlag.stdout).toMatch(/^schedule group chantal-test \(eu-central-1\): /);
   });
@@ -249,8 +279,9 @@ describe("liveScheduleRows (for scheduler list --cloud)", () => {
         ["nightly-report", null, null, "rate(1 days)", "UTC", "ENABLED", null],
       ]);
     } finally {
-      for (const k of Object.keys(creds)) if (saved[k] === undefined) delete process.env[k];
-      else process.env[k] = saved[k];
+      for (const k of Object.keys(creds))
+        if (saved[k] === undefined) delete process.env[k];
+        else process.env[k] = saved[k];
     }
   });
 
@@ -261,7 +292,10 @@ describe("liveScheduleRows (for scheduler list --cloud)", () => {
     expect(r.stdout).toMatch(/^schedule group chantal-test \(eu-west-1\)/);
     expect(r.stdout).toMatch(/^chantal-sync-rhel9-baseos +rhel9-baseos +cron\(0 3 \* \* \? \*\) +Europe\/Berlin +2 min +ENABLED/m);
     expect(r.stdout).not.toMatch(/chantal-target-template/);
-    const json = JSON.parse((await cli(["--config-dir", configDir, "scheduler", "list", "--cloud", "--json", "--group", GROUP, "--region", "eu-west-1", "--endpoint", server.url])).stdout);
+    const json = JSON.parse(
+      (await cli(["--config-dir", configDir, "scheduler", "list", "--cloud", "--json", "--group", GROUP, "--region", "eu-west-1", "--endpoint", server.url]))
+        .stdout,
+    );
     expect(json.schedules.map((s: { name: string }) => s.name)).toContain("chantal-backup");
   });
 });
@@ -284,7 +318,9 @@ describe("config validate --target aws", () => {
     expect(lines[0]).toBe(
       'error: config.yaml:6: repository both: schedule.cron: cannot run on AWS EventBridge Scheduler: day-of-month "1,15" and day-of-week "FRI" are both restricted: unix cron runs on days matching either, and EventBridge Scheduler cannot express "either" (one of the two must be "?"); fix: restrict only one of them: "0 2 1,15 * *" (days of the month) or "0 2 * * FRI" (days of the week)',
     );
-    expect(lines[1]).toMatch(/^error: config\.yaml: backup\.schedule\.cron: the backup schedule cannot run on AWS EventBridge Scheduler: day-of-month "1" and day-of-week "SUN"/);
+    expect(lines[1]).toMatch(
+      /^error: config\.yaml: backup\.schedule\.cron: the backup schedule cannot run on AWS EventBridge Scheduler: day-of-month "1" and day-of-week "SUN"/,
+    );
     // Without --target the same configuration is valid (the local scheduler ORs the two fields).
     expect((await cli(["--config-dir", dir, "config", "validate"])).code).toBe(0);
   });

@@ -7,7 +7,12 @@ import { makeConfigDir, runCli } from "../helpers/cli.js";
 describe("config validate refuses hostile configuration with exit 78", () => {
   it("reports an alias bomb, a snapshot template that leaves snapshots/, and apt paths that leave dists/", async () => {
     const levels = ['a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x"]'];
-    for (let i = 1; i < 9; i++) levels.push(`${"abcdefghi"[i]}: &${"abcdefghi"[i]} [${Array(9).fill(`*${"abcdefghi"[i - 1]}`).join(", ")}]`);
+    for (let i = 1; i < 9; i++)
+      levels.push(
+        `${"abcdefghi"[i]}: &${"abcdefghi"[i]} [${Array(9)
+          .fill(`*${"abcdefghi"[i - 1]}`)
+          .join(", ")}]`,
+      );
     const dir = makeConfigDir({
       "config.yaml": [
         "repositories:",

@@ -26,7 +26,10 @@ describe("config init", () => {
       expect(JSON.parse(v.stdout)).toMatchObject({ valid: true, files: ["config.yaml", "conf.d/example.yaml"], repositories: 2, scheduled: 0 });
     }
     const repos = (await loadConfig({ configDir: dir, env: {} })).config.repositories;
-    expect(repos.map((x) => [x.id, x.type, x.enabled])).toEqual([["rocky9-baseos", "rpm", false], ["debian-bookworm-updates", "apt", false]]);
+    expect(repos.map((x) => [x.id, x.type, x.enabled])).toEqual([
+      ["rocky9-baseos", "rpm", false],
+      ["debian-bookworm-updates", "apt", false],
+    ]);
   });
 
   it("refuses to overwrite an existing file, names it, exits 1, and writes nothing", async () => {

@@ -105,7 +105,9 @@ describe("repository rows", () => {
 describe("orm()", () => {
   it("fails with the driver's error (SQLSTATE, message), not drizzle's wrapper naming the query and its parameters", async () => {
     await ensureRepository(pool, repo("a"));
-    const err = await orm(pool, (db) => db.insert(repositories).values({ repoId: "a", type: "rpm", upstreamUrl: "http://secret@127.0.0.1/" })).catch((e: unknown) => e);
+    const err = await orm(pool, (db) => db.insert(repositories).values({ repoId: "a", type: "rpm", upstreamUrl: "http://secret@127.0.0.1/" })).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(pg.DatabaseError);
     expect(err).not.toBeInstanceOf(DrizzleQueryError);
     expect(err).toMatchObject({ code: "23505", constraint: "repositories_repo_id_key" });

@@ -122,7 +122,13 @@ function sorted(shapes: Record<string, TableShape>): Record<string, TableShape> 
   const out: Record<string, TableShape> = {};
   for (const name of Object.keys(shapes).sort()) {
     const s = shapes[name]!;
-    out[name] = { columns: [...s.columns].sort(), primaryKey: s.primaryKey, uniques: [...s.uniques].sort(), indexes: [...s.indexes].sort(), foreignKeys: [...s.foreignKeys].sort() };
+    out[name] = {
+      columns: [...s.columns].sort(),
+      primaryKey: s.primaryKey,
+      uniques: [...s.uniques].sort(),
+      indexes: [...s.indexes].sort(),
+      foreignKeys: [...s.foreignKeys].sort(),
+    };
   }
   return out;
 }

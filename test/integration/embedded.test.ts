@@ -138,7 +138,11 @@ async function makeOldStyleDataDir(base: string): Promise<void> {
     await migrate(admin);
     await admin.query("INSERT INTO chantal.repositories (repo_id, type, upstream_url) VALUES ('old', 'apt', 'http://127.0.0.1/')");
     await admin.query("DROP ROLE chantal_app");
-    const [owners] = (await admin.query("SELECT count(DISTINCT relowner)::int AS n, min(pg_get_userbyid(relowner)) AS o FROM pg_class WHERE relnamespace = 'chantal'::regnamespace")).rows;
+    const [owners] = (
+      await admin.query(
+        "SELECT count(DISTINCT relowner)::int AS n, min(pg_get_userbyid(relowner)) AS o FROM pg_class WHERE relnamespace = 'chantal'::regnamespace",
+      )
+    ).rows;
     expect(owners).toEqual({ n: 1, o: "chantal" });
   } finally {
     await admin.end();
@@ -272,7 +276,10 @@ describe("embedded PostgreSQL", () => {
         expect(pid).toBeDefined();
         const environ = readFileSync(`/proc/${pid}/environ`, "utf8");
         expect(environ).not.toContain(secret);
-        const names = environ.split("\0").filter(Boolean).map((kv) => kv.slice(0, kv.indexOf("=")));
+        const names = environ
+          .split("\0")
+          .filter(Boolean)
+          .map((kv) => kv.slice(0, kv.indexOf("=")));
         // Ours, plus what pg_ctl (PGDATA, PGSYSCONFDIR, PG_GRANDPARENT_PID) and its /bin/sh (PWD) add themselves.
         const added = ["PGDATA", "PGSYSCONFDIR", "PG_GRANDPARENT_PID", "PWD"];
         expect(names.filter((n) => !["PATH", "LANG", "LC_ALL", "TZ", ...added].includes(n))).toEqual([]);
@@ -341,9 +348,9 @@ describe("embedded PostgreSQL", () => {
       const lease = await acquireEmbeddedPostgres({ basePath: base, log: silentLogger() });
       const pool = await connectPool(lease.url, { max: 2 });
       try {
-        expect(await query<{ u: string; s: boolean }>(lease.url, "SELECT current_user AS u, rolsuper AS s FROM pg_roles WHERE rolname = current_user")).toEqual([
-          { u: "chantal_app", s: false },
-        ]);
+        expect(await query<{ u: string; s: boolean }>(lease.url, "SELECT current_user AS u, rolsuper AS s FROM pg_roles WHERE rolname = current_user")).toEqual(
+          [{ u: "chantal_app", s: false }],
+        );
         const notOwned = await query<{ name: string }>(
           lease.adminUrl,
           `SELECT c.relname AS name FROM pg_class c WHERE c.relnamespace = 'chantal'::regnamespace AND pg_get_userbyid(c.relowner) <> 'chantal_app'

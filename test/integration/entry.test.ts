@@ -30,7 +30,16 @@ function entry(args: string[], extraEnv: Record<string, string> = {}) {
   child.stdout.on("data", (d) => (stdout += d));
   child.stderr.on("data", (d) => (stderr += d));
   const done = new Promise<{ code: number | null; lines: Record<string, unknown>[]; stderr: string }>((resolve) =>
-    child.on("close", (code) => resolve({ code, lines: stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l)), stderr })),
+    child.on("close", (code) =>
+      resolve({
+        code,
+        lines: stdout
+          .split("\n")
+          .filter(Boolean)
+          .map((l) => JSON.parse(l)),
+        stderr,
+      }),
+    ),
   );
   return { child, done, stdout: () => stdout };
 }
@@ -63,7 +72,13 @@ describe("functions/entry (container entry)", () => {
     const backups = join(env.base, "cloud-backups");
     mkdirSync(join(env.configDir, "conf.d"), { recursive: true });
     writeFileSync(join(env.configDir, "conf.d/backup.yaml"), `backup:\n  dir: ${backups}\n`);
-    const resource = JSON.stringify({ host: u.hostname, port: Number(u.port), username: decodeURIComponent(u.username), password: decodeURIComponent(u.password), database: u.pathname.slice(1) });
+    const resource = JSON.stringify({
+      host: u.hostname,
+      port: Number(u.port),
+      username: decodeURIComponent(u.username),
+      password: decodeURIComponent(u.password),
+      database: u.pathname.slice(1),
+    });
     // the config's database.url points nowhere: the linked resource must win
     writeFileSync(join(env.configDir, "conf.d/db.yaml"), "");
     const r = await entry([], { SST_EVENT: JSON.stringify({ handler: "backup", trigger: "cloud" }), SST_RESOURCE_Database: resource }).done;

@@ -11,7 +11,14 @@ import { makeConfigDir, runCli, type CliResult } from "../helpers/cli.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { startStaticServer, type StaticServer } from "../helpers/http-server.js";
 
-const NO_PROXY_VARS = { HTTP_PROXY: undefined, http_proxy: undefined, HTTPS_PROXY: undefined, https_proxy: undefined, NO_PROXY: undefined, no_proxy: undefined };
+const NO_PROXY_VARS = {
+  HTTP_PROXY: undefined,
+  http_proxy: undefined,
+  HTTPS_PROXY: undefined,
+  https_proxy: undefined,
+  NO_PROXY: undefined,
+  no_proxy: undefined,
+};
 
 let root: string;
 let base: string;
@@ -85,7 +92,10 @@ describe("credentials in upstream_url (point 21)", () => {
       "config.yaml": head(),
       "conf.d/creds.yaml": `repositories:\n  - id: creds\n    type: rpm\n    upstream_url: ${url}\n`,
     });
-    for (const args of [["config", "validate"], ["repo", "sync", "--repo-id", "creds"]]) {
+    for (const args of [
+      ["config", "validate"],
+      ["repo", "sync", "--repo-id", "creds"],
+    ]) {
       const r = await cli(dir, args);
       expect(r.code, r.stderr).toBe(78);
       expect(r.stderr).toContain("conf.d/creds.yaml:4: repository creds: upstream_url: must not contain credentials (user:password@host)");

@@ -33,7 +33,9 @@ afterAll(async () => {
  * (counting theirs sent the signal before our command had even started).
  */
 async function lockConnections(purpose: string, pid: number): Promise<number> {
-  const r = await env.pg.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()`, [`chantal-lock:${purpose}#${pid}`]);
+  const r = await env.pg.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()`, [
+    `chantal-lock:${purpose}#${pid}`,
+  ]);
   return r.rows[0].n;
 }
 
@@ -57,7 +59,10 @@ async function interruptWhileWaiting(args: string[], purpose: string, connection
 }
 
 describe("interrupted while waiting for a lock", () => {
-  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+  for (const [signal, code] of [
+    ["SIGINT", 130],
+    ["SIGTERM", 143],
+  ] as const) {
     // Two lock connections: the shared maintenance lock is held, the repository lock is being polled.
     it(`repo sync --wait: ${signal} exits ${code}`, async () => {
       const r = await interruptWhileWaiting(["repo", "sync", "--repo-id", "r1", "--wait"], "sync r1", 2, signal);
@@ -78,7 +83,10 @@ describe("interrupted after taking the lock, while downloading", () => {
   it("repo sync: SIGINT exits 130 and the run is recorded as interrupted", async () => {
     const slowUpstream = mkdtempSync(join(tmpdir(), "chantal-lockwait-slow-"));
     await generateRpmRepo(slowUpstream, 40, 16_384);
-    const slow = await startSyncEnvironment({ upstream: slowUpstream, faults: (req) => (req.path.endsWith(".rpm") ? { chunkBytes: 4096, chunkDelayMs: 15 } : undefined) });
+    const slow = await startSyncEnvironment({
+      upstream: slowUpstream,
+      faults: (req) => (req.path.endsWith(".rpm") ? { chunkBytes: 4096, chunkDelayMs: 15 } : undefined),
+    });
     try {
       const run = slow.spawn("repo", "sync", "--repo-id", "r1");
       await until("a few pooled packages", () => slow.poolFiles().length >= 8);

@@ -94,9 +94,14 @@ describe("migrate", () => {
       // pending: waits (logged once, naming the holder) until interrupted
       const ac = new AbortController();
       const waiting = migrate(pools[1]!, undefined, { log, signal: ac.signal });
-      const outcome = waiting.then(() => "migrated", (err: Error) => err);
+      const outcome = waiting.then(
+        () => "migrated",
+        (err: Error) => err,
+      );
       await new Promise((r) => setTimeout(r, 1_000));
-      expect(lines.map((l) => l.msg)).toEqual([expect.stringMatching(/^waiting for the database maintenance lock: chantal-restore \(database backend \d+\) is migrating or restoring the database$/)]);
+      expect(lines.map((l) => l.msg)).toEqual([
+        expect.stringMatching(/^waiting for the database maintenance lock: chantal-restore \(database backend \d+\) is migrating or restoring the database$/),
+      ]);
       const t0 = Date.now();
       ac.abort(new AbortedError("interrupted by SIGTERM", "SIGTERM"));
       const err = await outcome;
@@ -118,8 +123,13 @@ describe("migrate", () => {
     const pool = new pg.Pool({ connectionString: db.url, max: 1 });
     try {
       const all = await readMigrations();
-      await migrate(pool, all.filter((m) => m.id < "0004"));
-      await pool.query(`INSERT INTO chantal.repositories (repo_id, type, upstream_url) VALUES ('a', 'rpm', 'https://user:s3cr%40t@cdn.example.org/rhel/'), ('b', 'rpm', 'http://mirror.example.org/x@y/')`);
+      await migrate(
+        pool,
+        all.filter((m) => m.id < "0004"),
+      );
+      await pool.query(
+        `INSERT INTO chantal.repositories (repo_id, type, upstream_url) VALUES ('a', 'rpm', 'https://user:s3cr%40t@cdn.example.org/rhel/'), ('b', 'rpm', 'http://mirror.example.org/x@y/')`,
+      );
       expect(await migrate(pool, all)).toContain("0004_scrub_upstream_credentials");
       const rows = (await pool.query(`SELECT repo_id, upstream_url FROM chantal.repositories ORDER BY repo_id`)).rows;
       expect(rows).toEqual([

@@ -17,7 +17,14 @@ import { describeWithTools } from "../helpers/tools.js";
 
 const USER = "squser";
 const PASSWORD = "sq-p@ss:w/rd%é€";
-const NO_PROXY_VARS = { HTTP_PROXY: undefined, http_proxy: undefined, HTTPS_PROXY: undefined, https_proxy: undefined, NO_PROXY: undefined, no_proxy: undefined };
+const NO_PROXY_VARS = {
+  HTTP_PROXY: undefined,
+  http_proxy: undefined,
+  HTTPS_PROXY: undefined,
+  https_proxy: undefined,
+  NO_PROXY: undefined,
+  no_proxy: undefined,
+};
 
 async function freePort(): Promise<number> {
   const s = createServer();

@@ -13,7 +13,14 @@ import { startProxyServer, type ProxyServer } from "../helpers/proxy-server.js";
 import { createTlsFixtures, startHttpsFront, type HttpsFront, type TlsFixtures } from "../helpers/tls-fixtures.js";
 
 const PASSWORD = "tls-p@ss:€/%";
-const NO_PROXY_VARS = { HTTP_PROXY: undefined, http_proxy: undefined, HTTPS_PROXY: undefined, https_proxy: undefined, NO_PROXY: undefined, no_proxy: undefined };
+const NO_PROXY_VARS = {
+  HTTP_PROXY: undefined,
+  http_proxy: undefined,
+  HTTPS_PROXY: undefined,
+  https_proxy: undefined,
+  NO_PROXY: undefined,
+  no_proxy: undefined,
+};
 const NAMES = ["ca", "noca", "noverify", "httpsproxy", "ca-direct", "cert-direct", "cert-proxy", "cert-missing"] as const;
 type Name = (typeof NAMES)[number];
 
@@ -100,7 +107,9 @@ describe("HTTPS upstreams, through CONNECT and directly", () => {
   it("verify_ssl: false accepts it, and warns", () => {
     expect(results["noverify"]).toMatchObject({ status: "success" });
     expect(connectsTo(proxy, "noverify").length).toBeGreaterThanOrEqual(1);
-    expect(stderr).toContain("TLS certificate verification is off (verify_ssl: false in the repository proxy block): the proxy and the upstreams of repository noverify are not verified");
+    expect(stderr).toContain(
+      "TLS certificate verification is off (verify_ssl: false in the repository proxy block): the proxy and the upstreams of repository noverify are not verified",
+    );
   });
 
   it("an https:// proxy, trusted through ca_bundle", () => {
@@ -131,7 +140,6 @@ describe("HTTPS upstreams, through CONNECT and directly", () => {
     expect(reqs.every((q) => q.clientCert === "chantal-client")).toBe(true);
   });
 
-
   it("the password appears nowhere", () => {
     for (const s of [PASSWORD, encodeURIComponent(PASSWORD), Buffer.from(`tlsuser:${PASSWORD}`).toString("base64")]) {
       expect(JSON.stringify(results) + stderr).not.toContain(s);
@@ -149,7 +157,9 @@ describe("proxy explain", () => {
     expect(r.stdout).toMatch(/^no_proxy +no entries$/m);
     expect(r.stdout).toMatch(/^verify TLS +yes$/m);
     expect(r.stdout).toContain(`${fx.caFile} (auth.ca_file, upstreams only)`);
-    expect(r.stdout).toMatch(new RegExp(`^client cert +${fx.entitlementDir}/4711\\.pem \\(key ${fx.entitlementDir}/4711-key\\.pem\\), CN=chantal-client, valid until \\d{4}-`, "m"));
+    expect(r.stdout).toMatch(
+      new RegExp(`^client cert +${fx.entitlementDir}/4711\\.pem \\(key ${fx.entitlementDir}/4711-key\\.pem\\), CN=chantal-client, valid until \\d{4}-`, "m"),
+    );
     expect(r.stdout + r.stderr).not.toContain(PASSWORD);
   });
 
@@ -184,7 +194,9 @@ describe("proxy explain", () => {
   it("--test reports a TLS failure with exit 1", async () => {
     const r = await cli(["proxy", "explain", "--repo-id", "noca", "--test"]);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/^result +FAILED after \d+ ms: repomd\.xml: request to https:\/\/127\.0\.0\.1:\d+\/noca\/repodata\/repomd\.xml failed: .*(certificate|issuer)/m);
+    expect(r.stdout).toMatch(
+      /^result +FAILED after \d+ ms: repomd\.xml: request to https:\/\/127\.0\.0\.1:\d+\/noca\/repodata\/repomd\.xml failed: .*(certificate|issuer)/m,
+    );
   });
 
   it("--test reports the proxy's 407 with exit 1, and --url explains another URL", async () => {
@@ -194,8 +206,12 @@ describe("proxy explain", () => {
     try {
       const r = await runCli(["--config-dir", bad, "proxy", "explain", "--repo-id", "b", "--test"], { env: NO_PROXY_VARS });
       expect(r.code).toBe(1);
-      expect(r.stdout).toMatch(new RegExp(`^result +FAILED after \\d+ ms: proxy http://127\\.0\\.0\\.1:${proxy.port} rejected the credentials \\(407\\) for repository b$`, "m"));
-      const other = await runCli(["--config-dir", bad, "proxy", "explain", "--repo-id", "b", "--url", "https://mirror.example.org/x", "--json"], { env: NO_PROXY_VARS });
+      expect(r.stdout).toMatch(
+        new RegExp(`^result +FAILED after \\d+ ms: proxy http://127\\.0\\.0\\.1:${proxy.port} rejected the credentials \\(407\\) for repository b$`, "m"),
+      );
+      const other = await runCli(["--config-dir", bad, "proxy", "explain", "--repo-id", "b", "--url", "https://mirror.example.org/x", "--json"], {
+        env: NO_PROXY_VARS,
+      });
       expect(JSON.parse(other.stdout)).toMatchObject({ url: "https://mirror.example.org/x", proxy: null, source: "global", no_proxy_match: ".example.org" });
       const usage = await runCli(["--config-dir", bad, "proxy", "explain", "--repo-id", "b", "--url", "ftp://x"], { env: NO_PROXY_VARS });
       expect(usage.code).toBe(2);

@@ -16,7 +16,14 @@ import { startProxyServer, startTcpRelay, type ProxyServer, type TcpRelay } from
 const PASSWORD_A = "p@ss:w/rd%é€ x";
 const PASSWORD_B = "other:Pässwort/@";
 const REPO_PASSWORD = "repo-pass-ü:@";
-const NO_PROXY_VARS = { HTTP_PROXY: undefined, http_proxy: undefined, HTTPS_PROXY: undefined, https_proxy: undefined, NO_PROXY: undefined, no_proxy: undefined };
+const NO_PROXY_VARS = {
+  HTTP_PROXY: undefined,
+  http_proxy: undefined,
+  HTTPS_PROXY: undefined,
+  https_proxy: undefined,
+  NO_PROXY: undefined,
+  no_proxy: undefined,
+};
 
 function basic(user: string, password: string): string {
   return `Basic ${Buffer.from(`${user}:${password}`, "utf8").toString("base64")}`;
@@ -64,7 +71,24 @@ beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), "chantal-proxy-up-"));
   await generateRpmRepo(join(root, "base"), 3, 1_000);
   // One generated repository under many names, so each test's requests are told apart by path.
-  for (const name of ["g", "o", "d", "e", "n-star", "n-ip", "n-ipport", "n-cidr", "n-host", "n-dot", "n-case", "n-list", "n-v6", "n-v6port", "n-v6cidr", "n-miss"]) {
+  for (const name of [
+    "g",
+    "o",
+    "d",
+    "e",
+    "n-star",
+    "n-ip",
+    "n-ipport",
+    "n-cidr",
+    "n-host",
+    "n-dot",
+    "n-case",
+    "n-list",
+    "n-v6",
+    "n-v6port",
+    "n-v6cidr",
+    "n-miss",
+  ]) {
     symlinkSync(join(root, "base"), join(root, name));
   }
   ownRoot = join(root, "w");
@@ -113,7 +137,12 @@ describe("repo sync through a forward proxy", () => {
     // --verbose says once which proxy (redacted) and why; the password appears nowhere.
     const proxyLines = r.stderr.split("\n").filter((l) => l.includes('"msg":"proxy"'));
     expect(proxyLines).toHaveLength(1);
-    expect(JSON.parse(proxyLines[0]!)).toMatchObject({ repo: "g", proxy: `http://proxyuser@127.0.0.1:${proxyA.port}`, source: "global", reason: "http_proxy of the global proxy block" });
+    expect(JSON.parse(proxyLines[0]!)).toMatchObject({
+      repo: "g",
+      proxy: `http://proxyuser@127.0.0.1:${proxyA.port}`,
+      source: "global",
+      reason: "http_proxy of the global proxy block",
+    });
     for (const s of leakForms(PASSWORD_A)) expect(r.stdout + r.stderr).not.toContain(s);
   });
 
@@ -158,7 +187,11 @@ describe("repo sync through a forward proxy", () => {
   it("NO_PROXY: every form sends a matching target direct, a non-matching list does not", async () => {
     const port = new URL(server.url).port;
     const via = (id: string, noProxy: string, host = "127.0.0.1:" + port) =>
-      repoYaml(id, `http://${host}/${id}/`, `    proxy:\n      http_proxy: ${proxyA.url}\n      username: proxyuser\n      password: "\${CHANTAL_PROXY_PASSWORD}"\n      no_proxy: "${noProxy}"\n`);
+      repoYaml(
+        id,
+        `http://${host}/${id}/`,
+        `    proxy:\n      http_proxy: ${proxyA.url}\n      username: proxyuser\n      password: "\${CHANTAL_PROXY_PASSWORD}"\n      no_proxy: "${noProxy}"\n`,
+      );
     const forms: [id: string, noProxy: string, host?: string][] = [
       ["n-star", "*"],
       ["n-ip", "127.0.0.1"],
@@ -181,7 +214,10 @@ describe("repo sync through a forward proxy", () => {
     expect(results.map((x) => x.status)).toEqual(Array(forms.length + 1).fill("success"));
     for (const [id] of forms) {
       expect(seenBy(proxyA, `/${id}/`), id).toHaveLength(0);
-      expect(upstreamSaw(`/${id}/`).some((r) => r.path.endsWith("/repodata/repomd.xml")), id).toBe(true);
+      expect(
+        upstreamSaw(`/${id}/`).some((r) => r.path.endsWith("/repodata/repomd.xml")),
+        id,
+      ).toBe(true);
     }
     expect(seenBy(proxyA, "/n-miss/").some((p) => p.target.endsWith("/repodata/repomd.xml"))).toBe(true);
 
@@ -215,7 +251,9 @@ describe("repo sync through a forward proxy", () => {
 
     expect(readlinkSync(latest)).toBe(treeBefore);
     expect(readFileSync(join(latest, "repodata/repomd.xml"))).toEqual(repomdBefore);
-    const runs = await pool.query(`SELECT status, error FROM chantal.sync_runs sr JOIN chantal.repositories r ON r.id = sr.repository_id WHERE r.repo_id = 'w' ORDER BY sr.id`);
+    const runs = await pool.query(
+      `SELECT status, error FROM chantal.sync_runs sr JOIN chantal.repositories r ON r.id = sr.repository_id WHERE r.repo_id = 'w' ORDER BY sr.id`,
+    );
     expect(runs.rows.map((x) => x.status)).toEqual(["success", "failed", "failed"]);
     expect(runs.rows[1].error).toBe(message);
     const everything = failed.stdout + failed.stderr + asJson.stdout + asJson.stderr + JSON.stringify(runs.rows);
@@ -246,7 +284,9 @@ describe("repository basic auth and redirects", () => {
     const toOrigin = proxyA.requests.filter((p) => p.target.startsWith(origin.url));
     expect(toOrigin.length).toBeGreaterThanOrEqual(5);
     expect(toOrigin.every((p) => p.headers["authorization"] === basic("repouser", REPO_PASSWORD))).toBe(true);
-    expect(origin.requests.every((q) => q.headers["authorization"] === basic("repouser", REPO_PASSWORD) && q.headers["proxy-authorization"] === undefined)).toBe(true);
+    expect(
+      origin.requests.every((q) => q.headers["authorization"] === basic("repouser", REPO_PASSWORD) && q.headers["proxy-authorization"] === undefined),
+    ).toBe(true);
     // The redirect target: another host:port, in no_proxy, so reached directly, and without the credentials.
     expect(proxyA.requests.filter((p) => p.target.startsWith(target.url))).toHaveLength(0);
     expect(target.requests.length).toBe(toOrigin.length);

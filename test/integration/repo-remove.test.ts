@@ -45,7 +45,12 @@ beforeAll(async () => {
   // The disabled repository is not synced by --all.
   expect(all.stdout).toMatch(/^r3\s+success/m);
   expect(all.stdout).not.toMatch(/^off\s/m);
-  for (const [id, name] of [["r1", "s1"], ["r2", "k1"], ["r2", "k2"], ["r3", "s3"]]) {
+  for (const [id, name] of [
+    ["r1", "s1"],
+    ["r2", "k1"],
+    ["r2", "k2"],
+    ["r3", "s3"],
+  ]) {
     const s = await env.cli("snapshot", "create", "--repo-id", id!, "--name", name!, "--publish");
     expect(s.code, s.stderr).toBe(0);
   }
@@ -62,7 +67,9 @@ describe("repo remove", () => {
   it("refuses a repository that is still in the configuration (exit 2, naming the file) and changes nothing", async () => {
     const r = await env.cli("repo", "remove", "--repo-id", "r1");
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain(`repository r1 is still in the configuration (${join(env.configDir, "config.yaml")}, repositories[0]): delete it from that file first`);
+    expect(r.stderr).toContain(
+      `repository r1 is still in the configuration (${join(env.configDir, "config.yaml")}, repositories[0]): delete it from that file first`,
+    );
     expect(existsSync(join(env.published("r1"), "repodata/repomd.xml"))).toBe(true);
     expect((await stateCounts((await rowId("r1"))!)).repository_packages).toBe(5);
   });

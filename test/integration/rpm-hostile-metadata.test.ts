@@ -27,9 +27,12 @@ function replacePrimary(upstream: string, href: string, data: Buffer, open: { si
   rmSync(join(upstream, "repodata/primary.xml.gz"));
   writeFileSync(join(upstream, href), data);
   const repomdPath = join(upstream, "repodata/repomd.xml");
-  const repomd = readFileSync(repomdPath, "utf8").replace(/<data type="primary">[\s\S]*?<\/data>/, () =>
-    `<data type="primary">\n    <checksum type="sha256">${sha256(data)}</checksum>\n    <open-checksum type="sha256">${open.sha256}</open-checksum>\n` +
-    `    <location href="${href}"/>\n    <timestamp>1700000000</timestamp>\n    <size>${data.length}</size>\n    <open-size>${open.size}</open-size>\n  </data>`);
+  const repomd = readFileSync(repomdPath, "utf8").replace(
+    /<data type="primary">[\s\S]*?<\/data>/,
+    () =>
+      `<data type="primary">\n    <checksum type="sha256">${sha256(data)}</checksum>\n    <open-checksum type="sha256">${open.sha256}</open-checksum>\n` +
+      `    <location href="${href}"/>\n    <timestamp>1700000000</timestamp>\n    <size>${data.length}</size>\n    <open-size>${open.size}</open-size>\n  </data>`,
+  );
   writeFileSync(repomdPath, repomd);
 }
 
@@ -52,9 +55,15 @@ describe("repo sync (rpm) refuses inconsistent or hostile primary.xml while pars
     [
       "one location listed twice with different checksums",
       (xml: string) => xml.replace(`href="${P2}"`, `href="${P1}"`),
-      new RegExp(`repodata/primary\\.xml\\.gz of repository r1: ${P1} is listed twice with different checksums \\(pkg000001-1\\.0-1\\.noarch sha256:[0-9a-f]{64}, pkg000002-1\\.0-1\\.noarch sha256:[0-9a-f]{64}\\)`),
+      new RegExp(
+        `repodata/primary\\.xml\\.gz of repository r1: ${P1} is listed twice with different checksums \\(pkg000001-1\\.0-1\\.noarch sha256:[0-9a-f]{64}, pkg000002-1\\.0-1\\.noarch sha256:[0-9a-f]{64}\\)`,
+      ),
     ],
-    ["a newline in <name>", (xml: string) => xml.replace("<name>pkg000001</name>", "<name>pkg\n000001</name>"), /package "pkg\\n000001-1\.0-1\.noarch" has whitespace or a control character in <name>: "pkg\\n000001"/],
+    [
+      "a newline in <name>",
+      (xml: string) => xml.replace("<name>pkg000001</name>", "<name>pkg\n000001</name>"),
+      /package "pkg\\n000001-1\.0-1\.noarch" has whitespace or a control character in <name>: "pkg\\n000001"/,
+    ],
     [
       "a 15-digit epoch",
       (xml: string) => xml.replace(/(<name>pkg000001<\/name><arch>noarch<\/arch><version epoch=")0/, "$1123456789012345"),
@@ -83,21 +92,25 @@ describe("repo sync (rpm) refuses inconsistent or hostile primary.xml while pars
     expect(rows.rows[0].n).toBe(0);
   });
 
-  it.skipIf(toolMissing("xz"))("refuses an xz primary that decompresses beyond its <open-size> at once (a 1 GiB bomb)", async () => {
-    const upstream = mkdtempSync(join(tmpdir(), "chantal-up-"));
-    upstreams.push(upstream);
-    await generateRpmRepo(upstream, 3, 500);
-    const xml = gunzipSync(readFileSync(join(upstream, "repodata/primary.xml.gz")));
-    // Well-formed as far as it goes: elements between runs of spaces, which the parser has to read byte by byte.
-    const head = Buffer.from(xml.toString().replace("</metadata>\n", ""));
-    const member = await runWithInput("xz", ["-c", "-0", "-T1"], Buffer.from(`<x/>${" ".repeat(1020)}`.repeat(64 * 1024)));
-    const bomb = Buffer.concat([await runWithInput("xz", ["-c", "-T1"], head), ...Array.from({ length: 16 }, () => member)]);
-    replacePrimary(upstream, "repodata/primary.xml.xz", bomb, { size: xml.length, sha256: sha256(xml) });
-    const env = await startSyncEnvironment({ upstream });
-    envs.push(env);
-    const r = await env.cli("repo", "sync", "--repo-id", "r1");
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`repodata/primary.xml.xz: decompresses to more than the ${xml.length} bytes of its <open-size> in repomd.xml; refusing it`);
-    expect(existsSync(env.published("r1"))).toBe(false);
-  }, 120_000);
+  it.skipIf(toolMissing("xz"))(
+    "refuses an xz primary that decompresses beyond its <open-size> at once (a 1 GiB bomb)",
+    async () => {
+      const upstream = mkdtempSync(join(tmpdir(), "chantal-up-"));
+      upstreams.push(upstream);
+      await generateRpmRepo(upstream, 3, 500);
+      const xml = gunzipSync(readFileSync(join(upstream, "repodata/primary.xml.gz")));
+      // Well-formed as far as it goes: elements between runs of spaces, which the parser has to read byte by byte.
+      const head = Buffer.from(xml.toString().replace("</metadata>\n", ""));
+      const member = await runWithInput("xz", ["-c", "-0", "-T1"], Buffer.from(`<x/>${" ".repeat(1020)}`.repeat(64 * 1024)));
+      const bomb = Buffer.concat([await runWithInput("xz", ["-c", "-T1"], head), ...Array.from({ length: 16 }, () => member)]);
+      replacePrimary(upstream, "repodata/primary.xml.xz", bomb, { size: xml.length, sha256: sha256(xml) });
+      const env = await startSyncEnvironment({ upstream });
+      envs.push(env);
+      const r = await env.cli("repo", "sync", "--repo-id", "r1");
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`repodata/primary.xml.xz: decompresses to more than the ${xml.length} bytes of its <open-size> in repomd.xml; refusing it`);
+      expect(existsSync(env.published("r1"))).toBe(false);
+    },
+    120_000,
+  );
 });

@@ -20,7 +20,6 @@ async function slowEnvironment(): Promise<SyncEnvironment> {
   return env;
 }
 
-
 const packageBlobs = (env: SyncEnvironment) => env.poolFiles().length - METADATA_BLOBS;
 
 afterEach(async () => {

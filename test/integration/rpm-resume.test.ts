@@ -37,7 +37,11 @@ function toSha512(dir: string): void {
   const primaryPath = join(dir, "repodata/primary.xml.gz");
   const xml = gunzipSync(readFileSync(primaryPath))
     .toString()
-    .replace(/<checksum type="sha256" pkgid="YES">[0-9a-f]{64}<\/checksum>([\s\S]*?)<location href="([^"]+)"\/>/g, (_m, between: string, href: string) => `<checksum type="sha512" pkgid="YES">${sha512(readFileSync(join(dir, href)))}</checksum>${between}<location href="${href}"/>`);
+    .replace(
+      /<checksum type="sha256" pkgid="YES">[0-9a-f]{64}<\/checksum>([\s\S]*?)<location href="([^"]+)"\/>/g,
+      (_m, between: string, href: string) =>
+        `<checksum type="sha512" pkgid="YES">${sha512(readFileSync(join(dir, href)))}</checksum>${between}<location href="${href}"/>`,
+    );
   writeFileSync(primaryPath, gzipSync(Buffer.from(xml)));
   const repomdPath = join(dir, "repodata/repomd.xml");
   let repomd = readFileSync(repomdPath, "utf8");
@@ -72,7 +76,10 @@ describe("counts and retries of a run", () => {
     const env = await environment(3, { faults: { "/Packages/1/pkg000001-1.0-1.noarch.rpm": { corrupt: true } } });
     const r = await env.cli("repo", "sync", "--repo-id", "r1");
     expect(r.code).toBe(0);
-    const retry = r.stderr.split("\n").filter((l) => l.includes('"msg":"retrying"')).map((l) => JSON.parse(l));
+    const retry = r.stderr
+      .split("\n")
+      .filter((l) => l.includes('"msg":"retrying"'))
+      .map((l) => JSON.parse(l));
     expect(retry).toHaveLength(1);
     expect(retry[0]).toMatchObject({ repo: "r1", url: `${env.server.url}/Packages/1/pkg000001-1.0-1.noarch.rpm`, attempt: 1 });
     expect(retry[0].error).toMatch(/checksum mismatch for pkg000001-1\.0-1\.noarch/);
@@ -80,17 +87,20 @@ describe("counts and retries of a run", () => {
 });
 
 describe("reruns use the pool", () => {
-  it.each([{ sha512: false }, { sha512: true }])("metadata files pooled by a failed run are not fetched again (sha512: $sha512)", async ({ sha512: useSha512 }) => {
-    const env = await environment(5, { sha512: useSha512, faults: { "/Packages/3/pkg000003-1.0-1.noarch.rpm": { status: 404 } } });
-    const failed = await env.cli("repo", "sync", "--repo-id", "r1");
-    expect(failed.code).toBe(1);
-    expect(metadataRequests(env)).toBe(3);
-    const pooled = packageBlobs(env);
-    const again = await env.cli("repo", "sync", "--repo-id", "r1", "--json");
-    expect(again.code).toBe(0);
-    expect(JSON.parse(again.stdout)).toMatchObject({ status: "success", counts: { packages_downloaded: 5 - pooled } });
-    expect(metadataRequests(env)).toBe(3);
-  });
+  it.each([{ sha512: false }, { sha512: true }])(
+    "metadata files pooled by a failed run are not fetched again (sha512: $sha512)",
+    async ({ sha512: useSha512 }) => {
+      const env = await environment(5, { sha512: useSha512, faults: { "/Packages/3/pkg000003-1.0-1.noarch.rpm": { status: 404 } } });
+      const failed = await env.cli("repo", "sync", "--repo-id", "r1");
+      expect(failed.code).toBe(1);
+      expect(metadataRequests(env)).toBe(3);
+      const pooled = packageBlobs(env);
+      const again = await env.cli("repo", "sync", "--repo-id", "r1", "--json");
+      expect(again.code).toBe(0);
+      expect(JSON.parse(again.stdout)).toMatchObject({ status: "success", counts: { packages_downloaded: 5 - pooled } });
+      expect(metadataRequests(env)).toBe(3);
+    },
+  );
 
   it("sha512: packages pooled just before kill -9, not yet in the database, are not downloaded again", async () => {
     const COUNT = 24;

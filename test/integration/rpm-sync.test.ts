@@ -26,12 +26,16 @@ afterAll(() => {
 });
 
 async function repoState(env: SyncEnvironment) {
-  const r = await env.pg.query(`SELECT rp.location FROM chantal.repository_packages rp JOIN chantal.repositories r ON r.id = rp.repository_id WHERE r.repo_id = 'r1' ORDER BY 1`);
+  const r = await env.pg.query(
+    `SELECT rp.location FROM chantal.repository_packages rp JOIN chantal.repositories r ON r.id = rp.repository_id WHERE r.repo_id = 'r1' ORDER BY 1`,
+  );
   return r.rows.map((x) => x.location as string);
 }
 
 async function runs(env: SyncEnvironment) {
-  const r = await env.pg.query(`SELECT status, packages_total, packages_downloaded, packages_added, packages_removed, trigger, error FROM chantal.sync_runs ORDER BY id`);
+  const r = await env.pg.query(
+    `SELECT status, packages_total, packages_downloaded, packages_added, packages_removed, trigger, error FROM chantal.sync_runs ORDER BY id`,
+  );
   return r.rows;
 }
 
@@ -59,7 +63,10 @@ describe("repo sync (rpm)", () => {
     await generateRpmRepo(env.upstream, 30, 2_000, { first: 5 });
     const treeBefore = readlinkSync(latest);
     const third = await env.cli("repo", "sync", "--repo-id", "r1", "--json");
-    expect(JSON.parse(third.stdout)).toMatchObject({ status: "success", counts: { packages_total: 30, packages_downloaded: 5, packages_added: 5, packages_removed: 5 } });
+    expect(JSON.parse(third.stdout)).toMatchObject({
+      status: "success",
+      counts: { packages_total: 30, packages_downloaded: 5, packages_added: 5, packages_removed: 5 },
+    });
     expect(readlinkSync(latest)).not.toBe(treeBefore);
     const state = await repoState(env);
     expect(state).toHaveLength(30);
@@ -131,7 +138,9 @@ describe("repo sync (rpm)", () => {
     const { createHash } = await import("node:crypto");
     const sha = createHash("sha256").update(readFileSync(primaryPath)).digest("hex");
     const repomdPath = join(env.upstream, "repodata/repomd.xml");
-    const repomd = readFileSync(repomdPath, "utf8").replace(/(<data type="primary">\s*<checksum type="sha256">)[0-9a-f]+/, `$1${sha}`).replace(/(<data type="primary">[\s\S]*?<size>)\d+/, `$1${readFileSync(primaryPath).length}`);
+    const repomd = readFileSync(repomdPath, "utf8")
+      .replace(/(<data type="primary">\s*<checksum type="sha256">)[0-9a-f]+/, `$1${sha}`)
+      .replace(/(<data type="primary">[\s\S]*?<size>)\d+/, `$1${readFileSync(primaryPath).length}`);
     writeFileSync(repomdPath, repomd);
     const r = await env.cli("repo", "sync", "--repo-id", "r1");
     expect(r.code).toBe(1);

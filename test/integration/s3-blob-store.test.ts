@@ -147,7 +147,15 @@ describe("publishing a tree in the bucket", () => {
     const first = await publishS3Tree(store, { repoId: "r1", name: "latest", entries: v1 });
     expect(first).toMatchObject({ path: `s3://mirror/${PREFIX}`, files: 6, copied: 7, deleted: 0, unchanged: 0 });
     expect(await listKeys(bucket, PREFIX)).toEqual(
-      ["Packages/alpha-1.0.rpm", "Packages/libstdc  -11.rpm", "Packages/libstdc++-11.rpm", "repodata/aa-primary.xml.gz", "repodata/comps.xml", "repodata/repomd.xml", "repodata/repomd.xml.asc"].map((p) => PREFIX + p),
+      [
+        "Packages/alpha-1.0.rpm",
+        "Packages/libstdc  -11.rpm",
+        "Packages/libstdc++-11.rpm",
+        "repodata/aa-primary.xml.gz",
+        "repodata/comps.xml",
+        "repodata/repomd.xml",
+        "repodata/repomd.xml.asc",
+      ].map((p) => PREFIX + p),
     );
     // served to anonymous clients by path (a '+' sent as is, or as %2B)
     const get = (p: string) => fetch(`${endpoint}/mirror/${PREFIX}${p}`);

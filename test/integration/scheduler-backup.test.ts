@@ -18,7 +18,6 @@ afterAll(async () => {
   if (upstream) rmSync(upstream, { recursive: true, force: true });
 });
 
-
 describe("scheduled database backup", () => {
   it("runs at its cron time in its zone, writes a verified archive, and shows in scheduler list", async () => {
     upstream = mkdtempSync(join(tmpdir(), "chantal-up-"));
@@ -28,16 +27,33 @@ describe("scheduled database backup", () => {
     const { writeFileSync } = await import("node:fs");
     const { mkdirSync } = await import("node:fs");
     mkdirSync(join(env.configDir, "conf.d"), { recursive: true });
-    writeFileSync(join(env.configDir, "conf.d/backup.yaml"), `backup:\n  dir: ${backups}\n  include_config: true\n  schedule:\n    cron: "30 3 * * *"\n    timezone: Europe/Berlin\n`);
+    writeFileSync(
+      join(env.configDir, "conf.d/backup.yaml"),
+      `backup:\n  dir: ${backups}\n  include_config: true\n  schedule:\n    cron: "30 3 * * *"\n    timezone: Europe/Berlin\n`,
+    );
     expect((await env.cli("repo", "sync", "--repo-id", "r1")).code).toBe(0);
 
-    const list = JSON.parse((await env.cli("scheduler", "list", "--json")).stdout) as { repository: string; schedule: string | null; timezone: string | null }[];
+    const list = JSON.parse((await env.cli("scheduler", "list", "--json")).stdout) as {
+      repository: string;
+      schedule: string | null;
+      timezone: string | null;
+    }[];
     expect(list.find((r) => r.repository === "(database backup)")).toMatchObject({ schedule: "30 3 * * *", timezone: "Europe/Berlin" });
 
     // 03:29:57 in Berlin (CET, UTC+1): the backup is due three seconds later.
-    daemon = spawnCli(["--config-dir", env.configDir, "scheduler", "start"], { env: { CHANTAL_SCHEDULER_TEST_START: "2026-01-15T02:29:57Z", CHANTAL_LOG_LEVEL: "info" } });
-    const archive = await until("the scheduled backup", () => existsSync(backups) && readdirSync(backups).find((f) => /^chantal-backup-\d{8}-\d{6}\.tar\.gz$/.test(f)));
-    const done = await until("the run's log line", () => daemon!.output().split("\n").find((l) => l.includes('"job":"backup"') && l.includes("\"status\"") && l.includes("scheduled run")));
+    daemon = spawnCli(["--config-dir", env.configDir, "scheduler", "start"], {
+      env: { CHANTAL_SCHEDULER_TEST_START: "2026-01-15T02:29:57Z", CHANTAL_LOG_LEVEL: "info" },
+    });
+    const archive = await until(
+      "the scheduled backup",
+      () => existsSync(backups) && readdirSync(backups).find((f) => /^chantal-backup-\d{8}-\d{6}\.tar\.gz$/.test(f)),
+    );
+    const done = await until("the run's log line", () =>
+      daemon!
+        .output()
+        .split("\n")
+        .find((l) => l.includes('"job":"backup"') && l.includes('"status"') && l.includes("scheduled run")),
+    );
     expect(JSON.parse(done)).toMatchObject({ status: "success" });
     daemon.child.kill("SIGTERM");
     expect((await daemon.result).code).toBe(0);

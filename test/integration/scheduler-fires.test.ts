@@ -37,12 +37,24 @@ interface Daemon {
 }
 
 /** One daemon: its own host lock session, state store and fire claims on the shared database. */
-async function daemon(url: string, pool: pg.Pool, opts: { host: string; loaded: LoadedConfig; start: string; random: () => number; runJob: (clock: ManualClock) => JobRunner }): Promise<Daemon> {
+async function daemon(
+  url: string,
+  pool: pg.Pool,
+  opts: { host: string; loaded: LoadedConfig; start: string; random: () => number; runJob: (clock: ManualClock) => JobRunner },
+): Promise<Daemon> {
   const lock = await acquireLock(url, schedulerLockRequest(opts.host));
   held.push(lock);
   const clock = new ManualClock(new Date(opts.start));
   const fires = new ScheduleFires(pool, { host: opts.host, pid: process.pid, lockKey: hostLockKey(opts.host), backendPid: lock.backendPid, instanceId: null });
-  const scheduler = new Scheduler({ loaded: opts.loaded, clock, log: silentLogger(), store: new ScheduleStateStore(pool, null), fires, runJob: opts.runJob(clock), random: opts.random });
+  const scheduler = new Scheduler({
+    loaded: opts.loaded,
+    clock,
+    log: silentLogger(),
+    store: new ScheduleStateStore(pool, null),
+    fires,
+    runJob: opts.runJob(clock),
+    random: opts.random,
+  });
   running.push(scheduler);
   await scheduler.start();
   return { host: opts.host, scheduler, clock, lock };
@@ -56,7 +68,10 @@ async function advance(target: string, ...daemons: Daemon[]): Promise<void> {
   const idle = () => Promise.all(daemons.map((d) => d.scheduler.idle()));
   for (;;) {
     await idle();
-    const next = daemons.map((d) => ({ d, at: d.clock.nextTimerAt() })).filter((x): x is { d: Daemon; at: number } => x.at !== null && x.at <= Date.parse(target)).sort((a, b) => a.at - b.at)[0];
+    const next = daemons
+      .map((d) => ({ d, at: d.clock.nextTimerAt() }))
+      .filter((x): x is { d: Daemon; at: number } => x.at !== null && x.at <= Date.parse(target))
+      .sort((a, b) => a.at - b.at)[0];
     if (!next) break;
     next.d.clock.advanceTo(new Date(next.at));
   }
@@ -114,7 +129,11 @@ describe("two scheduler daemons with real syncs", () => {
     expect(runs.map((r) => r.status)).toEqual(["success", "noop", "noop", "noop"]);
     const snapshots = (await env.pg.query(`SELECT name FROM chantal.snapshots ORDER BY id`)).rows.map((r) => r.name);
     expect(snapshots).toEqual(["r1-20260601", "r1-20260601-2", "r1-20260601-3", "r1-20260601-4"]);
-    const fires = (await env.pg.query(`SELECT to_char(fire_at AT TIME ZONE 'UTC', 'HH24:MI') AS at, host, attempt, status, finished_at FROM chantal.schedule_fires ORDER BY fire_at`)).rows;
+    const fires = (
+      await env.pg.query(
+        `SELECT to_char(fire_at AT TIME ZONE 'UTC', 'HH24:MI') AS at, host, attempt, status, finished_at FROM chantal.schedule_fires ORDER BY fire_at`,
+      )
+    ).rows;
     expect(fires.map((f) => [f.at, f.host, f.attempt, f.status])).toEqual([
       ["02:00", "host-a", 1, "success"],
       ["02:05", "host-b", 1, "noop"],
@@ -155,15 +174,22 @@ describe("fire claims (recording job runners)", () => {
   const calls: { host: string; scheduledAt: string; at: string; finish(r?: Partial<JobRunResult>): void }[] = [];
   const recording = (host: string) => (clock: ManualClock) => (req: JobRunRequest) =>
     new Promise<JobRunResult>((resolve) => {
-      calls.push({ host, scheduledAt: req.scheduledAt.toISOString().slice(11, 19), at: clock.now().toISOString().slice(11, 19), finish: (r = {}) => resolve({ status: "success", runId: null, ...r }) });
+      calls.push({
+        host,
+        scheduledAt: req.scheduledAt.toISOString().slice(11, 19),
+        at: clock.now().toISOString().slice(11, 19),
+        finish: (r = {}) => resolve({ status: "success", runId: null, ...r }),
+      });
       req.signal.addEventListener("abort", () => resolve({ status: "interrupted", runId: null }));
     });
   afterEach(() => {
     calls.forEach((c) => c.finish());
     calls.splice(0);
   });
-  const start = (host: string, random: number, at = "2026-06-01T01:59:00Z") => daemon(db.url, pool, { host, loaded, start: at, random: () => random, runJob: recording(host) });
-  const fireRow = async (at: string) => (await pool.query(`SELECT host, attempt, taken_over_from, status, finished_at FROM chantal.schedule_fires WHERE fire_at = $1`, [at])).rows[0];
+  const start = (host: string, random: number, at = "2026-06-01T01:59:00Z") =>
+    daemon(db.url, pool, { host, loaded, start: at, random: () => random, runJob: recording(host) });
+  const fireRow = async (at: string) =>
+    (await pool.query(`SELECT host, attempt, taken_over_from, status, finished_at FROM chantal.schedule_fires WHERE fire_at = $1`, [at])).rows[0];
 
   it("the later daemon finds the fire claimed by a live daemon and does not run it", async () => {
     const a = await start("host-a", 0.1);
@@ -183,8 +209,16 @@ describe("fire claims (recording job runners)", () => {
     expect(calls.map((c) => c.host)).toEqual(["host-a"]);
     await a.lock.release(); // host a dies mid-run: its session is gone, its clock stops
     await advance("2026-06-01T02:01:30Z", b);
-    expect(calls.map((c) => [c.host, c.scheduledAt, c.at])).toEqual([["host-a", "02:00:00", "02:00:06"], ["host-b", "02:00:00", "02:00:54"]]);
-    expect(await fireRow("2026-06-01T02:00:00Z")).toMatchObject({ host: "host-b", attempt: 2, taken_over_from: `host-a pid ${process.pid}`, finished_at: null });
+    expect(calls.map((c) => [c.host, c.scheduledAt, c.at])).toEqual([
+      ["host-a", "02:00:00", "02:00:06"],
+      ["host-b", "02:00:00", "02:00:54"],
+    ]);
+    expect(await fireRow("2026-06-01T02:00:00Z")).toMatchObject({
+      host: "host-b",
+      attempt: 2,
+      taken_over_from: `host-a pid ${process.pid}`,
+      finished_at: null,
+    });
 
     // Host b dies too: a third daemon does not take the fire over again (it may be what kills them).
     await b.lock.release();
@@ -205,7 +239,10 @@ describe("fire claims (recording job runners)", () => {
     await advance("2026-06-01T02:02:30Z", b); // within 30 s b's scan finds the orphaned fire; its jitter (54 s) then runs it
     expect(calls.map((c) => c.host)).toEqual(["host-a"]);
     await advance("2026-06-01T02:03:30Z", b);
-    expect(calls.map((c) => [c.host, c.scheduledAt])).toEqual([["host-a", "02:00:00"], ["host-b", "02:00:00"]]);
+    expect(calls.map((c) => [c.host, c.scheduledAt])).toEqual([
+      ["host-a", "02:00:00"],
+      ["host-b", "02:00:00"],
+    ]);
     expect(await fireRow("2026-06-01T02:00:00Z")).toMatchObject({ host: "host-b", attempt: 2 });
     calls[1]!.finish({ status: "noop" });
     await b.scheduler.flush();
@@ -219,7 +256,10 @@ describe("fire claims (recording job runners)", () => {
     // host b starts after 02:05: the 02:00 claim is orphaned but no longer the current fire; the missed 02:05 runs (catch_up).
     const b = await start("host-b", 0, "2026-06-01T02:05:10Z");
     await advance("2026-06-01T02:09:00Z", b);
-    expect(calls.map((c) => [c.host, c.scheduledAt])).toEqual([["host-a", "02:00:00"], ["host-b", "02:05:00"]]);
+    expect(calls.map((c) => [c.host, c.scheduledAt])).toEqual([
+      ["host-a", "02:00:00"],
+      ["host-b", "02:05:00"],
+    ]);
     expect(await fireRow("2026-06-01T02:00:00Z")).toMatchObject({ host: "host-a", attempt: 1, finished_at: null });
   });
 
@@ -239,7 +279,10 @@ describe("fire claims (recording job runners)", () => {
     expect(await fireRow("2026-06-01T02:00:00Z")).toMatchObject({ host: "host-a", status: "interrupted", finished_at: null });
     await a.lock.release();
     await advance("2026-06-01T02:03:30Z", b); // b's next scan finds it; its jitter runs it 54 s later
-    expect(calls.map((c) => [c.host, c.scheduledAt])).toEqual([["host-a", "02:00:00"], ["host-b", "02:00:00"]]);
+    expect(calls.map((c) => [c.host, c.scheduledAt])).toEqual([
+      ["host-a", "02:00:00"],
+      ["host-b", "02:00:00"],
+    ]);
     expect(await fireRow("2026-06-01T02:00:00Z")).toMatchObject({ host: "host-b", attempt: 2, status: null });
   });
 });

@@ -33,8 +33,17 @@ describe.runIf(isRoot && hasTool("setpriv") && hasTool("useradd"))("scheduler in
   function asServiceUser(...args: string[]) {
     const id = idOf(user)!;
     const argv = [
-      `--reuid=${id.uid}`, `--regid=${id.gid}`, "--clear-groups", "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all",
-      process.execPath, cliPath, "--config-dir", configDir, ...args,
+      `--reuid=${id.uid}`,
+      `--regid=${id.gid}`,
+      "--clear-groups",
+      "--no-new-privs",
+      "--inh-caps=-all",
+      "--bounding-set=-all",
+      process.execPath,
+      cliPath,
+      "--config-dir",
+      configDir,
+      ...args,
     ];
     const env: NodeJS.ProcessEnv = { ...process.env, CHANTAL_FROM_SOURCE: "1", CHANTAL_LOG_LEVEL: "warn", HOME: base };
     delete env.CHANTAL_EMBEDDED_KEEP;

@@ -48,9 +48,14 @@ interface Repo {
 
 async function config(repos: Repo[], scheduler: string): Promise<LoadedConfig> {
   const yaml = repos
-    .map((r) => `  - id: ${r.id}\n    type: rpm\n    upstream_url: http://127.0.0.1:9/${r.id}/\n    schedule:\n      cron: "${r.cron}"\n      timezone: ${r.tz ?? "UTC"}\n      jitter_seconds: ${r.jitter ?? 0}\n`)
+    .map(
+      (r) =>
+        `  - id: ${r.id}\n    type: rpm\n    upstream_url: http://127.0.0.1:9/${r.id}/\n    schedule:\n      cron: "${r.cron}"\n      timezone: ${r.tz ?? "UTC"}\n      jitter_seconds: ${r.jitter ?? 0}\n`,
+    )
     .join("");
-  const dir = makeConfigDir({ "config.yaml": `storage:\n  base_path: /tmp/chantal-loop-unused\ndatabase:\n  url: ${db.url}\nscheduler:\n${scheduler}\nrepositories:\n${yaml}` });
+  const dir = makeConfigDir({
+    "config.yaml": `storage:\n  base_path: /tmp/chantal-loop-unused\ndatabase:\n  url: ${db.url}\nscheduler:\n${scheduler}\nrepositories:\n${yaml}`,
+  });
   dirs.push(dir);
   return loadConfig({ configDir: dir, env: {} });
 }
@@ -61,7 +66,14 @@ function recordingRunner(clock: ManualClock) {
   const run = (req: JobRunRequest) =>
     new Promise<JobRunResult>((resolve) => {
       const finish = (r: Partial<JobRunResult> = {}) => resolve({ status: "success", runId: null, ...r });
-      calls.push({ key: req.job.key, at: clock.now().toISOString(), catchUp: req.catchUp, scheduledAt: req.scheduledAt.toISOString(), finish, signal: req.signal });
+      calls.push({
+        key: req.job.key,
+        at: clock.now().toISOString(),
+        catchUp: req.catchUp,
+        scheduledAt: req.scheduledAt.toISOString(),
+        finish,
+        signal: req.signal,
+      });
       req.signal.addEventListener("abort", () => resolve({ status: "interrupted", runId: null, error: String((req.signal.reason as Error).message) }));
     });
   return { calls, run };
@@ -92,7 +104,15 @@ async function stateRow(key: string) {
 describe("scheduler loop", () => {
   it("runs at most max_concurrent_syncs at once; the rest wait in the order they fell due", async () => {
     const clock = new ManualClock(new Date("2026-06-01T01:59:00Z"));
-    const loaded = await config([{ id: "a", cron: "0 2 * * *" }, { id: "b", cron: "1 2 * * *" }, { id: "c", cron: "2 2 * * *" }, { id: "d", cron: "3 2 * * *" }], "  max_concurrent_syncs: 2\n");
+    const loaded = await config(
+      [
+        { id: "a", cron: "0 2 * * *" },
+        { id: "b", cron: "1 2 * * *" },
+        { id: "c", cron: "2 2 * * *" },
+        { id: "d", cron: "3 2 * * *" },
+      ],
+      "  max_concurrent_syncs: 2\n",
+    );
     const runner = recordingRunner(clock);
     const s = new Scheduler({ loaded, clock, log: silentLogger(), store: new ScheduleStateStore(pool, null), fires: fires(), runJob: runner.run });
     await s.start();
@@ -118,9 +138,23 @@ describe("scheduler loop", () => {
 
   it("jitter delays only its own run and never holds back another schedule", async () => {
     const clock = new ManualClock(new Date("2026-06-01T01:59:00Z"));
-    const loaded = await config([{ id: "slow", cron: "0 2 * * *", jitter: 120 }, { id: "fast", cron: "0 2 * * *" }], "  max_concurrent_syncs: 2\n");
+    const loaded = await config(
+      [
+        { id: "slow", cron: "0 2 * * *", jitter: 120 },
+        { id: "fast", cron: "0 2 * * *" },
+      ],
+      "  max_concurrent_syncs: 2\n",
+    );
     const runner = recordingRunner(clock);
-    const s = new Scheduler({ loaded, clock, log: silentLogger(), store: new ScheduleStateStore(pool, null), fires: fires(), runJob: runner.run, random: () => 0.5 });
+    const s = new Scheduler({
+      loaded,
+      clock,
+      log: silentLogger(),
+      store: new ScheduleStateStore(pool, null),
+      fires: fires(),
+      runJob: runner.run,
+      random: () => 0.5,
+    });
     await s.start();
     await advance(clock, "2026-06-01T02:00:00Z", s);
     expect(runner.calls.map((c) => `${c.key}@${c.at.slice(11, 19)}`)).toEqual(["sync:fast@02:00:00"]);
@@ -175,10 +209,23 @@ describe("scheduler loop", () => {
   it("catch_up: a schedule missed while down runs once at start; without it, it waits", async () => {
     for (const catchUp of [true, false]) {
       await pool.query("TRUNCATE chantal.schedule_state, chantal.schedule_fires");
-      const loaded = await config([{ id: "m", cron: "0 2 * * *" }, { id: "fresh", cron: "0 3 * * *" }], `  catch_up: ${catchUp}\n`);
+      const loaded = await config(
+        [
+          { id: "m", cron: "0 2 * * *" },
+          { id: "fresh", cron: "0 3 * * *" },
+        ],
+        `  catch_up: ${catchUp}\n`,
+      );
       // A first daemon plans the schedule, then stops before 02:00.
       const first = new ManualClock(new Date("2026-06-01T01:00:00Z"));
-      const s1 = new Scheduler({ loaded, clock: first, log: silentLogger(), store: new ScheduleStateStore(pool, null), fires: fires(), runJob: recordingRunner(first).run });
+      const s1 = new Scheduler({
+        loaded,
+        clock: first,
+        log: silentLogger(),
+        store: new ScheduleStateStore(pool, null),
+        fires: fires(),
+        runJob: recordingRunner(first).run,
+      });
       await s1.start();
       await s1.stop(1000);
       await pool.query(`DELETE FROM chantal.schedule_state WHERE job_key = 'sync:fresh'`);
@@ -201,13 +248,27 @@ describe("scheduler loop", () => {
 
   it("reload: new, changed and removed schedules take effect; a running sync of a removed schedule finishes", async () => {
     const clock = new ManualClock(new Date("2026-06-01T01:59:00Z"));
-    const before = await config([{ id: "keep", cron: "0 2 * * *" }, { id: "gone", cron: "0 2 * * *" }, { id: "moved", cron: "0 5 * * *" }], "  max_concurrent_syncs: 4\n");
+    const before = await config(
+      [
+        { id: "keep", cron: "0 2 * * *" },
+        { id: "gone", cron: "0 2 * * *" },
+        { id: "moved", cron: "0 5 * * *" },
+      ],
+      "  max_concurrent_syncs: 4\n",
+    );
     const runner = recordingRunner(clock);
     const s = new Scheduler({ loaded: before, clock, log: silentLogger(), store: new ScheduleStateStore(pool, null), fires: fires(), runJob: runner.run });
     await s.start();
     await advance(clock, "2026-06-01T02:00:00Z", s);
     expect(runner.calls.map((c) => c.key).sort()).toEqual(["sync:gone", "sync:keep"]);
-    const after = await config([{ id: "keep", cron: "0 2 * * *" }, { id: "moved", cron: "30 2 * * *" }, { id: "new", cron: "15 2 * * *" }], "  max_concurrent_syncs: 4\n");
+    const after = await config(
+      [
+        { id: "keep", cron: "0 2 * * *" },
+        { id: "moved", cron: "30 2 * * *" },
+        { id: "new", cron: "15 2 * * *" },
+      ],
+      "  max_concurrent_syncs: 4\n",
+    );
     const changes = await s.reload(after);
     expect(changes.added.map((j) => j.key)).toEqual(["sync:new"]);
     expect(changes.removed.map((j) => j.key)).toEqual(["sync:gone"]);
@@ -216,7 +277,12 @@ describe("scheduler loop", () => {
     expect((await stateRow("sync:gone")).next_run_at).toBeNull();
     expect((await stateRow("sync:moved")).next_run_at.toISOString()).toBe("2026-06-01T02:30:00.000Z");
     await advance(clock, "2026-06-01T02:31:00Z", s);
-    expect(runner.calls.map((c) => `${c.key}@${c.at.slice(11, 16)}`).sort()).toEqual(["sync:gone@02:00", "sync:keep@02:00", "sync:moved@02:30", "sync:new@02:15"]);
+    expect(runner.calls.map((c) => `${c.key}@${c.at.slice(11, 16)}`).sort()).toEqual([
+      "sync:gone@02:00",
+      "sync:keep@02:00",
+      "sync:moved@02:30",
+      "sync:new@02:15",
+    ]);
     runner.calls.forEach((c) => c.finish());
     await settle(s);
     await s.stop(1000);
@@ -224,7 +290,13 @@ describe("scheduler loop", () => {
 
   it("stop: no new runs; a running sync gets the grace period, then is aborted and counts as due again", async () => {
     const clock = new ManualClock(new Date("2026-06-01T01:59:00Z"));
-    const loaded = await config([{ id: "long", cron: "0 2 * * *" }, { id: "waiting", cron: "0 2 * * *" }], "  max_concurrent_syncs: 1\n");
+    const loaded = await config(
+      [
+        { id: "long", cron: "0 2 * * *" },
+        { id: "waiting", cron: "0 2 * * *" },
+      ],
+      "  max_concurrent_syncs: 1\n",
+    );
     const runner = recordingRunner(clock);
     const s = new Scheduler({ loaded, clock, log: silentLogger(), store: new ScheduleStateStore(pool, null), fires: fires(), runJob: runner.run });
     await s.start();

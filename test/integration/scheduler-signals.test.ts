@@ -33,7 +33,10 @@ afterEach(async () => {
 afterAll(() => rmSync(upstream, { recursive: true, force: true }));
 
 /** Packages trickle in: 4 KiB every `delayMs`, so a sync takes seconds. */
-const slow = (delayMs: number): FaultPlan => (req) => (req.path.endsWith(".rpm") ? { chunkBytes: 4096, chunkDelayMs: delayMs } : undefined);
+const slow =
+  (delayMs: number): FaultPlan =>
+  (req) =>
+    req.path.endsWith(".rpm") ? { chunkBytes: 4096, chunkDelayMs: delayMs } : undefined;
 
 async function environment(schedule: string, scheduler: string, faults?: FaultPlan): Promise<SyncEnvironment> {
   const env = await startSyncEnvironment({
@@ -50,11 +53,12 @@ async function environment(schedule: string, scheduler: string, faults?: FaultPl
 }
 
 function startDaemon(env: SyncEnvironment, start: string, args: string[] = []) {
-  const d = spawnCli(["--config-dir", env.configDir, "scheduler", "start", ...args], { env: { CHANTAL_SCHEDULER_TEST_START: start, CHANTAL_LOG_LEVEL: "info" } });
+  const d = spawnCli(["--config-dir", env.configDir, "scheduler", "start", ...args], {
+    env: { CHANTAL_SCHEDULER_TEST_START: start, CHANTAL_LOG_LEVEL: "info" },
+  });
   daemons.push(d);
   return d;
 }
-
 
 async function runs(env: SyncEnvironment) {
   return (await env.pg.query(`SELECT * FROM chantal.sync_runs WHERE trigger = 'schedule' ORDER BY id`)).rows;
@@ -97,7 +101,9 @@ describe("scheduler signals", () => {
     expect(run.error).toMatch(/grace period of 1 s over/);
     expect(env.tempFiles()).toEqual([]);
     expect(existsSync(env.published("r1"))).toBe(false);
-    const locks = await env.pg.query(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`);
+    const locks = await env.pg.query(
+      `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+    );
     expect(locks.rows[0].n).toBe(0);
     expect((await env.cli("repo", "sync", "--repo-id", "r1")).code).toBe(0);
   });
@@ -116,7 +122,11 @@ describe("scheduler signals", () => {
     expect(isAlive(pid)).toBe(true);
     await until("the start in the log file", () => readFileSync(logFile, "utf8").includes('"msg":"scheduler started"'));
 
-    const [again, foreground, status] = await Promise.all([env.cli("scheduler", "start", "--daemon"), env.cli("scheduler", "start"), env.cli("scheduler", "status")]);
+    const [again, foreground, status] = await Promise.all([
+      env.cli("scheduler", "start", "--daemon"),
+      env.cli("scheduler", "start"),
+      env.cli("scheduler", "status"),
+    ]);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain(`the scheduler is already running on this host (pid ${pid}, pid file ${pidFile})`);
     expect(foreground.code).toBe(1);
@@ -151,7 +161,10 @@ describe("scheduler signals", () => {
     expect(caught.status).toMatch(/^(success|noop)$/);
     expect(caught.started_at.getTime()).toBeGreaterThanOrEqual(Date.parse("2026-06-03T05:00:00Z"));
     expect(caught.started_at.getTime()).toBeLessThan(Date.parse("2026-06-03T05:01:00Z"));
-    expect(logLines(second).find((l) => String(l.msg).startsWith("missed while the scheduler was down"))).toMatchObject({ missed: "2026-06-02T02:00:00.000Z", missedRuns: 2 });
+    expect(logLines(second).find((l) => String(l.msg).startsWith("missed while the scheduler was down"))).toMatchObject({
+      missed: "2026-06-02T02:00:00.000Z",
+      missedRuns: 2,
+    });
     second.child.kill("SIGTERM");
     expect((await second.result).code).toBe(0);
 
@@ -159,7 +172,11 @@ describe("scheduler signals", () => {
     writeFileSync(join(env.configDir, "conf.d", "scheduler.yaml"), "scheduler:\n  catch_up: false\n");
     const third = startDaemon(env, "2026-06-05T05:00:00Z");
     await until("the start", () => logLines(third).some((l) => l.msg === "scheduler started"));
-    expect(logLines(third).find((l) => String(l.msg).startsWith("missed while the scheduler was down"))).toMatchObject({ missed: "2026-06-04T02:00:00.000Z", missedRuns: 2, msg: expect.stringContaining("catch_up is off") });
+    expect(logLines(third).find((l) => String(l.msg).startsWith("missed while the scheduler was down"))).toMatchObject({
+      missed: "2026-06-04T02:00:00.000Z",
+      missedRuns: 2,
+      msg: expect.stringContaining("catch_up is off"),
+    });
     const state = (await env.pg.query(`SELECT next_run_at, last_fire_at FROM chantal.schedule_state WHERE job_key = 'sync:r1'`)).rows[0];
     expect(state.next_run_at.toISOString()).toBe("2026-06-06T02:00:00.000Z");
     third.child.kill("SIGTERM");

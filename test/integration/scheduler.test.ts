@@ -50,7 +50,8 @@ function mainConfig(env: SyncEnvironment, repos: string): string {
   return `storage:\n  base_path: ${env.base}\ndatabase:\n  url: ${env.db.url}\nrepositories:\n${repos}`;
 }
 
-const repo = (id: string, url: string, schedule?: string) => `  - id: ${id}\n    type: rpm\n    upstream_url: ${url}/\n${schedule ? `    schedule:\n${schedule}` : ""}`;
+const repo = (id: string, url: string, schedule?: string) =>
+  `  - id: ${id}\n    type: rpm\n    upstream_url: ${url}/\n${schedule ? `    schedule:\n${schedule}` : ""}`;
 
 function startDaemon(env: SyncEnvironment, clock: { start: string; speed?: number }, extraArgs: string[] = []) {
   const d = spawnCli(["--config-dir", env.configDir, "scheduler", "start", ...extraArgs], {
@@ -59,7 +60,6 @@ function startDaemon(env: SyncEnvironment, clock: { start: string; speed?: numbe
   daemons.push(d);
   return d;
 }
-
 
 async function scheduledRuns(env: SyncEnvironment, repoId?: string) {
   const r = await env.pg.query(
@@ -79,12 +79,20 @@ const logLines = (d: ReturnType<typeof spawnCli>) =>
 
 describe("scheduler daemon", () => {
   it("fires at the first minute after a skipped DST hour, syncs with trigger 'schedule', creates and publishes the snapshot; status, list, history; SIGTERM exits 0", async () => {
-    const env = await environment((url) =>
-      repo("r1", url, `      cron: "30 2 * * *"\n      timezone: Europe/Berlin\n      create_snapshot: true\n      snapshot_name_template: "{repo_id}-{date}"\n`) + repo("r2", url),
+    const env = await environment(
+      (url) =>
+        repo(
+          "r1",
+          url,
+          `      cron: "30 2 * * *"\n      timezone: Europe/Berlin\n      create_snapshot: true\n      snapshot_name_template: "{repo_id}-{date}"\n`,
+        ) + repo("r2", url),
     );
     // 01:59:57 CET on 2026-03-29: 02:30 does not exist that night in Berlin; the run is due at 03:00 CEST (01:00:00Z).
     const daemon = startDaemon(env, { start: "2026-03-29T00:59:57Z" });
-    const [run] = await until("the scheduled run", async () => (await scheduledRuns(env)).filter((r) => r.status !== "running").length > 0 && scheduledRuns(env));
+    const [run] = await until(
+      "the scheduled run",
+      async () => (await scheduledRuns(env)).filter((r) => r.status !== "running").length > 0 && scheduledRuns(env),
+    );
     expect(run.repo_id).toBe("r1");
     expect(run.status).toBe("success");
     expect(run.packages_total).toBe(12);
@@ -119,18 +127,41 @@ describe("scheduler daemon", () => {
     expect(status.stdout).toContain(`Next sync:  r1 at ${formatLocalTime(new Date("2026-03-30T00:30:00Z"))} (schedule in Europe/Berlin)\n`);
     expect(status.stdout.match(/^times are in (.+)$/gm)).toEqual([expect.stringContaining(`times are in ${localTimeZone()} (UTC`)]);
     const statusJson = JSON.parse(statusJsonRun.stdout);
-    expect(statusJson).toMatchObject({ status: "running", scheduled_repositories: 1, instances: [{ host: hostname(), pid: daemon.child.pid, running: true }], last_sync: { repository: "r1", status: "success" }, next_sync: { repository: "r1", at: "2026-03-30T00:30:00.000Z", timezone: "Europe/Berlin" } });
+    expect(statusJson).toMatchObject({
+      status: "running",
+      scheduled_repositories: 1,
+      instances: [{ host: hostname(), pid: daemon.child.pid, running: true }],
+      last_sync: { repository: "r1", status: "success" },
+      next_sync: { repository: "r1", at: "2026-03-30T00:30:00.000Z", timezone: "Europe/Berlin" },
+    });
 
     expect(list.code).toBe(0);
     const lines = list.stdout.trim().split("\n");
     expect(lines[0]).toMatch(/^REPOSITORY +SCHEDULE +TIMEZONE +NEXT RUN +LAST RUN \(RESULT\)$/);
     const listJson = JSON.parse(listJsonRun.stdout);
     expect(formatInZone(new Date(listJson[0].next_run), "Europe/Berlin")).toMatch(/^\d{4}-\d\d-\d\dT02:30:00\+0[12]:00$/);
-    expect(lines.find((l) => l.startsWith("r1 "))).toMatch(new RegExp(`^r1 +30 2 \\* \\* \\* +Europe/Berlin +${formatLocalTime(new Date(listJson[0].next_run))} +${firstSyncMinute}\\d\\d \\(success\\)$`));
+    expect(lines.find((l) => l.startsWith("r1 "))).toMatch(
+      new RegExp(`^r1 +30 2 \\* \\* \\* +Europe/Berlin +${formatLocalTime(new Date(listJson[0].next_run))} +${firstSyncMinute}\\d\\d \\(success\\)$`),
+    );
     expect(lines.find((l) => l.startsWith("r2 "))).toMatch(/^r2 +\(manual only\) +- +- +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(success, manual\)$/);
     expect(listJson).toMatchObject([
-      { repository: "r1", scheduled: true, schedule: "30 2 * * *", timezone: "Europe/Berlin", create_snapshot: true, snapshot_name_template: "{repo_id}-{date}", last_run: { status: "success", trigger: "schedule" } },
-      { repository: "r2", scheduled: false, schedule: null, unscheduled_reason: "manual only", next_run: null, last_run: { status: "success", trigger: "manual" } },
+      {
+        repository: "r1",
+        scheduled: true,
+        schedule: "30 2 * * *",
+        timezone: "Europe/Berlin",
+        create_snapshot: true,
+        snapshot_name_template: "{repo_id}-{date}",
+        last_run: { status: "success", trigger: "schedule" },
+      },
+      {
+        repository: "r2",
+        scheduled: false,
+        schedule: null,
+        unscheduled_reason: "manual only",
+        next_run: null,
+        last_run: { status: "success", trigger: "manual" },
+      },
     ]);
 
     expect(history.stdout).toMatch(new RegExp(`r1 +${firstSyncMinute}\\d\\d +\\S+ +schedule +success`));
@@ -182,7 +213,19 @@ describe("scheduler daemon", () => {
     expect(await state("sync:r2")).toBeUndefined();
 
     // r1 loses its schedule, r2 gets one that fires every (virtual) minute, with a snapshot named by the day.
-    writeConfig(env, "config.yaml", mainConfig(env, repo("r1", env.server.url) + repo("r2", env.server.url, `      cron: "* * * * *"\n      timezone: UTC\n      create_snapshot: true\n      snapshot_name_template: "{repo_id}-{date}"\n`)));
+    writeConfig(
+      env,
+      "config.yaml",
+      mainConfig(
+        env,
+        repo("r1", env.server.url) +
+          repo(
+            "r2",
+            env.server.url,
+            `      cron: "* * * * *"\n      timezone: UTC\n      create_snapshot: true\n      snapshot_name_template: "{repo_id}-{date}"\n`,
+          ),
+      ),
+    );
     daemon.child.kill("SIGHUP");
     await until("the reload", () => logLines(daemon).find((l) => l.msg === "configuration reloaded"));
     expect(logLines(daemon).find((l) => l.msg === "configuration reloaded")).toMatchObject({ added: ["sync:r2"], removed: ["sync:r1"] });
@@ -191,10 +234,16 @@ describe("scheduler daemon", () => {
     expect(await scheduledRuns(env, "r1")).toEqual([]);
 
     // A broken file: logged with file and key path, and the running configuration stays.
-    writeConfig(env, "config.yaml", mainConfig(env, repo("r1", env.server.url) + repo("r2", env.server.url, `      cron: "61 * * * *"\n      timezone: UTC\n`)));
+    writeConfig(
+      env,
+      "config.yaml",
+      mainConfig(env, repo("r1", env.server.url) + repo("r2", env.server.url, `      cron: "61 * * * *"\n      timezone: UTC\n`)),
+    );
     daemon.child.kill("SIGHUP");
     const rejected = await until("the rejected reload", () => logLines(daemon).find((l) => String(l.msg).startsWith("configuration not reloaded")));
-    expect(rejected.msg).toMatch(/config\.yaml:\d+: repository r2: schedule\.cron: "61 \* \* \* \*" is not a valid cron expression \(minute 61 is out of range 0-59\)/);
+    expect(rejected.msg).toMatch(
+      /config\.yaml:\d+: repository r2: schedule\.cron: "61 \* \* \* \*" is not a valid cron expression \(minute 61 is out of range 0-59\)/,
+    );
     const before = (await scheduledRuns(env, "r2")).length;
     await until("r2 still running on its old schedule", async () => (await scheduledRuns(env, "r2")).filter((r) => r.status !== "running").length > before);
     expect(daemon.child.exitCode).toBeNull();
@@ -204,7 +253,12 @@ describe("scheduler daemon", () => {
     expect(snaps.slice(0, 2).map((r) => r.name)).toEqual(["r2-20260601", "r2-20260601-2"]);
     expect(snaps.every((r) => r.published_at !== null)).toBe(true);
     expect(existsSync(join(env.published("r2", "snapshots/r2-20260601-2"), "repodata", "repomd.xml"))).toBe(true);
-    expect((await scheduledRuns(env, "r2")).filter((r) => r.snapshot_name).map((r) => r.snapshot_name).slice(0, 2)).toEqual(["r2-20260601", "r2-20260601-2"]);
+    expect(
+      (await scheduledRuns(env, "r2"))
+        .filter((r) => r.snapshot_name)
+        .map((r) => r.snapshot_name)
+        .slice(0, 2),
+    ).toEqual(["r2-20260601", "r2-20260601-2"]);
 
     daemon.child.kill("SIGTERM");
     expect((await daemon.result).code).toBe(0);

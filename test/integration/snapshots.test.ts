@@ -81,7 +81,10 @@ describe("snapshots", () => {
     await generateRpmRepo(upstream, 3, 1_000, { first: 20 });
     const r = await env.spawn("repo", "sync", "--repo-id", "r1").result;
     expect(r.code).toBe(0);
-    const lines = r.stderr.split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    const lines = r.stderr
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
     expect(lines.some((l) => l.msg === "download progress" && l.progress.files === l.progress.files_total)).toBe(true);
   });
 });

@@ -33,7 +33,8 @@ describeWithTools(TOOLS, "the sync's injected clock", () => {
     await writeAptRepo(upstream, { dist: DIST, signer: key, date: RELEASE_DATE, extraFields: [VALID_UNTIL] });
     env = await startSyncEnvironment({
       upstream,
-      repoYaml: (url) => `  - id: deb\n    type: apt\n    upstream_url: ${url}/\n    apt:\n      distribution: ${DIST}\n    verify:\n      keyring: ${key.keyring}\n`,
+      repoYaml: (url) =>
+        `  - id: deb\n    type: apt\n    upstream_url: ${url}/\n    apt:\n      distribution: ${DIST}\n    verify:\n      keyring: ${key.keyring}\n`,
     });
     await migrate(env.pg);
   }, 120_000);
@@ -49,7 +50,10 @@ describeWithTools(TOOLS, "the sync's injected clock", () => {
     const loaded = await loadConfig({ configDir: env.configDir, env: {} });
     database = await openDatabase({ config: loaded.config, log: silentLogger(), env: {} });
     const syncAt = (iso: string) =>
-      runSync({ repoId: "deb", trigger: "manual" }, { loaded, database: database!, log: silentLogger(), signal: new AbortController().signal, now: () => new Date(iso) });
+      runSync(
+        { repoId: "deb", trigger: "manual" },
+        { loaded, database: database!, log: silentLogger(), signal: new AbortController().signal, now: () => new Date(iso) },
+      );
 
     const late = await syncAt("2020-03-01T00:00:00Z");
     expect(late.status).toBe("failed");

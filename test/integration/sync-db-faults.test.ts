@@ -38,7 +38,9 @@ async function holdLock(env: SyncEnvironment, sql: string): Promise<pg.Client> {
 /** The CLI's backend that waits on a lock while running `statement` (its start, in any case). */
 function blockedBackend(env: SyncEnvironment, statement: string): Promise<number> {
   return until(`a backend blocked in ${statement}`, async () => {
-    const r = await env.pg.query(`SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE $1`, [`${statement}%`]);
+    const r = await env.pg.query(`SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE $1`, [
+      `${statement}%`,
+    ]);
     return r.rows[0]?.pid as number | undefined;
   });
 }

@@ -41,7 +41,25 @@ describe("durability of a sync", () => {
     // Not spawnSync: the upstream server runs in this process and must keep answering.
     const child = spawn(
       "strace",
-      ["-f", "-qq", "-y", "-s", "256", "-e", "trace=fsync,fdatasync,rename,renameat,renameat2,write,writev", "-o", trace, process.execPath, cliPath, "--config-dir", env.configDir, "repo", "sync", "--repo-id", "r1"],
+      [
+        "-f",
+        "-qq",
+        "-y",
+        "-s",
+        "256",
+        "-e",
+        "trace=fsync,fdatasync,rename,renameat,renameat2,write,writev",
+        "-o",
+        trace,
+        process.execPath,
+        cliPath,
+        "--config-dir",
+        env.configDir,
+        "repo",
+        "sync",
+        "--repo-id",
+        "r1",
+      ],
       { cwd: repoRoot, env: { ...process.env, CHANTAL_FROM_SOURCE: "1", CHANTAL_LOG_LEVEL: "warn" }, stdio: ["ignore", "pipe", "pipe"] },
     );
     let stderr = "";
@@ -59,7 +77,10 @@ describe("durability of a sync", () => {
     expect(intoPool.length).toBe(6 + 4); // packages, and primary, filelists, other, repomd.xml
     for (const { c, i } of intoPool) {
       if (c.kind !== "rename") continue;
-      expect(indexOf((x) => x.kind === "fsync" && x.path === c.from), `fsync of ${c.from}`).toBeGreaterThanOrEqual(0);
+      expect(
+        indexOf((x) => x.kind === "fsync" && x.path === c.from),
+        `fsync of ${c.from}`,
+      ).toBeGreaterThanOrEqual(0);
       expect(indexOf((x) => x.kind === "fsync" && x.path === c.from)).toBeLessThan(i);
     }
     // The sync's commit comes after the last blob; every pool directory written to is flushed between them.
@@ -82,7 +103,9 @@ describe("durability of a sync", () => {
     const treeSyncs = calls.slice(0, treeRename).flatMap((x) => (x.kind === "fsync" && x.path.startsWith(building) ? [x.path] : []));
     // Every directory of the tree (its links are flushed with them; the blobs' data was flushed entering the pool).
     const final = (calls[treeRename] as { to: string }).to;
-    const treeDirs = readdirSync(final, { recursive: true, withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(e.parentPath, e.name).replace(final, building));
+    const treeDirs = readdirSync(final, { recursive: true, withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => join(e.parentPath, e.name).replace(final, building));
     expect(treeDirs.length).toBeGreaterThanOrEqual(3); // repodata, Packages, Packages/<x>
     for (const d of [building, ...treeDirs]) expect(treeSyncs, `fsync of ${d}`).toContain(d);
     expect(indexOf((x) => x.kind === "fsync" && x.path === join(published, ".trees"), treeRename)).toBeLessThan(swap);

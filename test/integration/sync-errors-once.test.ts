@@ -52,11 +52,19 @@ describe("repo sync errors are printed once", () => {
   });
 
   it("a refused configuration: its error: lines only, exit 78", async () => {
-    writeFileSync(join(env!.configDir, "config.yaml"), `storage:\n  base_path: ${env!.base}\nrepositories:\n  - id: r1\n    type: rpm\n    upstream_url: http://127.0.0.1:1/\n    download_concurency: 4\n`);
+    writeFileSync(
+      join(env!.configDir, "config.yaml"),
+      `storage:\n  base_path: ${env!.base}\nrepositories:\n  - id: r1\n    type: rpm\n    upstream_url: http://127.0.0.1:1/\n    download_concurency: 4\n`,
+    );
     const r = await runCli(["--config-dir", env!.configDir, "repo", "sync", "--repo-id", "r1"]);
     expect(r.code, r.stderr).toBe(78);
     expect(occurrences(r.stderr, "download_concurency")).toBe(1);
-    expect(r.stderr.split("\n").filter(Boolean).every((l) => l.startsWith("error: "))).toBe(true);
+    expect(
+      r.stderr
+        .split("\n")
+        .filter(Boolean)
+        .every((l) => l.startsWith("error: ")),
+    ).toBe(true);
     expect(r.stdout).toBe("");
   });
 });

@@ -21,7 +21,11 @@ describe("splitClearsigned", () => {
     ["text before the message", doc("Suite: x", { before: "Suite: evil\n" }), /is not a clearsigned document/],
     ["text after the signature", doc("Suite: x", { after: "\nSHA256:\n f 1 a\n" }), /data after the signature .* is refused/],
     ["a second signed message", `${doc("Suite: x")}${doc("Suite: y")}`, /data after the signature/],
-    ["a signature that does not end", `-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\nSuite: x\n-----BEGIN PGP SIGNATURE-----\n\niQ==\n`, /not terminated/],
+    [
+      "a signature that does not end",
+      `-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\nSuite: x\n-----BEGIN PGP SIGNATURE-----\n\niQ==\n`,
+      /not terminated/,
+    ],
     ["no signature", `-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\nSuite: x\n`, /has no signature/],
     ["an unescaped dash line", doc("Suite: x\n-----BEGIN PGP SIGNED MESSAGE-----\nSuite: y"), /unexpected line/],
     ["a malformed armor header", doc("Suite: x", { headers: "garbage\n" }), /malformed armor header/],

@@ -30,23 +30,57 @@ size: 99
 sha256: ${SHA("b")}
 `;
 
-async function collect(text: string | Buffer, compression: CompressionKind = "none", pieces = 7, extra: { maxStanzas?: number; maxStanzaChars?: number; maxOutputBytes?: number } = {}): Promise<DebPackage[]> {
+async function collect(
+  text: string | Buffer,
+  compression: CompressionKind = "none",
+  pieces = 7,
+  extra: { maxStanzas?: number; maxStanzaChars?: number; maxOutputBytes?: number } = {},
+): Promise<DebPackage[]> {
   const data = Buffer.isBuffer(text) ? text : Buffer.from(text);
   // Small pieces: paragraphs and lines are cut anywhere.
   const chunks: Buffer[] = [];
   for (let i = 0; i < data.length; i += pieces) chunks.push(data.subarray(i, i + pieces));
   const out: DebPackage[] = [];
-  for await (const p of parsePackagesIndex(Readable.from(chunks), { compression, maxOutputBytes: extra.maxOutputBytes ?? 1 << 20, label: "Packages", ...extra })) out.push(p);
+  for await (const p of parsePackagesIndex(Readable.from(chunks), {
+    compression,
+    maxOutputBytes: extra.maxOutputBytes ?? 1 << 20,
+    label: "Packages",
+    ...extra,
+  }))
+    out.push(p);
   return out;
 }
 
 describe("Packages index", () => {
   it("streams packages, with case-insensitive fields, lower-case hashes and split versions", async () => {
-    for (const [data, kind] of [[Buffer.from(PACKAGES), "none"], [gzipSync(PACKAGES), "gz"]] as const) {
+    for (const [data, kind] of [
+      [Buffer.from(PACKAGES), "none"],
+      [gzipSync(PACKAGES), "gz"],
+    ] as const) {
       const pkgs = await collect(data, kind);
       expect(pkgs).toEqual([
-        { name: "alpha", epoch: 1, version: "1.0", release: "1", fullVersion: "1:1.0-1", arch: "all", filename: "pool/main/a/alpha/alpha_1.0-1_all.deb", size: 1234, sha256: SHA("a") },
-        { name: "beta", epoch: 0, version: "2.0", release: "", fullVersion: "2.0", arch: "amd64", filename: "pool/main/b/beta/beta_2.0_amd64.deb", size: 99, sha256: SHA("b") },
+        {
+          name: "alpha",
+          epoch: 1,
+          version: "1.0",
+          release: "1",
+          fullVersion: "1:1.0-1",
+          arch: "all",
+          filename: "pool/main/a/alpha/alpha_1.0-1_all.deb",
+          size: 1234,
+          sha256: SHA("a"),
+        },
+        {
+          name: "beta",
+          epoch: 0,
+          version: "2.0",
+          release: "",
+          fullVersion: "2.0",
+          arch: "amd64",
+          filename: "pool/main/b/beta/beta_2.0_amd64.deb",
+          size: 99,
+          sha256: SHA("b"),
+        },
       ]);
     }
   });
@@ -71,8 +105,16 @@ describe("Packages index", () => {
     ["a negative Size", PACKAGES.replace("size: 99", "size: -1"), /has an invalid Size "-1"/],
     ["a bad epoch", PACKAGES.replace("version: 2.0", "version: x:2.0"), /the epoch is not a number/],
     ["a line that is no field", `${PACKAGES}\nnonsense\n`, /not a "Field: value" line/],
-    ["a newline in Package (a continuation line)", PACKAGES.replace("package: beta\n", "package: beta\n evil\n"), /Packages: the paragraph at line 15 has whitespace or a control character in its Package "beta\\nevil"/],
-    ["a space in Architecture", PACKAGES.replace("architecture: amd64", "architecture: amd 64"), /has whitespace or a control character in its Architecture "amd 64"/],
+    [
+      "a newline in Package (a continuation line)",
+      PACKAGES.replace("package: beta\n", "package: beta\n evil\n"),
+      /Packages: the paragraph at line 15 has whitespace or a control character in its Package "beta\\nevil"/,
+    ],
+    [
+      "a space in Architecture",
+      PACKAGES.replace("architecture: amd64", "architecture: amd 64"),
+      /has whitespace or a control character in its Architecture "amd 64"/,
+    ],
   ])("refuses %s", async (_what, text, message) => {
     await expect(collect(text)).rejects.toThrow(message);
   });
@@ -85,9 +127,21 @@ describe("Packages index", () => {
   });
 
   it.each([
-    ["a kept field (two Filename:)", PACKAGES.replace("size: 99\n", "size: 99\nFilename: pool/main/e/evil/evil.deb\n"), /Packages line 20: the paragraph at line 15 \(package beta\) has the field "Filename" twice/],
-    ["a kept field in another case", PACKAGES.replace("Size: 1234\n", "Size: 1234\nSIZE: 1\n"), /Packages line 8: the paragraph at line 1 \(package alpha\) has the field "SIZE" twice/],
-    ["a field that is not kept (two Maintainer:)", PACKAGES.replace("Installed-Size: 10\n", "Maintainer: Other <o@p.q>\n"), /Packages line 5: the paragraph at line 1 \(package alpha\) has the field "Maintainer" twice \(duplicate fields are refused, as dpkg does\)/],
+    [
+      "a kept field (two Filename:)",
+      PACKAGES.replace("size: 99\n", "size: 99\nFilename: pool/main/e/evil/evil.deb\n"),
+      /Packages line 20: the paragraph at line 15 \(package beta\) has the field "Filename" twice/,
+    ],
+    [
+      "a kept field in another case",
+      PACKAGES.replace("Size: 1234\n", "Size: 1234\nSIZE: 1\n"),
+      /Packages line 8: the paragraph at line 1 \(package alpha\) has the field "SIZE" twice/,
+    ],
+    [
+      "a field that is not kept (two Maintainer:)",
+      PACKAGES.replace("Installed-Size: 10\n", "Maintainer: Other <o@p.q>\n"),
+      /Packages line 5: the paragraph at line 1 \(package alpha\) has the field "Maintainer" twice \(duplicate fields are refused, as dpkg does\)/,
+    ],
   ])("refuses a paragraph with %s, as dpkg does", async (_what, text, message) => {
     await expect(collect(text)).rejects.toThrow(message);
   });
@@ -107,7 +161,8 @@ describe("Packages index", () => {
 
   it("keeps only the fields it is asked for, continuation lines included", async () => {
     const out = [];
-    for await (const s of readStanzas(Readable.from([Buffer.from(PACKAGES)]), { fields: new Set(["package", "description"]) })) out.push(Object.fromEntries(s.fields));
+    for await (const s of readStanzas(Readable.from([Buffer.from(PACKAGES)]), { fields: new Set(["package", "description"]) }))
+      out.push(Object.fromEntries(s.fields));
     expect(out).toEqual([{ package: "alpha", description: "first line\ncontinued\n.\nmore" }, { package: "beta" }]);
   });
 });
@@ -116,10 +171,15 @@ describe("Sources index", () => {
   it("lists every file of Checksums-Sha256 under Directory", async () => {
     const text = `Package: alpha\nBinary: alpha\nVersion: 1.0-2\nDirectory: pool/main/a/alpha\nFiles:\n 0123456789abcdef0123456789abcdef 10 alpha_1.0-2.dsc\nChecksums-Sha256:\n ${SHA("c")} 10 alpha_1.0-2.dsc\n ${SHA("d")} 2000 alpha_1.0.orig.tar.xz\n`;
     const out = [];
-    for await (const s of parseSourcesIndex(Readable.from([Buffer.from(text)]), { compression: "none", maxOutputBytes: 1 << 20, label: "Sources" })) out.push(s);
+    for await (const s of parseSourcesIndex(Readable.from([Buffer.from(text)]), { compression: "none", maxOutputBytes: 1 << 20, label: "Sources" }))
+      out.push(s);
     expect(out).toEqual([
       {
-        name: "alpha", epoch: 0, version: "1.0", release: "2", fullVersion: "1.0-2",
+        name: "alpha",
+        epoch: 0,
+        version: "1.0",
+        release: "2",
+        fullVersion: "1.0-2",
         files: [
           { filename: "pool/main/a/alpha/alpha_1.0-2.dsc", size: 10, sha256: SHA("c") },
           { filename: "pool/main/a/alpha/alpha_1.0.orig.tar.xz", size: 2000, sha256: SHA("d") },

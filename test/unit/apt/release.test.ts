@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { checkNotInFuture, checkNotOlder, checkValidUntil, parseRelease, parseReleaseDate, ReleaseNotYetValidError, ReleaseRollbackError } from "../../../core/apt/release.js";
+import {
+  checkNotInFuture,
+  checkNotOlder,
+  checkValidUntil,
+  parseRelease,
+  parseReleaseDate,
+  ReleaseNotYetValidError,
+  ReleaseRollbackError,
+} from "../../../core/apt/release.js";
 import { ChantalError } from "../../../core/errors.js";
 
 const H1 = "a".repeat(64);
@@ -54,7 +62,11 @@ describe("Release", () => {
     ["a bad Valid-Until", `Valid-Until: tomorrow\nSHA256:\n ${H1} 1 a\n`, /Valid-Until is not a valid date: "tomorrow"/],
     ["a continuation before any field", ` oops\nSHA256:\n ${H1} 1 a\n`, /continuation line before any field/],
     ["an empty file", "\n\n", /is empty/],
-    ["a field twice (two SHA256 lists)", `Suite: x\nSHA256:\n ${H1} 1 a\nsha256:\n ${H2} 1 a\n`, /dists\/x\/InRelease line 4: the paragraph at line 1 has the field "sha256" twice/],
+    [
+      "a field twice (two SHA256 lists)",
+      `Suite: x\nSHA256:\n ${H1} 1 a\nsha256:\n ${H2} 1 a\n`,
+      /dists\/x\/InRelease line 4: the paragraph at line 1 has the field "sha256" twice/,
+    ],
   ])("refuses %s", (_what, text, message) => {
     expect(() => parseRelease(text, "dists/x/InRelease")).toThrow(message);
     expect(() => parseRelease(text)).toThrow(ChantalError);
@@ -63,7 +75,9 @@ describe("Release", () => {
   it("enforces Valid-Until", () => {
     const r = parseRelease(RELEASE);
     expect(() => checkValidUntil(r, new Date("2023-06-17T08:48:48Z"), "InRelease")).not.toThrow();
-    expect(() => checkValidUntil(r, new Date("2023-06-17T08:48:50Z"), "InRelease")).toThrow(/InRelease has expired: Valid-Until 2023-06-17T08:48:49.000Z is in the past/);
+    expect(() => checkValidUntil(r, new Date("2023-06-17T08:48:50Z"), "InRelease")).toThrow(
+      /InRelease has expired: Valid-Until 2023-06-17T08:48:49.000Z is in the past/,
+    );
     const noLimit = parseRelease(`SHA256:\n ${H1} 1 a\n`);
     expect(() => checkValidUntil(noLimit, new Date("2999-01-01"), "Release")).not.toThrow();
   });
@@ -80,9 +94,12 @@ describe("Release", () => {
     expect(parseReleaseDate(text)?.toISOString()).toBe(iso);
   });
 
-  it.each(["", "2024-01-01", "Sat, 10 Foo 2023 08:48:49 UTC", "Sat, 10 Jun 2023 25:00:00 UTC", "Sat, 10 Jun 2023 08:48:49 CEST"])("refuses the date %j", (text) => {
-    expect(parseReleaseDate(text)).toBeUndefined();
-  });
+  it.each(["", "2024-01-01", "Sat, 10 Foo 2023 08:48:49 UTC", "Sat, 10 Jun 2023 25:00:00 UTC", "Sat, 10 Jun 2023 08:48:49 CEST"])(
+    "refuses the date %j",
+    (text) => {
+      expect(parseReleaseDate(text)).toBeUndefined();
+    },
+  );
 });
 
 describe("Release dates against the clock and the last synced Release", () => {
@@ -93,7 +110,11 @@ describe("Release dates against the clock and the last synced Release", () => {
     ["the same second", "Sat, 10 Jun 2023 08:48:49 UTC", undefined],
     ["in the past", "Fri, 09 Jun 2023 08:48:49 UTC", undefined],
     ["5 minutes ahead (clock skew)", "Sat, 10 Jun 2023 08:53:49 UTC", undefined],
-    ["5 minutes and 1 second ahead", "Sat, 10 Jun 2023 08:53:50 UTC", /InRelease is not valid yet: its Date 2023-06-10T08:53:50.000Z is 5 minute\(s\) ahead of this host's clock \(2023-06-10T08:48:49.000Z; 5 minute\(s\) of clock skew are allowed\)/],
+    [
+      "5 minutes and 1 second ahead",
+      "Sat, 10 Jun 2023 08:53:50 UTC",
+      /InRelease is not valid yet: its Date 2023-06-10T08:53:50.000Z is 5 minute\(s\) ahead of this host's clock \(2023-06-10T08:48:49.000Z; 5 minute\(s\) of clock skew are allowed\)/,
+    ],
     ["a day ahead", "Sun, 11 Jun 2023 08:48:49 UTC", /is 24 hour\(s\) ahead/],
     ["a year ahead, in another zone", "Mon, 10 Jun 2024 10:48:49 +0200", /is 366 day\(s\) ahead/],
   ])("Date %s of the injected clock", (_what, date, message) => {
@@ -112,7 +133,13 @@ describe("Release dates against the clock and the last synced Release", () => {
     ["newer than the last", "Sun, 11 Jun 2023 08:48:49 UTC", NOW, false, undefined],
     ["the same Date", "Sat, 10 Jun 2023 08:48:49 UTC", NOW, false, undefined],
     ["a first sync (nothing synced before)", "Fri, 09 Jun 2023 08:48:49 UTC", undefined, false, undefined],
-    ["older than the last", "Fri, 09 Jun 2023 08:48:49 UTC", NOW, false, /^InRelease of repository r is dated 2023-06-09T08:48:49.000Z, older than the Release synced last \(dated 2023-06-10T08:48:49.000Z\): refusing to go back .*"repo sync --repo-id r --allow-downgrade" once, or set verify.allow_rollback: true/],
+    [
+      "older than the last",
+      "Fri, 09 Jun 2023 08:48:49 UTC",
+      NOW,
+      false,
+      /^InRelease of repository r is dated 2023-06-09T08:48:49.000Z, older than the Release synced last \(dated 2023-06-10T08:48:49.000Z\): refusing to go back .*"repo sync --repo-id r --allow-downgrade" once, or set verify.allow_rollback: true/,
+    ],
     ["one second older", "Sat, 10 Jun 2023 08:48:48 UTC", NOW, false, /older than the Release synced last/],
     ["older, but allowed", "Fri, 09 Jun 2023 08:48:49 UTC", NOW, true, undefined],
   ])("Date %s", (_what, date, previous, allowed, message) => {

@@ -76,7 +76,11 @@ describe("verifyBackup on hand-made archives", () => {
   });
 
   it.each<[string, RawEntry, RegExp]>([
-    ["a path-traversal member", { path: "config/../../etc/cron.d/evil", data: "x" }, /archive member "config\/..\/..\/etc\/cron.d\/evil" has a '..' path segment: refused/],
+    [
+      "a path-traversal member",
+      { path: "config/../../etc/cron.d/evil", data: "x" },
+      /archive member "config\/..\/..\/etc\/cron.d\/evil" has a '..' path segment: refused/,
+    ],
     ["an absolute path", { path: "/etc/cron.d/evil", data: "x" }, /archive member "\/etc\/cron.d\/evil" has an absolute path: refused/],
     ["a symlink", { path: "config/passwd", type: "SymbolicLink", linkpath: "/etc/passwd" }, /archive member "config\/passwd" is a link: refused/],
     ["a hard link", { path: "config/hard", type: "Link", linkpath: "manifest.json" }, /archive member "config\/hard" is a link: refused/],

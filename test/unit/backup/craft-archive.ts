@@ -19,7 +19,16 @@ export function rawTar(entries: RawEntry[]): Buffer {
   for (const e of entries) {
     const data = Buffer.from(e.data ?? "");
     const type = e.type ?? "File";
-    const header = new Header({ path: e.path, mode: 0o644, uid: 0, gid: 0, size: type === "File" ? data.length : 0, mtime: new Date(0), type, ...(e.linkpath ? { linkpath: e.linkpath } : {}) });
+    const header = new Header({
+      path: e.path,
+      mode: 0o644,
+      uid: 0,
+      gid: 0,
+      size: type === "File" ? data.length : 0,
+      mtime: new Date(0),
+      type,
+      ...(e.linkpath ? { linkpath: e.linkpath } : {}),
+    });
     const block = Buffer.alloc(512);
     header.encode(block, 0);
     blocks.push(block);
@@ -70,7 +79,11 @@ export function validEntries(m = validMembers()): RawEntry[] {
  * recomputed (they are an integrity check, not a signature): what an attacker who can write the backup directory makes.
  * `signature` is put after the manifest as manifest.json.asc (e.g. the original one, now over a different manifest).
  */
-export async function recraftArchive(archive: string, edit: (dump: string) => string, opts: { gzip?: boolean; keepDeclaredSize?: boolean; signature?: Buffer } = {}): Promise<Buffer> {
+export async function recraftArchive(
+  archive: string,
+  edit: (dump: string) => string,
+  opts: { gzip?: boolean; keepDeclaredSize?: boolean; signature?: Buffer } = {},
+): Promise<Buffer> {
   const out = mkdtempSync(join(dirname(archive), "recraft-"));
   try {
     await extractTar({ file: archive, cwd: out });

@@ -125,12 +125,32 @@ function injected(before: string, extra: string): Buffer {
 describe("loadDump refuses anything but the schema of our migrations and COPY data", () => {
   const marker = join(tmpdir(), `chantal-injected-${process.pid}`);
   it.each([
-    ["COPY ... TO PROGRAM before the data", "TRUNCATE ", `COPY (SELECT 1) TO PROGRAM 'id > ${marker}';\n`, /line \d+: unexpected statement "COPY \(SELECT 1\) TO PROGRAM/],
-    ["a statement among the sequence values", "SELECT pg_catalog.setval", "DROP TABLE public.other_app_data;\n", /line \d+: unexpected statement "DROP TABLE public.other_app_data;"/],
-    ["a COMMIT that would end the caller's transaction", "\nCOPY chantal.", "\nCOMMIT;\nCREATE TABLE public.evil (x int);\n", /line \d+: unexpected statement "COMMIT;"/],
+    [
+      "COPY ... TO PROGRAM before the data",
+      "TRUNCATE ",
+      `COPY (SELECT 1) TO PROGRAM 'id > ${marker}';\n`,
+      /line \d+: unexpected statement "COPY \(SELECT 1\) TO PROGRAM/,
+    ],
+    [
+      "a statement among the sequence values",
+      "SELECT pg_catalog.setval",
+      "DROP TABLE public.other_app_data;\n",
+      /line \d+: unexpected statement "DROP TABLE public.other_app_data;"/,
+    ],
+    [
+      "a COMMIT that would end the caller's transaction",
+      "\nCOPY chantal.",
+      "\nCOMMIT;\nCREATE TABLE public.evil (x int);\n",
+      /line \d+: unexpected statement "COMMIT;"/,
+    ],
     ["an edited migration", "CREATE TABLE chantal.repositories", "CREATE TABLE public.evil (x int);\n", /differs from line \d+ of migration 0001_initial/],
     ["SQL in the header", "BEGIN; -- chantal-dump begin", "CREATE TABLE public.evil (x int);\n", /before the dump's begin marker/],
-    ["COPY into a table outside the schema", "\nCOPY chantal.", '\nCOPY chantal."../public.other_app_data" ("v") FROM stdin;\nx\n\\.\n', /not a table of the chantal schema/],
+    [
+      "COPY into a table outside the schema",
+      "\nCOPY chantal.",
+      '\nCOPY chantal."../public.other_app_data" ("v") FROM stdin;\nx\n\\.\n',
+      /not a table of the chantal schema/,
+    ],
     ["COPY into an unknown column", "\nCOPY chantal.", '\nCOPY chantal."repositories" ("evil") FROM stdin;\n\\.\n', /unknown column "evil"/],
     ["setval of a sequence elsewhere", "SELECT pg_catalog.setval", "SELECT pg_catalog.setval('chantal.\"x\"', 1, true);\n", /unknown sequence "x"/],
     ["content after the end marker", "\u0000never", "", /./],
@@ -176,7 +196,9 @@ describe("loadDump refuses anything but the schema of our migrations and COPY da
 
   it("refuses a dump whose migrations differ from the manifest's", async () => {
     await withTarget(async (c) => {
-      await expect(loadDump(c, chunked(dump, 4096), { ...options, migrations: [known[0]!.id] })).rejects.toThrow(/migration \S+ where the manifest lists no further migration/);
+      await expect(loadDump(c, chunked(dump, 4096), { ...options, migrations: [known[0]!.id] })).rejects.toThrow(
+        /migration \S+ where the manifest lists no further migration/,
+      );
     });
   });
 });

@@ -3,15 +3,26 @@ import { calendarDay, isoWeek, planRetention, type RetentionCandidate, type Rete
 
 const at = (iso: string, valid = true, name = iso): RetentionCandidate => ({ name, createdAt: new Date(iso), valid });
 const kept = (cands: RetentionCandidate[], policy: RetentionPolicy, tz = "UTC") =>
-  planRetention(cands, policy, { timeZone: tz }).filter((d) => d.keep).map((d) => d.name).sort();
+  planRetention(cands, policy, { timeZone: tz })
+    .filter((d) => d.keep)
+    .map((d) => d.name)
+    .sort();
 
 // Two backups a day for ten days, 2024-03-01 .. 2024-03-10 (a Friday to a Sunday).
-const tenDays = Array.from({ length: 10 }, (_, i) => [at(`2024-03-${String(i + 1).padStart(2, "0")}T03:00:00Z`), at(`2024-03-${String(i + 1).padStart(2, "0")}T15:00:00Z`)]).flat();
+const tenDays = Array.from({ length: 10 }, (_, i) => [
+  at(`2024-03-${String(i + 1).padStart(2, "0")}T03:00:00Z`),
+  at(`2024-03-${String(i + 1).padStart(2, "0")}T15:00:00Z`),
+]).flat();
 
 describe("planRetention", () => {
   it.each<[string, RetentionCandidate[], RetentionPolicy, string[]]>([
     ["keep_last keeps the N newest", tenDays, { keep_last: 3 }, ["2024-03-09T15:00:00Z", "2024-03-10T03:00:00Z", "2024-03-10T15:00:00Z"]],
-    ["keep_daily keeps the newest of each of the last N days", tenDays, { keep_daily: 3 }, ["2024-03-08T15:00:00Z", "2024-03-09T15:00:00Z", "2024-03-10T15:00:00Z"]],
+    [
+      "keep_daily keeps the newest of each of the last N days",
+      tenDays,
+      { keep_daily: 3 },
+      ["2024-03-08T15:00:00Z", "2024-03-09T15:00:00Z", "2024-03-10T15:00:00Z"],
+    ],
     [
       "keep_weekly keeps the newest of each ISO week (Mon-Sun)",
       tenDays,
@@ -41,7 +52,12 @@ describe("planRetention", () => {
     ],
     ["a policy with no rule keeps everything", [at("2024-03-10T15:00:00Z"), at("2020-01-01T00:00:00Z")], {}, ["2020-01-01T00:00:00Z", "2024-03-10T15:00:00Z"]],
     ["no backups, nothing to decide", [], { keep_last: 3 }, []],
-    ["only invalid backups: all kept", [at("2024-03-10T15:00:00Z", false), at("2024-03-09T15:00:00Z", false)], { keep_last: 1 }, ["2024-03-09T15:00:00Z", "2024-03-10T15:00:00Z"]],
+    [
+      "only invalid backups: all kept",
+      [at("2024-03-10T15:00:00Z", false), at("2024-03-09T15:00:00Z", false)],
+      { keep_last: 1 },
+      ["2024-03-09T15:00:00Z", "2024-03-10T15:00:00Z"],
+    ],
   ])("%s", (_title, cands, policy, expected) => {
     expect(kept(cands, policy)).toEqual(expected.sort());
   });

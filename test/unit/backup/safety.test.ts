@@ -79,11 +79,19 @@ describe("parseManifest", () => {
     ["not JSON", {}, /not valid JSON/],
     ["a newer format", { backup_version: 3 }, /backup_version 3; this Chantal reads up to 2: upgrade Chantal/],
     ["version 2 without the dump's decompressed size", { backup_version: 2 }, /database_uncompressed_bytes is missing/],
-    ["an uncompressed dump whose two sizes differ", { compression: "none", database_file: "database.sql", database_uncompressed_bytes: 11, members: { ...good.members } }, /./],
+    [
+      "an uncompressed dump whose two sizes differ",
+      { compression: "none", database_file: "database.sql", database_uncompressed_bytes: 11, members: { ...good.members } },
+      /./,
+    ],
     ["a missing digest", { members: { "database.sql.gz": good.members["database.sql.gz"] } }, /no sha256 for member config\/config.yaml/],
-    ["an unlisted member", { members: { ...good.members, "x": { sha256: "c".repeat(64), size: 1 } } }, /unexpected member x/],
+    ["an unlisted member", { members: { ...good.members, x: { sha256: "c".repeat(64), size: 1 } } }, /unexpected member x/],
     ["a size mismatch", { database_size_bytes: 11 }, /database_size_bytes differs/],
-    ["a bad digest", { members: { ...good.members, "database.sql.gz": { sha256: "xyz", size: 10 } } }, /members.database.sql.gz.sha256: must be a lowercase sha256/],
+    [
+      "a bad digest",
+      { members: { ...good.members, "database.sql.gz": { sha256: "xyz", size: 10 } } },
+      /members.database.sql.gz.sha256: must be a lowercase sha256/,
+    ],
     ["compression vs file", { compression: "none" }, /compression none does not match database.sql.gz/],
     ["version vs migrations", { database_version: "0001_a" }, /not the last of database_migrations/],
   ])("refuses %s", (title, patch, message) => {
@@ -95,17 +103,28 @@ describe("parseManifest", () => {
 
 describe("orderByDependencies", () => {
   it("puts referenced tables first", () => {
-    const order = orderByDependencies(["snapshot_packages", "packages", "snapshots", "repositories"], [
-      { child: "snapshot_packages", parent: "snapshots" },
-      { child: "snapshot_packages", parent: "packages" },
-      { child: "snapshots", parent: "repositories" },
-    ]);
+    const order = orderByDependencies(
+      ["snapshot_packages", "packages", "snapshots", "repositories"],
+      [
+        { child: "snapshot_packages", parent: "snapshots" },
+        { child: "snapshot_packages", parent: "packages" },
+        { child: "snapshots", parent: "repositories" },
+      ],
+    );
     expect(order.indexOf("repositories")).toBeLessThan(order.indexOf("snapshots"));
     expect(order.indexOf("snapshots")).toBeLessThan(order.indexOf("snapshot_packages"));
     expect(order.indexOf("packages")).toBeLessThan(order.indexOf("snapshot_packages"));
   });
   it("refuses a cycle", () => {
-    expect(() => orderByDependencies(["a", "b"], [{ child: "a", parent: "b" }, { child: "b", parent: "a" }])).toThrow(/cycle/);
+    expect(() =>
+      orderByDependencies(
+        ["a", "b"],
+        [
+          { child: "a", parent: "b" },
+          { child: "b", parent: "a" },
+        ],
+      ),
+    ).toThrow(/cycle/);
   });
 });
 
@@ -126,7 +145,11 @@ describe("dumpChecker", () => {
     const bomb = gzipSync(Buffer.alloc(50 * 1024 * 1024, 0x0a));
     const checker = dumpChecker(true, { maxBytes: 1024 * 1024 });
     await pipeline(Readable.from([bomb]), checker.sink);
-    expect(await checker.result()).toMatchObject({ ok: false, label: "database dump size", detail: expect.stringMatching(/more than 1048576 bytes: a decompression bomb/) });
+    expect(await checker.result()).toMatchObject({
+      ok: false,
+      label: "database dump size",
+      detail: expect.stringMatching(/more than 1048576 bytes: a decompression bomb/),
+    });
     const text = Buffer.from(`-- x\n${DUMP_END}\n`);
     const fine = dumpChecker(true, { maxBytes: text.length, declared: text.length });
     await pipeline(Readable.from([gzipSync(text)]), fine.sink);

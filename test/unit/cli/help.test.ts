@@ -11,12 +11,27 @@ const node = ["node", "chantal-run"];
 
 describe("helpAsFlag", () => {
   it.each([
-    [["help", "repo", "sync"], ["repo", "sync", "--help"]],
-    [["-c", "/etc/x", "help", "repo", "sync"], ["-c", "/etc/x", "repo", "sync", "--help"]],
-    [["--config-dir", "help", "help", "repo"], ["--config-dir", "help", "repo", "--help"]],
+    [
+      ["help", "repo", "sync"],
+      ["repo", "sync", "--help"],
+    ],
+    [
+      ["-c", "/etc/x", "help", "repo", "sync"],
+      ["-c", "/etc/x", "repo", "sync", "--help"],
+    ],
+    [
+      ["--config-dir", "help", "help", "repo"],
+      ["--config-dir", "help", "repo", "--help"],
+    ],
     [["help"], ["help"]],
-    [["repo", "sync", "help"], ["repo", "sync", "help"]],
-    [["repo", "sync", "x"], ["repo", "sync", "x"]],
+    [
+      ["repo", "sync", "help"],
+      ["repo", "sync", "help"],
+    ],
+    [
+      ["repo", "sync", "x"],
+      ["repo", "sync", "x"],
+    ],
     [[], []],
   ])("%j -> %j", (args, expected) => expect(helpAsFlag([...node, ...args])).toEqual([...node, ...expected]));
 });

@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../../core/errors.js";
-import { DEPLOY_PLACEHOLDER, deployTimeEnv, loadCloudConfig, referencedVariables, ssmParameterName, taskSecretVariables } from "../../../core/cloud/cloud-config.js";
+import {
+  DEPLOY_PLACEHOLDER,
+  deployTimeEnv,
+  loadCloudConfig,
+  referencedVariables,
+  ssmParameterName,
+  taskSecretVariables,
+} from "../../../core/cloud/cloud-config.js";
 import { makeConfigDir } from "../../helpers/cli.js";
 
 describe("referencedVariables", () => {
@@ -32,7 +39,11 @@ describe("taskSecretVariables", () => {
 
 describe("deployTimeEnv", () => {
   it("keeps real values and fills only unset required variables", () => {
-    expect(deployTimeEnv({ A: "1", B: "" }, ["x: '${A}'\ny: '${B}'\nz: '${C}'\nw: '${D:-d}'"])).toEqual({ A: "1", B: DEPLOY_PLACEHOLDER, C: DEPLOY_PLACEHOLDER });
+    expect(deployTimeEnv({ A: "1", B: "" }, ["x: '${A}'\ny: '${B}'\nz: '${C}'\nw: '${D:-d}'"])).toEqual({
+      A: "1",
+      B: DEPLOY_PLACEHOLDER,
+      C: DEPLOY_PLACEHOLDER,
+    });
   });
 });
 

@@ -66,7 +66,10 @@ describe("toAwsCron", () => {
 
   it("keeps the longest possible AWS form within the 256 characters EventBridge Scheduler accepts", () => {
     // Every field a list that no range or step shortens: drop every third value.
-    const sparse = (lo: number, hi: number) => Array.from({ length: hi - lo + 1 }, (_, i) => lo + i).filter((_, i) => i % 3 !== 2).join(",");
+    const sparse = (lo: number, hi: number) =>
+      Array.from({ length: hi - lo + 1 }, (_, i) => lo + i)
+        .filter((_, i) => i % 3 !== 2)
+        .join(",");
     const r = toAwsCron(`${sparse(0, 59)} ${sparse(0, 23)} ${sparse(1, 31)} ${sparse(1, 12)} *`);
     if (!r.ok) throw new Error(r.reason);
     expect(r.expression.length).toBe(238);
@@ -170,7 +173,9 @@ describe("the AWS form fires at the same minutes as cron-parser across a year", 
         if (!aws.ok) throw new Error("filtered");
         const expected = awsFireTimes(aws.expression, "UTC", YEAR_START, YEAR_END);
         fc.pre(expected.length <= MAX_FIRES);
-        expect(iso(awsFireTimes(aws.expression, "UTC", YEAR_START, YEAR_END)), `${expr} -> ${aws.expression}`).toEqual(iso(cronParserFireTimes(expr, "UTC", 20_000)));
+        expect(iso(awsFireTimes(aws.expression, "UTC", YEAR_START, YEAR_END)), `${expr} -> ${aws.expression}`).toEqual(
+          iso(cronParserFireTimes(expr, "UTC", 20_000)),
+        );
       }),
       { numRuns: 120 * SCALE, seed: SEED + chunk },
     );
@@ -196,7 +201,9 @@ describe("the AWS form fires at the same minutes as cron-parser across a year", 
         // time that already fired an hour earlier (AWS runs it once).
         const want = new Set(expected);
         const extra = actual.filter((t) => !want.has(t));
-        const unexplained = extra.filter((t) => !(t >= SPRING && t < SPRING + 3_600_000) && !(t >= AUTUMN && t < AUTUMN + 3_600_000 && want.has(t - 3_600_000)));
+        const unexplained = extra.filter(
+          (t) => !(t >= SPRING && t < SPRING + 3_600_000) && !(t >= AUTUMN && t < AUTUMN + 3_600_000 && want.has(t - 3_600_000)),
+        );
         expect(iso(unexplained), `${expr} -> ${aws.expression}: cron-parser fires that AWS lacks`).toEqual([]);
       }),
       { numRuns: 40 * SCALE, seed: SEED + 100 + chunk },
@@ -205,11 +212,29 @@ describe("the AWS form fires at the same minutes as cron-parser across a year", 
 
   it.each([
     // A wall time inside the spring gap: AWS skips the day; cron-parser runs at 03:30 CEST instead.
-    ["30 2 * * *", "2026-03-28T00:00:00Z", "2026-03-31T00:00:00Z", ["2026-03-28T01:30:00.000Z", "2026-03-30T00:30:00.000Z"], ["2026-03-28T01:30:00.000Z", "2026-03-29T01:30:00.000Z", "2026-03-30T00:30:00.000Z"]],
+    [
+      "30 2 * * *",
+      "2026-03-28T00:00:00Z",
+      "2026-03-31T00:00:00Z",
+      ["2026-03-28T01:30:00.000Z", "2026-03-30T00:30:00.000Z"],
+      ["2026-03-28T01:30:00.000Z", "2026-03-29T01:30:00.000Z", "2026-03-30T00:30:00.000Z"],
+    ],
     // A fixed wall time in the repeated autumn hour: both run it once, at the first 02:30 (CEST).
-    ["30 2 * * *", "2026-10-24T00:00:00Z", "2026-10-26T00:00:00Z", ["2026-10-24T00:30:00.000Z", "2026-10-25T00:30:00.000Z"], ["2026-10-24T00:30:00.000Z", "2026-10-25T00:30:00.000Z"]],
+    [
+      "30 2 * * *",
+      "2026-10-24T00:00:00Z",
+      "2026-10-26T00:00:00Z",
+      ["2026-10-24T00:30:00.000Z", "2026-10-25T00:30:00.000Z"],
+      ["2026-10-24T00:30:00.000Z", "2026-10-25T00:30:00.000Z"],
+    ],
     // Every hour: cron-parser runs 02:00 CEST and 02:00 CET; AWS runs the repeated wall time once.
-    ["0 * * * *", "2026-10-24T23:30:00Z", "2026-10-25T02:30:00Z", ["2026-10-25T00:00:00.000Z", "2026-10-25T02:00:00.000Z"], ["2026-10-25T00:00:00.000Z", "2026-10-25T01:00:00.000Z", "2026-10-25T02:00:00.000Z"]],
+    [
+      "0 * * * *",
+      "2026-10-24T23:30:00Z",
+      "2026-10-25T02:30:00Z",
+      ["2026-10-25T00:00:00.000Z", "2026-10-25T02:00:00.000Z"],
+      ["2026-10-25T00:00:00.000Z", "2026-10-25T01:00:00.000Z", "2026-10-25T02:00:00.000Z"],
+    ],
   ])("daylight saving in Europe/Berlin: %s between %s and %s", (expr, from, to, awsTimes, cronParserTimes) => {
     const aws = toAwsCron(expr);
     if (!aws.ok) throw new Error(aws.reason);

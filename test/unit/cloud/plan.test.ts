@@ -62,7 +62,9 @@ describe("deploymentPlan", () => {
       config({
         scheduler: { timezone: "America/New_York" },
         repositories: [
-          repo("rhel9-baseos", { schedule: { cron: "0 2 * * *", timezone: "Europe/Berlin", jitter_seconds: 90, create_snapshot: true, snapshot_name_template: "rhel9-{date}" } }),
+          repo("rhel9-baseos", {
+            schedule: { cron: "0 2 * * *", timezone: "Europe/Berlin", jitter_seconds: 90, create_snapshot: true, snapshot_name_template: "rhel9-{date}" },
+          }),
           repo("epel", { schedule: { cron: "30 4 * * MON-FRI" } }),
           repo("manual-only"),
           repo("paused", { schedule: { enabled: false, cron: "0 3 * * *" } }),
@@ -116,7 +118,9 @@ describe("deploymentPlan", () => {
     ["scheduler.timezone", {}, { timezone: "Europe/Berlin" }, "Europe/Berlin", "Europe/Berlin"],
     ["UTC when neither is set (a task has no host zone)", {}, {}, "UTC", "UTC"],
   ])("time zone: %s", (_label, schedule, scheduler, syncTz, backupTz) => {
-    const plan = deploymentPlan(config({ scheduler, repositories: [repo("r", { schedule: { cron: "0 1 * * *", ...schedule } })], backup: { schedule: { cron: "0 5 * * *" } } }));
+    const plan = deploymentPlan(
+      config({ scheduler, repositories: [repo("r", { schedule: { cron: "0 1 * * *", ...schedule } })], backup: { schedule: { cron: "0 5 * * *" } } }),
+    );
     expect(plan.schedules.map((s) => [s.name, s.timezone])).toEqual([
       ["chantal-sync-r", syncTz],
       ["chantal-backup", backupTz],
@@ -136,22 +140,32 @@ describe("deploymentPlan", () => {
         repository: "both-days",
         path: "repositories[1].schedule.cron",
         cron: "0 2 1 * MON",
-        reason: 'day-of-month "1" and day-of-week "MON" are both restricted: unix cron runs on days matching either, and EventBridge Scheduler cannot express "either" (one of the two must be "?")',
+        reason:
+          'day-of-month "1" and day-of-week "MON" are both restricted: unix cron runs on days matching either, and EventBridge Scheduler cannot express "either" (one of the two must be "?")',
         fix: 'restrict only one of them: "0 2 1 * *" (days of the month) or "0 2 * * MON" (days of the week)',
       },
       {
         repository: null,
         path: "backup.schedule.cron",
         cron: "0 3 1-7 * SUN",
-        reason: 'day-of-month "1-7" and day-of-week "SUN" are both restricted: unix cron runs on days matching either, and EventBridge Scheduler cannot express "either" (one of the two must be "?")',
+        reason:
+          'day-of-month "1-7" and day-of-week "SUN" are both restricted: unix cron runs on days matching either, and EventBridge Scheduler cannot express "either" (one of the two must be "?")',
         fix: 'restrict only one of them: "0 3 1-7 * *" (days of the month) or "0 3 * * SUN" (days of the week)',
       },
     ]);
     // As config issues: the repository's own file and index, the backup's merged files.
     const loaded = { files: ["config.yaml", "conf.d/10.yaml"], sources: new Map([["both-days", { file: "conf.d/10.yaml", index: 0, line: 4 }]]) };
     expect(planProblemIssues(plan.problems, loaded)).toEqual([
-      { file: "conf.d/10.yaml:4", path: "repository both-days: schedule.cron", message: `cannot run on AWS EventBridge Scheduler: ${plan.problems[0]!.reason}; fix: ${plan.problems[0]!.fix}` },
-      { file: "config.yaml, conf.d/10.yaml", path: "backup.schedule.cron", message: `the backup schedule cannot run on AWS EventBridge Scheduler: ${plan.problems[1]!.reason}; fix: ${plan.problems[1]!.fix}` },
+      {
+        file: "conf.d/10.yaml:4",
+        path: "repository both-days: schedule.cron",
+        message: `cannot run on AWS EventBridge Scheduler: ${plan.problems[0]!.reason}; fix: ${plan.problems[0]!.fix}`,
+      },
+      {
+        file: "config.yaml, conf.d/10.yaml",
+        path: "backup.schedule.cron",
+        message: `the backup schedule cannot run on AWS EventBridge Scheduler: ${plan.problems[1]!.reason}; fix: ${plan.problems[1]!.fix}`,
+      },
     ]);
   });
 

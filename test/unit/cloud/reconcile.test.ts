@@ -13,7 +13,15 @@ const target = {
 };
 
 function desired(name: string, over: Partial<DesiredSchedule> = {}): DesiredSchedule {
-  return { name, expression: "cron(0 2 * * ? *)", timezone: "UTC", flexibleTimeWindow: { Mode: "OFF" }, description: `d ${name}`, input: '{"a":1,"b":[1,2]}', ...over };
+  return {
+    name,
+    expression: "cron(0 2 * * ? *)",
+    timezone: "UTC",
+    flexibleTimeWindow: { Mode: "OFF" },
+    description: `d ${name}`,
+    input: '{"a":1,"b":[1,2]}',
+    ...over,
+  };
 }
 
 /** The live form of a desired schedule, as GetSchedule returns it. */
@@ -75,7 +83,12 @@ describe("reconcileSchedules", () => {
 
 describe("mergedUpdate and createFromTemplate", () => {
   it("keeps every live field the plan does not set (UpdateSchedule replaces the whole schedule)", () => {
-    const d = desired("chantal-sync-a", { expression: "cron(0 4 * * ? *)", timezone: "Europe/Berlin", flexibleTimeWindow: { Mode: "FLEXIBLE", MaximumWindowInMinutes: 2 }, input: "{}" });
+    const d = desired("chantal-sync-a", {
+      expression: "cron(0 4 * * ? *)",
+      timezone: "Europe/Berlin",
+      flexibleTimeWindow: { Mode: "FLEXIBLE", MaximumWindowInMinutes: 2 },
+      input: "{}",
+    });
     const current = live(desired("chantal-sync-a"), {
       StartDate: new Date("2026-01-01T00:00:00Z"),
       EndDate: new Date("2030-01-01T00:00:00Z"),
@@ -120,16 +133,41 @@ describe("describeLiveSchedule", () => {
   it.each<[string, GetScheduleOutput, object]>([
     [
       "a sync schedule",
-      live(desired("chantal-sync-epel", { input: JSON.stringify({ containerOverrides: [{ name: "chantal", environment: [{ name: "SST_EVENT", value: '{"handler":"sync","repoId":"epel","trigger":"cloud"}' }] }] }) }), {
-        FlexibleTimeWindow: { Mode: "FLEXIBLE", MaximumWindowInMinutes: 3 },
-        LastModificationDate: new Date("2026-05-01T10:00:00Z"),
-      }),
-      { name: "chantal-sync-epel", handler: "sync", repoId: "epel", expression: "cron(0 2 * * ? *)", timezone: "UTC", state: "ENABLED", flexibleWindowMinutes: 3, lastModified: "2026-05-01T10:00:00.000Z" },
+      live(
+        desired("chantal-sync-epel", {
+          input: JSON.stringify({
+            containerOverrides: [{ name: "chantal", environment: [{ name: "SST_EVENT", value: '{"handler":"sync","repoId":"epel","trigger":"cloud"}' }] }],
+          }),
+        }),
+        {
+          FlexibleTimeWindow: { Mode: "FLEXIBLE", MaximumWindowInMinutes: 3 },
+          LastModificationDate: new Date("2026-05-01T10:00:00Z"),
+        },
+      ),
+      {
+        name: "chantal-sync-epel",
+        handler: "sync",
+        repoId: "epel",
+        expression: "cron(0 2 * * ? *)",
+        timezone: "UTC",
+        state: "ENABLED",
+        flexibleWindowMinutes: 3,
+        lastModified: "2026-05-01T10:00:00.000Z",
+      },
     ],
     [
       "someone else's schedule with a non-JSON input",
       { Name: "other", ScheduleExpression: "rate(1 days)", Target: { ...target, Input: "hello" }, State: "DISABLED" },
-      { name: "other", handler: null, repoId: null, expression: "rate(1 days)", timezone: "UTC", state: "DISABLED", flexibleWindowMinutes: null, lastModified: null },
+      {
+        name: "other",
+        handler: null,
+        repoId: null,
+        expression: "rate(1 days)",
+        timezone: "UTC",
+        state: "DISABLED",
+        flexibleWindowMinutes: null,
+        lastModified: null,
+      },
     ],
   ])("%s", (_label, s, row) => {
     expect(describeLiveSchedule(s)).toEqual(row);

@@ -50,7 +50,6 @@ async function decompressAll(kind: CompressionKind, data: Buffer, chunkSize = 64
   return collect(decompressIterable(chunked(data, chunkSize), kind, { maxOutputBytes, label: `test.${kind}` }));
 }
 
-
 /** Text, random bytes and long runs: exercises every stage of the decoders (and several bzip2 blocks at -1). */
 function sampleData(): Buffer {
   const text = Buffer.from(Array.from({ length: 20_000 }, (_, i) => `<package><name>pkg${i}</name><version ver="1.${i}"/></package>\n`).join(""));
@@ -198,8 +197,12 @@ describe("output limit", () => {
   it("lets exactly the declared size through, and ignores a declared size above the limit", async () => {
     const declared = (bytes: number) => ({ maxOutputBytes: 4096, label: "t", declared: { bytes, by: "the Release" } });
     expect((await collect(decompressIterable(chunked(Buffer.alloc(3000), 1000), "none", declared(3000)))).length).toBe(3000);
-    await expect(collect(decompressIterable(chunked(Buffer.alloc(3001), 1000), "none", declared(3000)))).rejects.toThrow(/^t: decompresses to more than the 3000 bytes of the Release/);
-    await expect(collect(decompressIterable(chunked(Buffer.alloc(5000), 1000), "none", declared(1 << 30)))).rejects.toThrow(/^t: decompresses to more than 4 KiB \(the limit\)/);
+    await expect(collect(decompressIterable(chunked(Buffer.alloc(3001), 1000), "none", declared(3000)))).rejects.toThrow(
+      /^t: decompresses to more than the 3000 bytes of the Release/,
+    );
+    await expect(collect(decompressIterable(chunked(Buffer.alloc(5000), 1000), "none", declared(1 << 30)))).rejects.toThrow(
+      /^t: decompresses to more than 4 KiB \(the limit\)/,
+    );
   });
 
   it("lets exactly the limit through", async () => {
@@ -266,7 +269,9 @@ describe("output limit", () => {
         );
         expect(err).toBeInstanceOf(LimitExceededError);
         expect((err as LimitExceededError).limit).toBe("declaredSize");
-        expect(err.message).toBe(`bomb.${kind}: decompresses to more than the 100000 bytes of its <open-size> in repomd.xml; refusing it (a decompression bomb, or metadata that does not match its index)`);
+        expect(err.message).toBe(
+          `bomb.${kind}: decompresses to more than the 100000 bytes of its <open-size> in repomd.xml; refusing it (a decompression bomb, or metadata that does not match its index)`,
+        );
         expect(seen).toBeLessThanOrEqual(100_000);
       });
     }

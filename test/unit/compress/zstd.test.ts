@@ -107,7 +107,12 @@ describe("which zstd decoder this Node gets", () => {
     ["no zstd in zlib (Node 20)", { constants: {} }, "this Node's zlib has no zstd"],
     [
       "zstd that returns a truncated frame's prefix (Node 22.23)",
-      { createZstdDecompress: () => null as never, zstdCompressSync: compress, zstdDecompressSync: (d) => d.subarray(4), constants: { ZSTD_d_windowLogMax: 100 } },
+      {
+        createZstdDecompress: () => null as never,
+        zstdCompressSync: compress,
+        zstdDecompressSync: (d) => d.subarray(4),
+        constants: { ZSTD_d_windowLogMax: 100 },
+      },
       "this Node's zlib accepts truncated zstd data",
     ],
     [

@@ -31,10 +31,26 @@ describe("configFiles", () => {
     ["no conf.d", { "config.yaml": "" }, ["config.yaml"]],
     ["an empty conf.d", { "config.yaml": "", "conf.d": null }, ["config.yaml"]],
     ["no config.yaml: listed all the same, the caller reports it", { "conf.d/a.yaml": "" }, ["config.yaml", "conf.d/a.yaml"]],
-    ["sorted by name, not by number or case", { "config.yaml": "", "conf.d/20-b.yaml": "", "conf.d/10-a.yaml": "", "conf.d/3-c.yaml": "", "conf.d/B.yaml": "", "conf.d/a.yaml": "" }, ["config.yaml", "conf.d/10-a.yaml", "conf.d/20-b.yaml", "conf.d/3-c.yaml", "conf.d/B.yaml", "conf.d/a.yaml"]],
-    [".yaml and .yml, nothing else", { "config.yaml": "", "conf.d/a.yml": "", "conf.d/b.yaml": "", "conf.d/c.json": "", "conf.d/d.yaml.bak": "", "conf.d/e.YAML": "", "conf.d/README": "" }, ["config.yaml", "conf.d/a.yml", "conf.d/b.yaml"]],
-    ["hidden files skipped (editor locks, macOS ._ copies)", { "config.yaml": "", "conf.d/.#a.yaml": "", "conf.d/._a.yaml": "", "conf.d/.hidden.yml": "", "conf.d/a.yaml": "" }, ["config.yaml", "conf.d/a.yaml"]],
-    ["only conf.d itself, not its subdirectories' files", { "config.yaml": "", "conf.d/sub/x.yaml": "", "conf.d/y.yaml": "" }, ["config.yaml", "conf.d/y.yaml"]],
+    [
+      "sorted by name, not by number or case",
+      { "config.yaml": "", "conf.d/20-b.yaml": "", "conf.d/10-a.yaml": "", "conf.d/3-c.yaml": "", "conf.d/B.yaml": "", "conf.d/a.yaml": "" },
+      ["config.yaml", "conf.d/10-a.yaml", "conf.d/20-b.yaml", "conf.d/3-c.yaml", "conf.d/B.yaml", "conf.d/a.yaml"],
+    ],
+    [
+      ".yaml and .yml, nothing else",
+      { "config.yaml": "", "conf.d/a.yml": "", "conf.d/b.yaml": "", "conf.d/c.json": "", "conf.d/d.yaml.bak": "", "conf.d/e.YAML": "", "conf.d/README": "" },
+      ["config.yaml", "conf.d/a.yml", "conf.d/b.yaml"],
+    ],
+    [
+      "hidden files skipped (editor locks, macOS ._ copies)",
+      { "config.yaml": "", "conf.d/.#a.yaml": "", "conf.d/._a.yaml": "", "conf.d/.hidden.yml": "", "conf.d/a.yaml": "" },
+      ["config.yaml", "conf.d/a.yaml"],
+    ],
+    [
+      "only conf.d itself, not its subdirectories' files",
+      { "config.yaml": "", "conf.d/sub/x.yaml": "", "conf.d/y.yaml": "" },
+      ["config.yaml", "conf.d/y.yaml"],
+    ],
     ["other YAML beside config.yaml is not configuration", { "config.yaml": "", "other.yaml": "", "config.yml": "" }, ["config.yaml"]],
   ])("%s", async (_what, entries, expected) => {
     expect(await configFiles(dirWith(entries))).toEqual(expected);
@@ -65,7 +81,12 @@ describe("isConfigFilePath (an S3 listing of the configuration prefix)", () => {
 
 it("the loader reads what configFiles lists: a hidden conf.d file is not parsed", async () => {
   const repo = "repositories:\n  - id: a\n    type: rpm\n    upstream_url: http://mirror.example.org/a\n";
-  const dir = dirWith({ "config.yaml": "storage: {}\n", "conf.d/10-a.yaml": repo, "conf.d/._10-a.yaml": "\u0000\u0005binary: [", "conf.d/.#10-a.yaml": "not: [yaml" });
+  const dir = dirWith({
+    "config.yaml": "storage: {}\n",
+    "conf.d/10-a.yaml": repo,
+    "conf.d/._10-a.yaml": "\u0000\u0005binary: [",
+    "conf.d/.#10-a.yaml": "not: [yaml",
+  });
   const loaded = await loadConfig({ configDir: dir, env: {} });
   expect(loaded.files).toEqual(await configFiles(dir));
   expect(loaded.files).toEqual(["config.yaml", "conf.d/10-a.yaml"]);

@@ -87,7 +87,9 @@ describe("loadConfig", () => {
 
   it("interpolates environment variables into strings", async () => {
     const loaded = await loadConfig({
-      configDir: dirWith({ "config.yaml": `proxy:\n  http_proxy: http://proxy.example.com:8080\n  username: u\n  password: \${PW}\n  no_proxy: \${NP:-localhost}\n` }),
+      configDir: dirWith({
+        "config.yaml": `proxy:\n  http_proxy: http://proxy.example.com:8080\n  username: u\n  password: \${PW}\n  no_proxy: \${NP:-localhost}\n`,
+      }),
       env: { PW: "s3cr:t@" },
     });
     expect(loaded.config.proxy?.password).toBe("s3cr:t@");
@@ -174,18 +176,42 @@ describe("loadConfig", () => {
     ["jammy-security", "[main, restricted, universe, multiverse]"],
     ["./", "[main]"],
   ])("accepts the documented APT forms: distribution %s, components %s", async (distribution, components) => {
-    expect(await issuesOf({ "config.yaml": aptRepo(`      distribution: ${distribution}\n      components: ${components}\n      architectures: [amd64, arm64, all, hurd-i386]\n`) })).toEqual([]);
+    expect(
+      await issuesOf({
+        "config.yaml": aptRepo(`      distribution: ${distribution}\n      components: ${components}\n      architectures: [amd64, arm64, all, hurd-i386]\n`),
+      }),
+    ).toEqual([]);
   });
 
   it.each([
-    ["a component climbing out of dists/", "      distribution: bookworm\n      components: [main, ../../x]\n", "repository d: apt.components[1]", /"\.\.\/\.\.\/x" must be a component of the suite: .*never empty, absolute or '\.\.'/],
+    [
+      "a component climbing out of dists/",
+      "      distribution: bookworm\n      components: [main, ../../x]\n",
+      "repository d: apt.components[1]",
+      /"\.\.\/\.\.\/x" must be a component of the suite: .*never empty, absolute or '\.\.'/,
+    ],
     ["an absolute component", "      distribution: bookworm\n      components: [/etc]\n", "repository d: apt.components[0]", /"\/etc" must be a component/],
-    ["an empty segment in a component", "      distribution: bookworm\n      components: [updates//main]\n", "repository d: apt.components[0]", /must be a component/],
+    [
+      "an empty segment in a component",
+      "      distribution: bookworm\n      components: [updates//main]\n",
+      "repository d: apt.components[0]",
+      /must be a component/,
+    ],
     ["an empty component", "      distribution: bookworm\n      components: ['']\n", "repository d: apt.components[0]", /must be a component/],
-    ["a distribution with '..'", "      distribution: ../../../etc\n", "repository d: apt.distribution", /"\.\.\/\.\.\/\.\.\/etc" must be a suite or codename under dists\//],
+    [
+      "a distribution with '..'",
+      "      distribution: ../../../etc\n",
+      "repository d: apt.distribution",
+      /"\.\.\/\.\.\/\.\.\/etc" must be a suite or codename under dists\//,
+    ],
     ["a distribution with a '..' segment inside", "      distribution: bookworm/../../x\n", "repository d: apt.distribution", /must be a suite or codename/],
     ["an absolute distribution", "      distribution: /bookworm\n", "repository d: apt.distribution", /must be a suite or codename/],
-    ["an architecture with a slash", "      distribution: bookworm\n      architectures: [../amd64]\n", "repository d: apt.architectures[0]", /must be a Debian architecture name/],
+    [
+      "an architecture with a slash",
+      "      distribution: bookworm\n      architectures: [../amd64]\n",
+      "repository d: apt.architectures[0]",
+      /must be a Debian architecture name/,
+    ],
   ])("refuses %s, naming the file and the key path", async (_what, apt, path, message) => {
     const issues = await issuesOf({ "config.yaml": aptRepo(apt) });
     expect(issues).toHaveLength(1);
@@ -195,7 +221,12 @@ describe("loadConfig", () => {
 
   it("reports a YAML alias bomb as a configuration error naming the file, and accepts an anchor shared by many repositories", async () => {
     const levels = ['a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x"]'];
-    for (let i = 1; i < 9; i++) levels.push(`${"abcdefghi"[i]}: &${"abcdefghi"[i]} [${Array(9).fill(`*${"abcdefghi"[i - 1]}`).join(", ")}]`);
+    for (let i = 1; i < 9; i++)
+      levels.push(
+        `${"abcdefghi"[i]}: &${"abcdefghi"[i]} [${Array(9)
+          .fill(`*${"abcdefghi"[i - 1]}`)
+          .join(", ")}]`,
+      );
     const issues = await issuesOf({ "config.yaml": "storage: {}\n", "conf.d/bomb.yaml": `${levels.join("\n")}\n` });
     expect(issues).toHaveLength(1);
     expect(issues[0]).toMatch(/^conf\.d\/bomb\.yaml: invalid YAML: Excessive alias count .*\(aliases expand to more than 1000 nodes\)/);
@@ -210,7 +241,9 @@ describe("loadConfig", () => {
     ["{repo_id}-{week}", /has an unknown placeholder \{week\}/],
     [`{repo_id}-{datetime}-${"x".repeat(120)}`, /must be 1-128 letters/],
   ])("refuses snapshot_name_template %s by rendering it with a sample date", async (template, message) => {
-    const issues = await issuesOf({ "config.yaml": `repositories:\n${repo("a", `    schedule:\n      cron: "0 2 * * *"\n      snapshot_name_template: "${template}"\n`)}` });
+    const issues = await issuesOf({
+      "config.yaml": `repositories:\n${repo("a", `    schedule:\n      cron: "0 2 * * *"\n      snapshot_name_template: "${template}"\n`)}`,
+    });
     expect(issues).toHaveLength(1);
     expect(issues[0]).toMatch(/^config\.yaml:\d+: repository a: schedule\.snapshot_name_template: /);
     expect(issues[0]).toMatch(message);
@@ -219,7 +252,11 @@ describe("loadConfig", () => {
 
   it("accepts the documented snapshot name templates", async () => {
     for (const template of ["rhel9-baseos-{date}", "{repo_id}-{datetime}", "{date}.{time}", "nightly_{repo_id}"]) {
-      expect(await issuesOf({ "config.yaml": `repositories:\n${repo("rhel9-baseos", `    schedule:\n      cron: "0 2 * * *"\n      snapshot_name_template: "${template}"\n`)}` })).toEqual([]);
+      expect(
+        await issuesOf({
+          "config.yaml": `repositories:\n${repo("rhel9-baseos", `    schedule:\n      cron: "0 2 * * *"\n      snapshot_name_template: "${template}"\n`)}`,
+        }),
+      ).toEqual([]);
     }
   });
 

@@ -32,7 +32,9 @@ const CONNECTION = "{ endpoint: https://minio.internal:9000, region: us-east-1, 
 
 describe("the S3 connection of storage.s3 and backup.s3", () => {
   it("both blocks read the same fields the same way (the README's examples)", async () => {
-    const config = await load(`storage:\n  backend: s3\n  s3: { bucket: b-1, ${CONNECTION.slice(2)}\nbackup:\n  target: s3://chantal-backups/prod\n  s3: ${CONNECTION}\n`);
+    const config = await load(
+      `storage:\n  backend: s3\n  s3: { bucket: b-1, ${CONNECTION.slice(2)}\nbackup:\n  target: s3://chantal-backups/prod\n  s3: ${CONNECTION}\n`,
+    );
     const connection = { endpoint: "https://minio.internal:9000", region: "us-east-1", force_path_style: true };
     expect(config.backup.s3).toEqual(connection);
     expect(config.storage.s3).toEqual({ bucket: "b-1", prefix: "", ...connection });
@@ -55,6 +57,9 @@ describe("the S3 connection of storage.s3 and backup.s3", () => {
     ["backup:\n  s3: { prefix: x }\n", "config.yaml: backup.s3.prefix: unknown key"],
   ])("%j: %s", async (yaml, issue) => {
     const issues = await issuesOf(yaml);
-    expect(issues.some((i) => i.startsWith(issue)), issues.join("\n")).toBe(true);
+    expect(
+      issues.some((i) => i.startsWith(issue)),
+      issues.join("\n"),
+    ).toBe(true);
   });
 });

@@ -32,14 +32,21 @@ async function issuesOf(files: Record<string, string>): Promise<string[]> {
 describe("storage.backend", () => {
   it("defaults to the filesystem, with the temp dir inside the pool as before", async () => {
     const { dir, loaded } = await load({ "config.yaml": "storage:\n  base_path: ./data\n" });
-    expect(loaded.config.storage).toEqual({ base_path: `${dir}/data`, pool_path: `${dir}/data/pool`, published_path: `${dir}/data/published`, temp_path: `${dir}/data/pool/.tmp` });
+    expect(loaded.config.storage).toEqual({
+      base_path: `${dir}/data`,
+      pool_path: `${dir}/data/pool`,
+      published_path: `${dir}/data/published`,
+      temp_path: `${dir}/data/pool/.tmp`,
+    });
     const store = blobStoreOf(loaded.config);
     expect(store).toBeInstanceOf(FilesystemBlobStore);
     expect(store.location).toBe(`${dir}/data/pool`);
   });
 
   it("s3: bucket with defaults, temp downloads in <base_path>/tmp, prefix without slashes", async () => {
-    const { dir, loaded } = await load({ "config.yaml": "storage:\n  base_path: ./data\n  backend: s3\n  s3:\n    bucket: my-mirror\n    prefix: /chantal/prod/\n" });
+    const { dir, loaded } = await load({
+      "config.yaml": "storage:\n  base_path: ./data\n  backend: s3\n  s3:\n    bucket: my-mirror\n    prefix: /chantal/prod/\n",
+    });
     expect(loaded.config.storage.backend).toBe("s3");
     expect(loaded.config.storage.s3).toEqual({ bucket: "my-mirror", prefix: "chantal/prod", force_path_style: false });
     expect(loaded.config.storage.temp_path).toBe(`${dir}/data/tmp`);
@@ -57,13 +64,23 @@ describe("storage.backend", () => {
   });
 
   it("takes backend and bucket from different files, and a later storage block does not reset the backend", async () => {
-    const { loaded } = await load({
-      "config.yaml": "storage:\n  base_path: /srv/c\n  backend: s3\n",
-      "conf.d/10-bucket.yaml": "storage:\n  s3:\n    bucket: ${POOL_BUCKET}\n    region: eu-west-1\n    endpoint: http://127.0.0.1:9000\n    force_path_style: true\n",
-      "conf.d/20-paths.yaml": "storage:\n  temp_path: /scratch\n",
-    }, { POOL_BUCKET: "pool-bucket" });
+    const { loaded } = await load(
+      {
+        "config.yaml": "storage:\n  base_path: /srv/c\n  backend: s3\n",
+        "conf.d/10-bucket.yaml":
+          "storage:\n  s3:\n    bucket: ${POOL_BUCKET}\n    region: eu-west-1\n    endpoint: http://127.0.0.1:9000\n    force_path_style: true\n",
+        "conf.d/20-paths.yaml": "storage:\n  temp_path: /scratch\n",
+      },
+      { POOL_BUCKET: "pool-bucket" },
+    );
     expect(loaded.config.storage.backend).toBe("s3");
-    expect(loaded.config.storage.s3).toEqual({ bucket: "pool-bucket", prefix: "", region: "eu-west-1", endpoint: "http://127.0.0.1:9000", force_path_style: true });
+    expect(loaded.config.storage.s3).toEqual({
+      bucket: "pool-bucket",
+      prefix: "",
+      region: "eu-west-1",
+      endpoint: "http://127.0.0.1:9000",
+      force_path_style: true,
+    });
     expect(loaded.config.storage.base_path).toBe("/srv/c");
     expect(loaded.config.storage.temp_path).toBe("/scratch");
   });
@@ -87,6 +104,9 @@ describe("storage.backend", () => {
   ])("reports %j", async (yaml, message) => {
     const issues = await issuesOf({ "config.yaml": yaml });
     // The line after the file name is checked in load.test.ts.
-    expect(issues.some((i) => i.replace(/^(config\.yaml):\d+:/, "$1:").startsWith(message)), issues.join("\n")).toBe(true);
+    expect(
+      issues.some((i) => i.replace(/^(config\.yaml):\d+:/, "$1:").startsWith(message)),
+      issues.join("\n"),
+    ).toBe(true);
   });
 });

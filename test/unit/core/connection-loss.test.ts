@@ -16,7 +16,11 @@ describe("isConnectionLoss", () => {
     { name: "a client broken earlier", err: new Error("Client has encountered a connection error and is not queryable"), lost: true },
     { name: "a statement cancelled (SIGTERM)", err: withCode("canceling statement due to user request", "57014"), lost: false },
     { name: "a constraint violation", err: withCode("duplicate key value violates unique constraint", "23505"), lost: false },
-    { name: "an upstream's reset (ours, not the database's)", err: new HttpNetworkError("ECONNRESET", true, "http://x/a.rpm", "a.rpm", undefined), lost: false },
+    {
+      name: "an upstream's reset (ours, not the database's)",
+      err: new HttpNetworkError("ECONNRESET", true, "http://x/a.rpm", "a.rpm", undefined),
+      lost: false,
+    },
     { name: "not an Error", err: "Connection terminated", lost: false },
   ])("$name: $lost", ({ err, lost }) => {
     expect(isConnectionLoss(err)).toBe(lost);
@@ -25,7 +29,9 @@ describe("isConnectionLoss", () => {
   it("connectionLossError names what was being done and the fix; other errors pass unchanged", () => {
     const e = connectionLossError(new Error("Connection terminated unexpectedly"), "the commit of repository r1");
     expect(e).toBeInstanceOf(DatabaseError);
-    expect((e as Error).message).toBe("lost the database connection during the commit of repository r1 (Connection terminated unexpectedly): run it again once PostgreSQL is reachable");
+    expect((e as Error).message).toBe(
+      "lost the database connection during the commit of repository r1 (Connection terminated unexpectedly): run it again once PostgreSQL is reachable",
+    );
     const other = withCode("duplicate key", "23505");
     expect(connectionLossError(other, "x")).toBe(other);
   });

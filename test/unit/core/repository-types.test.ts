@@ -20,7 +20,8 @@ describe("REPOSITORY_TYPES", () => {
 
   it("names the file a sync reads first: repomd.xml, or the suite's InRelease (also of a flat repository)", () => {
     expect(REPOSITORY_TYPES.rpm.indexUrl(repo("rpm"))).toBe("http://127.0.0.1:1/mirror/repodata/repomd.xml");
-    const apt = (distribution: string) => repo("apt", { apt: { distribution, components: ["main"], architectures: ["amd64"], include_sources: false } as RepositoryConfig["apt"] });
+    const apt = (distribution: string) =>
+      repo("apt", { apt: { distribution, components: ["main"], architectures: ["amd64"], include_sources: false } as RepositoryConfig["apt"] });
     expect(REPOSITORY_TYPES.apt.indexUrl(apt("bookworm"))).toBe("http://127.0.0.1:1/mirror/dists/bookworm/InRelease");
     expect(REPOSITORY_TYPES.apt.indexUrl(apt("./"))).toBe("http://127.0.0.1:1/mirror/InRelease");
   });

@@ -5,7 +5,11 @@ import { UsageError } from "../../../core/errors.js";
 describe("parseTaskInput", () => {
   it.each([
     [["sync", "--repo-id", "r1"], {}, { handler: "sync", repoId: "r1", trigger: "cloud" }],
-    [["sync", "--repo-id", "r1", "--snapshot", "{repo_id}-{date}"], {}, { handler: "sync", repoId: "r1", trigger: "cloud", snapshotTemplate: "{repo_id}-{date}" }],
+    [
+      ["sync", "--repo-id", "r1", "--snapshot", "{repo_id}-{date}"],
+      {},
+      { handler: "sync", repoId: "r1", trigger: "cloud", snapshotTemplate: "{repo_id}-{date}" },
+    ],
     [["sync", "--snapshot", "s-{date}", "--repo-id", "r1"], {}, { handler: "sync", repoId: "r1", trigger: "cloud", snapshotTemplate: "s-{date}" }],
     [["sync", "--repo-id=r1"], {}, { handler: "sync", repoId: "r1", trigger: "cloud" }],
     [["backup"], {}, { handler: "backup", trigger: "cloud" }],

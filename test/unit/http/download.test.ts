@@ -6,7 +6,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AbortedError } from "../../../core/errors.js";
-import { fetchBuffer, HttpNetworkError, HttpStatusError, parseRetryAfter, ResponseTooLargeError, retryDelayMs, type HttpOptions } from "../../../core/http/client.js";
+import {
+  fetchBuffer,
+  HttpNetworkError,
+  HttpStatusError,
+  parseRetryAfter,
+  ResponseTooLargeError,
+  retryDelayMs,
+  type HttpOptions,
+} from "../../../core/http/client.js";
 import { ChecksumMismatchError, downloadMany, downloadToPool, type DownloadJob } from "../../../core/http/download.js";
 import { FilesystemBlobStore } from "../../../core/storage/pool.js";
 import { startStaticServer, type FaultPlan, type StaticServer } from "../../helpers/http-server.js";
@@ -210,7 +218,11 @@ describe("downloadToPool", () => {
     const f = await fixture("nosize.rpm", 200_000);
     const s = await serve();
     let received = 0;
-    const err = await downloadToPool(job(s, f, { size: undefined }), { blobs, http: { ...fastRetries, maxDownloadBytes: 50_000 }, onBytes: (n) => (received += n) }).catch((e: unknown) => e);
+    const err = await downloadToPool(job(s, f, { size: undefined }), {
+      blobs,
+      http: { ...fastRetries, maxDownloadBytes: 50_000 },
+      onBytes: (n) => (received += n),
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ResponseTooLargeError);
     expect((err as Error).message).toContain(`pkg-nosize.rpm: response from ${s.url}/nosize.rpm is larger than the limit of 50000 bytes`);
     expect((err as Error).message).toContain("http.max_download_bytes");
@@ -251,9 +263,10 @@ describe("downloadToPool", () => {
   it("fails a 404 at once, naming the package and URL", async () => {
     const s = await serve();
     const url = `${s.url}/missing.rpm`;
-    const err = await downloadToPool({ url, expected: { algo: "sha256", value: "0".repeat(64) }, label: "foo-1.0-1.x86_64" }, { blobs, http: fastRetries }).catch(
-      (e: unknown) => e,
-    );
+    const err = await downloadToPool(
+      { url, expected: { algo: "sha256", value: "0".repeat(64) }, label: "foo-1.0-1.x86_64" },
+      { blobs, http: fastRetries },
+    ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(HttpStatusError);
     expect((err as HttpStatusError).status).toBe(404);
     expect((err as Error).message).toContain("foo-1.0-1.x86_64");
@@ -265,7 +278,9 @@ describe("downloadToPool", () => {
   it("redacts credentials in error URLs", async () => {
     const s = await serve();
     const url = s.url.replace("http://", "http://user:s3cret@") + "/missing.rpm";
-    const err = await downloadToPool({ url, expected: { algo: "sha256", value: "0".repeat(64) }, label: "x" }, { blobs, http: fastRetries }).catch((e: unknown) => e);
+    const err = await downloadToPool({ url, expected: { algo: "sha256", value: "0".repeat(64) }, label: "x" }, { blobs, http: fastRetries }).catch(
+      (e: unknown) => e,
+    );
     expect((err as Error).message).not.toContain("s3cret");
     expect((err as HttpStatusError).url).not.toContain("s3cret");
   });
@@ -304,7 +319,9 @@ describe("downloadToPool", () => {
 
   it("refuses a malformed expected checksum before any request", async () => {
     const s = await serve();
-    await expect(downloadToPool({ url: `${s.url}/x`, expected: { algo: "sha256", value: "abc" }, label: "x" }, { blobs, http: fastRetries })).rejects.toThrow(/malformed sha256/);
+    await expect(downloadToPool({ url: `${s.url}/x`, expected: { algo: "sha256", value: "abc" }, label: "x" }, { blobs, http: fastRetries })).rejects.toThrow(
+      /malformed sha256/,
+    );
     expect(s.requests).toHaveLength(0);
   });
 });
@@ -340,7 +357,10 @@ describe("HTTP client behaviour", () => {
     const f = await fixture("s.rpm", 5_000);
     const other = await startStaticServer({ root });
     try {
-      const s = await serve({ "/moved.rpm": { redirectTo: `${other.url}/s.rpm`, times: Infinity }, "/here.rpm": { redirectTo: "/s.rpm", redirectStatus: 301 } });
+      const s = await serve({
+        "/moved.rpm": { redirectTo: `${other.url}/s.rpm`, times: Infinity },
+        "/here.rpm": { redirectTo: "/s.rpm", redirectStatus: 301 },
+      });
       const http = { ...fastRetries, headers: { Authorization: "Basic c2VjcmV0" } };
       await downloadToPool(job(s, f, { url: `${s.url}/moved.rpm` }), { blobs, http });
       expect(other.requests[0]!.headers.authorization).toBeUndefined();

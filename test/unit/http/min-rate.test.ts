@@ -23,8 +23,20 @@ describe("rateVerdict", () => {
     { name: "exactly the minimum over a whole window", samples: [at(0, 0)], now: at(10_000, 1_000), tooSlow: false, bytesInWindow: 1_000 },
     { name: "one byte short over a whole window", samples: [at(0, 0)], now: at(10_000, 999), tooSlow: true, bytesInWindow: 999 },
     { name: "nothing at all for a window", samples: [at(0, 0)], now: at(10_000, 0), tooSlow: true, bytesInWindow: 0 },
-    { name: "fast start, then a stall: the last window counts", samples: [at(0, 0), at(1_000, 50_000), at(2_000, 50_000)], now: at(12_000, 50_100), tooSlow: true, bytesInWindow: 100 },
-    { name: "slow start, then fast: the last window counts", samples: [at(0, 0), at(5_000, 10), at(6_000, 10)], now: at(16_000, 5_000), tooSlow: false, bytesInWindow: 4_990 },
+    {
+      name: "fast start, then a stall: the last window counts",
+      samples: [at(0, 0), at(1_000, 50_000), at(2_000, 50_000)],
+      now: at(12_000, 50_100),
+      tooSlow: true,
+      bytesInWindow: 100,
+    },
+    {
+      name: "slow start, then fast: the last window counts",
+      samples: [at(0, 0), at(5_000, 10), at(6_000, 10)],
+      now: at(16_000, 5_000),
+      tooSlow: false,
+      bytesInWindow: 4_990,
+    },
     { name: "a late tick is measured over the real age", samples: [at(0, 0)], now: at(15_000, 1_400), tooSlow: true, bytesInWindow: 1_400 },
     { name: "a late tick at the minimum rate passes", samples: [at(0, 0)], now: at(15_000, 1_500), tooSlow: false, bytesInWindow: 1_500 },
   ])("$name", ({ samples, now, tooSlow, bytesInWindow }) => {
@@ -94,11 +106,13 @@ const trickle = { chunkBytes: 20, chunkDelayMs: 100, times: Infinity };
 
 describe("a trickling server fails the request and is retried", () => {
   it("fetchBuffer: TransferTooSlowError naming the (redacted) URL, after the retry", async () => {
-    const s = await staticServer({ "Release": randomBytes(100_000) }, { "/Release": trickle });
+    const s = await staticServer({ Release: randomBytes(100_000) }, { "/Release": trickle });
     const retries: RetryInfo[] = [];
     const url = s.url.replace("http://", "http://mirror:s3cret@") + "/Release";
     const started = Date.now();
-    const err = await fetchBuffer(url, { ...shortWindow, onRetry: (r) => retries.push(r) }, { maxBytes: 1_000_000 }, { subject: "Release" }).catch((e: unknown) => e);
+    const err = await fetchBuffer(url, { ...shortWindow, onRetry: (r) => retries.push(r) }, { maxBytes: 1_000_000 }, { subject: "Release" }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(TransferTooSlowError);
     const msg = (err as Error).message;
     expect(msg).toContain(`${s.url.replace("http://", "http://mirror:***@")}/Release`);

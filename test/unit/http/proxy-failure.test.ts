@@ -29,7 +29,13 @@ describe("proxyStatusOf", () => {
 describe("describeProxyFailure", () => {
   const url = "https://cdn.example.com/repodata/repomd.xml";
   it("407 with credentials: the message of the issue, not retried, no password", () => {
-    const e = describeProxyFailure(undiciError("Proxy response (407) !== 200 when HTTP Tunneling", "UND_ERR_ABORTED"), url, "repomd.xml", viaProxy("u"), "rhel9")!;
+    const e = describeProxyFailure(
+      undiciError("Proxy response (407) !== 200 when HTTP Tunneling", "UND_ERR_ABORTED"),
+      url,
+      "repomd.xml",
+      viaProxy("u"),
+      "rhel9",
+    )!;
     expect(e).toBeInstanceOf(ProxyError);
     expect(e.message).toBe("proxy http://proxy.example.com:8080 rejected the credentials (407) for repository rhel9");
     expect(e.status).toBe(407);
@@ -54,7 +60,9 @@ describe("describeProxyFailure", () => {
   });
   it("leaves other failures, and direct connections, to the default", () => {
     expect(describeProxyFailure(undiciError("other side closed", "UND_ERR_SOCKET"), url, undefined, viaProxy(), "r")).toBeUndefined();
-    expect(describeProxyFailure(undiciError("Proxy response (407) !== 200 when HTTP Tunneling", "UND_ERR_ABORTED"), url, undefined, direct, "r")).toBeUndefined();
+    expect(
+      describeProxyFailure(undiciError("Proxy response (407) !== 200 when HTTP Tunneling", "UND_ERR_ABORTED"), url, undefined, direct, "r"),
+    ).toBeUndefined();
   });
 });
 

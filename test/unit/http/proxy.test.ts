@@ -69,9 +69,12 @@ describe("NO_PROXY matching", () => {
     expect(matchNoProxy(parseNoProxy(["a.org", ".b.org"]), "https://x.b.org/")?.text).toBe(".b.org");
   });
 
-  it.each(["a..b", "exa mple", "10.0.0.0/33", "::1/129", "host:0", "host:99999", "host:abc", "[::1", "10.0.0.0/8/1", "ex@mple.com", "-"])("rejects %j", (entry) => {
-    expect(parseNoProxyEntry(entry)).toBeUndefined();
-  });
+  it.each(["a..b", "exa mple", "10.0.0.0/33", "::1/129", "host:0", "host:99999", "host:abc", "[::1", "10.0.0.0/8/1", "ex@mple.com", "-"])(
+    "rejects %j",
+    (entry) => {
+      expect(parseNoProxyEntry(entry)).toBeUndefined();
+    },
+  );
 
   it("keeps the valid entries and lists the invalid ones", () => {
     const list = parseNoProxy("good.org, bad..org, 10.0.0.0/8, 1.2.3.4/99");
@@ -108,29 +111,109 @@ describe("resolveProxy: priority and scheme", () => {
     { name: "nothing configured: direct", url: "https://a.org/", proxy: null, source: "none" },
     { name: "global block, https target", global: globalBlock, url: "https://a.org/", proxy: G, source: "global" },
     { name: "global block, http target", global: { http_proxy: G }, url: "http://a.org/", proxy: G, source: "global" },
-    { name: "scheme picks https_proxy", global: { http_proxy: "http://h:1", https_proxy: "http://s:2" }, url: "https://a.org/", proxy: "http://s:2", source: "global" },
-    { name: "scheme picks http_proxy", global: { http_proxy: "http://h:1", https_proxy: "http://s:2" }, url: "http://a.org/", proxy: "http://h:1", source: "global" },
-    { name: "no https_proxy in the block: direct (the block is not completed from elsewhere)", global: { http_proxy: G }, env: { HTTPS_PROXY: E }, url: "https://a.org/", proxy: null, source: "global" },
+    {
+      name: "scheme picks https_proxy",
+      global: { http_proxy: "http://h:1", https_proxy: "http://s:2" },
+      url: "https://a.org/",
+      proxy: "http://s:2",
+      source: "global",
+    },
+    {
+      name: "scheme picks http_proxy",
+      global: { http_proxy: "http://h:1", https_proxy: "http://s:2" },
+      url: "http://a.org/",
+      proxy: "http://h:1",
+      source: "global",
+    },
+    {
+      name: "no https_proxy in the block: direct (the block is not completed from elsewhere)",
+      global: { http_proxy: G },
+      env: { HTTPS_PROXY: E },
+      url: "https://a.org/",
+      proxy: null,
+      source: "global",
+    },
     { name: "repository block wins over global", repo: { https_proxy: R }, global: globalBlock, url: "https://a.org/", proxy: R, source: "repository" },
-    { name: "repository block replaces global whole (its no_proxy too)", repo: { https_proxy: R }, global: { ...globalBlock, no_proxy: "a.org" }, url: "https://a.org/", proxy: R, source: "repository" },
+    {
+      name: "repository block replaces global whole (its no_proxy too)",
+      repo: { https_proxy: R },
+      global: { ...globalBlock, no_proxy: "a.org" },
+      url: "https://a.org/",
+      proxy: R,
+      source: "repository",
+    },
     { name: "repository enabled: false beats global", repo: { enabled: false }, global: globalBlock, url: "https://a.org/", proxy: null, source: "repository" },
-    { name: "repository enabled: false beats environment", repo: { enabled: false }, env: { https_proxy: E }, url: "https://a.org/", proxy: null, source: "repository" },
-    { name: "global enabled: false: direct, environment ignored", global: { ...globalBlock, enabled: false }, env: { https_proxy: E }, url: "https://a.org/", proxy: null, source: "global" },
+    {
+      name: "repository enabled: false beats environment",
+      repo: { enabled: false },
+      env: { https_proxy: E },
+      url: "https://a.org/",
+      proxy: null,
+      source: "repository",
+    },
+    {
+      name: "global enabled: false: direct, environment ignored",
+      global: { ...globalBlock, enabled: false },
+      env: { https_proxy: E },
+      url: "https://a.org/",
+      proxy: null,
+      source: "global",
+    },
     { name: "global beats environment", global: globalBlock, env: { HTTPS_PROXY: E }, url: "https://a.org/", proxy: G, source: "global" },
     { name: "environment https_proxy", env: { https_proxy: E }, url: "https://a.org/", proxy: E, source: "environment" },
     { name: "environment HTTPS_PROXY", env: { HTTPS_PROXY: E }, url: "https://a.org/", proxy: E, source: "environment" },
     { name: "environment lower case wins", env: { https_proxy: E, HTTPS_PROXY: "http://upper:1" }, url: "https://a.org/", proxy: E, source: "environment" },
     { name: "environment empty lower case falls back", env: { https_proxy: "", HTTPS_PROXY: E }, url: "https://a.org/", proxy: E, source: "environment" },
-    { name: "environment http_proxy for an http target", env: { http_proxy: E, https_proxy: "http://s:1" }, url: "http://a.org/", proxy: E, source: "environment" },
+    {
+      name: "environment http_proxy for an http target",
+      env: { http_proxy: E, https_proxy: "http://s:1" },
+      url: "http://a.org/",
+      proxy: E,
+      source: "environment",
+    },
     { name: "environment only http_proxy, https target: direct", env: { HTTP_PROXY: E }, url: "https://a.org/", proxy: null, source: "environment" },
     { name: "environment without scheme means http://", env: { https_proxy: "env.example:3128" }, url: "https://a.org/", proxy: E, source: "environment" },
-    { name: "environment NO_PROXY", env: { https_proxy: E, NO_PROXY: ".a.org" }, url: "https://cdn.a.org/", proxy: null, source: "environment", noProxyMatch: ".a.org" },
-    { name: "environment no_proxy", env: { https_proxy: E, no_proxy: "a.org" }, url: "https://a.org/", proxy: null, source: "environment", noProxyMatch: "a.org" },
-    { name: "environment NO_PROXY ignored under a global block", global: globalBlock, env: { NO_PROXY: "a.org" }, url: "https://a.org/", proxy: G, source: "global" },
-    { name: "global no_proxy", global: { ...globalBlock, no_proxy: "localhost,127.0.0.1" }, url: "http://127.0.0.1:8080/", proxy: null, source: "global", noProxyMatch: "127.0.0.1" },
+    {
+      name: "environment NO_PROXY",
+      env: { https_proxy: E, NO_PROXY: ".a.org" },
+      url: "https://cdn.a.org/",
+      proxy: null,
+      source: "environment",
+      noProxyMatch: ".a.org",
+    },
+    {
+      name: "environment no_proxy",
+      env: { https_proxy: E, no_proxy: "a.org" },
+      url: "https://a.org/",
+      proxy: null,
+      source: "environment",
+      noProxyMatch: "a.org",
+    },
+    {
+      name: "environment NO_PROXY ignored under a global block",
+      global: globalBlock,
+      env: { NO_PROXY: "a.org" },
+      url: "https://a.org/",
+      proxy: G,
+      source: "global",
+    },
+    {
+      name: "global no_proxy",
+      global: { ...globalBlock, no_proxy: "localhost,127.0.0.1" },
+      url: "http://127.0.0.1:8080/",
+      proxy: null,
+      source: "global",
+      noProxyMatch: "127.0.0.1",
+    },
     { name: "127.0.0.1 is not bypassed unless listed", global: globalBlock, url: "http://127.0.0.1:8080/", proxy: G, source: "global" },
     { name: "localhost is not bypassed unless listed", global: globalBlock, url: "http://localhost:8080/", proxy: G, source: "global" },
-    { name: "https:// proxy", global: { https_proxy: "https://secure.example:8443" }, url: "https://a.org/", proxy: "https://secure.example:8443", source: "global" },
+    {
+      name: "https:// proxy",
+      global: { https_proxy: "https://secure.example:8443" },
+      url: "https://a.org/",
+      proxy: "https://secure.example:8443",
+      source: "global",
+    },
   ];
   it.each(cases)("$name", (c) => {
     const d = resolveProxy(repo(c.repo), config(c.global), c.env ?? {}, c.url);
@@ -177,7 +260,9 @@ describe("config validation of the proxy block", () => {
   it("rejects invalid no_proxy entries, naming them", () => {
     const r = ProxySchema.safeParse({ no_proxy: ["ok.org, bad..org", "10.0.0.0/8", "1.2.3.4/40"] });
     expect(r.success).toBe(false);
-    expect(r.error!.issues.map((i) => `${i.path.join(".")}: ${i.message}`)).toEqual(["no_proxy: not a host, domain, IP address or CIDR range: bad..org, 1.2.3.4/40"]);
+    expect(r.error!.issues.map((i) => `${i.path.join(".")}: ${i.message}`)).toEqual([
+      "no_proxy: not a host, domain, IP address or CIDR range: bad..org, 1.2.3.4/40",
+    ]);
     expect(ProxySchema.safeParse({ no_proxy: "*, .example.com  10.0.0.0/8,[::1]:8080" }).success).toBe(true);
   });
 });

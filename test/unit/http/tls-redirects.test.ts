@@ -42,7 +42,13 @@ async function startServer(kind: "http" | "https", fx: TlsFixtures, requireFrom?
   const server =
     kind === "https"
       ? createHttpsServer(
-          { key: fx.server.keyPem, cert: fx.server.certPem, requestCert: true, rejectUnauthorized: requireFrom !== undefined, ...(requireFrom ? { ca: requireFrom } : {}) },
+          {
+            key: fx.server.keyPem,
+            cert: fx.server.certPem,
+            requestCert: true,
+            rejectUnauthorized: requireFrom !== undefined,
+            ...(requireFrom ? { ca: requireFrom } : {}),
+          },
           handler,
         )
       : createHttpServer(handler);
@@ -135,7 +141,10 @@ describe("a redirect from https:// to http:// (point 18)", () => {
         if (c.follows) expect(result, JSON.stringify(c)).toBe(BODY);
         else expect(result, JSON.stringify(c)).toBeInstanceOf(InsecureRedirectError);
         // Logged on every run, like verify_ssl: false.
-        expect(h.warnings.some((w) => w.startsWith("allow_insecure_redirects is on for repository tls-repo")), JSON.stringify(c)).toBe(c.follows);
+        expect(
+          h.warnings.some((w) => w.startsWith("allow_insecure_redirects is on for repository tls-repo")),
+          JSON.stringify(c),
+        ).toBe(c.follows);
       } finally {
         await h.close();
       }
@@ -176,7 +185,12 @@ describe("the client certificate after a redirect (point 24)", () => {
 
 describe("httpSettings: repository keys over global keys over defaults", () => {
   it.each([
-    { name: "defaults", global: undefined, repository: undefined, expected: { minRate: { bytesPerSecond: 1000, windowMs: 30_000 }, maxDownloadBytes: httpDefaults.maxDownloadBytes, allowInsecureRedirects: false } },
+    {
+      name: "defaults",
+      global: undefined,
+      repository: undefined,
+      expected: { minRate: { bytesPerSecond: 1000, windowMs: 30_000 }, maxDownloadBytes: httpDefaults.maxDownloadBytes, allowInsecureRedirects: false },
+    },
     {
       name: "global only",
       global: { min_rate_bytes_per_second: 500, min_rate_window_seconds: 10, max_download_bytes: 1_000_000, allow_insecure_redirects: true },

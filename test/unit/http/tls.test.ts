@@ -10,7 +10,10 @@ describe("pairCertificateFiles", () => {
   const cases: [files: string[], pairs: string[]][] = [
     [["123.pem", "123-key.pem"], ["123.pem"]],
     [["123-key.pem", "123.pem", "product.pem"], ["123.pem"]],
-    [["a.pem", "b.pem", "b-key.pem", "a-key.pem", "c-key.pem"], ["a.pem", "b.pem"]],
+    [
+      ["a.pem", "b.pem", "b-key.pem", "a-key.pem", "c-key.pem"],
+      ["a.pem", "b.pem"],
+    ],
     [["123.pem"], []],
     [["123-key.pem"], []],
     [["123.crt", "123-key.pem"], []],
@@ -59,7 +62,11 @@ describe("TLS files (real certificates from openssl)", () => {
   });
 
   it("explicit cert_file/key_file and ca_file", () => {
-    const files = tlsFiles({ repoId: "r", verifySsl: true, auth: { type: "client_cert", cert_file: fx.client.cert, key_file: fx.client.key, ca_file: fx.caFile } });
+    const files = tlsFiles({
+      repoId: "r",
+      verifySsl: true,
+      auth: { type: "client_cert", cert_file: fx.client.cert, key_file: fx.client.key, ca_file: fx.caFile },
+    });
     const tls = loadRepositoryTls("r", files);
     expect(tls.upstream.cert).toBe(fx.client.certPem);
     // auth.ca_file is for upstreams only; the system CAs stay trusted beside it
@@ -71,7 +78,10 @@ describe("TLS files (real certificates from openssl)", () => {
     const tls = loadRepositoryTls("r", tlsFiles({ repoId: "r", verifySsl: false, caBundle: fx.caFile }));
     expect(tls.proxy).toEqual({ rejectUnauthorized: false, ca: [...rootCertificates, fx.caPem] });
     expect(tls.upstream).toEqual({ rejectUnauthorized: false, ca: [...rootCertificates, fx.caPem] });
-    expect(loadRepositoryTls("r", tlsFiles({ repoId: "r", verifySsl: true }))).toMatchObject({ proxy: { rejectUnauthorized: true }, upstream: { rejectUnauthorized: true } });
+    expect(loadRepositoryTls("r", tlsFiles({ repoId: "r", verifySsl: true }))).toMatchObject({
+      proxy: { rejectUnauthorized: true },
+      upstream: { rejectUnauthorized: true },
+    });
   });
 
   it("names the repository, key and file for every problem", () => {
@@ -81,19 +91,27 @@ describe("TLS files (real certificates from openssl)", () => {
     expect(() => findClientCertInDir(empty, new Date(), "repository r: auth.cert_dir")).toThrow(
       `repository r: auth.cert_dir ${empty} has no certificate with a matching key (<name>.pem beside <name>-key.pem)`,
     );
-    expect(() => tlsFiles({ repoId: "r", verifySsl: true, auth: { type: "client_cert", cert_dir: join(fx.dir, "missing") } })).toThrow(/repository r: auth\.cert_dir .*missing cannot be read/);
+    expect(() => tlsFiles({ repoId: "r", verifySsl: true, auth: { type: "client_cert", cert_dir: join(fx.dir, "missing") } })).toThrow(
+      /repository r: auth\.cert_dir .*missing cannot be read/,
+    );
 
     const mismatch = join(fx.dir, "mismatch");
     mkdirSync(mismatch);
     copyFileSync(fx.client.cert, join(mismatch, "9.pem"));
     copyFileSync(fx.server.key, join(mismatch, "9-key.pem"));
     const files = tlsFiles({ repoId: "r", verifySsl: true, auth: { type: "client_cert", cert_dir: mismatch } });
-    expect(() => loadRepositoryTls("r", files)).toThrow(`repository r: client key ${join(mismatch, "9-key.pem")} does not belong to the certificate ${join(mismatch, "9.pem")}`);
+    expect(() => loadRepositoryTls("r", files)).toThrow(
+      `repository r: client key ${join(mismatch, "9-key.pem")} does not belong to the certificate ${join(mismatch, "9.pem")}`,
+    );
 
     const notPem = join(fx.dir, "not.pem");
     writeFileSync(notPem, "hello\n");
-    expect(() => loadRepositoryTls("r", tlsFiles({ repoId: "r", verifySsl: true, caBundle: notPem }))).toThrow(`repository r: proxy.ca_bundle ${notPem} contains no PEM certificate`);
+    expect(() => loadRepositoryTls("r", tlsFiles({ repoId: "r", verifySsl: true, caBundle: notPem }))).toThrow(
+      `repository r: proxy.ca_bundle ${notPem} contains no PEM certificate`,
+    );
     expect(() => loadRepositoryTls("r", tlsFiles({ repoId: "r", verifySsl: true, caBundle: "/nonexistent/ca.pem" }))).toThrow(TlsSetupError);
-    expect(() => loadRepositoryTls("r", { verifySsl: true, clientCert: { certFile: fx.client.cert, keyFile: notPem } })).toThrow(/client key .* is not a usable private key/);
+    expect(() => loadRepositoryTls("r", { verifySsl: true, clientCert: { certFile: fx.client.cert, keyFile: notPem } })).toThrow(
+      /client key .* is not a usable private key/,
+    );
   });
 });

@@ -99,13 +99,24 @@ describe("findPathConflict: files that cannot share one published tree", () => {
   const entry = (path: string, sha = "x") => ({ path, sha });
   it.each([
     ["distinct files in distinct directories", ["repodata/repomd.xml", "Packages/a.rpm", "Packages/b/c.rpm"], undefined],
-    ["a package at a metadata path", ["repodata/repomd.xml", "Packages/a.rpm", "repodata/repomd.xml"], { kind: "same path", first: "repodata/repomd.xml", second: "repodata/repomd.xml" }],
+    [
+      "a package at a metadata path",
+      ["repodata/repomd.xml", "Packages/a.rpm", "repodata/repomd.xml"],
+      { kind: "same path", first: "repodata/repomd.xml", second: "repodata/repomd.xml" },
+    ],
     ["a file where another needs a directory", ["a/b.rpm", "a"], { kind: "file is a directory", first: "a", second: "a/b.rpm" }],
     ["a file that is a grandparent directory", ["x/y/z/p.rpm", "x/y"], { kind: "file is a directory", first: "x/y", second: "x/y/z/p.rpm" }],
-    ["a package named like the metadata directory", ["repodata/repomd.xml", "repodata"], { kind: "file is a directory", first: "repodata", second: "repodata/repomd.xml" }],
+    [
+      "a package named like the metadata directory",
+      ["repodata/repomd.xml", "repodata"],
+      { kind: "file is a directory", first: "repodata", second: "repodata/repomd.xml" },
+    ],
     ["a common prefix that is no directory", ["ab/c.rpm", "a", "a.rpm"], undefined],
   ])("%s", (_what, paths, expected) => {
-    const conflict = findPathConflict(paths.map((p) => entry(p)), (e) => e.path);
+    const conflict = findPathConflict(
+      paths.map((p) => entry(p)),
+      (e) => e.path,
+    );
     expect(conflict ? { kind: conflict.kind, first: conflict.first.path, second: conflict.second.path } : undefined).toEqual(expected);
   });
 

@@ -17,13 +17,22 @@ async function load(files: Record<string, string>) {
   return loadConfig({ configDir: dir, env: {} });
 }
 
-const repos = "repositories:\n  - { id: a, type: rpm, upstream_url: http://up.example/a/ }\n  - { id: b, type: rpm, upstream_url: http://up.example/b/, publish: { base_url: http://b.mirror/ } }\n";
+const repos =
+  "repositories:\n  - { id: a, type: rpm, upstream_url: http://up.example/a/ }\n  - { id: b, type: rpm, upstream_url: http://up.example/b/, publish: { base_url: http://b.mirror/ } }\n";
 
 describe("publish.base_url", () => {
   it.each<[string, Record<string, string>, { a: string | undefined; b: string | undefined }]>([
     ["unset: none for a, b's own", { "config.yaml": repos }, { a: undefined, b: "http://b.mirror/" }],
-    ["global: a gets it, b keeps its own", { "config.yaml": `publish:\n  base_url: https://mirror.internal/\n${repos}` }, { a: "https://mirror.internal/", b: "http://b.mirror/" }],
-    ["set in conf.d, merged like any section", { "config.yaml": repos, "conf.d/publish.yaml": "publish: { base_url: http://m/ }\n" }, { a: "http://m/", b: "http://b.mirror/" }],
+    [
+      "global: a gets it, b keeps its own",
+      { "config.yaml": `publish:\n  base_url: https://mirror.internal/\n${repos}` },
+      { a: "https://mirror.internal/", b: "http://b.mirror/" },
+    ],
+    [
+      "set in conf.d, merged like any section",
+      { "config.yaml": repos, "conf.d/publish.yaml": "publish: { base_url: http://m/ }\n" },
+      { a: "http://m/", b: "http://b.mirror/" },
+    ],
   ])("%s", async (_, files, want) => {
     const { config } = await load(files);
     expect(baseUrlOf(config, config.repositories[0]!)).toBe(want.a);

@@ -1,6 +1,14 @@
 // The client snippets (dnf .repo, sources.list, deb822 .sources) for each kind of published tree.
 import { describe, expect, it } from "vitest";
-import { aptDeb822, aptSourcesList, clientRepoName, formatClientConfig, publishedUrl, rpmRepoStanza, type PublishedTarget } from "../../../core/publish/client-config.js";
+import {
+  aptDeb822,
+  aptSourcesList,
+  clientRepoName,
+  formatClientConfig,
+  publishedUrl,
+  rpmRepoStanza,
+  type PublishedTarget,
+} from "../../../core/publish/client-config.js";
 import { clientConfig } from "../../../core/publish/targets.js";
 
 const rpm: PublishedTarget = { repoId: "rhel9-baseos", type: "rpm", name: "latest", path: "/srv/published/rhel9-baseos/latest" };
@@ -97,8 +105,16 @@ describe("APT sources", () => {
 describe("clientConfig", () => {
   it.each<[string, PublishedTarget, { url?: string; files: string[]; hint: boolean }]>([
     ["rpm without base_url: the path and how to set base_url", rpm, { files: [], hint: true }],
-    ["rpm with base_url: one .repo", { ...rpm, baseUrl: "http://m/" }, { url: "http://m/rhel9-baseos/latest/", files: ["/etc/yum.repos.d/rhel9-baseos.repo"], hint: false }],
-    ["apt with base_url: .list and .sources", { ...apt, baseUrl: "http://m" }, { url: "http://m/bookworm/latest/", files: ["/etc/apt/sources.list.d/bookworm.list", "/etc/apt/sources.list.d/bookworm.sources"], hint: false }],
+    [
+      "rpm with base_url: one .repo",
+      { ...rpm, baseUrl: "http://m/" },
+      { url: "http://m/rhel9-baseos/latest/", files: ["/etc/yum.repos.d/rhel9-baseos.repo"], hint: false },
+    ],
+    [
+      "apt with base_url: .list and .sources",
+      { ...apt, baseUrl: "http://m" },
+      { url: "http://m/bookworm/latest/", files: ["/etc/apt/sources.list.d/bookworm.list", "/etc/apt/sources.list.d/bookworm.sources"], hint: false },
+    ],
   ])("%s", (_, target, want) => {
     const c = clientConfig(target);
     expect(c.url).toBe(want.url);

@@ -198,7 +198,10 @@ async function rpmLuaVercmp(pairs: (readonly [string, string])[]): Promise<numbe
     const lines = pairs.map(([a, b]) => `io.write(rpm.vercmp([[${a}]], [[${b}]]), "\\n")`);
     await writeFile(script, lines.join("\n"));
     const out = await run("rpm", ["--eval", `%{lua: dofile("${script}")}`]);
-    return out.trim().split("\n").map((n) => Math.sign(Number(n)));
+    return out
+      .trim()
+      .split("\n")
+      .map((n) => Math.sign(Number(n)));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -220,7 +223,10 @@ describe.skipIf(toolMissing("rpm"))("against the installed rpm", () => {
     const pairs = Array.from({ length: 2000 }, () => [randomEvr(), randomEvr()] as const);
     const asText = (e: Evr): string => `${e.epoch}:${e.version}-${e.release}`;
     const expected = await rpmLuaVercmp(pairs.map(([a, b]) => [asText(a), asText(b)] as const));
-    const mismatches = pairs.filter(([a, b], i) => compareEvr(a, b) !== expected[i]).map(([a, b]) => [asText(a), asText(b)]).slice(0, 10);
+    const mismatches = pairs
+      .filter(([a, b], i) => compareEvr(a, b) !== expected[i])
+      .map(([a, b]) => [asText(a), asText(b)])
+      .slice(0, 10);
     expect(mismatches).toEqual([]);
   });
 });

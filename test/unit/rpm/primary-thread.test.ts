@@ -40,7 +40,17 @@ describe("parsePrimaryInWorker", () => {
     const xml = `${HEAD}${names.map((n) => pkg(n)).join("")}${pkg("based", { base: `${REPO}sub/`, href: "x.rpm", size: "7" })}</metadata>`;
     const got = await parseAll(xml, { maxPackages: 10_000 });
     expect(got).toHaveLength(2501);
-    expect(got[0]).toEqual({ location: "Packages/p0.rpm", name: "p0", epoch: 2, version: "1.0", release: "3.el9", arch: "x86_64", size: 123, checksumAlgo: "sha256", checksumValue: SHA });
+    expect(got[0]).toEqual({
+      location: "Packages/p0.rpm",
+      name: "p0",
+      epoch: 2,
+      version: "1.0",
+      release: "3.el9",
+      arch: "x86_64",
+      size: 123,
+      checksumAlgo: "sha256",
+      checksumValue: SHA,
+    });
     expect(got[1999]!.name).toBe("p1999");
     expect(got[2500]).toMatchObject({ location: "sub/x.rpm", size: 7 });
   });
@@ -51,7 +61,13 @@ describe("parsePrimaryInWorker", () => {
       ["md5", `${HEAD}${pkg("a", { checksum: `<checksum type="md5">${"a".repeat(32)}</checksum>` })}</metadata>`, {}, ChecksumRefusedError, /md5/],
       ["unsafe href", `${HEAD}${pkg("a", { href: "../../etc/passwd" })}</metadata>`, {}, UnsafePathError, /\.\.\/\.\.\/etc\/passwd/],
       ["too many packages", `${HEAD}${pkg("a")}${pkg("b")}${pkg("c")}</metadata>`, { maxPackages: 2 }, LimitExceededError, /more than 2 packages/],
-      ["decompressed size", `${HEAD}${"<!-- padding -->".repeat(10_000)}</metadata>`, { maxOutputBytes: 4096 }, LimitExceededError, /decompresses to more than 4 KiB/],
+      [
+        "decompressed size",
+        `${HEAD}${"<!-- padding -->".repeat(10_000)}</metadata>`,
+        { maxOutputBytes: 4096 },
+        LimitExceededError,
+        /decompresses to more than 4 KiB/,
+      ],
     ];
     for (const [what, xml, extra, cls, message] of cases) {
       const err = await rejection(parseAll(xml, extra));
@@ -66,9 +82,11 @@ describe("parsePrimaryInWorker", () => {
     const gz = gzipSync(`${HEAD}${pkg("a")}</metadata>`);
     gz.fill(0x55, 12, 40);
     const out: ParsedPackage[] = [];
-    const err = await rejection((async () => {
-      for await (const p of parsePrimaryInWorker(chunks(gz), options())) out.push(p);
-    })());
+    const err = await rejection(
+      (async () => {
+        for await (const p of parsePrimaryInWorker(chunks(gz), options())) out.push(p);
+      })(),
+    );
     expect(err).toBeInstanceOf(DecompressionError);
   });
 
@@ -77,9 +95,11 @@ describe("parsePrimaryInWorker", () => {
       yield gzipSync(HEAD).subarray(0, 10);
       throw new Error("connection reset while reading the pool");
     }
-    const err = await rejection((async () => {
-      for await (const _ of parsePrimaryInWorker(failing(), options())) void _;
-    })());
+    const err = await rejection(
+      (async () => {
+        for await (const _ of parsePrimaryInWorker(failing(), options())) void _;
+      })(),
+    );
     expect((err as Error).message).toBe("connection reset while reading the pool");
   });
 
@@ -87,11 +107,13 @@ describe("parsePrimaryInWorker", () => {
     const controller = new AbortController();
     const xml = `${HEAD}${Array.from({ length: 3000 }, (_, i) => pkg(`p${i}`)).join("")}</metadata>`;
     let seen = 0;
-    const err = await rejection((async () => {
-      for await (const _ of parsePrimaryInWorker(chunks(gzipSync(xml)), options({ maxPackages: 10_000, signal: controller.signal }))) {
-        if (++seen === 10) controller.abort();
-      }
-    })());
+    const err = await rejection(
+      (async () => {
+        for await (const _ of parsePrimaryInWorker(chunks(gzipSync(xml)), options({ maxPackages: 10_000, signal: controller.signal }))) {
+          if (++seen === 10) controller.abort();
+        }
+      })(),
+    );
     expect(err).toBeInstanceOf(AbortedError);
     expect(seen).toBeLessThan(3000);
   });

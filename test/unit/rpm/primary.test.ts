@@ -34,7 +34,6 @@ async function parseAll(xml: string | Buffer | AsyncIterable<Uint8Array>, opts: 
   return out;
 }
 
-
 describe("parsePrimary", () => {
   it("reads the fields of each package", async () => {
     const xml =
@@ -45,7 +44,17 @@ describe("parsePrimary", () => {
       ) +
       "</metadata>";
     expect(await parseAll(xml)).toEqual([
-      { name: "hello", arch: "noarch", epoch: 0, version: "1.0", release: "1", checksum: { algo: "sha256", value: SHA }, pkgid: SHA, size: 123, location: "hello-1.0-1.noarch.rpm" },
+      {
+        name: "hello",
+        arch: "noarch",
+        epoch: 0,
+        version: "1.0",
+        release: "1",
+        checksum: { algo: "sha256", value: SHA },
+        pkgid: SHA,
+        size: 123,
+        location: "hello-1.0-1.noarch.rpm",
+      },
       {
         name: "beta",
         arch: "x86_64",
@@ -99,7 +108,12 @@ describe("parsePrimary", () => {
 
   describe("refuses bad metadata with a message naming the package", () => {
     it("an md5 package checksum", async () => {
-      const err = await rejection(parseAll(HEAD + pkg(MINIMAL.replace(`<checksum type="sha256" pkgid="YES">${SHA}`, `<checksum type="md5" pkgid="YES">${"a".repeat(32)}`)) + "</metadata>", { label: "p.xml" }));
+      const err = await rejection(
+        parseAll(
+          HEAD + pkg(MINIMAL.replace(`<checksum type="sha256" pkgid="YES">${SHA}`, `<checksum type="md5" pkgid="YES">${"a".repeat(32)}`)) + "</metadata>",
+          { label: "p.xml" },
+        ),
+      );
       expect(err).toBeInstanceOf(ChecksumRefusedError);
       expect(err.message).toBe("p.xml: package hello-1.0-1.noarch has an md5 checksum, which is not accepted");
     });
@@ -113,11 +127,23 @@ describe("parsePrimary", () => {
       ["no location", MINIMAL.replace('<location href="hello-1.0-1.noarch.rpm"/>', ""), /has no <location href>/],
       ["a bad epoch", MINIMAL.replace('epoch="0"', 'epoch="x"'), /has an invalid epoch "x"/],
       ["a bad size", MINIMAL.replace('package="123"', 'package="-5"'), /has an invalid package size "-5"/],
-      ["a 15-digit epoch (beyond rpm's and PostgreSQL's 32-bit integer)", MINIMAL.replace('epoch="0"', 'epoch="123456789012345"'), /package hello-1\.0-1\.noarch has an epoch 123456789012345 larger than 2147483647/],
+      [
+        "a 15-digit epoch (beyond rpm's and PostgreSQL's 32-bit integer)",
+        MINIMAL.replace('epoch="0"', 'epoch="123456789012345"'),
+        /package hello-1\.0-1\.noarch has an epoch 123456789012345 larger than 2147483647/,
+      ],
       ["an epoch one past 2^31-1", MINIMAL.replace('epoch="0"', 'epoch="2147483648"'), /has an epoch 2147483648 larger than 2147483647/],
-      ["a newline in <name>", MINIMAL.replace("<name>hello</name>", "<name>hel\nlo</name>"), /package "hel\\nlo-1\.0-1\.noarch" has whitespace or a control character in <name>: "hel\\nlo"/],
+      [
+        "a newline in <name>",
+        MINIMAL.replace("<name>hello</name>", "<name>hel\nlo</name>"),
+        /package "hel\\nlo-1\.0-1\.noarch" has whitespace or a control character in <name>: "hel\\nlo"/,
+      ],
       ["a space in <arch>", MINIMAL.replace("<arch>noarch</arch>", "<arch>no arch</arch>"), /has whitespace or a control character in <arch>: "no arch"/],
-      ["an encoded newline in the release", MINIMAL.replace('rel="1"', 'rel="1&#10;evil"'), /has whitespace or a control character in <version rel>: "1\\nevil"/],
+      [
+        "an encoded newline in the release",
+        MINIMAL.replace('rel="1"', 'rel="1&#10;evil"'),
+        /has whitespace or a control character in <version rel>: "1\\nevil"/,
+      ],
     ])("%s", async (_what, inner, message) => {
       const err = await rejection(parseAll(HEAD + pkg(inner) + "</metadata>"));
       expect(err).toBeInstanceOf(PrimaryParseError);
@@ -130,7 +156,11 @@ describe("parsePrimary", () => {
       ["a truncated document", HEAD + pkg(MINIMAL), /not well-formed XML/],
       ["another root element", `<repomd></repomd>`, /root element is <repomd>, not <metadata>/],
       ["an empty document", ``, /empty/],
-      ["an undefined entity (no DTD expansion)", `<!DOCTYPE m [<!ENTITY a "aaaaaaaaaa">]>${HEAD.split("\n")[1]}<package>&a;</package></metadata>`, /not well-formed XML/],
+      [
+        "an undefined entity (no DTD expansion)",
+        `<!DOCTYPE m [<!ENTITY a "aaaaaaaaaa">]>${HEAD.split("\n")[1]}<package>&a;</package></metadata>`,
+        /not well-formed XML/,
+      ],
     ])("%s", async (_what, xml, message) => {
       const err = await rejection(parseAll(xml));
       expect(err).toBeInstanceOf(PrimaryParseError);
@@ -243,11 +273,25 @@ describe.skipIf(toolMissing("rpmbuild") || toolMissing("createrepo_c"))("a real 
     for (const s of await Promise.all(
       specs.map(async (s) => ({
         s,
-        path: await buildRpm({ dir: join(dir, s.sub), name: s.name, version: s.version, release: s.release, ...(s.epoch !== undefined ? { epoch: s.epoch } : {}), ...(s.payloadBytes ? { payloadBytes: s.payloadBytes } : {}) }),
+        path: await buildRpm({
+          dir: join(dir, s.sub),
+          name: s.name,
+          version: s.version,
+          release: s.release,
+          ...(s.epoch !== undefined ? { epoch: s.epoch } : {}),
+          ...(s.payloadBytes ? { payloadBytes: s.payloadBytes } : {}),
+        }),
       })),
     )) {
       const file = `${s.s.name}-${s.s.version}-${s.s.release}.noarch.rpm`;
-      built.push({ path: s.path, location: s.s.sub ? `${s.s.sub}/${file}` : file, name: s.s.name, epoch: s.s.epoch ?? 0, version: s.s.version, release: s.s.release });
+      built.push({
+        path: s.path,
+        location: s.s.sub ? `${s.s.sub}/${file}` : file,
+        name: s.s.name,
+        epoch: s.s.epoch ?? 0,
+        version: s.s.version,
+        release: s.s.release,
+      });
     }
   }, 120_000);
 
@@ -278,7 +322,10 @@ describe.skipIf(toolMissing("rpmbuild") || toolMissing("createrepo_c"))("a real 
     expect(primary.size).toBe(primaryBytes.length);
 
     const packages: PrimaryPackage[] = [];
-    const text = decompressIterable(createReadStream(join(dir, location)), compressionFromPath(location), { maxOutputBytes: 64 * 1024 * 1024, label: location });
+    const text = decompressIterable(createReadStream(join(dir, location)), compressionFromPath(location), {
+      maxOutputBytes: 64 * 1024 * 1024,
+      label: location,
+    });
     for await (const p of parsePrimary(text, { label: location })) packages.push(p);
 
     expect(packages.map((p) => p.name).sort()).toEqual(built.map((b) => b.name).sort());

@@ -96,12 +96,18 @@ describe("parseRepomd", () => {
   });
 
   it("drops an md5 open-checksum instead of failing: nothing is verified against it", () => {
-    const md = parseRepomd(repomd(data("primary", `<checksum type="sha256">${SHA256}</checksum><open-checksum type="md5">${"a".repeat(32)}</open-checksum><location href="p.xml.gz"/>`)));
+    const md = parseRepomd(
+      repomd(
+        data("primary", `<checksum type="sha256">${SHA256}</checksum><open-checksum type="md5">${"a".repeat(32)}</open-checksum><location href="p.xml.gz"/>`),
+      ),
+    );
     expect(md.data[0]!.openChecksum).toBeUndefined();
   });
 
   it("records xml:base of <location>", () => {
-    const md = parseRepomd(repomd(data("primary", `<checksum type="sha256">${SHA256}</checksum><location xml:base="http://mirror.test/base/" href="repodata/p.xml.gz"/>`)));
+    const md = parseRepomd(
+      repomd(data("primary", `<checksum type="sha256">${SHA256}</checksum><location xml:base="http://mirror.test/base/" href="repodata/p.xml.gz"/>`)),
+    );
     expect(md.data[0]).toMatchObject({ location: "repodata/p.xml.gz", locationBase: "http://mirror.test/base/" });
   });
 
@@ -115,7 +121,7 @@ describe("parseRepomd", () => {
   it("ignores elements it does not know (tags, database_version, header-checksum)", () => {
     const xml = repomd(
       data("primary_db", `<checksum type="sha256">${SHA256}</checksum><location href="p.sqlite.bz2"/><database_version>10</database_version>`),
-      "<revision>7</revision><tags><content>binary-x86_64</content><distro cpeid=\"cpe:/o:x\">X</distro></tags>",
+      '<revision>7</revision><tags><content>binary-x86_64</content><distro cpeid="cpe:/o:x">X</distro></tags>',
     );
     const md = parseRepomd(xml);
     expect(md.revision).toBe("7");
@@ -129,7 +135,11 @@ describe("parseRepomd", () => {
     ["a <data> without type", repomd(`<data><checksum type="sha256">${SHA256}</checksum><location href="p"/></data>`), /has no type attribute/],
     ["a duplicate <data> type", repomd(PRIMARY + PRIMARY), /<data type="primary"> appears twice/],
     ["a <data> without location", repomd(data("primary", `<checksum type="sha256">${SHA256}</checksum>`)), /has no <location href>/],
-    ["a size that is not a number", repomd(data("primary", `<checksum type="sha256">${SHA256}</checksum><location href="p"/><size>-1</size>`)), /<size> is not a non-negative integer/],
+    [
+      "a size that is not a number",
+      repomd(data("primary", `<checksum type="sha256">${SHA256}</checksum><location href="p"/><size>-1</size>`)),
+      /<size> is not a non-negative integer/,
+    ],
     ["an entity it cannot expand", `<!DOCTYPE r [<!ENTITY x "y">]><repomd>&x;</repomd>`, /not well-formed XML/],
   ])("refuses %s with RepomdError", (_what, xml, message) => {
     const err = refusal(xml);

@@ -9,7 +9,11 @@ describe("describeFailure", () => {
       { file: "config.yaml", path: "storage.path", message: "required" },
       { file: "conf.d/r.yaml", path: "", message: "not YAML" },
     ]);
-    expect(describeFailure(err)).toEqual({ lines: ["config.yaml: storage.path: required", "conf.d/r.yaml: not YAML"], exitCode: ExitCode.config, unexpected: false });
+    expect(describeFailure(err)).toEqual({
+      lines: ["config.yaml: storage.path: required", "conf.d/r.yaml: not YAML"],
+      exitCode: ExitCode.config,
+      unexpected: false,
+    });
   });
 
   it.each([

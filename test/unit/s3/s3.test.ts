@@ -57,11 +57,27 @@ describe("region and client settings", () => {
     expect(s3ConnectionOf(undefined)).toEqual({ forcePathStyle: false });
     const conn = s3ConnectionOf({ endpoint: "http://127.0.0.1:9000", force_path_style: true });
     expect(conn).toEqual({ endpoint: "http://127.0.0.1:9000", forcePathStyle: true });
-    expect(s3ClientConfig(conn, {}, { AWS_REGION: "eu-north-1" })).toEqual({ region: "eu-north-1", endpoint: "http://127.0.0.1:9000", forcePathStyle: true, maxAttempts: 4 });
+    expect(s3ClientConfig(conn, {}, { AWS_REGION: "eu-north-1" })).toEqual({
+      region: "eu-north-1",
+      endpoint: "http://127.0.0.1:9000",
+      forcePathStyle: true,
+      maxAttempts: 4,
+    });
     const pooled = s3ClientConfig({ region: "eu-west-1" }, { maxAttempts: 5, maxSockets: 128 }, {});
-    expect(pooled).toMatchObject({ region: "eu-west-1", forcePathStyle: false, maxAttempts: 5, requestHandler: { httpAgent: { keepAlive: true, maxSockets: 128 }, httpsAgent: { keepAlive: true, maxSockets: 128 } } });
+    expect(pooled).toMatchObject({
+      region: "eu-west-1",
+      forcePathStyle: false,
+      maxAttempts: 5,
+      requestHandler: { httpAgent: { keepAlive: true, maxSockets: 128 }, httpsAgent: { keepAlive: true, maxSockets: 128 } },
+    });
     expect(pooled).not.toHaveProperty("endpoint");
-    expect(s3SettingsOf(conn, { bucket: "b", prefix: "p" }, {})).toEqual({ bucket: "b", prefix: "p", region: "us-east-1", endpoint: "http://127.0.0.1:9000", forcePathStyle: true });
+    expect(s3SettingsOf(conn, { bucket: "b", prefix: "p" }, {})).toEqual({
+      bucket: "b",
+      prefix: "p",
+      region: "us-east-1",
+      endpoint: "http://127.0.0.1:9000",
+      forcePathStyle: true,
+    });
   });
 });
 
@@ -86,8 +102,16 @@ describe("S3 errors", () => {
   });
 
   it.each([
-    [sdkError("NoSuchKey", 404, "The specified key does not exist."), undefined, "cannot read s3://b/k: NoSuchKey (HTTP 404): The specified key does not exist."],
-    [sdkError("AccessDenied", 403, "Access Denied"), "http://user:secret@127.0.0.1:9000", "cannot read s3://b/k: AccessDenied (HTTP 403): Access Denied (endpoint http://user:***@127.0.0.1:9000/)"],
+    [
+      sdkError("NoSuchKey", 404, "The specified key does not exist."),
+      undefined,
+      "cannot read s3://b/k: NoSuchKey (HTTP 404): The specified key does not exist.",
+    ],
+    [
+      sdkError("AccessDenied", 403, "Access Denied"),
+      "http://user:secret@127.0.0.1:9000",
+      "cannot read s3://b/k: AccessDenied (HTTP 403): Access Denied (endpoint http://user:***@127.0.0.1:9000/)",
+    ],
     [new Error("connect ECONNREFUSED 127.0.0.1:9"), undefined, "cannot read s3://b/k: Error: connect ECONNREFUSED 127.0.0.1:9"],
   ])("an SDK error %s (endpoint %s) reads: %s", (err, endpoint, message) => {
     const got = s3ErrorOf(err, "cannot read s3://b/k", { endpoint });
@@ -111,11 +135,20 @@ describe("S3 errors", () => {
   it.each([
     [404, undefined, "bucket mirror does not exist: check storage.s3.bucket (and region, endpoint)"],
     [404, "http://127.0.0.1:9000", "bucket mirror at http://127.0.0.1:9000/ does not exist: check storage.s3.bucket (and region, endpoint)"],
-    [403, undefined, "access to bucket mirror is denied: the credentials need s3:ListBucket on it (and s3:GetObject, s3:PutObject, s3:DeleteObject on its keys)"],
+    [
+      403,
+      undefined,
+      "access to bucket mirror is denied: the credentials need s3:ListBucket on it (and s3:GetObject, s3:PutObject, s3:DeleteObject on its keys)",
+    ],
     [301, undefined, "bucket mirror is not in region eu-west-1: set storage.s3.region to the bucket's region"],
     [500, "http://127.0.0.1:9000", "cannot reach bucket mirror at http://127.0.0.1:9000/: InternalError (HTTP 500): boom"],
   ])("a failed HEAD of the bucket with HTTP %s (endpoint %s): %s", (status, endpoint, message) => {
-    const err = bucketCheckError(sdkError(status === 500 ? "InternalError" : "Http", status), { bucket: "mirror", region: "eu-west-1", endpoint, configKey: "storage.s3" });
+    const err = bucketCheckError(sdkError(status === 500 ? "InternalError" : "Http", status), {
+      bucket: "mirror",
+      region: "eu-west-1",
+      endpoint,
+      configKey: "storage.s3",
+    });
     expect(err).toBeInstanceOf(S3Error);
     expect(err.message).toBe(message);
   });

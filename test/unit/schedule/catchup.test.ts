@@ -3,7 +3,12 @@ import { decideAtStart, type StoredTiming } from "../../../core/schedule/catchup
 
 const job = { cron: "0 2 * * *", timeZone: "UTC" };
 const now = new Date("2026-06-10T12:00:00Z");
-const stored = (nextRunAt: string | null, over: Partial<StoredTiming> = {}): StoredTiming => ({ cron: "0 2 * * *", timeZone: "UTC", nextRunAt: nextRunAt ? new Date(nextRunAt) : null, ...over });
+const stored = (nextRunAt: string | null, over: Partial<StoredTiming> = {}): StoredTiming => ({
+  cron: "0 2 * * *",
+  timeZone: "UTC",
+  nextRunAt: nextRunAt ? new Date(nextRunAt) : null,
+  ...over,
+});
 
 describe("decideAtStart", () => {
   it.each([
@@ -12,8 +17,18 @@ describe("decideAtStart", () => {
     ["a changed cron is not a missed run", stored("2026-06-09T02:00:00Z", { cron: "0 3 * * *" }), true, { action: "wait", reason: "retimed" }],
     ["a changed zone is not a missed run", stored("2026-06-09T02:00:00Z", { timeZone: "Europe/Berlin" }), true, { action: "wait", reason: "retimed" }],
     ["next run still ahead: on time", stored("2026-06-11T02:00:00Z"), true, { action: "wait", reason: "on time" }],
-    ["missed once, catch_up: runs once", stored("2026-06-10T02:00:00Z"), true, { action: "catch-up", missedAt: new Date("2026-06-10T02:00:00Z"), missedCount: 1 }],
-    ["missed three times, catch_up: still runs once", stored("2026-06-08T02:00:00Z"), true, { action: "catch-up", missedAt: new Date("2026-06-08T02:00:00Z"), missedCount: 3 }],
+    [
+      "missed once, catch_up: runs once",
+      stored("2026-06-10T02:00:00Z"),
+      true,
+      { action: "catch-up", missedAt: new Date("2026-06-10T02:00:00Z"), missedCount: 1 },
+    ],
+    [
+      "missed three times, catch_up: still runs once",
+      stored("2026-06-08T02:00:00Z"),
+      true,
+      { action: "catch-up", missedAt: new Date("2026-06-08T02:00:00Z"), missedCount: 3 },
+    ],
     ["missed, no catch_up: waits for the next time", stored("2026-06-08T02:00:00Z"), false, { action: "skip-missed", missedCount: 3 }],
   ])("%s", (_t, s, catchUp, expected) => {
     const d = decideAtStart(job, s, now, catchUp);

@@ -5,7 +5,10 @@ describe("testClockSpec (the test hook)", () => {
   it.each([
     [{}, null],
     [{ CHANTAL_SCHEDULER_TEST_START: "2026-03-29T00:59:58Z" }, { start: new Date("2026-03-29T00:59:58Z"), speed: 1 }],
-    [{ CHANTAL_SCHEDULER_TEST_START: "2026-03-29T00:59:58Z", CHANTAL_SCHEDULER_TEST_SPEED: "60" }, { start: new Date("2026-03-29T00:59:58Z"), speed: 60 }],
+    [
+      { CHANTAL_SCHEDULER_TEST_START: "2026-03-29T00:59:58Z", CHANTAL_SCHEDULER_TEST_SPEED: "60" },
+      { start: new Date("2026-03-29T00:59:58Z"), speed: 60 },
+    ],
   ])("%j", (env, expected) => {
     expect(testClockSpec(env)).toEqual(expected);
   });

@@ -16,7 +16,9 @@ describe("planJobs", () => {
   const c = config({
     scheduler: { timezone: "America/New_York" },
     repositories: [
-      repo("own-zone", { schedule: { cron: "0 2 * * *", timezone: "Europe/Berlin", jitter_seconds: 120, create_snapshot: true, snapshot_name_template: "own-{date}" } }),
+      repo("own-zone", {
+        schedule: { cron: "0 2 * * *", timezone: "Europe/Berlin", jitter_seconds: 120, create_snapshot: true, snapshot_name_template: "own-{date}" },
+      }),
       repo("scheduler-zone", { schedule: { cron: "30 3 * * *" } }),
       repo("no-schedule"),
       repo("schedule-off", { schedule: { enabled: false, cron: "0 4 * * *" } }),
@@ -26,7 +28,15 @@ describe("planJobs", () => {
 
   it("one sync job per enabled repository with an enabled schedule", () => {
     expect(planJobs(c, "Asia/Tokyo")).toEqual<ScheduledJob[]>([
-      { key: "sync:own-zone", kind: "sync", target: "own-zone", cron: "0 2 * * *", timeZone: "Europe/Berlin", jitterSeconds: 120, snapshotTemplate: "own-{date}" },
+      {
+        key: "sync:own-zone",
+        kind: "sync",
+        target: "own-zone",
+        cron: "0 2 * * *",
+        timeZone: "Europe/Berlin",
+        jitterSeconds: 120,
+        snapshotTemplate: "own-{date}",
+      },
       { key: "sync:scheduler-zone", kind: "sync", target: "scheduler-zone", cron: "30 3 * * *", timeZone: "America/New_York", jitterSeconds: 0 },
     ]);
   });
@@ -51,11 +61,25 @@ describe("planJobs", () => {
 });
 
 describe("diffPlans", () => {
-  const job = (key: string, cron: string, extra: Partial<ScheduledJob> = {}): ScheduledJob => ({ key, kind: "sync", target: key, cron, timeZone: "UTC", jitterSeconds: 0, ...extra });
+  const job = (key: string, cron: string, extra: Partial<ScheduledJob> = {}): ScheduledJob => ({
+    key,
+    kind: "sync",
+    target: key,
+    cron,
+    timeZone: "UTC",
+    jitterSeconds: 0,
+    ...extra,
+  });
 
   it("sorts jobs into added, removed, retimed (cron or zone) and updated (other settings)", () => {
     const before = [job("a", "0 1 * * *"), job("b", "0 2 * * *"), job("c", "0 3 * * *"), job("d", "0 4 * * *"), job("e", "0 5 * * *")];
-    const after = [job("a", "0 1 * * *"), job("b", "0 9 * * *"), job("c", "0 3 * * *", { timeZone: "Europe/Berlin" }), job("d", "0 4 * * *", { jitterSeconds: 30 }), job("f", "0 6 * * *")];
+    const after = [
+      job("a", "0 1 * * *"),
+      job("b", "0 9 * * *"),
+      job("c", "0 3 * * *", { timeZone: "Europe/Berlin" }),
+      job("d", "0 4 * * *", { jitterSeconds: 30 }),
+      job("f", "0 6 * * *"),
+    ];
     const d = diffPlans(before, after);
     expect(d.added.map((j) => j.key)).toEqual(["f"]);
     expect(d.removed.map((j) => j.key)).toEqual(["e"]);

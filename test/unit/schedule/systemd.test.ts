@@ -20,11 +20,25 @@ describe("the systemd unit", () => {
   it("has the required settings", () => {
     const unit = renderSchedulerUnit(DEFAULT_UNIT_OPTIONS);
     for (const line of [
-      "Type=simple", "After=network-online.target", "Wants=network-online.target", "NoNewPrivileges=yes", "PrivateTmp=yes", "ProtectSystem=strict", "ProtectHome=yes",
-      "ReadWritePaths=/var/lib/chantal", "Restart=on-failure", "WantedBy=multi-user.target",
+      "Type=simple",
+      "After=network-online.target",
+      "Wants=network-online.target",
+      "NoNewPrivileges=yes",
+      "PrivateTmp=yes",
+      "ProtectSystem=strict",
+      "ProtectHome=yes",
+      "ReadWritePaths=/var/lib/chantal",
+      "Restart=on-failure",
+      "WantedBy=multi-user.target",
       // The dedicated user, no capabilities, and the network families a sync needs.
-      "User=chantal", "Group=chantal", "CapabilityBoundingSet=", "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK", "SystemCallFilter=@system-service",
-      "SystemCallErrorNumber=EPERM", "ProtectKernelTunables=yes", "UMask=0022",
+      "User=chantal",
+      "Group=chantal",
+      "CapabilityBoundingSet=",
+      "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK",
+      "SystemCallFilter=@system-service",
+      "SystemCallErrorNumber=EPERM",
+      "ProtectKernelTunables=yes",
+      "UMask=0022",
     ]) {
       expect(unit.split("\n")).toContain(line);
     }
@@ -45,19 +59,32 @@ describe("the systemd unit", () => {
   });
 
   it("coveringDirectories keeps the outermost directories", () => {
-    expect(coveringDirectories(["/var/lib/chantal", "/var/lib/chantal/pool", "/srv/published", "/var/lib/chantal-other", "/srv/published/"])).toEqual(["/srv/published", "/var/lib/chantal", "/var/lib/chantal-other"]);
+    expect(coveringDirectories(["/var/lib/chantal", "/var/lib/chantal/pool", "/srv/published", "/var/lib/chantal-other", "/srv/published/"])).toEqual([
+      "/srv/published",
+      "/var/lib/chantal",
+      "/var/lib/chantal-other",
+    ]);
   });
 
   it("from a configuration: its paths, its grace period, ProtectHome read-only for paths under /root or /home", async () => {
     const configDir = makeConfigDir({
-      "config.yaml": "storage:\n  base_path: /var/lib/chantal-test\n  published_path: /srv/www/mirror\nscheduler:\n  grace_period_seconds: 300\n  log_file: /var/log/chantal/scheduler.log\nbackup:\n  dir: /backup/chantal\n",
+      "config.yaml":
+        "storage:\n  base_path: /var/lib/chantal-test\n  published_path: /srv/www/mirror\nscheduler:\n  grace_period_seconds: 300\n  log_file: /var/log/chantal/scheduler.log\nbackup:\n  dir: /backup/chantal\n",
     });
     dirs.push(configDir);
     const loaded = await loadConfig({ configDir, env: {} });
     const o = unitOptionsFor(loaded, { nodePath: "/usr/bin/node", cliPath: "/opt/chantal/bin/chantal-run.js", user: "chantal" });
     expect(o.readWritePaths).toEqual(["/backup/chantal", "/srv/www/mirror", "/var/lib/chantal-test", "/var/log/chantal"]);
     expect(o.timeoutStopSec).toBe(330);
-    expect(o.execStart).toEqual(["/usr/bin/node", "--max-old-space-size=1536", "/opt/chantal/bin/chantal-run.js", "--config-dir", configDir, "scheduler", "start"]);
+    expect(o.execStart).toEqual([
+      "/usr/bin/node",
+      "--max-old-space-size=1536",
+      "/opt/chantal/bin/chantal-run.js",
+      "--config-dir",
+      configDir,
+      "scheduler",
+      "start",
+    ]);
     expect(o.protectHome).toBe(configDir.startsWith("/root") || configDir.startsWith("/home") ? "read-only" : "yes");
     const unit = renderSchedulerUnit(o);
     expect(unit).toContain("User=chantal\nGroup=chantal\n");
@@ -74,7 +101,6 @@ describe("the systemd unit", () => {
     expect(outside).toMatchObject({ privateTmp: "yes", protectHome: "yes" });
     expect(renderSchedulerUnit(inTmp)).toContain("\nPrivateTmp=no\n");
   });
-
 });
 
 /** The unit's overall exposure as systemd-analyze security --offline=true rates it (0 = locked down, 10 = exposed). */
@@ -94,7 +120,8 @@ describeWithTools(["systemd-analyze"], "the systemd unit, checked by systemd", (
 
   it("systemd-analyze security rates a unit rendered from a configuration at most 4.0 (OK)", async () => {
     const configDir = makeConfigDir({
-      "config.yaml": "storage:\n  base_path: /var/lib/chantal-test\n  published_path: /srv/www/mirror\nscheduler:\n  log_file: /var/log/chantal/scheduler.log\nbackup:\n  dir: /backup/chantal\n",
+      "config.yaml":
+        "storage:\n  base_path: /var/lib/chantal-test\n  published_path: /srv/www/mirror\nscheduler:\n  log_file: /var/log/chantal/scheduler.log\nbackup:\n  dir: /backup/chantal\n",
     });
     dirs.push(configDir);
     const loaded = await loadConfig({ configDir, env: {} });
@@ -105,17 +132,24 @@ describeWithTools(["systemd-analyze"], "the systemd unit, checked by systemd", (
 
   // verify checks that ExecStart exists: /usr/local/bin/chantal-run, where the README's install puts it, is
   // provided in a private mount namespace (root only), so nothing on the host changes.
-  it.runIf(process.getuid?.() === 0 || process.env.CHANTAL_REQUIRE_TOOLS === "1")("systemd-analyze verify accepts the shipped unit where chantal-run is in /usr/local/bin", () => {
-    const script = `mount -t tmpfs tmpfs /usr/local/bin && ln -s "$1" /usr/local/bin/chantal-run && systemd-analyze verify "$2"`;
-    const r = spawnSync("unshare", ["--mount", "sh", "-c", script, "sh", join(repoRoot, "bin", "chantal-run.js"), shipped], { encoding: "utf8" });
-    expect(r.stderr.trim()).toBe("");
-    expect(r.status).toBe(0);
-  });
+  it.runIf(process.getuid?.() === 0 || process.env.CHANTAL_REQUIRE_TOOLS === "1")(
+    "systemd-analyze verify accepts the shipped unit where chantal-run is in /usr/local/bin",
+    () => {
+      const script = `mount -t tmpfs tmpfs /usr/local/bin && ln -s "$1" /usr/local/bin/chantal-run && systemd-analyze verify "$2"`;
+      const r = spawnSync("unshare", ["--mount", "sh", "-c", script, "sh", join(repoRoot, "bin", "chantal-run.js"), shipped], { encoding: "utf8" });
+      expect(r.stderr.trim()).toBe("");
+      expect(r.status).toBe(0);
+    },
+  );
 
   it("systemd-analyze verify accepts the unit that install-systemd renders", () => {
     const dir = mkdtempSync(join(tmpdir(), "chantal-unit-"));
     dirs.push(dir);
-    const unit = renderSchedulerUnit({ ...DEFAULT_UNIT_OPTIONS, execStart: [process.execPath, join(repoRoot, "bin", "chantal-run.js"), "--config-dir", dir, "scheduler", "start"], readWritePaths: [dir] });
+    const unit = renderSchedulerUnit({
+      ...DEFAULT_UNIT_OPTIONS,
+      execStart: [process.execPath, join(repoRoot, "bin", "chantal-run.js"), "--config-dir", dir, "scheduler", "start"],
+      readWritePaths: [dir],
+    });
     const file = join(dir, "chantal-scheduler.service");
     writeFileSync(file, unit);
     const r = spawnSync("systemd-analyze", ["verify", file], { encoding: "utf8" });
@@ -127,7 +161,15 @@ describeWithTools(["systemd-analyze"], "the systemd unit, checked by systemd", (
 describe("the service user", () => {
   it("is created as a system user with its own group, no login shell, home at the data directory", () => {
     expect(createUserCommand("chantal", "/var/lib/chantal")).toEqual([
-      "useradd", "--system", "--user-group", "--home-dir", "/var/lib/chantal", "--no-create-home", "--shell", "/usr/sbin/nologin", "chantal",
+      "useradd",
+      "--system",
+      "--user-group",
+      "--home-dir",
+      "/var/lib/chantal",
+      "--no-create-home",
+      "--shell",
+      "/usr/sbin/nologin",
+      "chantal",
     ]);
   });
 

@@ -20,7 +20,12 @@ describe("zone arithmetic", () => {
     ["the skipped hour", "Europe/Berlin", "2026-03-29T02:30:00", { kind: "skipped", gapEnd: at("2026-03-29T01:00:00Z") }],
     ["the repeated hour", "Europe/Berlin", "2026-10-25T02:30:00", { kind: "repeated", first: at("2026-10-25T00:30:00Z"), second: at("2026-10-25T01:30:00Z") }],
     ["New York's skipped hour", "America/New_York", "2026-03-08T02:00:00", { kind: "skipped", gapEnd: at("2026-03-08T07:00:00Z") }],
-    ["New York's repeated hour", "America/New_York", "2026-11-01T01:59:00", { kind: "repeated", first: at("2026-11-01T05:59:00Z"), second: at("2026-11-01T06:59:00Z") }],
+    [
+      "New York's repeated hour",
+      "America/New_York",
+      "2026-11-01T01:59:00",
+      { kind: "repeated", first: at("2026-11-01T05:59:00Z"), second: at("2026-11-01T06:59:00Z") },
+    ],
   ])("instantsOf: %s", (_t, tz, local, expected) => {
     expect(instantsOf(tz, wall(local))).toEqual(expected);
   });

@@ -15,7 +15,11 @@ afterEach(() => {
 function traced(dir: string, script: string): string[] {
   const out = join(dir, "strace.out");
   const code = `const m = await import(${JSON.stringify(join(repoRoot, "core/storage/durable.ts"))}); ${script}`;
-  const r = spawnSync("strace", ["-f", "-qq", "-y", "-e", "trace=fsync,fdatasync,rename,renameat,renameat2", "-o", out, process.execPath, "--import", "tsx", "-e", code], { cwd: repoRoot, encoding: "utf8" });
+  const r = spawnSync(
+    "strace",
+    ["-f", "-qq", "-y", "-e", "trace=fsync,fdatasync,rename,renameat,renameat2", "-o", out, process.execPath, "--import", "tsx", "-e", code],
+    { cwd: repoRoot, encoding: "utf8" },
+  );
   expect(r.status, r.stderr).toBe(0);
   const calls: string[] = [];
   for (const line of readFileSync(out, "utf8").split("\n")) {
@@ -30,9 +34,24 @@ function traced(dir: string, script: string): string[] {
 
 describe("durableRename", () => {
   it.each([
-    { name: "within a directory", to: "a/dst", syncSource: true, expected: (d: string) => [`fsync ${d}/a/src`, `rename ${d}/a/src ${d}/a/dst`, `fsync ${d}/a`] },
-    { name: "across directories: both are flushed", to: "b/dst", syncSource: true, expected: (d: string) => [`fsync ${d}/a/src`, `rename ${d}/a/src ${d}/b/dst`, `fsync ${d}/b`, `fsync ${d}/a`] },
-    { name: "a source the caller flushed (a tree) is not flushed again", to: "a/dst", syncSource: false, expected: (d: string) => [`rename ${d}/a/src ${d}/a/dst`, `fsync ${d}/a`] },
+    {
+      name: "within a directory",
+      to: "a/dst",
+      syncSource: true,
+      expected: (d: string) => [`fsync ${d}/a/src`, `rename ${d}/a/src ${d}/a/dst`, `fsync ${d}/a`],
+    },
+    {
+      name: "across directories: both are flushed",
+      to: "b/dst",
+      syncSource: true,
+      expected: (d: string) => [`fsync ${d}/a/src`, `rename ${d}/a/src ${d}/b/dst`, `fsync ${d}/b`, `fsync ${d}/a`],
+    },
+    {
+      name: "a source the caller flushed (a tree) is not flushed again",
+      to: "a/dst",
+      syncSource: false,
+      expected: (d: string) => [`rename ${d}/a/src ${d}/a/dst`, `fsync ${d}/a`],
+    },
   ])("$name", ({ to, syncSource, expected }) => {
     const d = mkdtempSync(join(tmpdir(), "chantal-durable-"));
     dirs.push(d);

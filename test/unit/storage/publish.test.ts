@@ -111,6 +111,10 @@ describe("leftovers of dead publishes", () => {
     await publishTree({ repoRoot: root, name: "latest", pages: pagesOf(entries), blobPath: (s) => join(pool, s) });
     expect(readdirSync(root).filter((n) => n.includes(".swap"))).toEqual([]);
     expect(lstatSync(join(root, "latest")).isSymbolicLink()).toBe(true);
-    expect(readdirSync(join(root, ".trees")).filter((n) => n.includes(".building")).sort()).toEqual([`latest-2.building${ownerTag()}`, `latest-3.building${ownerTag("elsewhere", dead)}`].sort());
+    expect(
+      readdirSync(join(root, ".trees"))
+        .filter((n) => n.includes(".building"))
+        .sort(),
+    ).toEqual([`latest-2.building${ownerTag()}`, `latest-3.building${ownerTag("elsewhere", dead)}`].sort());
   });
 });

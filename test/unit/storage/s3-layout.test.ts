@@ -191,7 +191,11 @@ describe("planTreeUpdate", () => {
     };
     const plan = planTreeUpdate(tree(apt), new Set(), new Map());
     expect(plan.indexes.map((f) => f.path)).toEqual(["dists/s/main/binary-amd64/Release", "dists/s/Release.gpg", "dists/s/Release", "dists/s/InRelease"]);
-    expect(plan.data.map((f) => f.path)).toEqual(["dists/s/main/binary-amd64/Packages.xz", "pool/main/d/delta/delta_1.0 1-1_all.deb", "pool/main/d/delta/delta_1.0+1-1_all.deb"]);
+    expect(plan.data.map((f) => f.path)).toEqual([
+      "dists/s/main/binary-amd64/Packages.xz",
+      "pool/main/d/delta/delta_1.0 1-1_all.deb",
+      "pool/main/d/delta/delta_1.0+1-1_all.deb",
+    ]);
   });
 
   it("deletes a dropped signature only after the new index (it is stale, not an index to write)", () => {
@@ -218,7 +222,13 @@ describe("cacheControlFor", () => {
 describe("unpublishOrder", () => {
   it("deletes the top-level index first, then the rest", () => {
     const p = "m/published/deb/snapshots/v1/";
-    const keys = [`${p}pool/a.deb`, `${p}dists/s/Release`, `${p}dists/s/InRelease`, `${p}dists/s/main/binary-amd64/Release`, `${p}dists/s/main/binary-amd64/Packages`];
+    const keys = [
+      `${p}pool/a.deb`,
+      `${p}dists/s/Release`,
+      `${p}dists/s/InRelease`,
+      `${p}dists/s/main/binary-amd64/Release`,
+      `${p}dists/s/main/binary-amd64/Packages`,
+    ];
     const order = unpublishOrder(keys, p);
     expect(order.indexes).toEqual([`${p}dists/s/InRelease`, `${p}dists/s/Release`, `${p}dists/s/main/binary-amd64/Release`]);
     expect(order.rest).toEqual([`${p}pool/a.deb`, `${p}dists/s/main/binary-amd64/Packages`]);
@@ -227,15 +237,26 @@ describe("unpublishOrder", () => {
 
 describe("manifests", () => {
   it("round-trips, sorted", () => {
-    const m = new Map([["b", A], ["a", B]]);
+    const m = new Map([
+      ["b", A],
+      ["a", B],
+    ]);
     const bytes = serializeManifest(m);
     expect(bytes.toString()).toBe(`{"format":1,"files":{"a":"${B}","b":"${A}"}}`);
-    expect(parseManifest(bytes)).toEqual(new Map([["a", B], ["b", A]]));
+    expect(parseManifest(bytes)).toEqual(
+      new Map([
+        ["a", B],
+        ["b", A],
+      ]),
+    );
   });
 
-  it.each([undefined, Buffer.from("not json"), Buffer.from('{"format":2,"files":{}}'), Buffer.from('{"format":1}'), Buffer.from("null")])("reads %s as empty", (data) => {
-    expect(parseManifest(data).size).toBe(0);
-  });
+  it.each([undefined, Buffer.from("not json"), Buffer.from('{"format":2,"files":{}}'), Buffer.from('{"format":1}'), Buffer.from("null")])(
+    "reads %s as empty",
+    (data) => {
+      expect(parseManifest(data).size).toBe(0);
+    },
+  );
 });
 
 describe("existenceCheckFor", () => {
