@@ -1,3 +1,4 @@
+// The test runner: every test file in parallel workers, long timeouts for end-to-end tests on a 2-core machine.
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({

@@ -112,38 +112,39 @@ function positiveInt(name: string, raw: string | undefined, dflt: number, min = 
 }
 
 function parseOptions(argv: string[]): Options {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      options: {
-        only: { type: "string", multiple: true },
-        runs: { type: "string" },
-        "big-runs": { type: "string" },
-        quick: { type: "boolean", default: false },
-        wait: { type: "string" },
-        dir: { type: "string" },
-        "dnf-parallel": { type: "string" },
-        "no-dnf": { type: "boolean", default: false },
-        server: { type: "string", default: "auto" },
-        concurrency: { type: "string" },
-        "no-build": { type: "boolean", default: false },
-        "from-source": { type: "boolean", default: false },
-        verbose: { type: "boolean", default: false },
-        "cpu-prof": { type: "boolean", default: false },
-        regenerate: { type: "boolean", default: false },
-        "max-busy": { type: "string" },
-        "quiet-max": { type: "string" },
-        keep: { type: "boolean", default: false },
-        json: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    });
-  } catch (err) {
-    fail(`${(err as Error).message}\n${USAGE}`);
-  }
+  const parsed = (() => {
+    try {
+      return parseArgs({
+        args: argv,
+        options: {
+          only: { type: "string", multiple: true },
+          runs: { type: "string" },
+          "big-runs": { type: "string" },
+          quick: { type: "boolean", default: false },
+          wait: { type: "string" },
+          dir: { type: "string" },
+          "dnf-parallel": { type: "string" },
+          "no-dnf": { type: "boolean", default: false },
+          server: { type: "string", default: "auto" },
+          concurrency: { type: "string" },
+          "no-build": { type: "boolean", default: false },
+          "from-source": { type: "boolean", default: false },
+          verbose: { type: "boolean", default: false },
+          "cpu-prof": { type: "boolean", default: false },
+          regenerate: { type: "boolean", default: false },
+          "max-busy": { type: "string" },
+          "quiet-max": { type: "string" },
+          keep: { type: "boolean", default: false },
+          json: { type: "boolean", default: false },
+          help: { type: "boolean", short: "h", default: false },
+        },
+        strict: true,
+        allowPositionals: false,
+      });
+    } catch (err) {
+      return fail(`${(err as Error).message}\n${USAGE}`);
+    }
+  })();
   const v = parsed.values;
   if (v.help) {
     process.stdout.write(USAGE);
@@ -213,7 +214,10 @@ async function waitForPort(port: number, timeoutMs: number, child?: ChildProcess
     if (child && child.exitCode !== null) throw new Error(`server exited with code ${child.exitCode}`);
     const ok = await new Promise<boolean>((done) => {
       const sock = connect(port, "127.0.0.1");
-      sock.once("connect", () => (sock.destroy(), done(true)));
+      sock.once("connect", () => {
+        sock.destroy();
+        done(true);
+      });
       sock.once("error", () => done(false));
     });
     if (ok) return;
@@ -243,9 +247,10 @@ async function countFiles(dir: string, suffix: string): Promise<number> {
 const cleanups: (() => Promise<void>)[] = [];
 let cleaning: Promise<void> | undefined;
 function runCleanups(): Promise<void> {
-  return (cleaning ??= (async () => {
+  cleaning ??= (async () => {
     for (const c of cleanups.splice(0).reverse()) await c().catch((err: unknown) => say(`cleanup failed: ${(err as Error).message}`));
-  })());
+  })();
+  return cleaning;
 }
 // process.on, not once: signal-exit (via proper-lockfile) re-raises the signal when it sees no other listener left.
 for (const sig of ["SIGINT", "SIGTERM"] as const) {

@@ -40,6 +40,7 @@ async function finishInterruptedRestore(configDir: string, log: Logger): Promise
 export type ActionOptions = Pick<CommandOptions, "hangups" | "stoppedBeforeStartCode">;
 
 /** Wrap a command action: build the context, run, close everything, set the exit code. */
+// biome-ignore lint/suspicious/noConfusingVoidType: a command that only prints returns nothing; a number is its exit code
 export function action<A extends unknown[]>(fn: (ctx: CommandContext, ...args: A) => Promise<number | void>, opts: ActionOptions = {}) {
   return async (...args: unknown[]): Promise<void> => {
     const cmd = args.at(-1) as Command;

@@ -1,3 +1,4 @@
+// `chantal-run cloud schedules`: make the live EventBridge Scheduler group match the configuration (create, update, delete) without a redeploy.
 import type { Command } from "commander";
 import type { GetScheduleOutput } from "@aws-sdk/client-scheduler";
 import { reconcileSchedules, type Reconciliation, type ScheduleChange } from "../../core/cloud/reconcile.js";

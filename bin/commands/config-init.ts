@@ -1,3 +1,4 @@
+// `chantal-run config init`: write a commented config.yaml and conf.d/example.yaml (two disabled repositories) into the configuration directory; never overwrites.
 import type { Command } from "commander";
 import { DEFAULT_CONFIG_DIR } from "../../core/config/load.js";
 import { writeInitialConfig } from "../../core/config/init-files.js";

@@ -1,3 +1,4 @@
+// `chantal-run config schema`: print the JSON Schema of a configuration file (for editors).
 import type { Command } from "commander";
 import { configJsonSchema } from "../../core/config/schema.js";
 import { action } from "../context.js";

@@ -1,3 +1,4 @@
+// `chantal-run config validate`: check config.yaml and conf.d/*.yaml; exit 0 when valid, 78 with every problem otherwise.
 import type { Command } from "commander";
 import { UsageError } from "../../core/errors.js";
 import { loadCloudConfig } from "../../core/cloud/cloud-config.js";

@@ -1,3 +1,4 @@
+// `chantal-run db backup-info`: show a backup's manifest (reads only its first member; use backup-verify to check the contents).
 import type { Command } from "commander";
 import { formatBytes, optionalConfig } from "../../core/backup/format.js";
 import { readBackupManifest } from "../../core/backup/list.js";

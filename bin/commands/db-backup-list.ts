@@ -1,3 +1,4 @@
+// `chantal-run db backup-list`: list the backups in a directory or S3 prefix, newest first; an unreadable archive is listed as invalid.
 import type { Command } from "commander";
 import { formatBytes, optionalConfig } from "../../core/backup/format.js";
 import { listBackups } from "../../core/backup/list.js";

@@ -1,3 +1,4 @@
+// `chantal-run db backup-prune`: apply backup.retention (keep_last, keep_daily, keep_weekly, keep_monthly) to a directory or S3 prefix.
 import type { Command } from "commander";
 import { timeZoneOf } from "../../core/backup/create.js";
 import { pruneBackups } from "../../core/backup/prune.js";

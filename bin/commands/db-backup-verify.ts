@@ -1,3 +1,4 @@
+// `chantal-run db backup-verify`: check a backup: tar readable, manifest valid, every member's sha256, dump complete, config present (exit 1 on any failure).
 import type { Command } from "commander";
 import { formatCheck, optionalConfig } from "../../core/backup/format.js";
 import { deepVerify } from "../../core/backup/restore-backup.js";

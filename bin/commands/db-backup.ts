@@ -1,3 +1,4 @@
+// `chantal-run db backup`: write a verified archive of the database (and the configuration) to a directory or S3; applies backup.retention.
 import type { Command } from "commander";
 import { formatBytes, formatCounts } from "../../core/backup/format.js";
 import { UsageError } from "../../core/errors.js";

@@ -1,3 +1,4 @@
+// `chantal-run db migrate`: apply pending migrations (every command also does this at start).
 import type { Command } from "commander";
 import { migrate } from "../../core/db/migrate.js";
 import { action } from "../context.js";

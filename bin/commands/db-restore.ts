@@ -1,3 +1,4 @@
+// `chantal-run db restore`: replace the database (all or nothing) and the configuration with a verified backup.
 import { createInterface } from "node:readline/promises";
 import type { Command } from "commander";
 import { formatCounts, RESTORE_NEXT_STEPS } from "../../core/backup/format.js";

@@ -1,3 +1,4 @@
+// `chantal-run db status`: show the database, its schema version and any pending migrations.
 import type { Command } from "commander";
 import { describeDatabaseUrl } from "../../core/db/client.js";
 import { migrationStatus } from "../../core/db/migrate.js";

@@ -1,3 +1,4 @@
+// `chantal-run pool verify`: check that every blob the database references is in the pool with the right size (--deep: sha256); exit 1 when any is missing or bad.
 import type { Command } from "commander";
 import { verifyPool } from "../../core/storage/pool-verify.js";
 import { describeHolder, LockHeldError, maintenanceLockRequest, withLock } from "../../core/db/locks.js";

@@ -1,3 +1,4 @@
+// `chantal-run proxy explain`: which proxy a repository's requests take and why, NO_PROXY, TLS settings; --test fetches the upstream index through it.
 import type { Command } from "commander";
 import { findRepository } from "../../core/config/load.js";
 import type { RepositoryConfig } from "../../core/config/schema.js";

@@ -1,3 +1,4 @@
+// `chantal-run publish remove`: unpublish one tree of a repository: latest, or --snapshot N (the database is not changed; publish repo / publish snapshot bring it back).
 import type { Command } from "commander";
 import { unpublishOne } from "../../core/lifecycle/remove.js";
 import { action } from "../context.js";

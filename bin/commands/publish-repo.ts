@@ -1,3 +1,4 @@
+// `chantal-run publish repo`: publish the current state of a repository (or --all) to <published>/<repo-id>/latest.
 import type { Command } from "commander";
 import { findRepository } from "../../core/config/load.js";
 import { repositoryLockRequest, withLock } from "../../core/db/locks.js";

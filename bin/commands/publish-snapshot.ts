@@ -1,3 +1,4 @@
+// `chantal-run publish snapshot`: publish a snapshot to <published>/<repo-id>/snapshots/<name>.
 import type { Command } from "commander";
 import { findRepository } from "../../core/config/load.js";
 import { repositoryLockRequest, withLock } from "../../core/db/locks.js";

@@ -1,3 +1,4 @@
+// `chantal-run repo history`: recent sync runs (from sync_runs).
 import { InvalidArgumentError, type Command } from "commander";
 import { recentRuns } from "../../core/db/sync-runs.js";
 import { action } from "../context.js";

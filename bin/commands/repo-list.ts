@@ -1,3 +1,4 @@
+// `chantal-run repo list`: list repositories from the configuration and the database, with their last sync.
 import type { Command } from "commander";
 import { repositoriesWithLastRun } from "../../core/db/repositories.js";
 import { redactUrl } from "../../core/redact.js";

@@ -1,3 +1,4 @@
+// `chantal-run repo remove`: remove a repository that left the configuration: unpublish its trees and delete its database state (its blobs stay in the pool).
 import type { Command } from "commander";
 import { removeRepository } from "../../core/lifecycle/remove.js";
 import { action } from "../context.js";

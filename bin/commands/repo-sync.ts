@@ -1,3 +1,4 @@
+// `chantal-run repo sync`: mirror a repository (or --all enabled ones) into the pool and publish latest.
 import type { Command } from "commander";
 import { combinedExitCode, runSync, syncExitCode, type SyncResult } from "../../functions/sync.js";
 import { UsageError } from "../../core/errors.js";

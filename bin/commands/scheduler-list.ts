@@ -1,3 +1,4 @@
+// `chantal-run scheduler list`: every configured repository (and the database backup) with its schedule, time zone, next run and last run.
 import type { Command } from "commander";
 import { repositoriesWithLastRun } from "../../core/db/repositories.js";
 import { nextFire } from "../../core/schedule/next.js";

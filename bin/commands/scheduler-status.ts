@@ -1,3 +1,4 @@
+// `chantal-run scheduler status`: is a scheduler running (on any host), the last and the next scheduled sync — from the database.
 import type { Command } from "commander";
 import { planJobs } from "../../core/schedule/plan.js";
 import { readSchedulerStatus, type InstanceRow, type ScheduleStateRow, type SchedulerStatus } from "../../core/schedule/state.js";

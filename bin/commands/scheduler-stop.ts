@@ -1,3 +1,4 @@
+// `chantal-run scheduler stop`: stop the scheduler running on this host (SIGTERM, then wait for it to exit).
 import { rm } from "node:fs/promises";
 import type { Command } from "commander";
 import { ChantalError, errorMessage, UsageError } from "../../core/errors.js";

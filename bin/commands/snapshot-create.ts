@@ -1,3 +1,4 @@
+// `chantal-run snapshot create`: freeze the repository's current package set and metadata.
 import type { Command } from "commander";
 import { findRepository } from "../../core/config/load.js";
 import { repositoryLockRequest, withLock } from "../../core/db/locks.js";

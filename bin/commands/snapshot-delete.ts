@@ -1,3 +1,4 @@
+// `chantal-run snapshot delete`: delete a snapshot (its blobs stay in the pool); a published one only with --force.
 import type { Command } from "commander";
 import { repositoryLockRequest, withLock } from "../../core/db/locks.js";
 import { findRepositoryRow } from "../../core/db/repositories.js";

@@ -1,3 +1,4 @@
+// `chantal-run snapshot diff`: packages added, removed and updated (by name and arch, in RPM or Debian version order) from snapshot A to B.
 import type { Command } from "commander";
 import { diffSnapshots, formatEvr, getSnapshot } from "../../core/snapshots/snapshots.js";
 import { action } from "../context.js";

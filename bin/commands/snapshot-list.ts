@@ -1,3 +1,4 @@
+// `chantal-run snapshot list`: list snapshots, newest first.
 import type { Command } from "commander";
 import { listSnapshots } from "../../core/snapshots/snapshots.js";
 import { action } from "../context.js";

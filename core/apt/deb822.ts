@@ -50,7 +50,8 @@ export function parseParagraphs(text: string, label: string): Paragraph[] {
       continue;
     }
     if (!current) {
-      out.push((current = new Map()));
+      current = new Map();
+      out.push(current);
       startLine = i + 1;
     }
     last = addLine(current, line, last, () => `${label} line ${i + 1}`, startLine);

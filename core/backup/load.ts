@@ -247,7 +247,9 @@ class DumpInterpreter {
       copyFrom(`COPY ${SCHEMA}.${pg.escapeIdentifier(table)} (${columns.map((c) => pg.escapeIdentifier(c)).join(", ")}) FROM STDIN`),
     );
     // The stream fails while we may be reading the archive (a cut connection): keep the error for the next write.
-    copy.on("error", (err: Error) => void (this.copyError ??= err));
+    copy.on("error", (err: Error) => {
+      this.copyError ??= err;
+    });
     this.copy = copy;
     this.result.copies++;
   }

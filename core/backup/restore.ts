@@ -14,7 +14,7 @@ import { acquireLock, describeHolder, LockHeldError, maintenanceLockRequest, typ
 import { applyMigrations, type Migration } from "../db/migrate.js";
 import { forgetAllChecksums } from "../db/repositories.js";
 import { inTransaction } from "../db/transaction.js";
-import { ChantalError, DatabaseError, errorMessage, LockBusyError } from "../errors.js";
+import { ChantalError, DatabaseError, LockBusyError } from "../errors.js";
 import { digestingStream, readArchive, readSmall } from "./archive.js";
 import { qualified, SCHEMA } from "./dump.js";
 import { loadDump } from "./load.js";

@@ -63,7 +63,9 @@ export function dumpChecker(gzip: boolean, limits: { maxBytes: number; declared?
       cb(null, chunk);
     },
   });
-  const decoded = (gunzip ? pipeline(gunzip, bounded, tail.sink) : pipeline(bounded, tail.sink)).catch((err: Error) => void (error ??= err));
+  const decoded = (gunzip ? pipeline(gunzip, bounded, tail.sink) : pipeline(bounded, tail.sink)).catch((err: Error) => {
+    error ??= err;
+  });
   const target: Writable = gunzip ?? bounded;
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {

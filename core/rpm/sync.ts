@@ -77,7 +77,7 @@ async function fetchDataFiles(data: RepomdData[], ctx: RepoSyncContext): Promise
       return { path: paths[i]!, sha256, size };
     }),
   );
-  const missing = data.flatMap((d, i) => (entries[i] ? [] : [i]));
+  const missing = data.flatMap((_d, i) => (entries[i] ? [] : [i]));
   const jobs: DownloadJob[] = missing.map((i) => ({
     url: upstreamFileUrl(ctx.repo.upstream_url, paths[i]!),
     expected: data[i]!.checksum,

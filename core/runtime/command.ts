@@ -18,6 +18,7 @@ export interface CommandOptions {
 }
 
 /** Run a command under the process's signal handling; returns its exit code (the caller sets process.exitCode). */
+// biome-ignore lint/suspicious/noConfusingVoidType: a command that only prints returns nothing; a number is its exit code
 export async function runCommand(opts: CommandOptions, run: (signal: AbortSignal) => Promise<number | void>): Promise<number> {
   const { log } = opts;
   // SIGINT/SIGTERM abort the running work; a second signal exits at once (signals.ts).

@@ -4,7 +4,7 @@
 // errors (S3Error) name the s3:// URL, never a secret.
 import { createReadStream } from "node:fs";
 import type { Readable } from "node:stream";
-import type { S3Client } from "@aws-sdk/client-s3";
+import type { DeleteObjectsCommandOutput, S3Client } from "@aws-sdk/client-s3";
 import { loadS3Sdk, resolveRegion, s3ClientConfig, type S3Connection, type S3Sdk } from "./client.js";
 import { bucketCheckError, isNotFound, s3ErrorOf, S3Error } from "./errors.js";
 import { uploadStream } from "./upload.js";
@@ -219,15 +219,14 @@ export class S3Bucket {
     const { client, sdk } = await this.api();
     let token: string | undefined;
     do {
-      let page;
-      try {
-        page = await client.send(
+      const page = await client
+        .send(
           new sdk.ListObjectsV2Command({ Bucket: this.name, Prefix: prefix, ContinuationToken: token, ...(shallow ? { Delimiter: "/" } : {}) }),
           sendOptions(signal),
-        );
-      } catch (err) {
-        throw this.fail(err, `cannot list ${this.url(prefix)}`, signal);
-      }
+        )
+        .catch((err: unknown) => {
+          throw this.fail(err, `cannot list ${this.url(prefix)}`, signal);
+        });
       yield (page.Contents ?? []).flatMap((o) => (o.Key ? [{ key: o.Key, size: o.Size ?? 0, modified: o.LastModified ?? new Date(0) }] : []));
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
@@ -248,7 +247,7 @@ export class S3Bucket {
     const { client, sdk } = await this.api();
     for (let i = 0; i < keys.length; i += DELETE_BATCH) {
       const batch = keys.slice(i, i + DELETE_BATCH);
-      let errors;
+      let errors: NonNullable<DeleteObjectsCommandOutput["Errors"]>;
       try {
         const r = await client.send(
           new sdk.DeleteObjectsCommand({ Bucket: this.name, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }),

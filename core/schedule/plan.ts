@@ -3,10 +3,7 @@
 // A job is one schedule of one kind: "sync" (one per repository with an enabled schedule) or "backup" (the
 // backup.schedule). The daemon, queue, catch-up and state are kind-agnostic; each kind's handler is in
 // functions/scheduler.ts (jobHandlers).
-import type { LoadedConfig } from "../config/load.js";
 import type { Config, RepositoryConfig } from "../config/schema.js";
-import { errorMessage, type ConfigIssue } from "../errors.js";
-import { snapshotNameFromTemplate } from "../snapshots/name.js";
 import { hostTimeZone } from "./zone.js";
 
 export type JobKind = "sync" | "backup";

@@ -78,7 +78,10 @@ export function offsetMinutes(tz: string, instant: number): number {
   if (tz === "UTC") return 0;
   const key = `${tz} ${instant}`;
   let cached = offsets.get(key);
-  if (cached === undefined) offsets.set(key, (cached = computeOffset(tz, instant)));
+  if (cached === undefined) {
+    cached = computeOffset(tz, instant);
+    offsets.set(key, cached);
+  }
   return cached;
 }
 

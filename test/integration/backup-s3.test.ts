@@ -86,7 +86,7 @@ describe("backups in S3 (s3rver on 127.0.0.1)", () => {
     const config = { ...loaded.config, backup: { ...loaded.config.backup, retention: { keep_last: 1, keep_daily: 2 } } };
     const ctx = { config, configDir: env.configDir, databaseUrl: env.db.url, log: silentLogger(), signal: new AbortController().signal };
     const times = ["2024-02-01T08:00:00Z", "2024-02-01T20:00:00Z", "2024-02-02T08:00:00Z", "2024-02-03T08:00:00Z"];
-    let last;
+    let last: Awaited<ReturnType<typeof createBackup>> | undefined;
     for (const t of times) last = await createBackup({ target: "s3://backups/ret", includeConfig: true, compress: true }, { ...ctx, now: () => new Date(t) });
     // keep_daily 2: the newest of 02-03 and of 02-02; keep_last 1: 02-03
     expect(await keys("ret/")).toEqual(["ret/chantal-backup-20240202-080000.tar.gz", "ret/chantal-backup-20240203-080000.tar.gz"]);

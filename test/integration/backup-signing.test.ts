@@ -5,7 +5,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { list as listTar } from "tar";
 import { generateRpmRepo } from "../fixtures/rpm-repo-generator.js";
 import { runCli } from "../helpers/cli.js";
@@ -81,7 +81,7 @@ describeWithTools(tools, "signed backups", () => {
     const otherSigned = await recraftArchive(signed, (d) => d, { signature: Buffer.from("placeholder") });
     writeFileSync(join(work, "other.tar"), otherSigned);
     crafted.push(["other.tar", await signWith(other.secret, "x", otherSigned), /not validly signed by a key of/]);
-    for (const [file, data, message] of crafted) writeFileSync(join(work, file), data);
+    for (const [file, data] of crafted) writeFileSync(join(work, file), data);
     for (const [file, , message] of crafted) {
       const v = await env.cli("db", "backup-verify", join(work, file), "--deep");
       expect(v.code, `${file}: ${v.stdout}`).toBe(1);

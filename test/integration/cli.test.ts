@@ -1,3 +1,4 @@
+// The CLI end to end on a real database: config, repo, snapshot and db verbs, exit codes and messages.
 import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pg from "pg";

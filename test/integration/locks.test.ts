@@ -1,3 +1,4 @@
+// Advisory locks on a real PostgreSQL (core/db/locks.ts): who holds what, waiting, refusal with the holder named.
 import type { ChildProcess } from "node:child_process";
 import { hostname } from "node:os";
 import pg from "pg";

@@ -1,3 +1,4 @@
+// Migrations on a real PostgreSQL (core/db/migrate.ts): order, checksums, concurrency under the migration lock, abort.
 import { mkdtempSync, writeFileSync, cpSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -1,3 +1,4 @@
+// Tests of splitClearsigned (core/openpgp/signature.ts): the clearsigned InRelease grammar.
 import { describe, expect, it } from "vitest";
 import { splitClearsigned } from "../../../core/openpgp/signature.js";
 

@@ -1,3 +1,4 @@
+// Tests of core/apt/indices.ts.
 import { describe, expect, it } from "vitest";
 import { byHashPaths, compressionOf, planIndexTargets } from "../../../core/apt/indices.js";
 import { parseRelease } from "../../../core/apt/release.js";

@@ -1,3 +1,4 @@
+// Tests of core/apt/packages.ts.
 import { Readable } from "node:stream";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";

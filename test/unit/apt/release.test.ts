@@ -1,3 +1,4 @@
+// Tests of core/apt/release.ts.
 import { describe, expect, it } from "vitest";
 import {
   checkNotInFuture,

@@ -1,3 +1,4 @@
+// Tests of core/backup/archive.ts.
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -31,7 +31,12 @@ beforeAll(async () => {
   }
   await pool.query(`INSERT INTO chantal.repository_packages (repository_id, location, package_id) SELECT 1, 'P/' || id, id FROM chantal.packages`);
   const chunks: Buffer[] = [];
-  const sink = new Writable({ write: (c, _e, cb) => (chunks.push(c as Buffer), cb()) });
+  const sink = new Writable({
+    write: (c, _e, cb) => {
+      chunks.push(c as Buffer);
+      cb();
+    },
+  });
   const client = await pool.connect();
   try {
     await dumpSchema(client, sink, { known: await readMigrations(), chantalVersion: "test", createdAt: new Date(0) });

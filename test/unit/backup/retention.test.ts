@@ -1,3 +1,4 @@
+// Tests of core/backup/retention.ts.
 import { describe, expect, it } from "vitest";
 import { calendarDay, isoWeek, planRetention, type RetentionCandidate, type RetentionPolicy } from "../../../core/backup/retention.js";
 

@@ -1,3 +1,4 @@
+// Tests of core/backup/safety.ts.
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { gzipSync } from "node:zlib";

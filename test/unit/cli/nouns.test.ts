@@ -1,3 +1,4 @@
+// Tests of bin/nouns.ts.
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";

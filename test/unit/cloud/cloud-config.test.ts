@@ -1,3 +1,4 @@
+// Tests of core/cloud/cloud-config.ts.
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../../core/errors.js";
 import {

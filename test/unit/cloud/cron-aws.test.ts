@@ -1,3 +1,4 @@
+// Tests of core/cloud/cron-aws.ts.
 import { CronExpressionParser } from "cron-parser";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";

@@ -1,3 +1,4 @@
+// Tests of core/cloud/plan.ts.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ConfigSchema, type Config } from "../../../core/config/schema.js";

@@ -1,3 +1,4 @@
+// Tests of core/cloud/reconcile.ts.
 import type { GetScheduleOutput } from "@aws-sdk/client-scheduler";
 import { describe, expect, it } from "vitest";
 import { createFromTemplate, mergedUpdate, reconcileSchedules, scheduleDifferences, type DesiredSchedule } from "../../../core/cloud/reconcile.js";

@@ -1,3 +1,4 @@
+// Tests of core/compress/decompress.ts.
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";

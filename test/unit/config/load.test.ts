@@ -1,3 +1,4 @@
+// Tests of core/config/load.ts.
 import { rmSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadConfig, resolveConfigDir } from "../../../core/config/load.js";

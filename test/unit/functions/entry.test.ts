@@ -1,3 +1,4 @@
+// Tests of functions/entry.ts.
 import { describe, expect, it } from "vitest";
 import { databaseUrlFromSstResource, parseTaskInput } from "../../../functions/entry.js";
 import { UsageError } from "../../../core/errors.js";

@@ -1,3 +1,4 @@
+// Tests of core/mirror/location.ts.
 import { describe, expect, it } from "vitest";
 import { findPathConflict, safeLocation, UnsafePathError } from "../../../core/mirror/location.js";
 import { ChantalError } from "../../../core/errors.js";

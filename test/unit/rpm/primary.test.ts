@@ -1,3 +1,4 @@
+// Tests of core/rpm/primary.ts.
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdtemp, readFile, rm, stat } from "node:fs/promises";

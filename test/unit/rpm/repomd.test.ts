@@ -1,3 +1,4 @@
+// Tests of core/rpm/repomd.ts.
 import { describe, expect, it } from "vitest";
 import { ChecksumRefusedError, MAX_REPOMD_BYTES, parseRepomd, RepomdError } from "../../../core/rpm/repomd.js";
 import { LimitExceededError } from "../../../core/compress/decompress.js";

@@ -1,3 +1,4 @@
+// Tests of core/schedule/catchup.ts.
 import { describe, expect, it } from "vitest";
 import { decideAtStart, type StoredTiming } from "../../../core/schedule/catchup.js";
 

@@ -1,3 +1,4 @@
+// Tests of core/schedule/clock.ts.
 import { describe, expect, it } from "vitest";
 import { acceleratedClock, ManualClock, testClockSpec } from "../../../core/schedule/clock.js";
 

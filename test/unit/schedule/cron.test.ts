@@ -1,3 +1,4 @@
+// Tests of core/schedule/cron.ts.
 import { describe, expect, it } from "vitest";
 import { cronProblem, timezoneProblem } from "../../../core/schedule/cron.js";
 import { nextFire } from "../../../core/schedule/next.js";

@@ -1,3 +1,4 @@
+// Tests of core/schedule/next.ts.
 import { describe, expect, it } from "vitest";
 import { firesBetween, nextFire } from "../../../core/schedule/next.js";
 import { formatInZone } from "../../../core/schedule/zone.js";

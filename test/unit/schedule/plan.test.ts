@@ -1,3 +1,4 @@
+// Tests of core/schedule/plan.ts.
 import { rmSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../../core/config/load.js";

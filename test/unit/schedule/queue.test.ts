@@ -1,3 +1,4 @@
+// Tests of core/schedule/queue.ts.
 import { describe, expect, it } from "vitest";
 import { dropJobs, enqueue, jitterDelayMs, nextReadyAt, takeRunnable, type PendingRun } from "../../../core/schedule/queue.js";
 

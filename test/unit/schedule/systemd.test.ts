@@ -1,3 +1,4 @@
+// Tests of core/schedule/systemd.ts.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -1,3 +1,4 @@
+// Tests of core/schedule/zone.ts.
 import { describe, expect, it } from "vitest";
 import { formatInZone, instantsOf, wallClockOf, zoneOffsetMs } from "../../../core/schedule/zone.js";
 

@@ -1,3 +1,4 @@
+// Tests of core/snapshots/name.ts.
 import { describe, expect, it } from "vitest";
 import { checkSnapshotName, snapshotNameFromTemplate, SnapshotNameError } from "../../../core/snapshots/name.js";
 import { diffPackageSets } from "../../../core/snapshots/snapshots.js";

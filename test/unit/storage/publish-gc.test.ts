@@ -1,3 +1,4 @@
+// Tests of collectGarbage (core/storage/publish.ts): which published trees may go.
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, utimesSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
