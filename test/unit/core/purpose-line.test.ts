@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 
 /** The first line that says something, after an optional shebang: a comment, or undefined when the file has none. */
-export function purposeLine(text: string): string | undefined {
+function purposeLine(text: string): string | undefined {
   const lines = text.split("\n");
   const first = lines[0]?.startsWith("#!") ? lines[1] : lines[0];
   return first !== undefined && /^\s*(\/\/|\/\*)\s*\S/.test(first) ? first : undefined;
