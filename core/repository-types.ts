@@ -3,6 +3,7 @@ import type pg from "pg";
 import type { RepositoryConfig } from "./config/schema.js";
 import { upstreamFileUrl } from "./http/url.js";
 import type { RepoSyncContext, RepoSyncResult } from "./mirror/types.js";
+import type { VersionParts } from "./version-parts.js";
 import { aptDeb822, aptSourcesList, rpmRepoStanza, type ClientSnippet, type PublishedTarget } from "./publish/client-config.js";
 import { aptTargetFields, rpmTargetFields, type TreeOwner, type TypeTargetFields } from "./publish/target-fields.js";
 import { compareEvr } from "./rpm/evr.js";
@@ -12,12 +13,7 @@ import { syncApt } from "./apt/sync.js";
 
 export type RepoType = RepositoryConfig["type"];
 
-/** A package version as the catalog stores it (an RPM EVR, or a Debian version split at its last '-'). */
-export interface VersionParts {
-  epoch: number;
-  version: string;
-  release: string;
-}
+export type { VersionParts } from "./version-parts.js";
 
 export interface RepositoryType {
   /** Mirror the upstream into the pool and the database (the orchestration around it is functions/sync-repository.ts). */

@@ -179,6 +179,7 @@ function resolveRepositoryPaths(repo: RepositoryConfig, abs: AbsolutePath): Repo
     ...(auth ? { auth } : {}),
     ...(repo.proxy ? { proxy: resolveProxyPaths(repo.proxy, abs) } : {}),
     ...(repo.verify?.keyring ? { verify: { ...repo.verify, keyring: abs(repo.verify.keyring) } } : {}),
+    ...(repo.signing ? { signing: { ...repo.signing, key_file: abs(repo.signing.key_file) } } : {}),
   };
 }
 
@@ -189,6 +190,7 @@ function resolvePaths(config: Config, dir: string): Config {
   return {
     ...config,
     ...(config.proxy ? { proxy: resolveProxyPaths(config.proxy, abs) } : {}),
+    ...(config.signing ? { signing: { ...config.signing, key_file: abs(config.signing.key_file) } } : {}),
     repositories: config.repositories.map((r) => resolveRepositoryPaths(r, abs)),
     scheduler: {
       ...config.scheduler,

@@ -210,6 +210,53 @@ export const VerifySchema = z.strictObject({
     .describe("accept a Release whose Date is older than the last synced one (default false: a replayed old Release is refused)"),
 });
 
+/** A package-name pattern: a glob (`kernel*`, `?` one character) or `re:` and a regular expression, matched whole against the name. */
+const packagePattern = z
+  .string()
+  .min(1)
+  .superRefine((p, ctx) => {
+    if (!p.startsWith("re:")) return;
+    try {
+      new RegExp(p.slice(3), "u");
+    } catch (err) {
+      ctx.addIssue({ code: "custom", message: `is not a valid regular expression: ${err instanceof Error ? err.message : String(err)}` });
+    }
+  });
+
+/**
+ * What of the upstream a curated mirror keeps (docs/DESIGN.md, "Curated mirrors"). Globally (top-level filter:) and
+ * per repository, where it replaces the global block whole; `filter: {}` on a repository turns the global one off.
+ */
+export const FilterSchema = z.strictObject({
+  include: z.array(packagePattern).optional().describe('package names to keep (globs, or "re:" regexes); absent: every name'),
+  exclude: z.array(packagePattern).default([]).describe("package names to leave out, after include (e.g. *-debuginfo)"),
+  architectures: z
+    .array(z.string().regex(/^[A-Za-z0-9_-]+$/, "must be an architecture name, e.g. x86_64 or noarch"))
+    .min(1)
+    .optional()
+    .describe("rpm: architectures to keep (apt keeps apt.architectures)"),
+  retain_versions: z.number().int().min(0).default(0).describe("keep the newest N versions of each name and architecture (0: all)"),
+  with_dependencies: z.boolean().default(false).describe("add what the kept packages need, from this repository's metadata"),
+  dependency_repositories: z
+    .array(z.string().min(1))
+    .default([])
+    .describe("ids of other mirrored repositories that may satisfy dependencies (e.g. BaseOS for AppStream)"),
+  sources: z.boolean().default(true).describe("rpm: keep src.rpm packages"),
+  allow_empty: z.boolean().default(false).describe("accept a filter that keeps no package (default: such a sync fails)"),
+});
+
+/** The mirror's own OpenPGP key, which signs regenerated metadata (and, with resign, verbatim trees too). */
+export const RepoSigningSchema = z.strictObject({
+  key_file: z.string().min(1).describe("armored OpenPGP secret key; `signing generate-key` makes one"),
+  passphrase: z.string().optional().describe("of key_file, e.g. ${CHANTAL_SIGNING_PASSPHRASE}"),
+  resign: z.boolean().default(false).describe("also sign trees published verbatim (e.g. the RHEL CDN's unsigned repodata)"),
+  public_key_name: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "must be a file name of letters, digits, '.', '_' or '-'")
+    .default("chantal-mirror")
+    .describe("the public key is published as <repo-id>/<name>.asc and <name>.gpg beside the trees"),
+});
+
 /** Where clients reach the published trees; globally, and per repository (replacing the global value). */
 export const PublishSchema = z.strictObject({
   base_url: httpUrl
@@ -217,6 +264,10 @@ export const PublishSchema = z.strictObject({
     .describe(
       "URL at which a web server serves storage.published_path, e.g. http://mirror.internal/ (a repository is then at <base_url><repo-id>/latest/): publish and sync print the client configuration under it",
     ),
+  gate: z
+    .enum(["verify", "closure"])
+    .optional()
+    .describe("the check of a tree before it goes live: verify (default: files, checksums, signature) or closure (also every dependency)"),
 });
 
 /** The last second of a year: the longest {date} and {time} a template can produce. */
@@ -247,6 +298,8 @@ export const RepositorySchema = z
     download_concurrency: z.number().int().min(1).max(64).default(8),
     http: HttpSettingsSchema.optional().describe("overrides the global http: block key by key"),
     publish: PublishSchema.optional().describe("replaces the global publish: block (a repository served from another host)"),
+    filter: FilterSchema.optional().describe("replaces the global filter: block whole; {} mirrors everything"),
+    signing: RepoSigningSchema.optional().describe("replaces the global signing: block whole"),
   })
   .superRefine((r, ctx) => {
     if (r.type === "apt" && !r.apt)
@@ -332,6 +385,8 @@ export const ConfigFileSchema = z.strictObject({
   scheduler: SchedulerSchema.partial().optional(),
   backup: BackupSchema.partial().optional(),
   publish: PublishSchema.optional(),
+  filter: FilterSchema.optional(),
+  signing: RepoSigningSchema.optional(),
 });
 
 /** The merged document with defaults applied. */
@@ -344,6 +399,8 @@ export const ConfigSchema = z.strictObject({
   scheduler: SchedulerSchema.default({ max_concurrent_syncs: 2, catch_up: true, grace_period_seconds: 60 }),
   backup: BackupSchema.default({ include_config: true, compress: true }),
   publish: PublishSchema.optional(),
+  filter: FilterSchema.optional(),
+  signing: RepoSigningSchema.optional(),
 });
 
 export type Config = z.output<typeof ConfigSchema>;
@@ -353,6 +410,8 @@ export type ProxyConfig = z.output<typeof ProxySchema>;
 export type RepoSchedule = z.output<typeof RepoScheduleSchema>;
 export type AuthConfig = z.output<typeof AuthSchema>;
 export type AptSourceConfig = z.output<typeof AptSourceSchema>;
+export type FilterConfig = z.output<typeof FilterSchema>;
+export type SigningConfig = z.output<typeof RepoSigningSchema>;
 
 /** JSON Schema of one configuration file, for editors (yaml-language-server). */
 export function configJsonSchema(): Record<string, unknown> {

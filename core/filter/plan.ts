@@ -1,0 +1,61 @@
+// The filter's decision on one repository's packages: selection by name, architecture and kind, then version retention.
+// Pure: the caller gives the packages and the type's version order; the dependency closure comes after (closure.ts).
+import type { VersionParts } from "../version-parts.js";
+import type { ActiveFilter } from "./effective.js";
+import { compilePatterns } from "./match.js";
+import type { FilterPackage, FilterPlan, KeptReason } from "./types.js";
+
+export interface PlanOptions {
+  compareVersions: (a: VersionParts, b: VersionParts) => number;
+}
+
+/** Selected by name (include, then exclude), architecture and kind (sources). */
+function selector(filter: ActiveFilter): (p: FilterPackage) => boolean {
+  const include = filter.include ? compilePatterns(filter.include) : () => true;
+  const exclude = compilePatterns(filter.exclude);
+  const arches = filter.architectures ? new Set(filter.architectures) : undefined;
+  return (p) => {
+    if (!include(p.name) || exclude(p.name)) return false;
+    // A source package's arch is "src": `sources` decides it, not `architectures`.
+    if (p.source) return filter.sources;
+    return !arches || arches.has(p.arch);
+  };
+}
+
+/** Indices of the newest `n` versions of each name and architecture among `indices` (ties: the same version, all kept). */
+export function newestVersions(packages: readonly FilterPackage[], indices: readonly number[], n: number, opts: PlanOptions): number[] {
+  if (n <= 0) return [...indices];
+  const groups = new Map<string, number[]>();
+  for (const i of indices) {
+    const p = packages[i]!;
+    const key = `${p.name}\u0000${p.arch}`;
+    const g = groups.get(key);
+    if (g) g.push(i);
+    else groups.set(key, [i]);
+  }
+  const out: number[] = [];
+  for (const g of groups.values()) {
+    g.sort((a, b) => opts.compareVersions(packages[b]!.version, packages[a]!.version));
+    // The same version listed twice (two builds at two locations) counts once.
+    let distinct = 0;
+    for (let k = 0; k < g.length; k++) {
+      if (k === 0 || opts.compareVersions(packages[g[k - 1]!]!.version, packages[g[k]!]!.version) !== 0) distinct++;
+      if (distinct > n) break;
+      out.push(g[k]!);
+    }
+  }
+  return out.sort((a, b) => a - b);
+}
+
+/** Selection and retention; `kept` marks each survivor "selected" (the closure adds "dependency" ones). */
+export function selectPackages(packages: readonly FilterPackage[], filter: ActiveFilter, opts: PlanOptions): FilterPlan {
+  const select = selector(filter);
+  const selected: number[] = [];
+  packages.forEach((p, i) => {
+    if (select(p)) selected.push(i);
+  });
+  const retained = newestVersions(packages, selected, filter.retain_versions, opts);
+  const kept: (KeptReason | undefined)[] = new Array(packages.length).fill(undefined);
+  for (const i of retained) kept[i] = "selected";
+  return { kept, keptCount: retained.length, addedByDependencies: 0, unsatisfied: [] };
+}
