@@ -16,7 +16,7 @@ import { snapshotNameFromTemplate } from "../core/snapshots/name.js";
 import { createSnapshot, findSnapshot } from "../core/snapshots/snapshots.js";
 import { publishLatest, publishSnapshot } from "../core/publish/trees.js";
 import { blobStoreOf } from "../core/storage/backend.js";
-import type { RepoSyncContext, RepoSyncResult, SyncProgress } from "../core/mirror/types.js";
+import type { RepoSyncContext, RepoSyncResult, SyncPlanReport, SyncProgress } from "../core/mirror/types.js";
 
 export interface SyncRequest {
   repoId: string;
@@ -35,6 +35,8 @@ export interface SyncRequest {
   snapshotTemplate?: string;
   /** Zone of {date} and {time} in the snapshot name (the schedule's; default UTC). */
   snapshotTimeZone?: string;
+  /** Plan and report only (`repo sync --dry-run`): no package downloaded, no database state or published tree changed. */
+  dryRun?: boolean;
 }
 
 export interface SyncEnv {
@@ -46,7 +48,7 @@ export interface SyncEnv {
   onProgress?: (repoId: string, p: SyncProgress) => void;
 }
 
-export type SyncOutcome = "success" | "noop" | "skipped-locked" | "failed" | "interrupted";
+export type SyncOutcome = "success" | "noop" | "dry-run" | "skipped-locked" | "failed" | "interrupted";
 
 export interface SyncResult {
   repoId: string;
@@ -57,6 +59,8 @@ export interface SyncResult {
   error?: string;
   published?: string;
   snapshot?: string;
+  /** A dry run's plan. */
+  plan?: SyncPlanReport;
 }
 
 async function takeLocks(req: SyncRequest, row: RepositoryRow, env: SyncEnv): Promise<HeldLock[]> {
@@ -186,9 +190,15 @@ export async function syncRepository(req: SyncRequest, env: SyncEnv): Promise<Sy
       counts,
       allowDowngrade: req.allowDowngrade ?? false,
       now: env.now,
+      ...(req.dryRun ? { dryRun: true } : {}),
       ...(env.onProgress ? { onProgress: (p: SyncProgress) => env.onProgress!(repo.id, p) } : {}),
     };
     const outcome = await syncByType(ctx);
+    if (outcome.status === "dry-run") {
+      // The run row says a plan was made; nothing else changed.
+      await finishRun(env.database.pool, runId, { status: "noop", counts, finishedAt: env.now() });
+      return { repoId: repo.id, status: "dry-run", runId, counts, durationMs: Date.now() - started, ...(outcome.plan ? { plan: outcome.plan } : {}) };
+    }
     // A no-op read no package list: the repository still holds what the last sync left, and the run says so.
     if (outcome.status === "noop") counts.packagesTotal = await repositoryPackageCount(env.database.pool, row.id);
     const extra = await afterSync(req, env, row, outcome, signal);

@@ -6,6 +6,7 @@ import type { Logger } from "../log.js";
 import type { BlobStore } from "../storage/blob-store.js";
 import type { RepositoryRow } from "../db/repositories.js";
 import type { RunCounts } from "../db/sync-runs.js";
+import type { ActiveFilter } from "../filter/effective.js";
 
 export interface SyncProgress {
   phase: "index" | "metadata" | "plan" | "download" | "commit" | "publish";
@@ -35,9 +36,50 @@ export interface RepoSyncContext {
   /** The run's clock (injected: tests and the scheduler pass their own). */
   now: () => Date;
   onProgress?: (p: SyncProgress) => void;
+  /** The repository's active filter (filter/effective.ts); absent: mirrored verbatim, byte-identical to upstream. */
+  filter?: ActiveFilter;
+  /** The mirror's own key: signs regenerated metadata always, verbatim trees when `resign` is set. */
+  signer?: MetadataSigner;
+  /** Plan only: fetch the index and metadata, decide, report; download no package and commit nothing. */
+  dryRun?: boolean;
+}
+
+/** The mirror's OpenPGP key as a sync uses it (core/openpgp/sign.ts makes one from signing.key_file). */
+export interface MetadataSigner {
+  /** Sign trees published verbatim too (signing.resign). */
+  readonly resign: boolean;
+  /** Where clients find the public key: <repo-id>/<publicKeyName>.asc and .gpg beside the trees. */
+  readonly publicKeyName: string;
+  /** The key's fingerprint (upper-case hex), recorded in the index checksum so a new key re-signs. */
+  readonly fingerprint: string;
+  /** A detached, armored signature (repomd.xml.asc, Release.gpg). */
+  signDetached(data: Buffer): Promise<string>;
+  /** A clearsigned document (InRelease). */
+  clearsign(text: string): Promise<string>;
+  /** The public key, armored and binary (the .asc / .gpg files). */
+  publicKeyArmored(): string;
+  publicKeyBinary(): Uint8Array;
+}
+
+/** What a dry run would do (`repo sync --dry-run`): counts and sizes, and the names with --verbose. */
+export interface SyncPlanReport {
+  packagesUpstream: number;
+  kept: number;
+  dropped: number;
+  /** Of the kept: added by the dependency closure. */
+  addedByDependencies: number;
+  toDownload: number;
+  bytesToDownload: number;
+  bytesKept: number;
+  /** NEVRA / name_version_arch; sorted. */
+  keptNames: string[];
+  droppedNames: string[];
+  downloadNames: string[];
 }
 
 export interface RepoSyncResult {
-  status: "success" | "noop";
+  status: "success" | "noop" | "dry-run";
   counts: RunCounts;
+  /** With dryRun: the plan. */
+  plan?: SyncPlanReport;
 }
