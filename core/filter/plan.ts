@@ -1,5 +1,6 @@
 // The filter's decision on one repository's packages: selection by name, architecture and kind, then version retention.
 // Pure: the caller gives the packages and the type's version order; the dependency closure comes after (closure.ts).
+import { ChantalError } from "../errors.js";
 import type { VersionParts } from "../version-parts.js";
 import type { ActiveFilter } from "./effective.js";
 import { compilePatterns } from "./match.js";
@@ -58,4 +59,28 @@ export function selectPackages(packages: readonly FilterPackage[], filter: Activ
   const kept: (KeptReason | undefined)[] = new Array(packages.length).fill(undefined);
   for (const i of retained) kept[i] = "selected";
   return { kept, keptCount: retained.length, addedByDependencies: 0, unsatisfied: [] };
+}
+
+export class FilterError extends ChantalError {}
+
+export interface FilterContext extends PlanOptions {
+  /** Names the repository in errors. */
+  repoId: string;
+  /** Packages of filter.dependency_repositories: they satisfy dependencies but are never added to this repository. */
+  satisfiers?: readonly FilterPackage[];
+}
+
+/**
+ * The whole decision: selection and retention, then (with_dependencies) the closure. A result that keeps nothing
+ * fails unless allow_empty; the closure's unsatisfied dependencies are reported by the caller (they fail the run).
+ */
+export function planFilter(packages: readonly FilterPackage[], filter: ActiveFilter, ctx: FilterContext): FilterPlan {
+  const plan = selectPackages(packages, filter, ctx);
+  if (filter.with_dependencies) throw new FilterError(`repository ${ctx.repoId}: filter.with_dependencies is not built yet`);
+  if (plan.keptCount === 0 && !filter.allow_empty) {
+    throw new FilterError(
+      `repository ${ctx.repoId}: the filter keeps none of the ${packages.length} upstream packages (check filter.include and filter.exclude, or set filter.allow_empty: true)`,
+    );
+  }
+  return plan;
 }
