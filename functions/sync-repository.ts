@@ -16,6 +16,7 @@ import { snapshotNameFromTemplate } from "../core/snapshots/name.js";
 import { createSnapshot, findSnapshot } from "../core/snapshots/snapshots.js";
 import { publishLatest, publishSnapshot } from "../core/publish/trees.js";
 import { blobStoreOf } from "../core/storage/backend.js";
+import { effectiveFilter } from "../core/filter/effective.js";
 import type { RepoSyncContext, RepoSyncResult, SyncPlanReport, SyncProgress } from "../core/mirror/types.js";
 
 export interface SyncRequest {
@@ -176,6 +177,7 @@ export async function syncRepository(req: SyncRequest, env: SyncEnv): Promise<Sy
     );
     env.log.debug({ repo: repo.id, ...routeSummary(http.upstream) }, "proxy");
     for (const warning of http.warnings) env.log.warn({ repo: repo.id }, warning);
+    const filter = effectiveFilter(config, repo);
     const ctx: RepoSyncContext = {
       config,
       repo,
@@ -191,6 +193,8 @@ export async function syncRepository(req: SyncRequest, env: SyncEnv): Promise<Sy
       allowDowngrade: req.allowDowngrade ?? false,
       now: env.now,
       ...(req.dryRun ? { dryRun: true } : {}),
+      // The curated mirror's filter (the signer is wired beside it by the signing work).
+      ...(filter ? { filter } : {}),
       ...(env.onProgress ? { onProgress: (p: SyncProgress) => env.onProgress!(repo.id, p) } : {}),
     };
     const outcome = await syncByType(ctx);
