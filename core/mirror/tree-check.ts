@@ -93,7 +93,13 @@ export async function checkListedFile(
   if (actual !== expected.value.toLowerCase()) problems.add(`${path} has ${expected.algo} ${actual}, ${listedBy} says ${expected.value}`);
 }
 
-/** Packages the metadata lists, checked in batches against the tree and the pool: present, same sha256, same size. */
+/** Sizes are read from the catalog this many at a time. */
+const SIZE_BATCH = 10_000;
+
+/**
+ * Packages the metadata lists, checked against the tree and the pool: present, same sha256, same size. Presence is
+ * asked once for all of them (an S3 pool answers many by listing, once).
+ */
 export class ListedPackages {
   private batch: { path: string; sha256?: string; size?: number; label: string }[] = [];
   checked = 0;
@@ -101,13 +107,11 @@ export class ListedPackages {
   constructor(
     private readonly tree: TreeUnderCheck,
     private readonly problems: TreeProblems,
-    private readonly batchSize = 5000,
   ) {}
 
   /** `sha256` when the metadata declares one (else only presence and size are checked here; the sync verified the other algorithm). */
   async add(p: { path: string; sha256?: string; size?: number; label: string }): Promise<void> {
     this.batch.push(p);
-    if (this.batch.length >= this.batchSize) await this.flush();
   }
 
   async flush(): Promise<void> {
@@ -115,12 +119,20 @@ export class ListedPackages {
     this.batch = [];
     if (batch.length === 0) return;
     this.tree.signal?.throwIfAborted();
-    const shas = batch.flatMap((p) => {
-      const s = this.tree.entries.get(p.path);
-      return s ? [s] : [];
-    });
+    const shas = [
+      ...new Set(
+        batch.flatMap((p) => {
+          const s = this.tree.entries.get(p.path);
+          return s ? [s] : [];
+        }),
+      ),
+    ];
     const present = await this.tree.blobs.haveMany(shas);
-    const sizes = await this.tree.sizes(shas);
+    const sizes = new Map<string, number>();
+    for (let i = 0; i < shas.length; i += SIZE_BATCH) {
+      this.tree.signal?.throwIfAborted();
+      for (const [k, v] of await this.tree.sizes(shas.slice(i, i + SIZE_BATCH))) sizes.set(k, v);
+    }
     for (const p of batch) {
       this.checked++;
       const sha = this.tree.entries.get(p.path);
