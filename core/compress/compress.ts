@@ -27,12 +27,12 @@ function hasTool(bin: string): boolean {
 }
 
 /** The compression we write for upstream's `kind`, and why it differs when it does. */
-export function outputCompressionFor(kind: CompressionKind): { kind: OutputCompression; fallback?: string } {
+export function outputCompressionFor(kind: CompressionKind, toolInstalled: (bin: string) => boolean = hasTool): { kind: OutputCompression; fallback?: string } {
   if (kind === "gz" || kind === "none") return { kind };
   if (kind === "bz2") return { kind: "gz", fallback: "bzip2 is not written; using gzip" };
   if (kind === "zst" && (zlib as ZlibWithZstd).createZstdCompress) return { kind: "zst" };
   const bin = kind === "xz" ? "xz" : "zstd";
-  if (hasTool(bin)) return { kind };
+  if (toolInstalled(bin)) return { kind };
   return { kind: "gz", fallback: `the ${bin} program is not installed; using gzip` };
 }
 

@@ -82,9 +82,12 @@ export interface UpstreamIndex {
   indexChecksum: string;
 }
 
-function decompressed(ctx: RepoSyncContext, file: MetadataEntry, d: RepomdData): AsyncGenerator<Buffer> {
+/** modules.yaml is read whole (YAML documents): RHEL's is a few MB. */
+const MAX_MODULES_BYTES = 256 * 1024 * 1024;
+
+function decompressed(ctx: RepoSyncContext, file: MetadataEntry, d: RepomdData, maxOutputBytes = MAX_PRIMARY_BYTES): AsyncGenerator<Buffer> {
   return decompressIterable(ctx.blobs.openRead(file.sha256, ctx.signal), compressionFromPath(file.path), {
-    maxOutputBytes: MAX_PRIMARY_BYTES,
+    maxOutputBytes,
     label: file.path,
     ...(d.openSize !== undefined ? { declared: { bytes: d.openSize, by: "its <open-size> in repomd.xml" } } : {}),
   });
@@ -168,7 +171,7 @@ async function* once(s: string): AsyncGenerator<string> {
 
 async function readText(ctx: RepoSyncContext, file: MetadataEntry, d: RepomdData): Promise<string> {
   const parts: Buffer[] = [];
-  for await (const b of decompressed(ctx, file, d)) parts.push(b);
+  for await (const b of decompressed(ctx, file, d, MAX_MODULES_BYTES)) parts.push(b);
   return Buffer.concat(parts).toString("utf8");
 }
 

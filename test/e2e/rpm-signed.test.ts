@@ -25,7 +25,7 @@ let env: SyncEnvironment;
 let key: GpgTestKey;
 let otherKey: GpgTestKey;
 
-async function syncInProcess(repoId: string, signer: MetadataSigner | undefined): Promise<RepoSyncResult> {
+async function syncInProcess(repoId: string, signer: MetadataSigner | undefined, dryRun = false): Promise<RepoSyncResult> {
   const loaded = await loadConfig({ configDir: env.configDir });
   const config = loaded.config;
   const repo = findRepository(loaded, repoId);
@@ -48,6 +48,7 @@ async function syncInProcess(repoId: string, signer: MetadataSigner | undefined)
     now: () => new Date(),
     ...(filter ? { filter } : {}),
     ...(signer ? { signer } : {}),
+    ...(dryRun ? { dryRun } : {}),
   };
   const result = await syncRpm(ctx);
   if (result.status === "success") await publishLatest(env.pg, config, { id: row.id, repoId });
@@ -128,6 +129,30 @@ describeWithTools(["rpmbuild", "createrepo_c", "dnf", "gpg"], "RPM trees signed 
     expect(await syncInProcess("r1", key.signer())).toMatchObject({ status: "noop" });
     expect(await syncInProcess("r1", otherKey.signer())).toMatchObject({ status: "success" });
     await dnfChecked(env.published("r1"), otherKey.publicKeyFile, "makecache");
+  });
+
+  it("a dry run of a changed filter reports the plan and changes nothing", async () => {
+    const before = readFileSync(join(env.published("r1"), "repodata/repomd.xml"));
+    const config = join(env.configDir, "config.yaml");
+    writeFileSync(config, readFileSync(config, "utf8").replace("retain_versions: 1", "retain_versions: 0\n      exclude: [beta]"));
+    const r = await syncInProcess("r1", otherKey.signer(), true);
+    expect(r).toMatchObject({
+      status: "dry-run",
+      plan: {
+        packagesUpstream: 3,
+        kept: 2,
+        dropped: 1,
+        addedByDependencies: 0,
+        toDownload: 1,
+        keptNames: ["alpha-1.0-1.noarch", "alpha-1.1-1.noarch"],
+        droppedNames: ["beta-1.0-1.noarch"],
+        downloadNames: ["alpha-1.0-1.noarch"],
+      },
+    });
+    expect(r.plan!.bytesToDownload).toBeGreaterThan(0);
+    expect(readFileSync(join(env.published("r1"), "repodata/repomd.xml"))).toEqual(before);
+    // Nothing was recorded: the real run that follows does the work.
+    expect(await syncInProcess("r1", otherKey.signer())).toMatchObject({ status: "success", counts: { packagesTotal: 2, packagesDownloaded: 1 } });
   });
 
   it("resign keeps an unfiltered repomd.xml verbatim and replaces upstream's signature by the mirror's", async () => {
