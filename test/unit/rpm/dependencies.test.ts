@@ -66,3 +66,19 @@ describe("rpm dependency data", () => {
     for (const arch of ["src", "nosrc"]) expect(filterPackageOf({ name: "x", arch, epoch: 0, version: "1", release: "1" }).source).toBe(true);
   });
 });
+
+describe("the primary worker with withDependencies", () => {
+  it("sends each package's dependency data in the filter's model, and none without it", async () => {
+    const { parsePrimaryInWorker } = await import("../../../core/rpm/primary-thread.js");
+    const opts = { compression: "none" as const, label: "primary.xml", maxOutputBytes: 1e7, maxPackages: 10, repoUrl: "http://127.0.0.1/r/" };
+    const read = async (withDependencies: boolean) => {
+      const out = [];
+      for await (const p of parsePrimaryInWorker(one(DOC), { ...opts, withDependencies })) out.push(p);
+      return out;
+    };
+    expect((await read(false))[0]!.deps).toBeUndefined();
+    const [p] = await read(true);
+    expect(p!.deps!.requires.map((r) => r.text)).toEqual(["b >= 1.5", "/usr/bin/c", "(d or e)"]);
+    expect(p!.deps!.files).toEqual(["/usr/bin/a", "/etc/a"]);
+  });
+});
