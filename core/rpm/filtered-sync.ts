@@ -37,7 +37,7 @@ export class UnsatisfiedDependenciesError extends ChantalError {}
 const GENERATOR_VERSION = "rpm-filter-1";
 
 /** Data types copied verbatim: they do not list packages (comps, product certificates, AppStream data). */
-const VERBATIM_TYPES = new Set(["group", "group_gz", "productid", "appstream", "appstream-icons", "appdata"]);
+const VERBATIM_TYPES = new Set(["group", "group_gz", "group_xz", "productid", "appstream", "appstream-icons", "appdata"]);
 
 /** JSON with sorted keys at every depth: the same filter always gives the same text. */
 function canonicalJson(value: unknown): string {
@@ -216,7 +216,7 @@ async function regenerate(ctx: RepoSyncContext, upstream: UpstreamIndex, kept: R
       };
     } else {
       // prestodelta, sqlite databases, zchunk variants...: they describe upstream's whole package set; dnf does without them.
-      ctx.log.debug({ repo: ctx.repo.id, type: d.type }, "metadata type not published by a curated mirror");
+      ctx.log.info({ repo: ctx.repo.id, type: d.type }, "metadata type not published by a curated mirror");
     }
     if (out) {
       metadata.push(out.entry);

@@ -109,6 +109,22 @@ const MODULES = stream("mymod", ["gamma-0:1.1-1.noarch"]) + defaults("mymod") + 
 /** The dependency closure (core/filter/closure.ts) is built by other work; these tests wait for it. */
 const closureBuilt = existsSync(new URL("../../core/filter/closure.ts", import.meta.url));
 
+const COMPS = `<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE comps PUBLIC "-//Red Hat, Inc.//DTD Comps info//EN" "comps.dtd">
+<comps>
+  <group>
+    <id>chantal-tools</id>
+    <name>Chantal tools</name>
+    <description>Test group</description>
+    <default>false</default>
+    <uservisible>true</uservisible>
+    <packagelist>
+      <packagereq type="mandatory">alpha</packagereq>
+    </packagelist>
+  </group>
+</comps>
+`;
+
 const repoYaml = (filter: string) => (url: string) => `  - id: r1\n    type: rpm\n    upstream_url: ${url}/\n    filter:\n${filter}`;
 const FILTER = "      include: [alpha, beta, gamma, delta, epsilon, zeta]\n      exclude: [zeta]\n      retain_versions: 1\n      sources: false\n";
 
@@ -140,9 +156,13 @@ describeWithTools(["rpmbuild", "createrepo_c", "modifyrepo_c", "dnf"], "curated 
     scratch = mkdtempSync(join(tmpdir(), "chantal-filtered-"));
     upstream = join(scratch, "upstream");
     for (const p of PACKAGES) await buildRpm({ ...p, dir: join(upstream, "Packages"), release: "1", payloadBytes: 500 });
+    // A source package, which sources: false leaves out.
+    await buildRpm({ name: "alpha", version: "1.1", dir: join(upstream, "SRPMS"), release: "1", source: true });
     await createRepo(upstream, { compress: "gz" });
     writeFileSync(join(scratch, "updateinfo.xml"), UPDATEINFO);
     writeFileSync(join(scratch, "modules.yaml"), MODULES);
+    writeFileSync(join(scratch, "comps.xml"), COMPS);
+    await run("modifyrepo_c", ["--mdtype=group", join(scratch, "comps.xml"), join(upstream, "repodata")]);
     await run("modifyrepo_c", ["--mdtype=updateinfo", join(scratch, "updateinfo.xml"), join(upstream, "repodata")]);
     await run("modifyrepo_c", ["--mdtype=modules", join(scratch, "modules.yaml"), join(upstream, "repodata")]);
     env = await startSyncEnvironment({ upstream, repoYaml: repoYaml(FILTER) });
@@ -162,11 +182,14 @@ describeWithTools(["rpmbuild", "createrepo_c", "modifyrepo_c", "dnf"], "curated 
     expect(r.stderr).toContain("unsigned regenerated metadata");
     expect(JSON.parse(r.stdout)).toMatchObject({ status: "success", counts: { packages_total: 5, packages_downloaded: 5, packages_added: 5 } });
     const tree = env.published("r1");
+    expect(listFiles(upstream).some((f) => f.endsWith(".src.rpm"))).toBe(true);
     expect(rpmsIn(tree)).toEqual(KEPT);
 
     // repomd.xml: every data file's checksum, size and open-size are those of the published bytes.
     const repomd = parseRepomd(readFileSync(join(tree, "repodata/repomd.xml")));
-    expect(repomd.data.map((d) => d.type).sort()).toEqual(["filelists", "modules", "other", "primary", "updateinfo"]);
+    expect(repomd.data.map((d) => d.type).sort()).toEqual(["filelists", "group", "modules", "other", "primary", "updateinfo"]);
+    // comps is kept as upstream wrote it.
+    expect(dataFile(tree, "group")).toEqual(readFileSync(join(scratch, "comps.xml")));
     for (const d of repomd.data) {
       const path = join(tree, d.location);
       expect(d.location).toMatch(new RegExp(`^repodata/${d.checksum.value}-`));
@@ -201,8 +224,9 @@ describeWithTools(["rpmbuild", "createrepo_c", "modifyrepo_c", "dnf"], "curated 
     expect(xml).toContain('<package name="alpha"');
     expect(xml).not.toContain("zeta-1.0");
     expect(xml).not.toContain("ADV-2");
-    // dnf loads the advisories with the rest of the metadata.
+    // dnf loads the advisories and groups with the rest of the metadata.
     await dnf(tree, "makecache");
+    expect(await dnf(tree, "group", "list", "--hidden")).toContain("Chantal tools");
   });
 
   it("keeps the module stream whose packages are kept, and its defaults; dnf lists it", async () => {

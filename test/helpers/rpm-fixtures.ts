@@ -35,6 +35,8 @@ export interface RpmSpec {
   provides?: string[];
   /** Extra files the package ships (absolute paths), e.g. "/usr/bin/c" for a file dependency. */
   files?: string[];
+  /** Build the source package (<name>-<version>-<release>.src.rpm) instead of the binary one. */
+  source?: boolean;
 }
 
 function specText(p: RpmSpec): string {
@@ -77,7 +79,7 @@ export async function buildRpm(p: RpmSpec): Promise<string> {
     const spec = join(top, `${p.name}.spec`);
     await writeFile(spec, specText(p));
     await run("rpmbuild", [
-      "-bb",
+      p.source ? "-bs" : "-bb",
       "--nodeps",
       "--quiet",
       "--define",
@@ -85,10 +87,12 @@ export async function buildRpm(p: RpmSpec): Promise<string> {
       "--define",
       `_rpmdir ${p.dir}`,
       "--define",
+      `_srcrpmdir ${p.dir}`,
+      "--define",
       "_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm",
       spec,
     ]);
-    return join(p.dir, `${p.name}-${p.version}-${p.release}.${p.arch ?? "noarch"}.rpm`);
+    return join(p.dir, `${p.name}-${p.version}-${p.release}.${p.source ? "src" : (p.arch ?? "noarch")}.rpm`);
   } finally {
     await rm(top, { recursive: true, force: true });
   }
