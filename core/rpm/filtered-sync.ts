@@ -17,8 +17,8 @@ import { filesProviding } from "./filelists.js";
 import type { Repomd, RepomdData } from "./repomd.js";
 import { writeRepomd, type RepomdEntry } from "./repomd-write.js";
 import { rewriteModules } from "./rewrite-modules.js";
-import { rewritePackageList } from "./rewrite-packages.js";
-import { nevraKey, rewriteUpdateinfo, type KeptFiles } from "./rewrite-updateinfo.js";
+import { rewriteInWorker } from "./rewrite-thread.js";
+import { nevraKey, type KeptFiles } from "./rewrite-updateinfo.js";
 import { repomdSignature } from "./repomd-signature.js";
 import {
   committedOf,
@@ -165,6 +165,19 @@ async function putGenerated(
   };
 }
 
+function compressedOf(ctx: RepoSyncContext, file: MetadataEntry): AsyncIterable<Uint8Array> {
+  return ctx.blobs.openRead(file.sha256, ctx.signal);
+}
+
+function workerInput(file: MetadataEntry, d: RepomdData) {
+  return {
+    compression: compressionFromPath(file.path),
+    label: file.path,
+    maxOutputBytes: MAX_PRIMARY_BYTES,
+    ...(d.openSize !== undefined ? { openSize: d.openSize } : {}),
+  };
+}
+
 async function* once(s: string): AsyncGenerator<string> {
   yield s;
 }
@@ -177,7 +190,7 @@ async function readText(ctx: RepoSyncContext, file: MetadataEntry, d: RepomdData
 
 /** The regenerated data files and repomd.xml (and its signature), as the published tree's metadata. */
 async function regenerate(ctx: RepoSyncContext, upstream: UpstreamIndex, kept: RpmPackage[]): Promise<MetadataEntry[]> {
-  const pkgids = new Set(kept.map((p) => p.checksumValue));
+  const pkgids = [...new Set(kept.map((p) => p.checksumValue))];
   const keptFiles: KeptFiles = {
     nevras: new Set(kept.map((p) => nevraKey(p))),
     filenames: new Set(kept.map((p) => p.location.split("/").pop()!)),
@@ -189,9 +202,16 @@ async function regenerate(ctx: RepoSyncContext, upstream: UpstreamIndex, kept: R
     const label = file.path;
     let out: { entry: MetadataEntry; repomd: RepomdEntry } | undefined;
     if (d.type === "primary" || d.type === "filelists" || d.type === "other") {
-      out = await putGenerated(ctx, d, file, `${d.type}.xml`, rewritePackageList(decompressed(ctx, file, d), { type: d.type, label, kept: pkgids }));
+      out = await putGenerated(
+        ctx,
+        d,
+        file,
+        `${d.type}.xml`,
+        rewriteInWorker(compressedOf(ctx, file), { ...workerInput(file, d), kind: d.type, kept: pkgids }, ctx.signal),
+      );
     } else if (d.type === "updateinfo") {
-      out = await putGenerated(ctx, d, file, "updateinfo.xml", rewriteUpdateinfo(decompressed(ctx, file, d), keptFiles, label));
+      const input = { ...workerInput(file, d), kind: "updateinfo" as const, kept: [...keptFiles.nevras], filenames: [...keptFiles.filenames] };
+      out = await putGenerated(ctx, d, file, "updateinfo.xml", rewriteInWorker(compressedOf(ctx, file), input, ctx.signal));
     } else if (d.type === "modules") {
       const result = rewriteModules(await readText(ctx, file, d), keptFiles.nevras, label);
       if (result.partial.length > 0) {

@@ -25,7 +25,7 @@ export interface RewriteLimits {
 }
 
 export const DEFAULT_REWRITE_LIMITS: RewriteLimits = {
-  maxElementChars: 256 * 1024 * 1024,
+  maxElementChars: 64 * 1024 * 1024,
   maxDepth: 64,
   maxChildren: 2_000_000,
   maxTokenChars: DEFAULT_MAX_TOKEN_CHARS,

@@ -145,3 +145,27 @@ describe("rewritePackageList", () => {
     });
   }
 });
+
+describe("rewriteInWorker", () => {
+  it("writes what the in-thread rewrite writes, and its errors arrive as the same classes", async () => {
+    const { rewriteInWorker } = await import("../../../core/rpm/rewrite-thread.js");
+    const input = primary(primaryPkg(A, "a"), primaryPkg(B, "b"), primaryPkg(C, "c"));
+    const opts = { kind: "primary" as const, compression: "none" as const, label: "primary.xml", maxOutputBytes: 1e7, kept: [A, C] };
+    let out = "";
+    for await (const s of rewriteInWorker(chunks(input, 5), opts)) out += s;
+    expect(out).toBe(await rewrite(input, "primary", [A, C]));
+
+    const noChecksum = rejection(
+      (async () => {
+        for await (const _ of rewriteInWorker(chunks(primary("<package><name>x</name></package>"), 64), opts));
+      })(),
+    );
+    expect(await noChecksum).toBeInstanceOf(XmlRewriteError);
+    const bomb = rejection(
+      (async () => {
+        for await (const _ of rewriteInWorker(chunks(primary(`<package>${"<a>".repeat(100)}</package>`), 64), opts));
+      })(),
+    );
+    expect(await bomb).toBeInstanceOf(LimitExceededError);
+  });
+});
