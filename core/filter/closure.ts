@@ -24,6 +24,8 @@ export interface ClosureOptions {
   rules: DependencyRules;
   /** Packages of other repositories: they satisfy requirements but are never added. */
   satisfiers?: readonly FilterPackage[];
+  /** filter.architectures: after the requirer's own arch and noarch, a provider of these beats any other arch. */
+  preferredArches?: readonly string[];
 }
 
 /** One entry of the provider index: the package (by index) and the capability it offers under that name. */
@@ -138,15 +140,21 @@ export function closeDependencies(packages: readonly FilterPackage[], plan: Filt
     return false;
   };
 
-  /** The best provider of `alt` for a package of `arch`: same arch, then noarch/all, then any; the real package; the newest. */
+  const preferred = new Set(opts.preferredArches ?? []);
+  const archRank = (provider: string, requirer: string) => (provider === requirer ? 0 : ARCH_INDEPENDENT.has(provider) ? 1 : preferred.has(provider) ? 2 : 3);
+
+  /**
+   * The best provider of `alt` for a package of `arch`: same arch, then noarch/all, then filter.architectures, then any;
+   * among those the real package of that name before a virtual provider; then the newest; then the first listed.
+   */
   const bestProvider = (alt: Capability, arch: string): number | undefined => {
     const name = lookupName(alt.name, rules);
     let best: number | undefined;
-    let bestRank: [number, number] = [3, 2];
+    let bestRank: [number, number] = [4, 2];
     for (const o of upstream.byName.get(name) ?? []) {
       if (!offerSatisfies(alt, o, opts)) continue;
       const p = packages[o.pkg]!;
-      const rank: [number, number] = [p.arch === arch ? 0 : ARCH_INDEPENDENT.has(p.arch) ? 1 : 2, p.name === name ? 0 : 1];
+      const rank: [number, number] = [archRank(p.arch, arch), p.name === name ? 0 : 1];
       const better =
         best === undefined ||
         rank[0] < bestRank[0] ||

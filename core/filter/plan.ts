@@ -85,6 +85,7 @@ export function planFilter(packages: readonly FilterPackage[], filter: ActiveFil
         compareVersions: ctx.compareVersions,
         rules: ctx.dependencyRules,
         ...(ctx.satisfiers ? { satisfiers: ctx.satisfiers } : {}),
+        ...(filter.architectures ? { preferredArches: filter.architectures } : {}),
       })
     : selected;
   if (plan.keptCount === 0 && !filter.allow_empty) {

@@ -408,6 +408,27 @@ describe("closeDependencies", () => {
   });
 });
 
+describe("closeDependencies: filter.architectures as a preference", () => {
+  it("a noarch package's dependency comes in the filter's architecture, not another of the same version", () => {
+    const packages = [rpm("tool-1-1.noarch", { requires: ["libfoo"] }), rpm("libfoo-1-1.i686"), rpm("libfoo-1-1.x86_64")];
+    const selected = selectPackages(packages, FilterSchema.parse({ include: ["tool"] }), RPM);
+    const without = closeDependencies(packages, selected, RPM);
+    expect(without.kept).toEqual(["selected", "dependency", undefined]);
+    const withPreference = closeDependencies(packages, selected, { ...RPM, preferredArches: ["x86_64"] });
+    expect(withPreference.kept).toEqual(["selected", undefined, "dependency"]);
+  });
+
+  it("planFilter passes filter.architectures", () => {
+    const packages = [rpm("tool-1-1.noarch", { requires: ["libfoo"] }), rpm("libfoo-1-1.i686"), rpm("libfoo-1-1.x86_64")];
+    const plan = planFilter(packages, FilterSchema.parse({ include: ["tool"], architectures: ["x86_64", "noarch"], with_dependencies: true }), {
+      compareVersions: compareEvr,
+      dependencyRules: RPM_RULES,
+      repoId: "r",
+    });
+    expect(plan.kept).toEqual(["selected", undefined, "dependency"]);
+  });
+});
+
 describe("planFilter with_dependencies", () => {
   const packages = [rpm("app-1-1.x86_64", { requires: ["lib"] }), rpm("lib-1-1.x86_64"), rpm("other-1-1.x86_64")];
   const ctx = { compareVersions: compareEvr, dependencyRules: RPM_RULES, repoId: "base" };
