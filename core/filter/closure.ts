@@ -1,5 +1,5 @@
 // The dependency closure of a filter (with_dependencies): what the kept packages need, added from the upstream set.
-// Pure and linear: providers are indexed by name once; a capability found satisfied stays so (the kept set only grows).
+// Pure and linear: providers are indexed by name once, and the satisfied test reads only what the kept set offers.
 import type { VersionParts } from "../version-parts.js";
 import type { Capability, FilterPackage, FilterPlan, KeptReason, Requirement, Unsatisfied, VersionOp } from "./types.js";
 
@@ -121,7 +121,7 @@ export function closeDependencies(packages: readonly FilterPackage[], plan: Filt
 
   // Only the files someone requires are indexed: a filelists has millions of paths.
   const requiredFiles = new Set<string>();
-  for (const p of packages) for (const r of p.requires ?? []) for (const a of r.alternatives) if (a.name.startsWith("/")) requiredFiles.add(a.name);
+  for (const p of packages) for (const r of p.requires ?? []) for (const a of r.alternatives) if (a.name.charCodeAt(0) === 0x2f) requiredFiles.add(a.name);
   const upstream = indexProviders(packages, requiredFiles);
   // What the kept packages and the satisfiers offer, by name: the satisfied test reads only these (usually one or two).
   const available = indexProviders(satisfiers, requiredFiles).byName;
