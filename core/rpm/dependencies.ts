@@ -2,6 +2,7 @@
 import type { Capability, FilterPackage, Requirement, VersionOp } from "../filter/types.js";
 import type { VersionParts } from "../version-parts.js";
 import type { PrimaryDeps, RpmEntry } from "./primary.js";
+import { isRichDependency, parseRichDependency } from "./rich-deps.js";
 
 /** rpm's comparison flags as createrepo writes them. */
 const OPS: Record<string, VersionOp> = { LT: "<", LE: "<=", EQ: "=", GE: ">=", GT: ">" };
@@ -38,12 +39,9 @@ export function entryText(e: RpmEntry): string {
   return `${e.name} ${op} ${v.epoch ? `${v.epoch}:` : ""}${v.version}${v.release ? `-${v.release}` : ""}`;
 }
 
-/**
- * A requirement; a rich (boolean) dependency `(a or b)` is approximate until core/rpm/rich-deps.ts
- * (parseRichDependency) is wired in here.
- */
+/** A requirement; a rich (boolean) dependency `(a or b)` is approximate (rich-deps.ts); a malformed one is refused. */
 export function requirementOf(e: RpmEntry): Requirement {
-  if (e.name.startsWith("(")) return { alternatives: [], approximate: true, text: e.name };
+  if (isRichDependency(e.name)) return parseRichDependency(e.name);
   return { alternatives: [capabilityOf(e)], text: entryText(e) };
 }
 

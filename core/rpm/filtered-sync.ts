@@ -5,12 +5,14 @@ import { compareEvr } from "./evr.js";
 import { compressionFromPath, decompressIterable } from "../compress/decompress.js";
 import { compressStream, EXTENSION_OF, outputCompressionFor } from "../compress/compress.js";
 import { ChantalError } from "../errors.js";
-import { planFilter } from "../filter/plan.js";
+import { planFilter, unsatisfiedMessage } from "../filter/plan.js";
+import { RPM_RULES } from "../filter/closure.js";
 import type { FilterPlan } from "../filter/types.js";
 import type { MetadataEntry } from "../mirror/commit.js";
 import { commitSync } from "../mirror/commit.js";
 import type { RepoSyncContext, RepoSyncResult, SyncPlanReport } from "../mirror/types.js";
 import { putBuffer } from "../storage/put-buffer.js";
+import { syncPlanReport } from "../mirror/plan-report.js";
 import { putStream } from "../storage/put-stream.js";
 import { filterPackageOf, unresolvedFileRequirements, type RpmDependencies } from "./dependencies.js";
 import { filesProviding } from "./filelists.js";
@@ -62,18 +64,6 @@ export function rpmIndexChecksum(repomdBytes: Buffer, ctx: Pick<RepoSyncContext,
   return h.digest("hex");
 }
 
-/** The message of a run that fails on dependencies nothing provides (plan.unsatisfied). */
-export function unsatisfiedMessage(repoId: string, plan: FilterPlan, describe: (index: number) => string): string {
-  const lines = plan.unsatisfied.slice(0, 20).map((u) => `  ${describe(u.neededBy)} requires ${u.requirement.text}`);
-  const more = plan.unsatisfied.length > 20 ? [`  ... and ${plan.unsatisfied.length - 20} more`] : [];
-  return [
-    `repository ${repoId}: ${plan.unsatisfied.length} dependencies of the kept packages are provided by nothing in this repository or filter.dependency_repositories:`,
-    ...lines,
-    ...more,
-    "(add the repository that provides them to filter.dependency_repositories, or exclude the packages that need them)",
-  ].join("\n");
-}
-
 export interface UpstreamIndex {
   repomdBytes: Buffer;
   repomd: Repomd;
@@ -122,21 +112,13 @@ async function readUpstreamPackages(
 }
 
 function planReport(planned: RpmPackage[], plan: FilterPlan, missing: RpmPackage[]): SyncPlanReport {
-  const kept = planned.filter((_p, i) => plan.kept[i]);
-  const dropped = planned.filter((_p, i) => !plan.kept[i]);
-  const names = (ps: RpmPackage[]) => ps.map((p) => p.nevra).sort();
-  return {
-    packagesUpstream: planned.length,
-    kept: kept.length,
-    dropped: dropped.length,
+  const item = (p: RpmPackage) => ({ label: p.nevra, size: p.size });
+  return syncPlanReport({
+    upstream: planned.map(item),
+    kept: plan.kept.map((k) => k !== undefined),
     addedByDependencies: plan.addedByDependencies,
-    toDownload: missing.length,
-    bytesToDownload: missing.reduce((n, p) => n + p.size, 0),
-    bytesKept: kept.reduce((n, p) => n + p.size, 0),
-    keptNames: names(kept),
-    droppedNames: names(dropped),
-    downloadNames: names(missing),
-  };
+    toDownload: missing.map(item),
+  });
 }
 
 /** `repodata/<sha256>-<stem><compression>`: a new content, a new name, as createrepo_c writes them. */
@@ -254,12 +236,9 @@ export async function syncFilteredRpm(ctx: RepoSyncContext, upstream: UpstreamIn
   const filter = ctx.filter!;
   const counts = ctx.counts;
   const { planned, deps } = await readUpstreamPackages(ctx, upstream);
-  const plan = planFilter(
-    planned.map((p) => filterPackageOf(p, deps?.get(p))),
-    filter,
-    { compareVersions: compareEvr, repoId: ctx.repo.id },
-  );
-  if (plan.unsatisfied.length > 0) throw new UnsatisfiedDependenciesError(unsatisfiedMessage(ctx.repo.id, plan, (i) => planned[i]!.nevra));
+  const packages = planned.map((p) => filterPackageOf(p, deps?.get(p)));
+  const plan = planFilter(packages, filter, { compareVersions: compareEvr, repoId: ctx.repo.id, dependencyRules: RPM_RULES });
+  if (plan.unsatisfied.length > 0) throw new UnsatisfiedDependenciesError(unsatisfiedMessage(plan, packages, ctx.repo.id));
   const kept = planned.filter((_p, i) => plan.kept[i]);
   counts.packagesTotal = kept.length;
   ctx.onProgress?.({ phase: "plan", filesDone: 0, filesTotal: kept.length, bytesDone: 0, bytesTotal: 0 });

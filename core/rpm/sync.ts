@@ -5,6 +5,7 @@ import { commitSync } from "../mirror/commit.js";
 import { upstreamFileUrl } from "../http/url.js";
 import { redactUrl } from "../redact.js";
 import { putBuffer } from "../storage/put-buffer.js";
+import { syncPlanReport } from "../mirror/plan-report.js";
 import type { RepoSyncContext, RepoSyncResult } from "../mirror/types.js";
 import { parseRepomd } from "./repomd.js";
 import { rpmIndexChecksum, syncFilteredRpm } from "./filtered-sync.js";
@@ -22,6 +23,7 @@ import {
   refuseTreeConflicts,
   REPOMD,
   RpmMetadataError,
+  type RpmPackage,
   SIGNATURE_FILES,
 } from "./sync-steps.js";
 
@@ -76,6 +78,10 @@ export async function syncRpm(ctx: RepoSyncContext): Promise<RepoSyncResult> {
   ctx.onProgress?.({ phase: "plan", filesDone: 0, filesTotal: planned.length, bytesDone: 0, bytesTotal: 0 });
   const missing = await planDownloads(planned, ctx);
   ctx.log.debug({ repo: ctx.repo.id, packages: planned.length, missing: missing.length }, "plan");
+  if (ctx.dryRun) {
+    const item = (p: RpmPackage) => ({ label: p.nevra, size: p.size });
+    return { status: "dry-run", counts, plan: syncPlanReport({ upstream: planned.map(item), toDownload: missing.map(item) }) };
+  }
 
   await downloadMissing(missing, ctx, counts);
   fillFromSiblings(planned);

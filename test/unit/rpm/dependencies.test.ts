@@ -45,7 +45,7 @@ describe("rpm dependency data", () => {
     expect(deps.requires).toEqual([
       { alternatives: [{ name: "b", op: ">=", version: { epoch: 0, version: "1.5", release: "" } }], text: "b >= 1.5" },
       { alternatives: [{ name: "/usr/bin/c" }], text: "/usr/bin/c" },
-      { alternatives: [], approximate: true, text: "(d or e)" },
+      { alternatives: [{ name: "d" }, { name: "e" }], approximate: true, text: "(d or e)" },
     ]);
     expect(deps.files).toEqual(["/usr/bin/a", "/etc/a"]);
     expect(filterPackageOf(p!, deps)).toMatchObject({ name: "a", arch: "x86_64", source: false, version: { epoch: 1, version: "2.0", release: "3" } });
