@@ -16,6 +16,7 @@ import { syncPlanReport } from "../mirror/plan-report.js";
 import { putStream } from "../storage/put-stream.js";
 import { filterPackageOf, unresolvedFileRequirements, type RpmDependencies } from "./dependencies.js";
 import { filesProviding } from "./filelists.js";
+import { dependencyRepositoryPackages } from "./dependency-repositories.js";
 import type { Repomd, RepomdData } from "./repomd.js";
 import { writeRepomd, type RepomdEntry } from "./repomd-write.js";
 import { rewriteModules } from "./rewrite-modules.js";
@@ -87,7 +88,7 @@ function decompressed(ctx: RepoSyncContext, file: MetadataEntry, d: RepomdData, 
 async function readUpstreamPackages(
   ctx: RepoSyncContext,
   upstream: UpstreamIndex,
-): Promise<{ planned: RpmPackage[]; deps?: Map<RpmPackage, RpmDependencies> }> {
+): Promise<{ planned: RpmPackage[]; deps?: Map<RpmPackage, RpmDependencies>; wantedFiles?: Set<string> }> {
   const at = (type: string) => upstream.repomd.data.findIndex((d) => d.type === type);
   const primary = at("primary");
   const primaryData = upstream.repomd.data[primary]!;
@@ -108,7 +109,7 @@ async function readUpstreamPackages(
       if (extra && d) d.files.push(...extra.filter((f) => !d.files.includes(f)));
     }
   }
-  return { planned, deps };
+  return { planned, deps, wantedFiles: wanted };
 }
 
 function planReport(planned: RpmPackage[], plan: FilterPlan, missing: RpmPackage[]): SyncPlanReport {
@@ -235,9 +236,16 @@ async function regenerate(ctx: RepoSyncContext, upstream: UpstreamIndex, kept: R
 export async function syncFilteredRpm(ctx: RepoSyncContext, upstream: UpstreamIndex): Promise<RepoSyncResult> {
   const filter = ctx.filter!;
   const counts = ctx.counts;
-  const { planned, deps } = await readUpstreamPackages(ctx, upstream);
+  const { planned, deps, wantedFiles } = await readUpstreamPackages(ctx, upstream);
   const packages = planned.map((p) => filterPackageOf(p, deps?.get(p)));
-  const plan = planFilter(packages, filter, { compareVersions: compareEvr, repoId: ctx.repo.id, dependencyRules: RPM_RULES });
+  const satisfiers =
+    filter.with_dependencies && filter.dependency_repositories.length > 0 ? await dependencyRepositoryPackages(ctx, wantedFiles ?? new Set()) : undefined;
+  const plan = planFilter(packages, filter, {
+    compareVersions: compareEvr,
+    repoId: ctx.repo.id,
+    dependencyRules: RPM_RULES,
+    ...(satisfiers ? { satisfiers } : {}),
+  });
   if (plan.unsatisfied.length > 0) throw new UnsatisfiedDependenciesError(unsatisfiedMessage(plan, packages, ctx.repo.id));
   const kept = planned.filter((_p, i) => plan.kept[i]);
   counts.packagesTotal = kept.length;

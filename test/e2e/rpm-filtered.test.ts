@@ -304,4 +304,24 @@ describeWithTools(["rpmbuild", "createrepo_c", "modifyrepo_c", "dnf"], "curated 
     expect(added.length).toBeGreaterThan(0);
     for (const f of added) expect(readFileSync(f).subarray(0, 4).toString("hex")).not.toBe("edabeedb");
   });
+
+  it("a dependency that filter.dependency_repositories provides is not added", async () => {
+    // Upstream has no epsilon (virtual-e) any more (the test before); r3 still holds it.
+    const config = join(env.configDir, "config.yaml");
+    writeFileSync(
+      config,
+      `${readFileSync(config, "utf8").trimEnd()}\n  - id: r5\n    type: rpm\n    upstream_url: ${env.server.url}/\n    filter:\n      include: [delta]\n      with_dependencies: true\n      dependency_repositories: [r3]\n`,
+    );
+    const r = await env.cli("repo", "sync", "--repo-id", "r5", "--json");
+    expect(r.stdout + r.stderr).toContain('"status": "success"');
+    expect(rpmsIn(env.published("r5"))).toEqual(["delta-1.0-1.noarch.rpm"]);
+    // A repository not synced yet is named as such.
+    writeFileSync(
+      config,
+      `${readFileSync(config, "utf8").replace("dependency_repositories: [r3]", "dependency_repositories: [r2]").trimEnd()}\n  - id: r2\n    type: rpm\n    upstream_url: ${env.server.url}/\n`,
+    );
+    const unsynced = await env.cli("repo", "sync", "--repo-id", "r5", "--full", "--json");
+    expect(unsynced.code).not.toBe(0);
+    expect(unsynced.stdout + unsynced.stderr).toMatch(/dependency_repositories names r2, which has not been synced yet/);
+  });
 });
