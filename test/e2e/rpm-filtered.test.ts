@@ -262,6 +262,11 @@ describeWithTools(["rpmbuild", "createrepo_c", "modifyrepo_c", "dnf"], "curated 
   it("re-plans when the filter changes", async () => {
     const config = join(env.configDir, "config.yaml");
     writeFileSync(config, readFileSync(config, "utf8").replace("retain_versions: 1", "retain_versions: 2"));
+    const before = repodata(env.published("r1"));
+    const dry = await env.cli("repo", "sync", "--repo-id", "r1", "--dry-run", "--json");
+    expect(dry.code).toBe(0);
+    expect(JSON.parse(dry.stdout)).toMatchObject({ status: "dry-run", plan: { packages_upstream: 11, kept: 8, dropped: 3, to_download: 3 } });
+    expect(repodata(env.published("r1"))).toEqual(before);
     const r = await env.cli("repo", "sync", "--repo-id", "r1", "--json");
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ status: "success", counts: { packages_total: 8, packages_added: 3 } });
