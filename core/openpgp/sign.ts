@@ -114,6 +114,22 @@ async function readKeyText(source: SecretKeySource, label: string): Promise<stri
   return text;
 }
 
+/** The secret key of `key_file`, still locked when it is protected. */
+async function readSecretKey(source: SecretKeySource, label: string): Promise<openpgp.PrivateKey> {
+  const text = await readKeyText(source, label);
+  try {
+    return await (await pgp()).readPrivateKey({ armoredKey: text });
+  } catch (err) {
+    throw new SigningKeyError(`${label}.key_file`, `cannot read the OpenPGP secret key ${source.key_file}: ${errorMessage(err)}`);
+  }
+}
+
+/** The public half of `key_file`, armored and binary, without unlocking it (what a publish puts beside the trees). */
+export async function publicKeyOf(source: SecretKeySource, label: string): Promise<{ armored: string; binary: Uint8Array; fingerprint: string }> {
+  const pub = (await readSecretKey(source, label)).toPublic();
+  return { armored: pub.armor(), binary: pub.write(), fingerprint: pub.getFingerprint().toUpperCase() };
+}
+
 /** The date after which the key can no longer sign, from its signing (sub)key and its primary key. */
 async function expiryOf(key: openpgp.PrivateKey, signing: openpgp.PrivateKey | openpgp.Subkey): Promise<Date | null> {
   const dates = [await key.getExpirationTime(), signing === key ? null : await (signing as openpgp.Subkey).getExpirationTime()];
@@ -126,14 +142,8 @@ async function expiryOf(key: openpgp.PrivateKey, signing: openpgp.PrivateKey | o
  * `label` is the configuration path of the block ("signing", "backup.signing"): each error names it, the file and the fix.
  */
 export async function loadSigningKey(source: SecretKeySource, label: string, now: Date = new Date()): Promise<SigningKey> {
-  const text = await readKeyText(source, label);
   const openpgp = await pgp();
-  let key: openpgp.PrivateKey;
-  try {
-    key = await openpgp.readPrivateKey({ armoredKey: text });
-  } catch (err) {
-    throw new SigningKeyError(`${label}.key_file`, `cannot read the OpenPGP secret key ${source.key_file}: ${errorMessage(err)}`);
-  }
+  let key = await readSecretKey(source, label);
   if (!key.isDecrypted()) {
     if (!source.passphrase)
       throw new SigningKeyError(

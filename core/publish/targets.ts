@@ -8,6 +8,14 @@ import { treeKeyPrefix } from "../storage/s3-layout.js";
 import { REPOSITORY_TYPES } from "../repository-types.js";
 import { publishedUrl, type ClientConfig, type PublishedTarget } from "./client-config.js";
 import type { TreeOwner } from "./target-fields.js";
+import { effectiveFilter, effectiveSigning } from "../filter/effective.js";
+
+/** The mirror's key signs the repository's metadata: always when a filter regenerates it, else only with signing.resign. */
+export function mirrorKeyOf(config: Config, repo: RepositoryConfig): PublishedTarget["mirrorKey"] {
+  const signing = effectiveSigning(config, repo);
+  if (!signing || (!signing.resign && !effectiveFilter(config, repo))) return undefined;
+  return { name: signing.public_key_name };
+}
 
 /** The repository's publish.base_url, else the global one. */
 export function baseUrlOf(config: Config, repo: RepositoryConfig): string | undefined {
@@ -24,6 +32,7 @@ export function publishedLocation(config: Config, repoId: string, name: string):
 /** The client configuration of one published tree ("latest" of a repository row, or "snapshots/<name>" of a snapshot row). */
 export async function clientConfigOf(db: pg.Pool, config: Config, repo: RepositoryConfig, name: string, tree: TreeOwner): Promise<ClientConfig> {
   const baseUrl = baseUrlOf(config, repo);
+  const mirrorKey = mirrorKeyOf(config, repo);
   const target: PublishedTarget = {
     repoId: repo.id,
     type: repo.type,
@@ -31,6 +40,7 @@ export async function clientConfigOf(db: pg.Pool, config: Config, repo: Reposito
     path: publishedLocation(config, repo.id, name),
     ...(repo.description ? { description: repo.description } : {}),
     ...(baseUrl ? { baseUrl } : {}),
+    ...(mirrorKey ? { mirrorKey } : {}),
     ...(await REPOSITORY_TYPES[repo.type].targetFields(db, repo, tree, baseUrl)),
   };
   return clientConfig(target);

@@ -3,10 +3,12 @@ import { join } from "node:path";
 import type pg from "pg";
 import type { Config } from "../config/schema.js";
 import { treeOf, treePages } from "../db/package-sets.js";
-import { publishTree, removePublished, unpublish, type PublishResult } from "../storage/publish.js";
+import { publishRepoFile, publishTree, removePublished, unpublish, type PublishResult } from "../storage/publish.js";
 import { blobStoreOf } from "../storage/backend.js";
 import { S3BlobStore } from "../storage/s3-blob-store.js";
-import { publishS3Tree, unpublishS3Tree } from "../storage/s3-publish.js";
+import { publishS3RepoFile, publishS3Tree, unpublishS3Tree } from "../storage/s3-publish.js";
+import { effectiveSigning } from "../filter/effective.js";
+import { publicKeyOf, signingLabel } from "../openpgp/sign.js";
 import { markPublished, type SnapshotRow } from "../snapshots/snapshots.js";
 import { ChantalError } from "../errors.js";
 import { connectionLossError, withAbortableClient } from "../db/client.js";
@@ -46,6 +48,32 @@ export async function unpublishTrees(config: Config, repoId: string, names: read
   return removed;
 }
 
+/**
+ * The mirror's public key as <repo-id>/<public_key_name>.asc (armored, for dnf's gpgkey=) and .gpg (binary, for apt's
+ * signed-by=), when the repository signs; written before any tree, so a client never sees a signature without its key.
+ * Returns the file names written (unchanged files are not rewritten).
+ */
+export async function publishMirrorKey(config: Config, repoId: string): Promise<string[]> {
+  const repo = config.repositories.find((r) => r.id === repoId);
+  const signing = repo ? effectiveSigning(config, repo) : undefined;
+  if (!repo || !signing) return [];
+  const key = await publicKeyOf(signing, signingLabel(repo));
+  const files: [string, Uint8Array][] = [
+    [`${signing.public_key_name}.asc`, Buffer.from(key.armored)],
+    [`${signing.public_key_name}.gpg`, key.binary],
+  ];
+  const store = blobStoreOf(config);
+  const written: string[] = [];
+  for (const [name, data] of files) {
+    const changed =
+      store instanceof S3BlobStore
+        ? await publishS3RepoFile(store, repoId, name, data, "application/pgp-keys")
+        : await publishRepoFile(publishedRoot(config, repoId), name, data);
+    if (changed) written.push(name);
+  }
+  return written;
+}
+
 /** The backend's publisher: hardlinks and a symlink swap in a directory, or server-side copies in the bucket. */
 async function publishFrom(
   db: pg.Pool,
@@ -55,6 +83,7 @@ async function publishFrom(
   tree: { owner: "repository" | "snapshot"; id: number },
   signal?: AbortSignal,
 ): Promise<PublishResult> {
+  await publishMirrorKey(config, repoId);
   const store = blobStoreOf(config);
   try {
     if (store instanceof S3BlobStore) {
