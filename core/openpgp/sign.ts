@@ -125,9 +125,12 @@ async function readSecretKey(source: SecretKeySource, label: string): Promise<op
 }
 
 /** The public half of `key_file`, armored and binary, without unlocking it (what a publish puts beside the trees). */
-export async function publicKeyOf(source: SecretKeySource, label: string): Promise<{ armored: string; binary: Uint8Array; fingerprint: string }> {
-  const pub = (await readSecretKey(source, label)).toPublic();
-  return { armored: pub.armor(), binary: pub.write(), fingerprint: pub.getFingerprint().toUpperCase() };
+export async function publicKeyOf(
+  source: SecretKeySource,
+  label: string,
+): Promise<{ key: openpgp.PublicKey; armored: string; binary: Uint8Array; fingerprint: string }> {
+  const key = (await readSecretKey(source, label)).toPublic();
+  return { key, armored: key.armor(), binary: key.write(), fingerprint: key.getFingerprint().toUpperCase() };
 }
 
 /** The date after which the key can no longer sign, from its signing (sub)key and its primary key. */

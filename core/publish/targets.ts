@@ -8,14 +8,7 @@ import { treeKeyPrefix } from "../storage/s3-layout.js";
 import { REPOSITORY_TYPES } from "../repository-types.js";
 import { publishedUrl, type ClientConfig, type PublishedTarget } from "./client-config.js";
 import type { TreeOwner } from "./target-fields.js";
-import { effectiveFilter, effectiveSigning } from "../filter/effective.js";
-
-/** The mirror's key signs the repository's metadata: always when a filter regenerates it, else only with signing.resign. */
-export function mirrorKeyOf(config: Config, repo: RepositoryConfig): PublishedTarget["mirrorKey"] {
-  const signing = effectiveSigning(config, repo);
-  if (!signing || (!signing.resign && !effectiveFilter(config, repo))) return undefined;
-  return { name: signing.public_key_name };
-}
+import { mirrorKeyOf } from "./mirror-key.js";
 
 /** The repository's publish.base_url, else the global one. */
 export function baseUrlOf(config: Config, repo: RepositoryConfig): string | undefined {

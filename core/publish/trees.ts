@@ -1,14 +1,15 @@
 // Publishing from the database: the current set to <published>/<repo>/latest, a snapshot to .../snapshots/<name>.
 import { join } from "node:path";
 import type pg from "pg";
-import type { Config } from "../config/schema.js";
+import type { Config, RepositoryConfig } from "../config/schema.js";
+import { loadKeyring } from "../openpgp/signature.js";
+import { gateTree, type GateOptions } from "./gate.js";
 import { treeOf, treePages } from "../db/package-sets.js";
-import { publishRepoFile, publishTree, removePublished, unpublish, type PublishResult } from "../storage/publish.js";
+import { publishTree, removePublished, unpublish, type PublishResult } from "../storage/publish.js";
 import { blobStoreOf } from "../storage/backend.js";
 import { S3BlobStore } from "../storage/s3-blob-store.js";
-import { publishS3RepoFile, publishS3Tree, unpublishS3Tree } from "../storage/s3-publish.js";
-import { effectiveSigning } from "../filter/effective.js";
-import { publicKeyOf, signingLabel } from "../openpgp/sign.js";
+import { publishS3Tree, unpublishS3Tree } from "../storage/s3-publish.js";
+import { mirrorKeyring, publishMirrorKey } from "./mirror-key.js";
 import { markPublished, type SnapshotRow } from "../snapshots/snapshots.js";
 import { ChantalError } from "../errors.js";
 import { connectionLossError, withAbortableClient } from "../db/client.js";
@@ -18,17 +19,23 @@ export function publishedRoot(config: Config, repoId: string): string {
   return join(config.storage.published_path!, repoId);
 }
 
-export async function publishLatest(db: pg.Pool, config: Config, repository: { id: number; repoId: string }, signal?: AbortSignal): Promise<PublishResult> {
+export async function publishLatest(
+  db: pg.Pool,
+  config: Config,
+  repository: { id: number; repoId: string },
+  signal?: AbortSignal,
+  now: Date = new Date(),
+): Promise<PublishResult> {
   const checksum = (await repositoryChecksums(db, repository.id))?.indexChecksum;
   if (!checksum) throw new ChantalError(`repository ${repository.repoId} has not been synced yet: nothing to publish`);
-  const result = await publishFrom(db, config, repository.repoId, "latest", { owner: "repository", id: repository.id }, signal);
+  const result = await publishFrom(db, config, repository.repoId, "latest", { owner: "repository", id: repository.id }, now, signal);
   // Abortable: the row may be locked (a concurrent commit), and a signal must not wait for it.
   await withAbortableClient(db, signal, (c) => recordPublished(c, repository.id, checksum));
   return result;
 }
 
 export async function publishSnapshot(db: pg.Pool, config: Config, snapshot: SnapshotRow, now: Date, signal?: AbortSignal): Promise<PublishResult> {
-  const result = await publishFrom(db, config, snapshot.repoId, `snapshots/${snapshot.name}`, { owner: "snapshot", id: snapshot.id }, signal);
+  const result = await publishFrom(db, config, snapshot.repoId, `snapshots/${snapshot.name}`, { owner: "snapshot", id: snapshot.id }, now, signal);
   await markPublished(db, snapshot.id, now);
   return result;
 }
@@ -49,29 +56,13 @@ export async function unpublishTrees(config: Config, repoId: string, names: read
 }
 
 /**
- * The mirror's public key as <repo-id>/<public_key_name>.asc (armored, for dnf's gpgkey=) and .gpg (binary, for apt's
- * signed-by=), when the repository signs; written before any tree, so a client never sees a signature without its key.
- * Returns the file names written (unchanged files are not rewritten).
+ * The keys a tree's signature must verify with: the mirror's when it signs the tree (a filter, or signing.resign),
+ * else the upstream's (verify.keyring). Not yet requireSignature for the mirror's: the formats sign (core/rpm, core/apt).
  */
-export async function publishMirrorKey(config: Config, repoId: string): Promise<string[]> {
-  const repo = config.repositories.find((r) => r.id === repoId);
-  const signing = repo ? effectiveSigning(config, repo) : undefined;
-  if (!repo || !signing) return [];
-  const key = await publicKeyOf(signing, signingLabel(repo));
-  const files: [string, Uint8Array][] = [
-    [`${signing.public_key_name}.asc`, Buffer.from(key.armored)],
-    [`${signing.public_key_name}.gpg`, key.binary],
-  ];
-  const store = blobStoreOf(config);
-  const written: string[] = [];
-  for (const [name, data] of files) {
-    const changed =
-      store instanceof S3BlobStore
-        ? await publishS3RepoFile(store, repoId, name, data, "application/pgp-keys")
-        : await publishRepoFile(publishedRoot(config, repoId), name, data);
-    if (changed) written.push(name);
-  }
-  return written;
+async function gateKeys(config: Config, repo: RepositoryConfig): Promise<Pick<GateOptions, "keyring" | "requireSignature">> {
+  const mirror = await mirrorKeyring(config, repo);
+  if (mirror) return { keyring: mirror };
+  return repo.verify?.keyring ? { keyring: await loadKeyring(repo.verify.keyring) } : {};
 }
 
 /** The backend's publisher: hardlinks and a symlink swap in a directory, or server-side copies in the bucket. */
@@ -81,10 +72,15 @@ async function publishFrom(
   repoId: string,
   name: string,
   tree: { owner: "repository" | "snapshot"; id: number },
+  now: Date,
   signal?: AbortSignal,
 ): Promise<PublishResult> {
-  await publishMirrorKey(config, repoId);
   const store = blobStoreOf(config);
+  // A repository that left the configuration (its snapshots can still be published) is not checked: its settings are gone.
+  const repo = config.repositories.find((r) => r.id === repoId);
+  if (repo) await gateTree(db, store, repo, name, tree, { ...(await gateKeys(config, repo)), now, ...(signal ? { signal } : {}) });
+  // After the gate (a refused tree publishes nothing), before the tree (a client never sees a signature without its key).
+  await publishMirrorKey(config, repoId);
   try {
     if (store instanceof S3BlobStore) {
       return await publishS3Tree(store, { repoId, name, entries: await treeOf(db, tree.owner, tree.id), ...(signal ? { signal } : {}) });
