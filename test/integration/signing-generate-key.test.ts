@@ -72,6 +72,15 @@ describeWithTools(["gpg", "script"], "signing generate-key", () => {
     const configDir = makeConfigDir({ "config.yaml": `storage:\n  base_path: ${join(work, "state")}\n${block}` });
     const v = await runCli(["--config-dir", configDir, "config", "validate"], { env: { MIRROR_PW: "tr0ub4dor" } });
     expect(v.code, v.stdout + v.stderr).toBe(0);
+    // config validate unlocks every key: a wrong passphrase, and a repository's missing key file, are both reported (78).
+    writeFileSync(
+      join(configDir, "config.yaml"),
+      `storage:\n  base_path: ${join(work, "state")}\n${block}repositories:\n  - id: r1\n    type: rpm\n    upstream_url: http://127.0.0.1:9/\n    signing:\n      key_file: ${join(work, "gone.asc")}\n  - id: r2\n    type: rpm\n    upstream_url: http://127.0.0.1:9/\n`,
+    );
+    const bad = await runCli(["--config-dir", configDir, "config", "validate"], { env: { MIRROR_PW: "wrong" } });
+    expect(bad.code).toBe(78);
+    expect(bad.stderr).toMatch(/repositories\[r1\]\.signing\.key_file: cannot read the OpenPGP secret key .*gone\.asc/);
+    expect(bad.stderr).toMatch(/: signing\.passphrase: cannot unlock .*mirror\.asc/);
     rmSync(configDir, { recursive: true, force: true });
 
     // Never overwrites: the key file stays as it was.
