@@ -22,7 +22,11 @@ export interface PublishedTarget {
    * that key, published as <base_url><repo-id>/<name>.asc and .gpg, instead of the upstream's.
    */
   mirrorKey?: { name: string };
+  /** A filter rewrites this tree's metadata and no signing: block applies: it is published unsigned. */
+  unsignedRewrite?: boolean;
 }
+
+const UNSIGNED_REWRITE = "the mirror rewrites this metadata (filter:) and has no signing: block, so it is unsigned: add one (chantal-run signing generate-key)";
 
 export interface ClientSnippet {
   /** Where the snippet goes on a client. */
@@ -82,6 +86,8 @@ export function rpmRepoStanza(t: PublishedTarget, url: string): ClientSnippet {
         `gpgkey=${mirrorKey}`,
         "# repomd.xml is signed by the mirror; if the upstream signs its packages, set gpgcheck=1 and add its key to gpgkey=",
       );
+  } else if (t.unsignedRewrite) {
+    lines.push("gpgcheck=0", "repo_gpgcheck=0", `# ${UNSIGNED_REWRITE}; if the upstream signs its packages, set gpgcheck=1 and gpgkey= to its key`);
   } else if (sig.asc) {
     // The upstream signs repomd.xml: the mirror keeps the signature, so clients check it and the packages.
     lines.push("gpgcheck=1", "repo_gpgcheck=1");
@@ -95,6 +101,7 @@ export function rpmRepoStanza(t: PublishedTarget, url: string): ClientSnippet {
 
 /** The keys of Signed-By: the mirror's (installed by the client, see keyringNote), else verify.keyring's. */
 function signedByKeys(t: PublishedTarget): readonly string[] | undefined {
+  if (t.unsignedRewrite) return undefined;
   return t.mirrorKey ? [aptKeyringPath(t.repoId)] : t.signedBy;
 }
 
@@ -108,6 +115,7 @@ function keyringNote(t: PublishedTarget): string[] {
       `#   sudo curl -fsSL ${keyUrl} -o ${dest}    (or: sudo wget -qO ${dest} ${keyUrl})`,
     ];
   }
+  if (t.unsignedRewrite) return [`# ${UNSIGNED_REWRITE}; apt refuses an unsigned suite`];
   if (!t.signedBy || t.signedBy.length === 0)
     return ["# no verify.keyring is configured: add Signed-By (signed-by=) with the upstream's key, or apt refuses the unsigned suite"];
   return [`# signed-by names verify.keyring of this host: copy ${t.signedBy.join(", ")} to the same path on every client`];

@@ -17,6 +17,11 @@ export function mirrorKeyOf(config: Config, repo: RepositoryConfig): PublishedTa
   return { name: signing.public_key_name };
 }
 
+/** A filter rewrites the repository's metadata and no signing: block applies: it is published unsigned (the format warns). */
+export function rewrittenUnsigned(config: Config, repo: RepositoryConfig): boolean {
+  return !effectiveSigning(config, repo) && effectiveFilter(config, repo) !== undefined;
+}
+
 /** The mirror's public key as a keyring, when the mirror signs the repository's trees (mirrorKeyOf); else undefined. */
 export async function mirrorKeyring(config: Config, repo: RepositoryConfig): Promise<Keyring | undefined> {
   const signing = effectiveSigning(config, repo);

@@ -8,7 +8,7 @@ import { treeKeyPrefix } from "../storage/s3-layout.js";
 import { REPOSITORY_TYPES } from "../repository-types.js";
 import { publishedUrl, type ClientConfig, type PublishedTarget } from "./client-config.js";
 import type { TreeOwner } from "./target-fields.js";
-import { mirrorKeyOf } from "./mirror-key.js";
+import { mirrorKeyOf, rewrittenUnsigned } from "./mirror-key.js";
 
 /** The repository's publish.base_url, else the global one. */
 export function baseUrlOf(config: Config, repo: RepositoryConfig): string | undefined {
@@ -34,6 +34,7 @@ export async function clientConfigOf(db: pg.Pool, config: Config, repo: Reposito
     ...(repo.description ? { description: repo.description } : {}),
     ...(baseUrl ? { baseUrl } : {}),
     ...(mirrorKey ? { mirrorKey } : {}),
+    ...(rewrittenUnsigned(config, repo) ? { unsignedRewrite: true } : {}),
     ...(await REPOSITORY_TYPES[repo.type].targetFields(db, repo, tree, baseUrl)),
   };
   return clientConfig(target);

@@ -67,6 +67,11 @@ describe("rpmRepoStanza", () => {
       { ...rpm, baseUrl: "http://m", mirrorKey: { name: "corp-key" }, rpmSignature: { asc: true, key: false } },
       "[rhel9-baseos]\nname=rhel9-baseos\nbaseurl=http://m/rhel9-baseos/latest/\nenabled=1\ngpgcheck=0\nrepo_gpgcheck=1\ngpgkey=http://m/rhel9-baseos/corp-key.asc\n# repomd.xml is signed by the mirror; if the upstream signs its packages, set gpgcheck=1 and add its key to gpgkey=\n",
     ],
+    [
+      "rewritten by a filter without signing: no gpg checks of repomd.xml, and how to sign",
+      { ...rpm, unsignedRewrite: true, rpmSignature: { asc: false, key: true } },
+      "[rhel9-baseos]\nname=rhel9-baseos\nbaseurl=http://m/rhel9-baseos/latest/\nenabled=1\ngpgcheck=0\nrepo_gpgcheck=0\n# the mirror rewrites this metadata (filter:) and has no signing: block, so it is unsigned: add one (chantal-run signing generate-key); if the upstream signs its packages, set gpgcheck=1 and gpgkey= to its key\n",
+    ],
   ])("%s", (_, target, text) => {
     expect(rpmRepoStanza(target, url)).toEqual({ file: "/etc/yum.repos.d/rhel9-baseos.repo", text });
   });
@@ -86,6 +91,8 @@ describe("APT sources", () => {
     "#   sudo curl -fsSL http://m/bookworm/chantal-mirror.gpg -o /etc/apt/keyrings/bookworm.gpg    (or: sudo wget -qO /etc/apt/keyrings/bookworm.gpg http://m/bookworm/chantal-mirror.gpg)",
     "",
   ].join("\n");
+  const unsignedNote =
+    "# the mirror rewrites this metadata (filter:) and has no signing: block, so it is unsigned: add one (chantal-run signing generate-key); apt refuses an unsigned suite\n";
   const note = "# signed-by names verify.keyring of this host: copy /etc/chantal/keys/debian.gpg to the same path on every client\n";
   it.each<[string, PublishedTarget, string, string]>([
     [
@@ -117,6 +124,12 @@ describe("APT sources", () => {
       { ...apt, baseUrl: "http://m/", mirrorKey: { name: "chantal-mirror" }, apt: { ...apt.apt!, includeSources: true } },
       `${mirrorNote}deb [arch=amd64,arm64 signed-by=/etc/apt/keyrings/bookworm.gpg] http://m/bookworm/latest/ bookworm main contrib\ndeb-src [signed-by=/etc/apt/keyrings/bookworm.gpg] http://m/bookworm/latest/ bookworm main contrib\n`,
       `${mirrorNote}Types: deb deb-src\nURIs: http://m/bookworm/latest/\nSuites: bookworm\nComponents: main contrib\nArchitectures: amd64 arm64\nSigned-By: /etc/apt/keyrings/bookworm.gpg\n`,
+    ],
+    [
+      "rewritten by a filter without signing: no Signed-By (the upstream's key no longer signs it), and why apt refuses it",
+      { ...apt, unsignedRewrite: true },
+      `${unsignedNote}deb [arch=amd64,arm64] http://m/bookworm/latest/ bookworm main contrib\n`,
+      `${unsignedNote}Types: deb\nURIs: http://m/bookworm/latest/\nSuites: bookworm\nComponents: main contrib\nArchitectures: amd64 arm64\n`,
     ],
   ])("%s", (_, target, list, deb822) => {
     expect(aptSourcesList(target, url)).toEqual({ file: "/etc/apt/sources.list.d/bookworm.list", text: list });
