@@ -5,19 +5,15 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
-import S3rver from "s3rver";
+import type S3rver from "s3rver";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { generateSigningKey } from "../../core/openpgp/sign.js";
 import { generateRpmRepo } from "../fixtures/rpm-repo-generator.js";
+import { startS3rver, useS3rverCredentials } from "../helpers/s3rver.js";
 import { startSyncEnvironment, type SyncEnvironment } from "../helpers/sync-env.js";
 import { describeWithTools } from "../helpers/tools.js";
 
-// The CLI child processes inherit these: S3rver's fixed credentials, and never the instance metadata service.
-process.env.AWS_EC2_METADATA_DISABLED = "true";
-process.env.AWS_ACCESS_KEY_ID = "S3RVER";
-process.env.AWS_SECRET_ACCESS_KEY = "S3RVER";
-process.env.AWS_REGION = "us-east-1";
-delete process.env.AWS_PROFILE;
+useS3rverCredentials();
 
 const BUCKET = "chantal-signing";
 const PREFIX = "m";
@@ -32,8 +28,7 @@ let fingerprint: string;
 describeWithTools(["gpg"], "the mirror's public key in an S3 bucket", () => {
   beforeAll(async () => {
     scratch = mkdtempSync(join(tmpdir(), "chantal-sign-s3-"));
-    s3 = new S3rver({ port: 0, address: "127.0.0.1", silent: true, directory: join(scratch, "s3rver"), configureBuckets: [{ name: BUCKET }] });
-    endpoint = `http://127.0.0.1:${(await s3.run()).port}`;
+    ({ server: s3, endpoint } = await startS3rver(join(scratch, "s3rver"), [BUCKET]));
     client = new S3Client({ endpoint, region: "us-east-1", forcePathStyle: true });
     await generateRpmRepo(join(scratch, "up"), 2, 500);
     const key = await generateSigningKey({ name: "S3 mirror", email: "s3@test.invalid", algorithm: "ed25519" });
