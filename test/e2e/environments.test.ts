@@ -195,6 +195,34 @@ describeWithTools(["dnf", ...APT_TOOLS], "lifecycle environments read by dnf and
     expect(existsSync(join(published, "rpm1", "snapshots", "A"))).toBe(true);
   });
 
+  it("snapshot create --group fails naming a member being synced, and with --wait freezes all members once it is done", async () => {
+    const rpm2Id = (await env.pg.query(`SELECT id FROM chantal.repositories WHERE repo_id = 'rpm2'`)).rows[0].id as number;
+    const holder = await acquireLock(env.db.url, repositoryLockRequest(rpm2Id, "test: a sync of rpm2"));
+    try {
+      const busy = await cli("snapshot", "create", "--group", "el", "--name", "busy");
+      expect(busy.code).toBe(75);
+      expect(busy.stderr).toMatch(/cannot freeze the group: a member is being synced: rpm2 \(lock is held by .*\); wait for the sync or add --wait SECONDS/);
+      expect((await env.pg.query(`SELECT count(*)::int AS n FROM chantal.snapshots WHERE name = 'busy'`)).rows[0].n).toBe(0);
+      const waiting = env.spawn("snapshot", "create", "--group", "el", "--name", "busy", "--wait", "60", "--json");
+      await new Promise((r) => setTimeout(r, 1500));
+      await holder.release();
+      const done = await waiting.result;
+      expect(done.code, done.stderr).toBe(0);
+      expect(JSON.parse(done.stdout).members.map((m: { repo_id: string; name: string }) => `${m.repo_id}:${m.name}`)).toEqual([
+        "deb:busy",
+        "rpm1:busy",
+        "rpm2:busy",
+      ]);
+    } finally {
+      await holder.release();
+    }
+    const listed = JSON.parse(await ok("snapshot", "list", "--group", "el", "--json"));
+    expect(listed.map((g: { name: string }) => g.name)).toEqual(["busy", "B", "A"]);
+    const again = await cli("snapshot", "create", "--group", "el", "--name", "busy");
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/group el already has a snapshot named "busy"/);
+  });
+
   it("a reader that resolves prod once never sees members at different snapshots during many promotions", async () => {
     const marker = (repoId: string, snap: string, file: string) => readFileSync(join(published, repoId, "snapshots", snap, file), "utf8");
     const files = { rpm1: "repodata/repomd.xml", rpm2: "repodata/repomd.xml", deb: `dists/${DIST}/InRelease` } as const;
