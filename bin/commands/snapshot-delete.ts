@@ -5,6 +5,7 @@ import { findRepositoryRow } from "../../core/db/repositories.js";
 import { ChantalError } from "../../core/errors.js";
 import { deleteSnapshotRow, getSnapshot } from "../../core/snapshots/snapshots.js";
 import { snapshotUses } from "../../core/environments/promotions.js";
+import { describeUses } from "../../core/environments/protection.js";
 import { unpublishSnapshot } from "../../core/publish/trees.js";
 import { action } from "../context.js";
 import { formatLocalTimeWithZone } from "../output.js";
@@ -22,7 +23,7 @@ export function register(snapshot: Command): void {
         const database = await ctx.openDatabase();
         const snap = await getSnapshot(database.pool, opts.repoId, opts.name);
         const uses = await snapshotUses(database.pool, snap.id);
-        const usedBy = uses.map((u) => `${u.environment} (group ${u.groupId}${u.role === "previous" ? ", the state a rollback returns to" : ""})`).join(", ");
+        const usedBy = describeUses(uses);
         if (uses.length > 0 && !opts.force) {
           throw new ChantalError(
             `snapshot ${snap.name} of ${snap.repoId} is used by environment(s) ${usedBy}: promote another snapshot there first, or add --force (clients of those environments lose it)`,

@@ -193,6 +193,10 @@ describeWithTools(["dnf", ...APT_TOOLS], "lifecycle environments read by dnf and
     expect(usedB.code).toBe(1);
     expect(usedB.stderr).toMatch(/used by environment\(s\) test \(group el\)/);
     expect(existsSync(join(published, "rpm1", "snapshots", "A"))).toBe(true);
+    const unpublish = await cli("publish", "remove", "--repo-id", "rpm1", "--snapshot", "A");
+    expect(unpublish.code).toBe(1);
+    expect(unpublish.stderr).toMatch(/cannot unpublish snapshots\/A of rpm1: snapshot\(s\) of rpm1 are used by environment\(s\): A by prod \(group el\)/);
+    expect(existsSync(join(published, "rpm1", "snapshots", "A"))).toBe(true);
   });
 
   it("snapshot create --group fails naming a member being synced, and with --wait freezes all members once it is done", async () => {
@@ -291,4 +295,15 @@ describeWithTools(["dnf", ...APT_TOOLS], "lifecycle environments read by dnf and
     expect(await rpmAvailable("rpm1", "test")).toEqual(["pkg000000-1.0", "pkg000001-1.0"]);
     expect(await debAvailable("test")).toEqual(["alpha=1.0-1"]);
   }, 180_000);
+
+  it("snapshot delete --force deletes a snapshot an environment would roll back to, naming it; the rollback then refuses", async () => {
+    // test serves C now, and B is what its rollback returns to.
+    const forced = await cli("snapshot", "delete", "--repo-id", "rpm2", "--name", "B", "--force");
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(forced.stderr).toMatch(/which environment\(s\) .*test \(group el, the state a rollback returns to\)/);
+    const refused = await cli("promote", "rollback", "--group", "el", "--env", "test");
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/cannot roll back el in test to B: snapshot\(s\) rpm2\/B were deleted/);
+    expect(Object.fromEntries(await readEnvironment(published, "test"))).toEqual({ deb: "C", rpm1: "C", rpm2: "C" });
+  });
 });

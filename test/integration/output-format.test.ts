@@ -108,7 +108,7 @@ beforeAll(async () => {
   const repo = (id: string, extra = "") => `  - id: ${id}\n    type: rpm\n    upstream_url: URL/${id}/\n${extra}`;
   const schedule = `    schedule: { cron: "0 3 * * *", timezone: Europe/Berlin, create_snapshot: true }\n`;
   const backup = `backup:\n  dir: ${backups}\n  retention: { keep_last: 1 }\n  schedule: { cron: "@daily" }\n`;
-  const lifecycle = "groups:\n  - id: g\n    repositories: [r1, r2]\nenvironments: [test, prod]\npublish:\n  base_url: http://mirror.example/\n";
+  const lifecycle = "groups:\n  - id: g\n    repositories: [r1]\nenvironments: [test, prod]\npublish:\n  base_url: http://mirror.example/\n";
   env = await startSyncEnvironment({ upstream, repoYaml: (url) => (repo("r1", schedule) + repo("r2")).replaceAll("URL", url) + backup + lifecycle });
   const [head] = readFileSync(join(env.configDir, "config.yaml"), "utf8").split("repositories:\n");
   withoutR2 = makeConfigDir({ "config.yaml": `${head}repositories:\n${repo("r1", schedule).replaceAll("URL", env.server.url)}${backup}` });
