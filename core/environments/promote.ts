@@ -119,6 +119,14 @@ export async function promote(db: PromotionDatabase, config: Config, req: Promot
   const group = findGroup(config, req.groupId);
   const index = environmentIndex(config, req.to);
   const gs = await getGroupSnapshot(db.pool, group.id, req.snapshotName);
+  const missing = group.repositories.filter((id) => !gs.members.some((m) => m.repoId === id));
+  // A member snapshot deleted with --force, or a repository added to the group later: promoting would drop it from the environment.
+  if (missing.length > 0)
+    throw new PromotionError(
+      `snapshot ${gs.name} of group ${group.id} has no member for ${missing.join(", ")} (deleted, or added to the group after ${gs.name} was made): create a new group snapshot`,
+    );
+  // A repository that left the group since is not promoted with it.
+  gs.members = gs.members.filter((m) => group.repositories.includes(m.repoId));
   const path = join(config.storage.published_path!, req.to);
   return withLock(db.url, environmentLockRequest(req.to, `promote ${group.id} ${gs.name} to ${req.to}`, req.signal), async () => {
     if (index > 0 && !req.force) {

@@ -10,6 +10,7 @@ import { readEnvironment } from "../../core/environments/tree.js";
 import { generateRpmRepo } from "../fixtures/rpm-repo-generator.js";
 import { APT_TOOLS, aptClient, buildDeb, createGpgKey, writeAptRepo, type GpgKey } from "../helpers/apt-fixtures.js";
 import { dnfClient } from "../helpers/dnf.js";
+import { startStaticServer } from "../helpers/http-server.js";
 import { startSyncEnvironment, type SyncEnvironment } from "../helpers/sync-env.js";
 import { describeWithTools } from "../helpers/tools.js";
 import { until } from "../helpers/wait.js";
@@ -305,5 +306,23 @@ describeWithTools(["dnf", ...APT_TOOLS], "lifecycle environments read by dnf and
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/cannot roll back el in test to B: snapshot\(s\) rpm2\/B were deleted/);
     expect(Object.fromEntries(await readEnvironment(published, "test"))).toEqual({ deb: "C", rpm1: "C", rpm2: "C" });
+    // The group snapshot B lost a member: promoting it would drop rpm2 from the environment.
+    const partial = await cli("promote", "--group", "el", "--snapshot", "B", "--to", "test", "--force");
+    expect(partial.code).toBe(1);
+    expect(partial.stderr).toMatch(
+      /snapshot B of group el has no member for rpm2 \(deleted, or added to the group after B was made\): create a new group snapshot/,
+    );
+  });
+
+  it("serves environments over HTTP: dnf and apt-get read prod/<repo-id>/ from a web server on 127.0.0.1", async () => {
+    const web = await startStaticServer({ root: published });
+    try {
+      expect(await dnfClient(scratch).available(`${web.url}/prod/rpm1/`, "%{name}-%{version}")).toEqual(["pkg000000-1.0", "pkg000001-1.0"]);
+      const client = await aptClient(scratch, { uri: `${web.url}/prod/deb/`, dist: DIST, components: ["main"], keyring: key.keyring });
+      await client.update();
+      expect(await client.available()).toEqual(["alpha=1.0-1"]);
+    } finally {
+      await web.close();
+    }
   });
 });
