@@ -12,7 +12,8 @@ import { APT_TOOLS, aptClient, buildDeb, createGpgKey, writeAptRepo, type GpgKey
 import { dnfClient } from "../helpers/dnf.js";
 import { startStaticServer } from "../helpers/http-server.js";
 import { startSyncEnvironment, type SyncEnvironment } from "../helpers/sync-env.js";
-import { describeWithTools } from "../helpers/tools.js";
+import { describeWithTools, hasTool } from "../helpers/tools.js";
+import { startNginx } from "../helpers/web-server.js";
 import { until } from "../helpers/wait.js";
 
 let scratch: string;
@@ -314,15 +315,19 @@ describeWithTools(["dnf", ...APT_TOOLS], "lifecycle environments read by dnf and
     );
   });
 
-  it("serves environments over HTTP: dnf and apt-get read prod/<repo-id>/ from a web server on 127.0.0.1", async () => {
-    const web = await startStaticServer({ root: published });
+  it("serves environments over HTTP: dnf and apt-get read prod/<repo-id>/ from a web server on 127.0.0.1 (and the README's nginx block)", async () => {
+    const servers: { url: string; close(): Promise<void> }[] = [await startStaticServer({ root: published })];
+    if (hasTool("nginx")) servers.push(await startNginx(join(scratch, "nginx"), published));
     try {
-      expect(await dnfClient(scratch).available(`${web.url}/prod/rpm1/`, "%{name}-%{version}")).toEqual(["pkg000000-1.0", "pkg000001-1.0"]);
-      const client = await aptClient(scratch, { uri: `${web.url}/prod/deb/`, dist: DIST, components: ["main"], keyring: key.keyring });
-      await client.update();
-      expect(await client.available()).toEqual(["alpha=1.0-1"]);
+      for (const web of servers) {
+        const base = web.url.replace(/\/$/, "");
+        expect(await dnfClient(scratch).available(`${base}/prod/rpm1/`, "%{name}-%{version}")).toEqual(["pkg000000-1.0", "pkg000001-1.0"]);
+        const client = await aptClient(scratch, { uri: `${base}/prod/deb/`, dist: DIST, components: ["main"], keyring: key.keyring });
+        await client.update();
+        expect(await client.available()).toEqual(["alpha=1.0-1"]);
+      }
     } finally {
-      await web.close();
+      for (const web of servers) await web.close();
     }
   });
 });
