@@ -43,7 +43,7 @@ async function createForGroup(ctx: CommandContext, groupId: string, opts: Create
 export function register(snapshot: Command): void {
   repoIdArgument(
     snapshot.command("create").description("freeze the repository's current package set and metadata (--group: every member of a group at once)"),
-    "repository",
+    "repository (required unless --group)",
   )
     .option("--group <id>", "freeze every repository of this group under one name, in one transaction")
     .option(
