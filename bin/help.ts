@@ -17,9 +17,15 @@ export const EXAMPLES: Record<string, string[]> = {
   ],
   "repo history": ["chantal-run repo history rhel9-baseos --limit 5", "chantal-run repo history --json"],
   "repo remove": ["chantal-run repo remove rocky8-baseos", "chantal-run repo remove --repo-id rocky8-baseos --keep-snapshots"],
-  "snapshot create": ["chantal-run snapshot create rhel9-baseos --name '{repo_id}-{date}' --publish"],
-  "snapshot list": ["chantal-run snapshot list", "chantal-run snapshot list rhel9-baseos --json"],
-  "snapshot diff": ["chantal-run snapshot diff --repo-id rhel9-baseos rhel9-baseos-20260101 rhel9-baseos-20260201"],
+  "snapshot create": [
+    "chantal-run snapshot create rhel9-baseos --name '{repo_id}-{date}' --publish",
+    "chantal-run snapshot create --group el9 --name 'el9-{date}' --wait 600",
+  ],
+  "snapshot list": ["chantal-run snapshot list", "chantal-run snapshot list rhel9-baseos --json", "chantal-run snapshot list --group el9"],
+  "snapshot diff": [
+    "chantal-run snapshot diff --repo-id rhel9-baseos rhel9-baseos-20260101 rhel9-baseos-20260201",
+    "chantal-run snapshot diff --group el9 el9-20260101 el9-20260201",
+  ],
   "snapshot delete": [
     "chantal-run snapshot delete rhel9-baseos --name rhel9-baseos-20260101",
     "chantal-run snapshot delete rhel9-baseos --name rhel9-baseos-20260101 --force",
@@ -27,6 +33,13 @@ export const EXAMPLES: Record<string, string[]> = {
   "publish repo": ["chantal-run publish repo rhel9-baseos", "chantal-run publish repo --all"],
   "publish snapshot": ["chantal-run publish snapshot rhel9-baseos --name rhel9-baseos-20260101"],
   "publish remove": ["chantal-run publish remove rocky9-baseos", "chantal-run publish remove --repo-id rocky9-baseos --snapshot rocky9-baseos-20260101"],
+  promote: [
+    "chantal-run promote --group el9 --snapshot el9-20260101 --to test",
+    "chantal-run promote --group el9 --snapshot el9-20260101 --to prod --note 'CHG-1234'",
+  ],
+  "promote history": ["chantal-run promote history --group el9 --env prod", "chantal-run promote history --json"],
+  "promote rollback": ["chantal-run promote rollback --group el9 --env prod"],
+  "environment show": ["chantal-run environment show --env prod --group el9"],
   "proxy explain": ["chantal-run proxy explain rhel9-baseos", "chantal-run proxy explain rhel9-baseos --test --url https://cdn.example.org/x.rpm"],
   "scheduler start": ["chantal-run scheduler start", "chantal-run scheduler start --daemon"],
   "scheduler stop": ["chantal-run scheduler stop --timeout 60"],

@@ -1,5 +1,5 @@
 // chantal-run: parse argv and hand over to a command. Each verb is one file, bin/commands/<noun>-<verb>.ts,
-// exporting register(nounCommand); this file finds them, so adding a verb never edits it.
+// exporting register(nounCommand) (bin/commands/<noun>.ts: the noun's own action, as promote); this file finds them, so adding a verb never edits it.
 import { readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -20,7 +20,7 @@ async function commandModules(noun: string | undefined): Promise<{ noun: string;
   const dir = join(dirname(fileURLToPath(import.meta.url)), "commands");
   const ext = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
   const files = readdirSync(dir)
-    .filter((f) => f.endsWith(ext) && !f.endsWith(".d.ts") && (noun === undefined || f.startsWith(`${noun}-`)))
+    .filter((f) => f.endsWith(ext) && !f.endsWith(".d.ts") && (noun === undefined || f.startsWith(`${noun}-`) || f === `${noun}${ext}`))
     .sort();
   return Promise.all(
     files.map(async (f) => ({ noun: f.split("-")[0]!.replace(ext, ""), module: (await import(pathToFileURL(join(dir, f)).href)) as CommandModule })),

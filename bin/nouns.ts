@@ -6,6 +6,8 @@ export const NOUNS: Record<string, string> = {
   repo: "repositories: list, show, sync, history, remove",
   snapshot: "freeze, compare and delete snapshots of a repository",
   publish: "write or remove published trees: latest, or a snapshot",
+  promote: "serve a group snapshot in an environment (dev, test, prod); history and rollback",
+  environment: "what an environment serves, and its client configuration",
   proxy: "which proxy applies, and does it work",
   scheduler: "the local scheduler daemon",
   db: "database status, migrations, backup and restore",

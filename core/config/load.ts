@@ -115,7 +115,8 @@ function parseFile(file: string, text: string, env: NodeJS.ProcessEnv): ParsedFi
         {
           file,
           path: "",
-          message: "must be a mapping of sections (storage, database, proxy, http, repositories, scheduler, backup, publish, filter, signing)",
+          message:
+            "must be a mapping of sections (storage, database, proxy, http, repositories, scheduler, backup, publish, filter, signing, groups, environments)",
         },
       ],
     };
@@ -151,18 +152,21 @@ interface RepositorySource {
   line?: number;
 }
 
-/** Later files override earlier ones key by key within a section; repositories accumulate. */
+/** Later files override earlier ones key by key within a section; repositories and groups accumulate; a later environments list replaces an earlier one. */
 function mergeFiles(files: ConfigFile[]): Record<string, unknown> {
-  const merged: Record<string, Record<string, unknown>> = {};
+  const merged: Record<string, unknown> = {};
   const repositories: RepositoryConfig[] = [];
+  const groups: unknown[] = [];
   for (const f of files) {
     for (const [section, value] of Object.entries(f)) {
       if (value === undefined) continue;
       if (section === "repositories") repositories.push(...(value as RepositoryConfig[]));
-      else merged[section] = { ...(merged[section] ?? {}), ...(value as Record<string, unknown>) };
+      else if (section === "groups") groups.push(...(value as unknown[]));
+      else if (section === "environments") merged[section] = value;
+      else merged[section] = { ...((merged[section] as Record<string, unknown> | undefined) ?? {}), ...(value as Record<string, unknown>) };
     }
   }
-  return { ...merged, repositories };
+  return { ...merged, repositories, groups };
 }
 
 type AbsolutePath = (p: string) => string;

@@ -375,6 +375,59 @@ export const BackupSchema = z.strictObject({
   ),
 });
 
+// ---------------------------------------------------------------------------------------- lifecycle environments
+
+/** A repository group: members frozen together (snapshot create --group) and promoted together (promote). */
+export const GroupSchema = z.strictObject({
+  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "must be 1-63 characters of letters, digits, '.', '_' or '-', starting with a letter or digit"),
+  description: z.string().optional(),
+  repositories: z
+    .array(z.string().min(1))
+    .min(1, "must name at least one repository")
+    .describe("ids of configured repositories; a repository may be in several groups"),
+});
+
+/** The promotion path, in order (dev, test, prod): each environment is served at <published>/<env>/<repo-id>/. */
+export const EnvironmentsSchema = z
+  .array(
+    z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/, "must be 1-63 characters of letters, digits, '_' or '-', starting with a letter or digit")
+      .describe("an environment name; it is a directory beside the repositories' under <published>"),
+  )
+  .describe("the ordered promotion path, e.g. [dev, test, prod]: promote --to prod takes only what test has, unless --force");
+
+/** Names under <published>/ that are not repositories or environments. */
+const RESERVED_PUBLISHED_NAMES = new Set(["pool", "snapshots", "latest"]);
+
+/** Groups name configured repositories once each; environments are unique and do not collide with repository ids (both live under <published>/). */
+function checkGroupsAndEnvironments(
+  c: { repositories: readonly { id: string }[]; groups: readonly { id: string; repositories: readonly string[] }[]; environments: readonly string[] },
+  ctx: z.RefinementCtx,
+): void {
+  const repoIds = new Set(c.repositories.map((r) => r.id));
+  const seenGroups = new Set<string>();
+  c.groups.forEach((g, i) => {
+    if (seenGroups.has(g.id)) ctx.addIssue({ code: "custom", path: ["groups", i, "id"], message: `group id "${g.id}" is defined twice` });
+    seenGroups.add(g.id);
+    g.repositories.forEach((id, j) => {
+      if (!repoIds.has(id))
+        ctx.addIssue({ code: "custom", path: ["groups", i, "repositories", j], message: `names "${id}", which is not a configured repository` });
+      else if (g.repositories.indexOf(id) !== j) ctx.addIssue({ code: "custom", path: ["groups", i, "repositories", j], message: `lists "${id}" twice` });
+    });
+  });
+  c.environments.forEach((e, i) => {
+    if (c.environments.indexOf(e) !== i) ctx.addIssue({ code: "custom", path: ["environments", i], message: `lists "${e}" twice` });
+    if (repoIds.has(e))
+      ctx.addIssue({
+        code: "custom",
+        path: ["environments", i],
+        message: `"${e}" is also a repository id: both would be <published>/${e}/; rename the environment`,
+      });
+    if (RESERVED_PUBLISHED_NAMES.has(e)) ctx.addIssue({ code: "custom", path: ["environments", i], message: `"${e}" is a reserved name` });
+  });
+}
+
 /** One YAML file: every section optional; the loader merges files. */
 export const ConfigFileSchema = z.strictObject({
   storage: StorageSchema.partial().optional(),
@@ -387,21 +440,27 @@ export const ConfigFileSchema = z.strictObject({
   publish: PublishSchema.optional(),
   filter: FilterSchema.optional(),
   signing: RepoSigningSchema.optional(),
+  groups: z.array(GroupSchema).optional(),
+  environments: EnvironmentsSchema.optional(),
 });
 
 /** The merged document with defaults applied. */
-export const ConfigSchema = z.strictObject({
-  storage: StorageWithBackendSchema.default({ base_path: "/var/lib/chantal" }),
-  database: DatabaseSchema.default({}),
-  proxy: ProxySchema.optional(),
-  http: HttpSettingsSchema.optional(),
-  repositories: z.array(RepositorySchema).default([]),
-  scheduler: SchedulerSchema.default({ max_concurrent_syncs: 2, catch_up: true, grace_period_seconds: 60 }),
-  backup: BackupSchema.default({ include_config: true, compress: true }),
-  publish: PublishSchema.optional(),
-  filter: FilterSchema.optional(),
-  signing: RepoSigningSchema.optional(),
-});
+export const ConfigSchema = z
+  .strictObject({
+    storage: StorageWithBackendSchema.default({ base_path: "/var/lib/chantal" }),
+    database: DatabaseSchema.default({}),
+    proxy: ProxySchema.optional(),
+    http: HttpSettingsSchema.optional(),
+    repositories: z.array(RepositorySchema).default([]),
+    scheduler: SchedulerSchema.default({ max_concurrent_syncs: 2, catch_up: true, grace_period_seconds: 60 }),
+    backup: BackupSchema.default({ include_config: true, compress: true }),
+    publish: PublishSchema.optional(),
+    filter: FilterSchema.optional(),
+    signing: RepoSigningSchema.optional(),
+    groups: z.array(GroupSchema).default([]),
+    environments: EnvironmentsSchema.default([]),
+  })
+  .superRefine(checkGroupsAndEnvironments);
 
 export type Config = z.output<typeof ConfigSchema>;
 export type ConfigFile = z.output<typeof ConfigFileSchema>;
@@ -412,6 +471,7 @@ export type AuthConfig = z.output<typeof AuthSchema>;
 export type AptSourceConfig = z.output<typeof AptSourceSchema>;
 export type FilterConfig = z.output<typeof FilterSchema>;
 export type SigningConfig = z.output<typeof RepoSigningSchema>;
+export type GroupConfig = z.output<typeof GroupSchema>;
 
 /** JSON Schema of one configuration file, for editors (yaml-language-server). */
 export function configJsonSchema(): Record<string, unknown> {

@@ -5,5 +5,6 @@ export const LockClass = {
   maintenance: 0x4348_0003,
   embedded: 0x4348_0004,
   scheduler: 0x4348_0005,
+  environment: 0x4348_0006,
 } as const;
 export type LockClassName = keyof typeof LockClass;

@@ -1,6 +1,22 @@
 // The typed definition of every table in schema chantal, used by the queries; test/integration/db-schema.test.ts proves it matches the migrations.
 import { sql } from "drizzle-orm";
-import { bigint, bigserial, char, index, integer, jsonb, pgSchema, primaryKey, serial, smallint, text, timestamp, unique } from "drizzle-orm/pg-core";
+import {
+  type AnyPgColumn,
+  bigint,
+  bigserial,
+  boolean,
+  char,
+  index,
+  integer,
+  jsonb,
+  pgSchema,
+  primaryKey,
+  serial,
+  smallint,
+  text,
+  timestamp,
+  unique,
+} from "drizzle-orm/pg-core";
 
 export const chantal = pgSchema("chantal");
 
@@ -221,4 +237,66 @@ export const scheduleFires = chantal.table(
     finishedAt: ts("finished_at"),
   },
   (t) => [primaryKey({ columns: [t.jobKey, t.fireAt] }), index("schedule_fires_open_idx").on(t.jobKey).where(sql`finished_at IS NULL`)],
+);
+
+// 0005_environments.sql
+export const groupSnapshots = chantal.table(
+  "group_snapshots",
+  {
+    id: serial("id").primaryKey(),
+    groupId: text("group_id").notNull(),
+    name: text("name").notNull(),
+    description: text("description"),
+    createdAt: ts("created_at").notNull().defaultNow(),
+  },
+  (t) => [unique().on(t.groupId, t.name)],
+);
+
+export const groupSnapshotMembers = chantal.table(
+  "group_snapshot_members",
+  {
+    groupSnapshotId: integer("group_snapshot_id")
+      .notNull()
+      .references(() => groupSnapshots.id, { onDelete: "cascade" }),
+    snapshotId: integer("snapshot_id")
+      .notNull()
+      .references(() => snapshots.id, { onDelete: "cascade" }),
+  },
+  (t) => [primaryKey({ columns: [t.groupSnapshotId, t.snapshotId] }), index("group_snapshot_members_snapshot_idx").on(t.snapshotId)],
+);
+
+export type PromotionKind = "promote" | "rollback";
+
+export const promotions = chantal.table(
+  "promotions",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    groupId: text("group_id").notNull(),
+    environment: text("environment").notNull(),
+    snapshotName: text("snapshot_name").notNull(),
+    kind: text("kind").$type<PromotionKind>().notNull(),
+    previousId: bigint("previous_id", { mode: "number" }).references((): AnyPgColumn => promotions.id, { onDelete: "set null" }),
+    forced: boolean("forced").notNull().default(false),
+    host: text("host").notNull(),
+    pid: integer("pid").notNull(),
+    osUser: text("os_user").notNull(),
+    note: text("note"),
+    promotedAt: ts("promoted_at").notNull().defaultNow(),
+  },
+  (t) => [index("promotions_group_environment_idx").on(t.groupId, t.environment, t.id.desc())],
+);
+
+export const promotionMembers = chantal.table(
+  "promotion_members",
+  {
+    promotionId: bigint("promotion_id", { mode: "number" })
+      .notNull()
+      .references(() => promotions.id, { onDelete: "cascade" }),
+    repositoryId: integer("repository_id")
+      .notNull()
+      .references(() => repositories.id, { onDelete: "cascade" }),
+    snapshotId: integer("snapshot_id").references(() => snapshots.id, { onDelete: "set null" }),
+    snapshotName: text("snapshot_name").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.promotionId, t.repositoryId] }), index("promotion_members_snapshot_idx").on(t.snapshotId)],
 );

@@ -8,7 +8,8 @@ import { deleteRepositoryRow, findRepositoryRow, forgetSyncedState, type Reposit
 import { deleteRunsOf } from "../db/sync-runs.js";
 import { ChantalError, LockBusyError, UsageError } from "../errors.js";
 import { checkSnapshotName } from "../snapshots/name.js";
-import { deleteSnapshotsOf, listSnapshots } from "../snapshots/snapshots.js";
+import { deleteSnapshotsOf, findSnapshot, listSnapshots } from "../snapshots/snapshots.js";
+import { refuseSnapshotsInUse } from "../environments/protection.js";
 import { withTransaction } from "../db/transaction.js";
 import { unpublishTrees } from "../publish/trees.js";
 
@@ -86,8 +87,17 @@ export async function removeRepository(req: { repoId: string; keepSnapshots: boo
     const lock = await repositoryLock(env.database, row, `repo remove ${req.repoId}`, env.signal);
     try {
       const signal = AbortSignal.any([env.signal, lock.signal]);
-      const snapshots = (await listSnapshots(env.database.pool, req.repoId)).map((s) => s.name);
+      const rows = await listSnapshots(env.database.pool, req.repoId);
+      const snapshots = rows.map((s) => s.name);
       const plan = planRemoval(snapshots, req.keepSnapshots);
+      if (plan.deleteSnapshots)
+        await refuseSnapshotsInUse(
+          env.database.pool,
+          req.repoId,
+          rows,
+          `remove repository ${req.repoId}`,
+          "promote other snapshots there first, or add --keep-snapshots",
+        );
       const unpublished = await unpublishTrees(env.loaded.config, req.repoId, plan.unpublish, signal);
       signal.throwIfAborted();
       return await withTransaction(env.database.pool, async (client) => {
@@ -125,6 +135,8 @@ export async function unpublishOne(req: { repoId: string; snapshot?: string }, e
   const row = await knownRepository(env.database, req.repoId);
   const lock = await repositoryLock(env.database, row, `publish remove ${req.repoId} ${name}`, env.signal);
   try {
+    const snap = req.snapshot === undefined ? null : await findSnapshot(env.database.pool, req.repoId, req.snapshot);
+    if (snap) await refuseSnapshotsInUse(env.database.pool, req.repoId, [snap], `unpublish ${name} of ${req.repoId}`, "promote another snapshot there first");
     const removed = await unpublishTrees(env.loaded.config, req.repoId, [name], AbortSignal.any([env.signal, lock.signal]));
     if (removed.length === 0) throw new ChantalError(`repository ${req.repoId} has nothing published as ${name}: nothing to remove`);
     return name;

@@ -57,38 +57,39 @@ export async function listSnapshots(q: Queryable, repoId?: string): Promise<Snap
 /** Copy the current set into a new snapshot, in one transaction that sees one consistent state. */
 export async function createSnapshot(pool: pg.Pool, repositoryId: number, repoId: string, name: string, description?: string): Promise<SnapshotRow> {
   checkSnapshotName(name);
-  await withTransaction(
-    pool,
-    async (client) => {
-      const current = await client.query(`SELECT count(*)::int AS n FROM chantal.repository_metadata WHERE repository_id = $1`, [repositoryId]);
-      if (current.rows[0].n === 0) throw new SnapshotError(`repository ${repoId} has not been synced yet: nothing to snapshot`);
-      const [inserted] = await orm(client, (db) =>
-        db
-          .insert(snapshots)
-          .values({ repositoryId, name, description: description ?? null })
-          .onConflictDoNothing()
-          .returning({ id: snapshots.id }),
-      );
-      if (!inserted) throw new SnapshotError(`repository ${repoId} already has a snapshot named "${name}"`);
-      const id = inserted.id;
-      await client.query(
-        `INSERT INTO chantal.snapshot_packages (snapshot_id, location, package_id) SELECT $1, location, package_id FROM chantal.repository_packages WHERE repository_id = $2`,
-        [id, repositoryId],
-      );
-      await client.query(
-        `INSERT INTO chantal.snapshot_metadata (snapshot_id, path, metadata_file_id) SELECT $1, path, metadata_file_id FROM chantal.repository_metadata WHERE repository_id = $2`,
-        [id, repositoryId],
-      );
-      await client.query(
-        `UPDATE chantal.snapshots s SET package_count = t.n, total_size = t.size
-         FROM (SELECT count(*)::int AS n, COALESCE(sum(p.size), 0)::bigint AS size FROM chantal.snapshot_packages sp JOIN chantal.packages p ON p.id = sp.package_id WHERE sp.snapshot_id = $1) t
-         WHERE s.id = $1`,
-        [id],
-      );
-    },
-    { isolation: "repeatable read" },
-  );
+  await withTransaction(pool, (client) => insertSnapshot(client, repositoryId, repoId, name, description), { isolation: "repeatable read" });
   return getSnapshot(pool, repoId, name);
+}
+
+/** The copy of createSnapshot inside the caller's transaction (a group snapshot freezes all its members in one); returns the snapshot's id. */
+export async function insertSnapshot(client: pg.ClientBase, repositoryId: number, repoId: string, name: string, description?: string): Promise<number> {
+  checkSnapshotName(name);
+  const current = await client.query(`SELECT count(*)::int AS n FROM chantal.repository_metadata WHERE repository_id = $1`, [repositoryId]);
+  if (current.rows[0].n === 0) throw new SnapshotError(`repository ${repoId} has not been synced yet: nothing to snapshot`);
+  const [inserted] = await orm(client, (db) =>
+    db
+      .insert(snapshots)
+      .values({ repositoryId, name, description: description ?? null })
+      .onConflictDoNothing()
+      .returning({ id: snapshots.id }),
+  );
+  if (!inserted) throw new SnapshotError(`repository ${repoId} already has a snapshot named "${name}"`);
+  const id = inserted.id;
+  await client.query(
+    `INSERT INTO chantal.snapshot_packages (snapshot_id, location, package_id) SELECT $1, location, package_id FROM chantal.repository_packages WHERE repository_id = $2`,
+    [id, repositoryId],
+  );
+  await client.query(
+    `INSERT INTO chantal.snapshot_metadata (snapshot_id, path, metadata_file_id) SELECT $1, path, metadata_file_id FROM chantal.repository_metadata WHERE repository_id = $2`,
+    [id, repositoryId],
+  );
+  await client.query(
+    `UPDATE chantal.snapshots s SET package_count = t.n, total_size = t.size
+     FROM (SELECT count(*)::int AS n, COALESCE(sum(p.size), 0)::bigint AS size FROM chantal.snapshot_packages sp JOIN chantal.packages p ON p.id = sp.package_id WHERE sp.snapshot_id = $1) t
+     WHERE s.id = $1`,
+    [id],
+  );
+  return id;
 }
 
 export async function markPublished(q: Queryable, snapshotId: number, at: Date): Promise<void> {

@@ -58,7 +58,10 @@ describe("a positional repository id", () => {
     expect(r.stderr).toContain("error: missing repository id: give it as the argument or with --repo-id ID");
     const help = await cli("snapshot", "create", "--help");
     expect(help.stdout).toContain("Usage: chantal-run snapshot create [options] [repo-id]");
-    expect(help.stdout).toMatch(/--repo-id <id> +repository \(required, here or as the argument\)/);
+    expect(help.stdout).toMatch(/--repo-id <id> +repository \(required unless --group\)/);
+    const none = await cli("snapshot", "create");
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain("error: missing repository id: give it as the argument, with --repo-id ID, or --group ID");
   });
 });
 

@@ -64,6 +64,8 @@ describe("chantal-run config", () => {
       "publish",
       "filter",
       "signing",
+      "groups",
+      "environments",
     ]);
     expect(schema.additionalProperties).toBe(false);
   });

@@ -25,12 +25,25 @@ const commandsDir = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "b
 /** "noun verb" of every command whose options include --json, read from the command modules themselves. */
 async function commandsWithJson(): Promise<string[]> {
   const out: string[] = [];
-  for (const f of readdirSync(commandsDir)
+  const files = readdirSync(commandsDir)
     .filter((n) => n.endsWith(".ts"))
-    .sort()) {
+    .sort();
+  const register = async (f: string, c: Command) => ((await import(pathToFileURL(join(commandsDir, f)).href)) as { register(c: Command): void }).register(c);
+  // A noun with its own action (bin/commands/<noun>.ts, as promote) gives its options, --json too, to its verbs.
+  const nounsWithJson = new Set<string>();
+  for (const f of files.filter((n) => !n.includes("-"))) {
+    const noun = new Command(f.replace(/\.ts$/, ""));
+    await register(f, noun);
+    if (noun.options.some((o) => o.long === "--json")) {
+      nounsWithJson.add(noun.name());
+      out.push(noun.name());
+    }
+  }
+  for (const f of files.filter((n) => n.includes("-"))) {
     const noun = new Command(f.split("-")[0]!);
-    ((await import(pathToFileURL(join(commandsDir, f)).href)) as { register(c: Command): void }).register(noun);
-    for (const verb of noun.commands) if (verb.options.some((o) => o.long === "--json")) out.push(`${noun.name()} ${verb.name()}`);
+    await register(f, noun);
+    for (const verb of noun.commands)
+      if (nounsWithJson.has(noun.name()) || verb.options.some((o) => o.long === "--json")) out.push(`${noun.name()} ${verb.name()}`);
   }
   return out;
 }
@@ -95,7 +108,8 @@ beforeAll(async () => {
   const repo = (id: string, extra = "") => `  - id: ${id}\n    type: rpm\n    upstream_url: URL/${id}/\n${extra}`;
   const schedule = `    schedule: { cron: "0 3 * * *", timezone: Europe/Berlin, create_snapshot: true }\n`;
   const backup = `backup:\n  dir: ${backups}\n  retention: { keep_last: 1 }\n  schedule: { cron: "@daily" }\n`;
-  env = await startSyncEnvironment({ upstream, repoYaml: (url) => (repo("r1", schedule) + repo("r2")).replaceAll("URL", url) + backup });
+  const lifecycle = "groups:\n  - id: g\n    repositories: [r1]\nenvironments: [test, prod]\npublish:\n  base_url: http://mirror.example/\n";
+  env = await startSyncEnvironment({ upstream, repoYaml: (url) => (repo("r1", schedule) + repo("r2")).replaceAll("URL", url) + backup + lifecycle });
   const [head] = readFileSync(join(env.configDir, "config.yaml"), "utf8").split("repositories:\n");
   withoutR2 = makeConfigDir({ "config.yaml": `${head}repositories:\n${repo("r1", schedule).replaceAll("URL", env.server.url)}${backup}` });
   cloudConfigDir = makeConfigDir({
@@ -125,6 +139,17 @@ beforeAll(async () => {
   await generateRpmRepo(join(upstream, "r1"), 6, 512, { first: 2, version: "1.1" });
   await run("repo sync", ["--repo-id", "r1"]);
   await run("snapshot create", ["--repo-id", "r1", "--name", "s2", "--publish", "--description", "second"]);
+  // Lifecycle environments: two group snapshots, promotions, a rollback (in the backup below, and back after the restore).
+  await run("snapshot create", ["--group", "g", "--name", "g1"]);
+  await run("promote", ["--group", "g", "--snapshot", "g1", "--to", "test", "--note", "first"]);
+  await run("promote", ["--group", "g", "--snapshot", "g1", "--to", "prod"]);
+  await run("snapshot create", ["--group", "g", "--name", "g2"]);
+  await run("promote", ["--group", "g", "--snapshot", "g2", "--to", "test"]);
+  await run("promote rollback", ["--group", "g", "--env", "test"]);
+  await run("promote history", []);
+  await run("environment show", ["--env", "prod", "--group", "g"]);
+  await run("snapshot list", ["--group", "g"]);
+  await run("snapshot diff", ["--group", "g", "g1", "g2"]);
   await run("db backup", []);
   await run("db backup", ["--target", backups, "--no-compress"]); // retention keep_last 1: this one deletes the first
 
@@ -146,6 +171,7 @@ beforeAll(async () => {
   await run("db backup-prune", ["--dry-run"]);
   await run("repo remove", ["--repo-id", "r2"], { configDir: withoutR2 });
   await run("db restore", [kept, "--yes", "--no-restore-config"]);
+  await run("promote history", ["--group", "g"]);
   await run("scheduler list", ["--cloud", "--group", "chantal-test", "--endpoint", aws.url], { configDir: cloudConfigDir, env: AWS_ENV });
   await run("cloud schedules", ["--dry-run", "--group", "chantal-test", "--endpoint", aws.url], { configDir: cloudConfigDir, env: AWS_ENV });
 }, 300_000);
@@ -188,6 +214,19 @@ describe("--json output", () => {
     const backupInfo = outputs.get("db backup-info")![0]!.json as { manifest: { created_at: string; members: Record<string, unknown> } };
     expect(backupInfo.manifest.created_at).toMatch(ISO_UTC);
     expect(Object.keys(backupInfo.manifest.members)).toContain("config/config.yaml"); // a data-keyed map keeps its keys
+  });
+});
+
+describe("backups of lifecycle environments", () => {
+  it("a backup and restore keep the group snapshots and the promotion history (who, when, note, kind)", () => {
+    const [before, after] = outputs.get("promote history")!.map((o) => o.json as { kind: string; environment: string; note: string | null }[]);
+    expect(before!.map((p) => [p.kind, p.environment, p.note])).toEqual([
+      ["rollback", "test", null],
+      ["promote", "test", null],
+      ["promote", "prod", null],
+      ["promote", "test", "first"],
+    ]);
+    expect(after).toEqual(before);
   });
 });
 
