@@ -8,13 +8,16 @@ import { downloadPackages } from "../mirror/download-packages.js";
 import { putBuffer } from "../storage/put-buffer.js";
 import type { PackageRecord } from "../db/package-sets.js";
 import type { RunCounts } from "../db/sync-runs.js";
-import type { RepoSyncContext } from "../mirror/types.js";
+import type { RepoSyncContext, SyncPlanReport } from "../mirror/types.js";
 import { findPathConflict, pathConflictMessage, safeLocation } from "../mirror/location.js";
 import { sha256Hex } from "../checksum.js";
 import type { Release, ReleaseFile } from "./release.js";
 import { byHashPaths } from "./indices.js";
 
 export class AptSyncError extends ChantalError {}
+
+/** Index files fetched at once. */
+export const INDEX_CONCURRENCY = 4;
 
 const EMPTY_SHA256 = sha256Hex(Buffer.alloc(0));
 
@@ -115,4 +118,46 @@ export function refuseTreeConflicts(planned: PlannedFile[], metadata: MetadataEn
   );
   if (!conflict) return;
   throw new AptSyncError(pathConflictMessage(conflict, describeTreeEntry, ctx.repo.id, "indices"));
+}
+
+/** JSON with object keys sorted at every depth: the same filter always gives the same text. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * The index checksum of a suite we rewrite (filtered) or re-sign: upstream's, the filter and the signing key. A changed
+ * filter or key is a full re-plan; the same upstream, filter and key is a no-op.
+ */
+export function curatedIndexChecksum(upstream: string, filter: unknown, fingerprint: string | undefined): string {
+  return sha256Hex(`curated-apt-1\0${upstream}\0${canonicalJson(filter ?? null)}\0${fingerprint ?? ""}`);
+}
+
+/** A package file as a plan names it: name_version_arch (arch "source" for a source package's files). */
+export function planName(p: PlannedFile): string {
+  return `${p.record.name}_${String(p.record.metadata?.version ?? p.record.version)}_${p.record.arch}`;
+}
+
+/** The dry-run report of a verbatim suite: everything upstream lists is kept. */
+export function verbatimPlanReport(planned: readonly PlannedFile[], missing: readonly PlannedFile[]): SyncPlanReport {
+  const names = [...new Set(planned.map(planName))].sort();
+  return {
+    packagesUpstream: names.length,
+    kept: names.length,
+    dropped: 0,
+    addedByDependencies: 0,
+    toDownload: missing.length,
+    bytesToDownload: missing.reduce((n, p) => n + p.size, 0),
+    bytesKept: planned.reduce((n, p) => n + p.size, 0),
+    keptNames: names,
+    droppedNames: [],
+    downloadNames: [...new Set(missing.map(planName))].sort(),
+  };
 }

@@ -14,11 +14,22 @@ import { byHashPaths, compressionOf, planIndexTargets, type IndexTarget } from "
 import { MAX_INDEX_BYTES, parsePackagesIndex, parseSourcesIndex } from "./packages.js";
 import { forEachLimited } from "../concurrency.js";
 import { sha256Hex } from "../checksum.js";
-import { AptSyncError, downloadMissing, fetchIndexFile, insideRepository, packageRecord, PlannedSet, refuseTreeConflicts } from "./sync-parts.js";
+import {
+  AptSyncError,
+  curatedIndexChecksum,
+  downloadMissing,
+  fetchIndexFile,
+  INDEX_CONCURRENCY,
+  insideRepository,
+  packageRecord,
+  PlannedSet,
+  refuseTreeConflicts,
+  verbatimPlanReport,
+} from "./sync-parts.js";
+import { syncFilteredApt } from "./filtered-sync.js";
+import { resignedSuiteFiles } from "./release-write.js";
 
 export { AptSyncError } from "./sync-parts.js";
-
-const INDEX_CONCURRENCY = 4;
 
 /** The suite's signed index as fetched: InRelease, or Release with its detached signature. */
 interface SuiteIndex {
@@ -277,8 +288,12 @@ export async function syncApt(ctx: RepoSyncContext): Promise<RepoSyncResult> {
   const now = ctx.now();
   checkValidUntil(release, now, suite.label);
   checkNotInFuture(release, now, suite.label);
-  const indexChecksum = indexChecksumOf(suite, source);
-  if (!ctx.force && ctx.row.indexChecksum === indexChecksum) {
+  // A rewritten (filtered) or re-signed suite depends on the filter and our key too; a verbatim one only on upstream.
+  const resign = !ctx.filter && ctx.signer?.resign === true;
+  const indexChecksum =
+    ctx.filter || resign ? curatedIndexChecksum(indexChecksumOf(suite, source), ctx.filter ?? null, ctx.signer?.fingerprint) : indexChecksumOf(suite, source);
+  // A dry run always plans: it reports what a sync would keep, even when nothing changed.
+  if (!ctx.force && !ctx.dryRun && ctx.row.indexChecksum === indexChecksum) {
     ctx.log.debug({ repo: ctx.repo.id }, `${suite.label.split(" ")[0]} unchanged: nothing to do`);
     return { status: "noop", counts };
   }
@@ -294,8 +309,10 @@ export async function syncApt(ctx: RepoSyncContext): Promise<RepoSyncResult> {
     { components: source.components, architectures: source.architectures, includeSources: source.include_sources },
     suite.label,
   );
+  if (ctx.filter) return syncFilteredApt({ dist, source, filter: ctx.filter, release, targets, indexChecksum }, ctx);
+  const suiteFiles = resign && ctx.signer ? await resignedSuiteFiles(suite.files, suite.text, ctx.signer) : suite.files;
   const metadata: MetadataEntry[] = [];
-  for (const f of suite.files) metadata.push({ path: `${dist}/${f.name}`, ...(await putBuffer(ctx.blobs, f.data)) });
+  for (const f of suiteFiles) metadata.push({ path: `${dist}/${f.name}`, ...(await putBuffer(ctx.blobs, f.data)) });
   metadata.push(...(await fetchIndexFiles(targets, dist, release, ctx)));
 
   const set = await readIndices(targets, dist, ctx);
@@ -307,6 +324,7 @@ export async function syncApt(ctx: RepoSyncContext): Promise<RepoSyncResult> {
   const seen = new Set<string>();
   const missing = planned.filter((p) => !present.has(p.sha256) && !seen.has(p.sha256) && seen.add(p.sha256));
   ctx.log.debug({ repo: ctx.repo.id, packages: planned.length, missing: missing.length }, "plan");
+  if (ctx.dryRun) return { status: "dry-run", counts, plan: verbatimPlanReport(planned, missing) };
 
   await downloadMissing(missing, ctx, counts);
   ctx.onProgress?.({ phase: "commit", filesDone: 0, filesTotal: 1, bytesDone: 0, bytesTotal: 0 });
