@@ -8,11 +8,13 @@ import { join, relative } from "node:path";
 import { promisify } from "node:util";
 import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import pino from "pino";
 import { FilterSchema } from "../../core/config/schema.js";
 import { migrate } from "../../core/db/migrate.js";
 import {
   APT_TOOLS,
   aptClient,
+  aptClientWithSources,
   buildDeb,
   buildSourcePackage,
   createGpgKey,
@@ -326,6 +328,23 @@ describeWithTools(APT_TOOLS, "curated APT mirror (filter, regenerated and re-sig
     // Without a signer the same repository is mirrored byte for byte again (a key change is a re-plan).
     expect((await syncer.sync({ repoId: "re" })).status).toBe("success");
     for (const f of ["InRelease", "Release", "Release.gpg"]) expect(distFile(latest("re"), f)).toEqual(up(f));
+  });
+
+  it("without a signing key a filtered repository is published with an unsigned Release and a warning", async () => {
+    const lines: string[] = [];
+    const log = pino({ level: "warn" }, { write: (l: string) => lines.push(l) });
+    expect((await syncer.sync({ repoId: "cur", log })).status).toBe("success");
+    expect(lines.join("")).toMatch(/published unsigned/);
+    const dist = join(latest(), "dists", DIST);
+    expect(existsSync(join(dist, "InRelease")) || existsSync(join(dist, "Release.gpg"))).toBe(false);
+    expect(releaseEntries(readFileSync(join(dist, "Release"), "utf8")).has("main/binary-amd64/Packages.xz")).toBe(true);
+    await expect((await mirrorClient(latest())).update()).rejects.toThrow(/not signed|NO_PUBKEY|Release/);
+    const trusted = await aptClientWithSources(scratch, {
+      fileName: "sources.list",
+      text: `deb [trusted=yes] file:${latest()} ${DIST} ${COMPONENTS.join(" ")}\n`,
+    });
+    await trusted.update();
+    expect(await trusted.available()).toContain("app=4.0-1");
   });
 
   it.skipIf(!HAS_CLOSURE)("with_dependencies adds what the kept packages need, and dose-debcheck agrees", async () => {
