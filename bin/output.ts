@@ -1,6 +1,6 @@
 // stdout carries results: aligned tables for people, --json for programs; one JSON writer and one time format for both.
 import { jsonValue } from "../core/json-output.js";
-import { formatOffset, hostTimeZone, wallClockOf, zoneOffsetMs } from "../core/schedule/zone.js";
+import { formatLocalTime, localTimeZone, zoneOffsetLabel } from "../core/local-time.js";
 
 export { dataKeyed, jsonValue, snakeCase } from "../core/json-output.js";
 export type Row = Record<string, string | number | boolean | null | undefined>;
@@ -30,21 +30,7 @@ export function printJsonDocument(document: unknown): void {
   process.stdout.write(JSON.stringify(document, null, 2) + "\n");
 }
 
-/** The process's time zone (TZ, else /etc/localtime), as Node sees it. */
-export function localTimeZone(): string {
-  return hostTimeZone();
-}
-
-/** `UTC+01:00`, `UTC-05:00`, `UTC+05:30`: a zone's offset at an instant. */
-export function zoneOffsetLabel(instant: Date, timeZone = localTimeZone()): string {
-  return `UTC${formatOffset(zoneOffsetMs(timeZone, instant.getTime()))}`;
-}
-
-/** `2026-12-02 11:15:03`: an instant in the local zone (or `timeZone`), to the second; the zone is named once per output. */
-export function formatLocalTime(instant: Date, timeZone = localTimeZone()): string {
-  const wall = new Date(wallClockOf(timeZone, Math.floor(instant.getTime() / 1000) * 1000));
-  return `${wall.toISOString().slice(0, 10)} ${wall.toISOString().slice(11, 19)}`;
-}
+export { formatLocalTime, formatLocalTimeWithZone, localTimeZone, zoneOffsetLabel } from "../core/local-time.js";
 
 /**
  * The times of one terminal output: each formatted by formatLocalTime, and the note naming the zone once —
@@ -72,9 +58,4 @@ export class LocalTimes {
     const n = this.note();
     if (n) process.stdout.write(n + "\n");
   }
-}
-
-/** One time in a sentence (an error message): `2026-12-02 11:15:03 Europe/Paris`. */
-export function formatLocalTimeWithZone(instant: Date): string {
-  return `${formatLocalTime(instant)} ${localTimeZone()}`;
 }

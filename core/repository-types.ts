@@ -10,6 +10,9 @@ import { compareEvr } from "./rpm/evr.js";
 import { syncRpm } from "./rpm/sync.js";
 import { compareDebianParts } from "./apt/version.js";
 import { syncApt } from "./apt/sync.js";
+import { checkAptTree } from "./apt/tree-check.js";
+import { checkRpmTree } from "./rpm/tree-check.js";
+import type { TreeProblems, TreeUnderCheck } from "./mirror/tree-check.js";
 
 export type RepoType = RepositoryConfig["type"];
 
@@ -26,6 +29,8 @@ export interface RepositoryType {
   targetFields(db: pg.Pool, repo: RepositoryConfig, tree: TreeOwner, baseUrl: string | undefined): Promise<TypeTargetFields>;
   /** The client configuration snippets of a published tree served at `url`. */
   clientSnippets(t: PublishedTarget, url: string): ClientSnippet[];
+  /** The publish gate's check of a tree as a client reads it (core/publish/gate.ts): problems go into `problems`. */
+  checkTree(tree: TreeUnderCheck, problems: TreeProblems, repo: RepositoryConfig): Promise<void>;
 }
 
 function rpmIndexUrl(repo: RepositoryConfig): string {
@@ -39,6 +44,7 @@ export const REPOSITORY_TYPES = {
     indexUrl: rpmIndexUrl,
     targetFields: (db, _repo, tree, baseUrl) => rpmTargetFields(db, tree, baseUrl),
     clientSnippets: (t, url) => [rpmRepoStanza(t, url)],
+    checkTree: (tree, problems) => checkRpmTree(tree, problems),
   },
   apt: {
     sync: syncApt,
@@ -51,6 +57,8 @@ export const REPOSITORY_TYPES = {
     },
     targetFields: (_db, repo) => aptTargetFields(repo),
     clientSnippets: (t, url) => [aptSourcesList(t, url), aptDeb822(t, url)],
+    // Config validation requires the apt: block; the sync refused a repository without one.
+    checkTree: (tree, problems, repo) => (repo.apt ? checkAptTree(tree, problems, repo.apt) : Promise.resolve()),
   },
 } satisfies Record<RepoType, RepositoryType>;
 

@@ -1,5 +1,6 @@
 // A suite's Release (the signed payload of InRelease): its fields, the SHA256 list of index files,
 // Acquire-By-Hash, Date and Valid-Until, and the checks of its dates against our clock and the last synced Release.
+import { formatLocalTimeWithZone } from "../local-time.js";
 import { ChantalError } from "../errors.js";
 import { parseParagraphs } from "./deb822.js";
 
@@ -127,7 +128,7 @@ export function parseRelease(text: string, label = "Release"): Release {
 export function checkValidUntil(release: Release, now: Date, label: string): void {
   if (release.validUntil && now.getTime() > release.validUntil.getTime()) {
     throw new ReleaseExpiredError(
-      `${label} has expired: Valid-Until ${release.validUntil.toISOString()} is in the past (upstream is stale, or serves an old Release)`,
+      `${label} has expired: Valid-Until ${formatLocalTimeWithZone(release.validUntil)} is in the past (upstream is stale, or serves an old Release)`,
     );
   }
 }
@@ -145,7 +146,7 @@ export function checkNotInFuture(release: Release, now: Date, label: string): vo
   const ahead = release.date.getTime() - now.getTime();
   if (ahead > MAX_RELEASE_FUTURE_MS) {
     throw new ReleaseNotYetValidError(
-      `${label} is not valid yet: its Date ${release.date.toISOString()} is ${formatSpan(ahead)} ahead of this host's clock (${now.toISOString()}; ` +
+      `${label} is not valid yet: its Date ${formatLocalTimeWithZone(release.date)} is ${formatSpan(ahead)} ahead of this host's clock (${formatLocalTimeWithZone(now)}; ` +
         `${formatSpan(MAX_RELEASE_FUTURE_MS)} of clock skew are allowed): check the clock of this host (NTP) and of the upstream`,
     );
   }
@@ -159,7 +160,7 @@ export function checkNotOlder(release: Release, previous: Date | undefined, opts
   if (!release.date || !previous || opts.allowed) return;
   if (release.date.getTime() >= previous.getTime()) return;
   throw new ReleaseRollbackError(
-    `${opts.label} is dated ${release.date.toISOString()}, older than the Release synced last (dated ${previous.toISOString()}): ` +
+    `${opts.label} is dated ${formatLocalTimeWithZone(release.date)}, older than the Release synced last (dated ${formatLocalTimeWithZone(previous)}): ` +
       `refusing to go back (an old Release replayed by a mirror or an attacker would freeze the mirror on old packages). ` +
       `If the upstream really went back, run "repo sync --repo-id ${opts.repoId} --allow-downgrade" once, or set verify.allow_rollback: true for the repository`,
   );

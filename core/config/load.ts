@@ -109,7 +109,16 @@ function parseFile(file: string, text: string, env: NodeJS.ProcessEnv): ParsedFi
     };
   }
   if (typeof raw !== "object" || Array.isArray(raw))
-    return { ids: [], issues: [{ file, path: "", message: "must be a mapping of sections (storage, database, proxy, repositories, scheduler, backup)" }] };
+    return {
+      ids: [],
+      issues: [
+        {
+          file,
+          path: "",
+          message: "must be a mapping of sections (storage, database, proxy, http, repositories, scheduler, backup, publish, filter, signing)",
+        },
+      ],
+    };
   const { value, issues } = interpolateTree(raw, env, file);
   const parsed = ConfigFileSchema.safeParse(value);
   if (!parsed.success) issues.push(...zodIssues(file, parsed.error));

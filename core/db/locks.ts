@@ -1,4 +1,5 @@
 // Advisory locks held on a dedicated connection for a whole run: Postgres frees them if the process dies.
+import { formatLocalTimeWithZone } from "../local-time.js";
 import { hostname } from "node:os";
 import pg from "pg";
 import { AbortedError, errorMessage, LockBusyError, LockLostError } from "../errors.js";
@@ -64,7 +65,7 @@ export async function lockHolders(q: pg.Pool | pg.ClientBase, lockClass: number,
 }
 
 export function describeHolder(h: LockHolder): string {
-  const since = h.since ? ` since ${h.since.toISOString()}` : "";
+  const since = h.since ? ` since ${formatLocalTimeWithZone(h.since)}` : "";
   return h.host ? `${h.host} pid ${h.pid}${since}` : `database backend ${h.backendPid}${since}`;
 }
 

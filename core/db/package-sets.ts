@@ -247,3 +247,17 @@ export async function clearRepositorySets(q: pg.ClientBase | pg.Pool, repository
   const metadata = await q.query(`DELETE FROM chantal.repository_metadata WHERE repository_id = $1`, [repositoryId]);
   return { packages: packages.rowCount ?? 0, metadata: metadata.rowCount ?? 0 };
 }
+
+/** Stored sizes of blobs the catalog knows (packages and metadata files), by sha256: what the publish gate compares with the metadata. */
+export async function blobSizes(q: pg.ClientBase | pg.Pool, shas: readonly string[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  if (shas.length === 0) return out;
+  const r = await q.query<{ sha256: string; size: string }>(
+    `SELECT sha256, size FROM chantal.packages WHERE sha256 = ANY($1::char(64)[])
+     UNION ALL
+     SELECT sha256, size FROM chantal.metadata_files WHERE sha256 = ANY($1::char(64)[])`,
+    [shas],
+  );
+  for (const row of r.rows) out.set(row.sha256, Number(row.size));
+  return out;
+}

@@ -1,7 +1,9 @@
 // Publishing from the database: the current set to <published>/<repo>/latest, a snapshot to .../snapshots/<name>.
 import { join } from "node:path";
 import type pg from "pg";
-import type { Config } from "../config/schema.js";
+import type { Config, RepositoryConfig } from "../config/schema.js";
+import { loadKeyring } from "../openpgp/signature.js";
+import { gateTree, type GateOptions } from "./gate.js";
 import { treeOf, treePages } from "../db/package-sets.js";
 import { publishTree, removePublished, unpublish, type PublishResult } from "../storage/publish.js";
 import { blobStoreOf } from "../storage/backend.js";
@@ -16,17 +18,23 @@ export function publishedRoot(config: Config, repoId: string): string {
   return join(config.storage.published_path!, repoId);
 }
 
-export async function publishLatest(db: pg.Pool, config: Config, repository: { id: number; repoId: string }, signal?: AbortSignal): Promise<PublishResult> {
+export async function publishLatest(
+  db: pg.Pool,
+  config: Config,
+  repository: { id: number; repoId: string },
+  signal?: AbortSignal,
+  now: Date = new Date(),
+): Promise<PublishResult> {
   const checksum = (await repositoryChecksums(db, repository.id))?.indexChecksum;
   if (!checksum) throw new ChantalError(`repository ${repository.repoId} has not been synced yet: nothing to publish`);
-  const result = await publishFrom(db, config, repository.repoId, "latest", { owner: "repository", id: repository.id }, signal);
+  const result = await publishFrom(db, config, repository.repoId, "latest", { owner: "repository", id: repository.id }, now, signal);
   // Abortable: the row may be locked (a concurrent commit), and a signal must not wait for it.
   await withAbortableClient(db, signal, (c) => recordPublished(c, repository.id, checksum));
   return result;
 }
 
 export async function publishSnapshot(db: pg.Pool, config: Config, snapshot: SnapshotRow, now: Date, signal?: AbortSignal): Promise<PublishResult> {
-  const result = await publishFrom(db, config, snapshot.repoId, `snapshots/${snapshot.name}`, { owner: "snapshot", id: snapshot.id }, signal);
+  const result = await publishFrom(db, config, snapshot.repoId, `snapshots/${snapshot.name}`, { owner: "snapshot", id: snapshot.id }, now, signal);
   await markPublished(db, snapshot.id, now);
   return result;
 }
@@ -46,6 +54,11 @@ export async function unpublishTrees(config: Config, repoId: string, names: read
   return removed;
 }
 
+/** The keys a tree's signature must verify with: the upstream's (verify.keyring). */
+async function gateKeys(repo: RepositoryConfig): Promise<Pick<GateOptions, "keyring" | "requireSignature">> {
+  return repo.verify?.keyring ? { keyring: await loadKeyring(repo.verify.keyring) } : {};
+}
+
 /** The backend's publisher: hardlinks and a symlink swap in a directory, or server-side copies in the bucket. */
 async function publishFrom(
   db: pg.Pool,
@@ -53,9 +66,13 @@ async function publishFrom(
   repoId: string,
   name: string,
   tree: { owner: "repository" | "snapshot"; id: number },
+  now: Date,
   signal?: AbortSignal,
 ): Promise<PublishResult> {
   const store = blobStoreOf(config);
+  // A repository that left the configuration (its snapshots can still be published) is not checked: its settings are gone.
+  const repo = config.repositories.find((r) => r.id === repoId);
+  if (repo) await gateTree(db, store, repo, name, tree, { ...(await gateKeys(repo)), now, ...(signal ? { signal } : {}) });
   try {
     if (store instanceof S3BlobStore) {
       return await publishS3Tree(store, { repoId, name, entries: await treeOf(db, tree.owner, tree.id), ...(signal ? { signal } : {}) });

@@ -8,6 +8,7 @@
 //     only the first occurrence fires; the second pass of the hour runs nothing that already ran;
 //   - it never happens (clocks go forward, e.g. 02:00-02:59 on the last Sunday of March): it fires once at
 //     the first instant after the gap (03:00 local), together with anything due at that instant.
+import { formatLocalTimeWithZone } from "../local-time.js";
 import { CronExpressionParser } from "cron-parser";
 import { cronFields } from "./cron.js";
 import { ChantalError } from "../errors.js";
@@ -47,7 +48,7 @@ export function nextFire(expr: string, after: Date, timeZone: string): Date {
     if (instant > afterMs) return new Date(instant);
     cursor = wall; // already fired in the first pass of a repeated hour, or merged into an earlier gap end
   }
-  throw new ScheduleNeverFiresError(`cron "${expr}" found no fire time after ${after.toISOString()} in ${timeZone}`);
+  throw new ScheduleNeverFiresError(`cron "${expr}" found no fire time after ${formatLocalTimeWithZone(after)} in ${timeZone}`);
 }
 
 /** Every fire time in (from, to], at most `limit` of them (for counting missed runs). */

@@ -1,5 +1,6 @@
 // The real CLI syncing real signed APT suites served on 127.0.0.1 whose Release lies about time (a future Date,
 // a replayed older one), and whose indices are hostile: a field twice, a .deb at an index path, a blank-line bomb.
+import { formatLocalTimeWithZone } from "../../core/local-time.js";
 import { cpSync, existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -68,7 +69,7 @@ describeWithTools(TOOLS, "APT Release dates and hostile indices (real signed sui
     const r = await sync(env);
     expect(r.code).toBe(1);
     expect(r.json.error).toContain(
-      `dists/${DIST}/InRelease of repository deb is not valid yet: its Date ${new Date(Math.floor(future.getTime() / 1000) * 1000).toISOString()} is 24 hour(s) ahead of this host's clock`,
+      `dists/${DIST}/InRelease of repository deb is not valid yet: its Date ${formatLocalTimeWithZone(future)} is 24 hour(s) ahead of this host's clock`,
     );
     expect(r.json.error).toContain("5 minute(s) of clock skew are allowed): check the clock of this host (NTP)");
     expect(existsSync(env.published("deb"))).toBe(false);
@@ -91,7 +92,7 @@ describeWithTools(TOOLS, "APT Release dates and hostile indices (real signed sui
     const refused = await sync(env);
     expect(refused.code).toBe(1);
     expect(refused.json.error).toBe(
-      `dists/${DIST}/InRelease of repository deb is dated ${old.toISOString()}, older than the Release synced last (dated ${current.toISOString()}): ` +
+      `dists/${DIST}/InRelease of repository deb is dated ${formatLocalTimeWithZone(old)}, older than the Release synced last (dated ${formatLocalTimeWithZone(current)}): ` +
         "refusing to go back (an old Release replayed by a mirror or an attacker would freeze the mirror on old packages). " +
         'If the upstream really went back, run "repo sync --repo-id deb --allow-downgrade" once, or set verify.allow_rollback: true for the repository',
     );

@@ -53,7 +53,18 @@ describe("chantal-run config", () => {
     expect(r.code).toBe(0);
     const schema = JSON.parse(r.stdout);
     expect(schema.$schema).toMatch(/json-schema/);
-    expect(Object.keys(schema.properties)).toEqual(["storage", "database", "proxy", "http", "repositories", "scheduler", "backup", "publish"]);
+    expect(Object.keys(schema.properties)).toEqual([
+      "storage",
+      "database",
+      "proxy",
+      "http",
+      "repositories",
+      "scheduler",
+      "backup",
+      "publish",
+      "filter",
+      "signing",
+    ]);
     expect(schema.additionalProperties).toBe(false);
   });
 

@@ -1,0 +1,53 @@
+// The publish gate: a tree is checked as a client would read it before it replaces the live one (docs/DESIGN.md, "Publish gate").
+import type pg from "pg";
+import type { RepositoryConfig } from "../config/schema.js";
+import { blobSizes, treeOf } from "../db/package-sets.js";
+import { ChantalError } from "../errors.js";
+import { TreeProblems, type TreeUnderCheck } from "../mirror/tree-check.js";
+import type { Keyring } from "../openpgp/signature.js";
+import { repositoryTypeOf } from "../repository-types.js";
+import type { BlobStore } from "../storage/blob-store.js";
+
+export class PublishGateError extends ChantalError {}
+
+export interface GateOptions {
+  /** Keys the tree's signature must verify with (verify.keyring, the mirror's own key); none: not checked. */
+  keyring?: Keyring;
+  /** The mirror's key signs this tree: a missing signature is a problem. */
+  requireSignature?: boolean;
+  now: Date;
+  signal?: AbortSignal;
+}
+
+/** Checks the tree of `owner` (the repository's current set, or a snapshot) and throws with every problem found (the first 20 in full). */
+export async function gateTree(
+  db: pg.Pool,
+  blobs: BlobStore,
+  repo: RepositoryConfig,
+  name: string,
+  tree: { owner: "repository" | "snapshot"; id: number },
+  opts: GateOptions,
+): Promise<void> {
+  const type = repositoryTypeOf(repo.type);
+  if (!type) return;
+  const entries = new Map<string, string>();
+  for (const e of await treeOf(db, tree.owner, tree.id)) entries.set(e.path, e.sha256);
+  const view: TreeUnderCheck = {
+    repoId: repo.id,
+    name,
+    upstreamUrl: repo.upstream_url,
+    entries,
+    blobs,
+    sizes: (shas) => blobSizes(db, shas),
+    requireSignature: opts.requireSignature ?? false,
+    now: opts.now,
+    ...(opts.keyring ? { keyring: opts.keyring } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  };
+  const problems = new TreeProblems();
+  await type.checkTree(view, problems, repo);
+  if (problems.ok) return;
+  throw new PublishGateError(
+    `repository ${repo.id}: the tree for ${name} fails the client check (${problems.count} problem${problems.count === 1 ? "" : "s"}), so the published ${name} stays as it was: ${problems.summary()}`,
+  );
+}

@@ -1,0 +1,84 @@
+// The publish gate's RPM check: repomd.xml and its signature, every data file it lists, every package primary lists.
+import { compressionFromPath } from "../compress/decompress.js";
+import { errorMessage } from "../errors.js";
+import { safeLocation } from "../mirror/location.js";
+import { checkListedFile, ListedPackages, readTreeFile, type TreeProblems, type TreeUnderCheck } from "../mirror/tree-check.js";
+import { verifyDetached } from "../openpgp/signature.js";
+import { parsePrimaryInWorker } from "./primary-thread.js";
+import { parseRepomd, type Repomd } from "./repomd.js";
+
+const REPOMD = "repodata/repomd.xml";
+const REPOMD_SIGNATURE = "repodata/repomd.xml.asc";
+const MAX_REPOMD_BYTES = 16 * 1024 * 1024;
+const MAX_SIGNATURE_BYTES = 1024 * 1024;
+const MAX_PRIMARY_BYTES = 4 * 1024 * 1024 * 1024;
+const MAX_PACKAGES = 1_000_000;
+
+async function checkSignature(tree: TreeUnderCheck, problems: TreeProblems, repomd: Buffer): Promise<void> {
+  const signature = await readTreeFile(tree, REPOMD_SIGNATURE, MAX_SIGNATURE_BYTES);
+  if (!signature) {
+    if (tree.requireSignature) problems.add(`${REPOMD_SIGNATURE} is missing: the tree must be signed with the mirror's key`);
+    return;
+  }
+  if (!tree.keyring) return;
+  try {
+    await verifyDetached(repomd, signature, tree.keyring, REPOMD_SIGNATURE, tree.now);
+  } catch (err) {
+    problems.add(errorMessage(err));
+  }
+}
+
+export async function checkRpmTree(tree: TreeUnderCheck, problems: TreeProblems): Promise<void> {
+  const repomdBytes = await readTreeFile(tree, REPOMD, MAX_REPOMD_BYTES);
+  if (!repomdBytes) {
+    problems.add(`the tree has no ${REPOMD}`);
+    return;
+  }
+  let repomd: Repomd;
+  try {
+    repomd = parseRepomd(repomdBytes);
+  } catch (err) {
+    problems.add(`${REPOMD}: ${errorMessage(err)}`);
+    return;
+  }
+  await checkSignature(tree, problems, repomdBytes);
+  const locations = new Map<string, string>();
+  for (const d of repomd.data) {
+    const path = safeLocation(d.location, d.locationBase, { repoUrl: tree.upstreamUrl });
+    locations.set(d.type, path);
+    await checkListedFile(tree, problems, REPOMD, path, { algo: d.checksum.algo, value: d.checksum.value, size: d.size });
+  }
+  const primaryData = repomd.data.find((d) => d.type === "primary");
+  const primaryPath = locations.get("primary");
+  if (!primaryData || !primaryPath) {
+    problems.add(`${REPOMD} lists no primary metadata`);
+    return;
+  }
+  const primarySha = tree.entries.get(primaryPath);
+  if (!primarySha || !(await tree.blobs.has(primarySha))) return; // reported above
+  const listed = new ListedPackages(tree, problems);
+  const packages = parsePrimaryInWorker(tree.blobs.openRead(primarySha, tree.signal), {
+    compression: compressionFromPath(primaryPath),
+    label: primaryPath,
+    maxOutputBytes: MAX_PRIMARY_BYTES,
+    maxPackages: MAX_PACKAGES,
+    ...(primaryData.openSize !== undefined ? { openSize: primaryData.openSize } : {}),
+    repoUrl: tree.upstreamUrl,
+    ...(tree.signal ? { signal: tree.signal } : {}),
+  });
+  try {
+    for await (const p of packages) {
+      const nevra = `${p.name}-${p.epoch ? `${p.epoch}:` : ""}${p.version}-${p.release}.${p.arch}`;
+      await listed.add({
+        path: p.location,
+        label: nevra,
+        ...(p.checksumAlgo === "sha256" ? { sha256: p.checksumValue } : {}),
+        ...(p.size !== null ? { size: p.size } : {}),
+      });
+    }
+    await listed.flush();
+  } catch (err) {
+    if (tree.signal?.aborted) throw err;
+    problems.add(`${primaryPath}: ${errorMessage(err)}`);
+  }
+}
