@@ -2,7 +2,7 @@
 // signed by the mirror's key, then read by the real apt-get (update, install --simulate, download) and dose-debcheck.
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { promisify } from "node:util";
@@ -41,6 +41,7 @@ let scratch: string;
 let upstream: string;
 let archiveKey: GpgKey;
 let mirrorKey: GpgKey;
+let trust: string;
 let env: SyncEnvironment;
 let syncer: CuratedSyncer;
 const debs = new Map<string, string>();
@@ -126,7 +127,13 @@ describeWithTools(APT_TOOLS, "curated APT mirror (filter, regenerated and re-sig
     await buildSourcePackage(upstream, { name: "base", version: "1.0" });
     await buildSourcePackage(upstream, { name: "junk-dbg", version: "1.0" });
     await publishUpstream();
-    const aptBlock = (extra: string[] = []) =>
+    // verify.keyring is a directory holding the upstream's key and the mirror's: the sync verifies the upstream with it and
+    // the publish gate (which, on main, checks a tree against verify.keyring only) the suite signed by the mirror.
+    trust = join(scratch, "trust");
+    mkdirSync(trust);
+    copyFileSync(archiveKey.keyring, join(trust, "upstream.gpg"));
+    copyFileSync(mirrorKey.keyring, join(trust, "mirror.gpg"));
+    const aptBlock = () =>
       [
         "    apt:",
         `      distribution: ${DIST}`,
@@ -134,8 +141,7 @@ describeWithTools(APT_TOOLS, "curated APT mirror (filter, regenerated and re-sig
         "      architectures: [amd64]",
         "      include_sources: true",
         "    verify:",
-        `      keyring: ${archiveKey.keyring}`,
-        ...extra,
+        `      keyring: ${trust}`,
       ].join("\n");
     env = await startSyncEnvironment({
       upstream,
@@ -305,11 +311,13 @@ describeWithTools(APT_TOOLS, "curated APT mirror (filter, regenerated and re-sig
 
     // A new mirror key re-signs: the run is not a no-op, and the old key no longer verifies the suite.
     const newKey = await createGpgKey(join(scratch, "keys2"), { name: "Chantal Mirror Two" });
+    copyFileSync(newKey.keyring, join(trust, "mirror-two.gpg"));
     try {
       expect((await syncer.sync({ repoId: "cur", signer: gpgMetadataSigner(newKey), filter: narrower })).status).toBe("success");
       await run("gpgv", ["--keyring", newKey.keyring, join(latest(), "dists", DIST, "InRelease")]);
       await expect(run("gpgv", ["--keyring", mirrorKey.keyring, join(latest(), "dists", DIST, "InRelease")])).rejects.toThrow();
     } finally {
+      rmSync(join(trust, "mirror-two.gpg"));
       await newKey.dispose();
     }
   });
