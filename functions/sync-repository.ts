@@ -11,6 +11,7 @@ import { AbortedError, ChantalError, errorMessage, failureCause, LockBusyError }
 import { repositoryHttp, routeSummary, type RepositoryHttp } from "../core/http/repo-http.js";
 import type { Logger } from "../core/log.js";
 import { redactSecrets } from "../core/redact.js";
+import { effectiveFilter } from "../core/filter/effective.js";
 import { repositoryTypeOf } from "../core/repository-types.js";
 import { snapshotNameFromTemplate } from "../core/snapshots/name.js";
 import { createSnapshot, findSnapshot } from "../core/snapshots/snapshots.js";
@@ -176,6 +177,7 @@ export async function syncRepository(req: SyncRequest, env: SyncEnv): Promise<Sy
     );
     env.log.debug({ repo: repo.id, ...routeSummary(http.upstream) }, "proxy");
     for (const warning of http.warnings) env.log.warn({ repo: repo.id }, warning);
+    const filter = effectiveFilter(config, repo);
     const ctx: RepoSyncContext = {
       config,
       repo,
@@ -190,6 +192,7 @@ export async function syncRepository(req: SyncRequest, env: SyncEnv): Promise<Sy
       counts,
       allowDowngrade: req.allowDowngrade ?? false,
       now: env.now,
+      ...(filter ? { filter } : {}),
       ...(req.dryRun ? { dryRun: true } : {}),
       ...(env.onProgress ? { onProgress: (p: SyncProgress) => env.onProgress!(repo.id, p) } : {}),
     };
