@@ -13,6 +13,7 @@ export const EXAMPLES: Record<string, string[]> = {
     "chantal-run repo sync rhel9-baseos",
     "chantal-run repo sync --all --wait 600",
     "chantal-run repo sync debian12-main --snapshot '{repo_id}-{date}'",
+    "chantal-run repo sync rhel9-appstream --dry-run --verbose",
   ],
   "repo history": ["chantal-run repo history rhel9-baseos --limit 5", "chantal-run repo history --json"],
   "repo remove": ["chantal-run repo remove rocky8-baseos", "chantal-run repo remove --repo-id rocky8-baseos --keep-snapshots"],

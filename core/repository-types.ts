@@ -21,6 +21,8 @@ export type { VersionParts } from "./version-parts.js";
 export interface RepositoryType {
   /** Mirror the upstream into the pool and the database (the orchestration around it is functions/sync-repository.ts). */
   sync(ctx: RepoSyncContext): Promise<RepoSyncResult>;
+  /** Its sync honours ctx.dryRun (plans, returns the report, downloads and commits nothing): `repo sync --dry-run` is refused otherwise. */
+  dryRun: boolean;
   /** The type's version order: negative, zero or positive. */
   compareVersions(a: VersionParts, b: VersionParts): number;
   /** The file a sync reads first (what `proxy explain --test` fetches). */
@@ -40,6 +42,7 @@ function rpmIndexUrl(repo: RepositoryConfig): string {
 export const REPOSITORY_TYPES = {
   rpm: {
     sync: syncRpm,
+    dryRun: true,
     compareVersions: compareEvr,
     indexUrl: rpmIndexUrl,
     targetFields: (db, _repo, tree, baseUrl) => rpmTargetFields(db, tree, baseUrl),
@@ -48,6 +51,8 @@ export const REPOSITORY_TYPES = {
   },
   apt: {
     sync: syncApt,
+    // The APT sync does not plan without committing yet.
+    dryRun: false,
     compareVersions: compareDebianParts,
     indexUrl: (repo) => {
       // Config validation requires the apt: block; without one there is no suite to name.

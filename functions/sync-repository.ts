@@ -7,7 +7,7 @@ import { acquireLock, describeHolder, LockHeldError, maintenanceLockRequest, rep
 import { ensureRepository, repositoryChecksums, type RepositoryRow } from "../core/db/repositories.js";
 import type { SyncStatus, SyncTrigger } from "../core/db/schema.js";
 import { finishRun, markAbandonedRuns, startRun, zeroCounts, type RunCounts } from "../core/db/sync-runs.js";
-import { AbortedError, ChantalError, errorMessage, failureCause, LockBusyError } from "../core/errors.js";
+import { AbortedError, ChantalError, errorMessage, failureCause, LockBusyError, UsageError } from "../core/errors.js";
 import { repositoryHttp, routeSummary, type RepositoryHttp } from "../core/http/repo-http.js";
 import type { Logger } from "../core/log.js";
 import { redactSecrets } from "../core/redact.js";
@@ -94,6 +94,8 @@ async function recordSkipped(env: SyncEnv, row: RepositoryRow, req: SyncRequest,
 
 async function syncByType(ctx: RepoSyncContext): Promise<RepoSyncResult> {
   const type = repositoryTypeOf(ctx.repo.type);
+  // Refused before the syncer runs: one that ignored dryRun would download and commit.
+  if (type && ctx.dryRun && !type.dryRun) throw new ChantalError(`repository ${ctx.repo.id}: a dry run of ${ctx.repo.type} repositories is not built yet`);
   if (type) return type.sync(ctx);
   throw new ChantalError(`repository ${ctx.repo.id}: type "${ctx.repo.type}" cannot be synced by this version yet`);
 }
@@ -140,6 +142,7 @@ async function afterSync(
 
 export async function syncRepository(req: SyncRequest, env: SyncEnv): Promise<SyncResult> {
   const started = Date.now();
+  if (req.dryRun && req.snapshotTemplate) throw new UsageError(`repository ${req.repoId}: a dry run creates no snapshot: leave out the snapshot template`);
   const { config } = env.loaded;
   const repo = findRepository(env.loaded, req.repoId);
   const secrets = configSecrets(config);
@@ -149,7 +152,8 @@ export async function syncRepository(req: SyncRequest, env: SyncEnv): Promise<Sy
     locks = await takeLocks(req, unlocked, env);
   } catch (err) {
     if (!(err instanceof LockBusyError)) throw err;
-    const runId = await recordSkipped(env, unlocked, req, err.message);
+    // A dry run records nothing, not even that it was skipped.
+    const runId = req.dryRun ? null : await recordSkipped(env, unlocked, req, err.message);
     return { repoId: req.repoId, status: "skipped-locked", runId, counts: zeroCounts(), durationMs: Date.now() - started, error: err.message };
   }
   const signal = AbortSignal.any([env.signal, ...locks.map((l) => l.signal)]);
@@ -161,10 +165,12 @@ export async function syncRepository(req: SyncRequest, env: SyncEnv): Promise<Sy
     const blobs = blobStoreOf(config);
     // Read again under the lock: a restore or `pool verify --fix` may have reset the index checksum meanwhile.
     const row = await ensureRepository(env.database.pool, repo);
-    const abandoned = await markAbandonedRuns(env.database.pool, row.id);
-    if (abandoned) env.log.warn({ repo: repo.id, runs: abandoned }, "marked runs of a dead process as interrupted");
-    await blobs.cleanStaleTemp(24 * 3600 * 1000);
-    runId = await startRun(env.database.pool, row.id, req.trigger, "running", env.now());
+    if (!req.dryRun) {
+      const abandoned = await markAbandonedRuns(env.database.pool, row.id);
+      if (abandoned) env.log.warn({ repo: repo.id, runs: abandoned }, "marked runs of a dead process as interrupted");
+      await blobs.cleanStaleTemp(24 * 3600 * 1000);
+      runId = await startRun(env.database.pool, row.id, req.trigger, "running", env.now());
+    }
     // Built inside the run, so an unreadable ca_bundle or client certificate is recorded as its failure.
     http = repositoryHttp(
       repo,
@@ -187,8 +193,10 @@ export async function syncRepository(req: SyncRequest, env: SyncEnv): Promise<Sy
       http: http.http,
       log: env.log,
       signal,
-      runId,
-      force: req.full ?? false,
+      // A dry run has no run row (the syncers do not read the id).
+      runId: runId ?? 0,
+      // A dry run always plans, even over an unchanged index.
+      force: (req.full ?? false) || req.dryRun === true,
       counts,
       allowDowngrade: req.allowDowngrade ?? false,
       now: env.now,
@@ -197,11 +205,13 @@ export async function syncRepository(req: SyncRequest, env: SyncEnv): Promise<Sy
       ...(env.onProgress ? { onProgress: (p: SyncProgress) => env.onProgress!(repo.id, p) } : {}),
     };
     const outcome = await syncByType(ctx);
-    if (outcome.status === "dry-run") {
-      // The run row says a plan was made; nothing else changed.
-      await finishRun(env.database.pool, runId, { status: "noop", counts, finishedAt: env.now() });
-      return { repoId: repo.id, status: "dry-run", runId, counts, durationMs: Date.now() - started, ...(outcome.plan ? { plan: outcome.plan } : {}) };
+    if (req.dryRun) {
+      // No run row, no publish, no snapshot: only fetched metadata may have entered the content-addressed pool.
+      if (outcome.status !== "dry-run" || !outcome.plan)
+        throw new ChantalError(`repository ${repo.id}: the ${repo.type} sync returned "${outcome.status}" to a dry run instead of its plan`);
+      return { repoId: repo.id, status: "dry-run", runId: null, counts, durationMs: Date.now() - started, plan: outcome.plan };
     }
+    if (runId === null || outcome.status === "dry-run") throw new ChantalError(`repository ${repo.id}: the ${repo.type} sync planned only, unasked`);
     // A no-op read no package list: the repository still holds what the last sync left, and the run says so.
     if (outcome.status === "noop") counts.packagesTotal = await repositoryPackageCount(env.database.pool, row.id);
     const extra = await afterSync(req, env, row, outcome, signal);

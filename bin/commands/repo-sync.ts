@@ -12,6 +12,7 @@ import type { Database } from "../../core/db/client.js";
 import { formatClientConfig } from "../../core/publish/client-config.js";
 import { clientConfigOf } from "../../core/publish/targets.js";
 import { repoIdArgument } from "../repo-id.js";
+import { formatDryRunResult } from "../../functions/dry-run-report.js";
 
 interface SyncOptions {
   repoId?: string;
@@ -23,6 +24,7 @@ interface SyncOptions {
   publish?: boolean;
   snapshot?: string | boolean;
   json?: boolean;
+  dryRun?: boolean;
 }
 
 function waitSeconds(wait: string | boolean | undefined): number {
@@ -58,8 +60,19 @@ async function latestClientConfig(loaded: LoadedConfig, database: Database, repo
   return formatClientConfig(await clientConfigOf(database.pool, loaded.config, repo, "latest", { owner: "repository", id: row.id }));
 }
 
+/** `--dry-run` plans only: options that would change something beside the sync contradict it (exit 2). */
+function refuseDryRunContradictions(opts: SyncOptions): void {
+  if (!opts.dryRun) return;
+  if (opts.snapshot !== undefined && opts.snapshot !== false) throw new UsageError("--dry-run creates no snapshot: leave out --snapshot");
+  if (opts.force) throw new UsageError("--dry-run does not take a running sync's lock over: leave out --force");
+}
+
 export function register(repo: Command): void {
-  repoIdArgument(repo.command("sync").description("mirror a repository (or --all enabled ones) into the pool and publish latest"), "the repository to sync")
+  const sync = repoIdArgument(
+    repo.command("sync").description("mirror a repository (or --all enabled ones) into the pool and publish latest"),
+    "the repository to sync",
+  );
+  sync
     .option("--all", "sync every enabled repository, going on past failures")
     .option("--wait [seconds]", "wait for a running sync of the same repository instead of failing (exit 75)")
     .option("--force", "take the repository lock over from a running sync (terminates its database session)")
@@ -67,10 +80,17 @@ export function register(repo: Command): void {
     .option("--allow-downgrade", "accept upstream metadata older than the last synced (an APT Release with an older Date) for this run")
     .option("--no-publish", "do not publish latest after the sync")
     .option("--snapshot [template]", "create and publish a snapshot after a successful sync ({date} {time} {datetime} {repo_id})")
+    .option(
+      "--dry-run",
+      "plan only: print per repository the upstream, kept, dropped, added-by-dependency and to-download packages and sizes (with --verbose the names); downloads no package and records no run, publishes and snapshots nothing (fetched metadata may be cached in the content-addressed pool)",
+    )
     .option("--json", "print the results as JSON")
     .action(
       action(async (ctx, _repoId: string | undefined, opts: SyncOptions) => {
         if (!opts.repoId === !opts.all) throw new UsageError("give either a repository id (or --repo-id ID) or --all");
+        refuseDryRunContradictions(opts);
+        // The global -v/--verbose: debug logging, and with --dry-run the package names.
+        const verbose = (sync.optsWithGlobals() as { verbose?: boolean }).verbose === true;
         const wait = waitSeconds(opts.wait); // a bad --wait is refused before the database starts
         const loaded = await ctx.loadConfig();
         const ids = opts.all ? loaded.config.repositories.filter((r) => r.enabled).map((r) => r.id) : [opts.repoId!];
@@ -91,8 +111,9 @@ export function register(repo: Command): void {
                 force: opts.force ?? false,
                 full: opts.full ?? false,
                 allowDowngrade: opts.allowDowngrade ?? false,
-                publish: opts.publish !== false,
+                publish: opts.publish !== false && !opts.dryRun,
                 ...(snapshotTemplate ? { snapshotTemplate } : {}),
+                ...(opts.dryRun ? { dryRun: true } : {}),
               },
               { loaded, database, log: ctx.log, signal: ctx.signal, now: () => new Date(), onProgress: progress.onProgress },
             );
@@ -105,7 +126,12 @@ export function register(repo: Command): void {
         }
         const publish = opts.publish !== false;
         if (opts.json) printJson(opts.all ? results : results[0]);
-        else if (opts.all) {
+        else if (opts.dryRun) {
+          for (const r of results) {
+            if (r.error) process.stderr.write(`error: ${r.repoId}: ${r.error}\n`);
+            process.stdout.write(formatDryRunResult(r, verbose));
+          }
+        } else if (opts.all) {
           printTable(
             results.map(summaryRow),
             ["repository", "status", "packages", "downloaded", "added", "removed", "mb", "seconds", "error"].map((k) => ({ key: k, title: k.toUpperCase() })),

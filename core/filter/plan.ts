@@ -4,6 +4,7 @@ import { ChantalError } from "../errors.js";
 import type { VersionParts } from "../version-parts.js";
 import type { ActiveFilter } from "./effective.js";
 import { compilePatterns } from "./match.js";
+import { closeDependencies, type DependencyRules } from "./closure.js";
 import type { FilterPackage, FilterPlan, KeptReason } from "./types.js";
 
 export interface PlanOptions {
@@ -68,19 +69,55 @@ export interface FilterContext extends PlanOptions {
   repoId: string;
   /** Packages of filter.dependency_repositories: they satisfy dependencies but are never added to this repository. */
   satisfiers?: readonly FilterPackage[];
+  /** The format's matching rules (closure.ts RPM_RULES or DPKG_RULES), for with_dependencies. */
+  dependencyRules: DependencyRules;
 }
 
 /**
  * The whole decision: selection and retention, then (with_dependencies) the closure. A result that keeps nothing
- * fails unless allow_empty; the closure's unsatisfied dependencies are reported by the caller (they fail the run).
+ * fails unless allow_empty; the closure's unsatisfied dependencies are reported by the caller (they fail the run:
+ * unsatisfiedMessage is its error text).
  */
 export function planFilter(packages: readonly FilterPackage[], filter: ActiveFilter, ctx: FilterContext): FilterPlan {
-  const plan = selectPackages(packages, filter, ctx);
-  if (filter.with_dependencies) throw new FilterError(`repository ${ctx.repoId}: filter.with_dependencies is not built yet`);
+  const selected = selectPackages(packages, filter, ctx);
+  const plan = filter.with_dependencies
+    ? closeDependencies(packages, selected, {
+        compareVersions: ctx.compareVersions,
+        rules: ctx.dependencyRules,
+        ...(ctx.satisfiers ? { satisfiers: ctx.satisfiers } : {}),
+        ...(filter.architectures ? { preferredArches: filter.architectures } : {}),
+      })
+    : selected;
   if (plan.keptCount === 0 && !filter.allow_empty) {
     throw new FilterError(
       `repository ${ctx.repoId}: the filter keeps none of the ${packages.length} upstream packages (check filter.include and filter.exclude, or set filter.allow_empty: true)`,
     );
   }
   return plan;
+}
+
+/** `name-[epoch:]version[-release].arch`: rpm's NEVRA, and readable for a Debian package too. */
+export function packageLabel(p: FilterPackage): string {
+  const epoch = p.version.epoch ? `${p.version.epoch}:` : "";
+  const release = p.version.release ? `-${p.version.release}` : "";
+  return `${p.name}-${epoch}${p.version.version}${release}.${p.arch}`;
+}
+
+const UNSATISFIED_LISTED = 20;
+
+/** The error a sync fails with when the closure left dependencies unsatisfied: the first 20, and how many more. */
+export function unsatisfiedMessage(
+  plan: FilterPlan,
+  packages: readonly FilterPackage[],
+  repoId: string,
+  label: (p: FilterPackage) => string = packageLabel,
+): string {
+  const n = plan.unsatisfied.length;
+  const lines = plan.unsatisfied.slice(0, UNSATISFIED_LISTED).map((u) => `  ${label(packages[u.neededBy]!)} needs ${u.requirement.text}`);
+  if (n > UNSATISFIED_LISTED) lines.push(`  ... and ${n - UNSATISFIED_LISTED} more`);
+  return (
+    `repository ${repoId}: ${n} ${n === 1 ? "dependency" : "dependencies"} of the kept packages ${n === 1 ? "is" : "are"} provided by no package of this repository ` +
+    `(nor of filter.dependency_repositories):\n${lines.join("\n")}\n` +
+    `add the repository that provides them to filter.dependency_repositories, or set filter.with_dependencies: false`
+  );
 }

@@ -11,6 +11,7 @@ import { redactUrl } from "../redact.js";
 import { putBuffer } from "../storage/put-buffer.js";
 import { sha256ByChecksum } from "../db/package-sets.js";
 import type { RunCounts } from "../db/sync-runs.js";
+import { syncPlanReport } from "../mirror/plan-report.js";
 import type { RepoSyncContext, RepoSyncResult } from "../mirror/types.js";
 import { parseRepomd, type RepomdData } from "./repomd.js";
 import { parsePrimaryInWorker } from "./primary-thread.js";
@@ -303,6 +304,10 @@ export async function syncRpm(ctx: RepoSyncContext): Promise<RepoSyncResult> {
   ctx.onProgress?.({ phase: "plan", filesDone: 0, filesTotal: planned.length, bytesDone: 0, bytesTotal: 0 });
   const missing = await planDownloads(planned, ctx);
   ctx.log.debug({ repo: ctx.repo.id, packages: planned.length, missing: missing.length }, "plan");
+  if (ctx.dryRun) {
+    const item = (p: RpmPackage) => ({ label: p.nevra, size: p.size });
+    return { status: "dry-run", counts, plan: syncPlanReport({ upstream: planned.map(item), toDownload: missing.map(item) }) };
+  }
 
   await downloadMissing(missing, ctx, counts);
   fillFromSiblings(planned);
