@@ -2,9 +2,11 @@
 // are downloaded, and the suite's metadata is regenerated for them (Packages/Sources, Release, by-hash, our signatures).
 import type { AptSourceConfig } from "../config/schema.js";
 import type { ActiveFilter } from "../filter/effective.js";
-import { FilterError, planFilter } from "../filter/plan.js";
+import { DPKG_RULES } from "../filter/closure.js";
+import { FilterError, planFilter, unsatisfiedMessage } from "../filter/plan.js";
 import type { FilterPackage, FilterPlan } from "../filter/types.js";
 import { commitSync, type MetadataEntry } from "../mirror/commit.js";
+import { syncPlanReport } from "../mirror/plan-report.js";
 import type { RepoSyncContext, RepoSyncResult, SyncPlanReport } from "../mirror/types.js";
 import { putBuffer } from "../storage/put-buffer.js";
 import { parseProvides, requirementsOf } from "./depends.js";
@@ -24,7 +26,7 @@ import {
   type PlannedFile,
   PlannedSet,
   packageRecord,
-  planName,
+  planItem,
   refuseTreeConflicts,
 } from "./sync-parts.js";
 import { compareDebianParts } from "./version.js";
@@ -123,42 +125,23 @@ async function readBinaries(targets: IndexTarget[], dist: string, withDependenci
   return out;
 }
 
-/** Who needs what that nothing provides: the run fails with this before anything is downloaded. */
-export function unsatisfiedMessage(plan: FilterPlan, packages: readonly FilterPackage[], repoId: string, max = 50): string {
-  const lines = plan.unsatisfied.slice(0, max).map((u) => {
-    const p = packages[u.neededBy]!;
-    const v = p.version;
-    return `  ${p.name} ${v.epoch ? `${v.epoch}:` : ""}${v.version}${v.release ? `-${v.release}` : ""} (${p.arch}) needs ${u.requirement.text}`;
-  });
-  const more = plan.unsatisfied.length > max ? [`  ... and ${plan.unsatisfied.length - max} more`] : [];
-  return [
-    `repository ${repoId}: the filter keeps packages whose dependencies nothing in the repository satisfies (${plan.unsatisfied.length}):`,
-    ...lines,
-    ...more,
-    "include the packages that provide them (filter.include), or name the repositories that have them (filter.dependency_repositories)",
-  ].join("\n");
+/** A Debian package in an error message: name version (arch), as apt prints it. */
+function debLabel(p: FilterPackage): string {
+  const v = p.version;
+  return `${p.name} ${v.epoch ? `${v.epoch}:` : ""}${v.version}${v.release ? `-${v.release}` : ""} (${p.arch})`;
 }
 
-function nameOf(name: string, version: string, arch: string): string {
-  return `${name}_${version}_${arch}`;
-}
-
-function planReport(up: UpstreamPackages, plan: FilterPlan, planned: PlannedFile[], missing: PlannedFile[]): SyncPlanReport {
-  const kept: string[] = [];
-  const dropped: string[] = [];
-  up.binaries.forEach((b, i) => (plan.kept[i] ? kept : dropped).push(nameOf(b.pkg.name, b.pkg.fullVersion, b.pkg.arch)));
-  return {
-    packagesUpstream: up.binaries.length,
-    kept: plan.keptCount,
-    dropped: up.binaries.length - plan.keptCount,
+/**
+ * The dry run's report: the upstream binary packages and which are kept (source packages follow their binaries and are not
+ * counted there), and every file the pool lacks, source files included.
+ */
+function planReport(up: UpstreamPackages, plan: FilterPlan, missing: PlannedFile[]): SyncPlanReport {
+  return syncPlanReport({
+    upstream: up.binaries.map((b) => ({ label: `${b.pkg.name}_${b.pkg.fullVersion}_${b.pkg.arch}`, size: b.pkg.size })),
+    kept: plan.kept.map((k) => k !== undefined),
     addedByDependencies: plan.addedByDependencies,
-    toDownload: missing.length,
-    bytesToDownload: missing.reduce((n, p) => n + p.size, 0),
-    bytesKept: planned.reduce((n, p) => n + p.size, 0),
-    keptNames: kept.sort(),
-    droppedNames: dropped.sort(),
-    downloadNames: [...new Set(missing.map(planName))].sort(),
-  };
+    toDownload: missing.map(planItem),
+  });
 }
 
 /**
@@ -279,8 +262,12 @@ export async function syncFilteredApt(suite: FilteredSuite, ctx: RepoSyncContext
   // apt.architectures already chose the indices; arch "all" packages come along with them.
   const { architectures: _rpmOnly, ...aptFilter } = filter;
   const up = await readBinaries(s.targets, dist, filter.with_dependencies, ctx);
-  const plan = planFilter(up.filterPackages, aptFilter, { compareVersions: compareDebianParts, repoId: ctx.repo.id });
-  if (plan.unsatisfied.length > 0) throw new FilterError(unsatisfiedMessage(plan, up.filterPackages, ctx.repo.id));
+  const plan = planFilter(up.filterPackages, aptFilter, {
+    compareVersions: compareDebianParts,
+    repoId: ctx.repo.id,
+    dependencyRules: DPKG_RULES,
+  });
+  if (plan.unsatisfied.length > 0) throw new FilterError(unsatisfiedMessage(plan, up.filterPackages, ctx.repo.id, debLabel));
 
   const set = new PlannedSet(ctx);
   const wantedSources = new Set<string>();
@@ -304,7 +291,7 @@ export async function syncFilteredApt(suite: FilteredSuite, ctx: RepoSyncContext
   const seen = new Set<string>();
   const missing = planned.filter((p) => !present.has(p.sha256) && !seen.has(p.sha256) && seen.add(p.sha256));
   ctx.log.debug({ repo: ctx.repo.id, upstream: up.binaries.length, kept: plan.keptCount, sources: sources.count, missing: missing.length }, "filter plan");
-  if (ctx.dryRun) return { status: "dry-run", counts, plan: planReport(up, plan, planned, missing) };
+  if (ctx.dryRun) return { status: "dry-run", counts, plan: planReport(up, plan, missing) };
 
   const indices = await writeIndices(s, up, plan, sources.kept, ctx);
   const releaseText = curatedReleaseText(s.release, { components: s.source.components, architectures: s.source.architectures }, indices);

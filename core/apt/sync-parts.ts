@@ -9,6 +9,7 @@ import { putBuffer } from "../storage/put-buffer.js";
 import type { PackageRecord } from "../db/package-sets.js";
 import type { RunCounts } from "../db/sync-runs.js";
 import type { RepoSyncContext, SyncPlanReport } from "../mirror/types.js";
+import { syncPlanReport, type PlanItem } from "../mirror/plan-report.js";
 import { findPathConflict, pathConflictMessage, safeLocation } from "../mirror/location.js";
 import { sha256Hex } from "../checksum.js";
 import type { Release, ReleaseFile } from "./release.js";
@@ -140,24 +141,18 @@ export function curatedIndexChecksum(upstream: string, filter: unknown, fingerpr
   return sha256Hex(`curated-apt-1\0${upstream}\0${canonicalJson(filter ?? null)}\0${fingerprint ?? ""}`);
 }
 
-/** A package file as a plan names it: name_version_arch (arch "source" for a source package's files). */
+/** A package file as a plan names it: name_version_arch; a source package's files add their name (name_version_source/file). */
 export function planName(p: PlannedFile): string {
-  return `${p.record.name}_${String(p.record.metadata?.version ?? p.record.version)}_${p.record.arch}`;
+  const name = `${p.record.name}_${String(p.record.metadata?.version ?? p.record.version)}_${p.record.arch}`;
+  return p.record.arch === "source" ? `${name}/${p.location.slice(p.location.lastIndexOf("/") + 1)}` : name;
 }
 
-/** The dry-run report of a verbatim suite: everything upstream lists is kept. */
+/** A planned file as a dry run reports it. */
+export function planItem(p: PlannedFile): PlanItem {
+  return { label: planName(p), size: p.size };
+}
+
+/** The dry-run report of a verbatim suite: every file upstream lists is kept. */
 export function verbatimPlanReport(planned: readonly PlannedFile[], missing: readonly PlannedFile[]): SyncPlanReport {
-  const names = [...new Set(planned.map(planName))].sort();
-  return {
-    packagesUpstream: names.length,
-    kept: names.length,
-    dropped: 0,
-    addedByDependencies: 0,
-    toDownload: missing.length,
-    bytesToDownload: missing.reduce((n, p) => n + p.size, 0),
-    bytesKept: planned.reduce((n, p) => n + p.size, 0),
-    keptNames: names,
-    droppedNames: [],
-    downloadNames: [...new Set(missing.map(planName))].sort(),
-  };
+  return syncPlanReport({ upstream: planned.map(planItem), toDownload: missing.map(planItem) });
 }

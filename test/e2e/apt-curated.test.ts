@@ -33,8 +33,6 @@ const DOSE = await run("which", ["dose-debcheck"]).then(
   () => true,
   () => false,
 );
-/** The dependency closure is written elsewhere; until it lands, planFilter refuses with_dependencies. */
-const HAS_CLOSURE = existsSync(new URL("../../core/filter/closure.ts", import.meta.url));
 
 let scratch: string;
 let upstream: string;
@@ -183,10 +181,28 @@ describeWithTools(APT_TOOLS, "curated APT mirror (filter, regenerated and re-sig
     expect(r.plan).toMatchObject({ packagesUpstream: 11, kept: 4, dropped: 7, addedByDependencies: 0, toDownload: 6 });
     expect(r.plan!.keptNames).toEqual(["app_3.0-1_amd64", "base_1.0_all", "libfoo_1.5-1_amd64", "postfix-lite_1.0_all"]);
     expect(r.plan!.droppedNames).toContain("app_2.0-1_amd64");
-    expect(r.plan!.downloadNames).toEqual(["app_3.0-1_amd64", "base_1.0_all", "base_1.0_source", "libfoo_1.5-1_amd64", "postfix-lite_1.0_all"]);
+    expect(r.plan!.downloadNames).toEqual([
+      "app_3.0-1_amd64",
+      "base_1.0_all",
+      "base_1.0_source/base_1.0.dsc",
+      "base_1.0_source/base_1.0.tar.xz",
+      "libfoo_1.5-1_amd64",
+      "postfix-lite_1.0_all",
+    ]);
     expect(debRequests()).toBe(before);
     const row = await env.pg.query("SELECT index_checksum FROM chantal.repositories WHERE repo_id = 'cur'");
     expect(row.rows[0]?.index_checksum ?? null).toBeNull();
+    expect(existsSync(latest())).toBe(false);
+  });
+
+  it("repo sync --dry-run through the CLI reports the same plan, records and downloads nothing", async () => {
+    const before = debRequests();
+    const r = await env.cli("repo", "sync", "cur", "--dry-run", "--json");
+    expect(r.code, r.stderr).toBe(0);
+    const json = JSON.parse(r.stdout) as { status: string; run_id: number | null; plan: Record<string, unknown> };
+    expect(json).toMatchObject({ status: "dry-run", run_id: null, plan: { packages_upstream: 11, kept: 4, dropped: 7, to_download: 6 } });
+    expect(json.plan.kept_names).toEqual(["app_3.0-1_amd64", "base_1.0_all", "libfoo_1.5-1_amd64", "postfix-lite_1.0_all"]);
+    expect(debRequests()).toBe(before);
     expect(existsSync(latest())).toBe(false);
   });
 
@@ -355,7 +371,7 @@ describeWithTools(APT_TOOLS, "curated APT mirror (filter, regenerated and re-sig
     expect(await trusted.available()).toContain("app=4.0-1");
   });
 
-  it.skipIf(!HAS_CLOSURE)("with_dependencies adds what the kept packages need, and dose-debcheck agrees", async () => {
+  it("with_dependencies adds what the kept packages need, and dose-debcheck agrees", async () => {
     const filter = FilterSchema.parse({ include: ["app"], retain_versions: 1, with_dependencies: true });
     const r = await syncer.sync({ repoId: "cur", signer: signer(), filter });
     expect(r.status).toBe("success");

@@ -1,5 +1,5 @@
 // Tests of a curated suite's generated metadata: the Release (release-write.ts), index text and variants (packages-write.ts),
-// kept paragraph text (deb822 keepText), the index checksum (sync-parts.ts) and the unsatisfied-dependency message.
+// kept paragraph text (deb822 keepText) and the index checksum (sync-parts.ts).
 import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -8,7 +8,6 @@ import { Readable } from "node:stream";
 import { gunzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { readStanzas } from "../../../core/apt/deb822.js";
-import { unsatisfiedMessage } from "../../../core/apt/filtered-sync.js";
 import { indexText, indexVariants } from "../../../core/apt/packages-write.js";
 import { parseRelease } from "../../../core/apt/release.js";
 import { curatedReleaseText, resignedSuiteFiles, signedSuiteFiles, writtenByHashPaths } from "../../../core/apt/release-write.js";
@@ -213,28 +212,5 @@ describe("curatedIndexChecksum", () => {
     [{ a: undefined, b: true }, '{"b":true}'],
   ])("canonicalJson(%j)", (value, expected) => {
     expect(canonicalJson(value)).toBe(expected);
-  });
-});
-
-describe("unsatisfiedMessage", () => {
-  it("names who needs what, and how many more", () => {
-    const packages = [
-      { name: "tool", arch: "amd64", version: { epoch: 1, version: "2.0", release: "3" }, source: false },
-      { name: "app", arch: "all", version: { epoch: 0, version: "1.0", release: "" }, source: false },
-    ];
-    const plan = {
-      kept: ["selected" as const, "selected" as const],
-      keptCount: 2,
-      addedByDependencies: 0,
-      unsatisfied: [
-        { neededBy: 0, requirement: { alternatives: [{ name: "x" }], text: "x (>= 1)" } },
-        { neededBy: 1, requirement: { alternatives: [{ name: "y" }, { name: "z" }], text: "y | z" } },
-      ],
-    };
-    const msg = unsatisfiedMessage(plan, packages, "deb", 1);
-    expect(msg).toContain("repository deb:");
-    expect(msg).toContain("  tool 1:2.0-3 (amd64) needs x (>= 1)");
-    expect(msg).not.toContain("app");
-    expect(msg).toContain("... and 1 more");
   });
 });
