@@ -11,12 +11,12 @@ import { AbortedError, ChantalError, errorMessage, failureCause, LockBusyError, 
 import { repositoryHttp, routeSummary, type RepositoryHttp } from "../core/http/repo-http.js";
 import type { Logger } from "../core/log.js";
 import { redactSecrets } from "../core/redact.js";
-import { effectiveFilter } from "../core/filter/effective.js";
 import { repositoryTypeOf } from "../core/repository-types.js";
 import { snapshotNameFromTemplate } from "../core/snapshots/name.js";
 import { createSnapshot, findSnapshot } from "../core/snapshots/snapshots.js";
 import { publishLatest, publishSnapshot } from "../core/publish/trees.js";
 import { blobStoreOf } from "../core/storage/backend.js";
+import { effectiveFilter } from "../core/filter/effective.js";
 import type { RepoSyncContext, RepoSyncResult, SyncPlanReport, SyncProgress } from "../core/mirror/types.js";
 
 export interface SyncRequest {
@@ -200,8 +200,9 @@ export async function syncRepository(req: SyncRequest, env: SyncEnv): Promise<Sy
       counts,
       allowDowngrade: req.allowDowngrade ?? false,
       now: env.now,
-      ...(filter ? { filter } : {}),
       ...(req.dryRun ? { dryRun: true } : {}),
+      // The curated mirror's filter (the signer is wired beside it by the signing work).
+      ...(filter ? { filter } : {}),
       ...(env.onProgress ? { onProgress: (p: SyncProgress) => env.onProgress!(repo.id, p) } : {}),
     };
     const outcome = await syncByType(ctx);

@@ -217,7 +217,7 @@ async function writeIndices(
         for await (const { stanza } of paragraphsOf(t, s.dist, ctx, readSourcesStanzas, { keepText: true })) if (ordinals.has(k++)) kept.push(stanza.text!);
       }
     } else continue;
-    const variants = await indexVariants(t.base, indexText(kept), ctx.signal);
+    const variants = await indexVariants(t.base, indexText(kept), { signal: ctx.signal });
     if (!variants.xz) xzMissing = true;
     out.push(...variants.files);
   }

@@ -1,5 +1,7 @@
 // Packages and Sources indices of a curated suite: the kept paragraphs verbatim, in upstream order, plain, .gz and .xz.
-import { gzipBytes, xzBytes } from "../compress/compress.js";
+import { Readable, Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { compressStream, type OutputCompression, outputCompressionFor } from "../compress/compress.js";
 import type { WrittenIndex } from "./release-write.js";
 
 /** deb822 paragraphs (each without its final newline) as an index file: separated by a blank line, ending in a newline. */
@@ -13,14 +15,34 @@ export interface IndexVariants {
   xz: boolean;
 }
 
-/** The variants of one index at `base` (e.g. "main/binary-amd64/Packages"): plain, .gz and, with a host xz, .xz. */
-export async function indexVariants(base: string, text: string, signal?: AbortSignal): Promise<IndexVariants> {
+/** Our own bytes through the compressor of `kind` (fixed levels: the same text gives the same bytes). */
+async function compressed(kind: OutputCompression, data: Buffer, signal?: AbortSignal): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      chunks.push(chunk);
+      done();
+    },
+  });
+  await pipeline(Readable.from([data]), compressStream(kind), sink, ...(signal ? [{ signal }] : []));
+  return Buffer.concat(chunks);
+}
+
+/**
+ * The variants of one index at `base` (e.g. "main/binary-amd64/Packages"): plain, .gz and, when the host has xz, .xz
+ * (apt reads any of them; without xz the Release simply lists no .xz).
+ */
+export async function indexVariants(
+  base: string,
+  text: string,
+  opts: { signal?: AbortSignal; toolInstalled?: (bin: string) => boolean } = {},
+): Promise<IndexVariants> {
   const plain = Buffer.from(text, "utf8");
   const files: WrittenIndex[] = [
     { path: base, data: plain },
-    { path: `${base}.gz`, data: gzipBytes(plain) },
+    { path: `${base}.gz`, data: await compressed("gz", plain, opts.signal) },
   ];
-  const xz = await xzBytes(plain, signal);
-  if (xz) files.push({ path: `${base}.xz`, data: xz });
-  return { files, xz: xz !== null };
+  const xz = (opts.toolInstalled ? outputCompressionFor("xz", opts.toolInstalled) : outputCompressionFor("xz")).kind === "xz";
+  if (xz) files.push({ path: `${base}.xz`, data: await compressed("xz", plain, opts.signal) });
+  return { files, xz };
 }

@@ -261,3 +261,12 @@ export async function blobSizes(q: pg.ClientBase | pg.Pool, shas: readonly strin
   for (const row of r.rows) out.set(row.sha256, Number(row.size));
   return out;
 }
+
+/** The metadata files of a repository's current state (repodata/...), by path: what another repository's filter reads. */
+export async function repositoryMetadataFiles(q: pg.ClientBase | pg.Pool, repositoryId: number): Promise<{ path: string; sha256: string; size: number }[]> {
+  const r = await q.query<{ path: string; sha256: string; size: string }>(
+    `SELECT rm.path, m.sha256, m.size FROM chantal.repository_metadata rm JOIN chantal.metadata_files m ON m.id = rm.metadata_file_id WHERE rm.repository_id = $1 ORDER BY rm.path`,
+    [repositoryId],
+  );
+  return r.rows.map((row) => ({ path: row.path, sha256: row.sha256, size: Number(row.size) }));
+}

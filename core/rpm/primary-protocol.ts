@@ -5,6 +5,7 @@ import { UnsafePathError } from "../mirror/location.js";
 import { PrimaryParseError } from "./primary.js";
 import type { ChecksumAlgo } from "../checksum.js";
 import { ChecksumRefusedError } from "./repomd.js";
+import type { RpmDependencies } from "./dependencies.js";
 
 export interface PrimaryWorkerInput {
   compression: CompressionKind;
@@ -15,6 +16,8 @@ export interface PrimaryWorkerInput {
   openSize?: number;
   /** The repository's URL, for safeLocation. */
   repoUrl: string;
+  /** Also send each package's dependency data (a filter with with_dependencies). */
+  withDependencies?: boolean;
 }
 
 export type ToWorker = { type: "chunk"; data: Uint8Array } | { type: "end" };
@@ -32,6 +35,8 @@ export interface ParsedPackage {
   size: number | null;
   checksumAlgo: ChecksumAlgo;
   checksumValue: string;
+  /** With withDependencies only. */
+  deps?: RpmDependencies;
 }
 
 export interface SerializedError {

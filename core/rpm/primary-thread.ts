@@ -19,6 +19,7 @@ export interface PrimaryInWorkerOptions {
   /** repomd.xml's <open-size> of the primary, when it declares one. */
   openSize?: number;
   repoUrl: string;
+  withDependencies?: boolean;
   signal?: AbortSignal;
 }
 

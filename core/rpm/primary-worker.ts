@@ -4,6 +4,7 @@ import { once } from "node:events";
 import { parentPort, workerData } from "node:worker_threads";
 import { decompressIterable } from "../compress/decompress.js";
 import { parsePrimary } from "./primary.js";
+import { dependenciesOf } from "./dependencies.js";
 import { safeLocation } from "../mirror/location.js";
 import { serializeError, type ParsedPackage, type PrimaryWorkerInput, type ToMain, type ToWorker } from "./primary-protocol.js";
 
@@ -25,7 +26,7 @@ async function run(): Promise<void> {
   const declared = input.openSize !== undefined ? { declared: { bytes: input.openSize, by: "its <open-size> in repomd.xml" } } : {};
   const text = decompressIterable(chunks(), input.compression, { maxOutputBytes: input.maxOutputBytes, label: input.label, ...declared });
   let batch: ParsedPackage[] = [];
-  for await (const p of parsePrimary(text, { maxPackages: input.maxPackages, label: input.label })) {
+  for await (const p of parsePrimary(text, { maxPackages: input.maxPackages, label: input.label, withDependencies: input.withDependencies === true })) {
     const location = safeLocation(p.location, p.locationBase, { repoUrl: input.repoUrl });
     batch.push({
       location,
@@ -37,6 +38,7 @@ async function run(): Promise<void> {
       size: p.size ?? null,
       checksumAlgo: p.checksum.algo,
       checksumValue: p.checksum.value,
+      ...(p.deps ? { deps: dependenciesOf(p.deps) } : {}),
     });
     if (batch.length >= BATCH_PACKAGES) {
       port.postMessage({ type: "packages", packages: batch } satisfies ToMain);

@@ -23,6 +23,23 @@ export interface PrimaryPackage {
   location: string;
   /** xml:base of <location>, when present. */
   locationBase?: string;
+  /** With `withDependencies`: rpm:provides, rpm:requires and the <file> entries of <format>. */
+  deps?: PrimaryDeps;
+}
+
+/** One rpm:entry of rpm:provides or rpm:requires, as upstream wrote it. */
+export interface RpmEntry {
+  name: string;
+  flags?: string;
+  epoch?: string;
+  ver?: string;
+  rel?: string;
+}
+
+export interface PrimaryDeps {
+  provides: RpmEntry[];
+  requires: RpmEntry[];
+  files: string[];
 }
 
 export interface PrimaryLimits {
@@ -43,6 +60,8 @@ export const DEFAULT_PRIMARY_LIMITS: PrimaryLimits = {
 
 export interface ParsePrimaryOptions extends Partial<PrimaryLimits> {
   signal?: AbortSignal;
+  /** Also collect provides, requires and files (a filter with with_dependencies); otherwise they are skipped. */
+  withDependencies?: boolean;
   /** Names the file in error messages. */
   label?: string;
 }
@@ -51,7 +70,7 @@ export interface ParsePrimaryOptions extends Partial<PrimaryLimits> {
 const WRITE_PIECE = 64 * 1024;
 
 /** Elements directly inside <package> that we read; everything else (format, files, deps) is skipped. */
-type Field = "name" | "arch" | "checksum";
+type Field = "name" | "arch" | "checksum" | "file";
 const TEXT_FIELDS = new Set<string>(["name", "arch", "checksum"]);
 
 interface PackageDraft {
@@ -66,6 +85,7 @@ interface PackageDraft {
   size?: string;
   location?: string;
   locationBase?: string;
+  deps?: PrimaryDeps;
 }
 
 function invalid(label: string, message: string): PrimaryParseError {
@@ -123,6 +143,7 @@ function finishPackage(label: string, d: PackageDraft): PrimaryPackage {
   };
   if (d.size !== undefined) pkg.size = parseNonNegative(label, d, d.size, "package size");
   if (d.locationBase !== undefined) pkg.locationBase = d.locationBase;
+  if (d.deps) pkg.deps = d.deps;
   return pkg;
 }
 
@@ -138,10 +159,13 @@ class PrimaryReader {
   private draft: PackageDraft | undefined;
   private field: Field | undefined;
   private text = "";
+  /** Inside <format>'s rpm:provides or rpm:requires (withDependencies). */
+  private depSection: "provides" | "requires" | undefined;
 
   constructor(
     private readonly label: string,
     private readonly limits: PrimaryLimits,
+    private readonly withDependencies = false,
   ) {}
 
   open(tag: SaxesTagPlain, position: number): void {
@@ -156,11 +180,35 @@ class PrimaryReader {
     }
     if (name === "package" && this.draft === undefined) return this.openPackage(tag);
     if (this.draft && this.depth === this.packageDepth + 1) this.openField(this.draft, name, tag);
+    else if (this.draft?.deps && this.depth > this.packageDepth + 1) this.openDependency(this.draft.deps, name, tag);
   }
+
+  /** <format> children: rpm:provides / rpm:requires (their rpm:entry one level down) and <file>. */
+  private openDependency(deps: PrimaryDeps, name: string, tag: SaxesTagPlain): void {
+    const level = this.depth - this.packageDepth;
+    if (level === 2 && this.formatOpen) {
+      if (name === "provides" || name === "requires") this.depSection = name;
+      else if (name === "file") {
+        this.field = "file";
+        this.text = "";
+      }
+    } else if (level === 3 && this.depSection && name === "entry") {
+      const a = tag.attributes;
+      if (a.name === undefined || a.name === "") throw invalid(this.label, `${describe(this.draft!)} has an rpm:entry without a name`);
+      const entry: RpmEntry = { name: a.name };
+      if (a.flags !== undefined) entry.flags = a.flags;
+      if (a.epoch !== undefined) entry.epoch = a.epoch;
+      if (a.ver !== undefined) entry.ver = a.ver;
+      if (a.rel !== undefined) entry.rel = a.rel;
+      deps[this.depSection].push(entry);
+    }
+  }
+
+  private formatOpen = false;
 
   private openPackage(tag: SaxesTagPlain): void {
     if (++this.packages > this.limits.maxPackages) this.overLimit("maxPackages", this.limits.maxPackages, "packages");
-    this.draft = {};
+    this.draft = this.withDependencies ? { deps: { provides: [], requires: [], files: [] } } : {};
     if (tag.attributes.type !== undefined) this.draft.type = tag.attributes.type;
     this.packageDepth = this.depth;
   }
@@ -176,6 +224,8 @@ class PrimaryReader {
     } else if (name === "location") {
       d.location = a.href;
       if (a["xml:base"] !== undefined) d.locationBase = a["xml:base"];
+    } else if (name === "format") {
+      this.formatOpen = true;
     } else if (TEXT_FIELDS.has(name)) {
       if (name === "checksum") d.checksumType = a.type;
       this.field = name as Field;
@@ -192,11 +242,22 @@ class PrimaryReader {
   close(tag: SaxesTagPlain, position: number): void {
     this.lastEventAt = position;
     if (this.draft && this.depth === this.packageDepth) this.closePackage(this.draft, tag);
-    else if (this.draft && this.field !== undefined && this.depth === this.packageDepth + 1) this.closeField(this.draft, this.field);
+    else if (this.draft && this.field !== undefined && this.field !== "file" && this.depth === this.packageDepth + 1) this.closeField(this.draft, this.field);
+    else if (this.draft?.deps) this.closeDependency(this.draft.deps);
     this.depth--;
   }
 
-  private closeField(d: PackageDraft, field: Field): void {
+  private closeDependency(deps: PrimaryDeps): void {
+    const level = this.depth - this.packageDepth;
+    if (level === 1) this.formatOpen = false;
+    else if (level === 2 && this.field === "file") {
+      deps.files.push(this.text.trim());
+      this.field = undefined;
+      this.text = "";
+    } else if (level === 2) this.depSection = undefined;
+  }
+
+  private closeField(d: PackageDraft, field: Exclude<Field, "file">): void {
     d[field] = this.text.trim();
     this.field = undefined;
     this.text = "";
@@ -205,6 +266,8 @@ class PrimaryReader {
   private closePackage(d: PackageDraft, tag: SaxesTagPlain): void {
     this.draft = undefined;
     this.packageDepth = -1;
+    this.formatOpen = false;
+    this.depSection = undefined;
     if (localName(tag.name) !== "package") throw invalid(this.label, "unbalanced <package> element");
     // Only RPM packages live in primary.xml; a different type is skipped as dnf (libsolv) does.
     if (d.type !== undefined && d.type !== "rpm") return;
@@ -259,7 +322,7 @@ function createParser(label: string, reader: PrimaryReader): SaxesParser<PlainXm
 export async function* parsePrimary(input: AsyncIterable<Uint8Array | string>, opts: ParsePrimaryOptions = {}): AsyncGenerator<PrimaryPackage> {
   const label = opts.label ?? "primary.xml";
   const limits = resolveLimits(opts);
-  const reader = new PrimaryReader(label, limits);
+  const reader = new PrimaryReader(label, limits, opts.withDependencies);
   const parser = createParser(label, reader);
   const decoder = new StringDecoder("utf8");
   let first = true;

@@ -1,264 +1,33 @@
 // RPM mirror sync: repomd.xml -> every <data> file -> stream-parse primary -> download missing packages -> one transaction.
-import { ChantalError } from "../errors.js";
+// A repository with an active filter goes on in filtered-sync.ts once the data files are pooled.
 import { fetchBuffer, HttpStatusError } from "../http/client.js";
-import { sha256Hex, type ChecksumAlgo } from "../checksum.js";
-import { downloadMany, type DownloadJob, type ExpectedChecksum } from "../http/download.js";
-import { commitSync, type CommittedPackage, type MetadataEntry } from "../mirror/commit.js";
-import { downloadPackages } from "../mirror/download-packages.js";
-import { compressionFromPath } from "../compress/decompress.js";
+import { commitSync } from "../mirror/commit.js";
 import { upstreamFileUrl } from "../http/url.js";
 import { redactUrl } from "../redact.js";
 import { putBuffer } from "../storage/put-buffer.js";
-import { sha256ByChecksum } from "../db/package-sets.js";
-import type { RunCounts } from "../db/sync-runs.js";
 import { syncPlanReport } from "../mirror/plan-report.js";
 import type { RepoSyncContext, RepoSyncResult } from "../mirror/types.js";
-import { parseRepomd, type RepomdData } from "./repomd.js";
-import { parsePrimaryInWorker } from "./primary-thread.js";
-import type { ParsedPackage } from "./primary-protocol.js";
-import { findPathConflict, pathConflictMessage, safeLocation } from "../mirror/location.js";
+import { parseRepomd } from "./repomd.js";
+import { rpmIndexChecksum, syncFilteredRpm } from "./filtered-sync.js";
+import { REPOMD_SIGNATURE, repomdSignature } from "./repomd-signature.js";
+import {
+  committedOf,
+  downloadMissing,
+  fetchDataFiles,
+  fetchOptional,
+  fillFromSiblings,
+  locationOf,
+  MAX_REPOMD_BYTES,
+  planDownloads,
+  readPrimary,
+  refuseTreeConflicts,
+  REPOMD,
+  RpmMetadataError,
+  type RpmPackage,
+  SIGNATURE_FILES,
+} from "./sync-steps.js";
 
-export class RpmMetadataError extends ChantalError {}
-
-const REPOMD = "repodata/repomd.xml";
-const SIGNATURE_FILES = ["repodata/repomd.xml.asc", "repodata/repomd.xml.key"];
-const MAX_REPOMD_BYTES = 16 * 1024 * 1024;
-/** A primary.xml that decompresses past this is refused (a decompression bomb, not a repository; Fedora's is ~0.3 GB). */
-const MAX_PRIMARY_BYTES = 4 * 1024 * 1024 * 1024;
-/** More packages than any real repository (Fedora: ~75,000), fewer than would exhaust memory. */
-const MAX_PACKAGES = 1_000_000;
-
-/** Optional files (signatures): absent upstream is fine, any other failure is not. */
-async function fetchOptional(url: string, ctx: RepoSyncContext): Promise<Buffer | null> {
-  try {
-    return (await fetchBuffer(url, { ...ctx.http, signal: ctx.signal }, { maxBytes: 1024 * 1024 }, { subject: url.split("/").pop() })).body;
-  } catch (err) {
-    if (err instanceof HttpStatusError && (err.status === 404 || err.status === 403)) return null;
-    throw err;
-  }
-}
-
-/** The repository-relative path of an upstream location, refusing anything outside the repository. */
-function locationOf(ctx: RepoSyncContext, href: string, base?: string): string {
-  return safeLocation(href, base, { repoUrl: ctx.repo.upstream_url });
-}
-
-/**
- * The sha256 of what the pool already holds for each checksum (`algo:hex`): sha256 is the pool's key; another
- * algorithm is found in the database (recorded packages) or the pool's alias journal (adopted by a killed run).
- * A hint only: the caller checks presence in the pool.
- */
-async function sha256Candidates(checksums: readonly { algo: ChecksumAlgo; value: string }[], ctx: RepoSyncContext): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  const others: string[] = [];
-  for (const c of checksums) {
-    const key = `${c.algo}:${c.value}`;
-    if (c.algo === "sha256") out.set(key, c.value);
-    else others.push(key);
-  }
-  if (others.length === 0) return out;
-  for (const [k, v] of await sha256ByChecksum(ctx.db, others)) out.set(k, v);
-  const unknown = others.filter((k) => !out.has(k));
-  for (const [k, v] of (await ctx.blobs.adoptedByAlias?.(unknown)) ?? []) out.set(k, v);
-  return out;
-}
-
-/** The data files (primary, filelists, ...): pooled ones are not fetched again (a rerun after a failure or a kill). */
-async function fetchDataFiles(data: RepomdData[], ctx: RepoSyncContext): Promise<MetadataEntry[]> {
-  const paths = data.map((d) => locationOf(ctx, d.location, d.locationBase));
-  const candidates = await sha256Candidates(
-    data.map((d) => d.checksum),
-    ctx,
-  );
-  const entries: (MetadataEntry | undefined)[] = await Promise.all(
-    data.map(async (d, i) => {
-      const sha256 = candidates.get(`${d.checksum.algo}:${d.checksum.value}`);
-      const size = sha256 ? await ctx.blobs.sizeOf(sha256) : undefined;
-      if (sha256 === undefined || size === undefined || (d.size !== undefined && size !== d.size)) return undefined;
-      return { path: paths[i]!, sha256, size };
-    }),
-  );
-  const missing = data.flatMap((_d, i) => (entries[i] ? [] : [i]));
-  const jobs: DownloadJob[] = missing.map((i) => ({
-    url: upstreamFileUrl(ctx.repo.upstream_url, paths[i]!),
-    expected: data[i]!.checksum,
-    ...(data[i]!.size !== undefined ? { size: data[i]!.size } : {}),
-    label: `${data[i]!.type} metadata (${paths[i]})`,
-  }));
-  const result = await downloadMany(jobs, { blobs: ctx.blobs, http: ctx.http, concurrency: 4, signal: ctx.signal });
-  missing.forEach((i, j) => (entries[i] = { path: paths[i]!, sha256: result.results[j]!.sha256, size: result.results[j]!.size }));
-  ctx.log.debug({ repo: ctx.repo.id, pooled: data.length - missing.length, fetched: missing.length }, "metadata files");
-  return entries as MetadataEntry[];
-}
-
-/**
- * One package of the repository's new set, as compact as it can be: 100,000 of them stay in memory from the
- * parse to the commit. It is also the package's catalog row (CommittedPackage) once its sha256 is known.
- */
-class RpmPackage {
-  readonly type = "rpm";
-  readonly location: string;
-  readonly name: string;
-  readonly epoch: number;
-  readonly version: string;
-  readonly release: string;
-  readonly arch: string;
-  size: number;
-  readonly checksumAlgo: ChecksumAlgo;
-  /** Lower-case hex; its length tells the algorithm, so it alone identifies the file among packages. */
-  readonly checksumValue: string;
-  /** Known when upstream declares sha256, when we have pooled it before, or once downloaded. */
-  sha256: string | undefined;
-
-  /** `arch` is p.arch, interned: one string for every package of an architecture. */
-  constructor(p: ParsedPackage, arch: string) {
-    this.location = p.location;
-    this.name = p.name;
-    this.epoch = p.epoch;
-    this.version = p.version;
-    this.release = p.release;
-    this.arch = arch;
-    this.size = p.size ?? 0;
-    this.checksumAlgo = p.checksumAlgo;
-    this.checksumValue = p.checksumValue;
-    this.sha256 = p.checksumAlgo === "sha256" ? p.checksumValue : undefined;
-  }
-
-  /** Upstream's declared checksum as `algo:value`, as recorded in the catalog. */
-  get checksum(): string {
-    return `${this.checksumAlgo}:${this.checksumValue}`;
-  }
-
-  get nevra(): string {
-    return `${this.name}-${this.epoch ? `${this.epoch}:` : ""}${this.version}-${this.release}.${this.arch}`;
-  }
-}
-
-/** Few distinct values (arch) repeated in every package: one string each instead of 100,000 copies. */
-class StringPool {
-  private readonly known = new Map<string, string>();
-  constructor(private readonly max: number) {}
-
-  intern(s: string): string {
-    const hit = this.known.get(s);
-    if (hit !== undefined) return hit;
-    if (this.known.size < this.max) this.known.set(s, s);
-    return s;
-  }
-}
-
-/** The same location twice is the same file listed twice (fine), or two files of which one would be lost (refused). */
-function sameFile(a: RpmPackage, b: ParsedPackage): boolean {
-  return a.checksumAlgo === b.checksumAlgo && a.checksumValue === b.checksumValue && (a.size === 0 || b.size === null || a.size === b.size);
-}
-
-/** The packages of primary.xml by location (a location listed twice must be the same file), parsed in a worker thread. */
-async function readPrimary(entry: MetadataEntry, openSize: number | undefined, ctx: RepoSyncContext): Promise<RpmPackage[]> {
-  const byLocation = new Map<string, RpmPackage>();
-  const arches = new StringPool(1000);
-  const packages = parsePrimaryInWorker(ctx.blobs.openRead(entry.sha256, ctx.signal), {
-    compression: compressionFromPath(entry.path),
-    label: entry.path,
-    maxOutputBytes: MAX_PRIMARY_BYTES,
-    maxPackages: MAX_PACKAGES,
-    ...(openSize !== undefined ? { openSize } : {}),
-    repoUrl: ctx.repo.upstream_url,
-    signal: ctx.signal,
-  });
-  for await (const p of packages) {
-    const pkg = new RpmPackage(p, arches.intern(p.arch));
-    const prev = byLocation.get(p.location);
-    if (prev && !sameFile(prev, p)) {
-      throw new RpmMetadataError(
-        `${entry.path} of repository ${ctx.repo.id}: ${p.location} is listed twice with different checksums (${prev.nevra} ${prev.checksum}, ${pkg.nevra} ${pkg.checksum}): refusing the inconsistent metadata`,
-      );
-    }
-    byLocation.set(p.location, pkg);
-  }
-  return [...byLocation.values()];
-}
-
-/** Which packages the pool lacks: by sha256 when declared, else by the checksum we recorded when we pooled it. */
-async function planDownloads(planned: RpmPackage[], ctx: RepoSyncContext): Promise<RpmPackage[]> {
-  const unknown = planned.filter((p) => !p.sha256);
-  if (unknown.length > 0) {
-    const known = await sha256Candidates(
-      unknown.map((p) => ({ algo: p.checksumAlgo, value: p.checksumValue })),
-      ctx,
-    );
-    for (const p of unknown) p.sha256 = known.get(p.checksum);
-  }
-  const present = await ctx.blobs.haveMany(planned.flatMap((p) => (p.sha256 ? [p.sha256] : [])));
-  const seen = new Set<string>();
-  return planned.filter((p) => {
-    if (p.sha256 && present.has(p.sha256)) return false;
-    if (seen.has(p.checksumValue)) return false;
-    seen.add(p.checksumValue);
-    return true;
-  });
-}
-
-/** A download job whose URL and label are made when needed: 100,000 of them up front would cost tens of MB. */
-class PackageDownload implements DownloadJob {
-  constructor(
-    private readonly upstreamUrl: string,
-    private readonly pkg: RpmPackage,
-  ) {}
-
-  get url(): string {
-    return upstreamFileUrl(this.upstreamUrl, this.pkg.location);
-  }
-
-  get expected(): ExpectedChecksum {
-    return { algo: this.pkg.checksumAlgo, value: this.pkg.checksumValue };
-  }
-
-  get size(): number | undefined {
-    return this.pkg.size || undefined;
-  }
-
-  get label(): string {
-    return this.pkg.nevra;
-  }
-}
-
-async function downloadMissing(missing: RpmPackage[], ctx: RepoSyncContext, counts: RunCounts): Promise<void> {
-  const bytesTotal = missing.reduce((n, p) => n + p.size, 0);
-  const jobs: DownloadJob[] = missing.map((p) => new PackageDownload(ctx.repo.upstream_url, p));
-  await downloadPackages(jobs, ctx, counts, bytesTotal, (index, result) => {
-    const p = missing[index]!;
-    p.sha256 = result.sha256;
-    p.size = result.size;
-    return committedOf(p);
-  });
-}
-
-/** Packages that share a checksum with a downloaded one get its sha256. */
-function fillFromSiblings(planned: RpmPackage[]): void {
-  const byChecksum = new Map<string, string>();
-  for (const p of planned) if (p.sha256) byChecksum.set(p.checksumValue, p.sha256);
-  for (const p of planned) p.sha256 ??= byChecksum.get(p.checksumValue);
-}
-
-function committedOf(p: RpmPackage): CommittedPackage {
-  if (p.sha256 === undefined) throw new Error(`${p.nevra} (${p.location}) was neither pooled nor downloaded`);
-  return p as RpmPackage & { sha256: string };
-}
-
-function describeTreeEntry(e: RpmPackage | MetadataEntry): string {
-  return e instanceof RpmPackage ? `package ${e.nevra} (${e.location})` : `metadata file ${e.path}`;
-}
-
-/** Refuses, before anything is downloaded, a tree that publish could not build (a package at a metadata path, `a` and `a/b.rpm`). */
-function refuseTreeConflicts(planned: RpmPackage[], metadata: MetadataEntry[], ctx: RepoSyncContext): void {
-  const conflict = findPathConflict<RpmPackage | MetadataEntry>(
-    [...metadata, ...planned],
-    (e) => (e instanceof RpmPackage ? e.location : e.path),
-    (a, b) => !(a instanceof RpmPackage) && !(b instanceof RpmPackage) && a.sha256 === b.sha256,
-  );
-  if (!conflict) return;
-  throw new RpmMetadataError(pathConflictMessage(conflict, describeTreeEntry, ctx.repo.id, "metadata"));
-}
+export { RpmMetadataError } from "./sync-steps.js";
 
 /** repomd.xml; absent upstream (404/410) means upstream_url is wrong, and the error says so, as APT's does. */
 async function fetchRepomd(ctx: RepoSyncContext): Promise<Buffer> {
@@ -280,7 +49,8 @@ export async function syncRpm(ctx: RepoSyncContext): Promise<RepoSyncResult> {
   const counts = ctx.counts;
   ctx.onProgress?.({ phase: "index", filesDone: 0, filesTotal: 1, bytesDone: 0, bytesTotal: 0 });
   const repomdBytes = await fetchRepomd(ctx);
-  const indexChecksum = sha256Hex(repomdBytes);
+  // With a filter or a re-signing key, the filter and the key are part of it (filtered-sync.ts).
+  const indexChecksum = rpmIndexChecksum(repomdBytes, ctx);
   if (!ctx.force && ctx.row.indexChecksum === indexChecksum) {
     ctx.log.debug({ repo: ctx.repo.id }, "repomd.xml unchanged: nothing to do");
     return { status: "noop", counts };
@@ -291,11 +61,15 @@ export async function syncRpm(ctx: RepoSyncContext): Promise<RepoSyncResult> {
 
   ctx.onProgress?.({ phase: "metadata", filesDone: 0, filesTotal: repomd.data.length, bytesDone: 0, bytesTotal: 0 });
   const metadata = await fetchDataFiles(repomd.data, ctx);
+  if (ctx.filter) return syncFilteredRpm(ctx, { repomdBytes, repomd, dataFiles: metadata, indexChecksum });
   metadata.push({ path: REPOMD, ...(await putBuffer(ctx.blobs, repomdBytes)) });
   for (const path of SIGNATURE_FILES) {
+    // signing.resign: our signature replaces upstream's; repomd.xml itself stays verbatim.
+    if (path === REPOMD_SIGNATURE && ctx.signer?.resign) continue;
     const body = await fetchOptional(upstreamFileUrl(ctx.repo.upstream_url, path), ctx);
     if (body) metadata.push({ path, ...(await putBuffer(ctx.blobs, body)) });
   }
+  if (ctx.signer?.resign) metadata.push((await repomdSignature(ctx, repomdBytes, "resigned"))!);
 
   const primaryEntry = metadata.find((m) => m.path === locationOf(ctx, primaryData.location, primaryData.locationBase))!;
   const planned = await readPrimary(primaryEntry, primaryData.openSize, ctx);

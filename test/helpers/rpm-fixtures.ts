@@ -30,6 +30,13 @@ export interface RpmSpec {
   arch?: "noarch";
   /** Size of the one payload file; its content is derived from the name, so rebuilds are alike. */
   payloadBytes?: number;
+  /** Requires: / Provides: lines, e.g. "beta >= 2" or "/usr/bin/c". */
+  requires?: string[];
+  provides?: string[];
+  /** Extra files the package ships (absolute paths), e.g. "/usr/bin/c" for a file dependency. */
+  files?: string[];
+  /** Build the source package (<name>-<version>-<release>.src.rpm) instead of the binary one. */
+  source?: boolean;
 }
 
 function specText(p: RpmSpec): string {
@@ -42,6 +49,10 @@ function specText(p: RpmSpec): string {
     `Summary: Chantal test package ${p.name}`,
     "License: MIT",
     `BuildArch: ${p.arch ?? "noarch"}`,
+    ...(p.requires ?? []).map((r) => `Requires: ${r}`),
+    ...(p.provides ?? []).map((r) => `Provides: ${r}`),
+    // Our own test packages: no automatic dependencies (interpreters of scripts) to satisfy.
+    "AutoReqProv: no",
     // Speed: no compression work, no debuginfo, no brp scripts, no build-id links.
     "%define _binary_payload w1.gzdio",
     "%define debug_package %{nil}",
@@ -52,8 +63,10 @@ function specText(p: RpmSpec): string {
     "%install",
     `mkdir -p %{buildroot}/usr/share/chantal-test/${p.name}`,
     `yes '${p.name}' | head -c ${bytes} > %{buildroot}/usr/share/chantal-test/${p.name}/payload`,
+    ...(p.files ?? []).flatMap((f) => [`mkdir -p %{buildroot}$(dirname ${f})`, `echo '${p.name}' > %{buildroot}${f}`]),
     "%files",
     `/usr/share/chantal-test/${p.name}`,
+    ...(p.files ?? []),
     "",
   ].join("\n");
 }
@@ -66,7 +79,7 @@ export async function buildRpm(p: RpmSpec): Promise<string> {
     const spec = join(top, `${p.name}.spec`);
     await writeFile(spec, specText(p));
     await run("rpmbuild", [
-      "-bb",
+      p.source ? "-bs" : "-bb",
       "--nodeps",
       "--quiet",
       "--define",
@@ -74,10 +87,12 @@ export async function buildRpm(p: RpmSpec): Promise<string> {
       "--define",
       `_rpmdir ${p.dir}`,
       "--define",
+      `_srcrpmdir ${p.dir}`,
+      "--define",
       "_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm",
       spec,
     ]);
-    return join(p.dir, `${p.name}-${p.version}-${p.release}.${p.arch ?? "noarch"}.rpm`);
+    return join(p.dir, `${p.name}-${p.version}-${p.release}.${p.source ? "src" : (p.arch ?? "noarch")}.rpm`);
   } finally {
     await rm(top, { recursive: true, force: true });
   }
