@@ -10,6 +10,7 @@ import { syncPlanReport } from "../mirror/plan-report.js";
 import type { RepoSyncContext, RepoSyncResult, SyncPlanReport } from "../mirror/types.js";
 import { putBuffer } from "../storage/put-buffer.js";
 import { parseProvides, requirementsOf } from "./depends.js";
+import { dependencyRepositoryPackages } from "./dependency-repositories.js";
 import { compressionOf, type IndexTarget } from "./indices.js";
 import { type DebPackage, MAX_INDEX_BYTES, readPackagesStanzas, readSourcesStanzas, type SourcePackage, type StanzaReadOptions } from "./packages.js";
 import { indexText, indexVariants } from "./packages-write.js";
@@ -262,10 +263,12 @@ export async function syncFilteredApt(suite: FilteredSuite, ctx: RepoSyncContext
   // apt.architectures already chose the indices; arch "all" packages come along with them.
   const { architectures: _rpmOnly, ...aptFilter } = filter;
   const up = await readBinaries(s.targets, dist, filter.with_dependencies, ctx);
+  const satisfiers = filter.with_dependencies && filter.dependency_repositories.length > 0 ? await dependencyRepositoryPackages(ctx) : undefined;
   const plan = planFilter(up.filterPackages, aptFilter, {
     compareVersions: compareDebianParts,
     repoId: ctx.repo.id,
     dependencyRules: DPKG_RULES,
+    ...(satisfiers ? { satisfiers } : {}),
   });
   if (plan.unsatisfied.length > 0) throw new FilterError(unsatisfiedMessage(plan, up.filterPackages, ctx.repo.id, debLabel));
 

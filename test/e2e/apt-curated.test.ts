@@ -384,6 +384,14 @@ describeWithTools(APT_TOOLS, "curated APT mirror (filter, regenerated and re-sig
       const out = await run("dose-debcheck", ["--failures", join(latest(), "dists", DIST, "main/binary-amd64/Packages")]);
       expect(out.stdout).toMatch(/broken-packages: 0/);
     }
+    // What another mirrored repository (re, synced above) provides is not pulled in; an unknown one fails the run.
+    const elsewhere = FilterSchema.parse({ include: ["app"], retain_versions: 1, with_dependencies: true, dependency_repositories: ["re"] });
+    expect((await syncer.sync({ repoId: "cur", signer: signer(), filter: elsewhere })).status).toBe("success");
+    expect(packagesOf(distFile(latest(), "main/binary-amd64/Packages").toString())).toEqual(["app=4.0-1"]);
+    const unknown = FilterSchema.parse({ include: ["app"], with_dependencies: true, dependency_repositories: ["nope"] });
+    await expect(syncer.sync({ repoId: "cur", signer: signer(), filter: unknown })).rejects.toThrow(
+      /dependency_repositories names nope, which is not configured/,
+    );
     const failing = FilterSchema.parse({ include: ["tool"], with_dependencies: true });
     await expect(syncer.sync({ repoId: "cur", signer: signer(), filter: failing })).rejects.toThrow(/not-in-this-repository/);
   });
