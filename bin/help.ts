@@ -45,6 +45,10 @@ export const EXAMPLES: Record<string, string[]> = {
   "db backup-prune": ["chantal-run db backup-prune --target /var/backups/chantal --dry-run"],
   "db restore": ["chantal-run db restore /var/backups/chantal/chantal-20260101T020000Z.tar.gz --yes"],
   "pool verify": ["chantal-run pool verify", "chantal-run pool verify rhel9-baseos --deep --fix"],
+  "signing generate-key": [
+    "chantal-run signing generate-key --name 'Example mirror' --email mirror@example.org --out /etc/chantal/keys/mirror.asc",
+    "CHANTAL_SIGNING_PASSPHRASE=... chantal-run signing generate-key --name 'Example mirror' --email mirror@example.org --out mirror.asc --passphrase-env CHANTAL_SIGNING_PASSPHRASE --expires 730",
+  ],
   "cloud schedules": ["chantal-run cloud schedules --dry-run", "chantal-run cloud schedules --region eu-west-1"],
 };
 

@@ -10,6 +10,7 @@ export const NOUNS: Record<string, string> = {
   scheduler: "the local scheduler daemon",
   db: "database status, migrations, backup and restore",
   pool: "the content-addressed pool",
+  signing: "the mirror's own OpenPGP key, which signs regenerated metadata",
   cloud: "the AWS deployment",
 };
 

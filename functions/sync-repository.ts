@@ -2,6 +2,7 @@
 import { repositoryPackageCount } from "../core/db/package-sets.js";
 import { configSecrets } from "../core/config/secrets.js";
 import { findRepository, type LoadedConfig } from "../core/config/load.js";
+import type { RepositoryConfig } from "../core/config/schema.js";
 import { connectionLossError, type Database } from "../core/db/client.js";
 import { acquireLock, describeHolder, LockHeldError, maintenanceLockRequest, repositoryLockRequest, type HeldLock } from "../core/db/locks.js";
 import { ensureRepository, repositoryChecksums, type RepositoryRow } from "../core/db/repositories.js";
@@ -16,7 +17,8 @@ import { snapshotNameFromTemplate } from "../core/snapshots/name.js";
 import { createSnapshot, findSnapshot } from "../core/snapshots/snapshots.js";
 import { publishLatest, publishSnapshot } from "../core/publish/trees.js";
 import { blobStoreOf } from "../core/storage/backend.js";
-import { effectiveFilter } from "../core/filter/effective.js";
+import { effectiveFilter, effectiveSigning } from "../core/filter/effective.js";
+import { loadSigner, signingLabel } from "../core/openpgp/sign.js";
 import type { RepoSyncContext, RepoSyncResult, SyncPlanReport, SyncProgress } from "../core/mirror/types.js";
 
 export interface SyncRequest {
@@ -140,6 +142,26 @@ async function afterSync(
   return out;
 }
 
+/** A signing key this close to its expiry is warned about at every sync: clients refuse metadata signed after it. */
+const KEY_EXPIRY_WARNING_MS = 30 * 86400_000;
+
+/**
+ * The repository's signing key (its own signing: block, else the global one), loaded once per run inside it, so an
+ * unreadable or locked key is the run's recorded failure; undefined when the repository has no signing block.
+ */
+async function mirrorSigner(env: SyncEnv, repo: RepositoryConfig): Promise<RepoSyncContext["signer"]> {
+  const signing = effectiveSigning(env.loaded.config, repo);
+  if (!signing) return undefined;
+  const signer = await loadSigner(signing, signingLabel(repo), env.now());
+  const expiresAt = signer.key.expiresAt;
+  if (expiresAt && expiresAt.getTime() - env.now().getTime() < KEY_EXPIRY_WARNING_MS)
+    env.log.warn(
+      { repo: repo.id, key: signer.fingerprint, expires: expiresAt.toISOString() },
+      `the signing key ${signing.key_file} expires soon: extend it (gpg --quick-set-expire) or make a new one and give clients its public key`,
+    );
+  return signer;
+}
+
 export async function syncRepository(req: SyncRequest, env: SyncEnv): Promise<SyncResult> {
   const started = Date.now();
   if (req.dryRun && req.snapshotTemplate) throw new UsageError(`repository ${req.repoId}: a dry run creates no snapshot: leave out the snapshot template`);
@@ -184,6 +206,7 @@ export async function syncRepository(req: SyncRequest, env: SyncEnv): Promise<Sy
     env.log.debug({ repo: repo.id, ...routeSummary(http.upstream) }, "proxy");
     for (const warning of http.warnings) env.log.warn({ repo: repo.id }, warning);
     const filter = effectiveFilter(config, repo);
+    const signer = await mirrorSigner(env, repo);
     const ctx: RepoSyncContext = {
       config,
       repo,
@@ -200,6 +223,7 @@ export async function syncRepository(req: SyncRequest, env: SyncEnv): Promise<Sy
       counts,
       allowDowngrade: req.allowDowngrade ?? false,
       now: env.now,
+      ...(signer ? { signer } : {}),
       ...(req.dryRun ? { dryRun: true } : {}),
       // The curated mirror's filter (the signer is wired beside it by the signing work).
       ...(filter ? { filter } : {}),

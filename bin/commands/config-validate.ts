@@ -1,14 +1,36 @@
 // `chantal-run config validate`: check config.yaml and conf.d/*.yaml; exit 0 when valid, 78 with every problem otherwise.
 import type { Command } from "commander";
-import { UsageError } from "../../core/errors.js";
+import type { Config } from "../../core/config/schema.js";
+import { ConfigError, UsageError } from "../../core/errors.js";
+import { effectiveSigning } from "../../core/filter/effective.js";
+import { loadSigningKey, signingLabel, SigningKeyError, type SecretKeySource } from "../../core/openpgp/sign.js";
 import { loadCloudConfig } from "../../core/cloud/cloud-config.js";
 import { action } from "../context.js";
 import { printJson } from "../output.js";
 
+/** Every signing key of the configuration unlocks and can sign now (a wrong passphrase is found here, not at 3 a.m.). */
+async function checkSigningKeys(config: Config): Promise<void> {
+  const keys = new Map<string, SecretKeySource>();
+  for (const repo of config.repositories) {
+    const signing = effectiveSigning(config, repo);
+    if (signing) keys.set(signingLabel(repo), signing);
+  }
+  const backup = config.backup.signing;
+  if (backup?.key_file) keys.set("backup.signing", { key_file: backup.key_file, passphrase: backup.passphrase });
+  const issues: ConfigError["issues"] = [];
+  for (const [label, source] of keys) {
+    await loadSigningKey(source, label).catch((err: unknown) => {
+      if (!(err instanceof SigningKeyError)) throw err;
+      issues.push(...err.issues);
+    });
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+}
+
 export function register(config: Command): void {
   config
     .command("validate")
-    .description("check config.yaml and conf.d/*.yaml; exit 0 when valid, 78 with every problem otherwise")
+    .description("check config.yaml and conf.d/*.yaml, and that every signing key unlocks; exit 0 when valid, 78 with every problem otherwise")
     .option("--json", "print the result as JSON")
     .option("--target <target>", 'also check that every schedule can run there: "aws" (EventBridge Scheduler)')
     .action(
@@ -16,6 +38,8 @@ export function register(config: Command): void {
         if (opts.target !== undefined && opts.target !== "aws") throw new UsageError(`unknown --target "${opts.target}" (known: aws)`);
         // For AWS, also every schedule must be representable; variables that only the task has may be unset here.
         const loaded = opts.target === "aws" ? (await loadCloudConfig(ctx.configDir, process.env)).loaded : await ctx.loadConfig();
+        // The task's key files and passphrases are not on this host.
+        if (opts.target !== "aws") await checkSigningKeys(loaded.config);
         const repos = loaded.config.repositories;
         const summary = {
           valid: true,

@@ -1,48 +1,23 @@
 // backup.signing: manifest.json (which holds the sha256 of every other member) is signed with the instance's OpenPGP
 // key as manifest.json.asc, and checked before any other member is read, so recomputed checksums are not enough.
-import { readFile } from "node:fs/promises";
-import type * as openpgp from "openpgp";
 import type { Config } from "../config/schema.js";
-import { ConfigError, errorMessage } from "../errors.js";
-import { loadKeyring, pgp, SignatureError, verifyDetached, type Keyring } from "../openpgp/signature.js";
+import { errorMessage } from "../errors.js";
+import { loadSigningKey, type SigningKey } from "../openpgp/sign.js";
+import { loadKeyring, SignatureError, verifyDetached, type Keyring } from "../openpgp/signature.js";
 import { BackupInvalidError } from "./manifest.js";
 
 export const SIGNATURE_NAME = "manifest.json.asc";
 /** An armored detached signature is well under 1 KiB; anything this large is not one. */
 export const MAX_SIGNATURE_BYTES = 64 * 1024;
 
-export interface BackupSigner {
-  key: openpgp.PrivateKey;
-  fingerprint: string;
-}
+export type BackupSigner = SigningKey;
 
 type Signing = NonNullable<Config["backup"]["signing"]>;
 
-function keyIssue(path: string, message: string): ConfigError {
-  return new ConfigError([{ file: "configuration", path, message }]);
-}
-
-/** The secret key that signs new backups, unlocked; undefined when backup.signing has no key_file. */
+/** The secret key that signs new backups, unlocked (core/openpgp/sign.ts); undefined when backup.signing has no key_file. */
 export async function loadSigner(signing: Signing | undefined): Promise<BackupSigner | undefined> {
   if (!signing?.key_file) return undefined;
-  const openpgp = await pgp();
-  let key: openpgp.PrivateKey;
-  try {
-    key = await openpgp.readPrivateKey({ armoredKey: await readFile(signing.key_file, "utf8") });
-  } catch (err) {
-    throw keyIssue("backup.signing.key_file", `cannot read the OpenPGP secret key ${signing.key_file}: ${errorMessage(err)}`);
-  }
-  if (!key.isDecrypted()) {
-    if (!signing.passphrase)
-      throw keyIssue(
-        "backup.signing.passphrase",
-        `${signing.key_file} is protected by a passphrase: set backup.signing.passphrase (e.g. "\${CHANTAL_BACKUP_KEY_PASSPHRASE}")`,
-      );
-    key = await openpgp.decryptKey({ privateKey: key, passphrase: signing.passphrase }).catch((err: unknown) => {
-      throw keyIssue("backup.signing.passphrase", `cannot unlock ${signing.key_file}: ${errorMessage(err)}`);
-    });
-  }
-  return { key, fingerprint: key.getFingerprint().toUpperCase() };
+  return loadSigningKey({ key_file: signing.key_file, passphrase: signing.passphrase }, "backup.signing");
 }
 
 /**
@@ -53,14 +28,12 @@ export async function loadVerifier(signing: Signing | undefined, keyringFlag?: s
   const path = keyringFlag ?? signing?.keyring;
   if (path) return loadKeyring(path);
   const signer = await loadSigner(signing);
-  return signer ? { path: signing!.key_file!, keys: [signer.key.toPublic()] } : undefined;
+  return signer ? { path: signer.keyFile, keys: [signer.publicKey()] } : undefined;
 }
 
 /** An armored detached signature of exactly `manifest` (the bytes stored in the archive). */
-export async function signManifest(signer: BackupSigner, manifest: Buffer): Promise<string> {
-  const openpgp = await pgp();
-  const message = await openpgp.createMessage({ binary: new Uint8Array(manifest.buffer, manifest.byteOffset, manifest.byteLength) });
-  return (await openpgp.sign({ message, signingKeys: signer.key, detached: true, format: "armored" })) as string;
+export function signManifest(signer: BackupSigner, manifest: Buffer): Promise<string> {
+  return signer.signDetached(manifest);
 }
 
 /** Throws BackupInvalidError unless `signature` is a valid signature of `manifest` by a key of `keyring`. */

@@ -8,6 +8,7 @@ import { treeKeyPrefix } from "../storage/s3-layout.js";
 import { REPOSITORY_TYPES } from "../repository-types.js";
 import { publishedUrl, type ClientConfig, type PublishedTarget } from "./client-config.js";
 import type { TreeOwner } from "./target-fields.js";
+import { mirrorKeyOf, rewrittenUnsigned } from "./mirror-key.js";
 
 /** The repository's publish.base_url, else the global one. */
 export function baseUrlOf(config: Config, repo: RepositoryConfig): string | undefined {
@@ -24,6 +25,7 @@ export function publishedLocation(config: Config, repoId: string, name: string):
 /** The client configuration of one published tree ("latest" of a repository row, or "snapshots/<name>" of a snapshot row). */
 export async function clientConfigOf(db: pg.Pool, config: Config, repo: RepositoryConfig, name: string, tree: TreeOwner): Promise<ClientConfig> {
   const baseUrl = baseUrlOf(config, repo);
+  const mirrorKey = mirrorKeyOf(config, repo);
   const target: PublishedTarget = {
     repoId: repo.id,
     type: repo.type,
@@ -31,6 +33,8 @@ export async function clientConfigOf(db: pg.Pool, config: Config, repo: Reposito
     path: publishedLocation(config, repo.id, name),
     ...(repo.description ? { description: repo.description } : {}),
     ...(baseUrl ? { baseUrl } : {}),
+    ...(mirrorKey ? { mirrorKey } : {}),
+    ...(rewrittenUnsigned(config, repo) ? { unsignedRewrite: true } : {}),
     ...(await REPOSITORY_TYPES[repo.type].targetFields(db, repo, tree, baseUrl)),
   };
   return clientConfig(target);

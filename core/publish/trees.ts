@@ -9,6 +9,7 @@ import { publishTree, removePublished, unpublish, type PublishResult } from "../
 import { blobStoreOf } from "../storage/backend.js";
 import { S3BlobStore } from "../storage/s3-blob-store.js";
 import { publishS3Tree, unpublishS3Tree } from "../storage/s3-publish.js";
+import { mirrorKeyring, publishMirrorKey } from "./mirror-key.js";
 import { markPublished, type SnapshotRow } from "../snapshots/snapshots.js";
 import { ChantalError } from "../errors.js";
 import { connectionLossError, withAbortableClient } from "../db/client.js";
@@ -54,8 +55,14 @@ export async function unpublishTrees(config: Config, repoId: string, names: read
   return removed;
 }
 
-/** The keys a tree's signature must verify with: the upstream's (verify.keyring). */
-async function gateKeys(repo: RepositoryConfig): Promise<Pick<GateOptions, "keyring" | "requireSignature">> {
+/**
+ * The keys a tree's signature must verify with: the mirror's when it signs the tree (a filter, or signing.resign),
+ * else the upstream's (verify.keyring). Not yet requireSignature for the mirror's: the formats sign (core/rpm, core/apt).
+ */
+async function gateKeys(config: Config, repo: RepositoryConfig): Promise<Pick<GateOptions, "keyring" | "requireSignature">> {
+  const mirror = await mirrorKeyring(config, repo);
+  // The mirror signs this tree (a filter regenerates it, or resign): unsigned, it would be refused by every client.
+  if (mirror) return { keyring: mirror, requireSignature: true };
   return repo.verify?.keyring ? { keyring: await loadKeyring(repo.verify.keyring) } : {};
 }
 
@@ -72,7 +79,9 @@ async function publishFrom(
   const store = blobStoreOf(config);
   // A repository that left the configuration (its snapshots can still be published) is not checked: its settings are gone.
   const repo = config.repositories.find((r) => r.id === repoId);
-  if (repo) await gateTree(db, store, repo, name, tree, { ...(await gateKeys(repo)), now, ...(signal ? { signal } : {}) });
+  if (repo) await gateTree(db, store, repo, name, tree, { ...(await gateKeys(config, repo)), now, ...(signal ? { signal } : {}) });
+  // After the gate (a refused tree publishes nothing), before the tree (a client never sees a signature without its key).
+  await publishMirrorKey(config, repoId);
   try {
     if (store instanceof S3BlobStore) {
       return await publishS3Tree(store, { repoId, name, entries: await treeOf(db, tree.owner, tree.id), ...(signal ? { signal } : {}) });

@@ -1,7 +1,7 @@
 // Published trees: built beside the old one from pool hardlinks, flushed to disk, then swapped in by renaming a
 // symlink (atomic and durable). Leftovers of killed publishes are swept at the start of the next one.
 import { constants } from "node:fs";
-import { copyFile, link, lstat, readdir, readlink, rm, rmdir, symlink } from "node:fs/promises";
+import { copyFile, link, lstat, readdir, readFile, readlink, rm, rmdir, symlink, writeFile } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { ChantalError } from "../errors.js";
 import type { TreeEntry } from "../db/package-sets.js";
@@ -10,7 +10,7 @@ import { durableRename, fsyncDirs, fsyncPath } from "./durable.js";
 import { hostname } from "node:os";
 import { isProcessAlive } from "../process.js";
 import { judgeLeftover, LEFTOVER_MAX_AGE_MS, ownerTag } from "../leftovers.js";
-import { DirMode, makeDirectory } from "../fs-dirs.js";
+import { DirMode, makeDirectory, SHARED_FILE_MODE } from "../fs-dirs.js";
 
 export class PublishError extends ChantalError {}
 
@@ -240,6 +240,29 @@ export async function publishTree(req: PublishRequest): Promise<PublishResult> {
   if (dirname(linkPath) !== root) await fsyncPath(root);
   await collectGarbage(root, previous ? [resolve(dirname(linkPath), previous)] : []);
   return { path: linkPath, files };
+}
+
+/**
+ * A file of the repository itself beside `latest/` and `snapshots/` (the mirror's public key), replaced atomically:
+ * written under .trees/ with a building marker (swept like a killed publish's tree), flushed, renamed into place.
+ * Returns false when the file already holds exactly `data`.
+ */
+export async function publishRepoFile(repoRootPath: string, fileName: string, data: Uint8Array): Promise<boolean> {
+  const root = resolve(repoRootPath);
+  const dest = insideRoot(root, fileName);
+  if (dirname(dest) !== root) throw new PublishError(`refusing to publish "${fileName}" beside the trees: not a plain file name`);
+  const current = await readFile(dest).catch(() => undefined);
+  if (current?.equals(data)) return false;
+  await makeDirectory(join(root, TREES), { mode: DirMode.shared });
+  const tmp = join(root, TREES, `${fileName}.building${ownerTag()}`);
+  try {
+    await writeFile(tmp, data, { mode: SHARED_FILE_MODE });
+    await durableRename(tmp, dest);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  return true;
 }
 
 /** Remove a published name (a snapshot being deleted) and its tree. */

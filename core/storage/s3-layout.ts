@@ -3,6 +3,7 @@
 //   <prefix>/pool/<aa>/<bb>/<sha256>                   every blob once (content-addressed)
 //   <prefix>/published/<repo-id>/latest/<path>         the tree clients read
 //   <prefix>/published/<repo-id>/snapshots/<name>/<path>
+//   <prefix>/published/<repo-id>/<key>.asc, <key>.gpg     the mirror's public key, when it signs
 //   <prefix>/manifests/<repo-id>/<latest|snapshots/<name>>.json   path -> sha256 of each tree (not served)
 //
 // S3 has no atomic switch of a whole prefix, so a tree is updated in place in an order that keeps it usable:
@@ -57,6 +58,11 @@ export function poolListPrefix(prefix: string, aa: string): string {
 /** `name` is `latest` or `snapshots/<name>`. */
 export function treeKeyPrefix(prefix: string, repoId: string, name: string): string {
   return `${joinKey(prefix, "published", repoId, name)}/`;
+}
+
+/** A file of the repository beside its trees (the mirror's public key): <prefix>/published/<repo-id>/<file>. */
+export function repoFileKeyOf(prefix: string, repoId: string, fileName: string): string {
+  return joinKey(prefix, "published", repoId, checkTreePath(fileName));
 }
 
 export function manifestKeyOf(prefix: string, repoId: string, name: string): string {

@@ -8,7 +8,17 @@ import { forEachLimited } from "../concurrency.js";
 import { PublishError, type PublishResult } from "./publish.js";
 import type { S3BlobStore } from "./s3-blob-store.js";
 import type { ObjectHeaders } from "../s3/bucket.js";
-import { cacheControlFor, manifestKeyOf, parseManifest, planTreeUpdate, serializeManifest, treeKeyPrefix, unpublishOrder, type TreeFile } from "./s3-layout.js";
+import {
+  cacheControlFor,
+  manifestKeyOf,
+  repoFileKeyOf,
+  parseManifest,
+  planTreeUpdate,
+  serializeManifest,
+  treeKeyPrefix,
+  unpublishOrder,
+  type TreeFile,
+} from "./s3-layout.js";
 
 const COPY_CONCURRENCY = 32;
 const MANIFEST_HEADERS = { contentType: "application/json" };
@@ -91,4 +101,13 @@ export async function unpublishS3Tree(store: S3BlobStore, repoId: string, name: 
   await bucket.deleteKeys(rest, signal);
   await bucket.deleteKeys([manifestKeyOf(bucket.settings.prefix, repoId, name)], signal);
   return keys.length > 0;
+}
+
+/** A file beside the repository's trees (the mirror's public key), put in one request (S3 replaces an object atomically); false when unchanged. */
+export async function publishS3RepoFile(store: S3BlobStore, repoId: string, fileName: string, data: Uint8Array, contentType: string): Promise<boolean> {
+  const key = repoFileKeyOf(store.bucket.settings.prefix, repoId, fileName);
+  const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  if ((await store.bucket.getBytes(key))?.equals(bytes)) return false;
+  await store.bucket.putBytes(key, bytes, { contentType, cacheControl: "no-cache" });
+  return true;
 }

@@ -3,17 +3,13 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
-import S3rver from "s3rver";
+import type S3rver from "s3rver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateRpmRepo } from "../fixtures/rpm-repo-generator.js";
+import { startS3rver, useS3rverCredentials } from "../helpers/s3rver.js";
 import { startSyncEnvironment, type SyncEnvironment } from "../helpers/sync-env.js";
 
-// The CLI child processes inherit these: S3rver's fixed credentials, and never the instance metadata service.
-process.env.AWS_EC2_METADATA_DISABLED = "true";
-process.env.AWS_ACCESS_KEY_ID = "S3RVER";
-process.env.AWS_SECRET_ACCESS_KEY = "S3RVER";
-process.env.AWS_REGION = "us-east-1";
-delete process.env.AWS_PROFILE;
+useS3rverCredentials();
 
 const BUCKET = "chantal-remove";
 const PREFIX = "m";
@@ -50,8 +46,7 @@ function configure(...ids: string[]): void {
 
 beforeAll(async () => {
   scratch = mkdtempSync(join(tmpdir(), "chantal-remove-s3-"));
-  s3 = new S3rver({ port: 0, address: "127.0.0.1", silent: true, directory: join(scratch, "s3rver"), configureBuckets: [{ name: BUCKET }] });
-  endpoint = `http://127.0.0.1:${(await s3.run()).port}`;
+  ({ server: s3, endpoint } = await startS3rver(join(scratch, "s3rver"), [BUCKET]));
   await generateRpmRepo(join(scratch, "up"), 4, 1_000);
   env = await startSyncEnvironment({ upstream: join(scratch, "up") });
   configure("r1", "r2");

@@ -57,6 +57,21 @@ describe("rpmRepoStanza", () => {
       { ...rpm, rpmSignature: { asc: true, key: false } },
       "[rhel9-baseos]\nname=rhel9-baseos\nbaseurl=http://m/rhel9-baseos/latest/\nenabled=1\ngpgcheck=1\nrepo_gpgcheck=1\n# the upstream publishes no repodata/repomd.xml.key: set gpgkey= to the URL or file:// path of its signing key\n",
     ],
+    [
+      "signed by the mirror, upstream key in the tree: repo_gpgcheck with the mirror's key, gpgcheck with the upstream's",
+      { ...rpm, baseUrl: "http://m/", mirrorKey: { name: "chantal-mirror" }, rpmSignature: { asc: true, key: true } },
+      "[rhel9-baseos]\nname=rhel9-baseos\nbaseurl=http://m/rhel9-baseos/latest/\nenabled=1\ngpgcheck=1\nrepo_gpgcheck=1\ngpgkey=http://m/rhel9-baseos/chantal-mirror.asc http://m/rhel9-baseos/latest/repodata/repomd.xml.key\n",
+    ],
+    [
+      "signed by the mirror, no upstream key known: repo_gpgcheck only, and how to add the package key",
+      { ...rpm, baseUrl: "http://m", mirrorKey: { name: "corp-key" }, rpmSignature: { asc: true, key: false } },
+      "[rhel9-baseos]\nname=rhel9-baseos\nbaseurl=http://m/rhel9-baseos/latest/\nenabled=1\ngpgcheck=0\nrepo_gpgcheck=1\ngpgkey=http://m/rhel9-baseos/corp-key.asc\n# repomd.xml is signed by the mirror; if the upstream signs its packages, set gpgcheck=1 and add its key to gpgkey=\n",
+    ],
+    [
+      "rewritten by a filter without signing: no gpg checks of repomd.xml, and how to sign",
+      { ...rpm, unsignedRewrite: true, rpmSignature: { asc: false, key: true } },
+      "[rhel9-baseos]\nname=rhel9-baseos\nbaseurl=http://m/rhel9-baseos/latest/\nenabled=1\ngpgcheck=0\nrepo_gpgcheck=0\n# the mirror rewrites this metadata (filter:) and has no signing: block, so it is unsigned: add one (chantal-run signing generate-key); if the upstream signs its packages, set gpgcheck=1 and gpgkey= to its key\n",
+    ],
   ])("%s", (_, target, text) => {
     expect(rpmRepoStanza(target, url)).toEqual({ file: "/etc/yum.repos.d/rhel9-baseos.repo", text });
   });
@@ -70,6 +85,14 @@ describe("rpmRepoStanza", () => {
 
 describe("APT sources", () => {
   const url = "http://m/bookworm/latest/";
+  const mirrorNote = [
+    "# the mirror signs this suite with its own key; install it once on each client:",
+    "#   sudo install -d -m 0755 /etc/apt/keyrings",
+    "#   sudo curl -fsSL http://m/bookworm/chantal-mirror.gpg -o /etc/apt/keyrings/bookworm.gpg    (or: sudo wget -qO /etc/apt/keyrings/bookworm.gpg http://m/bookworm/chantal-mirror.gpg)",
+    "",
+  ].join("\n");
+  const unsignedNote =
+    "# the mirror rewrites this metadata (filter:) and has no signing: block, so it is unsigned: add one (chantal-run signing generate-key); apt refuses an unsigned suite\n";
   const note = "# signed-by names verify.keyring of this host: copy /etc/chantal/keys/debian.gpg to the same path on every client\n";
   it.each<[string, PublishedTarget, string, string]>([
     [
@@ -95,6 +118,18 @@ describe("APT sources", () => {
       { ...apt, signedBy: ["/k/a.gpg", "/k/b.asc"] },
       "# signed-by names verify.keyring of this host: copy /k/a.gpg, /k/b.asc to the same path on every client\ndeb [arch=amd64,arm64 signed-by=/k/a.gpg,/k/b.asc] http://m/bookworm/latest/ bookworm main contrib\n",
       "# signed-by names verify.keyring of this host: copy /k/a.gpg, /k/b.asc to the same path on every client\nTypes: deb\nURIs: http://m/bookworm/latest/\nSuites: bookworm\nComponents: main contrib\nArchitectures: amd64 arm64\nSigned-By: /k/a.gpg /k/b.asc\n",
+    ],
+    [
+      "signed by the mirror: Signed-By names the mirror's key under /etc/apt/keyrings, and how to fetch it",
+      { ...apt, baseUrl: "http://m/", mirrorKey: { name: "chantal-mirror" }, apt: { ...apt.apt!, includeSources: true } },
+      `${mirrorNote}deb [arch=amd64,arm64 signed-by=/etc/apt/keyrings/bookworm.gpg] http://m/bookworm/latest/ bookworm main contrib\ndeb-src [signed-by=/etc/apt/keyrings/bookworm.gpg] http://m/bookworm/latest/ bookworm main contrib\n`,
+      `${mirrorNote}Types: deb deb-src\nURIs: http://m/bookworm/latest/\nSuites: bookworm\nComponents: main contrib\nArchitectures: amd64 arm64\nSigned-By: /etc/apt/keyrings/bookworm.gpg\n`,
+    ],
+    [
+      "rewritten by a filter without signing: no Signed-By (the upstream's key no longer signs it), and why apt refuses it",
+      { ...apt, unsignedRewrite: true },
+      `${unsignedNote}deb [arch=amd64,arm64] http://m/bookworm/latest/ bookworm main contrib\n`,
+      `${unsignedNote}Types: deb\nURIs: http://m/bookworm/latest/\nSuites: bookworm\nComponents: main contrib\nArchitectures: amd64 arm64\n`,
     ],
   ])("%s", (_, target, list, deb822) => {
     expect(aptSourcesList(target, url)).toEqual({ file: "/etc/apt/sources.list.d/bookworm.list", text: list });
