@@ -1,5 +1,6 @@
 // APT mirror sync: InRelease (or Release + Release.gpg) -> verified, parsed Release -> index files checked
-// against it -> stream-parsed Packages/Sources -> missing .deb files downloaded -> one transaction.
+// against it -> stream-parsed Packages/Sources -> missing .deb files downloaded -> one transaction. With a filter,
+// filtered-sync.ts takes over once the Release is verified; signing.resign replaces only the suite's signatures.
 import { createHash } from "node:crypto";
 import { fetchBuffer, HttpStatusError } from "../http/client.js";
 import { upstreamFileUrl } from "../http/url.js";
