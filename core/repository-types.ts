@@ -51,8 +51,7 @@ export const REPOSITORY_TYPES = {
   },
   apt: {
     sync: syncApt,
-    // The APT sync does not plan without committing yet.
-    dryRun: false,
+    dryRun: true,
     compareVersions: compareDebianParts,
     indexUrl: (repo) => {
       // Config validation requires the apt: block; without one there is no suite to name.

@@ -72,6 +72,8 @@ export interface StanzaOptions extends Partial<StanzaLimits> {
   signal?: AbortSignal;
   /** Only these (lower-case) fields are kept; all fields when omitted. */
   fields?: ReadonlySet<string>;
+  /** Also return each paragraph's lines as read (CR dropped), for metadata rewritten from kept paragraphs. */
+  keepText?: boolean;
 }
 
 export const DEFAULT_STANZA_LIMITS: StanzaLimits = { maxStanzas: 2_000_000, maxStanzaChars: 8 * 1024 * 1024 };
@@ -80,6 +82,8 @@ export const DEFAULT_STANZA_LIMITS: StanzaLimits = { maxStanzas: 2_000_000, maxS
 export interface Stanza {
   fields: Paragraph;
   line: number;
+  /** With keepText: the paragraph's lines, joined by "\n", without a final newline. */
+  text?: string;
 }
 
 /** Space, tab, CR and LF: what a blank line (a paragraph separator) is made of. */
@@ -100,13 +104,18 @@ export async function* readStanzas(source: AsyncIterable<Buffer>, opts: StanzaOp
   let chars = 0;
   let last: string | undefined;
   let keep = true;
+  let lines: string[] = [];
   /** Field names of the current paragraph, dropped ones included: a duplicate is refused either way. */
   const dropped = new Set<string>();
 
   const where = () => `${label} line ${lineNo}`;
   const finish = (): Stanza | undefined => {
     if (!current) return undefined;
-    const out = { fields: current, line: startLine };
+    const out: Stanza = { fields: current, line: startLine };
+    if (opts.keepText) {
+      out.text = lines.join("\n");
+      lines = [];
+    }
     current = undefined;
     last = undefined;
     dropped.clear();
@@ -131,6 +140,7 @@ export async function* readStanzas(source: AsyncIterable<Buffer>, opts: StanzaOp
         max: limits.maxStanzaChars,
       });
     }
+    if (opts.keepText) lines.push(line);
     // A continuation of a field we drop is dropped with it.
     if (opts.fields && (line.startsWith(" ") || line.startsWith("\t"))) {
       if (keep) last = addLine(current, line, last, where, startLine);

@@ -129,7 +129,7 @@ export function sourcePackageOf(label: string, s: Stanza): SourcePackage {
   return { name, ...parts, fullVersion: full, files };
 }
 
-async function* indexStanzas(source: AsyncIterable<Uint8Array>, opts: IndexReadOptions, fields: ReadonlySet<string>): AsyncGenerator<Stanza> {
+async function* indexStanzas(source: AsyncIterable<Uint8Array>, opts: IndexReadOptions, fields: ReadonlySet<string>, keepText = false): AsyncGenerator<Stanza> {
   const text = decompressIterable(source, opts.compression, {
     maxOutputBytes: opts.maxOutputBytes,
     label: opts.label,
@@ -138,6 +138,7 @@ async function* indexStanzas(source: AsyncIterable<Uint8Array>, opts: IndexReadO
   yield* readStanzas(text, {
     label: opts.label,
     fields,
+    keepText,
     maxStanzas: opts.maxStanzas ?? MAX_INDEX_PACKAGES,
     ...(opts.maxStanzaChars !== undefined ? { maxStanzaChars: opts.maxStanzaChars } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
@@ -152,4 +153,23 @@ export async function* parsePackagesIndex(source: AsyncIterable<Uint8Array>, opt
 /** The source packages of a Sources index, one at a time. */
 export async function* parseSourcesIndex(source: AsyncIterable<Uint8Array>, opts: IndexReadOptions): AsyncGenerator<SourcePackage> {
   for await (const s of indexStanzas(source, opts, SOURCE_FIELDS)) yield sourcePackageOf(opts.label, s);
+}
+
+export interface StanzaReadOptions extends IndexReadOptions {
+  /** Fields read beside the ones every package needs (lower case), e.g. "depends". */
+  extraFields?: readonly string[];
+  /** Return each paragraph's text as read (a filtered index is rewritten from it). */
+  keepText?: boolean;
+}
+
+/** The binary packages of a Packages index with their paragraphs (extra fields, text): what a filtered sync reads. */
+export async function* readPackagesStanzas(source: AsyncIterable<Uint8Array>, opts: StanzaReadOptions): AsyncGenerator<{ pkg: DebPackage; stanza: Stanza }> {
+  const fields = new Set([...PACKAGE_FIELDS, ...(opts.extraFields ?? [])]);
+  for await (const s of indexStanzas(source, opts, fields, opts.keepText)) yield { pkg: debPackageOf(opts.label, s), stanza: s };
+}
+
+/** The source packages of a Sources index with their paragraphs. */
+export async function* readSourcesStanzas(source: AsyncIterable<Uint8Array>, opts: StanzaReadOptions): AsyncGenerator<{ pkg: SourcePackage; stanza: Stanza }> {
+  const fields = new Set([...SOURCE_FIELDS, ...(opts.extraFields ?? [])]);
+  for await (const s of indexStanzas(source, opts, fields, opts.keepText)) yield { pkg: sourcePackageOf(opts.label, s), stanza: s };
 }

@@ -1,17 +1,13 @@
 // APT mirror sync: InRelease (or Release + Release.gpg) -> verified, parsed Release -> index files checked
-// against it -> stream-parsed Packages/Sources -> missing .deb files downloaded -> one transaction.
+// against it -> stream-parsed Packages/Sources -> missing .deb files downloaded -> one transaction. With a filter,
+// filtered-sync.ts takes over once the Release is verified; signing.resign replaces only the suite's signatures.
 import { createHash } from "node:crypto";
-import { ChantalError } from "../errors.js";
 import { fetchBuffer, HttpStatusError } from "../http/client.js";
-import { downloadToPool, type DownloadJob } from "../http/download.js";
 import { upstreamFileUrl } from "../http/url.js";
-import { commitSync, type CommittedPackage, type MetadataEntry } from "../mirror/commit.js";
-import { downloadPackages } from "../mirror/download-packages.js";
+import { commitSync, type MetadataEntry } from "../mirror/commit.js";
 import { putBuffer } from "../storage/put-buffer.js";
-import type { PackageRecord } from "../db/package-sets.js";
-import type { RunCounts } from "../db/sync-runs.js";
 import type { RepoSyncContext, RepoSyncResult } from "../mirror/types.js";
-import { findPathConflict, pathConflictMessage, safeLocation } from "../mirror/location.js";
+import { safeLocation } from "../mirror/location.js";
 import type { AptSourceConfig } from "../config/schema.js";
 import { checkNotInFuture, checkNotOlder, checkValidUntil, MAX_RELEASE_BYTES, parseRelease, type Release, type ReleaseFile } from "./release.js";
 import { loadKeyring, splitClearsigned, verifyClearsigned, verifyDetached, SignatureError, type Keyring } from "../openpgp/signature.js";
@@ -19,25 +15,28 @@ import { byHashPaths, compressionOf, planIndexTargets, type IndexTarget } from "
 import { MAX_INDEX_BYTES, parsePackagesIndex, parseSourcesIndex } from "./packages.js";
 import { forEachLimited } from "../concurrency.js";
 import { sha256Hex } from "../checksum.js";
+import {
+  AptSyncError,
+  curatedIndexChecksum,
+  downloadMissing,
+  fetchIndexFile,
+  INDEX_CONCURRENCY,
+  insideRepository,
+  packageRecord,
+  PlannedSet,
+  refuseTreeConflicts,
+  verbatimPlanReport,
+} from "./sync-parts.js";
+import { syncFilteredApt } from "./filtered-sync.js";
+import { resignedSuiteFiles } from "./release-write.js";
 
-export class AptSyncError extends ChantalError {}
-
-const INDEX_CONCURRENCY = 4;
-const EMPTY_SHA256 = sha256Hex(Buffer.alloc(0));
+export { AptSyncError } from "./sync-parts.js";
 
 /** The suite's signed index as fetched: InRelease, or Release with its detached signature. */
 interface SuiteIndex {
   inRelease: Buffer | null;
   release: Buffer | null;
   releaseGpg: Buffer | null;
-}
-
-/** One file the run will publish at `location` (a .deb, or a source package's file). */
-interface PlannedFile {
-  location: string;
-  sha256: string;
-  size: number;
-  record: Omit<PackageRecord, "sha256" | "size" | "checksum">;
 }
 
 function distPath(source: AptSourceConfig, ctx: RepoSyncContext): string {
@@ -47,11 +46,6 @@ function distPath(source: AptSourceConfig, ctx: RepoSyncContext): string {
     );
   }
   return safeLocation(`dists/${source.distribution}`, undefined);
-}
-
-/** A path inside the repository built from configuration and Release entries; refuses anything that leaves it. */
-function insideRepository(path: string): string {
-  return safeLocation(path, undefined);
 }
 
 /** Files that may be absent upstream: 404/403 is "absent", any other failure is not. */
@@ -184,41 +178,6 @@ function indexChecksumOf(suite: VerifiedSuite, source: AptSourceConfig): string 
 
 // ------------------------------------------------------------------------------------------------ index files
 
-function isAbsent(err: unknown): boolean {
-  return err instanceof HttpStatusError && (err.status === 404 || err.status === 403);
-}
-
-/**
- * Pools one index file, verified against the Release's size and SHA256; returns false when it is absent
- * upstream. With Acquire-By-Hash the by-hash copy is fetched first (it cannot change under us), as apt does.
- */
-async function fetchIndexFile(file: ReleaseFile, dist: string, release: Release, ctx: RepoSyncContext): Promise<boolean> {
-  if (await ctx.blobs.has(file.sha256)) return true;
-  // An empty index (a component without sources) is known without asking.
-  if (file.size === 0 && file.sha256 === EMPTY_SHA256) {
-    await putBuffer(ctx.blobs, Buffer.alloc(0));
-    return true;
-  }
-  const paths = release.acquireByHash ? [`${dist}/${byHashPaths(file)[0]}`, `${dist}/${file.path}`] : [`${dist}/${file.path}`];
-  for (const path of paths) {
-    try {
-      await downloadToPool(
-        {
-          url: upstreamFileUrl(ctx.repo.upstream_url, insideRepository(path)),
-          expected: { algo: "sha256", value: file.sha256 },
-          size: file.size,
-          label: `${dist}/${file.path}`,
-        },
-        { blobs: ctx.blobs, http: { ...ctx.http, signal: ctx.signal } },
-      );
-      return true;
-    } catch (err) {
-      if (!isAbsent(err)) throw err;
-    }
-  }
-  return false;
-}
-
 async function sha512OfPooled(sha256: string, ctx: RepoSyncContext): Promise<string> {
   const h = createHash("sha512");
   for await (const chunk of ctx.blobs.openRead(sha256, ctx.signal)) h.update(chunk as Buffer);
@@ -256,22 +215,6 @@ async function fetchIndexFiles(targets: IndexTarget[], dist: string, release: Re
 }
 
 // ------------------------------------------------------------------------------------------------ packages
-
-class PlannedSet {
-  readonly byLocation = new Map<string, PlannedFile>();
-
-  constructor(private readonly ctx: RepoSyncContext) {}
-
-  /** Adds a file; the same location twice must be the same file (an index or two disagreeing is refused). */
-  add(href: string, sha256: string, size: number, record: PlannedFile["record"], label: string): void {
-    const location = safeLocation(href, undefined, { repoUrl: this.ctx.repo.upstream_url });
-    const prev = this.byLocation.get(location);
-    if (prev && (prev.sha256 !== sha256 || prev.size !== size)) {
-      throw new AptSyncError(`${label}: ${location} is listed twice with different checksums (${prev.sha256} and ${sha256}) in repository ${this.ctx.repo.id}`);
-    }
-    if (!prev) this.byLocation.set(location, { location, sha256, size, record });
-  }
-}
 
 function indexLabel(dist: string, file: ReleaseFile): string {
   return `${dist}/${file.path}`;
@@ -324,41 +267,6 @@ async function readIndices(targets: IndexTarget[], dist: string, ctx: RepoSyncCo
   return set;
 }
 
-function packageRecord(p: PlannedFile): CommittedPackage {
-  return { ...p.record, sha256: p.sha256, size: p.size, checksum: `sha256:${p.sha256}`, location: p.location };
-}
-
-function describeFile(p: PlannedFile): string {
-  const v = p.record.metadata?.version;
-  return `${p.record.name}${v ? ` ${String(v)}` : ""} (${p.record.arch}) ${p.location.split("/").pop()}`;
-}
-
-async function downloadMissing(missing: PlannedFile[], ctx: RepoSyncContext, counts: RunCounts): Promise<void> {
-  const jobs: DownloadJob[] = missing.map((p) => ({
-    url: upstreamFileUrl(ctx.repo.upstream_url, p.location),
-    expected: { algo: "sha256", value: p.sha256 },
-    size: p.size,
-    label: describeFile(p),
-  }));
-  const bytesTotal = missing.reduce((n, p) => n + p.size, 0);
-  await downloadPackages(jobs, ctx, counts, bytesTotal, (index) => packageRecord(missing[index]!));
-}
-
-function describeTreeEntry(e: PlannedFile | MetadataEntry): string {
-  return "record" in e ? `${describeFile(e)} (${e.location})` : `index file ${e.path}`;
-}
-
-/** Refuses, before anything is downloaded, a tree that publish could not build (a .deb at an index path, `a` and `a/b.deb`). */
-function refuseTreeConflicts(planned: PlannedFile[], metadata: MetadataEntry[], ctx: RepoSyncContext): void {
-  const conflict = findPathConflict<PlannedFile | MetadataEntry>(
-    [...metadata, ...planned],
-    (e) => ("record" in e ? e.location : e.path),
-    (a, b) => !("record" in a) && !("record" in b) && a.sha256 === b.sha256,
-  );
-  if (!conflict) return;
-  throw new AptSyncError(pathConflictMessage(conflict, describeTreeEntry, ctx.repo.id, "indices"));
-}
-
 function warnOnSuiteMismatch(release: Release, source: AptSourceConfig, label: string, ctx: RepoSyncContext): void {
   const wanted = source.distribution;
   if (release.suite !== undefined && release.codename !== undefined && release.suite !== wanted && release.codename !== wanted) {
@@ -381,8 +289,12 @@ export async function syncApt(ctx: RepoSyncContext): Promise<RepoSyncResult> {
   const now = ctx.now();
   checkValidUntil(release, now, suite.label);
   checkNotInFuture(release, now, suite.label);
-  const indexChecksum = indexChecksumOf(suite, source);
-  if (!ctx.force && ctx.row.indexChecksum === indexChecksum) {
+  // A rewritten (filtered) or re-signed suite depends on the filter and our key too; a verbatim one only on upstream.
+  const resign = !ctx.filter && ctx.signer?.resign === true;
+  const indexChecksum =
+    ctx.filter || resign ? curatedIndexChecksum(indexChecksumOf(suite, source), ctx.filter ?? null, ctx.signer?.fingerprint) : indexChecksumOf(suite, source);
+  // A dry run always plans: it reports what a sync would keep, even when nothing changed.
+  if (!ctx.force && !ctx.dryRun && ctx.row.indexChecksum === indexChecksum) {
     ctx.log.debug({ repo: ctx.repo.id }, `${suite.label.split(" ")[0]} unchanged: nothing to do`);
     return { status: "noop", counts };
   }
@@ -398,8 +310,10 @@ export async function syncApt(ctx: RepoSyncContext): Promise<RepoSyncResult> {
     { components: source.components, architectures: source.architectures, includeSources: source.include_sources },
     suite.label,
   );
+  if (ctx.filter) return syncFilteredApt({ dist, source, filter: ctx.filter, release, targets, indexChecksum }, ctx);
+  const suiteFiles = resign && ctx.signer ? await resignedSuiteFiles(suite.files, suite.text, ctx.signer) : suite.files;
   const metadata: MetadataEntry[] = [];
-  for (const f of suite.files) metadata.push({ path: `${dist}/${f.name}`, ...(await putBuffer(ctx.blobs, f.data)) });
+  for (const f of suiteFiles) metadata.push({ path: `${dist}/${f.name}`, ...(await putBuffer(ctx.blobs, f.data)) });
   metadata.push(...(await fetchIndexFiles(targets, dist, release, ctx)));
 
   const set = await readIndices(targets, dist, ctx);
@@ -411,6 +325,7 @@ export async function syncApt(ctx: RepoSyncContext): Promise<RepoSyncResult> {
   const seen = new Set<string>();
   const missing = planned.filter((p) => !present.has(p.sha256) && !seen.has(p.sha256) && seen.add(p.sha256));
   ctx.log.debug({ repo: ctx.repo.id, packages: planned.length, missing: missing.length }, "plan");
+  if (ctx.dryRun) return { status: "dry-run", counts, plan: verbatimPlanReport(planned, missing) };
 
   await downloadMissing(missing, ctx, counts);
   ctx.onProgress?.({ phase: "commit", filesDone: 0, filesTotal: 1, bytesDone: 0, bytesTotal: 0 });

@@ -88,6 +88,12 @@ export interface DebSpec {
   arch?: string;
   component?: string;
   payloadBytes?: number;
+  /** Relation fields of the control file, as written there (e.g. "libfoo (>= 1.0) | libfoo-compat"). */
+  depends?: string;
+  preDepends?: string;
+  provides?: string;
+  /** A Source field (e.g. "app (1.0)"), when the binary is named apart from its source. */
+  source?: string;
 }
 
 /** pool/<component>/<initial>/<name>/<name>_<version without epoch>_<arch>.deb */
@@ -114,6 +120,10 @@ export async function buildDeb(root: string, spec: DebSpec): Promise<string> {
         `Package: ${spec.name}`,
         `Version: ${spec.version}`,
         `Architecture: ${spec.arch ?? "all"}`,
+        ...(spec.source ? [`Source: ${spec.source}`] : []),
+        ...(spec.preDepends ? [`Pre-Depends: ${spec.preDepends}`] : []),
+        ...(spec.depends ? [`Depends: ${spec.depends}`] : []),
+        ...(spec.provides ? [`Provides: ${spec.provides}`] : []),
         "Maintainer: Chantal Tests <tests@test.invalid>",
         "Section: misc",
         "Priority: optional",
@@ -306,6 +316,8 @@ export interface AptClient {
   source(dest: string, pkg: string): Promise<string[]>;
   /** "name=version" of every package apt knows, sorted. */
   available(): Promise<string[]>;
+  /** apt-get install --simulate: the "name=version" apt would install, sorted (throws when it cannot resolve them). */
+  simulateInstall(...packages: string[]): Promise<string[]>;
 }
 
 /**
@@ -373,6 +385,10 @@ export async function aptClientWithSources(scratch: string, sources: { fileName:
       await mkdir(dest, { recursive: true });
       await apt("apt-get", ["source", "--download-only", pkg], dest);
       return (await readdir(dest)).sort();
+    },
+    async simulateInstall(...packages) {
+      const out = await apt("apt-get", ["install", "--simulate", "--no-install-recommends", "-y", ...packages]);
+      return [...out.matchAll(/^Inst (\S+) \((\S+)/gm)].map((m) => `${m[1]}=${m[2]}`).sort();
     },
     async available() {
       const out = await apt("apt-cache", ["dumpavail"]);

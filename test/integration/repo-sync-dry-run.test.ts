@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { buildRpm, createRepo } from "../helpers/rpm-fixtures.js";
 import { startSyncEnvironment, type SyncEnvironment } from "../helpers/sync-env.js";
 import { describeWithTools } from "../helpers/tools.js";
@@ -107,27 +107,5 @@ describeWithTools(["rpmbuild", "createrepo_c"], "repo sync --dry-run", () => {
     expect(r.stdout).toContain("--dry-run");
     expect(r.stdout.replace(/\s+/g, " ")).toContain("fetched metadata may be cached in the content-addressed pool");
     expect(r.stdout).toMatch(/Examples:[\s\S]*repo sync \S+ --dry-run --verbose/);
-  });
-});
-
-describe("repo sync --dry-run of a type that cannot plan yet", () => {
-  let env: SyncEnvironment | undefined;
-  let upstream: string | undefined;
-  afterAll(async () => {
-    await env?.close();
-    if (upstream) rmSync(upstream, { recursive: true, force: true });
-  });
-
-  it("an APT repository is refused before its sync runs, and nothing is recorded", async () => {
-    upstream = mkdtempSync(join(tmpdir(), "chantal-up-"));
-    env = await startSyncEnvironment({
-      upstream,
-      repoYaml: (url) => `  - id: d1\n    type: apt\n    upstream_url: ${url}/debian\n    apt:\n      distribution: bookworm\n`,
-    });
-    const r = await env.cli("repo", "sync", "d1", "--dry-run");
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain("repository d1: a dry run of apt repositories is not built yet");
-    expect(env.server.requests.length).toBe(0);
-    expect(Number((await env.pg.query(`SELECT count(*) AS n FROM chantal.sync_runs`)).rows[0].n)).toBe(0);
   });
 });
