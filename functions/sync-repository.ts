@@ -124,7 +124,7 @@ async function afterSync(
     const state = (await repositoryChecksums(env.database.pool, row.id))!;
     const stale = state.indexChecksum !== state.publishedChecksum;
     if (outcome.status === "success" || stale)
-      out.published = (await publishLatest(env.database.pool, config, { id: row.id, repoId: req.repoId }, signal, env.now())).path;
+      out.published = (await publishLatest(env.database.pool, config, { id: row.id, repoId: req.repoId }, signal)).path;
   }
   if (req.snapshotTemplate) {
     signal.throwIfAborted();

@@ -25,14 +25,14 @@ async function signedReleaseText(tree: TreeUnderCheck, problems: TreeProblems, d
   try {
     if (inRelease) {
       const label = `${dist}/InRelease`;
-      text = tree.keyring ? await verifyClearsigned(inRelease, tree.keyring, label, tree.now) : splitClearsigned(inRelease.toString("utf8"), label).payload;
+      text = tree.keyring ? await verifyClearsigned(inRelease, tree.keyring, label) : splitClearsigned(inRelease.toString("utf8"), label).payload;
     }
   } catch (err) {
     problems.add(errorMessage(err));
   }
   if (release && releaseGpg && tree.keyring) {
     try {
-      await verifyDetached(release, releaseGpg, tree.keyring, `${dist}/Release`, tree.now);
+      await verifyDetached(release, releaseGpg, tree.keyring, `${dist}/Release`);
     } catch (err) {
       problems.add(errorMessage(err));
     }

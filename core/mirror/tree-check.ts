@@ -20,7 +20,6 @@ export interface TreeUnderCheck {
   keyring?: Keyring;
   /** The tree must be signed (the mirror's key signs it: a filtered or resigned repository). */
   requireSignature: boolean;
-  now: Date;
   signal?: AbortSignal;
 }
 

@@ -15,7 +15,6 @@ export interface GateOptions {
   keyring?: Keyring;
   /** The mirror's key signs this tree: a missing signature is a problem. */
   requireSignature?: boolean;
-  now: Date;
   signal?: AbortSignal;
 }
 
@@ -40,7 +39,6 @@ export async function gateTree(
     blobs,
     sizes: (shas) => blobSizes(db, shas),
     requireSignature: opts.requireSignature ?? false,
-    now: opts.now,
     ...(opts.keyring ? { keyring: opts.keyring } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
   };

@@ -19,23 +19,17 @@ export function publishedRoot(config: Config, repoId: string): string {
   return join(config.storage.published_path!, repoId);
 }
 
-export async function publishLatest(
-  db: pg.Pool,
-  config: Config,
-  repository: { id: number; repoId: string },
-  signal?: AbortSignal,
-  now: Date = new Date(),
-): Promise<PublishResult> {
+export async function publishLatest(db: pg.Pool, config: Config, repository: { id: number; repoId: string }, signal?: AbortSignal): Promise<PublishResult> {
   const checksum = (await repositoryChecksums(db, repository.id))?.indexChecksum;
   if (!checksum) throw new ChantalError(`repository ${repository.repoId} has not been synced yet: nothing to publish`);
-  const result = await publishFrom(db, config, repository.repoId, "latest", { owner: "repository", id: repository.id }, now, signal);
+  const result = await publishFrom(db, config, repository.repoId, "latest", { owner: "repository", id: repository.id }, signal);
   // Abortable: the row may be locked (a concurrent commit), and a signal must not wait for it.
   await withAbortableClient(db, signal, (c) => recordPublished(c, repository.id, checksum));
   return result;
 }
 
 export async function publishSnapshot(db: pg.Pool, config: Config, snapshot: SnapshotRow, now: Date, signal?: AbortSignal): Promise<PublishResult> {
-  const result = await publishFrom(db, config, snapshot.repoId, `snapshots/${snapshot.name}`, { owner: "snapshot", id: snapshot.id }, now, signal);
+  const result = await publishFrom(db, config, snapshot.repoId, `snapshots/${snapshot.name}`, { owner: "snapshot", id: snapshot.id }, signal);
   await markPublished(db, snapshot.id, now);
   return result;
 }
@@ -73,13 +67,12 @@ async function publishFrom(
   repoId: string,
   name: string,
   tree: { owner: "repository" | "snapshot"; id: number },
-  now: Date,
   signal?: AbortSignal,
 ): Promise<PublishResult> {
   const store = blobStoreOf(config);
   // A repository that left the configuration (its snapshots can still be published) is not checked: its settings are gone.
   const repo = config.repositories.find((r) => r.id === repoId);
-  if (repo) await gateTree(db, store, repo, name, tree, { ...(await gateKeys(config, repo)), now, ...(signal ? { signal } : {}) });
+  if (repo) await gateTree(db, store, repo, name, tree, { ...(await gateKeys(config, repo)), ...(signal ? { signal } : {}) });
   // After the gate (a refused tree publishes nothing), before the tree (a client never sees a signature without its key).
   await publishMirrorKey(config, repoId);
   try {

@@ -22,7 +22,7 @@ async function checkSignature(tree: TreeUnderCheck, problems: TreeProblems, repo
   }
   if (!tree.keyring) return;
   try {
-    await verifyDetached(repomd, signature, tree.keyring, REPOMD_SIGNATURE, tree.now);
+    await verifyDetached(repomd, signature, tree.keyring, REPOMD_SIGNATURE);
   } catch (err) {
     problems.add(errorMessage(err));
   }
