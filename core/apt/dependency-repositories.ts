@@ -4,7 +4,7 @@ import { repositoryMetadataFiles } from "../db/package-sets.js";
 import { findRepositoryRow } from "../db/repositories.js";
 import { FilterError } from "../filter/plan.js";
 import type { FilterPackage } from "../filter/types.js";
-import type { RepoSyncContext } from "../mirror/types.js";
+import type { MetadataReadContext } from "../mirror/types.js";
 import { parseProvides } from "./depends.js";
 import { compressionOf } from "./indices.js";
 import { MAX_INDEX_BYTES, readPackagesStanzas } from "./packages.js";
@@ -12,7 +12,7 @@ import { MAX_INDEX_BYTES, readPackagesStanzas } from "./packages.js";
 /** The variants a recorded index may have, in the order we read them (verbatim trees often lack the plain one). */
 const VARIANTS = ["", ".xz", ".gz", ".zst", ".bz2"];
 
-export async function dependencyRepositoryPackages(ctx: RepoSyncContext): Promise<FilterPackage[]> {
+export async function dependencyRepositoryPackages(ctx: MetadataReadContext): Promise<FilterPackage[]> {
   const out: FilterPackage[] = [];
   for (const id of ctx.filter?.dependency_repositories ?? []) {
     const what = `repository ${ctx.repo.id}: filter.dependency_repositories names ${id}`;

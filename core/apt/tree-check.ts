@@ -4,7 +4,13 @@ import { errorMessage } from "../errors.js";
 import { checkListedFile, ListedPackages, readTreeFile, type TreeProblems, type TreeUnderCheck } from "../mirror/tree-check.js";
 import { splitClearsigned, verifyClearsigned, verifyDetached } from "../openpgp/signature.js";
 import { compressionOf, planIndexTargets, type IndexTarget } from "./indices.js";
-import { MAX_INDEX_BYTES, parsePackagesIndex, parseSourcesIndex } from "./packages.js";
+import { MAX_INDEX_BYTES, readPackagesStanzas, parseSourcesIndex } from "./packages.js";
+import { closeDependencies, DPKG_RULES } from "../filter/closure.js";
+import type { FilterPackage } from "../filter/types.js";
+import { addUnsatisfied } from "../mirror/tree-check.js";
+import { parseProvides, requirementsOf } from "./depends.js";
+import { dependencyRepositoryPackages } from "./dependency-repositories.js";
+import { compareDebianParts } from "./version.js";
 import { MAX_RELEASE_BYTES, parseRelease, type Release } from "./release.js";
 
 const MAX_SIGNATURE_BYTES = 1024 * 1024;
@@ -45,7 +51,14 @@ function publishedVariant(tree: TreeUnderCheck, dist: string, t: IndexTarget) {
   return t.variants.find((v) => tree.entries.has(`${dist}/${v.path}`) && !/\.(lzma|lz4)$/.test(v.path));
 }
 
-async function checkIndexPackages(tree: TreeUnderCheck, problems: TreeProblems, dist: string, t: IndexTarget, listed: ListedPackages): Promise<void> {
+async function checkIndexPackages(
+  tree: TreeUnderCheck,
+  problems: TreeProblems,
+  dist: string,
+  t: IndexTarget,
+  listed: ListedPackages,
+  forClosure: FilterPackage[],
+): Promise<void> {
   const variant = publishedVariant(tree, dist, t);
   if (!variant) {
     if (t.parse) problems.add(`the tree has no ${dist}/${t.base} (in any compression) that the Release lists`);
@@ -56,8 +69,23 @@ async function checkIndexPackages(tree: TreeUnderCheck, problems: TreeProblems, 
   const opts = { compression: compressionOf(variant.path), maxOutputBytes: MAX_INDEX_BYTES, label: path, ...(tree.signal ? { signal: tree.signal } : {}) };
   try {
     if (t.kind === "packages") {
-      for await (const p of parsePackagesIndex(source, opts))
-        await listed.add({ path: p.filename, sha256: p.sha256, size: p.size, label: `${p.name}_${p.fullVersion}_${p.arch}` });
+      const extraFields = tree.closure ? ["provides", "depends", "pre-depends"] : [];
+      for await (const { pkg: p, stanza } of readPackagesStanzas(source, { ...opts, extraFields })) {
+        const label = `${p.name}_${p.fullVersion}_${p.arch}`;
+        await listed.add({ path: p.filename, sha256: p.sha256, size: p.size, label });
+        if (!tree.closure) continue;
+        const provides = stanza.fields.get("provides");
+        const depends = stanza.fields.get("depends");
+        const preDepends = stanza.fields.get("pre-depends");
+        forClosure.push({
+          name: p.name,
+          arch: p.arch,
+          version: { epoch: p.epoch, version: p.version, release: p.release },
+          source: false,
+          provides: provides ? parseProvides(provides, `${path}: ${label}`) : [],
+          requires: requirementsOf({ ...(depends ? { depends } : {}), ...(preDepends ? { preDepends } : {}) }, `${path}: ${label}`),
+        });
+      }
     } else if (t.kind === "sources") {
       for await (const s of parseSourcesIndex(source, opts))
         for (const f of s.files) await listed.add({ path: f.filename, sha256: f.sha256, size: f.size, label: `source ${s.name}_${s.fullVersion}` });
@@ -103,6 +131,18 @@ export async function checkAptTree(tree: TreeUnderCheck, problems: TreeProblems,
     if (m) await checkListedFile(tree, problems, "its by-hash name", path, { algo: m[1] === "SHA256" ? "sha256" : "sha512", value: m[2]! });
   }
   const listed = new ListedPackages(tree, problems);
-  for (const t of targets) await checkIndexPackages(tree, problems, dist, t, listed);
+  const forClosure: FilterPackage[] = [];
+  for (const t of targets) await checkIndexPackages(tree, problems, dist, t, listed, forClosure);
   await listed.flush();
+  if (tree.closure) {
+    const satisfiers = await dependencyRepositoryPackages(tree.closure);
+    const all = { kept: forClosure.map(() => "selected" as const), keptCount: forClosure.length, addedByDependencies: 0, unsatisfied: [] };
+    const plan = closeDependencies(forClosure, all, { compareVersions: compareDebianParts, rules: DPKG_RULES, satisfiers });
+    addUnsatisfied(
+      problems,
+      forClosure,
+      plan.unsatisfied,
+      (p) => `${p.name} ${p.version.epoch ? `${p.version.epoch}:` : ""}${p.version.version}${p.version.release ? `-${p.version.release}` : ""} (${p.arch})`,
+    );
+  }
 }

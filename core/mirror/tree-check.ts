@@ -3,6 +3,8 @@ import { createHash } from "node:crypto";
 import type { ChecksumAlgo } from "../checksum.js";
 import type { Keyring } from "../openpgp/signature.js";
 import type { BlobStore } from "../storage/blob-store.js";
+import type { Unsatisfied, FilterPackage } from "../filter/types.js";
+import type { MetadataReadContext } from "./types.js";
 
 /** A tree about to be published, as the gate sees it: paths and blobs, never the live tree on disk. */
 export interface TreeUnderCheck {
@@ -20,6 +22,8 @@ export interface TreeUnderCheck {
   keyring?: Keyring;
   /** The tree must be signed (the mirror's key signs it: a filtered or resigned repository). */
   requireSignature: boolean;
+  /** publish.gate: closure — every dependency of every package must be satisfied by the tree (or filter.dependency_repositories). */
+  closure?: MetadataReadContext;
   signal?: AbortSignal;
 }
 
@@ -147,4 +151,15 @@ export class ListedPackages {
         this.problems.add(`${p.label}: ${p.path} is ${size} bytes, the metadata says ${p.size}`);
     }
   }
+}
+
+/** The closure's unsatisfied dependencies as problems: `<package> needs <requirement>`. */
+export function addUnsatisfied(
+  problems: TreeProblems,
+  packages: readonly FilterPackage[],
+  unsatisfied: readonly Unsatisfied[],
+  label: (p: FilterPackage) => string,
+): void {
+  for (const u of unsatisfied)
+    problems.add(`${label(packages[u.neededBy]!)} needs ${u.requirement.text}, which nothing in the tree (nor filter.dependency_repositories) provides`);
 }

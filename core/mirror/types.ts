@@ -44,6 +44,9 @@ export interface RepoSyncContext {
   dryRun?: boolean;
 }
 
+/** What reading a repository's recorded metadata needs (a sync's context, or the publish gate's). */
+export type MetadataReadContext = Pick<RepoSyncContext, "config" | "repo" | "db" | "blobs" | "log" | "signal" | "filter">;
+
 /** The mirror's OpenPGP key as a sync uses it (core/openpgp/sign.ts makes one from signing.key_file). */
 export interface MetadataSigner {
   /** Sign trees published verbatim too (signing.resign). */

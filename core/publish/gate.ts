@@ -5,6 +5,7 @@ import { blobSizes, treeOf } from "../db/package-sets.js";
 import { ChantalError } from "../errors.js";
 import { TreeProblems, type TreeUnderCheck } from "../mirror/tree-check.js";
 import type { Keyring } from "../openpgp/signature.js";
+import type { MetadataReadContext } from "../mirror/types.js";
 import { repositoryTypeOf } from "../repository-types.js";
 import type { BlobStore } from "../storage/blob-store.js";
 
@@ -15,6 +16,8 @@ export interface GateOptions {
   keyring?: Keyring;
   /** The mirror's key signs this tree: a missing signature is a problem. */
   requireSignature?: boolean;
+  /** publish.gate: closure — what reading the dependency repositories needs. */
+  closure?: MetadataReadContext;
   signal?: AbortSignal;
 }
 
@@ -40,6 +43,7 @@ export async function gateTree(
     sizes: (shas) => blobSizes(db, shas),
     requireSignature: opts.requireSignature ?? false,
     ...(opts.keyring ? { keyring: opts.keyring } : {}),
+    ...(opts.closure ? { closure: opts.closure } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
   };
   const problems = new TreeProblems();

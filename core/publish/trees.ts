@@ -4,6 +4,8 @@ import type pg from "pg";
 import type { Config, RepositoryConfig } from "../config/schema.js";
 import { loadKeyring } from "../openpgp/signature.js";
 import { gateTree, type GateOptions } from "./gate.js";
+import { silentLogger } from "../log.js";
+import type { BlobStore } from "../storage/blob-store.js";
 import { treeOf, treePages } from "../db/package-sets.js";
 import { publishTree, removePublished, unpublish, type PublishResult } from "../storage/publish.js";
 import { blobStoreOf } from "../storage/backend.js";
@@ -60,6 +62,14 @@ async function gateKeys(config: Config, repo: RepositoryConfig): Promise<Pick<Ga
   return repo.verify?.keyring ? { keyring: await loadKeyring(repo.verify.keyring) } : {};
 }
 
+/** publish.gate: closure (the repository's publish block, else the global one) asks the gate to check every dependency. */
+function closureGate(db: pg.Pool, config: Config, repo: RepositoryConfig, blobs: BlobStore, signal: AbortSignal | undefined): Pick<GateOptions, "closure"> {
+  if ((repo.publish?.gate ?? config.publish?.gate) !== "closure") return {};
+  // The configured block even when inactive: its dependency_repositories satisfy a verbatim tree's dependencies too.
+  const filter = repo.filter ?? config.filter;
+  return { closure: { config, repo, db, blobs, log: silentLogger(), signal: signal ?? new AbortController().signal, ...(filter ? { filter } : {}) } };
+}
+
 /** The backend's publisher: hardlinks and a symlink swap in a directory, or server-side copies in the bucket. */
 async function publishFrom(
   db: pg.Pool,
@@ -72,7 +82,12 @@ async function publishFrom(
   const store = blobStoreOf(config);
   // A repository that left the configuration (its snapshots can still be published) is not checked: its settings are gone.
   const repo = config.repositories.find((r) => r.id === repoId);
-  if (repo) await gateTree(db, store, repo, name, tree, { ...(await gateKeys(config, repo)), ...(signal ? { signal } : {}) });
+  if (repo)
+    await gateTree(db, store, repo, name, tree, {
+      ...(await gateKeys(config, repo)),
+      ...closureGate(db, config, repo, store, signal),
+      ...(signal ? { signal } : {}),
+    });
   // After the gate (a refused tree publishes nothing), before the tree (a client never sees a signature without its key).
   await publishMirrorKey(config, repoId);
   try {

@@ -5,14 +5,14 @@ import { findRepositoryRow } from "../db/repositories.js";
 import { FilterError } from "../filter/plan.js";
 import type { FilterPackage } from "../filter/types.js";
 import type { MetadataEntry } from "../mirror/commit.js";
-import type { RepoSyncContext } from "../mirror/types.js";
+import type { MetadataReadContext } from "../mirror/types.js";
 import { filterPackageOf, type RpmDependencies } from "./dependencies.js";
 import { filesProviding } from "./filelists.js";
 import { MAX_REPOMD_BYTES, parseRepomd } from "./repomd.js";
 import { compressionFromPath, decompressIterable } from "../compress/decompress.js";
 import { locationOf, MAX_PRIMARY_BYTES, readPrimary } from "./sync-steps.js";
 
-async function readBlob(ctx: RepoSyncContext, sha256: string, max: number, label: string): Promise<Buffer> {
+async function readBlob(ctx: MetadataReadContext, sha256: string, max: number, label: string): Promise<Buffer> {
   const parts: Buffer[] = [];
   let n = 0;
   for await (const chunk of ctx.blobs.openRead(sha256, ctx.signal)) {
@@ -24,7 +24,7 @@ async function readBlob(ctx: RepoSyncContext, sha256: string, max: number, label
 }
 
 /** `wantedFiles`: file paths this repository's packages require that its own primary does not list (looked up in filelists). */
-export async function dependencyRepositoryPackages(ctx: RepoSyncContext, wantedFiles: ReadonlySet<string>): Promise<FilterPackage[]> {
+export async function dependencyRepositoryPackages(ctx: MetadataReadContext, wantedFiles: ReadonlySet<string>): Promise<FilterPackage[]> {
   const out: FilterPackage[] = [];
   for (const id of ctx.filter?.dependency_repositories ?? []) {
     const what = `repository ${ctx.repo.id}: filter.dependency_repositories names ${id}`;
@@ -37,7 +37,7 @@ export async function dependencyRepositoryPackages(ctx: RepoSyncContext, wantedF
     const repomdFile = files.find((f) => f.path === "repodata/repomd.xml");
     if (!repomdFile) throw new FilterError(`${what}, which has not been synced yet: sync ${id} first`);
     const repomd = parseRepomd(await readBlob(ctx, repomdFile.sha256, MAX_REPOMD_BYTES, `${id}: repodata/repomd.xml`));
-    const depCtx: RepoSyncContext = { ...ctx, repo };
+    const depCtx: MetadataReadContext = { ...ctx, repo };
     const fileOf = (type: string): { entry: MetadataEntry; openSize?: number } | undefined => {
       const d = repomd.data.find((x) => x.type === type);
       if (!d) return undefined;

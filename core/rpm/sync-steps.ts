@@ -37,7 +37,7 @@ export async function fetchOptional(url: string, ctx: RepoSyncContext): Promise<
 }
 
 /** The repository-relative path of an upstream location, refusing anything outside the repository. */
-export function locationOf(ctx: RepoSyncContext, href: string, base?: string): string {
+export function locationOf(ctx: Pick<RepoSyncContext, "repo">, href: string, base?: string): string {
   return safeLocation(href, base, { repoUrl: ctx.repo.upstream_url });
 }
 
@@ -155,7 +155,7 @@ export function sameFile(a: RpmPackage, b: ParsedPackage): boolean {
 export async function readPrimary(
   entry: MetadataEntry,
   openSize: number | undefined,
-  ctx: RepoSyncContext,
+  ctx: Pick<RepoSyncContext, "blobs" | "signal" | "repo">,
   onDependencies?: (pkg: RpmPackage, deps: RpmDependencies) => void,
 ): Promise<RpmPackage[]> {
   const byLocation = new Map<string, RpmPackage>();

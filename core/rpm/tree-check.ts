@@ -5,6 +5,15 @@ import { safeLocation } from "../mirror/location.js";
 import { checkListedFile, ListedPackages, readTreeFile, type TreeProblems, type TreeUnderCheck } from "../mirror/tree-check.js";
 import { verifyDetached } from "../openpgp/signature.js";
 import { parsePrimaryInWorker } from "./primary-thread.js";
+import { closeDependencies, RPM_RULES } from "../filter/closure.js";
+import { packageLabel } from "../filter/plan.js";
+import type { FilterPackage } from "../filter/types.js";
+import { addUnsatisfied } from "../mirror/tree-check.js";
+import { decompressIterable } from "../compress/decompress.js";
+import { filterPackageOf, unresolvedFileRequirements } from "./dependencies.js";
+import { dependencyRepositoryPackages } from "./dependency-repositories.js";
+import { compareEvr } from "./evr.js";
+import { filesProviding } from "./filelists.js";
 import { parseRepomd, type Repomd } from "./repomd.js";
 
 const REPOMD = "repodata/repomd.xml";
@@ -57,6 +66,7 @@ export async function checkRpmTree(tree: TreeUnderCheck, problems: TreeProblems)
   const primarySha = tree.entries.get(primaryPath);
   if (!primarySha || !(await tree.blobs.has(primarySha))) return; // reported above
   const listed = new ListedPackages(tree, problems);
+  const forClosure: { pkg: FilterPackage; pkgid: string }[] = [];
   const packages = parsePrimaryInWorker(tree.blobs.openRead(primarySha, tree.signal), {
     compression: compressionFromPath(primaryPath),
     label: primaryPath,
@@ -65,6 +75,7 @@ export async function checkRpmTree(tree: TreeUnderCheck, problems: TreeProblems)
     ...(primaryData.openSize !== undefined ? { openSize: primaryData.openSize } : {}),
     repoUrl: tree.upstreamUrl,
     ...(tree.signal ? { signal: tree.signal } : {}),
+    ...(tree.closure ? { withDependencies: true } : {}),
   });
   try {
     for await (const p of packages) {
@@ -75,10 +86,48 @@ export async function checkRpmTree(tree: TreeUnderCheck, problems: TreeProblems)
         ...(p.checksumAlgo === "sha256" ? { sha256: p.checksumValue } : {}),
         ...(p.size !== null ? { size: p.size } : {}),
       });
+      if (tree.closure) forClosure.push({ pkg: filterPackageOf(p, p.deps), pkgid: p.checksumValue });
     }
     await listed.flush();
   } catch (err) {
     if (tree.signal?.aborted) throw err;
     problems.add(`${primaryPath}: ${errorMessage(err)}`);
+    return;
   }
+  if (tree.closure) await checkClosure(tree, problems, forClosure, locations.get("filelists"));
+}
+
+/** publish.gate: closure — the tree's packages (and filter.dependency_repositories) satisfy every dependency of every package. */
+async function checkClosure(
+  tree: TreeUnderCheck,
+  problems: TreeProblems,
+  listed: { pkg: FilterPackage; pkgid: string }[],
+  filelistsPath: string | undefined,
+): Promise<void> {
+  const packages = listed.map((l) => l.pkg);
+  const wanted = unresolvedFileRequirements(packages.map((p) => ({ provides: p.provides ?? [], requires: p.requires ?? [], files: p.files ?? [] })));
+  const filelistsSha = filelistsPath ? tree.entries.get(filelistsPath) : undefined;
+  if (wanted.size > 0 && filelistsPath && filelistsSha) {
+    const label = `${filelistsPath} of the tree`;
+    const files = await filesProviding(
+      decompressIterable(tree.blobs.openRead(filelistsSha, tree.signal), compressionFromPath(filelistsPath), { maxOutputBytes: MAX_PRIMARY_BYTES, label }),
+      wanted,
+      label,
+    );
+    listed.forEach((l) => {
+      const more = files.get(l.pkgid);
+      if (more) l.pkg.files = [...(l.pkg.files ?? []), ...more];
+    });
+  }
+  const satisfiers = await dependencyRepositoryPackages(tree.closure!, wanted);
+  const plan = closeDependencies(
+    packages,
+    { kept: packages.map(() => "selected"), keptCount: packages.length, addedByDependencies: 0, unsatisfied: [] },
+    {
+      compareVersions: compareEvr,
+      rules: RPM_RULES,
+      satisfiers,
+    },
+  );
+  addUnsatisfied(problems, packages, plan.unsatisfied, packageLabel);
 }

@@ -1,11 +1,12 @@
 // The publish gate: a tree that a client would reject (a package missing from the pool, a signature that no longer
 // verifies) is never published; the previous tree stays live and the run or command fails with the problems listed.
-import { copyFileSync, mkdtempSync, readlinkSync, rmSync, unlinkSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, readlinkSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { generateRpmRepo } from "../fixtures/rpm-repo-generator.js";
 import { APT_TOOLS, buildDeb, createGpgKey, writeAptRepo, type GpgKey } from "../helpers/apt-fixtures.js";
+import { buildRpm, createRepo } from "../helpers/rpm-fixtures.js";
 import { startSyncEnvironment, type SyncEnvironment } from "../helpers/sync-env.js";
 import { describeWithTools } from "../helpers/tools.js";
 
@@ -91,3 +92,41 @@ describeWithTools(APT_TOOLS, "publish gate (apt)", () => {
     expect(readlinkSync(env.published("deb"))).toMatch(/latest/);
   });
 });
+
+describeWithTools(["rpmbuild", "createrepo_c"], "publish gate: closure (rpm)", () => {
+  it("with publish.gate: closure, an upstream whose package needs what nothing provides is not published; the dependency repository satisfies it", async () => {
+    const scratch = mkdtempSync(join(tmpdir(), "chantal-gate-closure-"));
+    cleanups.push(() => rmSync(scratch, { recursive: true, force: true }));
+    const app = join(scratch, "up", "app");
+    const base = join(scratch, "up", "base");
+    await buildRpm({ dir: app, name: "tool", version: "1.0", release: "1", arch: "noarch", requires: ["libthing >= 2", "/usr/bin/helper"] });
+    await buildRpm({ dir: app, name: "other", version: "1.0", release: "1", arch: "noarch" });
+    await createRepo(app);
+    await buildRpm({ dir: base, name: "libthing", version: "2.1", release: "1", arch: "noarch", files: ["/usr/bin/helper"] });
+    await createRepo(base);
+    const repos = (url: string, deps: string) =>
+      `  - id: app\n    type: rpm\n    upstream_url: ${url}/app/\n    publish: { gate: closure }\n${deps}` +
+      `  - id: base\n    type: rpm\n    upstream_url: ${url}/base/\n`;
+    const env = await startSyncEnvironment({ upstream: join(scratch, "up"), repoYaml: (url) => repos(url, "") });
+    cleanups.push(() => env.close());
+    const refused = await env.cli("repo", "sync", "--repo-id", "app", "--json");
+    expect(refused.code).toBe(1);
+    const error = JSON.parse(refused.stdout).error as string;
+    expect(error).toContain("the tree for latest fails the client check (2 problems)");
+    expect(error).toContain("tool-1.0-1.noarch needs libthing >= 2, which nothing in the tree (nor filter.dependency_repositories) provides");
+    expect(error).toContain("tool-1.0-1.noarch needs /usr/bin/helper");
+    expect(() => readlinkSync(env.published("app"))).toThrow();
+
+    // The same upstream, with the base repository named as the one that satisfies its dependencies (an inactive filter: verbatim).
+    expect((await env.cli("repo", "sync", "--repo-id", "base")).code).toBe(0);
+    writeFileSync(
+      join(env.configDir, "config.yaml"),
+      readConfig(env).replace("    publish: { gate: closure }\n", "    publish: { gate: closure }\n    filter: { dependency_repositories: [base] }\n"),
+    );
+    expect((await env.cli("publish", "repo", "--repo-id", "app")).code).toBe(0);
+  });
+});
+
+function readConfig(env: SyncEnvironment): string {
+  return readFileSync(join(env.configDir, "config.yaml"), "utf8");
+}
