@@ -68,7 +68,7 @@ export interface RemovalResult {
 /**
  * Remove a repository that is no longer configured: unpublish first (a failure leaves the database state,
  * so running it again finishes the work), then delete its state in one transaction. Blobs and package rows
- * stay for the pool's garbage collection.
+ * stay for `pool gc` (core/storage/gc.ts).
  */
 export async function removeRepository(req: { repoId: string; keepSnapshots: boolean }, env: RemoveEnv): Promise<RemovalResult> {
   const problem = stillConfiguredProblem(env.loaded, req.repoId);
