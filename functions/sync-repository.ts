@@ -3,7 +3,15 @@ import { repositoryPackageCount } from "../core/db/package-sets.js";
 import { configSecrets } from "../core/config/secrets.js";
 import { findRepository, type LoadedConfig } from "../core/config/load.js";
 import { connectionLossError, type Database } from "../core/db/client.js";
-import { acquireLock, describeHolder, LockHeldError, maintenanceLockRequest, repositoryLockRequest, type HeldLock } from "../core/db/locks.js";
+import {
+  acquireLock,
+  describeHolder,
+  exclusiveMaintenanceRunning,
+  LockHeldError,
+  maintenanceLockRequest,
+  repositoryLockRequest,
+  type HeldLock,
+} from "../core/db/locks.js";
 import { ensureRepository, repositoryChecksums, type RepositoryRow } from "../core/db/repositories.js";
 import type { SyncStatus, SyncTrigger } from "../core/db/schema.js";
 import { finishRun, markAbandonedRuns, startRun, zeroCounts, type RunCounts } from "../core/db/sync-runs.js";
@@ -65,8 +73,7 @@ export interface SyncResult {
 
 async function takeLocks(req: SyncRequest, row: RepositoryRow, env: SyncEnv): Promise<HeldLock[]> {
   const maintenance = await acquireLock(env.database.url, maintenanceLockRequest("shared", `sync ${req.repoId}`, { signal: env.signal })).catch((err) => {
-    if (err instanceof LockHeldError)
-      throw new LockBusyError(`a database restore is running (${err.holders.map(describeHolder).join(", ")}): sync of ${req.repoId} not started`);
+    if (err instanceof LockHeldError) throw new LockBusyError(`${exclusiveMaintenanceRunning(err.holders)}: sync of ${req.repoId} not started`);
     throw err;
   });
   try {

@@ -106,6 +106,19 @@ describe("pool gc", () => {
     }
   });
 
+  it("a sync started while pool gc runs is refused at once, naming pool gc (exit 75), and records a skipped run", async () => {
+    const gcLock = await acquireLock(env.db.url, maintenanceLockRequest("exclusive", "pool gc"));
+    try {
+      const r = await env.cli("repo", "sync", "--repo-id", "r1");
+      expect(r.code).toBe(75);
+      expect(r.stderr).toMatch(/pool gc is running \(.*\): sync of r1 not started/);
+      const runs = await env.pg.query(`SELECT status FROM chantal.sync_runs ORDER BY id DESC LIMIT 1`);
+      expect(runs.rows[0].status).toBe("skipped-locked");
+    } finally {
+      await gcLock.release();
+    }
+  });
+
   it("after the snapshot is deleted, its dropped packages' blobs and rows go, and the current set stays complete", async () => {
     const dropped = await blobsOf(["pkg000000", "pkg000001", "pkg000002"]);
     const kept = await blobsOf(["pkg000003", "pkg000008"]);
