@@ -23,6 +23,7 @@ import { repositoryTypeOf } from "../core/repository-types.js";
 import { snapshotNameFromTemplate } from "../core/snapshots/name.js";
 import { createSnapshot, findSnapshot } from "../core/snapshots/snapshots.js";
 import { publishLatest, publishSnapshot } from "../core/publish/trees.js";
+import { pruneHeld, retentionOf } from "../core/lifecycle/snapshot-retention.js";
 import { blobStoreOf } from "../core/storage/backend.js";
 import type { RepoSyncContext, RepoSyncResult, SyncPlanReport, SyncProgress } from "../core/mirror/types.js";
 
@@ -142,6 +143,11 @@ async function afterSync(
     const snap = await createSnapshot(env.database.pool, row.id, req.repoId, name);
     await publishSnapshot(env.database.pool, config, snap, env.now(), signal);
     out.snapshot = name;
+    // snapshots.retention after each scheduled (or --snapshot) one, under the repository lock this sync holds.
+    if (retentionOf(config, req.repoId)) {
+      const pruned = await pruneHeld(config, env.database, req.repoId, false, env.now());
+      if (pruned.deleted.length) env.log.info({ repo: req.repoId, deleted: pruned.deleted }, "snapshot retention: deleted older snapshots");
+    }
   }
   return out;
 }

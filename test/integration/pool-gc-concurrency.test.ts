@@ -53,7 +53,7 @@ describe("pool gc under concurrency", () => {
     const gcLoop = (async () => {
       while (!stop) {
         const r = await env.cli("pool", "gc", "--json", "--protect-minutes", "0");
-        gcRuns.push({ code: r.code, freed: r.code === 0 ? JSON.parse(r.stdout).freed.blobs : 0, stderr: r.stderr });
+        gcRuns.push({ code: r.code ?? -1, freed: r.code === 0 ? JSON.parse(r.stdout).freed.blobs : 0, stderr: r.stderr });
         await pause(100);
       }
     })();
