@@ -4,12 +4,13 @@
 export const NOUNS: Record<string, string> = {
   config: "validate and describe the configuration",
   repo: "repositories: list, show, sync, history, remove",
-  snapshot: "freeze, compare and delete snapshots of a repository",
+  snapshot: "freeze, compare, delete and prune snapshots of a repository",
   publish: "write or remove published trees: latest, or a snapshot",
   proxy: "which proxy applies, and does it work",
   scheduler: "the local scheduler daemon",
   db: "database status, migrations, backup and restore",
   pool: "the content-addressed pool",
+  storage: "disk use of the pool and its repositories",
   cloud: "the AWS deployment",
 };
 

@@ -3,20 +3,8 @@ import type { Command } from "commander";
 import { DEFAULT_PROTECT_MINUTES, runPoolGc } from "../../core/lifecycle/gc.js";
 import { ExitCode } from "../../core/errors.js";
 import { action } from "../context.js";
-import { printJson } from "../output.js";
+import { formatBytes, printJson } from "../output.js";
 import { wholeNumber } from "../repo-id.js";
-
-/** 1234567 -> "1.2 MB" (decimal units, as df -H and S3 consoles show them). */
-export function formatBytes(n: number): string {
-  const units = ["B", "kB", "MB", "GB", "TB", "PB"];
-  let v = n;
-  let i = 0;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return i === 0 ? `${n} B` : `${v.toFixed(1)} ${units[i]}`;
-}
 
 export function register(pool: Command): void {
   pool

@@ -33,7 +33,7 @@ export interface PoolGcReport extends PoolGcResult {
 
 export async function runPoolGc(req: PoolGcRequest, env: PoolGcEnv): Promise<PoolGcReport> {
   const blobs = blobStoreOf(env.config);
-  const protectMs = (req.protectMinutes ?? DEFAULT_PROTECT_MINUTES) * 60_000;
+  const protectMs = (req.protectMinutes ?? env.config.pool?.gc?.protect_minutes ?? DEFAULT_PROTECT_MINUTES) * 60_000;
   const collect = () =>
     collectPoolGarbage(env.database.pool, blobs, {
       dryRun: req.dryRun ?? false,

@@ -137,6 +137,7 @@ beforeAll(async () => {
   await run("pool verify", ["--deep"]);
   await run("pool gc", ["--dry-run"]);
   await run("snapshot prune", ["--dry-run"]);
+  await run("storage usage", []);
   await run("config validate", []);
   await run("proxy explain", ["--repo-id", "r1", "--test"]);
   await run("scheduler list", []);

@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { planPrefix, poolPrefixes, type PooledBlob } from "../../../core/storage/gc.js";
 import { previousTreesToKeep } from "../../../core/storage/gc-trees.js";
-import { formatBytes } from "../../../bin/commands/pool-gc.js";
+import { formatBytes } from "../../../bin/output.js";
 
 const blob = (c: string, minutesAgo: number): PooledBlob => ({
   sha256: c.repeat(64),
