@@ -69,6 +69,12 @@ export const StorageSchema = z.strictObject({
     .min(1)
     .optional()
     .describe("Temporary downloads (default <pool_path>/.tmp, same filesystem as the pool; <base_path>/tmp with backend s3)"),
+  free_space_reserve_mb: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe("a sync fails before downloading when the pool's filesystem would keep less than this many MiB free (default 512)"),
   backend: z
     .enum(["filesystem", "s3"], { error: (iss) => `must be "filesystem" or "s3", not ${JSON.stringify(iss.input)}` })
     .optional()
