@@ -15,6 +15,8 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
 const STAT_CONCURRENCY = 64;
 const DELETE_CONCURRENCY = 32;
 const S3_DELETE_BATCH = 1000;
+/** Prefixes worked on at once: memory stays a few 256ths of the pool; the database and the disk both stay busy. */
+const PREFIX_CONCURRENCY = 4;
 
 /** A blob found in the pool. */
 export interface PooledBlob {
@@ -79,9 +81,12 @@ export function planPrefix(
   return { orphans, young };
 }
 
-/** The blobs stored under one <aa>/ prefix (names that are not sha256 digests are not ours: never listed). */
-export async function listPrefix(blobs: BlobStore, aa: string, signal?: AbortSignal): Promise<PooledBlob[]> {
-  if (blobs instanceof FilesystemBlobStore) return listFilesystemPrefix(blobs.root, aa, signal);
+/**
+ * The blobs stored under one <aa>/ prefix (names that are not sha256 digests are not ours: never listed). On a
+ * filesystem, a blob in `referenced` is not stat()ed: its size is the database's (its mtime does not matter).
+ */
+export async function listPrefix(blobs: BlobStore, aa: string, signal?: AbortSignal, referenced?: ReadonlyMap<string, number>): Promise<PooledBlob[]> {
+  if (blobs instanceof FilesystemBlobStore) return listFilesystemPrefix(blobs.root, aa, signal, referenced);
   if (blobs instanceof S3BlobStore) {
     const out: PooledBlob[] = [];
     for await (const page of blobs.bucket.list(poolListPrefix(blobs.bucket.settings.prefix, aa), signal)) {
@@ -102,21 +107,34 @@ async function readdirOrEmpty(dir: string): Promise<string[]> {
   });
 }
 
-async function listFilesystemPrefix(root: string, aa: string, signal?: AbortSignal): Promise<PooledBlob[]> {
+const KNOWN_MTIME = new Date(0);
+
+async function listFilesystemPrefix(root: string, aa: string, signal?: AbortSignal, referenced?: ReadonlyMap<string, number>): Promise<PooledBlob[]> {
   const out: PooledBlob[] = [];
-  for (const bb of (await readdirOrEmpty(join(root, aa))).sort()) {
-    const dir = join(root, aa, bb);
-    const names = (await readdirOrEmpty(dir)).filter((n) => SHA256_HEX.test(n) && n.startsWith(aa + bb));
-    await forEachLimited(
-      names,
-      STAT_CONCURRENCY,
-      async (name) => {
-        const info = await stat(join(dir, name)).catch(() => undefined);
-        if (info?.isFile()) out.push({ sha256: name, size: info.size, modified: info.mtime });
-      },
-      signal,
-    );
-  }
+  const unknown: string[] = [];
+  const bbs = await readdirOrEmpty(join(root, aa));
+  await forEachLimited(
+    bbs,
+    STAT_CONCURRENCY,
+    async (bb) => {
+      for (const name of await readdirOrEmpty(join(root, aa, bb))) {
+        if (!SHA256_HEX.test(name) || !name.startsWith(aa + bb)) continue;
+        const size = referenced?.get(name);
+        if (size !== undefined) out.push({ sha256: name, size, modified: KNOWN_MTIME });
+        else unknown.push(name);
+      }
+    },
+    signal,
+  );
+  await forEachLimited(
+    unknown,
+    STAT_CONCURRENCY,
+    async (name) => {
+      const info = await stat(join(root, aa, name.slice(2, 4), name)).catch(() => undefined);
+      if (info?.isFile()) out.push({ sha256: name, size: info.size, modified: info.mtime });
+    },
+    signal,
+  );
   return out;
 }
 
@@ -142,43 +160,63 @@ export async function removeBlobs(blobs: BlobStore, shas: readonly string[], sig
   }
 }
 
-const REFERENCED_SQL = `
-  SELECT p.sha256 FROM chantal.packages p
-  WHERE p.sha256 >= $1 AND p.sha256 < $2
-    AND (EXISTS (SELECT 1 FROM chantal.repository_packages rp WHERE rp.package_id = p.id)
-      OR EXISTS (SELECT 1 FROM chantal.snapshot_packages sp WHERE sp.package_id = p.id))
-  UNION
-  SELECT m.sha256 FROM chantal.metadata_files m
-  WHERE m.sha256 >= $1 AND m.sha256 < $2
-    AND (EXISTS (SELECT 1 FROM chantal.repository_metadata rm WHERE rm.metadata_file_id = m.id)
-      OR EXISTS (SELECT 1 FROM chantal.snapshot_metadata sm WHERE sm.metadata_file_id = m.id))`;
+/** Every package and metadata row under one prefix, with whether a current set or a snapshot references it. */
+const PREFIX_ROWS_SQL = `
+  SELECT 'package' AS kind, p.id, p.sha256, p.size,
+    (EXISTS (SELECT 1 FROM chantal.repository_packages rp WHERE rp.package_id = p.id)
+      OR EXISTS (SELECT 1 FROM chantal.snapshot_packages sp WHERE sp.package_id = p.id)) AS referenced
+  FROM chantal.packages p WHERE p.sha256 >= $1 AND p.sha256 < $2
+  UNION ALL
+  SELECT 'metadata', m.id, m.sha256, m.size,
+    (EXISTS (SELECT 1 FROM chantal.repository_metadata rm WHERE rm.metadata_file_id = m.id)
+      OR EXISTS (SELECT 1 FROM chantal.snapshot_metadata sm WHERE sm.metadata_file_id = m.id))
+  FROM chantal.metadata_files m WHERE m.sha256 >= $1 AND m.sha256 < $2`;
 
-/** The sha256s under one prefix that a current set or a snapshot references (environments reference snapshots). */
-export async function referencedShas(db: pg.Pool | pg.ClientBase, aa: string): Promise<Set<string>> {
-  const r = await db.query(REFERENCED_SQL, prefixRange(aa));
-  return new Set(r.rows.map((row) => (row.sha256 as string).trim()));
+interface PrefixRow {
+  kind: "package" | "metadata";
+  id: number;
+  sha256: string;
+  size: number;
+  referenced: boolean;
 }
 
-const UNREFERENCED_ROWS = {
-  package: `FROM chantal.packages p WHERE p.sha256 >= $1 AND p.sha256 < $2
-    AND NOT EXISTS (SELECT 1 FROM chantal.repository_packages rp WHERE rp.package_id = p.id)
-    AND NOT EXISTS (SELECT 1 FROM chantal.snapshot_packages sp WHERE sp.package_id = p.id)`,
-  metadata: `FROM chantal.metadata_files p WHERE p.sha256 >= $1 AND p.sha256 < $2
-    AND NOT EXISTS (SELECT 1 FROM chantal.repository_metadata rm WHERE rm.metadata_file_id = p.id)
-    AND NOT EXISTS (SELECT 1 FROM chantal.snapshot_metadata sm WHERE sm.metadata_file_id = p.id)`,
-};
+async function prefixRows(db: pg.Pool, aa: string): Promise<PrefixRow[]> {
+  const r = await db.query(PREFIX_ROWS_SQL, prefixRange(aa));
+  return r.rows.map((row) => ({
+    kind: row.kind as PrefixRow["kind"],
+    id: Number(row.id),
+    sha256: (row.sha256 as string).trim(),
+    size: Number(row.size),
+    referenced: row.referenced === true,
+  }));
+}
 
-/** Rows of blobs nothing references under one prefix: counted (dry run) or deleted, before their blobs go. */
-async function unreferencedRows(db: pg.Pool, aa: string, remove: boolean): Promise<{ packages: number; metadata: number }> {
-  const count = async (kind: keyof typeof UNREFERENCED_ROWS) => {
-    const from = UNREFERENCED_ROWS[kind];
-    const table = kind === "package" ? "chantal.packages" : "chantal.metadata_files";
-    const r = remove
-      ? await db.query(`DELETE FROM ${table} d WHERE d.id IN (SELECT p.id ${from})`, prefixRange(aa))
-      : await db.query(`SELECT count(*)::int AS n ${from}`, prefixRange(aa));
-    return remove ? (r.rowCount ?? 0) : (r.rows[0].n as number);
-  };
-  return { packages: await count("package"), metadata: await count("metadata") };
+/** Delete the rows found unreferenced, checking again in the statement (the caller holds the maintenance lock anyway). */
+async function deleteUnreferencedRows(db: pg.Pool, rows: readonly PrefixRow[]): Promise<{ packages: number; metadata: number }> {
+  const ids = (kind: PrefixRow["kind"]) => rows.filter((r) => r.kind === kind && !r.referenced).map((r) => r.id);
+  const packageIds = ids("package");
+  const metadataIds = ids("metadata");
+  const packages = packageIds.length
+    ? ((
+        await db.query(
+          `DELETE FROM chantal.packages p WHERE p.id = ANY($1::bigint[])
+             AND NOT EXISTS (SELECT 1 FROM chantal.repository_packages rp WHERE rp.package_id = p.id)
+             AND NOT EXISTS (SELECT 1 FROM chantal.snapshot_packages sp WHERE sp.package_id = p.id)`,
+          [packageIds],
+        )
+      ).rowCount ?? 0)
+    : 0;
+  const metadata = metadataIds.length
+    ? ((
+        await db.query(
+          `DELETE FROM chantal.metadata_files m WHERE m.id = ANY($1::bigint[])
+             AND NOT EXISTS (SELECT 1 FROM chantal.repository_metadata rm WHERE rm.metadata_file_id = m.id)
+             AND NOT EXISTS (SELECT 1 FROM chantal.snapshot_metadata sm WHERE sm.metadata_file_id = m.id)`,
+          [metadataIds],
+        )
+      ).rowCount ?? 0)
+    : 0;
+  return { packages, metadata };
 }
 
 /**
@@ -200,24 +238,37 @@ export async function collectPoolGarbage(db: pg.Pool, blobs: BlobStore, opts: Po
     tempFiles: dryRun ? await countStaleTemp(blobs, opts.protectMs, now) : await blobs.cleanStaleTemp(opts.protectMs),
   };
   let done = 0;
-  for (const aa of poolPrefixes()) {
-    opts.signal?.throwIfAborted();
-    const stored = await listPrefix(blobs, aa, opts.signal);
-    const rows = await unreferencedRows(db, aa, !dryRun);
-    result.rows.packages += rows.packages;
-    result.rows.metadata += rows.metadata;
-    const { orphans, young } = planPrefix(stored, await referencedShas(db, aa), protectBefore);
-    if (!dryRun)
-      await removeBlobs(
-        blobs,
-        orphans.map((b) => b.sha256),
-        opts.signal,
-      );
-    for (const b of stored) add(result.scanned, b);
-    for (const b of orphans) add(result.freed, b);
-    for (const b of young) add(result.protectedOrphans, b);
-    opts.onProgress?.(++done);
-  }
+  await forEachLimited(
+    poolPrefixes(),
+    PREFIX_CONCURRENCY,
+    async (aa) => {
+      const rows = await prefixRows(db, aa);
+      const referenced = new Map<string, number>();
+      for (const r of rows) if (r.referenced) referenced.set(r.sha256, r.size);
+      const stored = await listPrefix(blobs, aa, opts.signal, referenced);
+      // Rows first (committed), then files: a crash leaves files without rows for the next run, never a row without its file.
+      const deleted = dryRun
+        ? {
+            packages: rows.filter((r) => r.kind === "package" && !r.referenced).length,
+            metadata: rows.filter((r) => r.kind === "metadata" && !r.referenced).length,
+          }
+        : await deleteUnreferencedRows(db, rows);
+      result.rows.packages += deleted.packages;
+      result.rows.metadata += deleted.metadata;
+      const { orphans, young } = planPrefix(stored, new Set(referenced.keys()), protectBefore);
+      if (!dryRun)
+        await removeBlobs(
+          blobs,
+          orphans.map((b) => b.sha256),
+          opts.signal,
+        );
+      for (const b of stored) add(result.scanned, b);
+      for (const b of orphans) add(result.freed, b);
+      for (const b of young) add(result.protectedOrphans, b);
+      opts.onProgress?.(++done);
+    },
+    opts.signal,
+  );
   return result;
 }
 

@@ -136,7 +136,7 @@ beforeAll(async () => {
   await run("db status", []);
   await run("pool verify", ["--deep"]);
   await run("pool gc", ["--dry-run"]);
-  await run("snapshot prune", ["--dry-run"]);
+  await run("snapshot prune", ["--repo-id", "r1", "--dry-run"]);
   await run("storage usage", []);
   await run("config validate", []);
   await run("proxy explain", ["--repo-id", "r1", "--test"]);
