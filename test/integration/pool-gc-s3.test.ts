@@ -98,6 +98,12 @@ describe("pool gc on S3", () => {
     expect(await keys("pool/")).toEqual(await recordedKeys());
     const verify = await env.cli("pool", "verify", "--deep");
     expect(verify.code, verify.stdout).toBe(0);
+    // storage usage reads the bucket the same way: the pool is exactly what the database records; no free space on S3.
+    const usage = await env.cli("storage", "usage", "--json");
+    expect(usage.code, usage.stderr).toBe(0);
+    const u = JSON.parse(usage.stdout);
+    expect(u.pool.blobs).toBe((await recordedKeys()).length);
+    expect(u).toMatchObject({ free_bytes: null, reclaimable: { blobs: 0 }, referenced: { blobs: u.pool.blobs } });
     // The published latest is complete (its objects are copies, never the pool's).
     expect(await keys("published/r1/latest/")).toContain("published/r1/latest/repodata/repomd.xml");
   });
