@@ -4,7 +4,7 @@
 export const NOUNS: Record<string, string> = {
   config: "validate and describe the configuration",
   repo: "repositories: list, show, sync, history, remove",
-  snapshot: "freeze, compare and delete snapshots of a repository",
+  snapshot: "freeze, compare, delete and prune snapshots of a repository",
   publish: "write or remove published trees: latest, or a snapshot",
   promote: "serve a group snapshot in an environment (dev, test, prod); history and rollback",
   environment: "what an environment serves, and its client configuration",
@@ -13,6 +13,7 @@ export const NOUNS: Record<string, string> = {
   db: "database status, migrations, backup and restore",
   pool: "the content-addressed pool",
   signing: "the mirror's own OpenPGP key, which signs regenerated metadata",
+  storage: "disk use of the pool and its repositories",
   cloud: "the AWS deployment",
 };
 

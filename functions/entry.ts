@@ -16,6 +16,7 @@ import type { Failure } from "../core/runtime/failure.js";
 import { backupExitCode, backupRequestFromConfig, runBackup } from "./backup.js";
 import { progressLines } from "./progress-lines.js";
 import { runSync, syncExitCode } from "./sync.js";
+import { poolGcExitCode, runScheduledPoolGc } from "./pool-gc.js";
 
 const TaskEventSchema = z.discriminatedUnion("handler", [
   z.strictObject({
@@ -25,10 +26,11 @@ const TaskEventSchema = z.discriminatedUnion("handler", [
     snapshotTemplate: z.string().min(1).optional(),
   }),
   z.strictObject({ handler: z.literal("backup"), trigger: z.enum(["cloud", "schedule", "manual"]).default("cloud") }),
+  z.strictObject({ handler: z.literal("pool-gc"), trigger: z.enum(["cloud", "schedule", "manual"]).default("cloud") }),
 ]);
 export type TaskInput = z.output<typeof TaskEventSchema>;
 
-const USAGE = "usage: entry sync --repo-id ID [--snapshot TEMPLATE] | entry backup";
+const USAGE = "usage: entry sync --repo-id ID [--snapshot TEMPLATE] | entry backup | entry pool-gc";
 const SYNC_OPTIONS = { "repo-id": { type: "string" }, snapshot: { type: "string" } } as const;
 
 function unexpected(arg: string): UsageError {
@@ -47,12 +49,12 @@ function fromArgv(args: string[]): unknown {
   const repoId = values["repo-id"] as string | undefined;
   const snapshot = values.snapshot as string | undefined;
   if (handler === "sync") return { handler, repoId, ...(snapshot !== undefined ? { snapshotTemplate: snapshot } : {}) };
-  if (handler === "backup") {
+  if (handler === "backup" || handler === "pool-gc") {
     const first = tokens[0];
-    if (first?.kind === "option") throw unexpected(first.rawName); // a backup takes no options
+    if (first?.kind === "option") throw unexpected(first.rawName); // a backup or a pool gc takes no options
     return { handler };
   }
-  throw new UsageError(`unknown handler "${handler}" (sync or backup)`);
+  throw new UsageError(`unknown handler "${handler}" (sync, backup or pool-gc)`);
 }
 
 /** The request: from argv when it names a handler, else from SST_EVENT. */
@@ -105,6 +107,14 @@ async function runTask(input: TaskInput, env: NodeJS.ProcessEnv, log: Logger, si
       );
       log[r.status === "failed" || r.status === "interrupted" ? "error" : "info"]({ task: input, result: jsonValue(r) }, `sync ${r.status}`);
       return syncExitCode(r, signalName());
+    }
+    if (input.handler === "pool-gc") {
+      const r = await runScheduledPoolGc(loaded.config, database, signal);
+      log[r.status === "success" ? "info" : "error"](
+        { task: input, result: jsonValue({ status: r.status, error: r.error, report: r.report }) },
+        `pool gc ${r.status}`,
+      );
+      return poolGcExitCode(r, signalName());
     }
     const r = await runBackup(backupRequestFromConfig(loaded.config), {
       config: loaded.config,

@@ -19,6 +19,7 @@ import { readPidFile, removePidFile, runningSchedulerPid, schedulerPaths, writeP
 import { planJobs, type JobKind } from "../core/schedule/plan.js";
 import { heartbeat, markStopped, registerInstance, ScheduleStateStore, schedulerLockRequest, hostLockKey } from "../core/schedule/state.js";
 import { backupRequestFromConfig, runBackup } from "./backup.js";
+import { runScheduledPoolGc } from "./pool-gc.js";
 import { runSync } from "./sync.js";
 
 /** What the daemon needs from its caller (the CLI's command context is one). */
@@ -49,6 +50,16 @@ export function jobHandlers(database: Database, log: Logger, clock: Clock): Reco
         { loaded: req.loaded, database, log, signal: req.signal, now: () => clock.now() },
       );
       return { status: r.status, runId: r.runId, error: r.error, details: { ...r.counts, snapshot: r.snapshot, durationMs: r.durationMs } };
+    },
+    async "pool-gc"(req: JobRunRequest): Promise<JobRunResult> {
+      const r = await runScheduledPoolGc(req.loaded.config, database, req.signal);
+      const d = r.report;
+      return {
+        status: r.status,
+        runId: null,
+        error: r.error,
+        details: d ? { freedBlobs: d.freed.blobs, freedBytes: d.freed.bytes, rows: d.rows.packages + d.rows.metadata, trees: d.trees.length } : {},
+      };
     },
     async backup(req: JobRunRequest): Promise<JobRunResult> {
       const { config, dir } = req.loaded;

@@ -4,7 +4,15 @@ import { configSecrets } from "../core/config/secrets.js";
 import { findRepository, type LoadedConfig } from "../core/config/load.js";
 import type { RepositoryConfig } from "../core/config/schema.js";
 import { connectionLossError, type Database } from "../core/db/client.js";
-import { acquireLock, describeHolder, LockHeldError, maintenanceLockRequest, repositoryLockRequest, type HeldLock } from "../core/db/locks.js";
+import {
+  acquireLock,
+  describeHolder,
+  exclusiveMaintenanceRunning,
+  LockHeldError,
+  maintenanceLockRequest,
+  repositoryLockRequest,
+  type HeldLock,
+} from "../core/db/locks.js";
 import { ensureRepository, repositoryChecksums, type RepositoryRow } from "../core/db/repositories.js";
 import type { SyncStatus, SyncTrigger } from "../core/db/schema.js";
 import { finishRun, markAbandonedRuns, startRun, zeroCounts, type RunCounts } from "../core/db/sync-runs.js";
@@ -16,6 +24,7 @@ import { repositoryTypeOf } from "../core/repository-types.js";
 import { snapshotNameFromTemplate } from "../core/snapshots/name.js";
 import { createSnapshot, findSnapshot } from "../core/snapshots/snapshots.js";
 import { publishLatest, publishSnapshot } from "../core/publish/trees.js";
+import { pruneHeld, retentionOf } from "../core/lifecycle/snapshot-retention.js";
 import { blobStoreOf } from "../core/storage/backend.js";
 import { effectiveFilter, effectiveSigning } from "../core/filter/effective.js";
 import { loadSigner, signingLabel } from "../core/openpgp/sign.js";
@@ -68,8 +77,7 @@ export interface SyncResult {
 
 async function takeLocks(req: SyncRequest, row: RepositoryRow, env: SyncEnv): Promise<HeldLock[]> {
   const maintenance = await acquireLock(env.database.url, maintenanceLockRequest("shared", `sync ${req.repoId}`, { signal: env.signal })).catch((err) => {
-    if (err instanceof LockHeldError)
-      throw new LockBusyError(`a database restore is running (${err.holders.map(describeHolder).join(", ")}): sync of ${req.repoId} not started`);
+    if (err instanceof LockHeldError) throw new LockBusyError(`${exclusiveMaintenanceRunning(err.holders)}: sync of ${req.repoId} not started`);
     throw err;
   });
   try {
@@ -138,6 +146,11 @@ async function afterSync(
     const snap = await createSnapshot(env.database.pool, row.id, req.repoId, name);
     await publishSnapshot(env.database.pool, config, snap, env.now(), signal);
     out.snapshot = name;
+    // snapshots.retention after each scheduled (or --snapshot) one, under the repository lock this sync holds.
+    if (retentionOf(config, req.repoId)) {
+      const pruned = await pruneHeld(config, env.database, req.repoId, false, env.now());
+      if (pruned.deleted.length) env.log.info({ repo: req.repoId, deleted: pruned.deleted }, "snapshot retention: deleted older snapshots");
+    }
   }
   return out;
 }

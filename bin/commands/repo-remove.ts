@@ -30,7 +30,7 @@ export function register(repo: Command): void {
             (r.keptSnapshots.length
               ? `kept ${count(r.keptSnapshots.length, "snapshot")} (${r.keptSnapshots.join(", ")}); "repo remove --repo-id ${r.repoId}" again removes them\n`
               : "") +
-            `the blobs stay in the pool until a garbage collection\n`,
+            `the blobs stay in the pool until "pool gc" deletes those nothing else references\n`,
         );
       }),
     );

@@ -1,8 +1,8 @@
-// `chantal-run scheduler list`: every configured repository (and the database backup) with its schedule, time zone, next run and last run.
+// `chantal-run scheduler list`: every configured repository (and the database backup and pool gc) with its schedule, time zone, next run and last run.
 import type { Command } from "commander";
 import { repositoriesWithLastRun } from "../../core/db/repositories.js";
 import { nextFire } from "../../core/schedule/next.js";
-import { BACKUP_JOB_KEY, scheduleTimeZone, unscheduledReason } from "../../core/schedule/plan.js";
+import { BACKUP_JOB_KEY, POOL_GC_JOB_KEY, scheduleTimeZone, unscheduledReason } from "../../core/schedule/plan.js";
 import { readSchedulerStatus } from "../../core/schedule/state.js";
 import { action } from "../context.js";
 import { LocalTimes, printJson, printTable } from "../output.js";
@@ -43,7 +43,7 @@ async function listCloudSchedules(signal: AbortSignal, opts: { json?: boolean; g
 export function register(scheduler: Command): void {
   scheduler
     .command("list")
-    .description("every configured repository (and the database backup) with its schedule, time zone, next run and last run")
+    .description("every configured repository (and the database backup and pool gc) with its schedule, time zone, next run and last run")
     .option("--json", "print as JSON")
     .option("--cloud", "list the live EventBridge Scheduler schedules of the AWS deployment instead")
     .option("--group <name>", "with --cloud: the schedule group (default $CHANTAL_SCHEDULE_GROUP, else chantal-production)")
@@ -74,13 +74,18 @@ export function register(scheduler: Command): void {
             last_run: last?.startedAt ? { started_at: last.startedAt, finished_at: last.finishedAt ?? null, status: last.status, trigger: last.trigger } : null,
           };
         });
-        const backup = config.backup.schedule?.enabled ? config.backup.schedule : undefined;
-        if (backup) {
+        const states = (await readSchedulerStatus(database.pool)).schedules;
+        const daily = [
+          { label: "(database backup)", key: BACKUP_JOB_KEY, schedule: config.backup.schedule },
+          { label: "(pool gc)", key: POOL_GC_JOB_KEY, schedule: config.pool?.gc?.schedule },
+        ];
+        for (const { label, key, schedule: backup } of daily) {
+          if (!backup?.enabled) continue;
           const zone = scheduleTimeZone(config, backup.timezone);
           const next = nextFire(backup.cron, now, zone);
-          const state = (await readSchedulerStatus(database.pool)).schedules.find((j) => j.jobKey === BACKUP_JOB_KEY);
+          const state = states.find((j) => j.jobKey === key);
           rows.push({
-            repository: "(database backup)",
+            repository: label,
             scheduled: true,
             schedule: backup.cron,
             unscheduled_reason: null,

@@ -10,7 +10,7 @@ import { createGzip } from "node:zlib";
 import pg from "pg";
 import type { Config } from "../config/schema.js";
 import { readMigrations } from "../db/migrate.js";
-import { acquireLock, describeHolder, LockHeldError, maintenanceLockRequest } from "../db/locks.js";
+import { acquireLock, exclusiveMaintenanceRunning, LockHeldError, maintenanceLockRequest } from "../db/locks.js";
 import { ChantalError, errorMessage, LockBusyError } from "../errors.js";
 import { ownedName, sweepLeftovers } from "../leftovers.js";
 import type { Logger } from "../log.js";
@@ -96,8 +96,7 @@ async function takeSharedMaintenanceLock(env: BackupEnv) {
   try {
     return await acquireLock(env.databaseUrl, maintenanceLockRequest("shared", "backup", { signal: env.signal }));
   } catch (err) {
-    if (err instanceof LockHeldError)
-      throw new LockBusyError(`a database restore is running (${err.holders.map(describeHolder).join(", ")}): backup not started`);
+    if (err instanceof LockHeldError) throw new LockBusyError(`${exclusiveMaintenanceRunning(err.holders)}: backup not started`);
     throw err;
   }
 }

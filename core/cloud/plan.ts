@@ -13,6 +13,7 @@ import { toAwsCron } from "./cron-aws.js";
 export const SCHEDULE_NAME_MAX = 64;
 export const SYNC_SCHEDULE_PREFIX = "chantal-sync-";
 export const BACKUP_SCHEDULE_NAME = "chantal-backup";
+export const POOL_GC_SCHEDULE_NAME = "chantal-pool-gc";
 /** A disabled schedule the SST app keeps in the group: `cloud schedules` copies its target when it creates one. */
 export const TARGET_TEMPLATE_SCHEDULE_NAME = "chantal-target-template";
 /** The container in the task definition that every schedule overrides. */
@@ -30,14 +31,17 @@ export function scheduleGroupName(stage: string): string {
 export const DEFAULT_CLOUD_TIMEZONE = "UTC";
 
 /** What the container entry receives as SST_EVENT (JSON), equivalent to its argv form. */
-export type TaskEvent = { handler: "sync"; repoId: string; trigger: "cloud"; snapshotTemplate?: string } | { handler: "backup"; trigger: "cloud" };
+export type TaskEvent =
+  | { handler: "sync"; repoId: string; trigger: "cloud"; snapshotTemplate?: string }
+  | { handler: "backup"; trigger: "cloud" }
+  | { handler: "pool-gc"; trigger: "cloud" };
 
 export type FlexibleTimeWindow = { Mode: "OFF" } | { Mode: "FLEXIBLE"; MaximumWindowInMinutes: number };
 
 export interface PlannedSchedule {
   /** Schedule name within the group. */
   name: string;
-  handler: "sync" | "backup";
+  handler: "sync" | "backup" | "pool-gc";
   /** The repository, for sync schedules. */
   repoId?: string;
   /** The expression as written in the YAML. */
@@ -53,7 +57,7 @@ export interface PlannedSchedule {
 }
 
 export interface PlanProblem {
-  /** The repository id, or null for backup.schedule. */
+  /** The repository id, or null for backup.schedule and pool.gc.schedule. */
   repository: string | null;
   /** Key path in the configuration, e.g. `repositories[2].schedule.cron`. */
   path: string;
@@ -146,6 +150,24 @@ export function deploymentPlan(config: Config): DeploymentPlan {
       });
     }
   }
+  const gc = config.pool?.gc?.schedule;
+  if (gc?.enabled) {
+    const aws = toAwsCron(gc.cron);
+    if (!aws.ok) problems.push({ repository: null, path: "pool.gc.schedule.cron", cron: gc.cron, reason: aws.reason, fix: aws.fix });
+    else {
+      schedules.push({
+        name: POOL_GC_SCHEDULE_NAME,
+        handler: "pool-gc",
+        cron: gc.cron,
+        expression: aws.expression,
+        timezone: gc.timezone ?? config.scheduler.timezone ?? DEFAULT_CLOUD_TIMEZONE,
+        flexibleTimeWindow: { Mode: "OFF" },
+        description: `chantal: pool gc at "${gc.cron}"`,
+        command: [...ENTRY_COMMAND, "pool-gc"],
+        event: { handler: "pool-gc", trigger: "cloud" },
+      });
+    }
+  }
   return { schedules, problems };
 }
 
@@ -161,7 +183,7 @@ export function containerOverrides(s: Pick<PlannedSchedule, "command" | "event">
 
 /** Schedules chantal owns in its group: `cloud schedules` deletes only these when the YAML drops them. */
 export function isManagedScheduleName(name: string): boolean {
-  return name.startsWith(SYNC_SCHEDULE_PREFIX) || name === BACKUP_SCHEDULE_NAME;
+  return name.startsWith(SYNC_SCHEDULE_PREFIX) || name === BACKUP_SCHEDULE_NAME || name === POOL_GC_SCHEDULE_NAME;
 }
 
 /** What EventBridge Scheduler stores for each planned schedule. */
@@ -187,7 +209,7 @@ export function planProblemIssues(problems: PlanProblem[], loaded: Pick<LoadedCo
         path: `repository ${p.repository}: schedule.cron`,
         message: `cannot run on AWS EventBridge Scheduler: ${p.reason}; fix: ${p.fix}`,
       };
-    const who = p.repository === null ? "the backup schedule" : `repository ${p.repository}`;
+    const who = p.repository !== null ? `repository ${p.repository}` : p.path.startsWith("pool.") ? "the pool gc schedule" : "the backup schedule";
     return { file: loaded.files.join(", "), path: p.path, message: `${who} cannot run on AWS EventBridge Scheduler: ${p.reason}; fix: ${p.fix}` };
   });
 }

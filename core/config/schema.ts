@@ -69,6 +69,12 @@ export const StorageSchema = z.strictObject({
     .min(1)
     .optional()
     .describe("Temporary downloads (default <pool_path>/.tmp, same filesystem as the pool; <base_path>/tmp with backend s3)"),
+  free_space_reserve_mb: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe("a sync fails before downloading when the pool's filesystem would keep less than this many MiB free (default 512)"),
   backend: z
     .enum(["filesystem", "s3"], { error: (iss) => `must be "filesystem" or "s3", not ${JSON.stringify(iss.input)}` })
     .optional()
@@ -283,6 +289,32 @@ export function snapshotTemplateProblem(template: string, repoId: string): strin
   }
 }
 
+/** snapshots.retention: which snapshots `snapshot prune` and scheduled snapshots keep (a snapshot kept by either rule stays). */
+export const SnapshotRetentionSchema = z.strictObject({
+  keep_last: z.number().int().min(1).optional().describe("keep the N newest snapshots of the repository"),
+  keep_days: z.number().int().min(0).optional().describe("keep snapshots created in the last D days"),
+  include_published: z
+    .boolean()
+    .default(false)
+    .describe(
+      "also unpublish and delete published snapshots beyond the retention (scheduled snapshots are published); default: a published snapshot is never pruned",
+    ),
+});
+
+export const SnapshotsSchema = z.strictObject({
+  retention: SnapshotRetentionSchema.optional().describe("default: none (every snapshot is kept)"),
+});
+
+/** pool: the lifecycle of the content-addressed pool. */
+export const PoolSchema = z.strictObject({
+  gc: z
+    .strictObject({
+      schedule: z.strictObject({ enabled: z.boolean().default(true), cron, timezone: timezone.optional() }).optional(),
+      protect_minutes: z.number().int().min(0).default(60).describe("orphans and temp files younger than this are kept"),
+    })
+    .optional(),
+});
+
 export const RepositorySchema = z
   .strictObject({
     id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "must be 1-63 characters of letters, digits, '.', '_' or '-', starting with a letter or digit"),
@@ -300,6 +332,7 @@ export const RepositorySchema = z
     publish: PublishSchema.optional().describe("replaces the global publish: block (a repository served from another host)"),
     filter: FilterSchema.optional().describe("replaces the global filter: block whole; {} mirrors everything"),
     signing: RepoSigningSchema.optional().describe("replaces the global signing: block whole"),
+    snapshots: SnapshotsSchema.optional().describe("replaces the global snapshots: block whole"),
   })
   .superRefine((r, ctx) => {
     if (r.type === "apt" && !r.apt)
@@ -440,6 +473,8 @@ export const ConfigFileSchema = z.strictObject({
   publish: PublishSchema.optional(),
   filter: FilterSchema.optional(),
   signing: RepoSigningSchema.optional(),
+  snapshots: SnapshotsSchema.optional(),
+  pool: PoolSchema.optional(),
   groups: z.array(GroupSchema).optional(),
   environments: EnvironmentsSchema.optional(),
 });
@@ -457,6 +492,8 @@ export const ConfigSchema = z
     publish: PublishSchema.optional(),
     filter: FilterSchema.optional(),
     signing: RepoSigningSchema.optional(),
+    snapshots: SnapshotsSchema.optional(),
+    pool: PoolSchema.optional(),
     groups: z.array(GroupSchema).default([]),
     environments: EnvironmentsSchema.default([]),
   })
@@ -472,6 +509,7 @@ export type AptSourceConfig = z.output<typeof AptSourceSchema>;
 export type FilterConfig = z.output<typeof FilterSchema>;
 export type SigningConfig = z.output<typeof RepoSigningSchema>;
 export type GroupConfig = z.output<typeof GroupSchema>;
+export type SnapshotRetention = z.output<typeof SnapshotRetentionSchema>;
 
 /** JSON Schema of one configuration file, for editors (yaml-language-server). */
 export function configJsonSchema(): Record<string, unknown> {

@@ -228,3 +228,9 @@ export async function withLock<T>(url: string, req: LockRequest, fn: (lock: Held
     await lock.release();
   }
 }
+
+/** "pool gc is running (host pid 12 since …)": who holds the maintenance lock exclusive, by its recorded purpose. */
+export function exclusiveMaintenanceRunning(holders: readonly LockHolder[]): string {
+  const what = holders.find((h) => h.purpose)?.purpose ?? "a database restore";
+  return `${what} is running (${holders.map(describeHolder).join(", ")})`;
+}

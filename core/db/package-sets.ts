@@ -241,7 +241,7 @@ export async function repositoryPackageCount(q: pg.ClientBase | pg.Pool, reposit
   return Number(r.rows[0]?.n ?? 0);
 }
 
-/** Empty a repository's current sets (repo remove); the packages and metadata files stay for the pool's garbage collection. */
+/** Empty a repository's current sets (repo remove); the packages and metadata files stay for `pool gc` (core/storage/gc.ts). */
 export async function clearRepositorySets(q: pg.ClientBase | pg.Pool, repositoryId: number): Promise<{ packages: number; metadata: number }> {
   const packages = await q.query(`DELETE FROM chantal.repository_packages WHERE repository_id = $1`, [repositoryId]);
   const metadata = await q.query(`DELETE FROM chantal.repository_metadata WHERE repository_id = $1`, [repositoryId]);

@@ -2,7 +2,15 @@
 import { join } from "node:path";
 import type { LoadedConfig } from "../config/load.js";
 import type { Database } from "../db/client.js";
-import { acquireLock, describeHolder, LockHeldError, maintenanceLockRequest, repositoryLockRequest, type HeldLock } from "../db/locks.js";
+import {
+  acquireLock,
+  describeHolder,
+  exclusiveMaintenanceRunning,
+  LockHeldError,
+  maintenanceLockRequest,
+  repositoryLockRequest,
+  type HeldLock,
+} from "../db/locks.js";
 import { clearRepositorySets } from "../db/package-sets.js";
 import { deleteRepositoryRow, findRepositoryRow, forgetSyncedState, type RepositoryRow } from "../db/repositories.js";
 import { deleteRunsOf } from "../db/sync-runs.js";
@@ -69,7 +77,7 @@ export interface RemovalResult {
 /**
  * Remove a repository that is no longer configured: unpublish first (a failure leaves the database state,
  * so running it again finishes the work), then delete its state in one transaction. Blobs and package rows
- * stay for the pool's garbage collection.
+ * stay for `pool gc` (core/storage/gc.ts).
  */
 export async function removeRepository(req: { repoId: string; keepSnapshots: boolean }, env: RemoveEnv): Promise<RemovalResult> {
   const problem = stillConfiguredProblem(env.loaded, req.repoId);
@@ -78,8 +86,7 @@ export async function removeRepository(req: { repoId: string; keepSnapshots: boo
   // Shared like a sync's: a restore (exclusive) is not raced.
   const maintenance = await acquireLock(env.database.url, maintenanceLockRequest("shared", `repo remove ${req.repoId}`, { signal: env.signal })).catch(
     (err) => {
-      if (err instanceof LockHeldError)
-        throw new LockBusyError(`a database restore is running (${err.holders.map(describeHolder).join(", ")}): repository ${req.repoId} not removed`);
+      if (err instanceof LockHeldError) throw new LockBusyError(`${exclusiveMaintenanceRunning(err.holders)}: repository ${req.repoId} not removed`);
       throw err;
     },
   );

@@ -3,6 +3,7 @@ import type { PackageRecord } from "../db/package-sets.js";
 import type { RunCounts } from "../db/sync-runs.js";
 import { downloadMany, type DownloadJob, type DownloadResult } from "../http/download.js";
 import { PackageRecorder } from "./package-recorder.js";
+import { checkFreeSpace, isNoSpace, noSpaceError } from "./free-space.js";
 import type { RepoSyncContext } from "./types.js";
 
 export async function downloadPackages(
@@ -13,9 +14,13 @@ export async function downloadPackages(
   /** The catalog row of a finished download, recorded at once so that a killed run does not fetch it again. */
   recordOf: (index: number, result: DownloadResult) => PackageRecord,
 ): Promise<void> {
+  await checkFreeSpace(ctx.config, bytesTotal);
   const recorder = new PackageRecorder(ctx.db, ctx.blobs);
   try {
     await downloadAll(jobs, ctx, counts, bytesTotal, (index, result) => recorder.add(recordOf(index, result)));
+  } catch (err) {
+    if (isNoSpace(err)) throw noSpaceError(ctx.config, err);
+    throw err;
   } finally {
     await recorder.close();
   }

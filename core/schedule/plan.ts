@@ -1,18 +1,18 @@
 // Which scheduled jobs a configuration asks for: pure, so the daemon, `scheduler list` and tests agree.
 //
-// A job is one schedule of one kind: "sync" (one per repository with an enabled schedule) or "backup" (the
-// backup.schedule). The daemon, queue, catch-up and state are kind-agnostic; each kind's handler is in
+// A job is one schedule of one kind: "sync" (one per repository with an enabled schedule), "backup" (the
+// backup.schedule) or "pool-gc" (pool.gc.schedule). The daemon, queue, catch-up and state are kind-agnostic; each kind's handler is in
 // functions/scheduler.ts (jobHandlers).
 import type { Config, RepositoryConfig } from "../config/schema.js";
 import { hostTimeZone } from "./zone.js";
 
-export type JobKind = "sync" | "backup";
+export type JobKind = "sync" | "backup" | "pool-gc";
 
 export interface ScheduledJob {
   /** Unique and stable: the key of its row in chantal.schedule_state ("sync:<repo_id>"). */
   key: string;
   kind: JobKind;
-  /** What the job acts on: the repository id for "sync", "database" for "backup". */
+  /** What the job acts on: the repository id for "sync", "database" for "backup", "pool" for "pool-gc". */
   target: string;
   cron: string;
   timeZone: string;
@@ -23,6 +23,7 @@ export interface ScheduledJob {
 
 export const syncJobKey = (repoId: string): string => `sync:${repoId}`;
 export const BACKUP_JOB_KEY = "backup";
+export const POOL_GC_JOB_KEY = "pool-gc";
 
 /** schedule.timezone, else scheduler.timezone, else the host's zone. */
 export function scheduleTimeZone(config: Config, own: string | undefined, hostZone: string = hostTimeZone()): string {
@@ -59,6 +60,17 @@ export function planJobs(config: Config, hostZone: string = hostTimeZone()): Sch
       target: "database",
       cron: backup.cron,
       timeZone: scheduleTimeZone(config, backup.timezone, hostZone),
+      jitterSeconds: 0,
+    });
+  }
+  const gc = config.pool?.gc?.schedule;
+  if (gc?.enabled) {
+    jobs.push({
+      key: POOL_GC_JOB_KEY,
+      kind: "pool-gc",
+      target: "pool",
+      cron: gc.cron,
+      timeZone: scheduleTimeZone(config, gc.timezone, hostZone),
       jitterSeconds: 0,
     });
   }

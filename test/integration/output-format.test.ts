@@ -160,6 +160,9 @@ beforeAll(async () => {
   await run("snapshot diff", ["--repo-id", "r1", "s1", "s2"]);
   await run("db status", []);
   await run("pool verify", ["--deep"]);
+  await run("pool gc", ["--dry-run"]);
+  await run("snapshot prune", ["--repo-id", "r1", "--dry-run"]);
+  await run("storage usage", []);
   await run("config validate", []);
   await run("proxy explain", ["--repo-id", "r1", "--test"]);
   await run("scheduler list", []);

@@ -114,6 +114,28 @@ describe("deploymentPlan", () => {
     ]);
   });
 
+  it("schedules pool.gc.schedule as the pool-gc handler; a cron EventBridge cannot run is a problem naming its path", () => {
+    const plan = deploymentPlan(config({ pool: { gc: { schedule: { cron: "0 4 * * 0" } } } }));
+    expect(plan.problems).toEqual([]);
+    expect(plan.schedules).toEqual([
+      {
+        name: "chantal-pool-gc",
+        handler: "pool-gc",
+        cron: "0 4 * * 0",
+        expression: expect.stringMatching(/^cron\(/),
+        timezone: "UTC",
+        flexibleTimeWindow: { Mode: "OFF" },
+        description: 'chantal: pool gc at "0 4 * * 0"',
+        command: ["node", "--max-old-space-size=1536", "dist/functions/entry.js", "pool-gc"],
+        event: { handler: "pool-gc", trigger: "cloud" },
+      },
+    ]);
+    const bad = deploymentPlan(config({ pool: { gc: { schedule: { cron: "0 3 1-7 * SUN" } } } }));
+    expect(bad.schedules).toEqual([]);
+    expect(bad.problems.map((p) => p.path)).toEqual(["pool.gc.schedule.cron"]);
+    expect(deploymentPlan(config({ pool: { gc: { schedule: { cron: "0 4 * * 0", enabled: false } } } })).schedules).toEqual([]);
+  });
+
   it.each([
     ["the schedule's own zone", { timezone: "Asia/Tokyo" }, { timezone: "Europe/Berlin" }, "Asia/Tokyo", "Europe/Berlin"],
     ["scheduler.timezone", {}, { timezone: "Europe/Berlin" }, "Europe/Berlin", "Europe/Berlin"],

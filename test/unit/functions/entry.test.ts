@@ -16,6 +16,8 @@ describe("parseTaskInput", () => {
     [["backup"], {}, { handler: "backup", trigger: "cloud" }],
     [[], { SST_EVENT: '{"handler":"sync","repoId":"r2","trigger":"cloud"}' }, { handler: "sync", repoId: "r2", trigger: "cloud" }],
     [[], { SST_EVENT: '{"handler":"backup"}' }, { handler: "backup", trigger: "cloud" }],
+    [["pool-gc"], {}, { handler: "pool-gc", trigger: "cloud" }],
+    [[], { SST_EVENT: '{"handler":"pool-gc","trigger":"schedule"}' }, { handler: "pool-gc", trigger: "schedule" }],
     [["backup"], { SST_EVENT: '{"handler":"sync","repoId":"ignored"}' }, { handler: "backup", trigger: "cloud" }],
   ])("%j with %j", (args, env, expected) => {
     expect(parseTaskInput(args, env)).toEqual(expected);
@@ -25,7 +27,7 @@ describe("parseTaskInput", () => {
     [[], {}, /no task/],
     [["sync"], {}, /repoId/],
     [["frobnicate"], {}, /unknown handler "frobnicate"/],
-    [["sync", "--repo-id"], {}, /unexpected argument "--repo-id" \(usage: entry sync --repo-id ID \[--snapshot TEMPLATE\] \| entry backup\)/],
+    [["sync", "--repo-id"], {}, /unexpected argument "--repo-id" \(usage: entry sync --repo-id ID \[--snapshot TEMPLATE\] \| entry backup \| entry pool-gc\)/],
     [["sync", "--repo-id", "r1", "extra"], {}, /unexpected argument "extra"/],
     [["sync", "--repo-id", "--snapshot", "x"], {}, /unexpected argument "x"/],
     [["sync", "--repo-id", "r1", "--snapshot"], {}, /unexpected argument "--snapshot"/],
