@@ -6,6 +6,7 @@ import { acquireLock, describeHolder, LockHeldError, repositoryLockRequest } fro
 import { findRepositoryRow } from "../db/repositories.js";
 import { LockBusyError } from "../errors.js";
 import { unpublishSnapshot } from "../publish/trees.js";
+import { snapshotUses } from "../environments/promotions.js";
 import { deleteSnapshotRow, listSnapshots, type SnapshotRow } from "../snapshots/snapshots.js";
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -14,9 +15,11 @@ export interface RetentionCandidate {
   name: string;
   createdAt: Date;
   published: boolean;
+  /** An environment serves it, or returns to it on rollback: never pruned. */
+  inEnvironment?: boolean;
 }
 
-export type KeepReason = "keep_last" | "keep_days" | "published";
+export type KeepReason = "environment" | "keep_last" | "keep_days" | "published";
 
 export interface RetentionPlan {
   keep: { name: string; reason: KeepReason }[];
@@ -24,7 +27,7 @@ export interface RetentionPlan {
 }
 
 /**
- * Pure: a snapshot stays when it is among the keep_last newest, or younger than keep_days, or published (unless
+ * Pure: a snapshot stays when an environment uses it, or it is among the keep_last newest, or younger than keep_days, or published (unless
  * include_published). With neither keep_last nor keep_days there is no retention: every snapshot stays.
  */
 export function planRetention(snapshots: readonly RetentionCandidate[], retention: SnapshotRetention | undefined, now: Date): RetentionPlan {
@@ -33,7 +36,8 @@ export function planRetention(snapshots: readonly RetentionCandidate[], retentio
   const newestFirst = [...snapshots].sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.name < b.name ? 1 : -1));
   newestFirst.forEach((s, i) => {
     if (!active) return;
-    if (retention.keep_last !== undefined && i < retention.keep_last) plan.keep.push({ name: s.name, reason: "keep_last" });
+    if (s.inEnvironment) plan.keep.push({ name: s.name, reason: "environment" });
+    else if (retention.keep_last !== undefined && i < retention.keep_last) plan.keep.push({ name: s.name, reason: "keep_last" });
     else if (retention.keep_days !== undefined && now.getTime() - s.createdAt.getTime() < retention.keep_days * DAY_MS)
       plan.keep.push({ name: s.name, reason: "keep_days" });
     else if (s.published && !retention.include_published) plan.keep.push({ name: s.name, reason: "published" });
@@ -57,8 +61,13 @@ export interface PruneResult {
 /** Apply the retention to one repository whose lock the caller holds (a sync after its scheduled snapshot, or pruneSnapshots). */
 export async function pruneHeld(config: Config, database: Database, repoId: string, dryRun: boolean, now: Date): Promise<PruneResult> {
   const snapshots = await listSnapshots(database.pool, repoId);
+  const candidates: RetentionCandidate[] = [];
+  for (const s of snapshots) {
+    const inEnvironment = (await snapshotUses(database.pool, s.id)).length > 0;
+    candidates.push({ name: s.name, createdAt: s.createdAt, published: s.publishedAt !== null, inEnvironment });
+  }
   const plan = planRetention(
-    snapshots.map((s) => ({ name: s.name, createdAt: s.createdAt, published: s.publishedAt !== null })),
+    candidates,
     retentionOf(config, repoId),
     now,
   );

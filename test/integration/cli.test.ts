@@ -64,6 +64,8 @@ describe("chantal-run config", () => {
       "publish",
       "filter",
       "signing",
+      "snapshots",
+      "pool",
       "groups",
       "environments",
     ]);

@@ -1,4 +1,4 @@
-// planRetention: which snapshots keep_last, keep_days and publication keep.
+// planRetention: which snapshots environments, keep_last, keep_days and publication keep.
 import { describe, expect, it } from "vitest";
 import { planRetention, type RetentionCandidate } from "../../../core/lifecycle/snapshot-retention.js";
 import type { SnapshotRetention } from "../../../core/config/schema.js";
@@ -37,5 +37,15 @@ describe("planRetention", () => {
   it("orders by creation time, not by name or input order", () => {
     const plan = planRetention([snap("b", 2), snap("a", 1), snap("c", 3)], { keep_last: 1, include_published: false }, NOW);
     expect(plan.delete).toEqual(["b", "c"]);
+  });
+
+  it("never prunes a snapshot an environment uses, even with include_published and nothing else keeping it", () => {
+    const inProd: RetentionCandidate = { ...snap("old", 90, true), inEnvironment: true };
+    const plan = planRetention([snap("new", 0), inProd, snap("older", 100)], { keep_last: 1, include_published: true }, NOW);
+    expect(plan.delete).toEqual(["older"]);
+    expect(plan.keep).toEqual([
+      { name: "new", reason: "keep_last" },
+      { name: "old", reason: "environment" },
+    ]);
   });
 });
