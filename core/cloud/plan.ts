@@ -132,41 +132,30 @@ export function deploymentPlan(config: Config): DeploymentPlan {
       event,
     });
   });
-  const b = config.backup.schedule;
-  if (b?.enabled) {
-    const aws = toAwsCron(b.cron);
-    if (!aws.ok) problems.push({ repository: null, path: "backup.schedule.cron", cron: b.cron, reason: aws.reason, fix: aws.fix });
-    else {
-      schedules.push({
-        name: BACKUP_SCHEDULE_NAME,
-        handler: "backup",
-        cron: b.cron,
-        expression: aws.expression,
-        timezone: b.timezone ?? config.scheduler.timezone ?? DEFAULT_CLOUD_TIMEZONE,
-        flexibleTimeWindow: { Mode: "OFF" },
-        description: `chantal: database backup at "${b.cron}"`,
-        command: [...ENTRY_COMMAND, "backup"],
-        event: { handler: "backup", trigger: "cloud" },
-      });
+  // The jobs that run once per deployment, not per repository: the database backup and the pool's garbage collection.
+  const singletons = [
+    { schedule: config.backup.schedule, name: BACKUP_SCHEDULE_NAME, handler: "backup", path: "backup.schedule.cron", what: "database backup" },
+    { schedule: config.pool?.gc?.schedule, name: POOL_GC_SCHEDULE_NAME, handler: "pool-gc", path: "pool.gc.schedule.cron", what: "pool gc" },
+  ] as const;
+  for (const j of singletons) {
+    const s = j.schedule;
+    if (!s?.enabled) continue;
+    const aws = toAwsCron(s.cron);
+    if (!aws.ok) {
+      problems.push({ repository: null, path: j.path, cron: s.cron, reason: aws.reason, fix: aws.fix });
+      continue;
     }
-  }
-  const gc = config.pool?.gc?.schedule;
-  if (gc?.enabled) {
-    const aws = toAwsCron(gc.cron);
-    if (!aws.ok) problems.push({ repository: null, path: "pool.gc.schedule.cron", cron: gc.cron, reason: aws.reason, fix: aws.fix });
-    else {
-      schedules.push({
-        name: POOL_GC_SCHEDULE_NAME,
-        handler: "pool-gc",
-        cron: gc.cron,
-        expression: aws.expression,
-        timezone: gc.timezone ?? config.scheduler.timezone ?? DEFAULT_CLOUD_TIMEZONE,
-        flexibleTimeWindow: { Mode: "OFF" },
-        description: `chantal: pool gc at "${gc.cron}"`,
-        command: [...ENTRY_COMMAND, "pool-gc"],
-        event: { handler: "pool-gc", trigger: "cloud" },
-      });
-    }
+    schedules.push({
+      name: j.name,
+      handler: j.handler,
+      cron: s.cron,
+      expression: aws.expression,
+      timezone: s.timezone ?? config.scheduler.timezone ?? DEFAULT_CLOUD_TIMEZONE,
+      flexibleTimeWindow: { Mode: "OFF" },
+      description: `chantal: ${j.what} at "${s.cron}"`,
+      command: [...ENTRY_COMMAND, j.handler],
+      event: { handler: j.handler, trigger: "cloud" },
+    });
   }
   return { schedules, problems };
 }

@@ -89,19 +89,10 @@ export async function environmentState(q: Queryable, environment: string): Promi
   return ids.length === 0 ? [] : selectPromotions(q, inArray(promotions.id, ids));
 }
 
-export interface NewPromotion {
-  groupId: string;
-  environment: string;
-  snapshotName: string;
-  kind: PromotionKind;
-  previousId: number | null;
-  forced: boolean;
-  host: string;
-  pid: number;
-  osUser: string;
-  note: string | null;
+/** A switch to record: a row without what the database assigns (id, time), with its members by repository row. */
+export type NewPromotion = Omit<PromotionRow, "id" | "promotedAt" | "members"> & {
   members: readonly { repositoryId: number; snapshotId: number | null; snapshotName: string }[];
-}
+};
 
 /** Record one switch with its members (inside the caller's transaction); returns its id. */
 export async function insertPromotion(client: pg.ClientBase, p: NewPromotion): Promise<number> {

@@ -9,7 +9,7 @@ import { groupSnapshotMembers, groupSnapshots, repositories, snapshots } from ".
 import { withTransaction } from "../db/transaction.js";
 import { ChantalError, LockBusyError } from "../errors.js";
 import { checkSnapshotName } from "../snapshots/name.js";
-import { insertSnapshot, type SnapshotRow } from "../snapshots/snapshots.js";
+import { insertSnapshot, SNAPSHOT_ROW_COLUMNS, type SnapshotRow } from "../snapshots/snapshots.js";
 import { groupRepositories } from "./groups.js";
 
 export class GroupSnapshotError extends ChantalError {}
@@ -90,15 +90,7 @@ export async function createGroupSnapshot(
 async function membersOf(q: Queryable, groupSnapshotId: number): Promise<SnapshotRow[]> {
   return orm(q, (db) =>
     db
-      .select({
-        id: snapshots.id,
-        repoId: repositories.repoId,
-        name: snapshots.name,
-        packageCount: snapshots.packageCount,
-        totalSize: snapshots.totalSize,
-        createdAt: snapshots.createdAt,
-        publishedAt: snapshots.publishedAt,
-      })
+      .select(SNAPSHOT_ROW_COLUMNS)
       .from(groupSnapshotMembers)
       .innerJoin(snapshots, eq(snapshots.id, groupSnapshotMembers.snapshotId))
       .innerJoin(repositories, eq(repositories.id, snapshots.repositoryId))

@@ -66,11 +66,7 @@ export async function pruneHeld(config: Config, database: Database, repoId: stri
     const inEnvironment = (await snapshotUses(database.pool, s.id)).length > 0;
     candidates.push({ name: s.name, createdAt: s.createdAt, published: s.publishedAt !== null, inEnvironment });
   }
-  const plan = planRetention(
-    candidates,
-    retentionOf(config, repoId),
-    now,
-  );
+  const plan = planRetention(candidates, retentionOf(config, repoId), now);
   if (!dryRun) {
     const byName = new Map<string, SnapshotRow>(snapshots.map((s) => [s.name, s]));
     for (const name of plan.delete) {

@@ -20,18 +20,21 @@ export interface SnapshotRow {
   publishedAt: Date | null;
 }
 
+/** The columns of a SnapshotRow (snapshots joined with repositories), for every query that returns snapshots. */
+export const SNAPSHOT_ROW_COLUMNS = {
+  id: snapshots.id,
+  repoId: repositories.repoId,
+  name: snapshots.name,
+  packageCount: snapshots.packageCount,
+  totalSize: snapshots.totalSize,
+  createdAt: snapshots.createdAt,
+  publishedAt: snapshots.publishedAt,
+};
+
 function selectSnapshots(q: Queryable, where: SQL | undefined): Promise<SnapshotRow[]> {
   return orm(q, (db) =>
     db
-      .select({
-        id: snapshots.id,
-        repoId: repositories.repoId,
-        name: snapshots.name,
-        packageCount: snapshots.packageCount,
-        totalSize: snapshots.totalSize,
-        createdAt: snapshots.createdAt,
-        publishedAt: snapshots.publishedAt,
-      })
+      .select(SNAPSHOT_ROW_COLUMNS)
       .from(snapshots)
       .innerJoin(repositories, eq(repositories.id, snapshots.repositoryId))
       .where(where)

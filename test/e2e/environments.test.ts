@@ -153,7 +153,7 @@ describeWithTools(["dnf", ...APT_TOOLS], "lifecycle environments read by dnf and
     expect(history.map((h: { kind: string; snapshot_name: string }) => `${h.kind} ${h.snapshot_name}`)).toEqual(["rollback A", "promote B", "promote A"]);
     expect(history[2]).toMatchObject({ note: "CHG-1", host: hostname(), pid: expect.any(Number), os_user: expect.any(String) });
     expect(await ok("promote", "history", "--env", "test")).toMatch(/^\d+\s+.*\s+el\s+test\s+B\s+promote\s/m);
-  });
+  }, 240_000);
 
   it("environment show prints each member's .repo stanza and sources.list lines at its stable URL", async () => {
     const out = await ok("environment", "show", "--env", "prod", "--group", "el");
