@@ -1,7 +1,7 @@
 // A curated RPM mirror (filter:) of a real repository (rpmbuild, createrepo_c, modifyrepo_c), synced through the CLI
 // and read by the real dnf: only the kept packages, regenerated metadata that lists exactly them, modules and advisories.
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
@@ -107,7 +107,6 @@ data:
 const MODULES = stream("mymod", ["gamma-0:1.1-1.noarch"]) + defaults("mymod") + stream("othermod", ["zeta-0:2.0-1.noarch"]) + defaults("othermod");
 
 /** The dependency closure (core/filter/closure.ts) is built by other work; these tests wait for it. */
-const closureBuilt = existsSync(new URL("../../core/filter/closure.ts", import.meta.url));
 
 const COMPS = `<?xml version="1.0" encoding="UTF-8"?>
 <!DOCTYPE comps PUBLIC "-//Red Hat, Inc.//DTD Comps info//EN" "comps.dtd">
@@ -273,24 +272,52 @@ describeWithTools(["rpmbuild", "createrepo_c", "modifyrepo_c", "dnf"], "curated 
     expect(rpmsIn(env.published("r1"))).toEqual([...KEPT, "alpha-1.0-1.noarch.rpm", "beta-1.0-1.noarch.rpm", "gamma-1.0-1.noarch.rpm"].sort());
   });
 
-  it.skipIf(!closureBuilt)(
-    "with_dependencies adds what the kept packages need (a virtual provide, a file only filelists lists); dnf repoclosure agrees",
-    async () => {
-      const config = join(env.configDir, "config.yaml");
-      writeFileSync(
-        config,
-        `${readFileSync(config, "utf8").trimEnd()}\n  - id: r3\n    type: rpm\n    upstream_url: ${env.server.url}/\n    filter:\n      include: [delta]\n      retain_versions: 1\n      sources: false\n      with_dependencies: true\n`,
-      );
-      const r = await env.cli("repo", "sync", "--repo-id", "r3", "--json");
-      expect(r.code).toBe(0);
-      const names = rpmsIn(env.published("r3")).map((f) => f.replace(/-[^-]+-[^-]+\.noarch\.rpm$/, ""));
-      // delta needs virtual-e (epsilon), epsilon a file of gamma that only filelists lists.
-      expect([...new Set(names)].sort()).toEqual(["delta", "epsilon", "gamma"]);
-      expect(await dnf(env.published("r3"), "repoclosure", "--check", "mirror")).toBe("");
-    },
-  );
+  it("snapshots freeze the filtered set, snapshot diff shows what a filter change did, and a filter that keeps nothing fails unless allow_empty", async () => {
+    const config = join(env.configDir, "config.yaml");
+    expect((await env.cli("snapshot", "create", "--repo-id", "r1", "--name", "f1")).code).toBe(0);
+    const original = readFileSync(config, "utf8");
+    writeFileSync(config, original.replace("exclude: [zeta]", "exclude: [delta]"));
+    expect((await env.cli("repo", "sync", "--repo-id", "r1")).code).toBe(0);
+    expect((await env.cli("snapshot", "create", "--repo-id", "r1", "--name", "f2")).code).toBe(0);
+    const diff = JSON.parse((await env.cli("snapshot", "diff", "--repo-id", "r1", "f1", "f2", "--json")).stdout);
+    expect(diff.added.map((p: { name: string; version: string }) => `${p.name}-${p.version}`)).toEqual(["zeta-2.0"]);
+    expect(diff.removed.map((p: { name: string }) => p.name)).toEqual(["delta"]);
+    expect(diff.updated).toEqual([]);
 
-  it.skipIf(!closureBuilt)("fails before any download when a dependency is provided by nothing kept", async () => {
+    const live = repodata(env.published("r1"));
+    writeFileSync(config, original.replace("include: [alpha, beta, gamma, delta, epsilon, zeta]", "include: [no-such-package]"));
+    const empty = await env.cli("repo", "sync", "--repo-id", "r1", "--json");
+    expect(empty.code).toBe(1);
+    expect(JSON.parse(empty.stdout).error).toMatch(
+      /repository r1: the filter keeps none of the \d+ upstream packages \(check filter.include and filter.exclude, or set filter.allow_empty: true\)/,
+    );
+    expect(repodata(env.published("r1"))).toEqual(live);
+    // allow_empty: an empty, valid repository (dnf reads it and finds nothing).
+    writeFileSync(config, original.replace("include: [alpha, beta, gamma, delta, epsilon, zeta]", "include: [no-such-package]\n      allow_empty: true"));
+    const allowed = await env.cli("repo", "sync", "--repo-id", "r1", "--json");
+    expect(allowed.code).toBe(0);
+    expect(JSON.parse(allowed.stdout)).toMatchObject({ status: "success", counts: { packages_total: 0 } });
+    expect(rpmsIn(env.published("r1"))).toEqual([]);
+    expect(await dnf(env.published("r1"), "repoquery", "--available")).toBe("");
+    writeFileSync(config, original);
+    expect((await env.cli("repo", "sync", "--repo-id", "r1")).code).toBe(0);
+  });
+
+  it("with_dependencies adds what the kept packages need (a virtual provide, a file only filelists lists); dnf repoclosure agrees", async () => {
+    const config = join(env.configDir, "config.yaml");
+    writeFileSync(
+      config,
+      `${readFileSync(config, "utf8").trimEnd()}\n  - id: r3\n    type: rpm\n    upstream_url: ${env.server.url}/\n    filter:\n      include: [delta]\n      retain_versions: 1\n      sources: false\n      with_dependencies: true\n`,
+    );
+    const r = await env.cli("repo", "sync", "--repo-id", "r3", "--json");
+    expect(r.code).toBe(0);
+    const names = rpmsIn(env.published("r3")).map((f) => f.replace(/-[^-]+-[^-]+\.noarch\.rpm$/, ""));
+    // delta needs virtual-e (epsilon), epsilon a file of gamma that only filelists lists.
+    expect([...new Set(names)].sort()).toEqual(["delta", "epsilon", "gamma"]);
+    expect(await dnf(env.published("r3"), "repoclosure", "--check", "mirror")).toBe("");
+  });
+
+  it("fails before any download when a dependency is provided by nothing kept", async () => {
     const config = join(env.configDir, "config.yaml");
     writeFileSync(
       config,
