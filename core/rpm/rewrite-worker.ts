@@ -1,6 +1,5 @@
 // The worker thread side of rewriteInWorker (rewrite-thread.ts): decompress, rewrite, send the output back in
 // pieces, each acknowledged before the next, so neither side buffers more than a piece.
-import { once } from "node:events";
 import { parentPort, workerData } from "node:worker_threads";
 import { decompressIterable } from "../compress/decompress.js";
 import { serializeError } from "./primary-protocol.js";
@@ -13,15 +12,28 @@ const input = workerData as RewriteWorkerInput;
 /** Output is sent in pieces of about this many characters. */
 const PIECE = 256 * 1024;
 
-async function next(): Promise<RewriteFromMain> {
-  const [msg] = (await once(port, "message")) as [RewriteFromMain];
-  return msg;
+/**
+ * One listener routes each message to its waiter: input (chunk, end) and acks are awaited at the same time (zlib's
+ * Readable.from reads ahead while a piece waits for its ack), and two `once` listeners would both get every message.
+ */
+const waiting: Record<"input" | "ack", ((m: RewriteFromMain) => void)[]> = { input: [], ack: [] };
+const early: Record<"input" | "ack", RewriteFromMain[]> = { input: [], ack: [] };
+port.on("message", (m: RewriteFromMain) => {
+  const lane = m.type === "ack" ? "ack" : "input";
+  const waiter = waiting[lane].shift();
+  if (waiter) waiter(m);
+  else early[lane].push(m);
+});
+
+function next(lane: "input" | "ack"): Promise<RewriteFromMain> {
+  const m = early[lane].shift();
+  return m ? Promise.resolve(m) : new Promise((resolve) => waiting[lane].push(resolve));
 }
 
 async function* chunks(): AsyncGenerator<Uint8Array> {
   for (;;) {
     port.postMessage({ type: "more" } satisfies RewriteToMain);
-    const msg = await next();
+    const msg = await next("input");
     if (msg.type === "end") return;
     if (msg.type === "chunk") yield msg.data;
   }
@@ -29,7 +41,7 @@ async function* chunks(): AsyncGenerator<Uint8Array> {
 
 async function send(text: string): Promise<void> {
   port.postMessage({ type: "out", text } satisfies RewriteToMain);
-  await next(); // the main thread's ack
+  await next("ack");
 }
 
 async function run(): Promise<void> {
