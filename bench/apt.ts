@@ -144,7 +144,7 @@ async function quiet(paths: string[]): Promise<void> {
 interface RunResult {
   firstSec: number;
   noopSec: number;
-  /** Chantal only: the no-op sync itself (its durationMs), without the CLI's start and database connect. */
+  /** Chantal only: the no-op sync itself (its duration_ms), without the CLI's start and database connect. */
   noopSyncSec?: number;
 }
 
@@ -169,7 +169,7 @@ async function chantalRun(run: number, url: string, db: Db): Promise<RunResult> 
   const noop = await sync();
   const noopJson = JSON.parse(noop.stdout || "{}");
   if (noopJson.status !== "noop") throw new Error(`chantal re-sync was not a no-op: ${noop.stdout}`);
-  const noopSyncSec = Number(noopJson.durationMs) / 1000;
+  const noopSyncSec = Number(noopJson.duration_ms) / 1000;
   say(`  chantal run ${run}: first ${first.sec.toFixed(2)} s, no-op ${noop.sec.toFixed(2)} s (the sync itself ${noopSyncSec.toFixed(2)} s)`);
   return { firstSec: first.sec, noopSec: noop.sec, noopSyncSec };
 }
