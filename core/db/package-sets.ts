@@ -229,9 +229,9 @@ export async function* treePages(db: pg.Pool, owner: keyof typeof TREE_SQL, id: 
 }
 
 /** Every file of a repository's current state, or of a snapshot, all at once (S3 publishing plans over the whole tree). */
-export async function treeOf(db: pg.Pool, owner: keyof typeof TREE_SQL, id: number): Promise<TreeEntry[]> {
+export async function treeOf(db: pg.Pool, owner: keyof typeof TREE_SQL, id: number, signal?: AbortSignal): Promise<TreeEntry[]> {
   const out: TreeEntry[] = [];
-  for await (const page of treePages(db, owner, id)) for (const e of page) out.push(e);
+  for await (const page of treePages(db, owner, id, signal)) for (const e of page) out.push(e);
   return out;
 }
 

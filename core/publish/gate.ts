@@ -33,7 +33,7 @@ export async function gateTree(
   const type = repositoryTypeOf(repo.type);
   if (!type) return;
   const entries = new Map<string, string>();
-  for (const e of await treeOf(db, tree.owner, tree.id)) entries.set(e.path, e.sha256);
+  for (const e of await treeOf(db, tree.owner, tree.id, opts.signal)) entries.set(e.path, e.sha256);
   const view: TreeUnderCheck = {
     repoId: repo.id,
     name,

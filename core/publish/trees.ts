@@ -82,15 +82,16 @@ async function publishFrom(
   const store = blobStoreOf(config);
   // A repository that left the configuration (its snapshots can still be published) is not checked: its settings are gone.
   const repo = config.repositories.find((r) => r.id === repoId);
-  if (repo)
-    await gateTree(db, store, repo, name, tree, {
-      ...(await gateKeys(config, repo)),
-      ...closureGate(db, config, repo, store, signal),
-      ...(signal ? { signal } : {}),
-    });
-  // After the gate (a refused tree publishes nothing), before the tree (a client never sees a signature without its key).
-  await publishMirrorKey(config, repoId);
   try {
+    // The gate reads the tree before any of it is built: a refused (or interrupted) gate leaves nothing behind.
+    if (repo)
+      await gateTree(db, store, repo, name, tree, {
+        ...(await gateKeys(config, repo)),
+        ...closureGate(db, config, repo, store, signal),
+        ...(signal ? { signal } : {}),
+      });
+    // After the gate (a refused tree publishes nothing), before the tree (a client never sees a signature without its key).
+    await publishMirrorKey(config, repoId);
     if (store instanceof S3BlobStore) {
       return await publishS3Tree(store, { repoId, name, entries: await treeOf(db, tree.owner, tree.id), ...(signal ? { signal } : {}) });
     }
