@@ -58,6 +58,9 @@ export const EXAMPLES: Record<string, string[]> = {
   "db backup-prune": ["chantal-run db backup-prune --target /var/backups/chantal --dry-run"],
   "db restore": ["chantal-run db restore /var/backups/chantal/chantal-20260101T020000Z.tar.gz --yes"],
   "pool verify": ["chantal-run pool verify", "chantal-run pool verify rhel9-baseos --deep --fix"],
+  "pool gc": ["chantal-run pool gc --dry-run", "chantal-run pool gc", "chantal-run pool gc --protect-minutes 0 --wait-seconds 600 --json"],
+  "snapshot prune": ["chantal-run snapshot prune --dry-run", "chantal-run snapshot prune rhel9-baseos"],
+  "storage usage": ["chantal-run storage usage", "chantal-run storage usage rhel9-baseos --json"],
   "signing generate-key": [
     "chantal-run signing generate-key --name 'Example mirror' --email mirror@example.org --out /etc/chantal/keys/mirror.asc",
     "CHANTAL_SIGNING_PASSPHRASE=... chantal-run signing generate-key --name 'Example mirror' --email mirror@example.org --out mirror.asc --passphrase-env CHANTAL_SIGNING_PASSPHRASE --expires 730",
