@@ -12,7 +12,7 @@ import { putBuffer } from "../storage/put-buffer.js";
 import { parseProvides, requirementsOf } from "./depends.js";
 import { dependencyRepositoryPackages } from "./dependency-repositories.js";
 import { compressionOf, type IndexTarget } from "./indices.js";
-import { type DebPackage, MAX_INDEX_BYTES, readPackagesStanzas, readSourcesStanzas, type SourcePackage, type StanzaReadOptions } from "./packages.js";
+import { type DebPackage, MAX_INDEX_BYTES, readPackagesStanzas, readSourcesStanzas, type StanzaReadOptions } from "./packages.js";
 import { indexText, indexVariants } from "./packages-write.js";
 import type { Release } from "./release.js";
 import { curatedReleaseText, signedSuiteFiles, type WrittenIndex, writtenByHashPaths } from "./release-write.js";
@@ -168,25 +168,12 @@ async function keptSources(
       if (wanted.has(`${pkg.name}\0${pkg.fullVersion}`)) {
         ordinals.add(k);
         count++;
-        addSourceFiles(pkg, set, `${dist}/${t.parse!.path}`);
+        set.addSource(pkg, `${dist}/${t.parse!.path}`);
       }
       k++;
     }
   }
   return { kept, count };
-}
-
-function addSourceFiles(s: SourcePackage, set: PlannedSet, label: string): void {
-  for (const f of s.files) {
-    const type = f.filename.endsWith(".dsc") ? "dsc" : "file";
-    set.add(
-      f.filename,
-      f.sha256,
-      f.size,
-      { type, name: s.name, epoch: s.epoch, version: s.version, release: s.release, arch: "source", metadata: { version: s.fullVersion } },
-      label,
-    );
-  }
 }
 
 /** The regenerated indices: each Packages/Sources target rewritten to its kept paragraphs, in upstream order. */
@@ -276,14 +263,7 @@ export async function syncFilteredApt(suite: FilteredSuite, ctx: RepoSyncContext
   const wantedSources = new Set<string>();
   up.binaries.forEach((b, i) => {
     if (!plan.kept[i]) return;
-    const p = b.pkg;
-    set.add(
-      p.filename,
-      p.sha256,
-      p.size,
-      { type: "deb", name: p.name, epoch: p.epoch, version: p.version, release: p.release, arch: p.arch, metadata: { version: p.fullVersion } },
-      `${dist} Packages`,
-    );
+    set.addDeb(b.pkg, `${dist} Packages`);
     if (filter.sources) wantedSources.add(b.sourceKey);
   });
   const sources = await keptSources(s.targets, dist, wantedSources, set, ctx);

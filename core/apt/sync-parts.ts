@@ -12,6 +12,7 @@ import type { RepoSyncContext, SyncPlanReport } from "../mirror/types.js";
 import { syncPlanReport, type PlanItem } from "../mirror/plan-report.js";
 import { findPathConflict, pathConflictMessage, safeLocation } from "../mirror/location.js";
 import { sha256Hex } from "../checksum.js";
+import type { DebPackage, SourcePackage } from "./packages.js";
 import type { Release, ReleaseFile } from "./release.js";
 import { byHashPaths } from "./indices.js";
 
@@ -83,6 +84,31 @@ export class PlannedSet {
       throw new AptSyncError(`${label}: ${location} is listed twice with different checksums (${prev.sha256} and ${sha256}) in repository ${this.ctx.repo.id}`);
     }
     if (!prev) this.byLocation.set(location, { location, sha256, size, record });
+  }
+
+  /** A binary package of a Packages index. */
+  addDeb(p: DebPackage, label: string): void {
+    this.add(
+      p.filename,
+      p.sha256,
+      p.size,
+      { type: "deb", name: p.name, epoch: p.epoch, version: p.version, release: p.release, arch: p.arch, metadata: { version: p.fullVersion } },
+      label,
+    );
+  }
+
+  /** Every file of a source package of a Sources index (the .dsc, the tarballs). */
+  addSource(s: SourcePackage, label: string): void {
+    for (const f of s.files) {
+      const type = f.filename.endsWith(".dsc") ? "dsc" : "file";
+      this.add(
+        f.filename,
+        f.sha256,
+        f.size,
+        { type, name: s.name, epoch: s.epoch, version: s.version, release: s.release, arch: "source", metadata: { version: s.fullVersion } },
+        label,
+      );
+    }
   }
 }
 

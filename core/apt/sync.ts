@@ -6,6 +6,7 @@ import { fetchBuffer, HttpStatusError } from "../http/client.js";
 import { upstreamFileUrl } from "../http/url.js";
 import { commitSync, type MetadataEntry } from "../mirror/commit.js";
 import { putBuffer } from "../storage/put-buffer.js";
+import { readBlob } from "../storage/blob-store.js";
 import type { RepoSyncContext, RepoSyncResult } from "../mirror/types.js";
 import { safeLocation } from "../mirror/location.js";
 import type { AptSourceConfig } from "../config/schema.js";
@@ -156,10 +157,8 @@ async function previousReleaseDate(dist: string, ctx: RepoSyncContext): Promise<
   const stored = r.rows.find((row) => row.path.endsWith("/InRelease")) ?? r.rows[0];
   if (!stored) return undefined;
   try {
-    const chunks: Buffer[] = [];
-    for await (const chunk of ctx.blobs.openRead(stored.sha256, ctx.signal)) chunks.push(chunk as Buffer);
-    const text = Buffer.concat(chunks).toString("utf8");
     const label = `the ${stored.path} synced last`;
+    const text = (await readBlob(ctx.blobs, stored.sha256, { maxBytes: MAX_RELEASE_BYTES, label, signal: ctx.signal })).toString("utf8");
     return parseRelease(stored.path.endsWith("/InRelease") ? splitClearsigned(text, label).payload : text, label).date;
   } catch (err) {
     if (ctx.signal.aborted) throw err;
@@ -237,28 +236,9 @@ async function readIndices(targets: IndexTarget[], dist: string, ctx: RepoSyncCo
     const source = ctx.blobs.openRead(t.parse.sha256, ctx.signal);
     try {
       if (t.kind === "packages") {
-        for await (const p of parsePackagesIndex(source, opts)) {
-          set.add(
-            p.filename,
-            p.sha256,
-            p.size,
-            { type: "deb", name: p.name, epoch: p.epoch, version: p.version, release: p.release, arch: p.arch, metadata: { version: p.fullVersion } },
-            label,
-          );
-        }
+        for await (const p of parsePackagesIndex(source, opts)) set.addDeb(p, label);
       } else {
-        for await (const s of parseSourcesIndex(source, opts)) {
-          for (const f of s.files) {
-            const type = f.filename.endsWith(".dsc") ? "dsc" : "file";
-            set.add(
-              f.filename,
-              f.sha256,
-              f.size,
-              { type, name: s.name, epoch: s.epoch, version: s.version, release: s.release, arch: "source", metadata: { version: s.fullVersion } },
-              label,
-            );
-          }
-        }
+        for await (const s of parseSourcesIndex(source, opts)) set.addSource(s, label);
       }
     } finally {
       source.destroy();

@@ -72,7 +72,7 @@ async function checkIndexPackages(
       const extraFields = tree.closure ? ["provides", "depends", "pre-depends"] : [];
       for await (const { pkg: p, stanza } of readPackagesStanzas(source, { ...opts, extraFields })) {
         const label = `${p.name}_${p.fullVersion}_${p.arch}`;
-        await listed.add({ path: p.filename, sha256: p.sha256, size: p.size, label });
+        listed.add({ path: p.filename, sha256: p.sha256, size: p.size, label });
         if (!tree.closure) continue;
         const provides = stanza.fields.get("provides");
         const depends = stanza.fields.get("depends");
@@ -88,7 +88,7 @@ async function checkIndexPackages(
       }
     } else if (t.kind === "sources") {
       for await (const s of parseSourcesIndex(source, opts))
-        for (const f of s.files) await listed.add({ path: f.filename, sha256: f.sha256, size: f.size, label: `source ${s.name}_${s.fullVersion}` });
+        for (const f of s.files) listed.add({ path: f.filename, sha256: f.sha256, size: f.size, label: `source ${s.name}_${s.fullVersion}` });
     }
   } catch (err) {
     if (tree.signal?.aborted) throw err;

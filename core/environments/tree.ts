@@ -8,6 +8,7 @@ import { ChantalError } from "../errors.js";
 import { DirMode, makeDirectory } from "../fs-dirs.js";
 import { ownerTag, sweepLeftovers } from "../leftovers.js";
 import { durableRename, fsyncPath } from "../storage/durable.js";
+import { swapSymlink } from "../storage/publish.js";
 
 export class EnvironmentTreeError extends ChantalError {}
 
@@ -24,22 +25,6 @@ export interface EnvironmentMember {
 /** The link an environment's member directory holds for a repository: to its published snapshot, relative so the tree can move. */
 export function memberLinkTarget(m: EnvironmentMember): string {
   return `../../${m.repoId}/snapshots/${m.snapshotName}`;
-}
-
-/** Point `linkPath` at `target` with one rename of a new symlink; returns the old target (null when there was none). */
-async function swapLink(linkPath: string, target: string): Promise<string | null> {
-  let previous: string | null = null;
-  try {
-    if (!(await lstat(linkPath)).isSymbolicLink()) throw new EnvironmentTreeError(`${linkPath} exists and is not a symlink made by Chantal: move it away`);
-    previous = await readlink(linkPath);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-  }
-  const tmp = `${linkPath}.swap${ownerTag()}`;
-  await rm(tmp, { force: true });
-  await symlink(target, tmp);
-  await durableRename(tmp, linkPath, { syncSource: false });
-  return previous;
 }
 
 /** Swap links and building directories of promotions whose process is gone (a kill -9 mid-promotion). */
@@ -112,8 +97,8 @@ export async function switchEnvironment(
     throw err;
   });
   // The live directory stays readable: the .previous link keeps it from the collection below.
-  if (live) await swapLink(join(dir, `${env}.previous`), live.replace(`${ENVIRONMENTS_DIR}/`, ""));
-  await swapLink(envLink, `${ENVIRONMENTS_DIR}/${name}`);
+  if (live) await swapSymlink(join(dir, `${env}.previous`), live.replace(`${ENVIRONMENTS_DIR}/`, ""));
+  await swapSymlink(envLink, `${ENVIRONMENTS_DIR}/${name}`);
   await collectEnvironmentGarbage(root);
   return { path: envLink, directory: final };
 }

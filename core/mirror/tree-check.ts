@@ -2,7 +2,7 @@
 import { createHash } from "node:crypto";
 import type { ChecksumAlgo } from "../checksum.js";
 import type { Keyring } from "../openpgp/signature.js";
-import type { BlobStore } from "../storage/blob-store.js";
+import { readBlob, type BlobStore } from "../storage/blob-store.js";
 import type { Unsatisfied, FilterPackage } from "../filter/types.js";
 import type { MetadataReadContext } from "./types.js";
 
@@ -53,14 +53,7 @@ export class TreeProblems {
 export async function readTreeFile(tree: TreeUnderCheck, path: string, maxBytes: number): Promise<Buffer | undefined> {
   const sha = tree.entries.get(path);
   if (sha === undefined) return undefined;
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of tree.blobs.openRead(sha, tree.signal)) {
-    size += (chunk as Buffer).length;
-    if (size > maxBytes) throw new Error(`${path} is larger than ${maxBytes} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+  return readBlob(tree.blobs, sha, { maxBytes, label: path, ...(tree.signal ? { signal: tree.signal } : {}) });
 }
 
 /** The blob's digest in another algorithm than sha256 (streamed: an index can be hundreds of MB). */
@@ -113,7 +106,7 @@ export class ListedPackages {
   ) {}
 
   /** `sha256` when the metadata declares one (else only presence and size are checked here; the sync verified the other algorithm). */
-  async add(p: { path: string; sha256?: string; size?: number; label: string }): Promise<void> {
+  add(p: { path: string; sha256?: string; size?: number; label: string }): void {
     this.batch.push(p);
   }
 

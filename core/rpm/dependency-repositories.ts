@@ -3,6 +3,7 @@
 import { repositoryMetadataFiles } from "../db/package-sets.js";
 import { findRepositoryRow } from "../db/repositories.js";
 import { FilterError } from "../filter/plan.js";
+import { readBlob } from "../storage/blob-store.js";
 import type { FilterPackage } from "../filter/types.js";
 import type { MetadataEntry } from "../mirror/commit.js";
 import type { MetadataReadContext } from "../mirror/types.js";
@@ -11,17 +12,6 @@ import { filesProviding } from "./filelists.js";
 import { MAX_REPOMD_BYTES, parseRepomd } from "./repomd.js";
 import { compressionFromPath, decompressIterable } from "../compress/decompress.js";
 import { locationOf, MAX_PRIMARY_BYTES, readPrimary } from "./sync-steps.js";
-
-async function readBlob(ctx: MetadataReadContext, sha256: string, max: number, label: string): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  let n = 0;
-  for await (const chunk of ctx.blobs.openRead(sha256, ctx.signal)) {
-    n += (chunk as Buffer).length;
-    if (n > max) throw new FilterError(`${label} is larger than ${max} bytes`);
-    parts.push(chunk as Buffer);
-  }
-  return Buffer.concat(parts);
-}
 
 /** `wantedFiles`: file paths this repository's packages require that its own primary does not list (looked up in filelists). */
 export async function dependencyRepositoryPackages(ctx: MetadataReadContext, wantedFiles: ReadonlySet<string>): Promise<FilterPackage[]> {
@@ -36,7 +26,9 @@ export async function dependencyRepositoryPackages(ctx: MetadataReadContext, wan
     const files = row ? await repositoryMetadataFiles(ctx.db, row.id) : [];
     const repomdFile = files.find((f) => f.path === "repodata/repomd.xml");
     if (!repomdFile) throw new FilterError(`${what}, which has not been synced yet: sync ${id} first`);
-    const repomd = parseRepomd(await readBlob(ctx, repomdFile.sha256, MAX_REPOMD_BYTES, `${id}: repodata/repomd.xml`));
+    const repomd = parseRepomd(
+      await readBlob(ctx.blobs, repomdFile.sha256, { maxBytes: MAX_REPOMD_BYTES, label: `${id}: repodata/repomd.xml`, signal: ctx.signal }),
+    );
     const depCtx: MetadataReadContext = { ...ctx, repo };
     const fileOf = (type: string): { entry: MetadataEntry; openSize?: number } | undefined => {
       const d = repomd.data.find((x) => x.type === type);

@@ -80,7 +80,7 @@ export async function checkRpmTree(tree: TreeUnderCheck, problems: TreeProblems)
   try {
     for await (const p of packages) {
       const nevra = `${p.name}-${p.epoch ? `${p.epoch}:` : ""}${p.version}-${p.release}.${p.arch}`;
-      await listed.add({
+      listed.add({
         path: p.location,
         label: nevra,
         ...(p.checksumAlgo === "sha256" ? { sha256: p.checksumValue } : {}),

@@ -10,7 +10,8 @@ import { DirMode, makeDirectory } from "../fs-dirs.js";
 import { isProcessAlive } from "../process.js";
 import { ownedName } from "../leftovers.js";
 
-const SHA256_HEX = /^[0-9a-f]{64}$/;
+/** A blob's name: a lower-case sha256 hex digest. */
+export const SHA256_HEX = /^[0-9a-f]{64}$/;
 const TEMP_PREFIX = "ct_";
 const TEMP_SUFFIX = ".part";
 /** ct_<host>_<pid>_<seq>_<key>.part */
@@ -51,6 +52,18 @@ export interface BlobStore {
   ensureTempDir(): Promise<void>;
   /** Remove temp files left by dead writers; returns how many. */
   cleanStaleTemp(olderThanMs: number): Promise<number>;
+}
+
+/** A small blob (an index, a signature) read whole; one larger than maxBytes is refused, naming it as `label`. */
+export async function readBlob(blobs: BlobStore, sha256: string, opts: { maxBytes: number; label: string; signal?: AbortSignal }): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of blobs.openRead(sha256, opts.signal)) {
+    size += (chunk as Buffer).length;
+    if (size > opts.maxBytes) throw new PoolError(`${opts.label} is larger than ${opts.maxBytes} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
 }
 
 export function normalizeSha256(sha256: string): string {

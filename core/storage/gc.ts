@@ -6,15 +6,13 @@ import { readdir, rmdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type pg from "pg";
 import { forEachLimited } from "../concurrency.js";
-import { errCode, type BlobStore } from "./blob-store.js";
+import { errCode, SHA256_HEX, type BlobStore } from "./blob-store.js";
 import { FilesystemBlobStore } from "./pool.js";
 import { S3BlobStore } from "./s3-blob-store.js";
 import { poolListPrefix } from "./s3-layout.js";
 
-const SHA256_HEX = /^[0-9a-f]{64}$/;
 const STAT_CONCURRENCY = 64;
 const DELETE_CONCURRENCY = 32;
-const S3_DELETE_BATCH = 1000;
 /** Prefixes worked on at once: memory stays a few 256ths of the pool; the database and the disk both stay busy. */
 const PREFIX_CONCURRENCY = 4;
 
@@ -142,13 +140,11 @@ async function listFilesystemPrefix(root: string, aa: string, signal?: AbortSign
 export async function removeBlobs(blobs: BlobStore, shas: readonly string[], signal?: AbortSignal): Promise<void> {
   if (shas.length === 0) return;
   if (blobs instanceof S3BlobStore) {
-    for (let i = 0; i < shas.length; i += S3_DELETE_BATCH) {
-      signal?.throwIfAborted();
-      await blobs.bucket.deleteKeys(
-        shas.slice(i, i + S3_DELETE_BATCH).map((s) => blobs.keyOf(s)),
-        signal,
-      );
-    }
+    // deleteKeys sends them in DeleteObjects batches of 1,000.
+    await blobs.bucket.deleteKeys(
+      shas.map((s) => blobs.keyOf(s)),
+      signal,
+    );
     return;
   }
   await forEachLimited(shas, DELETE_CONCURRENCY, (sha) => blobs.remove(sha), signal);

@@ -103,8 +103,8 @@ async function buildTree(dir: string, req: PublishRequest): Promise<number> {
   return files;
 }
 
-/** Point `linkPath` at `target` atomically: a new symlink renamed over the old one. */
-async function swapSymlink(linkPath: string, target: string): Promise<string | null> {
+/** Point `linkPath` at `target` atomically: a new symlink renamed over the old one; returns the old target. */
+export async function swapSymlink(linkPath: string, target: string): Promise<string | null> {
   let previous: string | null = null;
   try {
     const st = await lstat(linkPath);
