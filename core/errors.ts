@@ -4,6 +4,8 @@ export const ExitCode = {
   ok: 0,
   failed: 1,
   usage: 2,
+  /** A bundle (export) that is tampered, truncated, incomplete or of a newer format (EX_DATAERR). */
+  dataError: 65,
   locked: 75,
   config: 78,
   sigint: 130,

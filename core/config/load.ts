@@ -116,7 +116,7 @@ function parseFile(file: string, text: string, env: NodeJS.ProcessEnv): ParsedFi
           file,
           path: "",
           message:
-            "must be a mapping of sections (storage, database, proxy, http, repositories, scheduler, backup, publish, filter, signing, snapshots, pool, groups, environments)",
+            "must be a mapping of sections (storage, database, proxy, http, repositories, scheduler, backup, publish, filter, signing, snapshots, pool, groups, environments, export)",
         },
       ],
     };
@@ -219,6 +219,11 @@ function resolvePaths(config: Config, dir: string): Config {
       temp_path: abs(config.storage.temp_path ?? (config.storage.backend === "s3" ? join(base, "tmp") : join(pool, ".tmp"))),
     },
     backup: { ...config.backup, dir: abs(config.backup.dir ?? join(base, "backups")) },
+    export: {
+      ...config.export,
+      dir: abs(config.export?.dir ?? join(base, "exports")),
+      ...(config.export?.signing ? { signing: { ...config.export.signing, key_file: abs(config.export.signing.key_file) } } : {}),
+    },
   };
 }
 

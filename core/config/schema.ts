@@ -461,6 +461,18 @@ function checkGroupsAndEnvironments(
   });
 }
 
+/** export: air-gap bundles (core/transfer/); their manifest is signed with export.signing, else the global signing: key. */
+export const ExportSchema = z.strictObject({
+  dir: z.string().optional().describe("default directory of new bundles (default <base_path>/exports)"),
+  signing: z
+    .strictObject({
+      key_file: z.string().min(1).describe("armored OpenPGP secret key that signs every bundle's manifest.json (manifest.json.asc)"),
+      passphrase: z.string().optional().describe("of key_file, e.g. ${CHANTAL_EXPORT_KEY_PASSPHRASE}"),
+    })
+    .optional()
+    .describe("default: the global signing: key"),
+});
+
 /** One YAML file: every section optional; the loader merges files. */
 export const ConfigFileSchema = z.strictObject({
   storage: StorageSchema.partial().optional(),
@@ -477,6 +489,7 @@ export const ConfigFileSchema = z.strictObject({
   pool: PoolSchema.optional(),
   groups: z.array(GroupSchema).optional(),
   environments: EnvironmentsSchema.optional(),
+  export: ExportSchema.optional(),
 });
 
 /** The merged document with defaults applied. */
@@ -496,6 +509,7 @@ export const ConfigSchema = z
     pool: PoolSchema.optional(),
     groups: z.array(GroupSchema).default([]),
     environments: EnvironmentsSchema.default([]),
+    export: ExportSchema.optional(),
   })
   .superRefine(checkGroupsAndEnvironments);
 
@@ -509,6 +523,7 @@ export type AptSourceConfig = z.output<typeof AptSourceSchema>;
 export type FilterConfig = z.output<typeof FilterSchema>;
 export type SigningConfig = z.output<typeof RepoSigningSchema>;
 export type GroupConfig = z.output<typeof GroupSchema>;
+export type ExportConfig = z.output<typeof ExportSchema>;
 export type SnapshotRetention = z.output<typeof SnapshotRetentionSchema>;
 
 /** JSON Schema of one configuration file, for editors (yaml-language-server). */

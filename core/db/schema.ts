@@ -16,6 +16,7 @@ import {
   text,
   timestamp,
   unique,
+  uuid,
 } from "drizzle-orm/pg-core";
 
 export const chantal = pgSchema("chantal");
@@ -300,3 +301,50 @@ export const promotionMembers = chantal.table(
   },
   (t) => [primaryKey({ columns: [t.promotionId, t.repositoryId] }), index("promotion_members_snapshot_idx").on(t.snapshotId)],
 );
+
+// 0008_transfer.sql
+export const instance = chantal.table("instance", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  singleton: boolean("singleton").notNull().default(true).unique(),
+  createdAt: ts("created_at").notNull().defaultNow(),
+});
+
+export type TransferKind = "full" | "delta";
+
+export const exports = chantal.table("exports", {
+  exportId: text("export_id").primaryKey(),
+  kind: text("kind").$type<TransferKind>().notNull(),
+  baseExportId: text("base_export_id").references((): AnyPgColumn => exports.exportId, { onDelete: "set null" }),
+  selection: jsonb("selection").$type<Record<string, unknown>>().notNull(),
+  path: text("path").notNull(),
+  manifestSha256: char("manifest_sha256", { length: 64 }).notNull(),
+  blobCount: integer("blob_count").notNull(),
+  blobBytes: bigint("blob_bytes", { mode: "number" }).notNull(),
+  volumeCount: integer("volume_count").notNull().default(0),
+  createdAt: ts("created_at").notNull().defaultNow(),
+});
+
+export const exportBlobs = chantal.table(
+  "export_blobs",
+  {
+    exportId: text("export_id")
+      .notNull()
+      .references(() => exports.exportId, { onDelete: "cascade" }),
+    sha256: char("sha256", { length: 64 }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.exportId, t.sha256] })],
+);
+
+export const imports = chantal.table("imports", {
+  exportId: text("export_id").primaryKey(),
+  sourceInstance: uuid("source_instance").notNull(),
+  kind: text("kind").$type<TransferKind>().notNull(),
+  baseExportId: text("base_export_id"),
+  manifestSha256: char("manifest_sha256", { length: 64 }).notNull(),
+  status: text("status").$type<"running" | "complete">().notNull(),
+  blobCount: integer("blob_count").notNull(),
+  blobBytes: bigint("blob_bytes", { mode: "number" }).notNull(),
+  exportedAt: ts("exported_at").notNull(),
+  startedAt: ts("started_at").notNull().defaultNow(),
+  completedAt: ts("completed_at"),
+});
