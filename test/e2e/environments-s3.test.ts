@@ -6,20 +6,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
-import S3rver from "s3rver";
+import type S3rver from "s3rver";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { generateRpmRepo } from "../fixtures/rpm-repo-generator.js";
 import { APT_TOOLS, aptClient, buildDeb, createGpgKey, writeAptRepo, type GpgKey } from "../helpers/apt-fixtures.js";
 import { dnfClient } from "../helpers/dnf.js";
 import { startSyncEnvironment, type SyncEnvironment } from "../helpers/sync-env.js";
+import { startS3rver, useS3rverCredentials } from "../helpers/s3rver.js";
 import { describeWithTools } from "../helpers/tools.js";
 
-// The CLI child processes inherit these: S3rver's fixed credentials, and never the instance metadata service.
-process.env.AWS_EC2_METADATA_DISABLED = "true";
-process.env.AWS_ACCESS_KEY_ID = "S3RVER";
-process.env.AWS_SECRET_ACCESS_KEY = "S3RVER";
-process.env.AWS_REGION = "us-east-1";
-delete process.env.AWS_PROFILE;
+useS3rverCredentials();
 
 const BUCKET = "chantal-envs";
 const PREFIX = "mirror";
@@ -79,21 +75,35 @@ async function writeUpstream(version: "1.0" | "1.1" | "1.2"): Promise<void> {
   await writeAptRepo(deb, { dist: DIST, components: ["main"], signer: key });
 }
 
-/** Every package the member's primary (as served now) names, and whether each is in the bucket: an index never names a missing package. */
+/**
+ * s3rver writes an object in place (it truncates the file, then streams into it), so a GET of an index key while a
+ * switch overwrites it may answer 404, 500 or a short body; S3 replaces an object atomically. Index reads are
+ * retried on that; package keys are never overwritten in these tests, so a package the index names must be there.
+ */
+async function readIndex(url: string, gz: boolean): Promise<string> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const r = await fetch(url);
+      if (r.status === 200) {
+        const body = Buffer.from(await r.arrayBuffer());
+        const text = (gz ? gunzipSync(body) : body).toString("utf8");
+        if (text.trimEnd().endsWith(">")) return text;
+      }
+    } catch {
+      // a short gzip body: s3rver mid-write
+    }
+    if (attempt >= 50) throw new Error(`${url}: no whole index after 50 reads`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Every package the member's primary (as served now) names that is not in the bucket: an index never names a missing package. */
 async function missingPackages(envName: string, repoId: string): Promise<string[]> {
   const base = url(`published/${envName}/${repoId}/`);
-  const repomd = await fetch(`${base}repodata/repomd.xml`);
-  if (repomd.status !== 200) return [`repomd.xml: ${repomd.status}`];
-  const xml = await repomd.text();
+  const xml = await readIndex(`${base}repodata/repomd.xml`, false);
   const primary = /<data type="primary">[\s\S]*?<location href="([^"]+)"/.exec(xml)?.[1];
   if (!primary) return ["repomd.xml names no primary"];
-  const p = await fetch(base + primary);
-  if (p.status !== 200) return [`${primary}: ${p.status}`];
-  const hrefs = [
-    ...gunzipSync(Buffer.from(await p.arrayBuffer()))
-      .toString("utf8")
-      .matchAll(/<location href="([^"]+)"/g),
-  ].map((m) => m[1]!);
+  const hrefs = [...(await readIndex(base + primary, true)).matchAll(/<location href="([^"]+)"/g)].map((m) => m[1]!);
   const missing: string[] = [];
   for (const h of hrefs) if ((await fetch(base + h, { method: "HEAD" })).status !== 200) missing.push(h);
   return missing;
@@ -103,8 +113,7 @@ describeWithTools(["dnf", ...APT_TOOLS], "lifecycle environments on the S3 backe
   beforeAll(async () => {
     scratch = mkdtempSync(join(tmpdir(), "chantal-envs-s3-"));
     upstream = join(scratch, "upstream");
-    s3 = new S3rver({ port: 0, address: "127.0.0.1", silent: true, directory: join(scratch, "s3rver"), configureBuckets: [{ name: BUCKET }] });
-    endpoint = `http://127.0.0.1:${(await s3.run()).port}`;
+    ({ server: s3, endpoint } = await startS3rver(join(scratch, "s3rver"), [BUCKET]));
     key = await createGpgKey(join(scratch, "keys"));
     await writeUpstream("1.0");
     env = await startSyncEnvironment({
