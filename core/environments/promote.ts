@@ -107,13 +107,21 @@ function prepareBucket(db: PromotionDatabase, store: S3BlobStore, environment: s
   );
 }
 
-/** Serve what the database records for the environment again (after a failed COMMIT), on either backend. */
-async function restoreRecorded(db: PromotionDatabase, config: Config, environment: string): Promise<void> {
+/**
+ * Serve what the database records for the environment again: after a failed switch or COMMIT (on a filesystem the
+ * directory is rebuilt), and on S3 also when a promotion switches nothing (a killed switch's keys of unknown
+ * content are copied again; an intact bucket costs one read of the state document).
+ */
+async function serveRecorded(db: PromotionDatabase, config: Config, environment: string, signal?: AbortSignal): Promise<void> {
   const recorded = await environmentState(db.pool, environment);
   const members = recorded.flatMap((r) => r.members.map((m) => ({ repoId: m.repoId, snapshotName: m.snapshotName })));
   const store = blobStoreOf(config);
-  if (store instanceof S3BlobStore) await finishS3Switch(store, await prepareBucket(db, store, environment, members));
-  else await switchEnvironment(config.storage.published_path!, environment, members);
+  if (!(store instanceof S3BlobStore)) {
+    await switchEnvironment(config.storage.published_path!, environment, members);
+    return;
+  }
+  const prepared = await prepareBucket(db, store, environment, members, signal);
+  if (prepared.plans.length > 0 || prepared.dropped.length > 0) await finishS3Switch(store, prepared);
 }
 
 /**
@@ -140,8 +148,8 @@ async function recordAndSwitch(
       switched = true;
     });
   } catch (err) {
-    // The switch happened but the COMMIT failed: serve what the database says again.
-    if (switched) await restoreRecorded(db, config, p.environment).catch(() => undefined);
+    // The switch happened but the COMMIT failed, or S3's index phase failed half-way: serve what the database says again.
+    if (switched || prepared) await serveRecorded(db, config, p.environment).catch(() => undefined);
     throw err;
   } finally {
     client.release();
@@ -156,16 +164,6 @@ async function isPublished(config: Config, m: { repoId: string; name: string; pu
   if (store instanceof S3BlobStore)
     return (await store.bucket.head(manifestKeyOf(store.bucket.settings.prefix, m.repoId, `snapshots/${m.name}`))) !== undefined;
   return existsSync(join(config.storage.published_path!, m.repoId, "snapshots", m.name));
-}
-
-/** A promotion that switches nothing still repairs an S3 environment a killed switch left with keys of unknown content. */
-async function repairBucket(db: PromotionDatabase, config: Config, environment: string, signal?: AbortSignal): Promise<void> {
-  const store = blobStoreOf(config);
-  if (!(store instanceof S3BlobStore)) return;
-  const recorded = await environmentState(db.pool, environment);
-  const members = recorded.flatMap((r) => r.members.map((m) => ({ repoId: m.repoId, snapshotName: m.snapshotName })));
-  const prepared = await prepareBucket(db, store, environment, members, signal);
-  if (prepared.plans.length > 0 || prepared.dropped.length > 0) await finishS3Switch(store, prepared);
 }
 
 /** Promote a group snapshot to an environment: in path order unless forced, publishing members that are not yet. */
@@ -193,7 +191,7 @@ export async function promote(db: PromotionDatabase, config: Config, req: Promot
     }
     const current = await currentPromotion(db.pool, group.id, req.to);
     if (current?.snapshotName === gs.name && current.members.every((m) => m.snapshotId !== null)) {
-      await repairBucket(db, config, req.to, req.signal);
+      if (config.storage.backend === "s3") await serveRecorded(db, config, req.to, req.signal);
       return { promotion: null, path, published: [] };
     }
     const publishedNow: string[] = [];

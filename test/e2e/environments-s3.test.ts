@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
-import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import type S3rver from "s3rver";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { generateRpmRepo } from "../fixtures/rpm-repo-generator.js";
@@ -258,6 +258,23 @@ describeWithTools(["dnf", ...APT_TOOLS], "lifecycle environments on the S3 backe
     expect(await keys("published/prod/")).toEqual(before);
     await ok("storage", "usage");
     expect(await rpmAvailable("rpm1", "prod")).toEqual(["pkg000000-1.2", "pkg000001-1.2"]);
+  });
+
+  it("a lost state document (an index deleted with it): a promotion that switches nothing serves the recorded state again", async () => {
+    const client = new S3Client({ endpoint, region: "us-east-1", forcePathStyle: true });
+    try {
+      for (const k of ["environments/prod.json", "published/prod/rpm1/repodata/repomd.xml"])
+        await client.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: `${PREFIX}/${k}` }));
+    } finally {
+      client.destroy();
+    }
+    expect((await fetch(url("published/prod/rpm1/repodata/repomd.xml"))).status).toBe(404);
+    expect(await ok("promote", "--group", "el", "--snapshot", "C", "--to", "prod", "--force")).toMatch(/already serves snapshot C/);
+    expect(await rpmAvailable("rpm1", "prod")).toEqual(["pkg000000-1.2", "pkg000001-1.2"]);
+    expect(await debAvailable("prod")).toEqual(["alpha=1.2-1"]);
+    expect((await fetch(url("environments/prod.json"))).status).toBe(200);
+    // Without a document nothing vouches for the state before: only C's objects are kept.
+    expect((await packageKeys("prod", "rpm1")).filter((k) => !k.includes("-1.2-"))).toEqual([]);
   });
 
   it("a reader polling prod during promotions and rollbacks never finds an index naming a missing package", async () => {
