@@ -92,7 +92,14 @@ export function environmentLocation(config: Config, environment: string): string
 }
 
 /** The S3 backend's switch up to its tight phase: every changed member's data copied from the pool (see s3-tree.ts). */
-function prepareBucket(db: PromotionDatabase, store: S3BlobStore, environment: string, served: readonly EnvironmentMember[], signal?: AbortSignal) {
+function prepareBucket(
+  db: PromotionDatabase,
+  store: S3BlobStore,
+  environment: string,
+  served: readonly EnvironmentMember[],
+  signal?: AbortSignal,
+  opts: { verify?: boolean } = {},
+) {
   return prepareS3Switch(
     store,
     environment,
@@ -104,13 +111,14 @@ function prepareBucket(db: PromotionDatabase, store: S3BlobStore, environment: s
       },
     })),
     signal,
+    opts,
   );
 }
 
 /**
  * Serve what the database records for the environment again: after a failed switch or COMMIT (on a filesystem the
  * directory is rebuilt), and on S3 also when a promotion switches nothing (a killed switch's keys of unknown
- * content are copied again; an intact bucket costs one read of the state document).
+ * content, and keys gone from the bucket, are copied again; an intact bucket costs one read and one listing per member).
  */
 async function serveRecorded(db: PromotionDatabase, config: Config, environment: string, signal?: AbortSignal): Promise<void> {
   const recorded = await environmentState(db.pool, environment);
@@ -120,7 +128,7 @@ async function serveRecorded(db: PromotionDatabase, config: Config, environment:
     await switchEnvironment(config.storage.published_path!, environment, members);
     return;
   }
-  const prepared = await prepareBucket(db, store, environment, members, signal);
+  const prepared = await prepareBucket(db, store, environment, members, signal, { verify: true });
   if (prepared.plans.length > 0 || prepared.dropped.length > 0) await finishS3Switch(store, prepared);
 }
 

@@ -104,6 +104,8 @@ export interface MemberPlan {
   repoId: string;
   /** The state it will serve; null: it leaves the environment (its index files are deleted, its data kept one switch). */
   target: MemberState | null;
+  /** The member is brought back to the state it already serves (keys lost or of unknown content): its previous state stays previous. */
+  repair: boolean;
   /** Phase 1 (all members, in parallel): data files at paths the member's tree does not have. */
   data: TreeFile[];
   /** Phase 2, this member's turn: data files at paths it has, with other or unknown content (the one short window). */
@@ -127,8 +129,11 @@ export function planMember(
   present: ReadonlySet<string>,
   doc: EnvironmentDoc,
 ): MemberPlan {
-  const keep = doc.current.get(repoId)?.files ?? new Map<string, string>();
-  const plan: MemberPlan = { repoId, target: null, data: [], replaced: [], indexes: [], indexDeletes: [], stale: [], unchanged: 0 };
+  const current = doc.current.get(repoId);
+  const repair = target !== null && current?.snapshot === target.snapshot;
+  // A repair keeps what it kept before (the current and the previous state); a switch keeps the state it leaves.
+  const keep = new Set([...(current?.files.keys() ?? []), ...(repair ? (doc.previous.get(repoId)?.files.keys() ?? []) : [])]);
+  const plan: MemberPlan = { repoId, target: null, repair, data: [], replaced: [], indexes: [], indexDeletes: [], stale: [], unchanged: 0 };
   if (target === null) {
     const rank = (p: string) => indexRank(p)!;
     plan.indexDeletes = [...present].filter(isIndexPath).sort((a, b) => rank(b) - rank(a));
@@ -169,7 +174,8 @@ export function interimDoc(doc: EnvironmentDoc, plans: readonly MemberPlan[]): E
 }
 
 /**
- * The document once every member is switched: each switched member's current state becomes its previous one;
+ * The document once every member is switched: each switched member's current state becomes its previous one
+ * (not when it is repaired to the state it serves);
  * members that left keep only their previous state; `dropped` members (left at an earlier switch) are forgotten.
  */
 export function finalDoc(doc: EnvironmentDoc, plans: readonly MemberPlan[], dropped: readonly string[]): EnvironmentDoc {
@@ -178,7 +184,7 @@ export function finalDoc(doc: EnvironmentDoc, plans: readonly MemberPlan[], drop
   const unknown = new Map(doc.unknown);
   for (const p of plans) {
     const was = doc.current.get(p.repoId);
-    if (was) previous.set(p.repoId, was);
+    if (was && !p.repair) previous.set(p.repoId, was);
     if (p.target) current.set(p.repoId, p.target);
     else current.delete(p.repoId);
     unknown.delete(p.repoId);

@@ -67,13 +67,15 @@ function copier(store: S3BlobStore, environment: string) {
 /**
  * Plan the switch of `environment` to serve exactly `members` and copy every changed member's new data files
  * (interruptible: nothing live names them yet). The state document is marked first, so a kill from here on makes
- * the next switch copy the touched paths again.
+ * the next switch copy the touched paths again. `verify` also lists members that need no switch and re-copies
+ * those missing a key their state names.
  */
 export async function prepareS3Switch(
   store: S3BlobStore,
   environment: string,
   members: readonly S3EnvironmentMember[],
   signal?: AbortSignal,
+  opts: { verify?: boolean } = {},
 ): Promise<PreparedS3Switch> {
   const { bucket } = store;
   const prefix = bucket.settings.prefix;
@@ -85,10 +87,17 @@ export async function prepareS3Switch(
     return new Set((await listKeys(store, p, signal)).map((k) => k.slice(p.length)));
   };
   for (const m of members) {
-    if (!needsSwitch(doc, m.repoId, m.snapshotName)) continue;
+    let keys: Set<string> | undefined;
+    if (!needsSwitch(doc, m.repoId, m.snapshotName)) {
+      // verify: a member whose document is intact is re-copied only when a key it names is gone (one listing).
+      if (!opts.verify) continue;
+      keys = await present(m.repoId);
+      const files = doc.current.get(m.repoId)!.files;
+      if ([...files.keys()].every((path) => keys!.has(path))) continue;
+    }
     const entries = await m.entries();
     if (entries === null) continue;
-    plans.push(planMember(m.repoId, { snapshot: m.snapshotName, entries }, await present(m.repoId), doc));
+    plans.push(planMember(m.repoId, { snapshot: m.snapshotName, entries }, keys ?? (await present(m.repoId)), doc));
   }
   for (const repoId of [...doc.current.keys()].filter((r) => !served.has(r)).sort()) plans.push(planMember(repoId, null, await present(repoId), doc));
   const dropped = droppedMembers(doc, served);

@@ -260,21 +260,28 @@ describeWithTools(["dnf", ...APT_TOOLS], "lifecycle environments on the S3 backe
     expect(await rpmAvailable("rpm1", "prod")).toEqual(["pkg000000-1.2", "pkg000001-1.2"]);
   });
 
-  it("a lost state document (an index deleted with it): a promotion that switches nothing serves the recorded state again", async () => {
+  it("a lost index, then a lost state document: a promotion that switches nothing serves the recorded state again", async () => {
     const client = new S3Client({ endpoint, region: "us-east-1", forcePathStyle: true });
+    const remove = (k: string) => client.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: `${PREFIX}/${k}` }));
     try {
-      for (const k of ["environments/prod.json", "published/prod/rpm1/repodata/repomd.xml"])
-        await client.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: `${PREFIX}/${k}` }));
+      await remove("published/prod/rpm1/repodata/repomd.xml");
+      expect((await fetch(url("published/prod/rpm1/repodata/repomd.xml"))).status).toBe(404);
+      expect(await ok("promote", "--group", "el", "--snapshot", "C", "--to", "prod", "--force")).toMatch(/already serves snapshot C/);
+      expect(await rpmAvailable("rpm1", "prod")).toEqual(["pkg000000-1.2", "pkg000001-1.2"]);
+      // The document was intact: the state before (A) is still kept.
+      expect((await packageKeys("prod", "rpm1")).filter((k) => k.includes("-1.0-"))).toHaveLength(2);
+
+      await remove("environments/prod.json");
+      await remove("published/prod/deb/dists/stable/InRelease");
+      expect(await ok("promote", "--group", "el", "--snapshot", "C", "--to", "prod", "--force")).toMatch(/already serves snapshot C/);
+      expect(await debAvailable("prod")).toEqual(["alpha=1.2-1"]);
+      expect(await rpmAvailable("rpm1", "prod")).toEqual(["pkg000000-1.2", "pkg000001-1.2"]);
+      expect((await fetch(url("environments/prod.json"))).status).toBe(200);
+      // Without a document nothing vouches for the state before: only C's objects are kept.
+      expect((await packageKeys("prod", "rpm1")).filter((k) => !k.includes("-1.2-"))).toEqual([]);
     } finally {
       client.destroy();
     }
-    expect((await fetch(url("published/prod/rpm1/repodata/repomd.xml"))).status).toBe(404);
-    expect(await ok("promote", "--group", "el", "--snapshot", "C", "--to", "prod", "--force")).toMatch(/already serves snapshot C/);
-    expect(await rpmAvailable("rpm1", "prod")).toEqual(["pkg000000-1.2", "pkg000001-1.2"]);
-    expect(await debAvailable("prod")).toEqual(["alpha=1.2-1"]);
-    expect((await fetch(url("environments/prod.json"))).status).toBe(200);
-    // Without a document nothing vouches for the state before: only C's objects are kept.
-    expect((await packageKeys("prod", "rpm1")).filter((k) => !k.includes("-1.2-"))).toEqual([]);
   });
 
   it("a reader polling prod during promotions and rollbacks never finds an index naming a missing package", async () => {

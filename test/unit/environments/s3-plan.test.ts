@@ -97,6 +97,24 @@ describe("planMember", () => {
   });
 });
 
+it("a repair to the state the member serves (a key lost) keeps the previous state, in the plan and in the document", () => {
+  const present = new Set([...Object.keys(A), "Packages/c.rpm", "repodata/2-primary.xml.gz"]);
+  const doc = docWith({ r: state("B", B) }, { r: state("A", A) });
+  const p = planMember("r", { snapshot: "B", entries: entries(B) }, present, doc);
+  expect(p.repair).toBe(true);
+  expect(p.indexes).toEqual([]);
+  expect(p.data).toEqual([]);
+  expect(p.stale).toEqual([]);
+  expect(p.replaced).toEqual([]);
+  // Only the missing key is copied: the document vouches for the others.
+  const lost = new Set([...present].filter((k) => k !== "Packages/c.rpm"));
+  const q = planMember("r", { snapshot: "B", entries: entries(B) }, lost, doc);
+  expect(q.data.map((f) => f.path)).toEqual(["Packages/c.rpm"]);
+  const fin = finalDoc(doc, [q], []);
+  expect(fin.previous.get("r")!.snapshot).toBe("A");
+  expect(fin.current.get("r")!.snapshot).toBe("B");
+});
+
 describe("the state document", () => {
   it("round-trips, and an unreadable or foreign one reads as empty", () => {
     const doc = docWith({ r: state("B", B) }, { r: state("A", A) });
