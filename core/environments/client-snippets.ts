@@ -8,6 +8,16 @@ import { publishedUrl, type ClientConfig, type PublishedTarget } from "../publis
 import { baseUrlOf, clientConfig } from "../publish/targets.js";
 import { REPOSITORY_TYPES } from "../repository-types.js";
 import { currentPromotion } from "./promotions.js";
+import { blobStoreOf } from "../storage/backend.js";
+import { S3BlobStore } from "../storage/s3-blob-store.js";
+import { environmentTreePrefix } from "./s3-plan.js";
+
+/** Where a member is served on this host: <published>/<env>/<repo-id>, or its prefix in the bucket. */
+function memberLocation(config: Config, environment: string, repoId: string): string {
+  const store = blobStoreOf(config);
+  if (store instanceof S3BlobStore) return store.bucket.url(environmentTreePrefix(store.bucket.settings.prefix, environment, repoId));
+  return join(config.storage.published_path!, environment, repoId);
+}
 
 export interface EnvironmentMemberConfig {
   repoId: string;
@@ -37,7 +47,7 @@ export async function environmentClientConfigs(
       repoId: repo.id,
       type: repo.type,
       name: environment,
-      path: join(config.storage.published_path!, environment, repo.id),
+      path: memberLocation(config, environment, repo.id),
       ...(repo.description ? { description: repo.description } : {}),
       ...(m.snapshotId !== null ? await REPOSITORY_TYPES[repo.type].targetFields(db, repo, { owner: "snapshot", id: m.snapshotId }, baseUrl) : {}),
     };

@@ -14,6 +14,13 @@ import { environmentIndex, findGroup } from "../groups/groups.js";
 import { publishSnapshot } from "../publish/trees.js";
 import { currentPromotion, environmentState, insertPromotion, promotionById, type NewPromotion, type PromotionRow } from "./promotions.js";
 import { switchEnvironment, type EnvironmentMember } from "./tree.js";
+import { treeOf } from "../db/package-sets.js";
+import { findSnapshot } from "../snapshots/snapshots.js";
+import { blobStoreOf } from "../storage/backend.js";
+import { S3BlobStore } from "../storage/s3-blob-store.js";
+import { manifestKeyOf } from "../storage/s3-layout.js";
+import { environmentPrefix } from "./s3-plan.js";
+import { finishS3Switch, prepareS3Switch, type PreparedS3Switch } from "./s3-tree.js";
 
 export class PromotionError extends ChantalError {}
 
@@ -42,14 +49,6 @@ export interface PromotionOutcome {
   path: string;
   /** Members whose snapshot was published for the promotion. */
   published: string[];
-}
-
-/** Environments are directories of symlinks: the S3 backend has no atomic switch of many prefixes (yet). */
-export function requireFilesystemBackend(config: Config): void {
-  if (config.storage.backend === "s3")
-    throw new PromotionError(
-      "environments are not supported on the S3 backend yet: promote needs storage.backend filesystem (an environment is one symlink swapped by a rename)",
-    );
 }
 
 /** The per-environment lock: promotions and rollbacks of one environment (all groups share its directory) run one at a time. */
@@ -85,27 +84,80 @@ async function environmentMembers(q: pg.Pool, environment: string, groupId: stri
   return [...out.values()].sort((a, b) => a.repoId.localeCompare(b.repoId));
 }
 
-/** Record the switch and make the filesystem serve it, in one transaction: a failure before COMMIT puts the recorded state back on disk. */
-async function recordAndSwitch(db: PromotionDatabase, config: Config, p: NewPromotion, served: readonly EnvironmentMember[]): Promise<PromotionRow> {
-  const published = config.storage.published_path!;
+/** Where the environment is served on this host: <published>/<env>, or its prefix in the bucket. */
+export function environmentLocation(config: Config, environment: string): string {
+  const store = blobStoreOf(config);
+  if (store instanceof S3BlobStore) return store.bucket.url(environmentPrefix(store.bucket.settings.prefix, environment));
+  return join(config.storage.published_path!, environment);
+}
+
+/** The S3 backend's switch up to its tight phase: every changed member's data copied from the pool (see s3-tree.ts). */
+function prepareBucket(
+  db: PromotionDatabase,
+  store: S3BlobStore,
+  environment: string,
+  served: readonly EnvironmentMember[],
+  signal?: AbortSignal,
+  opts: { verify?: boolean } = {},
+) {
+  return prepareS3Switch(
+    store,
+    environment,
+    served.map((m) => ({
+      ...m,
+      entries: async () => {
+        const snap = await findSnapshot(db.pool, m.repoId, m.snapshotName);
+        return snap ? treeOf(db.pool, "snapshot", snap.id, signal) : null;
+      },
+    })),
+    signal,
+    opts,
+  );
+}
+
+/**
+ * Serve what the database records for the environment again: after a failed switch or COMMIT (on a filesystem the
+ * directory is rebuilt), and on S3 also when a promotion switches nothing (a killed switch's keys of unknown
+ * content, and keys gone from the bucket, are copied again; an intact bucket costs one read and one listing per member).
+ */
+async function serveRecorded(db: PromotionDatabase, config: Config, environment: string, signal?: AbortSignal): Promise<void> {
+  const recorded = await environmentState(db.pool, environment);
+  const members = recorded.flatMap((r) => r.members.map((m) => ({ repoId: m.repoId, snapshotName: m.snapshotName })));
+  const store = blobStoreOf(config);
+  if (!(store instanceof S3BlobStore)) {
+    await switchEnvironment(config.storage.published_path!, environment, members);
+    return;
+  }
+  const prepared = await prepareBucket(db, store, environment, members, signal, { verify: true });
+  if (prepared.plans.length > 0 || prepared.dropped.length > 0) await finishS3Switch(store, prepared);
+}
+
+/**
+ * Record the switch and make the backend serve it, in one transaction: a failure before COMMIT puts the recorded
+ * state back. On S3 the data copies run before the transaction (nothing live names them); the index phase inside it.
+ */
+async function recordAndSwitch(
+  db: PromotionDatabase,
+  config: Config,
+  p: NewPromotion,
+  served: readonly EnvironmentMember[],
+  signal?: AbortSignal,
+): Promise<PromotionRow> {
+  const store = blobStoreOf(config);
+  const prepared: PreparedS3Switch | null = store instanceof S3BlobStore ? await prepareBucket(db, store, p.environment, served, signal) : null;
   const client = await db.pool.connect();
   let id = 0;
   let switched = false;
   try {
     await inTransaction(client, async (c) => {
       id = await insertPromotion(c, p);
-      await switchEnvironment(published, p.environment, served);
+      if (prepared && store instanceof S3BlobStore) await finishS3Switch(store, prepared);
+      else await switchEnvironment(config.storage.published_path!, p.environment, served);
       switched = true;
     });
   } catch (err) {
-    // The swap happened but the COMMIT failed: serve what the database says again.
-    const recorded = switched ? await environmentState(db.pool, p.environment).catch(() => null) : null;
-    if (recorded)
-      await switchEnvironment(
-        published,
-        p.environment,
-        recorded.flatMap((r) => r.members),
-      ).catch(() => undefined);
+    // The switch happened but the COMMIT failed, or S3's index phase failed half-way: serve what the database says again.
+    if (switched || prepared) await serveRecorded(db, config, p.environment).catch(() => undefined);
     throw err;
   } finally {
     client.release();
@@ -113,9 +165,17 @@ async function recordAndSwitch(db: PromotionDatabase, config: Config, p: NewProm
   return (await promotionById(db.pool, id))!;
 }
 
+/** Whether a member's snapshot is published where promote expects it (its tree on disk, or its manifest in the bucket). */
+async function isPublished(config: Config, m: { repoId: string; name: string; publishedAt: Date | null }): Promise<boolean> {
+  if (!m.publishedAt) return false;
+  const store = blobStoreOf(config);
+  if (store instanceof S3BlobStore)
+    return (await store.bucket.head(manifestKeyOf(store.bucket.settings.prefix, m.repoId, `snapshots/${m.name}`))) !== undefined;
+  return existsSync(join(config.storage.published_path!, m.repoId, "snapshots", m.name));
+}
+
 /** Promote a group snapshot to an environment: in path order unless forced, publishing members that are not yet. */
 export async function promote(db: PromotionDatabase, config: Config, req: PromoteRequest): Promise<PromotionOutcome> {
-  requireFilesystemBackend(config);
   const group = findGroup(config, req.groupId);
   const index = environmentIndex(config, req.to);
   const gs = await getGroupSnapshot(db.pool, group.id, req.snapshotName);
@@ -127,7 +187,7 @@ export async function promote(db: PromotionDatabase, config: Config, req: Promot
     );
   // A repository that left the group since is not promoted with it.
   gs.members = gs.members.filter((m) => group.repositories.includes(m.repoId));
-  const path = join(config.storage.published_path!, req.to);
+  const path = environmentLocation(config, req.to);
   return withLock(db.url, environmentLockRequest(req.to, `promote ${group.id} ${gs.name} to ${req.to}`, req.signal), async () => {
     if (index > 0 && !req.force) {
       const before = config.environments[index - 1]!;
@@ -138,10 +198,13 @@ export async function promote(db: PromotionDatabase, config: Config, req: Promot
         );
     }
     const current = await currentPromotion(db.pool, group.id, req.to);
-    if (current?.snapshotName === gs.name && current.members.every((m) => m.snapshotId !== null)) return { promotion: null, path, published: [] };
+    if (current?.snapshotName === gs.name && current.members.every((m) => m.snapshotId !== null)) {
+      if (config.storage.backend === "s3") await serveRecorded(db, config, req.to, req.signal);
+      return { promotion: null, path, published: [] };
+    }
     const publishedNow: string[] = [];
     for (const m of gs.members) {
-      if (m.publishedAt && existsSync(join(config.storage.published_path!, m.repoId, "snapshots", m.name))) continue;
+      if (await isPublished(config, m)) continue;
       const repoRow = await db.pool.query(`SELECT id FROM chantal.repositories WHERE repo_id = $1`, [m.repoId]);
       await withLock(
         db.url,
@@ -173,6 +236,7 @@ export async function promote(db: PromotionDatabase, config: Config, req: Promot
         members: gs.members.map((m) => ({ repositoryId: idOf.get(m.repoId)!, snapshotId: m.id, snapshotName: m.name })),
       },
       served,
+      req.signal,
     );
     return { promotion, path, published: publishedNow };
   });
@@ -184,10 +248,9 @@ export async function rollback(
   config: Config,
   req: { groupId: string; environment: string; note?: string; signal?: AbortSignal },
 ): Promise<PromotionOutcome> {
-  requireFilesystemBackend(config);
   const group = findGroup(config, req.groupId);
   environmentIndex(config, req.environment);
-  const path = join(config.storage.published_path!, req.environment);
+  const path = environmentLocation(config, req.environment);
   return withLock(db.url, environmentLockRequest(req.environment, `rollback ${group.id} in ${req.environment}`, req.signal), async () => {
     const current = await currentPromotion(db.pool, group.id, req.environment);
     if (!current) throw new PromotionError(`group ${group.id} was never promoted to ${req.environment}: nothing to roll back`);
@@ -220,6 +283,7 @@ export async function rollback(
         members: target.members.map((m) => ({ repositoryId: m.repositoryId, snapshotId: m.snapshotId, snapshotName: m.snapshotName })),
       },
       served,
+      req.signal,
     );
     return { promotion, path, published: [] };
   });

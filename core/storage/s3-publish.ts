@@ -38,7 +38,7 @@ export interface S3PublishResult extends PublishResult {
 }
 
 /** Metadata gets its own headers (so the copy replaces the pool object's); a package keeps the pool object's. */
-function headersFor(path: string): ObjectHeaders | undefined {
+export function headersFor(path: string): ObjectHeaders | undefined {
   const cacheControl = cacheControlFor(path);
   return cacheControl ? { contentType: "application/octet-stream", cacheControl } : undefined;
 }
@@ -49,7 +49,8 @@ async function listTree(store: S3BlobStore, treePrefix: string, signal?: AbortSi
   return keys;
 }
 
-async function checkPool(store: S3BlobStore, copies: readonly TreeFile[]): Promise<void> {
+/** Refuse before any copy when the pool lacks a file the tree needs. */
+export async function checkPool(store: S3BlobStore, copies: readonly TreeFile[]): Promise<void> {
   const present = await store.haveMany(copies.map((f) => f.sha256));
   const missing = copies.filter((f) => !present.has(f.sha256));
   if (missing.length > 0) {

@@ -1,10 +1,8 @@
-// Tests of core/environments/tree.ts on a real directory: the switch, the previous link, leftovers and the collection; and the S3 refusal.
+// Tests of core/environments/tree.ts on a real directory: the switch, the previous link, leftovers and the collection.
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readlinkSync, readdirSync, rmSync, symlinkSync, utimesSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import type { Config } from "../../../core/config/schema.js";
-import { requireFilesystemBackend } from "../../../core/environments/promote.js";
 import { collectEnvironmentGarbage, ENVIRONMENTS_DIR, readEnvironment, switchEnvironment } from "../../../core/environments/tree.js";
 
 const dirs: string[] = [];
@@ -75,12 +73,5 @@ describe("collectEnvironmentGarbage", () => {
     const previous = join(root, ENVIRONMENTS_DIR, "prod.previous");
     expect(lstatSync(join(root, ENVIRONMENTS_DIR, readlinkSync(previous))).isDirectory()).toBe(true);
     expect(readlinkSync(join(root, ENVIRONMENTS_DIR, readlinkSync(previous), "a"))).toBe("../../a/snapshots/s2");
-  });
-});
-
-describe("requireFilesystemBackend", () => {
-  it("refuses the S3 backend with a clear error", () => {
-    expect(() => requireFilesystemBackend({ storage: { backend: "s3" } } as Config)).toThrow(/environments are not supported on the S3 backend yet/);
-    expect(() => requireFilesystemBackend({ storage: { backend: "filesystem" } } as Config)).not.toThrow();
   });
 });
