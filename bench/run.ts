@@ -26,6 +26,7 @@ import { NODE_FLAGS } from "../core/node-flags.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const CLI = join(ROOT, "bin", "chantal-run.js");
+const MEM_TRACE = join(ROOT, "bench", "mem-trace.mjs");
 const RESULTS_DIR = join(ROOT, "bench", "results");
 const MB = 1_000_000;
 const MiB = 1024 * 1024;
@@ -92,6 +93,15 @@ const WORKLOADS: WorkloadDef[] = [
           rssMb: 300,
           what: "exclude the even half",
         },
+        // The same half with the dependency closure: primary's provides and files of every package are read and held for it.
+        {
+          tool: "chantal-half-deps",
+          filter: { exclude: ["*0", "*2", "*4", "*6", "*8"], with_dependencies: true },
+          kept: (n) => n / 2,
+          ratioMax: 1.3,
+          reportOnly: true,
+          what: "the even half, with_dependencies",
+        },
         // Active (an exclude) but leaves nothing out: the whole cost of regenerating, with every download of the baseline.
         {
           tool: "chantal-keep-all",
@@ -148,6 +158,8 @@ const USAGE = `usage: npm run bench -- [options]
   --from-source       run Chantal from TypeScript (CHANTAL_FROM_SOURCE=1) instead of dist/
   --verbose           Chantal debug logs (kept under DIR/logs)
   --cpu-prof          CPU-profile Chantal's syncs (DIR/profiles/<workload>/run<N>/{first,noop}); prints the top self times
+  --mem-trace         every thread of Chantal (workers too) logs process.memoryUsage() every 100 ms to
+                      DIR/logs/<workload>/run<N>/<tool>-<first|noop>.log.mem.<main|workerN> (bench/mem-trace.mjs)
   --max-busy PCT      before each timing, wait until the CPUs are at most PCT% busy (default 20; shared machines)
   --quiet-max S       ... but at most S seconds (default 120; 20 with --quick)
   --regenerate        regenerate the cached repositories
@@ -170,6 +182,7 @@ interface Options {
   fromSource: boolean;
   verbose: boolean;
   cpuProf: boolean;
+  memTrace: boolean;
   regenerate: boolean;
   maxBusyPct: number;
   quietMaxSec: number;
@@ -209,6 +222,7 @@ function parseOptions(argv: string[]): Options {
           "from-source": { type: "boolean", default: false },
           verbose: { type: "boolean", default: false },
           "cpu-prof": { type: "boolean", default: false },
+          "mem-trace": { type: "boolean", default: false },
           regenerate: { type: "boolean", default: false },
           "max-busy": { type: "string" },
           "quiet-max": { type: "string" },
@@ -256,6 +270,7 @@ function parseOptions(argv: string[]): Options {
     fromSource: v["from-source"],
     verbose: v.verbose,
     cpuProf: v["cpu-prof"],
+    memTrace: v["mem-trace"],
     regenerate: v.regenerate,
     maxBusyPct: positiveInt("--max-busy", v["max-busy"], 20, 0),
     quietMaxSec: positiveInt("--quiet-max", v["quiet-max"], quick ? 20 : 120, 0),
@@ -606,6 +621,22 @@ interface Timed {
   busyBefore: number;
   stdout: string;
   startedAt: number;
+  /** VmRSS of the measured process sampled every RSS_SAMPLE_MS: when its highest sample was (s after start), and that sample. */
+  rssPeakAtSec: number | null;
+  rssPeakSampleMb: number | null;
+}
+
+const RSS_SAMPLE_MS = 100;
+
+/** The measured process: the spawned one, or the one /usr/bin/time runs (its only child). */
+function measuredPid(pid: number, wrapped: boolean): number | undefined {
+  if (!wrapped) return pid;
+  try {
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/);
+    return children[0] ? Number(children[0]) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function cpuTimes(): { idle: number; total: number } | null {
@@ -661,20 +692,35 @@ async function timed(cmd: string, args: string[], o: { env?: NodeJS.ProcessEnv; 
   let stdout = "";
   child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
   let polledKb = 0;
-  const poll = GNU_TIME
-    ? undefined
-    : setInterval(() => {
-        try {
-          const m = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"));
-          if (m) polledKb = Math.max(polledKb, Number(m[1]));
-        } catch {
-          /* exited */
+  // The RSS timeline (every sample in <stderrFile>.rss-timeline, "seconds KB" per line) says which phase peaks.
+  const timeline: string[] = [];
+  let peak = { kb: 0, atSec: null as number | null };
+  let pid: number | undefined;
+  const poll = setInterval(
+    () => {
+      pid ??= measuredPid(child.pid!, GNU_TIME !== null);
+      if (pid === undefined) return;
+      try {
+        const status = readFileSync(`/proc/${pid}/status`, "utf8");
+        const hwm = /VmHWM:\s+(\d+)/.exec(status);
+        if (hwm) polledKb = Math.max(polledKb, Number(hwm[1]));
+        const rss = /VmRSS:\s+(\d+)/.exec(status);
+        if (rss) {
+          const atSec = round((Date.now() - startedAt) / 1000, 2)!;
+          timeline.push(`${atSec} ${rss[1]}`);
+          if (Number(rss[1]) > peak.kb) peak = { kb: Number(rss[1]), atSec };
         }
-      }, 20);
+      } catch {
+        /* exited */
+      }
+    },
+    GNU_TIME ? RSS_SAMPLE_MS : 20,
+  );
   const code = await new Promise<number | null>((ok) => child.once("close", (c) => ok(c)));
   const wallSec = elapsed();
   const machineBusy = busyBetween(cpu0, cpuTimes());
-  if (poll) clearInterval(poll);
+  clearInterval(poll);
+  await writeFile(`${o.stderrFile}.rss-timeline`, timeline.length ? `${timeline.join("\n")}\n` : "");
   errStream.end();
   let rssKb = polledKb || null;
   let cpuSec: number | null = null;
@@ -684,7 +730,18 @@ async function timed(cmd: string, args: string[], o: { env?: NodeJS.ProcessEnv; 
     rssKb = m ? Number(m[1]) : null;
     cpuSec = m ? Number(m[2]) + Number(m[3]) : null;
   }
-  return { code, wallSec, rssMb: rssKb === null ? null : rssKb / 1024, cpuSec, machineBusy, busyBefore, stdout, startedAt };
+  return {
+    code,
+    wallSec,
+    rssMb: rssKb === null ? null : rssKb / 1024,
+    cpuSec,
+    machineBusy,
+    busyBefore,
+    stdout,
+    startedAt,
+    rssPeakAtSec: peak.atSec,
+    rssPeakSampleMb: peak.atSec === null ? null : round(peak.kb / 1024, 1),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------- Chantal
@@ -737,6 +794,35 @@ async function phasesOf(logFile: string, startedAt: number): Promise<Phase[]> {
   return out.sort((a, b) => a.atSec - b.atSec).slice(0, 40);
 }
 
+/**
+ * With --mem-trace: each thread's largest V8 heap (heapTotal, what it holds of the RSS; heapUsed in parentheses) over
+ * the run, from the <log>.mem.<thread> files of bench/mem-trace.mjs.
+ */
+async function memTraceSummary(logFile: string): Promise<string | undefined> {
+  const dir = dirname(logFile);
+  const prefix = `${logFile.slice(dir.length + 1)}.mem.`;
+  const files = (await readdir(dir).catch(() => [] as string[])).filter((f) => f.startsWith(prefix)).sort();
+  if (files.length === 0) return undefined;
+  const parts: string[] = [];
+  for (const f of files) {
+    let total = 0;
+    let used = 0;
+    for (const line of (await readFile(join(dir, f), "utf8")).split("\n")) {
+      const [, , heapTotal, heapUsed] = line.split(" ").map(Number);
+      if (heapTotal !== undefined && Number.isFinite(heapTotal)) total = Math.max(total, heapTotal);
+      if (heapUsed !== undefined && Number.isFinite(heapUsed)) used = Math.max(used, heapUsed);
+    }
+    parts.push(`${f.slice(prefix.length)} ${total.toFixed(0)} (${used.toFixed(0)})`);
+  }
+  return `largest V8 heap per thread, MB: ${parts.join(", ")}`;
+}
+
+/** The last log message before `atSec`: the phase a peak falls in (the log timeline is coarse without --verbose). */
+function peakPhase(phases: Phase[], atSec: number): string {
+  const before = phases.filter((p) => p.atSec <= atSec).at(-1);
+  return before ? `after "${before.msg}" (${before.atSec} s)` : "before the first log line";
+}
+
 interface ToolRun {
   tool: string;
   run: number;
@@ -755,6 +841,11 @@ interface ToolRun {
   noopReportedSec?: number | null;
   phases?: Phase[];
   noopPhases?: Phase[];
+  /** When the first sync's RSS peaked (the highest VmRSS sample, s after start) and the last log message before it. */
+  firstRssPeakAtSec?: number | null;
+  firstRssPeakAfter?: string;
+  /** --mem-trace: the largest heap of each thread during the first sync. */
+  firstMemTrace?: string;
   profile?: string;
   /** Filter workloads: packages the first sync downloaded, and what its published repodata lists. */
   firstDownloaded?: number;
@@ -822,6 +913,7 @@ async function chantalRun(
   const args = (what: "first" | "noop") => [
     ...NODE_FLAGS,
     ...(opts.cpuProf ? ["--cpu-prof", `--cpu-prof-dir=${join(profileDir, what)}`] : []),
+    ...(opts.memTrace ? ["--import", MEM_TRACE] : []),
     CLI,
     "--config-dir",
     configDir,
@@ -843,7 +935,8 @@ async function chantalRun(
 
   const result: ToolRun = { tool, run, ok: false, firstSec: null, firstRssMb: null, noopSec: null, noopRssMb: null };
   try {
-    const first = await timed(process.execPath, args("first"), { env, stderrFile: logName("first") });
+    const envOf = (what: "first" | "noop") => (opts.memTrace ? { ...env, CHANTAL_MEM_TRACE: `${logName(what)}.mem` } : env);
+    const first = await timed(process.execPath, args("first"), { env: envOf("first"), stderrFile: logName("first") });
     const fj = parse(first, "first sync");
     if (fj.status !== "success") throw new Error(`first sync: ${fj.status}${fj.error ? `: ${fj.error}` : ""}`);
     if (fj.counts) result.firstDownloaded = fj.counts.packages_downloaded;
@@ -864,10 +957,13 @@ async function chantalRun(
       firstBusyBefore: first.busyBefore,
       firstReportedSec: fj.duration_ms !== undefined ? fj.duration_ms / 1000 : null,
       phases: await phasesOf(logName("first"), first.startedAt),
+      firstRssPeakAtSec: first.rssPeakAtSec,
     });
+    if (first.rssPeakAtSec !== null) result.firstRssPeakAfter = peakPhase(result.phases ?? [], first.rssPeakAtSec);
+    if (opts.memTrace) result.firstMemTrace = await memTraceSummary(logName("first"));
     if (opts.cpuProf) result.profile = profileDir;
 
-    const noop = await timed(process.execPath, args("noop"), { env, stderrFile: logName("noop") });
+    const noop = await timed(process.execPath, args("noop"), { env: envOf("noop"), stderrFile: logName("noop") });
     const nj = parse(noop, "no-op re-sync");
     if (nj.status !== "noop") throw new Error(`re-sync of an unchanged repository: ${nj.status}${nj.error ? `: ${nj.error}` : ""} (expected noop)`);
     Object.assign(result, {
@@ -1017,6 +1113,8 @@ interface WorkloadResult {
   targets: TargetCheck[];
   samples: ToolRun[];
   profileTop?: { first: ProfileLine[]; noop: ProfileLine[] };
+  /** Filter workloads: every sync's time and peak RSS against the unfiltered one and 300 MB (the summary table). */
+  filterRows?: FilterRow[];
 }
 
 function summarize(tool: string, samples: ToolRun[], totalBytes: number): ToolSummary {
@@ -1127,6 +1225,82 @@ function checkFilterTargets(w: WorkloadDef, quick: boolean, repo: RepoInfo, summ
   return out;
 }
 
+/** The memory target of every first sync here (issue 3's big-primary, issue 15's filtered 100,000-package sync). */
+const RSS_TARGET_MB = 300;
+
+/** One line per sync of a filter workload: its time and peak against the unfiltered sync of the same run and against 300 MB. */
+interface FilterRow {
+  workload: WorkloadId;
+  tool: string;
+  what: string;
+  firstSec: number | null;
+  /** First sync ÷ the unfiltered first sync (issue 15: ≤ 1.30). */
+  timeRatio: number | null;
+  timeTarget: number | null;
+  rssMb: number | null;
+  /** Peak RSS ÷ the unfiltered sync's, and ÷ 300 MB (< 1.00 is within target). */
+  rssRatio: number | null;
+  rssOfTarget: number | null;
+  /** The median run's RSS peak: when, and after which log message. */
+  rssPeak: string;
+  downloaded: number | null;
+  expected: number;
+}
+
+function filterRows(r: WorkloadResult, w: WorkloadDef, repo: { names: number; versions: number }): FilterRow[] {
+  const base = r.summaries.find((s) => s.tool === BASELINE.tool);
+  return (w.filter?.variants ?? []).map((v) => {
+    const s = r.summaries.find((x) => x.tool === v.tool);
+    const ok = r.samples.filter((x) => x.tool === v.tool && x.ok);
+    const med = ok.sort((a, b) => Math.abs(a.firstSec! - (s?.firstSec ?? 0)) - Math.abs(b.firstSec! - (s?.firstSec ?? 0)))[0];
+    const ratio = (a: number | null | undefined, b: number | null | undefined) => (a != null && b != null && b > 0 ? round(a / b, 2) : null);
+    return {
+      workload: r.id,
+      tool: v.tool,
+      what: v.what,
+      firstSec: s?.firstSec ?? null,
+      timeRatio: ratio(s?.firstSec, base?.firstSec),
+      timeTarget: v.ratioMax ?? null,
+      rssMb: s?.firstRssMb ?? null,
+      rssRatio: ratio(s?.firstRssMb, base?.firstRssMb),
+      rssOfTarget: ratio(s?.firstRssMb, RSS_TARGET_MB),
+      rssPeak: med?.firstRssPeakAtSec != null ? `${med.firstRssPeakAtSec} s, ${med.firstRssPeakAfter ?? "?"}` : "–",
+      downloaded: med?.firstDownloaded ?? null,
+      expected: v.kept(repo.names, repo.versions),
+    };
+  });
+}
+
+function renderFilterRows(rows: FilterRow[]): string {
+  return table(
+    [
+      "workload",
+      "sync",
+      "first s",
+      "time ÷ unfiltered",
+      "peak RSS MB",
+      "RSS ÷ unfiltered",
+      `RSS ÷ ${RSS_TARGET_MB} MB`,
+      "downloaded",
+      "RSS peak at (median run)",
+    ],
+    rows.map((f) => [
+      f.tool === BASELINE.tool ? f.workload : "",
+      f.what,
+      num(f.firstSec),
+      f.timeRatio === null ? "–" : `${f.timeRatio.toFixed(2)}${f.timeTarget !== null && f.tool !== BASELINE.tool ? ` (≤ ${f.timeTarget.toFixed(2)})` : ""}`,
+      num(f.rssMb, 0),
+      num(f.rssRatio),
+      f.rssOfTarget === null ? "–" : `${f.rssOfTarget.toFixed(2)}${f.rssOfTarget < 1 ? "" : " OVER"}`,
+      f.downloaded === null
+        ? "–"
+        : `${f.downloaded.toLocaleString("en-US")}${f.downloaded === f.expected ? "" : ` (expected ${f.expected.toLocaleString("en-US")})`}`,
+      f.rssPeak,
+    ]),
+    99,
+  );
+}
+
 const num = (x: number | null | undefined, digits = 2) => (x === null || x === undefined ? "–" : x.toFixed(digits));
 
 function render(results: WorkloadResult[], meta: Record<string, unknown>): string {
@@ -1184,6 +1358,13 @@ function render(results: WorkloadResult[], meta: Record<string, unknown>): strin
       : []),
   ];
   if (targets.length) parts.push("", table(["workload", "target", "wanted", "measured", "result"], targets, 99));
+  const filters = results.flatMap((r) => r.filterRows ?? []);
+  if (filters.length)
+    parts.push(
+      "",
+      `Curated mirrors (issue 15): each sync against the unfiltered sync of the same repository in this run, and its peak RSS against ${RSS_TARGET_MB} MB`,
+      renderFilterRows(filters),
+    );
   for (const r of results) {
     // The timeline of the run closest to the median, not of an outlier.
     const med = r.summaries[0]?.firstSec ?? 0;
@@ -1278,7 +1459,7 @@ async function main(): Promise<void> {
           const c = await chantalRun(opts, repo, run, served, db, workDir, v);
           samples.push(c);
           say(
-            `${v.tool.padEnd(9)} run ${run}: first ${num(c.firstSec)} s (${num(c.firstRssMb, 0)} MB RSS)${c.firstDownloaded !== undefined && w.filter ? `, ${c.firstDownloaded} downloaded` : ""}, no-op ${num(c.noopSec)} s`,
+            `${v.tool.padEnd(9)} run ${run}: first ${num(c.firstSec)} s (${num(c.firstRssMb, 0)} MB RSS, peak at ${c.firstRssPeakAtSec ?? "?"} s)${c.firstDownloaded !== undefined && w.filter ? `, ${c.firstDownloaded} downloaded` : ""}, no-op ${num(c.noopSec)} s${c.firstMemTrace ? `; ${c.firstMemTrace}` : ""}`,
           );
         }
         for (const p of dnfs) {
@@ -1309,6 +1490,7 @@ async function main(): Promise<void> {
           : checkTargets(w, opts.quick, chantal, dnfSummaries),
         samples,
       };
+      if (w.filter) result.filterRows = filterRows(result, w, repo);
       if (opts.cpuProf) {
         const dir = join(opts.dir, "profiles", w.id, "run1");
         result.profileTop = { first: await summarizeProfiles(join(dir, "first")), noop: await summarizeProfiles(join(dir, "noop")) };

@@ -10,6 +10,14 @@ export class FilelistsParseError extends ChantalError {}
 const MAX_PATH_CHARS = 64 * 1024;
 const MAX_DEPTH = 64;
 
+/**
+ * A copy that shares no memory with `s`: saxes' attribute values and texts are slices of the chunk they were read
+ * from, and a slice kept in the result would keep that whole chunk (64 KB of filelists) alive.
+ */
+function ownCopy(s: string): string {
+  return Buffer.from(s, "utf8").toString("utf8");
+}
+
 /** For each pkgid (lower-case) the paths among `wanted` it ships; every other path is not kept. */
 export async function filesProviding(input: AsyncIterable<Uint8Array | string>, wanted: ReadonlySet<string>, label: string): Promise<Map<string, string[]>> {
   const out = new Map<string, string[]>();
@@ -41,8 +49,8 @@ export async function filesProviding(input: AsyncIterable<Uint8Array | string>, 
       const path = text.trim();
       if (pkgid && wanted.has(path)) {
         const list = out.get(pkgid);
-        if (list) list.push(path);
-        else out.set(pkgid, [path]);
+        if (list) list.push(ownCopy(path));
+        else out.set(ownCopy(pkgid), [ownCopy(path)]);
       }
     }
     if (depth === 2) pkgid = undefined;

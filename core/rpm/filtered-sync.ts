@@ -174,10 +174,13 @@ async function readText(ctx: RepoSyncContext, file: MetadataEntry, d: RepomdData
 /** The regenerated data files and repomd.xml (and its signature), as the published tree's metadata. */
 async function regenerate(ctx: RepoSyncContext, upstream: UpstreamIndex, kept: RpmPackage[]): Promise<MetadataEntry[]> {
   const pkgids = [...new Set(kept.map((p) => p.checksumValue))];
-  const keptFiles: KeptFiles = {
-    nevras: new Set(kept.map((p) => nevraKey(p))),
-    filenames: new Set(kept.map((p) => p.location.split("/").pop()!)),
-  };
+  // Only updateinfo and modules need them: 100,000 NEVRAs and file names are ~15 MB we do not build for nothing.
+  let files: KeptFiles | undefined;
+  const keptFiles = (): KeptFiles =>
+    (files ??= {
+      nevras: new Set(kept.map((p) => nevraKey(p))),
+      filenames: new Set(kept.map((p) => p.location.split("/").pop()!)),
+    });
   const metadata: MetadataEntry[] = [];
   const index: RepomdEntry[] = [];
   for (const [i, d] of upstream.repomd.data.entries()) {
@@ -193,10 +196,10 @@ async function regenerate(ctx: RepoSyncContext, upstream: UpstreamIndex, kept: R
         rewriteInWorker(compressedOf(ctx, file), { ...workerInput(file, d), kind: d.type, kept: pkgids }, ctx.signal),
       );
     } else if (d.type === "updateinfo") {
-      const input = { ...workerInput(file, d), kind: "updateinfo" as const, kept: [...keptFiles.nevras], filenames: [...keptFiles.filenames] };
+      const input = { ...workerInput(file, d), kind: "updateinfo" as const, kept: [...keptFiles().nevras], filenames: [...keptFiles().filenames] };
       out = await putGenerated(ctx, d, file, "updateinfo.xml", rewriteInWorker(compressedOf(ctx, file), input, ctx.signal));
     } else if (d.type === "modules") {
-      const result = rewriteModules(await readText(ctx, file, d), keptFiles.nevras, label);
+      const result = rewriteModules(await readText(ctx, file, d), keptFiles().nevras, label);
       if (result.partial.length > 0) {
         ctx.log.warn(
           { repo: ctx.repo.id, streams: result.partial },
@@ -233,9 +236,13 @@ async function regenerate(ctx: RepoSyncContext, upstream: UpstreamIndex, kept: R
   return metadata;
 }
 
-export async function syncFilteredRpm(ctx: RepoSyncContext, upstream: UpstreamIndex): Promise<RepoSyncResult> {
+/**
+ * The filter's decision: the kept packages and those of them the pool lacks, or the dry run's report. Everything
+ * else (upstream's other packages, the filter's model of every package, the dependency data) is garbage once this
+ * returns: a separate function, so that no variable of the sync's own frame holds it through the downloads.
+ */
+async function planFiltered(ctx: RepoSyncContext, upstream: UpstreamIndex): Promise<{ kept: RpmPackage[]; missing: RpmPackage[] } | RepoSyncResult> {
   const filter = ctx.filter!;
-  const counts = ctx.counts;
   const { planned, deps, wantedFiles } = await readUpstreamPackages(ctx, upstream);
   const packages = planned.map((p) => filterPackageOf(p, deps?.get(p)));
   const satisfiers =
@@ -248,11 +255,19 @@ export async function syncFilteredRpm(ctx: RepoSyncContext, upstream: UpstreamIn
   });
   if (plan.unsatisfied.length > 0) throw new UnsatisfiedDependenciesError(unsatisfiedMessage(plan, packages, ctx.repo.id));
   const kept = planned.filter((_p, i) => plan.kept[i]);
-  counts.packagesTotal = kept.length;
+  ctx.counts.packagesTotal = kept.length;
   ctx.onProgress?.({ phase: "plan", filesDone: 0, filesTotal: kept.length, bytesDone: 0, bytesTotal: 0 });
   const missing = await planDownloads(kept, ctx);
   ctx.log.debug({ repo: ctx.repo.id, upstream: planned.length, kept: kept.length, missing: missing.length }, "filtered plan");
-  if (ctx.dryRun) return { status: "dry-run", counts, plan: planReport(planned, plan, missing) };
+  if (ctx.dryRun) return { status: "dry-run", counts: ctx.counts, plan: planReport(planned, plan, missing) };
+  return { kept, missing };
+}
+
+export async function syncFilteredRpm(ctx: RepoSyncContext, upstream: UpstreamIndex): Promise<RepoSyncResult> {
+  const counts = ctx.counts;
+  const decision = await planFiltered(ctx, upstream);
+  if ("status" in decision) return decision;
+  const { kept, missing } = decision;
 
   const metadata = await regenerate(ctx, upstream, kept);
   refuseTreeConflicts(kept, metadata, ctx);

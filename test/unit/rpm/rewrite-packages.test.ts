@@ -80,6 +80,15 @@ describe("rewritePackageList", () => {
     });
   }
 
+  it("leaves the caller's kept set as it was (it deletes from its own copy)", async () => {
+    const kept = new Set([A, C]);
+    let out = "";
+    for await (const s of rewritePackageList(chunks(primary(primaryPkg(A, "a"), primaryPkg(C, "c")), 7), { type: "primary", label: "primary.xml", kept }))
+      out += s;
+    expect(out).toBe(primary(primaryPkg(A, "a"), primaryPkg(C, "c")));
+    expect([...kept]).toEqual([A, C]);
+  });
+
   it("writes a primary that the parser reads back with exactly the kept packages", async () => {
     const out = await rewrite(primary(primaryPkg(A, "a"), primaryPkg(B, "b"), primaryPkg(C, "c")), "primary", [B]);
     const names: string[] = [];
