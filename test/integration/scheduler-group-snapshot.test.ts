@@ -16,7 +16,7 @@ import { hostLockKey, ScheduleStateStore, schedulerLockRequest } from "../../cor
 import { jobHandlers } from "../../functions/scheduler.js";
 import { runSync } from "../../functions/sync.js";
 import { generateRpmRepo } from "../fixtures/rpm-repo-generator.js";
-import { makeConfigDir } from "../helpers/cli.js";
+import { makeConfigDir, runCli } from "../helpers/cli.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { startStaticServer, type StaticServer } from "../helpers/http-server.js";
 import { until } from "../helpers/wait.js";
@@ -94,12 +94,12 @@ async function setUp(bPath: string) {
       ?.last_status as string | undefined;
   const status = await until("the group snapshot's run", finished, 60_000);
   await scheduler.stop(1000);
-  return { database, events, lines, status };
+  return { database, events, lines, status, dir };
 }
 
 describe("scheduled group snapshots", () => {
   it("freezes the group after both members' syncs of the same fire time, not before; the unscheduled member is not waited for", async () => {
-    const { database, events, status } = await setUp("b");
+    const { database, events, status, dir } = await setUp("b");
     expect(status).toBe("success");
     const startGroup = events.indexOf("start group-snapshot:el9");
     // a and b run at once (max_concurrent_syncs 3: a free slot for the group too); the group waits and starts once both ended.
@@ -121,6 +121,20 @@ describe("scheduled group snapshots", () => {
     ]);
     const fire = await database.pool.query(`SELECT status, finished_at FROM chantal.schedule_fires WHERE job_key = 'group-snapshot:el9'`);
     expect(fire.rows).toEqual([{ status: "success", finished_at: expect.any(Date) }]);
+
+    // scheduler list and status show the group's schedule and its last outcome.
+    const cli = (...args: string[]) => runCli(["--config-dir", dir, ...args], { env: { CHANTAL_LOG_LEVEL: "warn" } });
+    const list = JSON.parse((await cli("scheduler", "list", "--json")).stdout) as Record<string, unknown>[];
+    expect(list.find((r) => r.repository === "(group el9)")).toMatchObject({
+      schedule: "0 3 * * *",
+      timezone: "UTC",
+      snapshot_name_template: "el9-{date}",
+      last_run: { status: "success", trigger: "schedule" },
+    });
+    const status2 = JSON.parse((await cli("scheduler", "status", "--json")).stdout) as { group_snapshots: Record<string, unknown>[] };
+    expect(status2.group_snapshots).toEqual([expect.objectContaining({ group: "el9", last_status: "success", next_run: "2026-06-02T03:00:00.000Z" })]);
+    const text = (await cli("scheduler", "status")).stdout;
+    expect(text).toMatch(/^Group: {6}el9: next .*, after its members' syncs of that time; last success at /m);
   });
 
   it("skips the group snapshot of a fire time whose member sync failed, with a warning and a recorded outcome", async () => {
