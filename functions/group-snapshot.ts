@@ -4,12 +4,14 @@ import type { Config } from "../core/config/schema.js";
 import type { Database } from "../core/db/client.js";
 import { fireOutcomes } from "../core/db/schedule-fires.js";
 import { AbortedError, errorMessage, LockBusyError } from "../core/errors.js";
-import { createGroupSnapshot } from "../core/groups/group-snapshots.js";
+import type { GroupConfig } from "../core/config/schema.js";
+import { createGroupSnapshot, findGroupSnapshot } from "../core/groups/group-snapshots.js";
 import type { Logger } from "../core/log.js";
 import { sleep } from "../core/runtime/sleep.js";
 import { groupSlotDecision, type MemberFire } from "../core/schedule/group-slot.js";
 import { syncJobKey } from "../core/schedule/plan.js";
 import { snapshotNameFromTemplate } from "../core/snapshots/name.js";
+import { findSnapshot } from "../core/snapshots/snapshots.js";
 
 /** How long a scheduled group snapshot waits for members being synced (their repository locks, or another daemon's fires). */
 export const SCHEDULED_GROUP_WAIT_SECONDS = 3600;
@@ -79,13 +81,26 @@ async function decideSlot(task: GroupSnapshotTask, env: GroupSnapshotEnv): Promi
   }
 }
 
+/** `wanted`, else `wanted-2`, `-3`...: a name neither the group nor any member has (a template that repeats within its period, as sync snapshots do). */
+async function freeGroupSnapshotName(env: GroupSnapshotEnv, group: GroupConfig, wanted: string): Promise<string> {
+  for (let i = 1; ; i++) {
+    const name = i === 1 ? wanted : `${wanted}-${i}`;
+    if (await findGroupSnapshot(env.database.pool, group.id, name)) continue;
+    let taken = false;
+    for (const repoId of group.repositories) if (await findSnapshot(env.database.pool, repoId, name)) taken = true;
+    if (!taken) return name;
+  }
+}
+
 export async function runScheduledGroupSnapshot(task: GroupSnapshotTask, env: GroupSnapshotEnv): Promise<GroupSnapshotOutcome> {
   try {
     const group = env.config.groups.find((g) => g.id === task.groupId);
     if (!group) return { status: "failed", error: `group ${task.groupId} is no longer configured` };
     const decided = await decideSlot(task, env);
     if (decided) return decided;
-    const name = snapshotNameFromTemplate(task.nameTemplate, { repoId: group.id, now: env.now(), timeZone: task.timeZone });
+    const wanted = snapshotNameFromTemplate(task.nameTemplate, { repoId: group.id, now: env.now(), timeZone: task.timeZone });
+    const name = await freeGroupSnapshotName(env, group, wanted);
+    if (name !== wanted) env.log.warn({ group: group.id, wanted, name }, "snapshot name exists already: using a suffix");
     const gs = await createGroupSnapshot(env.database.pool, env.database.url, env.config, group, name, {
       description: task.slot ? `scheduled group snapshot (fire time ${task.slot.at.toISOString()})` : "scheduled group snapshot",
       waitMs: (env.waitSeconds ?? SCHEDULED_GROUP_WAIT_SECONDS) * 1000,

@@ -13,6 +13,7 @@ import { silentLogger } from "../../core/log.js";
 import { ManualClock } from "../../core/schedule/clock.js";
 import { Scheduler } from "../../core/schedule/daemon.js";
 import { hostLockKey, ScheduleStateStore, schedulerLockRequest } from "../../core/schedule/state.js";
+import { runScheduledGroupSnapshot } from "../../functions/group-snapshot.js";
 import { jobHandlers } from "../../functions/scheduler.js";
 import { runSync } from "../../functions/sync.js";
 import { generateRpmRepo } from "../fixtures/rpm-repo-generator.js";
@@ -150,5 +151,68 @@ describe("scheduled group snapshots", () => {
     expect(state.last_error).toMatch(/b \(failed\)/);
     const fire = await database.pool.query(`SELECT status FROM chantal.schedule_fires WHERE job_key = 'group-snapshot:el9'`);
     expect(fire.rows).toEqual([{ status: "skipped-member-failed" }]);
+  });
+});
+
+describe("a group snapshot whose members another daemon syncs (chantal.schedule_fires)", () => {
+  const slot = new Date("2026-06-01T03:00:00Z");
+  const fireRow = (db: Database, status: string | null, finished: boolean) =>
+    db.pool.query(
+      `INSERT INTO chantal.schedule_fires (job_key, fire_at, host, pid, lock_key, backend_pid, status, finished_at)
+       VALUES ('sync:a', $1, 'other-host', 1, 1, 1, $2, ${finished ? "now()" : "NULL"})`,
+      [slot, status],
+    );
+
+  async function synced() {
+    const db: TestDatabase = await createTestDatabase("sched_group_other");
+    const base = mkdtempSync(join(tmpdir(), "chantal-group-base-"));
+    const dir = makeConfigDir({
+      "config.yaml": `storage:\n  base_path: ${base}\ndatabase:\n  url: ${db.url}\nrepositories:\n  - id: a\n    type: rpm\n    upstream_url: ${server.url}/a/\n    schedule: { cron: "0 3 * * *", timezone: UTC }\ngroups:\n  - id: el9\n    repositories: [a]\n    schedule: { cron: "0 3 * * *", timezone: UTC, name: "el9-{datetime}" }\n`,
+    });
+    const loaded = await loadConfig({ configDir: dir, env: {} });
+    const database = await openDatabase({ config: loaded.config, log: silentLogger(), env: {} });
+    cleanups.push(async () => {
+      await database.close();
+      await db.drop();
+      rmSync(base, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const env = { config: loaded.config, database, log: silentLogger(), signal: new AbortController().signal, now: () => new Date("2026-06-01T03:10:00Z") };
+    expect((await runSync({ repoId: "a", trigger: "manual" }, { ...env, loaded })).status).toBe("success");
+    const task = {
+      groupId: "el9",
+      nameTemplate: "el9-{datetime}",
+      timeZone: "UTC",
+      slot: { at: slot, memberFires: [{ repoId: "a", fire: { state: "none" as const } }] },
+    };
+    return { database, env, task };
+  }
+
+  it("waits while the other daemon's sync of the fire time runs, then freezes the group", async () => {
+    const { database, env, task } = await synced();
+    await fireRow(database, null, false);
+    const run = runScheduledGroupSnapshot(task, env);
+    let settled = false;
+    void run.finally(() => (settled = true));
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(settled).toBe(false);
+    await database.pool.query(`UPDATE chantal.schedule_fires SET status = 'success', finished_at = now() WHERE job_key = 'sync:a'`);
+    expect(await run).toEqual({ status: "success", snapshot: "el9-20260601-031000", members: ["a"] });
+  }, 30_000);
+
+  it("skips when the other daemon's sync of the fire time failed, and gives up waiting after its limit", async () => {
+    const { database, env, task } = await synced();
+    await fireRow(database, "failed", true);
+    expect(await runScheduledGroupSnapshot(task, env)).toMatchObject({ status: "skipped-member-failed", error: expect.stringMatching(/a \(failed\)/) });
+    await database.pool.query(`UPDATE chantal.schedule_fires SET status = NULL, finished_at = NULL`);
+    expect(await runScheduledGroupSnapshot(task, { ...env, waitSeconds: 0 })).toMatchObject({
+      status: "skipped-locked",
+      error: expect.stringMatching(/members still being synced by another scheduler after 0 s: a/),
+    });
+    await database.pool.query(`DELETE FROM chantal.schedule_fires`);
+    // No fire of that time anywhere (the scheduler was down): not waited for.
+    expect(await runScheduledGroupSnapshot(task, env)).toMatchObject({ status: "success", snapshot: "el9-20260601-031000" });
+    // The same name again (a template that repeats within its period): a suffix, as for sync snapshots.
+    expect(await runScheduledGroupSnapshot(task, env)).toMatchObject({ status: "success", snapshot: "el9-20260601-031000-2" });
   });
 });
