@@ -24,7 +24,7 @@ async function listCloudSchedules(signal: AbortSignal, opts: { json?: boolean; g
     rows.map((r) => ({
       ...r,
       lastModified: times.format(r.lastModified === null ? null : new Date(r.lastModified)),
-      target: r.handler === "sync" ? r.repoId : r.handler,
+      target: r.handler === "sync" ? r.repoId : r.handler === "group-snapshot" ? `(group ${r.groupId ?? "?"})` : r.handler,
       window: r.flexibleWindowMinutes ? `${r.flexibleWindowMinutes} min` : "off",
     })),
     [
