@@ -81,10 +81,21 @@ function optionDescription(this: Help, option: Option): string {
   return option.mandatory ? `${text} (required)` : text;
 }
 
+/**
+ * The global options of a command's help: the program's own (-c, -v, -q, --log-level). A noun's options (promote's
+ * --group, --snapshot, --to) belong to the noun's own action and are read only before a verb (enablePositionalOptions),
+ * so a verb's help does not list them.
+ */
+function visibleGlobalOptions(this: Help, cmd: Command): Option[] {
+  let root = cmd;
+  while (root.parent) root = root.parent;
+  return root === cmd ? [] : root.options.filter((o) => !o.hidden);
+}
+
 /** Apply the conventions to every command below program (call after all verbs are registered). */
 export function applyHelpConventions(program: Command): void {
   const visit = (cmd: Command): void => {
-    cmd.configureHelp({ ...cmd.configureHelp(), showGlobalOptions: true, optionDescription });
+    cmd.configureHelp({ ...cmd.configureHelp(), showGlobalOptions: true, optionDescription, visibleGlobalOptions });
     const examples = EXAMPLES[commandPath(cmd)];
     if (examples) cmd.addHelpText("after", `\nExamples:\n${examples.map((e) => `  ${e}`).join("\n")}\n`);
     for (const sub of cmd.commands) visit(sub);

@@ -1,5 +1,5 @@
 // The container entry (Fargate task, CI job): `node dist/functions/entry.js sync --repo-id X [--snapshot T]`,
-// `... backup`, or the same request as SST_EVENT JSON. It runs exactly the handlers the local runner runs,
+// `... backup`, `... pool-gc`, `... group-snapshot --group G [--name T]`, or the same request as SST_EVENT JSON. It runs exactly the handlers the local runner runs,
 // logs JSON lines on stdout, and starts like the CLI (core/runtime/command.ts): SIGTERM is a clean abort, DESIGN.md's exit codes.
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,6 +17,8 @@ import { backupExitCode, backupRequestFromConfig, runBackup } from "./backup.js"
 import { progressLines } from "./progress-lines.js";
 import { runSync, syncExitCode } from "./sync.js";
 import { poolGcExitCode, runScheduledPoolGc } from "./pool-gc.js";
+import { groupSnapshotExitCode, runScheduledGroupSnapshot } from "./group-snapshot.js";
+import { DEFAULT_CLOUD_TIMEZONE } from "../core/cloud/plan.js";
 
 const TaskEventSchema = z.discriminatedUnion("handler", [
   z.strictObject({
@@ -27,11 +29,18 @@ const TaskEventSchema = z.discriminatedUnion("handler", [
   }),
   z.strictObject({ handler: z.literal("backup"), trigger: z.enum(["cloud", "schedule", "manual"]).default("cloud") }),
   z.strictObject({ handler: z.literal("pool-gc"), trigger: z.enum(["cloud", "schedule", "manual"]).default("cloud") }),
+  z.strictObject({
+    handler: z.literal("group-snapshot"),
+    groupId: z.string().min(1),
+    trigger: z.enum(["cloud", "schedule", "manual"]).default("cloud"),
+    nameTemplate: z.string().min(1).optional(),
+  }),
 ]);
 export type TaskInput = z.output<typeof TaskEventSchema>;
 
-const USAGE = "usage: entry sync --repo-id ID [--snapshot TEMPLATE] | entry backup | entry pool-gc";
+const USAGE = "usage: entry sync --repo-id ID [--snapshot TEMPLATE] | entry backup | entry pool-gc | entry group-snapshot --group ID [--name TEMPLATE]";
 const SYNC_OPTIONS = { "repo-id": { type: "string" }, snapshot: { type: "string" } } as const;
+const GROUP_OPTIONS = { group: { type: "string" }, name: { type: "string" } } as const;
 
 function unexpected(arg: string): UsageError {
   return new UsageError(`unexpected argument "${arg}" (${USAGE})`);
@@ -39,12 +48,17 @@ function unexpected(arg: string): UsageError {
 
 function fromArgv(args: string[]): unknown {
   const [handler, ...rest] = args;
+  const options = handler === "group-snapshot" ? GROUP_OPTIONS : SYNC_OPTIONS;
   // Not strict: its tokens let every refusal name the argument, in one message.
-  const { values, tokens } = parseArgs({ args: rest, options: SYNC_OPTIONS, strict: false, allowPositionals: true, tokens: true });
+  const { values, tokens } = parseArgs({ args: rest, options, strict: false, allowPositionals: true, tokens: true });
   for (const t of tokens) {
     if (t.kind === "positional") throw unexpected(t.value);
     if (t.kind === "option-terminator") throw unexpected("--");
-    if (!(t.name in SYNC_OPTIONS) || t.value === undefined) throw unexpected(t.rawName);
+    if (!(t.name in options) || t.value === undefined) throw unexpected(t.rawName);
+  }
+  if (handler === "group-snapshot") {
+    const name = values.name as string | undefined;
+    return { handler, groupId: values.group, ...(name !== undefined ? { nameTemplate: name } : {}) };
   }
   const repoId = values["repo-id"] as string | undefined;
   const snapshot = values.snapshot as string | undefined;
@@ -54,7 +68,7 @@ function fromArgv(args: string[]): unknown {
     if (first?.kind === "option") throw unexpected(first.rawName); // a backup or a pool gc takes no options
     return { handler };
   }
-  throw new UsageError(`unknown handler "${handler}" (sync, backup or pool-gc)`);
+  throw new UsageError(`unknown handler "${handler}" (sync, backup, pool-gc or group-snapshot)`);
 }
 
 /** The request: from argv when it names a handler, else from SST_EVENT. */
@@ -67,7 +81,7 @@ export function parseTaskInput(args: string[], env: NodeJS.ProcessEnv): TaskInpu
     } catch {
       throw new UsageError("SST_EVENT is not valid JSON");
     }
-  } else throw new UsageError("no task: pass `sync --repo-id ID`, `backup`, or SST_EVENT");
+  } else throw new UsageError("no task: pass `sync --repo-id ID`, `backup`, `pool-gc`, `group-snapshot --group ID`, or SST_EVENT");
   const parsed = TaskEventSchema.safeParse(raw);
   if (!parsed.success)
     throw new UsageError(`invalid task input: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ")}`);
@@ -107,6 +121,20 @@ async function runTask(input: TaskInput, env: NodeJS.ProcessEnv, log: Logger, si
       );
       log[r.status === "failed" || r.status === "interrupted" ? "error" : "info"]({ task: input, result: jsonValue(r) }, `sync ${r.status}`);
       return syncExitCode(r, signalName());
+    }
+    if (input.handler === "group-snapshot") {
+      // The template and zone of groups[].schedule (UTC by default on AWS); --name overrides the template.
+      const group = loaded.config.groups.find((g) => g.id === input.groupId);
+      const r = await runScheduledGroupSnapshot(
+        {
+          groupId: input.groupId,
+          nameTemplate: input.nameTemplate ?? group?.schedule?.name ?? "{repo_id}-{datetime}",
+          timeZone: group?.schedule?.timezone ?? loaded.config.scheduler.timezone ?? DEFAULT_CLOUD_TIMEZONE,
+        },
+        { config: loaded.config, database, log, signal, now },
+      );
+      log[r.status === "success" ? "info" : "error"]({ task: input, result: jsonValue(r) }, `group snapshot ${r.status}`);
+      return groupSnapshotExitCode(r, signalName());
     }
     if (input.handler === "pool-gc") {
       const r = await runScheduledPoolGc(loaded.config, database, signal);

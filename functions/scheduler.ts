@@ -1,4 +1,4 @@
-// The scheduler handler: the daemon assembled from the configuration (job handlers calling runSync and runBackup,
+// The scheduler handler: the daemon assembled from the configuration (job handlers calling runSync, runBackup, pool gc and group snapshots,
 // the host lock, the pid file, heartbeats, reload on SIGHUP) and its detached start; beside functions/sync.ts and backup.ts.
 import { spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
@@ -19,6 +19,7 @@ import { readPidFile, removePidFile, runningSchedulerPid, schedulerPaths, writeP
 import { planJobs, type JobKind } from "../core/schedule/plan.js";
 import { heartbeat, markStopped, registerInstance, ScheduleStateStore, schedulerLockRequest, hostLockKey } from "../core/schedule/state.js";
 import { backupRequestFromConfig, runBackup } from "./backup.js";
+import { runScheduledGroupSnapshot } from "./group-snapshot.js";
 import { runScheduledPoolGc } from "./pool-gc.js";
 import { runSync } from "./sync.js";
 
@@ -60,6 +61,18 @@ export function jobHandlers(database: Database, log: Logger, clock: Clock): Reco
         error: r.error,
         details: d ? { freedBlobs: d.freed.blobs, freedBytes: d.freed.bytes, rows: d.rows.packages + d.rows.metadata, trees: d.trees.length } : {},
       };
+    },
+    async "group-snapshot"(req: JobRunRequest): Promise<JobRunResult> {
+      const r = await runScheduledGroupSnapshot(
+        {
+          groupId: req.job.target,
+          nameTemplate: req.job.snapshotTemplate ?? "{repo_id}-{datetime}",
+          timeZone: req.job.timeZone,
+          slot: { at: req.scheduledAt, memberFires: req.memberFires ?? [] },
+        },
+        { config: req.loaded.config, database, log, signal: req.signal, now: () => clock.now() },
+      );
+      return { status: r.status, runId: null, error: r.error, details: r.snapshot ? { snapshot: r.snapshot, members: r.members } : {} };
     },
     async backup(req: JobRunRequest): Promise<JobRunResult> {
       const { config, dir } = req.loaded;

@@ -5,16 +5,16 @@ import { environmentIndex, findGroup } from "../../core/groups/groups.js";
 import { action } from "../context.js";
 import { LocalTimes, printJson, printTable } from "../output.js";
 import { wholeNumber } from "../repo-id.js";
-import type { PromoteOptions } from "./promote.js";
 
 export function register(noun: Command): void {
   const cmd = noun.command("history").description("every promotion and rollback, newest first (--group and --env filter)");
   cmd
+    .option("--group <id>", "only this group")
     .option("--env <env>", "only this environment")
     .option("--limit <n>", "how many rows", wholeNumber, 50)
+    .option("--json", "print as JSON")
     .action(
-      action(async (ctx, own: { env?: string; limit: number }) => {
-        const opts = { ...(cmd.optsWithGlobals() as PromoteOptions), ...own };
+      action(async (ctx, opts: { group?: string; env?: string; limit: number; json?: boolean }) => {
         const loaded = await ctx.loadConfig();
         // A group or environment that left the configuration still has history: only a name never configured and never recorded is a typo.
         const database = await ctx.openDatabase();

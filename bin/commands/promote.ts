@@ -5,8 +5,7 @@ import { promote } from "../../core/environments/promote.js";
 import { action } from "../context.js";
 import { LocalTimes, printJson } from "../output.js";
 
-/** The options of the promote noun; its verbs (history, rollback) read --group, --note and --json from here (commander gives them to the noun). */
-export interface PromoteOptions {
+interface PromoteOptions {
   group?: string;
   snapshot?: string;
   to?: string;
@@ -15,8 +14,24 @@ export interface PromoteOptions {
   json?: boolean;
 }
 
+/** Moves the noun's options given on the command line to the verb that runs; one the verb does not take is a usage error. */
+function handOver(noun: Command, verb: Command): void {
+  for (const option of noun.options) {
+    const key = option.attributeName();
+    if (noun.getOptionValueSource(key) !== "cli") continue;
+    const own = verb.options.find((o) => o.attributeName() === key);
+    if (!own) noun.error(`error: promote ${verb.name()} does not take ${option.long} (see promote ${verb.name()} --help)`, { code: "chantal.promoteOption" });
+    verb.setOptionValueWithSource(key, noun.getOptionValue(key), "cli");
+    noun.setOptionValueWithSource(key, undefined, "default");
+  }
+}
+
 export function register(noun: Command): void {
   noun
+    // commander reads the noun's options wherever they stand (positional options would need the whole program to be
+    // positional, and then `repo sync -c DIR` would break): so the ones it read for a verb are handed to that verb, which
+    // declares its own (`promote history --group el9`); a verb's help lists only its own and the program's (bin/help.ts).
+    .hook("preSubcommand", (self, verb) => handOver(self, verb))
     .option("--group <id>", "the group (required)")
     .option("--snapshot <name>", "the group snapshot to promote (required; see snapshot list --group)")
     .option("--to <env>", "the environment (required; one of environments:)")

@@ -1,8 +1,8 @@
-// `chantal-run scheduler list`: every configured repository (and the database backup and pool gc) with its schedule, time zone, next run and last run.
+// `chantal-run scheduler list`: every configured repository (and the database backup, pool gc and scheduled group snapshots) with its schedule, time zone, next run and last run.
 import type { Command } from "commander";
 import { repositoriesWithLastRun } from "../../core/db/repositories.js";
 import { nextFire } from "../../core/schedule/next.js";
-import { BACKUP_JOB_KEY, POOL_GC_JOB_KEY, scheduleTimeZone, unscheduledReason } from "../../core/schedule/plan.js";
+import { BACKUP_JOB_KEY, groupSnapshotJobKey, POOL_GC_JOB_KEY, scheduleTimeZone, unscheduledReason } from "../../core/schedule/plan.js";
 import { readSchedulerStatus } from "../../core/schedule/state.js";
 import { action } from "../context.js";
 import { LocalTimes, printJson, printTable } from "../output.js";
@@ -24,7 +24,7 @@ async function listCloudSchedules(signal: AbortSignal, opts: { json?: boolean; g
     rows.map((r) => ({
       ...r,
       lastModified: times.format(r.lastModified === null ? null : new Date(r.lastModified)),
-      target: r.handler === "sync" ? r.repoId : r.handler,
+      target: r.handler === "sync" ? r.repoId : r.handler === "group-snapshot" ? `(group ${r.groupId ?? "?"})` : r.handler,
       window: r.flexibleWindowMinutes ? `${r.flexibleWindowMinutes} min` : "off",
     })),
     [
@@ -43,7 +43,7 @@ async function listCloudSchedules(signal: AbortSignal, opts: { json?: boolean; g
 export function register(scheduler: Command): void {
   scheduler
     .command("list")
-    .description("every configured repository (and the database backup and pool gc) with its schedule, time zone, next run and last run")
+    .description("every configured repository (and the database backup, pool gc and group snapshots) with its schedule, time zone, next run and last run")
     .option("--json", "print as JSON")
     .option("--cloud", "list the live EventBridge Scheduler schedules of the AWS deployment instead")
     .option("--group <name>", "with --cloud: the schedule group (default $CHANTAL_SCHEDULE_GROUP, else chantal-production)")
@@ -75,11 +75,19 @@ export function register(scheduler: Command): void {
           };
         });
         const states = (await readSchedulerStatus(database.pool)).schedules;
-        const daily = [
-          { label: "(database backup)", key: BACKUP_JOB_KEY, schedule: config.backup.schedule },
-          { label: "(pool gc)", key: POOL_GC_JOB_KEY, schedule: config.pool?.gc?.schedule },
-        ];
-        for (const { label, key, schedule: backup } of daily) {
+        const daily: { label: string; key: string; schedule: { enabled: boolean; cron: string; timezone?: string | undefined } | undefined; name?: string }[] =
+          [
+            { label: "(database backup)", key: BACKUP_JOB_KEY, schedule: config.backup.schedule },
+            { label: "(pool gc)", key: POOL_GC_JOB_KEY, schedule: config.pool?.gc?.schedule },
+            // A group snapshot runs after its members' syncs of the same fire time (docs/DESIGN.md).
+            ...config.groups.map((g) => ({
+              label: `(group ${g.id})`,
+              key: groupSnapshotJobKey(g.id),
+              schedule: g.schedule,
+              ...(g.schedule ? { name: g.schedule.name } : {}),
+            })),
+          ];
+        for (const { label, key, schedule: backup, name } of daily) {
           if (!backup?.enabled) continue;
           const zone = scheduleTimeZone(config, backup.timezone);
           const next = nextFire(backup.cron, now, zone);
@@ -91,8 +99,8 @@ export function register(scheduler: Command): void {
             unscheduled_reason: null,
             timezone: zone,
             jitter_seconds: 0,
-            create_snapshot: null,
-            snapshot_name_template: null,
+            create_snapshot: name !== undefined ? true : null,
+            snapshot_name_template: name ?? null,
             next_run: next,
             last_run: state?.lastStartedAt
               ? { started_at: state.lastStartedAt, finished_at: state.lastFinishedAt ?? null, status: state.lastStatus, trigger: "schedule" }

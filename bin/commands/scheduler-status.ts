@@ -56,7 +56,22 @@ function toJson(status: SchedulerStatus) {
         }
       : null,
     next_sync: next ? { repository: next.target, at: next.nextRunAt!, cron: next.cron, timezone: next.timeZone } : null,
+    group_snapshots: groupSchedules(status).map((g) => ({
+      group: g.target,
+      cron: g.cron,
+      timezone: g.timeZone,
+      next_run: g.nextRunAt,
+      last_fire_at: g.lastFireAt,
+      last_finished_at: g.lastFinishedAt,
+      last_status: g.lastStatus,
+      last_error: g.lastError,
+    })),
   };
+}
+
+/** The scheduled group snapshots the daemon recorded that are still configured (a next run). */
+function groupSchedules(status: SchedulerStatus): ScheduleStateRow[] {
+  return status.schedules.filter((s) => s.kind === "group-snapshot" && s.nextRunAt !== null);
 }
 
 /** `configuredCount`: scheduled repositories in this host's configuration, shown when no scheduler has run yet. */
@@ -96,6 +111,10 @@ function lines(status: SchedulerStatus, configuredCount: number): string[] {
   const next = nextSync(status);
   const when = next ? `${next.target} at ${times.format(next.nextRunAt!)} (schedule in ${next.timeZone})` : "none";
   row("Next sync", next && status.running.length === 0 ? `${when}, once the scheduler runs` : when);
+  for (const g of groupSchedules(status)) {
+    const last = g.lastFinishedAt ? `last ${g.lastStatus} at ${times.format(g.lastFinishedAt)}${g.lastError ? ` (${g.lastError})` : ""}` : "not run yet";
+    row("Group", `${g.target}: next ${times.format(g.nextRunAt!)}, after its members' syncs of that time; ${last}`);
+  }
   if (times.note()) out.push(times.note());
   return out;
 }

@@ -1,5 +1,6 @@
 // The deployment plan: a pure function from the loaded configuration to the EventBridge Scheduler
-// schedules (one per repository with an enabled schedule, one for backup.schedule) and the problems
+// schedules (one per repository with an enabled schedule, one per group with an enabled schedule, one for
+// backup.schedule and one for pool.gc.schedule) and the problems
 // that keep an expression off AWS. sst.config.ts, `cloud schedules` and `config validate --target aws` share it.
 import { createHash } from "node:crypto";
 import type { DesiredSchedule } from "./reconcile.js";
@@ -14,6 +15,7 @@ export const SCHEDULE_NAME_MAX = 64;
 export const SYNC_SCHEDULE_PREFIX = "chantal-sync-";
 export const BACKUP_SCHEDULE_NAME = "chantal-backup";
 export const POOL_GC_SCHEDULE_NAME = "chantal-pool-gc";
+export const GROUP_SCHEDULE_PREFIX = "chantal-group-";
 /** A disabled schedule the SST app keeps in the group: `cloud schedules` copies its target when it creates one. */
 export const TARGET_TEMPLATE_SCHEDULE_NAME = "chantal-target-template";
 /** The container in the task definition that every schedule overrides. */
@@ -34,16 +36,19 @@ export const DEFAULT_CLOUD_TIMEZONE = "UTC";
 export type TaskEvent =
   | { handler: "sync"; repoId: string; trigger: "cloud"; snapshotTemplate?: string }
   | { handler: "backup"; trigger: "cloud" }
-  | { handler: "pool-gc"; trigger: "cloud" };
+  | { handler: "pool-gc"; trigger: "cloud" }
+  | { handler: "group-snapshot"; groupId: string; trigger: "cloud" };
 
 export type FlexibleTimeWindow = { Mode: "OFF" } | { Mode: "FLEXIBLE"; MaximumWindowInMinutes: number };
 
 export interface PlannedSchedule {
   /** Schedule name within the group. */
   name: string;
-  handler: "sync" | "backup" | "pool-gc";
+  handler: "sync" | "backup" | "pool-gc" | "group-snapshot";
   /** The repository, for sync schedules. */
   repoId?: string;
+  /** The group, for group-snapshot schedules. */
+  groupId?: string;
   /** The expression as written in the YAML. */
   cron: string;
   /** `cron(min hour dom month dow year)`. */
@@ -57,8 +62,10 @@ export interface PlannedSchedule {
 }
 
 export interface PlanProblem {
-  /** The repository id, or null for backup.schedule and pool.gc.schedule. */
+  /** The repository id, or null for backup.schedule, pool.gc.schedule and a group's schedule. */
   repository: string | null;
+  /** The group id, for groups[].schedule. */
+  group?: string;
   /** Key path in the configuration, e.g. `repositories[2].schedule.cron`. */
   path: string;
   cron: string;
@@ -81,9 +88,18 @@ function shortHash(text: string): string {
  * (those are at most 63 long: repository ids are at most 63 characters, and 13 + 50 = 63 is the cut-off).
  */
 export function syncScheduleName(repoId: string): string {
-  const full = SYNC_SCHEDULE_PREFIX + repoId;
+  return boundedName(SYNC_SCHEDULE_PREFIX, repoId);
+}
+
+/** `chantal-group-<id>`, cut like syncScheduleName (group ids are at most 63 characters too; 14 + 49 = 63). */
+export function groupScheduleName(groupId: string): string {
+  return boundedName(GROUP_SCHEDULE_PREFIX, groupId);
+}
+
+function boundedName(prefix: string, id: string): string {
+  const full = prefix + id;
   if (full.length < SCHEDULE_NAME_MAX) return full;
-  return `${full.slice(0, SCHEDULE_NAME_MAX - 9)}-${shortHash(repoId)}`;
+  return `${full.slice(0, SCHEDULE_NAME_MAX - 9)}-${shortHash(id)}`;
 }
 
 /** Jitter delays a run by up to N seconds; AWS's nearest equivalent is a flexible window of whole minutes. */
@@ -132,6 +148,30 @@ export function deploymentPlan(config: Config): DeploymentPlan {
       event,
     });
   });
+  // A group snapshot: EventBridge cannot chain schedules, so the group's cron should fire after its members' syncs
+  // (a member whose cron fires at the same time may not have started yet); the task waits for running member syncs
+  // (their repository locks, up to an hour) before it freezes the group (docs/DESIGN.md, "Scheduled group snapshots").
+  config.groups.forEach((group, index) => {
+    const s = group.schedule;
+    if (!s?.enabled) return;
+    const aws = toAwsCron(s.cron);
+    if (!aws.ok) {
+      problems.push({ repository: null, group: group.id, path: `groups[${index}].schedule.cron`, cron: s.cron, reason: aws.reason, fix: aws.fix });
+      return;
+    }
+    schedules.push({
+      name: groupScheduleName(group.id),
+      handler: "group-snapshot",
+      groupId: group.id,
+      cron: s.cron,
+      expression: aws.expression,
+      timezone: s.timezone ?? config.scheduler.timezone ?? DEFAULT_CLOUD_TIMEZONE,
+      flexibleTimeWindow: { Mode: "OFF" },
+      description: `chantal: group snapshot ${group.id} at "${s.cron}" (set it after the members' syncs: EventBridge cannot chain)`,
+      command: [...ENTRY_COMMAND, "group-snapshot", "--group", group.id],
+      event: { handler: "group-snapshot", groupId: group.id, trigger: "cloud" },
+    });
+  });
   // The jobs that run once per deployment, not per repository: the database backup and the pool's garbage collection.
   const singletons = [
     { schedule: config.backup.schedule, name: BACKUP_SCHEDULE_NAME, handler: "backup", path: "backup.schedule.cron", what: "database backup" },
@@ -172,7 +212,7 @@ export function containerOverrides(s: Pick<PlannedSchedule, "command" | "event">
 
 /** Schedules chantal owns in its group: `cloud schedules` deletes only these when the YAML drops them. */
 export function isManagedScheduleName(name: string): boolean {
-  return name.startsWith(SYNC_SCHEDULE_PREFIX) || name === BACKUP_SCHEDULE_NAME || name === POOL_GC_SCHEDULE_NAME;
+  return name.startsWith(SYNC_SCHEDULE_PREFIX) || name.startsWith(GROUP_SCHEDULE_PREFIX) || name === BACKUP_SCHEDULE_NAME || name === POOL_GC_SCHEDULE_NAME;
 }
 
 /** What EventBridge Scheduler stores for each planned schedule. */
@@ -198,7 +238,14 @@ export function planProblemIssues(problems: PlanProblem[], loaded: Pick<LoadedCo
         path: `repository ${p.repository}: schedule.cron`,
         message: `cannot run on AWS EventBridge Scheduler: ${p.reason}; fix: ${p.fix}`,
       };
-    const who = p.repository !== null ? `repository ${p.repository}` : p.path.startsWith("pool.") ? "the pool gc schedule" : "the backup schedule";
+    const who =
+      p.repository !== null
+        ? `repository ${p.repository}`
+        : p.group !== undefined
+          ? `group ${p.group}`
+          : p.path.startsWith("pool.")
+            ? "the pool gc schedule"
+            : "the backup schedule";
     return { file: loaded.files.join(", "), path: p.path, message: `${who} cannot run on AWS EventBridge Scheduler: ${p.reason}; fix: ${p.fix}` };
   });
 }

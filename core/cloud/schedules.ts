@@ -84,6 +84,8 @@ export interface LiveScheduleRow {
   name: string;
   handler: string | null;
   repoId: string | null;
+  /** The group, for a group-snapshot schedule. */
+  groupId?: string;
   expression: string;
   timezone: string;
   state: string;
@@ -92,11 +94,11 @@ export interface LiveScheduleRow {
 }
 
 /** The SST_EVENT the schedule passes to the container, if it has one. */
-function scheduleEvent(input: string | undefined): { handler?: string; repoId?: string } {
+function scheduleEvent(input: string | undefined): { handler?: string; repoId?: string; groupId?: string } {
   try {
     const overrides = (JSON.parse(input ?? "{}") as { containerOverrides?: { environment?: { name: string; value: string }[] }[] }).containerOverrides ?? [];
     const value = overrides.flatMap((c) => c.environment ?? []).find((e) => e.name === "SST_EVENT")?.value;
-    return value ? (JSON.parse(value) as { handler?: string; repoId?: string }) : {};
+    return value ? (JSON.parse(value) as { handler?: string; repoId?: string; groupId?: string }) : {};
   } catch {
     return {};
   }
@@ -108,6 +110,7 @@ export function describeLiveSchedule(s: GetScheduleOutput): LiveScheduleRow {
     name: s.Name ?? "",
     handler: event.handler ?? null,
     repoId: event.repoId ?? null,
+    ...(typeof event.groupId === "string" ? { groupId: event.groupId } : {}),
     expression: s.ScheduleExpression ?? "",
     timezone: s.ScheduleExpressionTimezone ?? "UTC",
     state: s.State ?? "ENABLED",

@@ -13,15 +13,20 @@ export function parseKeyPath(path: string): (string | number)[] {
 }
 
 /**
- * `repositories[3].schedule.cron` -> `repository rhel9-baseos: schedule.cron` when repository 3 has a string id;
- * other paths unchanged.
+ * `repositories[3].schedule.cron` -> `repository rhel9-baseos: schedule.cron` when repository 3 has a string id,
+ * `groups[0].schedule.cron` -> `group el9: schedule.cron` likewise; other paths unchanged.
  */
-export function describeKeyPath(path: readonly (string | number)[], ids: readonly (string | undefined)[]): string {
-  if (path[0] !== "repositories" || typeof path[1] !== "number") return formatKeyPath(path);
-  const id = ids[path[1]];
+export function describeKeyPath(
+  path: readonly (string | number)[],
+  ids: readonly (string | undefined)[],
+  groupIds: readonly (string | undefined)[] = [],
+): string {
+  const what = path[0] === "repositories" ? "repository" : path[0] === "groups" ? "group" : null;
+  if (what === null || typeof path[1] !== "number") return formatKeyPath(path);
+  const id = (what === "repository" ? ids : groupIds)[path[1]];
   if (id === undefined) return formatKeyPath(path);
   const rest = formatKeyPath(path.slice(2));
-  return rest ? `repository ${id}: ${rest}` : `repository ${id}`;
+  return rest ? `${what} ${id}: ${rest}` : `${what} ${id}`;
 }
 
 /** The 1-based line of the deepest node along path that the document has (a missing key: its parent's line). */

@@ -55,9 +55,9 @@ function zodIssues(file: string, error: z.ZodError): ConfigIssue[] {
   });
 }
 
-/** Repository ids as written, even in a file that fails validation, so duplicates are still reported. */
-function rawRepositoryIds(raw: unknown): (string | undefined)[] {
-  const repos = (raw as { repositories?: unknown }).repositories;
+/** Repository (or group) ids as written, even in a file that fails validation, so duplicates are still reported. */
+function rawRepositoryIds(raw: unknown, section: "repositories" | "groups" = "repositories"): (string | undefined)[] {
+  const repos = (raw as Record<string, unknown>)[section];
   if (!Array.isArray(repos)) return [];
   return repos.map((r) => (r && typeof r === "object" && typeof (r as { id?: unknown }).id === "string" ? (r as { id: string }).id : undefined));
 }
@@ -70,12 +70,18 @@ interface ParsedFile {
   locate?: (issue: ConfigIssue) => ConfigIssue;
 }
 
-function locator(file: string, doc: Document, lines: LineCounter, ids: (string | undefined)[]): (issue: ConfigIssue) => ConfigIssue {
+function locator(
+  file: string,
+  doc: Document,
+  lines: LineCounter,
+  ids: (string | undefined)[],
+  groupIds: (string | undefined)[],
+): (issue: ConfigIssue) => ConfigIssue {
   return (issue) => {
     if (issue.file !== file || !issue.path) return issue;
     const path = parseKeyPath(issue.path);
     const line = lineOf(doc, lines, path);
-    return { file: line ? `${file}:${line}` : file, path: describeKeyPath(path, ids), message: issue.message };
+    return { file: line ? `${file}:${line}` : file, path: describeKeyPath(path, ids, groupIds), message: issue.message };
   };
 }
 
@@ -124,7 +130,7 @@ function parseFile(file: string, text: string, env: NodeJS.ProcessEnv): ParsedFi
   const parsed = ConfigFileSchema.safeParse(value);
   if (!parsed.success) issues.push(...zodIssues(file, parsed.error));
   const ids = rawRepositoryIds(raw);
-  const locate = locator(file, doc, lines, ids);
+  const locate = locator(file, doc, lines, ids, rawRepositoryIds(raw, "groups"));
   return { data: parsed.success ? parsed.data : undefined, ids, issues: issues.map(locate), locate };
 }
 

@@ -410,15 +410,39 @@ export const BackupSchema = z.strictObject({
 
 // ---------------------------------------------------------------------------------------- lifecycle environments
 
-/** A repository group: members frozen together (snapshot create --group) and promoted together (promote). */
-export const GroupSchema = z.strictObject({
-  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "must be 1-63 characters of letters, digits, '.', '_' or '-', starting with a letter or digit"),
-  description: z.string().optional(),
-  repositories: z
-    .array(z.string().min(1))
-    .min(1, "must name at least one repository")
-    .describe("ids of configured repositories; a repository may be in several groups"),
+/**
+ * groups[].schedule: the scheduler freezes the group at these times, after the members' own scheduled syncs of the
+ * same fire time have finished (docs/DESIGN.md, "Scheduled group snapshots").
+ */
+export const GroupScheduleSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  cron: cron.describe("minute hour day-of-month month day-of-week; a member whose own cron fires at the same time is synced first"),
+  timezone: timezone.optional().describe("IANA zone; default scheduler.timezone, else the host's (UTC on AWS)"),
+  name: z
+    .string()
+    .min(1)
+    .default("{repo_id}-{datetime}")
+    .describe("snapshot name template: {date}=YYYYMMDD {time}=HHMMSS {datetime}={date}-{time} in the schedule's zone, {repo_id}=the group id"),
 });
+
+/** A repository group: members frozen together (snapshot create --group) and promoted together (promote). */
+export const GroupSchema = z
+  .strictObject({
+    id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "must be 1-63 characters of letters, digits, '.', '_' or '-', starting with a letter or digit"),
+    description: z.string().optional(),
+    repositories: z
+      .array(z.string().min(1))
+      .min(1, "must name at least one repository")
+      .describe("ids of configured repositories; a repository may be in several groups"),
+    schedule: GroupScheduleSchema.optional().describe("a scheduled group snapshot (scheduler start, and one EventBridge schedule on AWS)"),
+  })
+  .superRefine((g, ctx) => {
+    const template = g.schedule?.name;
+    if (template === undefined) return;
+    // {repo_id} in a group snapshot's name is the group's id (as in `snapshot create --group`).
+    const problem = snapshotTemplateProblem(template, g.id);
+    if (problem) ctx.addIssue({ code: "custom", path: ["schedule", "name"], message: problem });
+  });
 
 /** The promotion path, in order (dev, test, prod): each environment is served at <published>/<env>/<repo-id>/. */
 export const EnvironmentsSchema = z
@@ -524,6 +548,7 @@ export type FilterConfig = z.output<typeof FilterSchema>;
 export type SigningConfig = z.output<typeof RepoSigningSchema>;
 export type GroupConfig = z.output<typeof GroupSchema>;
 export type ExportConfig = z.output<typeof ExportSchema>;
+export type GroupSchedule = z.output<typeof GroupScheduleSchema>;
 export type SnapshotRetention = z.output<typeof SnapshotRetentionSchema>;
 
 /** JSON Schema of one configuration file, for editors (yaml-language-server). */

@@ -6,7 +6,7 @@
 // while that fire is still the schedule's latest. A run aborted by a shutdown leaves its claim open the same way.
 // The second attempt is the last: a fire whose run kills its daemon does not take the other daemons down in turn.
 // The statements that ask whether a claimant is alive (pg_locks) are SQL in plain sight; the plain row writes go through drizzle.
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import { LockClass } from "./lock-ids.js";
 import { orm, type Queryable } from "./orm.js";
 import { scheduleFires } from "./schema.js";
@@ -75,6 +75,23 @@ const ORPHANS_SQL = `
 const PRUNE_SQL = `
   DELETE FROM chantal.schedule_fires f WHERE f.claimed_at < now() - make_interval(days => $1)
     AND EXISTS (SELECT 1 FROM chantal.schedule_fires g WHERE g.job_key = f.job_key AND g.fire_at > f.fire_at)`;
+
+export interface FireOutcome {
+  status: string | null;
+  finished: boolean;
+}
+
+/** The fires of these schedules at one fire time, by job key (a group snapshot reads its members' from any daemon). */
+export async function fireOutcomes(q: Q, jobKeys: readonly string[], fireAt: Date): Promise<Map<string, FireOutcome>> {
+  if (jobKeys.length === 0) return new Map();
+  const rows = await orm(q, (db) =>
+    db
+      .select({ jobKey: scheduleFires.jobKey, status: scheduleFires.status, finishedAt: scheduleFires.finishedAt })
+      .from(scheduleFires)
+      .where(and(inArray(scheduleFires.jobKey, [...jobKeys]), eq(scheduleFires.fireAt, fireAt))),
+  );
+  return new Map(rows.map((r) => [r.jobKey, { status: r.status, finished: r.finishedAt !== null }]));
+}
 
 export class ScheduleFires {
   constructor(

@@ -204,7 +204,7 @@ export const schedulerInstances = chantal.table(
 
 export const scheduleState = chantal.table("schedule_state", {
   jobKey: text("job_key").primaryKey(),
-  kind: text("kind").$type<"sync" | "backup" | "pool-gc">().notNull(),
+  kind: text("kind").$type<"sync" | "backup" | "pool-gc" | "group-snapshot">().notNull(),
   target: text("target").notNull(),
   cron: text("cron").notNull(),
   timezone: text("timezone").notNull(),

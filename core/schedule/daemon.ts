@@ -14,6 +14,7 @@ import { sleep } from "../runtime/sleep.js";
 import { decideAtStart, type StartDecision } from "./catchup.js";
 import type { Clock } from "./clock.js";
 import { nextFire } from "./next.js";
+import { groupSlotDecision, membersDueInSlot, type MemberFire } from "./group-slot.js";
 import { diffPlans, planJobs, type PlanChanges, type ScheduledJob } from "./plan.js";
 import { dropJobs, enqueue, jitterDelayMs, nextReadyAt, takeRunnable, type PendingRun } from "./queue.js";
 import type { RunOutcome, ScheduleStateStore } from "./state.js";
@@ -28,6 +29,11 @@ export interface JobRunRequest {
   signal: AbortSignal;
   /** The configuration in force when the run starts. */
   loaded: LoadedConfig;
+  /**
+   * "group-snapshot": the members whose syncs fire at scheduledAt, each "done" with its status when it finished on this
+   * daemon, else "none" (not run here: the handler looks for another daemon's fire in chantal.schedule_fires).
+   */
+  memberFires?: MemberFire[];
 }
 
 export interface JobRunResult extends RunOutcome {
@@ -56,6 +62,8 @@ const ORPHAN_SCAN_MS = 30_000;
 /** How often (clock time) old rows of chantal.schedule_fires are deleted, and how old they get. */
 const PRUNE_EVERY_MS = 6 * 3600_000;
 const FIRES_KEPT_DAYS = 30;
+/** How long (clock time) the outcomes of this daemon's fires are kept for the group snapshots of their fire times. */
+const OUTCOMES_KEPT_MS = 2 * 86400_000;
 
 interface RunningJob {
   job: ScheduledJob;
@@ -94,6 +102,8 @@ export class Scheduler {
   private nextPruneAt = Number.NEGATIVE_INFINITY;
   private scanning: Promise<void> | null = null;
   private readonly claiming = new Set<Promise<boolean>>();
+  /** `<job key>@<fire time ms>` -> how that fire ended here (its status, "skipped" when dropped as busy). */
+  private readonly outcomes = new Map<string, { dueAt: number; status: string }>();
 
   constructor(opts: SchedulerOptions) {
     this.loaded = opts.loaded;
@@ -293,6 +303,7 @@ export class Scheduler {
 
   /** One fire time: queue a run (unless the job is busy) and compute the next time from now, so a clock jump fires once. */
   private fire(job: ScheduledJob, dueAt: number, now: number): void {
+    for (const [k, o] of this.outcomes) if (o.dueAt < now - OUTCOMES_KEPT_MS) this.outcomes.delete(k);
     const next = this.safeNextFire(job, new Date(now));
     if (next === null) this.nextAt.delete(job.key);
     else this.nextAt.set(job.key, next);
@@ -306,6 +317,8 @@ export class Scheduler {
     const readyAt = Math.max(dueAt, now) + jitterDelayMs(job.jitterSeconds, this.random);
     const r = enqueue(this.queue, { jobKey: job.key, dueAt, readyAt, seq: ++this.seq, catchUp }, new Set(this.running.keys()));
     if (!r.queued) {
+      // Its sync of this fire time does not run: a group snapshot of the same time does not wait for it.
+      if (r.reason === "still running") this.recordOutcome(job.key, dueAt, "skipped");
       this.log.warn(
         { job: job.key, due: new Date(dueAt).toISOString(), reason: r.reason },
         "previous run of this schedule has not finished: this fire time is skipped",
@@ -319,7 +332,7 @@ export class Scheduler {
 
   private startRunnable(now: number): void {
     const max = this.loaded.config.scheduler.max_concurrent_syncs;
-    const { start, waiting } = takeRunnable(this.queue, this.running.size, max, now);
+    const { start, waiting } = takeRunnable(this.queue, this.running.size, max, now, (run) => this.waitsForMembers(run));
     this.queue = waiting;
     const blocked = waiting.filter((p) => p.readyAt <= now).length;
     if (blocked > 0 && start.length === 0) this.log.debug({ queued: blocked, max }, "max_concurrent_syncs reached: runs wait in order");
@@ -336,6 +349,30 @@ export class Scheduler {
       this.running.delete(job.key);
       this.tick();
     });
+  }
+
+  private recordOutcome(jobKey: string, dueAt: number, status: string): void {
+    this.outcomes.set(`${jobKey}@${dueAt}`, { dueAt, status });
+  }
+
+  /** The members of a group snapshot's fire time: queued or running here is "pending", finished here "done", else "none". */
+  private memberFires(job: ScheduledJob, dueAt: number): MemberFire[] {
+    return membersDueInSlot(job, [...this.jobs.values()], new Date(dueAt)).map((m) => {
+      const here = (p: PendingRun) => p.jobKey === m.key && p.dueAt === dueAt;
+      if (this.queue.some(here) || [...this.running.values()].some((r) => here(r.run))) return { repoId: m.target, fire: { state: "pending" } };
+      const o = this.outcomes.get(`${m.key}@${dueAt}`);
+      return { repoId: m.target, fire: o ? { state: "done", status: o.status } : { state: "none" } };
+    });
+  }
+
+  /** A group snapshot waits in the queue, without a slot, while a member's sync of its fire time is queued or running here. */
+  private waitsForMembers(run: PendingRun): boolean {
+    const job = this.jobs.get(run.jobKey);
+    if (job?.kind !== "group-snapshot") return false;
+    const d = groupSlotDecision(this.memberFires(job, run.dueAt));
+    if (d.action === "wait")
+      this.log.debug({ job: job.key, due: new Date(run.dueAt).toISOString(), waitingFor: d.waitingFor }, "group snapshot waits for its members' syncs");
+    return d.action === "wait";
   }
 
   /** True when this daemon runs the fire; otherwise logs who has it (or why it is skipped). */
@@ -358,11 +395,13 @@ export class Scheduler {
       return true;
     }
     if (claim.reason === "busy") {
+      this.recordOutcome(job.key, run.dueAt, "skipped");
       this.log.warn(
         { job: job.key, due, running: claim.busyFireAt?.toISOString(), on: holder },
         "previous run of this schedule has not finished: this fire time is skipped",
       );
     } else {
+      if (claim.holder?.finished && claim.holder.status) this.recordOutcome(job.key, run.dueAt, claim.holder.status);
       this.log.info(
         { job: job.key, due, by: holder, status: claim.holder?.status ?? "running" },
         "another scheduler has claimed this fire time: it is not run here",
@@ -384,11 +423,13 @@ export class Scheduler {
     this.log.info({ job: job.key, due: new Date(run.dueAt).toISOString(), catchUp: run.catchUp }, "scheduled run starting");
     let result: JobRunResult;
     try {
-      result = await this.runJob({ job, scheduledAt: new Date(run.dueAt), catchUp: run.catchUp, signal, loaded: this.loaded });
+      const memberFires = job.kind === "group-snapshot" ? { memberFires: this.memberFires(job, run.dueAt) } : {};
+      result = await this.runJob({ job, scheduledAt: new Date(run.dueAt), catchUp: run.catchUp, signal, loaded: this.loaded, ...memberFires });
     } catch (err) {
       result = { status: "failed", runId: null, error: errorMessage(err) };
     }
-    const level = result.status === "failed" || result.status === "interrupted" ? "error" : result.status === "skipped-locked" ? "warn" : "info";
+    this.recordOutcome(job.key, run.dueAt, result.status);
+    const level = result.status === "failed" || result.status === "interrupted" ? "error" : result.status.startsWith("skipped") ? "warn" : "info";
     this.log[level]({ job: job.key, status: result.status, run: result.runId, error: result.error, ...result.details }, `scheduled run ${result.status}`);
     const finishedAt = this.clock.now();
     this.persist((s) => s.runFinished(job, finishedAt, result));

@@ -1,29 +1,33 @@
 // Which scheduled jobs a configuration asks for: pure, so the daemon, `scheduler list` and tests agree.
 //
 // A job is one schedule of one kind: "sync" (one per repository with an enabled schedule), "backup" (the
-// backup.schedule) or "pool-gc" (pool.gc.schedule). The daemon, queue, catch-up and state are kind-agnostic; each kind's handler is in
+// backup.schedule), "pool-gc" (pool.gc.schedule) or "group-snapshot" (one per group with an enabled schedule; it runs
+// after its members' syncs of the same fire time, core/schedule/group-slot.ts). The daemon, queue, catch-up and state are kind-agnostic; each kind's handler is in
 // functions/scheduler.ts (jobHandlers).
 import type { Config, RepositoryConfig } from "../config/schema.js";
 import { hostTimeZone } from "./zone.js";
 
-export type JobKind = "sync" | "backup" | "pool-gc";
+export type JobKind = "sync" | "backup" | "pool-gc" | "group-snapshot";
 
 export interface ScheduledJob {
   /** Unique and stable: the key of its row in chantal.schedule_state ("sync:<repo_id>"). */
   key: string;
   kind: JobKind;
-  /** What the job acts on: the repository id for "sync", "database" for "backup", "pool" for "pool-gc". */
+  /** What the job acts on: the repository id for "sync", "database" for "backup", "pool" for "pool-gc", the group id for "group-snapshot". */
   target: string;
   cron: string;
   timeZone: string;
   jitterSeconds: number;
-  /** Set when the schedule creates a snapshot after a successful sync. */
+  /** Set when the schedule creates a snapshot after a successful sync; a group snapshot's name template. */
   snapshotTemplate?: string;
+  /** "group-snapshot": the member repositories, in the group's order. */
+  members?: string[];
 }
 
 export const syncJobKey = (repoId: string): string => `sync:${repoId}`;
 export const BACKUP_JOB_KEY = "backup";
 export const POOL_GC_JOB_KEY = "pool-gc";
+export const groupSnapshotJobKey = (groupId: string): string => `group-snapshot:${groupId}`;
 
 /** schedule.timezone, else scheduler.timezone, else the host's zone. */
 export function scheduleTimeZone(config: Config, own: string | undefined, hostZone: string = hostTimeZone()): string {
@@ -72,6 +76,20 @@ export function planJobs(config: Config, hostZone: string = hostTimeZone()): Sch
       cron: gc.cron,
       timeZone: scheduleTimeZone(config, gc.timezone, hostZone),
       jitterSeconds: 0,
+    });
+  }
+  for (const group of config.groups) {
+    const s = group.schedule;
+    if (!s?.enabled) continue;
+    jobs.push({
+      key: groupSnapshotJobKey(group.id),
+      kind: "group-snapshot",
+      target: group.id,
+      cron: s.cron,
+      timeZone: scheduleTimeZone(config, s.timezone, hostZone),
+      jitterSeconds: 0,
+      snapshotTemplate: s.name,
+      members: [...group.repositories],
     });
   }
   return jobs;

@@ -31,15 +31,19 @@ export function enqueue(queue: readonly PendingRun[], run: PendingRun, running: 
 
 const byDue = (a: PendingRun, b: PendingRun) => a.dueAt - b.dueAt || a.seq - b.seq;
 
-/** Which runs start now: ready ones, oldest fire time first, as many as there are free slots. */
+/**
+ * Which runs start now: ready ones, oldest fire time first, as many as there are free slots. A `blocked` run (a group
+ * snapshot whose members' syncs of its fire time are still queued or running) waits without taking a slot.
+ */
 export function takeRunnable(
   queue: readonly PendingRun[],
   runningCount: number,
   maxConcurrent: number,
   now: number,
+  blocked: (run: PendingRun) => boolean = () => false,
 ): { start: PendingRun[]; waiting: PendingRun[] } {
   const free = Math.max(0, maxConcurrent - runningCount);
-  const ready = queue.filter((p) => p.readyAt <= now).sort(byDue);
+  const ready = queue.filter((p) => p.readyAt <= now && !blocked(p)).sort(byDue);
   const start = ready.slice(0, free);
   const started = new Set(start);
   return { start, waiting: queue.filter((p) => !started.has(p)) };

@@ -82,16 +82,21 @@ export function blobRelativePath(sha256: string): string {
  * The local directory downloads are written to before they enter the store. Names carry host and pid,
  * so that cleanStaleTemp can tell a dead writer's leftovers from a live one's.
  */
+/**
+ * One counter per process, not per TempArea: two syncs in one process (the scheduler's max_concurrent_syncs) each have
+ * their own store, and two downloads of one blob would otherwise get the same name and rename each other's file away.
+ */
+let tempSeq = 0;
+
 export class TempArea {
-  private seq = 0;
   private ready: Promise<void> | undefined;
   private readonly host = safeNamePart(hostname()).slice(0, 63);
 
   constructor(readonly dir: string) {}
 
-  /** A fresh temp file name in dir, unique per call. */
+  /** A fresh temp file name in dir, unique per call in this process. */
   path(key: string): string {
-    const seq = ++this.seq;
+    const seq = ++tempSeq;
     const safeKey = safeNamePart(key).slice(0, 80);
     return join(this.dir, `${TEMP_PREFIX}${this.host}_${process.pid}_${seq}_${safeKey}${TEMP_SUFFIX}`);
   }

@@ -67,6 +67,23 @@ describe("functions/entry (container entry)", () => {
     expect(run).toEqual({ status: "success", trigger: "cloud" });
   });
 
+  it("runs a scheduled group snapshot (groups[].schedule's name template and zone); an unknown group fails with exit 1", async () => {
+    mkdirSync(join(env.configDir, "conf.d"), { recursive: true });
+    writeFileSync(
+      join(env.configDir, "conf.d/groups.yaml"),
+      'groups:\n  - id: el9\n    repositories: [r1]\n    schedule: { cron: "30 3 * * *", timezone: Europe/Paris, name: "el9-{date}" }\n',
+    );
+    const r = await entry(["group-snapshot", "--group", "el9"]).done;
+    expect(r.code, r.stderr).toBe(0);
+    const line = r.lines.find((l) => l.msg === "group snapshot success") as { result: { snapshot: string; members: string[] } };
+    expect(line.result).toMatchObject({ snapshot: expect.stringMatching(/^el9-\d{8}$/), members: ["r1"] });
+    const rows = (await env.pg.query(`SELECT group_id, name FROM chantal.group_snapshots`)).rows;
+    expect(rows).toEqual([{ group_id: "el9", name: line.result.snapshot }]);
+    const unknown = await entry([], { SST_EVENT: '{"handler":"group-snapshot","groupId":"nope"}' }).done;
+    expect(unknown.code).toBe(1);
+    expect(unknown.lines.find((l) => l.msg === "group snapshot failed")).toMatchObject({ result: { error: "group nope is no longer configured" } });
+  });
+
   it("runs a backup from SST_EVENT, with the database from the linked SST resource", async () => {
     const u = new URL(env.db.url);
     const backups = join(env.base, "cloud-backups");

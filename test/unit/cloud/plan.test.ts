@@ -2,7 +2,15 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ConfigSchema, type Config } from "../../../core/config/schema.js";
-import { containerOverrides, deploymentPlan, flexibleWindow, planProblemIssues, syncScheduleName } from "../../../core/cloud/plan.js";
+import {
+  containerOverrides,
+  deploymentPlan,
+  flexibleWindow,
+  groupScheduleName,
+  isManagedScheduleName,
+  planProblemIssues,
+  syncScheduleName,
+} from "../../../core/cloud/plan.js";
 
 function config(doc: Record<string, unknown>): Config {
   return ConfigSchema.parse(doc);
@@ -134,6 +142,43 @@ describe("deploymentPlan", () => {
     expect(bad.schedules).toEqual([]);
     expect(bad.problems.map((p) => p.path)).toEqual(["pool.gc.schedule.cron"]);
     expect(deploymentPlan(config({ pool: { gc: { schedule: { cron: "0 4 * * 0", enabled: false } } } })).schedules).toEqual([]);
+  });
+
+  it("schedules each group with an enabled schedule as the group-snapshot handler, with the ordering note; a cron AWS cannot run names the group", () => {
+    const repos = [repo("a", { schedule: { cron: "0 3 * * *" } }), repo("b")];
+    const plan = deploymentPlan(
+      config({
+        scheduler: { timezone: "Europe/Berlin" },
+        repositories: repos,
+        groups: [
+          { id: "el9", repositories: ["a", "b"], schedule: { cron: "30 3 * * *", name: "el9-{date}" } },
+          { id: "off", repositories: ["a"], schedule: { cron: "30 3 * * *", enabled: false } },
+          { id: "plain", repositories: ["a"] },
+        ],
+      }),
+    );
+    expect(plan.problems).toEqual([]);
+    expect(plan.schedules.filter((s) => s.handler === "group-snapshot")).toEqual([
+      {
+        name: "chantal-group-el9",
+        handler: "group-snapshot",
+        groupId: "el9",
+        cron: "30 3 * * *",
+        expression: "cron(30 3 * * ? *)",
+        timezone: "Europe/Berlin",
+        flexibleTimeWindow: { Mode: "OFF" },
+        description: 'chantal: group snapshot el9 at "30 3 * * *" (set it after the members\' syncs: EventBridge cannot chain)',
+        command: ["node", "--max-old-space-size=1536", "dist/functions/entry.js", "group-snapshot", "--group", "el9"],
+        event: { handler: "group-snapshot", groupId: "el9", trigger: "cloud" },
+      },
+    ]);
+    expect(isManagedScheduleName("chantal-group-el9")).toBe(true);
+    expect(groupScheduleName("g".repeat(63))).toHaveLength(64);
+    const bad = deploymentPlan(config({ repositories: repos, groups: [{ id: "el9", repositories: ["a"], schedule: { cron: "0 3 1-7 * SUN" } }] }));
+    expect(bad.schedules.map((s) => s.name)).toEqual(["chantal-sync-a"]);
+    expect(bad.problems).toEqual([expect.objectContaining({ repository: null, group: "el9", path: "groups[0].schedule.cron" })]);
+    const issues = planProblemIssues(bad.problems, { files: ["config.yaml"], sources: new Map() });
+    expect(issues[0]!.message).toMatch(/^group el9 cannot run on AWS EventBridge Scheduler: /);
   });
 
   it.each([

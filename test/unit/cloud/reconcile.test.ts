@@ -157,6 +157,32 @@ describe("describeLiveSchedule", () => {
       },
     ],
     [
+      "a group snapshot schedule names its group",
+      {
+        Name: "chantal-group-el9",
+        ScheduleExpression: "cron(30 3 * * ? *)",
+        Target: {
+          ...target,
+          Input: JSON.stringify({
+            containerOverrides: [
+              { name: "chantal", environment: [{ name: "SST_EVENT", value: '{"handler":"group-snapshot","groupId":"el9","trigger":"cloud"}' }] },
+            ],
+          }),
+        },
+      },
+      {
+        name: "chantal-group-el9",
+        handler: "group-snapshot",
+        repoId: null,
+        groupId: "el9",
+        expression: "cron(30 3 * * ? *)",
+        timezone: "UTC",
+        state: "ENABLED",
+        flexibleWindowMinutes: null,
+        lastModified: null,
+      },
+    ],
+    [
       "someone else's schedule with a non-JSON input",
       { Name: "other", ScheduleExpression: "rate(1 days)", Target: { ...target, Input: "hello" }, State: "DISABLED" },
       {

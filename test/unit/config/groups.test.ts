@@ -59,8 +59,29 @@ describe("groups and environments", () => {
       /groups\[0\]\.repositories\[1\]: names "nope", which is not a configured repository/,
     ],
     ["a member twice", "groups:\n  - id: g\n    repositories: [a, a]\n", /groups\[0\]\.repositories\[1\]: lists "a" twice/],
-    ["an empty group", "groups:\n  - id: g\n    repositories: []\n", /groups\[0\]\.repositories: must name at least one repository/],
+    ["an empty group", "groups:\n  - id: g\n    repositories: []\n", /group g: repositories: must name at least one repository/],
     ["a group id twice", "groups:\n  - id: g\n    repositories: [a]\n  - id: g\n    repositories: [b]\n", /groups\[1\]\.id: group id "g" is defined twice/],
+    [
+      "a group schedule's bad cron, named by the group",
+      'groups:\n  - id: el9\n    repositories: [a]\n    schedule: { cron: "0 25 * * *" }\n',
+      /group el9: schedule\.cron: "0 25 \* \* \*" is not a valid cron expression/,
+    ],
+    [
+      "a group schedule's bad zone",
+      'groups:\n  - id: el9\n    repositories: [a]\n    schedule: { cron: "0 3 * * *", timezone: Europe/Pariss }\n',
+      /group el9: schedule\.timezone: /,
+    ],
+    [
+      "a group schedule's unknown placeholder",
+      'groups:\n  - id: el9\n    repositories: [a]\n    schedule: { cron: "0 3 * * *", name: "el9-{week}" }\n',
+      /group el9: schedule\.name: snapshot name template "el9-\{week\}" has an unknown placeholder \{week\} \(known: \{date\} \{time\} \{datetime\} \{repo_id\}\)/,
+    ],
+    [
+      "a group schedule's name that can never be valid",
+      'groups:\n  - id: el9\n    repositories: [a]\n    schedule: { cron: "0 3 * * *", name: "el9/{date}" }\n',
+      /group el9: schedule\.name: snapshot name "el9\/20261231" must be/,
+    ],
+    ["a group schedule's unknown key", 'groups:\n  - id: el9\n    repositories: [a]\n    schedule: { cron: "0 3 * * *", nme: x }\n', /group el9: schedule/],
     ["an environment named like a repository", "environments: [dev, a]\n", /environments\[1\]: "a" is also a repository id/],
     ["an environment twice", "environments: [dev, dev]\n", /environments\[1\]: lists "dev" twice/],
     ["a hidden environment name", "environments: [.env]\n", /environments\[0\]: must be 1-63 characters/],
@@ -68,6 +89,13 @@ describe("groups and environments", () => {
   ])("refuses %s", async (_what, yaml, message) => {
     const issues = await issuesOf({ "config.yaml": `${base}${yaml}` });
     expect(issues.join("\n")).toMatch(message);
+  });
+
+  it("reads a group schedule with its defaults ({repo_id}-{datetime}, enabled)", async () => {
+    const loaded = await load({
+      "config.yaml": `${base}groups:\n  - id: el9\n    repositories: [a, b]\n    schedule: { cron: "0 3 * * *", timezone: Europe/Paris }\n`,
+    });
+    expect(loaded.config.groups[0]!.schedule).toEqual({ enabled: true, cron: "0 3 * * *", timezone: "Europe/Paris", name: "{repo_id}-{datetime}" });
   });
 
   it("names the closest group on a typo", async () => {

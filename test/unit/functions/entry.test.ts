@@ -19,6 +19,13 @@ describe("parseTaskInput", () => {
     [["pool-gc"], {}, { handler: "pool-gc", trigger: "cloud" }],
     [[], { SST_EVENT: '{"handler":"pool-gc","trigger":"schedule"}' }, { handler: "pool-gc", trigger: "schedule" }],
     [["backup"], { SST_EVENT: '{"handler":"sync","repoId":"ignored"}' }, { handler: "backup", trigger: "cloud" }],
+    [["group-snapshot", "--group", "el9"], {}, { handler: "group-snapshot", groupId: "el9", trigger: "cloud" }],
+    [
+      ["group-snapshot", "--group", "el9", "--name", "el9-{date}"],
+      {},
+      { handler: "group-snapshot", groupId: "el9", trigger: "cloud", nameTemplate: "el9-{date}" },
+    ],
+    [[], { SST_EVENT: '{"handler":"group-snapshot","groupId":"el9","trigger":"cloud"}' }, { handler: "group-snapshot", groupId: "el9", trigger: "cloud" }],
   ])("%j with %j", (args, env, expected) => {
     expect(parseTaskInput(args, env)).toEqual(expected);
   });
@@ -27,7 +34,14 @@ describe("parseTaskInput", () => {
     [[], {}, /no task/],
     [["sync"], {}, /repoId/],
     [["frobnicate"], {}, /unknown handler "frobnicate"/],
-    [["sync", "--repo-id"], {}, /unexpected argument "--repo-id" \(usage: entry sync --repo-id ID \[--snapshot TEMPLATE\] \| entry backup \| entry pool-gc\)/],
+    [
+      ["sync", "--repo-id"],
+      {},
+      /unexpected argument "--repo-id" \(usage: entry sync --repo-id ID \[--snapshot TEMPLATE\] \| entry backup \| entry pool-gc \| entry group-snapshot --group ID \[--name TEMPLATE\]\)/,
+    ],
+    [["group-snapshot"], {}, /groupId/],
+    [["group-snapshot", "--repo-id", "r1"], {}, /unexpected argument "--repo-id"/],
+    [["sync", "--repo-id", "r1", "--group", "g"], {}, /unexpected argument "--group"/],
     [["sync", "--repo-id", "r1", "extra"], {}, /unexpected argument "extra"/],
     [["sync", "--repo-id", "--snapshot", "x"], {}, /unexpected argument "x"/],
     [["sync", "--repo-id", "r1", "--snapshot"], {}, /unexpected argument "--snapshot"/],

@@ -13,6 +13,43 @@ function config(doc: Record<string, unknown>): Config {
 
 const repo = (id: string, extra: Record<string, unknown> = {}) => ({ id, type: "rpm", upstream_url: `http://127.0.0.1/${id}/`, ...extra });
 
+describe("planJobs: group snapshots", () => {
+  it("one group-snapshot job per group with an enabled schedule, after the repositories, with its members and name template", () => {
+    const c = config({
+      scheduler: { timezone: "America/New_York" },
+      repositories: [repo("a", { schedule: { cron: "0 3 * * *" } }), repo("b")],
+      groups: [
+        { id: "el9", repositories: ["a", "b"], schedule: { cron: "30 3 * * *", timezone: "Europe/Paris", name: "el9-{date}" } },
+        { id: "scheduler-zone", repositories: ["b"], schedule: { cron: "0 4 * * *" } },
+        { id: "off", repositories: ["a"], schedule: { enabled: false, cron: "0 4 * * *" } },
+        { id: "none", repositories: ["a"] },
+      ],
+    });
+    expect(planJobs(c, "Asia/Tokyo").filter((j) => j.kind === "group-snapshot")).toEqual<ScheduledJob[]>([
+      {
+        key: "group-snapshot:el9",
+        kind: "group-snapshot",
+        target: "el9",
+        cron: "30 3 * * *",
+        timeZone: "Europe/Paris",
+        jitterSeconds: 0,
+        snapshotTemplate: "el9-{date}",
+        members: ["a", "b"],
+      },
+      {
+        key: "group-snapshot:scheduler-zone",
+        kind: "group-snapshot",
+        target: "scheduler-zone",
+        cron: "0 4 * * *",
+        timeZone: "America/New_York",
+        jitterSeconds: 0,
+        snapshotTemplate: "{repo_id}-{datetime}",
+        members: ["b"],
+      },
+    ]);
+  });
+});
+
 describe("planJobs", () => {
   const c = config({
     scheduler: { timezone: "America/New_York" },

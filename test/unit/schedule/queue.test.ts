@@ -54,6 +54,12 @@ describe("takeRunnable", () => {
     expect(keys(r.waiting).sort()).toEqual([...waiting].sort());
   });
 
+  it("a blocked run (a group snapshot waiting for its members) takes no slot and holds back nothing behind it", () => {
+    const r = takeRunnable([run("group", 10, 10, 1), run("a", 10, 10, 2), run("b", 10, 10, 3)], 0, 2, 10, (p) => p.jobKey === "group");
+    expect(keys(r.start)).toEqual(["a", "b"]);
+    expect(keys(r.waiting)).toEqual(["group"]);
+  });
+
   it("max 1 runs a burst one by one in the order it fell due", () => {
     let queue = [run("r3", 3), run("r1", 1), run("r2", 2)];
     const order: string[] = [];
