@@ -1,11 +1,13 @@
 // export create / verify / list through the real CLI: a synced fixture repository, full bundles (directory, tar volumes), tampering refused, a delta.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateSigningKey } from "../../core/openpgp/sign.js";
 import { generateRpmRepo } from "../fixtures/rpm-repo-generator.js";
+import { makeConfigDir, runCli } from "../helpers/cli.js";
+import { createTestDatabase } from "../helpers/db.js";
 import { startSyncEnvironment, type SyncEnvironment } from "../helpers/sync-env.js";
 
 let env: SyncEnvironment;
@@ -79,5 +81,172 @@ describe("export create", () => {
     const tooSmall = await env.cli("export", "create", "--repo-id", "r1", "--snapshot", "s1", "--output", join(scratch, "x"), "--volume-size", "8K");
     expect(tooSmall.code).toBe(2);
     expect(tooSmall.stderr).toMatch(/blob [0-9a-f]{64} is \d+ bytes: .* does not fit in a volume of 8192 bytes/);
+  });
+
+  it("export list shows both, newest first", async () => {
+    const r = await env.cli("export", "list", "--json");
+    const rows = JSON.parse(r.stdout) as { kind: string; selection: { kind: string }; volume_count: number; base_export_id: string | null }[];
+    expect(rows.map((x) => x.volume_count > 0)).toEqual([true, false]);
+    expect(rows.every((x) => x.kind === "full" && x.base_export_id === null && x.selection.kind === "snapshot")).toBe(true);
+    const text = await env.cli("export", "list");
+    expect(text.stdout).toMatch(/snapshot r1\/s1/);
+  });
+});
+
+/** A copy of a bundle to damage, so the intact ones stay for the other tests. */
+function copyOf(bundle: string, name: string): string {
+  const out = join(scratch, name);
+  execFileSync("cp", ["-a", bundle, out]);
+  return out;
+}
+
+const verify = (bundle: string, ...args: string[]) => env.cli("export", "verify", bundle, ...args);
+
+describe("export verify", () => {
+  it("accepts intact bundles signed by the trusted key, in both forms", async () => {
+    for (const b of ["full-dir", "full-tar"]) {
+      const r = await verify(join(scratch, b), "--trust-key", trusted);
+      expect(r.stderr).toBe("");
+      expect(r.stdout).toMatch(/signature: good/);
+      expect(r.stdout).toMatch(/✓ the bundle is complete and intact/);
+      expect(r.code).toBe(0);
+    }
+    const json = JSON.parse((await verify(join(scratch, "full-tar"), "--trust-key", trusted, "--json")).stdout);
+    expect(json).toMatchObject({ ok: true, kind: "full", problems: [], external: null });
+  });
+
+  it("refuses without a trusted key, with another key, and a changed manifest", async () => {
+    const none = await verify(join(scratch, "full-dir"));
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/--trust-key FILE/);
+    const wrong = await verify(join(scratch, "full-dir"), "--trust-key", stranger);
+    expect(wrong.code).toBe(65);
+    expect(wrong.stderr).toMatch(/not signed by a trusted key/);
+    const bundle = copyOf(join(scratch, "full-dir"), "bad-manifest");
+    const manifest = readFileSync(join(bundle, "manifest.json"), "utf8");
+    writeFileSync(join(bundle, "manifest.json"), manifest.replace('"description": null', '"description": "mine"'));
+    const changed = await verify(bundle, "--trust-key", trusted);
+    expect(changed.code).toBe(65);
+    expect(changed.stderr).toMatch(/manifest\.json/);
+    rmSync(join(bundle, "manifest.json.asc"));
+    const unsigned = await verify(bundle, "--trust-key", trusted);
+    expect(unsigned.code).toBe(65);
+    expect(unsigned.stderr).toMatch(/is unsigned \(no manifest\.json\.asc\)/);
+  });
+
+  it("names a tampered, a missing and a stray blob of a directory bundle", async () => {
+    const bundle = copyOf(join(scratch, "full-dir"), "bad-blobs");
+    const manifest = JSON.parse(readFileSync(join(bundle, "manifest.json"), "utf8")) as { blobs: { sha256: string; size: number }[] };
+    const [a, b] = manifest.blobs;
+    const pathOf = (sha: string) => join(bundle, "blobs", sha.slice(0, 2), sha);
+    const data = readFileSync(pathOf(a!.sha256));
+    data[0] = data[0]! ^ 0xff;
+    writeFileSync(pathOf(a!.sha256), data);
+    unlinkSync(pathOf(b!.sha256));
+    writeFileSync(join(bundle, "blobs", "extra"), "x");
+    const r = await verify(bundle, "--trust-key", trusted);
+    expect(r.code).toBe(65);
+    expect(r.stdout).toMatch(/✗ 3 problems/);
+    expect(r.stdout).toContain(`blob ${a!.sha256} has sha256`);
+    expect(r.stdout).toContain(`blob ${b!.sha256} is missing from the bundle`);
+    expect(r.stdout).toContain("blobs/extra is not a blob the manifest lists");
+  });
+
+  it("names a truncated, a missing and an altered volume", async () => {
+    const bundle = copyOf(join(scratch, "full-tar"), "bad-volumes");
+    truncateSync(join(bundle, "volume-0001.tar"), 10_000);
+    unlinkSync(join(bundle, "volume-0002.tar"));
+    const third = readFileSync(join(bundle, "volume-0003.tar"));
+    third[600] = third[600]! ^ 0xff; // inside the first member's data
+    writeFileSync(join(bundle, "volume-0003.tar"), third);
+    const r = await verify(bundle, "--trust-key", trusted, "--json");
+    expect(r.code).toBe(65);
+    const problems = JSON.parse(r.stdout).problems as string[];
+    expect(problems[0]).toMatch(/volume-0001\.tar: volume 1 of \d+ is 10000 bytes, the manifest says \d+: it is truncated/);
+    expect(problems[1]).toMatch(/volume-0002\.tar: volume 2 of \d+ is missing: copy it next to manifest\.json/);
+    expect(problems[2]).toMatch(/volume-0003\.tar: blob [0-9a-f]{64} has sha256/);
+    expect(problems[3]).toMatch(/volume-0003\.tar: volume 3 has sha256 [0-9a-f]{64}, the manifest says/);
+  });
+});
+
+describe("a delta", () => {
+  it("after an upstream change holds only the changed blobs, and --against names the missing base", async () => {
+    const rows = JSON.parse((await env.cli("export", "list", "--json")).stdout) as { export_id: string; volume_count: number }[];
+    const base = rows.find((r) => r.volume_count === 0)!.export_id;
+    const before = JSON.parse(readFileSync(join(scratch, "full-dir", "manifest.json"), "utf8")) as { blobs: { sha256: string }[] };
+    rmSync(upstream, { recursive: true });
+    await generateRpmRepo(upstream, 9, 20_000, { version: "1.0" });
+    expect((await env.cli("repo", "sync", "--repo-id", "r1")).code).toBe(0);
+    expect((await env.cli("snapshot", "create", "r1", "--name", "s2")).code).toBe(0);
+    const out = join(scratch, "delta");
+    const r = await env.cli("export", "create", "--repo-id", "r1", "--snapshot", "s2", "--since", base, "--output", out, "--json");
+    expect(r.stderr).toBe("");
+    const result = JSON.parse(r.stdout);
+    expect(result).toMatchObject({ kind: "delta", base_export_id: base, base_description: `export ${base}` });
+    const delta = JSON.parse(readFileSync(join(out, "manifest.json"), "utf8")) as {
+      blobs: { sha256: string }[];
+      packages: { sha256: string; name: string }[];
+      snapshots: { packages: Record<string, string>; metadata: Record<string, string> }[];
+    };
+    const old = new Set(before.blobs.map((b) => b.sha256));
+    expect(delta.blobs.every((b) => !old.has(b.sha256))).toBe(true);
+    const newPackages = delta.packages.filter((p) => !old.has(p.sha256));
+    expect(newPackages.map((p) => p.name)).toEqual(["pkg000008"]);
+    expect(Object.keys(delta.snapshots[0]!.packages)).toHaveLength(9);
+    expect(delta.blobs.map((b) => b.sha256)).toContain(newPackages[0]!.sha256);
+    const referenced = new Set([...Object.values(delta.snapshots[0]!.packages), ...Object.values(delta.snapshots[0]!.metadata)]);
+    expect(result.blobs_referenced).toBe(referenced.size);
+    expect(result.blobs_included).toBe([...referenced].filter((sha) => !old.has(sha)).length);
+
+    // Here every other blob is in the pool; an installation without the base has none of them.
+    const here = await verify(out, "--trust-key", trusted, "--against");
+    expect(here.stdout).toMatch(/further blobs are expected at the receiver: all here/);
+    expect(here.code).toBe(0);
+    const other = await createTestDatabase("exp");
+    try {
+      const otherConfig = makeConfigDir({ "config.yaml": `storage:\n  base_path: ${join(scratch, "other")}\ndatabase:\n  url: ${other.url}\n` });
+      const there = await runCli(["--config-dir", otherConfig, "export", "verify", out, "--trust-key", trusted, "--against"], {
+        env: { CHANTAL_LOG_LEVEL: "warn" },
+      });
+      expect(there.code).toBe(65);
+      expect(there.stdout).toMatch(new RegExp(`a delta: \\d+ of the \\d+ blobs it expects at the receiver are not here .*: import export ${base} first`));
+      rmSync(otherConfig, { recursive: true, force: true });
+    } finally {
+      await other.drop();
+    }
+    // --since a snapshot and --have an inventory cut the same delta
+    const bySnapshot = JSON.parse(
+      (await env.cli("export", "create", "--repo-id", "r1", "--snapshot", "s2", "--since", "r1/s1", "--output", join(scratch, "d2"), "--json")).stdout,
+    );
+    expect(bySnapshot).toMatchObject({ kind: "delta", base_export_id: null, base_description: "snapshot r1/s1", blobs_included: result.blobs_included });
+    writeFileSync(
+      join(scratch, "have.json"),
+      JSON.stringify({
+        format: "chantal-inventory",
+        instance_id: "00000000-0000-4000-8000-000000000000",
+        created_at: new Date().toISOString(),
+        blobs: [...old],
+      }),
+    );
+    const nothing = await env.cli("export", "create", "--env", "nowhere", "--output", join(scratch, "d4"));
+    expect(nothing.stderr).toMatch(/environment nowhere serves nothing: promote a group snapshot there first/);
+    const have = JSON.parse(
+      (
+        await env.cli(
+          "export",
+          "create",
+          "--repo-id",
+          "r1",
+          "--snapshot",
+          "s2",
+          "--have",
+          join(scratch, "have.json"),
+          "--output",
+          join(scratch, "d3"),
+          "--json",
+        )
+      ).stdout,
+    );
+    expect(have).toMatchObject({ kind: "delta", base_description: "inventory have.json", blobs_included: result.blobs_included });
   });
 });
