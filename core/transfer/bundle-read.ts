@@ -91,17 +91,31 @@ class BlobStream extends Readable {
     this.remaining = entry.size;
   }
 
+  /** Asked for more while a pull was still finishing: pull again then. */
+  private again = false;
+  /** The end was checked and pushed. */
+  private ended = false;
+
   override _read(): void {
-    this.pulling ??= this.pull().finally(() => {
+    if (this.pulling) {
+      this.again = true;
+      return;
+    }
+    this.pulling = this.pull().finally(() => {
       this.pulling = null;
+      if (this.again && !this.destroyed) {
+        this.again = false;
+        this._read();
+      }
     });
   }
 
   private async pull(): Promise<void> {
     try {
       for (;;) {
-        if (this.destroyed) return;
+        if (this.destroyed || this.readableEnded || this.ended) return;
         if (this.remaining === 0) {
+          this.ended = true;
           const actual = this.hash.digest("hex");
           if (actual !== this.entry.sha256)
             throw new BundleInvalidError(`${this.where}: blob ${this.entry.sha256} has sha256 ${actual}: the bundle was damaged or tampered with`);
