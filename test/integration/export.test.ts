@@ -31,6 +31,7 @@ beforeAll(async () => {
   const confd = join(env.configDir, "conf.d");
   mkdirSync(confd, { recursive: true });
   writeFileSync(join(confd, "export.yaml"), `export:\n  signing:\n    key_file: ${join(scratch, "export-key.asc")}\n`);
+  writeFileSync(join(confd, "groups.yaml"), "groups:\n  - id: g\n    repositories: [r1]\nenvironments: [test, prod]\n");
   expect((await env.cli("repo", "sync", "--repo-id", "r1")).code).toBe(0);
   expect((await env.cli("snapshot", "create", "r1", "--name", "s1")).code).toBe(0);
 }, 120_000);
@@ -248,5 +249,31 @@ describe("a delta", () => {
       ).stdout,
     );
     expect(have).toMatchObject({ kind: "delta", base_description: "inventory have.json", blobs_included: result.blobs_included });
+  });
+});
+
+describe("groups and environments", () => {
+  it("exports a group snapshot and what an environment serves, with their group and environment rows", async () => {
+    expect((await env.cli("snapshot", "create", "--group", "g", "--name", "g1")).code).toBe(0);
+    expect((await env.cli("promote", "--group", "g", "--snapshot", "g1", "--to", "test")).code).toBe(0);
+    const group = JSON.parse((await env.cli("export", "create", "--group", "g", "--snapshot", "g1", "--output", join(scratch, "group"), "--json")).stdout);
+    expect(group).toMatchObject({ kind: "full", snapshots: ["r1/g1"] });
+    const gm = JSON.parse(readFileSync(join(scratch, "group", "manifest.json"), "utf8"));
+    expect(gm.group_snapshots).toMatchObject([{ group: "g", name: "g1", members: ["r1"] }]);
+    expect(gm.environments).toEqual([]);
+    const e = await env.cli("export", "create", "--env", "test", "--unsigned", "--format", "tar", "--output", join(scratch, "env"), "--json");
+    expect(e.stderr).toBe("");
+    expect(JSON.parse(e.stdout)).toMatchObject({ signed_by: null, snapshots: ["r1/g1"] });
+    const em = JSON.parse(readFileSync(join(scratch, "env", "manifest.json"), "utf8"));
+    expect(em.selection).toEqual({ kind: "environment", environment: "test" });
+    expect(em.environments).toEqual([{ environment: "test", group: "g", snapshot: "g1" }]);
+    expect(existsSync(join(scratch, "env", "manifest.json.asc"))).toBe(false);
+    const unsigned = await verify(join(scratch, "env"), "--insecure-skip-signature");
+    expect(unsigned.stdout).toMatch(/signature: NOT checked/);
+    expect(unsigned.code).toBe(0);
+    expect((await verify(join(scratch, "env"), "--trust-key", trusted)).code).toBe(65);
+    const empty = await env.cli("export", "create", "--env", "prod", "--output", join(scratch, "prod"));
+    expect(empty.code).toBe(1);
+    expect(empty.stderr).toMatch(/environment prod serves nothing/);
   });
 });
