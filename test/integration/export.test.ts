@@ -277,3 +277,25 @@ describe("groups and environments", () => {
     expect(empty.stderr).toMatch(/environment prod serves nothing/);
   });
 });
+
+describe("a damaged pool", () => {
+  it("stops the export naming the blob; nothing is left that looks like a bundle, nothing is recorded", async () => {
+    const before = JSON.parse((await env.cli("export", "list", "--json")).stdout) as unknown[];
+    const r = await env.pg.query(`SELECT sha256 FROM chantal.packages WHERE name = 'pkg000003'`);
+    const sha = (r.rows[0].sha256 as string).trim();
+    const file = join(env.base, "pool", sha.slice(0, 2), sha.slice(2, 4), sha);
+    const bytes = readFileSync(file);
+    bytes[10] = bytes[10]! ^ 0xff;
+    writeFileSync(file, bytes);
+    for (const format of ["dir", "tar"]) {
+      const out = join(scratch, `from-damaged-${format}`);
+      const e = await env.cli("export", "create", "--repo-id", "r1", "--snapshot", "s1", "--format", format, "--output", out);
+      expect(e.code).toBe(1);
+      expect(e.stderr).toContain(`pool blob ${sha}`);
+      expect(e.stderr).toMatch(/the pool is damaged; run "pool verify --deep"/);
+      expect(existsSync(out)).toBe(false);
+      expect(existsSync(`${out}.~partial`)).toBe(false);
+    }
+    expect(JSON.parse((await env.cli("export", "list", "--json")).stdout)).toHaveLength(before.length);
+  });
+});
