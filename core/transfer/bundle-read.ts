@@ -1,7 +1,7 @@
 // Streams a bundle's blobs from blobs/ files or tar volumes (sequentially, from a read-only medium), each verified against the manifest's sha256 and size as it is read.
 import { createHash, type Hash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { stat } from "node:fs/promises";
+import { open, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { errCode } from "../storage/blob-store.js";
@@ -9,6 +9,8 @@ import { blobPath, BundleInvalidError, volumeMemberName, type BlobEntry, type Ma
 import { parseTarHeader, tarPadding, TAR_BLOCK } from "./tar.js";
 
 const READ_CHUNK = 1024 * 1024;
+/** Blobs up to this size are read whole and verified before they are handed over; larger ones are streamed. */
+const SMALL_BLOB = 1024 * 1024;
 
 /** A file read front to back in pieces of at most what is asked for; every byte read from it passes `onBytes` once. */
 class ByteSource {
@@ -144,9 +146,10 @@ class BlobStream extends Readable {
 
 export interface ReadBlobsOptions {
   /**
-   * Receives each blob as a stream it should read to the end (what it leaves is read past). The stream errors with a
-   * BundleInvalidError, at the latest at its end, when the bytes are not the manifest's: a consumer that writes a temp
-   * file and adopts it only after the stream ended cleanly never keeps a bad blob.
+   * Receives each blob as a stream it should read to the end (what it leaves is read past). A blob of up to 1 MiB is
+   * verified before it is handed over; a larger one's stream errors with a BundleInvalidError, at the latest at its
+   * end, when the bytes are not the manifest's: a consumer that writes a temp file and adopts it only after the stream
+   * ended cleanly never keeps a bad blob.
    */
   onBlob?: (entry: BlobEntry, data: Readable) => Promise<void>;
   /** Blobs not to hand over (already in the pool, a resumed import); tar volumes are still read past them. */
@@ -158,6 +161,7 @@ export interface ReadBlobsOptions {
 
 /** Hand one blob over: verified, whatever the consumer does not read drained; a bad blob is a problem, or the error. */
 async function deliver(src: ByteSource, entry: BlobEntry, where: string, opts: ReadBlobsOptions): Promise<boolean> {
+  if (entry.size <= SMALL_BLOB) return deliverSmall(await src.exactly(entry.size), entry, where, opts);
   const stream = new BlobStream(src, entry, where);
   try {
     if (opts.onBlob) await opts.onBlob(entry, stream);
@@ -172,6 +176,39 @@ async function deliver(src: ByteSource, entry: BlobEntry, where: string, opts: R
     stream.destroy();
     await stream.settle();
     if (stream.remaining > 0) await src.discard(stream.remaining);
+  }
+}
+
+/** A small blob is read whole and checked before the consumer sees a byte of it. */
+async function deliverSmall(data: Buffer, entry: BlobEntry, where: string, opts: ReadBlobsOptions): Promise<boolean> {
+  let bad: string | null = null;
+  if (data.length < entry.size) bad = `${where}: blob ${entry.sha256} ends after ${data.length} of its ${entry.size} bytes: the bundle is truncated`;
+  else {
+    const actual = createHash("sha256").update(data).digest("hex");
+    if (actual !== entry.sha256) bad = `${where}: blob ${entry.sha256} has sha256 ${actual}: the bundle was damaged or tampered with`;
+  }
+  if (bad !== null) {
+    problem(opts, bad);
+    return false;
+  }
+  if (opts.onBlob) await opts.onBlob(entry, Readable.from(data.length > 0 ? [data] : [], { objectMode: false }));
+  return true;
+}
+
+/** The first `max` bytes of a file (all of it when it is shorter). */
+async function readUpTo(path: string, max: number): Promise<Buffer> {
+  const fh = await open(path, "r");
+  try {
+    const buf = Buffer.allocUnsafe(max);
+    let got = 0;
+    while (got < max) {
+      const { bytesRead } = await fh.read(buf, got, max - got, got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    return buf.subarray(0, got);
+  } finally {
+    await fh.close();
   }
 }
 
@@ -191,6 +228,21 @@ export async function readBlobs(dir: string, manifest: Manifest, opts: ReadBlobs
       if (opts.skip?.(entry)) continue;
       const rel = blobPath(entry.sha256);
       const where = `${dir}: ${rel}`;
+      if (entry.size <= SMALL_BLOB) {
+        // One read of the whole file (at most one byte more than the manifest's size, to see a longer file).
+        const data = await readUpTo(join(dir, rel), entry.size + 1).catch((err: unknown) => {
+          if (errCode(err) === "ENOENT" || errCode(err) === "EISDIR") return undefined;
+          throw err;
+        });
+        if (data === undefined) problem(opts, `${where}: blob ${entry.sha256} is missing from the bundle`);
+        else if (data.length !== entry.size)
+          problem(
+            opts,
+            `${where}: blob ${entry.sha256} is ${data.length > entry.size ? "larger than" : `${data.length} bytes,`} the manifest says ${entry.size}`,
+          );
+        else await deliverSmall(data, entry, where, opts);
+        continue;
+      }
       const size = await stat(join(dir, rel)).then(
         (s) => (s.isFile() ? s.size : -1),
         (err: unknown) => {

@@ -85,9 +85,12 @@ describe.each([
     expect(skipped).not.toContain(big);
   });
 
-  it("a damaged blob makes the consumer's stream fail before its end; verify mode reports it and goes on", async () => {
-    const b = await bundle(`${name}-bad`, format, volumeSize);
-    const victim = referenced.find((r) => r.size === 20_000)!.sha256;
+  it.each([
+    ["small", 20_000, 4],
+    ["large", 3 * 1024 * 1024 + 7, 3],
+  ])("a damaged %s blob makes the consumer's stream fail before its end; verify mode reports it and goes on", async (kind, size, fill) => {
+    const b = await bundle(`${name}-bad-${kind}`, format, volumeSize);
+    const victim = referenced.find((r) => r.size === size)!.sha256;
     if (format === "dir") {
       const path = join(b.dir, "blobs", victim.slice(0, 2), victim);
       const bytes = readFileSync(path);
@@ -97,7 +100,7 @@ describe.each([
       const v = b.manifest.blobs.find((e) => e.sha256 === victim)!.volume!;
       const file = join(b.dir, b.manifest.volumes[v]!.file);
       const bytes = readFileSync(file);
-      const at = bytes.indexOf(Buffer.alloc(64, 4));
+      const at = bytes.indexOf(Buffer.alloc(64, fill));
       bytes[at] = 9;
       writeFileSync(file, bytes);
     }
