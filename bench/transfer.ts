@@ -20,6 +20,7 @@ import { migrate } from "../core/db/migrate.js";
 import { silentLogger } from "../core/log.js";
 import { generateSigningKey } from "../core/openpgp/sign.js";
 import { FilesystemBlobStore } from "../core/storage/pool.js";
+import { verifyBundle } from "../core/transfer/bundle-verify.js";
 import { createExport, type ExportOutcome } from "../core/transfer/export.js";
 import { median, round, stopwatch, table } from "./lib.js";
 
@@ -129,6 +130,14 @@ async function timeExport(
   return { seconds: elapsed(), outcome };
 }
 
+/** export verify of a bundle (signature skipped: one signature is not what is measured); fails on any problem. */
+async function timeVerify(bundle: string): Promise<number> {
+  const elapsed = stopwatch();
+  const r = await verifyBundle(bundle, { insecure: true });
+  if (r.problems.length > 0) throw new Error(`${bundle}: ${r.problems[0]}`);
+  return elapsed();
+}
+
 /** `tar cf` of the pool's files; `synced`: then `sync FILE` (its data on disk, as the export's fsyncs make it). */
 function timeTar(pool: string, dirs: string[]): { seconds: number; syncedSeconds: number } {
   const out = join(base, "out", `tar-${randomBytes(3).toString("hex")}.tar`);
@@ -170,12 +179,18 @@ try {
       const tarSynced: number[] = [];
       const dir: number[] = [];
       const vol: number[] = [];
+      const verifyTar: number[] = [];
+      const verifyDir: number[] = [];
       for (let r = 0; r < RUNS; r++) {
         const t = timeTar(pool, prefixes);
         tar.push(t.seconds);
         tarSynced.push(t.syncedSeconds);
-        vol.push((await timeExport(db, config, blobs, w.id, "s1", "tar")).seconds);
-        dir.push((await timeExport(db, config, blobs, w.id, "s1", "dir")).seconds);
+        const tarExport = await timeExport(db, config, blobs, w.id, "s1", "tar");
+        vol.push(tarExport.seconds);
+        verifyTar.push(await timeVerify(tarExport.outcome!.path));
+        const dirExport = await timeExport(db, config, blobs, w.id, "s1", "dir");
+        dir.push(dirExport.seconds);
+        verifyDir.push(await timeVerify(dirExport.outcome!.path));
         await rm(join(base, "out"), { recursive: true, force: true });
         await mkdir(join(base, "out"), { recursive: true });
       }
@@ -193,10 +208,12 @@ try {
         dirRatio: round(median(dir)! / t),
         tarRatioSynced: round(median(vol)! / ts),
         dirRatioSynced: round(median(dir)! / ts),
+        verifyTarSeconds: round(median(verifyTar)),
+        verifyDirSeconds: round(median(verifyDir)),
       };
       results.push(row);
       log(
-        `  tar cf ${row.tarCfSeconds} s (+ sync ${row.tarCfSyncSeconds} s), export --format tar ${row.exportTarSeconds} s (×${row.tarRatio}; ×${row.tarRatioSynced} of tar cf + sync), --format dir ${row.exportDirSeconds} s (×${row.dirRatio}; ×${row.dirRatioSynced})`,
+        `  tar cf ${row.tarCfSeconds} s (+ sync ${row.tarCfSyncSeconds} s), export --format tar ${row.exportTarSeconds} s (×${row.tarRatio}; ×${row.tarRatioSynced} of tar cf + sync), --format dir ${row.exportDirSeconds} s (×${row.dirRatio}; ×${row.dirRatioSynced}); verify tar ${row.verifyTarSeconds} s, dir ${row.verifyDirSeconds} s`,
       );
     }
     if (w.id === "small" && ONLY.has("delta")) {

@@ -11,6 +11,7 @@ import { parseTarHeader, tarPadding, TAR_BLOCK } from "./tar.js";
 const READ_CHUNK = 1024 * 1024;
 /** Blobs up to this size are read whole and verified before they are handed over; larger ones are streamed. */
 const SMALL_BLOB = 1024 * 1024;
+const READ_AHEAD = 32;
 
 /** A file read front to back in pieces of at most what is asked for; every byte read from it passes `onBytes` once. */
 class ByteSource {
@@ -223,17 +224,29 @@ function problem(opts: ReadBlobsOptions, message: string): void {
  */
 export async function readBlobs(dir: string, manifest: Manifest, opts: ReadBlobsOptions = {}): Promise<void> {
   if (manifest.volumes.length === 0) {
-    for (const entry of manifest.blobs) {
+    const wanted = manifest.blobs.filter((e) => !opts.skip?.(e));
+    // Small blobs are read ahead (one read of the whole file, at most one byte more than the manifest's size, to see
+    // a longer file), several at a time, and handed over in order.
+    const ahead = new Map<number, Promise<Buffer | undefined>>();
+    let queued = 0;
+    for (const [i, entry] of wanted.entries()) {
       opts.signal?.throwIfAborted();
-      if (opts.skip?.(entry)) continue;
-      const rel = blobPath(entry.sha256);
-      const where = `${dir}: ${rel}`;
-      if (entry.size <= SMALL_BLOB) {
-        // One read of the whole file (at most one byte more than the manifest's size, to see a longer file).
-        const data = await readUpTo(join(dir, rel), entry.size + 1).catch((err: unknown) => {
+      for (; queued < wanted.length && queued <= i + READ_AHEAD; queued++) {
+        const e = wanted[queued]!;
+        if (e.size > SMALL_BLOB) continue;
+        const p = readUpTo(join(dir, blobPath(e.sha256)), e.size + 1).catch((err: unknown) => {
           if (errCode(err) === "ENOENT" || errCode(err) === "EISDIR") return undefined;
           throw err;
         });
+        p.catch(() => undefined);
+        ahead.set(queued, p);
+      }
+      const rel = blobPath(entry.sha256);
+      const where = `${dir}: ${rel}`;
+      const small = ahead.get(i);
+      if (small) {
+        ahead.delete(i);
+        const data = await small;
         if (data === undefined) problem(opts, `${where}: blob ${entry.sha256} is missing from the bundle`);
         else if (data.length !== entry.size)
           problem(
