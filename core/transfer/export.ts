@@ -2,7 +2,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { readFile, rename, rm, writeFile } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import type pg from "pg";
 import type { Config } from "../config/schema.js";
 import { exportBlobShas, findExport, recordExport } from "../db/exports.js";
@@ -112,7 +112,7 @@ async function deltaBase(pool: pg.Pool, req: ExportRequest): Promise<{ exclude?:
 export async function createExport(pool: pg.Pool, blobs: BlobStore, config: Config, req: ExportRequest): Promise<ExportOutcome> {
   const signer = await exportSigner(config, req.unsigned, req.now);
   const exportId = newExportId(req.now);
-  const output = req.output ?? join(config.export?.dir ?? join(config.storage.base_path, "exports"), exportId);
+  const output = resolve(req.output ?? join(config.export?.dir ?? join(config.storage.base_path, "exports"), exportId));
   if (existsSync(output)) throw new UsageError(`${output} exists already: a bundle is written into a new directory; choose another --output or remove it`);
   const collected = await collectExport(pool, req.selection);
   const { exclude, baseExportId } = await deltaBase(pool, req);

@@ -272,6 +272,11 @@ describe("groups and environments", () => {
     expect(unsigned.stdout).toMatch(/signature: NOT checked/);
     expect(unsigned.code).toBe(0);
     expect((await verify(join(scratch, "env"), "--trust-key", trusted)).code).toBe(65);
+    // without --output: <export.dir>/<export id>, export.dir defaulting to <base_path>/exports
+    const def = JSON.parse((await env.cli("export", "create", "--group", "g", "--snapshot", "g1", "--json")).stdout) as { export_id: string; path: string };
+    expect(def.path).toBe(join(env.base, "exports", def.export_id));
+    expect(def.export_id).toMatch(/^\d{8}T\d{6}Z-[0-9a-f]{8}$/);
+    expect(existsSync(join(def.path, "manifest.json"))).toBe(true);
     const empty = await env.cli("export", "create", "--env", "prod", "--output", join(scratch, "prod"));
     expect(empty.code).toBe(1);
     expect(empty.stderr).toMatch(/environment prod serves nothing/);
