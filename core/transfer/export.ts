@@ -7,7 +7,7 @@ import type pg from "pg";
 import type { Config } from "../config/schema.js";
 import { exportBlobShas, findExport, recordExport } from "../db/exports.js";
 import { instanceId } from "../db/instance.js";
-import { ChantalError, UsageError } from "../errors.js";
+import { ChantalError, errorMessage, UsageError } from "../errors.js";
 import { makeDirectory } from "../fs-dirs.js";
 import { loadSigningKey, type SigningKey } from "../openpgp/sign.js";
 import { chantalVersion } from "../package-info.js";
@@ -94,7 +94,10 @@ async function exportSigner(config: Config, unsigned: boolean | undefined, now: 
 async function deltaBase(pool: pg.Pool, req: ExportRequest): Promise<{ exclude?: Exclusion; baseExportId: string | null }> {
   if (req.since !== undefined && req.have !== undefined) throw new UsageError("--since and --have both name a delta's base: give one");
   if (req.have !== undefined) {
-    const inv = parseInventory(await readFile(req.have), req.have);
+    const bytes = await readFile(req.have).catch((err: unknown) => {
+      throw new UsageError(`cannot read --have ${req.have}: ${errorMessage(err)} (write it on the receiving side with "import inventory > have.json")`);
+    });
+    const inv = parseInventory(bytes, req.have);
     return { exclude: { description: `inventory ${basename(req.have)}`, sha256s: new Set(inv.blobs) }, baseExportId: null };
   }
   if (req.since === undefined) return { baseExportId: null };
