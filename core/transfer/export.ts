@@ -7,7 +7,7 @@ import type pg from "pg";
 import type { Config } from "../config/schema.js";
 import { exportBlobShas, findExport, recordExport } from "../db/exports.js";
 import { instanceId } from "../db/instance.js";
-import { ChantalError, errorMessage, UsageError } from "../errors.js";
+import { errorMessage, UsageError } from "../errors.js";
 import { makeDirectory } from "../fs-dirs.js";
 import { loadSigningKey, type SigningKey } from "../openpgp/sign.js";
 import { chantalVersion } from "../package-info.js";
@@ -28,8 +28,6 @@ import {
 } from "./manifest.js";
 import { planExport, type Exclusion, type ExportPlan } from "./plan.js";
 import { writeBlobDirectory, writeBlobVolumes } from "./bundle-write.js";
-
-export class ExportError extends ChantalError {}
 
 /** Where a killed export's directory lives until it is complete; never mistaken for a bundle. */
 export const PARTIAL_SUFFIX = ".~partial";
