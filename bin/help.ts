@@ -65,6 +65,16 @@ export const EXAMPLES: Record<string, string[]> = {
     "chantal-run signing generate-key --name 'Example mirror' --email mirror@example.org --out /etc/chantal/keys/mirror.asc",
     "CHANTAL_SIGNING_PASSPHRASE=... chantal-run signing generate-key --name 'Example mirror' --email mirror@example.org --out mirror.asc --passphrase-env CHANTAL_SIGNING_PASSPHRASE --expires 730",
   ],
+  "export create": [
+    "chantal-run export create --repo-id rhel9-baseos --snapshot rhel9-baseos-20260101 --output /media/usb/rhel9-20260101",
+    "chantal-run export create --group el9 --snapshot el9-20260201 --since 20260101T020000Z-1a2b3c4d --volume-size 4G",
+    "chantal-run export create --env prod --have have.json --json",
+  ],
+  "export verify": [
+    "chantal-run export verify /media/usb/rhel9-20260101 --trust-key /etc/chantal/keys/connected-mirror.asc",
+    "chantal-run export verify /media/usb/el9-delta --trust-key connected.asc --against",
+  ],
+  "export list": ["chantal-run export list", "chantal-run export list --json"],
   "cloud schedules": ["chantal-run cloud schedules --dry-run", "chantal-run cloud schedules --region eu-west-1"],
 };
 

@@ -13,6 +13,7 @@ export const NOUNS: Record<string, string> = {
   db: "database status, migrations, backup and restore",
   pool: "the content-addressed pool",
   signing: "the mirror's own OpenPGP key, which signs regenerated metadata",
+  export: "air-gap bundles: write, verify and list signed exports of snapshots, groups and environments",
   storage: "disk use of the pool and its repositories",
   cloud: "the AWS deployment",
 };

@@ -222,3 +222,13 @@ export function volumeMemberName(sha256: string): string {
 export function volumeFileName(index: number): string {
   return `volume-${String(index + 1).padStart(4, "0")}.tar`;
 }
+
+/** A selection in words, for lists and messages: "snapshot r1/s1", "group el9/el9-1", "environment prod (group el9)". */
+export function describeSelection(selection: Record<string, unknown>): string {
+  const parsed = SelectionSchema.safeParse(selection);
+  if (!parsed.success) return JSON.stringify(selection);
+  const s = parsed.data;
+  if (s.kind === "snapshot") return `snapshot ${s.repo_id}/${s.snapshot}`;
+  if (s.kind === "group") return `group ${s.group}/${s.snapshot}`;
+  return `environment ${s.environment}${s.group ? ` (group ${s.group})` : ""}`;
+}

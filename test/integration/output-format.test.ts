@@ -150,6 +150,10 @@ beforeAll(async () => {
   await run("environment show", ["--env", "prod", "--group", "g"]);
   await run("snapshot list", ["--group", "g"]);
   await run("snapshot diff", ["--group", "g", "g1", "g2"]);
+  // Air-gap bundles: an unsigned export of what prod serves, verified, listed.
+  await run("export create", ["--env", "prod", "--unsigned", "--output", join(upstream, "bundle")]);
+  await run("export verify", [join(upstream, "bundle"), "--insecure-skip-signature"]);
+  await run("export list", []);
   await run("db backup", []);
   await run("db backup", ["--target", backups, "--no-compress"]); // retention keep_last 1: this one deletes the first
 
