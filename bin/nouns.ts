@@ -14,6 +14,7 @@ export const NOUNS: Record<string, string> = {
   pool: "the content-addressed pool",
   signing: "the mirror's own OpenPGP key, which signs regenerated metadata",
   storage: "disk use of the pool and its repositories",
+  metrics: "Prometheus metrics: per repository freshness and last runs, backups, pool (the daemon serves them with --http)",
   cloud: "the AWS deployment",
 };
 
