@@ -234,12 +234,7 @@ async function runDaemon(ctx: SchedulerContext, hangup: ReturnType<typeof hangup
       fires: new ScheduleFires(database.pool, { host: hostname(), pid: process.pid, lockKey: hostLockKey(), backendPid: lock.backendPid, instanceId: id }),
       runJob: (req) => handlers[req.job.kind](req),
     });
-    await scheduler.start();
-    const beat = () =>
-      void heartbeat(database.pool, id, scheduleCount()).catch((err: unknown) => ctx.log.warn({ error: errorMessage(err) }, "heartbeat failed"));
-    const timer = setInterval(beat, HEARTBEAT_MS);
-    stopHeartbeat = () => clearInterval(timer);
-    hangup.attach(scheduler, current, beat);
+    // Before the scheduler starts: a taken port fails the start before any job runs.
     const listen = ctx.metricsListen ?? loaded.config.metrics.listen;
     if (listen) {
       metricsServer = await startMetricsServer(
@@ -260,6 +255,12 @@ async function runDaemon(ctx: SchedulerContext, hangup: ReturnType<typeof hangup
       );
       ctx.log.info({ url: `${metricsServer.url}/metrics` }, "serving metrics");
     }
+    await scheduler.start();
+    const beat = () =>
+      void heartbeat(database.pool, id, scheduleCount()).catch((err: unknown) => ctx.log.warn({ error: errorMessage(err) }, "heartbeat failed"));
+    const timer = setInterval(beat, HEARTBEAT_MS);
+    stopHeartbeat = () => clearInterval(timer);
+    hangup.attach(scheduler, current, beat);
     ctx.log.info({ host: hostname(), pid: process.pid, schedules: scheduler.jobList.length, pidFile }, "scheduler started");
 
     const reason = await stopRequested(ctx, lock);

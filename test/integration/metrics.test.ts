@@ -1,7 +1,8 @@
 // Freshness and Prometheus metrics against real syncs on 127.0.0.1 (an RPM repository that syncs, one whose upstream
 // is missing, one with max_age 1s, an APT suite whose Valid-Until is near): `metrics write --textfile`, `repo list/show
 // --json`, and the daemon's GET /metrics, each parsed with a real Prometheus text parser.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -44,7 +45,8 @@ describeWithTools(APT_TOOLS, "freshness and metrics", () => {
         `  - id: broken\n    type: rpm\n    upstream_url: ${url}/missing/\n` +
         `  - id: deb\n    type: apt\n    upstream_url: ${url}/apt/\n    apt:\n      distribution: stable\n    verify:\n      keyring: ${key!.keyring}\n`,
     });
-    writeFileSync(join(env.configDir, "freshness.yaml"), "freshness:\n  max_age: 36h\n  valid_until_warning: 3d\n");
+    mkdirSync(join(env.configDir, "conf.d"), { recursive: true });
+    writeFileSync(join(env.configDir, "conf.d", "freshness.yaml"), "freshness:\n  max_age: 36h\n  valid_until_warning: 3d\n");
     for (const id of ["good", "quick", "deb"]) {
       const r = await env.cli("repo", "sync", "--repo-id", id);
       expect(r.code, r.stderr).toBe(0);
@@ -134,7 +136,7 @@ describeWithTools(APT_TOOLS, "freshness and metrics", () => {
   });
 
   it("scheduler start --http serves GET /metrics (404 elsewhere, 405 for POST) and stops with the daemon", async () => {
-    writeFileSync(join(env.configDir, "schedule.yaml"), "scheduler:\n  catch_up: false\n");
+    writeFileSync(join(env.configDir, "conf.d", "schedule.yaml"), 'scheduler:\n  catch_up: false\npool:\n  gc:\n    schedule: { cron: "0 3 * * *" }\n');
     const port = await freePort();
     const daemon = env.spawn("scheduler", "start", "--http", `127.0.0.1:${port}`);
     try {
@@ -153,6 +155,9 @@ describeWithTools(APT_TOOLS, "freshness and metrics", () => {
       expect(m.value("chantal_repository_freshness_state", { repo_id: "broken", state: "failing" })).toBe(1);
       expect(m.value("chantal_repository_packages", { repo_id: "good" })).toBe(3);
       expect(m.value("chantal_scheduler_queued_runs")).toBe(0);
+      const next = m.value("chantal_scheduler_next_run_timestamp_seconds", { job: "pool-gc" });
+      expect(next).toBeGreaterThan(Date.now() / 1000);
+      expect(next).toBeLessThanOrEqual(Date.now() / 1000 + 86_400);
       expect(m.value("chantal_scheduler_running_runs")).toBe(0);
       expect((await fetch(`${url}/`)).status).toBe(404);
       expect((await fetch(`${url}/metrics`, { method: "POST" })).status).toBe(405);
@@ -163,4 +168,17 @@ describeWithTools(APT_TOOLS, "freshness and metrics", () => {
     expect(r.code, daemon.output()).toBe(0);
     await expect(fetch(`http://127.0.0.1:${port}/metrics`)).rejects.toThrow();
   }, 90_000);
+
+  it("scheduler start --http on a taken port fails at start, naming the address and the fix", async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const r = await env.cli("scheduler", "start", "--http", `127.0.0.1:${port}`);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}.*metrics\\.listen or --http`));
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+  }, 60_000);
 });
