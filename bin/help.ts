@@ -41,7 +41,7 @@ export const EXAMPLES: Record<string, string[]> = {
   "promote rollback": ["chantal-run promote rollback --group el9 --env prod"],
   "environment show": ["chantal-run environment show --env prod --group el9"],
   "proxy explain": ["chantal-run proxy explain rhel9-baseos", "chantal-run proxy explain rhel9-baseos --test --url https://cdn.example.org/x.rpm"],
-  "scheduler start": ["chantal-run scheduler start", "chantal-run scheduler start --daemon"],
+  "scheduler start": ["chantal-run scheduler start", "chantal-run scheduler start --daemon", "chantal-run scheduler start --http 127.0.0.1:9464"],
   "scheduler stop": ["chantal-run scheduler stop --timeout 60"],
   "scheduler status": ["chantal-run scheduler status --json"],
   "scheduler list": ["chantal-run scheduler list", "chantal-run scheduler list --cloud --region eu-west-1"],
@@ -60,6 +60,7 @@ export const EXAMPLES: Record<string, string[]> = {
   "pool verify": ["chantal-run pool verify", "chantal-run pool verify rhel9-baseos --deep --fix"],
   "pool gc": ["chantal-run pool gc --dry-run", "chantal-run pool gc", "chantal-run pool gc --protect-minutes 0 --wait-seconds 600 --json"],
   "snapshot prune": ["chantal-run snapshot prune --dry-run", "chantal-run snapshot prune rhel9-baseos"],
+  "metrics write": ["chantal-run metrics write --textfile /var/lib/prometheus/node-exporter"],
   "storage usage": ["chantal-run storage usage", "chantal-run storage usage rhel9-baseos --json"],
   "signing generate-key": [
     "chantal-run signing generate-key --name 'Example mirror' --email mirror@example.org --out /etc/chantal/keys/mirror.asc",

@@ -15,6 +15,7 @@ export const NOUNS: Record<string, string> = {
   signing: "the mirror's own OpenPGP key, which signs regenerated metadata",
   export: "air-gap bundles: write, verify and list signed exports of snapshots, groups and environments",
   storage: "disk use of the pool and its repositories",
+  metrics: "Prometheus metrics: per repository freshness and last runs, backups, pool (the daemon serves them with --http)",
   cloud: "the AWS deployment",
 };
 

@@ -17,6 +17,10 @@ import { acceleratedClock, systemClock, testClockSpec, type Clock } from "../cor
 import { Scheduler, type JobRunner, type JobRunRequest, type JobRunResult } from "../core/schedule/daemon.js";
 import { readPidFile, removePidFile, runningSchedulerPid, schedulerPaths, writePidFile } from "../core/schedule/pidfile.js";
 import { planJobs, type JobKind } from "../core/schedule/plan.js";
+import { defaultTarget, openStore } from "../core/backup/store.js";
+import { metricsText } from "../core/metrics/registry.js";
+import { type MetricsServer, parseListen, startMetricsServer } from "../core/metrics/server.js";
+import { blobStoreOf } from "../core/storage/backend.js";
 import { heartbeat, markStopped, registerInstance, ScheduleStateStore, schedulerLockRequest, hostLockKey } from "../core/schedule/state.js";
 import { backupRequestFromConfig, runBackup } from "./backup.js";
 import { runScheduledGroupSnapshot } from "./group-snapshot.js";
@@ -31,6 +35,8 @@ export interface SchedulerContext {
   configDir: string;
   loadConfig(): Promise<LoadedConfig>;
   openDatabase(): Promise<Database>;
+  /** --http host:port: serve GET /metrics (else metrics.listen; neither: no listener). */
+  metricsListen?: string;
 }
 
 const HEARTBEAT_MS = 15_000;
@@ -218,6 +224,7 @@ async function runDaemon(ctx: SchedulerContext, hangup: ReturnType<typeof hangup
   const lock = await takeHostLock(database);
   const current = { loaded };
   let stopHeartbeat = () => {};
+  let metricsServer: MetricsServer | null = null;
   try {
     await writePidFile(pidFile, process.pid);
     const scheduleCount = () => planJobs(current.loaded.config).length;
@@ -240,6 +247,27 @@ async function runDaemon(ctx: SchedulerContext, hangup: ReturnType<typeof hangup
       fires: new ScheduleFires(database.pool, { host: hostname(), pid: process.pid, lockKey: hostLockKey(), backendPid: lock.backendPid, instanceId: id }),
       runJob: (req) => handlers[req.job.kind](req),
     });
+    // Before the scheduler starts: a taken port fails the start before any job runs.
+    const listen = ctx.metricsListen ?? loaded.config.metrics.listen;
+    if (listen) {
+      metricsServer = await startMetricsServer(
+        parseListen(listen),
+        () => {
+          const config = current.loaded.config;
+          return metricsText({
+            db: database.pool,
+            blobs: blobStoreOf(config),
+            config,
+            now: () => clock.now(),
+            backups: () => openStore(defaultTarget(config), config),
+            scheduler: () => ({ nextRuns: scheduler.nextRuns(), queued: scheduler.queuedKeys.length, running: scheduler.runningKeys.length }),
+            warn: (m) => ctx.log.warn(m),
+          });
+        },
+        ctx.log,
+      );
+      ctx.log.info({ url: `${metricsServer.url}/metrics` }, "serving metrics");
+    }
     await scheduler.start();
     const beat = () =>
       void heartbeat(database.pool, id, scheduleCount()).catch((err: unknown) => ctx.log.warn({ error: errorMessage(err) }, "heartbeat failed"));
@@ -264,6 +292,7 @@ async function runDaemon(ctx: SchedulerContext, hangup: ReturnType<typeof hangup
     return lostLock ? ExitCode.failed : ExitCode.ok;
   } finally {
     stopHeartbeat();
+    await metricsServer?.close();
     await removePidFile(pidFile, process.pid).catch(() => undefined);
     await lock.release();
   }

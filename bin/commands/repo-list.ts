@@ -1,7 +1,9 @@
 // `chantal-run repo list`: list repositories from the configuration and the database, with their last sync.
 import type { Command } from "commander";
 import { repositoriesWithLastRun } from "../../core/db/repositories.js";
+import { freshnessJson, repositoriesFreshness } from "../../core/freshness/report.js";
 import { redactUrl } from "../../core/redact.js";
+import { blobStoreOf } from "../../core/storage/backend.js";
 import { action } from "../context.js";
 import { LocalTimes, printJson, printTable } from "../output.js";
 
@@ -15,6 +17,9 @@ export function register(repo: Command): void {
         const { config } = await ctx.loadConfig();
         const database = await ctx.openDatabase();
         const runs = new Map((await repositoriesWithLastRun(database.pool)).map((r) => [r.repoId, r]));
+        const fresh = new Map(
+          (await repositoriesFreshness(database.pool, blobStoreOf(config), config, new Date(), { warn: (m) => ctx.log.warn(m) })).map((f) => [f.repoId, f]),
+        );
         const rows = config.repositories.map((r) => {
           const last = runs.get(r.id);
           return {
@@ -26,6 +31,7 @@ export function register(repo: Command): void {
             timezone: r.schedule?.enabled ? (r.schedule.timezone ?? config.scheduler.timezone ?? null) : null,
             last_sync: last?.startedAt ?? null,
             last_status: last?.status ?? null,
+            freshness: freshnessJson(fresh.get(r.id)),
             in_config: true,
           };
         });
@@ -40,6 +46,7 @@ export function register(repo: Command): void {
             timezone: null,
             last_sync: last.startedAt ?? null,
             last_status: last.status,
+            freshness: freshnessJson(fresh.get(id)),
             in_config: false,
           });
         }
@@ -52,6 +59,7 @@ export function register(repo: Command): void {
             enabled: r.enabled ? "yes" : "no",
             schedule: r.schedule ? `${r.schedule}${r.timezone ? ` (${r.timezone})` : ""}` : "(manual only)",
             last_sync: r.last_sync ? `${times.format(r.last_sync)} ${r.last_status}` : "never",
+            freshness: r.freshness.state,
           })),
           [
             { key: "id", title: "ID" },
@@ -60,6 +68,7 @@ export function register(repo: Command): void {
             { key: "upstream_url", title: "UPSTREAM" },
             { key: "schedule", title: "SCHEDULE" },
             { key: "last_sync", title: "LAST SYNC" },
+            { key: "freshness", title: "FRESHNESS" },
           ],
         );
         times.printNote();

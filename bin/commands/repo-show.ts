@@ -3,9 +3,11 @@ import type { Command } from "commander";
 import { findRepository } from "../../core/config/load.js";
 import { repositorySummary } from "../../core/db/repository-summary.js";
 import { recentRuns } from "../../core/db/sync-runs.js";
+import { freshnessJson, repositoriesFreshness } from "../../core/freshness/report.js";
 import { formatClientConfig, publishedUrl, type ClientConfig } from "../../core/publish/client-config.js";
 import { baseUrlOf, clientConfigOf, publishedLocation } from "../../core/publish/targets.js";
 import { redactUrl } from "../../core/redact.js";
+import { blobStoreOf } from "../../core/storage/backend.js";
 import { listSnapshots } from "../../core/snapshots/snapshots.js";
 import { action } from "../context.js";
 import { formatTable, LocalTimes, printJson } from "../output.js";
@@ -34,6 +36,11 @@ export function register(repo: Command): void {
         const summary = await repositorySummary(database.pool, r.id);
         const runs = await recentRuns(database.pool, { repoId: r.id, limit: RECENT_RUNS });
         const snapshots = await listSnapshots(database.pool, r.id);
+        const [fresh] = await repositoriesFreshness(database.pool, blobStoreOf(config), config, new Date(), {
+          repoId: r.id,
+          warn: (m) => ctx.log.warn(m),
+        });
+        const freshness = freshnessJson(fresh);
         const baseUrl = baseUrlOf(config, r);
         const urlOf = (name: string) => (baseUrl ? publishedUrl(baseUrl, r.id, name) : null);
         const latestPublished = summary?.publishedChecksum != null;
@@ -62,6 +69,7 @@ export function register(repo: Command): void {
           publish_base_url: baseUrl ?? null,
           package_count: summary?.packageCount ?? 0,
           total_bytes: summary?.totalBytes ?? 0,
+          freshness,
           last_runs: runs.map((x) => ({
             id: x.id,
             started_at: x.startedAt,
@@ -106,6 +114,10 @@ export function register(repo: Command): void {
         if (r.verify?.keyring) field("keyring", r.verify.keyring);
         field("base_url", baseUrl ?? "(not set: publish.base_url)");
         field("packages", summary ? `${shown.package_count} (${mb(shown.total_bytes)})` : "never synced");
+        field("freshness", `${freshness.state}: ${freshness.reason}`);
+        if (freshness.upstream_timestamp) field("upstream at", times.format(freshness.upstream_timestamp));
+        else if (fresh?.revision) field("revision", fresh.revision);
+        if (freshness.valid_until) field("valid until", times.format(freshness.valid_until));
         out.push("", "last runs:");
         out.push(
           runs.length === 0

@@ -315,6 +315,27 @@ export const PoolSchema = z.strictObject({
     .optional(),
 });
 
+/** A duration like 36h, 3d, 90m, 45s or 2w. */
+export const durationString = z
+  .string()
+  .regex(/^[0-9]+(s|m|h|d|w)$/, "must be a number followed by s, m, h, d or w (like 36h or 3d)")
+  .describe("a duration: a number followed by s, m, h, d or w");
+
+/** freshness: when a repository counts as stale or its Valid-Until as near (core/freshness/state.ts). */
+export const FreshnessSchema = z.strictObject({
+  max_age: durationString.default("36h").describe("stale when the last successful sync is older than this"),
+  valid_until_warning: durationString.default("3d").describe("expiring when upstream's Valid-Until (APT) is nearer than this"),
+});
+
+/** metrics: the daemon's Prometheus endpoint (core/metrics/). */
+export const MetricsSchema = z.strictObject({
+  listen: z
+    .string()
+    .regex(/^[^\s:]+:[0-9]{1,5}$/, "must be host:port, like 127.0.0.1:9464")
+    .optional()
+    .describe("scheduler start serves GET /metrics on host:port (default: no listener; --http overrides)"),
+});
+
 export const RepositorySchema = z
   .strictObject({
     id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "must be 1-63 characters of letters, digits, '.', '_' or '-', starting with a letter or digit"),
@@ -333,6 +354,7 @@ export const RepositorySchema = z
     filter: FilterSchema.optional().describe("replaces the global filter: block whole; {} mirrors everything"),
     signing: RepoSigningSchema.optional().describe("replaces the global signing: block whole"),
     snapshots: SnapshotsSchema.optional().describe("replaces the global snapshots: block whole"),
+    freshness: FreshnessSchema.optional().describe("replaces the global freshness: block whole"),
   })
   .superRefine((r, ctx) => {
     if (r.type === "apt" && !r.apt)
@@ -511,6 +533,8 @@ export const ConfigFileSchema = z.strictObject({
   signing: RepoSigningSchema.optional(),
   snapshots: SnapshotsSchema.optional(),
   pool: PoolSchema.optional(),
+  freshness: FreshnessSchema.partial().optional(),
+  metrics: MetricsSchema.optional(),
   groups: z.array(GroupSchema).optional(),
   environments: EnvironmentsSchema.optional(),
   export: ExportSchema.optional(),
@@ -531,6 +555,8 @@ export const ConfigSchema = z
     signing: RepoSigningSchema.optional(),
     snapshots: SnapshotsSchema.optional(),
     pool: PoolSchema.optional(),
+    freshness: FreshnessSchema.default({ max_age: "36h", valid_until_warning: "3d" }),
+    metrics: MetricsSchema.default({}),
     groups: z.array(GroupSchema).default([]),
     environments: EnvironmentsSchema.default([]),
     export: ExportSchema.optional(),

@@ -137,3 +137,64 @@ export async function repositoriesWithLastRun(q: Queryable): Promise<LastRun[]> 
     lastSuccessAt: row.last_success_at,
   }));
 }
+
+export interface RepositoryStatusRow {
+  id: number;
+  repoId: string;
+  type: "rpm" | "apt";
+  lastSyncedAt: Date | null;
+  /** The most recent finished run (a running one is not an outcome yet). */
+  lastRun: {
+    status: string;
+    startedAt: Date;
+    finishedAt: Date;
+    packagesDownloaded: number;
+    packagesAdded: number;
+    packagesRemoved: number;
+    bytesDownloaded: number;
+  } | null;
+  lastSuccessAt: Date | null;
+  packageCount: number;
+  /** Where the current set keeps upstream's own index (repodata/repomd.xml, <dist>/InRelease or Release), for its timestamps. */
+  indexBlobs: { path: string; sha256: string }[];
+}
+
+/** Per repository: the last finished run, the last success, the package count and the index blobs (freshness and metrics; one report query). */
+export async function repositoryStatusRows(q: Queryable): Promise<RepositoryStatusRow[]> {
+  const r = await q.query(`
+    SELECT r.id, r.repo_id, r.type, r.last_synced_at,
+           last.status, last.started_at, last.finished_at, last.packages_downloaded, last.packages_added, last.packages_removed, last.bytes_downloaded,
+           (SELECT max(finished_at) FROM chantal.sync_runs s WHERE s.repository_id = r.id AND s.status IN ('success', 'noop')) AS last_success_at,
+           (SELECT count(*) FROM chantal.repository_packages rp WHERE rp.repository_id = r.id)::bigint AS package_count,
+           COALESCE((SELECT json_agg(json_build_object('path', rm.path, 'sha256', m.sha256) ORDER BY rm.path)
+                     FROM chantal.repository_metadata rm JOIN chantal.metadata_files m ON m.id = rm.metadata_file_id
+                     WHERE rm.repository_id = r.id
+                       AND (rm.path = 'repodata/repomd.xml' OR rm.path LIKE '%/InRelease' OR rm.path LIKE '%/Release')), '[]') AS index_blobs
+    FROM chantal.repositories r
+    LEFT JOIN LATERAL (
+      SELECT * FROM chantal.sync_runs s
+      WHERE s.repository_id = r.id AND s.status <> 'running' AND s.finished_at IS NOT NULL ORDER BY started_at DESC, id DESC LIMIT 1
+    ) last ON true
+    ORDER BY r.repo_id`);
+  return r.rows.map((row) => ({
+    id: row.id,
+    repoId: row.repo_id,
+    type: row.type,
+    lastSyncedAt: row.last_synced_at,
+    lastRun:
+      row.status == null
+        ? null
+        : {
+            status: row.status,
+            startedAt: row.started_at,
+            finishedAt: row.finished_at,
+            packagesDownloaded: Number(row.packages_downloaded),
+            packagesAdded: Number(row.packages_added),
+            packagesRemoved: Number(row.packages_removed),
+            bytesDownloaded: Number(row.bytes_downloaded),
+          },
+    lastSuccessAt: row.last_success_at,
+    packageCount: Number(row.package_count),
+    indexBlobs: row.index_blobs,
+  }));
+}

@@ -66,8 +66,11 @@ describe("chantal-run config", () => {
       "signing",
       "snapshots",
       "pool",
+      "freshness",
+      "metrics",
       "groups",
       "environments",
+      "export",
     ]);
     expect(schema.additionalProperties).toBe(false);
   });
