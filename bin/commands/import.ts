@@ -29,7 +29,6 @@ export function register(noun: Command): void {
     .option("--publish", "publish every imported snapshot")
     .option("--promote-to <env>", "promote the imported group snapshot (an environment export: the one the environment served) to ENV")
     .option("--json", "print the result as JSON")
-    .addHelpText("after", "\nExample:\n  chantal-run import /media/usb/20261202T120000Z-1a2b3c4d --trust-key /etc/chantal/exporter.asc --publish\n")
     .action(
       action(async (ctx, bundle: string | undefined, opts: ImportOptions) => {
         if (bundle === undefined) throw new UsageError("import needs a BUNDLE directory (or a verb: import list, import inventory)");
