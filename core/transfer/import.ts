@@ -50,6 +50,9 @@ export interface ImportResult {
   manifest: Manifest;
 }
 
+/** A temp file older than this is stale even when its writer's pid is alive (a reused pid). */
+const STALE_TEMP_MS = 24 * 3600_000;
+
 const sameContent = (a: SnapshotContent, b: SnapshotContent): boolean => canon(a) === canon(b);
 function canon(c: SnapshotContent): string {
   const sort = (r: Record<string, string>) =>
@@ -167,6 +170,8 @@ export async function importBundle(pool: pg.Pool, config: Config, dir: string, t
 
   // The blobs: those in the pool already are not read again (a resume); each other is hashed while copied.
   await blobs.ensureTempDir();
+  // A killed import's half-written temp file (its writer is dead) goes; a live writer's stays.
+  await blobs.cleanStaleTemp(STALE_TEMP_MS);
   const present = await blobs.haveMany(inBundle, 16);
   result.blobsPresent = present.size;
   await readBlobs(dir, m, {
