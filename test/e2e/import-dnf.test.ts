@@ -44,7 +44,7 @@ describeWithTools(["rpmbuild", "createrepo_c", "dnf"], "import read by dnf", () 
     if (scratch) rmSync(scratch, { recursive: true, force: true });
   });
 
-  it("full export of what prod serves, imported and promoted; an upstream change arrives as a delta", async () => {
+  it("full export of what prod serves, imported and promoted; an upstream change arrives as a delta in tar volumes", async () => {
     expect((await a.cli("repo", "sync", "--repo-id", "r1")).code).toBe(0);
     expect((await a.cli("snapshot", "create", "--group", "g", "--name", "g1")).code).toBe(0);
     expect((await a.cli("promote", "--group", "g", "--snapshot", "g1", "--to", "prod", "--force")).code).toBe(0);
@@ -63,7 +63,7 @@ describeWithTools(["rpmbuild", "createrepo_c", "dnf"], "import read by dnf", () 
     expect((await a.cli("snapshot", "create", "--group", "g", "--name", "g2")).code).toBe(0);
     const exportId = JSON.parse((await a.cli("export", "list", "--json")).stdout)[0].export_id as string;
     const delta = join(scratch, "delta");
-    expect((await a.cli("export", "create", "--group", "g", "--snapshot", "g2", "--since", exportId, "--output", delta)).code).toBe(0);
+    expect((await a.cli("export", "create", "--group", "g", "--snapshot", "g2", "--since", exportId, "--output", delta, "--volume-size", "1M")).code).toBe(0);
     const d = await b.cli("import", delta, "--trust-key", trusted, "--publish", "--promote-to", "prod", "--json");
     expect(d.stderr).toBe("");
     expect(d.code).toBe(0);

@@ -220,6 +220,28 @@ describe("full, then delta, between two installations", () => {
     expect(list[0]).toMatchObject({ kind: "delta", base_export_id: fullId, status: "complete" });
   }, 180_000);
 
+  it("a snapshot of the same name with other content is refused, and so is another manifest under an imported export id", async () => {
+    const before = await counts();
+    const m = JSON.parse(readFileSync(join(scratch, "delta", "manifest.json"), "utf8"));
+    const snap = m.snapshots[0];
+    const first = Object.keys(snap.metadata).sort()[0]!;
+    snap.metadata[`${first}.renamed`] = snap.metadata[first];
+    delete snap.metadata[first];
+    const other = join(scratch, "conflict");
+    cpSync(join(scratch, "delta"), other, { recursive: true });
+    rmSync(join(other, "manifest.json.asc"));
+    writeFileSync(join(other, "manifest.json"), JSON.stringify(m));
+    const same = await importOf(other, "--insecure-skip-signature");
+    expect(same.code).toBe(65);
+    expect(same.stderr).toMatch(/imported before with another manifest/);
+    m.export_id = `${m.export_id.slice(0, -8)}ffffffff`;
+    writeFileSync(join(other, "manifest.json"), JSON.stringify(m));
+    const r = await importOf(other, "--insecure-skip-signature");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/snapshot r1\/g2 exists here with other content/);
+    expect(await counts()).toEqual(before);
+  }, 60_000);
+
   it("import inventory lists every blob the receiver records", async () => {
     const r = await b.cli("import", "inventory");
     expect(r.code).toBe(0);
