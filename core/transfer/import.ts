@@ -63,7 +63,7 @@ function canon(c: SnapshotContent): string {
 }
 
 /** The repositories and groups the bundle names must be configured here, with the same type: one error naming all that are not. */
-function checkConfigured(config: Config, m: Manifest): void {
+export function checkConfigured(config: Config, m: Manifest): void {
   const missing: string[] = [];
   const wrongType: string[] = [];
   for (const r of m.repositories) {
