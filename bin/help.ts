@@ -76,6 +76,12 @@ export const EXAMPLES: Record<string, string[]> = {
     "chantal-run export verify /media/usb/el9-delta --trust-key connected.asc --against",
   ],
   "export list": ["chantal-run export list", "chantal-run export list --json"],
+  import: [
+    "chantal-run import /media/usb/rhel9-20260101 --trust-key /etc/chantal/keys/connected-mirror.asc --publish",
+    "chantal-run import /media/usb/el9-delta --trust-key connected.asc --promote-to test --json",
+  ],
+  "import list": ["chantal-run import list", "chantal-run import list --json"],
+  "import inventory": ["chantal-run import inventory --output have.json"],
   "cloud schedules": ["chantal-run cloud schedules --dry-run", "chantal-run cloud schedules --region eu-west-1"],
 };
 

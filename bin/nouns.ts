@@ -14,6 +14,7 @@ export const NOUNS: Record<string, string> = {
   pool: "the content-addressed pool",
   signing: "the mirror's own OpenPGP key, which signs regenerated metadata",
   export: "air-gap bundles: write, verify and list signed exports of snapshots, groups and environments",
+  import: "the other side of the air gap: import a bundle (import BUNDLE), list what arrived, write the inventory of blobs held here",
   storage: "disk use of the pool and its repositories",
   metrics: "Prometheus metrics: per repository freshness and last runs, backups, pool (the daemon serves them with --http)",
   cloud: "the AWS deployment",

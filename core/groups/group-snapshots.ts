@@ -129,3 +129,25 @@ export async function listGroupSnapshots(q: Queryable, groupId: string): Promise
 export function memberOf(gs: GroupSnapshotRow, repoId: string): SnapshotRow | undefined {
   return gs.members.find((m) => m.repoId === repoId);
 }
+
+/** A group snapshot from an import, of member snapshots already in (their ids), with the exporter's description and time. */
+export async function insertImportedGroupSnapshot(
+  pool: pg.Pool,
+  groupId: string,
+  name: string,
+  snapshotIds: readonly number[],
+  opts: { description: string | null; createdAt: Date },
+): Promise<void> {
+  checkSnapshotName(name);
+  await withTransaction(pool, async (client) => {
+    const [gs] = await orm(client, (db) =>
+      db
+        .insert(groupSnapshots)
+        .values({ groupId, name, description: opts.description, createdAt: opts.createdAt })
+        .onConflictDoNothing()
+        .returning({ id: groupSnapshots.id }),
+    );
+    if (!gs) throw new GroupSnapshotError(`group ${groupId} already has a snapshot named "${name}"`);
+    for (const snapshotId of snapshotIds) await orm(client, (db) => db.insert(groupSnapshotMembers).values({ groupSnapshotId: gs.id, snapshotId }));
+  });
+}

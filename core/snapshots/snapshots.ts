@@ -188,3 +188,71 @@ export async function diffSnapshots(q: pg.Pool | pg.ClientBase, a: SnapshotRow, 
 export function formatEvr(p: { epoch: number; version: string; release: string }): string {
   return `${p.epoch ? `${p.epoch}:` : ""}${p.version}${p.release ? `-${p.release}` : ""}`;
 }
+
+/** A snapshot's content as an export carries it: its packages by location and its metadata files by path, by sha256. */
+export interface SnapshotContent {
+  packages: Record<string, string>;
+  metadata: Record<string, string>;
+}
+
+/** What a snapshot holds, in the shape of SnapshotContent (import compares a bundle's snapshot with an existing one). */
+export async function snapshotContent(q: pg.Pool | pg.ClientBase, snapshotId: number): Promise<SnapshotContent> {
+  const p = await q.query(
+    `SELECT sp.location AS k, p.sha256 FROM chantal.snapshot_packages sp JOIN chantal.packages p ON p.id = sp.package_id WHERE sp.snapshot_id = $1`,
+    [snapshotId],
+  );
+  const m = await q.query(
+    `SELECT sm.path AS k, f.sha256 FROM chantal.snapshot_metadata sm JOIN chantal.metadata_files f ON f.id = sm.metadata_file_id WHERE sm.snapshot_id = $1`,
+    [snapshotId],
+  );
+  const packages: Record<string, string> = {};
+  for (const r of p.rows) packages[r.k as string] = (r.sha256 as string).trim();
+  const metadata: Record<string, string> = {};
+  for (const r of m.rows) metadata[r.k as string] = (r.sha256 as string).trim();
+  return { packages, metadata };
+}
+
+/**
+ * A snapshot from an import, inside the caller's transaction: the given content (every sha256 already recorded in
+ * chantal.packages / chantal.metadata_files), the exporter's description and time; returns its id.
+ */
+export async function insertSnapshotWithContent(
+  client: pg.ClientBase,
+  repositoryId: number,
+  repoId: string,
+  name: string,
+  content: SnapshotContent,
+  opts: { description: string | null; createdAt: Date },
+): Promise<number> {
+  checkSnapshotName(name);
+  const [inserted] = await orm(client, (db) =>
+    db
+      .insert(snapshots)
+      .values({ repositoryId, name, description: opts.description, createdAt: opts.createdAt })
+      .onConflictDoNothing()
+      .returning({ id: snapshots.id }),
+  );
+  if (!inserted) throw new SnapshotError(`repository ${repoId} already has a snapshot named "${name}"`);
+  const id = inserted.id;
+  const pk = Object.keys(content.packages);
+  const p = await client.query(
+    `INSERT INTO chantal.snapshot_packages (snapshot_id, location, package_id)
+     SELECT $1, t.k, p.id FROM unnest($2::text[], $3::char(64)[]) AS t(k, s) JOIN chantal.packages p ON p.sha256 = t.s`,
+    [id, pk, pk.map((k) => content.packages[k])],
+  );
+  const mk = Object.keys(content.metadata);
+  const m = await client.query(
+    `INSERT INTO chantal.snapshot_metadata (snapshot_id, path, metadata_file_id)
+     SELECT $1, t.k, f.id FROM unnest($2::text[], $3::char(64)[]) AS t(k, s) JOIN chantal.metadata_files f ON f.sha256 = t.s`,
+    [id, mk, mk.map((k) => content.metadata[k])],
+  );
+  if (p.rowCount !== pk.length || m.rowCount !== mk.length)
+    throw new SnapshotError(`snapshot ${repoId}/${name}: ${pk.length + mk.length - (p.rowCount ?? 0) - (m.rowCount ?? 0)} of its files are not recorded`);
+  await client.query(
+    `UPDATE chantal.snapshots s SET package_count = t.n, total_size = t.size
+     FROM (SELECT count(*)::int AS n, COALESCE(sum(p.size), 0)::bigint AS size FROM chantal.snapshot_packages sp JOIN chantal.packages p ON p.id = sp.package_id WHERE sp.snapshot_id = $1) t
+     WHERE s.id = $1`,
+    [id],
+  );
+  return id;
+}

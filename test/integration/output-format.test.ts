@@ -154,6 +154,10 @@ beforeAll(async () => {
   await run("export create", ["--env", "prod", "--unsigned", "--output", join(upstream, "bundle")]);
   await run("export verify", [join(upstream, "bundle"), "--insecure-skip-signature"]);
   await run("export list", []);
+  // ... and imported here again (its snapshots exist with the same content: skipped), listed, the inventory.
+  await run("import", [join(upstream, "bundle"), "--insecure-skip-signature"]);
+  await run("import list", []);
+  await run("import inventory", []);
   await run("db backup", []);
   await run("db backup", ["--target", backups, "--no-compress"]); // retention keep_last 1: this one deletes the first
 
