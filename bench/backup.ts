@@ -27,7 +27,7 @@ import { acquireEmbeddedPostgres } from "../core/db/embedded.js";
 import { migrate } from "../core/db/migrate.js";
 import { silentLogger } from "../core/log.js";
 import { seedDatabase } from "../test/fixtures/backup-seed.js";
-import { freePort, median, stopwatch } from "./lib.js";
+import { freePort, freshDatabase, median, stopwatch } from "./lib.js";
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = resolve(dirname(SELF), "..");
@@ -122,17 +122,6 @@ async function startPg15(dir: string): Promise<{ url: string; stop(): void } | {
   ]);
   if (start.status !== 0) return { error: `pg_ctl start failed: ${start.stderr.trim()}` };
   return { url: `postgres://bench@127.0.0.1:${port}/postgres`, stop: () => void run(join(PG15, "pg_ctl"), ["-D", data, "-m", "fast", "stop"]) };
-}
-
-async function freshDatabase(adminUrl: string, name: string): Promise<string> {
-  const c = new pg.Client({ connectionString: adminUrl });
-  await c.connect();
-  await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await c.query(`CREATE DATABASE ${name}`);
-  await c.end();
-  const u = new URL(adminUrl);
-  u.pathname = `/${name}`;
-  return u.toString();
 }
 
 async function prepare(url: string, o: { packages: number; snapshots: number; repositories: number }): Promise<{ ms: number; rows: Record<string, number> }> {

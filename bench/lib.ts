@@ -1,4 +1,5 @@
-// What the benchmarks share: medians, rounding, wall-clock timing, a free 127.0.0.1 port and plain-text tables.
+// What the benchmarks share: medians, rounding, wall-clock timing, a free 127.0.0.1 port, a fresh database and plain-text tables.
+import pg from "pg";
 
 /** The median of the finite values (a failed sample is NaN), or null when there is none. */
 export function median(values: number[]): number | null {
@@ -21,6 +22,18 @@ export function stopwatch(): () => number {
 }
 
 export { freePort } from "../core/free-port.js";
+
+/** A new empty database `name` on the server of adminUrl (dropped first if a previous run left it); returns its URL. */
+export async function freshDatabase(adminUrl: string, name: string): Promise<string> {
+  const c = new pg.Client({ connectionString: adminUrl });
+  await c.connect();
+  await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await c.query(`CREATE DATABASE ${name}`);
+  await c.end();
+  const u = new URL(adminUrl);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
 
 /** Columns padded to their widest cell, a dashed rule under the headers; columns from `rightFrom` on are right-aligned. */
 export function table(headers: string[], rows: string[][], rightFrom = 1): string {

@@ -16,7 +16,7 @@ import { silentLogger } from "../core/log.js";
 import { forEachLimited } from "../core/concurrency.js";
 import { collectPoolGarbage } from "../core/storage/gc.js";
 import { FilesystemBlobStore } from "../core/storage/pool.js";
-import { round, stopwatch, table } from "./lib.js";
+import { freshDatabase, round, stopwatch, table } from "./lib.js";
 
 const { values } = parseArgs({
   options: { blobs: { type: "string", default: "200000" }, orphans: { type: "string", default: "50000" }, json: { type: "boolean", default: false } },
@@ -26,17 +26,6 @@ const ORPHANS = Number(values.orphans);
 const base = join(process.env.CHANTAL_BENCH_DIR ?? join(tmpdir(), "chantal-bench"), "gc");
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const shaOf = (i: number) => createHash("sha256").update(`blob-${i}`).digest("hex");
-
-async function freshDatabase(adminUrl: string, name: string): Promise<string> {
-  const c = new pg.Client({ connectionString: adminUrl });
-  await c.connect();
-  await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await c.query(`CREATE DATABASE ${name}`);
-  await c.end();
-  const u = new URL(adminUrl);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
 
 /** Rows for every blob (sha256 of "blob-<i>", as the files), the first BLOBS - ORPHANS in one repository's current set. */
 async function seed(db: pg.Pool): Promise<void> {

@@ -22,7 +22,7 @@ import { generateSigningKey } from "../core/openpgp/sign.js";
 import { FilesystemBlobStore } from "../core/storage/pool.js";
 import { verifyBundle } from "../core/transfer/bundle-verify.js";
 import { createExport, type ExportOutcome } from "../core/transfer/export.js";
-import { median, round, stopwatch, table } from "./lib.js";
+import { freshDatabase, median, round, stopwatch, table } from "./lib.js";
 
 const { values } = parseArgs({
   options: {
@@ -47,17 +47,6 @@ const WORKLOADS: Workload[] = [
   { id: "small", count: QUICK ? 4_000 : 20_000, bytes: 20 * 1024 },
   { id: "large", count: QUICK ? 40 : 200, bytes: 5 * 1024 * 1024 },
 ];
-
-async function freshDatabase(adminUrl: string, name: string): Promise<string> {
-  const c = new pg.Client({ connectionString: adminUrl });
-  await c.connect();
-  await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await c.query(`CREATE DATABASE ${name}`);
-  await c.end();
-  const u = new URL(adminUrl);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
 
 /** Write `count` random blobs of `bytes` into the pool (pool/<aa>/<bb>/<sha256>); returns their sha256s. */
 async function writeBlobs(pool: string, count: number, bytes: number): Promise<string[]> {

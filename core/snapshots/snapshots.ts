@@ -86,12 +86,7 @@ export async function insertSnapshot(client: pg.ClientBase, repositoryId: number
     `INSERT INTO chantal.snapshot_metadata (snapshot_id, path, metadata_file_id) SELECT $1, path, metadata_file_id FROM chantal.repository_metadata WHERE repository_id = $2`,
     [id, repositoryId],
   );
-  await client.query(
-    `UPDATE chantal.snapshots s SET package_count = t.n, total_size = t.size
-     FROM (SELECT count(*)::int AS n, COALESCE(sum(p.size), 0)::bigint AS size FROM chantal.snapshot_packages sp JOIN chantal.packages p ON p.id = sp.package_id WHERE sp.snapshot_id = $1) t
-     WHERE s.id = $1`,
-    [id],
-  );
+  await recordTotals(client, id);
   return id;
 }
 
@@ -248,11 +243,16 @@ export async function insertSnapshotWithContent(
   );
   if (p.rowCount !== pk.length || m.rowCount !== mk.length)
     throw new SnapshotError(`snapshot ${repoId}/${name}: ${pk.length + mk.length - (p.rowCount ?? 0) - (m.rowCount ?? 0)} of its files are not recorded`);
+  await recordTotals(client, id);
+  return id;
+}
+
+/** A snapshot's package_count and total_size, from its rows (what snapshot list shows without a join). */
+async function recordTotals(client: pg.ClientBase, snapshotId: number): Promise<void> {
   await client.query(
     `UPDATE chantal.snapshots s SET package_count = t.n, total_size = t.size
      FROM (SELECT count(*)::int AS n, COALESCE(sum(p.size), 0)::bigint AS size FROM chantal.snapshot_packages sp JOIN chantal.packages p ON p.id = sp.package_id WHERE sp.snapshot_id = $1) t
      WHERE s.id = $1`,
-    [id],
+    [snapshotId],
   );
-  return id;
 }
