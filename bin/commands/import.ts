@@ -1,9 +1,9 @@
 // `chantal-run import BUNDLE`: verify the bundle's signature, copy its blobs into the pool, create its repositories, snapshots and group snapshots; --publish, --promote-to ENV.
 import type { Command } from "commander";
-import { repositoryLockRequest, withLock } from "../../core/db/locks.js";
+import { exclusiveMaintenanceRunning, LockHeldError, maintenanceLockRequest, repositoryLockRequest, withLock } from "../../core/db/locks.js";
 import { findRepositoryRow } from "../../core/db/repositories.js";
 import { promote } from "../../core/environments/promote.js";
-import { UsageError } from "../../core/errors.js";
+import { LockBusyError, UsageError } from "../../core/errors.js";
 import { loadKeyring } from "../../core/openpgp/signature.js";
 import { publishSnapshot } from "../../core/publish/trees.js";
 import type { BundleTrust } from "../../core/transfer/bundle-verify.js";
@@ -41,7 +41,13 @@ export function register(noun: Command): void {
         const trust: BundleTrust = opts.trustKey !== undefined ? { keyring: await loadKeyring(opts.trustKey) } : { insecure: true };
         const loaded = await ctx.loadConfig();
         const database = await ctx.openDatabase();
-        const r = await importBundle(database.pool, loaded.config, bundle, trust, { signal: ctx.signal });
+        // Shared, as a sync: pool gc (exclusive) must not delete blobs copied in before the database records them.
+        const r = await withLock(database.url, maintenanceLockRequest("shared", `import ${bundle}`, { signal: ctx.signal }), () =>
+          importBundle(database.pool, loaded.config, bundle, trust, { signal: ctx.signal }),
+        ).catch((err: unknown) => {
+          if (err instanceof LockHeldError) throw new LockBusyError(`${exclusiveMaintenanceRunning(err.holders)}: import of ${bundle} not started`);
+          throw err;
+        });
         const published: string[] = [];
         if (opts.publish) {
           for (const snap of r.snapshots) {

@@ -4,6 +4,7 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, stat
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { acquireLock, maintenanceLockRequest } from "../../core/db/locks.js";
 import { generateSigningKey } from "../../core/openpgp/sign.js";
 import { generateRpmRepo } from "../fixtures/rpm-repo-generator.js";
 import { listFiles, startSyncEnvironment, type SyncEnvironment } from "../helpers/sync-env.js";
@@ -137,6 +138,19 @@ describe("bad input is refused with exit 65 and nothing imported", () => {
     expect(r2.stderr).toMatch(/truncated/);
     expect(await counts()).toEqual(before);
   }, 120_000);
+
+  it("while pool gc runs on the receiver: exit 75 naming it, nothing copied or recorded", async () => {
+    const bundle = await exportOf("while-gc", "--group", "g", "--snapshot", "g1");
+    const gc = await acquireLock(b.db.url, maintenanceLockRequest("exclusive", "pool gc"));
+    try {
+      const r = await b.cli("import", bundle, "--trust-key", trusted);
+      expect(r.code).toBe(75);
+      expect(r.stderr).toMatch(/pool gc is running \(.*\): import of .*while-gc not started/);
+      expect((await b.pg.query(`SELECT count(*)::int AS n FROM chantal.imports`)).rows[0].n).toBe(0);
+    } finally {
+      await gc.release();
+    }
+  });
 
   it("a repository the receiver does not configure: exit 78, naming it with the YAML to add", async () => {
     const other = await startSyncEnvironment({
