@@ -9,6 +9,7 @@ import { exportBlobShas, findExport, recordExport } from "../db/exports.js";
 import { instanceId } from "../db/instance.js";
 import { errorMessage, UsageError } from "../errors.js";
 import { makeDirectory } from "../fs-dirs.js";
+import { ownerTag, parseOwner, sweepLeftovers } from "../leftovers.js";
 import { loadSigningKey, type SigningKey } from "../openpgp/sign.js";
 import { chantalVersion } from "../package-info.js";
 import { fsyncDirs, fsyncPath } from "../storage/durable.js";
@@ -123,10 +124,10 @@ export async function createExport(pool: pg.Pool, blobs: BlobStore, config: Conf
     ...(req.volumeSize !== undefined ? { volumeSize: req.volumeSize } : {}),
   });
   req.onPlan?.(plan);
-  const partial = `${output}${PARTIAL_SUFFIX}`;
-  // A killed export of the same output left this; it was never a bundle.
-  await rm(partial, { recursive: true, force: true });
+  // Owned (host, pid): what a killed export left beside it is swept, another running export's is not.
+  const partial = `${output}${ownerTag()}${PARTIAL_SUFFIX}`;
   await makeDirectory(dirname(output));
+  await sweepLeftovers(dirname(output), (name) => name.endsWith(PARTIAL_SUFFIX) && parseOwner(name) !== null);
   await makeDirectory(partial);
   try {
     const writeOpts = {
