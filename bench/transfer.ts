@@ -1,4 +1,4 @@
-// Benchmark: export create of 20,000 × 20 KB blobs and of 200 × 5 MiB (1 GB) against `tar cf` of the same pool files, and a delta after a 2% change.
+// Benchmark: export create and import of 20,000 × 20 KB blobs and of 200 × 5 MiB (1 GB) against `tar cf` / `tar xf` of the same pool files, and a delta after a 2% change.
 //
 //   npx tsx bench/transfer.ts [--quick] [--runs N] [--only small,large,delta] [--json]
 //
@@ -22,6 +22,7 @@ import { generateSigningKey } from "../core/openpgp/sign.js";
 import { FilesystemBlobStore } from "../core/storage/pool.js";
 import { verifyBundle } from "../core/transfer/bundle-verify.js";
 import { createExport, type ExportOutcome } from "../core/transfer/export.js";
+import { importBundle } from "../core/transfer/import.js";
 import { freshDatabase, median, round, stopwatch, table } from "./lib.js";
 
 const { values } = parseArgs({
@@ -128,13 +129,50 @@ async function timeVerify(bundle: string): Promise<number> {
 }
 
 /** `tar cf` of the pool's files; `synced`: then `sync FILE` (its data on disk, as the export's fsyncs make it). */
-function timeTar(pool: string, dirs: string[]): { seconds: number; syncedSeconds: number } {
+function timeTar(pool: string, dirs: string[]): { seconds: number; syncedSeconds: number; file: string } {
   const out = join(base, "out", `tar-${randomBytes(3).toString("hex")}.tar`);
   const elapsed = stopwatch();
   execFileSync("tar", ["cf", out, "-C", pool, ...dirs]);
   const seconds = elapsed();
   execFileSync("sync", [out]);
-  return { seconds, syncedSeconds: elapsed() };
+  return { seconds, syncedSeconds: elapsed(), file: out };
+}
+
+/** import of a bundle into a fresh receiver (its own database and pool), signature skipped as in timeVerify. */
+async function timeImport(adminUrl: string, bundle: string, repoId: string): Promise<number> {
+  const recv = join(base, "receiver");
+  await rm(recv, { recursive: true, force: true });
+  const db = new pg.Pool({ connectionString: await freshDatabase(adminUrl, "bench_transfer_recv"), max: 4 });
+  try {
+    await migrate(db);
+    const config = {
+      storage: { base_path: recv, pool_path: join(recv, "pool"), temp_path: join(recv, "pool", ".tmp"), published_path: join(recv, "published") },
+      repositories: [{ id: repoId, type: "rpm", upstream_url: "http://127.0.0.1/", enabled: false }],
+      groups: [],
+      environments: [],
+    } as unknown as Config;
+    const elapsed = stopwatch();
+    const r = await importBundle(db, config, bundle, { insecure: true });
+    const seconds = elapsed();
+    if (r.snapshotsCreated.length !== 1) throw new Error(`${bundle}: import created ${r.snapshotsCreated.length} snapshots`);
+    return seconds;
+  } finally {
+    await db.end();
+    await rm(recv, { recursive: true, force: true });
+  }
+}
+
+/** `tar xf` of a tar of the pool's files into an empty directory, then `sync` (the import fsyncs its blobs). */
+function timeUntar(tarFile: string): number {
+  const into = join(base, "untar");
+  execFileSync("rm", ["-rf", into]);
+  execFileSync("mkdir", ["-p", into]);
+  const elapsed = stopwatch();
+  execFileSync("tar", ["xf", tarFile, "-C", into]);
+  execFileSync("sync", ["-f", into]);
+  const seconds = elapsed();
+  execFileSync("rm", ["-rf", into]);
+  return seconds;
 }
 
 await mkdir(join(base, "pg18"), { recursive: true });
@@ -170,13 +208,17 @@ try {
       const vol: number[] = [];
       const verifyTar: number[] = [];
       const verifyDir: number[] = [];
+      const untar: number[] = [];
+      const importTar: number[] = [];
       for (let r = 0; r < RUNS; r++) {
         const t = timeTar(pool, prefixes);
         tar.push(t.seconds);
         tarSynced.push(t.syncedSeconds);
+        untar.push(timeUntar(t.file));
         const tarExport = await timeExport(db, config, blobs, w.id, "s1", "tar");
         vol.push(tarExport.seconds);
         verifyTar.push(await timeVerify(tarExport.outcome!.path));
+        importTar.push(await timeImport(lease.adminUrl, tarExport.outcome!.path, w.id));
         const dirExport = await timeExport(db, config, blobs, w.id, "s1", "dir");
         dir.push(dirExport.seconds);
         verifyDir.push(await timeVerify(dirExport.outcome!.path));
@@ -199,10 +241,13 @@ try {
         dirRatioSynced: round(median(dir)! / ts),
         verifyTarSeconds: round(median(verifyTar)),
         verifyDirSeconds: round(median(verifyDir)),
+        tarXfSyncSeconds: round(median(untar)),
+        importTarSeconds: round(median(importTar)),
+        importRatio: round(median(importTar)! / median(untar)!),
       };
       results.push(row);
       log(
-        `  tar cf ${row.tarCfSeconds} s (+ sync ${row.tarCfSyncSeconds} s), export --format tar ${row.exportTarSeconds} s (×${row.tarRatio}; ×${row.tarRatioSynced} of tar cf + sync), --format dir ${row.exportDirSeconds} s (×${row.dirRatio}; ×${row.dirRatioSynced}); verify tar ${row.verifyTarSeconds} s, dir ${row.verifyDirSeconds} s`,
+        `  tar cf ${row.tarCfSeconds} s (+ sync ${row.tarCfSyncSeconds} s), export --format tar ${row.exportTarSeconds} s (×${row.tarRatio}; ×${row.tarRatioSynced} of tar cf + sync), --format dir ${row.exportDirSeconds} s (×${row.dirRatio}; ×${row.dirRatioSynced}); verify tar ${row.verifyTarSeconds} s, dir ${row.verifyDirSeconds} s; tar xf + sync ${row.tarXfSyncSeconds} s, import of the tar bundle ${row.importTarSeconds} s (×${row.importRatio})`,
       );
     }
     if (w.id === "small" && ONLY.has("delta")) {
@@ -239,7 +284,22 @@ if (values.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
 const sizes = results.filter((r) => r.workload !== "delta");
 process.stderr.write(
   `${table(
-    ["workload", "blobs", "MB", "tar cf s", "+sync s", "export tar s", "ratio", "vs +sync", "export dir s", "ratio", "vs +sync"],
+    [
+      "workload",
+      "blobs",
+      "MB",
+      "tar cf s",
+      "+sync s",
+      "export tar s",
+      "ratio",
+      "vs +sync",
+      "export dir s",
+      "ratio",
+      "vs +sync",
+      "tar xf+sync s",
+      "import s",
+      "ratio",
+    ],
     sizes.map((r) => [
       String(r.workload),
       String(r.blobs),
@@ -252,6 +312,9 @@ process.stderr.write(
       String(r.exportDirSeconds),
       `${r.dirRatio}${Number(r.dirRatio) <= 1 ? " ✓" : " ✗"}`,
       `${r.dirRatioSynced}${Number(r.dirRatioSynced) <= 1 ? " ✓" : " ✗"}`,
+      String(r.tarXfSyncSeconds),
+      String(r.importTarSeconds),
+      `${r.importRatio}${Number(r.importRatio) <= 1 ? " ✓" : " ✗"}`,
     ]),
   )}\n`,
 );

@@ -10,7 +10,9 @@ import { parseTarHeader, tarPadding, TAR_BLOCK } from "./tar.js";
 
 const READ_CHUNK = 1024 * 1024;
 /** Blobs up to this size are read whole and verified before they are handed over; larger ones are streamed. */
-const SMALL_BLOB = 1024 * 1024;
+/** A blob up to this size is read whole and verified before onBlob sees it: its stream is a buffer, consumable later. */
+export const BUFFERED_BLOB_BYTES = 1024 * 1024;
+const SMALL_BLOB = BUFFERED_BLOB_BYTES;
 const READ_AHEAD = 32;
 
 /** A file read front to back in pieces of at most what is asked for; every byte read from it passes `onBytes` once. */

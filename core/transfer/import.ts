@@ -14,7 +14,7 @@ import { findGroupSnapshot, insertImportedGroupSnapshot } from "../groups/group-
 import { findSnapshot, insertSnapshotWithContent, snapshotContent, type SnapshotContent, type SnapshotRow } from "../snapshots/snapshots.js";
 import { blobStoreOf } from "../storage/backend.js";
 import type { BlobStore } from "../storage/blob-store.js";
-import { readBlobs } from "./bundle-read.js";
+import { BUFFERED_BLOB_BYTES, readBlobs } from "./bundle-read.js";
 import { openBundle, type BundleTrust } from "./bundle-verify.js";
 import { BundleInvalidError, referencedBlobs, type BlobEntry, type Manifest } from "./manifest.js";
 
@@ -87,6 +87,9 @@ export function checkConfigured(config: Config, m: Manifest): void {
     );
   }
 }
+
+/** Blobs written to the pool at once (their fsyncs overlap), as a sync's download_concurrency default. */
+const IMPORT_COPY_CONCURRENCY = 8;
 
 /** Copy one verified blob stream into the pool: a temp file (the only temp space), adopted only when the stream ended cleanly. */
 async function copyBlob(blobs: BlobStore, entry: BlobEntry, data: Readable, signal?: AbortSignal): Promise<void> {
@@ -174,16 +177,40 @@ export async function importBundle(pool: pg.Pool, config: Config, dir: string, t
   await blobs.cleanStaleTemp(STALE_TEMP_MS);
   const present = await blobs.haveMany(inBundle, 16);
   result.blobsPresent = present.size;
-  await readBlobs(dir, m, {
-    skip: (e) => present.has(e.sha256),
-    onBlob: async (e, data) => {
-      await copyBlob(blobs, e, data, opts.signal);
-      result.blobsCopied++;
-      result.bytesCopied += e.size;
-      opts.onBlobCopied?.(e);
-    },
-    ...(opts.signal ? { signal: opts.signal } : {}),
-  });
+  // Small blobs (already read and verified, a buffer) are written several at a time: each one's fsync would
+  // otherwise wait alone. A large one's stream is the bundle's own, read to its end before the next blob.
+  const copying = new Set<Promise<void>>();
+  let failure: { error: unknown } | undefined;
+  const copied = (e: BlobEntry) => {
+    result.blobsCopied++;
+    result.bytesCopied += e.size;
+    opts.onBlobCopied?.(e);
+  };
+  try {
+    await readBlobs(dir, m, {
+      skip: (e) => present.has(e.sha256),
+      onBlob: async (e, data) => {
+        if (failure) throw failure.error;
+        if (e.size > BUFFERED_BLOB_BYTES) {
+          await copyBlob(blobs, e, data, opts.signal);
+          copied(e);
+          return;
+        }
+        const job: Promise<void> = copyBlob(blobs, e, data, opts.signal)
+          .then(() => copied(e))
+          .catch((error: unknown) => {
+            failure ??= { error };
+          })
+          .finally(() => copying.delete(job));
+        copying.add(job);
+        while (copying.size >= IMPORT_COPY_CONCURRENCY) await Promise.race(copying);
+      },
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+  } finally {
+    await Promise.all(copying);
+  }
+  if (failure) throw failure.error;
   await blobs.flushAdopted?.();
 
   await startImport(pool, {
