@@ -68,7 +68,10 @@ export function checkConfigured(config: Config, m: Manifest): void {
   const wrongType: string[] = [];
   for (const r of m.repositories) {
     const mine = config.repositories.find((c) => c.id === r.repo_id);
-    if (!mine) missing.push(`  - id: ${r.repo_id}\n    type: ${r.type}\n    upstream_url: ${r.upstream_url}\n    enabled: false`);
+    if (!mine)
+      missing.push(
+        `  - id: ${r.repo_id}\n    type: ${r.type}\n    upstream_url: ${r.upstream_url}\n    enabled: false${r.type === "apt" ? "\n    apt: { distribution: SUITE }   # the suite (and components) as on the connected side" : ""}`,
+      );
     else if (mine.type !== r.type) wrongType.push(`${r.repo_id} is ${mine.type} here, ${r.type} in the bundle`);
   }
   if (wrongType.length > 0) throw new ImportConfigError(`cannot import ${m.export_id}: ${wrongType.join("; ")}`);

@@ -30,7 +30,8 @@ describe("checkConfigured", () => {
           { repo_id: "r1", type: "rpm" },
           { repo_id: "d1", type: "apt" },
         ]),
-        error: /1 of its repositories are not configured here[\s\S]*- id: d1\n {4}type: apt\n {4}upstream_url: http:\/\/upstream\/\n {4}enabled: false/,
+        error:
+          /1 of its repositories are not configured here[\s\S]*- id: d1\n {4}type: apt\n {4}upstream_url: http:\/\/upstream\/\n {4}enabled: false\n {4}apt: \{ distribution: SUITE \}/,
       },
       { name: "another type", repos: [{ id: "r1", type: "apt" }], m: manifest([{ repo_id: "r1", type: "rpm" }]), error: /r1 is apt here, rpm in the bundle/ },
       {
