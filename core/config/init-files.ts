@@ -38,6 +38,12 @@ scheduler:
 #   target: /var/backups/chantal       # or s3://bucket/prefix; "db backup" writes there
 #   schedule: { cron: "0 4 * * *" }
 #   retention: { keep_daily: 7, keep_weekly: 4 }
+
+# groups:                              # repositories frozen and promoted together (snapshot create --group, promote)
+#   - id: fleet
+#     repositories: [rocky9-baseos, debian-bookworm-updates]
+#     schedule: { cron: "0 4 * * *", timezone: Europe/Berlin, name: "{repo_id}-{date}" }   # waits for members' syncs of the same time
+# environments: [dev, test, prod]      # promote --group fleet --snapshot NAME --to dev; clients use <published>/prod/<repo-id>/
 `,
   },
   {
