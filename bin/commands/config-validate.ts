@@ -5,6 +5,7 @@ import { ConfigError, UsageError } from "../../core/errors.js";
 import { effectiveSigning } from "../../core/filter/effective.js";
 import { loadSigningKey, signingLabel, SigningKeyError, type SecretKeySource } from "../../core/openpgp/sign.js";
 import { loadCloudConfig } from "../../core/cloud/cloud-config.js";
+import { skippedRunWarning, skippedRuns } from "../../core/cloud/daylight-saving.js";
 import { action } from "../context.js";
 import { printJson } from "../output.js";
 
@@ -37,7 +38,11 @@ export function register(config: Command): void {
       action(async (ctx, opts: { json?: boolean; target?: string }) => {
         if (opts.target !== undefined && opts.target !== "aws") throw new UsageError(`unknown --target "${opts.target}" (known: aws)`);
         // For AWS, also every schedule must be representable; variables that only the task has may be unset here.
-        const loaded = opts.target === "aws" ? (await loadCloudConfig(ctx.configDir, process.env)).loaded : await ctx.loadConfig();
+        const cloud = opts.target === "aws" ? await loadCloudConfig(ctx.configDir, process.env) : undefined;
+        const loaded = cloud ? cloud.loaded : await ctx.loadConfig();
+        // Valid, but a run a year may be lost: AWS drops a time that a daylight-saving change skips.
+        const warnings = cloud ? skippedRuns(cloud.plan.schedules, new Date()).map(skippedRunWarning) : [];
+        for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
         // The task's key files and passphrases are not on this host.
         if (opts.target !== "aws") await checkSigningKeys(loaded.config);
         const repos = loaded.config.repositories;
@@ -47,6 +52,7 @@ export function register(config: Command): void {
           files: loaded.files,
           repositories: repos.length,
           scheduled: repos.filter((r) => r.enabled && r.schedule?.enabled).length,
+          ...(cloud ? { warnings } : {}),
         };
         if (opts.json) printJson(summary);
         else

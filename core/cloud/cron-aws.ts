@@ -1,7 +1,7 @@
 // Five-field unix cron (as cron-parser reads it) -> EventBridge Scheduler `cron(min hour dom month dow year)`.
 // AWS differs from unix cron: day-of-week is 1-7 = SUN-SAT, it has no step in day-of-week, one of
 // day-of-month and day-of-week must be `?`, and it cannot OR the two day fields as unix cron does.
-import { cronFields, cronProblem } from "../schedule/cron.js";
+import { canonicalCron, cronProblem, type SpecialDay, specialDay } from "../schedule/cron.js";
 
 export type AwsCronConversion = { ok: true; expression: string } | { ok: false; reason: string; fix: string };
 
@@ -84,6 +84,13 @@ function awsDayOfWeekField(days: number[]): string {
   return rangesText(days, (d) => AWS_DAY_NAMES[d]!);
 }
 
+/** `nL` and `n#k` in AWS numbering (1-7 = SUN-SAT). */
+function awsSpecialDay(d: SpecialDay): string {
+  if (d.kind === "last-weekday") return `${d.day + 1}L`;
+  if (d.kind === "nth-weekday") return `${d.day + 1}#${d.nth}`;
+  return "L";
+}
+
 /**
  * Convert a 5-field expression (or a macro such as @daily) to AWS form, with the same firing minutes
  * as cron-parser: a day field written as `*` is unrestricted; any other text restricts it, and when
@@ -93,12 +100,16 @@ function awsDayOfWeekField(days: number[]): string {
 export function toAwsCron(expr: string): AwsCronConversion {
   const problem = cronProblem(expr);
   if (problem) return { ok: false, reason: `"${expr}" is not a valid cron expression (${problem})`, fix: "correct the expression" };
-  const [minF = "*", hourF = "*", domF = "*", monthF = "*", dowF = "*"] = cronFields(expr);
+  // `?` reads as `*` and a value named twice (`0,7`) once, as the local scheduler reads them.
+  const [minF = "*", hourF = "*", domF = "*", monthF = "*", dowF = "*"] = canonicalCron(expr).split(" ");
   const minutes = numericField(fieldValues(minF, MINUTE), MINUTE);
   const hours = numericField(fieldValues(hourF, HOUR), HOUR);
   const months = numericField(fieldValues(monthF, MONTH), MONTH);
-  const doms = fieldValues(domF, DAY_OF_MONTH);
-  const dows = daysOfWeek(dowF);
+  // L, nL and n#k (valid: cronProblem passed) are written as AWS writes them, its days of the week counted 1-7 from Sunday.
+  const domSpecial = specialDay(domF, 2) as SpecialDay | null;
+  const dowSpecial = specialDay(dowF, 4) as SpecialDay | null;
+  const doms = domSpecial ? [] : fieldValues(domF, DAY_OF_MONTH);
+  const dows = dowSpecial ? [] : daysOfWeek(dowF);
   const domAll = doms.length === 31;
   const dowAll = dows.length === 7;
   let dayFields: [string, string] = ["*", "?"];
@@ -114,9 +125,9 @@ export function toAwsCron(expr: string): AwsCronConversion {
     }
     // One of the two selects every day, so "either" is every day.
   } else if (domF !== "*" && !domAll) {
-    dayFields = [numericField(doms, DAY_OF_MONTH), "?"];
+    dayFields = [domSpecial ? "L" : numericField(doms, DAY_OF_MONTH), "?"];
   } else if (dowF !== "*" && !dowAll) {
-    dayFields = ["?", awsDayOfWeekField(dows)];
+    dayFields = ["?", dowSpecial ? awsSpecialDay(dowSpecial) : awsDayOfWeekField(dows)];
   }
   // The longest possible result (lists that avoid every range and step) is 238 characters, within AWS's 256.
   return { ok: true, expression: `cron(${minutes} ${hours} ${dayFields[0]} ${months} ${dayFields[1]} *)` };

@@ -10,7 +10,7 @@
 //     the first instant after the gap (03:00 local), together with anything due at that instant.
 import { formatLocalTimeWithZone } from "../local-time.js";
 import { CronExpressionParser } from "cron-parser";
-import { cronFields } from "./cron.js";
+import { canonicalCron } from "./cron.js";
 import { ChantalError } from "../errors.js";
 import { instantsOf, wallClockOf } from "./zone.js";
 
@@ -22,7 +22,7 @@ export class ScheduleNeverFiresError extends ChantalError {}
 /** The first matching wall-clock minute strictly after `wallClock` (ms, fields read as UTC). */
 export function nextMatchingWallClock(expr: string, wallClock: number): number {
   try {
-    return CronExpressionParser.parse(cronFields(expr).join(" "), { tz: "UTC", currentDate: new Date(wallClock) })
+    return CronExpressionParser.parse(canonicalCron(expr), { tz: "UTC", currentDate: new Date(wallClock) })
       .next()
       .getTime();
   } catch (err) {

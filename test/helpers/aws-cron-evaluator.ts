@@ -1,6 +1,7 @@
 // An independent evaluator of EventBridge Scheduler cron expressions, for tests: which instants
 // `cron(min hour dom month dow year)` fires at in a time zone. AWS semantics: day-of-week 1-7 = SUN-SAT,
-// `?` is "any", `a/n` runs from a to the field's maximum; a wall time that does not exist (spring
+// `?` is "any", `a/n` runs from a to the field's maximum, `L` in day-of-month is the month's last day, `nL` and
+// `n#k` in day-of-week its last and k-th weekday n; a wall time that does not exist (spring
 // forward) is skipped; a wall time that happens twice (fall back) fires once, at its first occurrence.
 
 interface Range {
@@ -29,6 +30,10 @@ export interface AwsCron {
   months: Set<number>;
   /** 1-7 = SUN-SAT; null for `?` */
   daysOfWeek: Set<number> | null;
+  /** Day-of-month `L`. */
+  lastDayOfMonth: boolean;
+  /** Day-of-week `nL` (1-7) or `n#k`. */
+  weekdayOfMonth: { day: number; nth: number | "last" } | null;
   years: Set<number>;
 }
 
@@ -66,8 +71,20 @@ export function parseAwsCron(expression: string): AwsCron {
   const [dom, dow] = [f[2]!, f[4]!];
   if ((dom === "?") === (dow === "?")) throw new Error(`AWS cron: exactly one of day-of-month and day-of-week must be "?": ${expression}`);
   if (dow.includes("/")) throw new Error(`AWS cron has no step in day-of-week: ${expression}`);
-  const sets = f.map((t, i) => parseField(t, RANGES[i]!));
-  return { minutes: sets[0]!, hours: sets[1]!, daysOfMonth: sets[2]!, months: sets[3]!, daysOfWeek: sets[4]!, years: sets[5]! };
+  const lastDayOfMonth = dom === "L";
+  const special = /^([1-7])(?:(L)|#([1-5]))$/.exec(dow);
+  const weekdayOfMonth = special ? { day: Number(special[1]), nth: special[2] ? ("last" as const) : Number(special[3]) } : null;
+  const sets = f.map((t, i) => ((i === 2 && lastDayOfMonth) || (i === 4 && special) ? null : parseField(t, RANGES[i]!)));
+  return {
+    minutes: sets[0]!,
+    hours: sets[1]!,
+    daysOfMonth: sets[2]!,
+    months: sets[3]!,
+    daysOfWeek: sets[4]!,
+    years: sets[5]!,
+    lastDayOfMonth,
+    weekdayOfMonth,
+  };
 }
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
@@ -125,6 +142,10 @@ export function awsFireTimes(expression: string, tz: string, from: Date, to: Dat
     if (!c.years.has(y) || !c.months.has(mo)) continue;
     if (c.daysOfMonth && !c.daysOfMonth.has(dom)) continue;
     if (c.daysOfWeek && !c.daysOfWeek.has(dow)) continue;
+    const daysInMonth = new Date(Date.UTC(y, mo, 0)).getUTCDate();
+    if (c.lastDayOfMonth && dom !== daysInMonth) continue;
+    const w = c.weekdayOfMonth;
+    if (w && (dow !== w.day || (w.nth === "last" ? dom + 7 <= daysInMonth : Math.ceil(dom / 7) !== w.nth))) continue;
     const midnight = Date.UTC(y, mo - 1, dom);
     const steady = tz === "UTC" || offsetMinutes(tz, midnight - 43_200_000) === offsetMinutes(tz, midnight + 129_600_000);
     const offset = steady ? offsetMinutes(tz, midnight) : 0;

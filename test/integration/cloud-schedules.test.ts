@@ -325,6 +325,34 @@ describe("config validate --target aws", () => {
     expect((await cli(["--config-dir", dir, "config", "validate"])).code).toBe(0);
   });
 
+  it("accepts L, nL, n#k, ? and 0,7, and warns (exit 0) about a time in the hour a daylight-saving change skips", async () => {
+    const repo = (id: string, cron: string, tz = "UTC") =>
+      `  - id: ${id}\n    type: rpm\n    upstream_url: https://m.example.com/${id}/\n    schedule: { cron: "${cron}", timezone: ${tz} }\n`;
+    const dir = makeConfigDir({
+      "config.yaml":
+        "repositories:\n" +
+        repo("last", "0 4 L * *") +
+        repo("lastfri", "0 4 * * 5L") +
+        repo("third", "0 4 * * 5#3") +
+        repo("any", "0 4 ? * MON") +
+        repo("sundays", "0 4 * * 0,7") +
+        repo("berlin", "30 2 * * *", "Europe/Berlin"),
+    });
+    const r = await cli(["--config-dir", dir, "config", "validate", "--target", "aws", "--json"]);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { valid: boolean; warnings: string[] };
+    expect(out.valid).toBe(true);
+    expect(out.warnings).toHaveLength(1);
+    expect(out.warnings[0]).toMatch(
+      /^repository berlin: "30 2 \* \* \*" in Europe\/Berlin falls in the hour clocks skip on \d{4}-03-\d\d \(02:00-02:59 does not exist\)/,
+    );
+    expect(r.stderr).toBe(`warning: ${out.warnings[0]}\n`);
+    // The same expressions run locally (no warning: the local scheduler runs a skipped time at the end of the gap).
+    const local = await cli(["--config-dir", dir, "config", "validate"]);
+    expect(local.code).toBe(0);
+    expect(local.stderr).toBe("");
+  });
+
   it("reports a missing configuration as the loader does (exit 78)", async () => {
     const r = await cli(["--config-dir", "/nonexistent/chantal", "config", "validate", "--target", "aws"]);
     expect(r.code).toBe(78);

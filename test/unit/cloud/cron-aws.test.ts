@@ -2,7 +2,7 @@
 import { CronExpressionParser } from "cron-parser";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { cronFields } from "../../../core/schedule/cron.js";
+import { canonicalCron, cronFields } from "../../../core/schedule/cron.js";
 import { toAwsCron } from "../../../core/cloud/cron-aws.js";
 import { awsFireTimes, parseAwsCron } from "../../helpers/aws-cron-evaluator.js";
 
@@ -38,6 +38,17 @@ describe("toAwsCron", () => {
     ["@monthly", "cron(0 0 1 * ? *)"],
     ["@yearly", "cron(0 0 1 1 ? *)"],
     ["@annually", "cron(0 0 1 1 ? *)"],
+    ["0 2 L * *", "cron(0 2 L * ? *)"],
+    ["0 2 * * 5L", "cron(0 2 ? * 6L *)"],
+    ["30 1 * * 0L", "cron(30 1 ? * 1L *)"],
+    ["30 1 * * 7L", "cron(30 1 ? * 1L *)"],
+    ["0 2 * * 5#3", "cron(0 2 ? * 6#3 *)"],
+    ["0 2 * * SAT#1", "cron(0 2 ? * 7#1 *)"],
+    ["0 2 ? * MON", "cron(0 2 ? * MON *)"],
+    ["0 2 1 * ?", "cron(0 2 1 * ? *)"],
+    ["0 2 * * 0,7", "cron(0 2 ? * SUN *)"],
+    ["0 2 * * SUN,7", "cron(0 2 ? * SUN *)"],
+    ["0 2 * * 1-5,3", "cron(0 2 ? * MON-FRI *)"],
   ])("%s -> %s", (unix, aws) => {
     expect(toAwsCron(unix)).toEqual({ ok: true, expression: aws });
     parseAwsCron(aws); // and the evaluator (AWS's rules) accepts it
@@ -57,6 +68,24 @@ describe("toAwsCron", () => {
     ["0 25 * * *", '"0 25 * * *" is not a valid cron expression (hour 25 is out of range 0-23)', "correct the expression"],
   ])("%s cannot be converted", (unix, reason, fix) => {
     expect(toAwsCron(unix)).toEqual({ ok: false, reason, fix });
+  });
+
+  // At 04:00, clear of the hour Europe/Berlin skips or repeats (02:00 on the last Sunday of March: AWS drops it).
+  it.each(["0 4 L * *", "0 4 * * 5L", "0 4 * * 0L", "0 4 * * 5#3", "0 4 * * 1#5", "15 6 * 2 SUN#1", "0 4 * * 0,7"])(
+    "%s fires on the same days in AWS's reading as in cron-parser's, across a year in UTC and Europe/Berlin",
+    (unix) => {
+      const aws = toAwsCron(unix);
+      if (!aws.ok) throw new Error(aws.reason);
+      for (const tz of ["UTC", "Europe/Berlin"])
+        expect(iso(awsFireTimes(aws.expression, tz, YEAR_START, YEAR_END)), `${tz}: ${aws.expression}`).toEqual(iso(cronParserFireTimes(unix, tz, 500)));
+    },
+  );
+
+  it("refuses L with a restricted day of the week: unix cron's either-or", () => {
+    expect(toAwsCron("0 2 L * 1")).toMatchObject({
+      ok: false,
+      fix: 'restrict only one of them: "0 2 L * *" (days of the month) or "0 2 * * 1" (days of the week)',
+    });
   });
 
   it("refuses an expression that never fires (30 February), as config validation does", () => {
@@ -83,7 +112,7 @@ const YEAR_START = new Date("2026-01-01T00:00:00Z");
 const YEAR_END = new Date("2027-01-01T00:00:00Z");
 
 function cronParserFireTimes(expr: string, tz: string, limit: number): number[] {
-  const it = CronExpressionParser.parse(cronFields(expr).join(" "), { currentDate: new Date(YEAR_START.getTime() - 1000), tz });
+  const it = CronExpressionParser.parse(canonicalCron(expr), { currentDate: new Date(YEAR_START.getTime() - 1000), tz });
   const out: number[] = [];
   for (;;) {
     const t = it.next().toDate().getTime();

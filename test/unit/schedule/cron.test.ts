@@ -1,6 +1,6 @@
 // Tests of core/schedule/cron.ts.
 import { describe, expect, it } from "vitest";
-import { cronProblem, timezoneProblem } from "../../../core/schedule/cron.js";
+import { canonicalCron, cronProblem, timezoneProblem } from "../../../core/schedule/cron.js";
 import { nextFire } from "../../../core/schedule/next.js";
 
 describe("cronProblem", () => {
@@ -27,6 +27,62 @@ describe("cronProblem", () => {
     ["0 0 31 2 1", null],
   ])("%s -> %s", (expr, expected) => {
     expect(cronProblem(expr)).toBe(expected);
+  });
+});
+
+describe("cronProblem: L, nL, n#k, ? and a day named twice (valid for cron-parser and EventBridge)", () => {
+  it.each([
+    ["0 2 L * *", null],
+    ["0 2 * * 5L", null],
+    ["0 2 * * 0L", null],
+    ["0 2 * * 7L", null],
+    ["0 2 * * 5#3", null],
+    ["0 2 * * FRI#1", null],
+    ["0 2 ? * MON", null],
+    ["0 2 1 * ?", null],
+    ["0 2 * * 0,7", null],
+    ["0 2 * * SUN,7", null],
+    ["0 2 * * 1-5,3", null],
+    ["0 2 1,1,15 * *", null],
+    ["0 2 * JUL *", null],
+    ["0 2 L-2 * *", 'day-of-month "L-2": only L (the last day of the month) is supported, not L-n or W'],
+    ["0 2 15W * *", 'day-of-month "15W": only L (the last day of the month) is supported, not L-n or W'],
+    ["0 2 1,L * *", 'day-of-month "1,L": L and # stand alone (cron-parser and EventBridge take no list with them)'],
+    ["0 2 * * 5#1,5#3", 'day-of-week "5#1,5#3": L and # stand alone (cron-parser and EventBridge take no list with them)'],
+    ["0 2 * * 5#6", 'day-of-week "5#6": the occurrence after # must be 1-5'],
+    ["0 2 * * 5#0", 'day-of-week "5#0": the occurrence after # must be 1-5'],
+    ["0 2 * * L", 'day-of-week "L": write nL (5L: the last Friday of the month) or n#k (5#3: its third Friday)'],
+    ["0 2 * * 9L", "day-of-week 9 is out of range 0-7"],
+    ["0 ? * * *", 'hour "?": ? means "any day" and belongs in day-of-month or day-of-week'],
+    ["0 2 * L *", 'month "L" is not a number or a name'],
+  ])("%s -> %s", (expr, expected) => {
+    expect(cronProblem(expr)).toBe(expected);
+  });
+
+  it.each([
+    ["0 2 * * 0,7", "0 2 * * 0"],
+    ["0 2 * * SUN,7", "0 2 * * 0"],
+    ["0 2 * * 5-7,0", "0 2 * * 0,5,6"],
+    ["0 2 * * 1-5,3", "0 2 * * 1,2,3,4,5"],
+    ["0,30,0 2 * * *", "0,30 2 * * *"],
+    ["0 2 ? * MON", "0 2 * * MON"],
+    ["0 2 * * 5L", "0 2 * * 5L"],
+    ["@daily", "0 0 * * *"],
+  ])("cron-parser reads %s as %s", (expr, canonical) => {
+    expect(canonicalCron(expr)).toBe(canonical);
+  });
+
+  it("the local scheduler fires L, nL and n#k on the right days", () => {
+    const after = new Date("2026-01-01T00:00:00Z");
+    const days = (expr: string) => {
+      const out: string[] = [];
+      for (let t = nextFire(expr, after, "UTC"); out.length < 3; t = nextFire(expr, t, "UTC")) out.push(t.toISOString().slice(0, 10));
+      return out;
+    };
+    expect(days("0 2 L * *")).toEqual(["2026-01-31", "2026-02-28", "2026-03-31"]);
+    expect(days("0 2 * * 5L")).toEqual(["2026-01-30", "2026-02-27", "2026-03-27"]);
+    expect(days("0 2 * * 5#3")).toEqual(["2026-01-16", "2026-02-20", "2026-03-20"]);
+    expect(days("0 2 * * 0,7")).toEqual(["2026-01-04", "2026-01-11", "2026-01-18"]);
   });
 });
 
