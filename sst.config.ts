@@ -22,6 +22,8 @@ export default $config({
     const cloud = await import("./core/cloud/cloud-config.js");
 
     const config = await cloud.loadCloudConfig(resolveConfigDir(undefined, process.env), process.env);
+    // A pool on the task's ephemeral disk, backups outside S3, undeclared secrets, files not in the image: refused before anything changes.
+    cloud.assertCloudSafe(config);
     const stage = $app.stage;
 
     // Network and data. No NAT gateway: tasks run in the public subnets with a public IP (SST's default).

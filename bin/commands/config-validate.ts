@@ -4,7 +4,7 @@ import type { Config } from "../../core/config/schema.js";
 import { ConfigError, UsageError } from "../../core/errors.js";
 import { effectiveSigning } from "../../core/filter/effective.js";
 import { loadSigningKey, signingLabel, SigningKeyError, type SecretKeySource } from "../../core/openpgp/sign.js";
-import { loadCloudConfig } from "../../core/cloud/cloud-config.js";
+import { assertCloudSafe, cloudSafetyIssue, loadCloudConfig } from "../../core/cloud/cloud-config.js";
 import { skippedRunWarning, skippedRuns } from "../../core/cloud/daylight-saving.js";
 import { action } from "../context.js";
 import { printJson } from "../output.js";
@@ -41,7 +41,16 @@ export function register(config: Command): void {
         const cloud = opts.target === "aws" ? await loadCloudConfig(ctx.configDir, process.env) : undefined;
         const loaded = cloud ? cloud.loaded : await ctx.loadConfig();
         // Valid, but a run a year may be lost: AWS drops a time that a daylight-saving change skips.
-        const warnings = cloud ? skippedRuns(cloud.plan.schedules, new Date()).map(skippedRunWarning) : [];
+        if (cloud) assertCloudSafe(cloud);
+        const warnings = cloud
+          ? [
+              ...cloud.safety.warnings.map((w) => {
+                const i = cloudSafetyIssue(w, cloud.loaded);
+                return `${i.file}: ${i.path}: ${i.message}`;
+              }),
+              ...skippedRuns(cloud.plan.schedules, new Date()).map(skippedRunWarning),
+            ]
+          : [];
         for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
         // The task's key files and passphrases are not on this host.
         if (opts.target !== "aws") await checkSigningKeys(loaded.config);

@@ -7,8 +7,9 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import { configFiles } from "../config/files.js";
 import { loadConfig, type LoadedConfig } from "../config/load.js";
-import { ConfigError } from "../errors.js";
+import { ConfigError, type ConfigIssue } from "../errors.js";
 import { deploymentPlan, planProblemIssues, type DeploymentPlan } from "./plan.js";
+import { type CloudSafety, type CloudSafetyIssue, cloudSafety } from "./safety.js";
 
 /** Set by the SST app on the task: `storage.bucket: ${CHANTAL_POOL_BUCKET}`, `backup.target: ${CHANTAL_BACKUP_TARGET}`. */
 export const APP_VARIABLES = {
@@ -64,7 +65,9 @@ export const DEPLOY_PLACEHOLDER = "set-in-the-task";
 /** The environment to load the configuration with at deploy time: real values where set, placeholders elsewhere. */
 export function deployTimeEnv(env: NodeJS.ProcessEnv, yamlTexts: string[]): NodeJS.ProcessEnv {
   const out: NodeJS.ProcessEnv = { ...env };
-  for (const t of yamlTexts) for (const name of referencedVariables(t).required) if (!out[name]) out[name] = DEPLOY_PLACEHOLDER;
+  // The app's backup target is an s3:// URL on the task: the placeholder has that shape, for the checks of core/cloud/safety.ts.
+  const placeholder = (name: string) => (name === APP_VARIABLES.backupTarget ? `s3://${DEPLOY_PLACEHOLDER}/backups` : DEPLOY_PLACEHOLDER);
+  for (const t of yamlTexts) for (const name of referencedVariables(t).required) if (!out[name]) out[name] = placeholder(name);
   return out;
 }
 
@@ -88,6 +91,8 @@ export interface CloudConfig {
   plan: DeploymentPlan;
   /** Variables the task gets from SSM parameters. */
   secretVariables: string[];
+  /** What the task would lose or lack (core/cloud/safety.ts): errors stop `config validate --target aws` and `sst deploy`. */
+  safety: CloudSafety;
 }
 
 /**
@@ -110,5 +115,19 @@ export async function loadCloudConfig(dir: string, env: NodeJS.ProcessEnv): Prom
   if (plan.problems.length > 0) {
     throw new ConfigError(planProblemIssues(plan.problems, loaded));
   }
-  return { loaded, dir: loaded.dir, files, plan, secretVariables: taskSecretVariables(texts) };
+  const secretVariables = taskSecretVariables(texts);
+  const safety = cloudSafety(loaded.config, secretVariables, (v) => ssmParameterName("<stage>", v), DEPLOY_PLACEHOLDER);
+  return { loaded, dir: loaded.dir, files, plan, secretVariables, safety };
+}
+
+/** A safety finding as a config issue: at the repository's entry when it is in one, else the files and the key path. */
+export function cloudSafetyIssue(issue: CloudSafetyIssue, loaded: Pick<LoadedConfig, "files" | "sources">): ConfigIssue {
+  const src = issue.repository !== undefined ? loaded.sources.get(issue.repository) : undefined;
+  const file = src ? (src.line ? `${src.file}:${src.line}` : src.file) : loaded.files.join(", ");
+  return { file, path: issue.path, message: `on AWS: ${issue.message}` };
+}
+
+/** Refuse a configuration that would lose data or fail at every start on AWS (exit 78, every finding). */
+export function assertCloudSafe(cloud: Pick<CloudConfig, "safety" | "loaded">): void {
+  if (cloud.safety.errors.length > 0) throw new ConfigError(cloud.safety.errors.map((i) => cloudSafetyIssue(i, cloud.loaded)));
 }

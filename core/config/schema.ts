@@ -519,6 +519,18 @@ export const ExportSchema = z.strictObject({
     .describe("default: the global signing: key"),
 });
 
+/** cloud: what the AWS deployment's checks (`config validate --target aws`, `sst deploy`) take as given; ignored elsewhere. */
+export const CloudSchema = z.strictObject({
+  secrets: z
+    .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be a variable name, as in ${NAME}"))
+    .optional()
+    .describe("the ${VAR}s whose SSM parameters /chantal/<stage>/<VAR> exist: a variable used but not listed is refused"),
+  image_paths: z
+    .array(z.string().startsWith("/", "must be an absolute path in the image"))
+    .default([])
+    .describe("files and directories built into your image (keyrings, client certificates, CA bundles) that the configuration may name"),
+});
+
 /** One YAML file: every section optional; the loader merges files. */
 export const ConfigFileSchema = z.strictObject({
   storage: StorageSchema.partial().optional(),
@@ -538,6 +550,7 @@ export const ConfigFileSchema = z.strictObject({
   groups: z.array(GroupSchema).optional(),
   environments: EnvironmentsSchema.optional(),
   export: ExportSchema.optional(),
+  cloud: CloudSchema.optional(),
 });
 
 /** The merged document with defaults applied. */
@@ -560,6 +573,7 @@ export const ConfigSchema = z
     groups: z.array(GroupSchema).default([]),
     environments: EnvironmentsSchema.default([]),
     export: ExportSchema.optional(),
+    cloud: CloudSchema.optional(),
   })
   .superRefine(checkGroupsAndEnvironments);
 

@@ -23,6 +23,11 @@ const TARGET = {
 
 // Variables that only the Fargate task has (SSM, the app's bucket names) are unset where the CLI runs.
 const CONFIG = `
+storage:
+  backend: s3
+  s3: { bucket: "\${CHANTAL_POOL_BUCKET}" }
+cloud:
+  secrets: [CHANTAL_PROXY_PASSWORD]
 scheduler:
   timezone: Europe/Berlin
 proxy:
@@ -300,6 +305,10 @@ describe("liveScheduleRows (for scheduler list --cloud)", () => {
   });
 });
 
+/** Storage and backups in S3: what every AWS configuration needs (core/cloud/safety.ts). */
+const AWS_SAFE =
+  'storage:\n  backend: s3\n  s3: { bucket: "${CHANTAL_POOL_BUCKET}" }\nbackup:\n  target: "${CHANTAL_BACKUP_TARGET}"\n  schedule: { cron: "0 5 * * *" }\n';
+
 describe("config validate --target aws", () => {
   it("passes a configuration AWS can schedule", async () => {
     const r = await cli(["--config-dir", configDir, "config", "validate", "--target", "aws"]);
@@ -330,6 +339,7 @@ describe("config validate --target aws", () => {
       `  - id: ${id}\n    type: rpm\n    upstream_url: https://m.example.com/${id}/\n    schedule: { cron: "${cron}", timezone: ${tz} }\n`;
     const dir = makeConfigDir({
       "config.yaml":
+        AWS_SAFE +
         "repositories:\n" +
         repo("last", "0 4 L * *") +
         repo("lastfri", "0 4 * * 5L") +
@@ -348,9 +358,53 @@ describe("config validate --target aws", () => {
     );
     expect(r.stderr).toBe(`warning: ${out.warnings[0]}\n`);
     // The same expressions run locally (no warning: the local scheduler runs a skipped time at the end of the gap).
-    const local = await cli(["--config-dir", dir, "config", "validate"]);
+    const local = await cli(["--config-dir", dir, "config", "validate"], { CHANTAL_POOL_BUCKET: "pool", CHANTAL_BACKUP_TARGET: "s3://backups/b" });
     expect(local.code).toBe(0);
     expect(local.stderr).toBe("");
+  });
+
+  it("refuses what would lose data or fail at every start on AWS, each with the key and the fix (exit 78)", async () => {
+    const dir = makeConfigDir({
+      "config.yaml":
+        'backup:\n  target: /var/backups/chantal\n  schedule: { cron: "0 5 * * *" }\n' +
+        "proxy:\n  https_proxy: http://proxy.example.com:8080\n  password: ${PROXY_PASS}\n" +
+        "cloud:\n  secrets: [PROXY_PASSWORD]\n  image_paths: [/etc/pki/ca]\n" +
+        "repositories:\n  - id: rhel\n    type: rpm\n    upstream_url: https://cdn.example.com/rhel/\n" +
+        "    auth: { type: client_cert, cert_dir: /etc/pki/entitlement, ca_file: /etc/pki/ca/redhat-uep.pem }\n",
+    });
+    const r = await cli(["--config-dir", dir, "config", "validate", "--target", "aws"], { PROXY_PASS: undefined });
+    expect(r.code).toBe(78);
+    const lines = r.stderr.trim().split("\n");
+    expect(lines[0]).toMatch(
+      /^error: config\.yaml: storage\.backend: on AWS: is the filesystem: a Fargate task's disk is deleted when the task stops.*fix: storage: \{ backend: s3/,
+    );
+    expect(lines[1]).toMatch(
+      /^error: config\.yaml: backup\.target: on AWS: is "\/var\/backups\/chantal": on the task's ephemeral disk.*fix: backup: \{ target: \$\{CHANTAL_BACKUP_TARGET\} \}/,
+    );
+    expect(lines[2]).toMatch(
+      /^error: config\.yaml: cloud\.secrets: on AWS: does not declare PROXY_PASS, which the configuration uses as \$\{PROXY_PASS\}.*\/chantal\/<stage>\/PROXY_PASS/,
+    );
+    // The client certificates are not in the image; the CA under a declared image path is.
+    expect(lines[3]).toMatch(
+      /^error: config\.yaml:\d+: repositories\[rhel\]\.auth\.cert_dir: on AWS: names \/etc\/pki\/entitlement, which the task will not have.*cloud\.image_paths/,
+    );
+    expect(lines).toHaveLength(4);
+    // Valid for this host: the checks are AWS's.
+    expect((await cli(["--config-dir", dir, "config", "validate"], { PROXY_PASS: "x" })).code).toBe(0);
+  });
+
+  it("warns when no backup is scheduled and when the SSM secrets are not declared", async () => {
+    const dir = makeConfigDir({
+      "config.yaml":
+        'storage:\n  backend: s3\n  s3: { bucket: "${CHANTAL_POOL_BUCKET}" }\nproxy:\n  https_proxy: http://proxy.example.com:8080\n  password: ${PROXY_PASS}\n',
+    });
+    const r = await cli(["--config-dir", dir, "config", "validate", "--target", "aws", "--json"], { PROXY_PASS: undefined });
+    expect(r.code).toBe(0);
+    const { warnings } = JSON.parse(r.stdout) as { warnings: string[] };
+    expect(warnings).toEqual([
+      expect.stringMatching(/^config\.yaml: backup\.schedule: on AWS: is not set: no task backs up the database/),
+      expect.stringMatching(/^config\.yaml: cloud\.secrets: on AWS: is not set: the task reads \/chantal\/<stage>\/PROXY_PASS from SSM/),
+    ]);
   });
 
   it("reports a missing configuration as the loader does (exit 78)", async () => {
