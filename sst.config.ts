@@ -47,10 +47,12 @@ export default $config({
     const region = aws.getRegionOutput().name;
     const account = aws.getCallerIdentityOutput().accountId;
     const cluster = new sst.aws.Cluster("Cluster", { vpc });
+    const taskSize = config.loaded.config.cloud?.task ?? plan.DEFAULT_TASK_SIZE;
     const task = new sst.aws.Task("Chantal", {
       cluster,
-      cpu: "0.5 vCPU",
-      memory: "1 GB",
+      // cloud.task (default 0.5 vCPU, 1 GB); a repository's own cloud.task is a RunTask override in its schedule's input.
+      cpu: `${taskSize.cpu} vCPU` as "0.5 vCPU",
+      memory: `${taskSize.memory_gb} GB`,
       storage: "30 GB", // temporary downloads before they go to S3
       link: [database, pool, backups, configBucket],
       containers: [

@@ -4,7 +4,9 @@ import type { Config } from "../../core/config/schema.js";
 import { ConfigError, UsageError } from "../../core/errors.js";
 import { effectiveSigning } from "../../core/filter/effective.js";
 import { loadSigningKey, signingLabel, SigningKeyError, type SecretKeySource } from "../../core/openpgp/sign.js";
+import type { PlannedSchedule } from "../../core/cloud/plan.js";
 import { assertCloudSafe, cloudSafetyIssue, loadCloudConfig } from "../../core/cloud/cloud-config.js";
+import { concurrencyWarning, peakConcurrency } from "../../core/cloud/capacity.js";
 import { skippedRunWarning, skippedRuns } from "../../core/cloud/daylight-saving.js";
 import { action } from "../context.js";
 import { printJson } from "../output.js";
@@ -28,6 +30,15 @@ async function checkSigningKeys(config: Config): Promise<void> {
   if (issues.length > 0) throw new ConfigError(issues);
 }
 
+/** cloud.max_concurrent_tasks against the week's busiest minute of the plan. */
+function capacityWarnings(config: Config, schedules: PlannedSchedule[]): string[] {
+  const c = config.cloud;
+  if (c?.max_concurrent_tasks === undefined) return [];
+  const peak = peakConcurrency(schedules, new Date(), c.typical_task_minutes);
+  const w = concurrencyWarning(peak, c.max_concurrent_tasks, c.typical_task_minutes, c.spread_minutes);
+  return w ? [w] : [];
+}
+
 export function register(config: Command): void {
   config
     .command("validate")
@@ -49,6 +60,7 @@ export function register(config: Command): void {
                 return `${i.file}: ${i.path}: ${i.message}`;
               }),
               ...skippedRuns(cloud.plan.schedules, new Date()).map(skippedRunWarning),
+              ...capacityWarnings(cloud.loaded.config, cloud.plan.schedules),
             ]
           : [];
         for (const w of warnings) process.stderr.write(`warning: ${w}\n`);

@@ -20,11 +20,35 @@ export const GROUP_SCHEDULE_PREFIX = "chantal-group-";
 export const TARGET_TEMPLATE_SCHEDULE_NAME = "chantal-target-template";
 /** The container in the task definition that every schedule overrides. */
 export const CONTAINER_NAME = "chantal";
+/** A Fargate task's size, as the YAML gives it (core/config/schema.ts TaskSizeSchema). */
+export interface TaskSize {
+  cpu: number;
+  memory_gb: number;
+}
+
+/** The task definition's size, when cloud.task does not say: what the SST app has deployed since issue 8. */
+export const DEFAULT_TASK_SIZE: TaskSize = { cpu: 0.5, memory_gb: 1 };
+
+/** The chantal-run executable's heap policy (core/node-flags.ts), in MB. */
+const HEAP_POLICY_MB = Number(/--max-old-space-size=(\d+)/.exec(NODE_FLAGS.join(" "))?.[1] ?? 1536);
+
 /**
- * The container entry (issue 8 item 3): `node dist/functions/entry.js <handler> [args]`, with the heap
- * policy of the chantal-run executable (core/node-flags.ts).
+ * Node's old-space limit in a task of this memory: 70% of it (the rest: code, native buffers, the parse and
+ * rewrite workers' own heaps), at most the executable's policy. A 1 GB task gets 716 MB, not a limit above its memory.
  */
-export const ENTRY_COMMAND = ["node", ...NODE_FLAGS, "dist/functions/entry.js"] as const;
+export function heapLimitMb(memoryGb: number): number {
+  return Math.min(HEAP_POLICY_MB, Math.floor(memoryGb * 1024 * 0.7));
+}
+
+/** The container entry (issue 8 item 3): `node --max-old-space-size=N dist/functions/entry.js <handler> [args]`. */
+export function entryCommand(size: TaskSize): string[] {
+  return ["node", `--max-old-space-size=${heapLimitMb(size.memory_gb)}`, "dist/functions/entry.js"];
+}
+
+/** ECS RunTask's task-level override (CPU units and MiB, as strings) of a repository with its own size. */
+export function taskOverride(size: TaskSize): { cpu: string; memory: string } {
+  return { cpu: String(Math.round(size.cpu * 1024)), memory: String(Math.round(size.memory_gb * 1024)) };
+}
 /** The SST app's schedule group for a stage; `cloud schedules` defaults to the production one. */
 export function scheduleGroupName(stage: string): string {
   return `chantal-${stage}`;
@@ -56,9 +80,11 @@ export interface PlannedSchedule {
   timezone: string;
   flexibleTimeWindow: FlexibleTimeWindow;
   description: string;
-  /** argv for the image: ENTRY_COMMAND + handler + arguments. */
+  /** argv for the image: entryCommand(size) + handler + arguments. */
   command: string[];
   event: TaskEvent;
+  /** A repository's own task size (its cloud.task), passed as the RunTask override; absent: the task definition's. */
+  taskSize?: TaskSize;
 }
 
 export interface PlanProblem {
@@ -108,10 +134,10 @@ export function flexibleWindow(jitterSeconds: number): FlexibleTimeWindow {
   return { Mode: "FLEXIBLE", MaximumWindowInMinutes: Math.ceil(jitterSeconds / 60) };
 }
 
-function syncCommand(event: Extract<TaskEvent, { handler: "sync" }>): string[] {
+function syncCommand(event: Extract<TaskEvent, { handler: "sync" }>, size: TaskSize): string[] {
   const args = ["sync", "--repo-id", event.repoId];
   if (event.snapshotTemplate) args.push("--snapshot", event.snapshotTemplate);
-  return [...ENTRY_COMMAND, ...args];
+  return [...entryCommand(size), ...args];
 }
 
 /**
@@ -121,6 +147,8 @@ function syncCommand(event: Extract<TaskEvent, { handler: "sync" }>): string[] {
 export function deploymentPlan(config: Config): DeploymentPlan {
   const schedules: PlannedSchedule[] = [];
   const problems: PlanProblem[] = [];
+  const defaultSize = config.cloud?.task ?? DEFAULT_TASK_SIZE;
+  const spreadMinutes = config.cloud?.spread_minutes ?? 0;
   config.repositories.forEach((repo, index) => {
     const s = repo.schedule;
     if (!repo.enabled || !s?.enabled) return;
@@ -135,6 +163,7 @@ export function deploymentPlan(config: Config): DeploymentPlan {
       trigger: "cloud",
       ...(s.create_snapshot ? { snapshotTemplate: s.snapshot_name_template } : {}),
     };
+    const size = repo.cloud?.task ?? defaultSize;
     schedules.push({
       name: syncScheduleName(repo.id),
       handler: "sync",
@@ -142,10 +171,12 @@ export function deploymentPlan(config: Config): DeploymentPlan {
       cron: s.cron,
       expression: aws.expression,
       timezone: s.timezone ?? config.scheduler.timezone ?? DEFAULT_CLOUD_TIMEZONE,
-      flexibleTimeWindow: flexibleWindow(s.jitter_seconds),
+      // cloud.spread_minutes widens the local jitter (at most 5 minutes) for a fleet that fires at one time.
+      flexibleTimeWindow: flexibleWindow(Math.max(s.jitter_seconds, spreadMinutes * 60)),
       description: `chantal: sync ${repo.id} at "${s.cron}"`,
-      command: syncCommand(event),
+      command: syncCommand(event, size),
       event,
+      ...(repo.cloud?.task ? { taskSize: repo.cloud.task } : {}),
     });
   });
   // A group snapshot: EventBridge cannot chain schedules, so the group's cron should fire after its members' syncs
@@ -168,7 +199,7 @@ export function deploymentPlan(config: Config): DeploymentPlan {
       timezone: s.timezone ?? config.scheduler.timezone ?? DEFAULT_CLOUD_TIMEZONE,
       flexibleTimeWindow: { Mode: "OFF" },
       description: `chantal: group snapshot ${group.id} at "${s.cron}" (set it after the members' syncs: EventBridge cannot chain)`,
-      command: [...ENTRY_COMMAND, "group-snapshot", "--group", group.id],
+      command: [...entryCommand(defaultSize), "group-snapshot", "--group", group.id],
       event: { handler: "group-snapshot", groupId: group.id, trigger: "cloud" },
     });
   });
@@ -193,7 +224,7 @@ export function deploymentPlan(config: Config): DeploymentPlan {
       timezone: s.timezone ?? config.scheduler.timezone ?? DEFAULT_CLOUD_TIMEZONE,
       flexibleTimeWindow: { Mode: "OFF" },
       description: `chantal: ${j.what} at "${s.cron}"`,
-      command: [...ENTRY_COMMAND, j.handler],
+      command: [...entryCommand(defaultSize), j.handler],
       event: { handler: j.handler, trigger: "cloud" },
     });
   }
@@ -204,9 +235,10 @@ export function deploymentPlan(config: Config): DeploymentPlan {
  * The schedule target's Input: ECS RunTask overrides for the one container. The entry gets both the
  * argv (command) and the same request as SST_EVENT, so it may read either.
  */
-export function containerOverrides(s: Pick<PlannedSchedule, "command" | "event">): string {
+export function containerOverrides(s: Pick<PlannedSchedule, "command" | "event" | "taskSize">): string {
   return JSON.stringify({
     containerOverrides: [{ name: CONTAINER_NAME, command: s.command, environment: [{ name: "SST_EVENT", value: JSON.stringify(s.event) }] }],
+    ...(s.taskSize ? taskOverride(s.taskSize) : {}),
   });
 }
 

@@ -336,6 +336,34 @@ export const MetricsSchema = z.strictObject({
     .describe("scheduler start serves GET /metrics on host:port (default: no listener; --http overrides)"),
 });
 
+/** Fargate's CPU and memory pairs: vCPU -> the memory it allows, in GB (AWS ECS task size table). */
+const FARGATE_MEMORY_GB: Readonly<Record<string, readonly number[]>> = {
+  "0.25": [0.5, 1, 2],
+  "0.5": [1, 2, 3, 4],
+  "1": [2, 3, 4, 5, 6, 7, 8],
+  "2": Array.from({ length: 13 }, (_, i) => 4 + i),
+  "4": Array.from({ length: 23 }, (_, i) => 8 + i),
+  "8": Array.from({ length: 12 }, (_, i) => 16 + 4 * i),
+  "16": Array.from({ length: 12 }, (_, i) => 32 + 8 * i),
+};
+
+/** One Fargate task's size (cloud.task, a repository's cloud.task). */
+export const TaskSizeSchema = z
+  .strictObject({
+    cpu: z.number().describe("vCPU: 0.25, 0.5, 1, 2, 4, 8 or 16"),
+    memory_gb: z.number().describe("GB, a size Fargate pairs with the cpu (0.5 vCPU: 1-4 GB)"),
+  })
+  .superRefine((t, ctx) => {
+    const allowed = FARGATE_MEMORY_GB[String(t.cpu)];
+    if (!allowed) ctx.addIssue({ code: "custom", path: ["cpu"], message: `${t.cpu} vCPU is not a Fargate size (0.25, 0.5, 1, 2, 4, 8 or 16)` });
+    else if (!allowed.includes(t.memory_gb))
+      ctx.addIssue({
+        code: "custom",
+        path: ["memory_gb"],
+        message: `${t.cpu} vCPU takes ${allowed[0]}-${allowed.at(-1)} GB (${allowed.join(", ")}), not ${t.memory_gb}`,
+      });
+  });
+
 export const RepositorySchema = z
   .strictObject({
     id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "must be 1-63 characters of letters, digits, '.', '_' or '-', starting with a letter or digit"),
@@ -355,6 +383,7 @@ export const RepositorySchema = z
     signing: RepoSigningSchema.optional().describe("replaces the global signing: block whole"),
     snapshots: SnapshotsSchema.optional().describe("replaces the global snapshots: block whole"),
     freshness: FreshnessSchema.optional().describe("replaces the global freshness: block whole"),
+    cloud: z.strictObject({ task: TaskSizeSchema }).optional().describe("on AWS: this repository's task size instead of cloud.task"),
   })
   .superRefine((r, ctx) => {
     if (r.type === "apt" && !r.apt)
@@ -529,6 +558,21 @@ export const CloudSchema = z.strictObject({
     .array(z.string().startsWith("/", "must be an absolute path in the image"))
     .default([])
     .describe("files and directories built into your image (keyrings, client certificates, CA bundles) that the configuration may name"),
+  task: TaskSizeSchema.optional().describe("every task's size (default 0.5 vCPU, 1 GB); Node's heap is 70% of the memory, at most 1536 MB"),
+  spread_minutes: z
+    .number()
+    .int()
+    .min(0)
+    .max(1440)
+    .default(0)
+    .describe("a flexible time window of this many minutes for every sync schedule (AWS starts each within it): spreads a fleet firing at one time"),
+  max_concurrent_tasks: z
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe("config validate --target aws warns when the schedules may run more tasks at once (your vCPU quota ÷ the task's vCPU)"),
+  typical_task_minutes: z.number().int().min(1).max(1440).default(10).describe("how long a sync task runs, for that estimate"),
 });
 
 /** One YAML file: every section optional; the loader merges files. */

@@ -122,7 +122,7 @@ describe("cloud schedules", () => {
       "    timezone: UTC -> Europe/Berlin",
       "    flexibleTimeWindow: OFF -> FLEXIBLE 2 min",
       '    description: chantal: sync rhel9-baseos at "0 2 * * *" -> chantal: sync rhel9-baseos at "0 3 * * *"',
-      `    input: {"containerOverrides":[{"command":["node","dist/functions/entry.js","sync","--repo-id","rhel9-baseos"],"name":"chantal"}]} -> {"containerOverrides":[{"command":["node","--max-old-space-size=1536","dist/functions/entry.js","sync","--repo-id","rhel9-baseos"],"environment":[{"name":"SST_EVENT","value":"{\\"handler\\":\\"sync\\",\\"repoId\\":\\"rhel9-baseos\\",\\"trigger\\":\\"cloud\\"}"}],"name":"chantal"}]}`,
+      `    input: {"containerOverrides":[{"command":["node","dist/functions/entry.js","sync","--repo-id","rhel9-baseos"],"name":"chantal"}]} -> {"containerOverrides":[{"command":["node","--max-old-space-size=716","dist/functions/entry.js","sync","--repo-id","rhel9-baseos"],"environment":[{"name":"SST_EVENT","value":"{\\"handler\\":\\"sync\\",\\"repoId\\":\\"rhel9-baseos\\",\\"trigger\\":\\"cloud\\"}"}],"name":"chantal"}]}`,
       "- chantal-sync-retired",
       "left alone (not chantal's): nightly-report",
       "",
@@ -157,7 +157,7 @@ describe("cloud schedules", () => {
       containerOverrides: [
         {
           name: "chantal",
-          command: ["node", "--max-old-space-size=1536", "dist/functions/entry.js", "sync", "--repo-id", "epel", "--snapshot", "epel-{date}"],
+          command: ["node", "--max-old-space-size=716", "dist/functions/entry.js", "sync", "--repo-id", "epel", "--snapshot", "epel-{date}"],
           environment: [{ name: "SST_EVENT", value: JSON.stringify({ handler: "sync", repoId: "epel", trigger: "cloud", snapshotTemplate: "epel-{date}" }) }],
         },
       ],
@@ -405,6 +405,22 @@ describe("config validate --target aws", () => {
       expect.stringMatching(/^config\.yaml: backup\.schedule: on AWS: is not set: no task backs up the database/),
       expect.stringMatching(/^config\.yaml: cloud\.secrets: on AWS: is not set: the task reads \/chantal\/<stage>\/PROXY_PASS from SSM/),
     ]);
+  });
+
+  it("warns when the fleet may run more tasks at once than cloud.max_concurrent_tasks, and not once it is spread", async () => {
+    const repos = Array.from(
+      { length: 30 },
+      (_, i) => `  - { id: r${i}, type: rpm, upstream_url: "https://m.example.com/${i}/", schedule: { cron: "0 4 * * *" } }\n`,
+    ).join("");
+    const fleet = (cloud: string) => makeConfigDir({ "config.yaml": `${AWS_SAFE}cloud: ${cloud}\nrepositories:\n${repos}` });
+    const crowded = await cli(["--config-dir", fleet("{ max_concurrent_tasks: 10 }"), "config", "validate", "--target", "aws"]);
+    expect(crowded.code).toBe(0);
+    expect(crowded.stderr).toMatch(
+      /^warning: the schedules may run 30 tasks at once \(30 schedules around \S+T04:00Z, each ~10 min\), more than cloud\.max_concurrent_tasks 10: .*fix: cloud\.spread_minutes: 30 /,
+    );
+    const spread = await cli(["--config-dir", fleet("{ max_concurrent_tasks: 10, spread_minutes: 30 }"), "config", "validate", "--target", "aws"]);
+    expect(spread.code).toBe(0);
+    expect(spread.stderr).toBe("");
   });
 
   it("reports a missing configuration as the loader does (exit 78)", async () => {

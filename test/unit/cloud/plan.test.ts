@@ -7,6 +7,7 @@ import {
   deploymentPlan,
   flexibleWindow,
   groupScheduleName,
+  heapLimitMb,
   isManagedScheduleName,
   planProblemIssues,
   syncScheduleName,
@@ -93,7 +94,7 @@ describe("deploymentPlan", () => {
         timezone: "Europe/Berlin",
         flexibleTimeWindow: { Mode: "FLEXIBLE", MaximumWindowInMinutes: 2 },
         description: 'chantal: sync rhel9-baseos at "0 2 * * *"',
-        command: ["node", "--max-old-space-size=1536", "dist/functions/entry.js", "sync", "--repo-id", "rhel9-baseos", "--snapshot", "rhel9-{date}"],
+        command: ["node", "--max-old-space-size=716", "dist/functions/entry.js", "sync", "--repo-id", "rhel9-baseos", "--snapshot", "rhel9-{date}"],
         event: { handler: "sync", repoId: "rhel9-baseos", trigger: "cloud", snapshotTemplate: "rhel9-{date}" },
       },
       {
@@ -105,7 +106,7 @@ describe("deploymentPlan", () => {
         timezone: "America/New_York",
         flexibleTimeWindow: { Mode: "OFF" },
         description: 'chantal: sync epel at "30 4 * * MON-FRI"',
-        command: ["node", "--max-old-space-size=1536", "dist/functions/entry.js", "sync", "--repo-id", "epel"],
+        command: ["node", "--max-old-space-size=716", "dist/functions/entry.js", "sync", "--repo-id", "epel"],
         event: { handler: "sync", repoId: "epel", trigger: "cloud" },
       },
       {
@@ -116,7 +117,7 @@ describe("deploymentPlan", () => {
         timezone: "Europe/Paris",
         flexibleTimeWindow: { Mode: "OFF" },
         description: 'chantal: database backup at "@daily"',
-        command: ["node", "--max-old-space-size=1536", "dist/functions/entry.js", "backup"],
+        command: ["node", "--max-old-space-size=716", "dist/functions/entry.js", "backup"],
         event: { handler: "backup", trigger: "cloud" },
       },
     ]);
@@ -134,7 +135,7 @@ describe("deploymentPlan", () => {
         timezone: "UTC",
         flexibleTimeWindow: { Mode: "OFF" },
         description: 'chantal: pool gc at "0 4 * * 0"',
-        command: ["node", "--max-old-space-size=1536", "dist/functions/entry.js", "pool-gc"],
+        command: ["node", "--max-old-space-size=716", "dist/functions/entry.js", "pool-gc"],
         event: { handler: "pool-gc", trigger: "cloud" },
       },
     ]);
@@ -168,7 +169,7 @@ describe("deploymentPlan", () => {
         timezone: "Europe/Berlin",
         flexibleTimeWindow: { Mode: "OFF" },
         description: 'chantal: group snapshot el9 at "30 3 * * *" (set it after the members\' syncs: EventBridge cannot chain)',
-        command: ["node", "--max-old-space-size=1536", "dist/functions/entry.js", "group-snapshot", "--group", "el9"],
+        command: ["node", "--max-old-space-size=716", "dist/functions/entry.js", "group-snapshot", "--group", "el9"],
         event: { handler: "group-snapshot", groupId: "el9", trigger: "cloud" },
       },
     ]);
@@ -249,10 +250,55 @@ describe("containerOverrides", () => {
       containerOverrides: [
         {
           name: "chantal",
-          command: ["node", "--max-old-space-size=1536", "dist/functions/entry.js", "sync", "--repo-id", "epel"],
+          command: ["node", "--max-old-space-size=716", "dist/functions/entry.js", "sync", "--repo-id", "epel"],
           environment: [{ name: "SST_EVENT", value: '{"handler":"sync","repoId":"epel","trigger":"cloud"}' }],
         },
       ],
     });
+  });
+});
+
+describe("task sizes and the fleet's spread (cloud.task, a repository's cloud.task, cloud.spread_minutes)", () => {
+  it.each([
+    [0.5, 358],
+    [1, 716],
+    [2, 1433],
+    [4, 1536],
+    [30, 1536],
+  ])("a %s GB task gets a %i MB heap", (gb, mb) => {
+    expect(heapLimitMb(gb)).toBe(mb);
+  });
+
+  it("sizes every task from cloud.task, a repository's own size as a RunTask override, and widens the windows", () => {
+    const plan = deploymentPlan(
+      config({
+        cloud: { task: { cpu: 1, memory_gb: 4 }, spread_minutes: 90 },
+        repositories: [
+          repo("small", { schedule: { cron: "0 2 * * *" } }),
+          repo("big", { schedule: { cron: "0 2 * * *", jitter_seconds: 60 }, cloud: { task: { cpu: 2, memory_gb: 8 } } }),
+        ],
+        backup: { target: "s3://b/x", schedule: { cron: "0 5 * * *" } },
+      }),
+    );
+    const [small, big, backup] = plan.schedules;
+    expect(small!.command.slice(0, 3)).toEqual(["node", "--max-old-space-size=1536", "dist/functions/entry.js"]);
+    expect(small!.taskSize).toBeUndefined();
+    expect(JSON.parse(containerOverrides(small!))).not.toHaveProperty("cpu");
+    expect(big!.taskSize).toEqual({ cpu: 2, memory_gb: 8 });
+    expect(JSON.parse(containerOverrides(big!))).toMatchObject({ cpu: "2048", memory: "8192" });
+    expect(small!.flexibleTimeWindow).toEqual({ Mode: "FLEXIBLE", MaximumWindowInMinutes: 90 });
+    expect(big!.flexibleTimeWindow).toEqual({ Mode: "FLEXIBLE", MaximumWindowInMinutes: 90 });
+    // The backup is one task: not spread.
+    expect(backup!.flexibleTimeWindow).toEqual({ Mode: "OFF" });
+  });
+
+  it.each([
+    [{ cpu: 0.5, memory_gb: 8 }, "memory_gb", "0.5 vCPU takes 1-4 GB (1, 2, 3, 4), not 8"],
+    [{ cpu: 3, memory_gb: 8 }, "cpu", "3 vCPU is not a Fargate size (0.25, 0.5, 1, 2, 4, 8 or 16)"],
+    [{ cpu: 8, memory_gb: 18 }, "memory_gb", "8 vCPU takes 16-60 GB (16, 20, 24, 28, 32, 36, 40, 44, 48, 52, 56, 60), not 18"],
+  ])("refuses the size %j (%s)", (task, key, message) => {
+    const r = ConfigSchema.safeParse({ cloud: { task } });
+    expect(r.success).toBe(false);
+    expect(r.error!.issues[0]).toMatchObject({ path: ["cloud", "task", key], message });
   });
 });
