@@ -40,8 +40,8 @@ export function peakConcurrency(schedules: readonly PlannedSchedule[], from: Dat
       for (let m = f; m < f + g.window + taskMinutes; m++) {
         const p = g.window === 0 ? 1 : (Math.min(m, f + g.window) - Math.max(m - taskMinutes, f)) / g.window;
         if (p <= 0) continue;
-        let at = load.get(m);
-        if (!at) load.set(m, (at = { tasks: 0, schedules: new Set() }));
+        const at = load.get(m) ?? { tasks: 0, schedules: new Set<string>() };
+        load.set(m, at);
         at.tasks += g.count * Math.min(1, p);
         at.schedules.add(key);
       }
