@@ -20,7 +20,10 @@ export function register(scheduler: Command): void {
     .command("start")
     .description("run the scheduler in the foreground (what systemd runs); --daemon detaches it")
     .option("--daemon", "run in the background: log to scheduler.log_file, write scheduler.pid_file, return once it runs")
-    .option("--http <host:port>", "serve Prometheus metrics at GET /metrics on host:port, like 127.0.0.1:9464 (default metrics.listen; none: no listener)")
+    .option(
+      "--http <host:port>",
+      "serve the dashboard, its JSON API (/api/) and GET /metrics on host:port, like 127.0.0.1:9464 (default web.listen; none: no listener)",
+    )
     // A stop requested before the scheduler ran is a clean stop too (exit 0, like one later): systemd, `scheduler stop`.
     .action(
       action(async (ctx, opts: { daemon?: boolean; http?: string }) => (opts.daemon ? detach(ctx) : runScheduler({ ...ctx, metricsListen: opts.http })), {
