@@ -219,6 +219,8 @@ async function runDaemon(ctx: SchedulerContext, hangup: ReturnType<typeof hangup
   const loaded = await ctx.loadConfig();
   const { pidFile } = schedulerPaths(loaded);
   await ensureNotRunning(pidFile);
+  // A listener address that needs web.auth fails here, before anything is registered; a taken port fails below, before any job runs.
+  const plan = listenerPlan(loaded.config, ctx.metricsListen);
   const clock = schedulerClock(ctx.log);
   const database = await ctx.openDatabase();
   const lock = await takeHostLock(database);
@@ -248,7 +250,6 @@ async function runDaemon(ctx: SchedulerContext, hangup: ReturnType<typeof hangup
       runJob: (req) => handlers[req.job.kind](req),
     });
     // Before the scheduler starts: a taken port fails the start before any job runs.
-    const plan = listenerPlan(loaded.config, ctx.metricsListen);
     if (plan) {
       webServer = await startWebServer(
         plan,
@@ -318,6 +319,7 @@ export async function startDetached(ctx: SchedulerContext, childArgs: string[]):
   const loaded = await ctx.loadConfig(); // an invalid configuration fails here, on the terminal, with exit 78
   const { pidFile, logFile } = schedulerPaths(loaded);
   await ensureNotRunning(pidFile);
+  listenerPlan(loaded.config, ctx.metricsListen); // so does --http to an address that needs web.auth
   testClockSpec(process.env); // a malformed test clock fails here, not in the detached child
   mkdirSync(dirname(logFile), { recursive: true });
   const out = openSync(logFile, "a");

@@ -199,8 +199,22 @@ export async function groupsJson(src: WebSources) {
   };
 }
 
+export interface BackupsJson {
+  target: string | null;
+  error: string | null;
+  backups: {
+    name: string;
+    created_at: Date;
+    size: number;
+    valid: boolean;
+    error: string | null;
+    packages: number | null;
+    database_version: string | null;
+  }[];
+}
+
 /** The backups in the backup target, newest first (an unreadable archive is listed as invalid, a target that cannot be listed as an error). */
-export async function backupsJson(src: WebSources, signal?: AbortSignal) {
+export async function backupsJson(src: WebSources, signal?: AbortSignal): Promise<BackupsJson> {
   if (!src.backups) return { target: null, error: "no backup target is known to this listener", backups: [] };
   const store = src.backups();
   try {

@@ -39,6 +39,12 @@ describe("web listener: JSON API and auth", () => {
     const good = await fx.env.cli("config", "validate");
     expect(good.code, good.stderr).toBe(0);
     rmSync(file);
+    // --http to such an address without web.auth: refused before the daemon starts (also with --daemon, on the terminal).
+    for (const extra of [[], ["--daemon"]]) {
+      const r = await fx.env.cli("scheduler", "start", "--http", "0.0.0.0:9464", ...extra);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/--http 0\.0\.0\.0:9464 is reachable from other hosts and web\.auth is not set/);
+    }
   }, 60_000);
 
   it("the daemon with web.auth: 401 without or with a wrong token on every path, 200 with it", async () => {
