@@ -10,6 +10,8 @@ import { type Daemon, type DashboardFixture, setUpDashboard, startDaemon, XSS_DE
 import { describeWithTools } from "../helpers/tools.js";
 
 const CHROMIUM = "/usr/bin/chromium";
+/** The one browser global used (tsconfig has no DOM library). */
+type BrowserWindow = { getComputedStyle(e: unknown): { backgroundColor: string } };
 const ARTIFACTS = join(repoRoot, "test-artifacts");
 
 let fx: DashboardFixture | undefined;
@@ -50,7 +52,9 @@ describeWithTools(["chromium"], "the dashboard in headless Chromium", () => {
     const badge = (id: string) => page.locator(`tr[data-repo="${id}"] .state`).innerText();
     expect([await badge("good"), await badge("quick"), await badge("broken")]).toEqual(["ok", "stale", "failing"]);
     // Styled from /style.css (the CSP allows no inline style): the failing badge is red.
-    expect(await page.locator('tr[data-repo="broken"] .state').evaluate("(e) => getComputedStyle(e).backgroundColor")).toBe("rgb(179, 38, 30)");
+    expect(
+      await page.locator('tr[data-repo="broken"] .state').evaluate((e) => (globalThis as unknown as BrowserWindow).getComputedStyle(e).backgroundColor),
+    ).toBe("rgb(179, 38, 30)");
     expect(await page.locator('tr[data-repo="broken"] td.error').innerText()).toMatch(/127\.0\.0\.1|refused|ECONNREFUSED/);
     expect(await page.locator('tr[data-repo="good"]').innerText()).toContain("0 4 * * *");
     expect(await page.locator('tr[data-repo="good"] time').count()).toBeGreaterThanOrEqual(2); // last and next run
