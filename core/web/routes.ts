@@ -28,7 +28,12 @@ function decodeSegment(s: string): string | null {
 
 export function resolveRoute(method: string | undefined, rawUrl: string | undefined): Resolution {
   if (!(ALLOWED_METHODS as readonly string[]).includes(method ?? "")) return { status: 405 };
-  const url = new URL(rawUrl ?? "/", "http://listener.invalid");
+  let url: URL;
+  try {
+    url = new URL(rawUrl ?? "/", "http://listener.invalid");
+  } catch {
+    return { status: 404, api: false }; // "//" and the like: no path to route
+  }
   const path = url.pathname;
   if (path === "/metrics") return { status: 200, route: { kind: "metrics" } };
   if (path === "/style.css") return { status: 200, route: { kind: "stylesheet" } };

@@ -39,6 +39,7 @@ describe("resolveRoute", () => {
     ["/metricsx", false],
     ["/repositories/r1/diff/x", false],
     ["/repositories/%E0%A4%A", false],
+    ["//", false],
     ["/api", true],
     ["/api/", true],
     ["/api/nothing", true],
