@@ -18,8 +18,8 @@ import { Scheduler, type JobRunner, type JobRunRequest, type JobRunResult } from
 import { readPidFile, removePidFile, runningSchedulerPid, schedulerPaths, writePidFile } from "../core/schedule/pidfile.js";
 import { planJobs, type JobKind } from "../core/schedule/plan.js";
 import { defaultTarget, openStore } from "../core/backup/store.js";
-import { metricsText } from "../core/metrics/registry.js";
-import { type MetricsServer, parseListen, startMetricsServer } from "../core/metrics/server.js";
+import { listenerPlan } from "../core/web/listen.js";
+import { startWebServer, type WebServer } from "../core/web/server.js";
 import { blobStoreOf } from "../core/storage/backend.js";
 import { heartbeat, markStopped, registerInstance, ScheduleStateStore, schedulerLockRequest, hostLockKey } from "../core/schedule/state.js";
 import { backupRequestFromConfig, runBackup } from "./backup.js";
@@ -35,7 +35,7 @@ export interface SchedulerContext {
   configDir: string;
   loadConfig(): Promise<LoadedConfig>;
   openDatabase(): Promise<Database>;
-  /** --http host:port: serve GET /metrics (else metrics.listen; neither: no listener). */
+  /** --http host:port: serve the dashboard, /api/ and GET /metrics (else web.listen, else metrics.listen; none: no listener). */
   metricsListen?: string;
 }
 
@@ -219,12 +219,14 @@ async function runDaemon(ctx: SchedulerContext, hangup: ReturnType<typeof hangup
   const loaded = await ctx.loadConfig();
   const { pidFile } = schedulerPaths(loaded);
   await ensureNotRunning(pidFile);
+  // A listener address that needs web.auth fails here, before anything is registered; a taken port fails below, before any job runs.
+  const plan = listenerPlan(loaded.config, ctx.metricsListen);
   const clock = schedulerClock(ctx.log);
   const database = await ctx.openDatabase();
   const lock = await takeHostLock(database);
   const current = { loaded };
   let stopHeartbeat = () => {};
-  let metricsServer: MetricsServer | null = null;
+  let webServer: WebServer | null = null;
   try {
     await writePidFile(pidFile, process.pid);
     const scheduleCount = () => planJobs(current.loaded.config).length;
@@ -248,13 +250,12 @@ async function runDaemon(ctx: SchedulerContext, hangup: ReturnType<typeof hangup
       runJob: (req) => handlers[req.job.kind](req),
     });
     // Before the scheduler starts: a taken port fails the start before any job runs.
-    const listen = ctx.metricsListen ?? loaded.config.metrics.listen;
-    if (listen) {
-      metricsServer = await startMetricsServer(
-        parseListen(listen),
+    if (plan) {
+      webServer = await startWebServer(
+        plan,
         () => {
           const config = current.loaded.config;
-          return metricsText({
+          return {
             db: database.pool,
             blobs: blobStoreOf(config),
             config,
@@ -262,11 +263,14 @@ async function runDaemon(ctx: SchedulerContext, hangup: ReturnType<typeof hangup
             backups: () => openStore(defaultTarget(config), config),
             scheduler: () => ({ nextRuns: scheduler.nextRuns(), queued: scheduler.queuedKeys.length, running: scheduler.runningKeys.length }),
             warn: (m) => ctx.log.warn(m),
-          });
+          };
         },
         ctx.log,
       );
-      ctx.log.info({ url: `${metricsServer.url}/metrics` }, "serving metrics");
+      ctx.log.info(
+        { url: webServer.url, metrics: `${webServer.url}/metrics`, auth: plan.auth ? Object.keys(plan.auth)[0] : "none" },
+        "serving the dashboard and metrics",
+      );
     }
     await scheduler.start();
     const beat = () =>
@@ -292,7 +296,7 @@ async function runDaemon(ctx: SchedulerContext, hangup: ReturnType<typeof hangup
     return lostLock ? ExitCode.failed : ExitCode.ok;
   } finally {
     stopHeartbeat();
-    await metricsServer?.close();
+    await webServer?.close();
     await removePidFile(pidFile, process.pid).catch(() => undefined);
     await lock.release();
   }
@@ -315,6 +319,7 @@ export async function startDetached(ctx: SchedulerContext, childArgs: string[]):
   const loaded = await ctx.loadConfig(); // an invalid configuration fails here, on the terminal, with exit 78
   const { pidFile, logFile } = schedulerPaths(loaded);
   await ensureNotRunning(pidFile);
+  listenerPlan(loaded.config, ctx.metricsListen); // so does --http to an address that needs web.auth
   testClockSpec(process.env); // a malformed test clock fails here, not in the detached child
   mkdirSync(dirname(logFile), { recursive: true });
   const out = openSync(logFile, "a");

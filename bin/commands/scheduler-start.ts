@@ -5,8 +5,8 @@ import { runScheduler, startDetached } from "../../functions/scheduler.js";
 import { action, type CommandContext } from "../context.js";
 
 /** --daemon: start this command again without it, detached; return once it runs. */
-async function detach(ctx: CommandContext): Promise<number> {
-  const started = await startDetached(ctx, [...process.execArgv, ...process.argv.slice(1).filter((a) => a !== "--daemon")]);
+async function detach(ctx: CommandContext, http: string | undefined): Promise<number> {
+  const started = await startDetached({ ...ctx, metricsListen: http }, [...process.execArgv, ...process.argv.slice(1).filter((a) => a !== "--daemon")]);
   if (started.status === "exited") {
     process.stderr.write(`error: the scheduler exited during start (exit ${started.code}); last lines of ${started.logFile}:\n${started.lastLines}\n`);
     return started.code === ExitCode.ok ? ExitCode.failed : started.code;
@@ -20,12 +20,18 @@ export function register(scheduler: Command): void {
     .command("start")
     .description("run the scheduler in the foreground (what systemd runs); --daemon detaches it")
     .option("--daemon", "run in the background: log to scheduler.log_file, write scheduler.pid_file, return once it runs")
-    .option("--http <host:port>", "serve Prometheus metrics at GET /metrics on host:port, like 127.0.0.1:9464 (default metrics.listen; none: no listener)")
+    .option(
+      "--http <host:port>",
+      "serve the dashboard, its JSON API (/api/) and GET /metrics on host:port, like 127.0.0.1:9464 (default web.listen; none: no listener)",
+    )
     // A stop requested before the scheduler ran is a clean stop too (exit 0, like one later): systemd, `scheduler stop`.
     .action(
-      action(async (ctx, opts: { daemon?: boolean; http?: string }) => (opts.daemon ? detach(ctx) : runScheduler({ ...ctx, metricsListen: opts.http })), {
-        hangups: true,
-        stoppedBeforeStartCode: ExitCode.ok,
-      }),
+      action(
+        async (ctx, opts: { daemon?: boolean; http?: string }) => (opts.daemon ? detach(ctx, opts.http) : runScheduler({ ...ctx, metricsListen: opts.http })),
+        {
+          hangups: true,
+          stoppedBeforeStartCode: ExitCode.ok,
+        },
+      ),
     );
 }

@@ -122,7 +122,7 @@ function parseFile(file: string, text: string, env: NodeJS.ProcessEnv): ParsedFi
           file,
           path: "",
           message:
-            "must be a mapping of sections (storage, database, proxy, http, repositories, scheduler, backup, publish, filter, signing, snapshots, pool, freshness, metrics, groups, environments, export, cloud)",
+            "must be a mapping of sections (storage, database, proxy, http, repositories, scheduler, backup, publish, filter, signing, snapshots, pool, freshness, metrics, web, groups, environments, export, cloud)",
         },
       ],
     };

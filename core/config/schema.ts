@@ -327,13 +327,32 @@ export const FreshnessSchema = z.strictObject({
   valid_until_warning: durationString.default("3d").describe("expiring when upstream's Valid-Until (APT) is nearer than this"),
 });
 
-/** metrics: the daemon's Prometheus endpoint (core/metrics/). */
+const listenAddress = z.string().regex(/^[^\s:]+:[0-9]{1,5}$|^\[[0-9A-Fa-f:.]+\]:[0-9]{1,5}$/, "must be host:port, like 127.0.0.1:9464");
+
+/** metrics: the daemon's Prometheus endpoint (core/metrics/), served by the web: listener. */
 export const MetricsSchema = z.strictObject({
-  listen: z
-    .string()
-    .regex(/^[^\s:]+:[0-9]{1,5}$/, "must be host:port, like 127.0.0.1:9464")
+  listen: listenAddress.optional().describe("the older name of web.listen (the listener also serves the dashboard); give one of the two"),
+});
+
+/** web.auth: what every request to the listener must carry (core/web/auth.ts); one of the two. */
+export const WebAuthSchema = z
+  .strictObject({
+    basic: z
+      .strictObject({ username: z.string().min(1), password: z.string().min(8, "must be at least 8 characters") })
+      .optional()
+      .describe("HTTP basic credentials (give the password as ${VARIABLE})"),
+    bearer_token: z.string().min(16, "must be at least 16 characters").optional().describe("Authorization: Bearer TOKEN (give it as ${VARIABLE})"),
+  })
+  .superRefine((a, ctx) => {
+    if ((a.basic === undefined) === (a.bearer_token === undefined)) ctx.addIssue({ code: "custom", message: "give basic or bearer_token (one of them)" });
+  });
+
+/** web: the daemon's HTTP listener: the read-only dashboard, its JSON API and GET /metrics (core/web/). */
+export const WebSchema = z.strictObject({
+  listen: listenAddress
     .optional()
-    .describe("scheduler start serves GET /metrics on host:port (default: no listener; --http overrides)"),
+    .describe("scheduler start serves the dashboard, /api/ and /metrics on host:port (default: metrics.listen, else no listener; --http overrides)"),
+  auth: WebAuthSchema.optional().describe("credentials every request needs; required when listen is not a loopback address"),
 });
 
 /** Fargate's CPU and memory pairs: vCPU -> the memory it allows, in GB (AWS ECS task size table). */
@@ -505,6 +524,34 @@ export const EnvironmentsSchema = z
   )
   .describe("the ordered promotion path, e.g. [dev, test, prod]: promote --to prod takes only what test has, unless --force");
 
+/** "127.0.0.1", "127.1.2.3", "::1", "localhost": only this host can connect. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[(.*)\]$/, "$1").toLowerCase();
+  return h === "localhost" || h === "::1" || /^127\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$/.test(h);
+}
+
+/** The host of a listen address (host:port or [v6]:port). */
+export function listenHost(listen: string): string {
+  return listen.replace(/:[0-9]+$/, "").replace(/^\[(.*)\]$/, "$1");
+}
+
+/** One listener address (web.listen, or its older name metrics.listen); a non-loopback one only with web.auth. */
+function checkWebListener(c: { web: { listen?: string | undefined; auth?: unknown }; metrics: { listen?: string | undefined } }, ctx: z.RefinementCtx) {
+  if (c.web.listen !== undefined && c.metrics.listen !== undefined && c.web.listen !== c.metrics.listen)
+    ctx.addIssue({
+      code: "custom",
+      path: ["metrics", "listen"],
+      message: `is ${c.metrics.listen} but web.listen is ${c.web.listen}: the dashboard and /metrics share one listener; keep web.listen only`,
+    });
+  const listen = c.web.listen ?? c.metrics.listen;
+  if (listen !== undefined && !isLoopbackHost(listenHost(listen)) && c.web.auth === undefined)
+    ctx.addIssue({
+      code: "custom",
+      path: [c.web.listen !== undefined ? "web" : "metrics", "listen"],
+      message: `${listen} is reachable from other hosts: set web.auth (basic: { username, password } or bearer_token), or listen on 127.0.0.1`,
+    });
+}
+
 /** Names under <published>/ that are not repositories or environments. */
 const RESERVED_PUBLISHED_NAMES = new Set(["pool", "snapshots", "latest"]);
 
@@ -591,6 +638,7 @@ export const ConfigFileSchema = z.strictObject({
   pool: PoolSchema.optional(),
   freshness: FreshnessSchema.partial().optional(),
   metrics: MetricsSchema.optional(),
+  web: WebSchema.optional(),
   groups: z.array(GroupSchema).optional(),
   environments: EnvironmentsSchema.optional(),
   export: ExportSchema.optional(),
@@ -614,12 +662,14 @@ export const ConfigSchema = z
     pool: PoolSchema.optional(),
     freshness: FreshnessSchema.default({ max_age: "36h", valid_until_warning: "3d" }),
     metrics: MetricsSchema.default({}),
+    web: WebSchema.default({}),
     groups: z.array(GroupSchema).default([]),
     environments: EnvironmentsSchema.default([]),
     export: ExportSchema.optional(),
     cloud: CloudSchema.optional(),
   })
-  .superRefine(checkGroupsAndEnvironments);
+  .superRefine(checkGroupsAndEnvironments)
+  .superRefine(checkWebListener);
 
 export type Config = z.output<typeof ConfigSchema>;
 export type ConfigFile = z.output<typeof ConfigFileSchema>;
@@ -632,6 +682,7 @@ export type FilterConfig = z.output<typeof FilterSchema>;
 export type SigningConfig = z.output<typeof RepoSigningSchema>;
 export type GroupConfig = z.output<typeof GroupSchema>;
 export type ExportConfig = z.output<typeof ExportSchema>;
+export type WebAuthConfig = z.output<typeof WebAuthSchema>;
 export type GroupSchedule = z.output<typeof GroupScheduleSchema>;
 export type SnapshotRetention = z.output<typeof SnapshotRetentionSchema>;
 

@@ -75,6 +75,7 @@ describe("chantal-run config", () => {
       "pool",
       "freshness",
       "metrics",
+      "web",
       "groups",
       "environments",
       "export",

@@ -135,7 +135,7 @@ describeWithTools(APT_TOOLS, "freshness and metrics", () => {
     expect(Math.abs(m.value("chantal_backup_last_success_timestamp_seconds")! - new Date(list[0].created_at).getTime() / 1000)).toBeLessThan(2);
   });
 
-  it("scheduler start --http serves GET /metrics (404 elsewhere, 405 for POST) and stops with the daemon", async () => {
+  it("scheduler start --http serves GET /metrics (404 for unknown paths, 405 for POST) and stops with the daemon", async () => {
     writeFileSync(join(env.configDir, "conf.d", "schedule.yaml"), 'scheduler:\n  catch_up: false\npool:\n  gc:\n    schedule: { cron: "0 3 * * *" }\n');
     const port = await freePort();
     const daemon = env.spawn("scheduler", "start", "--http", `127.0.0.1:${port}`);
@@ -159,7 +159,8 @@ describeWithTools(APT_TOOLS, "freshness and metrics", () => {
       expect(next).toBeGreaterThan(Date.now() / 1000);
       expect(next).toBeLessThanOrEqual(Date.now() / 1000 + 86_400);
       expect(m.value("chantal_scheduler_running_runs")).toBe(0);
-      expect((await fetch(`${url}/`)).status).toBe(404);
+      expect((await fetch(`${url}/nothing`)).status).toBe(404);
+      expect((await fetch(`${url}/`)).headers.get("content-type")).toBe("text/html; charset=utf-8"); // the dashboard (test/integration/web.test.ts)
       expect((await fetch(`${url}/metrics`, { method: "POST" })).status).toBe(405);
     } finally {
       daemon.child.kill("SIGTERM");
