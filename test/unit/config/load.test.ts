@@ -101,7 +101,7 @@ describe("loadConfig", () => {
     const issues = await issuesOf(
       {
         "config.yaml": `proxy:\n  password: \${UNSET_PW}\n  verify_ssl: maybe\nrepositories:\n${repo("a", "    schedule:\n      cron: '0 25 * * *'\n      jitter_seconds: 301\n")}`,
-        "conf.d/rhel9.yaml": `repositories:\n  - id: b\n    type: yum\n    upstream_url: ftp://x\n    colour: red\n`,
+        "conf.d/rhel9.yaml": `repositories:\n  - id: b\n    type: yum\n    upstream_url: ftp://x\n    colour_scheme: red\n`,
       },
       {},
     );
@@ -112,7 +112,7 @@ describe("loadConfig", () => {
       "config.yaml:10: repository a: schedule.jitter_seconds: Too big: expected number to be <=300",
       'conf.d/rhel9.yaml:3: repository b: type: must be "rpm" or "apt", not "yum"',
       "conf.d/rhel9.yaml:4: repository b: upstream_url: must be an http:// or https:// URL",
-      "conf.d/rhel9.yaml:5: repository b: colour: unknown key",
+      "conf.d/rhel9.yaml:5: repository b: colour_scheme: unknown key",
     ]);
   });
 
