@@ -106,10 +106,20 @@ async function taskConfig(env: NodeJS.ProcessEnv, signal: AbortSignal): Promise<
   return loadConfig({ configDir: downloaded.dir, env });
 }
 
+/** Pooled connections of one task, unless database.max_connections says otherwise. */
+export const TASK_MAX_CONNECTIONS = 2;
+
 async function runTask(input: TaskInput, env: NodeJS.ProcessEnv, log: Logger, signal: AbortSignal): Promise<number> {
   const loaded = await taskConfig(env, signal);
   const linked = databaseUrlFromSstResource(env);
-  const database = await openDatabase({ config: loaded.config, log, env: linked ? { ...env, CHANTAL_DATABASE_URL: linked } : env });
+  // A task is one sync (or backup): two pooled connections besides its lock connection, so a fleet fits max_connections.
+  const database = await openDatabase({
+    config: loaded.config,
+    log,
+    env: linked ? { ...env, CHANTAL_DATABASE_URL: linked } : env,
+    defaultMaxConnections: TASK_MAX_CONNECTIONS,
+    signal,
+  });
   const now = () => new Date();
   const signalName = () => (signal.aborted ? (signal.reason as AbortedError).signalName : undefined) as NodeJS.Signals | undefined;
   try {

@@ -98,6 +98,20 @@ const StorageWithBackendSchema = StorageSchema.superRefine((s, ctx) => {
 
 export const DatabaseSchema = z.strictObject({
   url: z.string().min(1).optional().describe("postgres:// URL; unset means CHANTAL_DATABASE_URL, DATABASE_URL, else the embedded server"),
+  max_connections: z
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .optional()
+    .describe("pooled connections one process opens at most, besides its lock connection (default 10; an AWS task: 2)"),
+  connect_retry_seconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(3600)
+    .optional()
+    .describe("how long a start waits, with backoff, while the server refuses new connections (too many connections, starting up; default 120)"),
 });
 
 export const ProxySchema = z.strictObject({

@@ -4,6 +4,7 @@ import type { Config } from "../config/schema.js";
 import { ChantalError, DatabaseError, errorMessage } from "../errors.js";
 import type { Logger } from "../log.js";
 import { redactSecrets } from "../redact.js";
+import { sleep } from "../runtime/sleep.js";
 import { applicationName } from "./application-name.js";
 import { migrate } from "./migrate.js";
 
@@ -42,7 +43,21 @@ function passwordOf(url: string): string | undefined {
   }
 }
 
-export async function connectPool(url: string, opts: { max?: number; applicationName?: string } = {}): Promise<pg.Pool> {
+/** SQLSTATEs of a server that is there but takes no new session now: too_many_connections, cannot_connect_now (starting up). */
+const SATURATED_CODES = new Set(["53300", "57P03"]);
+
+export interface ConnectPoolOptions {
+  max?: number;
+  applicationName?: string;
+  /** Keep trying this long (backoff 1 s doubling to 15 s) while the server refuses for saturation; 0: fail at once. */
+  retrySeconds?: number;
+  log?: Logger;
+  signal?: AbortSignal;
+  /** Injected for tests. */
+  sleepMs?: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
+export async function connectPool(url: string, opts: ConnectPoolOptions = {}): Promise<pg.Pool> {
   const pool = new pg.Pool({
     connectionString: url,
     max: opts.max ?? 10,
@@ -52,15 +67,31 @@ export async function connectPool(url: string, opts: { max?: number; application
   pool.on("error", () => undefined); // an idle client's error surfaces on its next query
   // A checked-out client's too: its query rejects (or the next one), instead of an unhandled 'error' event killing the process.
   pool.on("connect", (client) => client.on("error", () => undefined));
-  try {
-    const c = await pool.connect();
-    c.release();
-  } catch (err) {
-    await pool.end().catch(() => undefined);
-    const reason = redactSecrets(errorMessage(err), [passwordOf(url)]);
-    throw new DatabaseError(`cannot connect to PostgreSQL at ${describeDatabaseUrl(url)}: ${reason}`, { cause: err });
+  const deadline = Date.now() + (opts.retrySeconds ?? 0) * 1000;
+  for (let attempt = 1, delay = 1000; ; attempt++, delay = Math.min(15_000, delay * 2)) {
+    try {
+      const c = await pool.connect();
+      c.release();
+      return pool;
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      const reason = redactSecrets(errorMessage(err), [passwordOf(url)]);
+      // 02:00 on AWS: a fleet of tasks may fill max_connections for a moment; each waits its turn instead of failing.
+      if (code !== undefined && SATURATED_CODES.has(code) && Date.now() + delay <= deadline && !opts.signal?.aborted) {
+        if (attempt === 1)
+          opts.log?.warn(
+            { database: describeDatabaseUrl(url), code },
+            `PostgreSQL refuses new connections (${reason}): retrying for up to ${opts.retrySeconds} s`,
+          );
+        await (opts.sleepMs ?? sleep)(delay, opts.signal).catch(() => undefined);
+        continue;
+      }
+      await pool.end().catch(() => undefined);
+      throw new DatabaseError(`cannot connect to PostgreSQL at ${describeDatabaseUrl(url)}: ${reason}${attempt > 1 ? ` (after ${attempt} attempts)` : ""}`, {
+        cause: err,
+      });
+    }
   }
-  return pool;
 }
 
 export interface OpenDatabaseOptions {
@@ -71,6 +102,8 @@ export interface OpenDatabaseOptions {
   migrate?: boolean;
   /** Ends a wait for the migration lock (a restore holds it while it loads). */
   signal?: AbortSignal;
+  /** Pooled connections when database.max_connections does not say (default 10). */
+  defaultMaxConnections?: number;
 }
 
 export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database> {
@@ -90,7 +123,12 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
   }
   let pool: pg.Pool | undefined;
   try {
-    pool = await connectPool(url);
+    pool = await connectPool(url, {
+      max: opts.config.database.max_connections ?? opts.defaultMaxConnections ?? 10,
+      retrySeconds: opts.config.database.connect_retry_seconds ?? 120,
+      log: opts.log,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
     if (opts.migrate !== false) {
       const applied = await migrate(pool, undefined, { log: opts.log, ...(opts.signal ? { signal: opts.signal } : {}) });
       if (applied.length > 0) opts.log.debug({ applied }, "database migrated");
