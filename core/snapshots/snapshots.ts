@@ -134,6 +134,15 @@ async function packageVersions(q: pg.Pool | pg.ClientBase, snapshotId: number): 
   return r.rows as PackageVersion[];
 }
 
+/** The distinct package versions of a repository's current set (a sync's before and after, for sync.changed). */
+export async function repositoryPackageVersions(q: Queryable, repositoryId: number): Promise<PackageVersion[]> {
+  const r = await q.query(
+    `SELECT DISTINCT p.name, p.arch, p.epoch, p.version, p.release FROM chantal.repository_packages rp JOIN chantal.packages p ON p.id = rp.package_id WHERE rp.repository_id = $1`,
+    [repositoryId],
+  );
+  return r.rows as PackageVersion[];
+}
+
 /** Orders two versions of a package: the repository type's order (RPM's EVR, dpkg's for apt). */
 export type VersionComparator = (a: PackageVersion, b: PackageVersion) => number;
 
