@@ -46,7 +46,7 @@ function transportOptions(smtp: SmtpConfig) {
     secure: smtp.secure,
     requireTLS: smtp.require_starttls,
     ...(smtp.username ? { auth: { user: smtp.username, pass: smtp.password ?? "" } } : {}),
-    tls: { ...(ca ? { ca } : {}), servername: smtp.host },
+    tls: ca ? { ca } : {},
     connectionTimeout: ms,
     greetingTimeout: ms,
     socketTimeout: ms,
