@@ -29,7 +29,7 @@ import { blobStoreOf } from "../core/storage/backend.js";
 import { effectiveFilter, effectiveSigning } from "../core/filter/effective.js";
 import { loadSigner, signingLabel } from "../core/openpgp/sign.js";
 import type { RepoSyncContext, RepoSyncResult, SyncPlanReport, SyncProgress } from "../core/mirror/types.js";
-import { contentChanges, contentState, type ContentState } from "../core/notify/changes.js";
+import { contentChanges, contentState, newAdvisories, type ContentState } from "../core/notify/changes.js";
 import { syncEvents, type ChangesJson } from "../core/notify/events.js";
 import type { Notifier } from "../core/notify/notifier.js";
 
@@ -195,9 +195,10 @@ export async function syncRepository(req: SyncRequest, env: SyncEnv): Promise<Sy
 }
 
 /** The repository's content before the run, when a target wants sync.changed; a failure to read it only loses the diff. */
-async function contentBefore(env: SyncEnv, repoId: string, repositoryId: number): Promise<ContentState | null> {
-  if (!env.notifier?.wants("sync.changed", repoId)) return null;
-  return contentState(env.database.pool, repositoryId).catch((err: unknown) => {
+async function contentBefore(env: SyncEnv, repo: RepositoryConfig, repositoryId: number): Promise<ContentState | null> {
+  if (!env.notifier?.wants("sync.changed", repo.id)) return null;
+  const repoId = repo.id;
+  return contentState(env.database.pool, repositoryId, repo.type).catch((err: unknown) => {
     env.log.warn({ repo: repoId, error: errorMessage(err) }, "cannot read the package set before the sync: sync.changed will carry no diff");
     return null;
   });
@@ -234,7 +235,7 @@ async function syncAndDiff(req: SyncRequest, env: SyncEnv, found: { changes?: Ch
       await blobs.cleanStaleTemp(24 * 3600 * 1000);
       runId = await startRun(env.database.pool, row.id, req.trigger, "running", env.now());
     }
-    const before = req.dryRun ? null : await contentBefore(env, repo.id, row.id);
+    const before = req.dryRun ? null : await contentBefore(env, repo, row.id);
     // Built inside the run, so an unreadable ca_bundle or client certificate is recorded as its failure.
     http = repositoryHttp(
       repo,
@@ -287,7 +288,13 @@ async function syncAndDiff(req: SyncRequest, env: SyncEnv, found: { changes?: Ch
     await finishRun(env.database.pool, runId, { status: outcome.status, counts, snapshotName: extra.snapshot ?? null, finishedAt: env.now() });
     if (before && outcome.status === "success") {
       try {
-        found.changes = contentChanges(before, await contentState(env.database.pool, row.id), repo.type);
+        const after = await contentState(env.database.pool, row.id, repo.type);
+        // An unreadable updateinfo.xml costs the advisories only, never the package diff.
+        const advisories = await newAdvisories(blobs, before, after, env.signal).catch((err: unknown) => {
+          env.log.warn({ repo: repo.id, error: errorMessage(err) }, "cannot read the advisories of updateinfo.xml: sync.changed lists packages only");
+          return undefined;
+        });
+        found.changes = contentChanges(before, after, repo.type, advisories);
       } catch (err) {
         env.log.warn({ repo: repo.id, error: errorMessage(err) }, "cannot read the package set after the sync: sync.changed will carry no diff");
       }

@@ -143,6 +143,16 @@ export async function repositoryPackageVersions(q: Queryable, repositoryId: numb
   return r.rows as PackageVersion[];
 }
 
+/** The current set's metadata files whose path matches a LIKE pattern (`repodata/%updateinfo.xml%`), with their sha256. */
+export async function repositoryMetadataMatching(q: Queryable, repositoryId: number, pathLike: string): Promise<{ path: string; sha256: string }[]> {
+  const r = await q.query(
+    `SELECT rm.path, m.sha256 FROM chantal.repository_metadata rm JOIN chantal.metadata_files m ON m.id = rm.metadata_file_id
+      WHERE rm.repository_id = $1 AND rm.path LIKE $2 ORDER BY rm.path`,
+    [repositoryId, pathLike],
+  );
+  return r.rows.map((row) => ({ path: row.path as string, sha256: (row.sha256 as string).trim() }));
+}
+
 /** Orders two versions of a package: the repository type's order (RPM's EVR, dpkg's for apt). */
 export type VersionComparator = (a: PackageVersion, b: PackageVersion) => number;
 

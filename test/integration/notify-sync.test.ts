@@ -13,6 +13,10 @@ import { startSyncEnvironment, type SyncEnvironment } from "../helpers/sync-env.
 import { startWebhookReceiver, type WebhookReceiver } from "../helpers/webhook-receiver.js";
 
 const SECRET = "a-long-enough-webhook-secret";
+
+const advisory = (id: string, severity: string, title: string) =>
+  `  <update from="security@example.test" status="final" type="security" version="1">\n    <id>${id}</id>\n    <title>${title}</title>\n    <severity>${severity}</severity>\n    <references><reference href="https://example.test/${id}" id="${id}" title="ref title" type="self"/></references>\n  </update>\n`;
+const updateinfo = (...updates: string[]) => `<?xml version="1.0" encoding="UTF-8"?>\n<updates>\n${updates.join("")}</updates>\n`;
 let env: SyncEnvironment;
 let upstream: string;
 const receivers: WebhookReceiver[] = [];
@@ -33,7 +37,7 @@ const cli = (...args: string[]) =>
 describe("notifications of syncs", () => {
   it("sync.succeeded, then sync.changed with the diff, then sync.failed; each signed", async () => {
     upstream = mkdtempSync(join(tmpdir(), "chantal-up-"));
-    await generateRpmRepo(upstream, 4, 500);
+    await generateRpmRepo(upstream, 4, 500, { updateinfo: updateinfo(advisory("EXSA-2026:0001", "Moderate", "first fix")) });
     env = await startSyncEnvironment({
       upstream,
       repoYaml: (url) => `  - id: r1\n    type: rpm\n    upstream_url: ${url}/\n  - id: broken\n    type: rpm\n    upstream_url: ${url}/nothing-here/\n`,
@@ -45,10 +49,17 @@ describe("notifications of syncs", () => {
     expect((await cli("repo", "sync", "r1")).code).toBe(0);
     expect(r.received.map((x) => x.json.event).sort()).toEqual(["sync.changed", "sync.succeeded"]);
     const first = r.received.find((x) => x.json.event === "sync.changed")!;
-    expect(first.json.changes).toMatchObject({ added_count: 4, removed_count: 0, updated_count: 0, truncated: false });
+    expect(first.json.changes).toMatchObject({ added_count: 4, removed_count: 0, updated_count: 0, truncated: false, advisories_count: 1 });
 
     // upstream: pkg000000 removed, pkg000004 added, pkg000001..3 upgraded to 1.1
-    await generateRpmRepo(upstream, 4, 500, { first: 1, version: "1.1" });
+    await generateRpmRepo(upstream, 4, 500, {
+      first: 1,
+      version: "1.1",
+      updateinfo: updateinfo(
+        advisory("EXSA-2026:0001", "Moderate", "first fix"),
+        advisory("EXSA-2026:0002", "Critical", "pkg &amp; friends: remote code execution"),
+      ),
+    });
     r.received.length = 0;
     expect((await cli("repo", "sync", "r1")).code).toBe(0);
     const changed = r.received.find((x) => x.json.event === "sync.changed")!;
@@ -62,6 +73,9 @@ describe("notifications of syncs", () => {
         added_count: 1,
         removed_count: 1,
         updated_count: 3,
+        // Only the advisory the previous updateinfo.xml did not have, with its severity.
+        advisories: [{ id: "EXSA-2026:0002", type: "security", severity: "Critical", title: "pkg & friends: remote code execution" }],
+        advisories_count: 1,
       },
     });
     expect((changed.json.changes as { updated: unknown[] }).updated[0]).toEqual({
