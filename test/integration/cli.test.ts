@@ -71,6 +71,7 @@ describe("chantal-run config", () => {
       "groups",
       "environments",
       "export",
+      "notify",
     ]);
     expect(schema.additionalProperties).toBe(false);
   });
