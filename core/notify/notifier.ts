@@ -15,6 +15,8 @@ import { deliverWebhook, webhookLabel, type WebhookOutcome } from "./webhook.js"
 
 /** A one-shot command waits this long at its end for deliveries still under way (notify.max_wait_seconds). */
 export const DEFAULT_MAX_WAIT_SECONDS = 30;
+/** After a signal, a one-shot command waits at most this long. */
+const INTERRUPTED_GRACE_MS = 5000;
 
 export interface NotifierDeps {
   log: Logger;
@@ -54,7 +56,7 @@ export function targetsOf(
 export class Notifier {
   #config: Pick<Config, "notify" | "proxy">;
   readonly #inflight = new Set<Promise<unknown>>();
-  readonly #stop = new AbortController();
+  #stop = new AbortController();
   readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
 
   constructor(
@@ -115,9 +117,18 @@ export class Notifier {
   async settle(maxMs: number, signal?: AbortSignal): Promise<number> {
     if (this.#inflight.size === 0) return 0;
     let timer: NodeJS.Timeout | undefined;
+    // Interrupted (Ctrl-C, SIGTERM): a short grace for the run's own sync.interrupted, then out (a second signal exits at once).
+    const grace = Math.min(maxMs, INTERRUPTED_GRACE_MS);
     const timeout = new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => resolve("timeout"), signal?.aborted ? 0 : maxMs);
-      signal?.addEventListener("abort", () => resolve("timeout"), { once: true });
+      timer = setTimeout(() => resolve("timeout"), signal?.aborted ? grace : maxMs);
+      signal?.addEventListener(
+        "abort",
+        () => {
+          clearTimeout(timer);
+          timer = setTimeout(() => resolve("timeout"), grace);
+        },
+        { once: true },
+      );
     });
     const all = (async () => {
       while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
@@ -132,6 +143,8 @@ export class Notifier {
     );
     this.#stop.abort();
     await Promise.allSettled([...this.#inflight]);
+    // Later events are delivered again (the daemon's notifier lives on).
+    this.#stop = new AbortController();
     return left;
   }
 

@@ -44,7 +44,7 @@ const failedRun = {
   error: "repomd.xml: HTTP 503 Service Unavailable",
 };
 
-describe("webhooks", () => {
+describe("webhooks", { timeout: 30_000 }, () => {
   it("POSTs the event's JSON signed with X-Chantal-Signature-256, which the receiver verifies", async () => {
     const r = await receiver();
     const { log, text } = captureLogger();
@@ -145,6 +145,15 @@ describe("webhooks", () => {
     expect(Date.now() - t1).toBeLessThan(3000);
     expect(long.pending).toBe(0);
     expect(text()).toContain("abandoned");
+
+    // Interrupted (Ctrl-C): the bound shrinks to a 5 s grace, whatever max_wait_seconds says.
+    long.emit([sampleEvent("sync.failed", { now: new Date() })]);
+    const stop = new AbortController();
+    const t2 = Date.now();
+    setTimeout(() => stop.abort(), 200);
+    expect(await long.settle(600_000, stop.signal)).toBe(1);
+    expect(Date.now() - t2).toBeGreaterThanOrEqual(5000);
+    expect(Date.now() - t2).toBeLessThan(8000);
   });
 
   it("goes through the configured proxy, and direct for a no_proxy match", async () => {
