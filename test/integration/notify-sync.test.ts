@@ -118,7 +118,32 @@ describe("notifications of syncs", () => {
     expect(took).toBeLessThan(30_000);
   });
 
+  it("db backup sends backup.succeeded with the archive, and backup.failed with the error", async () => {
+    const r = await startWebhookReceiver({ secret: SECRET });
+    receivers.push(r);
+    writeNotify(`notify:\n  webhooks:\n    - url: ${r.url}\n      events: [backup.succeeded, backup.failed]\n      secret: \${HOOK_SECRET}\n`);
+    const target = mkdtempSync(join(tmpdir(), "chantal-notify-backups-"));
+    try {
+      expect((await cli("db", "backup", "--target", target)).code).toBe(0);
+      expect(r.received).toHaveLength(1);
+      expect(r.received[0]!.signatureValid).toBe(true);
+      expect(r.received[0]!.json).toMatchObject({
+        event: "backup.succeeded",
+        backup: { status: "success", location: expect.stringContaining(target), error: null },
+      });
+      expect((r.received[0]!.json.backup as { size_bytes: number }).size_bytes).toBeGreaterThan(0);
+      expect(r.received[0]!.json.repository).toBeUndefined();
+      const failed = await cli("db", "backup", "--target", "/proc/chantal-cannot-write-here");
+      expect(failed.code).toBe(1);
+      expect(r.received).toHaveLength(2);
+      expect(r.received[1]!.json).toMatchObject({ event: "backup.failed", backup: { status: "failed", location: null, error: expect.any(String) } });
+    } finally {
+      rmSync(target, { recursive: true, force: true });
+    }
+  });
+
   it("freshness changes are announced once per change, however often the daemon looks", async () => {
+    writeNotify("");
     const { config } = await loadConfig({ configDir: env.configDir });
     const blobs = blobStoreOf(config);
     const t = new Date();
@@ -132,7 +157,6 @@ describe("notifications of syncs", () => {
     expect(stale.map((e) => [e.event, e.repository, e.freshness?.previous])).toEqual([["freshness.stale", "r1", "ok"]]);
     expect(await freshnessChanges(env.pg, blobs, config, later)).toEqual([]);
     // Synced again: back to ok, announced.
-    writeNotify("");
     expect((await cli("repo", "sync", "r1")).code).toBe(0);
     const back = await freshnessChanges(env.pg, blobs, config, new Date());
     expect(back.map((e) => [e.event, e.repository, e.freshness?.previous])).toEqual([["freshness.ok", "r1", "stale"]]);
