@@ -60,6 +60,7 @@ export const EXAMPLES: Record<string, string[]> = {
   "pool verify": ["chantal-run pool verify", "chantal-run pool verify rhel9-baseos --deep --fix"],
   "pool gc": ["chantal-run pool gc --dry-run", "chantal-run pool gc", "chantal-run pool gc --protect-minutes 0 --wait-seconds 600 --json"],
   "snapshot prune": ["chantal-run snapshot prune --dry-run", "chantal-run snapshot prune rhel9-baseos"],
+  "notify test": ["chantal-run notify test", "chantal-run notify test --event sync.changed", "chantal-run notify test --digest --json"],
   "metrics write": ["chantal-run metrics write --textfile /var/lib/prometheus/node-exporter"],
   "storage usage": ["chantal-run storage usage", "chantal-run storage usage rhel9-baseos --json"],
   "signing generate-key": [

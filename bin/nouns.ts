@@ -17,6 +17,7 @@ export const NOUNS: Record<string, string> = {
   import: "the other side of the air gap: import a bundle (import BUNDLE), list what arrived, write the inventory of blobs held here",
   storage: "disk use of the pool and its repositories",
   metrics: "Prometheus metrics: per repository freshness and last runs, backups, pool (the daemon serves them with --http)",
+  notify: "notifications: send a sample to every webhook and e-mail target (notify test)",
   cloud: "the AWS deployment",
 };
 

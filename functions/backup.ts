@@ -4,6 +4,8 @@ import type { Config } from "../core/config/schema.js";
 import { createBackup, type BackupCounts, type BackupEnv, type BackupOutcome, type BackupRequest } from "../core/backup/create.js";
 import { AbortedError, ConfigError, errorMessage, failureCause, LockBusyError } from "../core/errors.js";
 import { redactText } from "../core/redact.js";
+import { backupEvents } from "../core/notify/events.js";
+import type { Notifier } from "../core/notify/notifier.js";
 import { statusExitCode } from "./exit-code.js";
 
 export type { BackupRequest, BackupOutcome, BackupCounts };
@@ -38,8 +40,28 @@ export function backupRequestFromConfig(config: Config, overrides: Partial<Backu
   };
 }
 
-export async function runBackup(req: BackupRequest, ctx: BackupContext): Promise<BackupResult> {
+/** Back up, then hand backup.succeeded / backup.failed to the notifier (delivered in the background, never awaited). */
+export async function runBackup(req: BackupRequest, ctx: BackupContext, opts: { notifier?: Notifier | null } = {}): Promise<BackupResult> {
+  const notify = (r: Pick<BackupResult, "status" | "location" | "size" | "durationMs" | "error">) => {
+    try {
+      opts.notifier?.emit(backupEvents(r, { now: ctx.now() }));
+    } catch (err) {
+      ctx.log.warn({ error: errorMessage(err) }, "notifications of this backup not sent");
+    }
+  };
   const started = Date.now();
+  try {
+    const result = await backupOnce(req, ctx, started);
+    notify(result);
+    return result;
+  } catch (err) {
+    // A configuration that cannot work (exit 78) is still a backup that did not happen.
+    if (err instanceof ConfigError) notify({ status: "failed", location: null, size: 0, durationMs: Date.now() - started, error: err.message });
+    throw err;
+  }
+}
+
+async function backupOnce(req: BackupRequest, ctx: BackupContext, started: number): Promise<BackupResult> {
   const base = { location: null, size: 0, counts: null, pruned: [] as string[] };
   try {
     const outcome = await createBackup(req, ctx);

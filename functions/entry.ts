@@ -16,6 +16,7 @@ import type { Failure } from "../core/runtime/failure.js";
 import { backupExitCode, backupRequestFromConfig, runBackup } from "./backup.js";
 import { progressLines } from "./progress-lines.js";
 import { runSync, syncExitCode } from "./sync.js";
+import { maxWaitMs, notifierFor } from "../core/notify/notifier.js";
 import { poolGcExitCode, runScheduledPoolGc } from "./pool-gc.js";
 import { groupSnapshotExitCode, runScheduledGroupSnapshot } from "./group-snapshot.js";
 import { DEFAULT_CLOUD_TIMEZONE } from "../core/cloud/plan.js";
@@ -122,12 +123,14 @@ async function runTask(input: TaskInput, env: NodeJS.ProcessEnv, log: Logger, si
   });
   const now = () => new Date();
   const signalName = () => (signal.aborted ? (signal.reason as AbortedError).signalName : undefined) as NodeJS.Signals | undefined;
+  // A task notifies on its own run, as a one-shot `repo sync` does, and waits for it at its end (bounded).
+  const notifier = notifierFor(loaded.config, { log, configDir: loaded.dir, env });
   try {
     if (input.handler === "sync") {
       const progress = progressLines(log);
       const r = await runSync(
         { repoId: input.repoId, trigger: input.trigger, ...(input.snapshotTemplate ? { snapshotTemplate: input.snapshotTemplate } : {}) },
-        { loaded, database, log, signal, now, onProgress: progress.onProgress },
+        { loaded, database, log, signal, now, onProgress: progress.onProgress, notifier },
       );
       log[r.status === "failed" || r.status === "interrupted" ? "error" : "info"]({ task: input, result: jsonValue(r) }, `sync ${r.status}`);
       return syncExitCode(r, signalName());
@@ -154,20 +157,18 @@ async function runTask(input: TaskInput, env: NodeJS.ProcessEnv, log: Logger, si
       );
       return poolGcExitCode(r, signalName());
     }
-    const r = await runBackup(backupRequestFromConfig(loaded.config), {
-      config: loaded.config,
-      configDir: loaded.dir,
-      databaseUrl: database.url,
-      log,
-      signal,
-      now,
-    });
+    const r = await runBackup(
+      backupRequestFromConfig(loaded.config),
+      { config: loaded.config, configDir: loaded.dir, databaseUrl: database.url, log, signal, now },
+      { notifier },
+    );
     log[r.status === "success" ? "info" : "error"](
       { task: input, result: jsonValue({ status: r.status, location: r.location, size: r.size, counts: r.counts, error: r.error }) },
       `backup ${r.status}`,
     );
     return backupExitCode(r, signalName());
   } finally {
+    await notifier?.settle(maxWaitMs(loaded.config), signal);
     await database.close();
   }
 }

@@ -26,6 +26,9 @@ import { backupRequestFromConfig, runBackup } from "./backup.js";
 import { runScheduledGroupSnapshot } from "./group-snapshot.js";
 import { runScheduledPoolGc } from "./pool-gc.js";
 import { runSync } from "./sync.js";
+import { buildDigest } from "../core/notify/digest.js";
+import { freshnessChanges } from "../core/notify/freshness-watch.js";
+import { maxWaitMs, Notifier } from "../core/notify/notifier.js";
 
 /** What the daemon needs from its caller (the CLI's command context is one). */
 export interface SchedulerContext {
@@ -40,11 +43,14 @@ export interface SchedulerContext {
 }
 
 const HEARTBEAT_MS = 15_000;
+/** How often the daemon computes every repository's freshness state to announce changes (notify: freshness.*). */
+export const FRESHNESS_CHECK_MS = 5 * 60_000;
+const FRESHNESS_EVENTS = ["freshness.stale", "freshness.expiring", "freshness.failing", "freshness.ok"] as const;
 /** How long `start --daemon` waits for the detached daemon to come up (the embedded database may need initdb). */
 const DETACH_TIMEOUT_MS = 180_000;
 
 /** The handler of each job kind: a scheduled run calls the same handler as the CLI and the cloud. */
-export function jobHandlers(database: Database, log: Logger, clock: Clock): Record<JobKind, JobRunner> {
+export function jobHandlers(database: Database, log: Logger, clock: Clock, notifier: Notifier | null = null): Record<JobKind, JobRunner> {
   return {
     async sync(req: JobRunRequest): Promise<JobRunResult> {
       const r = await runSync(
@@ -54,7 +60,7 @@ export function jobHandlers(database: Database, log: Logger, clock: Clock): Reco
           publish: true,
           ...(req.job.snapshotTemplate ? { snapshotTemplate: req.job.snapshotTemplate, snapshotTimeZone: req.job.timeZone } : {}),
         },
-        { loaded: req.loaded, database, log, signal: req.signal, now: () => clock.now() },
+        { loaded: req.loaded, database, log, signal: req.signal, now: () => clock.now(), notifier },
       );
       return { status: r.status, runId: r.runId, error: r.error, details: { ...r.counts, snapshot: r.snapshot, durationMs: r.durationMs } };
     },
@@ -82,14 +88,18 @@ export function jobHandlers(database: Database, log: Logger, clock: Clock): Reco
     },
     async backup(req: JobRunRequest): Promise<JobRunResult> {
       const { config, dir } = req.loaded;
-      const r = await runBackup(backupRequestFromConfig(config), {
-        config,
-        configDir: dir,
-        databaseUrl: database.url,
-        log,
-        signal: req.signal,
-        now: () => clock.now(),
-      }).catch((err: unknown) => {
+      const r = await runBackup(
+        backupRequestFromConfig(config),
+        {
+          config,
+          configDir: dir,
+          databaseUrl: database.url,
+          log,
+          signal: req.signal,
+          now: () => clock.now(),
+        },
+        { notifier },
+      ).catch((err: unknown) => {
         // A configuration problem (an unreadable signing key) fails this run; the daemon keeps going.
         if (err instanceof ConfigError)
           return { status: "failed" as const, location: null, size: 0, pruned: [] as string[], durationMs: 0, error: err.message };
@@ -101,6 +111,64 @@ export function jobHandlers(database: Database, log: Logger, clock: Clock): Reco
         error: r.error,
         details: { location: r.location, size: r.size, pruned: r.pruned.length, durationMs: r.durationMs },
       };
+    },
+    async "notify-digest"(req: JobRunRequest): Promise<JobRunResult> {
+      const config = req.loaded.config;
+      if (!notifier) return { status: "skipped", runId: null, error: "notify.email is not configured" };
+      try {
+        const report = await buildDigest(database.pool, blobStoreOf(config), config, clock.now(), (m) => log.warn(m));
+        const sent = await notifier.sendDigest(report);
+        if (!sent) return { status: "skipped", runId: null, error: "notify.email.digest is not set" };
+        return {
+          status: sent.ok ? "success" : "failed",
+          runId: null,
+          error: sent.error,
+          details: { repositories: report.repositories.length, attempts: sent.attempts },
+        };
+      } catch (err) {
+        return { status: "failed", runId: null, error: errorMessage(err) };
+      }
+    },
+  };
+}
+
+/**
+ * Announce freshness changes now and every FRESHNESS_CHECK_MS of the daemon's clock (and after each sync, through
+ * `kick`); a failing check is logged and tried again at the next one. Returns kick and stop.
+ */
+function freshnessWatch(database: Database, log: Logger, clock: Clock, notifier: Notifier, current: { loaded: LoadedConfig }) {
+  let cancel = () => {};
+  let stopped = false;
+  let running: Promise<void> = Promise.resolve();
+  const check = () => {
+    running = running.then(async () => {
+      if (stopped) return;
+      // Nobody listens: nothing is computed or recorded (a target added later hears of a state that is not ok once).
+      if (!FRESHNESS_EVENTS.some((e) => notifier.wants(e))) return;
+      const config = current.loaded.config;
+      try {
+        notifier.emit(await freshnessChanges(database.pool, blobStoreOf(config), config, clock.now(), (m) => log.debug(m)));
+      } catch (err) {
+        log.warn({ error: errorMessage(err) }, "freshness check for notifications failed; trying again at the next one");
+      }
+    });
+    return running;
+  };
+  const schedule = () => {
+    cancel = clock.setTimer(() => {
+      void check().then(() => {
+        if (!stopped) schedule();
+      });
+    }, FRESHNESS_CHECK_MS);
+  };
+  void check();
+  schedule();
+  return {
+    kick: () => void check(),
+    async stop() {
+      stopped = true;
+      cancel();
+      await running;
     },
   };
 }
@@ -227,6 +295,7 @@ async function runDaemon(ctx: SchedulerContext, hangup: ReturnType<typeof hangup
   const current = { loaded };
   let stopHeartbeat = () => {};
   let webServer: WebServer | null = null;
+  let stopWatch = async () => {};
   try {
     await writePidFile(pidFile, process.pid);
     const scheduleCount = () => planJobs(current.loaded.config).length;
@@ -239,7 +308,19 @@ async function runDaemon(ctx: SchedulerContext, hangup: ReturnType<typeof hangup
       configDir: loaded.dir,
       scheduleCount: scheduleCount(),
     });
-    const handlers = jobHandlers(database, ctx.log, clock);
+    // One notifier for the daemon's life: a reload changes its targets (deliveries under way keep theirs).
+    const notifier = new Notifier(loaded.config, { log: ctx.log, configDir: loaded.dir });
+    const watch = freshnessWatch(database, ctx.log, clock, notifier, current);
+    stopWatch = async () => {
+      await watch.stop();
+      await notifier.settle(maxWaitMs(current.loaded.config));
+    };
+    const baseHandlers = jobHandlers(database, ctx.log, clock, notifier);
+    const handlers: typeof baseHandlers = {
+      ...baseHandlers,
+      // A sync may change a repository's state (failing, back to ok): look again at once.
+      sync: (req) => baseHandlers.sync(req).finally(() => watch.kick()),
+    };
     const scheduler = new Scheduler({
       loaded,
       clock,
@@ -277,7 +358,10 @@ async function runDaemon(ctx: SchedulerContext, hangup: ReturnType<typeof hangup
       void heartbeat(database.pool, id, scheduleCount()).catch((err: unknown) => ctx.log.warn({ error: errorMessage(err) }, "heartbeat failed"));
     const timer = setInterval(beat, HEARTBEAT_MS);
     stopHeartbeat = () => clearInterval(timer);
-    hangup.attach(scheduler, current, beat);
+    hangup.attach(scheduler, current, () => {
+      beat();
+      notifier.configure(current.loaded.config);
+    });
     ctx.log.info({ host: hostname(), pid: process.pid, schedules: scheduler.jobList.length, pidFile }, "scheduler started");
 
     const reason = await stopRequested(ctx, lock);
@@ -296,6 +380,7 @@ async function runDaemon(ctx: SchedulerContext, hangup: ReturnType<typeof hangup
     return lostLock ? ExitCode.failed : ExitCode.ok;
   } finally {
     stopHeartbeat();
+    await stopWatch();
     await webServer?.close();
     await removePidFile(pidFile, process.pid).catch(() => undefined);
     await lock.release();

@@ -29,6 +29,9 @@ import { blobStoreOf } from "../core/storage/backend.js";
 import { effectiveFilter, effectiveSigning } from "../core/filter/effective.js";
 import { loadSigner, signingLabel } from "../core/openpgp/sign.js";
 import type { RepoSyncContext, RepoSyncResult, SyncPlanReport, SyncProgress } from "../core/mirror/types.js";
+import { contentChanges, contentState, newAdvisories, type ContentState } from "../core/notify/changes.js";
+import { syncEvents, type ChangesJson } from "../core/notify/events.js";
+import type { Notifier } from "../core/notify/notifier.js";
 
 export interface SyncRequest {
   repoId: string;
@@ -58,6 +61,8 @@ export interface SyncEnv {
   signal: AbortSignal;
   now: () => Date;
   onProgress?: (repoId: string, p: SyncProgress) => void;
+  /** Where the run's events go (notify:); delivered in the background, never awaited here. */
+  notifier?: Notifier | null;
 }
 
 export type SyncOutcome = "success" | "noop" | "dry-run" | "skipped-locked" | "failed" | "interrupted";
@@ -175,7 +180,31 @@ async function mirrorSigner(env: SyncEnv, repo: RepositoryConfig): Promise<RepoS
   return signer;
 }
 
+/** Sync, then hand the run's events (sync.succeeded/changed/failed/interrupted) to the notifier without waiting for them. */
 export async function syncRepository(req: SyncRequest, env: SyncEnv): Promise<SyncResult> {
+  const found: { changes?: ChangesJson } = {};
+  const result = await syncAndDiff(req, env, found);
+  if (env.notifier && !req.dryRun) {
+    try {
+      env.notifier.emit(syncEvents({ ...result, trigger: req.trigger }, found.changes, { now: env.now() }));
+    } catch (err) {
+      env.log.warn({ repo: req.repoId, error: errorMessage(err) }, "notifications of this sync not sent");
+    }
+  }
+  return result;
+}
+
+/** The repository's content before the run, when a target wants sync.changed; a failure to read it only loses the diff. */
+async function contentBefore(env: SyncEnv, repo: RepositoryConfig, repositoryId: number): Promise<ContentState | null> {
+  if (!env.notifier?.wants("sync.changed", repo.id)) return null;
+  const repoId = repo.id;
+  return contentState(env.database.pool, repositoryId, repo.type).catch((err: unknown) => {
+    env.log.warn({ repo: repoId, error: errorMessage(err) }, "cannot read the package set before the sync: sync.changed will carry no diff");
+    return null;
+  });
+}
+
+async function syncAndDiff(req: SyncRequest, env: SyncEnv, found: { changes?: ChangesJson }): Promise<SyncResult> {
   const started = Date.now();
   if (req.dryRun && req.snapshotTemplate) throw new UsageError(`repository ${req.repoId}: a dry run creates no snapshot: leave out the snapshot template`);
   const { config } = env.loaded;
@@ -206,6 +235,7 @@ export async function syncRepository(req: SyncRequest, env: SyncEnv): Promise<Sy
       await blobs.cleanStaleTemp(24 * 3600 * 1000);
       runId = await startRun(env.database.pool, row.id, req.trigger, "running", env.now());
     }
+    const before = req.dryRun ? null : await contentBefore(env, repo, row.id);
     // Built inside the run, so an unreadable ca_bundle or client certificate is recorded as its failure.
     http = repositoryHttp(
       repo,
@@ -256,6 +286,19 @@ export async function syncRepository(req: SyncRequest, env: SyncEnv): Promise<Sy
     // A signal during the publish's last steps: the run is not recorded as a success.
     signal.throwIfAborted();
     await finishRun(env.database.pool, runId, { status: outcome.status, counts, snapshotName: extra.snapshot ?? null, finishedAt: env.now() });
+    if (before && outcome.status === "success") {
+      try {
+        const after = await contentState(env.database.pool, row.id, repo.type);
+        // An unreadable updateinfo.xml costs the advisories only, never the package diff.
+        const advisories = await newAdvisories(blobs, before, after, env.signal).catch((err: unknown) => {
+          env.log.warn({ repo: repo.id, error: errorMessage(err) }, "cannot read the advisories of updateinfo.xml: sync.changed lists packages only");
+          return undefined;
+        });
+        found.changes = contentChanges(before, after, repo.type, advisories);
+      } catch (err) {
+        env.log.warn({ repo: repo.id, error: errorMessage(err) }, "cannot read the package set after the sync: sync.changed will carry no diff");
+      }
+    }
     return { repoId: repo.id, status: outcome.status, runId, counts, durationMs: Date.now() - started, ...extra };
   } catch (err) {
     const cause = failureCause(connectionLossError(err, `the sync of repository ${repo.id}`), signal);

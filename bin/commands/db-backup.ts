@@ -6,6 +6,7 @@ import { backupExitCode, backupRequestFromConfig, runBackup } from "../../functi
 import { action } from "../context.js";
 import { dataKeyed, printJson } from "../output.js";
 import { jsonManifest } from "../backup-json.js";
+import { maxWaitMs, notifierFor } from "../../core/notify/notifier.js";
 
 interface BackupOptions {
   output?: string;
@@ -36,14 +37,12 @@ export function register(db: Command): void {
           ...(opts.includeConfig !== undefined ? { includeConfig: opts.includeConfig } : {}),
           ...(opts.compress !== undefined ? { compress: opts.compress } : {}),
         });
-        const result = await runBackup(req, {
-          config: loaded.config,
-          configDir: loaded.dir,
-          databaseUrl: database.url,
-          log: ctx.log,
-          signal: ctx.signal,
-          now: () => new Date(),
-        });
+        const notifier = notifierFor(loaded.config, { log: ctx.log, configDir: loaded.dir });
+        const result = await runBackup(
+          req,
+          { config: loaded.config, configDir: loaded.dir, databaseUrl: database.url, log: ctx.log, signal: ctx.signal, now: () => new Date() },
+          { notifier },
+        ).finally(() => notifier?.settle(maxWaitMs(loaded.config), ctx.signal));
         const signalName = ctx.signal.aborted ? ((ctx.signal.reason as { signalName?: NodeJS.Signals }).signalName ?? "SIGTERM") : undefined;
         if (opts.json) {
           const { outcome, ...plain } = result;

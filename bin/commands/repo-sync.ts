@@ -13,6 +13,7 @@ import { formatClientConfig } from "../../core/publish/client-config.js";
 import { clientConfigOf } from "../../core/publish/targets.js";
 import { repoIdArgument } from "../repo-id.js";
 import { formatDryRunResult } from "../../functions/dry-run-report.js";
+import { maxWaitMs, notifierFor } from "../../core/notify/notifier.js";
 
 interface SyncOptions {
   repoId?: string;
@@ -99,6 +100,8 @@ export function register(repo: Command): void {
         // Ctrl-C: the bar goes before the interruption is logged (core/runtime/signals.ts aborts, then logs).
         ctx.signal.addEventListener("abort", () => progress.stop(), { once: true });
         const results: SyncResult[] = [];
+        // A dry run notifies nobody; a real one sends its events in the background and waits for them at the end (bounded).
+        const notifier = opts.dryRun ? null : notifierFor(loaded.config, { log: ctx.log, configDir: loaded.dir });
         try {
           for (const repoId of ids) {
             if (ctx.signal.aborted) break;
@@ -115,7 +118,7 @@ export function register(repo: Command): void {
                 ...(snapshotTemplate ? { snapshotTemplate } : {}),
                 ...(opts.dryRun ? { dryRun: true } : {}),
               },
-              { loaded, database, log: ctx.log, signal: ctx.signal, now: () => new Date(), onProgress: progress.onProgress },
+              { loaded, database, log: ctx.log, signal: ctx.signal, now: () => new Date(), onProgress: progress.onProgress, notifier },
             );
             results.push(result);
             // The structured result is for --verbose: the summary below (and its one error: line) is what a person reads.
@@ -145,6 +148,7 @@ export function register(repo: Command): void {
           process.stdout.write(syncSummaryLine(r) + `${r.published ? `\npublished: ${r.published}` : ""}${r.snapshot ? `\nsnapshot: ${r.snapshot}` : ""}\n`);
           if (leftPublished(r, publish)) process.stdout.write(await latestClientConfig(loaded, database, r.repoId));
         }
+        await notifier?.settle(maxWaitMs(loaded.config), ctx.signal);
         const signalName = ctx.signal.aborted ? ((ctx.signal.reason as { signalName?: NodeJS.Signals }).signalName ?? "SIGTERM") : undefined;
         return combinedExitCode(results.map((r) => syncExitCode(r, signalName)));
       }),

@@ -1,8 +1,8 @@
-// `chantal-run scheduler list`: every configured repository (and the database backup, pool gc and scheduled group snapshots) with its schedule, time zone, next run and last run.
+// `chantal-run scheduler list`: every configured repository (and the database backup, pool gc, scheduled group snapshots and the notify digest) with its schedule, time zone, next run and last run.
 import type { Command } from "commander";
 import { repositoriesWithLastRun } from "../../core/db/repositories.js";
 import { nextFire } from "../../core/schedule/next.js";
-import { BACKUP_JOB_KEY, groupSnapshotJobKey, POOL_GC_JOB_KEY, scheduleTimeZone, unscheduledReason } from "../../core/schedule/plan.js";
+import { BACKUP_JOB_KEY, groupSnapshotJobKey, NOTIFY_DIGEST_JOB_KEY, POOL_GC_JOB_KEY, scheduleTimeZone, unscheduledReason } from "../../core/schedule/plan.js";
 import { readSchedulerStatus } from "../../core/schedule/state.js";
 import { action } from "../context.js";
 import { LocalTimes, printJson, printTable } from "../output.js";
@@ -86,6 +86,15 @@ export function register(scheduler: Command): void {
               schedule: g.schedule,
               ...(g.schedule ? { name: g.schedule.name } : {}),
             })),
+            ...(config.notify?.email?.digest
+              ? [
+                  {
+                    label: "(notify digest)",
+                    key: NOTIFY_DIGEST_JOB_KEY,
+                    schedule: { enabled: true, cron: config.notify.email.digest_cron, timezone: config.notify.email.digest_timezone },
+                  },
+                ]
+              : []),
           ];
         for (const { label, key, schedule: backup, name } of daily) {
           if (!backup?.enabled) continue;

@@ -9,7 +9,7 @@ import { configFiles, MAIN_CONFIG_FILE } from "./files.js";
 import { formatKeyPath } from "./key-path.js";
 import { describeKeyPath, lineOf, parseKeyPath, unknownKeyHint } from "./issue-location.js";
 import { interpolateTree } from "./interpolate.js";
-import { ConfigFileSchema, ConfigSchema, type Config, type ConfigFile, type RepositoryConfig } from "./schema.js";
+import { ConfigFileSchema, ConfigSchema, type Config, type ConfigFile, type NotifyConfig, type RepositoryConfig } from "./schema.js";
 
 export const DEFAULT_CONFIG_DIR = "/etc/chantal";
 
@@ -122,7 +122,7 @@ function parseFile(file: string, text: string, env: NodeJS.ProcessEnv): ParsedFi
           file,
           path: "",
           message:
-            "must be a mapping of sections (storage, database, proxy, http, repositories, scheduler, backup, publish, filter, signing, snapshots, pool, freshness, metrics, web, groups, environments, export, cloud)",
+            "must be a mapping of sections (storage, database, proxy, http, repositories, scheduler, backup, publish, filter, signing, snapshots, pool, freshness, metrics, web, groups, environments, export, cloud, notify)",
         },
       ],
     };
@@ -202,6 +202,16 @@ function resolveRepositoryPaths(repo: RepositoryConfig, abs: AbsolutePath): Repo
   };
 }
 
+/** The CA files of webhooks and of the SMTP server are relative to the config directory. */
+function resolveNotifyPaths(notify: NotifyConfig, abs: AbsolutePath): NotifyConfig {
+  const email = notify.email;
+  return {
+    ...notify,
+    ...(notify.webhooks ? { webhooks: notify.webhooks.map((w) => (w.ca_file ? { ...w, ca_file: abs(w.ca_file) } : w)) } : {}),
+    ...(email?.smtp.ca_file ? { email: { ...email, smtp: { ...email.smtp, ca_file: abs(email.smtp.ca_file) } } } : {}),
+  };
+}
+
 function resolvePaths(config: Config, dir: string): Config {
   const abs: AbsolutePath = (p) => (isAbsolute(p) ? p : resolve(dir, p));
   const base = abs(config.storage.base_path);
@@ -225,6 +235,7 @@ function resolvePaths(config: Config, dir: string): Config {
       temp_path: abs(config.storage.temp_path ?? (config.storage.backend === "s3" ? join(base, "tmp") : join(pool, ".tmp"))),
     },
     backup: { ...config.backup, dir: abs(config.backup.dir ?? join(base, "backups")) },
+    ...(config.notify ? { notify: resolveNotifyPaths(config.notify, abs) } : {}),
     export: {
       ...config.export,
       dir: abs(config.export?.dir ?? join(base, "exports")),

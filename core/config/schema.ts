@@ -397,6 +397,102 @@ export const TaskSizeSchema = z
       });
   });
 
+/** The events a notification target can ask for (core/notify/events.ts builds them). */
+export const NOTIFY_EVENTS = [
+  "sync.succeeded",
+  "sync.changed",
+  "sync.failed",
+  "sync.interrupted",
+  "freshness.stale",
+  "freshness.expiring",
+  "freshness.failing",
+  "freshness.ok",
+  "backup.succeeded",
+  "backup.failed",
+] as const;
+export type NotifyEventName = (typeof NOTIFY_EVENTS)[number];
+
+const notifyEvents = z
+  .array(
+    z.enum(NOTIFY_EVENTS, {
+      error: (iss) => `${JSON.stringify(iss.input)} is not an event: use ${NOTIFY_EVENTS.join(", ")}`,
+    }),
+  )
+  .min(1, "must name at least one event")
+  .describe(`which events this target receives: ${NOTIFY_EVENTS.join(", ")}`);
+
+/** The repositories a target is about: absent means every repository (events of backups always pass). */
+const notifyRepositories = z.array(z.string().min(1)).min(1).optional().describe("only events of these repository ids (default: every repository)");
+
+/** notify.webhooks[]: an HTTP(S) POST of the event's JSON, signed with HMAC-SHA256 (X-Chantal-Signature-256). */
+export const WebhookSchema = z.strictObject({
+  url: httpUrl.describe("where the JSON is POSTed; reached through the global proxy block (no_proxy applies)"),
+  events: notifyEvents,
+  repositories: notifyRepositories,
+  secret: z
+    .string()
+    .min(16, "must be at least 16 characters (give it as ${VARIABLE}: the receiver checks X-Chantal-Signature-256 with it)")
+    .optional()
+    .describe("HMAC-SHA256 key of X-Chantal-Signature-256, e.g. ${CHANTAL_WEBHOOK_SECRET}; without it nothing is signed"),
+  headers: z
+    .record(z.string().regex(/^[A-Za-z0-9-]+$/, "must be an HTTP header name"), z.string())
+    .optional()
+    .describe("extra request headers"),
+  ca_file: z.string().min(1).optional().describe("PEM file trusted for an https:// receiver (besides the system CAs and proxy.ca_bundle)"),
+  timeout_seconds: z.number().int().min(1).max(300).default(10).describe("per attempt"),
+  retries: z.number().int().min(0).max(10).default(4).describe("further attempts after a failed one, with exponential backoff"),
+});
+
+/** notify.email.smtp: the SMTP server (nodemailer). */
+export const SmtpSchema = z.strictObject({
+  host: z.string().min(1),
+  port: z.number().int().min(1).max(65535).default(587),
+  secure: z.boolean().default(false).describe("TLS from the first byte (port 465); false: STARTTLS when the server offers it"),
+  require_starttls: z.boolean().default(false).describe("with secure: false, refuse to send when the server offers no STARTTLS"),
+  username: z.string().min(1).optional(),
+  password: z.string().optional().describe("e.g. ${CHANTAL_SMTP_PASSWORD}"),
+  ca_file: z.string().min(1).optional().describe("PEM file trusted for the server's certificate (besides the system CAs)"),
+  timeout_seconds: z.number().int().min(1).max(300).default(30).describe("per attempt: connection, greeting and each command"),
+  retries: z.number().int().min(0).max(10).default(3).describe("further attempts after a temporary failure (a 4xx answer, a lost connection)"),
+});
+
+const emailAddress = z.string().regex(/^[^\s@<>]+@[^\s@<>]+$/, "must be an e-mail address (user@host)");
+
+/** notify.email: mails per event and an optional daily digest. */
+export const EmailSchema = z
+  .strictObject({
+    smtp: SmtpSchema,
+    from: emailAddress,
+    to: z.array(emailAddress).min(1, "must name at least one address"),
+    events: notifyEvents.optional().describe("events mailed one by one (default: none; the digest alone)"),
+    repositories: notifyRepositories,
+    digest: z
+      .enum(["daily"], { error: () => 'must be "daily"' })
+      .optional()
+      .describe("daily: one mail listing every repository's state and what changed"),
+    digest_cron: cron.default("0 7 * * *").describe("when the daemon sends the digest (minute hour ...; default 07:00)"),
+    digest_timezone: timezone.optional().describe("IANA zone of digest_cron; default scheduler.timezone, else the host's"),
+  })
+  .refine((e) => e.events !== undefined || e.digest !== undefined, { message: "needs events (mails per event), digest: daily, or both" });
+
+/** notify: where events go (core/notify/). Deliveries never block or fail the run that caused them. */
+export const NotifySchema = z.strictObject({
+  webhooks: z.array(WebhookSchema).optional().describe("default: none"),
+  email: EmailSchema.optional(),
+  max_wait_seconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(600)
+    .optional()
+    .describe("how long a one-shot command (repo sync, db backup) waits at its end for deliveries still retrying (default 30)"),
+});
+
+export type NotifyConfig = z.output<typeof NotifySchema>;
+export type WebhookConfig = z.output<typeof WebhookSchema>;
+export type EmailConfig = z.output<typeof EmailSchema>;
+export type SmtpConfig = z.output<typeof SmtpSchema>;
+
 export const RepositorySchema = z
   .strictObject({
     id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "must be 1-63 characters of letters, digits, '.', '_' or '-', starting with a letter or digit"),
@@ -657,6 +753,7 @@ export const ConfigFileSchema = z.strictObject({
   environments: EnvironmentsSchema.optional(),
   export: ExportSchema.optional(),
   cloud: CloudSchema.optional(),
+  notify: NotifySchema.optional(),
 });
 
 /** The merged document with defaults applied. */
@@ -681,6 +778,7 @@ export const ConfigSchema = z
     environments: EnvironmentsSchema.default([]),
     export: ExportSchema.optional(),
     cloud: CloudSchema.optional(),
+    notify: NotifySchema.optional(),
   })
   .superRefine(checkGroupsAndEnvironments)
   .superRefine(checkWebListener);

@@ -204,7 +204,7 @@ export const schedulerInstances = chantal.table(
 
 export const scheduleState = chantal.table("schedule_state", {
   jobKey: text("job_key").primaryKey(),
-  kind: text("kind").$type<"sync" | "backup" | "pool-gc" | "group-snapshot">().notNull(),
+  kind: text("kind").$type<"sync" | "backup" | "pool-gc" | "group-snapshot" | "notify-digest">().notNull(),
   target: text("target").notNull(),
   cron: text("cron").notNull(),
   timezone: text("timezone").notNull(),
@@ -347,4 +347,12 @@ export const imports = chantal.table("imports", {
   exportedAt: ts("exported_at").notNull(),
   startedAt: ts("started_at").notNull().defaultNow(),
   completedAt: ts("completed_at"),
+});
+
+// 0009_notify.sql
+/** The last state notified per subject ("freshness:<repo_id>"): a change is announced once. */
+export const notifyStates = chantal.table("notify_states", {
+  subject: text("subject").primaryKey(),
+  state: text("state").notNull(),
+  changedAt: ts("changed_at").notNull().defaultNow(),
 });

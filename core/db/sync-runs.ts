@@ -94,3 +94,54 @@ export async function deleteRunsOf(q: Queryable, repositoryId: number): Promise<
   const r = await orm(q, (db) => db.delete(syncRuns).where(eq(syncRuns.repositoryId, repositoryId)));
   return r.rowCount ?? 0;
 }
+
+export interface RunSummary {
+  repoId: string;
+  total: number;
+  success: number;
+  noop: number;
+  failed: number;
+  interrupted: number;
+  packagesAdded: number;
+  packagesRemoved: number;
+  snapshots: string[];
+  /** The error of the newest failed or interrupted run of the window. */
+  lastError: string | null;
+}
+
+/** Per repository, the runs that finished in [from, to): the daily digest's "what changed". */
+export async function runSummariesBetween(q: Queryable, from: Date, to: Date): Promise<Map<string, RunSummary>> {
+  const r = await q.query(
+    `SELECT r.repo_id,
+            count(*)::int AS total,
+            count(*) FILTER (WHERE s.status = 'success')::int AS success,
+            count(*) FILTER (WHERE s.status = 'noop')::int AS noop,
+            count(*) FILTER (WHERE s.status = 'failed')::int AS failed,
+            count(*) FILTER (WHERE s.status = 'interrupted')::int AS interrupted,
+            COALESCE(sum(s.packages_added) FILTER (WHERE s.status = 'success'), 0)::bigint AS added,
+            COALESCE(sum(s.packages_removed) FILTER (WHERE s.status = 'success'), 0)::bigint AS removed,
+            COALESCE(array_agg(s.snapshot_name ORDER BY s.finished_at) FILTER (WHERE s.snapshot_name IS NOT NULL), '{}') AS snapshots,
+            (array_agg(s.error ORDER BY s.finished_at DESC) FILTER (WHERE s.status IN ('failed', 'interrupted')))[1] AS last_error
+       FROM chantal.sync_runs s JOIN chantal.repositories r ON r.id = s.repository_id
+      WHERE s.finished_at >= $1 AND s.finished_at < $2 AND s.status IN ('success', 'noop', 'failed', 'interrupted')
+      GROUP BY r.repo_id`,
+    [from, to],
+  );
+  return new Map(
+    r.rows.map((row) => [
+      row.repo_id as string,
+      {
+        repoId: row.repo_id,
+        total: row.total,
+        success: row.success,
+        noop: row.noop,
+        failed: row.failed,
+        interrupted: row.interrupted,
+        packagesAdded: Number(row.added),
+        packagesRemoved: Number(row.removed),
+        snapshots: row.snapshots,
+        lastError: row.last_error ?? null,
+      },
+    ]),
+  );
+}

@@ -313,3 +313,36 @@ export function repositoryHttp(repo: RepositoryConfig, config: Config, extra: Pa
     close: () => dispatcher.close().catch(() => undefined),
   };
 }
+
+export interface OutboundHttp {
+  dispatcher: Dispatcher;
+  /** The decision for the target URL (for the log: which proxy, or why direct). */
+  decision: ProxyDecision;
+  close(): Promise<void>;
+}
+
+/**
+ * A Dispatcher for Chantal's own outbound requests (webhooks): the global proxy block, else the environment (NO_PROXY
+ * per origin, exactly as a sync decides), its TLS settings, and `caFile` trusted besides; no repository credentials.
+ */
+export function outboundHttp(
+  config: Pick<Config, "proxy">,
+  targetUrl: string,
+  opts: RepositoryHttpOptions & { caFile?: string; what?: string } = {},
+): OutboundHttp {
+  const selection = selectProxySettings({}, config, opts.env ?? process.env);
+  const what = opts.what ?? "notify";
+  const files = tlsFiles({
+    repoId: what,
+    verifySsl: selection.verifySsl,
+    ...(selection.caBundle ? { caBundle: selection.caBundle } : {}),
+    ...(opts.configDir ? { configDir: opts.configDir } : {}),
+  });
+  const tls = loadRepositoryTls(what, opts.caFile ? { ...files, upstreamCa: opts.caFile } : files);
+  const dispatcher = new RepositoryDispatcher(selection, tls, 2, targetUrl);
+  return {
+    dispatcher,
+    decision: dispatcher.decisionFor(new URL(targetUrl).origin),
+    close: () => dispatcher.close().catch(() => undefined),
+  };
+}

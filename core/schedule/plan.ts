@@ -2,18 +2,19 @@
 //
 // A job is one schedule of one kind: "sync" (one per repository with an enabled schedule), "backup" (the
 // backup.schedule), "pool-gc" (pool.gc.schedule) or "group-snapshot" (one per group with an enabled schedule; it runs
-// after its members' syncs of the same fire time, core/schedule/group-slot.ts). The daemon, queue, catch-up and state are kind-agnostic; each kind's handler is in
+// after its members' syncs of the same fire time, core/schedule/group-slot.ts) or "notify-digest" (notify.email.digest:
+// the daily digest mail, core/notify/digest.ts). The daemon, queue, catch-up and state are kind-agnostic; each kind's handler is in
 // functions/scheduler.ts (jobHandlers).
 import type { Config, RepositoryConfig } from "../config/schema.js";
 import { hostTimeZone } from "./zone.js";
 
-export type JobKind = "sync" | "backup" | "pool-gc" | "group-snapshot";
+export type JobKind = "sync" | "backup" | "pool-gc" | "group-snapshot" | "notify-digest";
 
 export interface ScheduledJob {
   /** Unique and stable: the key of its row in chantal.schedule_state ("sync:<repo_id>"). */
   key: string;
   kind: JobKind;
-  /** What the job acts on: the repository id for "sync", "database" for "backup", "pool" for "pool-gc", the group id for "group-snapshot". */
+  /** What the job acts on: the repository id for "sync", "database" for "backup", "pool" for "pool-gc", the group id for "group-snapshot", "email" for "notify-digest". */
   target: string;
   cron: string;
   timeZone: string;
@@ -27,6 +28,7 @@ export interface ScheduledJob {
 export const syncJobKey = (repoId: string): string => `sync:${repoId}`;
 export const BACKUP_JOB_KEY = "backup";
 export const POOL_GC_JOB_KEY = "pool-gc";
+export const NOTIFY_DIGEST_JOB_KEY = "notify-digest";
 export const groupSnapshotJobKey = (groupId: string): string => `group-snapshot:${groupId}`;
 
 /** schedule.timezone, else scheduler.timezone, else the host's zone. */
@@ -90,6 +92,17 @@ export function planJobs(config: Config, hostZone: string = hostTimeZone()): Sch
       jitterSeconds: 0,
       snapshotTemplate: s.name,
       members: [...group.repositories],
+    });
+  }
+  const email = config.notify?.email;
+  if (email?.digest) {
+    jobs.push({
+      key: NOTIFY_DIGEST_JOB_KEY,
+      kind: "notify-digest",
+      target: "email",
+      cron: email.digest_cron,
+      timeZone: scheduleTimeZone(config, email.digest_timezone, hostZone),
+      jitterSeconds: 0,
     });
   }
   return jobs;

@@ -134,6 +134,25 @@ async function packageVersions(q: pg.Pool | pg.ClientBase, snapshotId: number): 
   return r.rows as PackageVersion[];
 }
 
+/** The distinct package versions of a repository's current set (a sync's before and after, for sync.changed). */
+export async function repositoryPackageVersions(q: Queryable, repositoryId: number): Promise<PackageVersion[]> {
+  const r = await q.query(
+    `SELECT DISTINCT p.name, p.arch, p.epoch, p.version, p.release FROM chantal.repository_packages rp JOIN chantal.packages p ON p.id = rp.package_id WHERE rp.repository_id = $1`,
+    [repositoryId],
+  );
+  return r.rows as PackageVersion[];
+}
+
+/** The current set's metadata files whose path matches a LIKE pattern (`repodata/%updateinfo.xml%`), with their sha256. */
+export async function repositoryMetadataMatching(q: Queryable, repositoryId: number, pathLike: string): Promise<{ path: string; sha256: string }[]> {
+  const r = await q.query(
+    `SELECT rm.path, m.sha256 FROM chantal.repository_metadata rm JOIN chantal.metadata_files m ON m.id = rm.metadata_file_id
+      WHERE rm.repository_id = $1 AND rm.path LIKE $2 ORDER BY rm.path`,
+    [repositoryId, pathLike],
+  );
+  return r.rows.map((row) => ({ path: row.path as string, sha256: (row.sha256 as string).trim() }));
+}
+
 /** Orders two versions of a package: the repository type's order (RPM's EVR, dpkg's for apt). */
 export type VersionComparator = (a: PackageVersion, b: PackageVersion) => number;
 

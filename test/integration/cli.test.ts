@@ -80,6 +80,7 @@ describe("chantal-run config", () => {
       "environments",
       "export",
       "cloud",
+      "notify",
     ]);
     expect(schema.additionalProperties).toBe(false);
   });

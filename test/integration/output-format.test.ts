@@ -10,6 +10,7 @@ import { generateRpmRepo } from "../fixtures/rpm-repo-generator.js";
 import { formatLocalTime, zoneOffsetLabel } from "../../bin/output.js";
 import { makeConfigDir, runCli, type CliResult } from "../helpers/cli.js";
 import { fakeAwsEnv, startSchedulerApiServer, type SchedulerApiServer } from "../helpers/scheduler-api-server.js";
+import { startWebhookReceiver, type WebhookReceiver } from "../helpers/webhook-receiver.js";
 import { startSyncEnvironment, type SyncEnvironment } from "../helpers/sync-env.js";
 
 process.env.AWS_EC2_METADATA_DISABLED = "true";
@@ -82,6 +83,9 @@ let upstream: string;
 let backups: string;
 let aws: SchedulerApiServer;
 let cloudConfigDir: string;
+/** A webhook target for `notify test`. */
+let notifyConfigDir: string;
+let hooks: WebhookReceiver | undefined;
 /** The same database and storage, without r2: for `repo remove --repo-id r2`. */
 let withoutR2: string;
 const outputs = new Map<string, { args: string[]; result: CliResult; json: unknown }[]>();
@@ -185,12 +189,16 @@ beforeAll(async () => {
   await run("promote history", ["--group", "g"]);
   await run("scheduler list", ["--cloud", "--group", "chantal-test", "--endpoint", aws.url], { configDir: cloudConfigDir, env: AWS_ENV });
   await run("cloud schedules", ["--dry-run", "--group", "chantal-test", "--endpoint", aws.url], { configDir: cloudConfigDir, env: AWS_ENV });
+  hooks = await startWebhookReceiver();
+  notifyConfigDir = makeConfigDir({ "config.yaml": `notify:\n  webhooks:\n    - url: ${hooks.url}\n      events: [sync.failed]\n` });
+  await run("notify test", ["--event", "sync.changed"], { configDir: notifyConfigDir });
 }, 300_000);
 
 afterAll(async () => {
   await env?.close();
   await aws?.close();
-  for (const d of [upstream, backups, withoutR2, cloudConfigDir]) if (d) rmSync(d, { recursive: true, force: true });
+  await hooks?.close();
+  for (const d of [upstream, backups, withoutR2, cloudConfigDir, notifyConfigDir]) if (d) rmSync(d, { recursive: true, force: true });
 });
 
 describe("--json output", () => {
