@@ -98,8 +98,11 @@ async function publishFrom(
     return await publishTree({
       repoRoot: publishedRoot(config, repoId),
       name,
-      pages: treePages(db, tree.owner, tree.id, signal),
+      // Read again when the standby's update fails half-way and the tree is built afresh.
+      pages: () => treePages(db, tree.owner, tree.id, signal),
       blobPath: (s) => store.pathOf(s),
+      // A snapshot of the set latest shows (a sync's --snapshot) points to latest's tree instead of linking it again.
+      reuse: tree.owner === "snapshot",
       ...(signal ? { signal } : {}),
     });
   } catch (err) {

@@ -87,5 +87,6 @@ export async function syncRpm(ctx: RepoSyncContext): Promise<RepoSyncResult> {
   fillFromSiblings(planned);
   ctx.onProgress?.({ phase: "commit", filesDone: 0, filesTotal: 1, bytesDone: 0, bytesTotal: 0 });
   await commitSync(ctx, planned, committedOf, metadata, indexChecksum, counts);
+  ctx.log.debug({ repo: ctx.repo.id, added: counts.packagesAdded, removed: counts.packagesRemoved }, "committed");
   return { status: "success", counts };
 }
