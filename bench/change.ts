@@ -193,7 +193,15 @@ function chantalEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-async function chantal(run: number, served: string): Promise<Sample> {
+/** The served repository of a stage: the base, then +added, then +2 × added (each a 2% change of the base). */
+function repoOf(stage: 0 | 1 | 2): Promise<string> {
+  return ensureRepo(`change-${count + stage * added}x${bytes}`, count + stage * added);
+}
+
+/** The first re-sync after the first sync (no standby tree yet), and the next one (a mirror that has synced before). */
+const STAGE_TOOL = { 1: "chantal-second", 2: "chantal-steady" } as const;
+
+async function chantal(run: number, served: string): Promise<Sample[]> {
   const dir = join(benchDir, "work-change", `run${run}`, "chantal");
   const configDir = join(dir, "config");
   await mkdir(configDir, { recursive: true });
@@ -224,37 +232,41 @@ async function chantal(run: number, served: string): Promise<Sample> {
     lease = await acquireEmbeddedPostgres({ basePath: join(dir, "base"), log: silentLogger() });
   }
   try {
-    await serve(join(benchDir, "serve-change"), "change", await ensureRepo(`change-${count}x${bytes}`, count));
+    await serve(join(benchDir, "serve-change"), "change", await repoOf(0));
     const first = await timed(process.execPath, argv(false), env, join(logs, "chantal-first.log"));
     const fj = JSON.parse(first.stdout) as { status: string; error?: string };
     if (fj.status !== "success") throw new Error(`first sync: ${fj.status} ${fj.error ?? ""} (log ${logs})`);
-    await serve(join(benchDir, "serve-change"), "change", await ensureRepo(`change-${count + added}x${bytes}`, count + added));
-    const t = await timed(process.execPath, argv(args["cpu-prof"]), env, join(logs, "chantal-change.log"));
-    const j = JSON.parse(t.stdout) as { status: string; error?: string; counts?: { packages_downloaded: number; packages_total: number } };
-    if (j.status !== "success") throw new Error(`re-sync: ${j.status} ${j.error ?? ""} (log ${logs})`);
-    if (j.counts?.packages_downloaded !== added) throw new Error(`re-sync downloaded ${j.counts?.packages_downloaded}, expected ${added}`);
-    const latest = join(dir, "base", "published", "bench-change", "latest");
-    const files = await countRpms(latest);
-    if (files !== count + added) throw new Error(`the published tree holds ${files} packages, expected ${count + added}`);
-    const p = phases(t.log, t.startedAt);
-    const plan = p.get("plan") ?? Number.NaN;
-    const downloadsEnd = p.get("download progress (last)") ?? plan;
-    const committed = p.get("committed") ?? Number.NaN;
-    const published = p.get("published") ?? Number.NaN;
-    return {
-      tool: "chantal",
-      run,
-      wallSec: t.wallSec,
-      cpuSec: t.cpuSec,
-      downloaded: j.counts.packages_downloaded,
-      phases: {
-        untilPlan: plan,
-        downloads: downloadsEnd - plan,
-        commit: committed - downloadsEnd,
-        publish: published - committed,
-        rest: t.wallSec - published,
-      },
-    };
+    const out: Sample[] = [];
+    for (const stage of [1, 2] as const) {
+      await serve(join(benchDir, "serve-change"), "change", await repoOf(stage));
+      const t = await timed(process.execPath, argv(args["cpu-prof"]), env, join(logs, `chantal-change${stage}.log`));
+      const j = JSON.parse(t.stdout) as { status: string; error?: string; counts?: { packages_downloaded: number; packages_total: number } };
+      if (j.status !== "success") throw new Error(`re-sync: ${j.status} ${j.error ?? ""} (log ${logs})`);
+      if (j.counts?.packages_downloaded !== added) throw new Error(`re-sync downloaded ${j.counts?.packages_downloaded}, expected ${added}`);
+      const latest = join(dir, "base", "published", "bench-change", "latest");
+      const files = await countRpms(latest);
+      if (files !== count + stage * added) throw new Error(`the published tree holds ${files} packages, expected ${count + stage * added}`);
+      const p = phases(t.log, t.startedAt);
+      const plan = p.get("plan") ?? Number.NaN;
+      const downloadsEnd = p.get("download progress (last)") ?? plan;
+      const committed = p.get("committed") ?? Number.NaN;
+      const published = p.get("published") ?? Number.NaN;
+      out.push({
+        tool: STAGE_TOOL[stage],
+        run,
+        wallSec: t.wallSec,
+        cpuSec: t.cpuSec,
+        downloaded: j.counts.packages_downloaded,
+        phases: {
+          untilPlan: plan,
+          downloads: downloadsEnd - plan,
+          commit: committed - downloadsEnd,
+          publish: published - committed,
+          rest: t.wallSec - published,
+        },
+      });
+    }
+    return out;
   } finally {
     await lease?.release();
   }
@@ -266,7 +278,7 @@ async function countRpms(dir: string): Promise<number> {
   return n;
 }
 
-async function dnf(run: number, served: string): Promise<Sample> {
+async function dnf(run: number, served: string): Promise<Sample[]> {
   const dir = join(benchDir, "work-change", `run${run}`, "dnf");
   const argv = [
     "reposync",
@@ -287,15 +299,19 @@ async function dnf(run: number, served: string): Promise<Sample> {
   ];
   const env = { ...process.env, LANG: "C.UTF-8", LC_ALL: "C.UTF-8" };
   const logs = join(benchDir, "logs", "change", `run${run}`);
-  await serve(join(benchDir, "serve-change"), "change", await ensureRepo(`change-${count}x${bytes}`, count));
+  await serve(join(benchDir, "serve-change"), "change", await repoOf(0));
   const first = await timed("dnf", argv, env, join(logs, "dnf-first.log"));
   if (first.code !== 0) throw new Error(`dnf reposync exited with ${first.code} (log ${logs})`);
-  await serve(join(benchDir, "serve-change"), "change", await ensureRepo(`change-${count + added}x${bytes}`, count + added));
-  const t = await timed("dnf", argv, env, join(logs, "dnf-change.log"));
-  if (t.code !== 0) throw new Error(`dnf reposync (re-sync) exited with ${t.code} (log ${logs})`);
-  const files = await countRpms(join(dir, "out"));
-  if (files !== count + added) throw new Error(`dnf left ${files} packages, expected ${count + added}`);
-  return { tool: "dnf-j3", run, wallSec: t.wallSec, cpuSec: t.cpuSec };
+  const out: Sample[] = [];
+  for (const stage of [1, 2] as const) {
+    await serve(join(benchDir, "serve-change"), "change", await repoOf(stage));
+    const t = await timed("dnf", argv, env, join(logs, `dnf-change${stage}.log`));
+    if (t.code !== 0) throw new Error(`dnf reposync (re-sync) exited with ${t.code} (log ${logs})`);
+    const files = await countRpms(join(dir, "out"));
+    if (files !== count + stage * added) throw new Error(`dnf left ${files} packages, expected ${count + stage * added}`);
+    out.push({ tool: "dnf-j3", run, wallSec: t.wallSec, cpuSec: t.cpuSec });
+  }
+  return out;
 }
 
 async function main(): Promise<void> {
@@ -305,8 +321,7 @@ async function main(): Promise<void> {
     const b = spawnSync("npm", ["run", "build", "--silent"], { cwd: ROOT, encoding: "utf8" });
     if (b.status !== 0) throw new Error(`npm run build failed:\n${b.stdout}${b.stderr}`);
   }
-  await ensureRepo(`change-${count}x${bytes}`, count);
-  await ensureRepo(`change-${count + added}x${bytes}`, count + added);
+  for (const stage of [0, 1, 2] as const) await repoOf(stage);
   await rm(join(benchDir, "work-change"), { recursive: true, force: true });
   await rm(join(benchDir, "profiles", "change"), { recursive: true, force: true });
   await mkdir(join(benchDir, "serve-change"), { recursive: true });
@@ -314,64 +329,69 @@ async function main(): Promise<void> {
   const samples: Sample[] = [];
   try {
     for (let run = 1; run <= runs; run++) {
-      samples.push(await chantal(run, server.url));
-      say(`chantal run ${run}: ${samples.at(-1)!.wallSec.toFixed(2)} s ${JSON.stringify(samples.at(-1)!.phases)}`);
+      for (const s of await chantal(run, server.url)) {
+        samples.push(s);
+        say(`${s.tool} run ${run}: ${s.wallSec.toFixed(2)} s ${JSON.stringify(s.phases)}`);
+      }
       if (!args["no-dnf"] && spawnSync("dnf", ["reposync", "--help"]).status === 0) {
-        samples.push(await dnf(run, server.url));
-        say(`dnf run ${run}: ${samples.at(-1)!.wallSec.toFixed(2)} s`);
+        for (const s of await dnf(run, server.url)) {
+          samples.push(s);
+          say(`dnf run ${run}: ${s.wallSec.toFixed(2)} s`);
+        }
       }
     }
   } finally {
     await server.stop();
   }
-  const ch = samples.filter((s) => s.tool === "chantal");
-  const dn = samples.filter((s) => s.tool === "dnf-j3");
   const m = (xs: number[]) => round(median(xs), 2);
-  const phaseMedian = (k: keyof NonNullable<Sample["phases"]>) => m(ch.map((s) => s.phases![k]));
-  const chantalWall = m(ch.map((s) => s.wallSec));
+  const dn = samples.filter((s) => s.tool === "dnf-j3");
   const dnfWall = m(dn.map((s) => s.wallSec));
-  const own = m(ch.map((s) => s.wallSec - s.phases!.downloads));
+  const summary = (tool: string) => {
+    const ch = samples.filter((s) => s.tool === tool);
+    const phase = (k: keyof NonNullable<Sample["phases"]>) => m(ch.map((s) => s.phases![k]));
+    const wallSec = m(ch.map((s) => s.wallSec));
+    return {
+      tool,
+      wallSec,
+      cpuSec: m(ch.map((s) => s.cpuSec ?? Number.NaN)),
+      ownSec: m(ch.map((s) => s.wallSec - s.phases!.downloads)),
+      untilPlan: phase("untilPlan"),
+      downloads: phase("downloads"),
+      commit: phase("commit"),
+      publish: phase("publish"),
+      rest: phase("rest"),
+      overDnf: dnfWall && wallSec ? round(wallSec / dnfWall, 2) : null,
+    };
+  };
   const result = {
-    workload: `change: ${count} × ${bytes} B, +${added}`,
+    workload: `change: ${count} × ${bytes} B, +${added} twice`,
     warmDb: args["warm-db"],
     runs,
-    chantal: {
-      wallSec: chantalWall,
-      cpuSec: m(ch.map((s) => s.cpuSec ?? Number.NaN)),
-      ownSec: own,
-      untilPlan: phaseMedian("untilPlan"),
-      downloads: phaseMedian("downloads"),
-      commit: phaseMedian("commit"),
-      publish: phaseMedian("publish"),
-      rest: phaseMedian("rest"),
-    },
+    chantal: Object.values(STAGE_TOOL).map(summary),
     dnf: dn.length ? { wallSec: dnfWall, cpuSec: m(dn.map((s) => s.cpuSec ?? Number.NaN)) } : null,
-    chantalOverDnf: dnfWall && chantalWall ? round(chantalWall / dnfWall, 2) : null,
     samples,
   };
   await mkdir(join(ROOT, "bench", "results"), { recursive: true });
-  await writeFile(join(ROOT, "bench", "results", `change-${count}.json`), `${JSON.stringify(result, null, 2)}\n`);
+  await writeFile(join(ROOT, "bench", "results", `change-${count}${args["warm-db"] ? "-warm" : ""}.json`), `${JSON.stringify(result, null, 2)}\n`);
   if (args.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   else {
-    const c = result.chantal;
     const f = (x: number | null) => (x === null ? "–" : x.toFixed(2));
     process.stdout.write(
-      `${table(
-        ["workload", "chantal s", "until plan", "downloads", "commit", "publish", "after", "own (no downloads)", "dnf -j3 s", "chantal ÷ dnf"],
-        [
-          [
-            result.workload,
-            f(c.wallSec),
-            f(c.untilPlan),
-            f(c.downloads),
-            f(c.commit),
-            f(c.publish),
-            f(c.rest),
-            f(c.ownSec),
-            f(result.dnf?.wallSec ?? null),
-            f(result.chantalOverDnf),
-          ],
-        ],
+      `${result.workload}${args["warm-db"] ? ", database running" : ", database started by each command"}, median of ${runs}\n${table(
+        ["re-sync", "chantal s", "until plan", "downloads", "commit", "publish", "after", "own (no downloads)", "CPU s", "dnf -j3 s", "chantal ÷ dnf"],
+        result.chantal.map((c) => [
+          c.tool,
+          f(c.wallSec),
+          f(c.untilPlan),
+          f(c.downloads),
+          f(c.commit),
+          f(c.publish),
+          f(c.rest),
+          f(c.ownSec),
+          f(c.cpuSec),
+          f(result.dnf?.wallSec ?? null),
+          f(c.overDnf),
+        ]),
       )}\n`,
     );
   }

@@ -132,7 +132,7 @@ async function afterSync(
     const state = (await repositoryChecksums(env.database.pool, row.id))!;
     const stale = state.indexChecksum !== state.publishedChecksum;
     if (outcome.status === "success" || stale) {
-      const published = await publishLatest(env.database.pool, config, { id: row.id, repoId: req.repoId }, signal);
+      const published = await publishLatest(env.database.pool, config, { id: row.id, repoId: req.repoId }, signal, outcome.verified);
       out.published = published.path;
       env.log.debug({ repo: req.repoId, files: published.files, ...(published.changed !== undefined ? { changed: published.changed } : {}) }, "published");
     }

@@ -88,5 +88,6 @@ export async function syncRpm(ctx: RepoSyncContext): Promise<RepoSyncResult> {
   ctx.onProgress?.({ phase: "commit", filesDone: 0, filesTotal: 1, bytesDone: 0, bytesTotal: 0 });
   await commitSync(ctx, planned, committedOf, metadata, indexChecksum, counts);
   ctx.log.debug({ repo: ctx.repo.id, added: counts.packagesAdded, removed: counts.packagesRemoved }, "committed");
-  return { status: "success", counts };
+  // Every package is in the pool now (downloaded and checked, or found by the plan): the gate need not parse primary again.
+  return { status: "success", counts, verified: { source: primaryEntry.sha256, packages: planned } };
 }

@@ -82,7 +82,7 @@ class MissingBlobs {
 
   throwIfAny(): void {
     if (this.count === 0) return;
-    throw new PublishError(`${this.count} file(s) are missing from the pool, e.g. ${this.examples.join(", ")}: run "repo sync" to fetch them again`);
+    throw new PublishError(`${this.count} file(s) are missing from the pool, e.g. ${this.examples.join(", ")}: run "repo sync --full" to fetch them again`);
   }
 }
 
