@@ -1,13 +1,14 @@
-// Benchmark `change` (issue 19): the re-sync after upstream grew by 2%, Chantal against `dnf reposync --refresh`,
-// with the phases of Chantal's run (start until the plan, the downloads, the commit, the publish).
+// Benchmark `change` (issue 19): re-syncs after upstream grew by 2%, Chantal against `dnf reposync --refresh`, with
+// the phases of Chantal's runs (start until the plan, the downloads, the commit, the publish).
 //
 //   npm run bench:change -- [--count 20000] [--bytes 2048] [--grow 0.02] [--runs 3] [--warm-db] [--no-dnf] [--cpu-prof]
 //
 // Each run: a fresh storage base (Chantal's own embedded PostgreSQL under it, started and stopped by each command as a
 // user's one-shot `repo sync` does; --warm-db holds a lease so it stays up) syncs the base repository (N packages,
-// untimed), then the served repository is switched to the grown one (the same N packages plus N × grow new ones) and
-// the re-sync is timed. dnf syncs the base into its own directory and cache, then re-syncs the grown one with
-// --refresh, timed. Repositories are generated once under $CHANTAL_BENCH_DIR/repos (bench/run.ts's generator).
+// untimed); then the served repository is switched to N + N × grow packages (the same N plus new ones) and the
+// re-sync is timed (`chantal-second`: the first publish after the first has no standby tree yet), then to
+// N + 2 × N × grow and timed again (`chantal-steady`: a mirror that has synced before). dnf does the same three syncs
+// into its own directory and cache with --refresh. Repositories are generated once under $CHANTAL_BENCH_DIR/repos.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, readdir, rename, rm, symlink, writeFile } from "node:fs/promises";

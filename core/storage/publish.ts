@@ -3,7 +3,7 @@
 // manifest beside it (`.trees/<tree>.manifest`); the name's standby tree (the one it pointed to before the live one)
 // is updated by difference into the new tree instead of hard-linking every file again.
 import { constants, linkSync, rmdirSync, unlinkSync } from "node:fs";
-import { copyFile, link, lstat, open, readdir, readFile, readlink, rename, rm, rmdir, symlink, writeFile } from "node:fs/promises";
+import { copyFile, link, lstat, open, readdir, readFile, readlink, rename, rm, rmdir, symlink, utimes, writeFile } from "node:fs/promises";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { ChantalError } from "../errors.js";
@@ -510,9 +510,9 @@ export async function publishTree(req: PublishRequest): Promise<PublishResult> {
   const standby = req.incremental === false ? null : await standbyTree(root, req.name, live, referenced);
   let files = 0;
   let changed: number | undefined;
+  let updated = false;
   try {
     const old = standby ? await readManifest(standby) : null;
-    let updated = false;
     if (standby && old) {
       // The manifest goes first: from here on a kill leaves a tree that is never taken for a standby again.
       await rm(manifestPath(standby), { force: true });
@@ -523,7 +523,9 @@ export async function publishTree(req: PublishRequest): Promise<PublishResult> {
         updated = true;
       } catch (err) {
         // An iterable cannot be read again; an abort, a missing blob or the database stay failures.
-        if (typeof req.pages !== "function" || req.signal?.aborted || err instanceof PublishError || !(err as NodeJS.ErrnoException).code) throw err;
+        // Only a filesystem error (a path that became a directory, a file someone put there) is worth a fresh build.
+        const fsError = /^E[A-Z]+$/.test(String((err as NodeJS.ErrnoException).code ?? ""));
+        if (typeof req.pages !== "function" || req.signal?.aborted || err instanceof PublishError || !fsError) throw err;
         await manifest.discard();
         await rm(building, { recursive: true, force: true });
       }
@@ -535,6 +537,12 @@ export async function publishTree(req: PublishRequest): Promise<PublishResult> {
     }
     // A signal during the last links: nothing is swapped in.
     req.signal?.throwIfAborted();
+    // A finished tree no name links yet is protected from collectors (pool gc runs without the lock) by its age: an
+    // updated standby's directory may not have changed since it was first built.
+    if (updated) {
+      const now = new Date();
+      await utimes(building, now, now);
+    }
     await manifest.finish();
     // Its files and directories are flushed (buildTree, updateTree): the rename into place is made durable too.
     await rename(building, final);

@@ -1,7 +1,7 @@
 // Incremental publish: the standby tree updated by difference equals a fresh build; a kill or a failure during the
 // update leaves the live tree complete and the next publish repairs; a snapshot of an unchanged set reuses the tree.
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -90,8 +90,12 @@ describe("incremental publish", () => {
     const c = entriesOf(blob, 10, 110, 1002)
       .filter((e) => !e.path.startsWith("Packages/3/"))
       .map((e) => (e.path === "Packages/2/p50.rpm" ? { ...e, sha256: blob(5000) } : e));
+    // The standby is an hour old: the updated tree must look new to collectors (pool gc sweeps unlinked old trees).
+    const hourAgo = new Date(Date.now() - 3600_000);
+    utimesSync(treeA, hourAgo, hourAgo);
     const third = await publish(c);
     const treeC = latestTree(root);
+    expect(Date.now() - statSync(treeC).mtimeMs).toBeLessThan(60_000);
     expect(treeC).not.toBe(treeA);
     expect(existsSync(treeA)).toBe(false);
     // Every path that left or arrived, plus the replaced package and repomd.xml.
