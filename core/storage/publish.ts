@@ -92,7 +92,7 @@ const SYNC_LINKS_PER_TURN = 1_000;
 /**
  * Hard-link pooled blobs to their destinations (whose directories exist). Synchronous link(2) calls, a thousand per turn
  * of the event loop: a link is a few microseconds, and a round trip through libuv's thread pool and a promise per file
- * cost several times that (20,000 links: ~0.2 s against 1.5-2 s). A filesystem that cannot link falls back to copies.
+ * cost several times that. A filesystem that cannot link falls back to copies.
  */
 async function linkAll(items: readonly { source: string; dest: string; entry: TreeEntry }[], missing: MissingBlobs, signal?: AbortSignal): Promise<void> {
   const copies: (typeof items)[number][] = [];
