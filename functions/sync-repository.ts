@@ -136,8 +136,11 @@ async function afterSync(
     signal.throwIfAborted();
     const state = (await repositoryChecksums(env.database.pool, row.id))!;
     const stale = state.indexChecksum !== state.publishedChecksum;
-    if (outcome.status === "success" || stale)
-      out.published = (await publishLatest(env.database.pool, config, { id: row.id, repoId: req.repoId }, signal)).path;
+    if (outcome.status === "success" || stale) {
+      const published = await publishLatest(env.database.pool, config, { id: row.id, repoId: req.repoId }, signal, outcome.verified);
+      out.published = published.path;
+      env.log.debug({ repo: req.repoId, files: published.files, ...(published.changed !== undefined ? { changed: published.changed } : {}) }, "published");
+    }
   }
   if (req.snapshotTemplate) {
     signal.throwIfAborted();

@@ -1,5 +1,6 @@
 // A curated APT mirror (filter: set): the verified upstream indices are read, the filter decides, only the kept packages
 // are downloaded, and the suite's metadata is regenerated for them (Packages/Sources, Release, by-hash, our signatures).
+import { presentBlobs } from "../mirror/pool-presence.js";
 import type { AptSourceConfig } from "../config/schema.js";
 import type { ActiveFilter } from "../filter/effective.js";
 import { DPKG_RULES } from "../filter/closure.js";
@@ -270,7 +271,10 @@ export async function syncFilteredApt(suite: FilteredSuite, ctx: RepoSyncContext
   const planned = [...set.byLocation.values()];
   counts.packagesTotal = planned.length;
   ctx.onProgress?.({ phase: "plan", filesDone: 0, filesTotal: planned.length, bytesDone: 0, bytesTotal: 0 });
-  const present = await ctx.blobs.haveMany(planned.map((p) => p.sha256));
+  const present = await presentBlobs(
+    ctx,
+    planned.map((p) => p.sha256),
+  );
   const seen = new Set<string>();
   const missing = planned.filter((p) => !present.has(p.sha256) && !seen.has(p.sha256) && seen.add(p.sha256));
   ctx.log.debug({ repo: ctx.repo.id, upstream: up.binaries.length, kept: plan.keptCount, sources: sources.count, missing: missing.length }, "filter plan");

@@ -1,6 +1,7 @@
 // APT mirror sync: InRelease (or Release + Release.gpg) -> verified, parsed Release -> index files checked
 // against it -> stream-parsed Packages/Sources -> missing .deb files downloaded -> one transaction. With a filter,
 // filtered-sync.ts takes over once the Release is verified; signing.resign replaces only the suite's signatures.
+import { presentBlobs } from "../mirror/pool-presence.js";
 import { createHash } from "node:crypto";
 import { fetchBuffer, HttpStatusError } from "../http/client.js";
 import { upstreamFileUrl } from "../http/url.js";
@@ -301,7 +302,10 @@ export async function syncApt(ctx: RepoSyncContext): Promise<RepoSyncResult> {
   refuseTreeConflicts(planned, metadata, ctx);
   counts.packagesTotal = planned.length;
   ctx.onProgress?.({ phase: "plan", filesDone: 0, filesTotal: planned.length, bytesDone: 0, bytesTotal: 0 });
-  const present = await ctx.blobs.haveMany(planned.map((p) => p.sha256));
+  const present = await presentBlobs(
+    ctx,
+    planned.map((p) => p.sha256),
+  );
   const seen = new Set<string>();
   const missing = planned.filter((p) => !present.has(p.sha256) && !seen.has(p.sha256) && seen.add(p.sha256));
   ctx.log.debug({ repo: ctx.repo.id, packages: planned.length, missing: missing.length }, "plan");

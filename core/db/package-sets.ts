@@ -106,19 +106,8 @@ export interface SetEntry {
   sha256: string;
 }
 
-/**
- * Make a repository's set hold exactly `entries` (the last one wins for a key), reporting what changed.
- * Staged through a temporary table and joined to the files by sha256 in SQL, so that 100,000 rows cost a
- * few statements and no id map in memory. Every sha256 must be recorded already.
- */
-async function replaceSet<T>(
-  client: pg.ClientBase,
-  set: SetTable,
-  repositoryId: number,
-  entries: readonly T[],
-  entryOf: (item: T) => SetEntry,
-): Promise<SetChange> {
-  const { table, keyColumn, valueColumn, files } = set;
+/** Stage `entries` (the last one wins for a key) in the session's temporary table, replacing what it held. */
+async function stageSet<T>(client: pg.ClientBase, entries: readonly T[], entryOf: (item: T) => SetEntry): Promise<void> {
   await client.query(`CREATE TEMP TABLE IF NOT EXISTS staged_files (key text PRIMARY KEY, sha256 char(64) NOT NULL) ON COMMIT DELETE ROWS`);
   await client.query(`TRUNCATE staged_files`);
   for (const b of batches(entries)) {
@@ -136,6 +125,23 @@ async function replaceSet<T>(
       [keys, shas],
     );
   }
+}
+
+/** The staged sha256s that `files` does not record yet. */
+async function unrecordedStaged(client: pg.ClientBase, files: SetTable["files"]): Promise<Set<string>> {
+  const r = await client.query<{ sha256: string }>(
+    `SELECT DISTINCT s.sha256 FROM staged_files s WHERE NOT EXISTS (SELECT 1 FROM chantal.${files} f WHERE f.sha256 = s.sha256)`,
+  );
+  return new Set(r.rows.map((row) => row.sha256));
+}
+
+/**
+ * Make a repository's set hold exactly what is staged, reporting what changed: only the difference is written (rows
+ * whose key left the set deleted, those whose file changed updated, new keys inserted), joined to the files by sha256
+ * in SQL, so that 100,000 rows cost a few statements and no id map in memory. Every sha256 must be recorded already.
+ */
+async function applyStagedSet(client: pg.ClientBase, set: SetTable, repositoryId: number): Promise<SetChange> {
+  const { table, keyColumn, valueColumn, files } = set;
   const unknown = await client.query(
     `SELECT count(*)::int AS n, min(s.sha256) AS example FROM staged_files s WHERE NOT EXISTS (SELECT 1 FROM chantal.${files} f WHERE f.sha256 = s.sha256)`,
   );
@@ -152,19 +158,58 @@ async function replaceSet<T>(
   const added = await client.query(
     `INSERT INTO chantal.${table} (repository_id, ${keyColumn}, ${valueColumn})
      SELECT $1, s.key, f.id FROM staged_files s JOIN chantal.${files} f ON f.sha256 = s.sha256
+     WHERE NOT EXISTS (SELECT 1 FROM chantal.${table} t WHERE t.repository_id = $1 AND t.${keyColumn} = s.key)
      ON CONFLICT DO NOTHING`,
     [repositoryId],
   );
   return { added: added.rowCount ?? 0, removed: removed.rowCount ?? 0, changed: changed.rowCount ?? 0 };
 }
 
-export function replaceRepositoryPackages<T>(
+/** Make a repository's set hold exactly `entries` (the last one wins for a key), reporting what changed. */
+async function replaceSet<T>(
   client: pg.ClientBase,
+  set: SetTable,
   repositoryId: number,
   entries: readonly T[],
   entryOf: (item: T) => SetEntry,
 ): Promise<SetChange> {
-  return replaceSet(client, PACKAGE_SET, repositoryId, entries, entryOf);
+  await stageSet(client, entries, entryOf);
+  return applyStagedSet(client, set, repositoryId);
+}
+
+/**
+ * Record a sync's packages and make them the repository's set, by difference: the (location, sha256) pairs are staged
+ * first, then only the packages the catalog lacks are inserted with their whole row (most were recorded by an earlier
+ * sync, or during this one's downloads: core/mirror/package-recorder.ts), then only the set's difference is written.
+ * A re-sync after a 2% change writes ~2% of the rows instead of every package's row again.
+ */
+export async function recordRepositoryPackages<T>(
+  client: pg.ClientBase,
+  repositoryId: number,
+  items: readonly T[],
+  recordOf: (item: T) => PackageRecord & { location: string },
+): Promise<SetChange> {
+  await stageSet(client, items, (p) => {
+    const r = recordOf(p);
+    return { key: r.location, sha256: r.sha256 };
+  });
+  const unknown = await unrecordedStaged(client, "packages");
+  if (unknown.size > 0)
+    await upsertPackages(
+      client,
+      items.filter((p) => unknown.has(recordOf(p).sha256)),
+      recordOf,
+    );
+  return applyStagedSet(client, PACKAGE_SET, repositoryId);
+}
+
+/** sha256 of every package in a repository's current set (what its last complete sync left in the pool). */
+export async function repositoryPackageShas(q: pg.ClientBase | pg.Pool, repositoryId: number): Promise<Set<string>> {
+  const r = await q.query<{ sha256: string }>(
+    `SELECT DISTINCT p.sha256 FROM chantal.repository_packages rp JOIN chantal.packages p ON p.id = rp.package_id WHERE rp.repository_id = $1`,
+    [repositoryId],
+  );
+  return new Set(r.rows.map((row) => row.sha256));
 }
 
 export function replaceRepositoryMetadata(

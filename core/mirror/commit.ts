@@ -1,12 +1,5 @@
 // The one transaction that ends a sync of any type: packages, the repository's new set and metadata, its index checksum.
-import {
-  recordedBlobs,
-  replaceRepositoryMetadata,
-  replaceRepositoryPackages,
-  upsertMetadataFiles,
-  upsertPackages,
-  type PackageRecord,
-} from "../db/package-sets.js";
+import { recordedBlobs, recordRepositoryPackages, replaceRepositoryMetadata, upsertMetadataFiles, type PackageRecord } from "../db/package-sets.js";
 import { errorMessage } from "../errors.js";
 import type { RunCounts } from "../db/sync-runs.js";
 import { connectionLossError, withAbortableClient } from "../db/client.js";
@@ -49,14 +42,9 @@ export async function commitSync<T>(
         return run();
       };
       return inTransaction(client, async () => {
-        await step(() => upsertPackages(client, packages, committedOf));
+        // By difference: only packages the catalog lacks get their row, only the set's changes are written.
+        const change = await step(() => recordRepositoryPackages(client, ctx.row.id, packages, committedOf));
         await step(() => upsertMetadataFiles(client, metadata));
-        const change = await step(() =>
-          replaceRepositoryPackages(client, ctx.row.id, packages, (p) => {
-            const c = committedOf(p);
-            return { key: c.location, sha256: c.sha256 };
-          }),
-        );
         await step(() => replaceRepositoryMetadata(client, ctx.row.id, metadata));
         await step(() => recordIndexChecksum(client, ctx.row.id, indexChecksum));
         ctx.signal.throwIfAborted();

@@ -4,7 +4,7 @@ import type { ChecksumAlgo } from "../checksum.js";
 import type { Keyring } from "../openpgp/signature.js";
 import { readBlob, type BlobStore } from "../storage/blob-store.js";
 import type { Unsatisfied, FilterPackage } from "../filter/types.js";
-import type { MetadataReadContext } from "./types.js";
+import type { MetadataReadContext, VerifiedListing } from "./types.js";
 
 /** A tree about to be published, as the gate sees it: paths and blobs, never the live tree on disk. */
 export interface TreeUnderCheck {
@@ -24,6 +24,8 @@ export interface TreeUnderCheck {
   requireSignature: boolean;
   /** publish.gate: closure — every dependency of every package must be satisfied by the tree (or filter.dependency_repositories). */
   closure?: MetadataReadContext;
+  /** The sync that committed this tree verified its package list (the gate compares it with the tree without parsing again). */
+  verified?: VerifiedListing;
   signal?: AbortSignal;
 }
 
@@ -97,7 +99,7 @@ const SIZE_BATCH = 10_000;
  * asked once for all of them (an S3 pool answers many by listing, once).
  */
 export class ListedPackages {
-  private batch: { path: string; sha256?: string; size?: number; label: string }[] = [];
+  private batch: { path: string; sha256?: string; size?: number; label: string; inPool?: boolean }[] = [];
   checked = 0;
 
   constructor(
@@ -105,8 +107,11 @@ export class ListedPackages {
     private readonly problems: TreeProblems,
   ) {}
 
-  /** `sha256` when the metadata declares one (else only presence and size are checked here; the sync verified the other algorithm). */
-  add(p: { path: string; sha256?: string; size?: number; label: string }): void {
+  /**
+   * `sha256` when the metadata declares one (else only presence and size are checked here; the sync verified the other
+   * algorithm); `inPool`: the sync that committed the tree found the blob in the pool (VerifiedListing), not asked again.
+   */
+  add(p: { path: string; sha256?: string; size?: number; label: string; inPool?: boolean }): void {
     this.batch.push(p);
   }
 
@@ -123,7 +128,13 @@ export class ListedPackages {
         }),
       ),
     ];
-    const present = await this.tree.blobs.haveMany(shas);
+    const known = new Set<string>();
+    for (const p of batch) {
+      const s = p.inPool ? this.tree.entries.get(p.path) : undefined;
+      if (s !== undefined) known.add(s);
+    }
+    const present = await this.tree.blobs.haveMany(shas.filter((s) => !known.has(s)));
+    for (const s of known) present.add(s);
     const sizes = new Map<string, number>();
     for (let i = 0; i < shas.length; i += SIZE_BATCH) {
       this.tree.signal?.throwIfAborted();

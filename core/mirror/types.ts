@@ -80,9 +80,21 @@ export interface SyncPlanReport {
   downloadNames: string[];
 }
 
+/**
+ * What a sync has just verified, handed to its publish's gate so that it is not read again: the packages of the
+ * metadata file `source` (its sha256: primary.xml for RPM), each in the pool (downloaded and checked by this run, or
+ * found there by its plan).
+ */
+export interface VerifiedListing {
+  source: string;
+  packages: readonly { location: string; sha256: string | undefined; size: number; nevra: string }[];
+}
+
 export interface RepoSyncResult {
   status: "success" | "noop" | "dry-run";
   counts: RunCounts;
   /** With dryRun: the plan. */
   plan?: SyncPlanReport;
+  /** A success: the package list it verified, for the publish gate (not read again). */
+  verified?: VerifiedListing;
 }

@@ -4,6 +4,7 @@ import type { RepositoryConfig } from "../config/schema.js";
 import { blobSizes, treeOf } from "../db/package-sets.js";
 import { ChantalError } from "../errors.js";
 import { TreeProblems, type TreeUnderCheck } from "../mirror/tree-check.js";
+import type { VerifiedListing } from "../mirror/types.js";
 import type { Keyring } from "../openpgp/signature.js";
 import type { MetadataReadContext } from "../mirror/types.js";
 import { repositoryTypeOf } from "../repository-types.js";
@@ -18,6 +19,8 @@ export interface GateOptions {
   requireSignature?: boolean;
   /** publish.gate: closure — what reading the dependency repositories needs. */
   closure?: MetadataReadContext;
+  /** What the sync that committed the tree verified (core/mirror/tree-check.ts VerifiedListing). */
+  verified?: VerifiedListing;
   signal?: AbortSignal;
 }
 
@@ -44,6 +47,7 @@ export async function gateTree(
     requireSignature: opts.requireSignature ?? false,
     ...(opts.keyring ? { keyring: opts.keyring } : {}),
     ...(opts.closure ? { closure: opts.closure } : {}),
+    ...(opts.verified ? { verified: opts.verified } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
   };
   const problems = new TreeProblems();

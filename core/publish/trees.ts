@@ -4,6 +4,7 @@ import type pg from "pg";
 import type { Config, RepositoryConfig } from "../config/schema.js";
 import { loadKeyring } from "../openpgp/signature.js";
 import { gateTree, type GateOptions } from "./gate.js";
+import type { VerifiedListing } from "../mirror/types.js";
 import { silentLogger } from "../log.js";
 import type { BlobStore } from "../storage/blob-store.js";
 import { treeOf, treePages } from "../db/package-sets.js";
@@ -21,10 +22,17 @@ export function publishedRoot(config: Config, repoId: string): string {
   return join(config.storage.published_path!, repoId);
 }
 
-export async function publishLatest(db: pg.Pool, config: Config, repository: { id: number; repoId: string }, signal?: AbortSignal): Promise<PublishResult> {
+/** `verified`: what the sync that just committed the set verified (its gate reads no metadata again). */
+export async function publishLatest(
+  db: pg.Pool,
+  config: Config,
+  repository: { id: number; repoId: string },
+  signal?: AbortSignal,
+  verified?: VerifiedListing,
+): Promise<PublishResult> {
   const checksum = (await repositoryChecksums(db, repository.id))?.indexChecksum;
   if (!checksum) throw new ChantalError(`repository ${repository.repoId} has not been synced yet: nothing to publish`);
-  const result = await publishFrom(db, config, repository.repoId, "latest", { owner: "repository", id: repository.id }, signal);
+  const result = await publishFrom(db, config, repository.repoId, "latest", { owner: "repository", id: repository.id }, signal, verified);
   // Abortable: the row may be locked (a concurrent commit), and a signal must not wait for it.
   await withAbortableClient(db, signal, (c) => recordPublished(c, repository.id, checksum));
   return result;
@@ -78,6 +86,7 @@ async function publishFrom(
   name: string,
   tree: { owner: "repository" | "snapshot"; id: number },
   signal?: AbortSignal,
+  verified?: VerifiedListing,
 ): Promise<PublishResult> {
   const store = blobStoreOf(config);
   // A repository that left the configuration (its snapshots can still be published) is not checked: its settings are gone.
@@ -88,6 +97,7 @@ async function publishFrom(
       await gateTree(db, store, repo, name, tree, {
         ...(await gateKeys(config, repo)),
         ...closureGate(db, config, repo, store, signal),
+        ...(verified ? { verified } : {}),
         ...(signal ? { signal } : {}),
       });
     // After the gate (a refused tree publishes nothing), before the tree (a client never sees a signature without its key).
@@ -98,8 +108,11 @@ async function publishFrom(
     return await publishTree({
       repoRoot: publishedRoot(config, repoId),
       name,
-      pages: treePages(db, tree.owner, tree.id, signal),
+      // Read again when the standby's update fails half-way and the tree is built afresh.
+      pages: () => treePages(db, tree.owner, tree.id, signal),
       blobPath: (s) => store.pathOf(s),
+      // A snapshot of the set latest shows (a sync's --snapshot) points to latest's tree instead of linking it again.
+      reuse: tree.owner === "snapshot",
       ...(signal ? { signal } : {}),
     });
   } catch (err) {

@@ -1,4 +1,5 @@
 // The steps of an RPM sync that the verbatim (sync.ts) and the filtered (filtered-sync.ts) paths share.
+import { presentBlobs } from "../mirror/pool-presence.js";
 import { ChantalError } from "../errors.js";
 import { fetchBuffer, HttpStatusError } from "../http/client.js";
 import type { ChecksumAlgo } from "../checksum.js";
@@ -194,7 +195,10 @@ export async function planDownloads(planned: RpmPackage[], ctx: RepoSyncContext)
     );
     for (const p of unknown) p.sha256 = known.get(p.checksum);
   }
-  const present = await ctx.blobs.haveMany(planned.flatMap((p) => (p.sha256 ? [p.sha256] : [])));
+  const present = await presentBlobs(
+    ctx,
+    planned.flatMap((p) => (p.sha256 ? [p.sha256] : [])),
+  );
   const seen = new Set<string>();
   return planned.filter((p) => {
     if (p.sha256 && present.has(p.sha256)) return false;

@@ -87,5 +87,7 @@ export async function syncRpm(ctx: RepoSyncContext): Promise<RepoSyncResult> {
   fillFromSiblings(planned);
   ctx.onProgress?.({ phase: "commit", filesDone: 0, filesTotal: 1, bytesDone: 0, bytesTotal: 0 });
   await commitSync(ctx, planned, committedOf, metadata, indexChecksum, counts);
-  return { status: "success", counts };
+  ctx.log.debug({ repo: ctx.repo.id, added: counts.packagesAdded, removed: counts.packagesRemoved }, "committed");
+  // Every package is in the pool now (downloaded and checked, or found by the plan): the gate need not parse primary again.
+  return { status: "success", counts, verified: { source: primaryEntry.sha256, packages: planned } };
 }

@@ -17,14 +17,17 @@ function treeGroupOf(publishedName: string): string {
 
 /**
  * The trees to keep beside the linked ones: per published name that is still linked, its newest finished tree
- * older than the linked one (the tree clients that read the previous index are finishing). Pure: names only.
+ * older than the linked one that no name links (the tree clients that read the previous index are finishing, and the
+ * standby the next publish updates by difference: publish.ts standbyTree). Pure: names only.
  */
 export function previousTreesToKeep(treeNames: readonly string[], linked: ReadonlyMap<string, string>): string[] {
   const keep: string[] = [];
+  // A tree another name points to (a snapshot that reused latest's) is kept anyway: the one before it is the standby.
+  const linkedTrees = new Set(linked.values());
   for (const [publishedName, target] of linked) {
     const group = treeGroupOf(publishedName);
     const older = treeNames
-      .filter((n) => n !== target && n < target && FINISHED_TREE.exec(n)?.[1] === group)
+      .filter((n) => n !== target && n < target && FINISHED_TREE.exec(n)?.[1] === group && !linkedTrees.has(n))
       .sort()
       .at(-1);
     if (older) keep.push(older);

@@ -1,0 +1,24 @@
+// Which blobs of a plan the pool holds: the repository's current set by the database, the rest asked of the pool.
+import { repositoryPackageShas } from "../db/package-sets.js";
+import type { RepoSyncContext } from "./types.js";
+
+/**
+ * The plan by difference against the previous set: when the repository's last sync completed (its index checksum is
+ * recorded), every blob of its current set is in the pool — the commit flushed them before recording them, pool gc
+ * removes only unreferenced blobs, and `pool verify --fix` and a restore forget the checksum when blobs go missing —
+ * so only the other sha256s are stated (20,000 stats cost 1-2 s through the thread pool). `--full` (ctx.force) and a
+ * dry run state them all, as before.
+ */
+export async function presentBlobs(ctx: Pick<RepoSyncContext, "db" | "blobs" | "row" | "force">, shas: readonly string[]): Promise<Set<string>> {
+  if (ctx.force || ctx.row.indexChecksum === null || shas.length === 0) return ctx.blobs.haveMany(shas);
+  const known = await repositoryPackageShas(ctx.db, ctx.row.id);
+  const present = new Set<string>();
+  const ask: string[] = [];
+  for (const s of shas) {
+    const lower = s.toLowerCase();
+    if (known.has(lower)) present.add(lower);
+    else ask.push(s);
+  }
+  for (const s of await ctx.blobs.haveMany(ask)) present.add(s);
+  return present;
+}
