@@ -13,6 +13,7 @@ import { abortedError, sleep, throwIfAborted } from "../runtime/sleep.js";
 import type { BlobStore } from "../storage/blob-store.js";
 import { CHECKSUM_HEX_LENGTH, type ChecksumAlgo } from "../checksum.js";
 import type { RateWatch } from "./min-rate.js";
+import { chainGates, semaphoreGate, Semaphore } from "./request-gate.js";
 import {
   createHttpAgent,
   dropBody,
@@ -76,6 +77,9 @@ export interface DownloadManyResult {
   /** In job order; empty with `discardResults`. */
   results: DownloadResult[];
 }
+
+/** Workers per request slot: the second one finishes a received file (write, fsync, rename) while the first's connection fetches the next. */
+const WORKERS_PER_REQUEST_SLOT = 2;
 
 /** A checksum mismatch is retried once: a corrupting proxy or a mid-update mirror gets one more chance. */
 const CHECKSUM_ATTEMPTS = 2;
@@ -410,21 +414,27 @@ async function removeQuietly(path: string): Promise<void> {
 // Many files
 
 /**
- * Download jobs with a bounded pool of workers sharing one keep-alive Agent. The first failure
- * stops new jobs, aborts the in-flight ones (their temp files go) and is rethrown.
+ * Download jobs with a bounded pool of workers sharing one keep-alive Agent. At most `concurrency` requests are on the
+ * wire at once (a gate each request waits on and holds until its body is read), and twice as many workers run: while
+ * one worker writes, flushes and renames a file it has received, another uses the connection it freed, so a
+ * connection never waits for the disk. The first failure stops new jobs, aborts the in-flight ones (their temp files
+ * go) and is rethrown.
  */
 export async function downloadMany(jobs: readonly DownloadJob[], ctx: DownloadManyContext): Promise<DownloadManyResult> {
   const outer = ctx.signal ?? ctx.http.signal;
   throwIfAborted(outer);
   const stopper = new AbortController();
   const signal = outer ? AbortSignal.any([outer, stopper.signal]) : stopper.signal;
-  // Every in-flight request and backoff sleep listens on it: not a leak.
-  setMaxListeners(Math.max(16, ctx.concurrency * 4), signal);
-  const ownAgent = ctx.http.dispatcher ? undefined : createHttpAgent({ connections: Math.max(1, ctx.concurrency) });
+  const concurrency = Math.max(1, ctx.concurrency);
+  const workers = Math.max(1, Math.min(concurrency * WORKERS_PER_REQUEST_SLOT, jobs.length));
+  // Every in-flight request, waiting worker and backoff sleep listens on it: not a leak.
+  setMaxListeners(Math.max(16, workers * 4), signal);
+  const ownAgent = ctx.http.dispatcher ? undefined : createHttpAgent({ connections: concurrency });
   const dispatcher: Dispatcher | undefined = ctx.http.dispatcher ?? ownAgent;
+  const gate = chainGates(semaphoreGate(new Semaphore(concurrency)), ctx.http.gate);
   const jobCtx: DownloadContext = {
     blobs: ctx.blobs,
-    http: { ...ctx.http, signal, ...(dispatcher ? { dispatcher } : {}) },
+    http: { ...ctx.http, signal, ...(dispatcher ? { dispatcher } : {}), ...(gate ? { gate } : {}) },
     ...(ctx.onBytes ? { onBytes: ctx.onBytes } : {}),
   };
 
@@ -451,7 +461,7 @@ export async function downloadMany(jobs: readonly DownloadJob[], ctx: DownloadMa
   };
 
   try {
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(ctx.concurrency, jobs.length)) }, worker));
+    await Promise.all(Array.from({ length: workers }, worker));
   } finally {
     if (ownAgent) await (firstError === undefined ? ownAgent.close() : ownAgent.destroy()).catch(() => undefined);
   }
