@@ -75,6 +75,12 @@ export const StorageSchema = z.strictObject({
     .min(0)
     .optional()
     .describe("a sync fails before downloading when the pool's filesystem would keep less than this many MiB free (default 512)"),
+  fsync: z
+    .boolean()
+    .optional()
+    .describe(
+      "flush each blob (the file, then its directory) before the database records it, and published trees before they go live (default true); false trades crash safety for speed",
+    ),
   backend: z
     .enum(["filesystem", "s3"], { error: (iss) => `must be "filesystem" or "s3", not ${JSON.stringify(iss.input)}` })
     .optional()
