@@ -36,6 +36,8 @@ const { values } = parseArgs({
     runs: { type: "string", default: "1" },
     "no-h2": { type: "boolean", default: false },
     "no-fsync": { type: "boolean", default: false },
+    "from-source": { type: "boolean", default: false },
+    "cpu-prof": { type: "boolean", default: false },
     json: { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   },
@@ -43,7 +45,7 @@ const { values } = parseArgs({
 if (values.help) {
   process.stdout.write(
     "usage: npm run bench:latency -- [--count 2000] [--bytes 20480] [--latency-ms 20] [--concurrency 8] [--h2-concurrency 32]\n" +
-      "                               [--max-connections-per-host N] [--runs 1] [--no-h2] [--no-fsync] [--json]\n",
+      "                               [--max-connections-per-host N] [--runs 1] [--no-h2] [--no-fsync] [--from-source] [--cpu-prof] [--json]\n",
   );
   process.exit(0);
 }
@@ -65,6 +67,8 @@ interface LatencyStats {
   packages: number;
   maxInFlight: number;
   maxSockets: number;
+  /** Distinct connections that carried this run's requests (idle keep-alive ones of an earlier run are not counted). */
+  sockets: Set<object>;
   firstPackageAt: number | null;
   lastPackageDoneAt: number | null;
 }
@@ -77,12 +81,21 @@ interface LatencyServer {
 }
 
 async function startLatencyServer(root: string): Promise<LatencyServer> {
-  const fresh = (): LatencyStats => ({ requests: 0, packages: 0, maxInFlight: 0, maxSockets: 0, firstPackageAt: null, lastPackageDoneAt: null });
+  const fresh = (): LatencyStats => ({
+    requests: 0,
+    packages: 0,
+    maxInFlight: 0,
+    maxSockets: 0,
+    sockets: new Set(),
+    firstPackageAt: null,
+    lastPackageDoneAt: null,
+  });
   let stats = fresh();
   let inFlight = 0;
   let sockets = 0;
   const server: Server = createServer((req, res) => {
     stats.requests++;
+    stats.sockets.add(req.socket);
     inFlight++;
     stats.maxInFlight = Math.max(stats.maxInFlight, inFlight);
     const path = normalize(decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname));
@@ -223,7 +236,7 @@ interface Sample {
   idealSec: number;
   ratio: number;
   maxInFlight: number;
-  maxSockets: number;
+  connectionsUsed: number;
   h2Requests?: number;
   otherRequests?: number;
 }
@@ -258,11 +271,11 @@ async function syncOnce(o: {
   await writeFile(
     join(dir, "config", "config.yaml"),
     `storage:\n  base_path: ${join(dir, "base")}\n${o.fsync ? "" : "  fsync: false\n"}database:\n  url: ${JSON.stringify(url)}\n` +
-      (values["max-connections-per-host"] !== undefined ? `http:\n  max_connections_per_host: ${PER_HOST}\n` : "") +
+      `http:\n  max_connections_per_host: ${PER_HOST}\n` +
       `repositories:\n  - id: latency\n    type: rpm\n    upstream_url: ${o.upstream}\n    download_concurrency: ${o.concurrency}\n${o.extraRepoYaml ?? ""}`,
     { mode: 0o600 },
   );
-  const env: NodeJS.ProcessEnv = { ...process.env, CHANTAL_LOG_LEVEL: "warn" };
+  const env: NodeJS.ProcessEnv = { ...process.env, CHANTAL_LOG_LEVEL: "warn", ...(values["from-source"] ? { CHANTAL_FROM_SOURCE: "1" } : {}) };
   for (const k of ["CHANTAL_DATABASE_URL", "DATABASE_URL", "CHANTAL_CONFIG_DIR", "NODE_OPTIONS", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"])
     delete env[k];
   const migrate = await run(process.execPath, [...NODE_FLAGS, CLI, "--config-dir", join(dir, "config"), "db", "migrate"], env);
@@ -270,7 +283,8 @@ async function syncOnce(o: {
   o.server.reset();
   await run("sync", [], env);
   const elapsed = stopwatch();
-  const syncArgs = [...NODE_FLAGS, CLI, "--config-dir", join(dir, "config"), "repo", "sync", "--repo-id", "latency", "--json"];
+  const profile = values["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${join(base, "profiles", `${o.variant}-${o.run}`)}`] : [];
+  const syncArgs = [...NODE_FLAGS, ...profile, CLI, "--config-dir", join(dir, "config"), "repo", "sync", "--repo-id", "latency", "--json"];
   const timeFile = join(dir, "time");
   const r = GNU_TIME ? await run(GNU_TIME, ["-f", "%U %S", "-o", timeFile, process.execPath, ...syncArgs], env) : await run(process.execPath, syncArgs, env);
   const wallSec = elapsed();
@@ -324,7 +338,7 @@ async function main(): Promise<void> {
         idealSec: ideal,
         ratio: h1.downloadSec / ideal,
         maxInFlight: server.stats.maxInFlight,
-        maxSockets: server.stats.maxSockets,
+        connectionsUsed: server.stats.sockets.size,
       });
       log(
         `http1 run ${run}: wall ${h1.wallSec.toFixed(2)} s, CPU ${h1.cpuSec.toFixed(2)} s, download ${h1.downloadSec.toFixed(2)} s (ideal ${ideal.toFixed(2)} s)`,
@@ -352,7 +366,7 @@ async function main(): Promise<void> {
           idealSec: ideal,
           ratio: r.downloadSec / ideal,
           maxInFlight: server.stats.maxInFlight,
-          maxSockets: server.stats.maxSockets,
+          connectionsUsed: server.stats.sockets.size,
           h2Requests: lines.filter((l) => l.startsWith("HTTP/2.0 ")).length,
           otherRequests: lines.filter((l) => !l.startsWith("HTTP/2.0 ")).length,
         });
@@ -380,7 +394,7 @@ async function main(): Promise<void> {
         String(round(s.idealSec)),
         String(round(dl === null ? null : dl / s.idealSec)),
         String(Math.max(...xs.map((x) => x.maxInFlight))),
-        String(Math.max(...xs.map((x) => x.maxSockets))),
+        String(Math.max(...xs.map((x) => x.connectionsUsed))),
         s.h2Requests !== undefined ? `${s.h2Requests} h2 / ${s.otherRequests} other` : "",
       ],
     ];

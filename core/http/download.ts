@@ -11,6 +11,7 @@ import { AbortedError, ChantalError } from "../errors.js";
 import { redactUrl } from "../redact.js";
 import { abortedError, sleep, throwIfAborted } from "../runtime/sleep.js";
 import type { BlobStore } from "../storage/blob-store.js";
+import { isFsyncEnabled } from "../storage/durable.js";
 import { CHECKSUM_HEX_LENGTH, type ChecksumAlgo } from "../checksum.js";
 import type { RateWatch } from "./min-rate.js";
 import { chainGates, semaphoreGate, Semaphore } from "./request-gate.js";
@@ -127,7 +128,8 @@ export async function downloadToPool(job: DownloadJob, ctx: DownloadContext): Pr
       if (matchesExpected(job, fetched)) {
         // Upstream's own checksum, when it is not sha256, is how the next plan finds the blob before the database does.
         const alias = job.expected.algo === "sha256" ? undefined : `${job.expected.algo}:${job.expected.value.toLowerCase()}`;
-        await ctx.blobs.adopt(temp, fetched.sha256, ctx.http.signal, alias);
+        // receiveToFile flushed the file through its own handle (data before the rename into the pool).
+        await ctx.blobs.adopt(temp, fetched.sha256, ctx.http.signal, alias, { synced: true });
         adopted = true;
         return { sha256: fetched.sha256, size: fetched.size, bytesDownloaded, resumed: fetched.resumed };
       }
@@ -294,7 +296,7 @@ async function receiveToFile(
       bytes += chunk.length;
       await writer.push(chunk);
     }
-    await writer.close();
+    await writer.close({ sync: true });
   } catch (err) {
     // Keep what arrived: its length is the resume offset.
     await writer.close().catch(() => undefined);
@@ -328,14 +330,18 @@ class TempFileWriter {
     if (this.pendingBytes >= TempFileWriter.batchBytes) await this.flush();
   }
 
-  /** Write what is pending and close; creates the file even for an empty body. */
-  async close(): Promise<void> {
+  /**
+   * Write what is pending and close; creates the file even for an empty body. `sync`: flush the file's data to disk
+   * first (storage.fsync), through this handle: cheaper than opening the file again to flush it before its rename.
+   */
+  async close(opts: { sync?: boolean } = {}): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     try {
       await this.flush();
       await this.inFlight;
       if (!this.handle) this.handle = await open(this.path, this.append ? "a" : "w");
+      if (opts.sync && isFsyncEnabled()) await this.handle.sync();
     } finally {
       await this.handle?.close();
     }
