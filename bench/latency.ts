@@ -409,7 +409,7 @@ async function main(): Promise<void> {
     "ideal s",
     "÷ ideal",
     "max in flight",
-    "max upstream conns",
+    "upstream conns used",
     "packages by protocol",
   ];
   log(`\n${COUNT} × ${BYTES} B, ${LATENCY_MS} ms per request; ideal = packages × latency ÷ min(concurrency, per host); median of ${RUNS}`);
