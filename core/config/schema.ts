@@ -75,6 +75,12 @@ export const StorageSchema = z.strictObject({
     .min(0)
     .optional()
     .describe("a sync fails before downloading when the pool's filesystem would keep less than this many MiB free (default 512)"),
+  fsync: z
+    .boolean()
+    .optional()
+    .describe(
+      "flush each blob (the file, then its directory) before the database records it, and published trees before they go live (default true); false trades crash safety for speed",
+    ),
   backend: z
     .enum(["filesystem", "s3"], { error: (iss) => `must be "filesystem" or "s3", not ${JSON.stringify(iss.input)}` })
     .optional()
@@ -177,6 +183,26 @@ export const HttpSettingsSchema = z.strictObject({
 });
 
 export type HttpSettingsConfig = z.output<typeof HttpSettingsSchema>;
+
+/** The top-level http: block: a repository's keys, plus the connection caps of the whole process (no repository sets them). */
+export const GlobalHttpSettingsSchema = HttpSettingsSchema.extend({
+  max_connections_per_host: z
+    .number()
+    .int()
+    .min(1)
+    .max(1024)
+    .optional()
+    .describe(
+      "connections to one upstream (scheme, host and port) at once, across every repository being synced (default: no cap; each repository opens at most its download_concurrency); over HTTP/1.1 also the requests in flight to it",
+    ),
+  max_total_connections: z
+    .number()
+    .int()
+    .min(1)
+    .max(65536)
+    .optional()
+    .describe("connections to all upstreams at once, across every repository being synced (default: no cap)"),
+});
 
 export const RepoScheduleSchema = z.strictObject({
   enabled: z.boolean().default(true),
@@ -737,7 +763,7 @@ export const ConfigFileSchema = z.strictObject({
   storage: StorageSchema.partial().optional(),
   database: DatabaseSchema.optional(),
   proxy: ProxySchema.optional(),
-  http: HttpSettingsSchema.optional(),
+  http: GlobalHttpSettingsSchema.optional(),
   repositories: z.array(RepositorySchema).optional(),
   scheduler: SchedulerSchema.partial().optional(),
   backup: BackupSchema.partial().optional(),
@@ -762,7 +788,7 @@ export const ConfigSchema = z
     storage: StorageWithBackendSchema.default({ base_path: "/var/lib/chantal" }),
     database: DatabaseSchema.default({}),
     proxy: ProxySchema.optional(),
-    http: HttpSettingsSchema.optional(),
+    http: GlobalHttpSettingsSchema.optional(),
     repositories: z.array(RepositorySchema).default([]),
     scheduler: SchedulerSchema.default({ max_concurrent_syncs: 2, catch_up: true, grace_period_seconds: 60 }),
     backup: BackupSchema.default({ include_config: true, compress: true }),
@@ -781,7 +807,17 @@ export const ConfigSchema = z
     notify: NotifySchema.optional(),
   })
   .superRefine(checkGroupsAndEnvironments)
-  .superRefine(checkWebListener);
+  .superRefine(checkWebListener)
+  .superRefine((c, ctx) => {
+    const perHost = c.http?.max_connections_per_host;
+    const total = c.http?.max_total_connections;
+    if (perHost !== undefined && total !== undefined && perHost > total)
+      ctx.addIssue({
+        code: "custom",
+        path: ["http", "max_connections_per_host"],
+        message: `is ${perHost}, more than http.max_total_connections (${total}): one host could never use them; lower it or raise the total`,
+      });
+  });
 
 export type Config = z.output<typeof ConfigSchema>;
 export type ConfigFile = z.output<typeof ConfigFileSchema>;

@@ -2,12 +2,14 @@
 // typed errors that name the (redacted) URL. The Dispatcher is injectable, so a proxy-aware
 // Agent (issue 4) plugs in without changes here.
 import type { Readable } from "node:stream";
-import { Agent, request, type Dispatcher } from "undici";
+import type { ConnectionOptions } from "node:tls";
+import { Agent, Client, Pool, request, type Dispatcher } from "undici";
 import { AbortedError, ChantalError } from "../errors.js";
 import { chantalVersion } from "../package-info.js";
 import { redactUrl } from "../redact.js";
 import { abortedError, sleep, throwIfAborted } from "../runtime/sleep.js";
 import { minRateDefaults, watchRate, type MinRate } from "./min-rate.js";
+import type { RequestGate } from "./request-gate.js";
 
 export interface HttpOptions {
   /** undici Dispatcher to send through (a keep-alive Agent, later a proxy agent); default: undici's global one. */
@@ -32,6 +34,8 @@ export interface HttpOptions {
   maxDownloadBytes?: number;
   /** Called before each retry sleep, so callers can log it (core never prints). */
   onRetry?: (info: RetryInfo) => void;
+  /** Waited on before each request is sent, held until its body is read or dropped (connection caps, a download's concurrency). */
+  gate?: RequestGate;
   /** Turns a connection-layer failure into a clearer error (a proxy's 407, a failed CONNECT); undefined keeps the default. */
   describeFailure?: (err: unknown, url: string, subject: string | undefined) => Error | undefined;
 }
@@ -263,9 +267,46 @@ export async function openStream(url: string, opts: HttpOptions, extras: Request
   return withRetries(url, opts, extras.subject, () => sendFollowingRedirects(url, opts, extras));
 }
 
-/** A keep-alive Agent with `connections` sockets per origin: enough to keep `concurrency` downloads busy. */
-export function createHttpAgent(opts: { connections: number; keepAliveTimeoutMs?: number }): Agent {
-  return new Agent({ connections: opts.connections, pipelining: 1, keepAliveTimeout: opts.keepAliveTimeoutMs ?? 10_000 });
+/** Streams one HTTP/2 connection carries at once (a server's SETTINGS may lower it; nginx's default is 128). */
+export const H2_STREAMS_PER_CONNECTION = 100;
+
+/**
+ * A keep-alive Agent with up to `connections` sockets per origin, one request at a time on each over HTTP/1.1 (no
+ * pipelining: a slow response would hold up those behind it, and some servers and proxies mishandle it). With
+ * `allowH2` an https:// origin that offers HTTP/2 (ALPN) gets it: then a connection carries many requests at once.
+ */
+export function createHttpAgent(opts: { connections: number; keepAliveTimeoutMs?: number; allowH2?: boolean; connect?: ConnectionOptions }): Agent {
+  const base = {
+    connections: opts.connections,
+    pipelining: 1,
+    keepAliveTimeout: opts.keepAliveTimeoutMs ?? 10_000,
+    ...(opts.connect ? { connect: opts.connect } : {}),
+  };
+  if (!opts.allowH2) return new Agent(base);
+  return new Agent({
+    ...base,
+    allowH2: true,
+    factory: (origin, poolOpts) => new Pool(origin, { ...poolOpts, factory: http2AwareClient }),
+  });
+}
+
+/**
+ * undici sends one request at a time on a connection unless told otherwise, HTTP/2 included: a client whose socket
+ * negotiated h2 (ALPN) is allowed H2_STREAMS_PER_CONNECTION at once; an HTTP/1.1 one keeps 1.
+ */
+function http2AwareClient(origin: string | URL, clientOpts: object): Dispatcher {
+  const connect = (clientOpts as { connect?: unknown }).connect;
+  if (typeof connect !== "function") return new Client(origin, clientOpts);
+  type Connector = (o: object, cb: (err: Error | null, socket: { alpnProtocol?: string | false } | null) => void) => void;
+  const client: Client = new Client(origin, {
+    ...clientOpts,
+    connect: ((o, cb) =>
+      (connect as Connector)(o, (err, socket) => {
+        if (!err && socket?.alpnProtocol === "h2") client.pipelining = H2_STREAMS_PER_CONNECTION;
+        cb(err, socket);
+      })) as Connector as never,
+  });
+  return client;
 }
 
 /** Whether a failure is worth another attempt (429, 5xx, resets, timeouts). */
@@ -373,6 +414,7 @@ async function sendOnce(
   headers: Record<string, string>,
   subject: string | undefined,
 ): Promise<HttpStream & { body: BodyWithDump }> {
+  const release = opts.gate ? await opts.gate.acquire(url, opts.signal) : undefined;
   try {
     const res = await request(url, {
       method: "GET",
@@ -382,8 +424,14 @@ async function sendOnce(
       headersTimeout: opts.timeoutMs ?? httpDefaults.timeoutMs,
       bodyTimeout: opts.timeoutMs ?? httpDefaults.timeoutMs,
     });
+    if (release) {
+      // The slot is the connection's: free until the body is read to its end, dropped or failed.
+      if (res.body.destroyed || res.body.readableEnded) release();
+      else for (const event of ["close", "end", "error"]) res.body.once(event, release);
+    }
     return { status: res.statusCode, headers: normalizeHeaders(res.headers), body: res.body, url };
   } catch (err) {
+    release?.();
     throw (opts.signal?.aborted ? undefined : opts.describeFailure?.(err, url, subject)) ?? toHttpError(err, url, subject, opts.signal);
   }
 }

@@ -11,8 +11,10 @@ import { AbortedError, ChantalError } from "../errors.js";
 import { redactUrl } from "../redact.js";
 import { abortedError, sleep, throwIfAborted } from "../runtime/sleep.js";
 import type { BlobStore } from "../storage/blob-store.js";
+import { isFsyncEnabled } from "../storage/durable.js";
 import { CHECKSUM_HEX_LENGTH, type ChecksumAlgo } from "../checksum.js";
 import type { RateWatch } from "./min-rate.js";
+import { chainGates, semaphoreGate, Semaphore } from "./request-gate.js";
 import {
   createHttpAgent,
   dropBody,
@@ -77,6 +79,9 @@ export interface DownloadManyResult {
   results: DownloadResult[];
 }
 
+/** Workers per request slot: the second one finishes a received file (write, fsync, rename) while the first's connection fetches the next. */
+const WORKERS_PER_REQUEST_SLOT = 2;
+
 /** A checksum mismatch is retried once: a corrupting proxy or a mid-update mirror gets one more chance. */
 const CHECKSUM_ATTEMPTS = 2;
 
@@ -123,7 +128,8 @@ export async function downloadToPool(job: DownloadJob, ctx: DownloadContext): Pr
       if (matchesExpected(job, fetched)) {
         // Upstream's own checksum, when it is not sha256, is how the next plan finds the blob before the database does.
         const alias = job.expected.algo === "sha256" ? undefined : `${job.expected.algo}:${job.expected.value.toLowerCase()}`;
-        await ctx.blobs.adopt(temp, fetched.sha256, ctx.http.signal, alias);
+        // receiveToFile flushed the file through its own handle (data before the rename into the pool).
+        await ctx.blobs.adopt(temp, fetched.sha256, ctx.http.signal, alias, { synced: true });
         adopted = true;
         return { sha256: fetched.sha256, size: fetched.size, bytesDownloaded, resumed: fetched.resumed };
       }
@@ -290,7 +296,7 @@ async function receiveToFile(
       bytes += chunk.length;
       await writer.push(chunk);
     }
-    await writer.close();
+    await writer.close({ sync: true });
   } catch (err) {
     // Keep what arrived: its length is the resume offset.
     await writer.close().catch(() => undefined);
@@ -324,14 +330,18 @@ class TempFileWriter {
     if (this.pendingBytes >= TempFileWriter.batchBytes) await this.flush();
   }
 
-  /** Write what is pending and close; creates the file even for an empty body. */
-  async close(): Promise<void> {
+  /**
+   * Write what is pending and close; creates the file even for an empty body. `sync`: flush the file's data to disk
+   * first (storage.fsync), through this handle: cheaper than opening the file again to flush it before its rename.
+   */
+  async close(opts: { sync?: boolean } = {}): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     try {
       await this.flush();
       await this.inFlight;
       if (!this.handle) this.handle = await open(this.path, this.append ? "a" : "w");
+      if (opts.sync && isFsyncEnabled()) await this.handle.sync();
     } finally {
       await this.handle?.close();
     }
@@ -410,21 +420,27 @@ async function removeQuietly(path: string): Promise<void> {
 // Many files
 
 /**
- * Download jobs with a bounded pool of workers sharing one keep-alive Agent. The first failure
- * stops new jobs, aborts the in-flight ones (their temp files go) and is rethrown.
+ * Download jobs with a bounded pool of workers sharing one keep-alive Agent. At most `concurrency` requests are on the
+ * wire at once (a gate each request waits on and holds until its body is read), and twice as many workers run: while
+ * one worker writes, flushes and renames a file it has received, another uses the connection it freed, so a
+ * connection never waits for the disk. The first failure stops new jobs, aborts the in-flight ones (their temp files
+ * go) and is rethrown.
  */
 export async function downloadMany(jobs: readonly DownloadJob[], ctx: DownloadManyContext): Promise<DownloadManyResult> {
   const outer = ctx.signal ?? ctx.http.signal;
   throwIfAborted(outer);
   const stopper = new AbortController();
   const signal = outer ? AbortSignal.any([outer, stopper.signal]) : stopper.signal;
-  // Every in-flight request and backoff sleep listens on it: not a leak.
-  setMaxListeners(Math.max(16, ctx.concurrency * 4), signal);
-  const ownAgent = ctx.http.dispatcher ? undefined : createHttpAgent({ connections: Math.max(1, ctx.concurrency) });
+  const concurrency = Math.max(1, ctx.concurrency);
+  const workers = Math.max(1, Math.min(concurrency * WORKERS_PER_REQUEST_SLOT, jobs.length));
+  // Every in-flight request, waiting worker and backoff sleep listens on it: not a leak.
+  setMaxListeners(Math.max(16, workers * 4), signal);
+  const ownAgent = ctx.http.dispatcher ? undefined : createHttpAgent({ connections: concurrency });
   const dispatcher: Dispatcher | undefined = ctx.http.dispatcher ?? ownAgent;
+  const gate = chainGates(semaphoreGate(new Semaphore(concurrency)), ctx.http.gate);
   const jobCtx: DownloadContext = {
     blobs: ctx.blobs,
-    http: { ...ctx.http, signal, ...(dispatcher ? { dispatcher } : {}) },
+    http: { ...ctx.http, signal, ...(dispatcher ? { dispatcher } : {}), ...(gate ? { gate } : {}) },
     ...(ctx.onBytes ? { onBytes: ctx.onBytes } : {}),
   };
 
@@ -451,7 +467,7 @@ export async function downloadMany(jobs: readonly DownloadJob[], ctx: DownloadMa
   };
 
   try {
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(ctx.concurrency, jobs.length)) }, worker));
+    await Promise.all(Array.from({ length: workers }, worker));
   } finally {
     if (ownAgent) await (firstError === undefined ? ownAgent.close() : ownAgent.destroy()).catch(() => undefined);
   }

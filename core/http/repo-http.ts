@@ -2,11 +2,12 @@
 // ProxyAgent (NO_PROXY is decided per origin, since a redirect may lead to another host), with the repository's TLS
 // material, its basic-auth credentials bound to the upstream's host and its client certificate to the upstream's
 // origin, and the http: settings (minimum rate, size cap, insecure redirects) of the repository over the global ones.
-import { Agent, Dispatcher, ProxyAgent } from "undici";
-import type { Config, RepositoryConfig } from "../config/schema.js";
-import { httpDefaults, ProxyError, type HttpOptions } from "./client.js";
+import { Dispatcher, ProxyAgent } from "undici";
+import type { Config, HttpSettingsConfig, RepositoryConfig } from "../config/schema.js";
+import { createHttpAgent, httpDefaults, ProxyError, type HttpOptions } from "./client.js";
 import { minRateDefaults, type MinRate } from "./min-rate.js";
 import { decideProxy, displayProxy, selectProxySettings, type ProxyDecision, type ProxyEndpoint, type ProxyEnv, type ProxySelection } from "./proxy.js";
+import { processConnectionLimits } from "./request-gate.js";
 import { loadRepositoryTls, tlsFiles, type RepositoryTls, type TlsOptions } from "./tls.js";
 
 export interface RepositoryHttpOptions {
@@ -77,7 +78,7 @@ export interface HttpSettings {
 
 /** The http: settings in force for a repository: its own keys over the global block's, over the defaults. */
 export function httpSettings(repo: Pick<RepositoryConfig, "http">, config: Pick<Config, "http">): HttpSettings {
-  const pick = <K extends keyof NonNullable<Config["http"]>>(key: K) => repo.http?.[key] ?? config.http?.[key];
+  const pick = <K extends keyof HttpSettingsConfig>(key: K) => repo.http?.[key] ?? config.http?.[key];
   const seconds = pick("min_rate_window_seconds");
   return {
     minRate: {
@@ -160,7 +161,8 @@ class RepositoryDispatcher extends Dispatcher {
     if (!d) {
       d = proxy
         ? this.proxyAgent(proxy, upstreamTls)
-        : new Agent({ connections: this.connections, pipelining: 1, keepAliveTimeout: 30_000, connect: upstreamTls });
+        : // HTTP/2 where an https:// upstream offers it; through a proxy (below) requests stay HTTP/1.1.
+          createHttpAgent({ connections: this.connections, keepAliveTimeoutMs: 30_000, connect: upstreamTls, allowH2: true });
       this.#routes.set(key, d);
     }
     return d;
@@ -279,7 +281,14 @@ export function repositoryHttp(repo: RepositoryConfig, config: Config, extra: Pa
   });
   const tls = loadRepositoryTls(repo.id, files);
   const basic = repo.auth?.type === "basic" ? basicAuthHeader(repo.auth.username, repo.auth.password) : undefined;
-  const dispatcher = new RepositoryDispatcher(selection, tls, repo.download_concurrency, repo.upstream_url, basic);
+  // Never more connections to an origin than the per-host cap: the requests beyond them would wait for a slot anyway.
+  const connections = Math.min(repo.download_concurrency, config.http?.max_connections_per_host ?? Number.POSITIVE_INFINITY);
+  const dispatcher = new RepositoryDispatcher(selection, tls, connections, repo.upstream_url, basic);
+  // The caps are the process's, shared by every repository's requests: the global block's values, the last loaded.
+  processConnectionLimits.configure({
+    ...(config.http?.max_connections_per_host !== undefined ? { perHost: config.http.max_connections_per_host } : {}),
+    ...(config.http?.max_total_connections !== undefined ? { total: config.http.max_total_connections } : {}),
+  });
   const settings = httpSettings(repo, config);
   const decide = (url: string) => dispatcher.decisionFor(new URL(url).origin);
   const warnings: string[] = [];
@@ -298,6 +307,7 @@ export function repositoryHttp(repo: RepositoryConfig, config: Config, extra: Pa
   return {
     http: {
       dispatcher,
+      gate: processConnectionLimits,
       headers: {},
       describeFailure: (err, url, subject) => describeProxyFailure(err, url, subject, decide(url), repo.id),
       minRate: settings.minRate,

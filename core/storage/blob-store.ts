@@ -34,9 +34,10 @@ export interface BlobStore {
   /**
    * Take a verified temp file (named by tempPath) into the store under its sha256. `alias` is upstream's
    * checksum (`algo:hex`) when it is not sha256: journaled first, so that the next plan finds the blob by it
-   * even when a kill came before the database recorded the blob.
+   * even when a kill came before the database recorded the blob. `synced`: the writer flushed the file's data
+   * already (through the handle it wrote with), so a filesystem store does not open it again to flush it.
    */
-  adopt(tempFile: string, sha256: string, signal?: AbortSignal, alias?: string): Promise<void>;
+  adopt(tempFile: string, sha256: string, signal?: AbortSignal, alias?: string, opts?: { synced?: boolean }): Promise<void>;
   /** sha256 of blobs adopted under these aliases, by this run or a killed one: a hint, check presence with haveMany. */
   adoptedByAlias?(aliases: readonly string[]): Promise<Map<string, string>>;
   /** Remove alias journals whose every blob the database records now (`recorded` returns the sha256s it knows). */

@@ -5,8 +5,20 @@ import { forEachLimited } from "../concurrency.js";
 
 const DIR_SYNC_CONCURRENCY = 16;
 
-/** Flush a file's data (or a directory's entries) to stable storage. */
+/** storage.fsync: false turns every flush of this module into nothing, for the process (set by blobStoreOf from the configuration). */
+let fsyncEnabled = true;
+
+export function setFsyncEnabled(enabled: boolean): void {
+  fsyncEnabled = enabled;
+}
+
+export function isFsyncEnabled(): boolean {
+  return fsyncEnabled;
+}
+
+/** Flush a file's data (or a directory's entries) to stable storage (nothing with storage.fsync: false). */
 export async function fsyncPath(path: string): Promise<void> {
+  if (!fsyncEnabled) return;
   const handle = await open(path, "r");
   try {
     await handle.sync();

@@ -91,11 +91,11 @@ export class FilesystemBlobStore implements BlobStore {
    * never leaves an empty blob under a name; the directory entry is flushed by flushAdopted().
    * A concurrent rename of identical content is harmless: rename(2) replaces atomically.
    */
-  async adopt(tempFile: string, sha256: string, _signal?: AbortSignal, alias?: string): Promise<void> {
+  async adopt(tempFile: string, sha256: string, _signal?: AbortSignal, alias?: string, opts?: { synced?: boolean }): Promise<void> {
     const dest = this.pathOf(sha256);
     try {
       await chmod(tempFile, SHARED_FILE_MODE); // published trees are hard links to this inode: a web server reads it
-      await fsyncPath(tempFile);
+      if (!opts?.synced) await fsyncPath(tempFile);
       if (alias) await this.temp.journalAlias(alias, sha256);
       await this.ensureDir(dirname(dest));
       await rename(tempFile, dest).catch(async (err: unknown) => {

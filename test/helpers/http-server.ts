@@ -53,17 +53,35 @@ export interface StaticServer {
   requests: RecordedRequest[];
   /** Requests seen for one path. */
   requestsFor(path: string): RecordedRequest[];
+  /** The most requests in flight at once (received, response not yet finished), and the most open connections at once. */
+  peak: { inFlight: number; connections: number };
   close(): Promise<void>;
 }
 
-export async function startStaticServer(opts: { root: string; faults?: FaultPlan }): Promise<StaticServer> {
+/** Requests in flight now and at most, counted over several servers (the total across hosts). */
+export interface InFlightCounter {
+  now: number;
+  peak: number;
+}
+
+export async function startStaticServer(opts: { root: string; faults?: FaultPlan; shared?: InFlightCounter }): Promise<StaticServer> {
   const root = resolve(opts.root);
   const requests: RecordedRequest[] = [];
   const countByPath = new Map<string, number>();
   const sockets = new Set<Socket>();
   const pickFault = faultPicker(opts.faults);
+  const peak = { inFlight: 0, connections: 0 };
+  let inFlight = 0;
 
   const server = createServer((req, res) => {
+    inFlight++;
+    peak.inFlight = Math.max(peak.inFlight, inFlight);
+    const shared = opts.shared;
+    if (shared) shared.peak = Math.max(shared.peak, ++shared.now);
+    res.once("close", () => {
+      inFlight--;
+      if (shared) shared.now--;
+    });
     const path = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname);
     const recorded: RecordedRequest = { method: req.method ?? "GET", path, headers: req.headers };
     requests.push(recorded);
@@ -76,6 +94,7 @@ export async function startStaticServer(opts: { root: string; faults?: FaultPlan
   });
   server.on("connection", (socket) => {
     sockets.add(socket);
+    peak.connections = Math.max(peak.connections, sockets.size);
     socket.on("close", () => sockets.delete(socket));
   });
   await new Promise<void>((ok, fail) => {
@@ -88,6 +107,7 @@ export async function startStaticServer(opts: { root: string; faults?: FaultPlan
     url: `http://127.0.0.1:${port}`,
     requests,
     requestsFor: (path) => requests.filter((r) => r.path === path),
+    peak,
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise<void>((ok) => server.close(() => ok()));

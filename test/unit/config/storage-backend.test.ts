@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../../../core/config/load.js";
 import { ConfigError } from "../../../core/errors.js";
 import { blobStoreOf } from "../../../core/storage/backend.js";
+import { isFsyncEnabled } from "../../../core/storage/durable.js";
 import { FilesystemBlobStore } from "../../../core/storage/pool.js";
 import { S3BlobStore } from "../../../core/storage/s3-blob-store.js";
 import { makeConfigDir } from "../../helpers/cli.js";
@@ -28,6 +29,18 @@ async function issuesOf(files: Record<string, string>): Promise<string[]> {
   }
   return [];
 }
+
+describe("storage.fsync", () => {
+  it("false turns the process's flushes off when its store is made; unset (or true) keeps them", async () => {
+    const off = await load({ "config.yaml": "storage:\n  base_path: ./data\n  fsync: false\n" });
+    blobStoreOf(off.loaded.config);
+    expect(isFsyncEnabled()).toBe(false);
+    const on = await load({ "config.yaml": "storage:\n  base_path: ./data\n" });
+    blobStoreOf(on.loaded.config);
+    expect(isFsyncEnabled()).toBe(true);
+    expect(await issuesOf({ "config.yaml": "storage:\n  fsync: 0\n" })).toEqual([expect.stringMatching(/storage\.fsync/)]);
+  });
+});
 
 describe("storage.backend", () => {
   it("defaults to the filesystem, with the temp dir inside the pool as before", async () => {

@@ -67,6 +67,18 @@ describe("durableRename", () => {
     expect(mine).toHaveLength(want.length);
   });
 
+  it("storage.fsync: false (setFsyncEnabled(false)): the rename happens, no flush at all", () => {
+    const d = mkdtempSync(join(tmpdir(), "chantal-durable-"));
+    dirs.push(d);
+    mkdirSync(join(d, "a"));
+    writeFileSync(join(d, "a/src"), "data");
+    const calls = traced(
+      d,
+      `m.setFsyncEnabled(false); await m.durableRename(${JSON.stringify(join(d, "a/src"))}, ${JSON.stringify(join(d, "a/dst"))}); const dd = new m.DirtyDirectories(); dd.add(${JSON.stringify(join(d, "a"))}); await dd.flush();`,
+    );
+    expect(calls.filter((c) => c.includes(d))).toEqual([`rename ${d}/a/src ${d}/a/dst`]);
+  });
+
   it("DirtyDirectories: a flush resolves only once every directory added before it is flushed, each once", () => {
     const d = mkdtempSync(join(tmpdir(), "chantal-durable-"));
     dirs.push(d);
