@@ -1,7 +1,11 @@
 // Crash durability on a filesystem: fsync a file or a directory, and a rename that survives a power loss.
+import { execFile } from "node:child_process";
 import { open, rename } from "node:fs/promises";
 import { dirname } from "node:path";
+import { promisify } from "node:util";
 import { forEachLimited } from "../concurrency.js";
+
+const execFileAsync = promisify(execFile);
 
 const DIR_SYNC_CONCURRENCY = 16;
 
@@ -18,6 +22,21 @@ export async function fsyncPath(path: string): Promise<void> {
 /** Flush several directories, a few at a time (a directory fsync is a journal commit: they share one when concurrent). */
 export async function fsyncDirs(dirs: Iterable<string>, signal?: AbortSignal): Promise<void> {
   await forEachLimited([...new Set(dirs)], DIR_SYNC_CONCURRENCY, fsyncPath, signal);
+}
+
+/**
+ * syncfs(2) of the filesystem `dir` is on (`sync -f`, coreutils): every file and directory written there is on disk
+ * when it returns true, at the cost of one fsync where 20,000 fsyncs of 20 KB files cost seconds. False when the
+ * program is missing or fails (the caller then fsyncs each file and directory); an abort rejects.
+ */
+export async function syncFilesystem(dir: string, signal?: AbortSignal): Promise<boolean> {
+  try {
+    await execFileAsync("sync", ["-f", dir], { timeout: 600_000, ...(signal ? { signal } : {}) });
+    return true;
+  } catch {
+    signal?.throwIfAborted();
+    return false;
+  }
 }
 
 /**

@@ -1,12 +1,10 @@
 // Writes a bundle's blobs from the pool (filesystem or S3): blobs/<aa>/<sha256> files, or tar volumes; every blob hashed as it is copied.
-import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { open, readFile, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { forEachLimited } from "../concurrency.js";
 import { ChantalError } from "../errors.js";
-import { fsyncDirs, fsyncPath } from "../storage/durable.js";
+import { fsyncDirs, fsyncPath, syncFilesystem } from "../storage/durable.js";
 import type { BlobStore } from "../storage/blob-store.js";
 import { FilesystemBlobStore } from "../storage/pool.js";
 import { makeDirectory } from "../fs-dirs.js";
@@ -69,21 +67,9 @@ async function writeAll(fh: FileHandle, chunk: Buffer): Promise<void> {
   while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
 }
 
-const execFileAsync = promisify(execFile);
-
-/**
- * Make every file written below `dir` durable: one syncfs(2) of its filesystem (`sync -f`, coreutils), which costs
- * what one fsync costs where 20,000 fsyncs of 20 KB files cost seconds; where that program is missing or fails,
- * each file and directory is fsynced.
- */
+/** Make every file written below `dir` durable: one syncfs of its filesystem, else each file and directory fsynced. */
 async function syncWritten(dir: string, files: readonly string[], dirs: readonly string[], signal?: AbortSignal): Promise<void> {
-  try {
-    await execFileAsync("sync", ["-f", dir], { timeout: 600_000, ...(signal ? { signal } : {}) });
-    return;
-  } catch (err) {
-    signal?.throwIfAborted();
-    void err;
-  }
+  if (await syncFilesystem(dir, signal)) return;
   await forEachLimited(files, DIR_CONCURRENCY, fsyncPath, signal);
   await fsyncDirs(dirs, signal);
 }
