@@ -347,4 +347,7 @@ export const imports = chantal.table("imports", {
   exportedAt: ts("exported_at").notNull(),
   startedAt: ts("started_at").notNull().defaultNow(),
   completedAt: ts("completed_at"),
+  // 0009_import_owner.sql: the process that runs it (the last one, on a resume).
+  host: text("host"),
+  pid: integer("pid"),
 });

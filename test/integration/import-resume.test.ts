@@ -1,9 +1,11 @@
 // A kill -9 during import: nothing is visible but pooled blobs; the same command then completes without copying them again (and copies again one a power loss damaged).
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, truncateSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { acquireLock, importLockRequest } from "../../core/db/locks.js";
 import { generateRpmRepo } from "../fixtures/rpm-repo-generator.js";
 import { startSyncEnvironment, type SyncEnvironment } from "../helpers/sync-env.js";
 
@@ -65,3 +67,38 @@ it("resumes after kill -9 without copying again the blobs already in the pool", 
   const list = JSON.parse((await b.cli("import", "list", "--json")).stdout) as { status: string }[];
   expect(list.map((x) => x.status)).toEqual(["complete"]);
 }, 300_000);
+
+it("import list shows a 'running' row whose process is gone as interrupted, a live import's as running", async () => {
+  const dead = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"], { encoding: "utf8" });
+  const row = (id: string, host: string, pid: number) =>
+    b.pg.query(
+      `INSERT INTO chantal.imports (export_id, source_instance, kind, manifest_sha256, status, blob_count, blob_bytes, exported_at, host, pid)
+       VALUES ($1, gen_random_uuid(), 'full', $2, 'running', 1, 1, now(), $3, $4)`,
+      [id, "0".repeat(64), host, pid],
+    );
+  await row("20261201T000000Z-0000dead", hostname(), Number(dead.stdout));
+  await row("20261201T000000Z-0000live", hostname(), process.pid);
+  // Another host's import, its process unknown here: interrupted unless it holds the import lock.
+  await row("20261201T000000Z-000other", "elsewhere.example", 4242);
+  const states = async () =>
+    Object.fromEntries(
+      (JSON.parse((await b.cli("import", "list", "--json")).stdout) as { export_id: string; status: string }[]).map((x) => [x.export_id, x.status]),
+    );
+  expect(await states()).toMatchObject({
+    "20261201T000000Z-0000dead": "interrupted",
+    "20261201T000000Z-0000live": "interrupted",
+    "20261201T000000Z-000other": "interrupted",
+  });
+  const lock = await acquireLock(b.db.url, importLockRequest("import /media/live"));
+  try {
+    expect(await states()).toMatchObject({
+      "20261201T000000Z-0000dead": "interrupted",
+      "20261201T000000Z-0000live": "running",
+      "20261201T000000Z-000other": "interrupted",
+    });
+    const table = (await b.cli("import", "list")).stdout;
+    expect(table).toMatch(/20261201T000000Z-0000dead.*interrupted/);
+  } finally {
+    await lock.release();
+  }
+}, 60_000);
