@@ -64,6 +64,16 @@ export class DirtyDirectories {
     this.dirty.add(dir);
   }
 
+  /**
+   * The directories added so far, no longer dirty here: the caller makes them durable otherwise (a syncfs of their
+   * filesystem, started after this call) or adds them back when it cannot.
+   */
+  take(): Set<string> {
+    const dirs = this.dirty;
+    this.dirty = new Set();
+    return dirs;
+  }
+
   /** Every directory added before the call is durable when it resolves. */
   flush(): Promise<void> {
     const dirs = this.dirty;

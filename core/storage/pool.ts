@@ -171,14 +171,21 @@ export class FilesystemBlobStore implements BlobStore {
   }
 
   /**
-   * Make every blob adopted or put so far durable: call before recording them. Put blobs: one syncfs of the pool's
-   * filesystem (it flushes their directories too), else a fsync per file; then one fsync per directory changed.
+   * Make every blob adopted or put so far durable: call before recording them. After blobs were put: one syncfs of
+   * the pool's filesystem, which commits their data and every directory entry changed before it started (so the
+   * directories are not fsynced again: 17,000 clean directory fsyncs after 20,000 blobs cost a second); where that
+   * fails, a fsync per file and per directory. Otherwise (adopted blobs, already fsynced): one fsync per directory.
    */
   async flushAdopted(): Promise<void> {
     const files = this.unflushed;
     this.unflushed = [];
     try {
-      if (files.length > 0 && !(await syncFilesystem(this.root))) await forEachLimited(files, FSYNC_CONCURRENCY, fsyncPath);
+      if (files.length > 0) {
+        const dirs = this.dirtyDirs.take();
+        if (await syncFilesystem(this.root)) return;
+        for (const d of dirs) this.dirtyDirs.add(d);
+        await forEachLimited(files, FSYNC_CONCURRENCY, fsyncPath);
+      }
       await this.dirtyDirs.flush();
     } catch (err) {
       this.unflushed.push(...files);
