@@ -7,7 +7,7 @@ import { pipeline } from "node:stream/promises";
 import type pg from "pg";
 import { forEachLimited } from "../concurrency.js";
 import type { Config } from "../config/schema.js";
-import { completeImport, findImport, startImport } from "../db/imports.js";
+import { claimImport, completeImport, findImport, startImport } from "../db/imports.js";
 import { recordedBlobs, upsertMetadataFiles, upsertPackages } from "../db/package-sets.js";
 import { ensureRepository } from "../db/repositories.js";
 import { withTransaction } from "../db/transaction.js";
@@ -93,7 +93,7 @@ export function checkConfigured(config: Config, m: Manifest): void {
   }
 }
 
-/** Blobs written to the pool at once (their fsyncs overlap), as a sync's download_concurrency default. */
+/** Blobs written to the pool at once (their open, write, close and link through libuv's threads overlap). */
 const IMPORT_COPY_CONCURRENCY = 8;
 
 /**
@@ -212,6 +212,7 @@ export async function importBundle(pool: pg.Pool, config: Config, dir: string, t
     return result;
   }
 
+  if (previous?.status === "running") await claimImport(pool, m.export_id);
   // The blobs: those in the pool already are not read again (a resume); each other is hashed while copied.
   await blobs.ensureTempDir();
   // A killed import's half-written temp file (its writer is dead) goes; a live writer's stays.
@@ -219,8 +220,8 @@ export async function importBundle(pool: pg.Pool, config: Config, dir: string, t
   const present = await blobs.haveMany(inBundle, 16);
   await distrustUnrecorded(pool, blobs, present, opts.signal);
   result.blobsPresent = present.size;
-  // Small blobs (already read and verified, a buffer) are written several at a time: each one's fsync would
-  // otherwise wait alone. A large one's stream is the bundle's own, read to its end before the next blob.
+  // Small blobs (already read and verified, a buffer) are written several at a time: each one's file system calls
+  // would otherwise wait alone. A large one's stream is the bundle's own, read to its end before the next blob.
   const copying = new Set<Promise<void>>();
   let failure: { error: unknown } | undefined;
   const copied = (e: BlobEntry) => {
