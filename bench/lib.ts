@@ -21,6 +21,22 @@ export function stopwatch(): () => number {
   return () => (performance.now() - t0) / 1000;
 }
 
+/** Starts a clock of this process's CPU time (user + system, every thread); the function returned gives the seconds since. */
+export function cpuStopwatch(): () => number {
+  const c0 = process.cpuUsage();
+  return () => {
+    const c = process.cpuUsage(c0);
+    return (c.user + c.system) / 1e6;
+  };
+}
+
+/** The user + system CPU seconds of the children of `sh`, from the last line of its `times` builtin ("0m0.120s 0m0.340s"). */
+export function childCpuSeconds(timesOutput: string): number {
+  const last = timesOutput.trim().split("\n").at(-1) ?? "";
+  const parts = [...last.matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60 + Number(m[2]));
+  return parts.length === 2 ? parts[0]! + parts[1]! : Number.NaN;
+}
+
 export { freePort } from "../core/free-port.js";
 
 /** A new empty database `name` on the server of adminUrl (dropped first if a previous run left it); returns its URL. */

@@ -23,7 +23,7 @@ import { FilesystemBlobStore } from "../core/storage/pool.js";
 import { verifyBundle } from "../core/transfer/bundle-verify.js";
 import { createExport, type ExportOutcome } from "../core/transfer/export.js";
 import { importBundle } from "../core/transfer/import.js";
-import { freshDatabase, median, round, stopwatch, table } from "./lib.js";
+import { childCpuSeconds, cpuStopwatch, freshDatabase, median, round, stopwatch, table } from "./lib.js";
 
 const { values } = parseArgs({
   options: {
@@ -96,6 +96,8 @@ async function recordSnapshot(db: pg.Pool, repoId: string, name: string, shas: s
 
 interface Timed {
   seconds: number;
+  /** This process's CPU seconds (every thread; not PostgreSQL's). */
+  cpu: number;
   outcome?: ExportOutcome;
 }
 
@@ -110,6 +112,7 @@ async function timeExport(
 ): Promise<Timed> {
   const output = join(base, "out", `${repoId}-${snapshot}-${format}-${randomBytes(3).toString("hex")}`);
   const elapsed = stopwatch();
+  const cpu = cpuStopwatch();
   const outcome = await createExport(db, blobs, config, {
     selection: { kind: "snapshot", repo_id: repoId, snapshot },
     format,
@@ -117,7 +120,7 @@ async function timeExport(
     now: new Date(),
     ...extra,
   });
-  return { seconds: elapsed(), outcome };
+  return { seconds: elapsed(), cpu: cpu(), outcome };
 }
 
 /** export verify of a bundle (signature skipped: one signature is not what is measured); fails on any problem. */
@@ -128,18 +131,26 @@ async function timeVerify(bundle: string): Promise<number> {
   return elapsed();
 }
 
-/** `tar cf` of the pool's files; `synced`: then `sync FILE` (its data on disk, as the export's fsyncs make it). */
-function timeTar(pool: string, dirs: string[]): { seconds: number; syncedSeconds: number; file: string } {
+/** `sh -c SCRIPT ARGS…` followed by `times`: the CPU seconds of what the script ran. */
+function shCpu(script: string, args: string[]): number {
+  return childCpuSeconds(execFileSync("sh", ["-c", `${script} && times`, ...args], { encoding: "utf8" }));
+}
+
+/**
+ * `tar cf` of the pool's files; `synced`: then `sync FILE` (its data on disk, as the export's fsyncs make it); `cpu`:
+ * tar's CPU seconds (a measure the other jobs on a shared machine move less than the wall clock).
+ */
+function timeTar(pool: string, dirs: string[]): { seconds: number; syncedSeconds: number; cpu: number; file: string } {
   const out = join(base, "out", `tar-${randomBytes(3).toString("hex")}.tar`);
   const elapsed = stopwatch();
-  execFileSync("tar", ["cf", out, "-C", pool, ...dirs]);
+  const cpu = shCpu('out=$0 pool=$1; shift; tar cf "$out" -C "$pool" "$@"', [out, pool, ...dirs]);
   const seconds = elapsed();
   execFileSync("sync", [out]);
-  return { seconds, syncedSeconds: elapsed(), file: out };
+  return { seconds, syncedSeconds: elapsed(), cpu, file: out };
 }
 
 /** import of a bundle into a fresh receiver (its own database and pool), signature skipped as in timeVerify. */
-async function timeImport(adminUrl: string, bundle: string, repoId: string): Promise<number> {
+async function timeImport(adminUrl: string, bundle: string, repoId: string): Promise<{ seconds: number; cpu: number }> {
   const recv = join(base, "receiver");
   await rm(recv, { recursive: true, force: true });
   const db = new pg.Pool({ connectionString: await freshDatabase(adminUrl, "bench_transfer_recv"), max: 4 });
@@ -152,10 +163,12 @@ async function timeImport(adminUrl: string, bundle: string, repoId: string): Pro
       environments: [],
     } as unknown as Config;
     const elapsed = stopwatch();
+    const cpu = cpuStopwatch();
     const r = await importBundle(db, config, bundle, { insecure: true });
     const seconds = elapsed();
+    const cpuSeconds = cpu();
     if (r.snapshotsCreated.length !== 1) throw new Error(`${bundle}: import created ${r.snapshotsCreated.length} snapshots`);
-    return seconds;
+    return { seconds, cpu: cpuSeconds };
   } finally {
     await db.end();
     await rm(recv, { recursive: true, force: true });
@@ -163,16 +176,16 @@ async function timeImport(adminUrl: string, bundle: string, repoId: string): Pro
 }
 
 /** `tar xf` of a tar of the pool's files into an empty directory, then `sync` (the import fsyncs its blobs). */
-function timeUntar(tarFile: string): number {
+function timeUntar(tarFile: string): { seconds: number; cpu: number } {
   const into = join(base, "untar");
   execFileSync("rm", ["-rf", into]);
   execFileSync("mkdir", ["-p", into]);
   const elapsed = stopwatch();
-  execFileSync("tar", ["xf", tarFile, "-C", into]);
+  const cpu = shCpu('tar xf "$0" -C "$1"', [tarFile, into]);
   execFileSync("sync", ["-f", into]);
   const seconds = elapsed();
   execFileSync("rm", ["-rf", into]);
-  return seconds;
+  return { seconds, cpu };
 }
 
 await mkdir(join(base, "pg18"), { recursive: true });
@@ -210,15 +223,25 @@ try {
       const verifyDir: number[] = [];
       const untar: number[] = [];
       const importTar: number[] = [];
+      const tarCpu: number[] = [];
+      const exportCpu: number[] = [];
+      const untarCpu: number[] = [];
+      const importCpu: number[] = [];
       for (let r = 0; r < RUNS; r++) {
         const t = timeTar(pool, prefixes);
         tar.push(t.seconds);
         tarSynced.push(t.syncedSeconds);
-        untar.push(timeUntar(t.file));
+        tarCpu.push(t.cpu);
+        const u = timeUntar(t.file);
+        untar.push(u.seconds);
+        untarCpu.push(u.cpu);
         const tarExport = await timeExport(db, config, blobs, w.id, "s1", "tar");
         vol.push(tarExport.seconds);
+        exportCpu.push(tarExport.cpu);
         verifyTar.push(await timeVerify(tarExport.outcome!.path));
-        importTar.push(await timeImport(lease.adminUrl, tarExport.outcome!.path, w.id));
+        const imp = await timeImport(lease.adminUrl, tarExport.outcome!.path, w.id);
+        importTar.push(imp.seconds);
+        importCpu.push(imp.cpu);
         const dirExport = await timeExport(db, config, blobs, w.id, "s1", "dir");
         dir.push(dirExport.seconds);
         verifyDir.push(await timeVerify(dirExport.outcome!.path));
@@ -244,10 +267,16 @@ try {
         tarXfSyncSeconds: round(median(untar)),
         importTarSeconds: round(median(importTar)),
         importRatio: round(median(importTar)! / median(untar)!),
+        tarCfCpu: round(median(tarCpu)),
+        exportTarCpu: round(median(exportCpu)),
+        exportCpuRatio: round(median(exportCpu)! / median(tarCpu)!),
+        tarXfCpu: round(median(untarCpu)),
+        importCpu: round(median(importCpu)),
+        importCpuRatio: round(median(importCpu)! / median(untarCpu)!),
       };
       results.push(row);
       log(
-        `  tar cf ${row.tarCfSeconds} s (+ sync ${row.tarCfSyncSeconds} s), export --format tar ${row.exportTarSeconds} s (×${row.tarRatio}; ×${row.tarRatioSynced} of tar cf + sync), --format dir ${row.exportDirSeconds} s (×${row.dirRatio}; ×${row.dirRatioSynced}); verify tar ${row.verifyTarSeconds} s, dir ${row.verifyDirSeconds} s; tar xf + sync ${row.tarXfSyncSeconds} s, import of the tar bundle ${row.importTarSeconds} s (×${row.importRatio})`,
+        `  tar cf ${row.tarCfSeconds} s (+ sync ${row.tarCfSyncSeconds} s), export --format tar ${row.exportTarSeconds} s (×${row.tarRatio}; ×${row.tarRatioSynced} of tar cf + sync), --format dir ${row.exportDirSeconds} s (×${row.dirRatio}; ×${row.dirRatioSynced}); verify tar ${row.verifyTarSeconds} s, dir ${row.verifyDirSeconds} s; tar xf + sync ${row.tarXfSyncSeconds} s, import of the tar bundle ${row.importTarSeconds} s (×${row.importRatio}); CPU s: tar cf ${row.tarCfCpu}, export tar ${row.exportTarCpu} (×${row.exportCpuRatio}), tar xf ${row.tarXfCpu}, import ${row.importCpu} (×${row.importCpuRatio})`,
       );
     }
     if (w.id === "small" && ONLY.has("delta")) {
@@ -299,6 +328,8 @@ process.stderr.write(
       "tar xf+sync s",
       "import s",
       "ratio",
+      "cpu: export/tar cf",
+      "import/tar xf",
     ],
     sizes.map((r) => [
       String(r.workload),
@@ -315,6 +346,8 @@ process.stderr.write(
       String(r.tarXfSyncSeconds),
       String(r.importTarSeconds),
       `${r.importRatio}${Number(r.importRatio) <= 1 ? " ✓" : " ✗"}`,
+      `${r.exportTarCpu}/${r.tarCfCpu} = ${r.exportCpuRatio}`,
+      `${r.importCpu}/${r.tarXfCpu} = ${r.importCpuRatio}`,
     ]),
   )}\n`,
 );

@@ -1,6 +1,8 @@
-// `chantal-run import list`: the bundles that arrived here, newest first: source instance, kind, base, status, size, when exported and imported.
+// `chantal-run import list`: the bundles that arrived here, newest first: source instance, kind, base, status (running, complete, or interrupted: killed, import it again to resume), size, when exported and imported.
 import type { Command } from "commander";
-import { listImports } from "../../core/db/imports.js";
+import { importState, listImports } from "../../core/db/imports.js";
+import { LockClass } from "../../core/db/lock-ids.js";
+import { lockHolders } from "../../core/db/locks.js";
 import { action } from "../context.js";
 import { formatBytes, LocalTimes, printJson, printTable } from "../output.js";
 
@@ -11,7 +13,9 @@ export function register(noun: Command): void {
       // The import noun has a --json of its own, which commander gives the noun when it comes after "list".
       const opts = { ...(cmd.optsWithGlobals() as { json?: boolean }), ...own };
       const database = await ctx.openDatabase();
-      const rows = await listImports(database.pool);
+      // A 'running' row whose process does not hold the import lock was killed: interrupted (import it again to resume).
+      const holders = await lockHolders(database.pool, LockClass.import, 0);
+      const rows = (await listImports(database.pool)).map((r) => ({ ...r, status: importState(r, holders) }));
       if (opts.json) return printJson(rows);
       if (rows.length === 0) {
         process.stdout.write('no imports yet (see "import --help")\n');

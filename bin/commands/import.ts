@@ -1,6 +1,14 @@
 // `chantal-run import BUNDLE`: verify the bundle's signature, copy its blobs into the pool, create its repositories, snapshots and group snapshots; --publish, --promote-to ENV.
 import type { Command } from "commander";
-import { exclusiveMaintenanceRunning, LockHeldError, maintenanceLockRequest, repositoryLockRequest, withLock } from "../../core/db/locks.js";
+import {
+  describeHolder,
+  exclusiveMaintenanceRunning,
+  importLockRequest,
+  LockHeldError,
+  maintenanceLockRequest,
+  repositoryLockRequest,
+  withLock,
+} from "../../core/db/locks.js";
 import { findRepositoryRow } from "../../core/db/repositories.js";
 import { promote } from "../../core/environments/promote.js";
 import { LockBusyError, UsageError } from "../../core/errors.js";
@@ -41,11 +49,21 @@ export function register(noun: Command): void {
         const trust: BundleTrust = opts.trustKey !== undefined ? { keyring: await loadKeyring(opts.trustKey) } : { insecure: true };
         const loaded = await ctx.loadConfig();
         const database = await ctx.openDatabase();
-        // Shared, as a sync: pool gc (exclusive) must not delete blobs copied in before the database records them.
-        const r = await withLock(database.url, maintenanceLockRequest("shared", `import ${bundle}`, { signal: ctx.signal }), () =>
-          importBundle(database.pool, loaded.config, bundle, trust, { signal: ctx.signal }),
+        // One import at a time: refused at once (exit 75) rather than waited for, since an import of a medium can take
+        // hours and a second one would only queue behind it; its row tells `import list` which import is alive.
+        const r = await withLock(database.url, importLockRequest(`import ${bundle}`, { signal: ctx.signal }), () =>
+          // Shared, as a sync: pool gc (exclusive) must not delete blobs copied in before the database records them.
+          withLock(database.url, maintenanceLockRequest("shared", `import ${bundle}`, { signal: ctx.signal }), () =>
+            importBundle(database.pool, loaded.config, bundle, trust, { signal: ctx.signal }),
+          ).catch((err: unknown) => {
+            if (err instanceof LockHeldError) throw new LockBusyError(`${exclusiveMaintenanceRunning(err.holders)}: import of ${bundle} not started`);
+            throw err;
+          }),
         ).catch((err: unknown) => {
-          if (err instanceof LockHeldError) throw new LockBusyError(`${exclusiveMaintenanceRunning(err.holders)}: import of ${bundle} not started`);
+          if (err instanceof LockHeldError)
+            throw new LockBusyError(
+              `another import is running (${err.holders.map(describeHolder).join(", ") || "another session"}): import of ${bundle} not started; run it again when that one has finished (see "import list")`,
+            );
           throw err;
         });
         const published: string[] = [];

@@ -6,5 +6,6 @@ export const LockClass = {
   embedded: 0x4348_0004,
   scheduler: 0x4348_0005,
   environment: 0x4348_0006,
+  import: 0x4348_0007,
 } as const;
 export type LockClassName = keyof typeof LockClass;

@@ -219,6 +219,11 @@ export function maintenanceLockRequest(mode: LockMode, purpose: string, opts: Pa
   return { lockClass: LockClass.maintenance, key: 0, mode, purpose, ...opts };
 }
 
+/** One import at a time per installation (key 0): `import list` tells a live import's row from a killed one's by it. */
+export function importLockRequest(purpose: string, opts: Partial<LockRequest> = {}): LockRequest {
+  return { lockClass: LockClass.import, key: 0, purpose, ...opts };
+}
+
 /** Run `fn` while holding a lock; always released. */
 export async function withLock<T>(url: string, req: LockRequest, fn: (lock: HeldLock) => Promise<T>): Promise<T> {
   const lock = await acquireLock(url, req);

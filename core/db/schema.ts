@@ -347,6 +347,9 @@ export const imports = chantal.table("imports", {
   exportedAt: ts("exported_at").notNull(),
   startedAt: ts("started_at").notNull().defaultNow(),
   completedAt: ts("completed_at"),
+  // 0010_import_owner.sql: the process that runs it (the last one, on a resume).
+  host: text("host"),
+  pid: integer("pid"),
 });
 
 // 0009_notify.sql

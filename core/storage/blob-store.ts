@@ -42,8 +42,15 @@ export interface BlobStore {
   adoptedByAlias?(aliases: readonly string[]): Promise<Map<string, string>>;
   /** Remove alias journals whose every blob the database records now (`recorded` returns the sha256s it knows). */
   pruneAliasJournals?(recorded: (sha256s: string[]) => Promise<Set<string>>): Promise<void>;
-  /** Make every blob adopted so far durable before the database records it (a filesystem's directory fsyncs). */
+  /** Make every blob adopted (or put) so far durable before the database records it (a filesystem's directory fsyncs). */
   flushAdopted?(): Promise<void>;
+  /**
+   * Write a verified blob (its bytes, or a stream that errors when they are not the blob's) into the store under its
+   * sha256 without flushing it: flushAdopted() makes all such blobs durable at once (one syncfs instead of a fsync per
+   * file). A blob already stored is kept, never replaced by an unflushed copy. A filesystem pool's; elsewhere, write a
+   * temp file and adopt() it.
+   */
+  putUnflushed?(sha256: string, data: Buffer | Readable, signal?: AbortSignal): Promise<void>;
   /** The blob's bytes. */
   openRead(sha256: string, signal?: AbortSignal): Readable;
   /** Delete a blob (pool verify --fix); absent is fine. */

@@ -1,7 +1,11 @@
 // Crash durability on a filesystem: fsync a file or a directory, and a rename that survives a power loss.
+import { execFile } from "node:child_process";
 import { open, rename } from "node:fs/promises";
 import { dirname } from "node:path";
+import { promisify } from "node:util";
 import { forEachLimited } from "../concurrency.js";
+
+const execFileAsync = promisify(execFile);
 
 const DIR_SYNC_CONCURRENCY = 16;
 
@@ -33,6 +37,21 @@ export async function fsyncDirs(dirs: Iterable<string>, signal?: AbortSignal): P
 }
 
 /**
+ * syncfs(2) of the filesystem `dir` is on (`sync -f`, coreutils): every file and directory written there is on disk
+ * when it returns true, at the cost of one fsync where 20,000 fsyncs of 20 KB files cost seconds. False when the
+ * program is missing or fails (the caller then fsyncs each file and directory); an abort rejects.
+ */
+export async function syncFilesystem(dir: string, signal?: AbortSignal): Promise<boolean> {
+  try {
+    await execFileAsync("sync", ["-f", dir], { timeout: 600_000, ...(signal ? { signal } : {}) });
+    return true;
+  } catch {
+    signal?.throwIfAborted();
+    return false;
+  }
+}
+
+/**
  * rename(2) whose result is on disk when it returns: the source's data first (`syncSource`: a file written
  * by us; a directory tree is the caller's to flush), then the rename, then the directory (or both
  * directories) whose entries it changed.
@@ -55,6 +74,16 @@ export class DirtyDirectories {
 
   add(dir: string): void {
     this.dirty.add(dir);
+  }
+
+  /**
+   * The directories added so far, no longer dirty here: the caller makes them durable otherwise (a syncfs of their
+   * filesystem, started after this call) or adds them back when it cannot.
+   */
+  take(): Set<string> {
+    const dirs = this.dirty;
+    this.dirty = new Set();
+    return dirs;
   }
 
   /** Every directory added before the call is durable when it resolves. */

@@ -1,20 +1,23 @@
 // The content-addressed pool on a filesystem: every blob lives once at <root>/<aa>/<bb>/<sha256>.
 // Temp files live in tempDir (same filesystem, never inside the <aa>/<bb> tree) and are
 // moved in by one atomic rename, so a reader or a crash never sees a half-written blob; the file is flushed
-// before the rename and its directory by flushAdopted(), before the database records the blob.
-import { createReadStream } from "node:fs";
-import { chmod, readdir, rename, stat, unlink } from "node:fs/promises";
+// before the rename and its directory by flushAdopted(), before the database records the blob (putUnflushed: both by
+// flushAdopted(), one syncfs for a whole import).
+import { createReadStream, createWriteStream } from "node:fs";
+import { chmod, link, open, readdir, rename, stat, unlink, type FileHandle } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { adoptedByAlias, errCode, normalizeSha256, PoolError, TempArea, type BlobStore } from "./blob-store.js";
 import { forEachLimited } from "../concurrency.js";
-import { DirtyDirectories, fsyncPath } from "./durable.js";
+import { DirtyDirectories, fsyncPath, syncFilesystem } from "./durable.js";
 import { DirMode, makeDirectory, SHARED_FILE_MODE } from "../fs-dirs.js";
 
 export { normalizeSha256, PoolError } from "./blob-store.js";
 
 const DEFAULT_STAT_CONCURRENCY = 64;
 const READ_CHUNK_BYTES = 1 << 20;
+const FSYNC_CONCURRENCY = 16;
 
 export class FilesystemBlobStore implements BlobStore {
   private readonly temp: TempArea;
@@ -22,6 +25,10 @@ export class FilesystemBlobStore implements BlobStore {
   private readonly madeDirs = new Map<string, Promise<void>>();
   /** Directories a blob was renamed into (or made in) since the last flushAdopted(). */
   private readonly dirtyDirs = new DirtyDirectories();
+  /** Blobs put by putUnflushed() since the last flushAdopted(): their data is not on disk yet. */
+  private unflushed: string[] = [];
+  /** Whether the umask takes bits from SHARED_FILE_MODE (learnt from the first file put): then each file is chmodded. */
+  private umaskStrips: boolean | undefined;
 
   constructor(
     readonly root: string,
@@ -114,12 +121,75 @@ export class FilesystemBlobStore implements BlobStore {
     }
   }
 
-  /** Make the renames of every blob adopted so far durable (one fsync per directory): call before recording them. */
-  async flushAdopted(): Promise<void> {
+  /**
+   * A verified blob into the pool without a fsync of its own: a temp file created with its final mode, then linked
+   * under its name (link(2), not rename(2): a blob already there, maybe recorded and durable, is never replaced by
+   * this unflushed copy). flushAdopted() makes it durable.
+   */
+  async putUnflushed(sha256: string, data: Buffer | Readable, signal?: AbortSignal): Promise<void> {
+    const dest = this.pathOf(sha256);
+    const tmp = this.tempPath(sha256);
     try {
+      if (Buffer.isBuffer(data)) {
+        const fh = await open(tmp, "wx", SHARED_FILE_MODE);
+        try {
+          let off = 0;
+          while (off < data.length) off += (await fh.write(data, off, data.length - off)).bytesWritten;
+          await this.exactMode(fh);
+        } finally {
+          await fh.close();
+        }
+      } else {
+        await pipeline(data, createWriteStream(tmp, { flags: "wx", mode: SHARED_FILE_MODE }), signal ? { signal } : {});
+        if (this.umaskStrips !== false) await chmod(tmp, SHARED_FILE_MODE);
+      }
+      await this.ensureDir(dirname(dest));
+      await link(tmp, dest).catch(async (err: unknown) => {
+        if (errCode(err) === "EEXIST") return;
+        if (errCode(err) !== "ENOENT") throw err;
+        // The directory went away since we made it (pool cleanup): make it again.
+        this.madeDirs.delete(dirname(dest));
+        await this.ensureDir(dirname(dest));
+        await link(tmp, dest);
+      });
+      this.unflushed.push(dest);
+      this.dirtyDirs.add(dirname(dest));
+    } catch (err) {
+      if (errCode(err) === "EXDEV") {
+        throw new PoolError(`temp dir ${this.tempDir} and pool ${this.root} must be on the same filesystem (link failed with EXDEV)`, { cause: err });
+      }
+      throw new PoolError(`cannot put blob ${sha256} into the pool as ${dest}: ${(err as Error).message}`, { cause: err });
+    } finally {
+      await unlink(tmp).catch(() => undefined);
+    }
+  }
+
+  /** SHARED_FILE_MODE exactly, whatever the umask: the first file is checked (one fstat), later ones chmodded only if it had to be. */
+  private async exactMode(fh: FileHandle): Promise<void> {
+    if (this.umaskStrips === undefined) this.umaskStrips = ((await fh.stat()).mode & 0o777) !== SHARED_FILE_MODE;
+    if (this.umaskStrips) await fh.chmod(SHARED_FILE_MODE);
+  }
+
+  /**
+   * Make every blob adopted or put so far durable: call before recording them. After blobs were put: one syncfs of
+   * the pool's filesystem, which commits their data and every directory entry changed before it started (so the
+   * directories are not fsynced again: 17,000 clean directory fsyncs after 20,000 blobs cost a second); where that
+   * fails, a fsync per file and per directory. Otherwise (adopted blobs, already fsynced): one fsync per directory.
+   */
+  async flushAdopted(): Promise<void> {
+    const files = this.unflushed;
+    this.unflushed = [];
+    try {
+      if (files.length > 0) {
+        const dirs = this.dirtyDirs.take();
+        if (await syncFilesystem(this.root)) return;
+        for (const d of dirs) this.dirtyDirs.add(d);
+        await forEachLimited(files, FSYNC_CONCURRENCY, fsyncPath);
+      }
       await this.dirtyDirs.flush();
     } catch (err) {
-      throw new PoolError(`cannot flush pool directories under ${this.root} to disk: ${(err as Error).message}`, { cause: err });
+      this.unflushed.push(...files);
+      throw new PoolError(`cannot flush pool blobs under ${this.root} to disk: ${(err as Error).message}`, { cause: err });
     }
   }
 

@@ -152,9 +152,9 @@ export interface ReadBlobsOptions {
    * Receives each blob as a stream it should read to the end (what it leaves is read past). A blob of up to 1 MiB is
    * verified before it is handed over; a larger one's stream errors with a BundleInvalidError, at the latest at its
    * end, when the bytes are not the manifest's: a consumer that writes a temp file and adopts it only after the stream
-   * ended cleanly never keeps a bad blob.
+   * ended cleanly never keeps a bad blob. `whole`: a verified small blob's bytes (the same as `data`'s).
    */
-  onBlob?: (entry: BlobEntry, data: Readable) => Promise<void>;
+  onBlob?: (entry: BlobEntry, data: Readable, whole?: Buffer) => Promise<void>;
   /** Blobs not to hand over (already in the pool, a resumed import); tar volumes are still read past them. */
   skip?: (entry: BlobEntry) => boolean;
   /** Report each problem and go on (export verify); without it the first problem throws (import). */
@@ -194,7 +194,7 @@ async function deliverSmall(data: Buffer, entry: BlobEntry, where: string, opts:
     problem(opts, bad);
     return false;
   }
-  if (opts.onBlob) await opts.onBlob(entry, Readable.from(data.length > 0 ? [data] : [], { objectMode: false }));
+  if (opts.onBlob) await opts.onBlob(entry, Readable.from(data.length > 0 ? [data] : [], { objectMode: false }), data);
   return true;
 }
 

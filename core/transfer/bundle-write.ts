@@ -1,12 +1,11 @@
 // Writes a bundle's blobs from the pool (filesystem or S3): blobs/<aa>/<sha256> files, or tar volumes; every blob hashed as it is copied.
-import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { open, readFile, type FileHandle } from "node:fs/promises";
+import { closeSync, openSync, readSync } from "node:fs";
+import { open, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { forEachLimited } from "../concurrency.js";
 import { ChantalError } from "../errors.js";
-import { fsyncDirs, fsyncPath } from "../storage/durable.js";
+import { fsyncDirs, fsyncPath, syncFilesystem } from "../storage/durable.js";
 import type { BlobStore } from "../storage/blob-store.js";
 import { FilesystemBlobStore } from "../storage/pool.js";
 import { makeDirectory } from "../fs-dirs.js";
@@ -45,13 +44,31 @@ async function copyBlob(blobs: BlobStore, b: { sha256: string; size: number }, w
   if (size !== b.size || actual !== b.sha256) throw corrupt(blobs, b, size, actual);
 }
 
-/** A small blob's bytes, verified: from a pool file in one read, else through openRead (S3). */
+/**
+ * A pool file's bytes, verified, in one positional read of the catalog's size and one byte more (to see a longer
+ * file): open, read, close, synchronously. A 20 KB file in the page cache costs microseconds where each hop through
+ * libuv's thread pool and its promise costs more than the read; callers yield between blobs at their writes.
+ */
+function readPoolFileSync(blobs: FilesystemBlobStore, b: { sha256: string; size: number }): Buffer {
+  const fd = openSync(blobs.pathOf(b.sha256), "r");
+  let got = 0;
+  const buf = Buffer.allocUnsafe(b.size + 1);
+  try {
+    for (let n = -1; n !== 0 && got < buf.length; got += n) n = readSync(fd, buf, got, buf.length - got, got);
+  } finally {
+    closeSync(fd);
+  }
+  const data = buf.subarray(0, got);
+  const actual = createHash("sha256").update(data).digest("hex");
+  if (got !== b.size || actual !== b.sha256) throw corrupt(blobs, b, got, actual);
+  return data;
+}
+
+/** A small blob's bytes, verified: from a pool file (readPoolFileSync), else through openRead (S3). */
 async function readSmallBlob(blobs: BlobStore, b: { sha256: string; size: number }, signal?: AbortSignal): Promise<Buffer> {
   if (blobs instanceof FilesystemBlobStore) {
-    const data = await readFile(blobs.pathOf(b.sha256), signal ? { signal } : {});
-    const actual = createHash("sha256").update(data).digest("hex");
-    if (data.length !== b.size || actual !== b.sha256) throw corrupt(blobs, b, data.length, actual);
-    return data;
+    signal?.throwIfAborted();
+    return readPoolFileSync(blobs, b);
   }
   const chunks: Buffer[] = [];
   await copyBlob(blobs, b, async (c) => void chunks.push(c), signal);
@@ -69,21 +86,9 @@ async function writeAll(fh: FileHandle, chunk: Buffer): Promise<void> {
   while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
 }
 
-const execFileAsync = promisify(execFile);
-
-/**
- * Make every file written below `dir` durable: one syncfs(2) of its filesystem (`sync -f`, coreutils), which costs
- * what one fsync costs where 20,000 fsyncs of 20 KB files cost seconds; where that program is missing or fails,
- * each file and directory is fsynced.
- */
+/** Make every file written below `dir` durable: one syncfs of its filesystem, else each file and directory fsynced. */
 async function syncWritten(dir: string, files: readonly string[], dirs: readonly string[], signal?: AbortSignal): Promise<void> {
-  try {
-    await execFileAsync("sync", ["-f", dir], { timeout: 600_000, ...(signal ? { signal } : {}) });
-    return;
-  } catch (err) {
-    signal?.throwIfAborted();
-    void err;
-  }
+  if (await syncFilesystem(dir, signal)) return;
   await forEachLimited(files, DIR_CONCURRENCY, fsyncPath, signal);
   await fsyncDirs(dirs, signal);
 }
@@ -142,12 +147,13 @@ export async function writeBlobVolumes(blobs: BlobStore, bundle: string, plan: E
       if (pendingBytes >= 1024 * 1024) await flush();
     };
     const members = plan.included.filter((b) => b.volume === v);
-    // Small blobs are read ahead, a few at a time, and written in order.
+    // Small blobs of an object store are read ahead, a few at a time, and written in order; a pool file's as written.
+    const local = blobs instanceof FilesystemBlobStore ? blobs : undefined;
     const ahead = new Map<number, Promise<Buffer>>();
     let queued = 0;
     try {
       for (const [i, b] of members.entries()) {
-        for (; queued < members.length && queued <= i + READ_AHEAD; queued++) {
+        for (; !local && queued < members.length && queued <= i + READ_AHEAD; queued++) {
           const m = members[queued]!;
           if (m.size > SMALL_BLOB) continue;
           const p = readSmallBlob(blobs, m, opts.signal);
@@ -159,6 +165,9 @@ export async function writeBlobVolumes(blobs: BlobStore, bundle: string, plan: E
         if (small) {
           ahead.delete(i);
           await write(await small);
+        } else if (local && b.size <= SMALL_BLOB) {
+          opts.signal?.throwIfAborted();
+          await write(readPoolFileSync(local, b));
         } else await copyBlob(blobs, b, write, opts.signal);
         const pad = tarPadding(b.size);
         if (pad > 0) await write(ZERO.subarray(0, pad));

@@ -1,11 +1,13 @@
 // import BUNDLE: the signature first, then every check that can refuse before anything is written, the blobs into the pool (verified, resumable), the catalog, one transaction per snapshot, the group snapshots.
+import { createHash } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { unlink } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type pg from "pg";
+import { forEachLimited } from "../concurrency.js";
 import type { Config } from "../config/schema.js";
-import { completeImport, findImport, startImport } from "../db/imports.js";
+import { claimImport, completeImport, findImport, startImport } from "../db/imports.js";
 import { recordedBlobs, upsertMetadataFiles, upsertPackages } from "../db/package-sets.js";
 import { ensureRepository } from "../db/repositories.js";
 import { withTransaction } from "../db/transaction.js";
@@ -91,11 +93,15 @@ export function checkConfigured(config: Config, m: Manifest): void {
   }
 }
 
-/** Blobs written to the pool at once (their fsyncs overlap), as a sync's download_concurrency default. */
+/** Blobs written to the pool at once (their open, write, close and link through libuv's threads overlap). */
 const IMPORT_COPY_CONCURRENCY = 8;
 
-/** Copy one verified blob stream into the pool: a temp file (the only temp space), adopted only when the stream ended cleanly. */
-async function copyBlob(blobs: BlobStore, entry: BlobEntry, data: Readable, signal?: AbortSignal): Promise<void> {
+/**
+ * Copy one verified blob into the pool: a temp file (the only temp space), taken in only when the stream ended cleanly.
+ * A filesystem pool's are not flushed one by one: flushAdopted() flushes them all before the database records them.
+ */
+async function copyBlob(blobs: BlobStore, entry: BlobEntry, data: Readable, whole: Buffer | undefined, signal?: AbortSignal): Promise<void> {
+  if (blobs.putUnflushed) return blobs.putUnflushed(entry.sha256, whole ?? data, signal);
   const tmp = blobs.tempPath(entry.sha256);
   try {
     await pipeline(data, createWriteStream(tmp, { flags: "wx" }), signal ? { signal } : {});
@@ -103,6 +109,38 @@ async function copyBlob(blobs: BlobStore, entry: BlobEntry, data: Readable, sign
   } finally {
     await unlink(tmp).catch(() => undefined);
   }
+}
+
+/** Pool blobs hashed at once when a resumed import checks what a killed one left. */
+const VERIFY_CONCURRENCY = 4;
+
+/**
+ * A blob in the pool that no row records may be one a killed import put there before its flush (a power loss then can
+ * leave it empty or short): hashed before it is trusted; one that is not its name is removed from the pool and from
+ * `present`, and copied again. Recorded blobs were flushed before their rows were written.
+ */
+async function distrustUnrecorded(pool: pg.Pool, blobs: BlobStore, present: Set<string>, signal?: AbortSignal): Promise<void> {
+  if (present.size === 0) return;
+  const recorded = await recordedBlobs(pool, [...present]);
+  const unrecorded = [...present].filter((s) => !recorded.has(s));
+  await forEachLimited(
+    unrecorded,
+    VERIFY_CONCURRENCY,
+    async (sha256) => {
+      const hash = createHash("sha256");
+      const whole = await (async () => {
+        for await (const chunk of blobs.openRead(sha256, signal)) hash.update(chunk as Buffer);
+        return true;
+      })().catch(() => {
+        signal?.throwIfAborted();
+        return false;
+      });
+      if (whole && hash.digest("hex") === sha256) return;
+      await blobs.remove(sha256);
+      present.delete(sha256);
+    },
+    signal,
+  );
 }
 
 /** Import the bundle `dir` into this installation (its database `pool`, its pool of blobs from `config`). */
@@ -174,14 +212,16 @@ export async function importBundle(pool: pg.Pool, config: Config, dir: string, t
     return result;
   }
 
+  if (previous?.status === "running") await claimImport(pool, m.export_id);
   // The blobs: those in the pool already are not read again (a resume); each other is hashed while copied.
   await blobs.ensureTempDir();
   // A killed import's half-written temp file (its writer is dead) goes; a live writer's stays.
   await blobs.cleanStaleTemp(STALE_TEMP_MS);
   const present = await blobs.haveMany(inBundle, 16);
+  await distrustUnrecorded(pool, blobs, present, opts.signal);
   result.blobsPresent = present.size;
-  // Small blobs (already read and verified, a buffer) are written several at a time: each one's fsync would
-  // otherwise wait alone. A large one's stream is the bundle's own, read to its end before the next blob.
+  // Small blobs (already read and verified, a buffer) are written several at a time: each one's file system calls
+  // would otherwise wait alone. A large one's stream is the bundle's own, read to its end before the next blob.
   const copying = new Set<Promise<void>>();
   let failure: { error: unknown } | undefined;
   const copied = (e: BlobEntry) => {
@@ -192,14 +232,14 @@ export async function importBundle(pool: pg.Pool, config: Config, dir: string, t
   try {
     await readBlobs(dir, m, {
       skip: (e) => present.has(e.sha256),
-      onBlob: async (e, data) => {
+      onBlob: async (e, data, whole) => {
         if (failure) throw failure.error;
         if (e.size > BUFFERED_BLOB_BYTES) {
-          await copyBlob(blobs, e, data, opts.signal);
+          await copyBlob(blobs, e, data, whole, opts.signal);
           copied(e);
           return;
         }
-        const job: Promise<void> = copyBlob(blobs, e, data, opts.signal)
+        const job: Promise<void> = copyBlob(blobs, e, data, whole, opts.signal)
           .then(() => copied(e))
           .catch((error: unknown) => {
             failure ??= { error };

@@ -4,7 +4,7 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, stat
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { acquireLock, maintenanceLockRequest } from "../../core/db/locks.js";
+import { acquireLock, importLockRequest, maintenanceLockRequest } from "../../core/db/locks.js";
 import { generateSigningKey } from "../../core/openpgp/sign.js";
 import { generateRpmRepo } from "../fixtures/rpm-repo-generator.js";
 import { listFiles, startSyncEnvironment, type SyncEnvironment } from "../helpers/sync-env.js";
@@ -149,6 +149,21 @@ describe("bad input is refused with exit 65 and nothing imported", () => {
       expect((await b.pg.query(`SELECT count(*)::int AS n FROM chantal.imports`)).rows[0].n).toBe(0);
     } finally {
       await gc.release();
+    }
+  });
+
+  it("while another import runs: exit 75 naming it, nothing copied or recorded", async () => {
+    const bundle = await exportOf("while-import", "--group", "g", "--snapshot", "g1");
+    const pooled = b.poolFiles().length;
+    const other = await acquireLock(b.db.url, importLockRequest("import /media/other"));
+    try {
+      const r = await b.cli("import", bundle, "--trust-key", trusted);
+      expect(r.code).toBe(75);
+      expect(r.stderr).toMatch(/another import is running \(.* pid \d+ since .*\): import of .*while-import not started/);
+      expect((await b.pg.query(`SELECT count(*)::int AS n FROM chantal.imports`)).rows[0].n).toBe(0);
+      expect(b.poolFiles().length).toBe(pooled);
+    } finally {
+      await other.release();
     }
   });
 

@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { DirtyDirectories } from "../../../core/storage/durable.js";
 import { repoRoot } from "../../helpers/cli.js";
 
 const dirs: string[] = [];
@@ -89,5 +90,17 @@ describe("durableRename", () => {
        dd.add(${JSON.stringify(join(d, "y"))}); await dd.flush(); await first; await dd.flush();`,
     );
     expect(calls.filter((c) => c.includes(d)).sort()).toEqual([`fsync ${d}/x`, `fsync ${d}/y`]);
+  });
+});
+
+describe("DirtyDirectories.take", () => {
+  it("hands over the directories added so far; a flush after it has none of them left to flush", async () => {
+    const d = new DirtyDirectories();
+    d.add("/nonexistent/a");
+    d.add("/nonexistent/b");
+    expect([...d.take()].sort()).toEqual(["/nonexistent/a", "/nonexistent/b"]);
+    expect(d.take().size).toBe(0);
+    // Flushing the taken (missing) directories would fail: nothing is left to flush.
+    await expect(d.flush()).resolves.toBeUndefined();
   });
 });

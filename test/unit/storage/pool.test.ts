@@ -1,8 +1,9 @@
 // Tests of core/storage/pool.ts.
 import { spawnSync } from "node:child_process";
-import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
+import { Readable } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FilesystemBlobStore, PoolError } from "../../../core/storage/pool.js";
 
@@ -59,6 +60,59 @@ describe("FilesystemBlobStore", () => {
     await Promise.all(temps.map((t) => blobs.adopt(t, SHA_A)));
     expect(await readFile(blobs.pathOf(SHA_A), "utf8")).toBe("same");
     expect(await readdir(join(dir, "tmp"))).toEqual([]);
+  });
+
+  it("putUnflushed writes a buffer and a stream under their names, mode 0644 whatever the umask, no temp file left", async () => {
+    const old = process.umask(0o077);
+    try {
+      await blobs.putUnflushed(SHA_A, Buffer.from("buffered"));
+      await blobs.putUnflushed(SHA_B, Readable.from([Buffer.from("str"), Buffer.from("eamed")]));
+      await blobs.flushAdopted();
+    } finally {
+      process.umask(old);
+    }
+    expect(await readFile(blobs.pathOf(SHA_A), "utf8")).toBe("buffered");
+    expect(await readFile(blobs.pathOf(SHA_B), "utf8")).toBe("streamed");
+    expect((await stat(blobs.pathOf(SHA_A))).mode & 0o777).toBe(0o644);
+    expect((await stat(blobs.pathOf(SHA_B))).mode & 0o777).toBe(0o644);
+    expect(await readdir(join(dir, "tmp"))).toEqual([]);
+  });
+
+  it("putUnflushed never replaces a blob already in the pool (it may be recorded and flushed)", async () => {
+    await blobs.adopt(await tempWith("first"), SHA_A);
+    const before = await stat(blobs.pathOf(SHA_A));
+    await blobs.putUnflushed(SHA_A, Buffer.from("second"));
+    expect(await readFile(blobs.pathOf(SHA_A), "utf8")).toBe("first");
+    expect((await stat(blobs.pathOf(SHA_A))).ino).toBe(before.ino);
+    expect(await readdir(join(dir, "tmp"))).toEqual([]);
+  });
+
+  it("putUnflushed leaves no temp file when the stream fails (a bad blob)", async () => {
+    const bad = new Readable({
+      read() {
+        this.destroy(new Error("sha256 mismatch"));
+      },
+    });
+    await expect(blobs.putUnflushed(SHA_A, bad)).rejects.toThrow(/sha256 mismatch/);
+    expect(await blobs.has(SHA_A)).toBe(false);
+    expect(await readdir(join(dir, "tmp"))).toEqual([]);
+  });
+
+  it("flushAdopted fsyncs each put file when sync -f is not there", async () => {
+    await blobs.putUnflushed(SHA_A, Buffer.from("x"));
+    await blobs.putUnflushed(SHA_B, Buffer.from("y"));
+    // A put file gone before the flush: the per-file fallback fsyncs it by name and fails, naming the pool.
+    await rm(blobs.pathOf(SHA_B));
+    const path = process.env.PATH;
+    process.env.PATH = "/nonexistent";
+    try {
+      await expect(blobs.flushAdopted()).rejects.toThrow(/cannot flush pool/);
+    } finally {
+      process.env.PATH = path;
+    }
+    await blobs.putUnflushed(SHA_B, Buffer.from("y"));
+    await blobs.flushAdopted();
+    expect(await readFile(blobs.pathOf(SHA_B), "utf8")).toBe("y");
   });
 
   it("fails clearly when the temp file is missing", async () => {
