@@ -64,10 +64,13 @@ export function register(cloud: Command): void {
         const client = schedulerClient({ region: opts.region, endpoint: opts.endpoint });
         try {
           const region = await clientRegion(client);
-          const all = await listLiveSchedules(client, group, ctx.signal);
+          const { schedules: all, unreadable } = await listLiveSchedules(client, group, ctx.signal);
           const template = all.find((s) => s.Name === TARGET_TEMPLATE_SCHEDULE_NAME);
           const live = new Map<string, GetScheduleOutput>(all.filter((s) => s.Name !== TARGET_TEMPLATE_SCHEDULE_NAME).map((s) => [s.Name!, s]));
-          const rec = reconcileSchedules(desiredSchedules(plan), live, { isManaged: isManagedScheduleName });
+          // A schedule we could not read is neither created again nor deleted: the rest is applied, it is reported.
+          const unknown = new Set(unreadable.map((u) => u.name));
+          const full = reconcileSchedules(desiredSchedules(plan), live, { isManaged: isManagedScheduleName });
+          const rec = { ...full, changes: full.changes.filter((c) => !unknown.has(c.name)) };
           if (!template && rec.changes.some((c) => c.action === "create")) {
             throw new CloudError(
               `schedule group ${group} has no ${TARGET_TEMPLATE_SCHEDULE_NAME} schedule to copy the ECS target from: deploy the SST app (npx sst deploy --stage <stage>) before adding repositories with cloud schedules`,
@@ -84,6 +87,7 @@ export function register(cloud: Command): void {
               changes: rec.changes.map((c) => jsonChange(c, resultOf(c))),
               unchanged: rec.unchanged,
               unmanaged: rec.unmanaged,
+              unreadable,
               failed,
             });
           } else {
@@ -101,10 +105,9 @@ export function register(cloud: Command): void {
                 `(aws scheduler delete-schedule --group-name ${group} --name NAME) so that the deploy re-creates ${created.length === 1 ? "it" : "them"}\n`,
             );
           }
-          if (failed > 0) {
-            process.stderr.write(`error: ${failed} of ${results.length} change(s) failed\n`);
-            return ExitCode.failed;
-          }
+          for (const u of unreadable) process.stderr.write(`error: could not read schedule ${u.name} (left as it is; run cloud schedules again): ${u.error}\n`);
+          if (failed > 0) process.stderr.write(`error: ${failed} of ${results.length} change(s) failed\n`);
+          if (failed > 0 || unreadable.length > 0) return ExitCode.failed;
           return ExitCode.ok;
         } finally {
           client.destroy();

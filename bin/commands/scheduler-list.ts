@@ -10,14 +10,15 @@ import { LocalTimes, printJson, printTable } from "../output.js";
 async function listCloudSchedules(signal: AbortSignal, opts: { json?: boolean; group?: string; region?: string; endpoint?: string }): Promise<void> {
   const { liveScheduleRows } = await import("../../core/cloud/schedules.js");
   const { scheduleGroupName, TARGET_TEMPLATE_SCHEDULE_NAME } = await import("../../core/cloud/plan.js");
-  const { group, region, rows } = await liveScheduleRows({
+  const { group, region, rows, unreadable } = await liveScheduleRows({
     group: opts.group ?? process.env.CHANTAL_SCHEDULE_GROUP ?? scheduleGroupName("production"),
     ...(opts.region ? { region: opts.region } : {}),
     ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
     signal,
     excludeNames: [TARGET_TEMPLATE_SCHEDULE_NAME],
   });
-  if (opts.json) return printJson({ group, region, schedules: rows });
+  for (const u of unreadable) process.stderr.write(`warning: could not read schedule ${u.name}: ${u.error}\n`);
+  if (opts.json) return printJson({ group, region, schedules: rows, unreadable });
   process.stdout.write(`schedule group ${group} (${region})\n`);
   const times = new LocalTimes();
   printTable(

@@ -7,11 +7,12 @@ import {
   GetScheduleGroupCommand,
   ResourceNotFoundException,
   SchedulerClient,
+  ListSchedulesCommand,
   UpdateScheduleCommand,
-  paginateListSchedules,
   type GetScheduleOutput,
 } from "@aws-sdk/client-scheduler";
 import { errorMessage } from "../errors.js";
+import { sleep } from "../runtime/sleep.js";
 import { redactText } from "../redact.js";
 import { CloudError } from "./errors.js";
 import { createFromTemplate, mergedUpdate, type ScheduleChange } from "./reconcile.js";
@@ -19,6 +20,33 @@ import { createFromTemplate, mergedUpdate, type ScheduleChange } from "./reconci
 export { CloudError };
 
 const GET_CONCURRENCY = 8;
+/** Our own attempts per call when the API throttles (the SDK's retry quota runs dry over hundreds of calls). */
+const THROTTLE_ATTEMPTS = 8;
+const THROTTLE_BASE_MS = 200;
+const THROTTLE_CAP_MS = 8000;
+
+/** A refusal to retry later: throttling (429, ThrottlingException) or the service busy (503). */
+export function isThrottling(err: unknown): boolean {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number }; $retryable?: { throttling?: boolean } };
+  const status = e?.$metadata?.httpStatusCode;
+  return (
+    e?.$retryable?.throttling === true || e?.name === "ThrottlingException" || e?.name === "ServiceUnavailableException" || status === 429 || status === 503
+  );
+}
+
+export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
+
+/** One API call, retried with capped exponential backoff and full jitter while the API throttles. */
+export async function sendRetrying<T>(call: () => Promise<T>, signal?: AbortSignal, sleepMs: Sleep = sleep): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (err) {
+      if (!isThrottling(err) || attempt >= THROTTLE_ATTEMPTS || signal?.aborted) throw err;
+      await sleepMs(Math.random() * Math.min(THROTTLE_CAP_MS, THROTTLE_BASE_MS * 2 ** attempt), signal);
+    }
+  }
+}
 
 export interface SchedulerClientOptions {
   /** Else AWS_REGION / AWS_DEFAULT_REGION / the shared config file. */
@@ -28,7 +56,8 @@ export interface SchedulerClientOptions {
 }
 
 export function schedulerClient(opts: SchedulerClientOptions = {}): SchedulerClient {
-  return new SchedulerClient({ region: opts.region, endpoint: opts.endpoint, maxAttempts: 5 });
+  // Throttling is retried per call by sendRetrying; the SDK's own attempts cover a dropped connection.
+  return new SchedulerClient({ region: opts.region, endpoint: opts.endpoint, maxAttempts: 3 });
 }
 
 /** The client's region, or a CloudError that says how to set one. */
@@ -45,13 +74,25 @@ function cloudError(what: string, group: string, err: unknown): CloudError {
   return new CloudError(`EventBridge Scheduler: ${what} in schedule group ${group} failed: ${redactText(errorMessage(err))}`, { cause: err });
 }
 
+/** A schedule ListSchedules named but GetSchedule could not read (still throttled, or another error). */
+export interface UnreadableSchedule {
+  name: string;
+  error: string;
+}
+
+export interface LiveSchedules {
+  schedules: GetScheduleOutput[];
+  /** Left out: nothing may be decided about them (neither created again nor deleted). */
+  unreadable: UnreadableSchedule[];
+}
+
 /**
- * Every schedule of a group, in full (ListSchedules has no expressions, so one GetSchedule each), by name.
- * Throws a CloudError naming the group when it does not exist.
+ * Every schedule of a group, in full (ListSchedules has no expressions, so one GetSchedule each), by name; a schedule
+ * that stays unreadable after its retries is reported, not fatal. Throws a CloudError naming the group when it does not exist.
  */
-export async function listLiveSchedules(client: SchedulerClient, group: string, signal?: AbortSignal): Promise<GetScheduleOutput[]> {
+export async function listLiveSchedules(client: SchedulerClient, group: string, signal?: AbortSignal): Promise<LiveSchedules> {
   try {
-    await client.send(new GetScheduleGroupCommand({ Name: group }), { abortSignal: signal });
+    await sendRetrying(() => client.send(new GetScheduleGroupCommand({ Name: group }), { abortSignal: signal }), signal);
   } catch (err) {
     if (err instanceof ResourceNotFoundException) {
       throw new CloudError(
@@ -62,18 +103,35 @@ export async function listLiveSchedules(client: SchedulerClient, group: string, 
   }
   const names: string[] = [];
   try {
-    for await (const page of paginateListSchedules({ client, pageSize: 100 }, { GroupName: group })) {
+    let token: string | undefined;
+    do {
+      const page = await sendRetrying(
+        () => client.send(new ListSchedulesCommand({ GroupName: group, MaxResults: 100, NextToken: token }), { abortSignal: signal }),
+        signal,
+      );
       for (const s of page.Schedules ?? []) if (s.Name) names.push(s.Name);
+      token = page.NextToken;
       signal?.throwIfAborted();
-    }
+    } while (token);
     // A few GetSchedule calls at a time: well under the API's default rate, quick for hundreds of repositories.
     const sorted = names.sort();
-    const out: GetScheduleOutput[] = [];
+    const schedules: GetScheduleOutput[] = [];
+    const unreadable: UnreadableSchedule[] = [];
     for (let i = 0; i < sorted.length; i += GET_CONCURRENCY) {
       const batch = sorted.slice(i, i + GET_CONCURRENCY);
-      out.push(...(await Promise.all(batch.map((name) => client.send(new GetScheduleCommand({ Name: name, GroupName: group }), { abortSignal: signal })))));
+      await Promise.all(
+        batch.map(async (name) => {
+          try {
+            schedules.push(await sendRetrying(() => client.send(new GetScheduleCommand({ Name: name, GroupName: group }), { abortSignal: signal }), signal));
+          } catch (err) {
+            if (signal?.aborted) throw err;
+            unreadable.push({ name, error: redactText(errorMessage(err)) });
+          }
+        }),
+      );
     }
-    return out;
+    const byName = (a: { Name?: string; name?: string }, b: { Name?: string; name?: string }) => ((a.Name ?? a.name ?? "") < (b.Name ?? b.name ?? "") ? -1 : 1);
+    return { schedules: schedules.sort(byName), unreadable: unreadable.sort(byName) };
   } catch (err) {
     throw cloudError("listing schedules", group, err);
   }
@@ -141,15 +199,16 @@ export async function applyScheduleChanges(
   for (const change of changes) {
     signal?.throwIfAborted();
     try {
+      const send = <T>(call: () => Promise<T>) => sendRetrying(call, signal);
       if (change.action === "create") {
         if (!template) throw new CloudError("no target template");
-        await client.send(new CreateScheduleCommand(createFromTemplate(template, change.desired, group)), { abortSignal: signal });
+        await send(() => client.send(new CreateScheduleCommand(createFromTemplate(template, change.desired, group)), { abortSignal: signal }));
       } else if (change.action === "update") {
         // Get again right before the put, so a target changed meanwhile (a deploy) is kept, not reverted.
-        const current = await client.send(new GetScheduleCommand({ Name: change.name, GroupName: group }), { abortSignal: signal });
-        await client.send(new UpdateScheduleCommand(mergedUpdate(current, change.desired, group)), { abortSignal: signal });
+        const current = await send(() => client.send(new GetScheduleCommand({ Name: change.name, GroupName: group }), { abortSignal: signal }));
+        await send(() => client.send(new UpdateScheduleCommand(mergedUpdate(current, change.desired, group)), { abortSignal: signal }));
       } else {
-        await client.send(new DeleteScheduleCommand({ Name: change.name, GroupName: group }), { abortSignal: signal });
+        await send(() => client.send(new DeleteScheduleCommand({ Name: change.name, GroupName: group }), { abortSignal: signal }));
       }
       results.push({ action: change.action, name: change.name, ok: true });
     } catch (err) {
@@ -166,13 +225,18 @@ export async function applyScheduleChanges(
  */
 export async function liveScheduleRows(
   opts: SchedulerClientOptions & { group: string; signal?: AbortSignal; excludeNames?: string[] },
-): Promise<{ group: string; region: string; rows: LiveScheduleRow[] }> {
+): Promise<{ group: string; region: string; rows: LiveScheduleRow[]; unreadable: UnreadableSchedule[] }> {
   const client = schedulerClient(opts);
   try {
     const region = await clientRegion(client);
     const skip = new Set(opts.excludeNames ?? []);
     const live = await listLiveSchedules(client, opts.group, opts.signal);
-    return { group: opts.group, region, rows: live.filter((s) => !skip.has(s.Name ?? "")).map(describeLiveSchedule) };
+    return {
+      group: opts.group,
+      region,
+      rows: live.schedules.filter((s) => !skip.has(s.Name ?? "")).map(describeLiveSchedule),
+      unreadable: live.unreadable,
+    };
   } finally {
     client.destroy();
   }

@@ -61,6 +61,10 @@ export interface SchedulerApiServer {
   writes(): RecordedRequest[];
   /** Answer this operation on this schedule with an error from now on (e.g. "UpdateSchedule", "chantal-sync-x"). */
   fail(operation: string, name: string, error: { status: number; type: string; message: string }): void;
+  /** Answer this fraction of the calls of an operation (any schedule) with 429 ThrottlingException, pseudo-randomly (seeded). */
+  throttle(operation: string, fraction: number, seed?: number): void;
+  /** Calls answered with a throttling error so far. */
+  throttled(): number;
   close(): Promise<void>;
 }
 
@@ -119,7 +123,18 @@ export async function startSchedulerApiServer(opts: { pageSize?: number } = {}):
   const groups = new Map<string, Map<string, StoredSchedule>>([["default", new Map()]]);
   const requests: RecordedRequest[] = [];
   const faults = new Map<string, { status: number; type: string; message: string }>();
+  const throttles = new Map<string, { fraction: number; state: number }>();
+  let throttledCalls = 0;
   const injectFault = (operation: string, name: string) => {
+    const t = throttles.get(operation);
+    if (t) {
+      // A small LCG: the same calls are throttled in every run of a test.
+      t.state = (t.state * 1_103_515_245 + 12_345) % 2 ** 31;
+      if (t.state / 2 ** 31 < t.fraction) {
+        throttledCalls++;
+        throw new ApiError(429, "ThrottlingException", "Rate exceeded");
+      }
+    }
     const f = faults.get(`${operation} ${name}`);
     if (f) throw new ApiError(f.status, f.type, f.message);
   };
@@ -192,6 +207,7 @@ export async function startSchedulerApiServer(opts: { pageSize?: number } = {}):
     }
     if (parts[0] === "schedules" && parts.length === 1 && method === "GET") {
       record("ListSchedules");
+      injectFault("ListSchedules", "");
       const group = url.searchParams.get("ScheduleGroup");
       const prefix = url.searchParams.get("NamePrefix") ?? "";
       const max = Math.min(Number(url.searchParams.get("MaxResults") ?? 100), pageSize);
@@ -215,6 +231,7 @@ export async function startSchedulerApiServer(opts: { pageSize?: number } = {}):
       const name = parts[1]!;
       if (method === "GET") {
         record("GetSchedule");
+        injectFault("GetSchedule", name);
         const s = groupOf(url.searchParams.get("groupName")).get(name);
         if (!s) throw new ApiError(404, "ResourceNotFoundException", `Schedule ${name} does not exist.`);
         return send(res, 200, s);
@@ -266,6 +283,8 @@ export async function startSchedulerApiServer(opts: { pageSize?: number } = {}):
     schedule: (group, name) => groups.get(group)?.get(name),
     writes: () => requests.filter((r) => writeOps.has(r.operation)),
     fail: (operation, name, error) => void faults.set(`${operation} ${name}`, error),
+    throttle: (operation, fraction, seed = 1) => void throttles.set(operation, { fraction, state: seed }),
+    throttled: () => throttledCalls,
     close: () => new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve()))),
   };
 }

@@ -190,6 +190,7 @@ describe("cloud schedules", () => {
       changes: [],
       unchanged: ["chantal-sync-rhel9-baseos", "chantal-sync-epel", "chantal-backup"],
       unmanaged: ["nightly-report"],
+      unreadable: [],
       failed: 0,
     });
     expect(server.writes()).toHaveLength(before);
