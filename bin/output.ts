@@ -60,14 +60,4 @@ export class LocalTimes {
   }
 }
 
-/** 1234567 -> "1.2 MB" (decimal units, as df -H and S3 consoles show them). */
-export function formatBytes(n: number): string {
-  const units = ["B", "kB", "MB", "GB", "TB", "PB"];
-  let v = n;
-  let i = 0;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return i === 0 ? `${n} B` : `${v.toFixed(1)} ${units[i]}`;
-}
+export { formatBytes } from "../core/format-bytes.js";

@@ -1,7 +1,7 @@
 // `chantal-run db backup-list`: list the backups in a directory or S3 prefix, newest first; an unreadable archive is listed as invalid.
 import type { Command } from "commander";
 import { formatBytes, optionalConfig } from "../../core/backup/format.js";
-import { listBackups } from "../../core/backup/list.js";
+import { backupListingJson, listBackups } from "../../core/backup/list.js";
 import { defaultTarget, openStore } from "../../core/backup/store.js";
 import { action } from "../context.js";
 import { LocalTimes, printJson, printTable } from "../output.js";
@@ -18,19 +18,7 @@ export function register(db: Command): void {
         try {
           const list = await listBackups(store, ctx.signal);
           if (opts.json) {
-            return printJson(
-              list.map((b) => ({
-                name: b.name,
-                location: b.location,
-                created_at: b.createdAt,
-                size: b.size,
-                valid: b.valid,
-                error: b.error ?? null,
-                packages: b.manifest?.packages_count ?? null,
-                database_version: b.manifest?.database_version ?? null,
-                includes_config: b.manifest?.includes_config ?? null,
-              })),
-            );
+            return printJson(list.map(backupListingJson));
           }
           if (list.length === 0) {
             process.stdout.write(`no backups in ${store.describe()}\n`);

@@ -16,6 +16,21 @@ export interface BackupListing {
   manifest?: Manifest;
 }
 
+/** A listing as `db backup list --json` and the dashboard's /api/backups show it (snake_case, nulls for what is unknown). */
+export function backupListingJson(b: BackupListing) {
+  return {
+    name: b.name,
+    location: b.location,
+    created_at: b.createdAt,
+    size: b.size,
+    valid: b.valid,
+    error: b.error ?? null,
+    packages: b.manifest?.packages_count ?? null,
+    database_version: b.manifest?.database_version ?? null,
+    includes_config: b.manifest?.includes_config ?? null,
+  };
+}
+
 export async function readBackupManifest(store: BackupStore, name: string, signal?: AbortSignal): Promise<Manifest> {
   return parseManifest(await readManifestText(await store.openRead(name, signal)));
 }

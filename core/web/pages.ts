@@ -1,4 +1,5 @@
 // The dashboard's pages, server-rendered from the same JSON the /api/ endpoints serve; every value goes through html`` (escaped).
+import { formatBytes } from "../format-bytes.js";
 import { html, type Html, type HtmlValue, query } from "./html.js";
 import type { backupsJson, DiffRow, groupsJson, poolJson, repositoryJson, RepositoryJson, RunJson, schedulerJson, snapshotDiffJson } from "./queries.js";
 import { repositoryPath } from "./routes.js";
@@ -49,16 +50,7 @@ export function time(d: Date | string | null | undefined): Html {
   return html`<time datetime="${at.toISOString()}">${at.toISOString().slice(0, 16).replace("T", " ")} UTC</time>`;
 }
 
-export function bytes(n: number): string {
-  const units = ["B", "kB", "MB", "GB", "TB", "PB"];
-  let v = n;
-  let i = 0;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return i === 0 ? `${n} B` : `${v.toFixed(1)} ${units[i]}`;
-}
+const bytes = formatBytes;
 
 function state(s: string, reason?: string | null): Html {
   return html`<span class="state state-${s}" title="${reason ?? ""}">${s}</span>`;

@@ -1,6 +1,6 @@
 // The dashboard's read queries: each returns the JSON an /api/ endpoint serves and its page renders (nothing here writes).
 import type pg from "pg";
-import { listBackups } from "../backup/list.js";
+import { backupListingJson, listBackups } from "../backup/list.js";
 import type { BackupStore } from "../backup/store.js";
 import type { Config } from "../config/schema.js";
 import { recentRuns, type SyncRunRow } from "../db/sync-runs.js";
@@ -222,15 +222,7 @@ export async function backupsJson(src: WebSources, signal?: AbortSignal): Promis
     return {
       target: store.describe(),
       error: null,
-      backups: list.map((b) => ({
-        name: b.name,
-        created_at: b.createdAt,
-        size: b.size,
-        valid: b.valid,
-        error: b.error ?? null,
-        packages: b.manifest?.packages_count ?? null,
-        database_version: b.manifest?.database_version ?? null,
-      })),
+      backups: list.map(backupListingJson),
     };
   } catch (err) {
     return { target: store.describe(), error: errorMessage(err), backups: [] };

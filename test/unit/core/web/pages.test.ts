@@ -1,6 +1,7 @@
 // Every dashboard page rendered from JSON whose every string is markup (as upstream metadata may be): no raw tag, attribute break-out
 // or javascript: URL comes through; the text is there, escaped.
 import { describe, expect, it } from "vitest";
+import { formatBytes } from "../../../../core/format-bytes.js";
 import { escapeHtml } from "../../../../core/web/html.js";
 import * as pages from "../../../../core/web/pages.js";
 import type { RepositoryJson, RunJson } from "../../../../core/web/queries.js";
@@ -136,7 +137,7 @@ describe("time and bytes", () => {
     [999, "999 B"],
     [1000, "1.0 kB"],
     [1_500_000, "1.5 MB"],
-  ])("bytes(%d) = %s", (n, s) => expect(pages.bytes(n)).toBe(s));
+  ])("formatBytes(%d) = %s", (n, s) => expect(formatBytes(n)).toBe(s));
   it("time() shows UTC minutes with the exact instant in datetime; null as a dash", () => {
     expect(pages.time(new Date("2026-12-01T10:00:59.123Z")).text).toBe('<time datetime="2026-12-01T10:00:59.123Z">2026-12-01 10:00 UTC</time>');
     expect(pages.time(null).text).toContain("–");
