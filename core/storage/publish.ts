@@ -263,6 +263,8 @@ class ManifestWriter {
     this.handle ??= await open(this.tmpPath, "w", SHARED_FILE_MODE);
     if (this.count === 0) await this.handle.write(`${MANIFEST_HEADER}\n`);
     await this.handle.write(`end ${this.count}\n`);
+    // Exactly the tree's file mode, whatever the umask (open's mode is masked by it).
+    await this.handle.chmod(SHARED_FILE_MODE);
     await this.handle.sync();
     await this.handle.close();
     this.handle = undefined;
