@@ -80,6 +80,13 @@ module.exports = {
       to: { couldNotResolve: true },
     },
     {
+      name: "drizzle-through-core-db-drizzle",
+      comment: "drizzle-orm is imported only by core/db/drizzle.ts, which the build bundles: one copy of drizzle, loaded as one file.",
+      severity: "error",
+      from: { pathNot: "^core/db/drizzle\\.ts$" },
+      to: { path: "node_modules/drizzle-orm/" },
+    },
+    {
       name: "production-not-to-dev-dependencies",
       comment: "The installed package has no devDependencies: shipped code importing one works in the checkout and fails once installed.",
       severity: "error",

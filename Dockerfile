@@ -3,32 +3,44 @@
 # the unprivileged "node" user. Every schedule overrides the command, e.g.
 #   node dist/functions/entry.js sync --repo-id rhel9-baseos
 # and the CLI works too: docker run --rm IMAGE node bin/chantal-run.js repo list
-# Expected size (an estimate: no Docker engine where this was written): about 280 MB unpacked, ~85 MB
-# compressed in ECR = node:24-slim (~220 MB / ~70 MB, estimated from node:20-slim + the larger Node 24 binary)
-# + 59 MB of production node_modules (12 MB gzipped) + 1.6 MB of dist/. See .notes/8-readme.md.
+# Build args: BASE_IMAGE (default node:24-slim; scripts/build-image.sh passes a debootstrap-made stand-in where
+# nothing can be pulled), RDS_CA_BUNDLE_URL (a URL or a build-context path). Build secret extra_ca: a PEM bundle
+# npm ci trusts in addition (a TLS-intercepting proxy); it is mounted for those RUNs only, never in a layer.
+#   podman build --secret id=extra_ca,src=/etc/ssl/certs/ca-certificates.crt -t chantal-task .
+
+ARG BASE_IMAGE=node:24-slim
 
 # ---- build: compile TypeScript to dist/ (needs the dev dependencies)
-FROM node:24-slim AS build
+FROM ${BASE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 # --ignore-scripts: no "prepare" before the sources exist, and no embedded PostgreSQL download step.
-RUN npm ci --ignore-scripts --no-audit --no-fund
+RUN --mount=type=secret,id=extra_ca,required=false \
+    if [ -s /run/secrets/extra_ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/extra_ca; fi; \
+    npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY bin ./bin
 COPY core ./core
 COPY functions ./functions
+COPY scripts/bundle-drizzle.mjs ./scripts/bundle-drizzle.mjs
 RUN npm run build
 
 # ---- production dependencies only
-FROM node:24-slim AS deps
+FROM ${BASE_IMAGE} AS deps
 WORKDIR /src
 COPY package.json package-lock.json ./
 # No dev dependencies; no optional ones either: they are the embedded PostgreSQL binaries (60 MB, the
 # cloud uses RDS), pg-cloudflare and type packages. No install script is needed at run time.
-RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund
+RUN --mount=type=secret,id=extra_ca,required=false \
+    if [ -s /run/secrets/extra_ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/extra_ca; fi; \
+    npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund
 
 # ---- runtime
-FROM node:24-slim
+FROM ${BASE_IMAGE}
+# Amazon RDS's CA bundle, which cloud.database.tls: verify-full (the default) checks the database against
+# (core/cloud/cloud-config.ts RDS_CA_BUNDLE); a build without internet passes a local copy's URL or file.
+ARG RDS_CA_BUNDLE_URL=https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem
+ADD --chmod=0644 ${RDS_CA_BUNDLE_URL} /etc/ssl/certs/rds-global-bundle.pem
 ENV NODE_ENV=production \
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true \
     CHANTAL_CONFIG_DIR=/var/lib/chantal/config

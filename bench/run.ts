@@ -1,6 +1,7 @@
-// Benchmark: Chantal's first sync, no-op re-sync and peak RSS against `dnf reposync` on the same generated
-// repositories, served from 127.0.0.1 (nginx when installed, else bench/serve.ts), medians of N runs measured
-// side by side in one invocation. See bench/README.md for the method and the latest numbers.
+// Benchmark: Chantal's first sync, no-op re-sync and peak RSS against `dnf reposync` and a raw `curl ×8` (8 curl
+// processes fetching the same package URLs into files) on the same generated repositories, served from 127.0.0.1
+// (nginx when installed, else bench/serve.ts), medians of N runs measured side by side in one invocation. See
+// bench/README.md for the method and the latest numbers.
 //
 //   npm run bench -- [--quick] [--only small,large,noop,big-primary] [--runs 3] [--wait 70] [--json] ...
 //   npm run bench:filter -- [--quick]   (= --only filter-big,retain: curated mirrors against the unfiltered sync)
@@ -15,7 +16,7 @@ import { gunzipSync } from "node:zlib";
 import { mkdir, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { cpus, release, totalmem } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -57,8 +58,11 @@ interface WorkloadDef {
   /** `count` names (× `filter.versions` versions for filter workloads), `bytes` each. */
   full: { count: number; bytes: number };
   quick: { count: number; bytes: number };
-  /** PERFORMANCE.md / issue 3 targets at full size. */
-  targets: { firstSec?: number; noopSec?: number; rssMb?: number };
+  /**
+   * PERFORMANCE.md / issue 3 targets at full size; `curlRatio`: the first sync ÷ `curl ×8` of the same run at most
+   * this (issue 19 point 4), at any size.
+   */
+  targets: { firstSec?: number; noopSec?: number; rssMb?: number; curlRatio?: number };
   /** A curated-mirror workload (issue 15): Chantal only, each variant a fresh first sync + no-op per run, no dnf. */
   filter?: { versions: number; variants: FilterVariant[] };
 }
@@ -69,13 +73,13 @@ const NO_FSYNC: FilterVariant = { tool: "chantal-nofsync", storageYaml: "  fsync
 
 const WORKLOADS: WorkloadDef[] = [
   { id: "small", title: "5,000 × 20 KB", full: { count: 5_000, bytes: 20 * 1024 }, quick: { count: 1_000, bytes: 20 * 1024 }, targets: { firstSec: 3.5 } },
-  { id: "large", title: "200 × 5 MB", full: { count: 200, bytes: 5 * MiB }, quick: { count: 40, bytes: 5 * MiB }, targets: { firstSec: 5 } },
+  { id: "large", title: "200 × 5 MB", full: { count: 200, bytes: 5 * MiB }, quick: { count: 40, bytes: 5 * MiB }, targets: { firstSec: 5, curlRatio: 1.2 } },
   {
     id: "noop",
     title: "20,000 × 2 KB",
     full: { count: 20_000, bytes: 2 * 1024 },
     quick: { count: 4_000, bytes: 2 * 1024 },
-    targets: { firstSec: 8, noopSec: 1, rssMb: 150 },
+    targets: { firstSec: 8, noopSec: 1, rssMb: 150, curlRatio: 2 },
   },
   { id: "big-primary", title: "100,000 × 200 B", full: { count: 100_000, bytes: 200 }, quick: { count: 20_000, bytes: 200 }, targets: { rssMb: 300 } },
   {
@@ -156,8 +160,11 @@ const USAGE = `usage: npm run bench -- [options]
   --dir DIR           bench data directory (default $CHANTAL_BENCH_DIR or /tmp/chantal-bench)
   --dnf-parallel L    dnf max_parallel_downloads values to compare (default 3,10; big-primary uses the first)
   --no-dnf            skip dnf reposync
+  --no-curl           skip the curl ×8 baseline (8 curl processes, each fetching an eighth of the package URLs over
+                      one keep-alive connection into files: small, large and noop)
   --server S          auto | nginx | node (default auto: nginx when installed)
   --fsync-compare     also sync each mirror workload with storage.fsync: false; prints the cost of the flushes
+                      (target: on ÷ off ≤ 1.15)
   --concurrency N     Chantal's download_concurrency (default: Chantal's own default)
   --no-build          do not run \`npm run build\` first (uses dist/ as it is)
   --from-source       run Chantal from TypeScript (CHANTAL_FROM_SOURCE=1) instead of dist/
@@ -181,6 +188,7 @@ interface Options {
   dir: string;
   dnfParallel: number[];
   dnf: boolean;
+  curl: boolean;
   server: "auto" | "nginx" | "node";
   concurrency: number | undefined;
   fsyncCompare: boolean;
@@ -222,6 +230,7 @@ function parseOptions(argv: string[]): Options {
           dir: { type: "string" },
           "dnf-parallel": { type: "string" },
           "no-dnf": { type: "boolean", default: false },
+          "no-curl": { type: "boolean", default: false },
           server: { type: "string", default: "auto" },
           concurrency: { type: "string" },
           "fsync-compare": { type: "boolean", default: false },
@@ -271,6 +280,7 @@ function parseOptions(argv: string[]): Options {
     dir: resolve(v.dir ?? process.env.CHANTAL_BENCH_DIR ?? "/tmp/chantal-bench"),
     dnfParallel,
     dnf: !v["no-dnf"],
+    curl: !v["no-curl"],
     server,
     concurrency: v.concurrency === undefined ? undefined : positiveInt("--concurrency", v.concurrency, 8),
     fsyncCompare: v["fsync-compare"],
@@ -1042,6 +1052,61 @@ async function dnfRun(opts: Options, repo: RepoInfo, run: number, parallel: numb
   return result;
 }
 
+// ---------------------------------------------------------------------------------------------------- curl ×8
+
+const CURL_OK = findExecutable("curl") !== null && findExecutable("xargs") !== null;
+const CURL_PROCESSES = 8;
+const CURL_TOOL = "curl-x8";
+
+/** Every package file of a generated repository, relative to it (what its primary lists). */
+function packagePaths(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile() && e.name.endsWith(".rpm"))
+    .map((e) => relative(dir, join(e.parentPath, e.name)));
+}
+
+/**
+ * The wire-and-disk baseline of issue 19 point 4: `xargs -P8 -n1 curl -K <part>`, 8 curl processes at once, each
+ * given an eighth of the package URLs in a config file (url/output pairs: one keep-alive connection, one request at
+ * a time, like a download slot of Chantal's) and writing each into a file under one directory of the same
+ * filesystem; no hashing, no fsync, no database. It has no no-op run.
+ */
+async function curlRun(opts: Options, repo: RepoInfo, run: number, served: Served, workDir: string): Promise<ToolRun> {
+  const dir = join(workDir, `run${run}`, CURL_TOOL);
+  const out = join(dir, "out");
+  await mkdir(out, { recursive: true });
+  const paths = packagePaths(repo.dir);
+  const parts = Array.from({ length: CURL_PROCESSES }, () => [] as string[]);
+  paths.forEach((p, i) =>
+    parts[i % CURL_PROCESSES]!.push(`url = ${JSON.stringify(`${served.baseUrl}${repo.name}/${p}`)}\noutput = ${JSON.stringify(join(out, `${i}.rpm`))}\n`),
+  );
+  const configs = parts.map((_, i) => join(dir, `part${i}.curlrc`));
+  await Promise.all(parts.map((lines, i) => writeFile(configs[i]!, lines.join(""))));
+  await writeFile(join(dir, "parts"), `${configs.join("\n")}\n`);
+  const logs = join(opts.dir, "logs", repo.workload.id, `run${run}`);
+  const result: ToolRun = { tool: CURL_TOOL, run, ok: false, firstSec: null, firstRssMb: null, noopSec: null, noopRssMb: null };
+  try {
+    const args = ["-a", join(dir, "parts"), `-P${CURL_PROCESSES}`, "-n1", "curl", "--silent", "--show-error", "--fail", "-K"];
+    const first = await timed("xargs", args, { stderrFile: join(logs, `${CURL_TOOL}-first.log`) });
+    if (first.code !== 0) throw new Error(`xargs curl exited with ${first.code} (log ${join(logs, `${CURL_TOOL}-first.log`)})`);
+    const files = await countFiles(out, ".rpm");
+    if (files !== paths.length || paths.length !== repo.count) throw new Error(`curl left ${files} of ${repo.count} packages`);
+    Object.assign(result, {
+      ok: true,
+      firstSec: first.wallSec,
+      firstRssMb: first.rssMb,
+      firstCpuSec: first.cpuSec,
+      firstMachineBusy: first.machineBusy,
+      firstBusyBefore: first.busyBefore,
+    });
+  } catch (err) {
+    result.error = (err as Error).message;
+    say(`${CURL_TOOL} ${repo.workload.id} run ${run} FAILED: ${result.error}`);
+  }
+  await rm(out, { recursive: true, force: true });
+  return result;
+}
+
 // ---------------------------------------------------------------------------------------------------- CPU profiles
 
 interface CpuProfile {
@@ -1125,6 +1190,22 @@ interface WorkloadResult {
   filterRows?: FilterRow[];
   /** `--fsync-compare`: first sync with the flushes and without (storage.fsync: false), medians, and on ÷ off. */
   fsyncCost?: { firstSec: number | null; noFsyncFirstSec: number | null; ratio: number | null };
+  /** Chantal's median first sync ÷ curl ×8's median of the same invocation. */
+  curlRatio?: number | null;
+}
+
+/** Issue 19 point 5: the flushes cost at most 15 % of the first sync. */
+const FSYNC_RATIO_MAX = 1.15;
+
+/** A "÷ at most" target of two medians of the same run. */
+function ratioTarget(what: string, max: number, a: number | null, b: number | null): TargetCheck {
+  const r = a !== null && b !== null && b > 0 ? round(a / b, 2) : null;
+  return {
+    what,
+    target: `≤ ${max.toFixed(2)}`,
+    measured: r === null ? "–" : `${r.toFixed(2)} (${a} s ÷ ${b} s)`,
+    ok: r === null ? null : r <= max,
+  };
 }
 
 function summarize(tool: string, samples: ToolRun[], totalBytes: number): ToolSummary {
@@ -1435,6 +1516,8 @@ async function main(): Promise<void> {
 
   const useDnf = opts.dnf && DNF_OK;
   if (opts.dnf && !DNF_OK) say("dnf reposync is not available (apt-get install -y dnf dnf-plugins-core): Chantal only");
+  const useCurl = opts.curl && CURL_OK;
+  if (opts.curl && !CURL_OK) say("curl or xargs is not installed: no curl ×8 baseline");
 
   // Generate (or reuse) every repository before any timing, and before the old-data delete + wait.
   const repos: RepoInfo[] = [];
@@ -1458,8 +1541,9 @@ async function main(): Promise<void> {
       // A filter workload compares Chantal with itself (the unfiltered sync); dnf has no filter to compare.
       const dnfs = !useDnf || w.filter ? [] : w.id === "big-primary" ? opts.dnfParallel.slice(0, 1) : opts.dnfParallel;
       const variants = w.filter?.variants ?? (opts.fsyncCompare ? [BASELINE, NO_FSYNC] : [BASELINE]);
+      const curl = useCurl && !w.filter && w.id !== "big-primary";
       say(
-        `=== ${w.id}: ${repo.count} × ${repo.bytes} bytes (${(repo.totalBytes / MB).toFixed(0)} MB), ${runs} run(s); ${variants.map((v) => v.tool).join(", ")}${dnfs.map((p) => `, dnf reposync -j${p}`).join("")}`,
+        `=== ${w.id}: ${repo.count} × ${repo.bytes} bytes (${(repo.totalBytes / MB).toFixed(0)} MB), ${runs} run(s); ${variants.map((v) => v.tool).join(", ")}${dnfs.map((p) => `, dnf reposync -j${p}`).join("")}${curl ? `, ${CURL_TOOL}` : ""}`,
       );
       await prepareFreshState(opts, db);
       const workDir = join(opts.dir, "work", w.id);
@@ -1477,12 +1561,21 @@ async function main(): Promise<void> {
           samples.push(d);
           say(`dnf -j${String(p).padEnd(3)} run ${run}: first ${num(d.firstSec)} s (${num(d.firstRssMb, 0)} MB RSS), no-op ${num(d.noopSec)} s`);
         }
+        if (curl) {
+          const c = await curlRun(opts, repo, run, served, workDir);
+          samples.push(c);
+          say(`${CURL_TOOL.padEnd(9)} run ${run}: ${num(c.firstSec)} s (${num(c.firstCpuSec)} CPU s)`);
+        }
       }
       const chantal = summarize("chantal", samples, repo.totalBytes);
       const filterSummaries = variants
         .filter((v) => v !== BASELINE)
         .map((v) => summarize(v.tool, samples, (repo.totalBytes * v.kept(repo.names, repo.versions)) / repo.count));
-      const dnfSummaries = [...filterSummaries, ...dnfs.map((p) => summarize(`dnf-p${p}`, samples, repo.totalBytes))];
+      const dnfSummaries = [
+        ...filterSummaries,
+        ...dnfs.map((p) => summarize(`dnf-p${p}`, samples, repo.totalBytes)),
+        ...(curl ? [summarize(CURL_TOOL, samples, repo.totalBytes)] : []),
+      ];
       const ratio = (a: number | null, b: number | null) => (a !== null && b !== null && b > 0 ? round(a / b, 2) : null);
       const result: WorkloadResult = {
         id: w.id,
@@ -1509,7 +1602,17 @@ async function main(): Promise<void> {
       const noFsync = filterSummaries.find((x) => x.tool === NO_FSYNC.tool);
       if (noFsync) {
         result.fsyncCost = { firstSec: chantal.firstSec, noFsyncFirstSec: noFsync.firstSec, ratio: ratio(chantal.firstSec, noFsync.firstSec) };
-        say(`${w.id}: fsync on ${num(chantal.firstSec)} s, off ${num(noFsync.firstSec)} s: on ÷ off = ${num(result.fsyncCost.ratio)} (target ≤ 1.15)`);
+        say(
+          `${w.id}: fsync on ${num(chantal.firstSec)} s, off ${num(noFsync.firstSec)} s: on ÷ off = ${num(result.fsyncCost.ratio)} (target ≤ ${FSYNC_RATIO_MAX})`,
+        );
+        result.targets.push(ratioTarget("first sync, fsync on ÷ storage.fsync: false", FSYNC_RATIO_MAX, chantal.firstSec, noFsync.firstSec));
+      }
+      const curlSummary = dnfSummaries.find((x) => x.tool === CURL_TOOL);
+      if (curlSummary) {
+        result.curlRatio = ratio(chantal.firstSec, curlSummary.firstSec);
+        say(`${w.id}: chantal ${num(chantal.firstSec)} s, ${CURL_TOOL} ${num(curlSummary.firstSec)} s: chantal ÷ curl = ${num(result.curlRatio)}`);
+        if (w.targets.curlRatio !== undefined)
+          result.targets.push(ratioTarget(`first sync ÷ ${CURL_TOOL} (same run)`, w.targets.curlRatio, chantal.firstSec, curlSummary.firstSec));
       }
       if (opts.cpuProf) {
         const dir = join(opts.dir, "profiles", w.id, "run1");

@@ -1,14 +1,19 @@
-// Static file server for the benchmark when nginx is not installed: `tsx bench/serve.ts <root> [port]`.
+// Static file server for the benchmark when nginx is not installed: `tsx bench/serve.ts <root> [port] [--stats]`.
 // Runs in its own process (so serving does not compete with the benchmark's event loop), listens on
 // 127.0.0.1 only, keeps connections alive, answers GET/HEAD with Content-Length and single Range requests,
 // and prints one line "listening http://127.0.0.1:<port>/" on stdout once it accepts connections.
+// --stats: it counts its connections (open now, most open at once, accepted) and requests, and serves them as JSON
+// on a second port (its own, so asking does not count), printed as "stats http://127.0.0.1:<port>/"; /reset zeroes them.
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
-import { createServer } from "node:http";
+import { createServer, type Server } from "node:http";
 import { join, resolve, sep } from "node:path";
 
-const root = resolve(process.argv[2] ?? ".");
-const wantedPort = Number(process.argv[3] ?? 0);
+const positional = process.argv.slice(2).filter((a) => !a.startsWith("--"));
+const root = resolve(positional[0] ?? ".");
+const wantedPort = Number(positional[1] ?? 0);
+const withStats = process.argv.includes("--stats");
+const stats = { open: 0, peakOpen: 0, accepted: 0, requests: 0 };
 
 function contentType(path: string): string {
   if (path.endsWith(".rpm")) return "application/x-rpm";
@@ -17,6 +22,7 @@ function contentType(path: string): string {
 }
 
 const server = createServer(async (req, res) => {
+  stats.requests++;
   try {
     if (req.method !== "GET" && req.method !== "HEAD") return void res.writeHead(405, { allow: "GET, HEAD" }).end();
     const pathname = decodeURIComponent(new URL(req.url ?? "/", "http://127.0.0.1").pathname);
@@ -55,13 +61,29 @@ server.keepAliveTimeout = 65_000;
 server.headersTimeout = 70_000;
 server.maxRequestsPerSocket = 0;
 
+server.on("connection", (socket) => {
+  stats.accepted++;
+  stats.peakOpen = Math.max(stats.peakOpen, ++stats.open);
+  socket.once("close", () => stats.open--);
+});
+
+const portOf = (s: Server, fallback: number) => {
+  const addr = s.address();
+  return typeof addr === "object" && addr ? addr.port : fallback;
+};
+
+const statsServer = createServer((req, res) => {
+  if (req.url === "/reset") Object.assign(stats, { peakOpen: stats.open, accepted: 0, requests: 0 });
+  res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(stats));
+});
+
 server.listen(wantedPort, "127.0.0.1", () => {
-  const addr = server.address();
-  const port = typeof addr === "object" && addr ? addr.port : wantedPort;
-  process.stdout.write(`listening http://127.0.0.1:${port}/\n`);
+  process.stdout.write(`listening http://127.0.0.1:${portOf(server, wantedPort)}/\n`);
+  if (withStats) statsServer.listen(0, "127.0.0.1", () => process.stdout.write(`stats http://127.0.0.1:${portOf(statsServer, 0)}/\n`));
 });
 
 const stop = () => {
+  statsServer.close();
   server.close(() => process.exit(0));
   server.closeAllConnections();
   setTimeout(() => process.exit(0), 2_000).unref();

@@ -84,6 +84,7 @@ export const EXAMPLES: Record<string, string[]> = {
   "import list": ["chantal-run import list", "chantal-run import list --json"],
   "import inventory": ["chantal-run import inventory --output have.json"],
   "cloud schedules": ["chantal-run cloud schedules --dry-run", "chantal-run cloud schedules --region eu-west-1"],
+  "cloud status": ["chantal-run cloud status", "chantal-run cloud status --hours 168 --json"],
 };
 
 /** "repo sync" for the command `chantal-run repo sync`. */

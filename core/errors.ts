@@ -7,6 +7,8 @@ export const ExitCode = {
   /** A bundle (export) that is tampered, truncated, incomplete or of a newer format (EX_DATAERR). */
   dataError: 65,
   locked: 75,
+  /** The same EX_TEMPFAIL as locked (try again later): `repo sync --respect-windows` outside the repository's maintenance window. */
+  outsideWindow: 75,
   config: 78,
   sigint: 130,
   sigterm: 143,
@@ -50,6 +52,11 @@ export class LockBusyError extends ChantalError {
 }
 
 export class LockLostError extends ChantalError {}
+
+/** `repo sync --respect-windows` while scheduler.windows keeps the repository's syncs from starting. */
+export class OutsideWindowError extends ChantalError {
+  override readonly exitCode = ExitCode.outsideWindow;
+}
 
 export class AbortedError extends ChantalError {
   override readonly exitCode: number = ExitCode.sigterm;

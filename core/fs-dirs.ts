@@ -1,5 +1,5 @@
 // Directories Chantal creates under its storage paths: exact modes (not the umask's), traversable parents, concurrency-safe.
-import { chmod, mkdir, stat } from "node:fs/promises";
+import { chmod, mkdir, stat, type FileHandle } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { ChantalError } from "./errors.js";
 
@@ -13,6 +13,26 @@ export const DirMode = {
 
 /** A file a web server must read (published trees are hard links to the pool's blobs). */
 export const SHARED_FILE_MODE = 0o644;
+
+/**
+ * Files created with SHARED_FILE_MODE get exactly that mode whatever the umask: the first file's mode is checked (one
+ * fstat), later ones are chmodded only if the umask took bits from it. One per store or batch of downloads, not per
+ * process: the umask is the process's, but a test (or an embedding program) may change it between them.
+ */
+export class SharedFileMode {
+  private stripped: boolean | undefined;
+
+  /** `fh` was just created with SHARED_FILE_MODE: make its mode exactly that. */
+  async exact(fh: FileHandle): Promise<void> {
+    if (this.stripped === undefined) this.stripped = ((await fh.stat()).mode & 0o777) !== SHARED_FILE_MODE;
+    if (this.stripped) await fh.chmod(SHARED_FILE_MODE);
+  }
+
+  /** Whether a file created with SHARED_FILE_MODE without a handle to check (a write stream) needs a chmod. */
+  get mayBeStripped(): boolean {
+    return this.stripped !== false;
+  }
+}
 
 export class DirectoryError extends ChantalError {
   constructor(

@@ -8,7 +8,7 @@ import { parseArgs } from "node:util";
 import { z } from "zod";
 import { loadConfig, resolveConfigDir, type LoadedConfig } from "../core/config/load.js";
 import { openDatabase } from "../core/db/client.js";
-import { type AbortedError, UsageError } from "../core/errors.js";
+import { type AbortedError, ConfigError, type ConfigIssue, UsageError } from "../core/errors.js";
 import { jsonValue } from "../core/json-output.js";
 import { createLogger, type Logger } from "../core/log.js";
 import { runCommand } from "../core/runtime/command.js";
@@ -20,6 +20,8 @@ import { maxWaitMs, notifierFor } from "../core/notify/notifier.js";
 import { poolGcExitCode, runScheduledPoolGc } from "./pool-gc.js";
 import { groupSnapshotExitCode, runScheduledGroupSnapshot } from "./group-snapshot.js";
 import { DEFAULT_CLOUD_TIMEZONE } from "../core/cloud/plan.js";
+import { syncMetricRecord } from "../core/cloud/metric-line.js";
+import { DATABASE_TLS_VARIABLE, DATABASE_VARIABLES, databasePasswordParameterName, RDS_CA_BUNDLE } from "../core/cloud/cloud-config.js";
 
 const TaskEventSchema = z.discriminatedUnion("handler", [
   z.strictObject({
@@ -89,15 +91,40 @@ export function parseTaskInput(args: string[], env: NodeJS.ProcessEnv): TaskInpu
   return parsed.data;
 }
 
-/** The database linked by the SST app (`Resource.Database` is the env var SST_RESOURCE_Database), as a URL. */
-export function databaseUrlFromSstResource(env: NodeJS.ProcessEnv, name = "Database"): string | undefined {
-  const raw = env[`SST_RESOURCE_${name}`];
-  if (!raw) return undefined;
-  const r = JSON.parse(raw) as { host?: string; port?: number; username?: string; password?: string; database?: string };
-  if (!r.host || !r.username) return undefined;
-  const user = encodeURIComponent(r.username);
-  const password = r.password ? `:${encodeURIComponent(r.password)}` : "";
-  return `postgres://${user}${password}@${r.host}:${r.port ?? 5432}/${encodeURIComponent(r.database ?? "postgres")}`;
+/**
+ * The task's database URL from the app's variables (core/cloud/cloud-config.ts DATABASE_VARIABLES): host, port,
+ * user and name as plain environment, the password as the ECS secret. Undefined when none is set (a local run
+ * uses database.url or CHANTAL_DATABASE_URL); a partial set is a configuration error naming what is missing.
+ */
+export function taskDatabaseUrl(env: NodeJS.ProcessEnv): string | undefined {
+  const v = DATABASE_VARIABLES;
+  const names = Object.values(v);
+  if (!names.some((n) => env[n])) return undefined;
+  const missing = [v.host, v.user, v.name, v.password].filter((n) => !env[n]);
+  const port = env[v.port] || "5432";
+  const set = names.filter((n) => env[n]).join(", ");
+  const issues: ConfigIssue[] = missing.map((n) => ({
+    file: "the task's environment",
+    path: n,
+    message:
+      n === v.password
+        ? `is not set (the task has ${set}): ECS injects it from the SSM parameter ${databasePasswordParameterName("<stage>")}, which sst deploy creates; fix: redeploy with sst deploy, or set it along with the others`
+        : `is not set (the task has ${set}): sst deploy sets all of ${names.join(", ")}; fix: redeploy with sst deploy, or set it along with the others`,
+  }));
+  if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535)
+    issues.push({ file: "the task's environment", path: v.port, message: `is "${port}", not a TCP port (1-65535)` });
+  if (issues.length > 0) throw new ConfigError(issues);
+  const part = (n: string) => encodeURIComponent(env[n] as string);
+  const tls = env[DATABASE_TLS_VARIABLE];
+  // verify-full checks RDS's certificate against the CA bundle the Dockerfile puts in the image; require (pg: no-verify) only encrypts.
+  const query = tls === "verify-full" ? `?sslmode=verify-full&sslrootcert=${encodeURIComponent(RDS_CA_BUNDLE)}` : tls === "require" ? "?sslmode=no-verify" : "";
+  // The password is percent-encoded like the user and the name: pg decodes the userinfo, so @ : / % # ? survive.
+  return `postgres://${part(v.user)}:${part(v.password)}@${hostPart(env[v.host] as string)}:${port}/${part(v.name)}${query}`;
+}
+
+/** An IPv6 literal in brackets, a name as it is. */
+function hostPart(host: string): string {
+  return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
 }
 
 async function taskConfig(env: NodeJS.ProcessEnv, signal: AbortSignal): Promise<LoadedConfig> {
@@ -111,13 +138,14 @@ async function taskConfig(env: NodeJS.ProcessEnv, signal: AbortSignal): Promise<
 export const TASK_MAX_CONNECTIONS = 2;
 
 async function runTask(input: TaskInput, env: NodeJS.ProcessEnv, log: Logger, signal: AbortSignal): Promise<number> {
+  // Composed first: a task missing one of the database variables stops at once, naming it (exit 78).
+  const composed = taskDatabaseUrl(env);
   const loaded = await taskConfig(env, signal);
-  const linked = databaseUrlFromSstResource(env);
   // A task is one sync (or backup): two pooled connections besides its lock connection, so a fleet fits max_connections.
   const database = await openDatabase({
     config: loaded.config,
     log,
-    env: linked ? { ...env, CHANTAL_DATABASE_URL: linked } : env,
+    env: composed ? { ...env, CHANTAL_DATABASE_URL: composed } : env,
     defaultMaxConnections: TASK_MAX_CONNECTIONS,
     signal,
   });
@@ -133,6 +161,20 @@ async function runTask(input: TaskInput, env: NodeJS.ProcessEnv, log: Logger, si
         { loaded, database, log, signal, now, onProgress: progress.onProgress, notifier },
       );
       log[r.status === "failed" || r.status === "interrupted" ? "error" : "info"]({ task: input, result: jsonValue(r) }, `sync ${r.status}`);
+      // CloudWatch Logs reads this line's _aws block as metrics per repository (README "AWS", alarms).
+      log.info(
+        syncMetricRecord(
+          {
+            repoId: r.repoId,
+            status: r.status,
+            durationMs: r.durationMs,
+            packagesDownloaded: r.counts.packagesDownloaded,
+            bytesDownloaded: r.counts.bytesDownloaded,
+          },
+          now(),
+        ),
+        "sync metrics",
+      );
       return syncExitCode(r, signalName());
     }
     if (input.handler === "group-snapshot") {

@@ -2,7 +2,6 @@
 // the host lock, the pid file, heartbeats, reload on SIGHUP) and its detached start; beside functions/sync.ts and backup.ts.
 import { spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
-import { hostname } from "node:os";
 import { dirname } from "node:path";
 import { loadConfig, type LoadedConfig } from "../core/config/load.js";
 import type { Database } from "../core/db/client.js";
@@ -22,6 +21,7 @@ import { listenerPlan } from "../core/web/listen.js";
 import { startWebServer, type WebServer } from "../core/web/server.js";
 import { blobStoreOf } from "../core/storage/backend.js";
 import { heartbeat, markStopped, registerInstance, ScheduleStateStore, schedulerLockRequest, hostLockKey } from "../core/schedule/state.js";
+import { SCHEDULER_HEARTBEAT_MS, schedulerHostName } from "../core/schedule/hosts.js";
 import { backupRequestFromConfig, runBackup } from "./backup.js";
 import { runScheduledGroupSnapshot } from "./group-snapshot.js";
 import { runScheduledPoolGc } from "./pool-gc.js";
@@ -40,9 +40,10 @@ export interface SchedulerContext {
   openDatabase(): Promise<Database>;
   /** --http host:port: serve the dashboard, /api/ and GET /metrics (else web.listen, else metrics.listen; none: no listener). */
   metricsListen?: string;
+  /** --host-name: the name this daemon locks, registers and claims fires under (default: the machine's host name). */
+  hostName?: string;
 }
 
-const HEARTBEAT_MS = 15_000;
 /** How often the daemon computes every repository's freshness state to announce changes (notify: freshness.*). */
 export const FRESHNESS_CHECK_MS = 5 * 60_000;
 const FRESHNESS_EVENTS = ["freshness.stale", "freshness.expiring", "freshness.failing", "freshness.ok"] as const;
@@ -189,12 +190,14 @@ async function ensureNotRunning(pidFile: string): Promise<void> {
     throw new ChantalError(`the scheduler is already running on this host (pid ${pid}, pid file ${pidFile}); stop it with: chantal-run scheduler stop`);
 }
 
-async function takeHostLock(database: Database): Promise<HeldLock> {
+async function takeHostLock(database: Database, host: string): Promise<HeldLock> {
   try {
-    return await acquireLock(database.url, schedulerLockRequest());
+    return await acquireLock(database.url, schedulerLockRequest(host));
   } catch (err) {
     if (err instanceof LockHeldError) {
-      throw new LockBusyError(`a scheduler is already running on this host (${err.holders.map(describeHolder).join(", ") || "another session"})`);
+      throw new LockBusyError(
+        `a scheduler is already running as host ${host} (${err.holders.map(describeHolder).join(", ") || "another session"}); each daemon on one database needs its own --host-name`,
+      );
     }
     throw err;
   }
@@ -290,8 +293,9 @@ async function runDaemon(ctx: SchedulerContext, hangup: ReturnType<typeof hangup
   // A listener address that needs web.auth fails here, before anything is registered; a taken port fails below, before any job runs.
   const plan = listenerPlan(loaded.config, ctx.metricsListen);
   const clock = schedulerClock(ctx.log);
+  const host = schedulerHostName(ctx.hostName);
   const database = await ctx.openDatabase();
-  const lock = await takeHostLock(database);
+  const lock = await takeHostLock(database, host);
   const current = { loaded };
   let stopHeartbeat = () => {};
   let webServer: WebServer | null = null;
@@ -300,9 +304,9 @@ async function runDaemon(ctx: SchedulerContext, hangup: ReturnType<typeof hangup
     await writePidFile(pidFile, process.pid);
     const scheduleCount = () => planJobs(current.loaded.config).length;
     const id = await registerInstance(database.pool, {
-      host: hostname(),
+      host,
       pid: process.pid,
-      lockKey: hostLockKey(),
+      lockKey: hostLockKey(host),
       backendPid: lock.backendPid,
       version: chantalVersion,
       configDir: loaded.dir,
@@ -327,7 +331,7 @@ async function runDaemon(ctx: SchedulerContext, hangup: ReturnType<typeof hangup
       log: ctx.log,
       store: new ScheduleStateStore(database.pool, id),
       // Claims live as long as this daemon's host lock: its session is how other daemons know we are alive.
-      fires: new ScheduleFires(database.pool, { host: hostname(), pid: process.pid, lockKey: hostLockKey(), backendPid: lock.backendPid, instanceId: id }),
+      fires: new ScheduleFires(database.pool, { host, pid: process.pid, lockKey: hostLockKey(host), backendPid: lock.backendPid, instanceId: id }),
       runJob: (req) => handlers[req.job.kind](req),
     });
     // Before the scheduler starts: a taken port fails the start before any job runs.
@@ -356,13 +360,13 @@ async function runDaemon(ctx: SchedulerContext, hangup: ReturnType<typeof hangup
     await scheduler.start();
     const beat = () =>
       void heartbeat(database.pool, id, scheduleCount()).catch((err: unknown) => ctx.log.warn({ error: errorMessage(err) }, "heartbeat failed"));
-    const timer = setInterval(beat, HEARTBEAT_MS);
+    const timer = setInterval(beat, SCHEDULER_HEARTBEAT_MS);
     stopHeartbeat = () => clearInterval(timer);
     hangup.attach(scheduler, current, () => {
       beat();
       notifier.configure(current.loaded.config);
     });
-    ctx.log.info({ host: hostname(), pid: process.pid, schedules: scheduler.jobList.length, pidFile }, "scheduler started");
+    ctx.log.info({ host, pid: process.pid, schedules: scheduler.jobList.length, pidFile }, "scheduler started");
 
     const reason = await stopRequested(ctx, lock);
     const lostLock = lock.signal.aborted && !ctx.signal.aborted;

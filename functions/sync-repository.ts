@@ -247,9 +247,10 @@ async function syncAndDiff(req: SyncRequest, env: SyncEnv, found: { changes?: Ch
         onRetry: (i) =>
           env.log.warn({ repo: repo.id, url: i.url, attempt: i.attempt, delayMs: i.delayMs, error: redactSecrets(i.error.message, secrets) }, "retrying"),
       },
-      { configDir: env.loaded.dir },
+      { configDir: env.loaded.dir, onWarning: (message) => env.log.warn({ repo: repo.id }, message) },
     );
-    env.log.debug({ repo: repo.id, ...routeSummary(http.upstream) }, "proxy");
+    // Asks a PAC file now: one that cannot be loaded fails the run here, named, before any request.
+    env.log.debug({ repo: repo.id, ...routeSummary(await http.resolve(repo.upstream_url)) }, "proxy");
     for (const warning of http.warnings) env.log.warn({ repo: repo.id }, warning);
     const filter = effectiveFilter(config, repo);
     const signer = await mirrorSigner(env, repo);

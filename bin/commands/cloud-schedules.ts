@@ -9,6 +9,16 @@ import { desiredSchedules, isManagedScheduleName, scheduleGroupName, TARGET_TEMP
 import { action } from "../context.js";
 import { printJson } from "../output.js";
 
+class SchedulesOwnedByDeployError extends CloudError {
+  override readonly exitCode = ExitCode.config;
+  constructor() {
+    super(
+      "cloud.schedules_owner is sst (the default): `sst deploy` creates and changes the repositories' schedules, and one made here would make the next deploy stop on ConflictException; " +
+        "fix: run `npx sst deploy` to apply the configuration, or set cloud: { schedules_owner: runtime } and deploy once (the deploy then makes no repository schedules and this command owns them); --dry-run shows the difference either way",
+    );
+  }
+}
+
 interface Options {
   dryRun?: boolean;
   group?: string;
@@ -57,7 +67,9 @@ export function register(cloud: Command): void {
     .action(
       action(async (ctx, opts: Options) => {
         // Variables only the task has (bucket names, SSM secrets) may be unset here: the plan needs none of them.
-        const { plan } = await loadCloudConfig(ctx.configDir, process.env);
+        const { plan, loaded } = await loadCloudConfig(ctx.configDir, process.env);
+        // One owner per schedule: a schedule made here while the deploy owns them makes the next deploy fail (ConflictException).
+        if (!opts.dryRun && (loaded.config.cloud?.schedules_owner ?? "sst") === "sst") throw new SchedulesOwnedByDeployError();
         const group = opts.group ?? process.env.CHANTAL_SCHEDULE_GROUP ?? scheduleGroupName("production");
         // Chantal targets Node 20 with a pinned SDK: its "newer SDKs will need Node 22" notice is noise on every run.
         process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
@@ -96,14 +108,6 @@ export function register(cloud: Command): void {
             if (rec.unmanaged.length > 0) lines.push(`left alone (not chantal's): ${rec.unmanaged.join(", ")}`);
             if (rec.changes.length === 0) lines.push("nothing to change");
             process.stdout.write(lines.join("\n") + "\n");
-          }
-          const created = results.filter((r) => r.ok && r.action === "create").map((r) => r.name);
-          if (created.length > 0) {
-            // SST's state does not know them: its next deploy would try to create them again and stop on ConflictException.
-            process.stderr.write(
-              `note: ${created.join(", ")} ${created.length === 1 ? "is" : "are"} not in the SST app's state yet; before the next \`npx sst deploy\`, delete ${created.length === 1 ? "it" : "them"} ` +
-                `(aws scheduler delete-schedule --group-name ${group} --name NAME) so that the deploy re-creates ${created.length === 1 ? "it" : "them"}\n`,
-            );
           }
           for (const u of unreadable) process.stderr.write(`error: could not read schedule ${u.name} (left as it is; run cloud schedules again): ${u.error}\n`);
           if (failed > 0) process.stderr.write(`error: ${failed} of ${results.length} change(s) failed\n`);

@@ -1,5 +1,6 @@
 // `chantal-run config validate`: check config.yaml and conf.d/*.yaml; exit 0 when valid, 78 with every problem otherwise.
 import type { Command } from "commander";
+import { loadRecipients } from "../../core/backup/encryption.js";
 import type { Config } from "../../core/config/schema.js";
 import { ConfigError, UsageError } from "../../core/errors.js";
 import { effectiveSigning } from "../../core/filter/effective.js";
@@ -27,6 +28,12 @@ async function checkSigningKeys(config: Config): Promise<void> {
       issues.push(...err.issues);
     });
   }
+  // backup.encrypt's recipients are public keys that can encrypt (a wrong file is found here, not by the next backup).
+  if (config.backup.encrypt)
+    await loadRecipients(config.backup.encrypt.recipients).catch((err: unknown) => {
+      if (!(err instanceof ConfigError)) throw err;
+      issues.push(...err.issues);
+    });
   if (issues.length > 0) throw new ConfigError(issues);
 }
 

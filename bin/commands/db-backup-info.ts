@@ -42,6 +42,7 @@ export function register(db: Command): void {
               .map(([t, n]) => `${t} ${n}`)
               .join(", ")}`,
             `database file:     ${m.database_file} (${formatBytes(m.database_size_bytes)}, ${m.compression})`,
+            `encryption:        ${m.encryption ? `OpenPGP, to ${m.encryption.recipients.join(", ")} (${m.encryption.payload}, ${formatBytes(m.encryption.payload_size)})` : "none"}`,
             `configuration:     ${m.includes_config ? `${m.config_files.length} files from ${m.config_dir ?? "?"}` : "not included"}`,
             ...m.config_files.map((f) => `  config/${f}`),
             times.note(),

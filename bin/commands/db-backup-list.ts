@@ -33,7 +33,7 @@ export function register(db: Command): void {
               size: formatBytes(b.size),
               packages: b.manifest?.packages_count ?? null,
               version: b.manifest?.database_version ?? null,
-              status: b.valid ? "ok" : `INVALID: ${b.error}`,
+              status: b.valid ? (b.manifest?.encryption ? "ok (encrypted)" : "ok") : `INVALID: ${b.error}`,
             })),
             [
               { key: "file", title: "FILE" },

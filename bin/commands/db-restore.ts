@@ -3,6 +3,7 @@ import { createInterface } from "node:readline/promises";
 import type { Command } from "commander";
 import { formatCounts, RESTORE_NEXT_STEPS } from "../../core/backup/format.js";
 import { compactTimestamp } from "../../core/backup/naming.js";
+import { IDENTITY_PASSPHRASE_ENV, loadIdentity } from "../../core/backup/encryption.js";
 import { executeRestore, planRestore, type RestorePlan } from "../../core/backup/restore-backup.js";
 import { loadVerifier } from "../../core/backup/signing.js";
 import { locateBackup } from "../../core/backup/store.js";
@@ -14,6 +15,8 @@ import { dataKeyed, formatLocalTimeWithZone, printJson } from "../output.js";
 interface RestoreOptions {
   yes?: boolean;
   keyring?: string;
+  identity?: string;
+  identityPassphraseEnv?: string;
   restoreConfig?: boolean;
   json?: boolean;
 }
@@ -52,11 +55,14 @@ export function register(db: Command): void {
     .option("--restore-config", "replace the configuration directory with the backup's (default when the backup has one)")
     .option("--no-restore-config", "restore the database only")
     .option("--keyring <path>", "public keys the backup's signature must verify against (default: backup.signing)")
+    .option("--identity <file>", "the secret key (armored) that decrypts an encrypted backup: one of backup.encrypt.recipients")
+    .option("--identity-passphrase-env <var>", `the variable holding --identity's passphrase (default ${IDENTITY_PASSPHRASE_ENV})`)
     .option("--json", "print the result as JSON")
     .action(
       action(async (ctx, fileOrUrl: string, opts: RestoreOptions) => {
         const loaded = await ctx.loadConfig();
         const keyring = await loadVerifier(loaded.config.backup.signing, opts.keyring);
+        const identity = opts.identity ? await loadIdentity(opts.identity, process.env, opts.identityPassphraseEnv) : undefined;
         const database = await ctx.openDatabase();
         const { store, name } = locateBackup(fileOrUrl, loaded.config);
         const env = { databaseUrl: database.url, db: database.pool, log: ctx.log, signal: ctx.signal, now: () => new Date() };
@@ -64,7 +70,7 @@ export function register(db: Command): void {
           const plan = await planRestore(
             store,
             name,
-            { restoreConfig: opts.restoreConfig !== false, configDir: loaded.dir, ...(keyring ? { keyring } : {}) },
+            { restoreConfig: opts.restoreConfig !== false, configDir: loaded.dir, ...(keyring ? { keyring } : {}), ...(identity ? { identity } : {}) },
             env,
           );
           process.stderr.write(describePlan(plan, new Date()) + "\n");

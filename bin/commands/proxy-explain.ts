@@ -1,9 +1,11 @@
-// `chantal-run proxy explain`: which proxy a repository's requests take and why, NO_PROXY, TLS settings; --test fetches the upstream index through it.
+// `chantal-run proxy explain`: which proxy a repository's requests take and why (a PAC file's answer too), NO_PROXY, TLS settings; --test fetches the upstream index through it.
 import type { Command } from "commander";
 import { findRepository } from "../../core/config/load.js";
 import type { RepositoryConfig } from "../../core/config/schema.js";
 import { ExitCode, UsageError, errorMessage } from "../../core/errors.js";
 import { fetchBuffer, HttpStatusError } from "../../core/http/client.js";
+import { displayProxy } from "../../core/http/proxy.js";
+import { isSocksUrl } from "../../core/http/proxy-url.js";
 import { repositoryHttp, routeSummary, type RepositoryHttp } from "../../core/http/repo-http.js";
 import { redactSecrets, redactUrl } from "../../core/redact.js";
 import { REPOSITORY_TYPES } from "../../core/repository-types.js";
@@ -50,17 +52,20 @@ async function testFetch(url: string, http: RepositoryHttp, signal: AbortSignal,
   }
 }
 
-function explanation(repo: RepositoryConfig, target: string, http: RepositoryHttp) {
-  const decision = http.decide(target);
+async function explanation(repo: RepositoryConfig, target: string, http: RepositoryHttp, warnings: string[]) {
+  const decision = await http.resolve(target);
   const { files, clientCert } = http.tls;
+  const pac = decision.pac && decision.pac !== "pending" ? decision.pac : undefined;
   return {
     repository: repo.id,
     url: redactUrl(target),
     ...routeSummary(decision),
     proxy: decision.proxy ? routeSummary(decision).proxy : null,
+    socks: decision.proxy && isSocksUrl(decision.proxy.url) ? { remoteDns: decision.proxy.url.startsWith("socks5h:") } : null,
     noProxyMatch: decision.noProxyMatch ?? null,
     noProxy: http.selection.noProxy.entries.map((e) => e.text),
     noProxyIgnored: http.selection.noProxy.invalid,
+    pac: pac ? { file: pac.script, answer: pac.answer, tryInOrder: pac.chain.map((p) => displayProxy(p, { withUser: true })), ignored: pac.ignored } : null,
     tls: {
       verifySsl: files.verifySsl,
       caBundle: files.caBundle ?? null,
@@ -68,11 +73,11 @@ function explanation(repo: RepositoryConfig, target: string, http: RepositoryHtt
       clientCert: clientCert ?? null,
     },
     auth: repo.auth?.type ?? null,
-    warnings: http.warnings,
+    warnings: [...http.warnings, ...warnings],
   };
 }
 
-function printExplanation(e: ReturnType<typeof explanation>, test: TestResult | undefined): void {
+function printExplanation(e: Awaited<ReturnType<typeof explanation>>, test: TestResult | undefined): void {
   const trusted = [
     "system CAs",
     ...(e.tls.caBundle ? [`${e.tls.caBundle} (ca_bundle)`] : []),
@@ -85,6 +90,20 @@ function printExplanation(e: ReturnType<typeof explanation>, test: TestResult | 
     ["url", e.url],
     ["proxy", e.proxy ?? "direct"],
     ["source", `${e.source}: ${e.reason}`],
+    ...(e.pac
+      ? ([
+          ["pac", `${e.pac.file} answered "${e.pac.answer}"`],
+          ["tried", e.pac.tryInOrder.join(", then ")],
+        ] as [string, string][])
+      : []),
+    ...(e.socks
+      ? [
+          ["socks", e.socks.remoteDns ? "SOCKS5, the proxy resolves names (socks5h)" : "SOCKS5, names resolved here, the address sent (socks5)"] as [
+            string,
+            string,
+          ],
+        ]
+      : []),
     ["no_proxy", noProxy],
     ["verify TLS", e.tls.verifySsl ? "yes" : "NO (verify_ssl: false)"],
     ["trusted", trusted.join(" + ")],
@@ -122,10 +141,14 @@ export function register(proxy: Command): void {
           throw new UsageError(`--url must be an http:// or https:// URL, not "${opts.url}"`);
         const loaded = await ctx.loadConfig();
         const repo = findRepository(loaded, opts.repoId);
-        const http = repositoryHttp(repo, loaded.config, {}, { configDir: loaded.dir });
+        const warnings: string[] = [];
+        const http = repositoryHttp(repo, loaded.config, {}, { configDir: loaded.dir, onWarning: (w) => warnings.push(w) });
         try {
-          const e = explanation(repo, opts.url ?? repo.upstream_url, http);
+          const e = await explanation(repo, opts.url ?? repo.upstream_url, http, warnings);
+          const before = warnings.length;
           const test = opts.test ? await testFetch(opts.url ?? indexUrl(repo), http, ctx.signal, configSecrets(loaded.config)) : undefined;
+          // The test's own: a PAC's proxy found unreachable on the way.
+          e.warnings.push(...warnings.slice(before));
           if (opts.json) printJson({ ...e, ...(test ? { test } : {}) });
           else printExplanation(e, test);
           return test && !test.ok ? ExitCode.failed : ExitCode.ok;

@@ -1,7 +1,9 @@
 // `chantal-run repo sync`: mirror a repository (or --all enabled ones) into the pool and publish latest.
 import type { Command } from "commander";
 import { combinedExitCode, runSync, syncExitCode, type SyncResult } from "../../functions/sync.js";
-import { UsageError } from "../../core/errors.js";
+import { ExitCode, OutsideWindowError, UsageError } from "../../core/errors.js";
+import { localTimeZone } from "../../core/local-time.js";
+import { decideWindow, planWindows, waitReason } from "../../core/schedule/windows.js";
 import { action } from "../context.js";
 import { printJson, printTable } from "../output.js";
 import { progressReporter } from "../progress-bar.js";
@@ -26,6 +28,16 @@ interface SyncOptions {
   snapshot?: string | boolean;
   json?: boolean;
   dryRun?: boolean;
+  respectWindows?: boolean;
+}
+
+/** --respect-windows: the repositories scheduler.windows keeps from starting now, each with why and until when. */
+function outsideWindows(loaded: LoadedConfig, ids: readonly string[], now: Date): { repoId: string; reason: string }[] {
+  const windows = planWindows(loaded.config);
+  return ids.flatMap((repoId) => {
+    const d = decideWindow(windows, repoId, now.getTime());
+    return d.action === "wait" ? [{ repoId, reason: waitReason(d, localTimeZone()) }] : [];
+  });
 }
 
 function waitSeconds(wait: string | boolean | undefined): number {
@@ -85,6 +97,7 @@ export function register(repo: Command): void {
       "--dry-run",
       "plan only: print per repository the upstream, kept, dropped, added-by-dependency and to-download packages and sizes (with --verbose the names); downloads no package and records no run, publishes and snapshots nothing (fetched metadata may be cached in the content-addressed pool)",
     )
+    .option("--respect-windows", "refuse (exit 75) while scheduler.windows keeps the repository's scheduled syncs from starting; with --all, leave those out")
     .option("--json", "print the results as JSON")
     .action(
       action(async (ctx, _repoId: string | undefined, opts: SyncOptions) => {
@@ -94,7 +107,14 @@ export function register(repo: Command): void {
         const verbose = (sync.optsWithGlobals() as { verbose?: boolean }).verbose === true;
         const wait = waitSeconds(opts.wait); // a bad --wait is refused before the database starts
         const loaded = await ctx.loadConfig();
-        const ids = opts.all ? loaded.config.repositories.filter((r) => r.enabled).map((r) => r.id) : [opts.repoId!];
+        let ids = opts.all ? loaded.config.repositories.filter((r) => r.enabled).map((r) => r.id) : [opts.repoId!];
+        // Manual syncs ignore maintenance windows unless asked to respect them.
+        if (opts.respectWindows && !opts.all) findRepository(loaded, opts.repoId!); // a mistyped id is a usage error first
+        const refused = opts.respectWindows ? outsideWindows(loaded, ids, new Date()) : [];
+        if (!opts.all && refused.length > 0)
+          throw new OutsideWindowError(`repository ${refused[0]!.repoId} is ${refused[0]!.reason}; sync without --respect-windows to run it anyway`);
+        for (const r of refused) process.stderr.write(`warning: ${r.repoId} not synced: it is ${r.reason} (--respect-windows)\n`);
+        ids = ids.filter((id) => !refused.some((r) => r.repoId === id));
         const database = await ctx.openDatabase();
         const progress = progressReporter(ctx.log);
         // Ctrl-C: the bar goes before the interruption is logged (core/runtime/signals.ts aborts, then logs).
@@ -150,7 +170,7 @@ export function register(repo: Command): void {
         }
         await notifier?.settle(maxWaitMs(loaded.config), ctx.signal);
         const signalName = ctx.signal.aborted ? ((ctx.signal.reason as { signalName?: NodeJS.Signals }).signalName ?? "SIGTERM") : undefined;
-        return combinedExitCode(results.map((r) => syncExitCode(r, signalName)));
+        return combinedExitCode([...results.map((r) => syncExitCode(r, signalName)), ...refused.map(() => ExitCode.outsideWindow)]);
       }),
     );
 }

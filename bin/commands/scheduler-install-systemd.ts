@@ -3,6 +3,7 @@ import { mkdir, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Command } from "commander";
 import { packageRoot } from "../../core/package-info.js";
+import { schedulerHostName } from "../../core/schedule/hosts.js";
 import { DEFAULT_SERVICE_USER, DEFAULT_UNIT_PATH, renderSchedulerUnit, unitOptionsFor } from "../../core/schedule/systemd.js";
 import {
   chownRecursive,
@@ -22,6 +23,7 @@ interface InstallOptions {
   unitPath: string;
   user: string;
   createUser?: boolean;
+  hostName?: string;
 }
 
 export function register(scheduler: Command): void {
@@ -32,6 +34,7 @@ export function register(scheduler: Command): void {
     .option("--unit-path <path>", "where --write puts the unit", DEFAULT_UNIT_PATH)
     .option("--user <name>", "the unprivileged user the service runs as (User= and Group=)", DEFAULT_SERVICE_USER)
     .option("--create-user", "with --write: create the user (useradd --system) when it does not exist")
+    .option("--host-name <name>", "written into ExecStart as `scheduler start --host-name <name>` (several scheduler hosts on one database)")
     .action(
       action(async (ctx, opts: InstallOptions) => {
         if (!/^[a-z_][a-z0-9_-]*\$?$/i.test(opts.user)) throw new UsageError(`--user "${opts.user}" is not a user name`);
@@ -41,9 +44,16 @@ export function register(scheduler: Command): void {
           );
         }
         if (opts.createUser && !opts.write) throw new UsageError("--create-user needs --write (printing the unit changes nothing)");
+        // Before the configuration is read: a bad name is refused like `scheduler start --host-name` refuses it.
+        if (opts.hostName !== undefined) schedulerHostName(opts.hostName);
         const loaded = await ctx.loadConfig();
         const cliPath = join(packageRoot, "bin", "chantal-run.js");
-        const unitOptions = unitOptionsFor(loaded, { nodePath: process.execPath, cliPath, user: opts.user });
+        const unitOptions = unitOptionsFor(loaded, {
+          nodePath: process.execPath,
+          cliPath,
+          user: opts.user,
+          ...(opts.hostName !== undefined ? { hostName: opts.hostName } : {}),
+        });
         const unit = renderSchedulerUnit(unitOptions);
         if (!opts.write) {
           process.stdout.write(unit);

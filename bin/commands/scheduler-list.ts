@@ -2,8 +2,17 @@
 import type { Command } from "commander";
 import { repositoriesWithLastRun } from "../../core/db/repositories.js";
 import { nextFire } from "../../core/schedule/next.js";
-import { BACKUP_JOB_KEY, groupSnapshotJobKey, NOTIFY_DIGEST_JOB_KEY, POOL_GC_JOB_KEY, scheduleTimeZone, unscheduledReason } from "../../core/schedule/plan.js";
+import {
+  BACKUP_JOB_KEY,
+  groupSnapshotJobKey,
+  NOTIFY_DIGEST_JOB_KEY,
+  POOL_GC_JOB_KEY,
+  scheduleTimeZone,
+  syncJobKey,
+  unscheduledReason,
+} from "../../core/schedule/plan.js";
 import { readSchedulerStatus } from "../../core/schedule/state.js";
+import { windowWaitOf, windowWaitText } from "../../core/schedule/windows.js";
 import { action } from "../context.js";
 import { LocalTimes, printJson, printTable } from "../output.js";
 
@@ -57,6 +66,16 @@ export function register(scheduler: Command): void {
         const database = await ctx.openDatabase();
         const lastRuns = new Map((await repositoriesWithLastRun(database.pool)).map((r) => [r.repoId, r]));
         const now = new Date();
+        const status = await readSchedulerStatus(database.pool);
+        const states = status.schedules;
+        // A run waiting for its maintenance window, as the running daemon recorded it.
+        const waitingFor = (key: string) => {
+          const wait = windowWaitOf(
+            states.find((j) => j.jobKey === key),
+            status.running.length > 0,
+          );
+          return wait ? { opens_at: wait.opensAt } : null;
+        };
         const rows = config.repositories.map((repo) => {
           const unscheduled = unscheduledReason(repo);
           const zone = unscheduled ? null : scheduleTimeZone(config, repo.schedule!.timezone);
@@ -72,10 +91,10 @@ export function register(scheduler: Command): void {
             create_snapshot: unscheduled ? null : repo.schedule!.create_snapshot,
             snapshot_name_template: unscheduled || !repo.schedule!.create_snapshot ? null : repo.schedule!.snapshot_name_template,
             next_run: next,
+            waiting_for_window: unscheduled ? null : waitingFor(syncJobKey(repo.id)),
             last_run: last?.startedAt ? { started_at: last.startedAt, finished_at: last.finishedAt ?? null, status: last.status, trigger: last.trigger } : null,
           };
         });
-        const states = (await readSchedulerStatus(database.pool)).schedules;
         const daily: { label: string; key: string; schedule: { enabled: boolean; cron: string; timezone?: string | undefined } | undefined; name?: string }[] =
           [
             { label: "(database backup)", key: BACKUP_JOB_KEY, schedule: config.backup.schedule },
@@ -112,6 +131,7 @@ export function register(scheduler: Command): void {
             create_snapshot: name !== undefined ? true : null,
             snapshot_name_template: name ?? null,
             next_run: next,
+            waiting_for_window: null,
             last_run: state?.lastStartedAt
               ? { started_at: state.lastStartedAt, finished_at: state.lastFinishedAt ?? null, status: state.lastStatus, trigger: "schedule" }
               : null,
@@ -124,7 +144,9 @@ export function register(scheduler: Command): void {
             repository: r.repository,
             schedule: r.schedule ?? `(${r.unscheduled_reason})`,
             timezone: r.timezone ?? "-",
-            next: times.format(r.next_run) ?? "-",
+            next: r.waiting_for_window
+              ? windowWaitText({ opensAt: r.waiting_for_window.opens_at }, (at) => times.format(at))
+              : (times.format(r.next_run) ?? "-"),
             last: r.last_run
               ? `${times.format(r.last_run.started_at)} (${r.last_run.status}${r.last_run.trigger === "schedule" ? "" : `, ${r.last_run.trigger}`})`
               : "never",

@@ -24,10 +24,17 @@ export function register(scheduler: Command): void {
       "--http <host:port>",
       "serve the dashboard, its JSON API (/api/) and GET /metrics on host:port, like 127.0.0.1:9464 (default web.listen; none: no listener)",
     )
+    .option(
+      "--host-name <name>",
+      "the name this daemon locks, registers and claims fires under in the database (default: this machine's host name); one running daemon per name",
+    )
     // A stop requested before the scheduler ran is a clean stop too (exit 0, like one later): systemd, `scheduler stop`.
     .action(
       action(
-        async (ctx, opts: { daemon?: boolean; http?: string }) => (opts.daemon ? detach(ctx, opts.http) : runScheduler({ ...ctx, metricsListen: opts.http })),
+        async (ctx, opts: { daemon?: boolean; http?: string; hostName?: string }) =>
+          opts.daemon
+            ? detach(ctx, opts.http)
+            : runScheduler({ ...ctx, metricsListen: opts.http, ...(opts.hostName !== undefined ? { hostName: opts.hostName } : {}) }),
         {
           hangups: true,
           stoppedBeforeStartCode: ExitCode.ok,

@@ -1,7 +1,8 @@
 // `chantal-run scheduler status`: is a scheduler running (on any host), the last and the next scheduled sync — from the database.
 import type { Command } from "commander";
 import { planJobs } from "../../core/schedule/plan.js";
-import { readSchedulerStatus, type InstanceRow, type ScheduleStateRow, type SchedulerStatus } from "../../core/schedule/state.js";
+import { readSchedulerStatus, type HostRow, type InstanceRow, type ScheduleStateRow, type SchedulerStatus } from "../../core/schedule/state.js";
+import { windowWaitOf, windowWaitText } from "../../core/schedule/windows.js";
 import { action } from "../context.js";
 import { LocalTimes, printJson } from "../output.js";
 
@@ -16,6 +17,14 @@ function duration(ms: number): string {
 /** The active sync schedules recorded by the (last) daemon: configured ones have a next run. */
 function activeSyncSchedules(status: SchedulerStatus): ScheduleStateRow[] {
   return status.schedules.filter((s) => s.kind === "sync" && s.nextRunAt !== null);
+}
+
+/** The configured syncs whose due run waits for its maintenance window (scheduler.windows), with the opening. */
+function waitingSyncs(status: SchedulerStatus): { repository: string; opensAt: Date | null }[] {
+  return activeSyncSchedules(status).flatMap((s) => {
+    const wait = windowWaitOf(s, status.running.length > 0);
+    return wait ? [{ repository: s.target, opensAt: wait.opensAt }] : [];
+  });
 }
 
 function nextSync(status: SchedulerStatus): ScheduleStateRow | null {
@@ -37,6 +46,20 @@ function instanceJson(i: InstanceRow, now: Date) {
   };
 }
 
+function hostJson(h: HostRow) {
+  return {
+    host: h.host,
+    pid: h.pid,
+    state: h.state,
+    reason: h.reason,
+    started_at: h.startedAt,
+    heartbeat_at: h.heartbeatAt,
+    heartbeat_age_seconds: h.heartbeatAgeSeconds,
+    stopped_at: h.stoppedAt ?? null,
+    stop_reason: h.stopReason,
+  };
+}
+
 function toJson(status: SchedulerStatus) {
   const next = nextSync(status);
   const last = status.lastScheduledSync;
@@ -44,6 +67,7 @@ function toJson(status: SchedulerStatus) {
     status: status.running.length > 0 ? "running" : "stopped",
     instances: status.running.map((i) => instanceJson(i, status.dbNow)),
     last_instance: status.latest ? instanceJson(status.latest, status.dbNow) : null,
+    hosts: status.hosts.map(hostJson),
     scheduled_repositories: activeSyncSchedules(status).length,
     last_sync: last
       ? {
@@ -56,6 +80,7 @@ function toJson(status: SchedulerStatus) {
         }
       : null,
     next_sync: next ? { repository: next.target, at: next.nextRunAt!, cron: next.cron, timezone: next.timeZone } : null,
+    waiting_for_window: waitingSyncs(status).map((w) => ({ repository: w.repository, opens_at: w.opensAt })),
     group_snapshots: groupSchedules(status).map((g) => ({
       group: g.target,
       cron: g.cron,
@@ -99,6 +124,14 @@ function lines(status: SchedulerStatus, configuredCount: number): string[] {
       );
     else row("Last run", "never started against this database");
   }
+  // Several hosts on one database (or one that died): each host's newest daemon, with its heartbeat.
+  if (status.hosts.length > 1 || status.hosts.some((h) => h.state === "stale")) {
+    status.hosts.forEach((h, n) => {
+      const state = h.state === "stale" ? `stale (${h.reason})` : h.state === "stopped" ? `stopped${h.stopReason ? ` (${h.stopReason})` : ""}` : "running";
+      const heartbeat = `${h.state === "running" ? "heartbeat" : "last heartbeat"} ${duration(h.heartbeatAgeSeconds * 1000)} ago (${times.format(h.heartbeatAt)})`;
+      out.push(`${(n === 0 ? "Hosts:" : "").padEnd(12)}${h.host} pid ${h.pid}: ${state}, ${heartbeat}`);
+    });
+  }
   const count = status.latest ? activeSyncSchedules(status).length : configuredCount;
   row("Schedules", `${count} ${count === 1 ? "repository" : "repositories"}${status.latest ? "" : " (in this configuration)"}`);
   const last = status.lastScheduledSync;
@@ -111,6 +144,7 @@ function lines(status: SchedulerStatus, configuredCount: number): string[] {
   const next = nextSync(status);
   const when = next ? `${next.target} at ${times.format(next.nextRunAt!)} (schedule in ${next.timeZone})` : "none";
   row("Next sync", next && status.running.length === 0 ? `${when}, once the scheduler runs` : when);
+  for (const w of waitingSyncs(status)) row("Waiting", `${w.repository}: due, ${windowWaitText(w, (at) => times.format(at))}`);
   for (const g of groupSchedules(status)) {
     const last = g.lastFinishedAt ? `last ${g.lastStatus} at ${times.format(g.lastFinishedAt)}${g.lastError ? ` (${g.lastError})` : ""}` : "not run yet";
     row("Group", `${g.target}: next ${times.format(g.nextRunAt!)}, after its members' syncs of that time; ${last}`);

@@ -5,6 +5,7 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import { DirMode, makeDirectory } from "../fs-dirs.js";
 import { hostname, tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
+import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import pg from "pg";
@@ -17,7 +18,8 @@ import type { Logger } from "../log.js";
 import { chantalVersion } from "../package-info.js";
 import { configMemberName, countingStream, digestingStream, listConfigFiles, packArchive, stageFile } from "./archive.js";
 import { dumpSchema, type DumpResult } from "./dump.js";
-import { BACKUP_VERSION, MANIFEST_NAME, type Manifest, type MemberDigest } from "./manifest.js";
+import { encryptStream, loadRecipients, type Recipients } from "./encryption.js";
+import { BACKUP_VERSION, MANIFEST_NAME, payloadName, type Manifest, type MemberDigest } from "./manifest.js";
 import { backupFileName } from "./naming.js";
 import { loadSigner, signManifest, SIGNATURE_NAME } from "./signing.js";
 import { pruneBackups, type PruneResult } from "./prune.js";
@@ -80,7 +82,7 @@ interface Destination {
 /** Staging directories hold a dump and the configuration (secrets): a killed backup's are swept by the next one. */
 const STAGING_STEM = ".chantal-backup-staging";
 
-function destination(req: BackupRequest, env: BackupEnv, now: Date): Destination {
+function destination(req: BackupRequest, env: BackupEnv, now: Date, encrypted: boolean): Destination {
   if (req.output) {
     if (isS3Url(req.output)) throw new ChantalError("--output names a local file; for S3 use --target s3://bucket/prefix");
     const file = resolve(req.output);
@@ -89,7 +91,7 @@ function destination(req: BackupRequest, env: BackupEnv, now: Date): Destination
   const target = defaultTarget(env.config, req.target);
   const store = openStore(target, env.config);
   const stagingParent = store instanceof LocalStore ? store.dir : tmpdir();
-  return { store, name: backupFileName(now, req.compress), stagingParent, applyRetention: req.prune !== false };
+  return { store, name: backupFileName(now, req.compress, encrypted), stagingParent, applyRetention: req.prune !== false };
 }
 
 async function takeSharedMaintenanceLock(env: BackupEnv) {
@@ -162,9 +164,11 @@ async function checkWritten(dest: Destination, size: number, env: BackupEnv): Pr
 
 export async function createBackup(req: BackupRequest, env: BackupEnv): Promise<BackupOutcome> {
   const createdAt = env.now();
-  const dest = destination(req, env, createdAt);
-  // A key that cannot be read or unlocked fails the backup before anything is dumped.
+  const encrypt = env.config.backup.encrypt;
+  const dest = destination(req, env, createdAt, !!encrypt);
+  // A key that cannot be read or unlocked (or cannot encrypt) fails the backup before anything is dumped.
   const signer = await loadSigner(env.config.backup.signing);
+  const recipients = encrypt ? await loadRecipients(encrypt.recipients, createdAt) : undefined;
   const lock = await takeSharedMaintenanceLock(env);
   let staging: string | undefined;
   let written = false;
@@ -200,16 +204,22 @@ export async function createBackup(req: BackupRequest, env: BackupEnv): Promise<
       config_files: config.files,
       members: { [databaseFile]: digest, ...config.members },
     };
-    const manifestBytes = Buffer.from(JSON.stringify(manifest, null, 2) + "\n");
-    await writeFile(join(staging, MANIFEST_NAME), manifestBytes, { mode: 0o600 });
-    // Signed right after the manifest (which holds every other member's sha256), so readers check it before the rest.
-    if (signer) await writeFile(join(staging, SIGNATURE_NAME), await signManifest(signer, manifestBytes), { mode: 0o600 });
+    const writeManifest = async (m: Manifest) => {
+      const manifestBytes = Buffer.from(JSON.stringify(m, null, 2) + "\n");
+      await writeFile(join(staging!, MANIFEST_NAME), manifestBytes, { mode: 0o600 });
+      // Signed right after the manifest (which holds every other member's sha256), so readers check it before the rest.
+      if (signer) await writeFile(join(staging!, SIGNATURE_NAME), await signManifest(signer, manifestBytes), { mode: 0o600 });
+    };
+    await writeManifest(manifest);
+    const heads = [MANIFEST_NAME, ...(signer ? [SIGNATURE_NAME] : [])];
+    let archive = packArchive(staging, [...heads, databaseFile, ...config.files.map(configMemberName)], req.compress);
+    let writtenManifest = manifest;
+    if (recipients) {
+      writtenManifest = await encryptArchive(archive, staging, manifest, recipients, req.compress, env);
+      await writeManifest(writtenManifest);
+      archive = packArchive(staging, [...heads, writtenManifest.encryption!.payload], false);
+    }
     const counter = countingStream();
-    const archive = packArchive(
-      staging,
-      [MANIFEST_NAME, ...(signer ? [SIGNATURE_NAME] : []), databaseFile, ...config.files.map(configMemberName)],
-      req.compress,
-    );
     env.log.info({ target: dest.store.describe(dest.name) }, "backup: writing the archive");
     await dest.store.write(dest.name, archive.pipe(counter.stream), env.signal);
     written = true;
@@ -220,7 +230,7 @@ export async function createBackup(req: BackupRequest, env: BackupEnv): Promise<
       name: dest.name,
       size: counter.bytes(),
       counts,
-      manifest,
+      manifest: writtenManifest,
       skippedConfig: config.skipped,
     };
     const policy = env.config.backup.retention;
@@ -241,6 +251,25 @@ export async function createBackup(req: BackupRequest, env: BackupEnv): Promise<
     await lock.release();
     dest.store.close();
   }
+}
+
+/**
+ * The archive encrypted into <staging>/payload.tar[.gz].pgp (sha256 taken on the way), and the outer manifest naming it:
+ * the ciphertext's digest is in the (signed) manifest, so it is checked without the secret key.
+ */
+async function encryptArchive(
+  archive: Readable,
+  staging: string,
+  manifest: Manifest,
+  recipients: Recipients,
+  compress: boolean,
+  env: BackupEnv,
+): Promise<Manifest> {
+  const payload = payloadName(compress);
+  const d = digestingStream();
+  await pipeline(await encryptStream(archive, recipients), d.stream, createWriteStream(join(staging, payload), { mode: 0o600 }), { signal: env.signal });
+  const { sha256, size } = d.digest();
+  return { ...manifest, encryption: { method: "openpgp", recipients: recipients.fingerprints, payload, payload_sha256: sha256, payload_size: size } };
 }
 
 /** Retention counts calendar days in the backup schedule's zone, else the scheduler's, else the host's. */

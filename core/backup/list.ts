@@ -28,6 +28,7 @@ export function backupListingJson(b: BackupListing) {
     packages: b.manifest?.packages_count ?? null,
     database_version: b.manifest?.database_version ?? null,
     includes_config: b.manifest?.includes_config ?? null,
+    encrypted_to: b.manifest?.encryption?.recipients ?? null,
   };
 }
 

@@ -14,6 +14,21 @@ const count = z.number().int().min(0);
 
 export const MemberSchema = z.strictObject({ sha256: sha256Hex, size: count });
 
+export const PAYLOAD_NAMES = ["payload.tar.gz.pgp", "payload.tar.pgp"] as const;
+export function payloadName(compress: boolean): (typeof PAYLOAD_NAMES)[number] {
+  return compress ? PAYLOAD_NAMES[0] : PAYLOAD_NAMES[1];
+}
+
+/** manifest.json's `encryption` (outer manifest only): who can read the payload, and the ciphertext's sha256. */
+export const EncryptionSchema = z.strictObject({
+  method: z.literal("openpgp"),
+  /** Primary-key fingerprints of the recipients (informative: the payload's own session-key packets decide). */
+  recipients: z.array(z.string().regex(/^[0-9A-F]{40,64}$/, "must be an uppercase key fingerprint")).min(1),
+  payload: z.enum(PAYLOAD_NAMES),
+  payload_sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  payload_size: z.number().int().min(0),
+});
+
 export const ManifestSchema = z.strictObject({
   backup_version: z.number().int().min(1),
   chantal_version: z.string().min(1),
@@ -40,10 +55,19 @@ export const ManifestSchema = z.strictObject({
   config_files: z.array(z.string().min(1)),
   /** Every member but manifest.json itself. */
   members: z.record(z.string(), MemberSchema),
+  /** backup.encrypt: the outer manifest of an encrypted backup (members then describe the encrypted archive's). */
+  encryption: EncryptionSchema.optional(),
 });
 
 export type Manifest = z.output<typeof ManifestSchema>;
 export type MemberDigest = z.output<typeof MemberSchema>;
+export type Encryption = z.output<typeof EncryptionSchema>;
+
+/** The manifest of the archive inside an encrypted one: the outer manifest without its `encryption`. */
+export function innerManifest(m: Manifest): Manifest {
+  const { encryption: _, ...inner } = m;
+  return inner;
+}
 
 /** Parse and check a manifest's own consistency; throws BackupInvalidError naming the problem. */
 export function parseManifest(text: string): Manifest {

@@ -1,4 +1,4 @@
-// Backup file names: chantal-backup-YYYYMMDD-HHMMSS.tar[.gz], in UTC so that names sort by time and never repeat across DST.
+// Backup file names: chantal-backup-YYYYMMDD-HHMMSS.tar[.gz] (.encrypted.tar), in UTC so that names sort by time and never repeat across DST.
 
 export const BACKUP_NAME_PREFIX = "chantal-backup-";
 
@@ -12,8 +12,9 @@ export function archiveExtension(compress: boolean): ".tar.gz" | ".tar" {
   return compress ? ".tar.gz" : ".tar";
 }
 
-export function backupFileName(date: Date, compress: boolean): string {
-  return `${BACKUP_NAME_PREFIX}${compactTimestamp(date)}${archiveExtension(compress)}`;
+/** An encrypted backup is a plain tar around the ciphertext: chantal-backup-YYYYMMDD-HHMMSS.encrypted.tar. */
+export function backupFileName(date: Date, compress: boolean, encrypted = false): string {
+  return `${BACKUP_NAME_PREFIX}${compactTimestamp(date)}${encrypted ? ".encrypted.tar" : archiveExtension(compress)}`;
 }
 
 /** Files a backup listing considers: every tar archive, so that a broken or foreign one is shown as invalid, not hidden. */
@@ -23,7 +24,7 @@ export function isArchiveName(name: string): boolean {
 
 /** The time in a chantal-backup-YYYYMMDD-HHMMSS name, or null. */
 export function dateFromBackupName(name: string): Date | null {
-  const m = /^chantal-backup-(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})\.tar(\.gz)?$/.exec(name);
+  const m = /^chantal-backup-(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})(\.encrypted)?\.tar(\.gz)?$/.exec(name);
   if (!m) return null;
   const d = new Date(Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!));
   return Number.isNaN(d.getTime()) ? null : d;

@@ -6,6 +6,7 @@ import type { Logger } from "../log.js";
 import type { Keyring } from "../openpgp/signature.js";
 import type { BlobStore } from "../storage/blob-store.js";
 import { makeConfigStaging, removeStaging, swapConfigDir } from "./config-swap.js";
+import { plainArchive, type Identity } from "./encryption.js";
 import type { Manifest } from "./manifest.js";
 import { verifyPool } from "../storage/pool-verify.js";
 import { currentCounts, loadBackupIntoDatabase, migrationsAfter, restoreConnection, takeRestoreLock, type LoadOutcome, type TableCounts } from "./restore.js";
@@ -20,6 +21,8 @@ export interface RestorePlan {
   backup: TableCounts;
   /** Migrations applied after loading (the backup's schema is older). */
   migrateForward: string[];
+  /** Decrypts an encrypted backup (checked by the verification, used again by the load). */
+  identity?: Identity;
   /** The configuration directory is replaced (the backup has config and it was asked for). */
   restoreConfig: boolean;
   configDir: string;
@@ -37,11 +40,16 @@ export interface RestoreEnv {
 export async function planRestore(
   store: BackupStore,
   name: string,
-  opts: { restoreConfig: boolean; configDir: string; keyring?: Keyring },
+  opts: { restoreConfig: boolean; configDir: string; keyring?: Keyring; identity?: Identity },
   env: RestoreEnv,
   known?: Migration[],
 ): Promise<RestorePlan> {
-  const verification = await verifyBackup(store, name, { signal: env.signal, ...(opts.keyring ? { keyring: opts.keyring } : {}) });
+  const verification = await verifyBackup(store, name, {
+    signal: env.signal,
+    requireContents: true,
+    ...(opts.keyring ? { keyring: opts.keyring } : {}),
+    ...(opts.identity ? { identity: opts.identity } : {}),
+  });
   const manifest = assertVerified(verification);
   const pending = migrationsAfter(manifest, known ?? (await readMigrations()));
   return {
@@ -52,6 +60,7 @@ export async function planRestore(
     backup: { repositories: manifest.repositories_count, packages: manifest.packages_count, snapshots: manifest.snapshots_count },
     migrateForward: pending.map((m) => m.id),
     restoreConfig: opts.restoreConfig && manifest.includes_config,
+    ...(opts.identity ? { identity: opts.identity } : {}),
     configDir: opts.configDir,
   };
 }
@@ -80,7 +89,7 @@ export async function executeRestore(
     const conn = await restoreConnection(env.databaseUrl, env.signal);
     let loaded: LoadOutcome;
     try {
-      const input = await store.openRead(name, env.signal);
+      const input = plainArchive(await store.openRead(name, env.signal), plan.manifest, plan.identity, env.signal);
       loaded = await loadBackupIntoDatabase(conn.client, input, {
         manifest: plan.manifest,
         known: opts.known ?? (await readMigrations()),
@@ -120,10 +129,16 @@ export async function executeRestore(
  * backup-verify --deep: load the dump into a scratch `chantal` schema inside a transaction (the live one renamed aside
  * within it, invisible to every other session) and compare the row counts with the manifest; then roll back.
  */
-export async function deepVerify(store: BackupStore, name: string, manifest: Manifest, env: Pick<RestoreEnv, "databaseUrl" | "signal">): Promise<LoadOutcome> {
+export async function deepVerify(
+  store: BackupStore,
+  name: string,
+  manifest: Manifest,
+  env: Pick<RestoreEnv, "databaseUrl" | "signal">,
+  identity?: Identity,
+): Promise<LoadOutcome> {
   const conn = await restoreConnection(env.databaseUrl, env.signal);
   try {
-    const input = await store.openRead(name, env.signal);
+    const input = plainArchive(await store.openRead(name, env.signal), manifest, identity, env.signal);
     return await loadBackupIntoDatabase(conn.client, input, { manifest, known: await readMigrations(), commit: false, signal: env.signal });
   } finally {
     await conn.close();

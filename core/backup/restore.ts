@@ -18,7 +18,7 @@ import { ChantalError, DatabaseError, LockBusyError } from "../errors.js";
 import { digestingStream, readArchive, readSmall } from "./archive.js";
 import { qualified, SCHEMA } from "./dump.js";
 import { loadDump } from "./load.js";
-import { BackupInvalidError, CONFIG_PREFIX, dumpByteLimit, MANIFEST_NAME, type Manifest, type MemberDigest } from "./manifest.js";
+import { BackupInvalidError, CONFIG_PREFIX, dumpByteLimit, innerManifest, MANIFEST_NAME, type Manifest, type MemberDigest } from "./manifest.js";
 import { MAX_SIGNATURE_BYTES, SIGNATURE_NAME } from "./signing.js";
 import { memberChecks } from "./verify.js";
 
@@ -115,7 +115,8 @@ function stagedPath(stagingDir: string, member: string): string {
 /** Read the archive once more inside the transaction: the dump goes into the database, config/ into the staging dir. */
 async function loadMembers(client: pg.ClientBase, input: Readable, opts: LoadOptions): Promise<Map<string, MemberDigest>> {
   const digests = new Map<string, MemberDigest>();
-  const manifestText = JSON.stringify(opts.manifest);
+  // The archive of an encrypted backup (decrypted) holds the outer manifest without its `encryption`.
+  const manifestText = JSON.stringify(innerManifest(opts.manifest));
   await readArchive(
     input,
     async (m) => {

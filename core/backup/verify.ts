@@ -1,11 +1,12 @@
 // backup-verify: read the whole archive once and check every member against the manifest; writes nothing.
-import { Transform, Writable } from "node:stream";
+import { type Readable, Transform, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import { errorMessage } from "../errors.js";
 import { countingStream, digestingStream, readArchive, readSmall } from "./archive.js";
 import { DUMP_END } from "./dump.js";
-import { BackupInvalidError, CONFIG_PREFIX, dumpByteLimit, MANIFEST_NAME, parseManifest, type Manifest, type MemberDigest } from "./manifest.js";
+import { BackupIdentityError, checkIdentityIsRecipient, decryptionFailed, openPayload, payloadModified, type Identity } from "./encryption.js";
+import { BackupInvalidError, CONFIG_PREFIX, dumpByteLimit, innerManifest, MANIFEST_NAME, parseManifest, type Manifest, type MemberDigest } from "./manifest.js";
 import type { Keyring } from "../openpgp/signature.js";
 import { checkManifestSignature, MAX_SIGNATURE_BYTES, SIGNATURE_NAME } from "./signing.js";
 import type { BackupStore } from "./store.js";
@@ -139,15 +140,91 @@ async function signatureCheck(manifestText: string | undefined, armored: string,
   }
 }
 
+export interface VerifyOptions {
+  signal?: AbortSignal;
+  keyring?: Keyring;
+  /** The secret key that decrypts an encrypted backup; without it only the outer layer is checked. */
+  identity?: Identity;
+  /** An encrypted backup fails without an identity (backup-verify, restore); else its outer layer is enough (prune, backup). */
+  requireContents?: boolean;
+}
+
+interface ArchiveReport {
+  checks: VerifyCheck[];
+  archiveBytes: number;
+  manifest?: Manifest;
+}
+
 /**
  * Verify one stored backup: tar readable, manifest valid, its signature (with a keyring: required, and checked before
- * any other member is read), every member present with its sha256, dump complete, config present.
+ * any other member is read), every member present with its sha256, dump complete, config present. An encrypted one:
+ * the ciphertext's sha256, then (with an identity) the same checks of the archive it decrypts to.
  */
-export async function verifyBackup(store: BackupStore, name: string, opts: { signal?: AbortSignal; keyring?: Keyring } = {}): Promise<VerifyReport> {
+export async function verifyBackup(store: BackupStore, name: string, opts: VerifyOptions = {}): Promise<VerifyReport> {
   const location = store.describe(name);
+  let report: ArchiveReport;
+  try {
+    report = await verifyArchive(await store.openRead(name, opts.signal), opts, undefined);
+  } catch (err) {
+    if (err instanceof BackupIdentityError) report = { checks: [{ ok: false, label: "decrypts with --identity", detail: errorMessage(err) }], archiveBytes: 0 };
+    else throw err;
+  }
+  return {
+    ok: report.checks.every((c) => c.ok),
+    location,
+    archiveBytes: report.archiveBytes,
+    checks: report.checks,
+    ...(report.manifest ? { manifest: report.manifest } : {}),
+  };
+}
+
+/** The checks of the encrypted payload member: its sha256, and with an identity the archive it decrypts to. */
+async function payloadChecks(body: Readable, manifest: Manifest, opts: VerifyOptions): Promise<VerifyCheck[]> {
+  const enc = manifest.encryption!;
+  const label = `${enc.payload} sha256`;
+  const shaCheck = (got: { sha256: string; size: number; matches: boolean }): VerifyCheck =>
+    got.matches
+      ? { ok: true, label, detail: `${got.size} bytes, encrypted to ${enc.recipients.join(", ")}` }
+      : { ok: false, label, detail: payloadModified(enc, got).message };
+  if (!opts.identity) {
+    const d = digestingStream();
+    await pipeline(body, d.stream, new Writable({ write: (_c, _e, cb) => cb() }));
+    const got = d.digest();
+    const checks = [shaCheck({ ...got, matches: got.sha256 === enc.payload_sha256 && got.size === enc.payload_size })];
+    checks.push(
+      opts.requireContents
+        ? {
+            ok: false,
+            label: "contents decrypted",
+            detail: `the backup is encrypted to ${enc.recipients.join(", ")}: give --identity FILE, the secret key of one of them`,
+          }
+        : { ok: true, label: "contents not decrypted", detail: "no identity given: only the ciphertext's sha256 was checked" },
+    );
+    return checks;
+  }
+  checkIdentityIsRecipient(opts.identity, enc);
+  const opened = openPayload(body, enc, opts.identity);
+  const inner = await verifyArchive(opened.plain, opts, innerManifest(manifest)).catch((err: unknown) => ({
+    checks: [{ ok: false, label: "decrypted archive", detail: errorMessage(err) }],
+    archiveBytes: 0,
+  }));
+  const got = await opened.finished;
+  if (!got.matches) return [shaCheck(got)];
+  if (got.decryptError !== undefined)
+    return [shaCheck(got), { ok: false, label: "decrypts with --identity", detail: decryptionFailed(enc, got.decryptError).message }];
+  return [
+    shaCheck(got),
+    { ok: true, label: "decrypts with --identity", detail: `${opts.identity.file} (${opts.identity.fingerprint}), ${inner.archiveBytes} bytes` },
+    ...inner.checks,
+  ];
+}
+
+/** The checks of one archive read from `input`; `outer` is the manifest the decrypted archive inside an encrypted one must have. */
+async function verifyArchive(input: Readable, opts: VerifyOptions, outer: Manifest | undefined): Promise<ArchiveReport> {
   const checks: VerifyCheck[] = [];
   const digests = new Map<string, MemberDigest>();
   const dumpChecks: VerifyCheck[] = [];
+  const payload: VerifyCheck[] = [];
   let manifest: Manifest | undefined;
   let manifestError: string | undefined;
   let manifestText: string | undefined;
@@ -155,8 +232,8 @@ export async function verifyBackup(store: BackupStore, name: string, opts: { sig
   let sawManifest = false;
   const counter = countingStream();
   let readError: unknown;
+  input.on("error", (err) => counter.stream.destroy(err));
   try {
-    const input = await store.openRead(name, opts.signal);
     await readArchive(
       input.pipe(counter.stream),
       async (m) => {
@@ -165,8 +242,12 @@ export async function verifyBackup(store: BackupStore, name: string, opts: { sig
           try {
             manifestText = await readSmall(m.body, MAX_MANIFEST_BYTES, MANIFEST_NAME);
             manifest = parseManifest(manifestText);
+            if (outer && JSON.stringify(manifest) !== JSON.stringify(outer))
+              throw new BackupInvalidError("the decrypted archive's manifest.json differs from the outer one: refused");
+            if (outer && manifest.encryption) throw new BackupInvalidError("the decrypted archive is encrypted again: not a Chantal backup");
           } catch (err) {
             manifestError = errorMessage(err);
+            manifest = undefined;
             m.body.resume();
           }
           return;
@@ -185,6 +266,10 @@ export async function verifyBackup(store: BackupStore, name: string, opts: { sig
           };
           throw new SignatureRefused();
         }
+        if (manifest?.encryption && m.path === manifest.encryption.payload && payload.length === 0) {
+          payload.push(...(await payloadChecks(m.body, manifest, opts)));
+          return;
+        }
         const d = digestingStream();
         const isDump = m.path === "database.sql.gz" || m.path === "database.sql";
         if (isDump) {
@@ -201,11 +286,13 @@ export async function verifyBackup(store: BackupStore, name: string, opts: { sig
       opts,
     );
   } catch (err) {
+    if (err instanceof BackupIdentityError) throw err;
     if (!(err instanceof SignatureRefused)) readError = err;
   }
+  const report = (): ArchiveReport => ({ checks, archiveBytes: counter.bytes(), ...(manifest ? { manifest } : {}) });
   if (signature && !signature.ok) {
     checks.push(signature);
-    return { ok: false, location, archiveBytes: counter.bytes(), checks, ...(manifest ? { manifest } : {}) };
+    return report();
   }
   if (signature) checks.push(signature);
   checks.push(
@@ -222,7 +309,13 @@ export async function verifyBackup(store: BackupStore, name: string, opts: { sig
       label: "manifest.json present and valid",
       detail: `backup version ${manifest.backup_version}, schema version ${manifest.database_version}, made by Chantal ${manifest.chantal_version}`,
     });
-  if (manifest) {
+  if (manifest?.encryption) {
+    if (payload.length === 0)
+      checks.push({ ok: false, label: `${manifest.encryption.payload} present`, detail: readError ? "not reached" : "missing from the archive" });
+    checks.push(...payload);
+    if (digests.size > 0)
+      checks.push({ ok: false, label: "no members beyond the manifest", detail: `unexpected beside the encrypted payload: ${[...digests.keys()].join(", ")}` });
+  } else if (manifest) {
     checks.push(...memberChecks(manifest, digests));
     checks.push(...dumpChecks);
     if (dumpChecks.length === 0) checks.push({ ok: false, label: "database dump decompresses", detail: `${manifest.database_file} not found` });
@@ -235,7 +328,7 @@ export async function verifyBackup(store: BackupStore, name: string, opts: { sig
       });
     }
   }
-  return { ok: checks.every((c) => c.ok), location, archiveBytes: counter.bytes(), checks, ...(manifest ? { manifest } : {}) };
+  return report();
 }
 
 /** The first failed check as an error, for callers that must refuse an invalid backup. */

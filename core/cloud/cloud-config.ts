@@ -19,10 +19,36 @@ export const APP_VARIABLES = {
   poolBucket: "CHANTAL_POOL_BUCKET",
   /** s3://<backups bucket>/backups */
   backupTarget: "CHANTAL_BACKUP_TARGET",
+  /** cloud.mirror: the URL clients read the published trees at (CloudFront or the bucket), for publish.base_url. */
+  mirrorUrl: "CHANTAL_MIRROR_URL",
 } as const;
 
-/** Variables the task has without SSM: the app's own, and what ECS/Fargate set. */
-const PROVIDED = new Set<string>([...Object.values(APP_VARIABLES), "AWS_REGION", "AWS_DEFAULT_REGION"]);
+/** verify-full or require (cloud.database.tls): set by the SST app on the task; the entry adds sslmode to the database URL it composes. */
+export const DATABASE_TLS_VARIABLE = "CHANTAL_DATABASE_TLS";
+/** Amazon RDS's CA bundle in the image (Dockerfile, build argument RDS_CA_BUNDLE_URL). */
+export const RDS_CA_BUNDLE = "/etc/ssl/certs/rds-global-bundle.pem";
+
+/**
+ * The task's database, set by the SST app: host, port, user and database name as plain environment; the password
+ * only as an ECS secret from the SecureString parameter the app creates (databasePasswordParameterName), so the
+ * task definition never holds it. The entry composes the URL (functions/entry.ts taskDatabaseUrl).
+ */
+export const DATABASE_VARIABLES = {
+  host: "CHANTAL_DATABASE_HOST",
+  port: "CHANTAL_DATABASE_PORT",
+  user: "CHANTAL_DATABASE_USER",
+  name: "CHANTAL_DATABASE_NAME",
+  password: "CHANTAL_DATABASE_PASSWORD",
+} as const;
+
+/** Variables the task has without a parameter of the user's: the app's own, and what ECS/Fargate set. */
+const PROVIDED = new Set<string>([
+  ...Object.values(APP_VARIABLES),
+  ...Object.values(DATABASE_VARIABLES),
+  DATABASE_TLS_VARIABLE,
+  "AWS_REGION",
+  "AWS_DEFAULT_REGION",
+]);
 
 /** Key prefix of the configuration files in the config bucket (CHANTAL_CONFIG_S3_URI points at it). */
 export const CONFIG_PREFIX = "config/";
@@ -57,6 +83,11 @@ export function taskSecretVariables(yamlTexts: string[]): string[] {
 
 export function ssmParameterName(stage: string, variable: string): string {
   return `/chantal/${stage}/${variable}`;
+}
+
+/** The SecureString parameter `sst deploy` creates with the database password (ECS injects it as CHANTAL_DATABASE_PASSWORD). */
+export function databasePasswordParameterName(stage: string): string {
+  return ssmParameterName(stage, DATABASE_VARIABLES.password);
 }
 
 /** Placeholder for a variable unset where `sst deploy` runs: the plan needs only schedules, not secrets. */

@@ -28,6 +28,7 @@ export function namedPaths(config: Config): NamedPath[] {
     if (path) out.push({ path, key, ...(repository !== undefined ? { repository } : {}) });
   };
   add(config.proxy?.ca_bundle, "proxy.ca_bundle");
+  add(config.proxy?.pac_file, "proxy.pac_file");
   add(config.signing?.key_file, "signing.key_file");
   add(config.backup.signing?.key_file, "backup.signing.key_file");
   add(config.backup.signing?.keyring, "backup.signing.keyring");
@@ -35,6 +36,7 @@ export function namedPaths(config: Config): NamedPath[] {
   for (const r of config.repositories) {
     if (!r.enabled) continue;
     add(r.proxy?.ca_bundle, "proxy.ca_bundle", r.id);
+    add(r.proxy?.pac_file, "proxy.pac_file", r.id);
     if (r.auth?.type === "client_cert") {
       add(r.auth.cert_dir, "auth.cert_dir", r.id);
       add(r.auth.cert_file, "auth.cert_file", r.id);
@@ -106,6 +108,24 @@ export function cloudSafety(config: Config, secretVariables: readonly string[], 
       if (!secretVariables.includes(v))
         warnings.push({ path: "cloud.secrets", message: `declares ${v}, which no \${${v}} without a default uses: remove it, or check the spelling` });
   }
+
+  // private-endpoints has no route to the internet: every upstream must go through a proxy the VPC reaches.
+  if (config.cloud?.network?.subnets === "private-endpoints") {
+    const direct = config.repositories.filter((r) => r.enabled && !(r.proxy ?? config.proxy)?.https_proxy && !(r.proxy ?? config.proxy)?.http_proxy);
+    if (direct.length > 0)
+      errors.push({
+        path: "cloud.network.subnets",
+        message:
+          `is private-endpoints (no internet route), but ${direct.map((r) => r.id).join(", ")} would connect to upstream directly; ` +
+          "fix: set proxy.https_proxy to a proxy the VPC reaches (the same proxy block as on premises), or use subnets: private-nat",
+      });
+  }
+  if (config.cloud?.mirror && config.publish?.base_url === undefined)
+    warnings.push({
+      path: "publish.base_url",
+      message:
+        "is not set: sync and publish print no client configuration for the mirror; set publish: { base_url: ${CHANTAL_MIRROR_URL} } (the URL cloud.mirror serves)",
+    });
 
   const imagePaths = config.cloud?.image_paths ?? [];
   for (const p of namedPaths(config)) {

@@ -175,6 +175,19 @@ function mergeFiles(files: ConfigFile[]): Record<string, unknown> {
   return { ...merged, repositories, groups };
 }
 
+/**
+ * An issue of the merged document under `section.key` of a mapping section (scheduler.windows[0].repositories[1]) is in
+ * the last file that sets that key (later files override key by key): it is named with its line.
+ */
+function sectionKeyOwner(issue: ConfigIssue, files: string[], parsed: ConfigFile[], locators: Map<string, (issue: ConfigIssue) => ConfigIssue>): ConfigIssue {
+  const [section, key] = parseKeyPath(issue.path);
+  if (typeof section !== "string" || typeof key !== "string" || ["repositories", "groups", "environments"].includes(section)) return issue;
+  const at = parsed.findLastIndex((f) => (f as Record<string, Record<string, unknown> | undefined>)[section]?.[key] !== undefined);
+  const file = files[at];
+  if (at < 0 || file === undefined) return issue;
+  return locators.get(file)?.({ ...issue, file }) ?? { ...issue, file };
+}
+
 type AbsolutePath = (p: string) => string;
 
 function resolveProxyPaths<P extends { ca_bundle?: string | undefined } | undefined>(proxy: P, abs: AbsolutePath): P {
@@ -234,7 +247,11 @@ function resolvePaths(config: Config, dir: string): Config {
       // With S3 the temp dir need not share a filesystem with anything: blobs are uploaded, not renamed.
       temp_path: abs(config.storage.temp_path ?? (config.storage.backend === "s3" ? join(base, "tmp") : join(pool, ".tmp"))),
     },
-    backup: { ...config.backup, dir: abs(config.backup.dir ?? join(base, "backups")) },
+    backup: {
+      ...config.backup,
+      dir: abs(config.backup.dir ?? join(base, "backups")),
+      ...(config.backup.encrypt ? { encrypt: { recipients: config.backup.encrypt.recipients.map(abs) } } : {}),
+    },
     ...(config.notify ? { notify: resolveNotifyPaths(config.notify, abs) } : {}),
     export: {
       ...config.export,
@@ -266,7 +283,7 @@ export async function loadConfig(opts: { configDir: string; env?: NodeJS.Process
   issues.push(...duplicateIssues(repoSources).map((i) => locators.get(i.file)?.(i) ?? i));
   if (issues.length > 0) throw new ConfigError(issues);
   const merged = ConfigSchema.safeParse(mergeFiles(parsed));
-  if (!merged.success) throw new ConfigError(zodIssues(files.join(", "), merged.error));
+  if (!merged.success) throw new ConfigError(zodIssues(files.join(", "), merged.error).map((i) => sectionKeyOwner(i, files, parsed, locators)));
   const sources = new Map(repoSources.map((s) => [s.id, { file: s.file, index: s.index, ...(s.line ? { line: s.line } : {}) }]));
   return { dir, files, config: resolvePaths(merged.data, dir), sources };
 }

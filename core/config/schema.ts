@@ -1,6 +1,9 @@
 // The configuration document: zod schemas are the single source for validation, defaults and `config schema`.
+import { isIP } from "node:net";
 import { z } from "zod";
+import { didYouMean } from "../closest.js";
 import { parseNoProxy } from "../http/no-proxy.js";
+import { proxyUrlProblem } from "../http/proxy-url.js";
 import { BUCKET_NAME } from "../s3/url.js";
 import { cronProblem, timezoneProblem } from "../schedule/cron.js";
 import { snapshotNameFromTemplate } from "../snapshots/name.js";
@@ -120,10 +123,16 @@ export const DatabaseSchema = z.strictObject({
     .describe("how long a start waits, with backoff, while the server refuses new connections (too many connections, starting up; default 120)"),
 });
 
-export const ProxySchema = z.strictObject({
+/** http://, https://, socks5:// or socks5h:// (core/http/proxy-url.ts says why another is refused). */
+const proxyUrl = z.string().superRefine((s, ctx) => {
+  const problem = proxyUrlProblem(s);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
+
+const ProxyBlockSchema = z.strictObject({
   enabled: z.boolean().default(true).describe("false means a direct connection"),
-  http_proxy: httpUrl.optional(),
-  https_proxy: httpUrl.optional(),
+  http_proxy: proxyUrl.optional().describe("http://, https://, socks5:// or socks5h:// (the proxy resolves names) host:port"),
+  https_proxy: proxyUrl.optional().describe("likewise, for https:// upstreams (TLS to the upstream goes through the tunnel)"),
   no_proxy: z
     .union([z.string(), z.array(z.string())])
     .optional()
@@ -136,6 +145,49 @@ export const ProxySchema = z.strictObject({
   password: z.string().optional(),
   verify_ssl: z.boolean().default(true),
   ca_bundle: z.string().optional().describe("PEM file trusted for the proxy and for upstreams reached through it"),
+  auth: z
+    .enum(["basic", "negotiate"])
+    .optional()
+    .describe("basic (username/password, the default); negotiate (Kerberos) is refused: no npm binding installs without a download step of its own"),
+  pac_url: httpUrl.optional().describe("a PAC file fetched once per run (ETag cached under <base_path>/cache/pac): FindProxyForURL picks the proxy per origin"),
+  pac_file: z.string().min(1).optional().describe("a PAC file on disk (relative to the config directory), instead of pac_url"),
+});
+
+/** A PAC file decides the proxy: one PAC, and no static proxy beside it in the block. */
+function checkPacBlock(p: z.output<typeof ProxyBlockSchema>, ctx: z.RefinementCtx): void {
+  const pac = p.pac_url !== undefined ? "pac_url" : p.pac_file !== undefined ? "pac_file" : undefined;
+  if (p.pac_url !== undefined && p.pac_file !== undefined)
+    ctx.addIssue({ code: "custom", path: ["pac_file"], message: "pac_url and pac_file are both set: keep one PAC file" });
+  const fixed = [p.http_proxy !== undefined ? "http_proxy" : "", p.https_proxy !== undefined ? "https_proxy" : ""].filter(Boolean);
+  if (pac && fixed.length > 0)
+    ctx.addIssue({
+      code: "custom",
+      path: [pac],
+      message: `a PAC file and a static proxy (${fixed.join(", ")}) in one block: the PAC decides the proxy, so remove ${fixed.join(" and ")} or ${pac}`,
+    });
+}
+
+/** A SOCKS5 proxy's credentials (the block's over the URL's) must fit RFC 1929; the URL itself was checked above. */
+function checkSocksCredentials(p: z.output<typeof ProxyBlockSchema>, ctx: z.RefinementCtx): void {
+  for (const key of ["http_proxy", "https_proxy"] as const) {
+    const url = p[key];
+    if (!url || proxyUrlProblem(url)) continue;
+    const problem = proxyUrlProblem(url, { username: p.username, password: p.password });
+    if (problem) ctx.addIssue({ code: "custom", path: [p.username !== undefined ? "username" : key], message: `${problem} (for ${key})` });
+  }
+}
+
+export const ProxySchema = ProxyBlockSchema.superRefine((p, ctx) => {
+  if (p.auth === "negotiate")
+    ctx.addIssue({
+      code: "custom",
+      path: ["auth"],
+      message:
+        "negotiate (Kerberos) proxy authentication is not supported: the only maintained Node binding (kerberos) downloads prebuilt binaries at install or needs libkrb5-dev and a compiler; " +
+        "fix: use auth: basic with username/password, or a local proxy that authenticates to the corporate one (squid with cache_peer ... login=NEGOTIATE does Kerberos to its parent)",
+    });
+  checkPacBlock(p, ctx);
+  checkSocksCredentials(p, ctx);
 });
 
 const ClientCertAuthSchema = z
@@ -567,6 +619,30 @@ export const RepositorySchema = z
     }
   });
 
+/** scheduler.windows[]: when scheduled syncs may start (core/schedule/windows.ts; README "Maintenance windows"). */
+export const MaintenanceWindowSchema = z
+  .strictObject({
+    cron: cron.describe("when the window opens"),
+    duration: durationString.describe("how long it stays open, in real time (4h, 90m)"),
+    mode: z.enum(["only", "never"]).default("only").describe("only: syncs start only inside; never: syncs never start inside"),
+    repositories: z.array(z.string().min(1)).min(1).optional().describe("the repository ids it applies to; default every repository"),
+    on_close: z.enum(["finish", "abort"]).optional().describe("mode only: a sync still running at the close finishes (default) or stops cleanly"),
+    timezone: timezone.optional().describe("IANA zone of cron; default scheduler.timezone, else the host's"),
+  })
+  .superRefine((w, ctx) => {
+    if (/^0+[smhdw]$/.test(w.duration))
+      ctx.addIssue({ code: "custom", path: ["duration"], message: `is ${w.duration}: a window of no length never opens; give its length, like 4h` });
+    if (w.mode === "never" && w.on_close !== undefined)
+      ctx.addIssue({
+        code: "custom",
+        path: ["on_close"],
+        message: "applies to mode: only windows (a never window only keeps syncs from starting; it stops none)",
+      });
+    w.repositories?.forEach((id, j) => {
+      if (w.repositories!.indexOf(id) !== j) ctx.addIssue({ code: "custom", path: ["repositories", j], message: `lists "${id}" twice` });
+    });
+  });
+
 export const SchedulerSchema = z.strictObject({
   max_concurrent_syncs: z.number().int().min(1).max(64).default(2),
   catch_up: z.boolean().default(true),
@@ -574,6 +650,7 @@ export const SchedulerSchema = z.strictObject({
   grace_period_seconds: z.number().int().min(0).max(3600).default(60),
   pid_file: z.string().optional(),
   log_file: z.string().optional(),
+  windows: z.array(MaintenanceWindowSchema).optional().describe("maintenance windows: when scheduled syncs may start"),
 });
 
 export const BackupRetentionSchema = z.strictObject({
@@ -609,6 +686,15 @@ export const BackupSchema = z.strictObject({
     })
     .optional()
     .describe("sign backups, and refuse to verify or restore one that is not validly signed"),
+  encrypt: z
+    .strictObject({
+      recipients: z
+        .array(z.string().min(1), { error: "needs recipients: a list of OpenPGP public key files the backups are encrypted to" })
+        .min(1, "needs at least one recipient: an OpenPGP public key file the backups are encrypted to")
+        .describe("OpenPGP public key files (armored or binary); any one of their secret keys decrypts (db restore --identity)"),
+    })
+    .optional()
+    .describe("encrypt every new backup to these public keys; the manifest stays readable (db backup-list, backup-info)"),
   s3: S3ConnectionSchema.optional().describe(
     "settings for s3://bucket/prefix targets; credentials come from the AWS environment (AWS_ACCESS_KEY_ID, profiles, roles)",
   ),
@@ -719,6 +805,24 @@ function checkGroupsAndEnvironments(
   });
 }
 
+/** scheduler.windows[].repositories name configured repositories. */
+function checkWindowRepositories(
+  c: { repositories: readonly { id: string }[]; scheduler: { windows?: readonly { repositories?: readonly string[] | undefined }[] | undefined } },
+  ctx: z.RefinementCtx,
+): void {
+  const repoIds = c.repositories.map((r) => r.id);
+  c.scheduler.windows?.forEach((w, i) => {
+    w.repositories?.forEach((id, j) => {
+      if (!repoIds.includes(id))
+        ctx.addIssue({
+          code: "custom",
+          path: ["scheduler", "windows", i, "repositories", j],
+          message: `names "${id}", which is not a configured repository${didYouMean(repoIds, id) ? `;${didYouMean(repoIds, id)}` : ""}`,
+        });
+    });
+  });
+}
+
 /** export: air-gap bundles (core/transfer/); their manifest is signed with export.signing, else the global signing: key. */
 export const ExportSchema = z.strictObject({
   dir: z.string().optional().describe("default directory of new bundles (default <base_path>/exports)"),
@@ -730,6 +834,46 @@ export const ExportSchema = z.strictObject({
     .optional()
     .describe("default: the global signing: key"),
 });
+
+const cidr = z.string().refine((v) => {
+  const [address, prefix, extra] = v.split("/");
+  if (extra !== undefined || !address || !isIP(address)) return false;
+  if (prefix === undefined) return true;
+  const bits = Number(prefix);
+  return /^\d+$/.test(prefix) && bits <= (isIP(address) === 4 ? 32 : 128);
+}, "must be an IP address or a CIDR range such as 10.0.0.0/8");
+
+/** cloud.mirror: CloudFront in front of the published trees, or the bucket itself restricted to networks. */
+export const CloudMirrorSchema = z
+  .strictObject({
+    serve: z.enum(["cloudfront", "bucket"]).describe("cloudfront: a distribution (HTTPS); bucket: the S3 REST endpoint with a bucket policy"),
+    allowed_cidrs: z.array(cidr).default([]).describe("client networks allowed to read (CloudFront: checked by a viewer-request function)"),
+    vpc_endpoints: z
+      .array(z.string().regex(/^vpce-[0-9a-f]+$/, "must be a VPC endpoint id (vpce-...)"))
+      .default([])
+      .describe("serve: bucket: S3 gateway endpoints whose traffic may read"),
+    public: z.boolean().default(false).describe("true: anyone on the internet may read (mind your vendors' licences)"),
+    index_max_age_seconds: z.number().int().min(0).max(3600).default(0).describe("repomd.xml, InRelease, Release: how long CloudFront keeps them"),
+    metadata_max_age_seconds: z.number().int().min(0).max(86400).default(60).describe("other index files at fixed paths (Packages*, repodata/*)"),
+    package_max_age_seconds: z.number().int().min(60).max(31536000).default(604800).describe("packages and other files"),
+  })
+  .superRefine((m, ctx) => {
+    const restricted = m.allowed_cidrs.length > 0 || m.vpc_endpoints.length > 0;
+    if (m.public && restricted)
+      ctx.addIssue({ code: "custom", path: ["public"], message: "public: true and allowed_cidrs/vpc_endpoints contradict each other: choose one" });
+    else if (!m.public && !restricted)
+      ctx.addIssue({
+        code: "custom",
+        path: ["allowed_cidrs"],
+        message: "names nobody: list the client networks (allowed_cidrs, or vpc_endpoints for serve: bucket), or set public: true",
+      });
+    if (m.serve === "cloudfront" && m.vpc_endpoints.length > 0)
+      ctx.addIssue({
+        code: "custom",
+        path: ["vpc_endpoints"],
+        message: "only apply to serve: bucket (CloudFront is not reached through a VPC endpoint): use allowed_cidrs",
+      });
+  });
 
 /** cloud: what the AWS deployment's checks (`config validate --target aws`, `sst deploy`) take as given; ignored elsewhere. */
 export const CloudSchema = z.strictObject({
@@ -756,6 +900,34 @@ export const CloudSchema = z.strictObject({
     .optional()
     .describe("config validate --target aws warns when the schedules may run more tasks at once (your vCPU quota ÷ the task's vCPU)"),
   typical_task_minutes: z.number().int().min(1).max(1440).default(10).describe("how long a sync task runs, for that estimate"),
+  schedules_owner: z
+    .enum(["sst", "runtime"])
+    .default("sst")
+    .describe("who creates the repositories' EventBridge schedules: sst deploy (default), or `cloud schedules` (then the deploy makes none)"),
+  mirror: CloudMirrorSchema.optional().describe("how clients reach the published trees in the pool bucket (default: they don't)"),
+  network: z
+    .strictObject({
+      subnets: z
+        .enum(["public", "private-nat", "private-endpoints"])
+        .default("public")
+        .describe(
+          "public: tasks get a public IP; private-nat: private subnets behind a NAT gateway; private-endpoints: no internet route, VPC endpoints for S3, ECR, Logs, SSM (upstreams through proxy.*)",
+        ),
+    })
+    .optional(),
+  alarms: z
+    .strictObject({ email: z.array(z.email()).default([]).describe("subscribed to the alarm topic (each confirms AWS's e-mail once)") })
+    .optional()
+    .describe("an SNS topic for the dead-letter queue and for tasks that exit non-zero"),
+  database: z
+    .strictObject({
+      proxy: z.boolean().default(false).describe("put an RDS Proxy between the tasks and the database (pooled connections for a large fleet)"),
+      tls: z
+        .enum(["verify-full", "require"])
+        .default("verify-full")
+        .describe("verify-full: TLS checked against the RDS CA bundle in the image; require: encrypted, the server's certificate not checked"),
+    })
+    .optional(),
 });
 
 /** One YAML file: every section optional; the loader merges files. */
@@ -807,6 +979,7 @@ export const ConfigSchema = z
     notify: NotifySchema.optional(),
   })
   .superRefine(checkGroupsAndEnvironments)
+  .superRefine(checkWindowRepositories)
   .superRefine(checkWebListener)
   .superRefine((c, ctx) => {
     const perHost = c.http?.max_connections_per_host;

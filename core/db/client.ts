@@ -6,6 +6,7 @@ import type { Logger } from "../log.js";
 import { redactSecrets } from "../redact.js";
 import { sleep } from "../runtime/sleep.js";
 import { applicationName } from "./application-name.js";
+import { closeIdleLockSessions } from "./lock-sessions.js";
 import { migrate } from "./migrate.js";
 
 export interface Database {
@@ -146,6 +147,8 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
     source,
     async close() {
       await open.end().catch(() => undefined);
+      // The lock sessions kept for reuse go with it (before an embedded server's lease is given back).
+      await closeIdleLockSessions(url);
       await release();
     },
   };

@@ -1,5 +1,5 @@
 // chantal.exports and chantal.export_blobs (0008_transfer.sql): the bundles this installation exported and the blobs each references.
-import { desc, eq } from "drizzle-orm";
+import { desc, eq } from "./drizzle.js";
 import type pg from "pg";
 import { orm, type Queryable } from "./orm.js";
 import { exports, type TransferKind } from "./schema.js";

@@ -1,6 +1,6 @@
 // chantal.imports (0008_transfer.sql): the bundles this installation imported, 'running' until every snapshot is in.
 import { hostname } from "node:os";
-import { and, desc, eq } from "drizzle-orm";
+import { and, desc, eq } from "./drizzle.js";
 import { orm, type Queryable } from "./orm.js";
 import { imports, type TransferKind } from "./schema.js";
 

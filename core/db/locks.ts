@@ -1,11 +1,13 @@
-// Advisory locks held on a dedicated connection for a whole run: Postgres frees them if the process dies.
+// Advisory locks held on a dedicated connection for a whole run: Postgres frees them if the process dies. The
+// connection is reused for a later lock once released (lock-sessions.ts): a sync of many repositories opens two once.
 import { formatLocalTimeWithZone } from "../local-time.js";
 import { hostname } from "node:os";
-import pg from "pg";
+import type pg from "pg";
 import { AbortedError, errorMessage, LockBusyError, LockLostError } from "../errors.js";
 import { sleep } from "../runtime/sleep.js";
 import { applicationName } from "./application-name.js";
 import { LockClass } from "./lock-ids.js";
+import { dropLockSession, giveBackLockSession, renameLockSession, takeLockSession, type LockSession } from "./lock-sessions.js";
 
 export interface LockHolder {
   backendPid: number;
@@ -123,8 +125,10 @@ function watchConnection(client: pg.Client, heartbeatMs: number): { signal: Abor
   const lost = (why: string) => {
     if (!ac.signal.aborted) ac.abort(new LockLostError(`lost the database connection that holds the lock (${why}): the lock is no longer held`));
   };
-  client.on("error", (err) => lost(err.message));
-  client.on("end", () => lost("connection closed"));
+  const onError = (err: Error) => lost(err.message);
+  const onEnd = () => lost("connection closed");
+  client.on("error", onError);
+  client.on("end", onEnd);
   // A half-open connection never answers: a heartbeat that takes longer than two periods counts as lost.
   let pending: NodeJS.Timeout | undefined;
   const timer = setInterval(() => {
@@ -148,8 +152,25 @@ function watchConnection(client: pg.Client, heartbeatMs: number): { signal: Abor
     stop: () => {
       clearInterval(timer);
       clearTimeout(pending);
+      client.off("error", onError);
+      client.off("end", onEnd);
     },
   };
+}
+
+/** A session for a lock: an idle one of this process if there is one that still answers, else a new connection. */
+async function lockSession(url: string, req: LockRequest): Promise<LockSession> {
+  const name = applicationName(`chantal-lock:${req.purpose}`);
+  const session = await takeLockSession(url, name);
+  if (!session.reused) return session;
+  try {
+    await renameLockSession(session, name);
+    return session;
+  } catch {
+    // Died while idle: a fresh one.
+    await dropLockSession(session);
+    return takeLockSession(url, name);
+  }
 }
 
 /**
@@ -157,22 +178,18 @@ function watchConnection(client: pg.Client, heartbeatMs: number): { signal: Abor
  * and waiting is not asked for or times out.
  */
 export async function acquireLock(url: string, req: LockRequest): Promise<HeldLock> {
-  const client = new pg.Client({
-    connectionString: url,
-    application_name: applicationName(`chantal-lock:${req.purpose}`),
-    keepAlive: true,
-    keepAliveInitialDelayMillis: 10_000,
-  });
-  client.on("error", () => undefined);
-  await client.connect();
+  const session = await lockSession(url, req);
+  const { client } = session;
   let ok = false;
   try {
     ok = await waitForLock(client, req);
     if (!ok) {
       const holders = await lockHolders(client, req.lockClass, req.key);
+      giveBackLockSession(url, session);
       throw new LockHeldError(holders);
     }
-    const backendPid = (await client.query("SELECT pg_backend_pid() AS pid")).rows[0].pid as number;
+    session.backendPid ??= (await client.query("SELECT pg_backend_pid() AS pid")).rows[0].pid as number;
+    const backendPid = session.backendPid;
     await recordHolder(client, req, backendPid);
     const watch = watchConnection(client, req.heartbeatMs ?? 5_000);
     let released = false;
@@ -185,20 +202,25 @@ export async function acquireLock(url: string, req: LockRequest): Promise<HeldLo
         if (released) return;
         released = true;
         watch.stop();
-        client.removeAllListeners("end");
         client.on("error", () => undefined);
-        if (!watch.signal.aborted) {
-          const unlock = req.mode === "shared" ? "pg_advisory_unlock_shared" : "pg_advisory_unlock";
-          await client
-            .query(`DELETE FROM chantal.lock_holders WHERE lock_class = $1 AND lock_key = $2 AND backend_pid = $3`, [req.lockClass, req.key, backendPid])
-            .catch(() => undefined);
-          await client.query(`SELECT ${unlock}($1, $2)`, [req.lockClass, req.key]).catch(() => undefined);
-        }
-        await client.end().catch(() => undefined);
+        if (watch.signal.aborted) return dropLockSession(session);
+        // One round trip; the session holds this lock only, so it is clean for the next lock afterwards.
+        const unlocked = await client
+          .query(
+            `WITH gone AS (DELETE FROM chantal.lock_holders WHERE lock_class = $1 AND lock_key = $2 AND backend_pid = $3)
+             SELECT pg_advisory_unlock_all()`,
+            [req.lockClass, req.key, backendPid],
+          )
+          .then(
+            () => true,
+            () => false,
+          );
+        if (unlocked && !watch.signal.aborted) giveBackLockSession(url, session);
+        else await dropLockSession(session);
       },
     };
   } catch (err) {
-    await client.end().catch(() => undefined);
+    if (!(err instanceof LockHeldError)) await dropLockSession(session);
     throw err;
   }
 }

@@ -1,6 +1,5 @@
 // Drizzle over whichever pg handle a caller holds (the pool, or a transaction's client), failing with the driver's own error.
-import { DrizzleQueryError } from "drizzle-orm";
-import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
+import { drizzle, DrizzleQueryError, type NodePgDatabase } from "./drizzle.js";
 import type pg from "pg";
 import * as schema from "./schema.js";
 

@@ -1,6 +1,6 @@
 // Repository rows: the configuration is the source of truth; the table gives each repository a stable numeric id.
 // Every write of a row (its creation, each column's later state, its deletion) is a named function here and nowhere else.
-import { eq, inArray, sql } from "drizzle-orm";
+import { eq, inArray, sql } from "./drizzle.js";
 import type pg from "pg";
 import type { RepositoryConfig } from "../config/schema.js";
 import { orm, type Queryable } from "./orm.js";

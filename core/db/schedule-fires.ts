@@ -1,12 +1,13 @@
 // chantal.schedule_fires (0003_schedule_fires.sql): each fire of a schedule is claimed once in the database, so that
-// several scheduler daemons (one per host) can share it for availability and a fire still runs exactly once.
+// several scheduler daemons (one per host) can share it for availability and a fire still runs at most once.
 //
-// Decision for a daemon that claimed a fire and died: its claim is taken over, once, by the next daemon that asks
-// (at its own fire time or in its periodic scan) after the claimant's session no longer holds its scheduler lock —
-// while that fire is still the schedule's latest. A run aborted by a shutdown leaves its claim open the same way.
-// The second attempt is the last: a fire whose run kills its daemon does not take the other daemons down in turn.
+// Decision for a daemon that claimed a fire and died mid-run (kill -9, lost session): the claim is the record that the
+// fire ran. No other daemon, nor its own restart's catch-up, starts it again: the next daemon's scan closes it as
+// 'interrupted' (the run is lost with its host; its sync run is found interrupted by the next sync) and the next fire
+// time runs as usual. Only a run a shutdown aborted cleanly (recorded 'interrupted', claim left open) is taken over,
+// once, while that fire is still the schedule's latest: that run is known not to have done its work.
 // The statements that ask whether a claimant is alive (pg_locks) are SQL in plain sight; the plain row writes go through drizzle.
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, inArray, sql } from "./drizzle.js";
 import { LockClass } from "./lock-ids.js";
 import { orm, type Queryable } from "./orm.js";
 import { scheduleFires } from "./schema.js";
@@ -53,7 +54,7 @@ const BUSY_SQL = `
   WHERE f.job_key = $1 AND f.fire_at < $2 AND f.finished_at IS NULL AND ${CLAIMANT_ALIVE}
   ORDER BY f.fire_at DESC LIMIT 1`;
 
-/** The claim: a new row, or the takeover of an unfinished first attempt whose claimant is gone. No row back: lost. */
+/** The claim: a new row, or the takeover of a first attempt a shutdown aborted whose claimant is gone. No row back: lost. */
 const CLAIM_SQL = `
   INSERT INTO chantal.schedule_fires AS f (job_key, fire_at, host, pid, lock_key, backend_pid, instance_id)
   VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -61,13 +62,19 @@ const CLAIM_SQL = `
     SET host = EXCLUDED.host, pid = EXCLUDED.pid, lock_key = EXCLUDED.lock_key, backend_pid = EXCLUDED.backend_pid,
         instance_id = EXCLUDED.instance_id, attempt = f.attempt + 1, taken_over_from = f.host || ' pid ' || f.pid,
         claimed_at = now(), status = NULL
-    WHERE f.finished_at IS NULL AND f.attempt < 2 AND NOT ${CLAIMANT_ALIVE}
+    WHERE f.finished_at IS NULL AND f.status = 'interrupted' AND f.attempt < 2 AND NOT ${CLAIMANT_ALIVE}
   RETURNING attempt, taken_over_from`;
 
-/** Unfinished fires of these schedules whose claimant is gone, not yet taken over, and still their schedule's latest. */
+/** Fires of these schedules whose claimant died mid-run (no outcome recorded): closed as interrupted, never run again. */
+const CLOSE_DEAD_SQL = `
+  UPDATE chantal.schedule_fires f SET status = 'interrupted', finished_at = now()
+  WHERE f.job_key = ANY($1::text[]) AND f.finished_at IS NULL AND f.status IS NULL AND NOT ${CLAIMANT_ALIVE}
+  RETURNING f.job_key, f.fire_at, f.host, f.pid`;
+
+/** Fires of these schedules a shutdown aborted, whose claimant is gone, not yet taken over, and still their schedule's latest. */
 const ORPHANS_SQL = `
   SELECT f.job_key, f.fire_at, f.host, f.pid FROM chantal.schedule_fires f
-  WHERE f.job_key = ANY($1::text[]) AND f.finished_at IS NULL AND f.attempt < 2 AND NOT ${CLAIMANT_ALIVE}
+  WHERE f.job_key = ANY($1::text[]) AND f.finished_at IS NULL AND f.status = 'interrupted' AND f.attempt < 2 AND NOT ${CLAIMANT_ALIVE}
     AND NOT EXISTS (SELECT 1 FROM chantal.schedule_fires g WHERE g.job_key = f.job_key AND g.fire_at > f.fire_at)
   ORDER BY f.fire_at`;
 
@@ -157,6 +164,12 @@ export class ScheduleFires {
           ),
         ),
     );
+  }
+
+  /** Closes the fires whose daemon died while running them (see the decision above) and returns them, for the log. */
+  async closeDead(jobKeys: readonly string[]): Promise<OpenFire[]> {
+    const r = await this.q.query(CLOSE_DEAD_SQL, [jobKeys]);
+    return r.rows.map((row) => ({ jobKey: row.job_key, fireAt: row.fire_at, host: row.host, pid: row.pid }));
   }
 
   async orphans(jobKeys: readonly string[]): Promise<OpenFire[]> {

@@ -1,5 +1,4 @@
 // The typed definition of every table in schema chantal, used by the queries; test/integration/db-schema.test.ts proves it matches the migrations.
-import { sql } from "drizzle-orm";
 import {
   type AnyPgColumn,
   bigint,
@@ -13,11 +12,12 @@ import {
   primaryKey,
   serial,
   smallint,
+  sql,
   text,
   timestamp,
   unique,
   uuid,
-} from "drizzle-orm/pg-core";
+} from "./drizzle.js";
 
 export const chantal = pgSchema("chantal");
 
@@ -217,6 +217,9 @@ export const scheduleState = chantal.table("schedule_state", {
   lastError: text("last_error"),
   instanceId: bigint("instance_id", { mode: "number" }).references(() => schedulerInstances.id, { onDelete: "set null" }),
   updatedAt: ts("updated_at").notNull().defaultNow(),
+  // 0011_schedule_windows.sql
+  windowWaiting: boolean("window_waiting").notNull().default(false),
+  windowOpensAt: ts("window_opens_at"),
 });
 
 // 0003_schedule_fires.sql

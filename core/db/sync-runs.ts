@@ -1,6 +1,6 @@
 // sync_runs rows: one per attempt, written at start and finished with its outcome.
 import { hostname } from "node:os";
-import { and, desc, eq, getTableColumns, sql } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, gte, sql } from "./drizzle.js";
 import { orm, type Queryable } from "./orm.js";
 import { repositories, syncRuns, type SyncStatus, type SyncTrigger } from "./schema.js";
 
@@ -76,14 +76,20 @@ export interface SyncRunRow extends RunCounts {
   error: string | null;
 }
 
-export async function recentRuns(q: Queryable, opts: { repoId?: string; limit?: number } = {}): Promise<SyncRunRow[]> {
+export async function recentRuns(q: Queryable, opts: { repoId?: string; limit?: number; trigger?: SyncTrigger; since?: Date } = {}): Promise<SyncRunRow[]> {
   const { repositoryId: _repositoryId, ...runColumns } = getTableColumns(syncRuns);
   return orm(q, (db) =>
     db
       .select({ ...runColumns, repoId: repositories.repoId })
       .from(syncRuns)
       .innerJoin(repositories, eq(repositories.id, syncRuns.repositoryId))
-      .where(opts.repoId === undefined ? undefined : eq(repositories.repoId, opts.repoId))
+      .where(
+        and(
+          opts.repoId === undefined ? undefined : eq(repositories.repoId, opts.repoId),
+          opts.trigger === undefined ? undefined : eq(syncRuns.trigger, opts.trigger),
+          opts.since === undefined ? undefined : gte(syncRuns.startedAt, opts.since),
+        ),
+      )
       .orderBy(desc(syncRuns.startedAt), desc(syncRuns.id))
       .limit(opts.limit ?? 20),
   );

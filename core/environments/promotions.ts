@@ -1,5 +1,5 @@
 // Promotion rows: the history of every switch of a group in an environment, and what each environment serves now.
-import { and, desc, eq, inArray, type SQL } from "drizzle-orm";
+import { and, desc, eq, inArray, type SQL } from "../db/drizzle.js";
 import type pg from "pg";
 import { orm, type Queryable } from "../db/orm.js";
 import { promotionMembers, promotions, repositories, type PromotionKind } from "../db/schema.js";

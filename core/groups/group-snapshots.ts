@@ -1,5 +1,5 @@
 // Group snapshots: every member of a group frozen under one name in one transaction, linked by a group_snapshots row.
-import { and, asc, desc, eq } from "drizzle-orm";
+import { and, asc, desc, eq } from "../db/drizzle.js";
 import type pg from "pg";
 import type { Config, GroupConfig } from "../config/schema.js";
 import { acquireLock, LockHeldError, repositoryLockRequest, type HeldLock } from "../db/locks.js";

@@ -271,13 +271,13 @@ export async function openStream(url: string, opts: HttpOptions, extras: Request
 export const H2_STREAMS_PER_CONNECTION = 100;
 
 /**
- * A keep-alive Agent with up to `connections` sockets per origin, one request at a time on each over HTTP/1.1 (no
+ * A keep-alive Agent with up to `connections` sockets per origin (undefined: no cap), one request at a time on each over HTTP/1.1 (no
  * pipelining: a slow response would hold up those behind it, and some servers and proxies mishandle it). With
  * `allowH2` an https:// origin that offers HTTP/2 (ALPN) gets it: then a connection carries many requests at once.
  */
-export function createHttpAgent(opts: { connections: number; keepAliveTimeoutMs?: number; allowH2?: boolean; connect?: ConnectionOptions }): Agent {
+export function createHttpAgent(opts: { connections?: number; keepAliveTimeoutMs?: number; allowH2?: boolean; connect?: ConnectionOptions }): Agent {
   const base = {
-    connections: opts.connections,
+    ...(opts.connections !== undefined ? { connections: opts.connections } : {}),
     pipelining: 1,
     keepAliveTimeout: opts.keepAliveTimeoutMs ?? 10_000,
     ...(opts.connect ? { connect: opts.connect } : {}),

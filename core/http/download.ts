@@ -1,6 +1,6 @@
 // Downloads into the pool: stream to a temp file while hashing (one pass), verify size and
-// checksum, resume a dropped body with Range, adopt by atomic rename. Nothing unverified
-// ever enters the pool, and temp files never outlive a failed or aborted download.
+// checksum, resume a dropped body with Range, adopt by atomic rename (or stage it for the store's next batched
+// flush). Nothing unverified ever enters the pool, and temp files never outlive a failed or aborted download.
 import { createHash, type Hash } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import { createReadStream } from "node:fs";
@@ -12,6 +12,7 @@ import { redactUrl } from "../redact.js";
 import { abortedError, sleep, throwIfAborted } from "../runtime/sleep.js";
 import type { BlobStore } from "../storage/blob-store.js";
 import { isFsyncEnabled } from "../storage/durable.js";
+import { SHARED_FILE_MODE, SharedFileMode } from "../fs-dirs.js";
 import { CHECKSUM_HEX_LENGTH, type ChecksumAlgo } from "../checksum.js";
 import type { RateWatch } from "./min-rate.js";
 import { chainGates, semaphoreGate, Semaphore } from "./request-gate.js";
@@ -49,6 +50,14 @@ export interface DownloadContext {
   http: HttpOptions;
   /** Called with each chunk's length as it arrives (progress). */
   onBytes?: (n: number) => void;
+  /**
+   * Verified files are staged in the store (adoptStaged, where it has it) rather than each flushed and renamed in
+   * alone: they are in the store, durable, after its next flushAdopted(), which the caller must await before it
+   * reads or records them (a batch costs two syncfs instead of a fsync per file).
+   */
+  staged?: boolean;
+  /** Temp files are created with SHARED_FILE_MODE exactly (checked once per context, not per file). */
+  fileMode?: SharedFileMode;
 }
 
 export interface DownloadResult {
@@ -79,7 +88,7 @@ export interface DownloadManyResult {
   results: DownloadResult[];
 }
 
-/** Workers per request slot: the second one finishes a received file (write, fsync, rename) while the first's connection fetches the next. */
+/** Workers per request slot: the second one finishes a received file (write, flush, rename) while the first's connection fetches the next. */
 const WORKERS_PER_REQUEST_SLOT = 2;
 
 /** A checksum mismatch is retried once: a corrupting proxy or a mid-update mirror gets one more chance. */
@@ -111,9 +120,18 @@ function describeMismatch(expected: ExpectedChecksum & { size?: number }, actual
 // One file
 
 /** Download one file into the pool, verified; returns its sha256 (the pool key). */
-export async function downloadToPool(job: DownloadJob, ctx: DownloadContext): Promise<DownloadResult> {
+export async function downloadToPool(input: DownloadJob, ctx: DownloadContext): Promise<DownloadResult> {
+  // A job's fields may be getters that build them (100,000 URLs up front would cost tens of MB): read each once.
+  const job: DownloadJob = {
+    url: input.url,
+    expected: input.expected,
+    label: input.label,
+    ...(input.size !== undefined ? { size: input.size } : {}),
+  };
   validateExpected(job);
   await ctx.blobs.ensureTempDir();
+  const staged = ctx.staged === true && ctx.blobs.adoptStaged !== undefined;
+  const fileMode = ctx.fileMode ?? new SharedFileMode();
   let bytesDownloaded = 0;
   let lastFetch: FetchedTemp | undefined;
   let attempts = 0;
@@ -123,13 +141,15 @@ export async function downloadToPool(job: DownloadJob, ctx: DownloadContext): Pr
     const temp = ctx.blobs.tempPath(job.expected.value.slice(0, 16));
     let adopted = false;
     try {
-      const fetched = await fetchToTemp(job, ctx, temp, (n) => (bytesDownloaded += n));
+      const fetched = await fetchToTemp(job, ctx, temp, { sync: !staged, mode: fileMode }, (n) => (bytesDownloaded += n));
       lastFetch = fetched;
       if (matchesExpected(job, fetched)) {
         // Upstream's own checksum, when it is not sha256, is how the next plan finds the blob before the database does.
         const alias = job.expected.algo === "sha256" ? undefined : `${job.expected.algo}:${job.expected.value.toLowerCase()}`;
-        // receiveToFile flushed the file through its own handle (data before the rename into the pool).
-        await ctx.blobs.adopt(temp, fetched.sha256, ctx.http.signal, alias, { synced: true });
+        // Staged: the store flushes it with its batch before the rename. Otherwise receiveToFile flushed the file
+        // through its own handle (data before the rename into the pool).
+        if (staged) await ctx.blobs.adoptStaged!(temp, fetched.sha256, alias);
+        else await ctx.blobs.adopt(temp, fetched.sha256, ctx.http.signal, alias, { synced: true, sharedMode: true });
         adopted = true;
         return { sha256: fetched.sha256, size: fetched.size, bytesDownloaded, resumed: fetched.resumed };
       }
@@ -191,7 +211,13 @@ interface TransferState {
 }
 
 /** Fetch the body into `temp`, resuming or restarting after transient failures; hashes in the same pass. */
-async function fetchToTemp(job: DownloadJob, ctx: DownloadContext, temp: string, countDownloaded: (n: number) => void): Promise<FetchedTemp> {
+async function fetchToTemp(
+  job: DownloadJob,
+  ctx: DownloadContext,
+  temp: string,
+  file: TempFileOptions,
+  countDownloaded: (n: number) => void,
+): Promise<FetchedTemp> {
   const signal = ctx.http.signal;
   const retries = ctx.http.retries ?? httpDefaults.retries;
   const state: TransferState = { written: 0, rangesSupported: false, resumed: false, failures: 0 };
@@ -208,7 +234,7 @@ async function fetchToTemp(job: DownloadJob, ctx: DownloadContext, temp: string,
       const remaining = (job.size ?? maxDownloadBytes) - state.written;
       const outcome = bodyLongerThan(res, remaining)
         ? { bytes: 0, oversize: true }
-        : await receiveToFile(res.body, temp, continuing, hashes, remaining, watchBodyRate(res.body, ctx.http, job.url, job.label), (n) => {
+        : await receiveToFile(res.body, temp, continuing, file, hashes, remaining, watchBodyRate(res.body, ctx.http, job.url, job.label), (n) => {
             countDownloaded(n);
             ctx.onBytes?.(n);
           });
@@ -270,17 +296,24 @@ function contentRangeStart(value: string | undefined): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
+/** How a temp file is written: flushed at its close (`sync`, with storage.fsync), created with `mode`'s exact mode. */
+interface TempFileOptions {
+  sync: boolean;
+  mode: SharedFileMode;
+}
+
 /** Read a body into the temp file, hashing each chunk on the way; stop if it exceeds `maxBytes`. */
 async function receiveToFile(
   body: Readable,
   temp: string,
   append: boolean,
+  file: TempFileOptions,
   hashes: MultiHash,
   maxBytes: number,
   rate: RateWatch,
   onChunk: (n: number) => void,
 ): Promise<{ bytes: number; oversize: boolean }> {
-  const writer = new TempFileWriter(temp, append);
+  const writer = new TempFileWriter(temp, append, file.mode);
   let bytes = 0;
   let oversize = false;
   try {
@@ -296,7 +329,7 @@ async function receiveToFile(
       bytes += chunk.length;
       await writer.push(chunk);
     }
-    await writer.close({ sync: true });
+    await writer.close({ sync: file.sync });
   } catch (err) {
     // Keep what arrived: its length is the resume offset.
     await writer.close().catch(() => undefined);
@@ -309,7 +342,8 @@ async function receiveToFile(
 
 /**
  * Buffers chunks and writes them in 1 MiB batches, one write in flight while the next batch
- * arrives. A small package costs one open, one write and one close; no stream machinery.
+ * arrives. A small package costs one open, one write and one close; no stream machinery. A file it creates has
+ * SHARED_FILE_MODE (pool blobs are read by web servers through published trees' hard links): no chmod later.
  */
 class TempFileWriter {
   private static readonly batchBytes = 1024 * 1024;
@@ -322,7 +356,19 @@ class TempFileWriter {
   constructor(
     private readonly path: string,
     private readonly append: boolean,
+    private readonly mode: SharedFileMode,
   ) {}
+
+  private async openFile(): Promise<FileHandle> {
+    const handle = await open(this.path, this.append ? "a" : "w", SHARED_FILE_MODE);
+    // Appending continues a file this download created (its mode already exact).
+    if (!this.append)
+      await this.mode.exact(handle).catch(async (err: unknown) => {
+        await handle.close();
+        throw err;
+      });
+    return handle;
+  }
 
   async push(chunk: Buffer): Promise<void> {
     this.pending.push(chunk);
@@ -340,7 +386,7 @@ class TempFileWriter {
     try {
       await this.flush();
       await this.inFlight;
-      if (!this.handle) this.handle = await open(this.path, this.append ? "a" : "w");
+      this.handle ??= await this.openFile();
       if (opts.sync && isFsyncEnabled()) await this.handle.sync();
     } finally {
       await this.handle?.close();
@@ -353,7 +399,7 @@ class TempFileWriter {
     const data = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
     this.pending = [];
     this.pendingBytes = 0;
-    this.handle ??= await open(this.path, this.append ? "a" : "w");
+    this.handle ??= await this.openFile();
     const write = writeFully(this.handle, data);
     write.catch(() => undefined); // observed by the next flush or close
     this.inFlight = write;
@@ -442,6 +488,8 @@ export async function downloadMany(jobs: readonly DownloadJob[], ctx: DownloadMa
     blobs: ctx.blobs,
     http: { ...ctx.http, signal, ...(dispatcher ? { dispatcher } : {}), ...(gate ? { gate } : {}) },
     ...(ctx.onBytes ? { onBytes: ctx.onBytes } : {}),
+    ...(ctx.staged ? { staged: true } : {}),
+    fileMode: ctx.fileMode ?? new SharedFileMode(),
   };
 
   const results: DownloadResult[] = ctx.discardResults ? [] : new Array<DownloadResult>(jobs.length);

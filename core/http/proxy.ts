@@ -3,6 +3,7 @@
 import type { Config, ProxyConfig, RepositoryConfig } from "../config/schema.js";
 import { ChantalError, ExitCode } from "../errors.js";
 import { matchNoProxy, parseNoProxy, type NoProxyList } from "./no-proxy.js";
+import { proxyUrlProblem } from "./proxy-url.js";
 
 export type ProxySource = "repository" | "global" | "environment" | "none";
 
@@ -31,6 +32,8 @@ export interface ProxySelection {
   caBundle?: string;
   /** Where the settings came from, for messages: `repository proxy block`, `HTTPS_PROXY`... */
   origin: string;
+  /** pac_url / pac_file of the chosen block: FindProxyForURL decides per origin (core/http/pac.ts). */
+  pac?: { url?: string; file?: string; key: string };
 }
 
 export interface ProxyDecision {
@@ -43,9 +46,11 @@ export interface ProxyDecision {
   noProxyMatch?: string;
   /** Why, in words. */
   reason: string;
+  /** A PAC file's answer: the proxies (null: DIRECT) tried in order; `pending` until the PAC was asked (async). */
+  pac?: { script: string; answer: string; chain: (ProxyEndpoint | null)[]; ignored: string[] } | "pending";
 }
 
-/** A proxy setting that cannot be used (a SOCKS URL in the environment, a malformed URL). */
+/** A proxy setting that cannot be used (a SOCKS4 URL in the environment, a malformed URL). */
 export class ProxySettingError extends ChantalError {
   override readonly exitCode = ExitCode.config;
 }
@@ -73,6 +78,15 @@ function fromBlock(block: ProxyConfig, source: "repository" | "global"): ProxySe
     verifySsl: block.verify_ssl,
     ...(block.ca_bundle ? { caBundle: block.ca_bundle } : {}),
     origin: `${source} proxy block`,
+    ...(block.pac_url !== undefined || block.pac_file !== undefined
+      ? {
+          pac: {
+            ...(block.pac_url !== undefined ? { url: block.pac_url } : {}),
+            ...(block.pac_file !== undefined ? { file: block.pac_file } : {}),
+            key: `${block.pac_url !== undefined ? "pac_url" : "pac_file"} of the ${source} proxy block`,
+          },
+        }
+      : {}),
   };
 }
 
@@ -95,14 +109,11 @@ export function selectProxySettings(repo: Pick<RepositoryConfig, "proxy">, confi
   };
 }
 
-/** `proxy:3128` means http://proxy:3128 (as curl reads it); SOCKS and other schemes are refused. */
+/** `proxy:3128` means http://proxy:3128 (as curl reads it); socks5:// and socks5h:// are SOCKS, other schemes are refused. */
 function normalizeEnvProxy(name: string, value: string): string {
   const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`;
-  const scheme = withScheme.slice(0, withScheme.indexOf(":")).toLowerCase();
-  if (scheme !== "http" && scheme !== "https") {
-    throw new ProxySettingError(`${name} in the environment is a ${scheme}:// proxy: only http:// and https:// proxies are supported (not SOCKS)`);
-  }
-  if (!URL.canParse(withScheme)) throw new ProxySettingError(`${name} in the environment is not a valid proxy URL`);
+  const problem = proxyUrlProblem(withScheme);
+  if (problem) throw new ProxySettingError(`${name} in the environment: ${problem}`);
   return withScheme;
 }
 
@@ -131,6 +142,12 @@ export function decideProxy(selection: ProxySelection, targetUrl: string): Proxy
     return { ...base, proxy: null, reason: "no proxy block in the configuration and no HTTP_PROXY/HTTPS_PROXY in the environment" };
   if (!selection.enabled) return { ...base, proxy: null, reason: `enabled: false in the ${selection.origin}` };
   const url = new URL(targetUrl);
+  if (selection.pac) {
+    // NO_PROXY first; the rest is the PAC's to decide, asynchronously (decideWithPac in core/http/pac.ts).
+    const match = matchNoProxy(selection.noProxy, url);
+    if (match) return { ...base, proxy: null, noProxyMatch: match.text, reason: `no_proxy entry "${match.text}" matches ${url.host}` };
+    return { ...base, proxy: null, pac: "pending", reason: `to be asked of the PAC file (${selection.pac.key})` };
+  }
   const https = url.protocol === "https:";
   const proxyUrl = https ? selection.httpsProxy : selection.httpProxy;
   const key = https ? "https_proxy" : "http_proxy";

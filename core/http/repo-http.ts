@@ -1,13 +1,19 @@
 // The HTTP options of one repository: a Dispatcher that picks, per request origin, a direct keep-alive Agent or a
-// ProxyAgent (NO_PROXY is decided per origin, since a redirect may lead to another host), with the repository's TLS
+// ProxyAgent or a SOCKS5 Agent (NO_PROXY is decided per origin, since a redirect may lead to another host), with the repository's TLS
 // material, its basic-auth credentials bound to the upstream's host and its client certificate to the upstream's
 // origin, and the http: settings (minimum rate, size cap, insecure redirects) of the repository over the global ones.
+// Under a PAC file the route of an origin is decided asynchronously, and its proxies are tried in order.
+import { join } from "node:path";
 import { Dispatcher, ProxyAgent } from "undici";
 import type { Config, HttpSettingsConfig, RepositoryConfig } from "../config/schema.js";
 import { createHttpAgent, httpDefaults, ProxyError, type HttpOptions } from "./client.js";
 import { minRateDefaults, type MinRate } from "./min-rate.js";
+import { loadPacScript, pacDecision, type PacEvalOptions, type PacScript, type PacSource } from "./pac.js";
 import { decideProxy, displayProxy, selectProxySettings, type ProxyDecision, type ProxyEndpoint, type ProxyEnv, type ProxySelection } from "./proxy.js";
+import { isSocksUrl } from "./proxy-url.js";
 import { processConnectionLimits } from "./request-gate.js";
+import { leaseAgent, routeKey, type AgentLease } from "./shared-agents.js";
+import { describeSocksFailure, socksAgent } from "./socks.js";
 import { loadRepositoryTls, tlsFiles, type RepositoryTls, type TlsOptions } from "./tls.js";
 
 export interface RepositoryHttpOptions {
@@ -16,6 +22,12 @@ export interface RepositoryHttpOptions {
   /** Relative ca_bundle / cert paths are relative to it. */
   configDir?: string;
   now?: Date;
+  /** Said once each: a stale cached PAC file, a proxy of the PAC's list found unreachable. */
+  onWarning?: (message: string) => void;
+  /** A fetched PAC file's cache (default <base_path>/cache/pac). */
+  pacCacheDir?: string;
+  /** The PAC sandbox's limits and resolver (tests). */
+  pac?: PacEvalOptions;
 }
 
 /** How one URL is reached, as it may be logged or printed (no password). */
@@ -32,8 +44,10 @@ export interface RepositoryHttp {
   tls: RepositoryTls;
   /** The decision for the repository's upstream URL. */
   upstream: ProxyDecision;
-  /** The decision for any URL (per origin, like the requests). */
+  /** The decision for any URL (per origin, like the requests); under a PAC file, `pac: "pending"` until resolve() asked it. */
   decide(url: string): ProxyDecision;
+  /** The decision for any URL, the PAC file asked (loaded on first use): what a request to it does. */
+  resolve(url: string): Promise<ProxyDecision>;
   /** To log on every run: verify_ssl off, ignored NO_PROXY entries. */
   warnings: string[];
   close(): Promise<void>;
@@ -108,21 +122,78 @@ function endpointKey(e: ProxyEndpoint): string {
   return JSON.stringify([e.url, e.username ?? null, e.password ?? null]);
 }
 
-/** Routes every request by its origin: direct, or through the proxy the repository's settings choose for it. */
+interface PacRouting {
+  source: PacSource;
+  load(): Promise<PacScript>;
+  onWarning?: (message: string) => void;
+}
+
+/** One way to an origin: a dispatcher, and the proxy it goes through (null: direct). */
+interface Hop {
+  key: string;
+  proxy: ProxyEndpoint | null;
+  dispatcher: Dispatcher;
+}
+
+/** A body that can be sent again (none, a string, bytes): a stream is sent once, so it gets no second proxy. */
+function replayable(body: Dispatcher.DispatchOptions["body"]): boolean {
+  return body === undefined || body === null || typeof body === "string" || body instanceof Uint8Array;
+}
+
+/**
+ * Passes everything through to `inner`, but an error before any response (the proxy could not be reached) goes to
+ * `retry` first, which sends the request by the next proxy and returns true. Legacy handler methods: what undici's
+ * request() gives a dispatcher.
+ */
+function fallbackHandler(inner: Dispatcher.DispatchHandler, retry: (err: Error) => boolean): Dispatcher.DispatchHandler {
+  let responded = false;
+  return {
+    onConnect: (abort) => inner.onConnect?.(abort),
+    onResponseStarted: () => inner.onResponseStarted?.(),
+    onHeaders: (status, headers, resume, text) => {
+      responded = true;
+      return inner.onHeaders?.(status, headers, resume, text) ?? true;
+    },
+    onUpgrade: (status, headers, socket) => {
+      responded = true;
+      inner.onUpgrade?.(status, headers, socket);
+    },
+    onData: (chunk) => inner.onData?.(chunk) ?? true,
+    onComplete: (trailers) => inner.onComplete?.(trailers),
+    onBodySent: (size, total) => inner.onBodySent?.(size, total),
+    onError: (err) => {
+      if (!responded && retry(err)) return;
+      inner.onError?.(err);
+    },
+  };
+}
+
+/**
+ * Routes every request by its origin: direct, or through the proxy the repository's settings choose for it. The
+ * connection pools are the process's (shared-agents.ts), leased per route: concurrent runs that reach a host the same
+ * way share its connections; close() gives the leases back and closes nothing another run may be using.
+ */
 class RepositoryDispatcher extends Dispatcher {
-  readonly #routes = new Map<string, Dispatcher>();
+  readonly #routes = new Map<string, AgentLease>();
   readonly #decisions = new Map<string, ProxyDecision>();
-  /** By request origin as undici gives it: where it goes and whether it carries the repository's credentials. */
-  readonly #byOrigin = new Map<string, { dispatcher: Dispatcher; credentials: boolean }>();
+  /** By request origin as undici gives it: the ways to it, in order, and whether it carries the repository's credentials. */
+  readonly #byOrigin = new Map<string, { hops: Hop[]; credentials: boolean }>();
+  /** The PAC's answer per origin, asked once. */
+  readonly #pacDecisions = new Map<string, Promise<ProxyDecision>>();
+  /** Proxies of a PAC's list that could not be reached: tried last for the rest of the run. */
+  readonly #deadHops = new Set<string>();
+  #pacWarned = false;
   /** Upstream TLS without the client certificate: for every origin but the upstream's. */
   readonly #upstreamTlsWithoutCert: TlsOptions;
 
   constructor(
     private readonly selection: ProxySelection,
     private readonly tls: RepositoryTls,
-    private readonly connections: number,
+    /** Connections per origin of each pool (undefined: no cap). */
+    private readonly connections: number | undefined,
     private readonly upstreamUrl: string,
     private readonly basicAuthHeader?: string,
+    private readonly pac?: PacRouting,
   ) {
     super();
     const { cert: _cert, key: _key, ...withoutCert } = tls.upstream;
@@ -138,37 +209,110 @@ class RepositoryDispatcher extends Dispatcher {
     return d;
   }
 
+  /** The decision with the PAC asked (once per origin); a PAC that cannot be loaded or answers badly is a PacError. */
+  resolveDecision(origin: string): Promise<ProxyDecision> {
+    const d = this.decisionFor(origin);
+    if (d.pac !== "pending" || !this.pac) return Promise.resolve(d);
+    const pac = this.pac;
+    let p = this.#pacDecisions.get(origin);
+    if (!p) {
+      p = pac.load().then(async (script) => {
+        if (!this.#pacWarned) for (const w of script.warnings) pac.onWarning?.(w);
+        this.#pacWarned = true;
+        const decision = pacDecision(this.selection, `${origin}/`, pac.source, await script.findProxy(`${origin}/`));
+        if (decision.pac !== "pending" && decision.pac && decision.pac.ignored.length > 0)
+          pac.onWarning?.(`the PAC file ${decision.pac.script} answered entries that are not used for ${origin}: ${decision.pac.ignored.join("; ")}`);
+        this.#decisions.set(origin, decision);
+        return decision;
+      });
+      // A failure is asked again by the next request (a retry), not kept.
+      p.catch(() => this.#pacDecisions.delete(origin));
+      this.#pacDecisions.set(origin, p);
+    }
+    return p;
+  }
+
   override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     const key = String(opts.origin);
-    let route = this.#byOrigin.get(key);
-    if (!route) {
-      const origin = new URL(key).origin;
-      const withCert = this.tls.upstream.cert !== undefined && clientCertAllowed(this.upstreamUrl, origin);
-      route = {
-        dispatcher: this.routeFor(this.decisionFor(origin).proxy, withCert ? this.tls.upstream : this.#upstreamTlsWithoutCert),
-        credentials: this.basicAuthHeader !== undefined && credentialsAllowed(this.upstreamUrl, origin),
-      };
-      this.#byOrigin.set(key, route);
-    }
+    const route = this.#byOrigin.get(key);
+    if (route) return this.send(route, opts, handler);
+    const origin = new URL(key).origin;
+    if (this.decisionFor(origin).pac !== "pending") return this.send(this.routeOf(key, this.decisionFor(origin)), opts, handler);
+    this.resolveDecision(origin).then(
+      (decision) => this.send(this.#byOrigin.get(key) ?? this.routeOf(key, decision), opts, handler),
+      (err: Error) => (handler.onError ? handler.onError(err) : handler.onResponseError?.(null as never, err)),
+    );
+    return true;
+  }
+
+  private routeOf(key: string, decision: ProxyDecision): { hops: Hop[]; credentials: boolean } {
+    const origin = new URL(key).origin;
+    const withCert = this.tls.upstream.cert !== undefined && clientCertAllowed(this.upstreamUrl, origin);
+    const tls = withCert ? this.tls.upstream : this.#upstreamTlsWithoutCert;
+    const chain = decision.pac && decision.pac !== "pending" ? decision.pac.chain : [decision.proxy];
+    const route = {
+      hops: chain.map((proxy) => ({ ...this.routeFor(proxy, tls), proxy })),
+      credentials: this.basicAuthHeader !== undefined && credentialsAllowed(this.upstreamUrl, origin),
+    };
+    this.#byOrigin.set(key, route);
+    return route;
+  }
+
+  /** Through the first hop that is not known dead; on a connection failure to it, the next (a PAC's fallbacks). */
+  private send(route: { hops: Hop[]; credentials: boolean }, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     const headers = route.credentials ? withAuthorization(opts.headers, this.basicAuthHeader!) : opts.headers;
-    return route.dispatcher.dispatch({ ...opts, headers }, handler);
+    // A dead proxy is dead for every origin; a failed direct connection only for its own.
+    const deadKey = (h: Hop) => (h.proxy ? h.key : `direct ${String(opts.origin)}`);
+    const order = [...route.hops.filter((h) => !this.#deadHops.has(deadKey(h))), ...route.hops.filter((h) => this.#deadHops.has(deadKey(h)))];
+    const canFall = order.length > 1 && replayable(opts.body) && typeof handler.onError === "function" && handler.onRequestStart === undefined;
+    const attempt = (i: number): boolean => {
+      const hop = order[i]!;
+      const next = order[i + 1];
+      const h =
+        canFall && next
+          ? fallbackHandler(handler, (err) => {
+              const code = errorCode(err);
+              if (!code) return false;
+              if (!this.#deadHops.has(deadKey(hop)))
+                this.pac?.onWarning?.(
+                  `${hop.proxy ? `proxy ${displayProxy(hop.proxy)}` : "the direct connection"} (from the PAC file) failed for ${String(opts.origin)} (${code}): trying ${next.proxy ? `proxy ${displayProxy(next.proxy)}` : "a direct connection"}`,
+                );
+              this.#deadHops.add(deadKey(hop));
+              attempt(i + 1);
+              return true;
+            })
+          : handler;
+      return hop.dispatcher.dispatch({ ...opts, headers }, h);
+    };
+    return attempt(0);
   }
 
-  /** One Agent per (proxy, client certificate or not): an Agent presents its certificate to every host it connects to. */
-  private routeFor(proxy: ProxyEndpoint | null, upstreamTls: TlsOptions): Dispatcher {
+  /**
+   * One pool per (proxy, TLS options with or without the client certificate, cap): an Agent presents its certificate
+   * to every host it connects to. Leased from the process's pools once per run and route.
+   */
+  private routeFor(proxy: ProxyEndpoint | null, upstreamTls: TlsOptions): { key: string; dispatcher: Dispatcher } {
     const key = `${proxy ? endpointKey(proxy) : "direct"}${upstreamTls.cert !== undefined ? "+cert" : ""}`;
-    let d = this.#routes.get(key);
-    if (!d) {
-      d = proxy
-        ? this.proxyAgent(proxy, upstreamTls)
-        : // HTTP/2 where an https:// upstream offers it; through a proxy (below) requests stay HTTP/1.1.
-          createHttpAgent({ connections: this.connections, keepAliveTimeoutMs: 30_000, connect: upstreamTls, allowH2: true });
-      this.#routes.set(key, d);
+    let lease = this.#routes.get(key);
+    if (!lease) {
+      const shared = routeKey([proxy ? endpointKey(proxy) : "direct", proxy ? this.tls.proxy : null, upstreamTls, this.connections ?? null]);
+      lease = leaseAgent(shared, () =>
+        proxy
+          ? this.proxyAgent(proxy, upstreamTls)
+          : // HTTP/2 where an https:// upstream offers it; through a proxy (below) requests stay HTTP/1.1.
+            createHttpAgent({ ...this.connectionCap(), keepAliveTimeoutMs: 30_000, connect: upstreamTls, allowH2: true }),
+      );
+      this.#routes.set(key, lease);
     }
-    return d;
+    return { key, dispatcher: lease.dispatcher };
   }
 
-  private proxyAgent(proxy: ProxyEndpoint, upstreamTls: TlsOptions): ProxyAgent {
+  private connectionCap(): { connections?: number } {
+    return this.connections !== undefined ? { connections: this.connections } : {};
+  }
+
+  private proxyAgent(proxy: ProxyEndpoint, upstreamTls: TlsOptions): Dispatcher {
+    if (isSocksUrl(proxy.url)) return socksAgent({ proxy, upstreamTls, ...this.connectionCap(), keepAliveTimeoutMs: 30_000 });
     return new ProxyAgent({
       uri: proxy.url,
       // http:// upstreams are forwarded (GET http://...), as curl and dnf do; https:// ones go through CONNECT.
@@ -176,28 +320,35 @@ class RepositoryDispatcher extends Dispatcher {
       ...(proxy.username !== undefined ? { token: basicAuthHeader(proxy.username, proxy.password ?? "") } : {}),
       proxyTls: this.tls.proxy,
       requestTls: upstreamTls,
-      connections: this.connections,
+      ...this.connectionCap(),
       pipelining: 1,
       keepAliveTimeout: 30_000,
     });
   }
 
+  /** The run is done with its routes: the leases go back (a pool closes once no run has used it for a while). */
+  private releaseRoutes(): Promise<void> {
+    for (const lease of this.#routes.values()) lease.release();
+    this.#routes.clear();
+    return Promise.resolve();
+  }
+
   override close(): Promise<void>;
   override close(callback: () => void): void;
   override close(callback?: () => void): Promise<void> | void {
-    const done = Promise.all([...this.#routes.values()].map((d) => d.close().catch(() => undefined))).then(() => undefined);
+    const done = this.releaseRoutes();
     if (!callback) return done;
     void done.then(callback);
   }
 
+  /** Like close(): a shared pool is not destroyed under the other runs; this run's requests end by their signal. */
   override destroy(): Promise<void>;
   override destroy(err: Error | null): Promise<void>;
   override destroy(callback: () => void): void;
   override destroy(err: Error | null, callback: () => void): void;
   override destroy(a?: Error | null | (() => void), b?: () => void): Promise<void> | void {
-    const err = typeof a === "function" ? null : (a ?? null);
     const callback = typeof a === "function" ? a : b;
-    const done = Promise.all([...this.#routes.values()].map((d) => d.destroy(err).catch(() => undefined))).then(() => undefined);
+    const done = this.releaseRoutes();
     if (!callback) return done;
     void done.then(callback);
   }
@@ -236,6 +387,8 @@ function errorCode(err: unknown): string | undefined {
 export function describeProxyFailure(err: unknown, url: string, subject: string | undefined, decision: ProxyDecision, repoId: string): ProxyError | undefined {
   if (!decision.proxy) return undefined;
   const proxy = displayProxy(decision.proxy);
+  const socks = describeSocksFailure(err, url, subject, decision.proxy, repoId);
+  if (socks) return socks;
   const status = proxyStatusOf(err);
   const opts = { cause: err };
   if (status === 407) {
@@ -258,6 +411,19 @@ export function describeProxyFailure(err: unknown, url: string, subject: string 
     );
   }
   const code = errorCode(err);
+  const chain = decision.pac && decision.pac !== "pending" ? decision.pac.chain : [];
+  if (code && chain.length > 1) {
+    const tried = chain.map((p) => displayProxy(p)).join(", ");
+    return new ProxyError(
+      `cannot reach any of the ways the PAC file ${decision.pac !== "pending" ? decision.pac?.script : ""} chose for ${new URL(url).host} (${tried}) for repository ${repoId} (${code})`,
+      url,
+      tried,
+      undefined,
+      true,
+      subject,
+      opts,
+    );
+  }
   if (code) return new ProxyError(`cannot reach proxy ${proxy} for repository ${repoId} (${code})`, url, proxy, undefined, true, subject, opts);
   return undefined;
 }
@@ -281,9 +447,11 @@ export function repositoryHttp(repo: RepositoryConfig, config: Config, extra: Pa
   });
   const tls = loadRepositoryTls(repo.id, files);
   const basic = repo.auth?.type === "basic" ? basicAuthHeader(repo.auth.username, repo.auth.password) : undefined;
-  // Never more connections to an origin than the per-host cap: the requests beyond them would wait for a slot anyway.
-  const connections = Math.min(repo.download_concurrency, config.http?.max_connections_per_host ?? Number.POSITIVE_INFINITY);
-  const dispatcher = new RepositoryDispatcher(selection, tls, connections, repo.upstream_url, basic);
+  // The pools are the process's, shared by concurrent runs: never more connections to an origin than either cap (the
+  // requests beyond them wait for a slot anyway); without a cap, the runs' download_concurrency bounds them.
+  const connections = connectionsPerOrigin(config);
+  const pac = pacRouting(selection, { pacCacheDir: join(config.storage.base_path, "cache", "pac"), ...opts });
+  const dispatcher = new RepositoryDispatcher(selection, tls, connections, repo.upstream_url, basic, pac);
   // The caps are the process's, shared by every repository's requests: the global block's values, the last loaded.
   processConnectionLimits.configure({
     ...(config.http?.max_connections_per_host !== undefined ? { perHost: config.http.max_connections_per_host } : {}),
@@ -319,8 +487,31 @@ export function repositoryHttp(repo: RepositoryConfig, config: Config, extra: Pa
     tls,
     upstream: decide(repo.upstream_url),
     decide,
+    resolve: (url) => dispatcher.resolveDecision(new URL(url).origin),
     warnings,
     close: () => dispatcher.close().catch(() => undefined),
+  };
+}
+
+/** Connections per origin of a shared pool: the smaller of the process's caps, undefined when neither is set. */
+export function connectionsPerOrigin(config: Pick<Config, "http">): number | undefined {
+  const caps = [config.http?.max_connections_per_host, config.http?.max_total_connections].filter((n): n is number => n !== undefined);
+  return caps.length > 0 ? Math.min(...caps) : undefined;
+}
+
+/** The PAC of the chosen block, loaded on first use (once per run, shared by every repository using it). */
+function pacRouting(selection: ProxySelection, opts: RepositoryHttpOptions): PacRouting | undefined {
+  if (!selection.pac) return undefined;
+  const source: PacSource = selection.pac;
+  return {
+    source,
+    load: () =>
+      loadPacScript(source, {
+        ...opts.pac,
+        ...(opts.configDir ? { configDir: opts.configDir } : {}),
+        ...(opts.pacCacheDir ? { cacheDir: opts.pacCacheDir } : {}),
+      }),
+    ...(opts.onWarning ? { onWarning: opts.onWarning } : {}),
   };
 }
 
@@ -349,7 +540,7 @@ export function outboundHttp(
     ...(opts.configDir ? { configDir: opts.configDir } : {}),
   });
   const tls = loadRepositoryTls(what, opts.caFile ? { ...files, upstreamCa: opts.caFile } : files);
-  const dispatcher = new RepositoryDispatcher(selection, tls, 2, targetUrl);
+  const dispatcher = new RepositoryDispatcher(selection, tls, 2, targetUrl, undefined, pacRouting(selection, opts));
   return {
     dispatcher,
     decision: dispatcher.decisionFor(new URL(targetUrl).origin),

@@ -1,4 +1,5 @@
-// Downloads a sync's missing packages with progress and run counts; each finished one is recorded at once (resume after kill -9).
+// Downloads a sync's missing packages with progress and run counts; finished ones are flushed and recorded a batch at a
+// time (resume after kill -9).
 import type { PackageRecord } from "../db/package-sets.js";
 import type { RunCounts } from "../db/sync-runs.js";
 import { downloadMany, type DownloadJob, type DownloadResult } from "../http/download.js";
@@ -18,10 +19,14 @@ export async function downloadPackages(
   const recorder = new PackageRecorder(ctx.db, ctx.blobs);
   try {
     await downloadAll(jobs, ctx, counts, bytesTotal, (index, result) => recorder.add(recordOf(index, result)));
+    await recorder.close();
+    // The downloads were staged (a batch flushed at once): every one is in the pool, durable, when this returns.
+    await ctx.blobs.flushAdopted?.();
   } catch (err) {
     if (isNoSpace(err)) throw noSpaceError(ctx.config, err);
     throw err;
   } finally {
+    // After a failure too: what was downloaded is flushed, moved in and recorded, so a rerun does not fetch it again.
     await recorder.close();
   }
 }
@@ -43,6 +48,8 @@ async function downloadAll(
     concurrency: ctx.repo.download_concurrency,
     signal: ctx.signal,
     discardResults: true,
+    // The recorder flushes the store (flushAdopted) before each batch it records: one syncfs a batch, no fsync a file.
+    staged: true,
     onBytes: (n) => {
       bytesDone += n;
       counts.bytesDownloaded += n;

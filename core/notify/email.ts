@@ -2,7 +2,7 @@
 // temporary failure (4xx, a lost connection) is retried with backoff, a permanent one (5xx) is not. Never throws.
 import { readFileSync } from "node:fs";
 import { rootCertificates } from "node:tls";
-import nodemailer from "nodemailer";
+import type nodemailer from "nodemailer";
 import type { EmailConfig, SmtpConfig } from "../config/schema.js";
 import { errorMessage } from "../errors.js";
 import { redactSecrets } from "../redact.js";
@@ -60,7 +60,9 @@ export async function sendMail(email: EmailConfig, mail: RenderedMail, deps: Ema
   const secrets = [email.smtp.password];
   let transport: ReturnType<typeof nodemailer.createTransport>;
   try {
-    transport = nodemailer.createTransport(transportOptions(email.smtp));
+    // Loaded on first mail: a sync without notify.email does not pay nodemailer's start-up.
+    const { default: mailer } = await import("nodemailer");
+    transport = mailer.createTransport(transportOptions(email.smtp));
   } catch (err) {
     return { ok: false, attempts: 0, error: redactSecrets(`notify.email.smtp: ${errorMessage(err)}`, secrets) };
   }

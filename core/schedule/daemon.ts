@@ -2,7 +2,8 @@
 // injected handler, keeps the state in the database, reloads its plan, and stops with a grace period.
 //
 // Each run first claims its fire (schedule, nominal fire time) in chantal.schedule_fires: with several daemons on one
-// database the first to claim runs it and the others skip it; an orphaned claim is taken over (core/db/schedule-fires.ts).
+// database the first to claim runs it and the others skip it; a fire whose daemon died mid-run is closed, not run again
+// (core/db/schedule-fires.ts).
 //
 // Time comes from an injected Clock (tests move it by hand or start it at a chosen instant); the grace period
 // at stop is real time, because it bounds how long a shutdown really takes (systemd's TimeoutStopSec).
@@ -18,6 +19,7 @@ import { groupSlotDecision, membersDueInSlot, type MemberFire } from "./group-sl
 import { diffPlans, planJobs, type PlanChanges, type ScheduledJob } from "./plan.js";
 import { dropJobs, enqueue, jitterDelayMs, nextReadyAt, takeRunnable, type PendingRun } from "./queue.js";
 import type { RunOutcome, ScheduleStateStore } from "./state.js";
+import { deferredStart, decideWindow, describeWindow, jitterInWindow, planWindows, WindowClosedError, type MaintenanceWindow } from "./windows.js";
 import { hostTimeZone } from "./zone.js";
 
 export interface JobRunRequest {
@@ -57,19 +59,23 @@ export interface SchedulerOptions {
 
 /** The longest the loop sleeps without looking at the clock again (a suspended host, a clock step). */
 const MAX_SLEEP_MS = 30_000;
-/** How often (clock time) the loop looks for fires claimed by a daemon that is gone. */
+/** How often (clock time) the loop looks for fires left open by a daemon that is gone. */
 const ORPHAN_SCAN_MS = 30_000;
 /** How often (clock time) old rows of chantal.schedule_fires are deleted, and how old they get. */
 const PRUNE_EVERY_MS = 6 * 3600_000;
 const FIRES_KEPT_DAYS = 30;
 /** How long (clock time) the outcomes of this daemon's fires are kept for the group snapshots of their fire times. */
 const OUTCOMES_KEPT_MS = 2 * 86400_000;
+/** How often (clock time) a run for which no maintenance window opens within the horizon looks again. */
+const WINDOW_RECHECK_MS = 86400_000;
 
 interface RunningJob {
   job: ScheduledJob;
   run: PendingRun;
   controller: AbortController;
   done: Promise<void>;
+  /** Cancels the on_close: abort timer of its maintenance window. */
+  cancelWindowTimer?: () => void;
 }
 
 export interface StopResult {
@@ -104,6 +110,9 @@ export class Scheduler {
   private readonly claiming = new Set<Promise<boolean>>();
   /** `<job key>@<fire time ms>` -> how that fire ended here (its status, "skipped" when dropped as busy). */
   private readonly outcomes = new Map<string, { dueAt: number; status: string }>();
+  /** scheduler.windows, and the sync jobs waiting for one to open (job key -> the opening, null: none within the horizon). */
+  private windows: MaintenanceWindow[];
+  private readonly windowWaits = new Map<string, number | null>();
 
   constructor(opts: SchedulerOptions) {
     this.loaded = opts.loaded;
@@ -114,6 +123,7 @@ export class Scheduler {
     this.runJob = opts.runJob;
     this.random = opts.random ?? Math.random;
     this.hostZone = opts.hostZone ?? hostTimeZone();
+    this.windows = planWindows(this.loaded.config, this.hostZone);
   }
 
   get jobList(): ScheduledJob[] {
@@ -173,6 +183,9 @@ export class Scheduler {
     const changes = diffPlans([...this.jobs.values()], plan);
     this.loaded = loaded;
     this.jobs = new Map(plan.map((j) => [j.key, j]));
+    this.windows = planWindows(loaded.config, this.hostZone);
+    // Runs waiting for a window look again under the new windows.
+    this.queue = this.queue.map((p) => (this.windowWaits.has(p.jobKey) ? { ...p, readyAt: Math.min(p.readyAt, this.clock.now().getTime()) } : p));
     const now = this.clock.now();
     for (const job of [...changes.added, ...changes.retimed]) {
       const next = this.safeNextFire(job, now);
@@ -206,6 +219,7 @@ export class Scheduler {
       const job = this.jobs.get(p.jobKey);
       this.log.info({ job: p.jobKey }, "stopping: queued run not started");
       if (job) this.persist((s) => s.schedule(job, new Date(p.dueAt)));
+      if (job && this.windowWaits.delete(p.jobKey)) this.persist((s) => s.windowWait(job, false));
     }
     const inFlight = [...this.running.values()];
     let aborted = 0;
@@ -266,7 +280,7 @@ export class Scheduler {
     this.armTimer(now);
   }
 
-  /** Every ORPHAN_SCAN_MS: fires another daemon claimed and left unfinished when it went away are queued here. */
+  /** Every ORPHAN_SCAN_MS: fires whose daemon died mid-run are closed; runs a shutdown aborted on a daemon now gone are queued here. */
   private scanOrphans(now: number): void {
     if (this.scanning || now < this.nextScanAt) return;
     this.nextScanAt = now + ORPHAN_SCAN_MS;
@@ -283,6 +297,11 @@ export class Scheduler {
       const pruned = await this.fires.prune(FIRES_KEPT_DAYS);
       if (pruned > 0) this.log.debug({ pruned, olderThanDays: FIRES_KEPT_DAYS }, "old fire claims deleted");
     }
+    for (const d of await this.fires.closeDead([...this.jobs.keys()]))
+      this.log.warn(
+        { job: d.jobKey, due: d.fireAt.toISOString(), claimedBy: `${d.host} pid ${d.pid}` },
+        "the scheduler that claimed this fire time died while running it: its run is lost, not run again (the next fire time runs as usual)",
+      );
     const open = await this.fires.orphans([...this.jobs.keys()]);
     if (this.stopping) return;
     const now = this.clock.now().getTime();
@@ -294,7 +313,7 @@ export class Scheduler {
       if (next === null || next <= now) continue; // its next fire time has come: that one runs, this one is over
       this.log.warn(
         { job: job.key, due: o.fireAt.toISOString(), claimedBy: `${o.host} pid ${o.pid}` },
-        "the scheduler that claimed this fire time is gone without finishing it: taking it over",
+        "a shutdown aborted this fire time's run on a scheduler that is gone: taking it over",
       );
       queued = this.addRun(job, o.fireAt.getTime(), now, false) || queued;
     }
@@ -314,8 +333,19 @@ export class Scheduler {
   }
 
   private addRun(job: ScheduledJob, dueAt: number, now: number, catchUp: boolean): boolean {
-    const readyAt = Math.max(dueAt, now) + jitterDelayMs(job.jitterSeconds, this.random);
+    const at = Math.max(dueAt, now);
+    const jitter = jitterDelayMs(job.jitterSeconds, this.random);
+    const window = job.kind === "sync" ? decideWindow(this.windows, job.target, at) : null;
+    const readyAt = at + (window?.action === "run" ? jitterInWindow(jitter, at, window.closesAt) : jitter);
     const r = enqueue(this.queue, { jobKey: job.key, dueAt, readyAt, seq: ++this.seq, catchUp }, new Set(this.running.keys()));
+    if (!r.queued && r.reason === "already queued" && this.windowWaits.has(job.key)) {
+      // Fire times outside the window coalesce: one run at the opening.
+      this.log.info(
+        { job: job.key, due: new Date(dueAt).toISOString() },
+        "a run of this schedule already waits for its maintenance window: this fire time joins it",
+      );
+      return false;
+    }
     if (!r.queued) {
       // Its sync of this fire time does not run: a group snapshot of the same time does not wait for it.
       if (r.reason === "still running") this.recordOutcome(job.key, dueAt, "skipped");
@@ -331,6 +361,7 @@ export class Scheduler {
   }
 
   private startRunnable(now: number): void {
+    this.queue = this.queue.map((p) => this.heldForWindow(p, now));
     const max = this.loaded.config.scheduler.max_concurrent_syncs;
     const { start, waiting } = takeRunnable(this.queue, this.running.size, max, now, (run) => this.waitsForMembers(run));
     this.queue = waiting;
@@ -339,14 +370,48 @@ export class Scheduler {
     for (const run of start) this.launch(run);
   }
 
+  /** A ready sync outside its maintenance window waits for the next opening (scheduler.windows; core/schedule/windows.ts). */
+  private heldForWindow(p: PendingRun, now: number): PendingRun {
+    const job = this.jobs.get(p.jobKey);
+    if (job?.kind !== "sync" || p.readyAt > now || decideWindow(this.windows, job.target, now).action === "run") return p;
+    const d = deferredStart(this.windows, job.target, now, jitterDelayMs(job.jitterSeconds, this.random));
+    if (d === null) return p;
+    if (this.windowWaits.get(job.key) !== d.opensAt || !this.windowWaits.has(job.key)) {
+      const opens = d.opensAt === null ? null : new Date(d.opensAt).toISOString();
+      if (opens === null)
+        this.log.warn({ job: job.key, window: describeWindow(d.blockedBy) }, "no maintenance window opens for this sync within a year: it waits");
+      else
+        this.log.info({ job: job.key, due: new Date(p.dueAt).toISOString(), opens, window: describeWindow(d.blockedBy) }, "waiting for its maintenance window");
+      this.windowWaits.set(job.key, d.opensAt);
+      this.persist((s) => s.windowWait(job, true, d.opensAt === null ? null : new Date(d.opensAt)));
+    }
+    return { ...p, readyAt: d.readyAt ?? now + WINDOW_RECHECK_MS };
+  }
+
   private launch(run: PendingRun): void {
     const job = this.jobs.get(run.jobKey);
     if (!job) return;
     const controller = new AbortController();
     const entry: RunningJob = { job, run, controller, done: Promise.resolve() };
     this.running.set(job.key, entry);
+    this.windowWaits.delete(job.key);
+    const now = this.clock.now().getTime();
+    const window = job.kind === "sync" ? decideWindow(this.windows, job.target, now) : null;
+    if (window?.action === "run" && window.abortAt !== null && window.window) {
+      const closing = window.window;
+      entry.cancelWindowTimer = this.clock.setTimer(() => {
+        this.log.warn({ job: job.key, window: describeWindow(closing) }, "maintenance window closed: stopping the running sync cleanly (on_close: abort)");
+        controller.abort(new WindowClosedError(closing));
+      }, window.abortAt - now);
+    }
     entry.done = this.execute(job, run, controller.signal).finally(() => {
+      entry.cancelWindowTimer?.();
       this.running.delete(job.key);
+      // Stopped by its window's close: one new run waits for the next opening (a fresh fire time: the old one is done).
+      if (controller.signal.reason instanceof WindowClosedError && !this.stopping && this.jobs.has(job.key)) {
+        const at = this.clock.now().getTime();
+        this.addRun(job, at, at, false);
+      }
       this.tick();
     });
   }
@@ -433,7 +498,9 @@ export class Scheduler {
     this.log[level]({ job: job.key, status: result.status, run: result.runId, error: result.error, ...result.details }, `scheduled run ${result.status}`);
     const finishedAt = this.clock.now();
     this.persist((s) => s.runFinished(job, finishedAt, result));
-    this.persistFire(() => this.fires.finish(job.key, new Date(run.dueAt), result.status, result.runId));
+    // A window's close ends the fire ("aborted"): unlike a shutdown's "interrupted" it is not left open for a takeover.
+    const fireStatus = signal.reason instanceof WindowClosedError ? "aborted" : result.status;
+    this.persistFire(() => this.fires.finish(job.key, new Date(run.dueAt), fireStatus, result.runId));
   }
 
   private armTimer(now: number): void {

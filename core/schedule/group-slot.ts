@@ -10,7 +10,7 @@ import { nextFire } from "./next.js";
 import type { ScheduledJob } from "./plan.js";
 
 /** Sync outcomes that skip the group snapshot of their slot. */
-export const FAILED_MEMBER_STATUSES: ReadonlySet<string> = new Set(["failed", "interrupted"]);
+export const FAILED_MEMBER_STATUSES: ReadonlySet<string> = new Set(["failed", "interrupted", "aborted"]);
 
 /** True when the cron fires exactly at `slot` in its zone. */
 export function firesAt(job: Pick<ScheduledJob, "cron" | "timeZone">, slot: Date): boolean {

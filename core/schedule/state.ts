@@ -1,12 +1,14 @@
 // The scheduler's state in PostgreSQL (0002_scheduler.sql): daemon instances with heartbeats, and each schedule's
 // last and next run, so that `scheduler status` and `scheduler list` work from any shell on any host.
 import { hostname } from "node:os";
-import { and, asc, desc, eq, isNotNull, isNull, notInArray, sql } from "drizzle-orm";
+import type { QueryResultRow } from "pg";
+import { and, asc, desc, eq, isNotNull, isNull, notInArray, sql } from "../db/drizzle.js";
 import { LockClass } from "../db/lock-ids.js";
 import type { LockRequest } from "../db/locks.js";
 import { orm, type Queryable } from "../db/orm.js";
 import { repositories, scheduleState, schedulerInstances, syncRuns } from "../db/schema.js";
 import type { StoredTiming } from "./catchup.js";
+import { HOSTS_LISTED_DAYS, hostVerdict, type HostVerdict } from "./hosts.js";
 import type { ScheduledJob } from "./plan.js";
 
 type Q = Queryable;
@@ -104,11 +106,26 @@ export class ScheduleStateStore {
     );
   }
 
+  /** A queued run waits for a maintenance window opening at `opensAt` (null: none within the horizon), or no longer waits. */
+  async windowWait(job: ScheduledJob, waiting: boolean, opensAt: Date | null = null): Promise<void> {
+    await orm(this.q, (db) =>
+      db.update(scheduleState).set({ windowWaiting: waiting, windowOpensAt: opensAt, updatedAt: sql`now()` }).where(eq(scheduleState.jobKey, job.key)),
+    );
+  }
+
   async runStarted(job: ScheduledJob, at: Date): Promise<void> {
     await orm(this.q, (db) =>
       db
         .update(scheduleState)
-        .set({ lastStartedAt: at, lastFinishedAt: null, lastStatus: "running", lastError: null, updatedAt: sql`now()` })
+        .set({
+          lastStartedAt: at,
+          lastFinishedAt: null,
+          lastStatus: "running",
+          lastError: null,
+          windowWaiting: false,
+          windowOpensAt: null,
+          updatedAt: sql`now()`,
+        })
         .where(eq(scheduleState.jobKey, job.key)),
     );
   }
@@ -147,6 +164,25 @@ export interface InstanceRow {
   running: boolean;
 }
 
+export interface HostRow extends InstanceRow, HostVerdict {}
+
+/** A row of chantal.scheduler_instances (snake_case, with `running`: its lock is held). */
+function instanceRow(r: QueryResultRow): InstanceRow {
+  return {
+    id: Number(r.id),
+    host: r.host,
+    pid: r.pid,
+    version: r.version,
+    configDir: r.config_dir,
+    scheduleCount: r.schedule_count,
+    startedAt: r.started_at,
+    heartbeatAt: r.heartbeat_at,
+    stoppedAt: r.stopped_at,
+    stopReason: r.stop_reason,
+    running: r.running === true && r.stopped_at === null,
+  };
+}
+
 export interface ScheduleStateRow {
   jobKey: string;
   kind: string;
@@ -160,6 +196,9 @@ export interface ScheduleStateRow {
   lastStatus: string | null;
   lastRunId: number | null;
   lastError: string | null;
+  /** A run waits for a maintenance window (scheduler.windows), opening then (null: none within a year). */
+  windowWaiting: boolean;
+  windowOpensAt: Date | null;
 }
 
 export interface LastScheduledSync {
@@ -176,35 +215,38 @@ export interface SchedulerStatus {
   running: InstanceRow[];
   /** The newest instance, running or not. */
   latest: InstanceRow | null;
+  /** The newest instance of each host name seen within HOSTS_LISTED_DAYS, by host name, with its state. */
+  hosts: HostRow[];
   schedules: ScheduleStateRow[];
   lastScheduledSync: LastScheduledSync | null;
   /** The database's clock, for uptimes. */
   dbNow: Date;
 }
 
+/** True while the instance's session holds its scheduler lock (right from any host, also after a kill -9). */
+const LOCK_HELD = `EXISTS (
+  SELECT 1 FROM pg_locks l
+  WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::bigint::oid AND l.objid = i.lock_key::bigint::oid AND l.objsubid = 2
+    AND l.pid = i.backend_pid AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()))`;
+
 export async function readSchedulerStatus(q: Q): Promise<SchedulerStatus> {
-  const instances = await q.query(
-    `SELECT i.*, EXISTS (
-       SELECT 1 FROM pg_locks l
-       WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::bigint::oid AND l.objid = i.lock_key::bigint::oid AND l.objsubid = 2
-         AND l.pid = i.backend_pid AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-     ) AS running
-     FROM chantal.scheduler_instances i ORDER BY i.started_at DESC, i.id DESC LIMIT 50`,
-    [LockClass.scheduler],
+  const instances = await q.query(`SELECT i.*, ${LOCK_HELD} AS running FROM chantal.scheduler_instances i ORDER BY i.started_at DESC, i.id DESC LIMIT 50`, [
+    LockClass.scheduler,
+  ]);
+  // The newest daemon of each host name, whatever became of it (another host's kill -9 shows as stale).
+  const perHost = await q.query(
+    `SELECT * FROM (
+       SELECT DISTINCT ON (i.host) i.*, ${LOCK_HELD} AS running FROM chantal.scheduler_instances i ORDER BY i.host, i.started_at DESC, i.id DESC
+     ) n WHERE n.heartbeat_at > now() - make_interval(days => $2) ORDER BY n.host`,
+    [LockClass.scheduler, HOSTS_LISTED_DAYS],
   );
-  const rows: InstanceRow[] = instances.rows.map((r) => ({
-    id: Number(r.id),
-    host: r.host,
-    pid: r.pid,
-    version: r.version,
-    configDir: r.config_dir,
-    scheduleCount: r.schedule_count,
-    startedAt: r.started_at,
-    heartbeatAt: r.heartbeat_at,
-    stoppedAt: r.stopped_at,
-    stopReason: r.stop_reason,
-    running: r.running === true && r.stopped_at === null,
-  }));
+  const now = await q.query(`SELECT now() AS now`);
+  const dbNow: Date = now.rows[0].now;
+  const hosts: HostRow[] = perHost.rows.map((r) => {
+    const row = instanceRow(r);
+    return { ...row, ...hostVerdict({ lockHeld: r.running === true, heartbeatAt: row.heartbeatAt, stoppedAt: row.stoppedAt }, dbNow) };
+  });
+  const rows: InstanceRow[] = instances.rows.map(instanceRow);
   const schedules = await orm(q, (db) =>
     db
       .select({
@@ -220,6 +262,8 @@ export async function readSchedulerStatus(q: Q): Promise<SchedulerStatus> {
         lastStatus: scheduleState.lastStatus,
         lastRunId: scheduleState.lastRunId,
         lastError: scheduleState.lastError,
+        windowWaiting: scheduleState.windowWaiting,
+        windowOpensAt: scheduleState.windowOpensAt,
       })
       .from(scheduleState)
       .orderBy(asc(scheduleState.jobKey)),
@@ -240,12 +284,12 @@ export async function readSchedulerStatus(q: Q): Promise<SchedulerStatus> {
       .orderBy(desc(syncRuns.startedAt), desc(syncRuns.id))
       .limit(1),
   );
-  const now = await q.query(`SELECT now() AS now`);
   return {
     running: rows.filter((r) => r.running),
     latest: rows[0] ?? null,
+    hosts,
     schedules,
     lastScheduledSync: last ?? null,
-    dbNow: now.rows[0].now,
+    dbNow,
   };
 }

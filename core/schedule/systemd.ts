@@ -2,6 +2,7 @@
 // defaults it is byte for byte deploy/systemd/chantal-scheduler.service (a unit test keeps the two in step).
 import { dirname, resolve, sep } from "node:path";
 import type { LoadedConfig } from "../config/load.js";
+import { schedulerHostName } from "./hosts.js";
 import { schedulerPaths } from "./pidfile.js";
 import { NODE_FLAGS } from "../node-flags.js";
 
@@ -124,12 +125,22 @@ export function schedulerWritableDirectories(loaded: LoadedConfig): string[] {
 const HOME_DIRS = ["/home", "/root", "/run/user"];
 const TMP_DIRS = ["/tmp", "/var/tmp"];
 
-export function unitOptionsFor(loaded: LoadedConfig, opts: { nodePath: string; cliPath: string; user?: string }): UnitOptions {
+/** `hostName`: --host-name of `scheduler start` in ExecStart (validated like it), for several hosts on one database. */
+export function unitOptionsFor(loaded: LoadedConfig, opts: { nodePath: string; cliPath: string; user?: string; hostName?: string }): UnitOptions {
   const readWritePaths = schedulerWritableDirectories(loaded);
   const needed = [...readWritePaths, loaded.dir, opts.nodePath, opts.cliPath];
   const inHome = needed.some((p) => HOME_DIRS.some((h) => isUnder(resolve(p), h)));
   return {
-    execStart: [opts.nodePath, ...NODE_FLAGS, opts.cliPath, "--config-dir", loaded.dir, "scheduler", "start"],
+    execStart: [
+      opts.nodePath,
+      ...NODE_FLAGS,
+      opts.cliPath,
+      "--config-dir",
+      loaded.dir,
+      "scheduler",
+      "start",
+      ...(opts.hostName === undefined ? [] : ["--host-name", schedulerHostName(opts.hostName)]),
+    ],
     readWritePaths,
     timeoutStopSec: loaded.config.scheduler.grace_period_seconds + 30,
     protectHome: inHome ? "read-only" : "yes",

@@ -1,5 +1,5 @@
 // Snapshots freeze a repository's current package set and metadata: rows through drizzle, the set copies in plain SQL.
-import { and, asc, desc, eq, inArray, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, type SQL } from "../db/drizzle.js";
 import type pg from "pg";
 import { orm, type Queryable } from "../db/orm.js";
 import { repositories, snapshotMetadata, snapshotPackages, snapshots } from "../db/schema.js";

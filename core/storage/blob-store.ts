@@ -36,13 +36,25 @@ export interface BlobStore {
    * checksum (`algo:hex`) when it is not sha256: journaled first, so that the next plan finds the blob by it
    * even when a kill came before the database recorded the blob. `synced`: the writer flushed the file's data
    * already (through the handle it wrote with), so a filesystem store does not open it again to flush it.
+   * `sharedMode`: the writer created it with SHARED_FILE_MODE exactly (SharedFileMode), so it is not chmodded.
    */
-  adopt(tempFile: string, sha256: string, signal?: AbortSignal, alias?: string, opts?: { synced?: boolean }): Promise<void>;
+  adopt(tempFile: string, sha256: string, signal?: AbortSignal, alias?: string, opts?: AdoptOptions): Promise<void>;
+  /**
+   * Like adopt(), for a verified temp file whose data is not flushed (and whose mode is SHARED_FILE_MODE exactly): it
+   * waits, not yet in the store, for the next flushAdopted(), which flushes every such file at once (one syncfs),
+   * then renames them in and flushes their directories (a second one): a blob is under its name only once its data
+   * is on disk. The caller must flushAdopted() before it reads, or records, the blob. A filesystem pool's (with
+   * storage.fsync: false it is adopt() at once); elsewhere, flush the file and adopt() it.
+   */
+  adoptStaged?(tempFile: string, sha256: string, alias?: string): Promise<void>;
   /** sha256 of blobs adopted under these aliases, by this run or a killed one: a hint, check presence with haveMany. */
   adoptedByAlias?(aliases: readonly string[]): Promise<Map<string, string>>;
   /** Remove alias journals whose every blob the database records now (`recorded` returns the sha256s it knows). */
   pruneAliasJournals?(recorded: (sha256s: string[]) => Promise<Set<string>>): Promise<void>;
-  /** Make every blob adopted (or put) so far durable before the database records it (a filesystem's directory fsyncs). */
+  /**
+   * Make every blob adopted, staged or put so far durable, and in the store, before the database records it (a
+   * filesystem's syncfs or fsyncs); concurrent calls run one after the other.
+   */
   flushAdopted?(): Promise<void>;
   /**
    * Write a verified blob (its bytes, or a stream that errors when they are not the blob's) into the store under its
@@ -60,6 +72,11 @@ export interface BlobStore {
   ensureTempDir(): Promise<void>;
   /** Remove temp files left by dead writers; returns how many. */
   cleanStaleTemp(olderThanMs: number): Promise<number>;
+}
+
+export interface AdoptOptions {
+  synced?: boolean;
+  sharedMode?: boolean;
 }
 
 /** A small blob (an index, a signature) read whole; one larger than maxBytes is refused, naming it as `label`. */
@@ -112,9 +129,15 @@ export class TempArea {
   private journal: string | undefined;
 
   /** Record that the blob `sha256` is upstream's `alias`, before it enters the store (the journal outlives a kill). */
-  async journalAlias(alias: string, sha256: string): Promise<void> {
+  journalAlias(alias: string, sha256: string): Promise<void> {
+    return this.journalAliases([{ alias, sha256 }]);
+  }
+
+  /** journalAlias for several blobs at once: one append (a batch of staged downloads). */
+  async journalAliases(entries: readonly { alias: string; sha256: string }[]): Promise<void> {
+    if (entries.length === 0) return;
     this.journal ??= join(this.dir, `${ownedName("aliases")}.log`);
-    await appendFile(this.journal, `${alias} ${sha256}\n`);
+    await appendFile(this.journal, entries.map((e) => `${e.alias} ${e.sha256}\n`).join(""));
   }
 
   /** Every journaled alias -> sha256 in dir (of any run); the last line wins. */

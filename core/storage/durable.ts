@@ -39,9 +39,11 @@ export async function fsyncDirs(dirs: Iterable<string>, signal?: AbortSignal): P
 /**
  * syncfs(2) of the filesystem `dir` is on (`sync -f`, coreutils): every file and directory written there is on disk
  * when it returns true, at the cost of one fsync where 20,000 fsyncs of 20 KB files cost seconds. False when the
- * program is missing or fails (the caller then fsyncs each file and directory); an abort rejects.
+ * program is missing or fails (the caller then fsyncs each file and directory); an abort rejects. With
+ * storage.fsync: false, nothing and true (there is nothing for the caller to do either).
  */
 export async function syncFilesystem(dir: string, signal?: AbortSignal): Promise<boolean> {
+  if (!fsyncEnabled) return true;
   try {
     await execFileAsync("sync", ["-f", dir], { timeout: 600_000, ...(signal ? { signal } : {}) });
     return true;

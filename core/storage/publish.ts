@@ -9,7 +9,7 @@ import { dirname, join, relative, resolve, sep } from "node:path";
 import { ChantalError } from "../errors.js";
 import type { TreeEntry } from "../db/package-sets.js";
 import { forEachLimited } from "../concurrency.js";
-import { durableRename, fsyncDirs, fsyncPath } from "./durable.js";
+import { durableRename, fsyncDirs, fsyncPath, isFsyncEnabled } from "./durable.js";
 import { hostname } from "node:os";
 import { isProcessAlive } from "../process.js";
 import { judgeLeftover, LEFTOVER_MAX_AGE_MS, ownerTag } from "../leftovers.js";
@@ -265,7 +265,7 @@ class ManifestWriter {
     await this.handle.write(`end ${this.count}\n`);
     // Exactly the tree's file mode, whatever the umask (open's mode is masked by it).
     await this.handle.chmod(SHARED_FILE_MODE);
-    await this.handle.sync();
+    if (isFsyncEnabled()) await this.handle.sync();
     await this.handle.close();
     this.handle = undefined;
   }

@@ -5,7 +5,7 @@ import { open, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { forEachLimited } from "../concurrency.js";
 import { ChantalError } from "../errors.js";
-import { fsyncDirs, fsyncPath, syncFilesystem } from "../storage/durable.js";
+import { fsyncDirs, fsyncPath, isFsyncEnabled, syncFilesystem } from "../storage/durable.js";
 import type { BlobStore } from "../storage/blob-store.js";
 import { FilesystemBlobStore } from "../storage/pool.js";
 import { makeDirectory } from "../fs-dirs.js";
@@ -175,7 +175,7 @@ export async function writeBlobVolumes(blobs: BlobStore, bundle: string, plan: E
       }
       await write(ZERO);
       await flush();
-      await fh.sync();
+      if (isFsyncEnabled()) await fh.sync();
     } finally {
       await fh.close();
     }

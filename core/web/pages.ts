@@ -1,5 +1,6 @@
 // The dashboard's pages, server-rendered from the same JSON the /api/ endpoints serve; every value goes through html`` (escaped).
 import { formatBytes } from "../format-bytes.js";
+import { windowWaitText } from "../schedule/windows.js";
 import { html, type Html, type HtmlValue, query } from "./html.js";
 import type { backupsJson, DiffRow, groupsJson, poolJson, repositoryJson, RepositoryJson, RunJson, schedulerJson, snapshotDiffJson } from "./queries.js";
 import { repositoryPath } from "./routes.js";
@@ -43,11 +44,22 @@ ${body}</main></body></html>
 `;
 }
 
+/** A time in UTC, minutes precision: what a page shows of an instant. */
+const utc = (at: Date) => `${at.toISOString().slice(0, 16).replace("T", " ")} UTC`;
+
 /** A time in UTC, minutes precision, with the exact instant in the datetime attribute. */
 export function time(d: Date | string | null | undefined): Html {
   if (d === null || d === undefined) return html`<span class="muted">–</span>`;
   const at = new Date(d);
-  return html`<time datetime="${at.toISOString()}">${at.toISOString().slice(0, 16).replace("T", " ")} UTC</time>`;
+  return html`<time datetime="${at.toISOString()}">${utc(at)}</time>`;
+}
+
+/** The next run, or the due run's wait for its maintenance window (scheduler.windows). */
+function nextRunCell(r: RepositoryJson): Html {
+  const w = r.waiting_for_window;
+  if (!w) return time(r.next_run);
+  const opens = w.opens_at === null ? null : new Date(w.opens_at);
+  return html`<span class="waiting" data-waiting-for-window="${opens?.toISOString() ?? "never"}">${windowWaitText({ opensAt: opens }, utc)}</span>`;
 }
 
 const bytes = formatBytes;
@@ -98,7 +110,7 @@ ${table(
   ["Repository", "Type", "Freshness", "Why", "Packages", "Last run", "Last error", "Next run", "Schedule"],
   repos.map(
     (r) =>
-      html`<tr data-repo="${r.id}" data-state="${r.freshness.state}"><td><a href="${repositoryPath(r.id)}">${r.id}</a>${r.in_config ? "" : html` <span class="muted">(not in config)</span>`}${r.description ? html`<br><span class="muted">${r.description}</span>` : ""}</td><td>${r.type ?? ""}</td><td>${state(r.freshness.state, r.freshness.reason)}</td><td>${r.freshness.reason}</td><td class="num">${r.package_count}</td><td>${time(r.last_run?.started_at)} ${runStatus(r.last_run)}</td><td class="error">${r.last_run?.error ?? ""}</td><td>${time(r.next_run)}</td><td>${r.schedule ? html`<code>${r.schedule}</code>` : html`<span class="muted">manual only</span>`}</td></tr>`,
+      html`<tr data-repo="${r.id}" data-state="${r.freshness.state}"><td><a href="${repositoryPath(r.id)}">${r.id}</a>${r.in_config ? "" : html` <span class="muted">(not in config)</span>`}${r.description ? html`<br><span class="muted">${r.description}</span>` : ""}</td><td>${r.type ?? ""}</td><td>${state(r.freshness.state, r.freshness.reason)}</td><td>${r.freshness.reason}</td><td class="num">${r.package_count}</td><td>${time(r.last_run?.started_at)} ${runStatus(r.last_run)}</td><td class="error">${r.last_run?.error ?? ""}</td><td>${nextRunCell(r)}</td><td>${r.schedule ? html`<code>${r.schedule}</code>` : html`<span class="muted">manual only</span>`}</td></tr>`,
   ),
   "no repositories configured",
 )}`;
@@ -119,7 +131,7 @@ ${r.description ? html`<tr><th>Description</th><td>${r.description}</td></tr>` :
 <tr><th>Last success</th><td>${time(r.freshness.last_success_at)}</td></tr>
 <tr><th>Upstream timestamp</th><td>${time(r.freshness.upstream_timestamp)}</td></tr>
 ${r.freshness.valid_until ? html`<tr><th>Valid-Until</th><td>${time(r.freshness.valid_until)}</td></tr>` : ""}
-<tr><th>Next run</th><td>${time(r.next_run)} ${r.schedule ? html`<code>${r.schedule}</code>` : html`<span class="muted">manual only</span>`}</td></tr>
+<tr><th>Next run</th><td>${nextRunCell(r)} ${r.schedule ? html`<code>${r.schedule}</code>` : html`<span class="muted">manual only</span>`}</td></tr>
 <tr><th>Groups</th><td>${r.groups.length ? r.groups.join(", ") : html`<span class="muted">none</span>`}</td></tr>
 </tbody></table>
 <h2>Snapshots</h2>

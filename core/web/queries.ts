@@ -13,6 +13,8 @@ import type { SchedulerView } from "../metrics/registry.js";
 import { redactUrl } from "../redact.js";
 import { nextFire } from "../schedule/next.js";
 import { scheduleTimeZone, syncJobKey, unscheduledReason } from "../schedule/plan.js";
+import { readSchedulerStatus } from "../schedule/state.js";
+import { windowWaitOf } from "../schedule/windows.js";
 import { diffSnapshots, findSnapshot, formatEvr, listSnapshots, type PackageVersion, type SnapshotDiff } from "../snapshots/snapshots.js";
 import type { BlobStore } from "../storage/blob-store.js";
 import { storageUsage } from "../storage/usage.js";
@@ -75,6 +77,15 @@ export async function repositoriesJson(src: WebSources, only?: string) {
   );
   const configured = src.config.repositories.filter((r) => only === undefined || r.id === only);
   const ids = [...configured.map((r) => r.id), ...[...fresh.keys()].filter((id) => !configured.some((r) => r.id === id)).sort()];
+  // Due runs waiting for a maintenance window, as the running daemon (this process or another host's) recorded them.
+  const status = await readSchedulerStatus(src.db);
+  const waitingFor = (id: string) => {
+    const wait = windowWaitOf(
+      status.schedules.find((s) => s.jobKey === syncJobKey(id)),
+      status.running.length > 0,
+    );
+    return wait ? { opens_at: wait.opensAt } : null;
+  };
   const out = [];
   for (const id of ids) {
     const repo = configured.find((r) => r.id === id);
@@ -92,6 +103,7 @@ export async function repositoriesJson(src: WebSources, only?: string) {
       freshness: freshnessJson(f),
       last_run: last ? runJson(last) : null,
       next_run: nextRun(src, id),
+      waiting_for_window: repo?.schedule?.enabled ? waitingFor(id) : null,
     });
   }
   return out;

@@ -5,21 +5,21 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
-import { DeleteObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import type S3rver from "s3rver";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { generateRpmRepo } from "../fixtures/rpm-repo-generator.js";
-import { APT_TOOLS, aptClient, buildDeb, createGpgKey, writeAptRepo, type GpgKey } from "../helpers/apt-fixtures.js";
+import { APT_TOOLS, aptClient, createGpgKey, type GpgKey } from "../helpers/apt-fixtures.js";
+import { ENVIRONMENTS_DIST, environmentsRepoYaml, writeEnvironmentsUpstream } from "../helpers/environments-fixture.js";
 import { dnfClient } from "../helpers/dnf.js";
 import { startSyncEnvironment, type SyncEnvironment } from "../helpers/sync-env.js";
-import { startS3rver, useS3rverCredentials } from "../helpers/s3rver.js";
+import { listS3Keys, startS3rver, useS3rverCredentials } from "../helpers/s3rver.js";
 import { describeWithTools } from "../helpers/tools.js";
 
 useS3rverCredentials();
 
 const BUCKET = "chantal-envs";
 const PREFIX = "mirror";
-const DIST = "stable";
+const DIST = ENVIRONMENTS_DIST;
 
 let scratch: string;
 let upstream: string;
@@ -37,19 +37,7 @@ async function debAvailable(envName: string): Promise<string[]> {
 }
 
 async function keys(prefix: string): Promise<string[]> {
-  const client = new S3Client({ endpoint, region: "us-east-1", forcePathStyle: true });
-  try {
-    const out: string[] = [];
-    let token: string | undefined;
-    do {
-      const r = await client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: `${PREFIX}/${prefix}`, ContinuationToken: token }));
-      out.push(...(r.Contents ?? []).map((o) => o.Key!.slice(PREFIX.length + 1 + prefix.length)));
-      token = r.IsTruncated ? r.NextContinuationToken : undefined;
-    } while (token);
-    return out.sort();
-  } finally {
-    client.destroy();
-  }
+  return (await listS3Keys(endpoint, BUCKET, `${PREFIX}/${prefix}`)).map((k) => k.slice(PREFIX.length + 1 + prefix.length));
 }
 
 const packageKeys = async (envName: string, repoId: string) => (await keys(`published/${envName}/${repoId}/`)).filter((k) => /\.(rpm|deb)$/.test(k));
@@ -66,13 +54,7 @@ async function ok(...args: string[]): Promise<string> {
 
 /** Upstream at version 1.0 (A), 1.1 (B) or 1.2 (C): rpm1 upgrades, rpm2 gains a package from B on, deb upgrades alpha. */
 async function writeUpstream(version: "1.0" | "1.1" | "1.2"): Promise<void> {
-  for (const d of ["rpm1", "rpm2"]) rmSync(join(upstream, d), { recursive: true, force: true });
-  await generateRpmRepo(join(upstream, "rpm1"), 2, 256, { version });
-  await generateRpmRepo(join(upstream, "rpm2"), version === "1.0" ? 1 : 2, 256, { seedName: "other" });
-  const deb = join(upstream, "deb");
-  rmSync(join(deb, "pool"), { recursive: true, force: true });
-  await buildDeb(deb, { name: "alpha", version: `${version}-1` });
-  await writeAptRepo(deb, { dist: DIST, components: ["main"], signer: key });
+  await writeEnvironmentsUpstream(upstream, key, version, version === "1.0" ? 1 : 2);
 }
 
 /**
@@ -118,33 +100,7 @@ describeWithTools(["dnf", ...APT_TOOLS], "lifecycle environments on the S3 backe
     await writeUpstream("1.0");
     env = await startSyncEnvironment({
       upstream,
-      repoYaml: (u) =>
-        [
-          "  - id: rpm1",
-          "    type: rpm",
-          `    upstream_url: ${u}/rpm1/`,
-          "  - id: rpm2",
-          "    type: rpm",
-          `    upstream_url: ${u}/rpm2/`,
-          "  - id: deb",
-          "    type: apt",
-          `    upstream_url: ${u}/deb/`,
-          "    apt:",
-          `      distribution: ${DIST}`,
-          "      components: [main]",
-          "      architectures: [amd64]",
-          "    verify:",
-          `      keyring: ${key.keyring}`,
-          "groups:",
-          "  - id: el",
-          "    repositories: [rpm1, rpm2, deb]",
-          "  - id: solo",
-          "    repositories: [rpm1]",
-          "environments: [test, prod]",
-          "publish:",
-          `  base_url: ${url("published/")}`,
-          "",
-        ].join("\n"),
+      repoYaml: (u) => environmentsRepoYaml(u, key.keyring, url("published/")),
     });
     const configFile = join(env.configDir, "config.yaml");
     const storage = `storage:\n  backend: s3\n  s3:\n    bucket: ${BUCKET}\n    prefix: ${PREFIX}\n    region: us-east-1\n    endpoint: ${endpoint}\n    force_path_style: true\n`;

@@ -7,8 +7,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { acquireLock, repositoryLockRequest } from "../../core/db/locks.js";
 import { readEnvironment } from "../../core/environments/tree.js";
-import { generateRpmRepo } from "../fixtures/rpm-repo-generator.js";
-import { APT_TOOLS, aptClient, buildDeb, createGpgKey, writeAptRepo, type GpgKey } from "../helpers/apt-fixtures.js";
+import { APT_TOOLS, aptClient, createGpgKey, type GpgKey } from "../helpers/apt-fixtures.js";
+import { ENVIRONMENTS_DIST, environmentsRepoYaml, writeEnvironmentsUpstream } from "../helpers/environments-fixture.js";
 import { dnfClient } from "../helpers/dnf.js";
 import { startStaticServer } from "../helpers/http-server.js";
 import { startSyncEnvironment, type SyncEnvironment } from "../helpers/sync-env.js";
@@ -22,7 +22,7 @@ let key: GpgKey;
 let env: SyncEnvironment;
 let published: string;
 
-const DIST = "stable";
+const DIST = ENVIRONMENTS_DIST;
 
 const rpmAvailable = (repoId: string, envName: string) => dnfClient(scratch).available(`file://${join(published, envName, repoId)}`, "%{name}-%{version}");
 async function debAvailable(envName: string): Promise<string[]> {
@@ -43,13 +43,7 @@ async function ok(...args: string[]): Promise<string> {
 
 /** Upstream state A (v1) or B (v2): rpm1 upgrades, rpm2 gains a package, deb upgrades alpha. */
 async function writeUpstream(state: "A" | "B"): Promise<void> {
-  for (const d of ["rpm1", "rpm2"]) rmSync(join(upstream, d), { recursive: true, force: true });
-  await generateRpmRepo(join(upstream, "rpm1"), 2, 256, { version: state === "A" ? "1.0" : "1.1" });
-  await generateRpmRepo(join(upstream, "rpm2"), state === "A" ? 1 : 2, 256, { seedName: "other" });
-  const deb = join(upstream, "deb");
-  rmSync(join(deb, "pool"), { recursive: true, force: true });
-  await buildDeb(deb, { name: "alpha", version: state === "A" ? "1.0-1" : "1.1-1" });
-  await writeAptRepo(deb, { dist: DIST, components: ["main"], signer: key });
+  await writeEnvironmentsUpstream(upstream, key, state === "A" ? "1.0" : "1.1", state === "A" ? 1 : 2);
 }
 
 describeWithTools(["dnf", ...APT_TOOLS], "lifecycle environments read by dnf and apt-get", () => {
@@ -60,33 +54,7 @@ describeWithTools(["dnf", ...APT_TOOLS], "lifecycle environments read by dnf and
     await writeUpstream("A");
     env = await startSyncEnvironment({
       upstream,
-      repoYaml: (url) =>
-        [
-          "  - id: rpm1",
-          "    type: rpm",
-          `    upstream_url: ${url}/rpm1/`,
-          "  - id: rpm2",
-          "    type: rpm",
-          `    upstream_url: ${url}/rpm2/`,
-          "  - id: deb",
-          "    type: apt",
-          `    upstream_url: ${url}/deb/`,
-          "    apt:",
-          `      distribution: ${DIST}`,
-          "      components: [main]",
-          "      architectures: [amd64]",
-          "    verify:",
-          `      keyring: ${key.keyring}`,
-          "groups:",
-          "  - id: el",
-          "    repositories: [rpm1, rpm2, deb]",
-          "  - id: solo",
-          "    repositories: [rpm1]",
-          "environments: [test, prod]",
-          "publish:",
-          "  base_url: http://mirror.example/",
-          "",
-        ].join("\n"),
+      repoYaml: (u) => environmentsRepoYaml(u, key.keyring, "http://mirror.example/"),
     });
     published = join(env.base, "published");
     await ok("repo", "sync", "--all");

@@ -50,6 +50,7 @@ describe("the packed tarball, installed with npm install -g --omit=dev", () => {
       "functions",
       "examples",
       "deploy",
+      "scripts",
     ]) {
       cpSync(join(repoRoot, entry), join(source, entry), { recursive: true, filter: (from) => !from.startsWith(join(repoRoot, "dist")) });
     }

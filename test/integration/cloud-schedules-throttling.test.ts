@@ -13,7 +13,7 @@ const TARGET = {
 };
 const REPOS = 40;
 const CONFIG =
-  'storage:\n  backend: s3\n  s3: { bucket: "${CHANTAL_POOL_BUCKET}" }\nrepositories:\n' +
+  'storage:\n  backend: s3\n  s3: { bucket: "${CHANTAL_POOL_BUCKET}" }\ncloud: { schedules_owner: runtime }\nrepositories:\n' +
   Array.from(
     { length: REPOS },
     (_, i) => `  - { id: r${i}, type: rpm, upstream_url: "https://m.example.com/${i}/", schedule: { cron: "${i} 4 * * *" } }\n`,

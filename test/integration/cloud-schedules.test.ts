@@ -28,6 +28,7 @@ storage:
   s3: { bucket: "\${CHANTAL_POOL_BUCKET}" }
 cloud:
   secrets: [CHANTAL_PROXY_PASSWORD]
+  schedules_owner: runtime
 scheduler:
   timezone: Europe/Berlin
 proxy:
@@ -135,9 +136,8 @@ describe("cloud schedules", () => {
 
   it("creates, updates (get, merge, put) and deletes, then finds nothing to change", async () => {
     const r = await cli(["--config-dir", configDir, "cloud", "schedules", "--group", GROUP, "--endpoint", server.url]);
-    expect(r.stderr).toBe(
-      "note: chantal-sync-epel, chantal-backup are not in the SST app's state yet; before the next `npx sst deploy`, delete them (aws scheduler delete-schedule --group-name chantal-test --name NAME) so that the deploy re-creates them\n",
-    );
+    // schedules_owner: runtime — the deploy makes none of them, so nothing needs deleting before it.
+    expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^schedule group chantal-test \(eu-west-1\): 2 to create, 1 to update, 1 to delete, 0 unchanged\n/);
     expect(server.writes().map((w) => w.operation)).toEqual(["CreateSchedule", "CreateSchedule", "UpdateSchedule", "DeleteSchedule"]);
@@ -239,6 +239,17 @@ describe("cloud schedules", () => {
       'error: conf.d/10-repos.yaml:2: repository first-monday: schedule.cron: cannot run on AWS EventBridge Scheduler: day-of-month "1-7" and day-of-week "MON" are both restricted: unix cron runs on days matching either, and EventBridge Scheduler cannot express "either" (one of the two must be "?"); fix: restrict only one of them: "0 2 1-7 * *" (days of the month) or "0 2 * * MON" (days of the week)\n',
     );
     expect(server.requests).toEqual([]);
+  });
+
+  it("refuses to change schedules the deploy owns (cloud.schedules_owner: sst, the default), and shows the difference with --dry-run", async () => {
+    const deployOwned = makeConfigDir({ "config.yaml": CONFIG.replace("  schedules_owner: runtime\n", "") });
+    const r = await cli(["--config-dir", deployOwned, "cloud", "schedules", "--group", GROUP, "--endpoint", server.url]);
+    expect(r.code).toBe(78);
+    expect(r.stderr).toMatch(/cloud\.schedules_owner is sst .*ConflictException.*schedules_owner: runtime/);
+    expect(server.writes()).toEqual([]);
+    const dry = await cli(["--config-dir", deployOwned, "cloud", "schedules", "--dry-run", "--group", GROUP, "--endpoint", server.url]);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toMatch(/to create/);
   });
 
   it("names a missing group and a missing target template", async () => {

@@ -1,7 +1,7 @@
 // The named writes of a repository row (core/db/repositories.ts) and orm()'s errors, on a real migrated database.
 import pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { DrizzleQueryError } from "drizzle-orm";
+import { DrizzleQueryError } from "../../core/db/drizzle.js";
 import { connectPool } from "../../core/db/client.js";
 import { migrate } from "../../core/db/migrate.js";
 import { orm } from "../../core/db/orm.js";

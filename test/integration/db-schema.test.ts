@@ -1,7 +1,6 @@
 // core/db/schema.ts and the SQL migrations describe the same database: every table's columns, keys, indexes and foreign keys.
 import pg from "pg";
-import { is, SQL } from "drizzle-orm";
-import { getTableConfig, PgDialect, PgTable, type PgColumn } from "drizzle-orm/pg-core";
+import { getTableConfig, is, type PgColumn, PgDialect, PgTable, SQL } from "../../core/db/drizzle.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrate } from "../../core/db/migrate.js";
 import * as schema from "../../core/db/schema.js";

@@ -1,11 +1,14 @@
 // The container entry as the cloud runs it: a real process, argv or SST_EVENT, JSON logs on stdout, exit codes.
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, readdirSync, existsSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { generateRpmRepo } from "../fixtures/rpm-repo-generator.js";
-import { repoRoot } from "../helpers/cli.js";
+import { makeConfigDir, repoRoot, runCli } from "../helpers/cli.js";
+import { createTestDatabase } from "../helpers/db.js";
 import { startSyncEnvironment, type SyncEnvironment } from "../helpers/sync-env.js";
 
 let env: SyncEnvironment;
@@ -60,11 +63,41 @@ describe("functions/entry (container entry)", () => {
   it("runs a sync from argv with trigger cloud, logging JSON lines on stdout", async () => {
     const r = await entry(["sync", "--repo-id", "r1", "--snapshot", "nightly-{date}"]).done;
     expect(r.code, r.stderr).toBe(0);
-    const result = r.lines.find((l) => l.msg === "sync success") as { result: { snapshot: string; counts: { packages_total: number } } };
+    const result = r.lines.find((l) => l.msg === "sync success") as {
+      result: { snapshot: string; counts: { packages_total: number; packages_downloaded: number } };
+    };
     expect(result.result.counts.packages_total).toBe(40);
     expect(result.result.snapshot).toMatch(/^nightly-\d{8}$/);
     const run = (await env.pg.query(`SELECT status, trigger FROM chantal.sync_runs ORDER BY id DESC LIMIT 1`)).rows[0];
     expect(run).toEqual({ status: "success", trigger: "cloud" });
+    // The CloudWatch embedded-metric line: a metric per repository that CloudWatch Logs extracts.
+    const metric = r.lines.find((l) => l.msg === "sync metrics") as Record<string, unknown> & { _aws: { CloudWatchMetrics: { Namespace: string }[] } };
+    expect(metric).toMatchObject({
+      Repository: "r1",
+      Status: "success",
+      LastSuccess: 1,
+      SyncFailed: 0,
+      PackagesDownloaded: result.result.counts.packages_downloaded,
+    });
+    expect(metric._aws.CloudWatchMetrics[0]?.Namespace).toBe("Chantal");
+
+    // cloud status reads the tasks' runs back from the same database (the earlier tests' runs included).
+    const recorded = (await env.pg.query(`SELECT status, count(*)::int AS n FROM chantal.sync_runs WHERE trigger = 'cloud' GROUP BY status`)).rows as {
+      status: string;
+      n: number;
+    }[];
+    const byStatus = Object.fromEntries(recorded.map((x) => [x.status, x.n]));
+    const total = recorded.reduce((a, x) => a + x.n, 0);
+    const status = await runCli(["--config-dir", env.configDir, "cloud", "status", "--json"]);
+    expect(status.code, status.stderr).toBe(0);
+    const fleet = JSON.parse(status.stdout) as { runs: number; by_status: Record<string, number>; failing: number; repositories: unknown[] };
+    expect(fleet).toMatchObject({ runs: total, by_status: byStatus, failing: 0 });
+    expect(fleet.repositories).toMatchObject([
+      { repo_id: "r1", last_run: { status: "success" }, failures: (byStatus.interrupted ?? 0) + (byStatus.failed ?? 0) },
+    ]);
+    const text = await runCli(["--config-dir", env.configDir, "cloud", "status"]);
+    expect(text.stdout).toMatch(new RegExp(`cloud task runs in the last 24 h: ${total} \\(.*${byStatus.success} success.*\\); 1 repositories, 0 failing`));
+    expect(text.stdout).toMatch(/^r1 +\S.* success /m);
   });
 
   it("runs a scheduled group snapshot (groups[].schedule's name template and zone); an unknown group fails with exit 1", async () => {
@@ -84,24 +117,62 @@ describe("functions/entry (container entry)", () => {
     expect(unknown.lines.find((l) => l.msg === "group snapshot failed")).toMatchObject({ result: { error: "group nope is no longer configured" } });
   });
 
-  it("runs a backup from SST_EVENT, with the database from the linked SST resource", async () => {
-    const u = new URL(env.db.url);
-    const backups = join(env.base, "cloud-backups");
-    mkdirSync(join(env.configDir, "conf.d"), { recursive: true });
-    writeFileSync(join(env.configDir, "conf.d/backup.yaml"), `backup:\n  dir: ${backups}\n`);
-    const resource = JSON.stringify({
-      host: u.hostname,
-      port: Number(u.port),
-      username: decodeURIComponent(u.username),
-      password: decodeURIComponent(u.password),
-      database: u.pathname.slice(1),
-    });
-    // the config's database.url points nowhere: the linked resource must win
-    writeFileSync(join(env.configDir, "conf.d/db.yaml"), "");
-    const r = await entry([], { SST_EVENT: JSON.stringify({ handler: "backup", trigger: "cloud" }), SST_RESOURCE_Database: resource }).done;
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.lines.some((l) => l.msg === "backup success")).toBe(true);
-    expect(readdirSync(backups).some((f) => f.endsWith(".tar.gz"))).toBe(true);
+  it("runs a backup from SST_EVENT, its database composed from the app's parts and a password with URL-special characters", async () => {
+    // A database of its own, owned through the schema by a role whose password needs percent-encoding.
+    const tdb = await createTestDatabase("entry_parts");
+    const role = `chantal_entry_${randomBytes(4).toString("hex")}`;
+    const password = `p@ss/w:rd %25#?&=+[]'"\\é`;
+    const admin = async (database: string, fn: (c: pg.Client) => Promise<unknown>) => {
+      const u = new URL(inject("adminDatabaseUrl"));
+      u.pathname = `/${database}`;
+      const c = new pg.Client({ connectionString: u.toString() });
+      await c.connect();
+      try {
+        await fn(c);
+      } finally {
+        await c.end();
+      }
+    };
+    const u = new URL(tdb.url);
+    const database = u.pathname.slice(1);
+    const dir = makeConfigDir({ "config.yaml": `storage:\n  base_path: ${join(env.base, "parts")}\nbackup:\n  dir: ${join(env.base, "parts-backups")}\n` });
+    try {
+      await admin(database, async (c) => {
+        await c.query(`CREATE ROLE ${role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD ${c.escapeLiteral(password)}`);
+        await c.query(`CREATE SCHEMA chantal AUTHORIZATION ${role}`);
+      });
+      const parts = {
+        CHANTAL_CONFIG_DIR: dir,
+        SST_EVENT: JSON.stringify({ handler: "backup", trigger: "cloud" }),
+        CHANTAL_DATABASE_HOST: u.hostname,
+        CHANTAL_DATABASE_PORT: u.port,
+        CHANTAL_DATABASE_USER: role,
+        CHANTAL_DATABASE_NAME: database,
+      };
+      // The server checks the password (scram): a wrong one fails, so the right one below is what was sent.
+      const wrong = await entry([], { ...parts, CHANTAL_DATABASE_PASSWORD: `${password}x` }).done;
+      expect(wrong.code).toBe(1);
+      expect(JSON.stringify(wrong.lines.at(-1))).toMatch(/password authentication failed/);
+
+      const r = await entry([], { ...parts, CHANTAL_DATABASE_PASSWORD: password }).done;
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.lines.some((l) => l.msg === "backup success")).toBe(true);
+      expect(readdirSync(join(env.base, "parts-backups")).some((f) => f.endsWith(".tar.gz"))).toBe(true);
+      // The task migrated that database as that role: the schema's tables are the role's.
+      await admin(database, async (c) => {
+        const { rows } = await c.query(`SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'chantal'`);
+        expect(rows).toEqual([{ tableowner: role }]);
+      });
+
+      // Without the secret the task stops before anything else, naming the variable (exit 78).
+      const missing = await entry([], parts).done;
+      expect(missing.code).toBe(78);
+      expect(JSON.stringify(missing.lines.at(-1))).toMatch(/CHANTAL_DATABASE_PASSWORD: is not set/);
+    } finally {
+      await tdb.drop();
+      await admin("postgres", (c) => c.query(`DROP ROLE IF EXISTS ${role}`));
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("a bad task input is a usage error (exit 2) reported as a JSON line", async () => {

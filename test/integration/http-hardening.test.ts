@@ -10,15 +10,7 @@ import { generateRpmRepo } from "../fixtures/rpm-repo-generator.js";
 import { makeConfigDir, runCli, type CliResult } from "../helpers/cli.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { startStaticServer, type StaticServer } from "../helpers/http-server.js";
-
-const NO_PROXY_VARS = {
-  HTTP_PROXY: undefined,
-  http_proxy: undefined,
-  HTTPS_PROXY: undefined,
-  https_proxy: undefined,
-  NO_PROXY: undefined,
-  no_proxy: undefined,
-};
+import { NO_PROXY_VARS } from "../helpers/proxy-env.js";
 
 let root: string;
 let base: string;

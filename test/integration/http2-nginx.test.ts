@@ -13,16 +13,9 @@ import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { startStaticServer, type StaticServer } from "../helpers/http-server.js";
 import { createTlsFixtures, type TlsFixtures } from "../helpers/tls-fixtures.js";
 import { describeWithTools } from "../helpers/tools.js";
+import { NO_PROXY_VARS } from "../helpers/proxy-env.js";
 
 const NGINX = ["/usr/sbin/nginx", "/usr/bin/nginx"].find((p) => existsSync(p)) ?? "nginx";
-const NO_PROXY_VARS = {
-  HTTP_PROXY: undefined,
-  http_proxy: undefined,
-  HTTPS_PROXY: undefined,
-  https_proxy: undefined,
-  NO_PROXY: undefined,
-  no_proxy: undefined,
-};
 const PACKAGES = 12;
 
 describeWithTools(["nginx"], "HTTP/2 and connection caps", () => {

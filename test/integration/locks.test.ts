@@ -5,6 +5,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { acquireLock, LockHeldError, lockHolders, maintenanceLockRequest, repositoryLockRequest } from "../../core/db/locks.js";
 import { LockClass } from "../../core/db/lock-ids.js";
+import { closeIdleLockSessions, idleLockSessionCount } from "../../core/db/lock-sessions.js";
 import { migrate } from "../../core/db/migrate.js";
 import { LockBusyError, LockLostError } from "../../core/errors.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
@@ -106,5 +107,42 @@ describe("maintenance lock", () => {
     const x = await acquireLock(tdb.url, maintenanceLockRequest("exclusive", "restore"));
     await expect(acquireLock(tdb.url, maintenanceLockRequest("shared", "sync c"))).rejects.toBeInstanceOf(LockBusyError);
     await x.release();
+  });
+});
+
+describe("lock sessions reused", () => {
+  it("a released lock's session takes the next lock (no new connection), holds nothing meanwhile, and a lost one is not reused", async () => {
+    await closeIdleLockSessions(tdb.url);
+    const a = await acquireLock(tdb.url, repositoryLockRequest(11, "sync r11"));
+    await a.release();
+    expect(idleLockSessionCount(tdb.url)).toBe(1);
+    // Idle: it holds no advisory lock, and no lock_holders row names it.
+    const held = await pool.query("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND pid = $1", [a.backendPid]);
+    expect(held.rows[0].n).toBe(0);
+    expect(await lockHolders(pool, LockClass.repository, 11)).toEqual([]);
+    const name = await pool.query("SELECT application_name FROM pg_stat_activity WHERE pid = $1", [a.backendPid]);
+    expect(name.rows[0].application_name).toMatch(/^chantal-lock:sync r11#/);
+
+    // The next lock, another key and another purpose: the same backend, renamed, recorded as the holder.
+    const b = await acquireLock(tdb.url, maintenanceLockRequest("shared", "sync r12"));
+    expect(b.backendPid).toBe(a.backendPid);
+    expect(idleLockSessionCount(tdb.url)).toBe(0);
+    expect(await lockHolders(pool, LockClass.maintenance, 0)).toMatchObject([{ backendPid: b.backendPid, purpose: "sync r12" }]);
+    const renamed = await pool.query("SELECT application_name FROM pg_stat_activity WHERE pid = $1", [b.backendPid]);
+    expect(renamed.rows[0].application_name).toMatch(/^chantal-lock:sync r12#/);
+    // The repository lock of the first is free for anyone.
+    const other = await acquireLock(tdb.url, repositoryLockRequest(11, "sync r11 again"));
+    expect(other.backendPid).not.toBe(a.backendPid);
+    await other.release();
+
+    // Its session terminated: the lock is lost, and the session never goes back to the idle ones.
+    await pool.query("SELECT pg_terminate_backend($1)", [b.backendPid]);
+    await new Promise<void>((resolve) => (b.signal.aborted ? resolve() : b.signal.addEventListener("abort", () => resolve())));
+    await b.release();
+    const c = await acquireLock(tdb.url, repositoryLockRequest(13, "sync r13"));
+    expect(c.backendPid).not.toBe(b.backendPid);
+    await c.release();
+    await closeIdleLockSessions(tdb.url);
+    expect(idleLockSessionCount(tdb.url)).toBe(0);
   });
 });

@@ -168,6 +168,7 @@ beforeAll(async () => {
   await run("repo list", []);
   await run("repo show", ["--repo-id", "r1"]);
   await run("repo history", []);
+  await run("cloud status", []);
   await run("snapshot list", []);
   await run("snapshot diff", ["--repo-id", "r1", "s1", "s2"]);
   await run("db status", []);

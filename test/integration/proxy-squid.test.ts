@@ -14,17 +14,10 @@ import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { startStaticServer, type StaticServer } from "../helpers/http-server.js";
 import { createTlsFixtures, startHttpsFront, type HttpsFront, type TlsFixtures } from "../helpers/tls-fixtures.js";
 import { describeWithTools } from "../helpers/tools.js";
+import { NO_PROXY_VARS } from "../helpers/proxy-env.js";
 
 const USER = "squser";
 const PASSWORD = "sq-p@ss:w/rd%é€";
-const NO_PROXY_VARS = {
-  HTTP_PROXY: undefined,
-  http_proxy: undefined,
-  HTTPS_PROXY: undefined,
-  https_proxy: undefined,
-  NO_PROXY: undefined,
-  no_proxy: undefined,
-};
 
 async function freePort(): Promise<number> {
   const s = createServer();

@@ -11,16 +11,9 @@ import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { startStaticServer, type StaticServer } from "../helpers/http-server.js";
 import { startProxyServer, type ProxyServer } from "../helpers/proxy-server.js";
 import { createTlsFixtures, startHttpsFront, type HttpsFront, type TlsFixtures } from "../helpers/tls-fixtures.js";
+import { NO_PROXY_VARS } from "../helpers/proxy-env.js";
 
 const PASSWORD = "tls-p@ss:€/%";
-const NO_PROXY_VARS = {
-  HTTP_PROXY: undefined,
-  http_proxy: undefined,
-  HTTPS_PROXY: undefined,
-  https_proxy: undefined,
-  NO_PROXY: undefined,
-  no_proxy: undefined,
-};
 const NAMES = ["ca", "noca", "noverify", "httpsproxy", "ca-direct", "cert-direct", "cert-proxy", "cert-missing"] as const;
 type Name = (typeof NAMES)[number];
 

@@ -11,19 +11,12 @@ import { makeConfigDir, runCli, type CliResult } from "../helpers/cli.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { startStaticServer, type StaticServer } from "../helpers/http-server.js";
 import { startProxyServer, startTcpRelay, type ProxyServer, type TcpRelay } from "../helpers/proxy-server.js";
+import { NO_PROXY_VARS } from "../helpers/proxy-env.js";
 
 // Special characters and non-ASCII, in both the YAML (through ${ENV}) and the proxy URL (percent-encoded).
 const PASSWORD_A = "p@ss:w/rd%é€ x";
 const PASSWORD_B = "other:Pässwort/@";
 const REPO_PASSWORD = "repo-pass-ü:@";
-const NO_PROXY_VARS = {
-  HTTP_PROXY: undefined,
-  http_proxy: undefined,
-  HTTPS_PROXY: undefined,
-  https_proxy: undefined,
-  NO_PROXY: undefined,
-  no_proxy: undefined,
-};
 
 function basic(user: string, password: string): string {
   return `Basic ${Buffer.from(`${user}:${password}`, "utf8").toString("base64")}`;

@@ -2,11 +2,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import type S3rver from "s3rver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateRpmRepo } from "../fixtures/rpm-repo-generator.js";
-import { startS3rver, useS3rverCredentials } from "../helpers/s3rver.js";
+import { listS3Keys, startS3rver, useS3rverCredentials } from "../helpers/s3rver.js";
 import { startSyncEnvironment, type SyncEnvironment } from "../helpers/sync-env.js";
 
 useS3rverCredentials();
@@ -20,19 +19,7 @@ let endpoint: string;
 let env: SyncEnvironment;
 
 async function keys(prefix: string): Promise<string[]> {
-  const client = new S3Client({ endpoint, region: "us-east-1", forcePathStyle: true });
-  try {
-    const out: string[] = [];
-    let token: string | undefined;
-    do {
-      const r = await client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: `${PREFIX}/${prefix}`, ContinuationToken: token }));
-      out.push(...(r.Contents ?? []).map((o) => o.Key!.slice(PREFIX.length + 1)));
-      token = r.IsTruncated ? r.NextContinuationToken : undefined;
-    } while (token);
-    return out.sort();
-  } finally {
-    client.destroy();
-  }
+  return (await listS3Keys(endpoint, BUCKET, `${PREFIX}/${prefix}`)).map((k) => k.slice(PREFIX.length + 1));
 }
 
 function configure(...ids: string[]): void {

@@ -4,16 +4,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { generateRpmRepo } from "../fixtures/rpm-repo-generator.js";
-import { spawnCli } from "../helpers/cli.js";
+import { SchedulerDaemons } from "../helpers/scheduler-daemon.js";
 import { startSyncEnvironment, type SyncEnvironment } from "../helpers/sync-env.js";
 import { until } from "../helpers/wait.js";
 
 let env: SyncEnvironment | undefined;
 let upstream: string | undefined;
-let daemon: ReturnType<typeof spawnCli> | undefined;
+const daemons = new SchedulerDaemons();
 afterAll(async () => {
-  if (daemon && daemon.child.exitCode === null) daemon.child.kill("SIGKILL");
-  await daemon?.result;
+  await daemons.killAll();
   await env?.close();
   if (upstream) rmSync(upstream, { recursive: true, force: true });
 });
@@ -41,15 +40,13 @@ describe("scheduled database backup", () => {
     expect(list.find((r) => r.repository === "(database backup)")).toMatchObject({ schedule: "30 3 * * *", timezone: "Europe/Berlin" });
 
     // 03:29:57 in Berlin (CET, UTC+1): the backup is due three seconds later.
-    daemon = spawnCli(["--config-dir", env.configDir, "scheduler", "start"], {
-      env: { CHANTAL_SCHEDULER_TEST_START: "2026-01-15T02:29:57Z", CHANTAL_LOG_LEVEL: "info" },
-    });
+    const daemon = daemons.start(env.configDir, { start: "2026-01-15T02:29:57Z" });
     const archive = await until(
       "the scheduled backup",
       () => existsSync(backups) && readdirSync(backups).find((f) => /^chantal-backup-\d{8}-\d{6}\.tar\.gz$/.test(f)),
     );
     const done = await until("the run's log line", () =>
-      daemon!
+      daemon
         .output()
         .split("\n")
         .find((l) => l.includes('"job":"backup"') && l.includes('"status"') && l.includes("scheduled run")),

@@ -21,6 +21,32 @@ function idOf(name: string): { uid: number; gid: number } | undefined {
   return u.status === 0 && g.status === 0 ? { uid: Number(u.stdout.trim()), gid: Number(g.stdout.trim()) } : undefined;
 }
 
+describe("scheduler install-systemd --host-name", () => {
+  const configDir = makeConfigDir({ "config.yaml": "storage:\n  base_path: /var/lib/chantal-unit-test\n" });
+  afterAll(() => rmSync(configDir, { recursive: true, force: true }));
+  const cli = (...args: string[]) => runCli(["--config-dir", configDir, "scheduler", "install-systemd", ...args], { env: { CHANTAL_LOG_LEVEL: "warn" } });
+
+  it("writes scheduler start --host-name NAME into ExecStart; without it, none", async () => {
+    const r = await cli("--host-name", "mirror-b.example");
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^ExecStart=.* --config-dir \S+ scheduler start --host-name mirror-b\.example$/m);
+    const plain = await cli();
+    expect(plain.stdout).toMatch(/^ExecStart=.* scheduler start$/m);
+  });
+
+  it("refuses a name scheduler start would refuse, with the same message, and writes nothing", async () => {
+    const unitPath = join(configDir, "unit.service");
+    const r = await cli("--host-name", "a b", "--write", "--unit-path", unitPath);
+    const start = await runCli(["--config-dir", configDir, "scheduler", "start", "--host-name", "a b"], { env: { CHANTAL_LOG_LEVEL: "warn" } });
+    expect(r.code).toBe(2);
+    expect(start.code).toBe(2);
+    expect(r.stderr).toContain(`--host-name "a b": use letters, digits`);
+    expect(start.stderr).toContain(r.stderr.trim());
+    expect(existsSync(unitPath)).toBe(false);
+  });
+});
+
 describe.runIf(isRoot && hasTool("setpriv") && hasTool("useradd"))("scheduler install-systemd --write (as root)", () => {
   let upstream: string;
   let server: StaticServer;

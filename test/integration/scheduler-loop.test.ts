@@ -1,105 +1,13 @@
 // The scheduler loop with a hand-moved clock, a real database for its state and fire claims, and a recording job runner.
-import { rmSync } from "node:fs";
-import pg from "pg";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig, type LoadedConfig } from "../../core/config/load.js";
-import { acquireLock, type HeldLock } from "../../core/db/locks.js";
-import { migrate } from "../../core/db/migrate.js";
-import { ScheduleFires } from "../../core/db/schedule-fires.js";
+import { describe, expect, it } from "vitest";
 import { silentLogger } from "../../core/log.js";
 import { ManualClock } from "../../core/schedule/clock.js";
-import { Scheduler, type JobRunRequest, type JobRunResult } from "../../core/schedule/daemon.js";
-import { hostLockKey, ScheduleStateStore, schedulerLockRequest } from "../../core/schedule/state.js";
-import { makeConfigDir } from "../helpers/cli.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
+import { Scheduler } from "../../core/schedule/daemon.js";
+import { ScheduleStateStore } from "../../core/schedule/state.js";
+import { advance, recordingRunner, settle, useSchedulerLoopDatabase } from "../helpers/scheduler-loop.js";
 
-let db: TestDatabase;
-let pool: pg.Pool;
-let hostLock: HeldLock;
-const dirs: string[] = [];
-const HOST = "loop-test-host";
-
-beforeAll(async () => {
-  db = await createTestDatabase("sched_loop");
-  pool = new pg.Pool({ connectionString: db.url, max: 4 });
-  pool.on("error", () => undefined); // pool.end() does not wait for sockets to close: the DROP DATABASE ... FORCE may still hit one
-  await migrate(pool);
-  hostLock = await acquireLock(db.url, schedulerLockRequest(HOST)); // the daemon's session: its fire claims live as long as it
-});
-afterAll(async () => {
-  await hostLock.release();
-  await pool.end();
-  await db.drop();
-  dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
-});
-afterEach(async () => {
-  await pool.query("TRUNCATE chantal.schedule_state, chantal.schedule_fires");
-});
-
-/** The fire claims of the one daemon of these tests. */
-const fires = () => new ScheduleFires(pool, { host: HOST, pid: process.pid, lockKey: hostLockKey(HOST), backendPid: hostLock.backendPid, instanceId: null });
-
-interface Repo {
-  id: string;
-  cron: string;
-  jitter?: number;
-  tz?: string;
-}
-
-async function config(repos: Repo[], scheduler: string): Promise<LoadedConfig> {
-  const yaml = repos
-    .map(
-      (r) =>
-        `  - id: ${r.id}\n    type: rpm\n    upstream_url: http://127.0.0.1:9/${r.id}/\n    schedule:\n      cron: "${r.cron}"\n      timezone: ${r.tz ?? "UTC"}\n      jitter_seconds: ${r.jitter ?? 0}\n`,
-    )
-    .join("");
-  const dir = makeConfigDir({
-    "config.yaml": `storage:\n  base_path: /tmp/chantal-loop-unused\ndatabase:\n  url: ${db.url}\nscheduler:\n${scheduler}\nrepositories:\n${yaml}`,
-  });
-  dirs.push(dir);
-  return loadConfig({ configDir: dir, env: {} });
-}
-
-/** A job runner whose runs the test finishes by hand. */
-function recordingRunner(clock: ManualClock) {
-  const calls: { key: string; at: string; catchUp: boolean; scheduledAt: string; finish(r?: Partial<JobRunResult>): void; signal: AbortSignal }[] = [];
-  const run = (req: JobRunRequest) =>
-    new Promise<JobRunResult>((resolve) => {
-      const finish = (r: Partial<JobRunResult> = {}) => resolve({ status: "success", runId: null, ...r });
-      calls.push({
-        key: req.job.key,
-        at: clock.now().toISOString(),
-        catchUp: req.catchUp,
-        scheduledAt: req.scheduledAt.toISOString(),
-        finish,
-        signal: req.signal,
-      });
-      req.signal.addEventListener("abort", () => resolve({ status: "interrupted", runId: null, error: String((req.signal.reason as Error).message) }));
-    });
-  return { calls, run };
-}
-
-/** Lets finished runs hand back and the claims of the runs they unblock reach the database. */
-const settle = async (...schedulers: Scheduler[]) => {
-  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
-  await Promise.all(schedulers.map((s) => s.idle()));
-};
-
-/** Moves the clock to `target` one timer at a time; each run's claim (a database round trip) completes before time moves on. */
-async function advance(clock: ManualClock, target: string, ...schedulers: Scheduler[]): Promise<void> {
-  for (;;) {
-    await Promise.all(schedulers.map((s) => s.idle()));
-    const at = clock.nextTimerAt();
-    if (at === null || at > Date.parse(target)) break;
-    clock.advanceTo(new Date(at));
-  }
-  clock.advanceTo(new Date(target));
-  await Promise.all(schedulers.map((s) => s.idle()));
-}
-
-async function stateRow(key: string) {
-  return (await pool.query(`SELECT * FROM chantal.schedule_state WHERE job_key = $1`, [key])).rows[0];
-}
+const loop = useSchedulerLoopDatabase("sched_loop", "loop-test-host");
+const { fires, config, stateRow } = loop;
 
 describe("scheduler loop", () => {
   it("runs at most max_concurrent_syncs at once; the rest wait in the order they fell due", async () => {
@@ -114,7 +22,7 @@ describe("scheduler loop", () => {
       "  max_concurrent_syncs: 2\n",
     );
     const runner = recordingRunner(clock);
-    const s = new Scheduler({ loaded, clock, log: silentLogger(), store: new ScheduleStateStore(pool, null), fires: fires(), runJob: runner.run });
+    const s = new Scheduler({ loaded, clock, log: silentLogger(), store: new ScheduleStateStore(loop.pool, null), fires: fires(), runJob: runner.run });
     await s.start();
     await advance(clock, "2026-06-01T02:03:00Z", s);
     expect(runner.calls.map((c) => `${c.key}@${c.at.slice(11, 16)}`)).toEqual(["sync:a@02:00", "sync:b@02:01"]);
@@ -150,7 +58,7 @@ describe("scheduler loop", () => {
       loaded,
       clock,
       log: silentLogger(),
-      store: new ScheduleStateStore(pool, null),
+      store: new ScheduleStateStore(loop.pool, null),
       fires: fires(),
       runJob: runner.run,
       random: () => 0.5,
@@ -171,7 +79,7 @@ describe("scheduler loop", () => {
     const clock = new ManualClock(new Date("2026-06-01T01:59:30Z"));
     const loaded = await config([{ id: "busy", cron: "* * * * *" }], "  max_concurrent_syncs: 2\n");
     const runner = recordingRunner(clock);
-    const s = new Scheduler({ loaded, clock, log: silentLogger(), store: new ScheduleStateStore(pool, null), fires: fires(), runJob: runner.run });
+    const s = new Scheduler({ loaded, clock, log: silentLogger(), store: new ScheduleStateStore(loop.pool, null), fires: fires(), runJob: runner.run });
     await s.start();
     await advance(clock, "2026-06-01T02:10:00Z", s); // ten more fire times while the first run is going
     expect(runner.calls).toHaveLength(1);
@@ -190,7 +98,7 @@ describe("scheduler loop", () => {
     const clock = new ManualClock(new Date("2026-06-01T01:59:30Z"));
     const loaded = await config([{ id: "j", cron: "*/5 * * * *" }], "  max_concurrent_syncs: 2\n");
     const runner = recordingRunner(clock);
-    const s = new Scheduler({ loaded, clock, log: silentLogger(), store: new ScheduleStateStore(pool, null), fires: fires(), runJob: runner.run });
+    const s = new Scheduler({ loaded, clock, log: silentLogger(), store: new ScheduleStateStore(loop.pool, null), fires: fires(), runJob: runner.run });
     await s.start();
     // Time moves on by an hour without the timers running in between, as on a suspended host; the late timer then fires once.
     (clock as unknown as { t: number }).t = Date.parse("2026-06-01T03:02:00Z");
@@ -208,7 +116,7 @@ describe("scheduler loop", () => {
 
   it("catch_up: a schedule missed while down runs once at start; without it, it waits", async () => {
     for (const catchUp of [true, false]) {
-      await pool.query("TRUNCATE chantal.schedule_state, chantal.schedule_fires");
+      await loop.pool.query("TRUNCATE chantal.schedule_state, chantal.schedule_fires");
       const loaded = await config(
         [
           { id: "m", cron: "0 2 * * *" },
@@ -222,17 +130,17 @@ describe("scheduler loop", () => {
         loaded,
         clock: first,
         log: silentLogger(),
-        store: new ScheduleStateStore(pool, null),
+        store: new ScheduleStateStore(loop.pool, null),
         fires: fires(),
         runJob: recordingRunner(first).run,
       });
       await s1.start();
       await s1.stop(1000);
-      await pool.query(`DELETE FROM chantal.schedule_state WHERE job_key = 'sync:fresh'`);
+      await loop.pool.query(`DELETE FROM chantal.schedule_state WHERE job_key = 'sync:fresh'`);
       // The next start is three days later.
       const clock = new ManualClock(new Date("2026-06-04T12:00:00Z"));
       const runner = recordingRunner(clock);
-      const s2 = new Scheduler({ loaded, clock, log: silentLogger(), store: new ScheduleStateStore(pool, null), fires: fires(), runJob: runner.run });
+      const s2 = new Scheduler({ loaded, clock, log: silentLogger(), store: new ScheduleStateStore(loop.pool, null), fires: fires(), runJob: runner.run });
       await s2.start();
       await s2.idle();
       expect(runner.calls.map((c) => [c.key, c.catchUp, c.scheduledAt])).toEqual(catchUp ? [["sync:m", true, "2026-06-01T02:00:00.000Z"]] : []);
@@ -257,7 +165,7 @@ describe("scheduler loop", () => {
       "  max_concurrent_syncs: 4\n",
     );
     const runner = recordingRunner(clock);
-    const s = new Scheduler({ loaded: before, clock, log: silentLogger(), store: new ScheduleStateStore(pool, null), fires: fires(), runJob: runner.run });
+    const s = new Scheduler({ loaded: before, clock, log: silentLogger(), store: new ScheduleStateStore(loop.pool, null), fires: fires(), runJob: runner.run });
     await s.start();
     await advance(clock, "2026-06-01T02:00:00Z", s);
     expect(runner.calls.map((c) => c.key).sort()).toEqual(["sync:gone", "sync:keep"]);
@@ -298,7 +206,7 @@ describe("scheduler loop", () => {
       "  max_concurrent_syncs: 1\n",
     );
     const runner = recordingRunner(clock);
-    const s = new Scheduler({ loaded, clock, log: silentLogger(), store: new ScheduleStateStore(pool, null), fires: fires(), runJob: runner.run });
+    const s = new Scheduler({ loaded, clock, log: silentLogger(), store: new ScheduleStateStore(loop.pool, null), fires: fires(), runJob: runner.run });
     await s.start();
     await advance(clock, "2026-06-01T02:00:00Z", s);
     expect(runner.calls).toHaveLength(1);
@@ -317,7 +225,7 @@ describe("scheduler loop", () => {
     const clock = new ManualClock(new Date("2026-06-01T01:59:00Z"));
     const loaded = await config([{ id: "short", cron: "0 2 * * *" }], "  max_concurrent_syncs: 1\n");
     const runner = recordingRunner(clock);
-    const s = new Scheduler({ loaded, clock, log: silentLogger(), store: new ScheduleStateStore(pool, null), fires: fires(), runJob: runner.run });
+    const s = new Scheduler({ loaded, clock, log: silentLogger(), store: new ScheduleStateStore(loop.pool, null), fires: fires(), runJob: runner.run });
     await s.start();
     await advance(clock, "2026-06-01T02:00:00Z", s);
     setTimeout(() => runner.calls[0]!.finish(), 50);

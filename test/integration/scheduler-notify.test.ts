@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { generateRpmRepo } from "../fixtures/rpm-repo-generator.js";
-import { spawnCli } from "../helpers/cli.js";
+import { SchedulerDaemons } from "../helpers/scheduler-daemon.js";
 import { startSmtpServer, type SmtpTestServer } from "../helpers/smtp-test-server.js";
 import { startSyncEnvironment, type SyncEnvironment } from "../helpers/sync-env.js";
 import { createTlsFixtures, type TlsFixtures } from "../helpers/tls-fixtures.js";
@@ -14,13 +14,12 @@ import { startWebhookReceiver, type WebhookReceiver } from "../helpers/webhook-r
 
 let env: SyncEnvironment | undefined;
 let upstream: string | undefined;
-let daemon: ReturnType<typeof spawnCli> | undefined;
+const daemons = new SchedulerDaemons();
 let smtp: SmtpTestServer | undefined;
 let hooks: WebhookReceiver | undefined;
 let tls: TlsFixtures | undefined;
 afterAll(async () => {
-  if (daemon && daemon.child.exitCode === null) daemon.child.kill("SIGKILL");
-  await daemon?.result;
+  await daemons.killAll();
   await smtp?.close();
   await hooks?.close();
   await env?.close();
@@ -71,15 +70,13 @@ describe("the scheduler's notifications", () => {
     // digest's window holds none of them, its states still come from them).
     const start = new Date();
     start.setUTCHours(6, 59, 57, 0);
-    daemon = spawnCli(["--config-dir", env.configDir, "scheduler", "start"], {
-      env: { CHANTAL_SCHEDULER_TEST_START: start.toISOString(), CHANTAL_LOG_LEVEL: "info" },
-    });
+    const daemon = daemons.start(env.configDir, { start: start });
     await until("the freshness webhook", () => hooks!.received.length > 0);
     const mail = await until("the digest mail", () => smtp!.mails[0]);
     expect(mail.secure).toBe(true);
     expect(mail.raw).toMatch(/^Subject: \[chantal\] daily digest: 2 repositories, 1 not ok/m);
     const done = await until("the digest run's log line", () =>
-      daemon!
+      daemon
         .output()
         .split("\n")
         .find((l) => l.includes('"job":"notify-digest"') && l.includes('"status"') && l.includes("scheduled run")),

@@ -4,16 +4,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { generateRpmRepo } from "../fixtures/rpm-repo-generator.js";
-import { spawnCli } from "../helpers/cli.js";
+import { SchedulerDaemons } from "../helpers/scheduler-daemon.js";
 import { startSyncEnvironment, type SyncEnvironment } from "../helpers/sync-env.js";
 import { until } from "../helpers/wait.js";
 
 let env: SyncEnvironment | undefined;
 let upstream: string | undefined;
-let daemon: ReturnType<typeof spawnCli> | undefined;
+const daemons = new SchedulerDaemons();
 afterAll(async () => {
-  if (daemon && daemon.child.exitCode === null) daemon.child.kill("SIGKILL");
-  await daemon?.result;
+  await daemons.killAll();
   await env?.close();
   if (upstream) rmSync(upstream, { recursive: true, force: true });
 });
@@ -40,11 +39,9 @@ describe("scheduled pool gc", () => {
     expect(list.find((r) => r.repository === "(pool gc)")).toMatchObject({ schedule: "0 4 * * 0", timezone: "UTC" });
 
     // Sunday 2026-01-18 03:59:57 UTC: the gc is due three seconds later.
-    daemon = spawnCli(["--config-dir", env.configDir, "scheduler", "start"], {
-      env: { CHANTAL_SCHEDULER_TEST_START: "2026-01-18T03:59:57Z", CHANTAL_LOG_LEVEL: "info" },
-    });
+    const daemon = daemons.start(env.configDir, { start: "2026-01-18T03:59:57Z" });
     const done = await until("the run's log line", () =>
-      daemon!
+      daemon
         .output()
         .split("\n")
         .find((l) => l.includes('"job":"pool-gc"') && l.includes('"status"') && l.includes("scheduled run")),

@@ -7,15 +7,16 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { generateRpmRepo } from "../fixtures/rpm-repo-generator.js";
 import { migrate } from "../../core/db/migrate.js";
 import { isAlive } from "../../core/schedule/pidfile.js";
-import { runCli, spawnCli } from "../helpers/cli.js";
+import { runCli } from "../helpers/cli.js";
 import type { FaultPlan } from "../helpers/http-server.js";
+import { logLines, SchedulerDaemons } from "../helpers/scheduler-daemon.js";
 import { startSyncEnvironment, type SyncEnvironment } from "../helpers/sync-env.js";
 import { until } from "../helpers/wait.js";
 
 const COUNT = 60;
 let upstream: string;
 const envs: SyncEnvironment[] = [];
-const daemons: ReturnType<typeof spawnCli>[] = [];
+const daemons = new SchedulerDaemons();
 const strayPids: number[] = [];
 
 beforeAll(async () => {
@@ -23,10 +24,7 @@ beforeAll(async () => {
   await generateRpmRepo(upstream, COUNT, 16_384);
 });
 afterEach(async () => {
-  for (const d of daemons.splice(0)) {
-    if (d.child.exitCode === null && d.child.signalCode === null) d.child.kill("SIGKILL");
-    await d.result;
-  }
+  await daemons.killAll();
   for (const pid of strayPids.splice(0)) if (isAlive(pid)) process.kill(pid, "SIGKILL");
   for (const e of envs.splice(0)) await e.close();
 });
@@ -52,24 +50,11 @@ async function environment(schedule: string, scheduler: string, faults?: FaultPl
   return env;
 }
 
-function startDaemon(env: SyncEnvironment, start: string, args: string[] = []) {
-  const d = spawnCli(["--config-dir", env.configDir, "scheduler", "start", ...args], {
-    env: { CHANTAL_SCHEDULER_TEST_START: start, CHANTAL_LOG_LEVEL: "info" },
-  });
-  daemons.push(d);
-  return d;
-}
+const startDaemon = (env: SyncEnvironment, start: string, args: string[] = []) => daemons.start(env.configDir, { start }, { args });
 
 async function runs(env: SyncEnvironment) {
   return (await env.pg.query(`SELECT * FROM chantal.sync_runs WHERE trigger = 'schedule' ORDER BY id`)).rows;
 }
-
-const logLines = (d: ReturnType<typeof spawnCli>) =>
-  d
-    .output()
-    .split("\n")
-    .filter((l) => l.startsWith("{"))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 describe("scheduler signals", () => {
   it("SIGTERM while a sync runs: no new runs, the sync finishes within the grace period, exit 0", async () => {

@@ -11,23 +11,20 @@ import { ensureRepository } from "../../core/db/repositories.js";
 import { formatInZone } from "../../core/schedule/zone.js";
 import { formatLocalTime, localTimeZone } from "../../bin/output.js";
 import type { RepositoryConfig } from "../../core/config/schema.js";
-import { spawnCli } from "../helpers/cli.js";
+import { logLines, SchedulerDaemons, type TestClock } from "../helpers/scheduler-daemon.js";
 import { startSyncEnvironment, type SyncEnvironment } from "../helpers/sync-env.js";
 import { until } from "../helpers/wait.js";
 
 let upstream: string;
 const envs: SyncEnvironment[] = [];
-const daemons: ReturnType<typeof spawnCli>[] = [];
+const daemons = new SchedulerDaemons();
 
 beforeAll(async () => {
   upstream = mkdtempSync(join(tmpdir(), "chantal-sched-up-"));
   await generateRpmRepo(upstream, 12, 1024);
 });
 afterEach(async () => {
-  for (const d of daemons.splice(0)) {
-    if (d.child.exitCode === null && d.child.signalCode === null) d.child.kill("SIGKILL");
-    await d.result;
-  }
+  await daemons.killAll();
   for (const e of envs.splice(0)) await e.close();
 });
 afterAll(() => rmSync(upstream, { recursive: true, force: true }));
@@ -53,13 +50,7 @@ function mainConfig(env: SyncEnvironment, repos: string): string {
 const repo = (id: string, url: string, schedule?: string) =>
   `  - id: ${id}\n    type: rpm\n    upstream_url: ${url}/\n${schedule ? `    schedule:\n${schedule}` : ""}`;
 
-function startDaemon(env: SyncEnvironment, clock: { start: string; speed?: number }, extraArgs: string[] = []) {
-  const d = spawnCli(["--config-dir", env.configDir, "scheduler", "start", ...extraArgs], {
-    env: { CHANTAL_SCHEDULER_TEST_START: clock.start, CHANTAL_SCHEDULER_TEST_SPEED: String(clock.speed ?? 1), CHANTAL_LOG_LEVEL: "info" },
-  });
-  daemons.push(d);
-  return d;
-}
+const startDaemon = (env: SyncEnvironment, clock: TestClock, args: string[] = []) => daemons.start(env.configDir, clock, { args });
 
 async function scheduledRuns(env: SyncEnvironment, repoId?: string) {
   const r = await env.pg.query(
@@ -69,13 +60,6 @@ async function scheduledRuns(env: SyncEnvironment, repoId?: string) {
   );
   return r.rows;
 }
-
-const logLines = (d: ReturnType<typeof spawnCli>) =>
-  d
-    .output()
-    .split("\n")
-    .filter((l) => l.startsWith("{"))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 describe("scheduler daemon", () => {
   it("fires at the first minute after a skipped DST hour, syncs with trigger 'schedule', creates and publishes the snapshot; status, list, history; SIGTERM exits 0", async () => {

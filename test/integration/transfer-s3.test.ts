@@ -1,14 +1,13 @@
 // export from a pool in S3 and import into another installation whose pool is in S3 (s3rver on 127.0.0.1): the published snapshot and the environment match the sender's, byte for byte.
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import type S3rver from "s3rver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateSigningKey } from "../../core/openpgp/sign.js";
 import { generateRpmRepo } from "../fixtures/rpm-repo-generator.js";
-import { startS3rver, useS3rverCredentials } from "../helpers/s3rver.js";
+import { listS3Keys, startS3rver, useS3rverCredentials, useS3Storage } from "../helpers/s3rver.js";
 import { startSyncEnvironment, type SyncEnvironment } from "../helpers/sync-env.js";
 
 useS3rverCredentials();
@@ -23,28 +22,8 @@ let a: SyncEnvironment; // connected, pool in s3://BUCKET/sender/
 let b: SyncEnvironment; // disconnected, pool in s3://BUCKET/receiver/
 let trusted: string;
 
-/** Point an installation's storage at a prefix of the bucket. */
-function useS3Storage(env: SyncEnvironment, prefix: string): void {
-  const file = join(env.configDir, "config.yaml");
-  const storage = `storage:\n  backend: s3\n  s3:\n    bucket: ${BUCKET}\n    prefix: ${prefix}\n    region: us-east-1\n    endpoint: ${endpoint}\n    force_path_style: true\n`;
-  writeFileSync(file, readFileSync(file, "utf8").replace("storage:\n", storage));
-}
-
-async function keys(prefix: string): Promise<string[]> {
-  const client = new S3Client({ endpoint, region: "us-east-1", forcePathStyle: true });
-  try {
-    const out: string[] = [];
-    let token: string | undefined;
-    do {
-      const r = await client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix, ContinuationToken: token }));
-      out.push(...(r.Contents ?? []).map((o) => o.Key!.slice(prefix.length)));
-      token = r.IsTruncated ? r.NextContinuationToken : undefined;
-    } while (token);
-    return out.sort();
-  } finally {
-    client.destroy();
-  }
-}
+const useS3StorageAt = (env: SyncEnvironment, prefix: string) => useS3Storage(join(env.configDir, "config.yaml"), { endpoint, bucket: BUCKET, prefix });
+const keys = async (prefix: string) => (await listS3Keys(endpoint, BUCKET, prefix)).map((k) => k.slice(prefix.length));
 
 /** Every object under a published tree, as relative key → sha256 of its bytes (read anonymously, as dnf does). */
 async function treeOf(prefix: string): Promise<Map<string, string>> {
@@ -69,8 +48,8 @@ beforeAll(async () => {
   await generateRpmRepo(upstream, 6, 30_000, { version: "1.0" });
   a = await startSyncEnvironment({ upstream });
   b = await startSyncEnvironment({ upstream: join(scratch, "nothing-served") });
-  useS3Storage(a, "sender");
-  useS3Storage(b, "receiver");
+  useS3StorageAt(a, "sender");
+  useS3StorageAt(b, "receiver");
   const key = await generateSigningKey({ name: "Connected mirror", email: "mirror@example.invalid", algorithm: "ed25519" });
   writeFileSync(join(scratch, "export-key.asc"), key.armoredPrivateKey, { mode: 0o600 });
   trusted = join(scratch, "trusted.asc");

@@ -16,6 +16,45 @@ function check(doc: Record<string, unknown>, secrets: string[] = []) {
 describe("cloudSafety", () => {
   it.each([
     ["pool and backups in S3", { storage: S3, backup: BACKUP }, [], [], []],
+    [
+      "private-endpoints with a repository that would go direct",
+      { storage: S3, backup: BACKUP, cloud: { network: { subnets: "private-endpoints" } }, repositories: [repo("a")] },
+      [],
+      ["cloud.network.subnets"],
+      [],
+    ],
+    [
+      "private-endpoints, every upstream through the proxy",
+      {
+        storage: S3,
+        backup: BACKUP,
+        proxy: { https_proxy: "http://proxy:3128" },
+        cloud: { network: { subnets: "private-endpoints" } },
+        repositories: [repo("a")],
+      },
+      [],
+      [],
+      [],
+    ],
+    [
+      "a mirror without publish.base_url",
+      { storage: S3, backup: BACKUP, cloud: { mirror: { serve: "cloudfront", public: true } } },
+      [],
+      [],
+      ["publish.base_url"],
+    ],
+    [
+      "a mirror with its URL",
+      {
+        storage: S3,
+        backup: BACKUP,
+        publish: { base_url: "https://d1.cloudfront.net/" },
+        cloud: { mirror: { serve: "bucket", allowed_cidrs: ["10.0.0.0/8"] } },
+      },
+      [],
+      [],
+      [],
+    ],
     ["the default filesystem storage", { backup: BACKUP }, [], ["storage.backend"], []],
     ["backups scheduled into a directory", { storage: S3, backup: { ...BACKUP, target: "/var/backups" } }, [], ["backup.target"], []],
     ["backups scheduled with no target (<base_path>/backups)", { storage: S3, backup: { schedule: BACKUP.schedule } }, [], ["backup.target"], []],
@@ -93,6 +132,7 @@ describe("namedPaths", () => {
           verify: { keyring: "/a.gpg" },
           signing: { key_file: "/a.asc" },
         }),
+        repo("b", { proxy: { pac_file: "/b.pac" } }),
       ],
     });
     expect(namedPaths(config).map((p) => `${p.repository ?? ""}:${p.key}=${p.path}`)).toEqual([
@@ -107,6 +147,7 @@ describe("namedPaths", () => {
       "a:auth.ca_file=/c-ca.pem",
       "a:verify.keyring=/a.gpg",
       "a:signing.key_file=/a.asc",
+      "b:proxy.pac_file=/b.pac",
     ]);
   });
 });

@@ -223,9 +223,27 @@ describe("resolveProxy: priority and scheme", () => {
     expect(d.reason).not.toBe("");
   });
 
-  it.each([["socks5://127.0.0.1:1080"], ["socks://h:1"], ["ftp://h:21"]])("refuses %s in the environment", (value) => {
+  it.each([
+    ["socks4://127.0.0.1:1080", /socks4:\/\/ proxies are not supported.*SOCKS4 is not supported/],
+    ["socks://h:1", /socks:\/\/ proxies are not supported.*socks5h:\/\//],
+    ["ftp://h:21", /ftp:\/\/ proxies are not supported: use http:\/\/, https:\/\/, socks5:\/\/ or socks5h:\/\//],
+    ["socks5h://u@h:1080", /needs a password of 1 to 255 bytes/],
+    ["socks5://h:1080/path", /host:port only/],
+  ])("refuses %s in the environment", (value, message) => {
     expect(() => resolveProxy({}, {}, { https_proxy: value }, "https://a.org/")).toThrow(ProxySettingError);
-    expect(() => resolveProxy({}, {}, { https_proxy: value }, "https://a.org/")).toThrow(/only http:\/\/ and https:\/\/ proxies/);
+    expect(() => resolveProxy({}, {}, { https_proxy: value }, "https://a.org/")).toThrow(message);
+    expect(() => resolveProxy({}, {}, { https_proxy: value }, "https://a.org/")).toThrow(/^https_proxy in the environment: /);
+  });
+
+  it.each([
+    ["socks5://127.0.0.1:1080", "socks5://127.0.0.1:1080", undefined],
+    ["SOCKS5H://proxy.example:1080", "socks5h://proxy.example:1080", undefined],
+    ["socks5h://u%40x:p%3Aw@[::1]:1080", "socks5h://[::1]:1080", "u@x"],
+  ])("takes the SOCKS5 proxy %s from the environment", (value, url, user) => {
+    const d = resolveProxy({}, {}, { ALL_PROXY: "x", HTTPS_PROXY: value }, "https://a.org/");
+    expect(d.proxy?.url).toBe(url);
+    expect(d.proxy?.username).toBe(user);
+    if (user) expect(d.proxy?.password).toBe("p:w");
   });
 });
 

@@ -7,6 +7,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../../core/config/load.js";
 import { coveringDirectories, DEFAULT_UNIT_OPTIONS, renderSchedulerUnit, unitOptionsFor, unitWord } from "../../../core/schedule/systemd.js";
 import { createUserCommand, directoriesToHandOver } from "../../../core/schedule/service-user.js";
+import { schedulerHostName } from "../../../core/schedule/hosts.js";
+import { UsageError } from "../../../core/errors.js";
 import { makeConfigDir, repoRoot } from "../../helpers/cli.js";
 import { describeWithTools } from "../../helpers/tools.js";
 
@@ -102,6 +104,34 @@ describe("the systemd unit", () => {
     expect(outside).toMatchObject({ privateTmp: "yes", protectHome: "yes" });
     expect(renderSchedulerUnit(inTmp)).toContain("\nPrivateTmp=no\n");
   });
+
+  it("--host-name goes into ExecStart as scheduler start --host-name NAME; a name scheduler start refuses is refused", async () => {
+    const configDir = makeConfigDir({ "config.yaml": "storage:\n  base_path: /var/lib/chantal-test\n" });
+    dirs.push(configDir);
+    const loaded = await loadConfig({ configDir, env: {} });
+    const paths = { nodePath: "/usr/bin/node", cliPath: "/opt/chantal/bin/chantal-run.js" };
+    expect(unitOptionsFor(loaded, { ...paths, hostName: "mirror-a.example" }).execStart.slice(-4)).toEqual([
+      "scheduler",
+      "start",
+      "--host-name",
+      "mirror-a.example",
+    ]);
+    expect(renderSchedulerUnit(unitOptionsFor(loaded, { ...paths, hostName: "mirror-a" }))).toMatch(/^ExecStart=.* scheduler start --host-name mirror-a$/m);
+    expect(unitOptionsFor(loaded, paths).execStart.at(-1)).toBe("start");
+    for (const bad of ["", "-x", "a b", "a/b", "é"]) {
+      expect(() => unitOptionsFor(loaded, { ...paths, hostName: bad })).toThrow(UsageError);
+      expect(() => unitOptionsFor(loaded, { ...paths, hostName: bad })).toThrow(
+        (() => {
+          try {
+            schedulerHostName(bad);
+          } catch (err) {
+            return (err as Error).message;
+          }
+          throw new Error(`schedulerHostName accepts ${JSON.stringify(bad)}`);
+        })(),
+      );
+    }
+  });
 });
 
 /** The unit's overall exposure as systemd-analyze security --offline=true rates it (0 = locked down, 10 = exposed). */
@@ -143,14 +173,15 @@ describeWithTools(["systemd-analyze"], "the systemd unit, checked by systemd", (
     },
   );
 
-  it("systemd-analyze verify accepts the unit that install-systemd renders", () => {
+  it.each([[[]], [["--host-name", "mirror-a.example"]]])("systemd-analyze verify accepts the unit that install-systemd renders (%j)", (extra) => {
     const dir = mkdtempSync(join(tmpdir(), "chantal-unit-"));
     dirs.push(dir);
     const unit = renderSchedulerUnit({
       ...DEFAULT_UNIT_OPTIONS,
-      execStart: [process.execPath, join(repoRoot, "bin", "chantal-run.js"), "--config-dir", dir, "scheduler", "start"],
+      execStart: [process.execPath, join(repoRoot, "bin", "chantal-run.js"), "--config-dir", dir, "scheduler", "start", ...extra],
       readWritePaths: [dir],
     });
+    expect(unit).toContain(`scheduler start${extra.length ? ` ${extra.join(" ")}` : ""}\n`);
     const file = join(dir, "chantal-scheduler.service");
     writeFileSync(file, unit);
     const r = spawnSync("systemd-analyze", ["verify", file], { encoding: "utf8" });

@@ -115,6 +115,36 @@ describe("FilesystemBlobStore", () => {
     expect(await readFile(blobs.pathOf(SHA_B), "utf8")).toBe("y");
   });
 
+  it("adoptStaged: the blob enters the pool only at flushAdopted(), with the mode it was written with, no temp file left", async () => {
+    const temp = await tempWith("staged");
+    await blobs.adoptStaged(temp, SHA_B);
+    expect(await blobs.has(SHA_B)).toBe(false);
+    await blobs.flushAdopted();
+    expect(await readFile(blobs.pathOf(SHA_B), "utf8")).toBe("staged");
+    expect(await readdir(join(dir, "tmp"))).toEqual([]);
+  });
+
+  it("adoptStaged: without sync -f each staged file is fsynced; one that cannot be moved in keeps every flush failing", async () => {
+    await blobs.adoptStaged(await tempWith("a"), SHA_A);
+    const gone = await tempWith("b");
+    await blobs.adoptStaged(gone, SHA_B);
+    await rm(gone);
+    const path = process.env.PATH;
+    process.env.PATH = "/nonexistent";
+    try {
+      // The per-file fallback fsyncs the vanished temp file by name: nothing is moved in.
+      await expect(blobs.flushAdopted()).rejects.toThrow(/cannot flush pool/);
+      expect(await blobs.has(SHA_A)).toBe(false);
+    } finally {
+      process.env.PATH = path;
+    }
+    // With sync -f: A moves in, B's rename fails; B stays staged, so no later flush reports it durable.
+    await expect(blobs.flushAdopted()).rejects.toThrow(/cannot flush pool blobs.*cannot move/);
+    expect(await readFile(blobs.pathOf(SHA_A), "utf8")).toBe("a");
+    await expect(blobs.flushAdopted()).rejects.toThrow(/cannot flush pool/);
+    expect(await blobs.has(SHA_B)).toBe(false);
+  });
+
   it("fails clearly when the temp file is missing", async () => {
     await expect(blobs.adopt(join(dir, "tmp", "nope"), SHA_A)).rejects.toThrow(PoolError);
   });

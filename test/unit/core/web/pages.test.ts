@@ -47,6 +47,7 @@ const repo: RepositoryJson = {
   },
   last_run: run,
   next_run: at,
+  waiting_for_window: null,
 };
 
 const rendered: [string, string][] = [
@@ -128,6 +129,18 @@ describe("every page escapes what it shows", () => {
     const href = `/repositories/${encodeURIComponent(X)}/diff?${new URLSearchParams({ from: `${X}2`, to: X })}`;
     expect(text).toContain(`href="${escapeHtml(href)}"`);
     expect(text).toContain(`<form method="get" action="${escapeHtml(`/repositories/${encodeURIComponent(X)}/diff`)}">`);
+  });
+});
+
+describe("a due run waiting for its maintenance window", () => {
+  it("shows on the overview and the repository page instead of the next run", () => {
+    const waiting = { ...repo, id: "w", waiting_for_window: { opens_at: new Date("2026-12-02T01:00:00Z") } };
+    const detail = { ...waiting, groups: [], runs: [], snapshots: [] };
+    for (const text of [pages.repositoriesPage([waiting], null).text, pages.repositoryPage(detail).text])
+      expect(text).toContain('<span class="waiting" data-waiting-for-window="2026-12-02T01:00:00.000Z">waiting for window (opens 2026-12-02 01:00 UTC)</span>');
+    const never = { ...repo, id: "w", waiting_for_window: { opens_at: null } };
+    expect(pages.repositoriesPage([never], null).text).toContain("waiting for window (none opens within a year)");
+    expect(pages.repositoriesPage([repo], null).text).not.toContain("waiting for window");
   });
 });
 

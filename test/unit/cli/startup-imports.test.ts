@@ -1,0 +1,63 @@
+// A sync's start-up loads only what a sync of the default configuration uses: the PAC sandbox, nodemailer, the AWS SDK,
+// prom-client and openpgp are imported when a configuration asks for them (each costs 0.05–0.2 s of every run's start).
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, expect, it } from "vitest";
+import { repoRoot } from "../../helpers/cli.js";
+
+const run = promisify(execFile);
+const dir = mkdtempSync(join(tmpdir(), "chantal-imports-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The npm packages loaded by importing `module` (a path under the repository). */
+async function packagesLoadedBy(module: string): Promise<Set<string>> {
+  const record = join(dir, `${module.replaceAll("/", "_")}.txt`);
+  await run(
+    process.execPath,
+    [
+      ...(module.endsWith(".ts") ? ["--import", "tsx"] : []),
+      "--import",
+      "./test/helpers/record-imports.mjs",
+      "--input-type=module",
+      "-e",
+      `await import(${JSON.stringify(`./${module}`)})`,
+    ],
+    { cwd: repoRoot, env: { ...process.env, CHANTAL_RECORD_IMPORTS: record } },
+  );
+  const names = new Set<string>();
+  for (const url of readFileSync(record, "utf8").split("\n")) {
+    const m = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url);
+    if (m) names.add(m[1]!);
+  }
+  return names;
+}
+
+const LAZY = ["pac-resolver", "quickjs-wasi", "nodemailer", "@aws-sdk/client-s3", "@aws-sdk/lib-storage", "prom-client", "openpgp"];
+
+it.each(["bin/commands/repo-sync.ts", "bin/commands/repo-list.ts"])(
+  "%s loads none of the optional features' packages",
+  async (module) => {
+    const loaded = await packagesLoadedBy(module);
+    // The recording works: what every command needs is there.
+    expect(loaded).toContain("pg");
+    expect(loaded).toContain("yaml");
+    expect(LAZY.filter((p) => loaded.has(p))).toEqual([]);
+  },
+  60_000,
+);
+
+// The build bundles drizzle-orm into dist/core/db/drizzle.js (scripts/bundle-drizzle.mjs): the installed CLI never loads
+// the package, whose 178 KB package.json Node 24 re-reads per file. npm ci builds dist (prepare), so CI always checks it.
+it.skipIf(!existsSync(join(repoRoot, "dist/bin/commands/repo-sync.js")) && process.env.CI !== "true")(
+  "the built repo sync loads drizzle-orm from the bundle, not from node_modules",
+  async () => {
+    const loaded = await packagesLoadedBy("dist/bin/commands/repo-sync.js");
+    expect(loaded).toContain("pg");
+    expect(loaded.has("drizzle-orm")).toBe(false);
+    expect(LAZY.filter((p) => loaded.has(p))).toEqual([]);
+  },
+  60_000,
+);
