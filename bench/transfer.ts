@@ -9,6 +9,7 @@
 import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { chmod, mkdir, rm, writeFile } from "node:fs/promises";
+import { Session } from "node:inspector/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -31,6 +32,7 @@ const { values } = parseArgs({
     runs: { type: "string" },
     only: { type: "string", default: "small,large,delta" },
     json: { type: "boolean", default: false },
+    "cpu-prof-dir": { type: "string" },
   },
 });
 const QUICK = values.quick === true;
@@ -38,6 +40,24 @@ const RUNS = Number(values.runs ?? (QUICK ? 1 : 3));
 const ONLY = new Set(values.only!.split(","));
 const base = join(process.env.CHANTAL_BENCH_DIR ?? join(tmpdir(), "chantal-bench"), "transfer");
 const log = (s: string) => process.stderr.write(`${s}\n`);
+const PROFILE_DIR = values["cpu-prof-dir"];
+
+/** Run `fn` under V8's CPU profiler when --cpu-prof-dir is given (only the timed call, not the seeding), into <dir>/<name>.cpuprofile. */
+async function profiled<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  if (!PROFILE_DIR) return fn();
+  const session = new Session();
+  session.connect();
+  await session.post("Profiler.enable");
+  await session.post("Profiler.start");
+  try {
+    return await fn();
+  } finally {
+    const { profile } = await session.post("Profiler.stop");
+    await mkdir(PROFILE_DIR, { recursive: true });
+    await writeFile(join(PROFILE_DIR, `${name}-${randomBytes(2).toString("hex")}.cpuprofile`), JSON.stringify(profile));
+    session.disconnect();
+  }
+}
 
 interface Workload {
   id: string;
@@ -113,13 +133,15 @@ async function timeExport(
   const output = join(base, "out", `${repoId}-${snapshot}-${format}-${randomBytes(3).toString("hex")}`);
   const elapsed = stopwatch();
   const cpu = cpuStopwatch();
-  const outcome = await createExport(db, blobs, config, {
-    selection: { kind: "snapshot", repo_id: repoId, snapshot },
-    format,
-    output,
-    now: new Date(),
-    ...extra,
-  });
+  const outcome = await profiled(`export-${repoId}-${format}`, () =>
+    createExport(db, blobs, config, {
+      selection: { kind: "snapshot", repo_id: repoId, snapshot },
+      format,
+      output,
+      now: new Date(),
+      ...extra,
+    }),
+  );
   return { seconds: elapsed(), cpu: cpu(), outcome };
 }
 
@@ -137,16 +159,21 @@ function shCpu(script: string, args: string[]): number {
 }
 
 /**
- * `tar cf` of the pool's files; `synced`: then `sync FILE` (its data on disk, as the export's fsyncs make it); `cpu`:
- * tar's CPU seconds (a measure the other jobs on a shared machine move less than the wall clock).
+ * `tar cf` of the pool's files (`seconds`), then again followed by `sync FILE` (its data on disk, as the export's
+ * fsyncs make it): `syncedSeconds`, and `cpu`, the CPU seconds of that tar and sync (a measure the other jobs on a
+ * shared machine move less than the wall clock).
  */
 function timeTar(pool: string, dirs: string[]): { seconds: number; syncedSeconds: number; cpu: number; file: string } {
   const out = join(base, "out", `tar-${randomBytes(3).toString("hex")}.tar`);
   const elapsed = stopwatch();
-  const cpu = shCpu('out=$0 pool=$1; shift; tar cf "$out" -C "$pool" "$@"', [out, pool, ...dirs]);
+  execFileSync("sh", ["-c", 'out=$0 pool=$1; shift; tar cf "$out" -C "$pool" "$@"', out, pool, ...dirs]);
   const seconds = elapsed();
-  execFileSync("sync", [out]);
-  return { seconds, syncedSeconds: elapsed(), cpu, file: out };
+  execFileSync("rm", ["-f", out]);
+  execFileSync("sync");
+  // The CPU ratio's baseline includes the flush, as the export's CPU includes its own fsync.
+  const synced = stopwatch();
+  const cpu = shCpu('out=$0 pool=$1; shift; tar cf "$out" -C "$pool" "$@" && sync "$out"', [out, pool, ...dirs]);
+  return { seconds, syncedSeconds: synced(), cpu, file: out };
 }
 
 /** import of a bundle into a fresh receiver (its own database and pool), signature skipped as in timeVerify. */
@@ -164,7 +191,7 @@ async function timeImport(adminUrl: string, bundle: string, repoId: string): Pro
     } as unknown as Config;
     const elapsed = stopwatch();
     const cpu = cpuStopwatch();
-    const r = await importBundle(db, config, bundle, { insecure: true });
+    const r = await profiled(`import-${repoId}`, () => importBundle(db, config, bundle, { insecure: true }));
     const seconds = elapsed();
     const cpuSeconds = cpu();
     if (r.snapshotsCreated.length !== 1) throw new Error(`${bundle}: import created ${r.snapshotsCreated.length} snapshots`);
@@ -181,8 +208,7 @@ function timeUntar(tarFile: string): { seconds: number; cpu: number } {
   execFileSync("rm", ["-rf", into]);
   execFileSync("mkdir", ["-p", into]);
   const elapsed = stopwatch();
-  const cpu = shCpu('tar xf "$0" -C "$1"', [tarFile, into]);
-  execFileSync("sync", ["-f", into]);
+  const cpu = shCpu('tar xf "$0" -C "$1" && sync -f "$1"', [tarFile, into]);
   const seconds = elapsed();
   execFileSync("rm", ["-rf", into]);
   return { seconds, cpu };

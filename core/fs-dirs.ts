@@ -1,4 +1,5 @@
 // Directories Chantal creates under its storage paths: exact modes (not the umask's), traversable parents, concurrency-safe.
+import { chmodSync, fchmodSync, fstatSync, mkdirSync, statSync } from "node:fs";
 import { chmod, mkdir, stat, type FileHandle } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { ChantalError } from "./errors.js";
@@ -26,6 +27,12 @@ export class SharedFileMode {
   async exact(fh: FileHandle): Promise<void> {
     if (this.stripped === undefined) this.stripped = ((await fh.stat()).mode & 0o777) !== SHARED_FILE_MODE;
     if (this.stripped) await fh.chmod(SHARED_FILE_MODE);
+  }
+
+  /** exact() for a file descriptor opened synchronously (small blobs written with synchronous calls). */
+  exactSync(fd: number): void {
+    if (this.stripped === undefined) this.stripped = (fstatSync(fd).mode & 0o777) !== SHARED_FILE_MODE;
+    if (this.stripped) fchmodSync(fd, SHARED_FILE_MODE);
   }
 
   /** Whether a file created with SHARED_FILE_MODE without a handle to check (a write stream) needs a chmod. */
@@ -60,6 +67,27 @@ export async function makeDirectory(path: string, opts: MakeDirectoryOptions = {
   const created: string[] = [];
   await create(resolve(path), opts.mode ?? DirMode.shared, opts.parentMode ?? DirMode.shared, created);
   return created;
+}
+
+/**
+ * The common case of makeDirectory in one synchronous mkdir: `path` is created (exact `mode`, as makeDirectory) when
+ * its parent exists. Returns false when it did not create it (its parent is missing, it exists, or mkdir failed):
+ * the caller then runs makeDirectory, which explains or handles each. `modes` remembers per mode whether the umask
+ * strips it (one stat for the first directory, a chmod after each mkdir only if it does).
+ */
+export function tryCreateDirectorySync(path: string, mode: number, modes: Map<number, boolean>): boolean {
+  try {
+    mkdirSync(path, { mode });
+  } catch {
+    return false;
+  }
+  let stripped = modes.get(mode);
+  if (stripped === undefined) {
+    stripped = (statSync(path).mode & 0o777) !== mode;
+    modes.set(mode, stripped);
+  }
+  if (stripped) chmodSync(path, mode);
+  return true;
 }
 
 async function create(dir: string, mode: number, parentMode: number, created: string[]): Promise<void> {

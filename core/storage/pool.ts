@@ -4,8 +4,7 @@
 // before the rename and its directory by flushAdopted(), before the database records the blob. Staged downloads
 // (adoptStaged) are flushed a batch at a time: one syncfs for their data, the renames, one syncfs for the directories.
 // putUnflushed (an import): both by flushAdopted(), one syncfs for a whole import.
-import { createReadStream, createWriteStream } from "node:fs";
-import { renameSync } from "node:fs";
+import { closeSync, createReadStream, createWriteStream, linkSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { chmod, link, open, readdir, rename, stat, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
@@ -13,13 +12,18 @@ import { pipeline } from "node:stream/promises";
 import { adoptedByAlias, errCode, normalizeSha256, PoolError, TempArea, type AdoptOptions, type BlobStore } from "./blob-store.js";
 import { forEachLimited } from "../concurrency.js";
 import { DirtyDirectories, fsyncPath, isFsyncEnabled, syncFilesystem } from "./durable.js";
-import { DirMode, makeDirectory, SHARED_FILE_MODE, SharedFileMode } from "../fs-dirs.js";
+import { DirMode, makeDirectory, SHARED_FILE_MODE, SharedFileMode, tryCreateDirectorySync } from "../fs-dirs.js";
 
 export { normalizeSha256, PoolError } from "./blob-store.js";
 
 const DEFAULT_STAT_CONCURRENCY = 64;
 const READ_CHUNK_BYTES = 1 << 20;
 const FSYNC_CONCURRENCY = 16;
+/**
+ * Blobs up to this size are put with synchronous calls (open, write, close, link, unlink; mkdir of a new directory):
+ * for a 20 KB blob in the page cache each call takes microseconds, where each thread-pool hop and its promise cost more.
+ */
+const SYNC_PUT_BYTES = 1 << 20;
 /** Staged blobs renamed into the pool per turn of the event loop (synchronous renames: no thread-pool hop, no promise each). */
 const RENAMES_PER_TURN = 256;
 
@@ -44,6 +48,8 @@ export class FilesystemBlobStore implements BlobStore {
   private flushing: Promise<void> = Promise.resolve();
   /** The exact mode of the files putUnflushed() creates. */
   private readonly sharedMode = new SharedFileMode();
+  /** Whether the umask strips a directory mode (tryCreateDirectorySync). */
+  private readonly dirModes = new Map<number, boolean>();
 
   constructor(
     readonly root: string,
@@ -148,6 +154,17 @@ export class FilesystemBlobStore implements BlobStore {
    * this unflushed copy). flushAdopted() makes it durable.
    */
   async putUnflushed(sha256: string, data: Buffer | Readable, signal?: AbortSignal): Promise<void> {
+    if (Buffer.isBuffer(data) && data.length <= SYNC_PUT_BYTES) {
+      const dir = dirname(this.pathOf(sha256));
+      // A new directory is made synchronously too when its parent exists (most <aa>/<bb> of a fresh pool).
+      if (!this.madeDirs.has(dir)) this.ensureDirSync(dir);
+      await this.ensureDir(dir);
+      if (this.putSmallSync(sha256, data)) return;
+      // The directory went away since we made it (pool cleanup): make it again.
+      await this.remakeDir(dir);
+      if (!this.putSmallSync(sha256, data)) throw new PoolError(`cannot put blob ${sha256} into the pool: its directory ${dir} vanished twice`);
+      return;
+    }
     const dest = this.pathOf(sha256);
     const tmp = this.tempPath(sha256);
     try {
@@ -175,13 +192,49 @@ export class FilesystemBlobStore implements BlobStore {
       this.unflushed.push(dest);
       this.dirtyDirs.add(dirname(dest));
     } catch (err) {
-      if (errCode(err) === "EXDEV") {
-        throw new PoolError(`temp dir ${this.tempDir} and pool ${this.root} must be on the same filesystem (link failed with EXDEV)`, { cause: err });
-      }
-      throw new PoolError(`cannot put blob ${sha256} into the pool as ${dest}: ${(err as Error).message}`, { cause: err });
+      throw this.putError(err, sha256, dest);
     } finally {
       await unlink(tmp).catch(() => undefined);
     }
+  }
+
+  /** putUnflushed of a small buffer into its made directory, with synchronous calls (SYNC_PUT_BYTES); false if that directory is gone. */
+  private putSmallSync(sha256: string, data: Buffer): boolean {
+    const dest = this.pathOf(sha256);
+    const tmp = this.tempPath(sha256);
+    try {
+      const fd = openSync(tmp, "wx", SHARED_FILE_MODE);
+      try {
+        for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off);
+        this.sharedMode.exactSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      try {
+        linkSync(tmp, dest);
+      } catch (err) {
+        if (errCode(err) === "ENOENT") return false;
+        if (errCode(err) !== "EEXIST") throw err;
+      }
+      this.unflushed.push(dest);
+      this.dirtyDirs.add(dirname(dest));
+      return true;
+    } catch (err) {
+      throw this.putError(err, sha256, dest);
+    } finally {
+      try {
+        unlinkSync(tmp);
+      } catch {
+        // Never created (open failed) or already gone.
+      }
+    }
+  }
+
+  private putError(err: unknown, sha256: string, dest: string): PoolError {
+    if (errCode(err) === "EXDEV") {
+      return new PoolError(`temp dir ${this.tempDir} and pool ${this.root} must be on the same filesystem (link failed with EXDEV)`, { cause: err });
+    }
+    return new PoolError(`cannot put blob ${sha256} into the pool as ${dest}: ${(err as Error).message}`, { cause: err });
   }
 
   /**
@@ -291,6 +344,13 @@ export class FilesystemBlobStore implements BlobStore {
       this.madeDirs.set(dir, made);
     }
     return made;
+  }
+
+  /** ensureDir's common case synchronously: a new directory whose parent exists (else ensureDir's async path, later). */
+  private ensureDirSync(dir: string): void {
+    if (!tryCreateDirectorySync(dir, DirMode.shared, this.dirModes)) return;
+    this.dirtyDirs.add(dirname(dir));
+    this.madeDirs.set(dir, Promise.resolve());
   }
 
   /** ensureDir again after the directory was removed under us (pool cleanup) since it was made. */

@@ -78,6 +78,31 @@ describe("FilesystemBlobStore", () => {
     expect(await readdir(join(dir, "tmp"))).toEqual([]);
   });
 
+  it("putUnflushed makes new <aa>/<bb> directories 0755 whatever the umask, synchronously or not, and flushes them", async () => {
+    const old = process.umask(0o077);
+    try {
+      // ab12…: <ab> and <ab>/<12> are new (the async path, a missing parent); ab34…: only <ab>/<34> (the synchronous one).
+      await blobs.putUnflushed(SHA_B, Buffer.from("one"));
+      await blobs.putUnflushed(`ab34${"0".repeat(60)}`, Buffer.from("two"));
+      await blobs.flushAdopted();
+    } finally {
+      process.umask(old);
+    }
+    for (const d of ["ab", "ab/12", "ab/34"]) expect((await stat(join(dir, "pool", d))).mode & 0o777, d).toBe(0o755);
+    expect(await readFile(blobs.pathOf(`ab34${"0".repeat(60)}`), "utf8")).toBe("two");
+  });
+
+  it("putUnflushed makes a directory again when it went away after it was made (pool cleanup)", async () => {
+    await blobs.putUnflushed(SHA_B, Buffer.from("one"));
+    await blobs.flushAdopted();
+    await rm(join(dir, "pool", "ab"), { recursive: true });
+    const other = `ab12${"f".repeat(60)}`;
+    await blobs.putUnflushed(other, Buffer.from("two"));
+    await blobs.flushAdopted();
+    expect(await readFile(blobs.pathOf(other), "utf8")).toBe("two");
+    expect(await readdir(join(dir, "tmp"))).toEqual([]);
+  });
+
   it("putUnflushed never replaces a blob already in the pool (it may be recorded and flushed)", async () => {
     await blobs.adopt(await tempWith("first"), SHA_A);
     const before = await stat(blobs.pathOf(SHA_A));
