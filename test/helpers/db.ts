@@ -36,8 +36,21 @@ export async function createTestDatabase(prefix = "t"): Promise<TestDatabase> {
     async drop() {
       const c = new pg.Client({ connectionString: admin });
       await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
+      try {
+        // pg's pool.end() resolves before its connections have closed: a forced drop then terminates a session whose
+        // client no longer listens for errors (an uncaught 57P01). Wait up to 2 s for them to go; force what stays
+        // (the idle lock sessions a process keeps listen for their end).
+        for (let i = 0; i < 40; i++) {
+          const { rows } = await c.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name NOT LIKE '%chantal-lock:%'", [
+            name,
+          ]);
+          if (rows[0].n === 0) break;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await c.end();
+      }
     },
   };
 }
