@@ -1,6 +1,6 @@
 // Writes a bundle's blobs from the pool (filesystem or S3): blobs/<aa>/<sha256> files, or tar volumes; every blob hashed as it is copied.
 import { createHash } from "node:crypto";
-import { closeSync, openSync, readSync } from "node:fs";
+import { closeSync, openSync, readSync, writeFileSync } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { forEachLimited } from "../concurrency.js";
@@ -11,7 +11,7 @@ import { FilesystemBlobStore } from "../storage/pool.js";
 import { makeDirectory } from "../fs-dirs.js";
 import { BLOBS_DIR, blobPath, volumeFileName, volumeMemberName, type VolumeEntry } from "./manifest.js";
 import type { ExportPlan } from "./plan.js";
-import { tarHeader, tarPadding, TAR_BLOCK } from "./tar.js";
+import { tarHeader, tarPadding, TAR_BLOCK, writeTarHeader } from "./tar.js";
 
 /** A pool blob whose bytes are not its name: the pool is damaged, and the export stops rather than carry it. */
 export class PoolBlobCorruptError extends ChantalError {}
@@ -102,6 +102,13 @@ export async function writeBlobDirectory(blobs: BlobStore, bundle: string, plan:
     plan.included,
     DIR_CONCURRENCY,
     async (b) => {
+      if (blobs instanceof FilesystemBlobStore && b.size <= SMALL_BLOB) {
+        // A pool file's small blob, read and written with synchronous calls (no thread-pool hop or promise for each).
+        opts.signal?.throwIfAborted();
+        writeFileSync(join(bundle, blobPath(b.sha256)), readPoolFileSync(blobs, b), { flag: "wx", mode: 0o644 });
+        opts.onBlob?.(b.size);
+        return;
+      }
       const small = b.size <= SMALL_BLOB ? await readSmallBlob(blobs, b, opts.signal) : null;
       const fh = await open(join(bundle, blobPath(b.sha256)), "wx", 0o644);
       try {
@@ -122,65 +129,168 @@ export async function writeBlobDirectory(blobs: BlobStore, bundle: string, plan:
   );
 }
 
+/** Each of the two buffers a volume is laid out in. */
+const VOLUME_BUFFER = 4 * 1024 * 1024;
+
+/**
+ * A tar volume laid out in two reusable buffers: members are placed in one (headers written and pool files read
+ * straight into it) while the other is being written to the file; the volume's sha256 is updated once per buffer.
+ * Nothing is allocated or copied per member, where a header, a data buffer and a concatenation each were.
+ */
+class VolumeWriter {
+  private readonly buffers = [Buffer.allocUnsafe(VOLUME_BUFFER), Buffer.allocUnsafe(VOLUME_BUFFER)];
+  private current = 0;
+  /** Bytes of the current buffer filled in. */
+  used = 0;
+  /** Bytes of the volume so far (written and buffered). */
+  size = 0;
+  private writing: Promise<void> = Promise.resolve();
+  private readonly hash = createHash("sha256");
+
+  constructor(private readonly fh: FileHandle) {}
+
+  get buffer(): Buffer {
+    return this.buffers[this.current]!;
+  }
+
+  /** `n` contiguous free bytes in the current buffer (n ≤ VOLUME_BUFFER): a buffer with fewer is handed to the file first. */
+  async room(n: number): Promise<void> {
+    if (VOLUME_BUFFER - this.used < n) await this.rotate();
+  }
+
+  /** The next `n` bytes of the current buffer were filled in. */
+  commit(n: number): void {
+    this.used += n;
+    this.size += n;
+  }
+
+  /** Copy `chunk` in (an object store's bytes, a header, padding). */
+  async append(chunk: Buffer): Promise<void> {
+    for (let off = 0; off < chunk.length; ) {
+      if (this.used === VOLUME_BUFFER) await this.rotate();
+      const n = chunk.copy(this.buffer, this.used, off);
+      off += n;
+      this.commit(n);
+    }
+  }
+
+  /** Hand the current buffer to the file (once the other one's write is done) and fill the other. */
+  private async rotate(): Promise<void> {
+    const full = this.buffer.subarray(0, this.used);
+    this.hash.update(full);
+    await this.writing;
+    this.writing = writeAll(this.fh, full);
+    // Awaited at the next rotate or at the end; not an unhandled rejection meanwhile.
+    this.writing.catch(() => undefined);
+    this.current ^= 1;
+    this.used = 0;
+  }
+
+  /** Wait for a write in flight, whatever its outcome (before the file is closed after a failure). */
+  async settle(): Promise<void> {
+    await this.writing.catch(() => undefined);
+  }
+
+  /** Everything buffered is written; the volume's sha256. */
+  async end(): Promise<string> {
+    if (this.used > 0) await this.rotate();
+    await this.writing;
+    return this.hash.digest("hex");
+  }
+}
+
+/** A pool file as a member: its header, its bytes read straight into the volume's buffer and verified (name, catalog size), padding. */
+async function placeLocal(w: VolumeWriter, blobs: FilesystemBlobStore, b: { sha256: string; size: number }, opts: WriteOptions): Promise<void> {
+  opts.signal?.throwIfAborted();
+  const name = volumeMemberName(b.sha256);
+  const padded = Math.ceil(b.size / TAR_BLOCK) * TAR_BLOCK;
+  const hash = createHash("sha256");
+  let got = 0;
+  if (TAR_BLOCK + padded + 1 <= VOLUME_BUFFER) {
+    // Header, data and padding in one piece of the buffer; one byte more is read to see a file longer than the catalog says.
+    await w.room(TAR_BLOCK + padded + 1);
+    const at = w.used + TAR_BLOCK;
+    const fd = openSync(blobs.pathOf(b.sha256), "r");
+    try {
+      for (let n = -1; n !== 0 && got <= b.size; got += n) n = readSync(fd, w.buffer, at + got, b.size + 1 - got, got);
+    } finally {
+      closeSync(fd);
+    }
+    const actual = hash.update(w.buffer.subarray(at, at + got)).digest("hex");
+    if (got !== b.size || actual !== b.sha256) throw corrupt(blobs, b, got, actual);
+    writeTarHeader(w.buffer, w.used, name, b.size, opts.mtime);
+    w.buffer.fill(0, at + b.size, at + padded);
+    w.commit(TAR_BLOCK + padded);
+    return;
+  }
+  // Larger than a buffer: the header, then the file in pieces of what the current buffer has free.
+  await w.append(tarHeader(name, b.size, opts.mtime));
+  const fd = openSync(blobs.pathOf(b.sha256), "r");
+  try {
+    while (got < b.size) {
+      await w.room(1);
+      const n = readSync(fd, w.buffer, w.used, Math.min(VOLUME_BUFFER - w.used, b.size - got), got);
+      if (n === 0) break;
+      hash.update(w.buffer.subarray(w.used, w.used + n));
+      w.commit(n);
+      got += n;
+      opts.signal?.throwIfAborted();
+    }
+    if (got === b.size && readSync(fd, Buffer.allocUnsafe(1), 0, 1, got) > 0) got += 1;
+  } finally {
+    closeSync(fd);
+  }
+  const actual = hash.digest("hex");
+  if (got !== b.size || actual !== b.sha256) throw corrupt(blobs, b, got, actual);
+  const pad = tarPadding(b.size);
+  if (pad > 0) await w.append(ZERO.subarray(0, pad));
+}
+
 /** Tar form: volume-0001.tar, …; each member blobs/<sha256> in the plan's order; returns each volume's size and sha256. */
 export async function writeBlobVolumes(blobs: BlobStore, bundle: string, plan: ExportPlan, opts: WriteOptions): Promise<VolumeEntry[]> {
   const out: VolumeEntry[] = [];
+  const local = blobs instanceof FilesystemBlobStore ? blobs : undefined;
   for (let v = 0; v < plan.volumeBytes.length; v++) {
     const file = volumeFileName(v);
     const fh = await open(join(bundle, file), "wx", 0o644);
-    const hash = createHash("sha256");
-    let size = 0;
-    // Buffered: a 20 KB blob is a header, its data and its padding in one write.
-    let pending: Buffer[] = [];
-    let pendingBytes = 0;
-    const flush = async () => {
-      if (pendingBytes === 0) return;
-      await writeAll(fh, pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes));
-      pending = [];
-      pendingBytes = 0;
-    };
-    const write = async (chunk: Buffer) => {
-      hash.update(chunk);
-      size += chunk.length;
-      pending.push(chunk);
-      pendingBytes += chunk.length;
-      if (pendingBytes >= 1024 * 1024) await flush();
-    };
+    const w = new VolumeWriter(fh);
     const members = plan.included.filter((b) => b.volume === v);
-    // Small blobs of an object store are read ahead, a few at a time, and written in order; a pool file's as written.
-    const local = blobs instanceof FilesystemBlobStore ? blobs : undefined;
+    // Small blobs of an object store are read ahead, a few at a time, and placed in order; a pool file's as placed.
     const ahead = new Map<number, Promise<Buffer>>();
     let queued = 0;
+    let sha256: string;
     try {
       for (const [i, b] of members.entries()) {
-        for (; !local && queued < members.length && queued <= i + READ_AHEAD; queued++) {
-          const m = members[queued]!;
-          if (m.size > SMALL_BLOB) continue;
-          const p = readSmallBlob(blobs, m, opts.signal);
-          p.catch(() => undefined);
-          ahead.set(queued, p);
+        if (local) {
+          await placeLocal(w, local, b, opts);
+        } else {
+          for (; queued < members.length && queued <= i + READ_AHEAD; queued++) {
+            const m = members[queued]!;
+            if (m.size > SMALL_BLOB) continue;
+            const p = readSmallBlob(blobs, m, opts.signal);
+            p.catch(() => undefined);
+            ahead.set(queued, p);
+          }
+          await w.append(tarHeader(volumeMemberName(b.sha256), b.size, opts.mtime));
+          const small = ahead.get(i);
+          if (small) {
+            ahead.delete(i);
+            await w.append(await small);
+          } else await copyBlob(blobs, b, (chunk) => w.append(chunk), opts.signal);
+          const pad = tarPadding(b.size);
+          if (pad > 0) await w.append(ZERO.subarray(0, pad));
         }
-        await write(tarHeader(volumeMemberName(b.sha256), b.size, opts.mtime));
-        const small = ahead.get(i);
-        if (small) {
-          ahead.delete(i);
-          await write(await small);
-        } else if (local && b.size <= SMALL_BLOB) {
-          opts.signal?.throwIfAborted();
-          await write(readPoolFileSync(local, b));
-        } else await copyBlob(blobs, b, write, opts.signal);
-        const pad = tarPadding(b.size);
-        if (pad > 0) await write(ZERO.subarray(0, pad));
         opts.onBlob?.(b.size);
       }
-      await write(ZERO);
-      await flush();
+      await w.append(ZERO);
+      sha256 = await w.end();
       if (isFsyncEnabled()) await fh.sync();
     } finally {
+      await w.settle();
       await fh.close();
     }
-    if (size !== plan.volumeBytes[v]) throw new Error(`volume ${file} has ${size} bytes, the plan said ${plan.volumeBytes[v]}`);
-    out.push({ file, size, sha256: hash.digest("hex") });
+    if (w.size !== plan.volumeBytes[v]) throw new Error(`volume ${file} has ${w.size} bytes, the plan said ${plan.volumeBytes[v]}`);
+    out.push({ file, size: w.size, sha256 });
   }
   await fsyncDirs([bundle], opts.signal);
   return out;

@@ -20,9 +20,17 @@ function octal(value: number, width: number): string {
 
 /** The header of a regular file `name` (at most 100 bytes) of `size` bytes: mode 0644, owner 0:0, mtime `mtime` (seconds). */
 export function tarHeader(name: string, size: number, mtime: number): Buffer {
+  const h = Buffer.alloc(TAR_BLOCK);
+  writeTarHeader(h, 0, name, size, mtime);
+  return h;
+}
+
+/** tarHeader written into `target` at `offset` (a volume's buffer: no block of its own per member). */
+export function writeTarHeader(target: Buffer, offset: number, name: string, size: number, mtime: number): void {
   if (Buffer.byteLength(name) > 100) throw new Error(`tar member name ${name} is longer than 100 bytes`);
   if (size > TAR_MAX_MEMBER) throw new Error(`tar member ${name} is ${size} bytes, more than ustar's ${TAR_MAX_MEMBER}`);
-  const h = Buffer.alloc(TAR_BLOCK);
+  const h = target.subarray(offset, offset + TAR_BLOCK);
+  h.fill(0);
   h.write(name, 0, 100, "utf8");
   h.write(octal(0o644, 8), 100, "latin1");
   h.write(octal(0, 8), 108, "latin1");
@@ -36,9 +44,8 @@ export function tarHeader(name: string, size: number, mtime: number): Buffer {
   h.write("root", 265, "latin1");
   h.write("root", 297, "latin1");
   let sum = 0;
-  for (const byte of h) sum += byte;
+  for (let i = 0; i < TAR_BLOCK; i++) sum += h[i]!;
   h.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148, "latin1");
-  return h;
 }
 
 export interface TarHeaderInfo {

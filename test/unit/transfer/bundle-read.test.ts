@@ -8,6 +8,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { afterAll, describe, expect, it } from "vitest";
 import type { BlobStore } from "../../../core/storage/blob-store.js";
+import { FilesystemBlobStore } from "../../../core/storage/pool.js";
 import { readBlobs } from "../../../core/transfer/bundle-read.js";
 import { PoolBlobCorruptError, writeBlobDirectory, writeBlobVolumes } from "../../../core/transfer/bundle-write.js";
 import { BundleInvalidError, type Manifest } from "../../../core/transfer/manifest.js";
@@ -129,5 +130,84 @@ describe("writing from a damaged pool", () => {
     const err = await writeBlobVolumes(store(bad), dir, plan, { mtime: 0 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PoolBlobCorruptError);
     expect((err as Error).message).toMatch(new RegExp(`pool blob ${bad} \\(memory/${bad}\\) .*pool verify --deep`));
+  });
+});
+
+describe("writing from a pool on the filesystem (headers and files placed straight into the volume's buffers)", () => {
+  // Sizes around the tar block, the 1 MiB small-blob line and the 4 MiB buffer: several buffers and one member across them.
+  const sizes = [0, 1, 511, 512, 513, 20_000, 1024 * 1024, 4 * 1024 * 1024 - 1024, 4 * 1024 * 1024 + 1, 9 * 1024 * 1024 + 3];
+  const blobsData = sizes.map((n, i) => Buffer.alloc(n, i + 1).fill(i * 7 + 3, 0, Math.min(n, 5)));
+  const refs = blobsData.map((d) => ({ sha256: createHash("sha256").update(d).digest("hex"), size: d.length }));
+
+  async function pool(name: string): Promise<FilesystemBlobStore> {
+    const root = join(scratch, name, "pool");
+    const store = new FilesystemBlobStore(root, join(scratch, name, "tmp"));
+    await store.ensureTempDir();
+    for (const [i, r] of refs.entries()) {
+      execFileSync("mkdir", ["-p", join(store.pathOf(r.sha256), "..")]);
+      writeFileSync(store.pathOf(r.sha256), blobsData[i]!);
+    }
+    return store;
+  }
+
+  it.each([undefined, 10 * 1024 * 1024])("writes volumes that tar reads back byte for byte, with their sha256 (volume size %s)", async (volumeSize) => {
+    const store = await pool(`fs-${volumeSize ?? 0}`);
+    const dir = join(scratch, `fs-${volumeSize ?? 0}`, "bundle");
+    execFileSync("mkdir", ["-p", dir]);
+    const plan = planExport(refs, { format: "tar", ...(volumeSize ? { volumeSize } : {}) });
+    const volumes = await writeBlobVolumes(store, dir, plan, { mtime: 1_700_000_000 });
+    expect(volumes.length).toBe(plan.volumeBytes.length);
+    const out = join(scratch, `fs-${volumeSize ?? 0}`, "untar");
+    execFileSync("mkdir", ["-p", out]);
+    for (const v of volumes) {
+      const bytes = readFileSync(join(dir, v.file));
+      expect(bytes.length).toBe(v.size);
+      expect(createHash("sha256").update(bytes).digest("hex")).toBe(v.sha256);
+      // Every member's padding and the two end blocks are zeros (the buffers are reused, never left with old bytes).
+      let at = 0;
+      for (; bytes[at] !== 0; ) {
+        const size = Number.parseInt(bytes.subarray(at + 124, at + 135).toString("latin1"), 8);
+        const end = at + 512 + size;
+        const next = at + 512 + Math.ceil(size / 512) * 512;
+        expect(bytes.subarray(end, next).every((x) => x === 0)).toBe(true);
+        at = next;
+      }
+      expect(bytes.length - at).toBe(1024);
+      expect(bytes.subarray(at).every((x) => x === 0)).toBe(true);
+      execFileSync("tar", ["xf", join(dir, v.file), "-C", out]);
+    }
+    for (const [i, r] of refs.entries()) expect(readFileSync(join(out, "blobs", r.sha256)).equals(blobsData[i]!), `blob of ${sizes[i]} bytes`).toBe(true);
+    const listing = execFileSync("tar", ["tvf", join(dir, volumes[0]!.file)], { encoding: "utf8" });
+    expect(listing).toMatch(/-rw-r--r-- root\/root/);
+    // The bundle reader accepts what was written.
+    const got: string[] = [];
+    await readBlobs(dir, { blobs: plan.included.map((b) => ({ sha256: b.sha256, size: b.size, volume: b.volume })), volumes } as unknown as Manifest, {
+      onBlob: async (e, stream) => {
+        for await (const _ of stream) void _;
+        got.push(e.sha256);
+      },
+    });
+    expect(got.sort()).toEqual(refs.map((r) => r.sha256).sort());
+  });
+
+  it.each([
+    ["a small blob with other bytes", 5, (d: Buffer) => Buffer.from(d).fill(0xee, 0, 1), /has sha256/],
+    ["a small blob shorter than the catalog says", 5, (d: Buffer) => d.subarray(1), /has only 19999 bytes/],
+    ["a small blob longer than the catalog says", 5, (d: Buffer) => Buffer.concat([d, Buffer.from("+")]), /has more than/],
+    ["a large blob with other bytes", 9, (d: Buffer) => Buffer.from(d).fill(0xee, d.length - 1), /has sha256/],
+    ["a large blob shorter than the catalog says", 9, (d: Buffer) => d.subarray(0, d.length - 10), /has only/],
+    ["a large blob longer than the catalog says", 9, (d: Buffer) => Buffer.concat([d, Buffer.from("+")]), /has more than/],
+  ] as const)("refuses %s, naming the file and pool verify", async (what, index, damage, message) => {
+    const name = `fs-bad-${what.replaceAll(" ", "-")}`;
+    const store = await pool(name);
+    const victim = refs[index]!;
+    writeFileSync(store.pathOf(victim.sha256), damage(blobsData[index]!));
+    const dir = join(scratch, name, "bundle");
+    execFileSync("mkdir", ["-p", dir]);
+    const err = await writeBlobVolumes(store, dir, planExport(refs, { format: "tar" }), { mtime: 0 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PoolBlobCorruptError);
+    expect((err as Error).message).toMatch(message);
+    expect((err as Error).message).toContain(store.pathOf(victim.sha256));
+    expect((err as Error).message).toContain("pool verify --deep");
   });
 });
