@@ -3,7 +3,7 @@
 // flush). Nothing unverified ever enters the pool, and temp files never outlive a failed or aborted download.
 import { createHash, type Hash } from "node:crypto";
 import { setMaxListeners } from "node:events";
-import { createReadStream } from "node:fs";
+import { closeSync, createReadStream, openSync, writeSync } from "node:fs";
 import { open, stat, unlink, type FileHandle } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import type { Dispatcher } from "undici";
@@ -341,8 +341,14 @@ async function receiveToFile(
 }
 
 /**
+ * A body up to this size is written with synchronous calls (microseconds in the page cache): the three thread-pool round
+ * trips of an open, a write and a close cost more than that per small package, and stall on a busy 2-CPU machine.
+ */
+const SYNC_WRITE_MAX_BYTES = 128 * 1024;
+
+/**
  * Buffers chunks and writes them in 1 MiB batches, one write in flight while the next batch
- * arrives. A small package costs one open, one write and one close; no stream machinery. A file it creates has
+ * arrives. A small package costs one synchronous open, write and close; no stream machinery. A file it creates has
  * SHARED_FILE_MODE (pool blobs are read by web servers through published trees' hard links): no chmod later.
  */
 class TempFileWriter {
@@ -383,6 +389,8 @@ class TempFileWriter {
   async close(opts: { sync?: boolean } = {}): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    const flushToDisk = opts.sync === true && isFsyncEnabled();
+    if (!this.handle && !flushToDisk && this.pendingBytes <= SYNC_WRITE_MAX_BYTES) return this.writeAllSync();
     try {
       await this.flush();
       await this.inFlight;
@@ -390,6 +398,21 @@ class TempFileWriter {
       if (opts.sync && isFsyncEnabled()) await this.handle.sync();
     } finally {
       await this.handle?.close();
+    }
+  }
+
+  /** The whole (small) body in one synchronous open, write and close: no FileHandle, no thread-pool hop. */
+  private writeAllSync(): void {
+    const data = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
+    const fd = openSync(this.path, this.append ? "a" : "w", SHARED_FILE_MODE);
+    try {
+      // Appending continues a file this download created (its mode already exact).
+      if (!this.append) this.mode.exactSync(fd);
+      for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off);
+    } finally {
+      closeSync(fd);
     }
   }
 

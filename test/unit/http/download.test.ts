@@ -1,6 +1,6 @@
 // Tests of core/http/download.ts.
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -402,6 +402,29 @@ describe("HTTP client behaviour", () => {
     expect(parseRetryAfter("garbage", now)).toBeUndefined();
     expect(retryDelayMs(1, { maxDelayMs: 2_000 }, 60_000)).toBe(2_000);
     for (let a = 1; a < 10; a++) expect(retryDelayMs(a, { baseDelayMs: 10, maxDelayMs: 100 })).toBeLessThanOrEqual(100);
+  });
+});
+
+describe("downloadToPool file modes", () => {
+  // 2 KB is written in one synchronous go, 300 KB through a FileHandle: both must end up 0644 in the pool.
+  it.each([
+    { size: 2_000, staged: false },
+    { size: 2_000, staged: true },
+    { size: 300_000, staged: false },
+    { size: 300_000, staged: true },
+  ])("pools $size bytes (staged $staged) with mode 0644 under umask 077", async ({ size, staged }) => {
+    const f = await fixture(`m-${size}-${staged}.rpm`, size);
+    const s = await serve();
+    const old = process.umask(0o077);
+    try {
+      await downloadToPool(job(s, f), { blobs, http: fastRetries, ...(staged ? { staged: true } : {}) });
+      await blobs.flushAdopted();
+    } finally {
+      process.umask(old);
+    }
+    expect((await pooled(f)).equals(f.content)).toBe(true);
+    expect((await stat(blobs.pathOf(f.sha256))).mode & 0o777).toBe(0o644);
+    expect(await tempFiles()).toEqual([]);
   });
 });
 
