@@ -102,8 +102,10 @@ export class ConnectionLimits implements RequestGate {
   }
 
   async acquire(url: string, signal?: AbortSignal): Promise<Release> {
+    // Without caps (the default) every request passes: no URL parse, no closure per request.
+    if (this.caps.perHost === undefined && this.caps.total === undefined) return NO_SLOT;
     const origin = new URL(url).origin;
-    if (this.h2Origins.has(origin) || (this.caps.perHost === undefined && this.caps.total === undefined)) return () => undefined;
+    if (this.h2Origins.has(origin)) return NO_SLOT;
     let host = this.hosts.get(origin);
     if (!host) {
       host = new Semaphore(this.caps.perHost ?? Number.POSITIVE_INFINITY);
@@ -123,6 +125,8 @@ export class ConnectionLimits implements RequestGate {
     }
   }
 }
+
+const NO_SLOT: Release = () => undefined;
 
 /** The process's caps: repositoryHttp() configures them from the global http: block. */
 export const processConnectionLimits = new ConnectionLimits();
