@@ -43,7 +43,7 @@ export async function commitSync<T>(
       };
       return inTransaction(client, async () => {
         // By difference: only packages the catalog lacks get their row, only the set's changes are written.
-        const change = await step(() => recordRepositoryPackages(client, ctx.row.id, packages, committedOf));
+        const change = await step(() => recordRepositoryPackages(client, ctx.row.id, packages, committedOf, ctx.previousSet));
         await step(() => upsertMetadataFiles(client, metadata));
         await step(() => replaceRepositoryMetadata(client, ctx.row.id, metadata));
         await step(() => recordIndexChecksum(client, ctx.row.id, indexChecksum));

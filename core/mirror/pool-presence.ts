@@ -1,5 +1,5 @@
 // Which blobs of a plan the pool holds: the repository's current set by the database, the rest asked of the pool.
-import { repositoryPackageShas } from "../db/package-sets.js";
+import { repositoryPackageSet } from "../db/package-sets.js";
 import type { RepoSyncContext } from "./types.js";
 
 /**
@@ -7,11 +7,15 @@ import type { RepoSyncContext } from "./types.js";
  * recorded), every blob of its current set is in the pool — the commit flushed them before recording them, pool gc
  * removes only unreferenced blobs, and `pool verify --fix` and a restore forget the checksum when blobs go missing —
  * so only the other sha256s are stated (20,000 stats cost 1-2 s through the thread pool). `--full` (ctx.force) and a
- * dry run state them all, as before.
+ * dry run state them all, as before. The set read is kept in ctx.previousSet, for the commit to write only what changed.
  */
-export async function presentBlobs(ctx: Pick<RepoSyncContext, "db" | "blobs" | "row" | "force">, shas: readonly string[]): Promise<Set<string>> {
+export async function presentBlobs(
+  ctx: Pick<RepoSyncContext, "db" | "blobs" | "row" | "force" | "previousSet">,
+  shas: readonly string[],
+): Promise<Set<string>> {
   if (ctx.force || ctx.row.indexChecksum === null || shas.length === 0) return ctx.blobs.haveMany(shas);
-  const known = await repositoryPackageShas(ctx.db, ctx.row.id);
+  ctx.previousSet = await repositoryPackageSet(ctx.db, ctx.row.id);
+  const known = new Set(ctx.previousSet.values());
   const present = new Set<string>();
   const ask: string[] = [];
   for (const s of shas) {

@@ -42,6 +42,11 @@ export interface RepoSyncContext {
   signer?: MetadataSigner;
   /** Plan only: fetch the index and metadata, decide, report; download no package and commit nothing. */
   dryRun?: boolean;
+  /**
+   * The repository's package set (location -> sha256) as the plan read it under the lock, when it trusted it
+   * (core/mirror/pool-presence.ts): the commit then writes only the difference from it.
+   */
+  previousSet?: Map<string, string>;
 }
 
 /** What reading a repository's recorded metadata needs (a sync's context, or the publish gate's). */
