@@ -1,6 +1,6 @@
 // Bulk writes of a sync: packages and metadata files by sha256, and the repository's current sets, with explicit SQL.
 import type pg from "pg";
-import { cancelOnAbort, isConnectionLoss } from "./client.js";
+import { cancelOnAbort, isConnectionLoss, withAbortableClient } from "./client.js";
 
 export interface PackageRecord {
   sha256: string;
@@ -372,6 +372,35 @@ export async function treeOf(db: pg.Pool, owner: keyof typeof TREE_SQL, id: numb
   return out;
 }
 
+const SIZED_TREE_SQL = {
+  repository: `SELECT rp.location AS path, p.sha256, p.size FROM chantal.repository_packages rp JOIN chantal.packages p ON p.id = rp.package_id WHERE rp.repository_id = $1
+     UNION ALL
+     SELECT rm.path, m.sha256, m.size FROM chantal.repository_metadata rm JOIN chantal.metadata_files m ON m.id = rm.metadata_file_id WHERE rm.repository_id = $1`,
+  snapshot: `SELECT sp.location AS path, p.sha256, p.size FROM chantal.snapshot_packages sp JOIN chantal.packages p ON p.id = sp.package_id WHERE sp.snapshot_id = $1
+     UNION ALL
+     SELECT sm.path, m.sha256, m.size FROM chantal.snapshot_metadata sm JOIN chantal.metadata_files m ON m.id = sm.metadata_file_id WHERE sm.snapshot_id = $1`,
+} satisfies Record<keyof typeof TREE_SQL, string>;
+
+/**
+ * A tree as the publish gate reads it, in one statement: path -> sha256, and each blob's recorded size (the gate
+ * holds the whole tree anyway; a cursor's pages and a second query for the sizes were round trips of their own).
+ */
+export async function treeWithSizes(
+  db: pg.Pool,
+  owner: keyof typeof TREE_SQL,
+  id: number,
+  signal?: AbortSignal,
+): Promise<{ entries: Map<string, string>; sizes: Map<string, number> }> {
+  const r = await withAbortableClient(db, signal, (c) => c.query<TreeEntry & { size: string }>(SIZED_TREE_SQL[owner], [id]));
+  const entries = new Map<string, string>();
+  const sizes = new Map<string, number>();
+  for (const row of r.rows) {
+    entries.set(row.path, row.sha256);
+    sizes.set(row.sha256, Number(row.size));
+  }
+  return { entries, sizes };
+}
+
 /** How many packages a repository's current set holds (what a no-op sync leaves it with). */
 export async function repositoryPackageCount(q: pg.ClientBase | pg.Pool, repositoryId: number): Promise<number> {
   const r = await q.query<{ n: string }>(`SELECT count(*) AS n FROM chantal.repository_packages WHERE repository_id = $1`, [repositoryId]);
@@ -383,20 +412,6 @@ export async function clearRepositorySets(q: pg.ClientBase | pg.Pool, repository
   const packages = await q.query(`DELETE FROM chantal.repository_packages WHERE repository_id = $1`, [repositoryId]);
   const metadata = await q.query(`DELETE FROM chantal.repository_metadata WHERE repository_id = $1`, [repositoryId]);
   return { packages: packages.rowCount ?? 0, metadata: metadata.rowCount ?? 0 };
-}
-
-/** Stored sizes of blobs the catalog knows (packages and metadata files), by sha256: what the publish gate compares with the metadata. */
-export async function blobSizes(q: pg.ClientBase | pg.Pool, shas: readonly string[]): Promise<Map<string, number>> {
-  const out = new Map<string, number>();
-  if (shas.length === 0) return out;
-  const r = await q.query<{ sha256: string; size: string }>(
-    `SELECT sha256, size FROM chantal.packages WHERE sha256 = ANY($1::char(64)[])
-     UNION ALL
-     SELECT sha256, size FROM chantal.metadata_files WHERE sha256 = ANY($1::char(64)[])`,
-    [shas],
-  );
-  for (const row of r.rows) out.set(row.sha256, Number(row.size));
-  return out;
 }
 
 /** The metadata files of a repository's current state (repodata/...), by path: what another repository's filter reads. */

@@ -1,7 +1,7 @@
 // The publish gate: a tree is checked as a client would read it before it replaces the live one (docs/DESIGN.md, "Publish gate").
 import type pg from "pg";
 import type { RepositoryConfig } from "../config/schema.js";
-import { blobSizes, treeOf } from "../db/package-sets.js";
+import { treeWithSizes } from "../db/package-sets.js";
 import { ChantalError } from "../errors.js";
 import { TreeProblems, type TreeUnderCheck } from "../mirror/tree-check.js";
 import type { VerifiedListing } from "../mirror/types.js";
@@ -35,15 +35,21 @@ export async function gateTree(
 ): Promise<void> {
   const type = repositoryTypeOf(repo.type);
   if (!type) return;
-  const entries = new Map<string, string>();
-  for (const e of await treeOf(db, tree.owner, tree.id, opts.signal)) entries.set(e.path, e.sha256);
+  const { entries, sizes } = await treeWithSizes(db, tree.owner, tree.id, opts.signal);
   const view: TreeUnderCheck = {
     repoId: repo.id,
     name,
     upstreamUrl: repo.upstream_url,
     entries,
     blobs,
-    sizes: (shas) => blobSizes(db, shas),
+    sizes: async (shas) => {
+      const out = new Map<string, number>();
+      for (const s of shas) {
+        const size = sizes.get(s);
+        if (size !== undefined) out.set(s, size);
+      }
+      return out;
+    },
     requireSignature: opts.requireSignature ?? false,
     ...(opts.keyring ? { keyring: opts.keyring } : {}),
     ...(opts.closure ? { closure: opts.closure } : {}),

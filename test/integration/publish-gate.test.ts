@@ -54,6 +54,24 @@ describe("publish gate (rpm)", () => {
     // A full sync downloads them again, and the tree passes.
     expect((await env.cli("repo", "sync", "--repo-id", "r1", "--full")).code).toBe(0);
   });
+
+  it("refuses a tree whose package's size the catalog records differently from what primary.xml says", async () => {
+    const upstream = mkdtempSync(join(tmpdir(), "chantal-gate-size-"));
+    cleanups.push(() => rmSync(upstream, { recursive: true, force: true }));
+    await generateRpmRepo(upstream, 5, 512);
+    const env = await startSyncEnvironment({ upstream });
+    cleanups.push(() => env.close());
+    expect((await env.cli("repo", "sync", "--repo-id", "r1")).code).toBe(0);
+    const live = readlinkSync(env.published("r1"));
+    // The catalog's sizes (read with the tree, in one statement) are what the gate compares with primary.xml's.
+    const [sha] = await packageShas(env, ["pkg000002"]);
+    const { size } = (await env.pg.query(`UPDATE chantal.packages SET size = size + 1 WHERE sha256 = $1 RETURNING size`, [sha])).rows[0];
+    const refused = await env.cli("publish", "repo", "--repo-id", "r1");
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("fails the client check (1 problem)");
+    expect(refused.stderr).toContain(`pkg000002-1.0-1.noarch: Packages/2/pkg000002-1.0-1.noarch.rpm is ${size} bytes, the metadata says ${Number(size) - 1}`);
+    expect(readlinkSync(env.published("r1"))).toBe(live);
+  });
 });
 
 describeWithTools(APT_TOOLS, "publish gate (apt)", () => {
