@@ -1,7 +1,7 @@
 // APT mirror sync: InRelease (or Release + Release.gpg) -> verified, parsed Release -> index files checked
 // against it -> stream-parsed Packages/Sources -> missing .deb files downloaded -> one transaction. With a filter,
 // filtered-sync.ts takes over once the Release is verified; signing.resign replaces only the suite's signatures.
-import { presentBlobs } from "../mirror/pool-presence.js";
+import { presentBlobs, readPreviousSetAhead } from "../mirror/pool-presence.js";
 import { createHash } from "node:crypto";
 import { fetchBuffer, HttpStatusError } from "../http/client.js";
 import { upstreamFileUrl } from "../http/url.js";
@@ -297,6 +297,7 @@ export async function syncApt(ctx: RepoSyncContext): Promise<RepoSyncResult> {
   for (const f of suiteFiles) metadata.push({ path: `${dist}/${f.name}`, ...(await putBuffer(ctx.blobs, f.data)) });
   metadata.push(...(await fetchIndexFiles(targets, dist, release, ctx)));
 
+  readPreviousSetAhead(ctx);
   const set = await readIndices(targets, dist, ctx);
   const planned = [...set.byLocation.values()];
   refuseTreeConflicts(planned, metadata, ctx);

@@ -2,6 +2,21 @@
 import { repositoryPackageSet } from "../db/package-sets.js";
 import type { RepoSyncContext } from "./types.js";
 
+function trustsPreviousSet(ctx: Pick<RepoSyncContext, "force" | "row">): boolean {
+  return !ctx.force && ctx.row.indexChecksum !== null;
+}
+
+/**
+ * Starts reading the set presentBlobs will trust, so that the query runs while the package list is parsed (the main
+ * thread waits on the parser's worker then). An error is thrown where presentBlobs awaits it, not here.
+ */
+export function readPreviousSetAhead(ctx: Pick<RepoSyncContext, "db" | "row" | "force" | "previousSetRead">): void {
+  if (!trustsPreviousSet(ctx) || ctx.previousSetRead) return;
+  const read = repositoryPackageSet(ctx.db, ctx.row.id);
+  read.catch(() => undefined);
+  ctx.previousSetRead = read;
+}
+
 /**
  * The plan by difference against the previous set: when the repository's last sync completed (its index checksum is
  * recorded), every blob of its current set is in the pool — the commit flushed them before recording them, pool gc
@@ -10,11 +25,11 @@ import type { RepoSyncContext } from "./types.js";
  * dry run state them all, as before. The set read is kept in ctx.previousSet, for the commit to write only what changed.
  */
 export async function presentBlobs(
-  ctx: Pick<RepoSyncContext, "db" | "blobs" | "row" | "force" | "previousSet">,
+  ctx: Pick<RepoSyncContext, "db" | "blobs" | "row" | "force" | "previousSet" | "previousSetRead">,
   shas: readonly string[],
 ): Promise<Set<string>> {
-  if (ctx.force || ctx.row.indexChecksum === null || shas.length === 0) return ctx.blobs.haveMany(shas);
-  ctx.previousSet = await repositoryPackageSet(ctx.db, ctx.row.id);
+  if (!trustsPreviousSet(ctx) || shas.length === 0) return ctx.blobs.haveMany(shas);
+  ctx.previousSet = await (ctx.previousSetRead ?? repositoryPackageSet(ctx.db, ctx.row.id));
   const known = new Set(ctx.previousSet.values());
   const present = new Set<string>();
   const ask: string[] = [];

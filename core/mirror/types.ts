@@ -47,6 +47,8 @@ export interface RepoSyncContext {
    * (core/mirror/pool-presence.ts): the commit then writes only the difference from it.
    */
   previousSet?: Map<string, string>;
+  /** That set's read, started ahead of the parse (pool-presence.ts readPreviousSetAhead). */
+  previousSetRead?: Promise<Map<string, string>>;
 }
 
 /** What reading a repository's recorded metadata needs (a sync's context, or the publish gate's). */

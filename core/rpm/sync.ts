@@ -6,6 +6,7 @@ import { upstreamFileUrl } from "../http/url.js";
 import { redactUrl } from "../redact.js";
 import { putBuffer } from "../storage/put-buffer.js";
 import { syncPlanReport } from "../mirror/plan-report.js";
+import { readPreviousSetAhead } from "../mirror/pool-presence.js";
 import type { RepoSyncContext, RepoSyncResult } from "../mirror/types.js";
 import { parseRepomd } from "./repomd.js";
 import { rpmIndexChecksum, syncFilteredRpm } from "./filtered-sync.js";
@@ -72,6 +73,7 @@ export async function syncRpm(ctx: RepoSyncContext): Promise<RepoSyncResult> {
   if (ctx.signer?.resign) metadata.push((await repomdSignature(ctx, repomdBytes, "resigned"))!);
 
   const primaryEntry = metadata.find((m) => m.path === locationOf(ctx, primaryData.location, primaryData.locationBase))!;
+  readPreviousSetAhead(ctx);
   const planned = await readPrimary(primaryEntry, primaryData.openSize, ctx);
   refuseTreeConflicts(planned, metadata, ctx);
   counts.packagesTotal = planned.length;

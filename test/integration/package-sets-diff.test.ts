@@ -11,7 +11,7 @@ import { recordRepositoryPackages, repositoryPackageSet, type PackageRecord } fr
 import { ensureRepository, type RepositoryRow } from "../../core/db/repositories.js";
 import { inTransaction } from "../../core/db/transaction.js";
 import type { RepositoryConfig } from "../../core/config/schema.js";
-import { presentBlobs } from "../../core/mirror/pool-presence.js";
+import { presentBlobs, readPreviousSetAhead } from "../../core/mirror/pool-presence.js";
 import { FilesystemBlobStore } from "../../core/storage/pool.js";
 import { putBuffer } from "../../core/storage/put-buffer.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
@@ -180,6 +180,21 @@ describe("presentBlobs (the plan by difference)", () => {
       expect(await presentBlobs(ctx, shas)).toEqual(new Set([sha(2), sha(3), real.sha256]));
       // The set it trusted is kept for the commit by difference.
       expect(ctx.previousSet).toEqual(await repositoryPackageSet(pool, row.id));
+
+      // Read ahead (while primary is parsed): presentBlobs takes that read and does not ask again.
+      const ahead: Parameters<typeof presentBlobs>[0] = { db: pool, blobs, row: synced, force: false };
+      readPreviousSetAhead(ahead);
+      const read = await ahead.previousSetRead!;
+      await record([pkg(2), pkg(3), pkg(99)]);
+      expect(await presentBlobs(ahead, shas)).toEqual(new Set([sha(2), sha(3), real.sha256]));
+      expect(ahead.previousSet).toBe(read);
+      await record([pkg(2), pkg(3), { ...pkg(5), location: "Packages/p4.rpm" }, pkg(6)]);
+      // Nothing is read ahead when the plan will not trust the set.
+      for (const untrusted of [{ ...row, indexChecksum: null }, synced]) {
+        const c: Parameters<typeof presentBlobs>[0] = { db: pool, blobs, row: untrusted, force: untrusted === synced };
+        readPreviousSetAhead(c);
+        expect(c.previousSetRead).toBeUndefined();
+      }
       expect(await presentBlobs({ db: pool, blobs, row: { ...row, indexChecksum: null }, force: false }, shas)).toEqual(new Set([real.sha256]));
       expect(await presentBlobs({ db: pool, blobs, row: synced, force: true }, shas)).toEqual(new Set([real.sha256]));
     } finally {

@@ -122,8 +122,8 @@ describe("the database during the publish", () => {
     expect((await env.cli("repo", "sync", "--repo-id", "r1", "--no-publish")).code).toBe(0);
     const holder = await holdLock(env, `LOCK TABLE chantal.repository_metadata IN ACCESS EXCLUSIVE MODE`);
     const run = env.spawn("repo", "sync", "--repo-id", "r1");
-    await blockedBackend(env, "DECLARE tree_files");
-    // The first tree query is the publish gate's: nothing is built before the gate has read the whole tree.
+    // The first tree query is the publish gate's (treeWithSizes, core/db/package-sets.ts): nothing is built before it has read the whole tree.
+    await blockedBackend(env, "SELECT rp.location AS path, p.sha256, p.size");
     expect(treeLeftovers(env)).toEqual([]);
     return { run, holder };
   }
