@@ -12,6 +12,7 @@ import { makeDirectory } from "../fs-dirs.js";
 import { BLOBS_DIR, blobPath, volumeFileName, volumeMemberName, type VolumeEntry } from "./manifest.js";
 import type { ExportPlan } from "./plan.js";
 import { tarHeader, tarPadding, TAR_BLOCK, writeTarHeader } from "./tar.js";
+import { sharedBuffer, ThreadedSha256 } from "./volume-hash.js";
 
 /** A pool blob whose bytes are not its name: the pool is damaged, and the export stops rather than carry it. */
 export class PoolBlobCorruptError extends ChantalError {}
@@ -21,9 +22,13 @@ const DIR_CONCURRENCY = 16;
 const SMALL_BLOB = 1024 * 1024;
 const READ_AHEAD = 32;
 const ZERO = Buffer.alloc(TAR_BLOCK * 2);
+/** Volumes from this size are hashed in a thread of their own (its start, ~30 ms, is not worth it for less). */
+const THREADED_HASH_FROM = 32 * 1024 * 1024;
 
 export interface WriteOptions {
   signal?: AbortSignal;
+  /** Hash volumes from this size in a thread (default THREADED_HASH_FROM); tests set it to force either way. */
+  threadedHashFrom?: number;
   /** Called after each blob with its size. */
   onBlob?: (bytes: number) => void;
   /** mtime of tar members (seconds). */
@@ -138,16 +143,24 @@ const VOLUME_BUFFER = 4 * 1024 * 1024;
  * Nothing is allocated or copied per member, where a header, a data buffer and a concatenation each were.
  */
 class VolumeWriter {
-  private readonly buffers = [Buffer.allocUnsafe(VOLUME_BUFFER), Buffer.allocUnsafe(VOLUME_BUFFER)];
+  private readonly buffers: [Buffer, Buffer];
   private current = 0;
   /** Bytes of the current buffer filled in. */
   used = 0;
   /** Bytes of the volume so far (written and buffered). */
   size = 0;
+  /** The buffer in flight: its write, and its hash when a thread hashes. */
   private writing: Promise<void> = Promise.resolve();
   private readonly hash = createHash("sha256");
 
-  constructor(private readonly fh: FileHandle) {}
+  /** `hasher`: the volume is hashed in that thread (the buffers are shared with it), else here. */
+  constructor(
+    private readonly fh: FileHandle,
+    private readonly hasher?: ThreadedSha256,
+  ) {
+    const buffer = () => (hasher ? sharedBuffer(VOLUME_BUFFER) : Buffer.allocUnsafe(VOLUME_BUFFER));
+    this.buffers = [buffer(), buffer()];
+  }
 
   get buffer(): Buffer {
     return this.buffers[this.current]!;
@@ -174,13 +187,17 @@ class VolumeWriter {
     }
   }
 
-  /** Hand the current buffer to the file (once the other one's write is done) and fill the other. */
+  /** Hand the current buffer to the file and the hash (once the other one is done with both) and fill the other. */
   private async rotate(): Promise<void> {
     const full = this.buffer.subarray(0, this.used);
-    this.hash.update(full);
+    // The hash sees the buffers in order: the thread takes its messages in order, and here it is synchronous.
+    const hashed = this.hasher?.update(full);
+    if (!this.hasher) this.hash.update(full);
     await this.writing;
-    this.writing = writeAll(this.fh, full);
+    const written = writeAll(this.fh, full);
+    this.writing = hashed ? Promise.all([written, hashed]).then(() => undefined) : written;
     // Awaited at the next rotate or at the end; not an unhandled rejection meanwhile.
+    hashed?.catch(() => undefined);
     this.writing.catch(() => undefined);
     this.current ^= 1;
     this.used = 0;
@@ -195,7 +212,7 @@ class VolumeWriter {
   async end(): Promise<string> {
     if (this.used > 0) await this.rotate();
     await this.writing;
-    return this.hash.digest("hex");
+    return this.hasher ? this.hasher.digest() : this.hash.digest("hex");
   }
 }
 
@@ -253,7 +270,8 @@ export async function writeBlobVolumes(blobs: BlobStore, bundle: string, plan: E
   for (let v = 0; v < plan.volumeBytes.length; v++) {
     const file = volumeFileName(v);
     const fh = await open(join(bundle, file), "wx", 0o644);
-    const w = new VolumeWriter(fh);
+    const hasher = plan.volumeBytes[v]! >= (opts.threadedHashFrom ?? THREADED_HASH_FROM) ? new ThreadedSha256() : undefined;
+    const w = new VolumeWriter(fh, hasher);
     const members = plan.included.filter((b) => b.volume === v);
     // Small blobs of an object store are read ahead, a few at a time, and placed in order; a pool file's as placed.
     const ahead = new Map<number, Promise<Buffer>>();
@@ -287,6 +305,7 @@ export async function writeBlobVolumes(blobs: BlobStore, bundle: string, plan: E
       if (isFsyncEnabled()) await fh.sync();
     } finally {
       await w.settle();
+      await hasher?.close();
       await fh.close();
     }
     if (w.size !== plan.volumeBytes[v]) throw new Error(`volume ${file} has ${w.size} bytes, the plan said ${plan.volumeBytes[v]}`);

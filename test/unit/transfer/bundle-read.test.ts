@@ -150,14 +150,20 @@ describe("writing from a pool on the filesystem (headers and files placed straig
     return store;
   }
 
-  it.each([undefined, 10 * 1024 * 1024])("writes volumes that tar reads back byte for byte, with their sha256 (volume size %s)", async (volumeSize) => {
-    const store = await pool(`fs-${volumeSize ?? 0}`);
-    const dir = join(scratch, `fs-${volumeSize ?? 0}`, "bundle");
+  it.each([
+    [undefined, "here"],
+    [10 * 1024 * 1024, "here"],
+    [undefined, "in a thread"],
+    [10 * 1024 * 1024, "in a thread"],
+  ] as const)("writes volumes that tar reads back byte for byte, with their sha256 (volume size %s, hashed %s)", async (volumeSize, hashed) => {
+    const name = `fs-${volumeSize ?? 0}-${hashed.replaceAll(" ", "-")}`;
+    const store = await pool(name);
+    const dir = join(scratch, name, "bundle");
     execFileSync("mkdir", ["-p", dir]);
     const plan = planExport(refs, { format: "tar", ...(volumeSize ? { volumeSize } : {}) });
-    const volumes = await writeBlobVolumes(store, dir, plan, { mtime: 1_700_000_000 });
+    const volumes = await writeBlobVolumes(store, dir, plan, { mtime: 1_700_000_000, threadedHashFrom: hashed === "here" ? Number.POSITIVE_INFINITY : 0 });
     expect(volumes.length).toBe(plan.volumeBytes.length);
-    const out = join(scratch, `fs-${volumeSize ?? 0}`, "untar");
+    const out = join(scratch, name, "untar");
     execFileSync("mkdir", ["-p", out]);
     for (const v of volumes) {
       const bytes = readFileSync(join(dir, v.file));
@@ -204,7 +210,8 @@ describe("writing from a pool on the filesystem (headers and files placed straig
     writeFileSync(store.pathOf(victim.sha256), damage(blobsData[index]!));
     const dir = join(scratch, name, "bundle");
     execFileSync("mkdir", ["-p", dir]);
-    const err = await writeBlobVolumes(store, dir, planExport(refs, { format: "tar" }), { mtime: 0 }).catch((e: unknown) => e);
+    // Hashed in a thread, which the failure must end too (a thread left running would keep the test process alive).
+    const err = await writeBlobVolumes(store, dir, planExport(refs, { format: "tar" }), { mtime: 0, threadedHashFrom: 0 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PoolBlobCorruptError);
     expect((err as Error).message).toMatch(message);
     expect((err as Error).message).toContain(store.pathOf(victim.sha256));
