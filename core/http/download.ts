@@ -419,20 +419,27 @@ class TempFileWriter {
   private async flush(): Promise<void> {
     await this.inFlight;
     if (this.pendingBytes === 0) return;
-    const data = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
+    const chunks = this.pending;
     this.pending = [];
     this.pendingBytes = 0;
     this.handle ??= await this.openFile();
-    const write = writeFully(this.handle, data);
+    // The received chunks go out as they are (one writev): a concatenated copy costs a fresh 1 MiB allocation per
+    // batch, its page faults and GC, about a third of a 1 GB sync's CPU.
+    const write = writevFully(this.handle, chunks);
     write.catch(() => undefined); // observed by the next flush or close
     this.inFlight = write;
   }
 }
 
-async function writeFully(handle: FileHandle, data: Buffer): Promise<void> {
-  for (let off = 0; off < data.length; ) {
-    const { bytesWritten } = await handle.write(data, off, data.length - off);
-    off += bytesWritten;
+/** Write every chunk, in order; a short write (rare on a regular file) continues with what is left. */
+async function writevFully(handle: FileHandle, chunks: Buffer[]): Promise<void> {
+  let rest = chunks;
+  while (rest.length > 0) {
+    let { bytesWritten } = await handle.writev(rest);
+    if (bytesWritten === 0 && rest.some((c) => c.length > 0)) throw new Error(`no progress writing ${rest.length} chunks to a temp file`);
+    let i = 0;
+    while (i < rest.length && bytesWritten >= rest[i]!.length) bytesWritten -= rest[i++]!.length;
+    rest = i < rest.length ? [rest[i]!.subarray(bytesWritten), ...rest.slice(i + 1)] : [];
   }
 }
 

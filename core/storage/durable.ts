@@ -4,10 +4,14 @@ import { open, rename } from "node:fs/promises";
 import { dirname } from "node:path";
 import { promisify } from "node:util";
 import { forEachLimited } from "../concurrency.js";
+import { SyncfsRunner } from "./syncfs-runner.js";
 
 const execFileAsync = promisify(execFile);
 
 const DIR_SYNC_CONCURRENCY = 16;
+
+const SYNCFS_TIMEOUT_MS = 600_000;
+const syncfsRunner = new SyncfsRunner(SYNCFS_TIMEOUT_MS);
 
 /** storage.fsync: false turns every flush of this module into nothing, for the process (set by blobStoreOf from the configuration). */
 let fsyncEnabled = true;
@@ -44,8 +48,11 @@ export async function fsyncDirs(dirs: Iterable<string>, signal?: AbortSignal): P
  */
 export async function syncFilesystem(dir: string, signal?: AbortSignal): Promise<boolean> {
   if (!fsyncEnabled) return true;
+  // Through the long-lived shell; where it cannot answer (no /bin/sh, it died), a `sync` process of its own.
+  const answer = await syncfsRunner.run(dir, signal);
+  if (answer !== undefined) return answer;
   try {
-    await execFileAsync("sync", ["-f", dir], { timeout: 600_000, ...(signal ? { signal } : {}) });
+    await execFileAsync("sync", ["-f", dir], { timeout: SYNCFS_TIMEOUT_MS, ...(signal ? { signal } : {}) });
     return true;
   } catch {
     signal?.throwIfAborted();

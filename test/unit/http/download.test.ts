@@ -141,6 +141,19 @@ describe("downloadToPool", () => {
     expect(r.bytesDownloaded).toBe(f.content.length);
   });
 
+  it("writes a body of several 1 MiB batches byte for byte, also when a reset splits it and the rest is appended", async () => {
+    const whole = await fixture("big-whole.rpm", 5 * 1024 * 1024 + 12_345);
+    const split = await fixture("big-split.rpm", 5 * 1024 * 1024 + 54_321);
+    const s = await serve({ "/big-split.rpm": { resetAfterBytes: 3 * 1024 * 1024 + 7 } });
+    const a = await downloadToPool(job(s, whole), { blobs, http: fastRetries });
+    const b = await downloadToPool(job(s, split), { blobs, http: fastRetries });
+    expect([a.resumed, b.resumed]).toEqual([false, true]);
+    expect((await pooled(whole)).equals(whole.content)).toBe(true);
+    expect((await pooled(split)).equals(split.content)).toBe(true);
+    expect(s.requestsFor("/big-split.rpm")[1]!.headers.range).toBe(`bytes=${3 * 1024 * 1024 + 7}-`);
+    expect(await tempFiles()).toEqual([]);
+  });
+
   it("resumes after a truncated body (Content-Length declared, connection closed early)", async () => {
     const f = await fixture("g.rpm", 50_000);
     const s = await serve({ "/g.rpm": { truncateAfterBytes: 20_000 } });
