@@ -362,7 +362,9 @@ async function startServer(ctx: Ctx, state: State): Promise<void> {
   ctx.log.debug({ port: state.port, dataDir: ctx.dataDir }, "starting embedded PostgreSQL");
   const secs = Math.max(1, Math.ceil(ctx.startTimeoutMs / 1000));
   const args = ["start", "-w", "-s", "-t", String(secs), "-D", ctx.dataDir, "-l", ctx.logFile, "-o", `-p ${state.port}`];
-  const res = await run(ctx, ctx.bins.pg_ctl, args, ctx.startTimeoutMs + 10_000);
+  // pg_ctl -w looks every 100 ms: the server is ready ~70 ms before it says so. It still judges a failure.
+  const startedSec = Date.now() / 1000;
+  const res = await run(ctx, ctx.bins.pg_ctl, args, ctx.startTimeoutMs + 10_000, () => postmasterReady(ctx.dataDir, startedSec));
   if (res.code === 0) return;
   const tail = await logTail(ctx);
   const hint = /address already in use/i.test(tail)
@@ -377,7 +379,8 @@ async function startServer(ctx: Ctx, state: State): Promise<void> {
 async function stopServer(ctx: Ctx): Promise<void> {
   ctx.log.debug({ dataDir: ctx.dataDir }, "stopping embedded PostgreSQL (no clients left)");
   const args = ["stop", "-m", "fast", "-w", "-s", "-t", String(STOP_TIMEOUT_MS / 1000), "-D", ctx.dataDir];
-  const res = await run(ctx, ctx.bins.pg_ctl, args, STOP_TIMEOUT_MS + 10_000);
+  // As at the start: the server is gone (its pid file removed, its last act) up to 100 ms before pg_ctl looks.
+  const res = await run(ctx, ctx.bins.pg_ctl, args, STOP_TIMEOUT_MS + 10_000, async () => !(await exists(postmasterPidFile(ctx))));
   if (res.code !== 0) throw new DatabaseError(`embedded PostgreSQL did not stop (${describeExit(res)}): ${lastLines(res.output, 5)}`);
 }
 
@@ -641,8 +644,37 @@ interface ProcessResult {
   output: string;
 }
 
-function run(ctx: Ctx, file: string, args: string[], timeoutMs: number): Promise<ProcessResult> {
-  return runProcess(file, args, { runAs: ctx.runAs, cwd: ctx.dir, timeoutMs });
+/** `doneEarly`, polled while the program runs: true settles the run as a success without waiting for its exit. */
+function run(ctx: Ctx, file: string, args: string[], timeoutMs: number, doneEarly?: () => Promise<boolean>): Promise<ProcessResult> {
+  return runProcess(file, args, { runAs: ctx.runAs, cwd: ctx.dir, timeoutMs, ...(doneEarly ? { doneEarly } : {}) });
+}
+
+/** How often a run's doneEarly is polled. */
+const DONE_POLL_MS = 5;
+
+function postmasterPidFile(ctx: Ctx): string {
+  return join(ctx.dataDir, "postmaster.pid");
+}
+
+/**
+ * postmaster.pid says a live server, started at `sinceSec` or later, accepts connections (line 8 "ready"): what
+ * pg_ctl start -w waits for, with its check against a stale file (a start time 2 s before ours at most).
+ */
+export async function postmasterReady(dataDir: string, sinceSec: number): Promise<boolean> {
+  const lines = (await readFile(join(dataDir, "postmaster.pid"), "utf8").catch(() => "")).split("\n");
+  if (lines.length < 8 || lines[7]!.trim() !== "ready") return false;
+  const pid = Number(lines[0]);
+  const startedSec = Number(lines[2]);
+  return Number.isInteger(pid) && pid > 0 && startedSec >= sinceSec - 2 && isAlive(pid);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 // The CLI's environment holds proxy and repository passwords, readable in /proc/<pid>/environ of the long-lived
@@ -652,21 +684,52 @@ function serverEnvironment(parent: NodeJS.ProcessEnv = process.env): NodeJS.Proc
 }
 
 // Our cwd may be unreadable for the service user.
-function runProcess(file: string, args: string[], opts: { runAs: RunAs | undefined; cwd: string; timeoutMs: number }): Promise<ProcessResult> {
+function runProcess(
+  file: string,
+  args: string[],
+  opts: { runAs: RunAs | undefined; cwd: string; timeoutMs: number; doneEarly?: () => Promise<boolean> },
+): Promise<ProcessResult> {
   const env = serverEnvironment();
   return new Promise((resolveRun, reject) => {
     const child = spawn(file, args, { cwd: opts.cwd, env, stdio: ["ignore", "pipe", "pipe"], ...(opts.runAs ?? {}) });
     let output = "";
+    let settled = false;
     child.stdout.on("data", (d: Buffer) => (output += d.toString()));
     child.stderr.on("data", (d: Buffer) => (output += d.toString()));
     const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs);
+    const poll = opts.doneEarly;
+    let polling: NodeJS.Timeout | undefined;
+    const settle = (done: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(polling);
+      done();
+    };
+    const pollOnce = () => {
+      void poll!().then(
+        (done) => {
+          if (settled) return;
+          if (!done) {
+            polling = setTimeout(pollOnce, DONE_POLL_MS);
+            return;
+          }
+          // It ends by itself at its next look (pg_ctl: within 100 ms); it must not hold our exit.
+          for (const h of [child, child.stdout, child.stderr, timer] as Array<{ unref(): unknown }>) h.unref();
+          settle(() => resolveRun({ code: 0, signal: null, output }));
+        },
+        () => {
+          if (!settled) polling = setTimeout(pollOnce, DONE_POLL_MS);
+        },
+      );
+    };
+    if (poll) polling = setTimeout(pollOnce, DONE_POLL_MS);
     child.once("error", (err) => {
       clearTimeout(timer);
-      reject(new DatabaseError(`cannot run ${file}: ${errorMessage(err)}`, { cause: err }));
+      settle(() => reject(new DatabaseError(`cannot run ${file}: ${errorMessage(err)}`, { cause: err })));
     });
     child.once("close", (code, signal) => {
       clearTimeout(timer);
-      resolveRun({ code, signal, output });
+      settle(() => resolveRun({ code, signal, output }));
     });
   });
 }

@@ -3,6 +3,7 @@ import { spawn } from "node:child_process";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -370,6 +371,58 @@ describe("embedded PostgreSQL", () => {
         await lease.release();
       }
       expect(await serverIsStopped(base)).toBe(true);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "after a kill -9 of the server, its stale postmaster.pid (still 'ready') is not taken for a started server",
+    async () => {
+      const base = await makeBase();
+      process.env.CHANTAL_EMBEDDED_KEEP = "1";
+      const first = await acquireEmbeddedPostgres({ basePath: base, log: silentLogger() });
+      await first.release();
+      const old = postmasterPid(base)!;
+      process.kill(old, "SIGKILL");
+      for (let i = 0; i < 100 && alive(old); i++) await new Promise((r) => setTimeout(r, 20));
+      expect(
+        readFileSync(join(dataDir(base), "postmaster.pid"), "utf8")
+          .split("\n")[7]
+          ?.trim(),
+      ).toBe("ready");
+
+      delete process.env.CHANTAL_EMBEDDED_KEEP;
+      const second = await acquireEmbeddedPostgres({ basePath: base, log: silentLogger() });
+      try {
+        expect(postmasterPid(base)).not.toBe(old);
+        expect(await query<{ one: number }>(second.url, "SELECT 1 AS one")).toEqual([{ one: 1 }]);
+      } finally {
+        await second.release();
+      }
+      expect(await serverIsStopped(base)).toBe(true);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "a server that cannot start (its port taken) fails with the port named, not as a wait for it to be ready",
+    async () => {
+      const base = await makeBase();
+      const first = await acquireEmbeddedPostgres({ basePath: base, log: silentLogger() });
+      await first.release();
+      const { port } = JSON.parse(await readFile(join(base, "postgres", "connection.json"), "utf8")) as { port: number };
+      const squatter = createServer();
+      await new Promise<void>((ok) => squatter.listen(port, "127.0.0.1", ok));
+      try {
+        const started = Date.now();
+        const err = await acquireEmbeddedPostgres({ basePath: base, log: silentLogger(), startTimeoutMs: 20_000 }).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(DatabaseError);
+        expect((err as Error).message).toContain(`Port ${port} on 127.0.0.1 is taken by another program`);
+        expect(Date.now() - started).toBeLessThan(15_000);
+        expect(postmasterPid(base)).toBeUndefined();
+      } finally {
+        await new Promise((ok) => squatter.close(ok));
+      }
     },
     TIMEOUT,
   );
