@@ -16,6 +16,8 @@ import { clientConfigOf } from "../../core/publish/targets.js";
 import { repoIdArgument } from "../repo-id.js";
 import { formatDryRunResult } from "../../functions/dry-run-report.js";
 import { maxWaitMs, notifierFor } from "../../core/notify/notifier.js";
+import { effectiveFilter } from "../../core/filter/effective.js";
+import { prewarmPrimaryParser } from "../../core/rpm/primary-thread.js";
 
 interface SyncOptions {
   repoId?: string;
@@ -73,6 +75,13 @@ async function latestClientConfig(loaded: LoadedConfig, database: Database, repo
   return formatClientConfig(await clientConfigOf(database.pool, loaded.config, repo, "latest", { owner: "repository", id: row.id }));
 }
 
+/** One unfiltered RPM repository: its primary's parser thread starts while the database does (none for --all: most are no-ops). */
+function prewarmParser(loaded: LoadedConfig, ids: readonly string[]): void {
+  if (ids.length !== 1) return;
+  const repo = findRepository(loaded, ids[0]!);
+  if (repo.type === "rpm" && !effectiveFilter(loaded.config, repo)) prewarmPrimaryParser();
+}
+
 /** `--dry-run` plans only: options that would change something beside the sync contradict it (exit 2). */
 function refuseDryRunContradictions(opts: SyncOptions): void {
   if (!opts.dryRun) return;
@@ -115,6 +124,7 @@ export function register(repo: Command): void {
           throw new OutsideWindowError(`repository ${refused[0]!.repoId} is ${refused[0]!.reason}; sync without --respect-windows to run it anyway`);
         for (const r of refused) process.stderr.write(`warning: ${r.repoId} not synced: it is ${r.reason} (--respect-windows)\n`);
         ids = ids.filter((id) => !refused.some((r) => r.repoId === id));
+        prewarmParser(loaded, ids);
         const database = await ctx.openDatabase();
         const progress = progressReporter(ctx.log);
         // Ctrl-C: the bar goes before the interruption is logged (core/runtime/signals.ts aborts, then logs).

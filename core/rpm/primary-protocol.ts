@@ -20,7 +20,8 @@ export interface PrimaryWorkerInput {
   withDependencies?: boolean;
 }
 
-export type ToWorker = { type: "chunk"; data: Uint8Array } | { type: "end" };
+/** `start`: a spare worker (started without workerData, see prewarmPrimaryParser) gets its input first. */
+export type ToWorker = { type: "start"; input: PrimaryWorkerInput } | { type: "chunk"; data: Uint8Array } | { type: "end" };
 
 export type ToMain = { type: "more" } | { type: "packages"; packages: ParsedPackage[] } | { type: "done" } | { type: "failed"; error: SerializedError };
 

@@ -23,12 +23,49 @@ export interface PrimaryInWorkerOptions {
   signal?: AbortSignal;
 }
 
-function startWorker(input: PrimaryWorkerInput): Worker {
-  const options = { workerData: input, resourceLimits: WORKER_LIMITS };
+function startWorker(input?: PrimaryWorkerInput): Worker {
+  const options = { ...(input ? { workerData: input } : {}), resourceLimits: WORKER_LIMITS };
   if (!import.meta.url.endsWith(".ts")) return new Worker(new URL("./primary-worker.js", import.meta.url), options);
   // From source (tests, CHANTAL_FROM_SOURCE) the worker is TypeScript too: register tsx in the thread first.
   const entry = new URL("./primary-worker.ts", import.meta.url).href;
   return new Worker(`import("tsx/esm/api").then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`, { ...options, eval: true });
+}
+
+/** A worker started ahead by prewarmPrimaryParser, waiting for its input; `failed` once it died waiting. */
+let spare: { worker: Worker; failed: boolean } | undefined;
+
+/**
+ * Start the next parse's worker now (a sync command calls it before the database starts): its ~0.1 s of start-up
+ * (loading the decompressor and the parser) then overlaps the database's instead of preceding the parse. It does not
+ * keep the process alive; unused, it goes with the process.
+ */
+export function prewarmPrimaryParser(): void {
+  if (spare) return;
+  const worker = startWorker();
+  const entry = { worker, failed: false };
+  const gone = () => {
+    entry.failed = true;
+    if (spare === entry) spare = undefined;
+  };
+  worker.on("error", gone);
+  worker.on("exit", gone);
+  worker.unref();
+  spare = entry;
+}
+
+/** Spare workers waiting (0 or 1): tests. */
+export function spareWorkers(): number {
+  return spare && !spare.failed ? 1 : 0;
+}
+
+/** The spare worker with its input sent, or a new one. */
+function workerFor(input: PrimaryWorkerInput): Worker {
+  const taken = spare;
+  spare = undefined;
+  if (!taken || taken.failed) return startWorker(input);
+  taken.worker.ref();
+  taken.worker.postMessage({ type: "start", input } satisfies ToWorker);
+  return taken.worker;
 }
 
 /** The worker's messages in order; its crash or early exit as an error. */
@@ -88,7 +125,7 @@ class Inbox {
 export async function* parsePrimaryInWorker(compressed: AsyncIterable<Uint8Array | string>, opts: PrimaryInWorkerOptions): AsyncGenerator<ParsedPackage> {
   const { signal, ...input } = opts;
   signal?.throwIfAborted();
-  const worker = startWorker(input);
+  const worker = workerFor(input);
   const inbox = new Inbox(worker, opts.label);
   const source = compressed[Symbol.asyncIterator]();
   try {

@@ -10,7 +10,14 @@ import { serializeError, type ParsedPackage, type PrimaryWorkerInput, type ToMai
 
 const BATCH_PACKAGES = 1_000;
 const port = parentPort!;
-const input = workerData as PrimaryWorkerInput;
+
+/** Its input: workerData, or for a spare worker started ahead, the first message. */
+async function inputOf(): Promise<PrimaryWorkerInput> {
+  if (workerData) return workerData as PrimaryWorkerInput;
+  const [msg] = (await once(port, "message")) as [ToWorker];
+  if (msg.type !== "start") throw new Error(`the parser thread expected its input first, got ${msg.type}`);
+  return msg.input;
+}
 
 /** The compressed file, one chunk per request: the main thread reads it only as fast as we parse. */
 async function* chunks(): AsyncGenerator<Uint8Array> {
@@ -18,11 +25,13 @@ async function* chunks(): AsyncGenerator<Uint8Array> {
     port.postMessage({ type: "more" } satisfies ToMain);
     const [msg] = (await once(port, "message")) as [ToWorker];
     if (msg.type === "end") return;
+    if (msg.type !== "chunk") throw new Error(`the parser thread expected a chunk, got ${msg.type}`);
     yield msg.data;
   }
 }
 
 async function run(): Promise<void> {
+  const input = await inputOf();
   const declared = input.openSize !== undefined ? { declared: { bytes: input.openSize, by: "its <open-size> in repomd.xml" } } : {};
   const text = decompressIterable(chunks(), input.compression, { maxOutputBytes: input.maxOutputBytes, label: input.label, ...declared });
   let batch: ParsedPackage[] = [];

@@ -1,14 +1,17 @@
 // parsePrimaryInWorker: the same packages and the same errors as parsing in the sync's own thread.
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { DecompressionError, LimitExceededError } from "../../../core/compress/decompress.js";
 import { AbortedError } from "../../../core/errors.js";
 import { UnsafePathError } from "../../../core/mirror/location.js";
 import { PrimaryParseError } from "../../../core/rpm/primary.js";
-import { parsePrimaryInWorker, type PrimaryInWorkerOptions } from "../../../core/rpm/primary-thread.js";
+import { parsePrimaryInWorker, prewarmPrimaryParser, spareWorkers, type PrimaryInWorkerOptions } from "../../../core/rpm/primary-thread.js";
 import type { ParsedPackage } from "../../../core/rpm/primary-protocol.js";
 import { ChecksumRefusedError } from "../../../core/rpm/repomd.js";
 import { rejection } from "../../helpers/assert.js";
+import { repoRoot } from "../../helpers/cli.js";
 
 const REPO = "http://127.0.0.1:9/repo/";
 const HEAD = `<?xml version="1.0" encoding="UTF-8"?>\n<metadata xmlns="http://linux.duke.edu/metadata/common" packages="2">\n`;
@@ -116,5 +119,34 @@ describe("parsePrimaryInWorker", () => {
     );
     expect(err).toBeInstanceOf(AbortedError);
     expect(seen).toBeLessThan(3000);
+  });
+});
+
+describe("prewarmPrimaryParser", () => {
+  it("the next parse runs in the spare worker (its input sent first), with the same packages and errors; the one after starts its own", async () => {
+    const xml = `${HEAD}${["a", "b", "c"].map((n) => pkg(n)).join("")}</metadata>`;
+    const fresh = await parseAll(xml);
+    prewarmPrimaryParser();
+    prewarmPrimaryParser(); // one spare at most
+    expect(spareWorkers()).toBe(1);
+    expect(await parseAll(xml)).toEqual(fresh);
+    expect(spareWorkers()).toBe(0);
+    expect(await parseAll(xml)).toEqual(fresh);
+
+    prewarmPrimaryParser();
+    const err = await rejection(parseAll(`${HEAD}<package type="rpm"><name>a</nam></package></metadata>`));
+    expect(err).toBeInstanceOf(PrimaryParseError);
+    expect(spareWorkers()).toBe(0);
+  });
+
+  it("an unused spare does not keep the process alive", () => {
+    const mod = JSON.stringify(join(repoRoot, "core/rpm/primary-thread.ts"));
+    const code = `const m = await import(${mod}); m.prewarmPrimaryParser(); await new Promise((r) => setTimeout(r, 300)); console.log("done");`;
+    const started = Date.now();
+    const res = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], { cwd: repoRoot, encoding: "utf8", timeout: 20_000 });
+    expect(res.error).toBeUndefined();
+    expect(res.status, res.stderr).toBe(0);
+    expect(res.stdout.trim()).toBe("done");
+    expect(Date.now() - started).toBeLessThan(15_000);
   });
 });
