@@ -284,6 +284,8 @@ export class FilesystemBlobStore implements BlobStore {
       if (!(await syncFilesystem(this.tempDir))) await forEachLimited(staged, FSYNC_CONCURRENCY, (s) => fsyncPath(s.temp));
       await this.temp.journalAliases(staged.flatMap((s) => (s.alias ? [{ alias: s.alias, sha256: s.sha256 }] : [])));
       const dirs = new Set(staged.map((s) => dirname(this.pathOf(s.sha256))));
+      // Most are new <aa>/<bb> (and <aa>) directories: made synchronously, the rest (existing, failing) the careful way.
+      for (const d of dirs) if (!this.madeDirs.has(d)) this.ensureDirSync(d, true);
       await forEachLimited([...dirs], FSYNC_CONCURRENCY, (d) => this.ensureDir(d));
       while (moved < staged.length) {
         for (const end = Math.min(staged.length, moved + RENAMES_PER_TURN); moved < end; moved++) await this.renameStaged(staged[moved]!);
@@ -346,9 +348,18 @@ export class FilesystemBlobStore implements BlobStore {
     return made;
   }
 
-  /** ensureDir's common case synchronously: a new directory whose parent exists (else ensureDir's async path, later). */
-  private ensureDirSync(dir: string): void {
-    if (!tryCreateDirectorySync(dir, DirMode.shared, this.dirModes)) return;
+  /**
+   * ensureDir's common case synchronously: a new directory whose parent exists, or with `withParent` whose parent is
+   * new too (<aa> of a fresh pool); anything else is left to ensureDir's async path, later.
+   */
+  private ensureDirSync(dir: string, withParent = false): void {
+    if (!tryCreateDirectorySync(dir, DirMode.shared, this.dirModes)) {
+      const parent = dirname(dir);
+      if (!withParent || this.madeDirs.has(parent) || !tryCreateDirectorySync(parent, DirMode.shared, this.dirModes)) return;
+      this.dirtyDirs.add(dirname(parent));
+      this.madeDirs.set(parent, Promise.resolve());
+      if (!tryCreateDirectorySync(dir, DirMode.shared, this.dirModes)) return;
+    }
     this.dirtyDirs.add(dirname(dir));
     this.madeDirs.set(dir, Promise.resolve());
   }

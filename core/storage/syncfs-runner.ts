@@ -23,6 +23,8 @@ export class SyncfsRunner {
   private readonly waiting: Waiter[] = [];
   private output = "";
   private timer: NodeJS.Timeout | undefined;
+  /** process.env.PATH when the shell started. */
+  private childPath: string | undefined;
 
   constructor(
     private readonly timeoutMs: number,
@@ -36,6 +38,8 @@ export class SyncfsRunner {
     signal?.throwIfAborted();
     // A line is a request: a directory whose name holds a newline cannot be one.
     if (dir.includes("\n")) return Promise.resolve(undefined);
+    // `sync` is looked up on the PATH of the moment, as a process of its own would be: a changed PATH, a new shell.
+    if (this.child && !this.env && this.waiting.length === 0 && process.env.PATH !== this.childPath) this.fail();
     const child = this.started();
     if (!child) return Promise.resolve(undefined);
     return new Promise<SyncfsAnswer>((resolve, reject) => {
@@ -74,6 +78,7 @@ export class SyncfsRunner {
       return undefined;
     }
     this.child = child;
+    this.childPath = process.env.PATH;
     this.output = "";
     child.stdout.setEncoding("utf8");
     child.stdout.on("data", (text: string) => this.answered(text));

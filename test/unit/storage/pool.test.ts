@@ -149,6 +149,22 @@ describe("FilesystemBlobStore", () => {
     expect(await readdir(join(dir, "tmp"))).toEqual([]);
   });
 
+  it("adoptStaged: new <aa> and <aa>/<bb> directories are made 0755 whatever the umask, beside existing ones", async () => {
+    await blobs.putUnflushed(`cd12${"0".repeat(60)}`, Buffer.from("existing <cd>/<12>"));
+    await blobs.flushAdopted();
+    const shas = [`ab12${"1".repeat(60)}`, `ab34${"2".repeat(60)}`, `cd12${"3".repeat(60)}`, `cd56${"4".repeat(60)}`];
+    const old = process.umask(0o077);
+    try {
+      for (const [i, sha] of shas.entries()) await blobs.adoptStaged(await tempWith(`staged ${i}`), sha);
+      await blobs.flushAdopted();
+    } finally {
+      process.umask(old);
+    }
+    for (const d of ["ab", "ab/12", "ab/34", "cd", "cd/12", "cd/56"]) expect((await stat(join(dir, "pool", d))).mode & 0o777, d).toBe(0o755);
+    for (const [i, sha] of shas.entries()) expect(await readFile(blobs.pathOf(sha), "utf8")).toBe(`staged ${i}`);
+    expect(await readdir(join(dir, "tmp"))).toEqual([]);
+  });
+
   it("adoptStaged: without sync -f each staged file is fsynced; one that cannot be moved in keeps every flush failing", async () => {
     await blobs.adoptStaged(await tempWith("a"), SHA_A);
     const gone = await tempWith("b");

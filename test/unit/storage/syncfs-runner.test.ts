@@ -93,3 +93,17 @@ it("an idle runner does not keep the process alive", () => {
   expect(res.status, res.stderr).toBe(0);
   expect(res.stdout.trim()).toBe("true");
 });
+
+it("looks `sync` up on the PATH of the moment: a PATH without it answers false, and the PATH back, true again", async () => {
+  const d = tempDir();
+  const r = runner();
+  expect(await r.run(d)).toBe(true);
+  const path = process.env.PATH;
+  process.env.PATH = "/nonexistent";
+  try {
+    expect(await r.run(d)).toBe(false);
+  } finally {
+    process.env.PATH = path;
+  }
+  expect(await r.run(d)).toBe(true);
+});
