@@ -699,6 +699,7 @@ function runProcess(
     const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs);
     const poll = opts.doneEarly;
     let polling: NodeJS.Timeout | undefined;
+    let doneByPoll = false;
     const settle = (done: () => void) => {
       if (settled) return;
       settled = true;
@@ -713,9 +714,10 @@ function runProcess(
             polling = setTimeout(pollOnce, DONE_POLL_MS);
             return;
           }
-          // It ends by itself at its next look (pg_ctl: within 100 ms); it must not hold our exit.
-          for (const h of [child, child.stdout, child.stderr, timer] as Array<{ unref(): unknown }>) h.unref();
-          settle(() => resolveRun({ code: 0, signal: null, output }));
+          // What it waits for has happened: it is stopped (pg_ctl only polls; the server runs in its own session), so
+          // nothing of ours lingers after the command.
+          doneByPoll = true;
+          child.kill("SIGTERM");
         },
         () => {
           if (!settled) polling = setTimeout(pollOnce, DONE_POLL_MS);
@@ -729,7 +731,7 @@ function runProcess(
     });
     child.once("close", (code, signal) => {
       clearTimeout(timer);
-      settle(() => resolveRun({ code, signal, output }));
+      settle(() => resolveRun(doneByPoll ? { code: 0, signal: null, output } : { code, signal, output }));
     });
   });
 }
