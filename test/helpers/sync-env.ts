@@ -16,6 +16,8 @@ export interface SyncEnvironment {
   pg: pg.Pool;
   cli(...args: string[]): Promise<CliResult>;
   spawn(...args: string[]): ReturnType<typeof spawnCli>;
+  /** spawn with more environment (e.g. a PATH with slow tools). */
+  spawnWith(env: NodeJS.ProcessEnv, ...args: string[]): ReturnType<typeof spawnCli>;
   published(repoId: string, name?: string): string;
   poolFiles(): string[];
   tempFiles(): string[];
@@ -48,6 +50,7 @@ export async function startSyncEnvironment(opts: { upstream: string; faults?: Fa
     pg: pool,
     cli: (...args) => runCli(["--config-dir", configDir, ...args], { env: { CHANTAL_LOG_LEVEL: "warn" } }),
     spawn: (...args) => spawnCli(["--config-dir", configDir, ...args]),
+    spawnWith: (env, ...args) => spawnCli(["--config-dir", configDir, ...args], { env }),
     published: (repoId, name = "latest") => join(base, "published", repoId, name),
     poolFiles: () => listFiles(join(base, "pool")).filter((f) => !f.includes("/.tmp/")),
     tempFiles: () => listFiles(join(base, "pool", ".tmp")),

@@ -30,6 +30,14 @@ afterAll(() => {
   for (const u of upstreams) rmSync(u, { recursive: true, force: true });
 });
 
+/** A PATH whose `sync` takes half a second before it runs the real one. */
+function slowSyncPath(): NodeJS.ProcessEnv {
+  const bin = mkdtempSync(join(tmpdir(), "chantal-slow-sync-"));
+  upstreams.push(bin);
+  writeFileSync(join(bin, "sync"), `#!/bin/sh\nsleep 0.5\nPATH=${JSON.stringify(process.env.PATH ?? "/usr/bin:/bin")} exec sync "$@"\n`, { mode: 0o755 });
+  return { PATH: `${bin}:${process.env.PATH ?? "/usr/bin:/bin"}` };
+}
+
 const sha512 = (data: Buffer) => createHash("sha512").update(data).digest("hex");
 
 /** Rewrite a generated repository to declare sha512 everywhere (packages and data files), as `createrepo_c --checksum sha512` does. */
@@ -105,7 +113,8 @@ describe("reruns use the pool", () => {
   it("sha512: packages pooled just before kill -9, not yet in the database, are not downloaded again", async () => {
     const COUNT = 24;
     const env = await environment(COUNT, { sha512: true, faults: (req) => (req.path.endsWith(".rpm") ? { chunkBytes: 4096, chunkDelayMs: 40 } : undefined) });
-    const run = env.spawn("repo", "sync", "--repo-id", "r1");
+    // A slow syncfs holds each batch between its renames into the pool and its rows: the kill lands in that window.
+    const run = env.spawnWith(slowSyncPath(), "repo", "sync", "--repo-id", "r1");
     await until("3 pooled packages", () => packageBlobs(env) >= 3, 30_000, 5);
     run.child.kill("SIGKILL");
     await run.result;
