@@ -134,11 +134,16 @@ describe("downloadMany under the caps", () => {
     const counter: InFlightCounter = { now: 0, peak: 0 };
     const jobs = await slowServer("one", 40, counter);
     let inFlightDuringAdopt = 0;
-    // A slow disk: while one file is adopted, the other workers keep all 4 request slots busy.
+    // A slow disk: while one file is adopted, the other workers keep all 4 request slots busy. The adopt (20 ms) is
+    // shorter than a request (30 ms), so 8 workers want more than 4 slots and one is always waiting for a free slot;
+    // the requests in flight are sampled through the whole adopt, as a held slot would cap them at 3 throughout.
     class SlowDisk extends FilesystemBlobStore {
       override async adopt(temp: string, sha256: string, signal?: AbortSignal, alias?: string): Promise<void> {
-        await new Promise((ok) => setTimeout(ok, 50));
-        inFlightDuringAdopt = Math.max(inFlightDuringAdopt, counter.now);
+        const sample = setInterval(() => {
+          inFlightDuringAdopt = Math.max(inFlightDuringAdopt, counter.now);
+        }, 2);
+        await new Promise((ok) => setTimeout(ok, 20));
+        clearInterval(sample);
         return super.adopt(temp, sha256, signal, alias);
       }
     }
