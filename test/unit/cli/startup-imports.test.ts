@@ -12,8 +12,8 @@ const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), "chantal-imports-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** The npm packages loaded by importing `module` (a path under the repository). */
-async function packagesLoadedBy(module: string): Promise<Set<string>> {
+/** The URLs of the modules loaded by importing `module` (a path under the repository). */
+async function urlsLoadedBy(module: string): Promise<string[]> {
   const record = join(dir, `${module.replaceAll("/", "_")}.txt`);
   await run(
     process.execPath,
@@ -27,8 +27,13 @@ async function packagesLoadedBy(module: string): Promise<Set<string>> {
     ],
     { cwd: repoRoot, env: { ...process.env, CHANTAL_RECORD_IMPORTS: record } },
   );
+  return readFileSync(record, "utf8").split("\n").filter(Boolean);
+}
+
+/** The npm packages loaded by importing `module` (a path under the repository). */
+async function packagesLoadedBy(module: string): Promise<Set<string>> {
   const names = new Set<string>();
-  for (const url of readFileSync(record, "utf8").split("\n")) {
+  for (const url of await urlsLoadedBy(module)) {
     const m = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url);
     if (m) names.add(m[1]!);
   }
@@ -49,14 +54,20 @@ it.each(["bin/commands/repo-sync.ts", "bin/commands/repo-list.ts"])(
   60_000,
 );
 
-// The build bundles drizzle-orm into dist/core/db/drizzle.js (scripts/bundle-drizzle.mjs): the installed CLI never loads
-// the package, whose 178 KB package.json Node 24 re-reads per file. npm ci builds dist (prepare), so CI always checks it.
+// The build bundles drizzle-orm into dist/core/db/drizzle.js (scripts/bundle-drizzle.mjs) and the packages every command
+// loads into dist/vendor/ (scripts/bundle-vendor.mjs): the installed CLI loads none of them from node_modules, file by
+// file. npm ci builds dist (prepare), so CI always checks it.
+const VENDORED = ["undici", "zod", "yaml", "pg", "cron-parser", "commander"];
 it.skipIf(!existsSync(join(repoRoot, "dist/bin/commands/repo-sync.js")) && process.env.CI !== "true")(
-  "the built repo sync loads drizzle-orm from the bundle, not from node_modules",
+  "the built repo sync loads drizzle-orm and the vendored packages from their bundles, not from node_modules",
   async () => {
+    const urls = await urlsLoadedBy("dist/bin/commands/repo-sync.js");
     const loaded = await packagesLoadedBy("dist/bin/commands/repo-sync.js");
-    expect(loaded).toContain("pg");
     expect(loaded.has("drizzle-orm")).toBe(false);
+    expect(VENDORED.filter((p) => loaded.has(p))).toEqual([]);
+    // The bundles are what it loads instead (the recording works: saxes, not vendored, is still seen in node_modules).
+    expect(VENDORED.filter((p) => !urls.some((u) => u.endsWith(`/dist/vendor/${p}.js`)))).toEqual([]);
+    expect(loaded).toContain("saxes");
     expect(LAZY.filter((p) => loaded.has(p))).toEqual([]);
   },
   60_000,
