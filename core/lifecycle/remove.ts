@@ -20,6 +20,7 @@ import { deleteSnapshotsOf, findSnapshot, listSnapshots } from "../snapshots/sna
 import { refuseSnapshotsInUse } from "../environments/protection.js";
 import { withTransaction } from "../db/transaction.js";
 import { unpublishTrees } from "../publish/trees.js";
+import { removePrimaryMemo } from "../rpm/primary-memo.js";
 
 export interface RemovalPlan {
   /** Published names to remove: `latest`, and `snapshots/<name>` unless the snapshots are kept. */
@@ -107,7 +108,7 @@ export async function removeRepository(req: { repoId: string; keepSnapshots: boo
         );
       const unpublished = await unpublishTrees(env.loaded.config, req.repoId, plan.unpublish, signal);
       signal.throwIfAborted();
-      return await withTransaction(env.database.pool, async (client) => {
+      const removed = await withTransaction(env.database.pool, async (client) => {
         const sets = await clearRepositorySets(client, row.id);
         const runs = await deleteRunsOf(client, row.id);
         const deletedSnapshots = plan.deleteSnapshots ? await deleteSnapshotsOf(client, row.id) : 0;
@@ -120,6 +121,8 @@ export async function removeRepository(req: { repoId: string; keepSnapshots: boo
           deleted: { packageLinks: sets.packages, metadataLinks: sets.metadata, runs, snapshots: deletedSnapshots, repository: plan.deleteRow },
         };
       });
+      await removePrimaryMemo(env.loaded.config, req.repoId);
+      return removed;
     } finally {
       await lock.release();
     }

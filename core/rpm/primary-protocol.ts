@@ -18,12 +18,19 @@ export interface PrimaryWorkerInput {
   repoUrl: string;
   /** Also send each package's dependency data (a filter with with_dependencies). */
   withDependencies?: boolean;
+  /** The repository's parse memo (primary-memo.ts): read unless `ignoreMemo`, rewritten after a complete parse. */
+  memoFile?: string;
+  ignoreMemo?: boolean;
 }
 
 /** `start`: a spare worker (started without workerData, see prewarmPrimaryParser) gets its input first. */
 export type ToWorker = { type: "start"; input: PrimaryWorkerInput } | { type: "chunk"; data: Uint8Array } | { type: "end" };
 
-export type ToMain = { type: "more" } | { type: "packages"; packages: ParsedPackage[] } | { type: "done" } | { type: "failed"; error: SerializedError };
+export type ToMain =
+  | { type: "more" }
+  | { type: "packages"; packages: ParsedPackage[] }
+  | { type: "done"; reused?: number }
+  | { type: "failed"; error: SerializedError };
 
 /** A package as the worker sends it: its location is already checked and relative to the repository. */
 export interface ParsedPackage {

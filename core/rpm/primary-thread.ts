@@ -20,6 +20,11 @@ export interface PrimaryInWorkerOptions {
   openSize?: number;
   repoUrl: string;
   withDependencies?: boolean;
+  /** The repository's parse memo (primary-memo.ts), and whether to parse every element anyway (--force). */
+  memoFile?: string;
+  ignoreMemo?: boolean;
+  /** Told how many packages came from the memo, once the parse is complete. */
+  onReused?: (packages: number) => void;
   signal?: AbortSignal;
 }
 
@@ -123,11 +128,12 @@ class Inbox {
  * (safeLocation). Errors are those of parsePrimary, decompressIterable and safeLocation.
  */
 export async function* parsePrimaryInWorker(compressed: AsyncIterable<Uint8Array | string>, opts: PrimaryInWorkerOptions): AsyncGenerator<ParsedPackage> {
-  const { signal, ...input } = opts;
+  const { signal, onReused, ...input } = opts;
   signal?.throwIfAborted();
   const worker = workerFor(input);
   const inbox = new Inbox(worker, opts.label);
   const source = compressed[Symbol.asyncIterator]();
+  let complete = false;
   try {
     for (;;) {
       const m = await inbox.next(signal);
@@ -140,11 +146,14 @@ export async function* parsePrimaryInWorker(compressed: AsyncIterable<Uint8Array
       } else if (m.type === "failed") {
         throw deserializeError(m.error);
       } else {
+        complete = true;
+        if (m.reused !== undefined) onReused?.(m.reused);
         return;
       }
     }
   } finally {
-    await worker.terminate();
+    // A complete parse's thread still writes the memo and then ends by itself; any other is stopped now.
+    if (!complete) await worker.terminate();
     await source.return?.();
   }
 }

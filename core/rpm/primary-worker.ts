@@ -3,7 +3,8 @@
 import { once } from "node:events";
 import { parentPort, workerData } from "node:worker_threads";
 import { decompressIterable } from "../compress/decompress.js";
-import { parsePrimary } from "./primary.js";
+import { DEFAULT_PRIMARY_LIMITS, parsePrimary } from "./primary.js";
+import { memoFingerprint, PackageMemo, readMemo, writeMemo } from "./primary-memo.js";
 import { dependenciesOf } from "./dependencies.js";
 import { safeLocation } from "../mirror/location.js";
 import { serializeError, type ParsedPackage, type PrimaryWorkerInput, type ToMain, type ToWorker } from "./primary-protocol.js";
@@ -34,8 +35,13 @@ async function run(): Promise<void> {
   const input = await inputOf();
   const declared = input.openSize !== undefined ? { declared: { bytes: input.openSize, by: "its <open-size> in repomd.xml" } } : {};
   const text = decompressIterable(chunks(), input.compression, { maxOutputBytes: input.maxOutputBytes, label: input.label, ...declared });
+  const withDependencies = input.withDependencies === true;
+  // The memo holds no dependency data: a parse with them reads every element.
+  const memoFile = withDependencies ? undefined : input.memoFile;
+  const fingerprint = memoFingerprint(DEFAULT_PRIMARY_LIMITS);
+  const memo = memoFile ? new PackageMemo(input.ignoreMemo ? undefined : await readMemo(memoFile, fingerprint)) : undefined;
   let batch: ParsedPackage[] = [];
-  for await (const p of parsePrimary(text, { maxPackages: input.maxPackages, label: input.label, withDependencies: input.withDependencies === true })) {
+  for await (const p of parsePrimary(text, { maxPackages: input.maxPackages, label: input.label, withDependencies, ...(memo ? { memo } : {}) })) {
     const location = safeLocation(p.location, p.locationBase, { repoUrl: input.repoUrl });
     batch.push({
       location,
@@ -55,7 +61,10 @@ async function run(): Promise<void> {
     }
   }
   port.postMessage({ type: "packages", packages: batch } satisfies ToMain);
-  port.postMessage({ type: "done" } satisfies ToMain);
+  port.postMessage({ type: "done", ...(memo ? { reused: memo.hits } : {}) } satisfies ToMain);
+  // After "done": the sync goes on while this thread writes the memo, and lets it end by itself (primary-thread.ts).
+  // A failure only costs the next parse its speed.
+  if (memoFile && memo) await writeMemo(memoFile, fingerprint, memo).catch(() => undefined);
 }
 
 run().catch((err: unknown) => {

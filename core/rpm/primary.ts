@@ -1,10 +1,12 @@
-// primary.xml: the package list of an RPM repository, parsed as a stream (saxes) into small batches,
+// primary.xml: the package list of an RPM repository, parsed as a stream (saxes) into small batches (with a memo,
+// unchanged <package> elements are taken from an earlier parse instead),
 // so memory stays flat however large the document; limits stop documents built to exhaust it.
+import { hash } from "node:crypto";
 import { StringDecoder } from "node:string_decoder";
 import { SaxesParser, type SaxesTagPlain } from "saxes";
 import { AbortedError, ChantalError } from "../errors.js";
 import { LimitExceededError } from "../compress/decompress.js";
-import { localName, parseChecksum, withoutBom, type Checksum, type PlainXml } from "./repomd.js";
+import { checksumAlgo, localName, parseChecksum, withoutBom, type Checksum, type PlainXml } from "./repomd.js";
 
 export class PrimaryParseError extends ChantalError {}
 
@@ -64,10 +66,73 @@ export interface ParsePrimaryOptions extends Partial<PrimaryLimits> {
   withDependencies?: boolean;
   /** Names the file in error messages. */
   label?: string;
+  /** Reuse what an earlier parse made of unchanged <package> elements, and record this one's (primary-memo.ts). */
+  memo?: ElementMemo;
 }
 
 /** saxes is fed this much text at a time, which bounds what it buffers beyond one token. */
 const WRITE_PIECE = 64 * 1024;
+
+/**
+ * One element as the parser made it: [elements it held, then the package's fields] or, for a <package> of another type
+ * than rpm (skipped, as dnf does), only [elements]. Strings are copies, never slices of the parser's text.
+ */
+export type MemoRecord =
+  | [elements: number]
+  | [
+      elements: number,
+      name: string,
+      arch: string,
+      epoch: number,
+      version: string,
+      release: string,
+      algo: string,
+      value: string,
+      location: string,
+      size: number | null,
+      base: string | null,
+    ];
+
+/** The memo's key of one element: its text's sha1. */
+export function memoKey(element: string): string {
+  return hash("sha1", element, "base64");
+}
+
+export function recordOf(pkg: PrimaryPackage | null, elements: number): MemoRecord {
+  if (pkg === null) return [elements];
+  // A JSON round trip copies the strings: the parser's are slices of its 64 KB pieces, which they would keep alive.
+  return JSON.parse(
+    JSON.stringify([
+      elements,
+      pkg.name,
+      pkg.arch,
+      pkg.epoch,
+      pkg.version,
+      pkg.release,
+      pkg.checksum.algo,
+      pkg.checksum.value,
+      pkg.location,
+      pkg.size ?? null,
+      pkg.locationBase ?? null,
+    ]),
+  ) as MemoRecord;
+}
+
+/** The package of a record, or null for a skipped element. */
+export function packageOf(r: MemoRecord): PrimaryPackage | null {
+  if (r.length === 1) return null;
+  const [, name, arch, epoch, version, release, algo, value, location, size, base] = r;
+  const pkg: PrimaryPackage = { name, arch, epoch, version, release, checksum: { algo: checksumAlgo(algo)!, value }, pkgid: value, location };
+  if (size !== null) pkg.size = size;
+  if (base !== null) pkg.locationBase = base;
+  return pkg;
+}
+
+/** What a parse reuses and records, by memoKey (PackageMemo in primary-memo.ts keeps it between runs). */
+export interface ElementMemo {
+  get(key: string): MemoRecord | undefined;
+  record(key: string, r: MemoRecord): void;
+}
 
 /** Elements directly inside <package> that we read; everything else (format, files, deps) is skipped. */
 type Field = "name" | "arch" | "checksum" | "file";
@@ -154,7 +219,8 @@ class PrimaryReader {
   elements = 0;
   /** Parser position at the last tag event: the distance from it is the size of the token being read. */
   lastEventAt = 0;
-  private depth = 0;
+  /** Open elements: 1 between the packages of <metadata>. */
+  depth = 0;
   private packageDepth = -1;
   private draft: PackageDraft | undefined;
   private field: Field | undefined;
@@ -274,6 +340,20 @@ class PrimaryReader {
     this.ready.push(finishPackage(this.label, d));
   }
 
+  /** Inside a <package> element. */
+  get inPackage(): boolean {
+    return this.draft !== undefined;
+  }
+
+  /** A <package> element an earlier parse read: counted against the limits as if it were read again. */
+  reuse(r: MemoRecord): void {
+    if (++this.packages > this.limits.maxPackages) this.overLimit("maxPackages", this.limits.maxPackages, "packages");
+    this.elements += r[0];
+    if (this.elements > this.limits.maxElements) this.overLimit("maxElements", this.limits.maxElements, "elements");
+    const pkg = packageOf(r);
+    if (pkg) this.ready.push(pkg);
+  }
+
   overLimit(limit: keyof PrimaryLimits, max: number, what: string): never {
     throw new LimitExceededError(`${this.label}: more than ${max} ${what} (limit ${limit}); refusing the document`, { limit, max });
   }
@@ -305,6 +385,121 @@ function feed(parser: SaxesParser<PlainXml>, reader: PrimaryReader, text: string
   }
 }
 
+/** Text held while looking for the end of a <package> element; a longer element is read without the memo. */
+const MAX_ELEMENT_TEXT = 4 * 1024 * 1024;
+
+const isXmlSpace = (c: number): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+
+/** The newlines of `text`, so that saxes' line numbers in later errors stay those of the document. */
+function newlinesOf(text: string): string {
+  let n = 0;
+  for (let i = text.indexOf("\n"); i !== -1; i = text.indexOf("\n", i + 1)) n++;
+  return "\n".repeat(n);
+}
+
+/**
+ * Feeds saxes like `feed`, except that each <package> element directly inside <metadata> whose exact text the memo
+ * knows is taken from it instead of parsed again. The scan looks for the next "</package>"; each element parsed is
+ * checked to have ended there, between packages, and anything else (a DTD, other content, an element the scan cut
+ * wrongly) sends the rest of the document through saxes alone, so the packages are those a whole parse finds.
+ */
+class MemoFeeder {
+  private mode: "prefix" | "packages" | "plain" = "prefix";
+  private pending = "";
+  /** Where in `pending` the search goes on: text already searched is not searched again with every piece. */
+  private searched = 0;
+
+  constructor(
+    private readonly parser: SaxesParser<PlainXml>,
+    private readonly reader: PrimaryReader,
+    private readonly limits: PrimaryLimits,
+    private readonly memo: ElementMemo,
+  ) {}
+
+  write(text: string): void {
+    if (this.mode === "plain") return feed(this.parser, this.reader, text, this.limits);
+    this.pending += text;
+    if (this.mode === "prefix") this.prefix();
+    if (this.mode === "packages") this.packages();
+    if (this.pending.length > MAX_ELEMENT_TEXT) this.plain(); // (plain() empties it)
+  }
+
+  end(): void {
+    if (this.mode !== "plain") this.plain();
+  }
+
+  private plain(): void {
+    this.mode = "plain";
+    const rest = this.pending;
+    this.pending = "";
+    feed(this.parser, this.reader, rest, this.limits);
+  }
+
+  /** Up to the first "<package": the XML declaration and <metadata>'s start tag, parsed. */
+  private prefix(): void {
+    const at = this.pending.indexOf("<package", this.searched);
+    if (at === -1) {
+      this.searched = Math.max(0, this.pending.length - "<package".length);
+      return;
+    }
+    this.searched = 0;
+    const head = this.pending.slice(0, at);
+    this.pending = this.pending.slice(at);
+    feed(this.parser, this.reader, head, this.limits);
+    // Only under a plain <metadata>: entities a DTD declares would change what an element's text means.
+    if (head.includes("<!") || this.reader.depth !== 1 || this.reader.elements !== 1) this.plain();
+    else this.mode = "packages";
+  }
+
+  private packages(): void {
+    const s = this.pending;
+    let pos = 0;
+    for (;;) {
+      let start = pos;
+      while (start < s.length && isXmlSpace(s.charCodeAt(start))) start++;
+      if (s.length < start + 9) break; // more text needed to tell what comes next
+      const c = s.charCodeAt(start + 8);
+      if (!s.startsWith("<package", start) || !((isXmlSpace(c) || c === 0x3e) /* > */)) {
+        this.pending = s.slice(pos);
+        return this.plain(); // </metadata>, or anything else: saxes reads it as it is
+      }
+      const close = s.indexOf("</package>", Math.max(start, this.searched));
+      if (close === -1) {
+        this.searched = Math.max(0, s.length - "</package>".length - pos);
+        break;
+      }
+      this.searched = 0;
+      const stop = close + "</package>".length;
+      if (start > pos) this.parser.write(s.slice(pos, start));
+      pos = stop;
+      if (!this.element(s.slice(start, stop))) {
+        this.pending = s.slice(pos);
+        return this.plain();
+      }
+    }
+    this.pending = s.slice(pos);
+  }
+
+  /** One element; false when parsing it did not end between packages (the scan's "</package>" was not its end). */
+  private element(text: string): boolean {
+    const key = memoKey(text);
+    const known = this.memo.get(key);
+    if (known !== undefined) {
+      this.reader.reuse(known);
+      this.parser.write(newlinesOf(text));
+      return true;
+    }
+    const before = { packages: this.reader.packages, ready: this.reader.ready.length, elements: this.reader.elements };
+    feed(this.parser, this.reader, text, this.limits);
+    if (this.reader.depth !== 1 || this.reader.inPackage) return false;
+    const made = this.reader.ready.length - before.ready;
+    if (this.reader.packages === before.packages + 1 && made <= 1) {
+      this.memo.record(key, recordOf(made === 1 ? this.reader.ready.at(-1)! : null, this.reader.elements - before.elements));
+    }
+    return true;
+  }
+}
+
 function createParser(label: string, reader: PrimaryReader): SaxesParser<PlainXml> {
   const parser = new SaxesParser<PlainXml>({ xmlns: false, fileName: label });
   parser.on("opentag", (tag) => reader.open(tag, parser.position));
@@ -325,6 +520,7 @@ export async function* parsePrimary(input: AsyncIterable<Uint8Array | string>, o
   const reader = new PrimaryReader(label, limits, opts.withDependencies);
   const parser = createParser(label, reader);
   const decoder = new StringDecoder("utf8");
+  const memo = opts.memo && !opts.withDependencies ? new MemoFeeder(parser, reader, limits, opts.memo) : undefined;
   let first = true;
   for await (const chunk of input) {
     if (opts.signal?.aborted) throw new AbortedError(`${label}: parsing interrupted`);
@@ -334,14 +530,18 @@ export async function* parsePrimary(input: AsyncIterable<Uint8Array | string>, o
       first = false;
     }
     try {
-      feed(parser, reader, text, limits);
+      if (memo) memo.write(text);
+      else feed(parser, reader, text, limits);
     } catch (err) {
       throw xmlError(label, err);
     }
     yield* reader.ready.splice(0);
   }
   try {
-    feed(parser, reader, decoder.end(), limits);
+    if (memo) {
+      memo.write(decoder.end());
+      memo.end();
+    } else feed(parser, reader, decoder.end(), limits);
     if (reader.elements === 0) throw invalid(label, "the document is empty: it has no root element");
     parser.close();
   } catch (err) {

@@ -13,6 +13,7 @@ import type { RunCounts } from "../db/sync-runs.js";
 import type { RepoSyncContext } from "../mirror/types.js";
 import type { RepomdData } from "./repomd.js";
 import { parsePrimaryInWorker } from "./primary-thread.js";
+import { primaryMemoFile } from "./primary-memo.js";
 import type { ParsedPackage } from "./primary-protocol.js";
 import type { RpmDependencies } from "./dependencies.js";
 import { findPathConflict, pathConflictMessage, safeLocation } from "../mirror/location.js";
@@ -156,7 +157,7 @@ export function sameFile(a: RpmPackage, b: ParsedPackage): boolean {
 export async function readPrimary(
   entry: MetadataEntry,
   openSize: number | undefined,
-  ctx: Pick<RepoSyncContext, "blobs" | "signal" | "repo">,
+  ctx: Pick<RepoSyncContext, "blobs" | "signal" | "repo"> & Partial<Pick<RepoSyncContext, "config" | "force" | "log">>,
   onDependencies?: (pkg: RpmPackage, deps: RpmDependencies) => void,
 ): Promise<RpmPackage[]> {
   const byLocation = new Map<string, RpmPackage>();
@@ -170,6 +171,9 @@ export async function readPrimary(
     repoUrl: ctx.repo.upstream_url,
     signal: ctx.signal,
     ...(onDependencies ? { withDependencies: true } : {}),
+    // The unchanged packages of a changed primary.xml are taken from the last parse (primary-memo.ts); --force reads all.
+    ...(ctx.config && !onDependencies ? { memoFile: primaryMemoFile(ctx.config, ctx.repo.id), ignoreMemo: ctx.force === true } : {}),
+    onReused: (n) => ctx.log?.debug({ repo: ctx.repo.id, reused: n }, `${entry.path}: ${n} packages taken from the last parse of the unchanged elements`),
   });
   for await (const p of packages) {
     const pkg = new RpmPackage(p, arches.intern(p.arch));

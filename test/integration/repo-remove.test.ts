@@ -93,6 +93,9 @@ describe("repo remove", () => {
       await holder.release();
     }
     expect(await stateCounts(id)).toMatchObject({ repositories: 1, sync_runs: 1, snapshots: 1 });
+    // Its sync left the parse memo of its primary.xml (core/rpm/primary-memo.ts) beside r2's.
+    const memo = (repoId: string) => join(env.base, "cache", "primary", `${repoId}.json`);
+    expect(existsSync(memo("r1"))).toBe(true);
 
     const r = await env.cli("repo", "remove", "--repo-id", "r1", "--json");
     expect(r.code, r.stderr).toBe(0);
@@ -105,8 +108,10 @@ describe("repo remove", () => {
     expect(await stateCounts(id)).toEqual({ repositories: 0, repository_packages: 0, repository_metadata: 0, sync_runs: 0, snapshots: 0 });
     const list = JSON.parse((await env.cli("repo", "list", "--json")).stdout) as { id: string }[];
     expect(list.map((x) => x.id)).not.toContain("r1");
-    // The other repositories are untouched.
+    // The other repositories are untouched; the memo went with r1.
     expect(existsSync(join(env.published("r2"), "repodata/repomd.xml"))).toBe(true);
+    expect(existsSync(memo("r1"))).toBe(false);
+    expect(existsSync(memo("r2"))).toBe(true);
 
     const again = await env.cli("repo", "remove", "--repo-id", "r1");
     expect(again.code).toBe(2);

@@ -62,7 +62,9 @@ describe("repo sync (rpm)", () => {
     // upstream drops pkg000000-04 and adds pkg000030-34
     await generateRpmRepo(env.upstream, 30, 2_000, { first: 5 });
     const treeBefore = readlinkSync(latest);
-    const third = await env.cli("repo", "sync", "--repo-id", "r1", "--json");
+    const third = await env.cli("repo", "sync", "--repo-id", "r1", "--json", "--log-level", "debug");
+    // The 25 packages upstream kept are taken from the last parse's memo (core/rpm/primary-memo.ts), not parsed again.
+    expect(third.stderr).toMatch(/repodata\/[^ ]*primary\.xml\.gz: 25 packages taken from the last parse/);
     expect(JSON.parse(third.stdout)).toMatchObject({
       status: "success",
       counts: { packages_total: 30, packages_downloaded: 5, packages_added: 5, packages_removed: 5 },

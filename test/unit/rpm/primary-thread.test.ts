@@ -1,5 +1,7 @@
 // parsePrimaryInWorker: the same packages and the same errors as parsing in the sync's own thread.
 import { spawnSync } from "node:child_process";
+import { mkdtemp, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
@@ -148,5 +150,61 @@ describe("prewarmPrimaryParser", () => {
     expect(res.status, res.stderr).toBe(0);
     expect(res.stdout.trim()).toBe("done");
     expect(Date.now() - started).toBeLessThan(15_000);
+  });
+});
+
+describe("the parse memo (memoFile)", () => {
+  /** The memo file once the parse's thread has written it (after its last packages: the sync does not wait for it). */
+  async function written(file: string, since: number): Promise<void> {
+    for (let i = 0; i < 200; i++) {
+      const s = await stat(file).catch(() => undefined);
+      if (s && s.mtimeMs >= since) return;
+      await new Promise((ok) => setTimeout(ok, 25));
+    }
+    throw new Error(`${file} was not written`);
+  }
+
+  it("is written after a complete parse, and the next parse takes its unchanged packages from it (not with ignoreMemo)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "chantal-memo-thread-"));
+    try {
+      const memoFile = join(dir, "cache", "repo.json");
+      const names = Array.from({ length: 300 }, (_, i) => `p${i}`);
+      const before = `${HEAD}${names.map((n) => pkg(n)).join("")}</metadata>`;
+      let reused = -1;
+      const first = await parseAll(before, { memoFile, onReused: (n) => (reused = n) });
+      expect(reused).toBe(0);
+      await written(memoFile, 0);
+      expect((await stat(join(dir, "cache"))).mode & 0o777).toBe(0o700);
+      // One changed (its size), one added: 299 taken from the memo, and the packages are those of a whole parse.
+      const after = before.replace(pkg("p7"), pkg("p7", { size: "999" })).replace("</metadata>", `${pkg("new")}</metadata>`);
+      const since = Date.now() - 1;
+      const second = await parseAll(after, { memoFile, onReused: (n) => (reused = n) });
+      expect(reused).toBe(299);
+      expect(second).toEqual(await parseAll(after));
+      expect(second.find((p) => p.name === "p7")!.size).toBe(999);
+      expect(first).toHaveLength(300);
+      await written(memoFile, since);
+      // --force: every element parsed, the memo rewritten all the same.
+      await parseAll(after, { memoFile, ignoreMemo: true, onReused: (n) => (reused = n) });
+      expect(reused).toBe(0);
+      // With dependencies (a filter's with_dependencies) the memo is neither read nor reported.
+      reused = -1;
+      await parseAll(after, { memoFile, withDependencies: true, onReused: (n) => (reused = n) });
+      expect(reused).toBe(-1);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a parse that fails writes no memo", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "chantal-memo-thread-"));
+    try {
+      const memoFile = join(dir, "repo.json");
+      await expect(parseAll(`${HEAD}${pkg("a")}${pkg("b", { checksum: "" })}</metadata>`, { memoFile })).rejects.toBeInstanceOf(PrimaryParseError);
+      await new Promise((ok) => setTimeout(ok, 200));
+      expect(await stat(memoFile).catch(() => undefined)).toBeUndefined();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
