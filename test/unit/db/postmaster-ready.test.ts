@@ -1,9 +1,10 @@
-// Tests of postmasterReady (core/db/embedded.ts): when postmaster.pid says the server just started accepts connections.
+// Tests of postmasterReady and serverRunning (core/db/embedded.ts): what postmaster.pid says of the server, and of
+// passwdLookup (the service user from /etc/passwd).
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
-import { postmasterReady } from "../../../core/db/embedded.js";
+import { passwdLookup, postmasterReady, serverRunning } from "../../../core/db/embedded.js";
 
 const dir = mkdtempSync(join(tmpdir(), "chantal-pmready-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -32,4 +33,34 @@ it.each([
 it("no postmaster.pid: not ready", async () => {
   rmSync(join(dir, "postmaster.pid"), { force: true });
   expect(await postmasterReady(dir, now)).toBe(false);
+});
+
+it.each([
+  { name: "a live server", content: pidFile(process.pid, now - 600, "ready"), running: true },
+  { name: "a live server still starting", content: pidFile(process.pid, now, "starting"), running: true },
+  { name: "a single-user backend (negative pid)", content: pidFile(-process.pid, now, ""), running: true },
+  { name: "a stale file: its process is gone", content: pidFile(2 ** 22 + 17, now, "ready"), running: false },
+  { name: "an empty file: ask pg_ctl", content: "", running: undefined },
+  { name: "no pid on its first line: ask pg_ctl", content: "x\n", running: undefined },
+])("serverRunning, $name: $running", async ({ content, running }) => {
+  writeFileSync(join(dir, "postmaster.pid"), content);
+  expect(await serverRunning(dir)).toBe(running);
+});
+
+it("serverRunning without postmaster.pid: false (pg_ctl status's exit 3)", async () => {
+  rmSync(join(dir, "postmaster.pid"), { force: true });
+  expect(await serverRunning(dir)).toBe(false);
+  expect(await serverRunning(join(dir, "missing-data-dir"))).toBe(false);
+});
+
+const PASSWD =
+  "root:x:0:0:root:/root:/bin/bash\npostgres-old:x:5:5::/:/bin/false\n# comment\npostgres:x:998:996:PostgreSQL:/nonexistent:/usr/sbin/nologin\nbroken:x:abc:1::/:\n";
+it.each([
+  { name: "postgres", found: { uid: 998, gid: 996 } },
+  { name: "root", found: { uid: 0, gid: 0 } },
+  { name: "postgres-o", found: undefined },
+  { name: "broken", found: undefined },
+  { name: "nobody", found: undefined },
+])("passwdLookup($name)", ({ name, found }) => {
+  expect(passwdLookup(PASSWD, name)).toEqual(found);
 });
