@@ -18,6 +18,7 @@ import { formatDryRunResult } from "../../functions/dry-run-report.js";
 import { maxWaitMs, notifierFor } from "../../core/notify/notifier.js";
 import { effectiveFilter } from "../../core/filter/effective.js";
 import { prewarmPrimaryParser } from "../../core/rpm/primary-thread.js";
+import { primaryMemoFile } from "../../core/rpm/primary-memo.js";
 
 interface SyncOptions {
   repoId?: string;
@@ -76,10 +77,11 @@ async function latestClientConfig(loaded: LoadedConfig, database: Database, repo
 }
 
 /** One unfiltered RPM repository: its primary's parser thread starts while the database does (none for --all: most are no-ops). */
-function prewarmParser(loaded: LoadedConfig, ids: readonly string[]): void {
+function prewarmParser(loaded: LoadedConfig, ids: readonly string[], full: boolean): void {
   if (ids.length !== 1) return;
   const repo = findRepository(loaded, ids[0]!);
-  if (repo.type === "rpm" && !effectiveFilter(loaded.config, repo)) prewarmPrimaryParser();
+  // Its parse memo is read ahead too, unless --full parses every element.
+  if (repo.type === "rpm" && !effectiveFilter(loaded.config, repo)) prewarmPrimaryParser(full ? {} : { memoFile: primaryMemoFile(loaded.config, repo.id) });
 }
 
 /** `--dry-run` plans only: options that would change something beside the sync contradict it (exit 2). */
@@ -124,7 +126,7 @@ export function register(repo: Command): void {
           throw new OutsideWindowError(`repository ${refused[0]!.repoId} is ${refused[0]!.reason}; sync without --respect-windows to run it anyway`);
         for (const r of refused) process.stderr.write(`warning: ${r.repoId} not synced: it is ${r.reason} (--respect-windows)\n`);
         ids = ids.filter((id) => !refused.some((r) => r.repoId === id));
-        prewarmParser(loaded, ids);
+        prewarmParser(loaded, ids, opts.full === true);
         const database = await ctx.openDatabase();
         const progress = progressReporter(ctx.log);
         // Ctrl-C: the bar goes before the interruption is logged (core/runtime/signals.ts aborts, then logs).

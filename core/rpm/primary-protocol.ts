@@ -23,10 +23,17 @@ export interface PrimaryWorkerInput {
   ignoreMemo?: boolean;
 }
 
+/** How a spare worker (prewarmPrimaryParser) is started: the memo it will likely need, read while it waits. */
+export interface SpareWorkerData {
+  spare: true;
+  memoFile?: string;
+}
+
 /** `start`: a spare worker (started without workerData, see prewarmPrimaryParser) gets its input first. */
 export type ToWorker = { type: "start"; input: PrimaryWorkerInput } | { type: "chunk"; data: Uint8Array } | { type: "end" };
 
 export type ToMain =
+  | { type: "preloaded" }
   | { type: "more" }
   | { type: "packages"; packages: ParsedPackage[] }
   | { type: "done"; reused?: number }

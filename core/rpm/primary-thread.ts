@@ -6,7 +6,7 @@ import { Worker } from "node:worker_threads";
 import type { CompressionKind } from "../compress/decompress.js";
 import { LimitExceededError } from "../compress/decompress.js";
 import { AbortedError } from "../errors.js";
-import { deserializeError, type ParsedPackage, type PrimaryWorkerInput, type ToMain, type ToWorker } from "./primary-protocol.js";
+import { deserializeError, type ParsedPackage, type PrimaryWorkerInput, type SpareWorkerData, type ToMain, type ToWorker } from "./primary-protocol.js";
 
 /** The worker's heap: a small young generation keeps the garbage cheap; old space holds little but the parser. */
 const WORKER_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 128 };
@@ -20,7 +20,7 @@ export interface PrimaryInWorkerOptions {
   openSize?: number;
   repoUrl: string;
   withDependencies?: boolean;
-  /** The repository's parse memo (primary-memo.ts), and whether to parse every element anyway (--force). */
+  /** The repository's parse memo (primary-memo.ts), and whether to parse every element anyway (--full). */
   memoFile?: string;
   ignoreMemo?: boolean;
   /** Told how many packages came from the memo, once the parse is complete. */
@@ -28,8 +28,8 @@ export interface PrimaryInWorkerOptions {
   signal?: AbortSignal;
 }
 
-function startWorker(input?: PrimaryWorkerInput): Worker {
-  const options = { ...(input ? { workerData: input } : {}), resourceLimits: WORKER_LIMITS };
+function startWorker(data: PrimaryWorkerInput | SpareWorkerData): Worker {
+  const options = { workerData: data, resourceLimits: WORKER_LIMITS };
   if (!import.meta.url.endsWith(".ts")) return new Worker(new URL("./primary-worker.js", import.meta.url), options);
   // From source (tests, CHANTAL_FROM_SOURCE) the worker is TypeScript too: register tsx in the thread first.
   const entry = new URL("./primary-worker.ts", import.meta.url).href;
@@ -37,17 +37,21 @@ function startWorker(input?: PrimaryWorkerInput): Worker {
 }
 
 /** A worker started ahead by prewarmPrimaryParser, waiting for its input; `failed` once it died waiting. */
-let spare: { worker: Worker; failed: boolean } | undefined;
+let spare: { worker: Worker; failed: boolean; preloaded: boolean } | undefined;
 
 /**
  * Start the next parse's worker now (a sync command calls it before the database starts): its ~0.1 s of start-up
  * (loading the decompressor and the parser) then overlaps the database's instead of preceding the parse. It does not
  * keep the process alive; unused, it goes with the process.
  */
-export function prewarmPrimaryParser(): void {
+export function prewarmPrimaryParser(opts: { memoFile?: string } = {}): void {
   if (spare) return;
-  const worker = startWorker();
-  const entry = { worker, failed: false };
+  // The memo the parse will likely read is read while the worker waits (primary-worker.ts).
+  const worker = startWorker({ spare: true, ...(opts.memoFile ? { memoFile: opts.memoFile } : {}) });
+  const entry = { worker, failed: false, preloaded: false };
+  worker.once("message", (m: ToMain) => {
+    if (m.type === "preloaded") entry.preloaded = true;
+  });
   const gone = () => {
     entry.failed = true;
     if (spare === entry) spare = undefined;
@@ -61,6 +65,11 @@ export function prewarmPrimaryParser(): void {
 /** Spare workers waiting (0 or 1): tests. */
 export function spareWorkers(): number {
   return spare && !spare.failed ? 1 : 0;
+}
+
+/** Whether the waiting spare has read the memo it was given: tests. */
+export function sparePreloaded(): boolean {
+  return spare?.preloaded === true;
 }
 
 /** The spare worker with its input sent, or a new one. */
@@ -145,7 +154,7 @@ export async function* parsePrimaryInWorker(compressed: AsyncIterable<Uint8Array
         yield* m.packages;
       } else if (m.type === "failed") {
         throw deserializeError(m.error);
-      } else {
+      } else if (m.type === "done") {
         complete = true;
         if (m.reused !== undefined) onReused?.(m.reused);
         return;

@@ -1,6 +1,6 @@
 // parsePrimaryInWorker: the same packages and the same errors as parsing in the sync's own thread.
 import { spawnSync } from "node:child_process";
-import { mkdtemp, rm, stat } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -9,7 +9,7 @@ import { DecompressionError, LimitExceededError } from "../../../core/compress/d
 import { AbortedError } from "../../../core/errors.js";
 import { UnsafePathError } from "../../../core/mirror/location.js";
 import { PrimaryParseError } from "../../../core/rpm/primary.js";
-import { parsePrimaryInWorker, prewarmPrimaryParser, spareWorkers, type PrimaryInWorkerOptions } from "../../../core/rpm/primary-thread.js";
+import { parsePrimaryInWorker, prewarmPrimaryParser, sparePreloaded, spareWorkers, type PrimaryInWorkerOptions } from "../../../core/rpm/primary-thread.js";
 import type { ParsedPackage } from "../../../core/rpm/primary-protocol.js";
 import { ChecksumRefusedError } from "../../../core/rpm/repomd.js";
 import { rejection } from "../../helpers/assert.js";
@@ -124,6 +124,16 @@ describe("parsePrimaryInWorker", () => {
   });
 });
 
+/** A Node process running `code` ends by itself, well within its timeout, having printed `stdout`. */
+function expectExitsPrinting(code: string, stdout: string): void {
+  const started = Date.now();
+  const res = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], { cwd: repoRoot, encoding: "utf8", timeout: 20_000 });
+  expect(res.error).toBeUndefined();
+  expect(res.status, res.stderr).toBe(0);
+  expect(res.stdout.trim()).toBe(stdout);
+  expect(Date.now() - started).toBeLessThan(15_000);
+}
+
 describe("prewarmPrimaryParser", () => {
   it("the next parse runs in the spare worker (its input sent first), with the same packages and errors; the one after starts its own", async () => {
     const xml = `${HEAD}${["a", "b", "c"].map((n) => pkg(n)).join("")}</metadata>`;
@@ -143,15 +153,19 @@ describe("prewarmPrimaryParser", () => {
 
   it("an unused spare does not keep the process alive", () => {
     const mod = JSON.stringify(join(repoRoot, "core/rpm/primary-thread.ts"));
-    const code = `const m = await import(${mod}); m.prewarmPrimaryParser(); await new Promise((r) => setTimeout(r, 300)); console.log("done");`;
-    const started = Date.now();
-    const res = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], { cwd: repoRoot, encoding: "utf8", timeout: 20_000 });
-    expect(res.error).toBeUndefined();
-    expect(res.status, res.stderr).toBe(0);
-    expect(res.stdout.trim()).toBe("done");
-    expect(Date.now() - started).toBeLessThan(15_000);
+    expectExitsPrinting(`const m = await import(${mod}); m.prewarmPrimaryParser(); await new Promise((r) => setTimeout(r, 300)); console.log("done");`, "done");
   });
 });
+
+/** `fn` in a fresh directory, removed afterwards. */
+async function inTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), "chantal-memo-thread-"));
+  try {
+    await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
 
 describe("the parse memo (memoFile)", () => {
   /** The memo file once the parse's thread has written it (after its last packages: the sync does not wait for it). */
@@ -164,9 +178,8 @@ describe("the parse memo (memoFile)", () => {
     throw new Error(`${file} was not written`);
   }
 
-  it("is written after a complete parse, and the next parse takes its unchanged packages from it (not with ignoreMemo)", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "chantal-memo-thread-"));
-    try {
+  it("is written after a complete parse, and the next parse takes its unchanged packages from it (not with ignoreMemo)", () =>
+    inTempDir(async (dir) => {
       const memoFile = join(dir, "cache", "repo.json");
       const names = Array.from({ length: 300 }, (_, i) => `p${i}`);
       const before = `${HEAD}${names.map((n) => pkg(n)).join("")}</metadata>`;
@@ -184,27 +197,55 @@ describe("the parse memo (memoFile)", () => {
       expect(second.find((p) => p.name === "p7")!.size).toBe(999);
       expect(first).toHaveLength(300);
       await written(memoFile, since);
-      // --force: every element parsed, the memo rewritten all the same.
+      // --full: every element parsed, the memo rewritten all the same.
       await parseAll(after, { memoFile, ignoreMemo: true, onReused: (n) => (reused = n) });
       expect(reused).toBe(0);
       // With dependencies (a filter's with_dependencies) the memo is neither read nor reported.
       reused = -1;
       await parseAll(after, { memoFile, withDependencies: true, onReused: (n) => (reused = n) });
       expect(reused).toBe(-1);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 
-  it("a parse that fails writes no memo", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "chantal-memo-thread-"));
-    try {
+  it("a spare worker reads the memo it was given ahead; given another file's, the parse reads its own", () =>
+    inTempDir(async (dir) => {
+      const memoFile = join(dir, "repo.json");
+      const xml = `${HEAD}${["a", "b", "c", "d"].map((n) => pkg(n)).join("")}</metadata>`;
+      await parseAll(xml, { memoFile });
+      await written(memoFile, 0);
+      let reused = -1;
+      prewarmPrimaryParser({ memoFile });
+      for (let i = 0; i < 400 && !sparePreloaded(); i++) await new Promise((ok) => setTimeout(ok, 25)); // it reads while it waits
+      expect(sparePreloaded()).toBe(true);
+      // Gone from disk: only what the spare read ahead can give the reuse.
+      const saved = await readFile(memoFile);
+      await rm(memoFile);
+      expect(await parseAll(xml, { memoFile, onReused: (n) => (reused = n) })).toEqual(await parseAll(xml));
+      expect(reused).toBe(4);
+      await writeFile(memoFile, saved);
+      prewarmPrimaryParser({ memoFile: join(dir, "other.json") });
+      expect(await parseAll(xml, { memoFile, onReused: (n) => (reused = n) })).toHaveLength(4);
+      expect(reused).toBe(4);
+      expect(spareWorkers()).toBe(0);
+    }));
+
+  it("a process whose parse wrote a memo exits by itself, with the memo written", () =>
+    inTempDir(async (dir) => {
+      const memoFile = join(dir, "repo.json");
+      const mod = JSON.stringify(join(repoRoot, "core/rpm/primary-thread.ts"));
+      const xml = JSON.stringify(`${HEAD}${pkg("a")}${pkg("b")}</metadata>`);
+      const code = `import { gzipSync } from "node:zlib"; const m = await import(${mod});
+      async function* src() { yield gzipSync(${xml}); }
+      let n = 0; for await (const _ of m.parsePrimaryInWorker(src(), { compression: "gz", label: "p", maxOutputBytes: 1e6, maxPackages: 10, repoUrl: ${JSON.stringify(REPO)}, memoFile: ${JSON.stringify(memoFile)} })) n++;
+      console.log("parsed", n);`;
+      expectExitsPrinting(code, "parsed 2");
+      expect((await stat(memoFile)).size).toBeGreaterThan(0);
+    }));
+
+  it("a parse that fails writes no memo", () =>
+    inTempDir(async (dir) => {
       const memoFile = join(dir, "repo.json");
       await expect(parseAll(`${HEAD}${pkg("a")}${pkg("b", { checksum: "" })}</metadata>`, { memoFile })).rejects.toBeInstanceOf(PrimaryParseError);
       await new Promise((ok) => setTimeout(ok, 200));
       expect(await stat(memoFile).catch(() => undefined)).toBeUndefined();
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 });
