@@ -1,7 +1,7 @@
 // What the last parse of a repository's primary.xml made of each <package> element, keyed by the element's exact text
 // (sha1): the next parse of a changed primary.xml reuses it for every element that did not change, so parsing costs a
 // scan plus what changed instead of the whole document. A cache only: missing, stale or unreadable, the parse is whole.
-import { readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { open, readFile, rename, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { DirMode, makeDirectory } from "../fs-dirs.js";
 import { checksumAlgo } from "./repomd.js";
@@ -11,8 +11,12 @@ import type { ElementMemo, MemoRecord, PrimaryLimits } from "./primary.js";
 /** Bumped whenever what the parser makes of an element changes: an older file is then ignored. */
 const MEMO_FORMAT = "chantal-primary-memo/1";
 
-/** A file larger than this is not read (the parser's thread has a small heap); the parse is whole instead. */
-const MAX_MEMO_BYTES = 64 * 1024 * 1024;
+/**
+ * The parser's thread has a 128 MB heap: 100,000 records of RHEL-like names are ~25 MB of file and ~45 MB of heap, so a
+ * larger memo is neither read nor kept (a repository of more packages is parsed whole, as without a memo).
+ */
+const MAX_MEMO_BYTES = 32 * 1024 * 1024;
+export const MAX_MEMO_RECORDS = 120_000;
 
 /** Where the parse memo of `repoId`'s primary.xml lives: a cache beside the PAC file's, under storage.base_path. */
 export function primaryMemoFile(config: Pick<Config, "storage">, repoId: string): string {
@@ -23,20 +27,35 @@ export function primaryMemoFile(config: Pick<Config, "storage">, repoId: string)
 export class PackageMemo implements ElementMemo {
   private readonly seen = new Map<string, MemoRecord>();
   hits = 0;
+  /** More elements than maxRecords: the memo is incomplete and not written (the next parse is whole). */
+  overflow = false;
 
-  constructor(private readonly previous: ReadonlyMap<string, MemoRecord> = new Map()) {}
+  constructor(
+    private previous: ReadonlyMap<string, MemoRecord> = new Map(),
+    private readonly maxRecords = MAX_MEMO_RECORDS,
+  ) {}
 
   get(key: string): MemoRecord | undefined {
     const r = this.previous.get(key);
     if (r !== undefined) {
       this.hits++;
-      this.seen.set(key, r);
+      this.keep(key, r);
     }
     return r;
   }
 
   record(key: string, r: MemoRecord): void {
-    this.seen.set(key, r);
+    this.keep(key, r);
+  }
+
+  private keep(key: string, r: MemoRecord): void {
+    if (this.seen.size >= this.maxRecords) this.overflow = true;
+    else this.seen.set(key, r);
+  }
+
+  /** The previous parse's records are no longer needed (the parse is over): their memory goes before the memo is written. */
+  forgetPrevious(): void {
+    this.previous = new Map();
   }
 
   get size(): number {
@@ -94,10 +113,24 @@ export async function readMemo(file: string, fingerprint: string): Promise<Map<s
 /** Replaces `file` with this parse's records (a temporary file renamed over it: a reader sees the old or the new). */
 export async function writeMemo(file: string, fingerprint: string, memo: PackageMemo): Promise<void> {
   await makeDirectory(dirname(file), { mode: DirMode.private });
-  const parts: string[] = [];
-  for (const [key, r] of memo.records()) parts.push(JSON.stringify([key, r]));
   const temp = join(dirname(file), `.${file.slice(dirname(file).length + 1)}.tmp`);
-  await writeFile(temp, `{"fingerprint":${JSON.stringify(fingerprint)},"records":[\n${parts.join(",\n")}\n]}\n`, { mode: 0o600 });
+  // Written in ~1 MB pieces: the whole document as one string would double the thread's heap at the end of a parse.
+  const out = await open(temp, "w", 0o600);
+  try {
+    let piece = `{"fingerprint":${JSON.stringify(fingerprint)},"records":[`;
+    let first = true;
+    for (const [key, r] of memo.records()) {
+      piece += `${first ? "\n" : ",\n"}${JSON.stringify([key, r])}`;
+      first = false;
+      if (piece.length >= 1024 * 1024) {
+        await out.write(piece);
+        piece = "";
+      }
+    }
+    await out.write(`${piece}\n]}\n`);
+  } finally {
+    await out.close();
+  }
   await rename(temp, file);
 }
 

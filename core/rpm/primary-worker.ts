@@ -15,7 +15,7 @@ const port = parentPort!;
 const fingerprint = memoFingerprint(DEFAULT_PRIMARY_LIMITS);
 const spare = (workerData as { spare?: boolean } | undefined)?.spare === true ? (workerData as SpareWorkerData) : undefined;
 // Read now, while the main thread starts the database: the parse then starts as soon as its input comes.
-const preloaded = spare?.memoFile ? { file: spare.memoFile, records: readMemo(spare.memoFile, fingerprint) } : undefined;
+let preloaded = spare?.memoFile ? { file: spare.memoFile, records: readMemo(spare.memoFile, fingerprint) } : undefined;
 void preloaded?.records.then(() => port.postMessage({ type: "preloaded" } satisfies ToMain));
 
 /** Its input: workerData, or for a spare worker started ahead, the first message. */
@@ -67,7 +67,9 @@ class ChunkFeed {
 
 /** The memo's records for `file`: those read ahead when they are of the same file, else read now. */
 function recordsOf(file: string): ReturnType<typeof readMemo> {
-  return preloaded?.file === file ? preloaded.records : readMemo(file, fingerprint);
+  const ahead = preloaded;
+  preloaded = undefined; // held here no longer: forgetPrevious() can free it
+  return ahead?.file === file ? ahead.records : readMemo(file, fingerprint);
 }
 
 async function run(): Promise<void> {
@@ -103,7 +105,8 @@ async function run(): Promise<void> {
   port.postMessage({ type: "done", ...(memo ? { reused: memo.hits } : {}) } satisfies ToMain);
   // After "done": the sync goes on while this thread writes the memo, and lets it end by itself (primary-thread.ts).
   // A failure only costs the next parse its speed.
-  if (memoFile && memo) await writeMemo(memoFile, fingerprint, memo).catch(() => undefined);
+  memo?.forgetPrevious();
+  if (memoFile && memo && !memo.overflow) await writeMemo(memoFile, fingerprint, memo).catch(() => undefined);
   feed.close();
 }
 

@@ -116,6 +116,17 @@ describe("parsePrimary with a memo finds what a whole parse finds", () => {
     expect(await outcome(xml, { memo: await learned(xml), maxElements: 50 })).toMatch(/limit maxElements/);
   });
 
+  it("keeps at most maxRecords elements (the thread's heap is small): beyond, it overflows, and the parse is unchanged", async () => {
+    const xml = syntheticPrimaryXml(10);
+    const memo = new PackageMemo(new Map(), 4);
+    expect(await outcome(xml, { memo })).toEqual(await outcome(xml));
+    expect(memo.size).toBe(4);
+    expect(memo.overflow).toBe(true);
+    const fits = new PackageMemo(new Map(), 10);
+    await outcome(xml, { memo: fits });
+    expect(fits.overflow).toBe(false);
+  });
+
   it("a parse with dependencies reads every element (the memo holds none)", async () => {
     const xml = syntheticPrimaryXml(5);
     const memo = await learned(xml);
