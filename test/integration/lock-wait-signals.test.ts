@@ -82,14 +82,17 @@ describe("interrupted while waiting for a lock", () => {
 describe("interrupted after taking the lock, while downloading", () => {
   it("repo sync: SIGINT exits 130 and the run is recorded as interrupted", async () => {
     const slowUpstream = mkdtempSync(join(tmpdir(), "chantal-lockwait-slow-"));
-    await generateRpmRepo(slowUpstream, 40, 16_384);
+    await generateRpmRepo(slowUpstream, 80, 16_384);
+    // 100 ms per package, 8 at a time: about a second of downloads, most of it still ahead when the signal comes.
     const slow = await startSyncEnvironment({
       upstream: slowUpstream,
-      faults: (req) => (req.path.endsWith(".rpm") ? { chunkBytes: 4096, chunkDelayMs: 15 } : undefined),
+      faults: (req) => (req.path.endsWith(".rpm") ? { chunkBytes: 4096, chunkDelayMs: 25 } : undefined),
     });
     try {
       const run = slow.spawn("repo", "sync", "--repo-id", "r1");
-      await until("a few pooled packages", () => slow.poolFiles().length >= 8);
+      // Requested packages, not pooled ones: pooled blobs appear a recorder batch at a time (every second, or at the
+      // end of a short download), and waiting for them let the signal come after the commit (CI of 8e5d35a: exit 0).
+      await until("a few packages requested", () => slow.server.requests.filter((r) => r.path.endsWith(".rpm")).length >= 8);
       run.child.kill("SIGINT");
       const r = await run.result;
       expect({ code: r.code, signal: r.signal }).toEqual({ code: 130, signal: null });
