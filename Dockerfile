@@ -22,7 +22,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY bin ./bin
 COPY core ./core
 COPY functions ./functions
-COPY scripts/bundle-drizzle.mjs scripts/bundle-vendor.mjs ./scripts/
+COPY scripts/bundle-dependencies.mjs ./scripts/
 RUN npm run build
 
 # ---- production dependencies only

@@ -54,8 +54,8 @@ it.each(["bin/commands/repo-sync.ts", "bin/commands/repo-list.ts"])(
   60_000,
 );
 
-// The build bundles drizzle-orm into dist/core/db/drizzle.js (scripts/bundle-drizzle.mjs) and the packages every command
-// loads into dist/vendor/ (scripts/bundle-vendor.mjs): the installed CLI loads none of them from node_modules, file by
+// The build bundles drizzle-orm into dist/core/db/drizzle.js and the packages every command loads into
+// dist/vendor/ (scripts/bundle-dependencies.mjs): the installed CLI loads none of them from node_modules, file by
 // file. npm ci builds dist (prepare), so CI always checks it.
 const VENDORED = ["undici", "zod", "yaml", "pg", "cron-parser", "commander"];
 it.skipIf(!existsSync(join(repoRoot, "dist/bin/commands/repo-sync.js")) && process.env.CI !== "true")(
