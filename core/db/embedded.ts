@@ -679,7 +679,7 @@ function postmasterPidFile(ctx: Ctx): string {
  * pg_ctl start -w waits for, with its check against a stale file (a start time 2 s before ours at most).
  */
 export async function postmasterReady(dataDir: string, sinceSec: number): Promise<boolean> {
-  const lines = (await readFile(join(dataDir, "postmaster.pid"), "utf8").catch(() => "")).split("\n");
+  const lines = (await postmasterPid(dataDir)) ?? [];
   if (lines.length < 8 || lines[7]!.trim() !== "ready") return false;
   const pid = Number(lines[0]);
   const startedSec = Number(lines[2]);
@@ -691,16 +691,22 @@ export async function postmasterReady(dataDir: string, sinceSec: number): Promis
  * server; a live pid on its first line, running. Undefined when the file cannot tell (unreadable, no pid): ask pg_ctl.
  */
 export async function serverRunning(dataDir: string): Promise<boolean | undefined> {
-  let text: string;
-  try {
-    text = await readFile(join(dataDir, "postmaster.pid"), "utf8");
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "ENOENT" ? false : undefined;
-  }
-  const pid = Number(text.split("\n")[0]);
+  const lines = await postmasterPid(dataDir);
+  if (lines === null) return false;
+  if (lines === undefined) return undefined;
+  const pid = Number(lines[0]);
   // A negative pid is a single-user backend's (pg_ctl counts it as running too).
   if (!Number.isInteger(pid) || pid === 0) return undefined;
   return isAlive(Math.abs(pid));
+}
+
+/** postmaster.pid's lines; null when there is none, undefined when it cannot be read. */
+async function postmasterPid(dataDir: string): Promise<string[] | null | undefined> {
+  try {
+    return (await readFile(join(dataDir, "postmaster.pid"), "utf8")).split("\n");
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "ENOENT" ? null : undefined;
+  }
 }
 
 function isAlive(pid: number): boolean {

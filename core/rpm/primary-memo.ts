@@ -2,7 +2,7 @@
 // (sha1): the next parse of a changed primary.xml reuses it for every element that did not change, so parsing costs a
 // scan plus what changed instead of the whole document. A cache only: missing, stale or unreadable, the parse is whole.
 import { open, readFile, rename, rm, stat } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { DirMode, makeDirectory } from "../fs-dirs.js";
 import { checksumAlgo } from "./repomd.js";
 import type { Config } from "../config/schema.js";
@@ -16,7 +16,7 @@ const MEMO_FORMAT = "chantal-primary-memo/1";
  * larger memo is neither read nor kept (a repository of more packages is parsed whole, as without a memo).
  */
 const MAX_MEMO_BYTES = 32 * 1024 * 1024;
-export const MAX_MEMO_RECORDS = 120_000;
+const MAX_MEMO_RECORDS = 120_000;
 
 /** Where the parse memo of `repoId`'s primary.xml lives: a cache beside the PAC file's, under storage.base_path. */
 export function primaryMemoFile(config: Pick<Config, "storage">, repoId: string): string {
@@ -113,7 +113,7 @@ export async function readMemo(file: string, fingerprint: string): Promise<Map<s
 /** Replaces `file` with this parse's records (a temporary file renamed over it: a reader sees the old or the new). */
 export async function writeMemo(file: string, fingerprint: string, memo: PackageMemo): Promise<void> {
   await makeDirectory(dirname(file), { mode: DirMode.private });
-  const temp = join(dirname(file), `.${file.slice(dirname(file).length + 1)}.tmp`);
+  const temp = join(dirname(file), `.${basename(file)}.tmp`);
   // Written in ~1 MB pieces: the whole document as one string would double the thread's heap at the end of a parse.
   const out = await open(temp, "w", 0o600);
   try {

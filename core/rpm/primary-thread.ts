@@ -2,6 +2,7 @@
 // byte of XML (1.3 GB for 100,000 packages); in the sync's own heap part of that is promoted and swells
 // the process by 100+ MB. In a worker with a small heap it dies young, and the heap is gone once the worker
 // exits. The heap limit also stops a document built to exhaust memory.
+import { once } from "node:events";
 import { Worker } from "node:worker_threads";
 import type { CompressionKind } from "../compress/decompress.js";
 import { LimitExceededError } from "../compress/decompress.js";
@@ -72,14 +73,27 @@ export function sparePreloaded(): boolean {
   return spare?.preloaded === true;
 }
 
+/** Threads of parses that have started and not ended yet (a complete one may still be writing its memo). */
+const parsing = new Set<Promise<unknown>>();
+
+/** Once every parse's thread has ended: its memo written (tests remove the directory afterwards). */
+export async function parserThreadsEnded(): Promise<void> {
+  await Promise.all([...parsing]);
+}
+
 /** The spare worker with its input sent, or a new one. */
 function workerFor(input: PrimaryWorkerInput): Worker {
   const taken = spare;
   spare = undefined;
-  if (!taken || taken.failed) return startWorker(input);
-  taken.worker.ref();
-  taken.worker.postMessage({ type: "start", input } satisfies ToWorker);
-  return taken.worker;
+  const worker = !taken || taken.failed ? startWorker(input) : taken.worker;
+  if (worker === taken?.worker) {
+    worker.ref();
+    worker.postMessage({ type: "start", input } satisfies ToWorker);
+  }
+  const ended = once(worker, "exit").catch(() => undefined);
+  parsing.add(ended);
+  void ended.then(() => parsing.delete(ended));
+  return worker;
 }
 
 /** The worker's messages in order; its crash or early exit as an error. */

@@ -78,7 +78,7 @@ async function run(): Promise<void> {
   const declared = input.openSize !== undefined ? { declared: { bytes: input.openSize, by: "its <open-size> in repomd.xml" } } : {};
   const text = decompressIterable(feed.chunks(), input.compression, { maxOutputBytes: input.maxOutputBytes, label: input.label, ...declared });
   const withDependencies = input.withDependencies === true;
-  // The memo holds no dependency data: a parse with them reads every element.
+  // The memo holds no dependency data: a parse with them reads every element, and must not replace the memo with none.
   const memoFile = withDependencies ? undefined : input.memoFile;
   const memo = memoFile ? new PackageMemo(input.ignoreMemo ? undefined : await recordsOf(memoFile)) : undefined;
   let batch: ParsedPackage[] = [];
@@ -106,7 +106,7 @@ async function run(): Promise<void> {
   // After "done": the sync goes on while this thread writes the memo, and lets it end by itself (primary-thread.ts).
   // A failure only costs the next parse its speed.
   memo?.forgetPrevious();
-  if (memoFile && memo && !memo.overflow) await writeMemo(memoFile, fingerprint, memo).catch(() => undefined);
+  if (memo && !memo.overflow) await writeMemo(memoFile!, fingerprint, memo).catch(() => undefined);
   feed.close();
 }
 

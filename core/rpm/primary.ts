@@ -94,11 +94,11 @@ export type MemoRecord =
     ];
 
 /** The memo's key of one element: its text's sha1. */
-export function memoKey(element: string): string {
+function memoKey(element: string): string {
   return hash("sha1", element, "base64");
 }
 
-export function recordOf(pkg: PrimaryPackage | null, elements: number): MemoRecord {
+function recordOf(pkg: PrimaryPackage | null, elements: number): MemoRecord {
   if (pkg === null) return [elements];
   // A JSON round trip copies the strings: the parser's are slices of its 64 KB pieces, which they would keep alive.
   return JSON.parse(
@@ -119,7 +119,7 @@ export function recordOf(pkg: PrimaryPackage | null, elements: number): MemoReco
 }
 
 /** The package of a record, or null for a skipped element. */
-export function packageOf(r: MemoRecord): PrimaryPackage | null {
+function packageOf(r: MemoRecord): PrimaryPackage | null {
   if (r.length === 1) return null;
   const [, name, arch, epoch, version, release, algo, value, location, size, base] = r;
   const pkg: PrimaryPackage = { name, arch, epoch, version, release, checksum: { algo: checksumAlgo(algo)!, value }, pkgid: value, location };

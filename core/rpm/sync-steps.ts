@@ -171,8 +171,9 @@ export async function readPrimary(
     repoUrl: ctx.repo.upstream_url,
     signal: ctx.signal,
     ...(onDependencies ? { withDependencies: true } : {}),
-    // The unchanged packages of a changed primary.xml are taken from the last parse (primary-memo.ts); --full (ctx.force) reads all.
-    ...(ctx.config && !onDependencies ? { memoFile: primaryMemoFile(ctx.config, ctx.repo.id), ignoreMemo: ctx.force === true } : {}),
+    // The unchanged packages of a changed primary.xml are taken from the last parse (primary-memo.ts; the thread leaves it
+    // out of a parse with dependencies); --full (ctx.force) reads all.
+    ...(ctx.config ? { memoFile: primaryMemoFile(ctx.config, ctx.repo.id), ignoreMemo: ctx.force === true } : {}),
     onReused: (n) => ctx.log?.debug({ repo: ctx.repo.id, reused: n }, `${entry.path}: ${n} packages taken from the last parse of the unchanged elements`),
   });
   for await (const p of packages) {

@@ -9,7 +9,14 @@ import { DecompressionError, LimitExceededError } from "../../../core/compress/d
 import { AbortedError } from "../../../core/errors.js";
 import { UnsafePathError } from "../../../core/mirror/location.js";
 import { PrimaryParseError } from "../../../core/rpm/primary.js";
-import { parsePrimaryInWorker, prewarmPrimaryParser, sparePreloaded, spareWorkers, type PrimaryInWorkerOptions } from "../../../core/rpm/primary-thread.js";
+import {
+  parsePrimaryInWorker,
+  parserThreadsEnded,
+  prewarmPrimaryParser,
+  sparePreloaded,
+  spareWorkers,
+  type PrimaryInWorkerOptions,
+} from "../../../core/rpm/primary-thread.js";
 import type { ParsedPackage } from "../../../core/rpm/primary-protocol.js";
 import { ChecksumRefusedError } from "../../../core/rpm/repomd.js";
 import { rejection } from "../../helpers/assert.js";
@@ -163,6 +170,7 @@ async function inTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
   try {
     await fn(dir);
   } finally {
+    await parserThreadsEnded(); // a complete parse's thread writes its memo after its last packages
     await rm(dir, { recursive: true, force: true });
   }
 }
