@@ -20,7 +20,7 @@ import { execFile, spawn } from "node:child_process";
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
 import { access, appendFile, chown, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { constants as fsConstants } from "node:fs";
-import { freePort } from "../free-port.js";
+import { serverPort } from "../free-port.js";
 import { dirname, join, resolve } from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
@@ -47,6 +47,8 @@ export interface AcquireEmbeddedOptions {
   signal?: AbortSignal;
   /** Upper bound for `pg_ctl start -w` and for the server to accept the lease (default 60 s). */
   startTimeoutMs?: number;
+  /** Chooses the port of a new cluster (default: a free one below the kernel's ephemeral range); tests hand out a taken one. */
+  choosePort?: () => Promise<number>;
 }
 
 const ADMIN_ROLE = "chantal";
@@ -93,6 +95,7 @@ interface Ctx {
   log: Logger;
   signal: AbortSignal | undefined;
   startTimeoutMs: number;
+  choosePort: () => Promise<number>;
 }
 
 export async function acquireEmbeddedPostgres(opts: AcquireEmbeddedOptions): Promise<EmbeddedLease> {
@@ -136,6 +139,7 @@ async function prepare(opts: AcquireEmbeddedOptions): Promise<Ctx> {
     log: opts.log,
     signal: opts.signal,
     startTimeoutMs: opts.startTimeoutMs ?? 60_000,
+    choosePort: opts.choosePort ?? (() => serverPort()),
   };
 }
 
@@ -321,7 +325,7 @@ async function readState(ctx: Ctx): Promise<State> {
 async function initCluster(ctx: Ctx): Promise<State> {
   const scratch = `${ctx.dataDir}.init`;
   await rm(scratch, { recursive: true, force: true });
-  const state: State = { port: await freePort(), password: newSecret(), appPassword: newSecret() };
+  const state: State = { port: await ctx.choosePort(), password: newSecret(), appPassword: newSecret() };
   await writeState(ctx, state);
   ctx.log.info({ dataDir: ctx.dataDir }, "initializing embedded PostgreSQL");
   await runInitdb(ctx, scratch, state.password);
@@ -375,6 +379,23 @@ async function isRunning(ctx: Ctx): Promise<boolean> {
   throw new DatabaseError(`cannot check the embedded PostgreSQL in ${ctx.dataDir} (${describeExit(res)}): ${lastLines(res.output, 5)}`);
 }
 
+// A port chosen by this command's initdb and taken before the first start is no one's yet: choose another.
+async function startServerOnPort(ctx: Ctx, state: State, fresh: boolean): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startServer(ctx, state);
+    } catch (err) {
+      if (!fresh || attempt >= 3 || !(err instanceof PortTakenError)) throw err;
+      const taken = state.port;
+      state.port = await ctx.choosePort();
+      await writeState(ctx, state);
+      ctx.log.info({ taken, port: state.port }, "the embedded PostgreSQL's new port was taken before its first start; using another");
+    }
+  }
+}
+
+class PortTakenError extends DatabaseError {}
+
 async function startServer(ctx: Ctx, state: State): Promise<void> {
   throwIfAborted(ctx.signal);
   ctx.log.debug({ port: state.port, dataDir: ctx.dataDir }, "starting embedded PostgreSQL");
@@ -385,10 +406,9 @@ async function startServer(ctx: Ctx, state: State): Promise<void> {
   const res = await run(ctx, ctx.bins.pg_ctl, args, ctx.startTimeoutMs + 10_000, () => postmasterReady(ctx.dataDir, startedSec));
   if (res.code === 0) return;
   const tail = await logTail(ctx);
-  const hint = /address already in use/i.test(tail)
-    ? ` Port ${state.port} on 127.0.0.1 is taken by another program: free it, or change "port" in ${ctx.stateFile}.`
-    : "";
-  throw new DatabaseError(
+  const portTaken = /address already in use/i.test(tail);
+  const hint = portTaken ? ` Port ${state.port} on 127.0.0.1 is taken by another program: free it, or change "port" in ${ctx.stateFile}.` : "";
+  throw new (portTaken ? PortTakenError : DatabaseError)(
     `embedded PostgreSQL failed to start (${describeExit(res)}; data ${ctx.dataDir}).${hint} pg_ctl: ${lastLines(res.output, 5)}\n` +
       `last lines of ${ctx.logFile}:\n${tail}`,
   );
@@ -425,7 +445,7 @@ async function logTail(ctx: Ctx, lines = 20): Promise<string> {
 async function openLease(ctx: Ctx, state: State, fresh: boolean): Promise<pg.Client> {
   const deadline = Date.now() + ctx.startTimeoutMs;
   for (let needDatabase = fresh; ; ) {
-    if (!(await isRunning(ctx))) await startServer(ctx, state);
+    if (!(await isRunning(ctx))) await startServerOnPort(ctx, state, fresh);
     try {
       if (needDatabase) await createDatabase(ctx, state);
       needDatabase = false;

@@ -14,6 +14,7 @@ import { applicationName } from "../../core/db/application-name.js";
 import { connectPool } from "../../core/db/client.js";
 import { migrate } from "../../core/db/migrate.js";
 import { DatabaseError } from "../../core/errors.js";
+import { serverPort as serverPortForTest } from "../../core/free-port.js";
 import { silentLogger } from "../../core/log.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -420,6 +421,32 @@ describe("embedded PostgreSQL", () => {
         expect((err as Error).message).toContain(`Port ${port} on 127.0.0.1 is taken by another program`);
         expect(Date.now() - started).toBeLessThan(15_000);
         expect(postmasterPid(base)).toBeUndefined();
+      } finally {
+        await new Promise((ok) => squatter.close(ok));
+      }
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "a new cluster whose port was taken between initdb and its first start moves to another port and starts",
+    async () => {
+      const base = await makeBase();
+      const squatter = createServer();
+      await new Promise<void>((ok) => squatter.listen(0, "127.0.0.1", ok));
+      const takenPort = (squatter.address() as { port: number }).port;
+      const ports = [takenPort];
+      const choosePort = async () => ports.shift() ?? (await serverPortForTest());
+      try {
+        const lease = await acquireEmbeddedPostgres({ basePath: base, log: silentLogger(), choosePort });
+        try {
+          const { port } = JSON.parse(await readFile(join(base, "postgres", "connection.json"), "utf8")) as { port: number };
+          expect(port).not.toBe(takenPort);
+          expect(lease.url).toContain(`@127.0.0.1:${port}/`);
+          expect(await query<{ one: number }>(lease.url, "SELECT 1 AS one")).toEqual([{ one: 1 }]);
+        } finally {
+          await lease.release();
+        }
       } finally {
         await new Promise((ok) => squatter.close(ok));
       }
