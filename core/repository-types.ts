@@ -7,11 +7,7 @@ import type { VersionParts } from "./version-parts.js";
 import { aptDeb822, aptSourcesList, rpmRepoStanza, type ClientSnippet, type PublishedTarget } from "./publish/client-config.js";
 import { aptTargetFields, rpmTargetFields, type TreeOwner, type TypeTargetFields } from "./publish/target-fields.js";
 import { compareEvr } from "./rpm/evr.js";
-import { syncRpm } from "./rpm/sync.js";
 import { compareDebianParts } from "./apt/version.js";
-import { syncApt } from "./apt/sync.js";
-import { checkAptTree } from "./apt/tree-check.js";
-import { checkRpmTree } from "./rpm/tree-check.js";
 import type { TreeProblems, TreeUnderCheck } from "./mirror/tree-check.js";
 
 export type RepoType = RepositoryConfig["type"];
@@ -33,7 +29,15 @@ export interface RepositoryType {
   clientSnippets(t: PublishedTarget, url: string): ClientSnippet[];
   /** The publish gate's check of a tree as a client reads it (core/publish/gate.ts): problems go into `problems`. */
   checkTree(tree: TreeUnderCheck, problems: TreeProblems, repo: RepositoryConfig): Promise<void>;
+  /** Loads the modules of sync and checkTree now (they load on first use otherwise): a sync loads them while its database starts. */
+  preload(): Promise<void>;
 }
+
+// The sync and the tree check (most of a command's modules) load on first use: a command that lists or shows loads neither.
+const rpmSync = () => import("./rpm/sync.js");
+const rpmTreeCheck = () => import("./rpm/tree-check.js");
+const aptSync = () => import("./apt/sync.js");
+const aptTreeCheck = () => import("./apt/tree-check.js");
 
 function rpmIndexUrl(repo: RepositoryConfig): string {
   return upstreamFileUrl(repo.upstream_url, "repodata/repomd.xml");
@@ -41,16 +45,17 @@ function rpmIndexUrl(repo: RepositoryConfig): string {
 
 export const REPOSITORY_TYPES = {
   rpm: {
-    sync: syncRpm,
+    sync: async (ctx) => (await rpmSync()).syncRpm(ctx),
     dryRun: true,
     compareVersions: compareEvr,
     indexUrl: rpmIndexUrl,
     targetFields: (db, _repo, tree, baseUrl) => rpmTargetFields(db, tree, baseUrl),
     clientSnippets: (t, url) => [rpmRepoStanza(t, url)],
-    checkTree: (tree, problems) => checkRpmTree(tree, problems),
+    checkTree: async (tree, problems) => (await rpmTreeCheck()).checkRpmTree(tree, problems),
+    preload: async () => void (await Promise.all([rpmSync(), rpmTreeCheck()])),
   },
   apt: {
-    sync: syncApt,
+    sync: async (ctx) => (await aptSync()).syncApt(ctx),
     dryRun: true,
     compareVersions: compareDebianParts,
     indexUrl: (repo) => {
@@ -62,7 +67,8 @@ export const REPOSITORY_TYPES = {
     targetFields: (_db, repo) => aptTargetFields(repo),
     clientSnippets: (t, url) => [aptSourcesList(t, url), aptDeb822(t, url)],
     // Config validation requires the apt: block; the sync refused a repository without one.
-    checkTree: (tree, problems, repo) => (repo.apt ? checkAptTree(tree, problems, repo.apt) : Promise.resolve()),
+    checkTree: async (tree, problems, repo) => (repo.apt ? (await aptTreeCheck()).checkAptTree(tree, problems, repo.apt) : undefined),
+    preload: async () => void (await Promise.all([aptSync(), aptTreeCheck()])),
   },
 } satisfies Record<RepoType, RepositoryType>;
 

@@ -1,6 +1,6 @@
 // `chantal-run repo sync`: mirror a repository (or --all enabled ones) into the pool and publish latest.
 import type { Command } from "commander";
-import { combinedExitCode, runSync, syncExitCode, type SyncResult } from "../../functions/sync.js";
+import type { SyncResult } from "../../functions/sync.js";
 import { ExitCode, OutsideWindowError, UsageError } from "../../core/errors.js";
 import { localTimeZone } from "../../core/local-time.js";
 import { decideWindow, planWindows, waitReason } from "../../core/schedule/windows.js";
@@ -19,6 +19,7 @@ import { maxWaitMs, notifierFor } from "../../core/notify/notifier.js";
 import { effectiveFilter } from "../../core/filter/effective.js";
 import { prewarmPrimaryParser } from "../../core/rpm/primary-thread.js";
 import { primaryMemoFile } from "../../core/rpm/primary-memo.js";
+import { repositoryTypeOf } from "../../core/repository-types.js";
 
 interface SyncOptions {
   repoId?: string;
@@ -127,7 +128,13 @@ export function register(repo: Command): void {
         for (const r of refused) process.stderr.write(`warning: ${r.repoId} not synced: it is ${r.reason} (--respect-windows)\n`);
         ids = ids.filter((id) => !refused.some((r) => r.repoId === id));
         prewarmParser(loaded, ids, opts.full === true);
-        const database = await ctx.openDatabase();
+        // The sync's own modules (~80 ms of loading) load while the database starts instead of before it.
+        const types = new Set(ids.map((id) => findRepository(loaded, id).type));
+        const [{ combinedExitCode, runSync, syncExitCode }, database] = await Promise.all([
+          import("../../functions/sync.js"),
+          ctx.openDatabase(),
+          ...[...types].map((t) => repositoryTypeOf(t)?.preload()),
+        ]);
         const progress = progressReporter(ctx.log);
         // Ctrl-C: the bar goes before the interruption is logged (core/runtime/signals.ts aborts, then logs).
         ctx.signal.addEventListener("abort", () => progress.stop(), { once: true });

@@ -21,6 +21,8 @@ export interface PrimaryWorkerInput {
   /** The repository's parse memo (primary-memo.ts): read unless `ignoreMemo`, rewritten after a complete parse. */
   memoFile?: string;
   ignoreMemo?: boolean;
+  /** The compressed file on this host's disk (a filesystem pool): the thread reads it itself, not through the main thread. */
+  file?: string;
 }
 
 /** How a spare worker (prewarmPrimaryParser) is started: the memo it will likely need, read while it waits. */

@@ -148,19 +148,26 @@ class Inbox {
 
 /**
  * The packages of a compressed primary.xml, parsed in a worker thread, with their locations checked
- * (safeLocation). Errors are those of parsePrimary, decompressIterable and safeLocation.
+ * (safeLocation). Errors are those of parsePrimary, decompressIterable and safeLocation. The input is the file's
+ * bytes, sent chunk by chunk as the thread asks, or the file's path on this host (`{ file }`), which the thread reads
+ * itself: then its parse does not wait for a main thread busy elsewhere (reading the previous set).
  */
-export async function* parsePrimaryInWorker(compressed: AsyncIterable<Uint8Array | string>, opts: PrimaryInWorkerOptions): AsyncGenerator<ParsedPackage> {
-  const { signal, onReused, ...input } = opts;
+export async function* parsePrimaryInWorker(
+  compressed: AsyncIterable<Uint8Array | string> | { file: string },
+  opts: PrimaryInWorkerOptions,
+): AsyncGenerator<ParsedPackage> {
+  const { signal, onReused, ...options } = opts;
   signal?.throwIfAborted();
+  const input = "file" in compressed ? { ...options, file: compressed.file } : options;
   const worker = workerFor(input);
   const inbox = new Inbox(worker, opts.label);
-  const source = compressed[Symbol.asyncIterator]();
+  const source = "file" in compressed ? undefined : compressed[Symbol.asyncIterator]();
   let complete = false;
   try {
     for (;;) {
       const m = await inbox.next(signal);
       if (m.type === "more") {
+        if (!source) throw new Error(`${opts.label}: the parser thread asked for a chunk of a file it reads itself`);
         const next = await source.next();
         const data = typeof next.value === "string" ? Buffer.from(next.value) : next.value;
         worker.postMessage((next.done ? { type: "end" } : { type: "chunk", data }) satisfies ToWorker);
@@ -177,6 +184,6 @@ export async function* parsePrimaryInWorker(compressed: AsyncIterable<Uint8Array
   } finally {
     // A complete parse's thread still writes the memo and then ends by itself; any other is stopped now.
     if (!complete) await worker.terminate();
-    await source.return?.();
+    await source?.return?.();
   }
 }

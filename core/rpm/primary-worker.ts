@@ -1,6 +1,7 @@
 // The worker thread side of parsePrimaryInWorker (primary-thread.ts): decompress, parse, resolve locations,
 // and send the packages back in batches. Everything the parser allocates stays in this thread's heap.
 import { once } from "node:events";
+import { createReadStream } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 import { decompressIterable } from "../compress/decompress.js";
 import { DEFAULT_PRIMARY_LIMITS, parsePrimary } from "./primary.js";
@@ -72,11 +73,20 @@ function recordsOf(file: string): ReturnType<typeof readMemo> {
   return ahead?.file === file ? ahead.records : readMemo(file, fingerprint);
 }
 
+/** A file this thread reads itself, a MiB at a time (as the pool's own reads). */
+async function* fileChunks(file: string): AsyncGenerator<Uint8Array> {
+  yield* createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>;
+}
+
 async function run(): Promise<void> {
   const input = await inputOf();
-  const feed = new ChunkFeed();
+  const feed = input.file === undefined ? new ChunkFeed() : undefined;
   const declared = input.openSize !== undefined ? { declared: { bytes: input.openSize, by: "its <open-size> in repomd.xml" } } : {};
-  const text = decompressIterable(feed.chunks(), input.compression, { maxOutputBytes: input.maxOutputBytes, label: input.label, ...declared });
+  const text = decompressIterable(feed ? feed.chunks() : fileChunks(input.file!), input.compression, {
+    maxOutputBytes: input.maxOutputBytes,
+    label: input.label,
+    ...declared,
+  });
   const withDependencies = input.withDependencies === true;
   // The memo holds no dependency data: a parse with them reads every element, and must not replace the memo with none.
   const memoFile = withDependencies ? undefined : input.memoFile;
@@ -107,7 +117,7 @@ async function run(): Promise<void> {
   // A failure only costs the next parse its speed.
   memo?.forgetPrevious();
   if (memo && !memo.overflow) await writeMemo(memoFile!, fingerprint, memo).catch(() => undefined);
-  feed.close();
+  feed?.close();
 }
 
 run().catch((err: unknown) => {

@@ -162,7 +162,8 @@ export async function readPrimary(
 ): Promise<RpmPackage[]> {
   const byLocation = new Map<string, RpmPackage>();
   const arches = new StringPool(1000);
-  const packages = parsePrimaryInWorker(ctx.blobs.openRead(entry.sha256, ctx.signal), {
+  const file = ctx.blobs.localPath?.(entry.sha256);
+  const packages = parsePrimaryInWorker(file !== undefined ? { file } : ctx.blobs.openRead(entry.sha256, ctx.signal), {
     compression: compressionFromPath(entry.path),
     label: entry.path,
     maxOutputBytes: MAX_PRIMARY_BYTES,

@@ -65,6 +65,8 @@ export interface BlobStore {
   putUnflushed?(sha256: string, data: Buffer | Readable, signal?: AbortSignal): Promise<void>;
   /** The blob's bytes. */
   openRead(sha256: string, signal?: AbortSignal): Readable;
+  /** Where the blob is on this host's disk, for a reader in another thread; a store that is no local directory has none. */
+  localPath?(sha256: string): string;
   /** Delete a blob (pool verify --fix); absent is fine. */
   remove(sha256: string): Promise<void>;
   /** A fresh local temp file name, unique per call. */

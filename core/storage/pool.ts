@@ -328,6 +328,10 @@ export class FilesystemBlobStore implements BlobStore {
     return createReadStream(this.pathOf(sha256), { highWaterMark: READ_CHUNK_BYTES });
   }
 
+  localPath(sha256: string): string {
+    return this.pathOf(sha256);
+  }
+
   async remove(sha256: string): Promise<void> {
     await unlink(this.pathOf(sha256)).catch((err: unknown) => {
       if (errCode(err) !== "ENOENT") throw err;

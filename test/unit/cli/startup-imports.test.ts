@@ -72,3 +72,16 @@ it.skipIf(!existsSync(join(repoRoot, "dist/bin/commands/repo-sync.js")) && proce
   },
   60_000,
 );
+
+// The sync (the rpm and apt formats, the download and publish machinery) loads while a sync's database starts
+// (bin/commands/repo-sync.ts, REPOSITORY_TYPES.preload), not when the repo commands are registered.
+it.each(["bin/commands/repo-sync.ts", "bin/commands/repo-list.ts", "bin/commands/repo-show.ts", "bin/commands/repo-remove.ts"])(
+  "%s does not load a format's sync or the sync orchestrator at start-up",
+  async (module) => {
+    const urls = await urlsLoadedBy(module);
+    expect(urls.some((u) => u.endsWith("/core/config/load.ts"))).toBe(true);
+    const eager = ["/core/rpm/sync.ts", "/core/apt/sync.ts", "/functions/sync-repository.ts", "/core/rpm/tree-check.ts", "/core/apt/tree-check.ts"];
+    expect(eager.filter((m) => urls.some((u) => u.endsWith(m)))).toEqual([]);
+  },
+  60_000,
+);

@@ -46,6 +46,12 @@ async function parseAll(xml: string | Buffer, extra: Partial<PrimaryInWorkerOpti
   return out;
 }
 
+async function parseFileAll(file: string, extra: Partial<PrimaryInWorkerOptions> = {}): Promise<ParsedPackage[]> {
+  const out: ParsedPackage[] = [];
+  for await (const p of parsePrimaryInWorker({ file }, options(extra))) out.push(p);
+  return out;
+}
+
 describe("parsePrimaryInWorker", () => {
   it("yields every package with its location resolved, across batches", async () => {
     const names = Array.from({ length: 2500 }, (_, i) => `p${i}`);
@@ -113,6 +119,33 @@ describe("parsePrimaryInWorker", () => {
       })(),
     );
     expect((err as Error).message).toBe("connection reset while reading the pool");
+  });
+
+  it("reads a file on this host itself ({ file }): the same packages and errors as the bytes sent by the main thread", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "chantal-primary-file-"));
+    try {
+      const names = Array.from({ length: 1500 }, (_, i) => `f${i}`);
+      const xml = `${HEAD}${names.map((n) => pkg(n)).join("")}</metadata>`;
+      const file = join(dir, "primary.xml.gz");
+      await writeFile(file, gzipSync(xml));
+      const fromFile: ParsedPackage[] = [];
+      for await (const p of parsePrimaryInWorker({ file }, options({ maxPackages: 10_000 }))) fromFile.push(p);
+      expect(fromFile).toEqual(await parseAll(xml, { maxPackages: 10_000 }));
+      expect(fromFile).toHaveLength(1500);
+
+      const damaged = join(dir, "damaged.xml.gz");
+      const gz = gzipSync(`${HEAD}${pkg("a")}</metadata>`);
+      gz.fill(0x55, 12, 40);
+      await writeFile(damaged, gz);
+      expect(await rejection(parseFileAll(damaged))).toBeInstanceOf(DecompressionError);
+      const tooMany = await rejection(parseFileAll(file, { maxPackages: 10 }));
+      expect(tooMany).toBeInstanceOf(LimitExceededError);
+      const missing = await rejection(parseFileAll(join(dir, "gone.xml.gz")));
+      expect((missing as Error).message).toContain("gone.xml.gz");
+    } finally {
+      await parserThreadsEnded();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("stops when aborted", async () => {
