@@ -128,11 +128,12 @@ export function register(repo: Command): void {
         for (const r of refused) process.stderr.write(`warning: ${r.repoId} not synced: it is ${r.reason} (--respect-windows)\n`);
         ids = ids.filter((id) => !refused.some((r) => r.repoId === id));
         prewarmParser(loaded, ids, opts.full === true);
-        // The sync's own modules (~80 ms of loading) load while the database starts instead of before it.
+        // The sync's own modules (~80 ms of loading) load while the database starts instead of before it: the database's
+        // start is asked for first, so its first steps are not queued behind the loading.
         const types = new Set(ids.map((id) => findRepository(loaded, id).type));
-        const [{ combinedExitCode, runSync, syncExitCode }, database] = await Promise.all([
-          import("../../functions/sync.js"),
+        const [database, { combinedExitCode, runSync, syncExitCode }] = await Promise.all([
           ctx.openDatabase(),
+          import("../../functions/sync.js"),
           ...[...types].map((t) => repositoryTypeOf(t)?.preload()),
         ]);
         const progress = progressReporter(ctx.log);

@@ -73,16 +73,14 @@ function recordsOf(file: string): ReturnType<typeof readMemo> {
   return ahead?.file === file ? ahead.records : readMemo(file, fingerprint);
 }
 
-/** A file this thread reads itself, a MiB at a time (as the pool's own reads). */
-async function* fileChunks(file: string): AsyncGenerator<Uint8Array> {
-  yield* createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>;
-}
+/** A file this thread reads itself is read a MiB at a time, as the pool's own reads are. */
+const FILE_CHUNK_BYTES = 1 << 20;
 
 async function run(): Promise<void> {
   const input = await inputOf();
   const feed = input.file === undefined ? new ChunkFeed() : undefined;
   const declared = input.openSize !== undefined ? { declared: { bytes: input.openSize, by: "its <open-size> in repomd.xml" } } : {};
-  const text = decompressIterable(feed ? feed.chunks() : fileChunks(input.file!), input.compression, {
+  const text = decompressIterable(feed ? feed.chunks() : createReadStream(input.file!, { highWaterMark: FILE_CHUNK_BYTES }), input.compression, {
     maxOutputBytes: input.maxOutputBytes,
     label: input.label,
     ...declared,
