@@ -48,7 +48,7 @@ async function writePool(root: string): Promise<void> {
   const dirs = new Set<string>();
   for (let i = 0; i < BLOBS; i++) {
     const s = shaOf(i);
-    dirs.add(join(root, s.slice(0, 2), s.slice(2, 4)));
+    dirs.add(join(root, s.slice(0, 2)));
   }
   for (const d of dirs) await mkdir(d, { recursive: true });
   const old = new Date(Date.now() - 24 * 3_600_000);
@@ -57,7 +57,7 @@ async function writePool(root: string): Promise<void> {
     64,
     async (i) => {
       const s = shaOf(i);
-      const f = join(root, s.slice(0, 2), s.slice(2, 4), s);
+      const f = join(root, s.slice(0, 2), s);
       await writeFile(f, Buffer.alloc(64, i % 251));
       await utimes(f, old, old);
     },

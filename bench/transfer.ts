@@ -69,7 +69,7 @@ const WORKLOADS: Workload[] = [
   { id: "large", count: QUICK ? 40 : 200, bytes: 5 * 1024 * 1024 },
 ];
 
-/** Write `count` random blobs of `bytes` into the pool (pool/<aa>/<bb>/<sha256>); returns their sha256s. */
+/** Write `count` random blobs of `bytes` into the pool (pool/<aa>/<sha256>); returns their sha256s. */
 async function writeBlobs(pool: string, count: number, bytes: number): Promise<string[]> {
   const shas: string[] = new Array(count);
   await forEachLimited(
@@ -79,8 +79,8 @@ async function writeBlobs(pool: string, count: number, bytes: number): Promise<s
       const data = randomBytes(bytes);
       const sha = createHash("sha256").update(data).digest("hex");
       shas[i] = sha;
-      await mkdir(join(pool, sha.slice(0, 2), sha.slice(2, 4)), { recursive: true });
-      await writeFile(join(pool, sha.slice(0, 2), sha.slice(2, 4), sha), data);
+      await mkdir(join(pool, sha.slice(0, 2)), { recursive: true });
+      await writeFile(join(pool, sha.slice(0, 2), sha), data);
     },
   );
   return shas;

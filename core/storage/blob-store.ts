@@ -99,7 +99,7 @@ export function normalizeSha256(sha256: string): string {
   return sha;
 }
 
-/** <aa>/<bb>/<sha256>: the layout of the pool in a directory and in a bucket alike. */
+/** <aa>/<bb>/<sha256>: the layout of the pool in a bucket (a key costs no directory, so it kept the first layout; pool-layout.ts). */
 export function blobRelativePath(sha256: string): string {
   const sha = normalizeSha256(sha256);
   return `${sha.slice(0, 2)}/${sha.slice(2, 4)}/${sha}`;

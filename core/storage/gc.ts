@@ -2,7 +2,7 @@
 // <aa>/ prefix at a time (memory bounded by a 256th of the pool), and pool temp files older than the protection time.
 // The caller holds the maintenance lock exclusive for a real run (DESIGN.md "Disk lifecycle"): no sync is between
 // download and commit, no restore runs; publishes and snapshot creation only read blobs that stay referenced.
-import { readdir, rmdir, stat } from "node:fs/promises";
+import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type pg from "pg";
 import { forEachLimited } from "../concurrency.js";
@@ -84,7 +84,7 @@ export function planPrefix(
  * filesystem, a blob in `referenced` is not stat()ed: its size is the database's (its mtime does not matter).
  */
 export async function listPrefix(blobs: BlobStore, aa: string, signal?: AbortSignal, referenced?: ReadonlyMap<string, number>): Promise<PooledBlob[]> {
-  if (blobs instanceof FilesystemBlobStore) return listFilesystemPrefix(blobs.root, aa, signal, referenced);
+  if (blobs instanceof FilesystemBlobStore) return listFilesystemPrefix(blobs, aa, signal, referenced);
   if (blobs instanceof S3BlobStore) {
     const out: PooledBlob[] = [];
     for await (const page of blobs.bucket.list(poolListPrefix(blobs.bucket.settings.prefix, aa), signal)) {
@@ -107,28 +107,25 @@ async function readdirOrEmpty(dir: string): Promise<string[]> {
 
 const KNOWN_MTIME = new Date(0);
 
-async function listFilesystemPrefix(root: string, aa: string, signal?: AbortSignal, referenced?: ReadonlyMap<string, number>): Promise<PooledBlob[]> {
+async function listFilesystemPrefix(
+  blobs: FilesystemBlobStore,
+  aa: string,
+  signal?: AbortSignal,
+  referenced?: ReadonlyMap<string, number>,
+): Promise<PooledBlob[]> {
   const out: PooledBlob[] = [];
   const unknown: string[] = [];
-  const bbs = await readdirOrEmpty(join(root, aa));
-  await forEachLimited(
-    bbs,
-    STAT_CONCURRENCY,
-    async (bb) => {
-      for (const name of await readdirOrEmpty(join(root, aa, bb))) {
-        if (!SHA256_HEX.test(name) || !name.startsWith(aa + bb)) continue;
-        const size = referenced?.get(name);
-        if (size !== undefined) out.push({ sha256: name, size, modified: KNOWN_MTIME });
-        else unknown.push(name);
-      }
-    },
-    signal,
-  );
+  signal?.throwIfAborted();
+  for (const name of await blobs.blobsUnder(aa)) {
+    const size = referenced?.get(name);
+    if (size !== undefined) out.push({ sha256: name, size, modified: KNOWN_MTIME });
+    else unknown.push(name);
+  }
   await forEachLimited(
     unknown,
     STAT_CONCURRENCY,
     async (name) => {
-      const info = await stat(join(root, aa, name.slice(2, 4), name)).catch(() => undefined);
+      const info = await stat(blobs.pathOf(name)).catch(() => undefined);
       if (info?.isFile()) out.push({ sha256: name, size: info.size, modified: info.mtime });
     },
     signal,
@@ -136,7 +133,7 @@ async function listFilesystemPrefix(root: string, aa: string, signal?: AbortSign
   return out;
 }
 
-/** Delete blobs: S3 in DeleteObjects batches of 1,000, a filesystem by unlink, then its emptied <bb> directories. */
+/** Delete blobs: S3 in DeleteObjects batches of 1,000, a filesystem by unlink (then its emptied directories). */
 export async function removeBlobs(blobs: BlobStore, shas: readonly string[], signal?: AbortSignal): Promise<void> {
   if (shas.length === 0) return;
   if (blobs instanceof S3BlobStore) {
@@ -148,12 +145,7 @@ export async function removeBlobs(blobs: BlobStore, shas: readonly string[], sig
     return;
   }
   await forEachLimited(shas, DELETE_CONCURRENCY, (sha) => blobs.remove(sha), signal);
-  if (blobs instanceof FilesystemBlobStore) {
-    // An emptied <aa>/<bb> goes too (adopt makes it again when it needs it); a non-empty one stays.
-    for (const d of new Set(shas.map((s) => join(blobs.root, s.slice(0, 2), s.slice(2, 4))))) {
-      await rmdir(d).catch(() => undefined);
-    }
-  }
+  if (blobs instanceof FilesystemBlobStore) await blobs.removeEmptiedDirs(shas);
 }
 
 /** Every package and metadata row under one prefix, with whether a current set or a snapshot references it. */

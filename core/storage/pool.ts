@@ -1,24 +1,28 @@
-// The content-addressed pool on a filesystem: every blob lives once at <root>/<aa>/<bb>/<sha256>.
-// Temp files live in tempDir (same filesystem, never inside the <aa>/<bb> tree) and are
+// The content-addressed pool on a filesystem: every blob lives once at <root>/<aa>/<sha256> (a pool made before
+// 2026-12: <root>/<aa>/<bb>/<sha256>; pool-layout.ts). Temp files live in tempDir (same filesystem, never inside the
+// <aa> tree) and are
 // moved in by one atomic rename, so a reader or a crash never sees a half-written blob; the file is flushed
 // before the rename and its directory by flushAdopted(), before the database records the blob. Staged downloads
 // (adoptStaged) are flushed a batch at a time: one syncfs for their data, the renames, one syncfs for the directories.
 // putUnflushed (an import): both by flushAdopted(), one syncfs for a whole import.
-import { closeSync, createReadStream, createWriteStream, linkSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
-import { chmod, link, open, readdir, rename, stat, unlink } from "node:fs/promises";
+import { closeSync, createReadStream, createWriteStream, type Dirent, linkSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { chmod, link, open, readdir, rename, rmdir, stat, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { adoptedByAlias, errCode, normalizeSha256, PoolError, TempArea, type AdoptOptions, type BlobStore } from "./blob-store.js";
+import { adoptedByAlias, errCode, normalizeSha256, SHA256_HEX, PoolError, TempArea, type AdoptOptions, type BlobStore } from "./blob-store.js";
 import { forEachLimited } from "../concurrency.js";
 import { DirtyDirectories, fsyncPath, isFsyncEnabled, syncFilesystem } from "./durable.js";
 import { DirMode, makeDirectory, SHARED_FILE_MODE, SharedFileMode, tryCreateDirectorySync } from "../fs-dirs.js";
+import { blobDirectory, detectPoolLayout, type PoolLayout } from "./pool-layout.js";
 
 export { normalizeSha256, PoolError } from "./blob-store.js";
 
 const DEFAULT_STAT_CONCURRENCY = 64;
 const READ_CHUNK_BYTES = 1 << 20;
 const FSYNC_CONCURRENCY = 16;
+/** haveMany lists a blob directory holding at least this many of the blobs asked for, rather than stat each. */
+const LIST_DIRECTORY_AT = 16;
 /**
  * Blobs up to this size are put with synchronous calls (open, write, close, link, unlink; mkdir of a new directory):
  * for a 20 KB blob in the page cache each call takes microseconds, where each thread-pool hop and its promise cost more.
@@ -36,7 +40,7 @@ interface Staged {
 
 export class FilesystemBlobStore implements BlobStore {
   private readonly temp: TempArea;
-  /** <aa>/<bb> directories known to exist (at most 65,536 entries). */
+  /** Blob directories known to exist (at most 256, or 65,536 in an <aa>/<bb> pool). */
   private readonly madeDirs = new Map<string, Promise<void>>();
   /** Directories a blob was renamed into (or made in) since the last flushAdopted(). */
   private readonly dirtyDirs = new DirtyDirectories();
@@ -50,6 +54,8 @@ export class FilesystemBlobStore implements BlobStore {
   private readonly sharedMode = new SharedFileMode();
   /** Whether the umask strips a directory mode (tryCreateDirectorySync). */
   private readonly dirModes = new Map<number, boolean>();
+  /** Told from the pool's contents on first use (detectPoolLayout). */
+  private layoutSeen: PoolLayout | undefined;
 
   constructor(
     readonly root: string,
@@ -62,10 +68,22 @@ export class FilesystemBlobStore implements BlobStore {
     return this.root;
   }
 
-  /** Where a blob lives: <root>/<aa>/<bb>/<sha256>. */
+  /** The pool's directory layout, read once per store: a pool keeps the one it was made with. */
+  get layout(): PoolLayout {
+    if (this.layoutSeen === undefined) {
+      try {
+        this.layoutSeen = detectPoolLayout(this.root);
+      } catch (err) {
+        throw new PoolError(`cannot read the pool directory ${this.root}: ${(err as Error).message}`, { cause: err });
+      }
+    }
+    return this.layoutSeen;
+  }
+
+  /** Where a blob lives: <root>/<aa>/<sha256> (or <root>/<aa>/<bb>/<sha256>). */
   pathOf(sha256: string): string {
     const sha = normalizeSha256(sha256);
-    return join(this.root, sha.slice(0, 2), sha.slice(2, 4), sha);
+    return join(this.root, blobDirectory(this.layout, sha), sha);
   }
 
   locationOf(sha256: string): string {
@@ -77,33 +95,68 @@ export class FilesystemBlobStore implements BlobStore {
   }
 
   /**
-   * The subset of `shas` already pooled. The <aa> directories are listed first (at most 256), so that a blob
-   * whose <aa>/<bb> directory does not exist costs nothing: a first sync into a fresh pool stats no file.
-   * The stats that remain run in parallel, bounded so 100k shas don't open 100k requests at once.
+   * The subset of `shas` already pooled. The top level is listed first, so that a blob whose directory does not exist
+   * costs nothing: a first sync into a fresh pool stats no file. In an <aa> pool a directory holding many of them is
+   * listed (one readdir instead of hundreds of stats); the stats that remain run in parallel, bounded so 100k shas
+   * don't open 100k requests at once.
    */
   async haveMany(shas: Iterable<string>, concurrency = DEFAULT_STAT_CONCURRENCY): Promise<Set<string>> {
-    const unique = new Set<string>();
-    for (const s of shas) unique.add(normalizeSha256(s));
-    const dirs = await this.fanoutDirs(new Set([...unique].map((s) => s.slice(0, 2))));
-    const candidates = [...unique].filter((s) => dirs.has(s.slice(0, 4)));
+    const byDir = new Map<string, Set<string>>();
+    for (const s of shas) {
+      const sha = normalizeSha256(s);
+      const dir = blobDirectory(this.layout, sha);
+      const group = byDir.get(dir);
+      if (group) group.add(sha);
+      else byDir.set(dir, new Set([sha]));
+    }
+    const existing = await this.existingDirs(new Set([...byDir.keys()].map((d) => d.slice(0, 2))));
     const present = new Set<string>();
-    await forEachLimited(candidates, concurrency, async (sha) => {
+    const toStat: string[] = [];
+    const toList: [string, Set<string>][] = [];
+    for (const [dir, group] of byDir) {
+      if (!existing.has(dir)) continue;
+      if (group.size >= LIST_DIRECTORY_AT) toList.push([dir, group]);
+      else toStat.push(...group);
+    }
+    await forEachLimited(toList, concurrency, async ([dir, wanted]) => {
+      for (const entry of await readdirOrEmpty(join(this.root, dir))) if (entry.isFile() && wanted.has(entry.name)) present.add(entry.name);
+    });
+    await forEachLimited(toStat, concurrency, async (sha) => {
       if (await isFile(this.pathOf(sha))) present.add(sha);
     });
     return present;
   }
 
-  /** Which <aa>/<bb> directories exist under the given <aa> prefixes, as "aabb". */
-  private async fanoutDirs(prefixes: Set<string>): Promise<Set<string>> {
+  /** Which blob directories exist under the given <aa> prefixes: "aa" ("aa/bb" in an <aa>/<bb> pool). */
+  private async existingDirs(prefixes: Set<string>): Promise<Set<string>> {
     const out = new Set<string>();
-    for (const aa of prefixes) {
-      const names = await readdir(join(this.root, aa)).catch((err: unknown) => {
-        if (errCode(err) === "ENOENT" || errCode(err) === "ENOTDIR") return [] as string[];
-        throw err;
-      });
-      for (const bb of names) out.add(aa + bb);
+    if (this.layout === "aa") {
+      for (const entry of await readdirOrEmpty(this.root)) if (entry.isDirectory() && prefixes.has(entry.name)) out.add(entry.name);
+      return out;
     }
+    for (const aa of prefixes) for (const bb of await readdirOrEmpty(join(this.root, aa))) out.add(`${aa}/${bb.name}`);
     return out;
+  }
+
+  /** The names of the blobs under one <aa> prefix (names that are not sha256 digests of that prefix are not ours). */
+  async blobsUnder(aa: string): Promise<string[]> {
+    const dirs = this.layout === "aa" ? [aa] : (await readdirOrEmpty(join(this.root, aa))).map((bb) => `${aa}/${bb.name}`);
+    const out: string[] = [];
+    await forEachLimited(dirs, DEFAULT_STAT_CONCURRENCY, async (dir) => {
+      for (const entry of await readdirOrEmpty(join(this.root, dir))) {
+        if (SHA256_HEX.test(entry.name) && entry.name.startsWith(dir.replace("/", ""))) out.push(entry.name);
+      }
+    });
+    return out;
+  }
+
+  /** After blobs were removed: their emptied <bb> directories go too in an <aa>/<bb> pool (the 256 <aa> stay). */
+  async removeEmptiedDirs(removed: readonly string[]): Promise<void> {
+    if (this.layout === "aa") return;
+    for (const d of new Set(removed.map((s) => dirname(this.pathOf(s))))) {
+      this.madeDirs.delete(d);
+      await rmdir(d).catch(() => undefined);
+    }
   }
 
   async sizeOf(sha256: string): Promise<number | undefined> {
@@ -156,7 +209,7 @@ export class FilesystemBlobStore implements BlobStore {
   async putUnflushed(sha256: string, data: Buffer | Readable, signal?: AbortSignal): Promise<void> {
     if (Buffer.isBuffer(data) && data.length <= SYNC_PUT_BYTES) {
       const dir = dirname(this.pathOf(sha256));
-      // A new directory is made synchronously too when its parent exists (most <aa>/<bb> of a fresh pool).
+      // A new directory is made synchronously too when its parent exists (a fresh pool's).
       if (!this.madeDirs.has(dir)) this.ensureDirSync(dir);
       await this.ensureDir(dir);
       if (this.putSmallSync(sha256, data)) return;
@@ -284,7 +337,7 @@ export class FilesystemBlobStore implements BlobStore {
       if (!(await syncFilesystem(this.tempDir))) await forEachLimited(staged, FSYNC_CONCURRENCY, (s) => fsyncPath(s.temp));
       await this.temp.journalAliases(staged.flatMap((s) => (s.alias ? [{ alias: s.alias, sha256: s.sha256 }] : [])));
       const dirs = new Set(staged.map((s) => dirname(this.pathOf(s.sha256))));
-      // Most are new <aa>/<bb> (and <aa>) directories: made synchronously, the rest (existing, failing) the careful way.
+      // In a fresh pool most are new directories (an <aa>/<bb> pool's <aa> too): made synchronously, the rest (existing, failing) the careful way.
       for (const d of dirs) if (!this.madeDirs.has(d)) this.ensureDirSync(d, true);
       await forEachLimited([...dirs], FSYNC_CONCURRENCY, (d) => this.ensureDir(d));
       while (moved < staged.length) {
@@ -338,7 +391,7 @@ export class FilesystemBlobStore implements BlobStore {
     });
   }
 
-  /** mkdir -p once per <aa>/<bb> directory: a fresh pool of 20,000 blobs would otherwise pay a syscall per file. */
+  /** mkdir -p once per blob directory: a fresh pool of 20,000 blobs would otherwise pay a syscall per file. */
   private ensureDir(dir: string): Promise<void> {
     let made = this.madeDirs.get(dir);
     if (!made) {
@@ -392,6 +445,13 @@ export class FilesystemBlobStore implements BlobStore {
   cleanStaleTemp(olderThanMs: number): Promise<number> {
     return this.temp.cleanStale(olderThanMs);
   }
+}
+
+async function readdirOrEmpty(dir: string): Promise<Dirent[]> {
+  return readdir(dir, { withFileTypes: true }).catch((err: unknown) => {
+    if (errCode(err) === "ENOENT" || errCode(err) === "ENOTDIR") return [] as Dirent[];
+    throw err;
+  });
 }
 
 async function isFile(path: string): Promise<boolean> {

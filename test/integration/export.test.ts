@@ -298,7 +298,7 @@ describe("a damaged pool", () => {
     const before = JSON.parse((await env.cli("export", "list", "--json")).stdout) as unknown[];
     const r = await env.pg.query(`SELECT sha256 FROM chantal.packages WHERE name = 'pkg000003'`);
     const sha = (r.rows[0].sha256 as string).trim();
-    const file = join(env.base, "pool", sha.slice(0, 2), sha.slice(2, 4), sha);
+    const file = join(env.base, "pool", sha.slice(0, 2), sha);
     const bytes = readFileSync(file);
     bytes[10] = bytes[10]! ^ 0xff;
     writeFileSync(file, bytes);

@@ -32,7 +32,7 @@ describeWithTools(APT_TOOLS, "pool gc (apt)", () => {
     });
     expect((await env.cli("repo", "sync", "--repo-id", "deb")).code).toBe(0);
     const betaSha = (await env.pg.query(`SELECT sha256 FROM chantal.packages WHERE name = 'beta'`)).rows[0].sha256.trim() as string;
-    const betaBlob = join(env.base, "pool", betaSha.slice(0, 2), betaSha.slice(2, 4), betaSha);
+    const betaBlob = join(env.base, "pool", betaSha.slice(0, 2), betaSha);
     expect(existsSync(betaBlob)).toBe(true);
 
     // Upstream drops beta and upgrades alpha.

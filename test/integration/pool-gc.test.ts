@@ -16,7 +16,7 @@ let env: SyncEnvironment;
 
 const packageNames = async (): Promise<string[]> => (await env.pg.query(`SELECT name FROM chantal.packages ORDER BY name`)).rows.map((r) => r.name as string);
 
-const blobOf = (sha: string) => join(env.base, "pool", sha.slice(0, 2), sha.slice(2, 4), sha);
+const blobOf = (sha: string) => join(env.base, "pool", sha.slice(0, 2), sha);
 
 async function blobsOf(names: string[]): Promise<string[]> {
   const r = await env.pg.query(`SELECT sha256 FROM chantal.packages WHERE name = ANY($1) ORDER BY name`, [names]);
@@ -58,10 +58,10 @@ describe("pool gc", () => {
     const before = env.poolFiles().sort();
     expect(await packageNames()).toHaveLength(9);
     const stray = "ab".repeat(32);
-    mkdirSync(join(env.base, "pool", "ab", "ab"), { recursive: true });
+    mkdirSync(join(env.base, "pool", "ab"), { recursive: true });
     writeFileSync(blobOf(stray), "nobody references me");
     const young = "cd".repeat(32);
-    mkdirSync(join(env.base, "pool", "cd", "cd"), { recursive: true });
+    mkdirSync(join(env.base, "pool", "cd"), { recursive: true });
     writeFileSync(blobOf(young), "just downloaded");
     utimesSync(blobOf(stray), HOUR_AGO, HOUR_AGO);
     mkdirSync(join(env.base, "pool", ".tmp"), { recursive: true });

@@ -17,7 +17,7 @@ afterAll(async () => {
 const packageBlob = async (e: SyncEnvironment, name: string) => {
   const r = await e.pg.query(`SELECT sha256 FROM chantal.packages WHERE name = $1`, [name]);
   const sha = r.rows[0].sha256 as string;
-  return join(e.base, "pool", sha.slice(0, 2), sha.slice(2, 4), sha);
+  return join(e.base, "pool", sha.slice(0, 2), sha);
 };
 
 describe("pool verify", () => {

@@ -15,7 +15,7 @@ afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
-const blobPath = (e: SyncEnvironment, sha: string) => join(e.base, "pool", sha.slice(0, 2), sha.slice(2, 4), sha);
+const blobPath = (e: SyncEnvironment, sha: string) => join(e.base, "pool", sha.slice(0, 2), sha);
 
 async function packageShas(e: SyncEnvironment, names: string[]): Promise<string[]> {
   const r = await e.pg.query(`SELECT sha256 FROM chantal.packages WHERE name = ANY($1) ORDER BY name`, [names]);

@@ -108,7 +108,7 @@ describe("durability of a sync", () => {
     const indexOf = (pred: (c: Call) => boolean, from = 0) => calls.findIndex((c, i) => i >= from && pred(c));
 
     // Every blob: its temp file's data flushed (its own fsync, or a syncfs after its last write) before the rename
-    // into <pool>/<aa>/<bb>/; its directory (a fsync, or a syncfs) after the rename; and both before any message to the
+    // into <pool>/<aa>/; its directory (a fsync, or a syncfs) after the rename; and both before any message to the
     // database names the blob once its download began (the recorder's batches, the commit).
     const intoPool = calls.flatMap((c, i) => (c.kind === "rename" && c.to.startsWith(`${pool}/`) && !c.to.includes("/.tmp/") ? [{ c, i }] : []));
     expect(intoPool.length).toBe(6 + 4); // packages, and primary, filelists, other, repomd.xml

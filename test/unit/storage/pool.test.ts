@@ -1,6 +1,6 @@
 // Tests of core/storage/pool.ts.
 import { spawnSync } from "node:child_process";
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { Readable } from "node:stream";
@@ -29,6 +29,11 @@ async function tempWith(content: string): Promise<string> {
   return path;
 }
 
+/** Make the pool one of the <aa>/<bb> layout (as a pool made before 2026-12), before the store first looks at it. */
+async function legacyPool(): Promise<void> {
+  await mkdir(join(dir, "pool", "00", "00"), { recursive: true });
+}
+
 /** A pid that certainly belonged to a process which has exited. */
 function deadPid(): number {
   const child = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"], { encoding: "utf8" });
@@ -36,9 +41,27 @@ function deadPid(): number {
 }
 
 describe("FilesystemBlobStore", () => {
-  it("lays blobs out as <root>/<aa>/<bb>/<sha256>", () => {
+  it("lays a new pool's blobs out as <root>/<aa>/<sha256>", () => {
+    expect(blobs.layout).toBe("aa");
+    expect(blobs.pathOf(SHA_B)).toBe(join(dir, "pool", "ab", SHA_B));
+    expect(blobs.pathOf(SHA_B.toUpperCase())).toBe(join(dir, "pool", "ab", SHA_B));
+  });
+
+  it("keeps <root>/<aa>/<bb>/<sha256> for a pool made with it", async () => {
+    await legacyPool();
+    expect(blobs.layout).toBe("aa/bb");
     expect(blobs.pathOf(SHA_B)).toBe(join(dir, "pool", "ab", "12", SHA_B));
-    expect(blobs.pathOf(SHA_B.toUpperCase())).toBe(join(dir, "pool", "ab", "12", SHA_B));
+  });
+
+  it("names the pool when its layout cannot be read", async () => {
+    await writeFile(join(dir, "pool"), "not a directory");
+    const store = new FilesystemBlobStore(join(dir, "pool", "sub"), join(dir, "tmp"));
+    expect(store.layout).toBe("aa");
+    await rm(join(dir, "pool"));
+    // An <aa> that is a symlink to itself: listing it fails (ELOOP), for root too.
+    await mkdir(join(dir, "pool"));
+    await symlink("00", join(dir, "pool", "00"));
+    expect(() => blobs.layout).toThrow(/cannot read the pool directory .*pool.*ELOOP/);
   });
 
   it("rejects a key that is not a sha256 (no path tricks)", () => {
@@ -78,17 +101,22 @@ describe("FilesystemBlobStore", () => {
     expect(await readdir(join(dir, "tmp"))).toEqual([]);
   });
 
-  it("putUnflushed makes new <aa>/<bb> directories 0755 whatever the umask, synchronously or not, and flushes them", async () => {
+  it.each([
+    ["aa", ["ab"]],
+    ["aa/bb", ["ab", "ab/12", "ab/34"]],
+  ] as const)("putUnflushed makes new directories 0755 whatever the umask, synchronously or not, and flushes them (%s)", async (layout, made) => {
+    if (layout === "aa/bb") await legacyPool();
     const old = process.umask(0o077);
     try {
-      // ab12…: <ab> and <ab>/<12> are new (the async path, a missing parent); ab34…: only <ab>/<34> (the synchronous one).
+      // <aa>/<bb>: ab12…: <ab> and <ab>/<12> are new (the async path, a missing parent); ab34…: only <ab>/<34> (the synchronous one).
       await blobs.putUnflushed(SHA_B, Buffer.from("one"));
       await blobs.putUnflushed(`ab34${"0".repeat(60)}`, Buffer.from("two"));
       await blobs.flushAdopted();
     } finally {
       process.umask(old);
     }
-    for (const d of ["ab", "ab/12", "ab/34"]) expect((await stat(join(dir, "pool", d))).mode & 0o777, d).toBe(0o755);
+    expect(blobs.layout).toBe(layout);
+    for (const d of made) expect((await stat(join(dir, "pool", d))).mode & 0o777, d).toBe(0o755);
     expect(await readFile(blobs.pathOf(`ab34${"0".repeat(60)}`), "utf8")).toBe("two");
   });
 
@@ -149,7 +177,11 @@ describe("FilesystemBlobStore", () => {
     expect(await readdir(join(dir, "tmp"))).toEqual([]);
   });
 
-  it("adoptStaged: new <aa> and <aa>/<bb> directories are made 0755 whatever the umask, beside existing ones", async () => {
+  it.each([
+    ["aa", ["ab", "cd"]],
+    ["aa/bb", ["ab", "ab/12", "ab/34", "cd", "cd/12", "cd/56"]],
+  ] as const)("adoptStaged: new directories are made 0755 whatever the umask, beside existing ones (%s)", async (layout, made) => {
+    if (layout === "aa/bb") await legacyPool();
     await blobs.putUnflushed(`cd12${"0".repeat(60)}`, Buffer.from("existing <cd>/<12>"));
     await blobs.flushAdopted();
     const shas = [`ab12${"1".repeat(60)}`, `ab34${"2".repeat(60)}`, `cd12${"3".repeat(60)}`, `cd56${"4".repeat(60)}`];
@@ -160,7 +192,7 @@ describe("FilesystemBlobStore", () => {
     } finally {
       process.umask(old);
     }
-    for (const d of ["ab", "ab/12", "ab/34", "cd", "cd/12", "cd/56"]) expect((await stat(join(dir, "pool", d))).mode & 0o777, d).toBe(0o755);
+    for (const d of made) expect((await stat(join(dir, "pool", d))).mode & 0o777, d).toBe(0o755);
     for (const [i, sha] of shas.entries()) expect(await readFile(blobs.pathOf(sha), "utf8")).toBe(`staged ${i}`);
     expect(await readdir(join(dir, "tmp"))).toEqual([]);
   });
@@ -190,30 +222,36 @@ describe("FilesystemBlobStore", () => {
     await expect(blobs.adopt(join(dir, "tmp", "nope"), SHA_A)).rejects.toThrow(PoolError);
   });
 
-  it("haveMany returns the pooled subset", async () => {
+  it.each(["aa", "aa/bb"] as const)("haveMany returns the pooled subset, many in one directory (%s)", async (layout) => {
+    if (layout === "aa/bb") await legacyPool();
     const shas = Array.from({ length: 300 }, (_, i) => i.toString(16).padStart(64, "0"));
     for (const sha of shas.slice(0, 100)) await blobs.adopt(await tempWith(sha), sha);
+    // A directory where a blob would be is not a blob (one listed, not stat()ed: 16 or more asked for in its directory).
+    await mkdir(join(dirname(blobs.pathOf(shas[200]!)), shas[200]!));
     const have = await blobs.haveMany([...shas, shas[0]!], 16);
     expect(have.size).toBe(100);
     expect(have.has(shas[0]!)).toBe(true);
     expect(have.has(shas[150]!)).toBe(false);
+    expect(have.has(shas[200]!)).toBe(false);
     expect((await blobs.haveMany([])).size).toBe(0);
   });
 
-  it("haveMany finds blobs across <aa>/<bb> directories, present, absent and half-present", async () => {
+  it.each(["aa", "aa/bb"] as const)("haveMany finds blobs across directories, present, absent and half-present (%s)", async (layout) => {
+    if (layout === "aa/bb") await legacyPool();
     const sha = (prefix: string, n: number) => prefix + n.toString(16).padStart(64 - prefix.length, "0");
     const pooled = [sha("ab12", 1), sha("ab34", 2), sha("ff00", 3)];
     for (const s of pooled) await blobs.adopt(await tempWith(s), s);
     const absent = [
-      sha("ab12", 9), // its <aa>/<bb> exists
-      sha("ab99", 1), // its <aa> exists, not its <bb>
+      sha("ab12", 9), // its directory exists
+      sha("ab99", 1), // its <aa> exists (an <aa>/<bb> pool: not its <bb>)
       sha("cd00", 1), // no <aa>
     ];
     // A directory where a blob would be is not a blob.
     const notFile = sha("ee00", 1);
-    await mkdir(join(dir, "pool", "ee", "00", notFile), { recursive: true });
+    await mkdir(blobs.pathOf(notFile), { recursive: true });
     const have = await blobs.haveMany([...pooled, ...absent, notFile].map((s) => s.toUpperCase()));
     expect([...have].sort()).toEqual([...pooled].sort());
+    expect(blobs.layout).toBe(layout);
   });
 
   it("makes unique temp names in tempDir, outside the pool tree", () => {
