@@ -9,8 +9,11 @@ import { LimitExceededError } from "../compress/decompress.js";
 import { AbortedError } from "../errors.js";
 import { deserializeError, type ParsedPackage, type PrimaryWorkerInput, type SpareWorkerData, type ToMain, type ToWorker } from "./primary-protocol.js";
 
-/** The worker's heap: a small young generation keeps the garbage cheap; old space holds little but the parser. */
-const WORKER_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 128 };
+/**
+ * The worker's heap: a small young generation keeps the garbage cheap; old space holds little but the parser. 8 MB, not
+ * 4: a full parse of 20,000 packages took 0.72-0.92 s with 4 and 0.43-0.49 s with 8, at the same peak RSS (~115 MB).
+ */
+const WORKER_LIMITS = { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 128 };
 
 export interface PrimaryInWorkerOptions {
   compression: CompressionKind;
