@@ -14,7 +14,7 @@ import { adoptedByAlias, errCode, normalizeSha256, SHA256_HEX, PoolError, TempAr
 import { forEachLimited } from "../concurrency.js";
 import { DirtyDirectories, fsyncPath, isFsyncEnabled, syncFilesystem } from "./durable.js";
 import { DirMode, makeDirectory, SHARED_FILE_MODE, SharedFileMode, tryCreateDirectorySync } from "../fs-dirs.js";
-import { blobDirectory, detectPoolLayout, type PoolLayout } from "./pool-layout.js";
+import { blobDirectory, detectPoolLayout, writeLayoutFile, type LayoutSeen, type PoolLayout } from "./pool-layout.js";
 
 export { normalizeSha256, PoolError } from "./blob-store.js";
 
@@ -54,8 +54,8 @@ export class FilesystemBlobStore implements BlobStore {
   private readonly sharedMode = new SharedFileMode();
   /** Whether the umask strips a directory mode (tryCreateDirectorySync). */
   private readonly dirModes = new Map<number, boolean>();
-  /** Told from the pool's contents on first use (detectPoolLayout). */
-  private layoutSeen: PoolLayout | undefined;
+  /** Read from the pool on first use (detectPoolLayout); a new pool's LAYOUT_FILE is written before its first directory. */
+  private layoutSeen: LayoutSeen | undefined;
 
   constructor(
     readonly root: string,
@@ -70,14 +70,39 @@ export class FilesystemBlobStore implements BlobStore {
 
   /** The pool's directory layout, read once per store: a pool keeps the one it was made with. */
   get layout(): PoolLayout {
+    return this.seen().layout;
+  }
+
+  private seen(): LayoutSeen {
     if (this.layoutSeen === undefined) {
       try {
         this.layoutSeen = detectPoolLayout(this.root);
       } catch (err) {
+        if (err instanceof PoolError) throw err;
         throw new PoolError(`cannot read the pool directory ${this.root}: ${(err as Error).message}`, { cause: err });
       }
     }
     return this.layoutSeen;
+  }
+
+  /** A new pool's layout file, before its first blob directory; false while the root itself does not exist. */
+  private markLayoutSync(): boolean {
+    const seen = this.seen();
+    if (!seen.markerMissing) return true;
+    try {
+      if (!writeLayoutFile(this.root, seen.layout)) return false;
+    } catch (err) {
+      throw new PoolError(`cannot write the pool's layout file into ${this.root}: ${(err as Error).message}`, { cause: err });
+    }
+    seen.markerMissing = false;
+    this.dirtyDirs.add(this.root);
+    return true;
+  }
+
+  private async markLayout(): Promise<void> {
+    if (this.markLayoutSync()) return;
+    for (const d of await makeDirectory(this.root, { mode: DirMode.shared })) this.dirtyDirs.add(dirname(d));
+    if (!this.markLayoutSync()) throw new PoolError(`cannot write the pool's layout file: ${this.root} vanished while it was being created`);
   }
 
   /** Where a blob lives: <root>/<aa>/<sha256> (or <root>/<aa>/<bb>/<sha256>). */
@@ -395,10 +420,12 @@ export class FilesystemBlobStore implements BlobStore {
   private ensureDir(dir: string): Promise<void> {
     let made = this.madeDirs.get(dir);
     if (!made) {
-      made = makeDirectory(dir, { mode: DirMode.shared }).then((created) => {
-        // Each new directory is an entry of its parent: flush the parents of those made.
-        for (const d of created) this.dirtyDirs.add(dirname(d));
-      });
+      made = this.markLayout()
+        .then(() => makeDirectory(dir, { mode: DirMode.shared }))
+        .then((created) => {
+          // Each new directory is an entry of its parent: flush the parents of those made.
+          for (const d of created) this.dirtyDirs.add(dirname(d));
+        });
       made.catch(() => this.madeDirs.delete(dir));
       this.madeDirs.set(dir, made);
     }
@@ -410,6 +437,7 @@ export class FilesystemBlobStore implements BlobStore {
    * new too (<aa> of a fresh pool); anything else is left to ensureDir's async path, later.
    */
   private ensureDirSync(dir: string, withParent = false): void {
+    if (!this.markLayoutSync()) return;
     if (!tryCreateDirectorySync(dir, DirMode.shared, this.dirModes)) {
       const parent = dirname(dir);
       if (!withParent || this.madeDirs.has(parent) || !tryCreateDirectorySync(parent, DirMode.shared, this.dirModes)) return;

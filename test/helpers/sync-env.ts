@@ -52,7 +52,8 @@ export async function startSyncEnvironment(opts: { upstream: string; faults?: Fa
     spawn: (...args) => spawnCli(["--config-dir", configDir, ...args]),
     spawnWith: (env, ...args) => spawnCli(["--config-dir", configDir, ...args], { env }),
     published: (repoId, name = "latest") => join(base, "published", repoId, name),
-    poolFiles: () => listFiles(join(base, "pool")).filter((f) => !f.includes("/.tmp/")),
+    // Blobs only: not the temp area, not the pool's layout file.
+    poolFiles: () => listFiles(join(base, "pool")).filter((f) => !f.includes("/.tmp/") && !f.endsWith("/.chantal-pool-layout")),
     tempFiles: () => listFiles(join(base, "pool", ".tmp")),
     async close() {
       await server.close();

@@ -1,6 +1,6 @@
 // A pool made before 2026-12 (<aa>/<bb>/<sha256>) keeps its layout through the real CLI: a re-sync finds its blobs
 // (nothing downloaded again), adds new ones beside them, verify and gc work on it, dnf reads what is published.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,8 +16,7 @@ let env: SyncEnvironment;
 const pool = () => join(env.base, "pool");
 /** Each pool file as its path below the pool: "<aa>/<sha256>" or "<aa>/<bb>/<sha256>". */
 const poolLayoutOf = () => env.poolFiles().map((f) => relative(pool(), f));
-const shaOf = async (name: string) =>
-  ((await env.pg.query(`SELECT sha256 FROM chantal.packages WHERE name = $1`, [name])).rows[0].sha256 as string).trim();
+const shaOf = async (name: string) => ((await env.pg.query(`SELECT sha256 FROM chantal.packages WHERE name = $1`, [name])).rows[0].sha256 as string).trim();
 
 beforeAll(async () => {
   upstream = mkdtempSync(join(tmpdir(), "chantal-legacy-up-"));
@@ -40,7 +39,10 @@ describe("a pool in the <aa>/<bb> layout", () => {
     expect(files.length).toBeGreaterThan(6);
     for (const f of files) expect(f).toMatch(/^([0-9a-f]{2})\/\1[0-9a-f]{62}$/);
 
-    // As a pool made before: every blob one level down.
+    expect(readFileSync(join(pool(), ".chantal-pool-layout"), "utf8")).toBe("aa\n");
+
+    // As a pool made before: every blob one level down, and no layout file.
+    rmSync(join(pool(), ".chantal-pool-layout"));
     for (const f of files) {
       const [aa, sha] = f.split("/") as [string, string];
       mkdirSync(join(pool(), aa, sha.slice(2, 4)), { recursive: true });
@@ -53,9 +55,13 @@ describe("a pool in the <aa>/<bb> layout", () => {
     const before = env.server.requests.length;
     const again = await env.cli("repo", "sync", "--repo-id", "r1");
     expect(again.code, again.stderr).toBe(0);
-    const fetched = env.server.requests.slice(before).filter((r) => r.path.endsWith(".rpm")).map((r) => r.path.split("/").at(-1));
+    const fetched = env.server.requests
+      .slice(before)
+      .filter((r) => r.path.endsWith(".rpm"))
+      .map((r) => r.path.split("/").at(-1));
     expect(fetched.sort()).toEqual(["pkg000006-1.0-1.noarch.rpm", "pkg000007-1.0-1.noarch.rpm", "pkg000008-1.0-1.noarch.rpm"]);
     for (const f of poolLayoutOf()) expect(f).toMatch(/^([0-9a-f]{2})\/([0-9a-f]{2})\/\1\2[0-9a-f]{60}$/);
+    expect(existsSync(join(pool(), ".chantal-pool-layout"))).toBe(false);
     const sha = await shaOf("pkg000007");
     expect(statSync(join(pool(), sha.slice(0, 2), sha.slice(2, 4), sha)).isFile()).toBe(true);
   }, 120_000);

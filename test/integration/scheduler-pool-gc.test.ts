@@ -25,7 +25,7 @@ describe("scheduled pool gc", () => {
     mkdirSync(join(env.configDir, "conf.d"), { recursive: true });
     writeFileSync(join(env.configDir, "conf.d/gc.yaml"), `pool:\n  gc:\n    schedule:\n      cron: "0 4 * * 0"\n      timezone: UTC\n`);
     expect((await env.cli("repo", "sync", "--repo-id", "r1")).code).toBe(0);
-    const stray = join(env.base, "pool", "fe", "fe", "fe".repeat(32));
+    const stray = join(env.base, "pool", "fe", "fe".repeat(32));
     mkdirSync(join(stray, ".."), { recursive: true });
     writeFileSync(stray, "stray");
     const old = new Date(Date.now() - 3 * 3_600_000);

@@ -69,10 +69,10 @@ function expected(refs: Ref[], repo: string) {
 describe("storage usage", () => {
   it("reports each repository's current, snapshot-only and shared bytes, the pool, its free space and what gc would free", async () => {
     const stray = "0a".repeat(32);
-    mkdirSync(join(env.base, "pool", "0a", "0a"), { recursive: true });
-    writeFileSync(join(env.base, "pool", "0a", "0a", stray), "x".repeat(123));
+    mkdirSync(join(env.base, "pool", "0a"), { recursive: true });
+    writeFileSync(join(env.base, "pool", "0a", stray), "x".repeat(123));
     const old = new Date(Date.now() - 3 * 3_600_000);
-    utimesSync(join(env.base, "pool", "0a", "0a", stray), old, old);
+    utimesSync(join(env.base, "pool", "0a", stray), old, old);
 
     const r = await env.cli("storage", "usage", "--json");
     expect(r.code, r.stderr).toBe(0);

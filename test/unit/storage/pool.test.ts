@@ -53,6 +53,24 @@ describe("FilesystemBlobStore", () => {
     expect(blobs.pathOf(SHA_B)).toBe(join(dir, "pool", "ab", "12", SHA_B));
   });
 
+  it("a new pool's layout file is written before its first blob directory, and keeps the pool's layout", async () => {
+    await blobs.putUnflushed(SHA_B, Buffer.from("one"));
+    await blobs.flushAdopted();
+    expect(await readFile(join(dir, "pool", ".chantal-pool-layout"), "utf8")).toBe("aa\n");
+    // Something that looks like an <aa>/<bb> directory (an operator's copy) does not change it.
+    await mkdir(join(dir, "pool", "00", "00"), { recursive: true });
+    const again = new FilesystemBlobStore(join(dir, "pool"), join(dir, "tmp"));
+    expect(again.layout).toBe("aa");
+    expect(await again.has(SHA_B)).toBe(true);
+  });
+
+  it("a new pool whose root does not exist yet: the root, its layout file, then the blob (the asynchronous path)", async () => {
+    const store = new FilesystemBlobStore(join(dir, "fresh", "pool"), join(dir, "tmp"));
+    await store.adopt(await tempWith("x"), SHA_A);
+    expect(await readFile(join(dir, "fresh", "pool", ".chantal-pool-layout"), "utf8")).toBe("aa\n");
+    expect(await readFile(join(dir, "fresh", "pool", "aa", SHA_A), "utf8")).toBe("x");
+  });
+
   it("names the pool when its layout cannot be read", async () => {
     await writeFile(join(dir, "pool"), "not a directory");
     const store = new FilesystemBlobStore(join(dir, "pool", "sub"), join(dir, "tmp"));
@@ -62,6 +80,12 @@ describe("FilesystemBlobStore", () => {
     await mkdir(join(dir, "pool"));
     await symlink("00", join(dir, "pool", "00"));
     expect(() => blobs.layout).toThrow(/cannot read the pool directory .*pool.*ELOOP/);
+  });
+
+  it("refuses a pool whose layout file names a layout it does not know", async () => {
+    await mkdir(join(dir, "pool"));
+    await writeFile(join(dir, "pool", ".chantal-pool-layout"), "aa/bb/cc\n");
+    expect(() => blobs.pathOf(SHA_A)).toThrow(/\.chantal-pool-layout names the pool layout "aa\/bb\/cc", which this version does not know/);
   });
 
   it("rejects a key that is not a sha256 (no path tricks)", () => {
