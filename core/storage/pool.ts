@@ -144,7 +144,12 @@ export class FilesystemBlobStore implements BlobStore {
       else toStat.push(...group);
     }
     await forEachLimited(toList, concurrency, async ([dir, wanted]) => {
-      for (const entry of await readdirOrEmpty(join(this.root, dir))) if (entry.isFile() && wanted.has(entry.name)) present.add(entry.name);
+      for (const entry of await readdirOrEmpty(join(this.root, dir))) {
+        if (!wanted.has(entry.name)) continue;
+        // A symlink is stat()ed as before (a file it points to is a blob); anything else but a file is not one.
+        if (entry.isFile()) present.add(entry.name);
+        else if (entry.isSymbolicLink()) toStat.push(entry.name);
+      }
     });
     await forEachLimited(toStat, concurrency, async (sha) => {
       if (await isFile(this.pathOf(sha))) present.add(sha);
@@ -156,7 +161,8 @@ export class FilesystemBlobStore implements BlobStore {
   private async existingDirs(prefixes: Set<string>): Promise<Set<string>> {
     const out = new Set<string>();
     if (this.layout === "aa") {
-      for (const entry of await readdirOrEmpty(this.root)) if (entry.isDirectory() && prefixes.has(entry.name)) out.add(entry.name);
+      // By name: an <aa> may be a symlink to a directory elsewhere (a pool spread over disks).
+      for (const entry of await readdirOrEmpty(this.root)) if (prefixes.has(entry.name)) out.add(entry.name);
       return out;
     }
     for (const aa of prefixes) for (const bb of await readdirOrEmpty(join(this.root, aa))) out.add(`${aa}/${bb.name}`);

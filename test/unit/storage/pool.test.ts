@@ -1,6 +1,6 @@
 // Tests of core/storage/pool.ts.
 import { spawnSync } from "node:child_process";
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, utimes, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, symlink, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { Readable } from "node:stream";
@@ -252,7 +252,14 @@ describe("FilesystemBlobStore", () => {
     for (const sha of shas.slice(0, 100)) await blobs.adopt(await tempWith(sha), sha);
     // A directory where a blob would be is not a blob (one listed, not stat()ed: 16 or more asked for in its directory).
     await mkdir(join(dirname(blobs.pathOf(shas[200]!)), shas[200]!));
+    // A symlink to a blob elsewhere is one (stat()ed); a dangling one is not.
+    await writeFile(join(dir, "elsewhere"), "linked");
+    await symlink(join(dir, "elsewhere"), blobs.pathOf(shas[210]!));
+    await symlink(join(dir, "gone"), blobs.pathOf(shas[211]!));
     const have = await blobs.haveMany([...shas, shas[0]!], 16);
+    expect(have.has(shas[210]!)).toBe(true);
+    expect(have.has(shas[211]!)).toBe(false);
+    have.delete(shas[210]!);
     expect(have.size).toBe(100);
     expect(have.has(shas[0]!)).toBe(true);
     expect(have.has(shas[150]!)).toBe(false);
@@ -276,6 +283,15 @@ describe("FilesystemBlobStore", () => {
     const have = await blobs.haveMany([...pooled, ...absent, notFile].map((s) => s.toUpperCase()));
     expect([...have].sort()).toEqual([...pooled].sort());
     expect(blobs.layout).toBe(layout);
+  });
+
+  it("haveMany and blobsUnder follow an <aa> that is a symlink to a directory elsewhere", async () => {
+    await blobs.adopt(await tempWith("x"), SHA_B);
+    await rename(join(dir, "pool", "ab"), join(dir, "ab-elsewhere"));
+    await symlink(join(dir, "ab-elsewhere"), join(dir, "pool", "ab"));
+    const store = new FilesystemBlobStore(join(dir, "pool"), join(dir, "tmp"));
+    expect([...(await store.haveMany([SHA_B]))]).toEqual([SHA_B]);
+    expect(await store.blobsUnder("ab")).toEqual([SHA_B]);
   });
 
   it("makes unique temp names in tempDir, outside the pool tree", () => {
