@@ -91,15 +91,22 @@ export async function checkListedFile(
   if (actual !== expected.value.toLowerCase()) problems.add(`${path} has ${expected.algo} ${actual}, ${listedBy} says ${expected.value}`);
 }
 
-/** Sizes are read from the catalog this many at a time. */
-const SIZE_BATCH = 10_000;
+/** A package the metadata lists. `label` names it in a problem (a function: built only for one that has a problem). */
+export interface ListedPackage {
+  path: string;
+  sha256?: string | undefined;
+  size?: number | undefined;
+  label: string | (() => string);
+  /** The sync that committed the tree found the blob in the pool (VerifiedListing): not asked again. */
+  inPool?: boolean;
+}
 
 /**
  * Packages the metadata lists, checked against the tree and the pool: present, same sha256, same size. Presence is
  * asked once for all of them (an S3 pool answers many by listing, once).
  */
 export class ListedPackages {
-  private batch: { path: string; sha256?: string; size?: number; label: string; inPool?: boolean }[] = [];
+  private batch: ListedPackage[] = [];
   checked = 0;
 
   constructor(
@@ -109,52 +116,50 @@ export class ListedPackages {
 
   /**
    * `sha256` when the metadata declares one (else only presence and size are checked here; the sync verified the other
-   * algorithm); `inPool`: the sync that committed the tree found the blob in the pool (VerifiedListing), not asked again.
+   * algorithm).
    */
-  add(p: { path: string; sha256?: string; size?: number; label: string; inPool?: boolean }): void {
+  add(p: ListedPackage): void {
     this.batch.push(p);
   }
 
+  /** One pass over the batch (100,000 packages on every publish of a large repository): each path looked up once. */
   async flush(): Promise<void> {
     const batch = this.batch;
     this.batch = [];
     if (batch.length === 0) return;
     this.tree.signal?.throwIfAborted();
-    const shas = [
-      ...new Set(
-        batch.flatMap((p) => {
-          const s = this.tree.entries.get(p.path);
-          return s ? [s] : [];
-        }),
-      ),
-    ];
-    const known = new Set<string>();
-    for (const p of batch) {
-      const s = p.inPool ? this.tree.entries.get(p.path) : undefined;
-      if (s !== undefined) known.add(s);
+    const blobOf = batch.map((p) => this.tree.entries.get(p.path));
+    const inTree = new Set<string>();
+    const ask = new Set<string>();
+    for (let i = 0; i < batch.length; i++) {
+      const sha = blobOf[i];
+      if (sha === undefined) continue;
+      inTree.add(sha);
+      if (!batch[i]!.inPool) ask.add(sha);
     }
-    const present = await this.tree.blobs.haveMany(shas.filter((s) => !known.has(s)));
-    for (const s of known) present.add(s);
-    const sizes = new Map<string, number>();
-    for (let i = 0; i < shas.length; i += SIZE_BATCH) {
-      this.tree.signal?.throwIfAborted();
-      for (const [k, v] of await this.tree.sizes(shas.slice(i, i + SIZE_BATCH))) sizes.set(k, v);
-    }
-    for (const p of batch) {
+    const present = ask.size > 0 ? await this.tree.blobs.haveMany(ask) : new Set<string>();
+    this.tree.signal?.throwIfAborted();
+    const sizes = await this.tree.sizes([...inTree]);
+    for (let i = 0; i < batch.length; i++) {
+      const p = batch[i]!;
       this.checked++;
-      const sha = this.tree.entries.get(p.path);
+      const sha = blobOf[i];
       if (sha === undefined) {
-        this.problems.add(`${p.label}: the metadata lists ${p.path}, which the tree lacks`);
+        this.problems.add(`${labelOf(p)}: the metadata lists ${p.path}, which the tree lacks`);
         continue;
       }
-      if (!present.has(sha)) this.problems.add(`${p.label}: ${p.path} is not in the pool (blob ${sha})`);
+      if (!p.inPool && !present.has(sha)) this.problems.add(`${labelOf(p)}: ${p.path} is not in the pool (blob ${sha})`);
       if (p.sha256 !== undefined && p.sha256.toLowerCase() !== sha)
-        this.problems.add(`${p.label}: ${p.path} is blob ${sha}, the metadata says sha256 ${p.sha256}`);
+        this.problems.add(`${labelOf(p)}: ${p.path} is blob ${sha}, the metadata says sha256 ${p.sha256}`);
       const size = sizes.get(sha);
       if (p.size !== undefined && size !== undefined && size !== p.size)
-        this.problems.add(`${p.label}: ${p.path} is ${size} bytes, the metadata says ${p.size}`);
+        this.problems.add(`${labelOf(p)}: ${p.path} is ${size} bytes, the metadata says ${p.size}`);
     }
   }
+}
+
+function labelOf(p: ListedPackage): string {
+  return typeof p.label === "string" ? p.label : p.label();
 }
 
 /** The closure's unsatisfied dependencies as problems: `<package> needs <requirement>`. */

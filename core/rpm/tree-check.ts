@@ -68,8 +68,7 @@ export async function checkRpmTree(tree: TreeUnderCheck, problems: TreeProblems)
   const listed = new ListedPackages(tree, problems);
   // The sync that committed this tree read this very primary: its verified list, compared with the tree, as a parse would be.
   if (tree.verified && !tree.closure && tree.verified.source === primarySha) {
-    for (const p of tree.verified.packages)
-      listed.add({ path: p.location, label: p.nevra, ...(p.sha256 ? { sha256: p.sha256 } : {}), size: p.size, inPool: true });
+    for (const p of tree.verified.packages) listed.add({ path: p.location, label: () => p.nevra, sha256: p.sha256 || undefined, size: p.size, inPool: true });
     await listed.flush();
     return;
   }

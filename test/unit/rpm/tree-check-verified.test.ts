@@ -69,6 +69,9 @@ describe("checkRpmTree with the sync's verified list", () => {
       expect.stringContaining(`${second!.location} is blob ${entries.get("repodata/repomd.xml")}, the metadata says sha256 ${second!.sha256}`),
       expect.stringMatching(/is \d+ bytes, the metadata says 100/),
     ]);
+    // Each names its package (the label is built only for a package with a problem).
+    expect(problems[0]!.startsWith(`${first!.nevra}: `)).toBe(true);
+    expect(problems[1]!.startsWith(`${second!.nevra}: `)).toBe(true);
   });
 
   it("does not ask the pool for blobs the sync verified; without the list (or with another primary's) the gate parses and asks", async () => {
