@@ -24,7 +24,10 @@ export interface GateOptions {
   signal?: AbortSignal;
 }
 
-/** Checks the tree of `owner` (the repository's current set, or a snapshot) and throws with every problem found (the first 20 in full). */
+/**
+ * Checks the tree of `owner` (the repository's current set, or a snapshot) and throws with every problem found (the
+ * first 20 in full). Returns the tree it checked (path -> sha256): the publish builds exactly that one.
+ */
 export async function gateTree(
   db: pg.Pool,
   blobs: BlobStore,
@@ -32,9 +35,9 @@ export async function gateTree(
   name: string,
   tree: { owner: "repository" | "snapshot"; id: number },
   opts: GateOptions,
-): Promise<void> {
+): Promise<ReadonlyMap<string, string> | undefined> {
   const type = repositoryTypeOf(repo.type);
-  if (!type) return;
+  if (!type) return undefined;
   const { entries, sizes } = await treeWithSizes(db, tree.owner, tree.id, opts.signal);
   const view: TreeUnderCheck = {
     repoId: repo.id,
@@ -42,14 +45,8 @@ export async function gateTree(
     upstreamUrl: repo.upstream_url,
     entries,
     blobs,
-    sizes: async (shas) => {
-      const out = new Map<string, number>();
-      for (const s of shas) {
-        const size = sizes.get(s);
-        if (size !== undefined) out.set(s, size);
-      }
-      return out;
-    },
+    // Every blob of the tree has its size here: the whole map answers any subset.
+    sizes: async () => sizes,
     requireSignature: opts.requireSignature ?? false,
     ...(opts.keyring ? { keyring: opts.keyring } : {}),
     ...(opts.closure ? { closure: opts.closure } : {}),
@@ -58,7 +55,7 @@ export async function gateTree(
   };
   const problems = new TreeProblems();
   await type.checkTree(view, problems, repo);
-  if (problems.ok) return;
+  if (problems.ok) return entries;
   throw new PublishGateError(
     `repository ${repo.id}: the tree for ${name} fails the client check (${problems.count} problem${problems.count === 1 ? "" : "s"}), so the published ${name} stays as it was: ${problems.summary()}`,
   );

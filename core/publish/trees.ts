@@ -7,7 +7,7 @@ import { gateTree, type GateOptions } from "./gate.js";
 import type { VerifiedListing } from "../mirror/types.js";
 import { silentLogger } from "../log.js";
 import type { BlobStore } from "../storage/blob-store.js";
-import { treeOf, treePages } from "../db/package-sets.js";
+import { treeOf, treePages, type TreeEntry } from "../db/package-sets.js";
 import { publishTree, removePublished, unpublish, type PublishResult } from "../storage/publish.js";
 import { blobStoreOf } from "../storage/backend.js";
 import { S3BlobStore } from "../storage/s3-blob-store.js";
@@ -93,23 +93,26 @@ async function publishFrom(
   const repo = config.repositories.find((r) => r.id === repoId);
   try {
     // The gate reads the tree before any of it is built: a refused (or interrupted) gate leaves nothing behind.
-    if (repo)
-      await gateTree(db, store, repo, name, tree, {
-        ...(await gateKeys(config, repo)),
-        ...closureGate(db, config, repo, store, signal),
-        ...(verified ? { verified } : {}),
-        ...(signal ? { signal } : {}),
-      });
+    const gated = !repo
+      ? undefined
+      : await gateTree(db, store, repo, name, tree, {
+          ...(await gateKeys(config, repo)),
+          ...closureGate(db, config, repo, store, signal),
+          ...(verified ? { verified } : {}),
+          ...(signal ? { signal } : {}),
+        });
     // After the gate (a refused tree publishes nothing), before the tree (a client never sees a signature without its key).
     await publishMirrorKey(config, repoId);
     if (store instanceof S3BlobStore) {
-      return await publishS3Tree(store, { repoId, name, entries: await treeOf(db, tree.owner, tree.id), ...(signal ? { signal } : {}) });
+      const entries = gated ? Array.from(gated, ([path, sha256]) => ({ path, sha256 })) : await treeOf(db, tree.owner, tree.id);
+      return await publishS3Tree(store, { repoId, name, entries, ...(signal ? { signal } : {}) });
     }
     return await publishTree({
       repoRoot: publishedRoot(config, repoId),
       name,
-      // Read again when the standby's update fails half-way and the tree is built afresh.
-      pages: () => treePages(db, tree.owner, tree.id, signal),
+      // The tree the gate checked, not a second read of the database; read again when the standby's update fails
+      // half-way and the tree is built afresh.
+      pages: () => (gated ? pagesOf(gated) : treePages(db, tree.owner, tree.id, signal)),
       blobPath: (s) => store.pathOf(s),
       // A snapshot of the set latest shows (a sync's --snapshot) points to latest's tree instead of linking it again.
       reuse: tree.owner === "snapshot",
@@ -118,4 +121,17 @@ async function publishFrom(
   } catch (err) {
     throw connectionLossError(err, `the publish of ${repoId}/${name} (the published tree is unchanged)`);
   }
+}
+
+/** A tree held in memory (path -> sha256) as the publisher's pages, `pageSize` entries each (the cursor's size). */
+export async function* pagesOf(tree: ReadonlyMap<string, string>, pageSize = 5_000): AsyncGenerator<TreeEntry[]> {
+  let page: TreeEntry[] = [];
+  for (const [path, sha256] of tree) {
+    page.push({ path, sha256 });
+    if (page.length === pageSize) {
+      yield page;
+      page = [];
+    }
+  }
+  if (page.length > 0) yield page;
 }
