@@ -16,8 +16,8 @@ export interface TreeUnderCheck {
   /** Every file of the tree: repository-relative path -> sha256. */
   entries: ReadonlyMap<string, string>;
   blobs: BlobStore;
-  /** Sizes of blobs (from the catalog; absent: not a known blob). */
-  sizes(shas: readonly string[]): Promise<Map<string, number>>;
+  /** Sizes of the tree's blobs (from the catalog, read with the tree; absent: not a known blob). */
+  sizes: ReadonlyMap<string, number>;
   /** The keys the tree's signature must verify with; undefined: no key is configured, the signature is not checked. */
   keyring?: Keyring;
   /** The tree must be signed (the mirror's key signs it: a filtered or resigned repository). */
@@ -129,17 +129,14 @@ export class ListedPackages {
     if (batch.length === 0) return;
     this.tree.signal?.throwIfAborted();
     const blobOf = batch.map((p) => this.tree.entries.get(p.path));
-    const inTree = new Set<string>();
     const ask = new Set<string>();
     for (let i = 0; i < batch.length; i++) {
       const sha = blobOf[i];
-      if (sha === undefined) continue;
-      inTree.add(sha);
-      if (!batch[i]!.inPool) ask.add(sha);
+      if (sha !== undefined && !batch[i]!.inPool) ask.add(sha);
     }
     const present = ask.size > 0 ? await this.tree.blobs.haveMany(ask) : new Set<string>();
     this.tree.signal?.throwIfAborted();
-    const sizes = await this.tree.sizes([...inTree]);
+    const sizes = this.tree.sizes;
     for (let i = 0; i < batch.length; i++) {
       const p = batch[i]!;
       this.checked++;

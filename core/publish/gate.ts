@@ -45,8 +45,7 @@ export async function gateTree(
     upstreamUrl: repo.upstream_url,
     entries,
     blobs,
-    // Every blob of the tree has its size here: the whole map answers any subset.
-    sizes: async () => sizes,
+    sizes,
     requireSignature: opts.requireSignature ?? false,
     ...(opts.keyring ? { keyring: opts.keyring } : {}),
     ...(opts.closure ? { closure: opts.closure } : {}),

@@ -43,7 +43,7 @@ function view(over: Partial<TreeUnderCheck> = {}): TreeUnderCheck {
     upstreamUrl: "http://127.0.0.1:1/repo/",
     entries,
     blobs,
-    sizes: async (shas) => new Map(shas.flatMap((s) => (sizes.has(s) ? [[s, sizes.get(s)!] as const] : []))),
+    sizes,
     requireSignature: false,
     ...over,
   };
