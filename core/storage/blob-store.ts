@@ -238,3 +238,9 @@ function safeNamePart(s: string): string {
 export function errCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
 }
+
+/** The path (or a directory on its way) does not exist: ENOENT, or ENOTDIR where a file stands for a directory. */
+export function isMissingPath(err: unknown): boolean {
+  const code = errCode(err);
+  return code === "ENOENT" || code === "ENOTDIR";
+}

@@ -2,12 +2,12 @@
 // <aa>/ prefix at a time (memory bounded by a 256th of the pool), and pool temp files older than the protection time.
 // The caller holds the maintenance lock exclusive for a real run (DESIGN.md "Disk lifecycle"): no sync is between
 // download and commit, no restore runs; publishes and snapshot creation only read blobs that stay referenced.
-import { readdir, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import type pg from "pg";
 import { forEachLimited } from "../concurrency.js";
-import { errCode, SHA256_HEX, type BlobStore } from "./blob-store.js";
-import { FilesystemBlobStore } from "./pool.js";
+import { SHA256_HEX, type BlobStore } from "./blob-store.js";
+import { FilesystemBlobStore, readdirOrEmpty } from "./pool.js";
 import { S3BlobStore } from "./s3-blob-store.js";
 import { poolListPrefix } from "./s3-layout.js";
 
@@ -96,13 +96,6 @@ export async function listPrefix(blobs: BlobStore, aa: string, signal?: AbortSig
     return out;
   }
   throw new Error(`pool gc cannot list the pool at ${blobs.location}`);
-}
-
-async function readdirOrEmpty(dir: string): Promise<string[]> {
-  return readdir(dir).catch((err: unknown) => {
-    if (errCode(err) === "ENOENT" || errCode(err) === "ENOTDIR") return [] as string[];
-    throw err;
-  });
 }
 
 const KNOWN_MTIME = new Date(0);
@@ -270,8 +263,8 @@ async function countStaleTemp(blobs: BlobStore, protectMs: number, now: number):
   const dir = (blobs as { tempDir?: string }).tempDir;
   if (!dir) return 0;
   let n = 0;
-  for (const name of await readdirOrEmpty(dir)) {
-    const info = await stat(join(dir, name)).catch(() => undefined);
+  for (const entry of await readdirOrEmpty(dir)) {
+    const info = await stat(join(dir, entry.name)).catch(() => undefined);
     if (info?.isFile() && now - info.mtimeMs > protectMs) n++;
   }
   return n;

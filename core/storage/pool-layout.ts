@@ -3,7 +3,7 @@
 // blob directory; a pool with blob directories and no such file was made before it. A pool never changes layout.
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { errCode, PoolError } from "./blob-store.js";
+import { errCode, isMissingPath, PoolError } from "./blob-store.js";
 
 /** "aa": <root>/<aa>/<sha256>; "aa/bb": <root>/<aa>/<bb>/<sha256>. */
 export type PoolLayout = "aa" | "aa/bb";
@@ -44,7 +44,7 @@ export function detectPoolLayout(root: string): LayoutSeen {
   try {
     marker = readFileSync(file, "utf8");
   } catch (err) {
-    if (errCode(err) !== "ENOENT" && errCode(err) !== "ENOTDIR") throw err;
+    if (!isMissingPath(err)) throw err;
   }
   const used = marker === undefined && listOrEmpty(root).some((aa) => HEX2.test(aa) && listOrEmpty(join(root, aa)).length > 0);
   return layoutOf(marker, used, file);
@@ -66,7 +66,7 @@ function listOrEmpty(dir: string): string[] {
   try {
     return readdirSync(dir);
   } catch (err) {
-    if (errCode(err) === "ENOENT" || errCode(err) === "ENOTDIR") return [];
+    if (isMissingPath(err)) return [];
     throw err;
   }
 }

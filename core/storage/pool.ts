@@ -10,7 +10,7 @@ import { chmod, link, open, readdir, rename, rmdir, stat, unlink } from "node:fs
 import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { adoptedByAlias, errCode, normalizeSha256, SHA256_HEX, PoolError, TempArea, type AdoptOptions, type BlobStore } from "./blob-store.js";
+import { adoptedByAlias, errCode, isMissingPath, normalizeSha256, SHA256_HEX, PoolError, TempArea, type AdoptOptions, type BlobStore } from "./blob-store.js";
 import { forEachLimited } from "../concurrency.js";
 import { DirtyDirectories, fsyncPath, isFsyncEnabled, syncFilesystem } from "./durable.js";
 import { DirMode, makeDirectory, SHARED_FILE_MODE, SharedFileMode, tryCreateDirectorySync } from "../fs-dirs.js";
@@ -192,7 +192,7 @@ export class FilesystemBlobStore implements BlobStore {
 
   async sizeOf(sha256: string): Promise<number | undefined> {
     const info = await stat(this.pathOf(sha256)).catch((err: unknown) => {
-      if (errCode(err) === "ENOENT" || errCode(err) === "ENOTDIR") return undefined;
+      if (isMissingPath(err)) return undefined;
       throw err;
     });
     return info?.isFile() ? info.size : undefined;
@@ -481,9 +481,10 @@ export class FilesystemBlobStore implements BlobStore {
   }
 }
 
-async function readdirOrEmpty(dir: string): Promise<Dirent[]> {
+/** A directory's entries; none when it does not exist. */
+export async function readdirOrEmpty(dir: string): Promise<Dirent[]> {
   return readdir(dir, { withFileTypes: true }).catch((err: unknown) => {
-    if (errCode(err) === "ENOENT" || errCode(err) === "ENOTDIR") return [] as Dirent[];
+    if (isMissingPath(err)) return [] as Dirent[];
     throw err;
   });
 }
@@ -492,7 +493,7 @@ async function isFile(path: string): Promise<boolean> {
   try {
     return (await stat(path)).isFile();
   } catch (err) {
-    if (errCode(err) === "ENOENT" || errCode(err) === "ENOTDIR") return false;
+    if (isMissingPath(err)) return false;
     throw err;
   }
 }
