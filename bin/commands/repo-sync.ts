@@ -9,6 +9,7 @@ import { printJson, printTable } from "../output.js";
 import { progressReporter } from "../progress-bar.js";
 import { syncSummaryLine } from "../../functions/sync-summary.js";
 import { findRepository, type LoadedConfig } from "../../core/config/load.js";
+import type { RepositoryConfig } from "../../core/config/schema.js";
 import { ensureRepository } from "../../core/db/repositories.js";
 import type { Database } from "../../core/db/client.js";
 import { formatClientConfig } from "../../core/publish/client-config.js";
@@ -20,6 +21,8 @@ import { effectiveFilter } from "../../core/filter/effective.js";
 import { prewarmPrimaryParser } from "../../core/rpm/primary-thread.js";
 import { primaryMemoFile } from "../../core/rpm/primary-memo.js";
 import { repositoryTypeOf } from "../../core/repository-types.js";
+import { blobStoreOf } from "../../core/storage/backend.js";
+import type { Logger } from "pino";
 
 interface SyncOptions {
   repoId?: string;
@@ -77,12 +80,26 @@ async function latestClientConfig(loaded: LoadedConfig, database: Database, repo
   return formatClientConfig(await clientConfigOf(database.pool, loaded.config, repo, "latest", { owner: "repository", id: row.id }));
 }
 
-/** One unfiltered RPM repository: its primary's parser thread starts while the database does (none for --all: most are no-ops). */
-function prewarmParser(loaded: LoadedConfig, ids: readonly string[], full: boolean): void {
-  if (ids.length !== 1) return;
+/**
+ * One unfiltered RPM repository: its primary's parser thread starts while the database does; so does, with
+ * `startAhead`, the parse of a primary upstream changed (primary-ahead.ts). None for --all: most are no-ops.
+ */
+function prewarmParser(loaded: LoadedConfig, ids: readonly string[], full: boolean): RepositoryConfig | undefined {
+  if (ids.length !== 1) return undefined;
   const repo = findRepository(loaded, ids[0]!);
+  if (repo.type !== "rpm" || effectiveFilter(loaded.config, repo)) return undefined;
   // Its parse memo is read ahead too, unless --full parses every element.
-  if (repo.type === "rpm" && !effectiveFilter(loaded.config, repo)) prewarmPrimaryParser(full ? {} : { memoFile: primaryMemoFile(loaded.config, repo.id) });
+  prewarmPrimaryParser(full ? {} : { memoFile: primaryMemoFile(loaded.config, repo.id) });
+  return repo;
+}
+
+/** The head start's code is loaded after the database's start was asked for, like the sync's own. */
+function startAhead(loaded: LoadedConfig, repo: RepositoryConfig, full: boolean, log: Logger, signal: AbortSignal): void {
+  void import("../../core/rpm/primary-ahead.js")
+    .then(({ parsePrimaryAhead }) =>
+      parsePrimaryAhead({ config: loaded.config, repo, blobs: blobStoreOf(loaded.config), configDir: loaded.dir, full, log, signal }),
+    )
+    .catch(() => undefined);
 }
 
 /** `--dry-run` plans only: options that would change something beside the sync contradict it (exit 2). */
@@ -127,15 +144,14 @@ export function register(repo: Command): void {
           throw new OutsideWindowError(`repository ${refused[0]!.repoId} is ${refused[0]!.reason}; sync without --respect-windows to run it anyway`);
         for (const r of refused) process.stderr.write(`warning: ${r.repoId} not synced: it is ${r.reason} (--respect-windows)\n`);
         ids = ids.filter((id) => !refused.some((r) => r.repoId === id));
-        prewarmParser(loaded, ids, opts.full === true);
+        const parsed = prewarmParser(loaded, ids, opts.full === true);
         // The sync's own modules (~80 ms of loading) load while the database starts instead of before it: the database's
         // start is asked for first, so its first steps are not queued behind the loading.
         const types = new Set(ids.map((id) => findRepository(loaded, id).type));
-        const [database, { combinedExitCode, runSync, syncExitCode }] = await Promise.all([
-          ctx.openDatabase(),
-          import("../../functions/sync.js"),
-          ...[...types].map((t) => repositoryTypeOf(t)?.preload()),
-        ]);
+        const opened = Promise.all([ctx.openDatabase(), import("../../functions/sync.js"), ...[...types].map((t) => repositoryTypeOf(t)?.preload())]);
+        // A dry run parses every element, as --full does (its ctx.force).
+        if (parsed) startAhead(loaded, parsed, opts.full === true || opts.dryRun === true, ctx.log, ctx.signal);
+        const [database, { combinedExitCode, runSync, syncExitCode }] = await opened;
         const progress = progressReporter(ctx.log);
         // Ctrl-C: the bar goes before the interruption is logged (core/runtime/signals.ts aborts, then logs).
         ctx.signal.addEventListener("abort", () => progress.stop(), { once: true });

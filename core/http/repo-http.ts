@@ -50,6 +50,8 @@ export interface RepositoryHttp {
   resolve(url: string): Promise<ProxyDecision>;
   /** To log on every run: verify_ssl off, ignored NO_PROXY entries. */
   warnings: string[];
+  /** Its requests may carry a password (the proxy's, or the upstream's basic auth): one a server can lock out after failures. */
+  sendsCredentials: boolean;
   close(): Promise<void>;
 }
 
@@ -489,6 +491,7 @@ export function repositoryHttp(repo: RepositoryConfig, config: Config, extra: Pa
     decide,
     resolve: (url) => dispatcher.resolveDecision(new URL(url).origin),
     warnings,
+    sendsCredentials: basic !== undefined || selection.username !== undefined || hasUrlUser(selection),
     close: () => dispatcher.close().catch(() => undefined),
   };
 }

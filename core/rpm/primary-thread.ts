@@ -29,8 +29,13 @@ export interface PrimaryInWorkerOptions {
   ignoreMemo?: boolean;
   /** Told how many packages came from the memo, once the parse is complete. */
   onReused?: (packages: number) => void;
+  /** Told when the parse is one started ahead (startParseAhead), taken over. */
+  onTakenAhead?: () => void;
   signal?: AbortSignal;
 }
+
+/** What a parse is, without what the caller listens with: equal inputs parse the same file the same way. */
+export type ParseInput = Omit<PrimaryInWorkerOptions, "signal" | "onReused" | "onTakenAhead">;
 
 function startWorker(data: PrimaryWorkerInput | SpareWorkerData): Worker {
   const options = { workerData: data, resourceLimits: WORKER_LIMITS };
@@ -82,6 +87,61 @@ const parsing = new Set<Promise<unknown>>();
 /** Once every parse's thread has ended: its memo written (tests remove the directory afterwards). */
 export async function parserThreadsEnded(): Promise<void> {
   await Promise.all([...parsing]);
+}
+
+/** Parses asked for so far (parsePrimaryInWorker): a head start begun before the last of them comes too late. */
+let parsesAsked = 0;
+
+/** The count to give startParseAhead: read it when the head start begins. */
+export function parsesAskedSoFar(): number {
+  return parsesAsked;
+}
+
+/** A parse of a pool file started before the sync asked for it (primary-ahead.ts), with the input it was started with. */
+let ahead: { key: string; worker: Worker; inbox: Inbox } | undefined;
+
+function inputKey(input: PrimaryWorkerInput): string {
+  return JSON.stringify(input);
+}
+
+/**
+ * Start parsing `file` now, in the spare worker when there is one; the next parsePrimaryInWorker of the same file with
+ * the same options takes it over, with what it has parsed so far. Until then it does not keep the process alive.
+ * `askedBefore` (parsesAskedSoFar() when the head start began): if a parse was asked for since, the sync got there
+ * first and parses the file itself, and nothing is started (false).
+ */
+export function startParseAhead(file: string, opts: ParseInput, askedBefore: number): boolean {
+  if (parsesAsked !== askedBefore) return false;
+  dropParseAhead();
+  const input: PrimaryWorkerInput = { ...opts, file };
+  const worker = workerFor(input);
+  ahead = { key: inputKey(input), worker, inbox: new Inbox(worker, opts.label) };
+  // After the inbox's listeners: a "message" listener added later would hold the process again.
+  worker.unref();
+  return true;
+}
+
+/** The parse started ahead if it is this one; one started for another input is stopped (nobody will take it). */
+function takeParseAhead(input: PrimaryWorkerInput): { worker: Worker; inbox: Inbox } | undefined {
+  const started = ahead;
+  if (started?.key !== inputKey(input)) {
+    dropParseAhead();
+    return undefined;
+  }
+  ahead = undefined;
+  started.worker.ref();
+  return started;
+}
+
+function dropParseAhead(): void {
+  const started = ahead;
+  ahead = undefined;
+  if (started) void started.worker.terminate().catch(() => undefined);
+}
+
+/** Whether a parse started ahead waits to be taken over: tests. */
+export function parseAheadWaiting(): boolean {
+  return ahead !== undefined;
 }
 
 /** The spare worker with its input sent, or a new one. */
@@ -159,11 +219,14 @@ export async function* parsePrimaryInWorker(
   compressed: AsyncIterable<Uint8Array | string> | { file: string },
   opts: PrimaryInWorkerOptions,
 ): AsyncGenerator<ParsedPackage> {
-  const { signal, onReused, ...options } = opts;
+  const { signal, onReused, onTakenAhead, ...options } = opts;
   signal?.throwIfAborted();
   const input = "file" in compressed ? { ...options, file: compressed.file } : options;
-  const worker = workerFor(input);
-  const inbox = new Inbox(worker, opts.label);
+  parsesAsked++;
+  const taken = "file" in compressed ? takeParseAhead(input) : undefined;
+  if (taken) onTakenAhead?.();
+  const worker = taken?.worker ?? workerFor(input);
+  const inbox = taken?.inbox ?? new Inbox(worker, opts.label);
   const source = "file" in compressed ? undefined : compressed[Symbol.asyncIterator]();
   let complete = false;
   try {

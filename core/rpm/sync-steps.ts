@@ -12,7 +12,7 @@ import { sha256ByChecksum } from "../db/package-sets.js";
 import type { RunCounts } from "../db/sync-runs.js";
 import type { RepoSyncContext } from "../mirror/types.js";
 import type { RepomdData } from "./repomd.js";
-import { parsePrimaryInWorker } from "./primary-thread.js";
+import { parsePrimaryInWorker, type ParseInput } from "./primary-thread.js";
 import { primaryMemoFile } from "./primary-memo.js";
 import type { ParsedPackage } from "./primary-protocol.js";
 import type { RpmDependencies } from "./dependencies.js";
@@ -154,6 +154,30 @@ export function sameFile(a: RpmPackage, b: ParsedPackage): boolean {
 
 /** The packages of primary.xml by location (a location listed twice must be the same file), parsed in a worker thread. */
 /** `onDependencies` (a filter with with_dependencies) receives each kept package's dependency data. */
+/**
+ * How a repository's primary is parsed: readPrimary and the parse started ahead (primary-ahead.ts) build it here, so
+ * that the sync takes a parse started ahead only when it is exactly the parse it would start.
+ */
+export function primaryParseOptions(
+  path: string,
+  openSize: number | undefined,
+  ctx: Pick<RepoSyncContext, "repo"> & Partial<Pick<RepoSyncContext, "config" | "force">>,
+  withDependencies: boolean,
+): ParseInput {
+  return {
+    compression: compressionFromPath(path),
+    label: path,
+    maxOutputBytes: MAX_PRIMARY_BYTES,
+    maxPackages: MAX_PACKAGES,
+    ...(openSize !== undefined ? { openSize } : {}),
+    repoUrl: ctx.repo.upstream_url,
+    ...(withDependencies ? { withDependencies: true } : {}),
+    // The unchanged packages of a changed primary.xml are taken from the last parse (primary-memo.ts; the thread leaves it
+    // out of a parse with dependencies); --full (ctx.force) reads all.
+    ...(ctx.config ? { memoFile: primaryMemoFile(ctx.config, ctx.repo.id), ignoreMemo: ctx.force === true } : {}),
+  };
+}
+
 export async function readPrimary(
   entry: MetadataEntry,
   openSize: number | undefined,
@@ -164,18 +188,10 @@ export async function readPrimary(
   const arches = new StringPool(1000);
   const file = ctx.blobs.localPath?.(entry.sha256);
   const packages = parsePrimaryInWorker(file !== undefined ? { file } : ctx.blobs.openRead(entry.sha256, ctx.signal), {
-    compression: compressionFromPath(entry.path),
-    label: entry.path,
-    maxOutputBytes: MAX_PRIMARY_BYTES,
-    maxPackages: MAX_PACKAGES,
-    ...(openSize !== undefined ? { openSize } : {}),
-    repoUrl: ctx.repo.upstream_url,
+    ...primaryParseOptions(entry.path, openSize, ctx, onDependencies !== undefined),
     signal: ctx.signal,
-    ...(onDependencies ? { withDependencies: true } : {}),
-    // The unchanged packages of a changed primary.xml are taken from the last parse (primary-memo.ts; the thread leaves it
-    // out of a parse with dependencies); --full (ctx.force) reads all.
-    ...(ctx.config ? { memoFile: primaryMemoFile(ctx.config, ctx.repo.id), ignoreMemo: ctx.force === true } : {}),
     onReused: (n) => ctx.log?.debug({ repo: ctx.repo.id, reused: n }, `${entry.path}: ${n} packages taken from the last parse of the unchanged elements`),
+    onTakenAhead: () => ctx.log?.debug({ repo: ctx.repo.id }, `${entry.path}: the parse started while the database started is taken over`),
   });
   for await (const p of packages) {
     const pkg = new RpmPackage(p, arches.intern(p.arch));

@@ -10,9 +10,12 @@ import { AbortedError } from "../../../core/errors.js";
 import { UnsafePathError } from "../../../core/mirror/location.js";
 import { PrimaryParseError } from "../../../core/rpm/primary.js";
 import {
+  parseAheadWaiting,
   parsePrimaryInWorker,
   parserThreadsEnded,
+  parsesAskedSoFar,
   prewarmPrimaryParser,
+  startParseAhead,
   sparePreloaded,
   spareWorkers,
   type PrimaryInWorkerOptions,
@@ -207,6 +210,98 @@ async function inTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
     await rm(dir, { recursive: true, force: true });
   }
 }
+
+describe("a parse started ahead (startParseAhead)", () => {
+  const xml = `${HEAD}${["a", "b", "c"].map((n) => pkg(n)).join("")}${pkg("bad", { href: "../../escape.rpm" })}</metadata>`;
+  const good = `${HEAD}${["a", "b", "c"].map((n) => pkg(n)).join("")}</metadata>`;
+
+  /** The packages of `file`, and whether the parse was the one started ahead. */
+  async function parseTaking(file: string, extra: Partial<PrimaryInWorkerOptions> = {}): Promise<{ packages: ParsedPackage[]; taken: boolean }> {
+    let taken = false;
+    const packages: ParsedPackage[] = [];
+    for await (const p of parsePrimaryInWorker({ file }, { ...options(extra), onTakenAhead: () => (taken = true) })) packages.push(p);
+    return { packages, taken };
+  }
+
+  it("is taken over by the next parse of the same file with the same options, with the same packages as a parse of its own", () =>
+    inTempDir(async (dir) => {
+      const file = join(dir, "primary.xml.gz");
+      await writeFile(file, gzipSync(good));
+      const own = await parseFileAll(file);
+      startParseAhead(file, options(), parsesAskedSoFar());
+      expect(parseAheadWaiting()).toBe(true);
+      await new Promise((ok) => setTimeout(ok, 200)); // it parses meanwhile: what it sent waits for the taker
+      const ahead = await parseTaking(file);
+      expect(ahead.taken).toBe(true);
+      expect(ahead.packages).toEqual(own);
+      expect(parseAheadWaiting()).toBe(false);
+    }));
+
+  it("brings its error to the parse that takes it over", () =>
+    inTempDir(async (dir) => {
+      const file = join(dir, "primary.xml.gz");
+      await writeFile(file, gzipSync(xml));
+      startParseAhead(file, options(), parsesAskedSoFar());
+      let taken = false;
+      const err = await rejection(
+        (async () => {
+          for await (const _ of parsePrimaryInWorker({ file }, { ...options(), onTakenAhead: () => (taken = true) }));
+        })(),
+      );
+      expect(taken).toBe(true);
+      expect(err).toBeInstanceOf(UnsafePathError);
+    }));
+
+  it("is not taken by a parse of another file or with other options, which parses on its own; the started one is stopped", () =>
+    inTempDir(async (dir) => {
+      const file = join(dir, "primary.xml.gz");
+      const other = join(dir, "other.xml.gz");
+      await writeFile(file, gzipSync(good));
+      await writeFile(other, gzipSync(`${HEAD}${pkg("z")}</metadata>`));
+      startParseAhead(file, options(), parsesAskedSoFar());
+      const elsewhere = await parseTaking(other);
+      expect(elsewhere.taken).toBe(false);
+      expect(elsewhere.packages.map((p) => p.name)).toEqual(["z"]);
+      expect(parseAheadWaiting()).toBe(false);
+
+      startParseAhead(file, options(), parsesAskedSoFar());
+      const otherOptions = await parseTaking(file, { maxPackages: 999 });
+      expect(otherOptions.taken).toBe(false);
+      expect(otherOptions.packages.map((p) => p.name)).toEqual(["a", "b", "c"]);
+    }));
+
+  it("is not started when a parse was asked for since the head start began (the sync got there first)", () =>
+    inTempDir(async (dir) => {
+      const file = join(dir, "primary.xml.gz");
+      await writeFile(file, gzipSync(good));
+      const before = parsesAskedSoFar();
+      await parseFileAll(file);
+      expect(startParseAhead(file, options(), before)).toBe(false);
+      expect(parseAheadWaiting()).toBe(false);
+      expect((await parseTaking(file)).taken).toBe(false);
+    }));
+
+  it("does not keep the process alive when nobody takes it", () =>
+    inTempDir(async (dir) => {
+      // A parse that would keep the process alive ends before it: with its memo written (the thread's last act).
+      const file = join(dir, "primary.xml.gz");
+      const memoFile = join(dir, "memo.json");
+      await writeFile(file, gzipSync(`${HEAD}${Array.from({ length: 20_000 }, (_, i) => pkg(`p${i}`)).join("")}</metadata>`));
+      const mod = JSON.stringify(join(repoRoot, "core/rpm/primary-thread.ts"));
+      const opts = JSON.stringify(options({ maxPackages: 100_000, memoFile }));
+      expectExitsPrinting(
+        `const m = await import(${mod}); m.startParseAhead(${JSON.stringify(file)}, ${opts}, 0); console.log(String(m.parseAheadWaiting()));`,
+        "true",
+      );
+      expect(await stat(memoFile).catch(() => "absent")).toBe("absent");
+      // The same parse, taken over, runs to its end and writes the memo: what the check above would see if it were kept alive.
+      expectExitsPrinting(
+        `const m = await import(${mod}); const o = ${opts}; m.startParseAhead(${JSON.stringify(file)}, o, 0); let n = 0; for await (const _ of m.parsePrimaryInWorker({ file: ${JSON.stringify(file)} }, o)) n++; console.log(n);`,
+        "20000",
+      );
+      expect((await stat(memoFile)).size).toBeGreaterThan(0);
+    }));
+});
 
 describe("the parse memo (memoFile)", () => {
   /** The memo file once the parse's thread has written it (after its last packages: the sync does not wait for it). */
