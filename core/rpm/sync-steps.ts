@@ -152,8 +152,6 @@ export function sameFile(a: RpmPackage, b: ParsedPackage): boolean {
   return a.checksumAlgo === b.checksumAlgo && a.checksumValue === b.checksumValue && (a.size === 0 || b.size === null || a.size === b.size);
 }
 
-/** The packages of primary.xml by location (a location listed twice must be the same file), parsed in a worker thread. */
-/** `onDependencies` (a filter with with_dependencies) receives each kept package's dependency data. */
 /**
  * How a repository's primary is parsed: readPrimary and the parse started ahead (primary-ahead.ts) build it here, so
  * that the sync takes a parse started ahead only when it is exactly the parse it would start.
@@ -178,6 +176,8 @@ export function primaryParseOptions(
   };
 }
 
+/** The packages of primary.xml by location (a location listed twice must be the same file), parsed in a worker thread. */
+/** `onDependencies` (a filter with with_dependencies) receives each kept package's dependency data. */
 export async function readPrimary(
   entry: MetadataEntry,
   openSize: number | undefined,
