@@ -12,13 +12,11 @@
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, readdir, rename, rm, symlink, writeFile } from "node:fs/promises";
-import { connect } from "node:net";
 import { dirname, join, resolve } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { generateRpmRepo } from "../test/fixtures/rpm-repo-generator.js";
-import { freePort, median, round, stopwatch, table } from "./lib.js";
+import { median, round, startNginx, stopwatch, table } from "./lib.js";
 import { NODE_FLAGS } from "../core/node-flags.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -74,47 +72,6 @@ async function ensureRepo(name: string, n: number): Promise<string> {
   await rm(dir, { recursive: true, force: true });
   await rename(`${dir}.generating`, dir);
   return dir;
-}
-
-async function waitForPort(port: number): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const ok = await new Promise<boolean>((r) => {
-      const s = connect(port, "127.0.0.1", () => {
-        s.end();
-        r(true);
-      });
-      s.on("error", () => r(false));
-    });
-    if (ok) return;
-    await sleep(50);
-  }
-  throw new Error(`nothing listens on ${port}`);
-}
-
-/** nginx serving `root` (a directory of symlinks the benchmark switches), stopped at the end. */
-async function startNginx(root: string): Promise<{ url: string; stop: () => Promise<void> }> {
-  const dir = join(benchDir, "nginx-change");
-  await mkdir(join(dir, "tmp"), { recursive: true });
-  const port = await freePort();
-  const conf = join(dir, "nginx.conf");
-  const tmp = (k: string) => `${k}_temp_path ${join(dir, "tmp", k)};`;
-  await writeFile(
-    conf,
-    `${process.getuid?.() === 0 ? "user root;\n" : ""}worker_processes auto;\ndaemon off;\npid ${join(dir, "nginx.pid")};\nerror_log ${join(dir, "error.log")} warn;\n` +
-      `events { worker_connections 1024; }\nhttp { access_log off; sendfile on; tcp_nopush on; keepalive_timeout 65; keepalive_requests 1000000;\n` +
-      `  default_type application/octet-stream; ${["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map(tmp).join(" ")}\n` +
-      `  server { listen 127.0.0.1:${port}; root ${root}; location / { } } }\n`,
-  );
-  const child = spawn("nginx", ["-p", dir, "-c", conf, "-e", join(dir, "error.log")], { stdio: "ignore" });
-  await waitForPort(port);
-  return {
-    url: `http://127.0.0.1:${port}/`,
-    stop: async () => {
-      const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGQUIT");
-      await exited;
-    },
-  };
 }
 
 /** Point the served name at a repository (a symlink renamed over the old one: the server sees one or the other). */
@@ -326,7 +283,7 @@ async function main(): Promise<void> {
   await rm(join(benchDir, "work-change"), { recursive: true, force: true });
   await rm(join(benchDir, "profiles", "change"), { recursive: true, force: true });
   await mkdir(join(benchDir, "serve-change"), { recursive: true });
-  const server = await startNginx(join(benchDir, "serve-change"));
+  const server = await startNginx(join(benchDir, "serve-change"), join(benchDir, "nginx-change"));
   const samples: Sample[] = [];
   try {
     for (let run = 1; run <= runs; run++) {

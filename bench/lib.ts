@@ -1,5 +1,12 @@
-// What the benchmarks share: medians, rounding, wall-clock timing, a free 127.0.0.1 port, a fresh database and plain-text tables.
+// What the benchmarks share: medians, rounding, wall-clock timing, a free 127.0.0.1 port, a fresh database, plain-text
+// tables, and nginx serving a directory.
+import { spawn } from "node:child_process";
+import { mkdir, writeFile } from "node:fs/promises";
+import { connect } from "node:net";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
+import { freePort } from "../core/free-port.js";
 
 /** The median of the finite values (a failed sample is NaN), or null when there is none. */
 export function median(values: number[]): number | null {
@@ -61,4 +68,45 @@ export function table(headers: string[], rows: string[][], rightFrom = 1): strin
       .join("  ")
       .trimEnd();
   return [line(headers), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
+}
+
+/** Until something accepts connections on 127.0.0.1:`port` (10 s at most). */
+export async function waitForPort(port: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const ok = await new Promise<boolean>((r) => {
+      const s = connect(port, "127.0.0.1", () => {
+        s.end();
+        r(true);
+      });
+      s.on("error", () => r(false));
+    });
+    if (ok) return;
+    await sleep(50);
+  }
+  throw new Error(`nothing listens on ${port}`);
+}
+
+/** nginx serving `root` as static files on a free 127.0.0.1 port, its configuration, pid and logs under `dir`; stop() ends it. */
+export async function startNginx(root: string, dir: string): Promise<{ url: string; stop: () => Promise<void> }> {
+  await mkdir(join(dir, "tmp"), { recursive: true });
+  const port = await freePort();
+  const conf = join(dir, "nginx.conf");
+  const tmp = (k: string) => `${k}_temp_path ${join(dir, "tmp", k)};`;
+  await writeFile(
+    conf,
+    `${process.getuid?.() === 0 ? "user root;\n" : ""}worker_processes auto;\ndaemon off;\npid ${join(dir, "nginx.pid")};\nerror_log ${join(dir, "error.log")} warn;\n` +
+      `events { worker_connections 1024; }\nhttp { access_log off; sendfile on; tcp_nopush on; keepalive_timeout 65; keepalive_requests 1000000;\n` +
+      `  default_type application/octet-stream; ${["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map(tmp).join(" ")}\n` +
+      `  server { listen 127.0.0.1:${port}; root ${root}; location / { } } }\n`,
+  );
+  const child = spawn("nginx", ["-p", dir, "-c", conf, "-e", join(dir, "error.log")], { stdio: "ignore" });
+  await waitForPort(port);
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    stop: async () => {
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGQUIT");
+      await exited;
+    },
+  };
 }
